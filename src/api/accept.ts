@@ -1,0 +1,64 @@
+import { channelConfigured } from "../channels/index.ts";
+import { sha256Hex, utf8 } from "../core/bytes.ts";
+import { canonicalJson, messageIdFor } from "../core/ids.ts";
+import { tokenChannels, type SuppressionReason } from "../core/model.ts";
+import { recipientKey, recipientOf } from "../core/recipient.ts";
+import { sendRequest, type SendRequest } from "../core/schema.ts";
+import { WEBPUSH_MAX_PLAINTEXT, endpointAllowed, parseAllowlist, payloadText } from "../core/webpush.ts";
+import { messageStub } from "../state/stubs.ts";
+import type { CreateResult } from "../state/types.ts";
+import { ApiError, validationError } from "./errors.ts";
+
+export type Accepted = { httpStatus: 200 | 202; body: { id: string; status: string; reason?: SuppressionReason } };
+
+/**
+ * Accepts one send: validate, check the channel can act on it, then create the message
+ * in its MessageDO, which checks suppression and enqueues it. Throws ApiError otherwise.
+ */
+export async function acceptMessage(env: Env, account: string, value: unknown, idempotencyKey?: string): Promise<Accepted> {
+  const parsed = sendRequest.safeParse(value);
+  if (!parsed.success) throw validationError(parsed.error);
+  const request = parsed.data;
+  assertSendable(env, request);
+
+  const recipient = recipientOf(request);
+  const key = await recipientKey(request.channel, recipient);
+  const id = await messageIdFor(account, idempotencyKey);
+  const result = (await messageStub(env, account, id).create({
+    id,
+    account,
+    request,
+    recipientKey: key,
+    // The raw token or endpoint never leaves the MessageDO: indexes see its hash.
+    recipient: tokenChannels.has(request.channel) ? key : recipient,
+    bodyHash: await sha256Hex(canonicalJson(value)),
+  })) as unknown as CreateResult; // RPC typing turns `unknown` fields into never: the shape is ours.
+  if (result.kind === "conflict") {
+    throw new ApiError(409, "idempotency_conflict", "this Idempotency-Key was used with a different body");
+  }
+  const { message, reason } = result;
+  return {
+    httpStatus: result.kind === "replay" ? 200 : 202,
+    body: { id: message.id, status: message.status, ...(reason ? { reason } : {}) },
+  };
+}
+
+/** What valid JSON the platform still cannot act on (422), or a payload too large once encrypted (400). */
+function assertSendable(env: Env, request: SendRequest): void {
+  if (!channelConfigured(request.channel, env)) {
+    throw new ApiError(422, "channel_not_configured", `the ${request.channel} channel has no provider configured in this deployment`);
+  }
+  if (request.channel === "webpush") {
+    if (!endpointAllowed(request.to.endpoint, parseAllowlist(env.WEBPUSH_ALLOWED_HOSTS))) {
+      throw new ApiError(422, "endpoint_not_allowed", "the push endpoint's host is not a known push service", [
+        { path: "to.endpoint", message: `host ${new URL(request.to.endpoint).hostname} is not on the push-service allowlist` },
+      ]);
+    }
+    const size = utf8(payloadText(request.payload)).length;
+    if (size > WEBPUSH_MAX_PLAINTEXT) {
+      throw new ApiError(400, "validation_failed", "the request is invalid", [
+        { path: "payload", code: "too_big", message: `payload is ${size} bytes; at most ${WEBPUSH_MAX_PLAINTEXT} fit in a 4096-byte encrypted push message` },
+      ]);
+    }
+  }
+}

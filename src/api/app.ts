@@ -1,0 +1,36 @@
+import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { requestId } from "hono/request-id";
+import { secureHeaders } from "hono/secure-headers";
+import { apiKeyAuth } from "./auth.ts";
+import { ApiError, errorBody, renderError } from "./errors.ts";
+import { messages } from "./messages.ts";
+import { stats } from "./stats.ts";
+import { suppressions } from "./suppressions.ts";
+import type { AppEnv } from "./types.ts";
+import { webhooks } from "./webhooks.ts";
+
+export const app = new Hono<AppEnv>();
+
+app.use(requestId());
+app.use(secureHeaders());
+
+app.get("/", (c) => c.json({ name: "lasthop", api: "/v1" }));
+app.get("/healthz", (c) => c.json({ ok: true }));
+
+app.use("/v1/messages/*", apiKeyAuth());
+app.use("/v1/suppressions/*", apiKeyAuth());
+app.use("/v1/stats/*", apiKeyAuth());
+app.route("/v1/messages", messages);
+app.route("/v1/suppressions", suppressions);
+app.route("/v1/stats", stats);
+app.route("/v1/webhooks", webhooks);
+
+app.notFound((c) => c.json(errorBody("not_found", `no route ${c.req.method} ${c.req.path}`), 404));
+
+app.onError((err, c) => {
+  if (err instanceof ApiError) return renderError(c, err);
+  if (err instanceof HTTPException) return c.json(errorBody("http_error", err.message), err.status);
+  console.error(JSON.stringify({ msg: "unhandled error", path: c.req.path, error: String(err), stack: (err as Error).stack }));
+  return c.json(errorBody("internal_error", "something went wrong on our side; retry with the same Idempotency-Key"), 500);
+});

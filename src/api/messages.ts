@@ -1,0 +1,62 @@
+import { Hono } from "hono";
+import { z } from "zod";
+import { batchRequest } from "../core/schema.ts";
+import { messageStub } from "../state/stubs.ts";
+import { acceptMessage } from "./accept.ts";
+import { limitBody, readJson } from "./body.ts";
+import { ApiError, errorBody, validationError } from "./errors.ts";
+import type { AppEnv } from "./types.ts";
+
+const idempotencyKey = z.string().min(1).max(255).regex(/^[\x21-\x7e]+$/, "printable ASCII without spaces");
+
+function readIdempotencyKey(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  const parsed = idempotencyKey.safeParse(header);
+  if (!parsed.success) {
+    throw new ApiError(400, "validation_failed", "the Idempotency-Key header is invalid", [
+      { path: "Idempotency-Key", message: parsed.error.issues[0]?.message ?? "invalid" },
+    ]);
+  }
+  return parsed.data;
+}
+
+/** How many items of a batch are accepted at once: DO calls in flight per request. */
+const BATCH_CONCURRENCY = 50;
+
+export const messages = new Hono<AppEnv>()
+  .post("/", limitBody, async (c) => {
+    const key = readIdempotencyKey(c.req.header("idempotency-key"));
+    const { value } = await readJson(c);
+    const accepted = await acceptMessage(c.env, c.get("account"), value, key);
+    return c.json(accepted.body, accepted.httpStatus);
+  })
+  .post("/batch", limitBody, async (c) => {
+    const key = readIdempotencyKey(c.req.header("idempotency-key"));
+    const { value } = await readJson(c);
+    const parsed = batchRequest.safeParse(value);
+    if (!parsed.success) throw validationError(parsed.error);
+    const items = parsed.data.messages;
+    const results: unknown[] = new Array(items.length);
+    // One bad item never fails the others: each gets its own result or error, in order.
+    for (let start = 0; start < items.length; start += BATCH_CONCURRENCY) {
+      await Promise.all(
+        items.slice(start, start + BATCH_CONCURRENCY).map(async (item, offset) => {
+          const index = start + offset;
+          try {
+            const accepted = await acceptMessage(c.env, c.get("account"), item, key && `${key}:${index}`);
+            results[index] = accepted.body;
+          } catch (err) {
+            if (!(err instanceof ApiError)) throw err;
+            results[index] = errorBody(err.code, err.message, err.details);
+          }
+        }),
+      );
+    }
+    return c.json({ results }, 202);
+  })
+  .get("/:id", async (c) => {
+    const id = c.req.param("id");
+    const message = z.uuid().safeParse(id).success ? await messageStub(c.env, c.get("account"), id).get() : null;
+    if (!message) throw new ApiError(404, "not_found", `no message ${id}`);
+    return c.json(message);
+  });

@@ -1,0 +1,25 @@
+import { Hono } from "hono";
+import { z } from "zod";
+import { channelParam } from "../core/schema.ts";
+import { accountStub } from "../state/stubs.ts";
+import { ApiError, validationError } from "./errors.ts";
+import type { AppEnv } from "./types.ts";
+
+const DAY_MS = 86_400_000;
+
+const statsQuery = z.strictObject({
+  from: z.iso.datetime({ offset: true }).optional(),
+  to: z.iso.datetime({ offset: true }).optional(),
+  channel: channelParam.optional(),
+});
+
+/** Hourly counts per channel and outcome; `none` holds events that linked to no message. */
+export const stats = new Hono<AppEnv>().get("/", async (c) => {
+  const parsed = statsQuery.safeParse(c.req.query());
+  if (!parsed.success) throw validationError(parsed.error);
+  const to = new Date(parsed.data.to ?? Date.now() + 3_600_000);
+  const from = new Date(parsed.data.from ?? to.getTime() - DAY_MS);
+  if (from >= to) throw new ApiError(400, "validation_failed", "from must be before to", [{ path: "from", message: "must be before to" }]);
+  const buckets = await accountStub(c.env, c.get("account")).stats(from.toISOString(), to.toISOString(), parsed.data.channel);
+  return c.json({ from: from.toISOString(), to: to.toISOString(), buckets });
+});

@@ -1,0 +1,31 @@
+/**
+ * Retry timing for transient failures: exponential backoff with jitter, overridden by
+ * the next hop's own Retry-After when it gives one (a push service that says "wait 30 s"
+ * knows better than our curve).
+ */
+
+/** Cloudflare Queues accept a retry delay of at most 12 hours. */
+export const MAX_QUEUE_DELAY_SECONDS = 43_200;
+
+/**
+ * Delay before retry `attempt` (1-based): base × 2^(attempt-1), capped, with "equal jitter"
+ * (half fixed, half random) so a burst of failures does not come back in lockstep.
+ */
+export function backoffSeconds(attempt: number, baseSeconds: number, capSeconds = 3600, random = Math.random): number {
+  const ceiling = Math.min(capSeconds, baseSeconds * 2 ** Math.max(0, attempt - 1));
+  return Math.round(ceiling / 2 + random() * (ceiling / 2));
+}
+
+/** Parses Retry-After (RFC 9110 §10.2.3): delay-seconds or an HTTP-date. */
+export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed);
+  const at = Date.parse(trimmed);
+  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - now) / 1000));
+}
+
+export function retryDelaySeconds(attempt: number, baseSeconds: number, retryAfter?: number, random = Math.random): number {
+  const delay = retryAfter ?? backoffSeconds(attempt, baseSeconds, 3600, random);
+  return Math.min(MAX_QUEUE_DELAY_SECONDS, Math.max(0, delay));
+}

@@ -1,0 +1,65 @@
+/**
+ * Standard Webhooks signatures (https://www.standardwebhooks.com): HMAC-SHA256 over
+ * `${webhook-id}.${webhook-timestamp}.${body}` with a `whsec_`-prefixed base64 secret,
+ * sent as space-separated `v1,<base64>` entries. Used by the edge to verify the bridge
+ * and by the bridge to verify the edge: one implementation for both sides.
+ */
+import { fromBase64, toBase64, utf8 } from "./bytes.ts";
+
+export const TOLERANCE_SECONDS = 5 * 60;
+
+export type WebhookHeaders = { "webhook-id": string; "webhook-timestamp": string; "webhook-signature": string };
+
+export type VerifyResult = { ok: true } | { ok: false; reason: string };
+
+function importSecret(secret: string, usage: "sign" | "verify"): Promise<CryptoKey> {
+  const raw = fromBase64(secret.startsWith("whsec_") ? secret.slice("whsec_".length) : secret);
+  return crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, [usage]);
+}
+
+export async function sign(secret: string, id: string, timestamp: number, body: string): Promise<string> {
+  const key = await importSecret(secret, "sign");
+  const mac = await crypto.subtle.sign("HMAC", key, utf8(`${id}.${timestamp}.${body}`));
+  return `v1,${toBase64(mac)}`;
+}
+
+/** Headers for an outgoing signed request. */
+export async function signedHeaders(secret: string, body: string, now = Date.now()): Promise<WebhookHeaders> {
+  const id = `msg_${crypto.randomUUID()}`;
+  const timestamp = Math.floor(now / 1000);
+  return { "webhook-id": id, "webhook-timestamp": String(timestamp), "webhook-signature": await sign(secret, id, timestamp, body) };
+}
+
+/**
+ * Verifies a request's signature. Each candidate is checked with `crypto.subtle.verify`,
+ * which compares in constant time, so no timing leaks which byte differs.
+ */
+export async function verify(
+  secret: string,
+  headers: Partial<WebhookHeaders>,
+  body: string,
+  now = Date.now(),
+): Promise<VerifyResult> {
+  const id = headers["webhook-id"];
+  const timestamp = headers["webhook-timestamp"];
+  const signatures = headers["webhook-signature"];
+  if (!id || !timestamp || !signatures) return { ok: false, reason: "missing webhook-id, webhook-timestamp or webhook-signature" };
+  if (!/^\d{1,12}$/.test(timestamp)) return { ok: false, reason: "webhook-timestamp is not a Unix timestamp" };
+  if (Math.abs(now / 1000 - Number(timestamp)) > TOLERANCE_SECONDS) {
+    return { ok: false, reason: "webhook-timestamp is outside the 5-minute tolerance" };
+  }
+  const key = await importSecret(secret, "verify");
+  const signed = utf8(`${id}.${timestamp}.${body}`);
+  for (const entry of signatures.split(" ")) {
+    const [version, value] = entry.split(",", 2);
+    if (version !== "v1" || !value) continue;
+    let mac: Uint8Array<ArrayBuffer>;
+    try {
+      mac = fromBase64(value);
+    } catch {
+      continue;
+    }
+    if (await crypto.subtle.verify("HMAC", key, mac, signed)) return { ok: true };
+  }
+  return { ok: false, reason: "no signature matches" };
+}

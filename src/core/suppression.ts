@@ -1,0 +1,43 @@
+import { tokenChannels, type Channel, type EventType, type SuppressionReason } from "./model.ts";
+
+/** What an applied event does to its recipient. */
+export type RecipientEffect =
+  | { kind: "suppress"; reason: SuppressionReason }
+  | { kind: "soft_bounce" }
+  | { kind: "delivered" };
+
+/**
+ * Maps an event to its effect on the recipient. Hard bounces, complaints (abuse only:
+ * RFC 5965 fraud/virus/other reports are recorded, not suppressing), unsubscribes and dead
+ * tokens suppress at once; soft and undetermined bounces only count towards the limit;
+ * a delivery resets the count.
+ */
+export function recipientEffect(
+  channel: Channel,
+  event: { type: EventType; detail: Record<string, unknown> },
+): RecipientEffect | null {
+  const detail = event.detail;
+  switch (event.type) {
+    case "bounced":
+      if (detail.class !== "hard") return { kind: "soft_bounce" };
+      if (tokenChannels.has(channel)) return { kind: "suppress", reason: "token_invalid" };
+      return { kind: "suppress", reason: "hard_bounce" };
+    case "complained":
+      return detail.feedbackType === undefined || detail.feedbackType === "abuse"
+        ? { kind: "suppress", reason: "complaint" }
+        : null;
+    case "unsubscribed":
+      return { kind: "suppress", reason: "unsubscribe" };
+    case "inbound":
+      return detail.keyword === "stop" ? { kind: "suppress", reason: "sms_stop" } : null;
+    case "delivered":
+      return { kind: "delivered" };
+    default:
+      return null;
+  }
+}
+
+/** Whether `count` consecutive soft bounces reach the configured limit. */
+export function softBounceLimitReached(count: number, limit: number): boolean {
+  return limit > 0 && count >= limit;
+}

@@ -1,0 +1,37 @@
+/**
+ * Web push limits and the push-service allowlist (pure; the sender lives in src/channels).
+ */
+
+/** RFC 8291 §4: a 4096-byte record carries 86 bytes of header, a 16-byte tag and a 1-byte delimiter. */
+export const WEBPUSH_MAX_RECORD = 4096;
+export const WEBPUSH_MAX_PLAINTEXT = WEBPUSH_MAX_RECORD - 86 - 16 - 1;
+
+/** Four weeks: what the push services keep at most, and our default TTL. */
+export const WEBPUSH_DEFAULT_TTL = 2_419_200;
+
+export function parseAllowlist(list: string | undefined): string[] {
+  return (list ?? "")
+    .split(",")
+    .map((h) => h.trim().toLowerCase())
+    .filter(Boolean);
+}
+
+/**
+ * Whether an endpoint may be fetched: its host must be on the allowlist, exactly or
+ * under a `*.` pattern, so a crafted subscription cannot make us call anything else.
+ */
+export function endpointAllowed(endpoint: string, allowlist: readonly string[]): boolean {
+  let host: string;
+  try {
+    host = new URL(endpoint).hostname.toLowerCase();
+  } catch {
+    return false;
+  }
+  return allowlist.some((pattern) =>
+    pattern.startsWith("*.") ? host.endsWith(pattern.slice(1)) && host.length > pattern.length - 1 : host === pattern,
+  );
+}
+
+export function payloadText(payload: string | Record<string, unknown>): string {
+  return typeof payload === "string" ? payload : JSON.stringify(payload);
+}

@@ -1,0 +1,24 @@
+import { app } from "./api/app.ts";
+import type { CanonicalEvent } from "./core/schema.ts";
+import { consumeDeadEvents, consumeEvents } from "./queues/events.ts";
+import { consumeDeadSends, consumeSends } from "./queues/send.ts";
+import type { SendJob } from "./state/types.ts";
+
+export { AccountDO } from "./state/account.ts";
+export { MessageDO } from "./state/message.ts";
+export { RecipientDO } from "./state/recipient.ts";
+
+export default {
+  fetch: app.fetch,
+
+  /** One Worker consumes every queue; the queue's name says which job it is. */
+  async queue(batch, env) {
+    const name = batch.queue;
+    if (name.endsWith("send-push-dlq")) return consumeDeadSends(batch as MessageBatch<SendJob>, env);
+    if (name.endsWith("send-push")) return consumeSends(batch as MessageBatch<SendJob>, env);
+    if (name.endsWith("events-dlq")) return consumeDeadEvents(batch as MessageBatch<CanonicalEvent>, env);
+    if (name.endsWith("events")) return consumeEvents(batch as MessageBatch<CanonicalEvent>, env);
+    console.error(JSON.stringify({ msg: "no consumer for queue", queue: name }));
+    batch.retryAll();
+  },
+} satisfies ExportedHandler<Env>;

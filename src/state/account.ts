@@ -1,0 +1,104 @@
+import { DurableObject } from "cloudflare:workers";
+import type { Channel } from "../core/model.ts";
+import type { SuppressionEntry } from "./types.ts";
+
+export type StatsBucket = { hour: string; channel: Channel; counts: Record<string, number> };
+export type SuppressionPage = { items: SuppressionEntry[]; nextCursor: string | null };
+
+type IndexRow = {
+  channel: Channel;
+  recipient_key: string;
+  recipient: string;
+  reason: SuppressionEntry["reason"];
+  at: string;
+  source_event_id: string | null;
+  message_id: string | null;
+};
+
+/** The hour bucket (UTC) a timestamp is counted in. */
+export function hourOf(iso: string): string {
+  return `${iso.slice(0, 13)}:00:00Z`;
+}
+
+/**
+ * One account: the index of its suppressions (for the paged list; each entry's truth
+ * lives in its RecipientDO) and hourly counters per channel × outcome.
+ */
+export class AccountDO extends DurableObject<Env> {
+  private readonly sql: SqlStorage;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.sql.exec(`
+      CREATE TABLE IF NOT EXISTS suppression (
+        channel TEXT NOT NULL, recipient_key TEXT NOT NULL, recipient TEXT NOT NULL, reason TEXT NOT NULL,
+        at TEXT NOT NULL, source_event_id TEXT, message_id TEXT, PRIMARY KEY (channel, recipient_key));
+      CREATE TABLE IF NOT EXISTS counter (
+        hour TEXT NOT NULL, channel TEXT NOT NULL, outcome TEXT NOT NULL, n INTEGER NOT NULL,
+        PRIMARY KEY (hour, channel, outcome));
+    `);
+  }
+
+  async count(channel: Channel | "none", outcome: string, at: string, n = 1): Promise<void> {
+    this.sql.exec(
+      `INSERT INTO counter (hour, channel, outcome, n) VALUES (?, ?, ?, ?)
+       ON CONFLICT (hour, channel, outcome) DO UPDATE SET n = n + excluded.n`,
+      hourOf(at), channel, outcome, n,
+    );
+  }
+
+  async stats(from: string, to: string, channel?: Channel): Promise<StatsBucket[]> {
+    const rows = this.sql
+      .exec<{ hour: string; channel: Channel; outcome: string; n: number }>(
+        `SELECT hour, channel, outcome, n FROM counter WHERE hour >= ? AND hour < ? AND (? IS NULL OR channel = ?) ORDER BY hour, channel, outcome`,
+        hourOf(from), to, channel ?? null, channel ?? null,
+      )
+      .toArray();
+    const buckets = new Map<string, StatsBucket>();
+    for (const r of rows) {
+      const key = `${r.hour} ${r.channel}`;
+      const bucket = buckets.get(key) ?? { hour: r.hour, channel: r.channel, counts: {} };
+      bucket.counts[r.outcome] = r.n;
+      buckets.set(key, bucket);
+    }
+    return [...buckets.values()];
+  }
+
+  async indexSuppression(entry: SuppressionEntry): Promise<void> {
+    this.sql.exec(
+      `INSERT OR REPLACE INTO suppression (channel, recipient_key, recipient, reason, at, source_event_id, message_id) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      entry.channel, entry.recipientKey, entry.recipient, entry.reason, entry.at, entry.sourceEventId ?? null, entry.messageId ?? null,
+    );
+  }
+
+  async unindexSuppression(channel: Channel, recipientKey: string): Promise<void> {
+    this.sql.exec(`DELETE FROM suppression WHERE channel = ? AND recipient_key = ?`, channel, recipientKey);
+  }
+
+  /** Keyset pagination over (channel, recipient_key): stable under concurrent inserts. */
+  async listSuppressions(channel: Channel | undefined, after: [string, string] | undefined, limit: number): Promise<SuppressionPage> {
+    const rows = this.sql
+      .exec<IndexRow>(
+        `SELECT * FROM suppression
+         WHERE (? IS NULL OR channel = ?) AND (? IS NULL OR (channel, recipient_key) > (?, ?))
+         ORDER BY channel, recipient_key LIMIT ?`,
+        channel ?? null, channel ?? null, after?.[0] ?? null, after?.[0] ?? null, after?.[1] ?? null, limit + 1,
+      )
+      .toArray();
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    return {
+      items: page.map((r) => ({
+        channel: r.channel,
+        recipientKey: r.recipient_key,
+        recipient: r.recipient,
+        reason: r.reason,
+        at: r.at,
+        ...(r.source_event_id ? { sourceEventId: r.source_event_id } : {}),
+        ...(r.message_id ? { messageId: r.message_id } : {}),
+      })),
+      nextCursor: rows.length > limit && last ? btoa(JSON.stringify([last.channel, last.recipient_key])) : null,
+    };
+  }
+}

@@ -1,0 +1,71 @@
+/** Shapes exchanged with the Durable Objects over RPC. */
+import type { Channel, DeliveryState, EventType, SuppressionReason } from "../core/model.ts";
+import type { RecipientEffect } from "../core/suppression.ts";
+import type { SendRequest } from "../core/schema.ts";
+
+export type TimelineEvent = {
+  id: string;
+  type: EventType;
+  occurredAt: string;
+  receivedAt: string;
+  provider: string;
+  detail: Record<string, unknown>;
+};
+
+export type MessageView = {
+  id: string;
+  channel: Channel;
+  to: string;
+  status: DeliveryState;
+  attempts: number;
+  createdAt: string;
+  updatedAt: string;
+  providerMessageId?: string;
+  metadata?: Record<string, unknown>;
+  events: TimelineEvent[];
+};
+
+export type CreateInput = {
+  id: string;
+  account: string;
+  request: SendRequest;
+  recipientKey: string;
+  recipient: string;
+  bodyHash: string;
+};
+
+export type CreateResult =
+  | { kind: "created"; message: MessageView; reason?: SuppressionReason }
+  | { kind: "replay"; message: MessageView; reason?: SuppressionReason }
+  | { kind: "conflict" };
+
+/** The send-queue job: just the ids; the MessageDO holds the request. */
+export type SendJob = { account: string; messageId: string };
+
+export type AttemptStart =
+  | { action: "send"; request: SendRequest; attempt: number }
+  | { action: "skip"; reason: "unknown" | "done" | "suppressed" };
+
+export type ApplyResult =
+  | { kind: "applied"; state: DeliveryState; changed: boolean }
+  | { kind: "duplicate"; state: DeliveryState }
+  | { kind: "unknown" };
+
+export type SuppressionEntry = {
+  channel: Channel;
+  recipientKey: string;
+  recipient: string;
+  reason: SuppressionReason;
+  at: string;
+  sourceEventId?: string;
+  messageId?: string;
+};
+
+export type RecipientTarget = { account: string; channel: Channel; recipientKey: string; recipient: string };
+
+export type EffectInput = RecipientTarget & {
+  effect: RecipientEffect;
+  eventId: string;
+  messageId: string;
+  at: string;
+};

@@ -1,0 +1,46 @@
+import { createECDH, createHash, randomBytes } from "node:crypto";
+import { defineConfig } from "vitest/config";
+import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { ACCOUNT_A, ACCOUNT_B, API_KEY_A, API_KEY_B, TEST_PUSH_HOST } from "./test/fixtures.ts";
+
+const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
+// Keys are made at run time: no secret, not even a test one, lives in the repo.
+const vapid = createECDH("prime256v1");
+vapid.generateKeys();
+
+// Two projects: Worker tests run inside workerd (the real runtime, DOs and Queues local);
+// node tests start real processes (wrangler dev, the sandbox) on loopback.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              bindings: {
+                API_KEYS: JSON.stringify({ [sha256(API_KEY_A)]: ACCOUNT_A, [sha256(API_KEY_B)]: ACCOUNT_B }),
+                WEBHOOK_SECRET: `whsec_${randomBytes(32).toString("base64")}`,
+                VAPID_PUBLIC_KEY: vapid.getPublicKey().toString("base64url"),
+                VAPID_PRIVATE_KEY: vapid.getPrivateKey().toString("base64url"),
+                VAPID_SUBJECT: "mailto:tests@lasthop.dev",
+                WEBPUSH_ALLOWED_HOSTS: `fcm.googleapis.com,*.notify.windows.com,${TEST_PUSH_HOST}`,
+                RETRY_BASE_SECONDS: "0",
+                SOFT_BOUNCE_LIMIT: "3",
+              },
+            },
+          }),
+        ],
+        test: { name: "worker", include: ["test/worker/**/*.test.ts"], testTimeout: 30_000 },
+      },
+      {
+        test: {
+          name: "node",
+          include: ["test/node/**/*.test.ts", "test/core/**/*.test.ts"],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+    ],
+  },
+});
