@@ -1,0 +1,28 @@
+// `npm start`: the Worker on 127.0.0.1:8787 and the sandbox beside it, no account, no network.
+import { copyFileSync, existsSync } from "node:fs";
+import { join } from "node:path";
+import { REPO_ROOT, startStack } from "./stack.ts";
+
+const devVars = join(REPO_ROOT, ".dev.vars");
+if (!existsSync(devVars)) {
+  copyFileSync(join(REPO_ROOT, ".dev.vars.example"), devVars);
+  console.log("created .dev.vars from .dev.vars.example (dev-only keys)");
+}
+
+const stack = await startStack();
+console.log(`
+lasthop is running
+  API (Worker)        ${stack.workerUrl}          API key: dev-key-lasthop
+  sandbox control     ${stack.sandbox.httpUrl}    /_sandbox/received, /_sandbox/webpush/subscriptions
+  sandbox web push    ${stack.sandbox.webpushUrl}
+Press Ctrl+C to stop.`);
+
+const stop = () => {
+  setTimeout(() => process.exit(1), 10_000).unref();
+  stack.close().then(() => process.exit(0), (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+};
+process.once("SIGINT", stop);
+process.once("SIGTERM", stop);
