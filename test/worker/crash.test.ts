@@ -1,0 +1,77 @@
+import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { messageIdFor } from "../../src/core/ids.ts";
+import { recipientKey } from "../../src/core/recipient.ts";
+import type { MessageDO } from "../../src/state/message.ts";
+import { messageStub } from "../../src/state/stubs.ts";
+import { ACCOUNT_A } from "../fixtures.ts";
+import { installPushService } from "./push-service.ts";
+import { api, getMessage, send, waitFor, waitForStatus, webpush } from "./helpers.ts";
+
+let push: ReturnType<typeof installPushService>;
+beforeEach(() => {
+  push = installPushService();
+});
+afterEach(() => push.restore());
+
+describe("crash points", () => {
+  it("a send accepted while the queue is down is enqueued later by the MessageDO's alarm, not lost", async () => {
+    const request = (await webpush("outage")) as any;
+    const id = await messageIdFor(ACCOUNT_A);
+    const stub = messageStub(env, ACCOUNT_A, id);
+    await runInDurableObject(stub, async (instance: MessageDO) => {
+      const realQueue = (instance as any).env.SEND_PUSH;
+      (instance as any).env = { ...(instance as any).env, SEND_PUSH: { send: () => Promise.reject(new Error("queue unavailable")) } };
+      const result = await instance.create({
+        id, account: ACCOUNT_A, request, recipientKey: await recipientKey("webpush", request.to.endpoint),
+        recipient: "x", bodyHash: "h",
+      });
+      expect(result.kind).toBe("created");
+      (instance as any).env = { ...(instance as any).env, SEND_PUSH: realQueue };
+    });
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(push.to("outage")).toHaveLength(0);
+    expect((await getMessage(id)).body.status).toBe("queued");
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    await waitForStatus(id, "accepted");
+    expect(push.to("outage")).toHaveLength(1);
+  });
+
+  it("a redelivered send job for a message already accepted sends nothing twice", async () => {
+    const res = await send(await webpush("redelivered"));
+    await waitForStatus(res.body.id, "accepted");
+    await env.SEND_PUSH.send({ account: ACCOUNT_A, messageId: res.body.id });
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(push.to("redelivered")).toHaveLength(1);
+    expect((await getMessage(res.body.id)).body.attempts).toBe(1);
+  });
+
+  it("a recipient suppressed while its message waits for a retry is not sent to again", async () => {
+    const body = await webpush("down-then-suppressed");
+    const res = await send(body);
+    await waitForStatus(res.body.id, "deferred");
+    const hash = await recipientKey("webpush", body.to.endpoint);
+    expect((await api(`/v1/suppressions/webpush/${hash}`, { method: "PUT" })).status).toBe(200);
+    const message = await waitForStatus(res.body.id, "suppressed");
+    const sentBefore = push.to("down-then-suppressed").length;
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(push.to("down-then-suppressed")).toHaveLength(sentBefore);
+    expect(message.events.at(-1)).toMatchObject({ type: "suppressed", detail: { reason: "manual" } });
+  });
+
+  it("an event the queue delivers twice (at-least-once) is applied once", async () => {
+    // The events consumer acks only after the MessageDO answered; a replay is deduped.
+    const res = await send(await webpush("event-retry"));
+    await waitForStatus(res.body.id, "accepted");
+    const event = { id: "evt-retry-1", account: ACCOUNT_A, messageId: res.body.id, type: "delivered", occurredAt: new Date().toISOString(), provider: "bridge", detail: {} };
+    await env.EVENTS.send(event);
+    await env.EVENTS.send(event);
+    const message = await waitFor(async () => {
+      const m = await getMessage(res.body.id);
+      return m.body.status === "delivered" ? m.body : null;
+    });
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await getMessage(res.body.id)).body.events.filter((e: any) => e.id === "evt-retry-1")).toHaveLength(1);
+    expect(message.status).toBe("delivered");
+  });
+});

@@ -1,0 +1,205 @@
+import { env, SELF } from "cloudflare:test";
+import { signedHeaders } from "../../src/core/standard-webhooks.ts";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { sha256Hex } from "../../src/core/bytes.ts";
+import { ACCOUNT_A } from "../fixtures.ts";
+import { installPushService } from "./push-service.ts";
+import { BASE, api, getMessage, postEvents, send, subscription, waitFor, waitForStatus, webpush } from "./helpers.ts";
+
+let push: ReturnType<typeof installPushService>;
+beforeEach(() => {
+  push = installPushService();
+});
+afterEach(() => push.restore());
+
+function event(messageId: string, type: string, id = crypto.randomUUID(), detail: Record<string, unknown> = {}) {
+  return { id, account: ACCOUNT_A, messageId, type, occurredAt: new Date().toISOString(), provider: "bridge", detail };
+}
+
+async function acceptedMessage(path: string) {
+  const res = await send(await webpush(path));
+  return waitForStatus(res.body.id, "accepted");
+}
+
+async function statsCount(outcome: string, channel = "webpush") {
+  const res = await api(`/v1/stats?channel=${channel}`);
+  const body = (await res.json()) as any;
+  return body.buckets.reduce((n: number, b: any) => n + (b.counts[outcome] ?? 0), 0);
+}
+
+describe("webhook authentication", () => {
+  it.each([
+    ["a wrong secret", { secret: `whsec_${btoa("another secret of 32 bytes......")}` }],
+    ["a timestamp over 5 minutes old", { skewSeconds: -301 }],
+    ["a timestamp over 5 minutes ahead", { skewSeconds: 301 }],
+  ])("refuses %s with 401 and changes nothing", async (_, opts: { secret?: string; skewSeconds?: number }) => {
+    const message = await acceptedMessage("wh-auth");
+    const res = await postEvents([event(message.id, "delivered")], {
+      secret: opts.secret,
+      now: opts.skewSeconds ? Date.now() + opts.skewSeconds * 1000 : undefined,
+    });
+    expect(res.status).toBe(401);
+    expect(((await res.json()) as any).error.code).toBe("invalid_signature");
+    await new Promise((r) => setTimeout(r, 1500));
+    const after = await getMessage(message.id);
+    expect(after.body.status).toBe("accepted");
+    expect(after.body.events).toHaveLength(message.events.length);
+  });
+
+  it("refuses a body changed after signing", async () => {
+    const message = await acceptedMessage("wh-tamper");
+    const signed = JSON.stringify({ events: [event(message.id, "delivered")] });
+    const headers = await signedHeaders(env.WEBHOOK_SECRET, signed);
+    const res = await SELF.fetch(`${BASE}/v1/webhooks/bridge`, {
+      method: "POST",
+      headers: { ...headers, "content-type": "application/json" },
+      body: signed.replace("delivered", "failed"),
+    });
+    expect(res.status).toBe(401);
+  });
+
+  it("answers 404 for an unknown provider and 400 for events that do not validate", async () => {
+    const message = await acceptedMessage("wh-bad");
+    const unknown = await SELF.fetch(`${BASE}/v1/webhooks/nobody`, { method: "POST", body: "{}" });
+    expect(unknown.status).toBe(404);
+    const bad = await postEvents([{ ...event(message.id, "exploded"), occurredAt: "yesterday" }]);
+    expect(bad.status).toBe(400);
+    const paths = ((await bad.json()) as any).error.details.map((d: any) => d.path);
+    expect(paths).toEqual(expect.arrayContaining(["events.0.type", "events.0.occurredAt"]));
+  });
+});
+
+describe("applying events", () => {
+  it("a delivery replayed 10 times is one timeline entry and one count", async () => {
+    const message = await acceptedMessage("replay");
+    const before = await statsCount("delivered");
+    const delivered = event(message.id, "delivered", `dlr-${crypto.randomUUID()}`);
+    for (let i = 0; i < 10; i++) expect((await postEvents([delivered])).status).toBe(202);
+    const done = await waitForStatus(message.id, "delivered");
+    await new Promise((r) => setTimeout(r, 1500));
+    const after = await getMessage(message.id);
+    expect(after.body.events.filter((e: any) => e.type === "delivered")).toHaveLength(1);
+    expect(after.body.events).toHaveLength(done.events.length);
+    expect(await statsCount("delivered")).toBe(before + 1);
+  });
+
+  it("delivered arriving before accepted ends delivered, and both are in the timeline", async () => {
+    const res = await send(await webpush("down-order"));
+    const id = res.body.id;
+    await waitForStatus(id, "deferred");
+    await postEvents([event(id, "delivered", "early-delivered")]);
+    await waitForStatus(id, "delivered");
+    await postEvents([event(id, "accepted", "late-accepted")]);
+    const message = await waitFor(async () => {
+      const m = await getMessage(id);
+      return m.body.events.some((e: any) => e.id === "late-accepted") ? m.body : null;
+    });
+    expect(message.status).toBe("delivered");
+  });
+
+  it("a complaint is recorded and suppresses, without changing the delivery state", async () => {
+    const body = await webpush("complaint");
+    const res = await send(body);
+    await waitForStatus(res.body.id, "accepted");
+    await postEvents([event(res.body.id, "complained", "arf-1", { feedbackType: "abuse" })]);
+    const entry = await waitFor(async () => {
+      const r = await api(`/v1/suppressions/webpush/${await sha256Hex(body.to.endpoint)}`);
+      return r.status === 200 ? ((await r.json()) as any) : null;
+    });
+    expect(entry).toMatchObject({ reason: "complaint", sourceEventId: "arf-1" });
+    const after = await getMessage(res.body.id);
+    expect(after.body.status).toBe("accepted");
+    expect(after.body.events.at(-1)).toMatchObject({ id: "arf-1", type: "complained" });
+  });
+
+  it("soft bounces suppress at the limit (3); a delivery in between resets the count", async () => {
+    const to = await subscription("soft-run");
+    const hash = await sha256Hex(to.endpoint);
+    const ids = await Promise.all(
+      [0, 1, 2, 3, 4, 5].map(async (i) => (await send({ channel: "webpush", to, payload: `n${i}` })).body.id as string),
+    );
+    await Promise.all(ids.map((id) => waitForStatus(id, "accepted")));
+    const soft = (id: string) => event(id, "bounced", `soft-${id}`, { class: "soft", reason: "mailboxfull" });
+    await postEvents([soft(ids[0]), soft(ids[1])]);
+    await waitForStatus(ids[1], "bounced");
+    await postEvents([event(ids[2], "delivered", `dlv-${ids[2]}`)]);
+    await waitForStatus(ids[2], "delivered");
+    await postEvents([soft(ids[3])]);
+    await waitForStatus(ids[3], "bounced");
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await api(`/v1/suppressions/webpush/${hash}`)).status).toBe(404);
+    // Replaying a soft bounce does not count twice.
+    await postEvents([soft(ids[3])]);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await api(`/v1/suppressions/webpush/${hash}`)).status).toBe(404);
+    await postEvents([soft(ids[4])]);
+    await waitForStatus(ids[4], "bounced");
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await api(`/v1/suppressions/webpush/${hash}`)).status).toBe(404);
+    await postEvents([soft(ids[5])]);
+    await waitForStatus(ids[5], "bounced");
+    const entry = await waitFor(async () => {
+      const res = await api(`/v1/suppressions/webpush/${hash}`);
+      return res.status === 200 ? ((await res.json()) as any) : null;
+    });
+    expect(entry).toMatchObject({ reason: "soft_bounce_limit", sourceEventId: `soft-${ids[5]}`, messageId: ids[5] });
+  });
+
+  it("an event for a message nobody knows is counted as unlinked, not dropped", async () => {
+    const unlinked = async () => {
+      const body = (await (await api("/v1/stats")).json()) as any;
+      return body.buckets.filter((b: any) => b.channel === "none").reduce((s: number, b: any) => s + (b.counts.unlinked ?? 0), 0);
+    };
+    const before = await unlinked();
+    const res = await postEvents([event(crypto.randomUUID(), "delivered")]);
+    expect(res.status).toBe(202);
+    await waitFor(async () => (await unlinked()) === before + 1);
+  });
+});
+
+describe("suppressions API", () => {
+  it("PUT, GET, list with a cursor, DELETE", async () => {
+    const emails = ["Zed@Example.COM", "amy@example.com"];
+    for (const address of emails) {
+      const res = await api(`/v1/suppressions/email/${encodeURIComponent(address)}`, { method: "PUT" });
+      expect(res.status).toBe(200);
+      expect(await res.json()).toMatchObject({ channel: "email", reason: "manual" });
+    }
+    const got = await api(`/v1/suppressions/email/${encodeURIComponent("Zed@example.com")}`);
+    expect(await got.json()).toMatchObject({ recipientKey: "Zed@example.com", reason: "manual" });
+
+    const first = (await (await api("/v1/suppressions?channel=email&limit=1")).json()) as any;
+    expect(first.data).toHaveLength(1);
+    expect(first.nextCursor).toEqual(expect.any(String));
+    const second = (await (await api(`/v1/suppressions?channel=email&limit=1&cursor=${encodeURIComponent(first.nextCursor)}`)).json()) as any;
+    expect(second.data).toHaveLength(1);
+    expect(second.data[0].recipientKey).not.toBe(first.data[0].recipientKey);
+
+    expect((await api(`/v1/suppressions/email/amy%40example.com`, { method: "DELETE" })).status).toBe(204);
+    expect((await api(`/v1/suppressions/email/amy%40example.com`)).status).toBe(404);
+    expect((await api(`/v1/suppressions/email/amy%40example.com`, { method: "DELETE" })).status).toBe(404);
+    const list = (await (await api("/v1/suppressions?channel=email")).json()) as any;
+    expect(list.data.map((e: any) => e.recipientKey)).not.toContain("amy@example.com");
+  });
+
+  it("a manually suppressed endpoint is answered suppressed; lifting it lets the next send through", async () => {
+    const body = await webpush("manual");
+    const hash = await sha256Hex(body.to.endpoint);
+    expect((await api(`/v1/suppressions/webpush/${hash}`, { method: "PUT" })).status).toBe(200);
+    const blocked = await send(body);
+    expect(blocked.body).toMatchObject({ status: "suppressed", reason: "manual" });
+    expect((await api(`/v1/suppressions/webpush/${hash}`, { method: "DELETE" })).status).toBe(204);
+    const sent = await send(body);
+    await waitForStatus(sent.body.id, "accepted");
+    expect(push.to("manual")).toHaveLength(1);
+  });
+
+  it("refuses bad recipients, channels, cursors and limits", async () => {
+    expect((await api("/v1/suppressions/webpush/not-a-hash", { method: "PUT" })).status).toBe(400);
+    expect((await api("/v1/suppressions/sms/0612345678")).status).toBe(400);
+    expect((await api("/v1/suppressions/fax/123")).status).toBe(404);
+    expect((await api("/v1/suppressions?cursor=garbage")).status).toBe(400);
+    expect((await api("/v1/suppressions?limit=0")).status).toBe(400);
+    expect((await api("/v1/stats?from=yesterday")).status).toBe(400);
+  });
+});
