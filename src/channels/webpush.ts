@@ -30,7 +30,8 @@ export async function sendWebPush(request: WebPushSend, vapid: VapidConfig): Pro
   if (request.topic) headers.topic = request.topic;
   let response: Response;
   try {
-    response = await fetch(request.to.endpoint, { method: "POST", headers, body: push.body });
+    // No redirects: a 3xx from an allowed host must not take us to a host that is not.
+    response = await fetch(request.to.endpoint, { method: "POST", headers, body: push.body, redirect: "manual" });
   } catch (err) {
     return { kind: "retry", detail: { reason: "network_error", error: String(err) } };
   }

@@ -40,7 +40,7 @@ export function redactRecipient(channel: Channel, to: string): string {
  * are addressed by the 64-hex SHA-256, others by the address or number.
  */
 export function recipientKeyFromPath(channel: Channel, recipient: string): string | null {
-  if (tokenChannels.has(channel)) return /^[0-9a-f]{64}$/.test(recipient) ? recipient : null;
+  if (tokenChannels.has(channel)) return /^[0-9a-f]{64}$/i.test(recipient) ? recipient.toLowerCase() : null;
   if (channel === "sms") return /^\+[1-9]\d{6,14}$/.test(recipient) ? recipient : null;
   return /^[^@\s]+@[^@\s]+$/.test(recipient.trim()) ? normalizeEmail(recipient) : null;
 }

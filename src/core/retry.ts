@@ -16,11 +16,19 @@ export function backoffSeconds(attempt: number, baseSeconds: number, capSeconds 
   return Math.round(ceiling / 2 + random() * (ceiling / 2));
 }
 
-/** Parses Retry-After (RFC 9110 §10.2.3): delay-seconds or an HTTP-date. */
+/** An HTTP-date in any of its three forms (RFC 9110 §5.6.7) starts with a day name. */
+const HTTP_DATE = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,? [\w :-]+$/;
+
+/**
+ * Parses Retry-After (RFC 9110 §10.2.3): delay-seconds or an HTTP-date. Anything else is
+ * ignored rather than guessed at (a lenient date parser reads "1.5" as a day in 2001,
+ * which would turn into an immediate retry).
+ */
 export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
   if (!value) return undefined;
   const trimmed = value.trim();
   if (/^\d+$/.test(trimmed)) return Number(trimmed);
+  if (!HTTP_DATE.test(trimmed)) return undefined;
   const at = Date.parse(trimmed);
   return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - now) / 1000));
 }

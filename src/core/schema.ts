@@ -124,7 +124,7 @@ export const webpushSend = z.strictObject({
 export const smsSend = z.strictObject({
   channel: z.literal("sms"),
   to: e164,
-  from: z.string().regex(/^(\+[1-9]\d{6,14}|\d{3,8}|[A-Za-z0-9 ]{1,11})$/, "must be E.164, a short code or an alphanumeric sender id of at most 11 characters"),
+  from: z.string().regex(/^(\+[1-9]\d{6,14}|\d{3,8}|(?=[\d ]*[A-Za-z])[A-Za-z0-9 ]{1,11})$/, "must be E.164, a short code or an alphanumeric sender id (at most 11 characters, at least one letter)"),
   body: z.string().min(1).max(1600),
   route: z.enum(["smpp", "rest"]).optional(),
   ...common,

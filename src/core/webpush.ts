@@ -23,7 +23,9 @@ export function parseAllowlist(list: string | undefined): string[] {
 export function endpointAllowed(endpoint: string, allowlist: readonly string[]): boolean {
   let host: string;
   try {
-    host = new URL(endpoint).hostname.toLowerCase();
+    const url = new URL(endpoint);
+    if (url.protocol !== "https:" || url.username || url.password) return false;
+    host = url.hostname.toLowerCase();
   } catch {
     return false;
   }
