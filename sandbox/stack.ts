@@ -13,6 +13,8 @@ export type StackOptions = SandboxOptions & {
   persistTo?: string;
   /** Plain-text bindings that override wrangler.toml and .dev.vars (tests pass generated keys). */
   vars?: Record<string, string>;
+  /** Reload the Worker when its source changes. On for `npm start`, off for tests and benchmarks. */
+  watch?: boolean;
 };
 
 export type Stack = { workerUrl: string; sandbox: Sandbox; close(): Promise<void> };
@@ -34,6 +36,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       dev: {
         server: { hostname: "127.0.0.1", port },
         inspector: false,
+        watch: opts.watch ?? false,
         ...(opts.persistTo ? { persist: opts.persistTo } : {}),
       },
     });

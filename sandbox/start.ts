@@ -9,7 +9,7 @@ if (!existsSync(devVars)) {
   console.log("created .dev.vars from .dev.vars.example (dev-only keys)");
 }
 
-const stack = await startStack();
+const stack = await startStack({ watch: true });
 console.log(`
 lasthop is running
   API (Worker)        ${stack.workerUrl}          API key: dev-key-lasthop

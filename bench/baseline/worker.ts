@@ -1,0 +1,51 @@
+// Baseline (a) Worker. Each route does the least its lasthop counterpart must do, with the
+// same zod schema and the same verify, so the ratio is the cost of everything else we do.
+import { DurableObject } from "cloudflare:workers";
+import { sendRequest } from "../../src/core/schema.ts";
+import { verify } from "../../src/core/standard-webhooks.ts";
+
+type BaselineEnv = {
+  STORE: DurableObjectNamespace<BaselineStore>;
+  EVENTS: Queue<string>;
+  WEBHOOK_SECRET: string;
+};
+
+/** One SQLite row per message, in a DO of its own (as lasthop keeps one MessageDO per message). */
+export class BaselineStore extends DurableObject<BaselineEnv> {
+  insert(id: string, request: string): void {
+    const sql = this.ctx.storage.sql;
+    sql.exec(`CREATE TABLE IF NOT EXISTS message (id TEXT PRIMARY KEY, request TEXT NOT NULL)`);
+    sql.exec(`INSERT INTO message (id, request) VALUES (?, ?)`, id, request);
+  }
+}
+
+export default {
+  async fetch(request, env) {
+    const { pathname } = new URL(request.url);
+    if (request.method === "POST" && pathname === "/v1/messages") {
+      // zod validation of the same body + one DO call.
+      const parsed = sendRequest.safeParse(await request.json().catch(() => undefined));
+      if (!parsed.success) return Response.json({ error: "validation_failed" }, { status: 400 });
+      const id = crypto.randomUUID();
+      await env.STORE.get(env.STORE.idFromName(id)).insert(id, JSON.stringify(parsed.data));
+      return Response.json({ id, status: "queued" }, { status: 202 });
+    }
+    if (request.method === "POST" && pathname === "/v1/webhooks/bridge") {
+      // Verify the HMAC and enqueue: nothing else.
+      const raw = await request.text();
+      const verdict = await verify(env.WEBHOOK_SECRET, {
+        "webhook-id": request.headers.get("webhook-id") ?? undefined,
+        "webhook-timestamp": request.headers.get("webhook-timestamp") ?? undefined,
+        "webhook-signature": request.headers.get("webhook-signature") ?? undefined,
+      }, raw);
+      if (!verdict.ok) return Response.json({ error: verdict.reason }, { status: 401 });
+      await env.EVENTS.send(raw);
+      return Response.json({ accepted: 1 }, { status: 202 });
+    }
+    return Response.json({ error: "not_found" }, { status: 404 });
+  },
+
+  async queue(batch) {
+    batch.ackAll();
+  },
+} satisfies ExportedHandler<BaselineEnv, string>;
