@@ -1,7 +1,7 @@
 import { createECDH, createHash, randomBytes } from "node:crypto";
 import { defineConfig } from "vitest/config";
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
-import { ACCOUNT_A, ACCOUNT_B, API_KEY_A, API_KEY_B, TEST_PUSH_HOST } from "./test/fixtures.ts";
+import { ACCOUNT_A, ACCOUNT_B, API_KEY_A, API_KEY_B, TEST_BRIDGE_HOST, TEST_PUSH_HOST } from "./test/fixtures.ts";
 
 const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
 // Keys are made at run time: no secret, not even a test one, lives in the repo.
@@ -26,6 +26,11 @@ export default defineConfig({
                 VAPID_SUBJECT: "mailto:tests@lasthop.dev",
                 WEBPUSH_ALLOWED_HOSTS: `fcm.googleapis.com,*.notify.windows.com,${TEST_PUSH_HOST}`,
                 RETRY_BASE_SECONDS: "0",
+                // A fake bridge answers at this URL (test/worker/bridge-fake.ts); FCM is left unconfigured here
+                // and proven end to end against the sandbox in test/node.
+                BRIDGE_URL: `https://${TEST_BRIDGE_HOST}`,
+                BRIDGE_CHANNELS: "apns",
+                FCM_SERVICE_ACCOUNT: "",
                 SOFT_BOUNCE_LIMIT: "3",
               },
             },

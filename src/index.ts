@@ -7,6 +7,7 @@ import type { SendJob } from "./state/types.ts";
 export { AccountDO } from "./state/account.ts";
 export { MessageDO } from "./state/message.ts";
 export { RecipientDO } from "./state/recipient.ts";
+export { TokenDO } from "./state/token.ts";
 
 export default {
   fetch: app.fetch,

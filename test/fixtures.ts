@@ -5,3 +5,5 @@ export const ACCOUNT_A = "acct-a";
 export const ACCOUNT_B = "acct-b";
 /** A host the Worker tests allow for web push; its requests are answered by the fake in test/worker/push-service.ts. */
 export const TEST_PUSH_HOST = "push.test";
+/** Where the Worker tests' fake bridge answers (test/worker/bridge-fake.ts). */
+export const TEST_BRIDGE_HOST = "bridge.test";

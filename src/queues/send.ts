@@ -1,4 +1,5 @@
-import { send } from "../channels/index.ts";
+import { sendAll } from "../channels/index.ts";
+import type { SendOutcome } from "../core/outcome.ts";
 import { retryDelaySeconds } from "../core/retry.ts";
 import { messageStub } from "../state/stubs.ts";
 import type { AttemptStart, SendJob } from "../state/types.ts";
@@ -7,24 +8,48 @@ function retryBase(env: Env): number {
   return Number(env.RETRY_BASE_SECONDS ?? 30);
 }
 
+type Started = { message: Message<SendJob>; start: Extract<AttemptStart, { action: "send" }> };
+
 /**
- * The send consumer: one attempt per job. Transient outcomes go back to the queue with
- * backoff (or the next hop's Retry-After); after the last attempt the queue moves the job
- * to the dead-letter queue, whose consumer marks the message `failed`.
+ * The send consumer, in three steps over the whole batch: begin each attempt in its
+ * MessageDO (skipping what is done or suppressed), send everything (APNs jobs grouped into
+ * one bridge request), then record each outcome. Transient outcomes go back to the queue
+ * with backoff (or the next hop's Retry-After); after the last attempt the queue moves the
+ * job to the dead-letter queue, whose consumer marks the message `failed`.
  */
 export async function consumeSends(batch: MessageBatch<SendJob>, env: Env): Promise<void> {
-  await Promise.all(batch.messages.map((message) => attempt(message, env)));
+  const started = (await Promise.all(batch.messages.map((message) => begin(message, env)))).filter((s): s is Started => s !== null);
+  if (started.length === 0) return;
+  let outcomes: SendOutcome[];
+  try {
+    outcomes = await sendAll(started.map(({ message, start }) => ({ id: message.body.messageId, request: start.request })), env);
+  } catch (err) {
+    outcomes = started.map(() => ({ kind: "retry", detail: { reason: "send_crashed", error: String(err) } }));
+  }
+  await Promise.all(started.map((s, i) => settle(s, outcomes[i], env)));
 }
 
-async function attempt(message: Message<SendJob>, env: Env): Promise<void> {
-  const { account, messageId } = message.body;
-  const stub = messageStub(env, account, messageId);
+async function begin(message: Message<SendJob>, env: Env): Promise<Started | null> {
   try {
     // RPC typing turns `unknown` fields (metadata, payloads) into never: the shape is ours.
-    const start = (await stub.beginAttempt()) as unknown as AttemptStart;
-    if (start.action === "skip") return message.ack();
-    const outcome = await send(start.request, env);
-    const occurredAt = new Date().toISOString();
+    const start = (await messageStub(env, message.body.account, message.body.messageId).beginAttempt()) as unknown as AttemptStart;
+    if (start.action === "skip") {
+      message.ack();
+      return null;
+    }
+    return { message, start };
+  } catch (err) {
+    console.error(JSON.stringify({ msg: "beginning a send attempt failed", messageId: message.body.messageId, error: String(err) }));
+    message.retry({ delaySeconds: retryDelaySeconds(message.attempts, retryBase(env)) });
+    return null;
+  }
+}
+
+async function settle({ message, start }: Started, outcome: SendOutcome, env: Env): Promise<void> {
+  const { messageId, account } = message.body;
+  const stub = messageStub(env, account, messageId);
+  const occurredAt = new Date().toISOString();
+  try {
     if (outcome.kind === "retry") {
       const delaySeconds = retryDelaySeconds(message.attempts, retryBase(env), outcome.retryAfter);
       await stub.apply({
@@ -45,7 +70,7 @@ async function attempt(message: Message<SendJob>, env: Env): Promise<void> {
     });
     message.ack();
   } catch (err) {
-    console.error(JSON.stringify({ msg: "send attempt crashed", messageId, error: String(err) }));
+    console.error(JSON.stringify({ msg: "recording a send outcome failed", messageId, error: String(err) }));
     message.retry({ delaySeconds: retryDelaySeconds(message.attempts, retryBase(env)) });
   }
 }

@@ -1,0 +1,57 @@
+import { FCM_SCOPE, fcmErrorCode, fcmOutcome } from "../core/fcm.ts";
+import { parseServiceAccount, type ServiceAccount } from "../core/google-oauth.ts";
+import type { SendOutcome } from "../core/outcome.ts";
+import type { z } from "zod";
+import type { fcmSend } from "../core/schema.ts";
+import { TOKEN_MARGIN_MS, type AccessToken } from "../state/token.ts";
+
+type FcmSend = z.infer<typeof fcmSend>;
+
+/** Per-isolate cache in front of TokenDO, so most sends cost no Durable Object call. */
+const cached = new Map<string, AccessToken>();
+const pending = new Map<string, Promise<AccessToken>>();
+
+async function accessToken(env: Env, sa: ServiceAccount, rejected?: string): Promise<AccessToken> {
+  const hit = cached.get(sa.client_email);
+  if (hit && hit.token !== rejected && hit.expiresAt - TOKEN_MARGIN_MS > Date.now()) return hit;
+  // One request to TokenDO per isolate at a time, however many sends are waiting.
+  let flight = pending.get(sa.client_email);
+  if (!flight) {
+    const stub = env.TOKENS.get(env.TOKENS.idFromName(sa.client_email));
+    flight = stub.accessToken(env.FCM_SERVICE_ACCOUNT, FCM_SCOPE, rejected).finally(() => pending.delete(sa.client_email));
+    pending.set(sa.client_email, flight);
+  }
+  const token = await flight;
+  cached.set(sa.client_email, token);
+  return token;
+}
+
+/**
+ * Sends one FCM HTTP v1 message. Our message id rides in `data` (FCM's only per-message
+ * field the app can read), so an app can report opens against it.
+ */
+export async function sendFcm(request: FcmSend, messageId: string, env: Env): Promise<SendOutcome> {
+  const sa = parseServiceAccount(env.FCM_SERVICE_ACCOUNT);
+  if (!sa) return { kind: "failed", detail: { reason: "configuration", hint: "FCM_SERVICE_ACCOUNT is missing or invalid" } };
+  const url = `${env.FCM_ORIGIN.replace(/\/$/, "")}/v1/projects/${sa.project_id}/messages:send`;
+  const body = JSON.stringify({
+    message: { ...request.message, token: request.to, data: { ...request.message.data, lasthop_message_id: messageId } },
+  });
+  const post = (token: AccessToken) =>
+    fetch(url, { method: "POST", headers: { authorization: `Bearer ${token.token}`, "content-type": "application/json" }, body });
+  try {
+    let token = await accessToken(env, sa);
+    let response = await post(token);
+    let answer: unknown = await response.json().catch(() => null);
+    // A 401 UNAUTHENTICATED means our access token went bad early: refresh once and retry.
+    // THIRD_PARTY_AUTH_ERROR is also a 401, but it is about APNs/web push credentials in Firebase.
+    if (response.status === 401 && fcmErrorCode(answer as never) !== "THIRD_PARTY_AUTH_ERROR") {
+      token = await accessToken(env, sa, token.token);
+      response = await post(token);
+      answer = await response.json().catch(() => null);
+    }
+    return fcmOutcome(response.status, answer, response.headers.get("retry-after"));
+  } catch (err) {
+    return { kind: "retry", detail: { reason: "network_error", error: String(err) } };
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * A fake bridge for the Worker tests: it checks the Standard Webhooks signature with the
+ * shared verify, records each batch, and answers each item by its token's first byte
+ * (aa → accepted, dd → 410 bounced, cc → 429 retry, ee → 400 BadTopic failed). The real
+ * bridge and APNs simulator are exercised end to end in test/node.
+ */
+import { env } from "cloudflare:test";
+import { vi } from "vitest";
+import { verify } from "../../src/core/standard-webhooks.ts";
+import { TEST_BRIDGE_HOST } from "../fixtures.ts";
+
+export type BridgeCall = { items: Array<{ id: string; token: string; topic: string; pushType: string; priority?: number }> };
+
+export function installBridge(opts: { down?: boolean } = {}) {
+  const calls: BridgeCall[] = [];
+  const realFetch = globalThis.fetch;
+  const spy = vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+    const request = new Request(input as RequestInfo, init);
+    if (new URL(request.url).hostname !== TEST_BRIDGE_HOST) return realFetch(input as RequestInfo, init);
+    const raw = await request.text();
+    const verdict = await verify(env.WEBHOOK_SECRET, {
+      "webhook-id": request.headers.get("webhook-id") ?? undefined,
+      "webhook-timestamp": request.headers.get("webhook-timestamp") ?? undefined,
+      "webhook-signature": request.headers.get("webhook-signature") ?? undefined,
+    }, raw);
+    if (!verdict.ok) return Response.json({ error: { code: "unauthorized", message: verdict.reason } }, { status: 401 });
+    if (opts.down) return new Response("bad gateway", { status: 502 });
+    const body = JSON.parse(raw) as BridgeCall;
+    calls.push(body);
+    const results = body.items.map((item) => {
+      switch (item.token.slice(0, 2)) {
+        case "dd":
+          return { id: item.id, kind: "bounced", detail: { status: 410, apnsReason: "Unregistered", class: "hard", reason: "token_invalid", unregisteredAt: "2026-01-01T00:00:00.000Z" } };
+        case "cc":
+          return { id: item.id, kind: "retry", retryAfter: 0, detail: { status: 429, apnsReason: "TooManyRequests", reason: "rate_limited" } };
+        case "ee":
+          return { id: item.id, kind: "failed", detail: { status: 400, apnsReason: "BadTopic", reason: "rejected" } };
+        default:
+          return { id: item.id, kind: "accepted", detail: { status: 200, providerMessageId: item.id } };
+      }
+    });
+    return Response.json({ results });
+  });
+  return { calls, restore: () => spy.mockRestore() };
+}
