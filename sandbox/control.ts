@@ -1,5 +1,7 @@
 // The sandbox control API (plain HTTP): lets tests and developers mint subscriptions and read
-// back what the simulated providers received.
+// back what the simulated providers received. Simulators served over plain HTTP (FCM, the OAuth
+// token endpoint) and the control routes of the others plug in as extra routes (see
+// apns-routes.ts, fcm-routes.ts).
 //   GET    /healthz
 //   GET    /_sandbox/received[?channel=webpush]
 //   DELETE /_sandbox/received[?channel=webpush]
@@ -11,9 +13,14 @@ import type { WebPushService } from "./webpush.ts";
 
 const MAX_BODY_BYTES = 16 * 1024;
 
-type Route = { method: string; path: string; handle: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> | void };
+export type Route = {
+  method: string;
+  /** An exact path, or a pattern for paths that carry parameters (e.g. an FCM project id). */
+  path: string | RegExp;
+  handle: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> | void;
+};
 
-export function createControlServer(store: ReceivedStore, webpush: WebPushService): Server {
+export function createControlServer(store: ReceivedStore, webpush: WebPushService, extraRoutes: readonly Route[] = []): Server {
   const routes: Route[] = [
     { method: "GET", path: "/healthz", handle: (_req, res) => sendJson(res, 200, { ok: true }) },
     {
@@ -38,16 +45,15 @@ export function createControlServer(store: ReceivedStore, webpush: WebPushServic
       method: "POST",
       path: "/_sandbox/webpush/subscriptions",
       handle: async (req, res) => {
-        const body = await readBody(req, MAX_BODY_BYTES);
-        if (body.oversized) return error(res, 413, "too_large", `Body exceeds ${MAX_BODY_BYTES} bytes`);
-        const input = parseJsonObject(body.bytes);
-        if (input === null) return error(res, 400, "invalid_json", "Body must be a JSON object (or empty)");
+        const input = await readJsonInput(req, res);
+        if (input === null) return;
         if (input.name !== undefined && typeof input.name !== "string") {
           return error(res, 400, "invalid_name", "name must be a string");
         }
         sendJson(res, 201, webpush.createSubscription(input.name));
       },
     },
+    ...extraRoutes,
   ];
 
   const server = createServer((req, res) => {
@@ -62,7 +68,7 @@ export function createControlServer(store: ReceivedStore, webpush: WebPushServic
 
 async function dispatch(routes: Route[], req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? "/", "http://sandbox.invalid");
-  const onPath = routes.filter((route) => route.path === url.pathname);
+  const onPath = routes.filter((route) => (typeof route.path === "string" ? route.path === url.pathname : route.path.test(url.pathname)));
   if (onPath.length === 0) return error(res, 404, "not_found", `No route for ${req.method} ${url.pathname}`);
   const route = onPath.find((candidate) => candidate.method === req.method);
   if (route === undefined) {
@@ -81,6 +87,18 @@ function channelParam(res: ServerResponse, url: URL): Channel | undefined | fals
   return false;
 }
 
+/** The request body as a JSON object (empty counts as {}); null once an error has been sent. */
+export async function readJsonInput(req: IncomingMessage, res: ServerResponse): Promise<Record<string, unknown> | null> {
+  const body = await readBody(req, MAX_BODY_BYTES);
+  if (body.oversized) {
+    error(res, 413, "too_large", `Body exceeds ${MAX_BODY_BYTES} bytes`);
+    return null;
+  }
+  const input = parseJsonObject(body.bytes);
+  if (input === null) error(res, 400, "invalid_json", "Body must be a JSON object (or empty)");
+  return input;
+}
+
 function parseJsonObject(bytes: Buffer): Record<string, unknown> | null {
   if (bytes.length === 0) return {};
   try {
@@ -91,6 +109,7 @@ function parseJsonObject(bytes: Buffer): Record<string, unknown> | null {
   }
 }
 
-function error(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
+/** The control API's error shape, `{error: {code, message}}`. */
+export function error(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
   sendJson(res, status, { error: { code, message } }, headers);
 }

@@ -1,8 +1,15 @@
-// Starts the sandbox: the control API over HTTP and the simulated push service over HTTPS.
+// Starts the sandbox: the control API over HTTP (which also serves FCM and Google's OAuth token
+// endpoint), the simulated web push service over HTTPS and APNs over HTTP/2 + TLS.
 // Run directly (`node sandbox/main.ts`) for local development, or call startSandbox() from tests.
 import type { Server } from "node:http";
+import type { ApnsKey } from "./apns-auth.ts";
+import { apnsRoutes } from "./apns-routes.ts";
+import { ApnsService } from "./apns.ts";
 import { createControlServer } from "./control.ts";
+import { fcmRoutes } from "./fcm-routes.ts";
+import { FcmService } from "./fcm.ts";
 import { close, listen, urlHost } from "./http.ts";
+import { OAuthService, type ServiceAccount } from "./oauth.ts";
 import { ReceivedStore } from "./store.ts";
 import { DEFAULT_CERT_DIR, ensureDevCertificates } from "./tls.ts";
 import { WebPushService } from "./webpush.ts";
@@ -14,8 +21,22 @@ export type SandboxOptions = {
   httpPort?: number;
   /** Push service port. Default 8793; 0 picks a free port. */
   webpushPort?: number;
+  /**
+   * APNs (HTTP/2 over TLS) port. Default 8792; 0 picks a free port. When omitted while
+   * webpushPort is 0, a free port too: callers that ask for free ports and predate APNs
+   * (tests running in parallel, benchmarks) must not collide on 8792.
+   */
+  apnsPort?: number;
   /** Where the dev CA and server certificate live. Default <repo>/.sandbox/. */
   certDir?: string;
+  /** APNs signing keys accepted from the start (more via POST /_sandbox/apns/keys). */
+  apnsKeys?: ApnsKey[];
+  /** FCM service accounts accepted from the start (more via POST /_sandbox/fcm/service-accounts). */
+  fcmServiceAccounts?: ServiceAccount[];
+  /** How long an APNs push to a "hold" device token waits for its 200. Default 300 ms. */
+  holdMs?: number;
+  /** SETTINGS_MAX_CONCURRENT_STREAMS the APNs server advertises. Default 500. */
+  apnsMaxConcurrentStreams?: number;
 };
 
 export type Sandbox = {
@@ -23,6 +44,8 @@ export type Sandbox = {
   httpUrl: string;
   /** Push service origin, e.g. "https://127.0.0.1:8793" (the VAPID aud for its endpoints). */
   webpushUrl: string;
+  /** APNs origin, e.g. "https://127.0.0.1:8792"; pushes go to `${apnsUrl}/3/device/<token>`. */
+  apnsUrl: string;
   /** PEM file of the dev CA; give it to clients as NODE_EXTRA_CA_CERTS or `ca:`. */
   caPath: string;
   close(): Promise<void>;
@@ -30,29 +53,44 @@ export type Sandbox = {
 
 export const DEFAULT_HTTP_PORT = 8791;
 export const DEFAULT_WEBPUSH_PORT = 8793;
+export const DEFAULT_APNS_PORT = 8792;
 
 export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
   const host = opts.host ?? "127.0.0.1";
   const tls = ensureDevCertificates(opts.certDir ?? DEFAULT_CERT_DIR);
   const store = new ReceivedStore();
   const webpush = new WebPushService(store, tls);
-  const control: Server = createControlServer(store, webpush);
+  const apns = new ApnsService(store, tls, { holdMs: opts.holdMs, maxConcurrentStreams: opts.apnsMaxConcurrentStreams });
+  const oauth = new OAuthService();
+  const fcm = new FcmService(store, oauth);
+  // Bad keys fail the start, before anything listens.
+  for (const key of opts.apnsKeys ?? []) apns.registerKey(key);
+  for (const account of opts.fcmServiceAccounts ?? []) oauth.registerServiceAccount(account);
+  const control: Server = createControlServer(store, webpush, [...apnsRoutes(apns), ...fcmRoutes(fcm, oauth)]);
 
-  const webpushUrl = await webpush.listen(host, opts.webpushPort ?? DEFAULT_WEBPUSH_PORT);
+  const closeAll = () => Promise.all([close(control), webpush.close(), apns.close()]).then(() => undefined);
+  let webpushUrl: string;
+  let apnsUrl: string;
   let httpPort: number;
   try {
+    webpushUrl = await webpush.listen(host, opts.webpushPort ?? DEFAULT_WEBPUSH_PORT);
+    apnsUrl = await apns.listen(host, opts.apnsPort ?? (opts.webpushPort === 0 ? 0 : DEFAULT_APNS_PORT));
     httpPort = await listen(control, host, opts.httpPort ?? DEFAULT_HTTP_PORT);
   } catch (error) {
-    await webpush.close();
+    await closeAll();
     throw error;
   }
+  const httpUrl = `http://${urlHost(host)}:${httpPort}`;
+  // Service-account assertions must name the token endpoint as their audience.
+  oauth.setTokenUri(`${httpUrl}/oauth/token`);
 
   let closing: Promise<void> | null = null;
   return {
-    httpUrl: `http://${urlHost(host)}:${httpPort}`,
+    httpUrl,
     webpushUrl,
+    apnsUrl,
     caPath: tls.caPath,
-    close: () => (closing ??= Promise.all([close(control), webpush.close()]).then(() => undefined)),
+    close: () => (closing ??= closeAll()),
   };
 }
 
@@ -68,10 +106,13 @@ async function runFromCommandLine(): Promise<void> {
   const sandbox = await startSandbox({
     httpPort: portFromEnv("SANDBOX_HTTP_PORT", DEFAULT_HTTP_PORT),
     webpushPort: portFromEnv("SANDBOX_WEBPUSH_PORT", DEFAULT_WEBPUSH_PORT),
+    apnsPort: portFromEnv("SANDBOX_APNS_PORT", DEFAULT_APNS_PORT),
     certDir: process.env.SANDBOX_CERT_DIR || undefined,
   });
   console.log(`sandbox control API   ${sandbox.httpUrl}`);
   console.log(`sandbox web push      ${sandbox.webpushUrl}  (trust ${sandbox.caPath} via NODE_EXTRA_CA_CERTS)`);
+  console.log(`sandbox APNs (h2)     ${sandbox.apnsUrl}  (keys: POST ${sandbox.httpUrl}/_sandbox/apns/keys)`);
+  console.log(`sandbox FCM v1        ${sandbox.httpUrl}/fcm/v1/projects/<project>/messages:send  (token endpoint ${sandbox.httpUrl}/oauth/token)`);
 
   const stop = (signal: string) => {
     console.log(`sandbox stopping (${signal})`);

@@ -1,7 +1,11 @@
-// The whole local stack in one process tree: the sandbox (every last hop, simulated) and
-// the Worker under wrangler dev (local Durable Objects and Queues). Used by `npm start`,
-// the end-to-end tests and the benchmarks, so all three run exactly the same thing.
+// The whole local stack in one process tree: the sandbox (every last hop, simulated), the
+// bridge (a Node process, as in production) and the Worker under wrangler dev (local
+// Durable Objects and Queues). Used by `npm start`, the end-to-end tests and the
+// benchmarks, so all three run exactly the same thing.
+import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
+import { startBridgeProcess } from "./bridge-process.ts";
+import { loadOrMakeDevKeys, makeDevKeys, type DevKeys } from "./dev-keys.ts";
 import { startSandbox, type Sandbox, type SandboxOptions } from "./main.ts";
 
 export const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -9,47 +13,98 @@ export const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
 export type StackOptions = SandboxOptions & {
   /** Worker port. Default 8787. */
   workerPort?: number;
+  /** Bridge port. Default 8790; 0 picks a free port. */
+  bridgePort?: number;
   /** Where wrangler dev keeps DO, Queue and KV state. Default <repo>/.wrangler/state. */
   persistTo?: string;
-  /** Plain-text bindings that override wrangler.toml and .dev.vars (tests pass generated keys). */
+  /** Plain-text bindings that override wrangler.toml, .dev.vars and the stack's own (tests pass generated keys). */
   vars?: Record<string, string>;
   /** Reload the Worker when its source changes. On for `npm start`, off for tests and benchmarks. */
   watch?: boolean;
+  /** Keep the generated APNs key and service account in this file (npm start); default: fresh each run. */
+  devKeysFile?: string;
+  /** The Standard Webhooks secret shared by the Worker and the bridge. */
+  bridgeSecret?: string;
 };
 
-export type Stack = { workerUrl: string; sandbox: Sandbox; close(): Promise<void> };
+export type Stack = { workerUrl: string; bridgeUrl: string; sandbox: Sandbox; keys: DevKeys; close(): Promise<void> };
+
+export const DEV_BRIDGE_SECRET = "whsec_bGFzdGhvcC1kZXYtc2VjcmV0LTAwMDAwMDAw";
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
-  const sandbox = await startSandbox(opts);
-  // workerd verifies TLS; this makes it trust the sandbox's dev CA. Miniflare reads the
-  // variable when its module loads, hence the dynamic import after setting it.
-  process.env.NODE_EXTRA_CA_CERTS = sandbox.caPath;
-  const { unstable_startWorker } = await import("wrangler");
-  const port = opts.workerPort ?? 8787;
-  let worker: Awaited<ReturnType<typeof unstable_startWorker>>;
+  const closers: Array<() => Promise<void>> = [];
+  const closeAll = async () => {
+    for (const close of closers.reverse()) await close().catch((error: unknown) => console.error(error));
+  };
   try {
-    worker = await unstable_startWorker({
+    const sandbox = await startSandbox(opts);
+    closers.push(sandbox.close);
+
+    // Keys: the sandbox learns the public halves, the bridge and the Worker the private ones.
+    const tokenUri = `${sandbox.httpUrl}/oauth/token`;
+    const keys = opts.devKeysFile ? loadOrMakeDevKeys(opts.devKeysFile, tokenUri) : makeDevKeys(tokenUri);
+    await control(sandbox.httpUrl, "/_sandbox/apns/keys", { keyId: keys.apns.keyId, teamId: keys.apns.teamId, publicKeyPem: keys.apns.publicKeyPem });
+    await control(sandbox.httpUrl, "/_sandbox/fcm/service-accounts", { clientEmail: keys.fcm.clientEmail, projectId: keys.fcm.projectId, publicKeyPem: keys.fcm.publicKeyPem });
+
+    const secret = opts.vars?.WEBHOOK_SECRET ?? opts.bridgeSecret ?? DEV_BRIDGE_SECRET;
+    const bridgePort = opts.bridgePort === 0 ? await freePort() : (opts.bridgePort ?? 8790);
+    const bridge = await startBridgeProcess(REPO_ROOT, bridgePort, {
+      BRIDGE_SECRET: secret,
+      APNS_KEY: keys.apns.privateKeyPem,
+      APNS_KEY_ID: keys.apns.keyId,
+      APNS_TEAM_ID: keys.apns.teamId,
+      APNS_PRODUCTION_ORIGIN: sandbox.apnsUrl,
+      APNS_SANDBOX_ORIGIN: sandbox.apnsUrl,
+      APNS_CA_FILE: sandbox.caPath,
+      LOG_LEVEL: process.env.BRIDGE_LOG_LEVEL ?? "warn",
+    });
+    closers.push(bridge.stop);
+
+    // workerd verifies TLS; this makes it trust the sandbox's dev CA. Miniflare reads the
+    // variable when its module loads, hence the dynamic import after setting it.
+    process.env.NODE_EXTRA_CA_CERTS = sandbox.caPath;
+    const { unstable_startWorker } = await import("wrangler");
+    const vars: Record<string, string> = {
+      WEBHOOK_SECRET: secret,
+      BRIDGE_URL: bridge.url,
+      BRIDGE_CHANNELS: "apns",
+      FCM_ORIGIN: `${sandbox.httpUrl}/fcm`,
+      FCM_SERVICE_ACCOUNT: keys.fcm.json,
+      ...opts.vars,
+    };
+    const worker = await unstable_startWorker({
       config: `${REPO_ROOT}wrangler.toml`,
-      bindings: Object.fromEntries(
-        Object.entries(opts.vars ?? {}).map(([name, value]) => [name, { type: "plain_text", value }]),
-      ),
+      bindings: Object.fromEntries(Object.entries(vars).map(([name, value]) => [name, { type: "plain_text", value }])),
       dev: {
-        server: { hostname: "127.0.0.1", port },
+        server: { hostname: "127.0.0.1", port: opts.workerPort ?? 8787 },
         inspector: false,
         watch: opts.watch ?? false,
         ...(opts.persistTo ? { persist: opts.persistTo } : {}),
       },
     });
+    closers.push(() => worker.dispose());
     await worker.ready;
+    const url = await worker.url;
+    let closing: Promise<void> | null = null;
+    return { workerUrl: url.origin, bridgeUrl: bridge.url, sandbox, keys, close: () => (closing ??= closeAll()) };
   } catch (error) {
-    await sandbox.close();
+    await closeAll();
     throw error;
   }
-  const url = await worker.url;
-  let closing: Promise<void> | null = null;
-  return {
-    workerUrl: url.origin,
-    sandbox,
-    close: () => (closing ??= Promise.all([worker.dispose(), sandbox.close()]).then(() => undefined)),
-  };
+}
+
+async function control(base: string, path: string, body: unknown): Promise<void> {
+  const response = await fetch(`${base}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  if (!response.ok) throw new Error(`sandbox ${path}: ${response.status} ${await response.text()}`);
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
 }

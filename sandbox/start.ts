@@ -9,12 +9,15 @@ if (!existsSync(devVars)) {
   console.log("created .dev.vars from .dev.vars.example (dev-only keys)");
 }
 
-const stack = await startStack({ watch: true });
+const stack = await startStack({ watch: true, devKeysFile: join(REPO_ROOT, ".sandbox/dev-keys.json") });
 console.log(`
 lasthop is running
   API (Worker)        ${stack.workerUrl}          API key: dev-key-lasthop
-  sandbox control     ${stack.sandbox.httpUrl}    /_sandbox/received, /_sandbox/webpush/subscriptions
+  bridge              ${stack.bridgeUrl}          /healthz, /metrics
+  sandbox control     ${stack.sandbox.httpUrl}    /_sandbox/received, /_sandbox/webpush/subscriptions, /_sandbox/apns/tokens
   sandbox web push    ${stack.sandbox.webpushUrl}
+  sandbox APNs (h2)   ${stack.sandbox.apnsUrl}
+  sandbox FCM         ${stack.sandbox.httpUrl}/fcm  (OAuth at /oauth/token)
 Press Ctrl+C to stop.`);
 
 const stop = () => {

@@ -4,9 +4,27 @@
 export const CHANNELS = ["webpush", "apns", "fcm", "email", "sms"] as const;
 export type Channel = (typeof CHANNELS)[number];
 
-export type Received = {
-  channel: Channel;
-  /** Recipient address as the provider saw it (for webpush: the subscription endpoint). */
+/** What `payload` holds per channel. Email and SMS are not simulated yet; theirs is open. */
+export type PayloadOf = {
+  /** The decrypted push message text. */
+  webpush: string | null;
+  /** The JSON body of the notification request. */
+  apns: Record<string, unknown> | null;
+  /** The `message` object of the send request. */
+  fcm: Record<string, unknown> | null;
+  email: string | Record<string, unknown> | null;
+  sms: string | Record<string, unknown> | null;
+};
+
+/**
+ * One arrival. `Received` alone is a web push arrival, the only kind there was at first, so
+ * readers written then keep their types; `Received<"apns">` etc. name the others and
+ * `Received<Channel>` any of them.
+ */
+export type Received<C extends Channel = "webpush"> = {
+  channel: C;
+  /** Recipient address as the provider saw it (webpush: the subscription endpoint; apns: the hex
+   * device token; fcm: the registration token). */
   to: string;
   /** Arrival time, ISO 8601. */
   at: string;
@@ -16,8 +34,8 @@ export type Received = {
   outcome: string;
   /** Protocol headers that matter for the channel, as sent (null when absent). */
   headers: Record<string, string | null>;
-  /** Decoded message content, or null when there was none or it could not be decoded. */
-  payload: string | null;
+  /** Decoded message content (see PayloadOf), or null when there was none or it could not be decoded. */
+  payload: PayloadOf[C];
 };
 
 // A long-running dev sandbox must not grow without bound; old arrivals fall off first.
@@ -28,16 +46,16 @@ export function isChannel(value: string): value is Channel {
 }
 
 export class ReceivedStore {
-  #entries: Received[] = [];
+  #entries: Received<Channel>[] = [];
 
-  record(entry: Omit<Received, "at">): Received {
-    const stored: Received = { ...entry, at: new Date().toISOString() };
+  record<C extends Channel>(entry: Omit<Received<C>, "at">): Received<C> {
+    const stored: Received<C> = { ...entry, at: new Date().toISOString() };
     this.#entries.push(stored);
     if (this.#entries.length > MAX_ENTRIES) this.#entries.splice(0, this.#entries.length - MAX_ENTRIES);
     return stored;
   }
 
-  list(channel?: Channel): Received[] {
+  list(channel?: Channel): Received<Channel>[] {
     return this.#entries.filter((entry) => channel === undefined || entry.channel === channel);
   }
 

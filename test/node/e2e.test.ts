@@ -1,56 +1,15 @@
 // End to end: wrangler dev (the real Worker, local DOs and Queues) and the sandbox push
 // service (which verifies VAPID and decrypts with http_ece) on loopback.
-import { createECDH, createHash, randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { createHash, randomBytes } from "node:crypto";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startStack, type Stack } from "../../sandbox/stack.ts";
+import { startTestStack, waitFor, type TestStack } from "./stack-helpers.ts";
 
-const API_KEY = randomBytes(16).toString("hex");
-const SECRET = `whsec_${randomBytes(32).toString("base64")}`;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-let stack: Stack;
-let stateDir: string;
-
+let stack: TestStack;
 beforeAll(async () => {
-  const vapid = createECDH("prime256v1");
-  vapid.generateKeys();
-  stateDir = mkdtempSync(join(tmpdir(), "lasthop-e2e-"));
-  stack = await startStack({
-    workerPort: await freePort(),
-    httpPort: 0,
-    webpushPort: 0,
-    persistTo: stateDir,
-    vars: {
-      API_KEYS: JSON.stringify({ [createHash("sha256").update(API_KEY).digest("hex")]: "e2e" }),
-      WEBHOOK_SECRET: SECRET,
-      VAPID_PUBLIC_KEY: vapid.getPublicKey().toString("base64url"),
-      VAPID_PRIVATE_KEY: vapid.getPrivateKey().toString("base64url"),
-      VAPID_SUBJECT: "mailto:e2e@lasthop.dev",
-      WEBPUSH_ALLOWED_HOSTS: "127.0.0.1",
-      RETRY_BASE_SECONDS: "1",
-    },
-  });
+  stack = await startTestStack();
 }, 60_000);
-
-afterAll(async () => {
-  await stack?.close();
-  rmSync(stateDir, { recursive: true, force: true });
-});
+afterAll(async () => stack?.stop());
 
 async function json(res: Response) {
   return { status: res.status, body: (await res.json()) as any };
@@ -59,34 +18,18 @@ async function json(res: Response) {
 const api = (path: string, init: RequestInit = {}) =>
   fetch(`${stack.workerUrl}${path}`, {
     ...init,
-    headers: { authorization: `Bearer ${API_KEY}`, "content-type": "application/json", ...init.headers },
+    headers: { authorization: `Bearer ${stack.apiKey}`, "content-type": "application/json", ...init.headers },
   });
 
 async function subscribe(name: string) {
-  return (await json(await fetch(`${stack.sandbox.httpUrl}/_sandbox/webpush/subscriptions`, { method: "POST", body: JSON.stringify({ name }) }))).body;
+  return stack.sandboxPost("/_sandbox/webpush/subscriptions", { name });
 }
 
 async function received(endpoint: string) {
-  const all = (await json(await fetch(`${stack.sandbox.httpUrl}/_sandbox/received?channel=webpush`))).body as any[];
-  return all.filter((r) => r.to === endpoint);
+  return ((await stack.sandboxGet("/_sandbox/received?channel=webpush")) as any[]).filter((r) => r.to === endpoint);
 }
 
-async function waitFor<T>(check: () => Promise<T | null | undefined | false>, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error("timed out");
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-async function waitForStatus(id: string, status: string) {
-  return waitFor(async () => {
-    const m = await json(await api(`/v1/messages/${id}`));
-    return m.body.status === status ? m.body : null;
-  });
-}
+const waitForStatus = (id: string, status: string) => stack.waitForStatus(id, status);
 
 describe("web push through the whole stack", () => {
   it("the sandbox decrypts exactly the payload sent, with TTL, Urgency and Topic", async () => {
@@ -138,14 +81,14 @@ describe("web push through the whole stack", () => {
     const to = await subscribe("e2e-webhook");
     const sent = await json(await api("/v1/messages", { method: "POST", body: JSON.stringify({ channel: "webpush", to, payload: "x" }) }));
     await waitForStatus(sent.body.id, "accepted");
-    const body = JSON.stringify({ events: [{ id: "e2e-dlr-1", account: "e2e", messageId: sent.body.id, type: "delivered", occurredAt: new Date().toISOString(), provider: "bridge", detail: {} }] });
+    const body = JSON.stringify({ events: [{ id: "e2e-dlr-1", account: stack.account, messageId: sent.body.id, type: "delivered", occurredAt: new Date().toISOString(), provider: "bridge", detail: {} }] });
     const post = (headers: Record<string, string>) =>
       fetch(`${stack.workerUrl}/v1/webhooks/bridge`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body });
 
     // Signed by the independent standardwebhooks package, with the wrong secret and with an old timestamp.
     const forged = new Webhook(`whsec_${randomBytes(32).toString("base64")}`);
     const old = new Date(Date.now() - 10 * 60_000);
-    const real = new Webhook(SECRET);
+    const real = new Webhook(stack.secret);
     expect((await post({ "webhook-id": "a", "webhook-timestamp": String(Math.floor(Date.now() / 1000)), "webhook-signature": forged.sign("a", new Date(), body) })).status).toBe(401);
     expect((await post({ "webhook-id": "b", "webhook-timestamp": String(Math.floor(old.getTime() / 1000)), "webhook-signature": real.sign("b", old, body) })).status).toBe(401);
     await new Promise((r) => setTimeout(r, 2000));

@@ -1,0 +1,37 @@
+// Runs the bridge as a plain child process, as production runs it in a container: the
+// stack (npm start, end-to-end tests, benchmarks) talks to it only over signed HTTP.
+import { spawn, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
+
+export type BridgeProcess = { url: string; process: ChildProcess; stop(): Promise<void> };
+
+export async function startBridgeProcess(repoRoot: string, port: number, env: Record<string, string>): Promise<BridgeProcess> {
+  const child = spawn(process.execPath, [join(repoRoot, "bridge/src/main.ts")], {
+    env: { ...process.env, BRIDGE_HOST: "127.0.0.1", BRIDGE_PORT: String(port), ...env },
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  // Bounded wait for /healthz: a bridge that cannot start fails the stack instead of hanging it.
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the bridge exited with code ${child.exitCode} (see its log line above)`);
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) return { url, process: child, stop };
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error("the bridge did not answer /healthz within 15 s");
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

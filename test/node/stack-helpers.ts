@@ -1,0 +1,78 @@
+// Shared by the end-to-end tests: one stack per file on free ports with fresh keys and state.
+import { createECDH, createHash, randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort, startStack, type Stack } from "../../sandbox/stack.ts";
+
+export type TestStack = Stack & {
+  apiKey: string;
+  secret: string;
+  account: string;
+  api(path: string, init?: RequestInit): Promise<{ status: number; body: any }>;
+  sandboxGet(path: string): Promise<any>;
+  sandboxPost(path: string, body?: unknown): Promise<any>;
+  waitForStatus(id: string, status: string, ms?: number): Promise<any>;
+  stop(): Promise<void>;
+};
+
+export async function startTestStack(): Promise<TestStack> {
+  const apiKey = randomBytes(16).toString("hex");
+  const secret = `whsec_${randomBytes(32).toString("base64")}`;
+  const account = "e2e";
+  const vapid = createECDH("prime256v1");
+  vapid.generateKeys();
+  const stateDir = mkdtempSync(join(tmpdir(), "lasthop-e2e-"));
+  const stack = await startStack({
+    workerPort: await freePort(),
+    bridgePort: 0,
+    httpPort: 0,
+    webpushPort: 0,
+    apnsPort: 0,
+    persistTo: stateDir,
+    vars: {
+      API_KEYS: JSON.stringify({ [createHash("sha256").update(apiKey).digest("hex")]: account }),
+      WEBHOOK_SECRET: secret,
+      VAPID_PUBLIC_KEY: vapid.getPublicKey().toString("base64url"),
+      VAPID_PRIVATE_KEY: vapid.getPrivateKey().toString("base64url"),
+      VAPID_SUBJECT: "mailto:e2e@lasthop.dev",
+      WEBPUSH_ALLOWED_HOSTS: "127.0.0.1",
+      RETRY_BASE_SECONDS: "1",
+    },
+  });
+  const api = async (path: string, init: RequestInit = {}) => {
+    const res = await fetch(`${stack.workerUrl}${path}`, {
+      ...init,
+      headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json", ...init.headers },
+    });
+    return { status: res.status, body: (await res.json().catch(() => null)) as any };
+  };
+  const sandboxGet = async (path: string) => (await fetch(`${stack.sandbox.httpUrl}${path}`)).json();
+  const sandboxPost = async (path: string, body: unknown = {}) =>
+    (await fetch(`${stack.sandbox.httpUrl}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })).json().catch(() => null);
+  const waitForStatus = (id: string, status: string, ms = 20_000) =>
+    waitFor(async () => {
+      const m = await api(`/v1/messages/${id}`);
+      return m.body?.status === status ? m.body : null;
+    }, ms);
+  return {
+    ...stack, apiKey, secret, account, api, sandboxGet, sandboxPost, waitForStatus,
+    stop: async () => {
+      await stack.close();
+      rmSync(stateDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls until `check` returns a truthy value; bounded, so a broken flow fails instead of hanging. */
+export async function waitFor<T>(check: () => Promise<T | null | undefined | false>, ms = 20_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error("timed out");
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
