@@ -1,0 +1,115 @@
+/**
+ * Wires one bridge instance from a validated configuration: logger, metrics, the APNs pool
+ * and provider token, the HTTP server. main.ts adds the process concerns (environment,
+ * signals, exit codes); tests start bridges in-process through `startBridge`.
+ */
+import type { AddressInfo } from "node:net";
+import type { Logger } from "pino";
+import { Http2Pool } from "./apns/pool.ts";
+import { ApnsSender } from "./apns/send.ts";
+import { ProviderTokens } from "./apns/token.ts";
+import type { Config } from "./config.ts";
+import { createLogger } from "./log.ts";
+import { createMetrics, type Metrics } from "./metrics.ts";
+import { createBridgeServer } from "./server.ts";
+
+export type Bridge = {
+  url: string;
+  metrics: Metrics;
+  pool: Http2Pool | null;
+  tokens: ProviderTokens | null;
+  /** Batch requests being handled now. */
+  inFlight(): number;
+  /**
+   * Graceful stop: refuse new connections, let in-flight batches finish (bounded by
+   * `shutdownTimeoutMs`), then close the APNs sessions. Safe to call more than once.
+   */
+  close(): Promise<void>;
+};
+
+export type BridgeOptions = {
+  log?: Logger;
+  /** Clock for provider tokens and signature tolerance (tests). */
+  now?: () => number;
+};
+
+function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), Math.max(0, ms));
+  });
+  return Promise.race([promise.then(() => true), late]).finally(() => clearTimeout(timer));
+}
+
+export async function startBridge(config: Config, options: BridgeOptions = {}): Promise<Bridge> {
+  const log = options.log ?? createLogger(config.logLevel);
+  let pool: Http2Pool | null = null;
+  let tokens: ProviderTokens | null = null;
+  const metrics = createMetrics(() => pool?.sessionCounts() ?? {});
+  let sender: ApnsSender | null = null;
+
+  if (config.apns) {
+    const apns = config.apns;
+    pool = new Http2Pool({
+      sessionsPerOrigin: apns.sessionsPerOrigin,
+      requestTimeoutMs: apns.requestTimeoutMs,
+      pingIntervalMs: apns.pingIntervalMs,
+      ...(apns.ca ? { ca: apns.ca } : {}),
+      log,
+    });
+    tokens = new ProviderTokens({
+      key: apns.key,
+      keyId: apns.keyId,
+      teamId: apns.teamId,
+      refreshAfterMs: apns.tokenRefreshMs,
+      ...(options.now ? { now: options.now } : {}),
+      onRefresh: (why) => {
+        metrics.tokenRefreshes.inc();
+        log.info({ why, keyId: apns.keyId, teamId: apns.teamId }, "apns provider token signed");
+      },
+    });
+    sender = new ApnsSender({ pool, tokens, productionOrigin: apns.productionOrigin, sandboxOrigin: apns.sandboxOrigin, log, metrics });
+  }
+
+  const activePool = pool;
+  const bridge = createBridgeServer({
+    secret: config.secret,
+    log,
+    metrics,
+    apns: sender && activePool ? { send: (items) => sender.send(items), sessionCounts: () => activePool.sessionCounts() } : null,
+    ...(options.now ? { now: options.now } : {}),
+  });
+  const { server } = bridge;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(config.port, config.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  server.on("error", (error) => log.error({ err: error }, "http server error"));
+  const address = server.address() as AddressInfo;
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      const deadline = Date.now() + config.shutdownTimeoutMs;
+      const remaining = () => deadline - Date.now();
+      bridge.drain(); // answers from now on end their connection
+      const allClosed = new Promise<void>((resolve) => server.close(() => resolve())); // stop accepting
+      server.closeIdleConnections();
+      if (!(await within(bridge.idle(), remaining()))) {
+        log.warn({ inFlight: bridge.inFlight() }, "shutdown timeout: abandoning in-flight batches (the edge's queue retries them)");
+      }
+      // Answered connections close after their response (Connection: close); cut the rest.
+      server.closeIdleConnections();
+      if (!(await within(allClosed, Math.min(remaining(), 1_000)))) server.closeAllConnections();
+      await pool?.close(Math.max(remaining(), 500));
+    })();
+    return closing;
+  };
+
+  return { url: `http://${host}:${address.port}`, metrics, pool, tokens, inFlight: bridge.inFlight, close };
+}

@@ -1,0 +1,188 @@
+/**
+ * The bridge's configuration, read once from environment variables and validated with zod
+ * before anything starts. A bad or missing value is a `ConfigError` whose message names the
+ * variable; main.ts prints it as one line and exits 1, so a misconfigured container fails
+ * at once instead of answering the edge with errors later.
+ */
+import { createPrivateKey, X509Certificate } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+import { APNS_PRODUCTION_ORIGIN, APNS_SANDBOX_ORIGIN } from "../../src/core/apns.ts";
+
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export type ApnsConfig = {
+  /** The .p8 key as PKCS#8 PEM text (checked to be an EC P-256 private key). */
+  key: string;
+  keyId: string;
+  teamId: string;
+  productionOrigin: string;
+  sandboxOrigin: string;
+  /** Extra trusted CA (PEM), appended to Node's default roots; dev only. */
+  ca?: string;
+  sessionsPerOrigin: number;
+  requestTimeoutMs: number;
+  /** 0 turns keep-alive pings off. */
+  pingIntervalMs: number;
+  tokenRefreshMs: number;
+};
+
+export type Config = {
+  host: string;
+  port: number;
+  /** Standard Webhooks secret shared with the edge (`whsec_` + base64). */
+  secret: string;
+  /** null when no APNs credentials are configured: the APNs endpoint then answers 503. */
+  apns: ApnsConfig | null;
+  logLevel: LogLevel;
+  shutdownTimeoutMs: number;
+};
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+const MINUTE = 60_000;
+
+/** Empty strings count as unset: `ENV X=` in a Dockerfile or `X= node …` means "not given". */
+const optional = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((v) => (typeof v === "string" && v.trim() === "" ? undefined : v), schema.optional());
+
+/** A whole number in [min, max], given as decimal digits. */
+const integer = (min: number, max: number, fallback: number) =>
+  optional(
+    z
+      .string()
+      .trim()
+      .regex(/^\d+$/, { error: `must be a whole number between ${min} and ${max}` })
+      .transform(Number)
+      .pipe(z.number().min(min, { error: `must be between ${min} and ${max}` }).max(max, { error: `must be between ${min} and ${max}` })),
+  ).transform((v) => v ?? fallback);
+
+/** An https origin (scheme, host, port; no path): HTTP/2 to APNs only runs over TLS. */
+const httpsOrigin = (fallback: string) =>
+  optional(
+    z.string().trim().refine(
+      (v) => {
+        try {
+          const url = new URL(v);
+          return url.protocol === "https:" && (url.pathname === "/" || url.pathname === "") && !url.search && !url.hash;
+        } catch {
+          return false;
+        }
+      },
+      { error: "must be an https origin such as https://api.push.apple.com" },
+    ),
+  ).transform((v) => new URL(v ?? fallback).origin);
+
+/** Apple's key ids and team ids are 10 letters and digits. */
+const appleId = optional(z.string().trim().regex(/^[A-Za-z0-9]{10}$/, { error: "must be 10 characters (letters and digits)" }));
+
+const schema = z
+  .object({
+    BRIDGE_HOST: optional(z.string().trim()).transform((v) => v ?? "127.0.0.1"),
+    BRIDGE_PORT: integer(0, 65_535, 8790),
+    BRIDGE_SECRET: z.preprocess(
+      (v) => (typeof v === "string" && v.trim() === "" ? undefined : v),
+      z
+        .string({ error: "is required (the Standard Webhooks secret shared with the edge, whsec_ + base64)" })
+        .trim()
+        .regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/, { error: "must be whsec_ followed by base64" })
+        .refine((v) => Buffer.from(v.slice("whsec_".length), "base64").length >= 16, { error: "must hold at least 16 bytes of key" }),
+    ),
+    APNS_KEY: optional(z.string()),
+    APNS_KEY_FILE: optional(z.string().trim()),
+    APNS_KEY_ID: appleId,
+    APNS_TEAM_ID: appleId,
+    APNS_PRODUCTION_ORIGIN: httpsOrigin(APNS_PRODUCTION_ORIGIN),
+    APNS_SANDBOX_ORIGIN: httpsOrigin(APNS_SANDBOX_ORIGIN),
+    APNS_CA_FILE: optional(z.string().trim()),
+    APNS_SESSIONS_PER_ORIGIN: integer(1, 64, 2),
+    APNS_REQUEST_TIMEOUT_MS: integer(1, 600_000, 10_000),
+    APNS_PING_INTERVAL_MS: integer(0, 3_600_000, 60_000),
+    // Apple: refresh no more than once every 20 minutes and no less than once every 60.
+    APNS_TOKEN_REFRESH_MINUTES: integer(20, 50, 50),
+    LOG_LEVEL: optional(z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` })).transform((v) => v ?? "info"),
+    SHUTDOWN_TIMEOUT_MS: integer(0, 600_000, 10_000),
+  })
+  .superRefine((env, ctx) => {
+    if (env.APNS_KEY !== undefined && env.APNS_KEY_FILE !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["APNS_KEY_FILE"], message: "cannot be set together with APNS_KEY: give the key one way" });
+    }
+    // APNs is all or nothing: a partial set is a mistake, not "APNs off".
+    const given = { key: env.APNS_KEY !== undefined || env.APNS_KEY_FILE !== undefined, APNS_KEY_ID: env.APNS_KEY_ID !== undefined, APNS_TEAM_ID: env.APNS_TEAM_ID !== undefined };
+    if (Object.values(given).some(Boolean) && !Object.values(given).every(Boolean)) {
+      const missing = !given.key ? "APNS_KEY" : !given.APNS_KEY_ID ? "APNS_KEY_ID" : "APNS_TEAM_ID";
+      ctx.addIssue({ code: "custom", path: [missing], message: "is missing: APNs needs APNS_KEY (or APNS_KEY_FILE), APNS_KEY_ID and APNS_TEAM_ID together" });
+    }
+  });
+
+function readText(variable: string, path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (error) {
+    throw new ConfigError(`${variable} cannot be read (${path}): ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+}
+
+/** Checks the key is what Apple issues (.p8: PKCS#8, EC P-256) and returns it as PEM text. */
+function apnsKey(variable: string, text: string): string {
+  // Secrets stores and `.env` files often carry the PEM on one line with literal "\n".
+  const pem = text.includes("-----BEGIN") ? text.replace(/\\n/g, "\n").trim() + "\n" : text;
+  if (!pem.includes("-----BEGIN PRIVATE KEY-----")) {
+    throw new ConfigError(`${variable} must be the .p8 key as PKCS#8 PEM text (-----BEGIN PRIVATE KEY-----)`);
+  }
+  try {
+    const key = createPrivateKey({ key: pem, format: "pem" });
+    if (key.asymmetricKeyType !== "ec" || key.asymmetricKeyDetails?.namedCurve !== "prime256v1") throw new Error("not P-256");
+  } catch {
+    throw new ConfigError(`${variable} is not an EC P-256 private key (APNs .p8 key expected)`);
+  }
+  return pem;
+}
+
+function caPem(path: string): string {
+  const pem = readText("APNS_CA_FILE", path);
+  try {
+    new X509Certificate(pem);
+  } catch {
+    throw new ConfigError(`APNS_CA_FILE must hold a PEM certificate (${path})`);
+  }
+  return pem;
+}
+
+/** Reads and validates the configuration; throws `ConfigError` naming the first bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const variable = String(issue.path[0] ?? "configuration");
+    throw new ConfigError(`${variable} ${issue.message}`);
+  }
+  const v = parsed.data;
+  let apns: ApnsConfig | null = null;
+  if (v.APNS_KEY_ID !== undefined && v.APNS_TEAM_ID !== undefined) {
+    const key = v.APNS_KEY !== undefined ? apnsKey("APNS_KEY", v.APNS_KEY) : apnsKey("APNS_KEY_FILE", readText("APNS_KEY_FILE", v.APNS_KEY_FILE!));
+    apns = {
+      key,
+      keyId: v.APNS_KEY_ID,
+      teamId: v.APNS_TEAM_ID,
+      productionOrigin: v.APNS_PRODUCTION_ORIGIN,
+      sandboxOrigin: v.APNS_SANDBOX_ORIGIN,
+      ...(v.APNS_CA_FILE !== undefined ? { ca: caPem(v.APNS_CA_FILE) } : {}),
+      sessionsPerOrigin: v.APNS_SESSIONS_PER_ORIGIN,
+      requestTimeoutMs: v.APNS_REQUEST_TIMEOUT_MS,
+      pingIntervalMs: v.APNS_PING_INTERVAL_MS,
+      tokenRefreshMs: v.APNS_TOKEN_REFRESH_MINUTES * MINUTE,
+    };
+  }
+  return {
+    host: v.BRIDGE_HOST,
+    port: v.BRIDGE_PORT,
+    secret: v.BRIDGE_SECRET,
+    apns,
+    logLevel: v.LOG_LEVEL,
+    shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
+  };
+}

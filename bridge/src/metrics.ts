@@ -1,0 +1,66 @@
+/**
+ * Prometheus metrics (prom-client), served at GET /metrics. One registry per bridge instance
+ * (not the global one) so tests can run several bridges in one process.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+export type Metrics = {
+  registry: Registry;
+  /** Batch requests from the edge being handled right now (what graceful shutdown waits for). */
+  inFlight: Gauge;
+  /** Items handed to a next hop, counted once per item however many attempts it took. */
+  sent: Counter<"channel">;
+  outcomes: Counter<"channel" | "kind" | "reason">;
+  apnsSessions: Gauge<"origin">;
+  /** Time for one item, from the bridge taking it to its outcome (queueing, token, retries included). */
+  requestDuration: Histogram<"channel">;
+  tokenRefreshes: Counter;
+};
+
+/** `sessionCounts` is read at scrape time, so the gauge never lags the pool. */
+export function createMetrics(sessionCounts: () => Record<string, number> = () => ({})): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "bridge_" });
+  const inFlight = new Gauge({ name: "bridge_in_flight", help: "Batch requests from the edge being handled now", registers: [registry] });
+  const sent = new Counter({ name: "bridge_sent_total", help: "Items sent to a next hop", labelNames: ["channel"] as const, registers: [registry] });
+  const outcomes = new Counter({
+    name: "bridge_outcomes_total",
+    help: "Item outcomes by kind (accepted, bounced, failed, retry) and reason",
+    labelNames: ["channel", "kind", "reason"] as const,
+    registers: [registry],
+  });
+  const apnsSessions = new Gauge({
+    name: "bridge_apns_sessions",
+    help: "Open APNs HTTP/2 sessions per origin",
+    labelNames: ["origin"] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [origin, count] of Object.entries(sessionCounts())) this.set({ origin }, count);
+    },
+  });
+  const requestDuration = new Histogram({
+    name: "bridge_request_duration_seconds",
+    help: "Time from taking an item to its outcome",
+    labelNames: ["channel"] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  });
+  const tokenRefreshes = new Counter({
+    name: "bridge_apns_provider_token_refreshes_total",
+    help: "APNs provider tokens signed (first one, scheduled refreshes and ExpiredProviderToken refreshes)",
+    registers: [registry],
+  });
+  return { registry, inFlight, sent, outcomes, apnsSessions, requestDuration, tokenRefreshes };
+}
+
+/**
+ * The `reason` label: Apple's reason string when there is one (BadDeviceToken, …), else our
+ * own (`timeout`, `transport`, …). Anything odd collapses to `other` so a peer cannot blow
+ * up label cardinality.
+ */
+export function reasonLabel(detail: Record<string, unknown>): string {
+  const reason = detail.apnsReason ?? detail.reason;
+  if (reason === undefined) return "none";
+  return typeof reason === "string" && /^[A-Za-z_]{1,64}$/.test(reason) ? reason : "other";
+}

@@ -1,0 +1,197 @@
+/**
+ * The bridge's HTTP API for the edge (node:http, no framework: three routes).
+ *
+ *   GET  /healthz         200 {ok: true, apns: {enabled, sessions: {origin: count}}}
+ *   GET  /metrics         Prometheus text
+ *   POST /v1/apns/send    Standard Webhooks-signed {items: [...]} → 200 {results: [...]}
+ *
+ * The POST body is read whole (up to MAX_BODY_BYTES, else 413), its signature verified
+ * BEFORE it is parsed (401 otherwise: an unauthenticated caller gets no parser and no APNs
+ * traffic), then validated with the shared `apnsBatch` schema (400 with one detail per issue).
+ * Errors are `{error: {code, message, details?}}` like the edge's API.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Logger } from "pino";
+import { apnsBatch, BRIDGE_APNS_PATH, type ApnsBatch } from "../../src/core/bridge.ts";
+import { verify } from "../../src/core/standard-webhooks.ts";
+import type { ItemResult } from "./apns/send.ts";
+import type { Metrics } from "./metrics.ts";
+
+/** 1,000 items of up to 5 KiB payload (VoIP) plus their fields fit. */
+export const MAX_BODY_BYTES = 5 * 1024 * 1024;
+
+export type ApnsService = {
+  send(items: ApnsBatch["items"]): Promise<ItemResult[]>;
+  sessionCounts(): Record<string, number>;
+};
+
+export type ServerOptions = {
+  secret: string;
+  log: Logger;
+  metrics: Metrics;
+  /** null when APNs is not configured: the endpoint answers 503. */
+  apns: ApnsService | null;
+  /** Clock for signature tolerance (tests). */
+  now?: () => number;
+};
+
+export type BridgeServer = {
+  server: Server;
+  /** Batch requests being handled. */
+  inFlight(): number;
+  /** Resolves when no request is in flight. */
+  idle(): Promise<void>;
+  /** From now on every response carries `Connection: close`, so connections end after their answer. */
+  drain(): void;
+};
+
+class HttpError extends Error {
+  readonly status: number;
+  readonly code: string;
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+function sendError(res: ServerResponse, status: number, code: string, message: string, details?: unknown[]): void {
+  sendJson(res, status, { error: { code, message, ...(details ? { details } : {}) } });
+}
+
+/** Reads the body up to `limit` bytes; a larger one is refused before it is buffered. */
+function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  const declared = Number(req.headers["content-length"]);
+  if (Number.isFinite(declared) && declared > limit) {
+    return Promise.reject(new HttpError(413, "payload_too_large", `the body is over ${limit} bytes`));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        reject(new HttpError(413, "payload_too_large", `the body is over ${limit} bytes`));
+        req.removeAllListeners("data");
+        req.resume(); // discard the rest so the 413 can be written
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    req.on("error", reject);
+  });
+}
+
+function single(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+export function createBridgeServer(options: ServerOptions): BridgeServer {
+  const { log, metrics } = options;
+  let inFlight = 0;
+  let draining = false;
+  let idleWaiters: Array<() => void> = [];
+  /** Responses not yet sent, so drain() can mark those already in progress too. */
+  const pending = new Set<ServerResponse>();
+
+  async function apnsSend(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const raw = await readBody(req, MAX_BODY_BYTES);
+    const verdict = await verify(
+      options.secret,
+      { "webhook-id": single(req.headers["webhook-id"]), "webhook-timestamp": single(req.headers["webhook-timestamp"]), "webhook-signature": single(req.headers["webhook-signature"]) },
+      raw,
+      options.now?.(),
+    );
+    if (!verdict.ok) {
+      log.warn({ path: req.url, reason: verdict.reason }, "refused an unauthenticated request");
+      return sendError(res, 401, "unauthorized", verdict.reason);
+    }
+    if (!options.apns) return sendError(res, 503, "apns_not_configured", "APNs is not configured on this bridge (APNS_KEY, APNS_KEY_ID, APNS_TEAM_ID)");
+    const type = req.headers["content-type"];
+    if (type !== undefined && !/^application\/json\b/i.test(type)) return sendError(res, 415, "unsupported_media_type", "the body must be application/json");
+    let json: unknown;
+    try {
+      json = JSON.parse(raw);
+    } catch {
+      return sendError(res, 400, "invalid_json", "the body is not valid JSON");
+    }
+    const parsed = apnsBatch.safeParse(json);
+    if (!parsed.success) {
+      const details = parsed.error.issues.map((issue) => ({ path: issue.path.map(String).join("."), message: issue.message }));
+      return sendError(res, 400, "invalid_request", "the batch does not match the APNs batch schema", details);
+    }
+    const started = performance.now();
+    const results = await options.apns.send(parsed.data.items);
+    const kinds: Record<string, number> = {};
+    for (const r of results) kinds[r.kind] = (kinds[r.kind] ?? 0) + 1;
+    log.info({ items: results.length, ...kinds, ms: Math.round(performance.now() - started) }, "apns batch");
+    sendJson(res, 200, { results });
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? "/").split("?", 1)[0];
+    if (path === "/healthz") {
+      if (req.method !== "GET" && req.method !== "HEAD") return sendError(res, 405, "method_not_allowed", "use GET");
+      return sendJson(res, 200, { ok: true, apns: { enabled: options.apns !== null, sessions: options.apns?.sessionCounts() ?? {} } });
+    }
+    if (path === "/metrics") {
+      if (req.method !== "GET") return sendError(res, 405, "method_not_allowed", "use GET");
+      const text = await metrics.registry.metrics();
+      res.writeHead(200, { "content-type": metrics.registry.contentType });
+      res.end(text);
+      return;
+    }
+    if (path === BRIDGE_APNS_PATH) {
+      if (req.method !== "POST") return sendError(res, 405, "method_not_allowed", "use POST");
+      inFlight++;
+      metrics.inFlight.inc();
+      try {
+        await apnsSend(req, res);
+      } finally {
+        inFlight--;
+        metrics.inFlight.dec();
+        if (inFlight === 0) {
+          for (const wake of idleWaiters) wake();
+          idleWaiters = [];
+        }
+      }
+      return;
+    }
+    sendError(res, 404, "not_found", `no route for ${req.method} ${path}`);
+  }
+
+  const server = createServer((req, res) => {
+    if (draining) res.setHeader("connection", "close");
+    pending.add(res);
+    res.on("close", () => pending.delete(res));
+    handle(req, res).catch((error: unknown) => {
+      if (error instanceof HttpError) {
+        if (!res.headersSent) {
+          res.setHeader("connection", "close"); // the rest of an oversized body is not read
+          sendError(res, error.status, error.code, error.message);
+        }
+        return;
+      }
+      log.error({ err: error, path: req.url }, "request failed");
+      if (!res.headersSent) sendError(res, 500, "internal_error", "the bridge failed to handle the request");
+      else res.destroy();
+    });
+  });
+
+  return {
+    server,
+    inFlight: () => inFlight,
+    idle: () => (inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => idleWaiters.push(resolve))),
+    drain: () => {
+      draining = true;
+      for (const res of pending) if (!res.headersSent) res.setHeader("connection", "close");
+    },
+  };
+}
