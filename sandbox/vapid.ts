@@ -1,6 +1,7 @@
 // VAPID (RFC 8292) verification, written against node:crypto alone so it shares no code with
 // the sender under test.
-import { createPublicKey, verify, type KeyObject } from "node:crypto";
+import { createPublicKey, type KeyObject } from "node:crypto";
+import { numericDate, parseCompactJws, verifyEs256 } from "./jws.ts";
 
 export type VapidVerdict =
   | { ok: true; publicKey: string; subject: string }
@@ -9,8 +10,7 @@ export type VapidVerdict =
 // RFC 8292 §2: the push service rejects tokens that expire more than 24 hours ahead.
 const MAX_EXP_AHEAD_SECONDS = 24 * 3600;
 
-// JWS compact serialisation and the `k` parameter are unpadded base64url (RFC 7515 §2,
-// RFC 8292 §3.2); anything else is a sender bug worth surfacing.
+// The `k` parameter is unpadded base64url (RFC 8292 §3.2); anything else is a sender bug worth surfacing.
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
 /**
@@ -27,31 +27,19 @@ export function verifyVapid(authorization: string | undefined, audience: string,
   const publicKey = publicKeyFromK(params.k);
   if (typeof publicKey === "string") return forbidden(publicKey);
 
-  const parts = params.t.split(".");
-  if (parts.length !== 3 || !parts.every((part) => BASE64URL.test(part))) {
-    return forbidden("VAPID token t is not a compact JWS");
-  }
-  const [encodedHeader, encodedClaims, encodedSignature] = parts as [string, string, string];
+  const jws = parseCompactJws(params.t);
+  if (typeof jws === "string") return forbidden(`VAPID token t: ${jws}`);
+  if (jws.header.alg !== "ES256") return forbidden("VAPID token header must be a JSON object with alg ES256");
+  if (!verifyEs256(jws, publicKey)) return forbidden("VAPID token signature does not verify against k");
 
-  const header = decodeJson(encodedHeader);
-  if (header === null || header.alg !== "ES256") return forbidden("VAPID token header must be a JSON object with alg ES256");
-
-  // ES256 signatures are the raw 64-byte r||s pair (RFC 7518 §3.4), not DER.
-  const signature = Buffer.from(encodedSignature, "base64url");
-  if (signature.length !== 64) return forbidden("VAPID token signature must be 64 bytes (r||s)");
-  const signedData = Buffer.from(`${encodedHeader}.${encodedClaims}`, "ascii");
-  if (!verify("sha256", signedData, { key: publicKey, dsaEncoding: "ieee-p1363" }, signature)) {
-    return forbidden("VAPID token signature does not verify against k");
-  }
-
-  const claims = decodeJson(encodedClaims);
-  if (claims === null) return forbidden("VAPID token claims are not a JSON object");
+  const { claims } = jws;
   if (claims.aud !== audience) return forbidden(`VAPID aud must be ${audience}, got ${JSON.stringify(claims.aud)}`);
 
   const nowSeconds = nowMs / 1000;
-  if (typeof claims.exp !== "number" || !Number.isFinite(claims.exp)) return forbidden("VAPID exp must be a NumericDate");
-  if (claims.exp <= nowSeconds) return forbidden("VAPID token has expired");
-  if (claims.exp > nowSeconds + MAX_EXP_AHEAD_SECONDS) return forbidden("VAPID exp is more than 24 hours in the future");
+  const exp = numericDate(claims.exp);
+  if (exp === null) return forbidden("VAPID exp must be a NumericDate");
+  if (exp <= nowSeconds) return forbidden("VAPID token has expired");
+  if (exp > nowSeconds + MAX_EXP_AHEAD_SECONDS) return forbidden("VAPID exp is more than 24 hours in the future");
 
   if (typeof claims.sub !== "string" || !isContactUri(claims.sub)) {
     return forbidden("VAPID sub must be a mailto: or https: URI");
@@ -99,15 +87,6 @@ function publicKeyFromK(k: string): KeyObject | string {
     });
   } catch {
     return "vapid k is not a point on P-256";
-  }
-}
-
-function decodeJson(segment: string): Record<string, unknown> | null {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(segment, "base64url").toString("utf8"));
-    return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
-  } catch {
-    return null;
   }
 }
 
