@@ -30,3 +30,44 @@ export const batchResults = z.strictObject({ results: z.array(itemResult) });
 export type BatchResults = z.infer<typeof batchResults>;
 
 export const BRIDGE_APNS_PATH = "/v1/apns/send";
+
+/** How the bridge reaches the receiving MTA for an account: MX lookup, or a configured smarthost. */
+export const smtpRelay = z.discriminatedUnion("mode", [
+  z.strictObject({ mode: z.literal("direct") }),
+  z.strictObject({
+    mode: z.literal("smarthost"),
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535),
+    /** true: implicit TLS (465); false: STARTTLS, required unless `requireTLS` is false (dev only). */
+    secure: z.boolean(),
+    requireTLS: z.boolean().default(true),
+    auth: z.strictObject({ user: z.string(), pass: z.string() }).optional(),
+  }),
+]);
+export type SmtpRelay = z.infer<typeof smtpRelay>;
+
+export const dkimKey = z.strictObject({
+  domain: z.string().min(1),
+  selector: z.string().min(1),
+  privateKey: z.string().includes("PRIVATE KEY"),
+  algorithm: z.enum(["rsa-sha256", "ed25519-sha256"]).default("rsa-sha256"),
+});
+export type DkimKey = z.infer<typeof dkimKey>;
+
+/** One message for the SMTP relay: the envelope is separate from the headers in `raw`. */
+export const smtpItem = z.strictObject({
+  id: z.uuid(),
+  account: z.string().min(1),
+  /** MAIL FROM: the VERP return-path bounce+<id>@<bounce domain>. */
+  mailFrom: z.string().min(3),
+  /** RCPT TO: the one recipient. */
+  rcptTo: z.string().min(3),
+  /** The RFC 5322 message as composed at the edge (CRLF line ends), before DKIM. */
+  raw: z.string().min(1),
+  dkim: dkimKey.optional(),
+  relay: smtpRelay,
+});
+export const smtpBatch = z.strictObject({ items: z.array(smtpItem).min(1).max(200) });
+export type SmtpBatch = z.infer<typeof smtpBatch>;
+
+export const BRIDGE_SMTP_PATH = "/v1/smtp/send";
