@@ -29,7 +29,18 @@ export default defineConfig({
                 // A fake bridge answers at this URL (test/worker/bridge-fake.ts); FCM is left unconfigured here
                 // and proven end to end against the sandbox in test/node.
                 BRIDGE_URL: `https://${TEST_BRIDGE_HOST}`,
-                BRIDGE_CHANNELS: "apns",
+                BRIDGE_CHANNELS: "apns,email",
+                EMAIL_CONFIG: JSON.stringify({
+                  [ACCOUNT_A]: {
+                    sendingDomains: ["lasthop.test"],
+                    bounceDomain: "bounces.lasthop.test",
+                    relay: { mode: "smarthost", host: "smtp.test", port: 587, secure: false },
+                  },
+                }),
+                UNSUBSCRIBE_SECRET: randomBytes(32).toString("hex"),
+                PUBLIC_URL: "https://lasthop.test",
+                EMAIL_RETRY_BASE_SECONDS: "1",
+                EMAIL_MAX_AGE_SECONDS: "8",
                 FCM_SERVICE_ACCOUNT: "",
                 SOFT_BOUNCE_LIMIT: "3",
               },

@@ -1,5 +1,6 @@
 // Starts the sandbox: the control API over HTTP (which also serves FCM and Google's OAuth token
-// endpoint), the simulated web push service over HTTPS and APNs over HTTP/2 + TLS.
+// endpoint), the simulated web push service over HTTPS, APNs over HTTP/2 + TLS and a receiving
+// MTA over SMTP (STARTTLS).
 // Run directly (`node sandbox/main.ts`) for local development, or call startSandbox() from tests.
 import type { Server } from "node:http";
 import type { ApnsKey } from "./apns-auth.ts";
@@ -10,6 +11,8 @@ import { fcmRoutes } from "./fcm-routes.ts";
 import { FcmService } from "./fcm.ts";
 import { close, listen, urlHost } from "./http.ts";
 import { OAuthService, type ServiceAccount } from "./oauth.ts";
+import { smtpRoutes } from "./smtp-routes.ts";
+import { SmtpService } from "./smtp.ts";
 import { ReceivedStore } from "./store.ts";
 import { DEFAULT_CERT_DIR, ensureDevCertificates } from "./tls.ts";
 import { WebPushService } from "./webpush.ts";
@@ -27,6 +30,15 @@ export type SandboxOptions = {
    * (tests running in parallel, benchmarks) must not collide on 8792.
    */
   apnsPort?: number;
+  /**
+   * SMTP (receiving MTA) port. Default 2525; 0 picks a free port. When omitted while
+   * webpushPort is 0, a free port too (the same rule as apnsPort).
+   */
+  smtpPort?: number;
+  /** Largest message the MTA accepts, advertised as SIZE. Default 10 MiB. */
+  smtpMaxSize?: number;
+  /** How long the MTA holds the 250 after DATA for a "slow" recipient. Default 2000 ms (at most 30 s). */
+  smtpSlowMs?: number;
   /** Where the dev CA and server certificate live. Default <repo>/.sandbox/. */
   certDir?: string;
   /** APNs signing keys accepted from the start (more via POST /_sandbox/apns/keys). */
@@ -46,6 +58,8 @@ export type Sandbox = {
   webpushUrl: string;
   /** APNs origin, e.g. "https://127.0.0.1:8792"; pushes go to `${apnsUrl}/3/device/<token>`. */
   apnsUrl: string;
+  /** The receiving MTA (plain SMTP, STARTTLS offered with the dev CA's certificate). */
+  smtp: { host: string; port: number };
   /** PEM file of the dev CA; give it to clients as NODE_EXTRA_CA_CERTS or `ca:`. */
   caPath: string;
   close(): Promise<void>;
@@ -54,6 +68,7 @@ export type Sandbox = {
 export const DEFAULT_HTTP_PORT = 8791;
 export const DEFAULT_WEBPUSH_PORT = 8793;
 export const DEFAULT_APNS_PORT = 8792;
+export const DEFAULT_SMTP_PORT = 2525;
 
 export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
   const host = opts.host ?? "127.0.0.1";
@@ -63,18 +78,21 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   const apns = new ApnsService(store, tls, { holdMs: opts.holdMs, maxConcurrentStreams: opts.apnsMaxConcurrentStreams });
   const oauth = new OAuthService();
   const fcm = new FcmService(store, oauth);
+  const smtp = new SmtpService(store, tls, { maxSize: opts.smtpMaxSize, slowMs: opts.smtpSlowMs });
   // Bad keys fail the start, before anything listens.
   for (const key of opts.apnsKeys ?? []) apns.registerKey(key);
   for (const account of opts.fcmServiceAccounts ?? []) oauth.registerServiceAccount(account);
-  const control: Server = createControlServer(store, webpush, [...apnsRoutes(apns), ...fcmRoutes(fcm, oauth)]);
+  const control: Server = createControlServer(store, webpush, [...apnsRoutes(apns), ...fcmRoutes(fcm, oauth), ...smtpRoutes(smtp)]);
 
-  const closeAll = () => Promise.all([close(control), webpush.close(), apns.close()]).then(() => undefined);
+  const closeAll = () => Promise.all([close(control), webpush.close(), apns.close(), smtp.close()]).then(() => undefined);
   let webpushUrl: string;
   let apnsUrl: string;
+  let smtpAddress: { host: string; port: number };
   let httpPort: number;
   try {
     webpushUrl = await webpush.listen(host, opts.webpushPort ?? DEFAULT_WEBPUSH_PORT);
     apnsUrl = await apns.listen(host, opts.apnsPort ?? (opts.webpushPort === 0 ? 0 : DEFAULT_APNS_PORT));
+    smtpAddress = await smtp.listen(host, opts.smtpPort ?? (opts.webpushPort === 0 ? 0 : DEFAULT_SMTP_PORT));
     httpPort = await listen(control, host, opts.httpPort ?? DEFAULT_HTTP_PORT);
   } catch (error) {
     await closeAll();
@@ -89,6 +107,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     httpUrl,
     webpushUrl,
     apnsUrl,
+    smtp: smtpAddress,
     caPath: tls.caPath,
     close: () => (closing ??= closeAll()),
   };
@@ -107,12 +126,14 @@ async function runFromCommandLine(): Promise<void> {
     httpPort: portFromEnv("SANDBOX_HTTP_PORT", DEFAULT_HTTP_PORT),
     webpushPort: portFromEnv("SANDBOX_WEBPUSH_PORT", DEFAULT_WEBPUSH_PORT),
     apnsPort: portFromEnv("SANDBOX_APNS_PORT", DEFAULT_APNS_PORT),
+    smtpPort: portFromEnv("SANDBOX_SMTP_PORT", DEFAULT_SMTP_PORT),
     certDir: process.env.SANDBOX_CERT_DIR || undefined,
   });
   console.log(`sandbox control API   ${sandbox.httpUrl}`);
   console.log(`sandbox web push      ${sandbox.webpushUrl}  (trust ${sandbox.caPath} via NODE_EXTRA_CA_CERTS)`);
   console.log(`sandbox APNs (h2)     ${sandbox.apnsUrl}  (keys: POST ${sandbox.httpUrl}/_sandbox/apns/keys)`);
   console.log(`sandbox FCM v1        ${sandbox.httpUrl}/fcm/v1/projects/<project>/messages:send  (token endpoint ${sandbox.httpUrl}/oauth/token)`);
+  console.log(`sandbox SMTP (MTA)    ${urlHost(sandbox.smtp.host)}:${sandbox.smtp.port}  (STARTTLS with the dev CA, any AUTH; recipients with bounce/block/full/soft/slow decide the outcome)`);
 
   const stop = (signal: string) => {
     console.log(`sandbox stopping (${signal})`);

@@ -4,7 +4,7 @@
 export const CHANNELS = ["webpush", "apns", "fcm", "email", "sms"] as const;
 export type Channel = (typeof CHANNELS)[number];
 
-/** What `payload` holds per channel. Email and SMS are not simulated yet; theirs is open. */
+/** What `payload` holds per channel. SMS is not simulated yet; its payload is open. */
 export type PayloadOf = {
   /** The decrypted push message text. */
   webpush: string | null;
@@ -12,8 +12,34 @@ export type PayloadOf = {
   apns: Record<string, unknown> | null;
   /** The `message` object of the send request. */
   fcm: Record<string, unknown> | null;
-  email: string | Record<string, unknown> | null;
+  /** The raw message (headers and body) exactly as it came in DATA; null for a refused recipient. */
+  email: string | null;
   sms: string | Record<string, unknown> | null;
+};
+
+/** The SMTP envelope and session of an email arrival (or refusal). */
+export type EmailEnvelope = {
+  /** MAIL FROM address ("" for the null sender). */
+  mailFrom: string;
+  /** The RCPT TO addresses this entry is about: every accepted one for a message, the refused one for a refusal. */
+  rcptTo: string[];
+  /** Whether the session ran under STARTTLS. */
+  tls: boolean;
+  /** The AUTH user, when the client authenticated. */
+  authUser?: string;
+  /** The queue id given in the 250 after DATA; only on accepted messages. */
+  queueId?: string;
+  /** The HELO/EHLO name the client gave. */
+  helo: string;
+};
+
+/** What `headers` holds per channel: protocol headers as sent (null when absent), or email's envelope. */
+export type HeadersOf = {
+  webpush: Record<string, string | null>;
+  apns: Record<string, string | null>;
+  fcm: Record<string, string | null>;
+  email: EmailEnvelope;
+  sms: Record<string, string | null>;
 };
 
 /**
@@ -24,16 +50,17 @@ export type PayloadOf = {
 export type Received<C extends Channel = "webpush"> = {
   channel: C;
   /** Recipient address as the provider saw it (webpush: the subscription endpoint; apns: the hex
-   * device token; fcm: the registration token). */
+   * device token; fcm: the registration token; email: the RCPT TO address, recipients joined
+   * with ", " when one message had several). */
   to: string;
   /** Arrival time, ISO 8601. */
   at: string;
-  /** HTTP status the simulator answered with. */
+  /** HTTP status the simulator answered with (email: the SMTP reply code). */
   status: number;
   /** Provider-level verdict, e.g. "accepted", "gone", "throttled". */
   outcome: string;
-  /** Protocol headers that matter for the channel, as sent (null when absent). */
-  headers: Record<string, string | null>;
+  /** Protocol headers that matter for the channel, as sent (see HeadersOf). */
+  headers: HeadersOf[C];
   /** Decoded message content (see PayloadOf), or null when there was none or it could not be decoded. */
   payload: PayloadOf[C];
 };

@@ -15,8 +15,8 @@ export default {
   /** One Worker consumes every queue; the queue's name says which job it is. */
   async queue(batch, env) {
     const name = batch.queue;
-    if (name.endsWith("send-push-dlq")) return consumeDeadSends(batch as MessageBatch<SendJob>, env);
-    if (name.endsWith("send-push")) return consumeSends(batch as MessageBatch<SendJob>, env);
+    if (name.endsWith("send-push-dlq") || name.endsWith("send-email-dlq")) return consumeDeadSends(batch as MessageBatch<SendJob>, env);
+    if (name.endsWith("send-push") || name.endsWith("send-email")) return consumeSends(batch as MessageBatch<SendJob>, env);
     if (name.endsWith("events-dlq")) return consumeDeadEvents(batch as MessageBatch<CanonicalEvent>, env);
     if (name.endsWith("events")) return consumeEvents(batch as MessageBatch<CanonicalEvent>, env);
     console.error(JSON.stringify({ msg: "no consumer for queue", queue: name }));

@@ -1,4 +1,4 @@
-import { channelConfigured } from "../channels/index.ts";
+import { channelConfigured, emailSenderAllowed } from "../channels/index.ts";
 import { sha256Hex, utf8 } from "../core/bytes.ts";
 import { canonicalJson, messageIdFor } from "../core/ids.ts";
 import { tokenChannels, type SuppressionReason } from "../core/model.ts";
@@ -19,7 +19,7 @@ export async function acceptMessage(env: Env, account: string, value: unknown, i
   const parsed = sendRequest.safeParse(value);
   if (!parsed.success) throw validationError(parsed.error);
   const request = parsed.data;
-  assertSendable(env, request);
+  assertSendable(env, account, request);
 
   const recipient = recipientOf(request);
   const key = await recipientKey(request.channel, recipient);
@@ -44,9 +44,18 @@ export async function acceptMessage(env: Env, account: string, value: unknown, i
 }
 
 /** What valid JSON the platform still cannot act on (422), or a payload too large once encrypted (400). */
-function assertSendable(env: Env, request: SendRequest): void {
+function assertSendable(env: Env, account: string, request: SendRequest): void {
   if (!channelConfigured(request.channel, env)) {
     throw new ApiError(422, "channel_not_configured", `the ${request.channel} channel has no provider configured in this deployment`);
+  }
+  if (request.channel === "email") {
+    const allowed = emailSenderAllowed(env, account, request.from);
+    if (allowed === "no_config") throw new ApiError(422, "channel_not_configured", "the email channel is not configured for this account");
+    if (allowed === "domain") {
+      throw new ApiError(422, "sender_not_allowed", "the From domain is not one of this account's sending domains", [
+        { path: "from", message: "use an address at one of the account's sending domains" },
+      ]);
+    }
   }
   if (request.channel === "webpush") {
     if (!endpointAllowed(request.to.endpoint, parseAllowlist(env.WEBPUSH_ALLOWED_HOSTS))) {

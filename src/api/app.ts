@@ -3,10 +3,12 @@ import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import { apiKeyAuth } from "./auth.ts";
+import { limitBody } from "./body.ts";
 import { ApiError, errorBody, renderError } from "./errors.ts";
 import { messages } from "./messages.ts";
 import { stats } from "./stats.ts";
 import { suppressions } from "./suppressions.ts";
+import { unsubscribeRoutes } from "./unsubscribe.tsx";
 import type { AppEnv } from "./types.ts";
 import { webhooks } from "./webhooks.ts";
 
@@ -25,6 +27,8 @@ app.route("/v1/messages", messages);
 app.route("/v1/suppressions", suppressions);
 app.route("/v1/stats", stats);
 app.route("/v1/webhooks", webhooks);
+app.use("/u/*", limitBody);
+app.route("/u", unsubscribeRoutes);
 
 app.notFound((c) => c.json(errorBody("not_found", `no route ${c.req.method} ${c.req.path}`), 404));
 

@@ -1,3 +1,5 @@
+import { batchResults } from "../core/bridge.ts";
+import type { SendOutcome } from "../core/outcome.ts";
 import { signedHeaders } from "../core/standard-webhooks.ts";
 
 /**
@@ -20,4 +22,30 @@ export async function callBridge(env: Env, path: string, body: unknown): Promise
 export function bridgeServes(env: Pick<Env, "BRIDGE_URL" | "BRIDGE_CHANNELS">, channel: string): boolean {
   const reachable = Boolean(env.BRIDGE_URL) || "BRIDGE" in env;
   return reachable && (env.BRIDGE_CHANNELS ?? "").split(",").map((c) => c.trim()).includes(channel);
+}
+
+/**
+ * Posts a batch and reads one outcome per item id back. If the bridge cannot be reached or
+ * answers outside the contract, every item is left to the queue's retry: nothing the
+ * bridge did not confirm is reported as sent.
+ */
+export async function sendBatchToBridge(env: Env, path: string, body: unknown, ids: readonly string[]): Promise<SendOutcome[]> {
+  const all = (detail: Record<string, unknown>): SendOutcome[] => ids.map(() => ({ kind: "retry", detail }));
+  let response: Response;
+  try {
+    response = await callBridge(env, path, body);
+  } catch (err) {
+    return all({ reason: "bridge_unreachable", error: String(err) });
+  }
+  const answer = await response.json().catch(() => null);
+  if (!response.ok) return all({ reason: "bridge_error", status: response.status, response: answer });
+  const parsed = batchResults.safeParse(answer);
+  if (!parsed.success) return all({ reason: "bridge_error", error: "the bridge's answer does not match the contract" });
+  const byId = new Map(parsed.data.results.map((r) => [r.id, r]));
+  return ids.map((id) => {
+    const result = byId.get(id);
+    if (!result) return { kind: "retry", detail: { reason: "bridge_error", error: "no result for this item" } };
+    const { kind, detail, retryAfter } = result;
+    return kind === "retry" ? { kind, detail, retryAfter } : { kind, detail };
+  });
 }

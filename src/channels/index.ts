@@ -2,7 +2,9 @@ import type { Channel } from "../core/model.ts";
 import { parseServiceAccount } from "../core/google-oauth.ts";
 import type { SendOutcome } from "../core/outcome.ts";
 import type { SendRequest } from "../core/schema.ts";
+import { accountEmailConfig } from "../core/email.ts";
 import { sendApnsBatch } from "./apns.ts";
+import { sendEmailBatch } from "./email.ts";
 import { bridgeServes } from "./bridge.ts";
 import { sendFcm } from "./fcm.ts";
 import { sendWebPush, vapidFrom } from "./webpush.ts";
@@ -16,32 +18,47 @@ export function channelConfigured(channel: Channel, env: Env): boolean {
       return parseServiceAccount(env.FCM_SERVICE_ACCOUNT) !== null;
     case "apns":
       return bridgeServes(env, "apns");
+    case "email":
+      return bridgeServes(env, "email");
     default:
       return false;
   }
 }
 
-export type SendJob = { id: string; request: SendRequest };
+export type SendJob = { id: string; account: string; createdAt: string; request: SendRequest };
 
 /**
- * Sends a batch of jobs, one outcome per job in order. APNs jobs travel together in one
- * bridge request (the bridge fans them out over HTTP/2); the others go one fetch each.
+ * Sends a batch of jobs, one outcome per job in order. APNs and email jobs travel together
+ * in one bridge request each (the bridge fans them out over HTTP/2 and pooled SMTP
+ * connections); the others go one fetch each.
  */
 export async function sendAll(jobs: SendJob[], env: Env): Promise<SendOutcome[]> {
   const outcomes: SendOutcome[] = new Array(jobs.length);
   const apns: Array<{ index: number; id: string; request: Extract<SendRequest, { channel: "apns" }> }> = [];
-  const single: Promise<void>[] = [];
+  const email: Array<{ index: number; id: string; account: string; createdAt: string; request: Extract<SendRequest, { channel: "email" }> }> = [];
+  const pending: Promise<void>[] = [];
   jobs.forEach((job, index) => {
     const { request } = job;
     if (request.channel === "apns" && bridgeServes(env, "apns")) apns.push({ index, id: job.id, request });
-    else single.push(sendOne(job, env).then((outcome) => void (outcomes[index] = outcome)));
+    else if (request.channel === "email" && bridgeServes(env, "email")) email.push({ ...job, index, request });
+    else pending.push(sendOne(job, env).then((outcome) => void (outcomes[index] = outcome)));
   });
-  if (apns.length > 0) {
-    const results = await sendApnsBatch(apns, env);
-    apns.forEach(({ index }, i) => (outcomes[index] = results[i]));
-  }
-  await Promise.all(single);
+  const grouped = async <T extends { index: number }>(group: T[], send: (group: T[]) => Promise<SendOutcome[]>) => {
+    if (group.length === 0) return;
+    const results = await send(group);
+    group.forEach(({ index }, i) => (outcomes[index] = results[i]));
+  };
+  pending.push(grouped(apns, (g) => sendApnsBatch(g, env)), grouped(email, (g) => sendEmailBatch(g, env)));
+  await Promise.all(pending);
   return outcomes;
+}
+
+/** Whether this account may send email from this address (422 otherwise). */
+export function emailSenderAllowed(env: Env, account: string, from: string): "ok" | "no_config" | "domain" {
+  const config = accountEmailConfig(env.EMAIL_CONFIG, account);
+  if (!config) return "no_config";
+  const domain = from.slice(from.lastIndexOf("@") + 1).toLowerCase();
+  return config.sendingDomains.some((d) => d.toLowerCase() === domain) ? "ok" : "domain";
 }
 
 async function sendOne({ id, request }: SendJob, env: Env): Promise<SendOutcome> {

@@ -37,3 +37,17 @@ export function retryDelaySeconds(attempt: number, baseSeconds: number, retryAft
   const delay = retryAfter ?? backoffSeconds(attempt, baseSeconds, 3600, random);
   return Math.min(MAX_QUEUE_DELAY_SECONDS, Math.max(0, delay));
 }
+
+/**
+ * Email's schedule (Postal's): base × 1.3^(attempt-1), ±10% jitter. Receivers that
+ * greylist want minutes, not seconds, and the series stretches a 48 h life over ~20 tries.
+ */
+export function emailRetryDelaySeconds(attempt: number, baseSeconds: number, random = Math.random): number {
+  const delay = baseSeconds * 1.3 ** Math.max(0, attempt - 1);
+  return Math.min(MAX_QUEUE_DELAY_SECONDS, Math.round(delay * (0.9 + random() * 0.2)));
+}
+
+/** Whether a message created at `createdAt` would outlive its maximum age by waiting `delaySeconds`. */
+export function outlivesMaxAge(createdAt: string, delaySeconds: number, maxAgeSeconds: number, now = Date.now()): boolean {
+  return now + delaySeconds * 1000 > Date.parse(createdAt) + maxAgeSeconds * 1000;
+}

@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { fromBase64, utf8 } from "./bytes.ts";
 import { bounceClasses, channels, eventTypes } from "./model.ts";
+import { HEADER_NAME, hasLineBreak, reservedHeaders } from "./email.ts";
 
 const base64UrlBytes = (length: number, what: string) =>
   z.string().refine(
@@ -29,16 +30,27 @@ const common = {
     .optional(),
 };
 
+const noLineBreak = (what: string) => z.string().refine((s) => !hasLineBreak(s), `${what} may not contain CR or LF (header injection)`);
+
+/** Custom headers: RFC 5322 names, no line breaks (header injection), none the platform owns. */
+const customHeaders = z.record(
+  z.string().regex(HEADER_NAME, "must be an RFC 5322 header name").refine((n) => !reservedHeaders.has(n.toLowerCase()), {
+    message: "is set by lasthop and cannot be given",
+  }),
+  noLineBreak("a header value").pipe(z.string().max(998)),
+);
+
 export const emailSend = z
   .strictObject({
     channel: z.literal("email"),
     from: z.email(),
+    fromName: noLineBreak("fromName").pipe(z.string().max(200)).optional(),
     to: z.email(),
-    subject: z.string().min(1).max(998),
+    subject: noLineBreak("subject").pipe(z.string().min(1).max(998)),
     text: z.string().optional(),
     html: z.string().optional(),
     replyTo: z.email().optional(),
-    headers: z.record(z.string(), z.string()).optional(),
+    headers: customHeaders.optional(),
     tags: z.array(z.string().min(1).max(64)).max(10).optional(),
     listUnsubscribe: z.boolean().optional(),
     ...common,
@@ -133,6 +145,7 @@ export const smsSend = z.strictObject({
 export const sendRequest = z.discriminatedUnion("channel", [emailSend, apnsSend, fcmSend, webpushSend, smsSend]);
 export type SendRequest = z.infer<typeof sendRequest>;
 export type WebPushSend = z.infer<typeof webpushSend>;
+export type EmailSend = z.infer<typeof emailSend>;
 
 export const batchRequest = z.strictObject({
   messages: z.array(z.unknown()).min(1).max(1000),

@@ -1,6 +1,6 @@
 import { sendAll } from "../channels/index.ts";
 import type { SendOutcome } from "../core/outcome.ts";
-import { retryDelaySeconds } from "../core/retry.ts";
+import { emailRetryDelaySeconds, outlivesMaxAge, retryDelaySeconds } from "../core/retry.ts";
 import { messageStub } from "../state/stubs.ts";
 import type { AttemptStart, SendJob } from "../state/types.ts";
 
@@ -22,7 +22,10 @@ export async function consumeSends(batch: MessageBatch<SendJob>, env: Env): Prom
   if (started.length === 0) return;
   let outcomes: SendOutcome[];
   try {
-    outcomes = await sendAll(started.map(({ message, start }) => ({ id: message.body.messageId, request: start.request })), env);
+    outcomes = await sendAll(
+      started.map(({ message, start }) => ({ id: message.body.messageId, account: message.body.account, createdAt: start.createdAt, request: start.request })),
+      env,
+    );
   } catch (err) {
     outcomes = started.map(() => ({ kind: "retry", detail: { reason: "send_crashed", error: String(err) } }));
   }
@@ -51,7 +54,18 @@ async function settle({ message, start }: Started, outcome: SendOutcome, env: En
   const occurredAt = new Date().toISOString();
   try {
     if (outcome.kind === "retry") {
-      const delaySeconds = retryDelaySeconds(message.attempts, retryBase(env), outcome.retryAfter);
+      const delaySeconds = nextDelay(start, message.attempts, outcome.retryAfter, env);
+      if (delaySeconds === null) {
+        // Email that would outlive its maximum age ends `expired`, with the last reply.
+        await stub.apply({
+          id: `${messageId}:expired`,
+          type: "expired",
+          occurredAt,
+          provider: start.request.channel,
+          detail: { reason: "max_age_exceeded", attempts: start.attempt, lastError: outcome.detail },
+        });
+        return message.ack();
+      }
       await stub.apply({
         id: `${messageId}:deferred:${start.attempt}`,
         type: "deferred",
@@ -73,6 +87,16 @@ async function settle({ message, start }: Started, outcome: SendOutcome, env: En
     console.error(JSON.stringify({ msg: "recording a send outcome failed", messageId, error: String(err) }));
     message.retry({ delaySeconds: retryDelaySeconds(message.attempts, retryBase(env)) });
   }
+}
+
+/**
+ * When to try again: email on Postal's schedule until EMAIL_MAX_AGE_SECONDS (null: give up
+ * as expired), push with backoff until the queue's max_retries moves it to the DLQ.
+ */
+function nextDelay(start: Started["start"], attempts: number, retryAfter: number | undefined, env: Env): number | null {
+  if (start.request.channel !== "email") return retryDelaySeconds(attempts, retryBase(env), retryAfter);
+  const delay = retryAfter ?? emailRetryDelaySeconds(attempts, Number(env.EMAIL_RETRY_BASE_SECONDS ?? 300));
+  return outlivesMaxAge(start.createdAt, delay, Number(env.EMAIL_MAX_AGE_SECONDS ?? 172_800)) ? null : delay;
 }
 
 /** Jobs that used every attempt: the message ends `failed` with the last error. */

@@ -130,7 +130,7 @@ export class MessageDO extends DurableObject<Env> {
       this.record(row, { id: `${row.id}:attempt:${attempt}`, type: "sending", occurredAt: now, receivedAt: now, provider: "lasthop", detail: { attempt } });
     });
     await this.flush();
-    return { action: "send", request: JSON.parse(row.request) as SendRequest, attempt };
+    return { action: "send", request: JSON.parse(row.request) as SendRequest, attempt, createdAt: row.created_at };
   }
 
   /** Applies one event: dedupe by id, move the state by rank, queue the side effects. */
@@ -230,7 +230,8 @@ export class MessageDO extends DurableObject<Env> {
   private async perform(item: OutboxItem): Promise<void> {
     switch (item.kind) {
       case "enqueue":
-        await this.env.SEND_PUSH.send(item.job);
+        // One queue per channel family: email's retry schedule and limits differ from push's.
+        await (this.row()?.channel === "email" ? this.env.SEND_EMAIL : this.env.SEND_PUSH).send(item.job);
         return;
       case "count":
         await accountStub(this.env, item.account).count(item.channel, item.outcome, item.at);

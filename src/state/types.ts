@@ -43,7 +43,7 @@ export type CreateResult =
 export type SendJob = { account: string; messageId: string };
 
 export type AttemptStart =
-  | { action: "send"; request: SendRequest; attempt: number }
+  | { action: "send"; request: SendRequest; attempt: number; createdAt: string }
   | { action: "skip"; reason: "unknown" | "done" | "suppressed" };
 
 export type ApplyResult =

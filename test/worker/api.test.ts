@@ -93,12 +93,18 @@ describe("send schemas", () => {
     expect(res.body.error.details.find((d: any) => d.path === "sendAt").message).toMatch(/not supported/);
   });
 
+  it("a valid email request from a domain the account does not own is refused 422 sender_not_allowed", async () => {
+    const res = await send(valid.email);
+    expect(res.status).toBe(422);
+    expect(res.body.error.code).toBe("sender_not_allowed");
+  });
+
   it("a valid apns request is accepted (the test deployment's bridge serves apns)", async () => {
     const res = await send(valid.apns);
     expect(res.status).toBe(202);
   });
 
-  it.each(Object.entries(valid).filter(([c]) => c !== "apns"))("a valid %s request passes validation and is refused 422 while its provider is not configured", async (channel, body) => {
+  it.each(Object.entries(valid).filter(([c]) => c !== "apns" && c !== "email"))("a valid %s request passes validation and is refused 422 while its provider is not configured", async (channel, body) => {
     const res = await send(body);
     expect(res.status).toBe(422);
     expect(res.body.error).toMatchObject({ code: "channel_not_configured" });

@@ -9,6 +9,7 @@ import { vi } from "vitest";
 import { verify } from "../../src/core/standard-webhooks.ts";
 import { TEST_BRIDGE_HOST } from "../fixtures.ts";
 
+export type SmtpCall = { items: Array<{ id: string; account: string; mailFrom: string; rcptTo: string; raw: string; relay: unknown }> };
 export type BridgeCall = { items: Array<{ id: string; token: string; topic: string; pushType: string; priority?: number }> };
 
 export function installBridge(opts: { down?: boolean } = {}) {
@@ -25,6 +26,7 @@ export function installBridge(opts: { down?: boolean } = {}) {
     }, raw);
     if (!verdict.ok) return Response.json({ error: { code: "unauthorized", message: verdict.reason } }, { status: 401 });
     if (opts.down) return new Response("bad gateway", { status: 502 });
+    if (new URL(request.url).pathname === "/v1/smtp/send") return smtp(JSON.parse(raw) as SmtpCall);
     const body = JSON.parse(raw) as BridgeCall;
     calls.push(body);
     const results = body.items.map((item) => {
@@ -41,5 +43,23 @@ export function installBridge(opts: { down?: boolean } = {}) {
     });
     return Response.json({ results });
   });
-  return { calls, restore: () => spy.mockRestore() };
+  const mail: SmtpCall["items"] = [];
+  const attemptsByRcpt = new Map<string, number>();
+  // Answers like a receiving MTA by recipient: bounce → 550 5.1.1, block → 554 5.7.1,
+  // soft → 451 4.7.1 on the first attempt, never → 451 every time, else 250.
+  function smtp(body: SmtpCall): Response {
+    const results = body.items.map((item) => {
+      const n = (attemptsByRcpt.get(item.rcptTo) ?? 0) + 1;
+      attemptsByRcpt.set(item.rcptTo, n);
+      if (item.rcptTo.includes("bounce")) return { id: item.id, kind: "bounced", detail: { smtpCode: 550, enhancedCode: "5.1.1", class: "hard", reason: "userunknown" } };
+      if (item.rcptTo.includes("block")) return { id: item.id, kind: "bounced", detail: { smtpCode: 554, enhancedCode: "5.7.1", class: "soft", reason: "rejected" } };
+      if (item.rcptTo.includes("never") || (item.rcptTo.includes("soft") && n === 1)) {
+        return { id: item.id, kind: "retry", detail: { smtpCode: 451, enhancedCode: "4.7.1", reason: "deferred", response: "451 4.7.1 Greylisted" } };
+      }
+      mail.push(item);
+      return { id: item.id, kind: "accepted", detail: { smtpCode: 250, providerMessageId: `Q${n}${item.id.slice(0, 6)}` } };
+    });
+    return Response.json({ results });
+  }
+  return { calls, mail, restore: () => spy.mockRestore() };
 }

@@ -1,0 +1,108 @@
+import { Mailbox, createMimeMessage } from "mimetext/browser";
+import { BRIDGE_SMTP_PATH, type SmtpBatch } from "../core/bridge.ts";
+import {
+  accountEmailConfig,
+  base64Lines,
+  fitsSevenBit,
+  signUnsubscribeToken,
+  verpAddress,
+  wantsListUnsubscribe,
+  type EmailAccountConfig,
+} from "../core/email.ts";
+import type { SendOutcome } from "../core/outcome.ts";
+import type { EmailSend } from "../core/schema.ts";
+import { sendBatchToBridge } from "./bridge.ts";
+
+export type EmailJob = { id: string; account: string; createdAt: string; request: EmailSend };
+
+/**
+ * Composes the RFC 5322 message. Deterministic for a message (Date is its creation time,
+ * Message-ID and the MIME boundaries come from its id), so every retry relays the same bytes.
+ */
+export async function composeEmail(job: EmailJob, config: EmailAccountConfig, env: Pick<Env, "PUBLIC_URL" | "UNSUBSCRIBE_SECRET">): Promise<string> {
+  const { request, id } = job;
+  const msg = createMimeMessage();
+  // Boundaries from the message id rather than Math.random: every retry relays the same bytes.
+  const compact = id.replace(/-/g, "");
+  msg.boundaries = { mixed: `m${compact}`, alt: `a${compact}`, related: `r${compact}` };
+  msg.setSender(request.fromName ? { name: request.fromName, addr: request.from } : { addr: request.from });
+  msg.setRecipient(request.to);
+  msg.setSubject(request.subject);
+  const fromDomain = request.from.slice(request.from.lastIndexOf("@") + 1).toLowerCase();
+  msg.setHeader("Date", new Date(job.createdAt).toUTCString().replace("GMT", "+0000"));
+  msg.setHeader("Message-ID", `<${id}@${fromDomain}>`);
+  msg.setHeader("X-Lasthop-Message-Id", id);
+  // Feedback-ID: campaign:customer:mail type:sender id (Gmail's Feedback Loop).
+  const tag = (request.tags?.[0] ?? "default").replace(/[^\w.-]/g, "_");
+  msg.setHeader("Feedback-ID", `${tag}:${job.account.replace(/[^\w.-]/g, "_")}:lasthop:${config.feedbackSenderId}`);
+  if (request.replyTo) msg.setHeader("Reply-To", new Mailbox(request.replyTo));
+  if (wantsListUnsubscribe(request.listUnsubscribe, request.tags)) {
+    const token = await signUnsubscribeToken(env.UNSUBSCRIBE_SECRET, { account: job.account, recipient: request.to, messageId: id });
+    const https = `${env.PUBLIC_URL.replace(/\/$/, "")}/u/${token}`;
+    msg.setHeader("List-Unsubscribe", `<${https}>, <mailto:unsubscribe+${id}@${config.bounceDomain}>`);
+    msg.setHeader("List-Unsubscribe-Post", "List-Unsubscribe=One-Click");
+  }
+  for (const [name, value] of Object.entries(request.headers ?? {})) msg.setHeader(name, value);
+  for (const [contentType, data] of [["text/plain", request.text], ["text/html", request.html]] as const) {
+    if (data === undefined) continue;
+    // Non-ASCII or very long lines go base64: labelling 8-bit text as 7bit breaks strict MTAs and DKIM.
+    msg.addMessage(fitsSevenBit(data) ? { contentType, data } : { contentType, data: base64Lines(data), encoding: "base64" });
+  }
+  return msg.asRaw();
+}
+
+/**
+ * Relays a group of emails through the bridge (SMTP lives there): composed here, DKIM
+ * signed and delivered there, one outcome per job back. A bridge that cannot be reached
+ * leaves every job to the queue's retry.
+ */
+export async function sendEmailBatch(jobs: EmailJob[], env: Env): Promise<SendOutcome[]> {
+  const outcomes: SendOutcome[] = new Array(jobs.length);
+  const items: SmtpBatch["items"] = [];
+  const indexes: number[] = [];
+  for (const [index, job] of jobs.entries()) {
+    const config = accountEmailConfig(env.EMAIL_CONFIG, job.account);
+    if (!config) {
+      outcomes[index] = { kind: "failed", detail: { reason: "channel_not_configured", hint: "the account has no EMAIL_CONFIG entry" } };
+      continue;
+    }
+    let raw: string;
+    try {
+      raw = await composeEmail(job, config, env);
+    } catch (err) {
+      // Composition is deterministic: what fails once fails every time, so no retry.
+      outcomes[index] = { kind: "failed", detail: { reason: "compose_error", error: String(err) } };
+      continue;
+    }
+    items.push({
+      id: job.id,
+      account: job.account,
+      mailFrom: verpAddress(job.id, config.bounceDomain),
+      rcptTo: job.request.to,
+      raw,
+      ...(config.dkim ? { dkim: config.dkim } : {}),
+      relay: config.relay,
+    });
+    indexes.push(index);
+  }
+  for (const chunk of chunks(items, indexes)) {
+    const results = await sendBatchToBridge(env, BRIDGE_SMTP_PATH, { items: chunk.items }, chunk.items.map((item) => item.id));
+    chunk.indexes.forEach((index, i) => (outcomes[index] = results[i]));
+  }
+  return outcomes;
+}
+
+/** Keeps each bridge request well under its 5 MiB body limit. */
+function* chunks(items: SmtpBatch["items"], indexes: number[], maxBytes = 4 * 1024 * 1024) {
+  let current: { items: SmtpBatch["items"]; indexes: number[]; bytes: number } = { items: [], indexes: [], bytes: 0 };
+  for (const [i, item] of items.entries()) {
+    if (current.items.length > 0 && current.bytes + item.raw.length > maxBytes) {
+      yield current;
+      current = { items: [], indexes: [], bytes: 0 };
+    }
+    current.items.push(item);
+    current.indexes.push(indexes[i]);
+    current.bytes += item.raw.length;
+  }
+  if (current.items.length > 0) yield current;
+}

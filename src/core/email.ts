@@ -1,0 +1,101 @@
+/**
+ * Email pure parts: per-account sending configuration, the VERP return-path, header
+ * rules, and the signed one-click unsubscribe token (RFC 8058).
+ */
+import { z } from "zod";
+import { fromBase64, toBase64Url, utf8 } from "./bytes.ts";
+import { dkimKey, smtpRelay } from "./bridge.ts";
+
+/** One account's email setup (secret EMAIL_CONFIG: JSON of account id → this). */
+export const emailAccountConfig = z.strictObject({
+  /** Domains the account may put in From:. */
+  sendingDomains: z.array(z.string().min(1)).min(1),
+  /** The domain of the VERP return-path; its MX (or Email Routing) brings bounces back to us. */
+  bounceDomain: z.string().min(1),
+  dkim: dkimKey.optional(),
+  relay: smtpRelay,
+  /** The sender id part of Feedback-ID (Gmail's aggregate complaint data). */
+  feedbackSenderId: z.string().regex(/^[\w.-]+$/).default("lasthop"),
+});
+export type EmailAccountConfig = z.infer<typeof emailAccountConfig>;
+
+const emailConfig = z.record(z.string(), emailAccountConfig);
+
+export function accountEmailConfig(json: string | undefined, account: string): EmailAccountConfig | null {
+  if (!json) return null;
+  try {
+    const parsed = emailConfig.safeParse(JSON.parse(json));
+    return parsed.success ? (parsed.data[account] ?? null) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The per-message envelope sender: a DSN sent to it names the message even with every header stripped. */
+export function verpAddress(messageId: string, bounceDomain: string): string {
+  return `bounce+${messageId}@${bounceDomain}`;
+}
+
+/** The message id in a VERP address, or null. */
+export function messageIdFromVerp(address: string): string | null {
+  return /^bounce\+([0-9a-f-]{36})@/i.exec(address.trim().replace(/^<|>$/g, ""))?.[1]?.toLowerCase() ?? null;
+}
+
+/** Headers the platform writes itself; a send may not set them (they decide routing, identity and signatures). */
+export const reservedHeaders: ReadonlySet<string> = new Set([
+  "from", "to", "cc", "bcc", "subject", "date", "message-id", "mime-version", "content-type",
+  "content-transfer-encoding", "return-path", "sender", "reply-to", "received", "dkim-signature",
+  "list-unsubscribe", "list-unsubscribe-post", "feedback-id", "x-lasthop-message-id",
+]);
+
+/** RFC 5322 §2.2: a field name is printable ASCII except colon. */
+export const HEADER_NAME = /^[\x21-\x39\x3b-\x7e]+$/;
+
+export function hasLineBreak(value: string): boolean {
+  return /[\r\n]/.test(value);
+}
+
+/** Whether a message gets List-Unsubscribe: as asked, else on unless tagged transactional. */
+export function wantsListUnsubscribe(listUnsubscribe: boolean | undefined, tags: readonly string[] | undefined): boolean {
+  return listUnsubscribe ?? !(tags ?? []).includes("transactional");
+}
+
+export type UnsubscribeClaim = { account: string; recipient: string; messageId: string };
+
+async function hmacKey(secret: string): Promise<CryptoKey> {
+  return crypto.subtle.importKey("raw", utf8(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
+}
+
+/** `<payload>.<mac>`, both base64url: the link carries who unsubscribes from what, and proves we wrote it. */
+export async function signUnsubscribeToken(secret: string, claim: UnsubscribeClaim): Promise<string> {
+  const payload = toBase64Url(utf8(JSON.stringify([claim.account, claim.recipient, claim.messageId])));
+  const mac = await crypto.subtle.sign("HMAC", await hmacKey(secret), utf8(payload));
+  return `${payload}.${toBase64Url(mac)}`;
+}
+
+/** The claim of a token we signed, or null for anything forged, truncated or tampered with. */
+export async function verifyUnsubscribeToken(secret: string, token: string): Promise<UnsubscribeClaim | null> {
+  const [payload, mac, extra] = token.split(".");
+  if (!payload || !mac || extra !== undefined || !/^[\w-]+$/.test(payload) || !/^[\w-]+$/.test(mac)) return null;
+  try {
+    if (!(await crypto.subtle.verify("HMAC", await hmacKey(secret), fromBase64(mac), utf8(payload)))) return null;
+    const value = JSON.parse(new TextDecoder().decode(fromBase64(payload)));
+    if (!Array.isArray(value) || value.length !== 3 || !value.every((v) => typeof v === "string")) return null;
+    const [account, recipient, messageId] = value as [string, string, string];
+    return { account, recipient, messageId };
+  } catch {
+    return null;
+  }
+}
+
+/** Base64 with CRLF every 76 characters (RFC 2045 §6.8). */
+export function base64Lines(text: string): string {
+  let binary = "";
+  for (const b of utf8(text)) binary += String.fromCharCode(b);
+  return btoa(binary).replace(/.{76}(?=.)/g, "$&\r\n");
+}
+
+/** 7bit is honest only for ASCII with lines of at most 998 octets (RFC 5322 §2.1.1). */
+export function fitsSevenBit(text: string): boolean {
+  return /^[\x00-\x7f]*$/.test(text) && text.split(/\r?\n/).every((line) => line.length <= 998);
+}
