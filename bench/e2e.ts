@@ -1,14 +1,15 @@
 // End-to-end web push: pushes leave a sender and the sandbox push service records each one.
 // Arrivals are matched to sends by their payload's (run, n), and the sandbox's own arrival
-// timestamps end the interval, so the polling period does not blur it.
+// timestamps end the interval, so the polling period does not blur it. The wait and the
+// lasthop sender serve the other channels too (fcm.ts tags its arrivals by `data.i`).
 import { readFileSync } from "node:fs";
 import { Agent } from "node:https";
 import webpush from "web-push";
 import type { Sandbox } from "../sandbox/main.ts";
-import type { Received } from "../sandbox/store.ts";
+import type { Channel, Received } from "../sandbox/store.ts";
 import type { PushSubscriptionJson } from "../sandbox/webpush.ts";
 import { forEachConcurrent, sleep } from "./net.ts";
-import { notification, webpushSend } from "./payloads.ts";
+import { notification } from "./payloads.ts";
 
 export type Arrivals = {
   /** Distinct expected pushes per second, from `startedAt` until the last of them arrived. */
@@ -25,11 +26,15 @@ export type Arrivals = {
 /** Answers by status, the first body of each failing status, and which `n` were accepted (with lasthop's ids). */
 export type SendLog = { statuses: Record<string, number>; failures: Record<string, string>; accepted: Set<string>; ids: string[] };
 
-export async function clearReceived(sandbox: Sandbox): Promise<void> {
-  await fetch(`${sandbox.httpUrl}/_sandbox/received?channel=webpush`, { method: "DELETE" });
+export async function clearReceived(sandbox: Sandbox, channel: Channel = "webpush"): Promise<void> {
+  await fetch(`${sandbox.httpUrl}/_sandbox/received?channel=${channel}`, { method: "DELETE" });
 }
 
-async function arrivalsOf(sandbox: Sandbox, run: string): Promise<Array<{ tag: string; at: number; outcome: string }>> {
+/** One arrival at a sandbox provider: which send it was (`tag`), when (ms since the epoch), and the provider's verdict. */
+export type Arrival = { tag: string; at: number; outcome: string };
+
+/** The web pushes of `run` that reached the sandbox push service so far. */
+export async function webpushArrivals(sandbox: Sandbox, run: string): Promise<Arrival[]> {
   const entries = (await (await fetch(`${sandbox.httpUrl}/_sandbox/received?channel=webpush`)).json()) as Received[];
   return entries.flatMap((e) => {
     const payload = JSON.parse(e.payload ?? "{}") as { run?: string; n?: number };
@@ -41,17 +46,22 @@ async function arrivalsOf(sandbox: Sandbox, run: string): Promise<Array<{ tag: s
  * Waits until every push in `expected` (by `n`) of `run` has arrived and nothing more has come
  * for `settleMs` (so late repeats are seen too), or until `timeoutMs` has passed.
  */
-export async function waitForArrivals(sandbox: Sandbox, run: string, expected: Set<string>, startedAt: number, timeoutMs: number, settleMs = 2_000): Promise<Arrivals> {
+export function waitForArrivals(sandbox: Sandbox, run: string, expected: Set<string>, startedAt: number, timeoutMs: number, settleMs = 2_000): Promise<Arrivals> {
+  return waitForTagged(() => webpushArrivals(sandbox, run), expected, startedAt, timeoutMs, settleMs);
+}
+
+/** The same wait over any channel: `read` lists the arrivals of the run so far. */
+export async function waitForTagged(read: () => Promise<Arrival[]>, expected: Set<string>, startedAt: number, timeoutMs: number, settleMs = 2_000): Promise<Arrivals> {
   const deadline = Date.now() + timeoutMs;
   const allIn = (arrivals: Array<{ tag: string }>) => {
     const tags = new Set(arrivals.map((a) => a.tag));
     return [...expected].every((tag) => tags.has(tag));
   };
-  let seen = await arrivalsOf(sandbox, run);
+  let seen = await read();
   let quietSince = Date.now();
   while (Date.now() < deadline && !(allIn(seen) && Date.now() - quietSince >= settleMs)) {
     await sleep(100);
-    const now = await arrivalsOf(sandbox, run);
+    const now = await read();
     if (now.length !== seen.length) quietSince = Date.now();
     seen = now;
   }
@@ -66,8 +76,8 @@ export async function waitForArrivals(sandbox: Sandbox, run: string, expected: S
   return { rate: new Set(arrivedExpected.map((a) => a.tag)).size / seconds, seconds, tags, deliveries: seen.length, outcomes, complete };
 }
 
-/** N sends through the lasthop API (`POST /v1/messages`), `concurrency` in flight. */
-export async function sendThroughLasthop(workerUrl: string, apiKey: string, to: PushSubscriptionJson, run: string, n: number, concurrency: number): Promise<SendLog> {
+/** N sends through the lasthop API (`POST /v1/messages`), `concurrency` in flight; `body(i)` is the i-th request's body. */
+export async function sendThroughLasthop(workerUrl: string, apiKey: string, body: (i: number) => string, n: number, concurrency: number): Promise<SendLog> {
   const log: SendLog = { statuses: {}, failures: {}, accepted: new Set(), ids: [] };
   await forEachConcurrent(n, concurrency, async (i) => {
     let response: Response;
@@ -75,7 +85,7 @@ export async function sendThroughLasthop(workerUrl: string, apiKey: string, to: 
       response = await fetch(`${workerUrl}/v1/messages`, {
         method: "POST",
         headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
-        body: webpushSend(to, run, i),
+        body: body(i),
         signal: AbortSignal.timeout(30_000),
       });
     } catch (error) {
@@ -122,7 +132,7 @@ export async function sendWithWebPush(
 }
 
 /** Counts an answer; keeps the first body of each failing status as it was. */
-function note(log: SendLog, status: string, failure?: string): void {
+export function note(log: SendLog, status: string, failure?: string): void {
   log.statuses[status] = (log.statuses[status] ?? 0) + 1;
   if (failure !== undefined) log.failures[status] ??= failure.slice(0, 300);
 }

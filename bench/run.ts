@@ -1,5 +1,5 @@
 // `npm run bench`: starts every system under test on free loopback ports with fresh secrets
-// and fresh state, measures the three figures against their baselines in one run, prints the
+// and fresh state, measures the five figures against their baselines in one run, prints the
 // table, writes bench/REPORT.md, and stops everything it started (also on failure).
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -8,18 +8,20 @@ import { fileURLToPath } from "node:url";
 import { startStack } from "../sandbox/stack.ts";
 import type { PushSubscriptionJson } from "../sandbox/webpush.ts";
 import { startBaselineWorker } from "./baseline.ts";
-import { endToEndPushes, sendsAccepted, webhooksIngested, type Settings } from "./figures.ts";
+import { apnsNotifications, endToEndFcm, endToEndPushes, sendsAccepted, webhooksIngested, type Settings } from "./figures.ts";
 import { freePort } from "./net.ts";
 import { startNodeWebhookServer } from "./node-webhook-server.ts";
 import { environment, printTable, writeReport, type Figure } from "./report.ts";
 import { generateSecrets } from "./secrets.ts";
 
-// Modest on purpose: 2 cores host the client, the sandbox and two workerd processes.
+// Modest on purpose: 2 cores host the client, the sandbox, two workerd processes and the bridge.
 const SETTINGS: Settings = {
   load: { connections: 10, durationSeconds: 8 },
   warmup: { connections: 10, durationSeconds: 1 },
   e2e: { pushes: 300, concurrency: 10 },
   poolSize: 50_000,
+  // 4 × 100 = 400 notifications in flight: below the sandbox's 500 streams per session.
+  apns: { notifications: 5_000, warmup: 1_000, rounds: 3, batch: 100, inFlight: 4, probe: 200 },
 };
 
 /** How the figures were taken, for the report. */
@@ -29,6 +31,8 @@ const METHOD = [
   "Sends: every request carries a distinct web push (payload tagged with its number), so each arrival at the sandbox push service is matched to its request. Baseline (a) validates the same body with the same zod schema (src/core/schema.ts) and writes one SQLite row in a DO of its own.",
   "End-to-end: the interval runs from the first send to the sandbox's recorded arrival of the last push; lasthop is driven by fetch() with a fixed number in flight, the baseline by web-push's sendNotification() with the same number in flight over a keep-alive https.Agent trusting the sandbox CA.",
   "Webhooks: requests are pre-signed with node:crypto (Standard Webhooks, fresh webhook-id and event id each), so signing is outside the clock; baseline (a) verifies with src/core's verify and does one Queue send (its consumer only acks); baseline (b) verifies, JSON-parses and zod-validates (eventBatch) with no queue. lasthop's event consumer applies the events to real MessageDOs while the load runs.",
+  "End-to-end FCM: as end-to-end web push, with `POST /v1/messages` `{channel: \"fcm\", to: \"bench-<i>\", message: {notification: {title: \"t\"}, data: {i: \"<i>\"}}}`; each arrival at the sandbox FCM is matched to its send by `to` and `data.i`. The baseline sends the same messages as FCM HTTP v1 requests with fetch() straight to the sandbox FCM endpoint, after minting one access token itself inside the clock (an RS256 assertion signed with node:crypto from the stack's service-account file, traded at its token_uri), as lasthop mints its own once. The sandbox's `/_sandbox/fcm/stats` before and after each run counts the OAuth tokens issued.",
+  "APNs: the bridge is the one the stack runs (a child Node process, default pool settings); the bench signs `POST /v1/apns/send` batches (src/core signedHeaders, bodies and signatures made before the clock) and counts `accepted` results per second from the first request to the last answer. The baseline is @parse/node-apn's Provider in a child Node process of its own (`address`/`port` pointed at the sandbox APNs, `ca` the sandbox CA, token auth with a second key of the same team registered with the sandbox so neither sender's provider token replaces the other's), sending the same payload with the same number in flight (`send(note, 100 tokens)` calls), timed in the child the same way. The bridge's driver (fetch, JSON parse of the results) shares the bench process with the sandbox; node-apn's driver is node-apn itself, in its child. The two senders take turns for 3 rounds (order swapped each round; a fresh node-apn process and key each round) and each figure is the median round; each side first sends an untimed warm-up (the long-lived bridge once, node-apn in every process). Every notification goes to a fresh sandbox device token; arrivals are checked against answers by apns-id (bridge) and by device token (node-apn).",
 ];
 
 async function main(): Promise<void> {
@@ -64,6 +68,9 @@ async function main(): Promise<void> {
     const e2e = await endToEndPushes(systems, SETTINGS, notes);
     figures.push(e2e.figure);
     figures.push(await webhooksIngested(systems, SETTINGS, e2e.messageIds, notes));
+    // The new channels last, so the three figures above run as they always have.
+    figures.push(await endToEndFcm(systems, SETTINGS, notes));
+    figures.push(await apnsNotifications(systems, SETTINGS, notes));
 
     console.log();
     printTable(figures);
