@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 
-export type BridgeProcess = { url: string; process: ChildProcess; stop(): Promise<void> };
+export type BridgeProcess = { url: string; process: ChildProcess; stop(): Promise<void>; kill(): Promise<void> };
 
 export async function startBridgeProcess(repoRoot: string, port: number, env: Record<string, string>): Promise<BridgeProcess> {
   const child = spawn(process.execPath, [join(repoRoot, "bridge/src/main.ts")], {
@@ -19,12 +19,18 @@ export async function startBridgeProcess(repoRoot: string, port: number, env: Re
     await exited;
     clearTimeout(timer);
   };
+  // A crash, for tests: no graceful shutdown, in-flight work is simply gone.
+  const kill = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill("SIGKILL");
+    await exited;
+  };
   // Bounded wait for /healthz: a bridge that cannot start fails the stack instead of hanging it.
   const deadline = Date.now() + 15_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`the bridge exited with code ${child.exitCode} (see its log line above)`);
     try {
-      if ((await fetch(`${url}/healthz`)).ok) return { url, process: child, stop };
+      if ((await fetch(`${url}/healthz`)).ok) return { url, process: child, stop, kill };
     } catch {
       // not listening yet
     }

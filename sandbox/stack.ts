@@ -5,7 +5,7 @@
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { startBridgeProcess } from "./bridge-process.ts";
-import { loadOrMakeDevKeys, makeDevKeys, type DevKeys } from "./dev-keys.ts";
+import { DEV_BOUNCE_DOMAIN, DEV_SENDING_DOMAIN, loadOrMakeDevKeys, makeDevKeys, type DevKeys } from "./dev-keys.ts";
 import { startSandbox, type Sandbox, type SandboxOptions } from "./main.ts";
 
 export const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -25,9 +25,21 @@ export type StackOptions = SandboxOptions & {
   devKeysFile?: string;
   /** The Standard Webhooks secret shared by the Worker and the bridge. */
   bridgeSecret?: string;
+  /** Accounts that get an email configuration (relay to the sandbox MTA, DKIM). Default ["dev"]. */
+  emailAccounts?: string[];
+  /** Relay those accounts through this instead of the sandbox MTA (tests use a real Postfix). */
+  emailRelay?: Record<string, unknown>;
 };
 
-export type Stack = { workerUrl: string; bridgeUrl: string; sandbox: Sandbox; keys: DevKeys; close(): Promise<void> };
+export type Stack = {
+  workerUrl: string;
+  bridgeUrl: string;
+  sandbox: Sandbox;
+  keys: DevKeys;
+  /** Kills the bridge with SIGKILL (a crash) and starts a fresh one on the same port. */
+  restartBridge(): Promise<void>;
+  close(): Promise<void>;
+};
 
 export const DEV_BRIDGE_SECRET = "whsec_bGFzdGhvcC1kZXYtc2VjcmV0LTAwMDAwMDAw";
 
@@ -48,7 +60,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
 
     const secret = opts.vars?.WEBHOOK_SECRET ?? opts.bridgeSecret ?? DEV_BRIDGE_SECRET;
     const bridgePort = opts.bridgePort === 0 ? await freePort() : (opts.bridgePort ?? 8790);
-    const bridge = await startBridgeProcess(REPO_ROOT, bridgePort, {
+    const bridgeEnv = {
       BRIDGE_SECRET: secret,
       APNS_KEY: keys.apns.privateKeyPem,
       APNS_KEY_ID: keys.apns.keyId,
@@ -56,18 +68,37 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       APNS_PRODUCTION_ORIGIN: sandbox.apnsUrl,
       APNS_SANDBOX_ORIGIN: sandbox.apnsUrl,
       APNS_CA_FILE: sandbox.caPath,
+      SMTP_CA_FILE: sandbox.caPath,
+      SMTP_HELO_NAME: "bridge.lasthop.test",
       LOG_LEVEL: process.env.BRIDGE_LOG_LEVEL ?? "warn",
-    });
-    closers.push(bridge.stop);
+    };
+    let bridge = await startBridgeProcess(REPO_ROOT, bridgePort, bridgeEnv);
+    closers.push(() => bridge.stop());
+    const restartBridge = async () => {
+      await bridge.kill();
+      bridge = await startBridgeProcess(REPO_ROOT, bridgePort, bridgeEnv);
+    };
 
     // workerd verifies TLS; this makes it trust the sandbox's dev CA. Miniflare reads the
     // variable when its module loads, hence the dynamic import after setting it.
     process.env.NODE_EXTRA_CA_CERTS = sandbox.caPath;
     const { unstable_startWorker } = await import("wrangler");
+    const workerPort = opts.workerPort ?? 8787;
+    // Every account relays through the bridge to the sandbox MTA as its smarthost
+    // (STARTTLS required, AUTH), signing with the dev DKIM key.
+    const emailAccount = {
+      sendingDomains: [DEV_SENDING_DOMAIN],
+      bounceDomain: DEV_BOUNCE_DOMAIN,
+      dkim: { domain: keys.dkim.domain, selector: keys.dkim.selector, privateKey: keys.dkim.privateKeyPem, algorithm: "rsa-sha256" },
+      relay: opts.emailRelay ?? { mode: "smarthost", host: sandbox.smtp.host, port: sandbox.smtp.port, secure: false, requireTLS: true, auth: { user: "dev", pass: "dev" } },
+    };
     const vars: Record<string, string> = {
       WEBHOOK_SECRET: secret,
       BRIDGE_URL: bridge.url,
-      BRIDGE_CHANNELS: "apns",
+      BRIDGE_CHANNELS: "apns,email",
+      EMAIL_CONFIG: JSON.stringify(Object.fromEntries((opts.emailAccounts ?? ["dev"]).map((a) => [a, emailAccount]))),
+      PUBLIC_URL: `http://127.0.0.1:${workerPort}`,
+      UNSUBSCRIBE_SECRET: "dev-unsubscribe-secret-change-me",
       FCM_ORIGIN: `${sandbox.httpUrl}/fcm`,
       FCM_SERVICE_ACCOUNT: keys.fcm.json,
       ...opts.vars,
@@ -76,7 +107,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       config: `${REPO_ROOT}wrangler.toml`,
       bindings: Object.fromEntries(Object.entries(vars).map(([name, value]) => [name, { type: "plain_text", value }])),
       dev: {
-        server: { hostname: "127.0.0.1", port: opts.workerPort ?? 8787 },
+        server: { hostname: "127.0.0.1", port: workerPort },
         inspector: false,
         watch: opts.watch ?? false,
         ...(opts.persistTo ? { persist: opts.persistTo } : {}),
@@ -86,7 +117,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     await worker.ready;
     const url = await worker.url;
     let closing: Promise<void> | null = null;
-    return { workerUrl: url.origin, bridgeUrl: bridge.url, sandbox, keys, close: () => (closing ??= closeAll()) };
+    return { workerUrl: url.origin, bridgeUrl: bridge.url, sandbox, keys, restartBridge, close: () => (closing ??= closeAll()) };
   } catch (error) {
     await closeAll();
     throw error;

@@ -17,6 +17,7 @@ lasthop is running
   sandbox control     ${stack.sandbox.httpUrl}    /_sandbox/received, /_sandbox/webpush/subscriptions, /_sandbox/apns/tokens
   sandbox web push    ${stack.sandbox.webpushUrl}
   sandbox APNs (h2)   ${stack.sandbox.apnsUrl}
+  sandbox SMTP (MTA)  ${stack.sandbox.smtp.host}:${stack.sandbox.smtp.port}  (the dev account's smarthost; DKIM selector dev._domainkey.lasthop.test)
   sandbox FCM         ${stack.sandbox.httpUrl}/fcm  (OAuth at /oauth/token)
 Press Ctrl+C to stop.`);
 

@@ -1,6 +1,6 @@
 /**
  * Wires one bridge instance from a validated configuration: logger, metrics, the APNs pool
- * and provider token, the HTTP server. main.ts adds the process concerns (environment,
+ * and provider token, the SMTP relay (pool and sender), the HTTP server. main.ts adds the process concerns (environment,
  * signals, exit codes); tests start bridges in-process through `startBridge`.
  */
 import type { AddressInfo } from "node:net";
@@ -8,21 +8,27 @@ import type { Logger } from "pino";
 import { Http2Pool } from "./apns/pool.ts";
 import { ApnsSender } from "./apns/send.ts";
 import { ProviderTokens } from "./apns/token.ts";
-import type { Config } from "./config.ts";
+import { smtpDefaults, type Config } from "./config.ts";
 import { createLogger } from "./log.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
 import { createBridgeServer } from "./server.ts";
+import { systemResolver, type SmtpResolver } from "./smtp/dns.ts";
+import { SmtpPool } from "./smtp/pool.ts";
+import { SmtpSender } from "./smtp/send.ts";
 
 export type Bridge = {
   url: string;
   metrics: Metrics;
   pool: Http2Pool | null;
   tokens: ProviderTokens | null;
+  /** The SMTP relay's connection pool (always present: the relay needs no credentials). */
+  smtpPool: SmtpPool;
   /** Batch requests being handled now. */
   inFlight(): number;
   /**
    * Graceful stop: refuse new connections, let in-flight batches finish (bounded by
-   * `shutdownTimeoutMs`), then close the APNs sessions. Safe to call more than once.
+   * `shutdownTimeoutMs`), then close the APNs sessions and the SMTP connections. Safe to call
+   * more than once.
    */
   close(): Promise<void>;
 };
@@ -31,6 +37,8 @@ export type BridgeOptions = {
   log?: Logger;
   /** Clock for provider tokens and signature tolerance (tests). */
   now?: () => number;
+  /** DNS for direct (MX) SMTP delivery; default: node:dns/promises. Tests inject their own. */
+  smtpResolver?: SmtpResolver;
 };
 
 function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
@@ -45,7 +53,29 @@ export async function startBridge(config: Config, options: BridgeOptions = {}): 
   const log = options.log ?? createLogger(config.logLevel);
   let pool: Http2Pool | null = null;
   let tokens: ProviderTokens | null = null;
-  const metrics = createMetrics(() => pool?.sessionCounts() ?? {});
+  const smtpConfig = config.smtp ?? smtpDefaults();
+  const smtpPool = new SmtpPool({
+    heloName: smtpConfig.heloName,
+    maxPerHost: smtpConfig.maxPerDomain,
+    idleMs: smtpConfig.idleMs,
+    timeoutMs: smtpConfig.timeoutMs,
+    ...(smtpConfig.ca ? { ca: smtpConfig.ca } : {}),
+    log,
+  });
+  const metrics = createMetrics(
+    () => pool?.sessionCounts() ?? {},
+    () => smtpPool.connectionCounts(),
+  );
+  const smtp = new SmtpSender({
+    pool: smtpPool,
+    resolver: options.smtpResolver ?? systemResolver(smtpConfig.timeoutMs),
+    directPort: smtpConfig.directPort,
+    maxPerDomain: smtpConfig.maxPerDomain,
+    maxPerAccount: smtpConfig.maxPerAccount,
+    timeoutMs: smtpConfig.timeoutMs,
+    log,
+    metrics,
+  });
   let sender: ApnsSender | null = null;
 
   if (config.apns) {
@@ -77,6 +107,7 @@ export async function startBridge(config: Config, options: BridgeOptions = {}): 
     log,
     metrics,
     apns: sender && activePool ? { send: (items) => sender.send(items), sessionCounts: () => activePool.sessionCounts() } : null,
+    smtp: { send: (items) => smtp.send(items), connectionCounts: () => smtpPool.connectionCounts() },
     ...(options.now ? { now: options.now } : {}),
   });
   const { server } = bridge;
@@ -106,10 +137,10 @@ export async function startBridge(config: Config, options: BridgeOptions = {}): 
       // Answered connections close after their response (Connection: close); cut the rest.
       server.closeIdleConnections();
       if (!(await within(allClosed, Math.min(remaining(), 1_000)))) server.closeAllConnections();
-      await pool?.close(Math.max(remaining(), 500));
+      await Promise.all([pool?.close(Math.max(remaining(), 500)), smtp.close(Math.max(remaining(), 500))]);
     })();
     return closing;
   };
 
-  return { url: `http://${host}:${address.port}`, metrics, pool, tokens, inFlight: bridge.inFlight, close };
+  return { url: `http://${host}:${address.port}`, metrics, pool, tokens, smtpPool, inFlight: bridge.inFlight, close };
 }

@@ -6,6 +6,7 @@
  */
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { z } from "zod";
 import { APNS_PRODUCTION_ORIGIN, APNS_SANDBOX_ORIGIN } from "../../src/core/apns.ts";
 
@@ -28,6 +29,24 @@ export type ApnsConfig = {
   tokenRefreshMs: number;
 };
 
+/** The SMTP relay (POST /v1/smtp/send). It needs no credentials of its own, so it is always on. */
+export type SmtpConfig = {
+  /** Our name in EHLO (the default is the machine's host name). */
+  heloName: string;
+  /** Port of the receiving MTAs in direct (MX) mode: 25 in production; tests point it at a fixture. */
+  directPort: number;
+  /** An unused pooled connection is closed (QUIT) after this long. */
+  idleMs: number;
+  /** Concurrent deliveries, and open connections, per destination (recipient domain, or smarthost). */
+  maxPerDomain: number;
+  /** Concurrent deliveries per account. */
+  maxPerAccount: number;
+  /** Deadline for connecting (DNS, TCP, greeting, TLS, AUTH) and, separately, for one SMTP transaction. */
+  timeoutMs: number;
+  /** Extra trusted CA (PEM) for TLS to a smarthost, appended to Node's default roots; dev only. */
+  ca?: string;
+};
+
 export type Config = {
   host: string;
   port: number;
@@ -35,6 +54,11 @@ export type Config = {
   secret: string;
   /** null when no APNs credentials are configured: the APNs endpoint then answers 503. */
   apns: ApnsConfig | null;
+  /**
+   * The SMTP relay. loadConfig always sets it; in-process callers (tests) may leave it out
+   * and get `smtpDefaults()`.
+   */
+  smtp?: SmtpConfig;
   logLevel: LogLevel;
   shutdownTimeoutMs: number;
 };
@@ -76,6 +100,20 @@ const httpsOrigin = (fallback: string) =>
     ),
   ).transform((v) => new URL(v ?? fallback).origin);
 
+/**
+ * A name for EHLO (RFC 5321 §4.1.1.1): a host name of letters, digits, hyphens and dots, or an
+ * address literal such as [192.0.2.1]. Nothing that could end the command line.
+ */
+const heloName = optional(
+  z
+    .string()
+    .trim()
+    .max(255, { error: "must be at most 255 characters" })
+    .regex(/^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.?|\[[0-9A-Fa-f:.]+\]|\[IPv6:[0-9A-Fa-f:.]+\])$/, {
+      error: "must be a host name (letters, digits, hyphens, dots) or an address literal such as [192.0.2.1]",
+    }),
+);
+
 /** Apple's key ids and team ids are 10 letters and digits. */
 const appleId = optional(z.string().trim().regex(/^[A-Za-z0-9]{10}$/, { error: "must be 10 characters (letters and digits)" }));
 
@@ -103,6 +141,13 @@ const schema = z
     APNS_PING_INTERVAL_MS: integer(0, 3_600_000, 60_000),
     // Apple: refresh no more than once every 20 minutes and no less than once every 60.
     APNS_TOKEN_REFRESH_MINUTES: integer(20, 50, 50),
+    SMTP_HELO_NAME: heloName,
+    SMTP_DIRECT_PORT: integer(1, 65_535, 25),
+    SMTP_IDLE_MS: integer(0, 600_000, 30_000),
+    SMTP_MAX_PER_DOMAIN: integer(1, 100, 5),
+    SMTP_MAX_PER_ACCOUNT: integer(1, 1_000, 20),
+    SMTP_TIMEOUT_MS: integer(1_000, 600_000, 30_000),
+    SMTP_CA_FILE: optional(z.string().trim()),
     LOG_LEVEL: optional(z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` })).transform((v) => v ?? "info"),
     SHUTDOWN_TIMEOUT_MS: integer(0, 600_000, 10_000),
   })
@@ -142,14 +187,25 @@ function apnsKey(variable: string, text: string): string {
   return pem;
 }
 
-function caPem(path: string): string {
-  const pem = readText("APNS_CA_FILE", path);
+function caPem(path: string, variable = "APNS_CA_FILE"): string {
+  const pem = readText(variable, path);
   try {
     new X509Certificate(pem);
   } catch {
-    throw new ConfigError(`APNS_CA_FILE must hold a PEM certificate (${path})`);
+    throw new ConfigError(`${variable} must hold a PEM certificate (${path})`);
   }
   return pem;
+}
+
+/** The default SMTP relay settings (the SMTP_* variables unset). */
+export function smtpDefaults(): SmtpConfig {
+  return { heloName: defaultHeloName(), directPort: 25, idleMs: 30_000, maxPerDomain: 5, maxPerAccount: 20, timeoutMs: 30_000 };
+}
+
+/** The machine's host name when it is usable in EHLO, else "localhost". */
+function defaultHeloName(): string {
+  const name = hostname();
+  return heloName.safeParse(name).success && name !== "" ? name : "localhost";
 }
 
 /** Reads and validates the configuration; throws `ConfigError` naming the first bad variable. */
@@ -177,11 +233,21 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       tokenRefreshMs: v.APNS_TOKEN_REFRESH_MINUTES * MINUTE,
     };
   }
+  const smtp: SmtpConfig = {
+    heloName: v.SMTP_HELO_NAME ?? defaultHeloName(),
+    directPort: v.SMTP_DIRECT_PORT,
+    idleMs: v.SMTP_IDLE_MS,
+    maxPerDomain: v.SMTP_MAX_PER_DOMAIN,
+    maxPerAccount: v.SMTP_MAX_PER_ACCOUNT,
+    timeoutMs: v.SMTP_TIMEOUT_MS,
+    ...(v.SMTP_CA_FILE !== undefined ? { ca: caPem(v.SMTP_CA_FILE, "SMTP_CA_FILE") } : {}),
+  };
   return {
     host: v.BRIDGE_HOST,
     port: v.BRIDGE_PORT,
     secret: v.BRIDGE_SECRET,
     apns,
+    smtp,
     logLevel: v.LOG_LEVEL,
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
   };

@@ -15,10 +15,17 @@ export type Metrics = {
   /** Time for one item, from the bridge taking it to its outcome (queueing, token, retries included). */
   requestDuration: Histogram<"channel">;
   tokenRefreshes: Counter;
+  /** Open SMTP connections per destination (host:port), read from the pool at scrape time. */
+  smtpConnections: Gauge<"host">;
+  /** One SMTP attempt per item: from taking a pooled connection to the final reply, by result kind. */
+  smtpTransactionDuration: Histogram<"kind">;
 };
 
-/** `sessionCounts` is read at scrape time, so the gauge never lags the pool. */
-export function createMetrics(sessionCounts: () => Record<string, number> = () => ({})): Metrics {
+/** `sessionCounts` and `smtpConnectionCounts` are read at scrape time, so the gauges never lag the pools. */
+export function createMetrics(
+  sessionCounts: () => Record<string, number> = () => ({}),
+  smtpConnectionCounts: () => Record<string, number> = () => ({}),
+): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "bridge_" });
   const inFlight = new Gauge({ name: "bridge_in_flight", help: "Batch requests from the edge being handled now", registers: [registry] });
@@ -51,7 +58,24 @@ export function createMetrics(sessionCounts: () => Record<string, number> = () =
     help: "APNs provider tokens signed (first one, scheduled refreshes and ExpiredProviderToken refreshes)",
     registers: [registry],
   });
-  return { registry, inFlight, sent, outcomes, apnsSessions, requestDuration, tokenRefreshes };
+  const smtpConnections = new Gauge({
+    name: "bridge_smtp_connections",
+    help: "Open SMTP connections per destination host:port (busy and idle)",
+    labelNames: ["host"] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [host, count] of Object.entries(smtpConnectionCounts())) this.set({ host }, count);
+    },
+  });
+  const smtpTransactionDuration = new Histogram({
+    name: "bridge_smtp_transaction_duration_seconds",
+    help: "Time of one SMTP transaction (MAIL FROM to the final reply, connection setup included when a new one was opened)",
+    labelNames: ["kind"] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [registry],
+  });
+  return { registry, inFlight, sent, outcomes, apnsSessions, requestDuration, tokenRefreshes, smtpConnections, smtpTransactionDuration };
 }
 
 /**

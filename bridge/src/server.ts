@@ -1,28 +1,36 @@
 /**
- * The bridge's HTTP API for the edge (node:http, no framework: three routes).
+ * The bridge's HTTP API for the edge (node:http, no framework: four routes).
  *
- *   GET  /healthz         200 {ok: true, apns: {enabled, sessions: {origin: count}}}
+ *   GET  /healthz         200 {ok: true, apns: {enabled, sessions: {origin: count}}, smtp: {connections: {host: count}}}
  *   GET  /metrics         Prometheus text
  *   POST /v1/apns/send    Standard Webhooks-signed {items: [...]} → 200 {results: [...]}
+ *   POST /v1/smtp/send    Standard Webhooks-signed {items: [...]} → 200 {results: [...]}
  *
- * The POST body is read whole (up to MAX_BODY_BYTES, else 413), its signature verified
+ * A POST body is read whole (up to MAX_BODY_BYTES, else 413), its signature verified
  * BEFORE it is parsed (401 otherwise: an unauthenticated caller gets no parser and no APNs
- * traffic), then validated with the shared `apnsBatch` schema (400 with one detail per issue).
+ * or SMTP traffic), then validated with the shared `apnsBatch`/`smtpBatch` schema (400 with
+ * one detail per issue).
  * Errors are `{error: {code, message, details?}}` like the edge's API.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Logger } from "pino";
-import { apnsBatch, BRIDGE_APNS_PATH, type ApnsBatch } from "../../src/core/bridge.ts";
+import type { z } from "zod";
+import { apnsBatch, BRIDGE_APNS_PATH, BRIDGE_SMTP_PATH, smtpBatch, type ApnsBatch, type SmtpBatch } from "../../src/core/bridge.ts";
 import { verify } from "../../src/core/standard-webhooks.ts";
 import type { ItemResult } from "./apns/send.ts";
 import type { Metrics } from "./metrics.ts";
 
-/** 1,000 items of up to 5 KiB payload (VoIP) plus their fields fit. */
+/** 1,000 APNs items of up to 5 KiB payload (VoIP) plus their fields fit; so do 200 typical messages. */
 export const MAX_BODY_BYTES = 5 * 1024 * 1024;
 
 export type ApnsService = {
   send(items: ApnsBatch["items"]): Promise<ItemResult[]>;
   sessionCounts(): Record<string, number>;
+};
+
+export type SmtpService = {
+  send(items: SmtpBatch["items"]): Promise<ItemResult[]>;
+  connectionCounts(): Record<string, number>;
 };
 
 export type ServerOptions = {
@@ -31,6 +39,8 @@ export type ServerOptions = {
   metrics: Metrics;
   /** null when APNs is not configured: the endpoint answers 503. */
   apns: ApnsService | null;
+  /** The SMTP relay (always on in a bridge from app.ts; without it the endpoint answers 503). */
+  smtp?: SmtpService | null;
   /** Clock for signature tolerance (tests). */
   now?: () => number;
 };
@@ -101,7 +111,8 @@ export function createBridgeServer(options: ServerOptions): BridgeServer {
   /** Responses not yet sent, so drain() can mark those already in progress too. */
   const pending = new Set<ServerResponse>();
 
-  async function apnsSend(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** Reads the body and checks its signature; false (401 sent) when it does not verify. */
+  async function authenticated(req: IncomingMessage, res: ServerResponse): Promise<string | false> {
     const raw = await readBody(req, MAX_BODY_BYTES);
     const verdict = await verify(
       options.secret,
@@ -111,35 +122,88 @@ export function createBridgeServer(options: ServerOptions): BridgeServer {
     );
     if (!verdict.ok) {
       log.warn({ path: req.url, reason: verdict.reason }, "refused an unauthenticated request");
-      return sendError(res, 401, "unauthorized", verdict.reason);
+      sendError(res, 401, "unauthorized", verdict.reason);
+      return false;
     }
-    if (!options.apns) return sendError(res, 503, "apns_not_configured", "APNs is not configured on this bridge (APNS_KEY, APNS_KEY_ID, APNS_TEAM_ID)");
+    return raw;
+  }
+
+  /** Content type, JSON and schema of an authenticated body; undefined (415/400 sent) when wrong. */
+  function parsed<T extends z.ZodType>(req: IncomingMessage, res: ServerResponse, raw: string, schema: T, what: string): z.infer<T> | undefined {
     const type = req.headers["content-type"];
-    if (type !== undefined && !/^application\/json\b/i.test(type)) return sendError(res, 415, "unsupported_media_type", "the body must be application/json");
+    if (type !== undefined && !/^application\/json\b/i.test(type)) {
+      sendError(res, 415, "unsupported_media_type", "the body must be application/json");
+      return undefined;
+    }
     let json: unknown;
     try {
       json = JSON.parse(raw);
     } catch {
-      return sendError(res, 400, "invalid_json", "the body is not valid JSON");
+      sendError(res, 400, "invalid_json", "the body is not valid JSON");
+      return undefined;
     }
-    const parsed = apnsBatch.safeParse(json);
-    if (!parsed.success) {
-      const details = parsed.error.issues.map((issue) => ({ path: issue.path.map(String).join("."), message: issue.message }));
-      return sendError(res, 400, "invalid_request", "the batch does not match the APNs batch schema", details);
+    const result = schema.safeParse(json);
+    if (!result.success) {
+      const details = result.error.issues.map((issue) => ({ path: issue.path.map(String).join("."), message: issue.message }));
+      sendError(res, 400, "invalid_request", `the batch does not match the ${what} batch schema`, details);
+      return undefined;
     }
-    const started = performance.now();
-    const results = await options.apns.send(parsed.data.items);
+    return result.data;
+  }
+
+  function answer(res: ServerResponse, channel: string, results: ItemResult[], started: number): void {
     const kinds: Record<string, number> = {};
     for (const r of results) kinds[r.kind] = (kinds[r.kind] ?? 0) + 1;
-    log.info({ items: results.length, ...kinds, ms: Math.round(performance.now() - started) }, "apns batch");
+    log.info({ items: results.length, ...kinds, ms: Math.round(performance.now() - started) }, `${channel} batch`);
     sendJson(res, 200, { results });
+  }
+
+  async function apnsSend(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const raw = await authenticated(req, res);
+    if (raw === false) return;
+    if (!options.apns) return sendError(res, 503, "apns_not_configured", "APNs is not configured on this bridge (APNS_KEY, APNS_KEY_ID, APNS_TEAM_ID)");
+    const batch = parsed(req, res, raw, apnsBatch, "APNs");
+    if (!batch) return;
+    const started = performance.now();
+    answer(res, "apns", await options.apns.send(batch.items), started);
+  }
+
+  async function smtpSend(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const raw = await authenticated(req, res);
+    if (raw === false) return;
+    if (!options.smtp) return sendError(res, 503, "smtp_not_configured", "the SMTP relay is not running on this bridge");
+    const batch = parsed(req, res, raw, smtpBatch, "SMTP");
+    if (!batch) return;
+    const started = performance.now();
+    answer(res, "smtp", await options.smtp.send(batch.items), started);
+  }
+
+  /** One signed batch route: counted in flight (graceful shutdown waits for it). */
+  async function batchRoute(req: IncomingMessage, res: ServerResponse, run: (req: IncomingMessage, res: ServerResponse) => Promise<void>): Promise<void> {
+    if (req.method !== "POST") return sendError(res, 405, "method_not_allowed", "use POST");
+    inFlight++;
+    metrics.inFlight.inc();
+    try {
+      await run(req, res);
+    } finally {
+      inFlight--;
+      metrics.inFlight.dec();
+      if (inFlight === 0) {
+        for (const wake of idleWaiters) wake();
+        idleWaiters = [];
+      }
+    }
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? "/").split("?", 1)[0];
     if (path === "/healthz") {
       if (req.method !== "GET" && req.method !== "HEAD") return sendError(res, 405, "method_not_allowed", "use GET");
-      return sendJson(res, 200, { ok: true, apns: { enabled: options.apns !== null, sessions: options.apns?.sessionCounts() ?? {} } });
+      return sendJson(res, 200, {
+        ok: true,
+        apns: { enabled: options.apns !== null, sessions: options.apns?.sessionCounts() ?? {} },
+        smtp: { connections: options.smtp?.connectionCounts() ?? {} },
+      });
     }
     if (path === "/metrics") {
       if (req.method !== "GET") return sendError(res, 405, "method_not_allowed", "use GET");
@@ -148,22 +212,8 @@ export function createBridgeServer(options: ServerOptions): BridgeServer {
       res.end(text);
       return;
     }
-    if (path === BRIDGE_APNS_PATH) {
-      if (req.method !== "POST") return sendError(res, 405, "method_not_allowed", "use POST");
-      inFlight++;
-      metrics.inFlight.inc();
-      try {
-        await apnsSend(req, res);
-      } finally {
-        inFlight--;
-        metrics.inFlight.dec();
-        if (inFlight === 0) {
-          for (const wake of idleWaiters) wake();
-          idleWaiters = [];
-        }
-      }
-      return;
-    }
+    if (path === BRIDGE_APNS_PATH) return batchRoute(req, res, apnsSend);
+    if (path === BRIDGE_SMTP_PATH) return batchRoute(req, res, smtpSend);
     sendError(res, 404, "not_found", `no route for ${req.method} ${path}`);
   }
 

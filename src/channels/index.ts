@@ -19,7 +19,8 @@ export function channelConfigured(channel: Channel, env: Env): boolean {
     case "apns":
       return bridgeServes(env, "apns");
     case "email":
-      return bridgeServes(env, "email");
+      // Unsubscribe links are signed: without the secret no compliant message can be built.
+      return bridgeServes(env, "email") && Boolean(env.UNSUBSCRIBE_SECRET);
     default:
       return false;
   }

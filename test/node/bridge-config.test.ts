@@ -4,7 +4,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig } from "../../bridge/src/config.ts";
+import { ConfigError, loadConfig, smtpDefaults } from "../../bridge/src/config.ts";
 import { KEY_ID, makeApnsKey, SECRET, TEAM_ID, tempFile } from "./apns-fixture.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -73,6 +73,7 @@ describe("loadConfig", () => {
       apns: null,
       logLevel: "info",
       shutdownTimeoutMs: 10_000,
+      smtp: smtpDefaults(),
     });
   });
 

@@ -142,7 +142,7 @@ describe("health and metrics", () => {
     await signedPost(url, batch());
     const res = await fetch(`${bridge.url}/healthz`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ ok: true, apns: { enabled: true, sessions: { [fixture.origin]: 1 } } });
+    expect(await res.json()).toEqual({ ok: true, apns: { enabled: true, sessions: { [fixture.origin]: 1 } }, smtp: { connections: {} } });
   });
 
   it("/metrics exposes the bridge metrics after a batch", async () => {
@@ -167,7 +167,7 @@ describe("health and metrics", () => {
   it("without APNs credentials: healthz says so and a signed send → 503 apns_not_configured", async () => {
     const plain = await startBridge(testConfig(null, ""));
     try {
-      expect(await (await fetch(`${plain.url}/healthz`)).json()).toEqual({ ok: true, apns: { enabled: false, sessions: {} } });
+      expect(await (await fetch(`${plain.url}/healthz`)).json()).toEqual({ ok: true, apns: { enabled: false, sessions: {} }, smtp: { connections: {} } });
       const res = await signedPost(`${plain.url}${BRIDGE_APNS_PATH}`, batch());
       expect(res.status).toBe(503);
       expect(await errorOf(res)).toMatchObject({ code: "apns_not_configured" });

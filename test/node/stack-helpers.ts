@@ -3,7 +3,7 @@ import { createECDH, createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, startStack, type Stack } from "../../sandbox/stack.ts";
+import { freePort, startStack, type Stack, type StackOptions } from "../../sandbox/stack.ts";
 
 export type TestStack = Stack & {
   apiKey: string;
@@ -16,7 +16,7 @@ export type TestStack = Stack & {
   stop(): Promise<void>;
 };
 
-export async function startTestStack(): Promise<TestStack> {
+export async function startTestStack(extra: Partial<StackOptions> = {}): Promise<TestStack> {
   const apiKey = randomBytes(16).toString("hex");
   const secret = `whsec_${randomBytes(32).toString("base64")}`;
   const account = "e2e";
@@ -29,6 +29,8 @@ export async function startTestStack(): Promise<TestStack> {
     httpPort: 0,
     webpushPort: 0,
     apnsPort: 0,
+    smtpPort: 0,
+    emailAccounts: [account],
     persistTo: stateDir,
     vars: {
       API_KEYS: JSON.stringify({ [createHash("sha256").update(apiKey).digest("hex")]: account }),
@@ -38,7 +40,10 @@ export async function startTestStack(): Promise<TestStack> {
       VAPID_SUBJECT: "mailto:e2e@lasthop.dev",
       WEBPUSH_ALLOWED_HOSTS: "127.0.0.1",
       RETRY_BASE_SECONDS: "1",
+      EMAIL_RETRY_BASE_SECONDS: "1",
+      UNSUBSCRIBE_SECRET: randomBytes(32).toString("hex"),
     },
+    ...extra,
   });
   const api = async (path: string, init: RequestInit = {}) => {
     const res = await fetch(`${stack.workerUrl}${path}`, {

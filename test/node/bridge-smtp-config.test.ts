@@ -1,0 +1,100 @@
+// The SMTP relay's configuration: defaults, every SMTP_* variable, and one clear line naming
+// the variable (exit 1) when a value is wrong. The process check runs the real entry point.
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { hostname, tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig, smtpDefaults } from "../../bridge/src/config.ts";
+import { makeCertificate, SECRET } from "./smtp-fixture.ts";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+function problem(env: Record<string, string | undefined>): string {
+  try {
+    loadConfig({ BRIDGE_SECRET: SECRET, ...env });
+  } catch (error) {
+    if (error instanceof ConfigError) return error.message;
+    throw error;
+  }
+  throw new Error("configuration was accepted");
+}
+
+function withFile<T>(name: string, content: string, use: (path: string) => T): T {
+  const dir = mkdtempSync(join(tmpdir(), "lasthop-smtp-config-"));
+  try {
+    const path = join(dir, name);
+    writeFileSync(path, content);
+    return use(path);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe("SMTP settings", () => {
+  it("always on, with defaults: HELO = host name, port 25, 30 s idle and timeout, 5 per domain, 20 per account", () => {
+    const { smtp } = loadConfig({ BRIDGE_SECRET: SECRET });
+    const expected = { directPort: 25, idleMs: 30_000, maxPerDomain: 5, maxPerAccount: 20, timeoutMs: 30_000 };
+    expect(smtp).toEqual({ heloName: expect.any(String), ...expected });
+    expect(smtp!.heloName).toBe(/^[A-Za-z0-9.-]+$/.test(hostname()) && hostname() !== "" ? hostname() : "localhost");
+    expect(smtpDefaults()).toEqual(smtp);
+  });
+
+  it("reads every SMTP_* variable", () => {
+    const { cert } = makeCertificate();
+    withFile("ca.pem", cert, (caFile) => {
+      const { smtp } = loadConfig({
+        BRIDGE_SECRET: SECRET,
+        SMTP_HELO_NAME: "out1.mail.example.com",
+        SMTP_DIRECT_PORT: "2525",
+        SMTP_IDLE_MS: "5000",
+        SMTP_MAX_PER_DOMAIN: "3",
+        SMTP_MAX_PER_ACCOUNT: "50",
+        SMTP_TIMEOUT_MS: "10000",
+        SMTP_CA_FILE: caFile,
+      });
+      expect(smtp).toEqual({ heloName: "out1.mail.example.com", directPort: 2525, idleMs: 5_000, maxPerDomain: 3, maxPerAccount: 50, timeoutMs: 10_000, ca: cert });
+    });
+  });
+
+  it("an address literal is a valid HELO name; empty values count as unset", () => {
+    expect(loadConfig({ BRIDGE_SECRET: SECRET, SMTP_HELO_NAME: "[192.0.2.7]" }).smtp!.heloName).toBe("[192.0.2.7]");
+    expect(loadConfig({ BRIDGE_SECRET: SECRET, SMTP_DIRECT_PORT: "", SMTP_HELO_NAME: " " }).smtp).toEqual(smtpDefaults());
+  });
+
+  it("bad values name their variable", () => {
+    expect(problem({ SMTP_HELO_NAME: "bad name\r\nRCPT TO:<x@y>" })).toMatch(/^SMTP_HELO_NAME must be a host name/);
+    expect(problem({ SMTP_DIRECT_PORT: "0" })).toBe("SMTP_DIRECT_PORT must be between 1 and 65535");
+    expect(problem({ SMTP_DIRECT_PORT: "25x" })).toBe("SMTP_DIRECT_PORT must be a whole number between 1 and 65535");
+    expect(problem({ SMTP_MAX_PER_DOMAIN: "0" })).toBe("SMTP_MAX_PER_DOMAIN must be between 1 and 100");
+    expect(problem({ SMTP_MAX_PER_ACCOUNT: "-1" })).toMatch(/^SMTP_MAX_PER_ACCOUNT must be a whole number/);
+    expect(problem({ SMTP_TIMEOUT_MS: "10" })).toBe("SMTP_TIMEOUT_MS must be between 1000 and 600000");
+    expect(problem({ SMTP_IDLE_MS: "forever" })).toMatch(/^SMTP_IDLE_MS must be a whole number/);
+    expect(problem({ SMTP_CA_FILE: "/nonexistent/ca.pem" })).toBe("SMTP_CA_FILE cannot be read (/nonexistent/ca.pem): ENOENT");
+    withFile("ca.pem", "not a certificate", (path) => expect(problem({ SMTP_CA_FILE: path })).toBe(`SMTP_CA_FILE must hold a PEM certificate (${path})`));
+  });
+
+  it("the process: a bad SMTP value → exit 1 and one line on stderr", async () => {
+    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+      const child = spawn(process.execPath, ["bridge/src/main.ts"], {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH ?? "", BRIDGE_SECRET: SECRET, BRIDGE_PORT: "0", SMTP_MAX_PER_DOMAIN: "lots" },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let out = "";
+      let err = "";
+      child.stdout.on("data", (d) => (out += d));
+      child.stderr.on("data", (d) => (err += d));
+      const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+      child.on("error", reject);
+      child.on("exit", (exitCode) => {
+        clearTimeout(timer);
+        resolve({ code: exitCode, stdout: out, stderr: err });
+      });
+    });
+    expect(code).toBe(1);
+    expect(stdout).toBe("");
+    expect(stderr.trimEnd().split("\n")).toEqual(["bridge: invalid configuration: SMTP_MAX_PER_DOMAIN must be a whole number between 1 and 100"]);
+  });
+});

@@ -1,0 +1,306 @@
+/**
+ * Test helpers for the bridge's SMTP relay: a receiving MTA on smtp-server (127.0.0.1, port 0)
+ * with a self-signed certificate that openssl makes at test time, for STARTTLS or implicit TLS.
+ * The RCPT TO address decides the answer (first word found wins):
+ *
+ *   bounce → 550 5.1.1 at RCPT        soft  → 451 4.7.1 at RCPT
+ *   block  → 554 5.7.1 after DATA     drop  → the socket is cut after DATA's final "." (no reply)
+ *   else   → 250 2.0.0 Ok: queued as <id> after DATA
+ *
+ * It records every message (envelope, raw bytes as received, the session it came on, whether
+ * the session was under TLS, who authenticated), the AUTH attempts, and the sessions: how many
+ * were opened and the most that were open at once. Enhanced status codes are written into the
+ * reply texts (smtp-server's own table is not used, ENHANCEDSTATUSCODES is not advertised).
+ *
+ * Also: Standard Webhooks signing for requests to the bridge, and a bridge `Config` for tests.
+ * (Self-contained on purpose: test/node/apns-fixture.ts builds a Config without `smtp`.)
+ */
+import { execFileSync } from "node:child_process";
+import { randomBytes, randomUUID } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMTPServerSession } from "smtp-server";
+import type { Config, SmtpConfig } from "../../bridge/src/config.ts";
+import type { MxRecord, SmtpResolver } from "../../bridge/src/smtp/dns.ts";
+import { signedHeaders } from "../../src/core/standard-webhooks.ts";
+
+export const SECRET = "whsec_bGFzdGhvcC10ZXN0LXNlY3JldC0xMjM0NTY3OA==";
+
+export type Received = {
+  session: string;
+  mailFrom: string;
+  rcptTo: string[];
+  raw: Buffer;
+  secure: boolean;
+  user: string | undefined;
+};
+
+export type AuthAttempt = { session: string; method: string; user: string; pass: string; secure: boolean };
+
+export type SmtpFixtureOptions = {
+  /** "starttls" (default): STARTTLS offered; "none": not offered; "implicit": TLS from the first byte. */
+  tls?: "starttls" | "implicit" | "none";
+  /** SIZE advertised in EHLO (bytes). */
+  size?: number;
+  /** Refuse MAIL FROM until the client authenticated (AUTH PLAIN/LOGIN, after TLS). */
+  requireAuth?: boolean;
+  /** Credentials accepted (others get 535 5.7.8). Default user "relay-user", pass "relay-pass". */
+  credentials?: { user: string; pass: string };
+  /** Delay before answering DATA's final ".", so concurrent sessions overlap. */
+  holdMs?: number;
+};
+
+export type SmtpFixture = {
+  host: string;
+  port: number;
+  caPem: string;
+  received: Received[];
+  /** Every RCPT TO, accepted or not. */
+  rcpts: Array<{ session: string; address: string }>;
+  auths: AuthAttempt[];
+  /**
+   * opened: sessions opened; open / maxOpen: sessions open now / at most at once; busy / maxBusy:
+   * messages between the end of their data and the reply, now / at most at once.
+   */
+  stats: { opened: number; open: number; maxOpen: number; busy: number; maxBusy: number; sessionIds: Set<string> };
+  holdMs: number;
+  reset(): void;
+  /** Cuts every open session (the server stays up). */
+  cut(): void;
+  close(): Promise<void>;
+};
+
+type Coded = Error & { responseCode: number };
+const refuse = (code: number, text: string): Coded => Object.assign(new Error(text), { responseCode: code });
+
+/** A self-signed P-256 certificate for localhost and 127.0.0.1, made by the openssl CLI. */
+export function makeCertificate(): { key: string; cert: string } {
+  const dir = mkdtempSync(join(tmpdir(), "lasthop-smtp-"));
+  try {
+    execFileSync(
+      "openssl",
+      [
+        "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
+        "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"),
+      ],
+      { stdio: "pipe" },
+    );
+    return { key: readFileSync(join(dir, "key.pem"), "utf8"), cert: readFileSync(join(dir, "cert.pem"), "utf8") };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+let certificate: { key: string; cert: string } | undefined;
+
+export async function startSmtpFixture(options: SmtpFixtureOptions = {}): Promise<SmtpFixture> {
+  certificate ??= makeCertificate();
+  const mode = options.tls ?? "starttls";
+  const credentials = options.credentials ?? { user: "relay-user", pass: "relay-pass" };
+  const received: Received[] = [];
+  const rcpts: SmtpFixture["rcpts"] = [];
+  const auths: AuthAttempt[] = [];
+  const stats = { opened: 0, open: 0, maxOpen: 0, busy: 0, maxBusy: 0, sessionIds: new Set<string>() };
+  const fixture = { holdMs: options.holdMs ?? 0 };
+  const timers = new Set<NodeJS.Timeout>();
+
+  const server: SMTPServer = new SMTPServer({
+    name: "mx.fixture.test",
+    key: certificate.key,
+    cert: certificate.cert,
+    secure: mode === "implicit",
+    ...(options.size !== undefined ? { size: options.size } : {}),
+    disabledCommands: mode === "none" ? ["STARTTLS"] : [],
+    authOptional: !options.requireAuth,
+    hideENHANCEDSTATUSCODES: true,
+    disableReverseLookup: true,
+    logger: false,
+    socketTimeout: 30_000,
+    closeTimeout: 1_000,
+    onConnect(session: SMTPServerSession, callback) {
+      stats.opened++;
+      stats.open++;
+      stats.maxOpen = Math.max(stats.maxOpen, stats.open);
+      stats.sessionIds.add(session.id);
+      callback();
+    },
+    onClose() {
+      stats.open--;
+    },
+    onAuth(auth, session, callback) {
+      const user = auth.username ?? "";
+      const pass = auth.password ?? "";
+      auths.push({ session: session.id, method: auth.method, user, pass, secure: session.secure });
+      if (user === credentials.user && pass === credentials.pass) return callback(null, { user });
+      callback(refuse(535, "5.7.8 Authentication credentials invalid"));
+    },
+    onRcptTo(address: SMTPServerAddress, session: SMTPServerSession, callback) {
+      rcpts.push({ session: session.id, address: address.address });
+      const local = address.address.toLowerCase();
+      if (local.includes("bounce")) return callback(refuse(550, `5.1.1 <${address.address}>: Recipient address rejected: User unknown`));
+      if (local.includes("soft")) return callback(refuse(451, "4.7.1 Greylisted, try again later"));
+      callback();
+    },
+    onData(stream: SMTPServerDataStream, session: SMTPServerSession, callback) {
+      const chunks: Buffer[] = [];
+      stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+      stream.on("end", () => {
+        const rcptTo = session.envelope.rcptTo.map((r) => r.address);
+        const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : "";
+        const user = typeof session.user === "string" ? session.user : undefined;
+        const message: Received = { session: session.id, mailFrom, rcptTo, raw: Buffer.concat(chunks), secure: session.secure, user };
+        if (rcptTo.some((r) => r.includes("drop"))) {
+          received.push(message); // it arrived; the answer never leaves
+          for (const connection of server.connections) if (connection.id === session.id) connection._socket.destroy();
+          return;
+        }
+        stats.busy++;
+        stats.maxBusy = Math.max(stats.maxBusy, stats.busy);
+        const reply = () => {
+          stats.busy--;
+          if (rcptTo.some((r) => r.includes("block"))) return callback(refuse(554, "5.7.1 Message rejected as spam by policy"));
+          received.push(message);
+          callback(null, `2.0.0 Ok: queued as ${randomBytes(5).toString("hex").toUpperCase()}`);
+        };
+        if (fixture.holdMs > 0) {
+          const timer = setTimeout(() => {
+            timers.delete(timer);
+            reply();
+          }, fixture.holdMs);
+          timers.add(timer);
+        } else reply();
+      });
+    },
+  });
+  server.on("error", () => {}); // client sockets cut on purpose
+  await new Promise<void>((resolve, reject) => {
+    server.server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve());
+  });
+  const { port } = server.server.address() as AddressInfo;
+
+  return {
+    host: "127.0.0.1",
+    port,
+    caPem: certificate.cert,
+    received,
+    rcpts,
+    auths,
+    stats,
+    get holdMs() {
+      return fixture.holdMs;
+    },
+    set holdMs(ms: number) {
+      fixture.holdMs = ms;
+    },
+    reset() {
+      received.length = 0;
+      rcpts.length = 0;
+      auths.length = 0;
+      stats.opened = 0;
+      stats.maxOpen = stats.open;
+      stats.maxBusy = stats.busy;
+      stats.sessionIds.clear();
+    },
+    cut() {
+      for (const connection of server.connections) connection._socket.destroy();
+    },
+    close() {
+      for (const timer of timers) clearTimeout(timer);
+      for (const connection of server.connections) connection._socket.destroy();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** Test SMTP settings: quick timeouts, everything else as in production unless given. */
+export function smtpConfig(overrides: Partial<SmtpConfig> = {}): SmtpConfig {
+  return { heloName: "bridge.lasthop.test", directPort: 25, idleMs: 30_000, maxPerDomain: 5, maxPerAccount: 20, timeoutMs: 5_000, ...overrides };
+}
+
+export function testConfig(smtp: Partial<SmtpConfig> = {}): Config {
+  return { host: "127.0.0.1", port: 0, secret: SECRET, apns: null, smtp: smtpConfig(smtp), logLevel: "silent", shutdownTimeoutMs: 5_000 };
+}
+
+export async function signedPost(url: string, body: unknown, secret = SECRET, now = Date.now()): Promise<Response> {
+  const text = typeof body === "string" ? body : JSON.stringify(body);
+  const headers = await signedHeaders(secret, text, now);
+  return fetch(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: text });
+}
+
+/** An RFC 5322 message with CRLF line ends, as the edge composes it. */
+export function rawMessage(opts: { from?: string; to: string; subject?: string; body?: string; extraHeaders?: string[] }): string {
+  const id = randomBytes(6).toString("hex");
+  const headers = [
+    `From: Lasthop Tests <${opts.from ?? "news@mail.example.com"}>`,
+    `To: <${opts.to}>`,
+    `Subject: ${opts.subject ?? "Hello from the relay"}`,
+    "Date: Tue, 03 Nov 2026 10:00:00 +0000",
+    `Message-ID: <${id}@mail.example.com>`,
+    "MIME-Version: 1.0",
+    "Content-Type: text/plain; charset=utf-8",
+    "Content-Transfer-Encoding: 8bit",
+    ...(opts.extraHeaders ?? []),
+  ];
+  const body = opts.body ?? "Hi,\r\n\r\nthis is a test message.\r\n.leading dot line\r\n\r\n-- \r\nlasthop\r\n";
+  return `${headers.join("\r\n")}\r\n\r\n${body}`;
+}
+
+/** One smtpBatch item. */
+export function smtpItem(fields: { rcptTo: string; relay: Record<string, unknown>; account?: string; raw?: string; dkim?: Record<string, unknown>; id?: string }): Record<string, unknown> {
+  const id = fields.id ?? randomUUID();
+  return {
+    id,
+    account: fields.account ?? "acct_test",
+    mailFrom: `bounce+${id}@bounces.example.com`,
+    rcptTo: fields.rcptTo,
+    raw: fields.raw ?? rawMessage({ to: fields.rcptTo }),
+    ...(fields.dkim ? { dkim: fields.dkim } : {}),
+    relay: fields.relay,
+  };
+}
+
+/** Smarthost relay settings for a fixture. */
+export function smarthost(fixture: Pick<SmtpFixture, "host" | "port">, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { mode: "smarthost", host: fixture.host, port: fixture.port, secure: false, requireTLS: true, ...extra };
+}
+
+export function dnsError(code: string): Error {
+  return Object.assign(new Error(`query failed: ${code}`), { code });
+}
+
+/**
+ * An in-memory DNS for direct mode: `mx` per domain (records, or an error code to throw),
+ * `addresses` per host name (absent: ENOTFOUND). Records every query in order.
+ */
+export function fakeResolver(zone: { mx: Record<string, MxRecord[] | string>; addresses: Record<string, string[]> }): SmtpResolver & { queries: string[] } {
+  const queries: string[] = [];
+  return {
+    queries,
+    async resolveMx(domain) {
+      queries.push(`MX ${domain}`);
+      const answer = zone.mx[domain];
+      if (answer === undefined) throw dnsError("ENOTFOUND");
+      if (typeof answer === "string") throw dnsError(answer);
+      return answer;
+    },
+    async resolveAddresses(host) {
+      queries.push(`A ${host}`);
+      const answer = zone.addresses[host];
+      if (answer === undefined) throw dnsError("ENOTFOUND");
+      return answer;
+    },
+  };
+}
+
+/** Waits until `check()` is true (polling), or fails after `ms`. */
+export async function waitFor(check: () => boolean, ms: number, what = "condition"): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
