@@ -1,11 +1,14 @@
 // Runs the bridge as a plain child process, as production runs it in a container: the
 // stack (npm start, end-to-end tests, benchmarks) talks to it only over signed HTTP.
 import { spawn, type ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
 import { join } from "node:path";
 
 export type BridgeProcess = { url: string; process: ChildProcess; stop(): Promise<void>; kill(): Promise<void> };
 
 export async function startBridgeProcess(repoRoot: string, port: number, env: Record<string, string>): Promise<BridgeProcess> {
+  // Another bridge on the port would answer our health check and take our traffic.
+  await assertPortFree(port);
   const child = spawn(process.execPath, [join(repoRoot, "bridge/src/main.ts")], {
     env: { ...process.env, BRIDGE_HOST: "127.0.0.1", BRIDGE_PORT: String(port), ...env },
     stdio: ["ignore", "inherit", "inherit"],
@@ -40,4 +43,12 @@ export async function startBridgeProcess(repoRoot: string, port: number, env: Re
     }
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+function assertPortFree(port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", () => reject(new Error(`127.0.0.1:${port} is already in use: is another lasthop stack (or bridge) running?`)));
+    probe.listen(port, "127.0.0.1", () => probe.close(() => resolve()));
+  });
 }

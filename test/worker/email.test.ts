@@ -1,7 +1,7 @@
-import { SELF } from "cloudflare:test";
+import { SELF, env } from "cloudflare:test";
 import PostalMime from "postal-mime";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { API_KEY_B } from "../fixtures.ts";
+import { ACCOUNT_A, API_KEY_B } from "../fixtures.ts";
 import { installBridge } from "./bridge-fake.ts";
 import { BASE, api, getMessage, send, waitFor, waitForStatus } from "./helpers.ts";
 
@@ -46,6 +46,15 @@ describe("email composition and relay", () => {
     expect(header("list-unsubscribe-post")).toBe("List-Unsubscribe=One-Click");
     // Every line of the message is 7-bit: non-ASCII bodies went base64.
     expect(/^[\x00-\x7f]*$/.test(item.raw)).toBe(true);
+  });
+
+  it("a queue redelivery of a message whose outcome is recorded sends nothing again", async () => {
+    const res = await send(email("twice@example.com"));
+    await waitForStatus(res.body.id, "accepted");
+    await env.SEND_EMAIL.send({ account: ACCOUNT_A, messageId: res.body.id });
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(bridge.mail.filter((m) => m.rcptTo === "twice@example.com")).toHaveLength(1);
+    expect((await getMessage(res.body.id)).body.attempts).toBe(1);
   });
 
   it("leaves List-Unsubscribe off for transactional mail", async () => {
