@@ -15,6 +15,8 @@ export type StackOptions = SandboxOptions & {
   workerPort?: number;
   /** Bridge port. Default 8790; 0 picks a free port. */
   bridgePort?: number;
+  /** The bridge's inbound SMTP (bounces to the bounce domain). Default 2526; 0 picks a free port. */
+  inboundSmtpPort?: number;
   /** Where wrangler dev keeps DO, Queue and KV state. Default <repo>/.wrangler/state. */
   persistTo?: string;
   /** Plain-text bindings that override wrangler.toml, .dev.vars and the stack's own (tests pass generated keys). */
@@ -36,6 +38,8 @@ export type Stack = {
   bridgeUrl: string;
   sandbox: Sandbox;
   keys: DevKeys;
+  /** Where the bridge takes bounces by SMTP (the bounce domain's MX in production). */
+  inboundSmtp: { host: string; port: number };
   /** Kills the bridge with SIGKILL (a crash) and starts a fresh one on the same port. */
   restartBridge(): Promise<void>;
   close(): Promise<void>;
@@ -60,7 +64,12 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
 
     const secret = opts.vars?.WEBHOOK_SECRET ?? opts.bridgeSecret ?? DEV_BRIDGE_SECRET;
     const bridgePort = opts.bridgePort === 0 ? await freePort() : (opts.bridgePort ?? 8790);
+    const inboundPort = opts.inboundSmtpPort === 0 ? await freePort() : (opts.inboundSmtpPort ?? 2526);
+    const workerPort = opts.workerPort ?? 8787;
     const bridgeEnv = {
+      INBOUND_DOMAINS: DEV_BOUNCE_DOMAIN,
+      INBOUND_SMTP_PORT: String(inboundPort),
+      EDGE_URL: `http://127.0.0.1:${workerPort}`,
       BRIDGE_SECRET: secret,
       APNS_KEY: keys.apns.privateKeyPem,
       APNS_KEY_ID: keys.apns.keyId,
@@ -83,7 +92,6 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     // variable when its module loads, hence the dynamic import after setting it.
     process.env.NODE_EXTRA_CA_CERTS = sandbox.caPath;
     const { unstable_startWorker } = await import("wrangler");
-    const workerPort = opts.workerPort ?? 8787;
     // Every account relays through the bridge to the sandbox MTA as its smarthost
     // (STARTTLS required, AUTH), signing with the dev DKIM key.
     const emailAccount = {
@@ -117,7 +125,15 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     await worker.ready;
     const url = await worker.url;
     let closing: Promise<void> | null = null;
-    return { workerUrl: url.origin, bridgeUrl: bridge.url, sandbox, keys, restartBridge, close: () => (closing ??= closeAll()) };
+    return {
+      workerUrl: url.origin,
+      bridgeUrl: bridge.url,
+      inboundSmtp: { host: "127.0.0.1", port: inboundPort },
+      sandbox,
+      keys,
+      restartBridge,
+      close: () => (closing ??= closeAll()),
+    };
   } catch (error) {
     await closeAll();
     throw error;

@@ -14,6 +14,7 @@ console.log(`
 lasthop is running
   API (Worker)        ${stack.workerUrl}          API key: dev-key-lasthop
   bridge              ${stack.bridgeUrl}          /healthz, /metrics
+  bridge inbound SMTP ${stack.inboundSmtp.host}:${stack.inboundSmtp.port}      bounces to @bounces.lasthop.test
   sandbox control     ${stack.sandbox.httpUrl}    /_sandbox/received, /_sandbox/webpush/subscriptions, /_sandbox/apns/tokens
   sandbox web push    ${stack.sandbox.webpushUrl}
   sandbox APNs (h2)   ${stack.sandbox.apnsUrl}

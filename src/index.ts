@@ -1,4 +1,5 @@
 import { app } from "./api/app.ts";
+import { ingestFeedbackEmail } from "./webhooks/inbound-email.ts";
 import type { CanonicalEvent } from "./core/schema.ts";
 import { consumeDeadEvents, consumeEvents } from "./queues/events.ts";
 import { consumeDeadSends, consumeSends } from "./queues/send.ts";
@@ -11,6 +12,16 @@ export { TokenDO } from "./state/token.ts";
 
 export default {
   fetch: app.fetch,
+
+  /**
+   * Cloudflare Email Routing delivers the bounce domain's mail here. Mail for an address
+   * that is not at a bounce domain is rejected; everything else is parsed and applied.
+   */
+  async email(message, env) {
+    const raw = new Uint8Array(await new Response(message.raw).arrayBuffer());
+    const result = await ingestFeedbackEmail(env, raw, message.to);
+    if (result.outcome === "not_ours") message.setReject("550 5.1.1 not a bounce address of this deployment");
+  },
 
   /** One Worker consumes every queue; the queue's name says which job it is. */
   async queue(batch, env) {

@@ -1,7 +1,8 @@
 /**
  * Wires one bridge instance from a validated configuration: logger, metrics, the APNs pool
- * and provider token, the SMTP relay (pool and sender), the HTTP server. main.ts adds the process concerns (environment,
- * signals, exit codes); tests start bridges in-process through `startBridge`.
+ * and provider token, the SMTP relay (pool and sender), the HTTP server, and the inbound SMTP
+ * server when it is configured. main.ts adds the process concerns (environment, signals, exit
+ * codes); tests start bridges in-process through `startBridge`.
  */
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
@@ -13,6 +14,7 @@ import { createLogger } from "./log.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
 import { createBridgeServer } from "./server.ts";
 import { systemResolver, type SmtpResolver } from "./smtp/dns.ts";
+import { InboundSmtpServer } from "./smtp/inbound.ts";
 import { SmtpPool } from "./smtp/pool.ts";
 import { SmtpSender } from "./smtp/send.ts";
 
@@ -23,12 +25,15 @@ export type Bridge = {
   tokens: ProviderTokens | null;
   /** The SMTP relay's connection pool (always present: the relay needs no credentials). */
   smtpPool: SmtpPool;
+  /** Where the inbound SMTP server listens; null when it is not configured (INBOUND_DOMAINS, EDGE_URL). */
+  inbound: { host: string; port: number } | null;
   /** Batch requests being handled now. */
   inFlight(): number;
   /**
    * Graceful stop: refuse new connections, let in-flight batches finish (bounded by
-   * `shutdownTimeoutMs`), then close the APNs sessions and the SMTP connections. Safe to call
-   * more than once.
+   * `shutdownTimeoutMs`), then close the APNs sessions and the SMTP connections. The inbound SMTP
+   * server stops at once too: inbound messages in flight get the edge's answer within the same
+   * bound, then its connections get 421. Safe to call more than once.
    */
   close(): Promise<void>;
 };
@@ -123,12 +128,35 @@ export async function startBridge(config: Config, options: BridgeOptions = {}): 
   const address = server.address() as AddressInfo;
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
 
+  let inboundServer: InboundSmtpServer | null = null;
+  let inbound: Bridge["inbound"] = null;
+  if (config.inbound) {
+    inboundServer = new InboundSmtpServer({
+      ...config.inbound,
+      secret: config.secret,
+      heloName: smtpConfig.heloName,
+      shutdownTimeoutMs: config.shutdownTimeoutMs,
+      log,
+      metrics,
+    });
+    try {
+      inbound = await inboundServer.listen();
+    } catch (error) {
+      // Typically EADDRINUSE on INBOUND_SMTP_PORT: undo what started, the caller reports it.
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await Promise.all([pool?.close(500), smtp.close(500)]);
+      throw error;
+    }
+    log.info({ host: inbound.host, port: inbound.port, domains: config.inbound.domains, edge: config.inbound.edgeUrl, tls: config.inbound.tls !== undefined }, "inbound smtp listening");
+  }
+
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
       const deadline = Date.now() + config.shutdownTimeoutMs;
       const remaining = () => deadline - Date.now();
       bridge.drain(); // answers from now on end their connection
+      const inboundClosed = inboundServer?.close(remaining()); // no new sessions; messages in flight get their answer
       const allClosed = new Promise<void>((resolve) => server.close(() => resolve())); // stop accepting
       server.closeIdleConnections();
       if (!(await within(bridge.idle(), remaining()))) {
@@ -137,10 +165,10 @@ export async function startBridge(config: Config, options: BridgeOptions = {}): 
       // Answered connections close after their response (Connection: close); cut the rest.
       server.closeIdleConnections();
       if (!(await within(allClosed, Math.min(remaining(), 1_000)))) server.closeAllConnections();
-      await Promise.all([pool?.close(Math.max(remaining(), 500)), smtp.close(Math.max(remaining(), 500))]);
+      await Promise.all([pool?.close(Math.max(remaining(), 500)), smtp.close(Math.max(remaining(), 500)), inboundClosed]);
     })();
     return closing;
   };
 
-  return { url: `http://${host}:${address.port}`, metrics, pool, tokens, smtpPool, inFlight: bridge.inFlight, close };
+  return { url: `http://${host}:${address.port}`, metrics, pool, tokens, smtpPool, inbound, inFlight: bridge.inFlight, close };
 }

@@ -7,6 +7,7 @@
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
+import { domainToASCII } from "node:url";
 import { z } from "zod";
 import { APNS_PRODUCTION_ORIGIN, APNS_SANDBOX_ORIGIN } from "../../src/core/apns.ts";
 
@@ -47,6 +48,27 @@ export type SmtpConfig = {
   ca?: string;
 };
 
+/**
+ * The inbound SMTP server (the bounce domains' MX): DSNs, ARF complaints and replies are handed
+ * to the edge (a signed POST) before they are accepted. Absent when INBOUND_DOMAINS and EDGE_URL
+ * are not set.
+ */
+export type InboundConfig = {
+  host: string;
+  /** 0 = any free port (tests). */
+  port: number;
+  /** Lower-cased domains whose addresses RCPT TO accepts (the bounce domains). */
+  domains: string[];
+  /** The Worker's origin, e.g. http://127.0.0.1:8787; messages go to `${edgeUrl}/v1/inbound/email`. */
+  edgeUrl: string;
+  /** Advertised as SIZE and enforced (552 5.3.4). */
+  maxBytes: number;
+  /** Deadline for each POST to the edge, answer included; past it the sender gets 451. */
+  edgeTimeoutMs: number;
+  /** STARTTLS certificate chain and key (PEM); without them STARTTLS is not offered. */
+  tls?: { cert: string; key: string };
+};
+
 export type Config = {
   host: string;
   port: number;
@@ -59,6 +81,8 @@ export type Config = {
    * and get `smtpDefaults()`.
    */
   smtp?: SmtpConfig;
+  /** The inbound SMTP server; absent (off) unless INBOUND_DOMAINS and EDGE_URL are set. */
+  inbound?: InboundConfig;
   logLevel: LogLevel;
   shutdownTimeoutMs: number;
 };
@@ -114,6 +138,38 @@ const heloName = optional(
     }),
 );
 
+/** A domain name: labels of letters, digits and hyphens, separated by dots (no trailing dot). */
+const DOMAIN = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/;
+
+/** INBOUND_DOMAINS: comma-separated domains, lower-cased (IDNs as A-labels), without duplicates. */
+const domainList = optional(
+  z
+    .string()
+    .transform((v) => {
+      const names = v.split(",").map((d) => d.trim().replace(/\.$/, "")).filter((d) => d !== "");
+      // An entry domainToASCII cannot convert stays as given, so the check below names the list as bad.
+      return [...new Set(names.map((d) => (domainToASCII(d) || d).toLowerCase()))];
+    })
+    .refine((list) => list.length > 0 && list.every((d) => DOMAIN.test(d)), {
+      error: "must be a comma-separated list of domain names such as bounces.example.com",
+    }),
+);
+
+/** EDGE_URL: an http(s) origin (no path, query or fragment), returned without a trailing slash. */
+const edgeOrigin = optional(
+  z.string().trim().refine(
+    (v) => {
+      try {
+        const url = new URL(v);
+        return (url.protocol === "https:" || url.protocol === "http:") && (url.pathname === "/" || url.pathname === "") && !url.search && !url.hash && !url.username && !url.password;
+      } catch {
+        return false;
+      }
+    },
+    { error: "must be the Worker's http(s) origin such as https://lasthop.example.workers.dev" },
+  ),
+).transform((v) => (v === undefined ? undefined : new URL(v).origin));
+
 /** Apple's key ids and team ids are 10 letters and digits. */
 const appleId = optional(z.string().trim().regex(/^[A-Za-z0-9]{10}$/, { error: "must be 10 characters (letters and digits)" }));
 
@@ -148,6 +204,14 @@ const schema = z
     SMTP_MAX_PER_ACCOUNT: integer(1, 1_000, 20),
     SMTP_TIMEOUT_MS: integer(1_000, 600_000, 30_000),
     SMTP_CA_FILE: optional(z.string().trim()),
+    INBOUND_DOMAINS: domainList,
+    EDGE_URL: edgeOrigin,
+    INBOUND_SMTP_HOST: optional(z.string().trim()),
+    INBOUND_SMTP_PORT: integer(0, 65_535, 2526),
+    INBOUND_MAX_BYTES: integer(1_024, 64 * 1024 * 1024, 10 * 1024 * 1024),
+    INBOUND_EDGE_TIMEOUT_MS: integer(1_000, 600_000, 15_000),
+    INBOUND_TLS_CERT_FILE: optional(z.string().trim()),
+    INBOUND_TLS_KEY_FILE: optional(z.string().trim()),
     LOG_LEVEL: optional(z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` })).transform((v) => v ?? "info"),
     SHUTDOWN_TIMEOUT_MS: integer(0, 600_000, 10_000),
   })
@@ -160,6 +224,17 @@ const schema = z
     if (Object.values(given).some(Boolean) && !Object.values(given).every(Boolean)) {
       const missing = !given.key ? "APNS_KEY" : !given.APNS_KEY_ID ? "APNS_KEY_ID" : "APNS_TEAM_ID";
       ctx.addIssue({ code: "custom", path: [missing], message: "is missing: APNs needs APNS_KEY (or APNS_KEY_FILE), APNS_KEY_ID and APNS_TEAM_ID together" });
+    }
+    // The inbound SMTP server is all or nothing too. Its certificate and key come as a pair, and
+    // giving them without the server is a partial set as well.
+    const tlsGiven = { INBOUND_TLS_CERT_FILE: env.INBOUND_TLS_CERT_FILE !== undefined, INBOUND_TLS_KEY_FILE: env.INBOUND_TLS_KEY_FILE !== undefined };
+    const inbound = { INBOUND_DOMAINS: env.INBOUND_DOMAINS !== undefined, EDGE_URL: env.EDGE_URL !== undefined };
+    if ((Object.values(inbound).some(Boolean) || Object.values(tlsGiven).some(Boolean)) && !Object.values(inbound).every(Boolean)) {
+      const missing = !inbound.INBOUND_DOMAINS ? "INBOUND_DOMAINS" : "EDGE_URL";
+      ctx.addIssue({ code: "custom", path: [missing], message: "is missing: the inbound SMTP server needs INBOUND_DOMAINS and EDGE_URL together" });
+    } else if (tlsGiven.INBOUND_TLS_CERT_FILE !== tlsGiven.INBOUND_TLS_KEY_FILE) {
+      const missing = tlsGiven.INBOUND_TLS_CERT_FILE ? "INBOUND_TLS_KEY_FILE" : "INBOUND_TLS_CERT_FILE";
+      ctx.addIssue({ code: "custom", path: [missing], message: "is missing: STARTTLS needs INBOUND_TLS_CERT_FILE and INBOUND_TLS_KEY_FILE together" });
     }
   });
 
@@ -195,6 +270,26 @@ function caPem(path: string, variable = "APNS_CA_FILE"): string {
     throw new ConfigError(`${variable} must hold a PEM certificate (${path})`);
   }
   return pem;
+}
+
+/** The STARTTLS certificate chain and its private key (PEM files), checked to belong together. */
+function inboundTls(certFile: string, keyFile: string): { cert: string; key: string } {
+  const cert = readText("INBOUND_TLS_CERT_FILE", certFile);
+  const key = readText("INBOUND_TLS_KEY_FILE", keyFile);
+  let x509: X509Certificate;
+  try {
+    x509 = new X509Certificate(cert);
+  } catch {
+    throw new ConfigError(`INBOUND_TLS_CERT_FILE must hold a PEM certificate (${certFile})`);
+  }
+  let privateKey: ReturnType<typeof createPrivateKey>;
+  try {
+    privateKey = createPrivateKey({ key, format: "pem" });
+  } catch {
+    throw new ConfigError(`INBOUND_TLS_KEY_FILE must hold a PEM private key (${keyFile})`);
+  }
+  if (!x509.checkPrivateKey(privateKey)) throw new ConfigError(`INBOUND_TLS_KEY_FILE is not the key of the certificate in INBOUND_TLS_CERT_FILE (${keyFile})`);
+  return { cert, key };
 }
 
 /** The default SMTP relay settings (the SMTP_* variables unset). */
@@ -242,12 +337,26 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     timeoutMs: v.SMTP_TIMEOUT_MS,
     ...(v.SMTP_CA_FILE !== undefined ? { ca: caPem(v.SMTP_CA_FILE, "SMTP_CA_FILE") } : {}),
   };
+  let inbound: InboundConfig | undefined;
+  if (v.INBOUND_DOMAINS !== undefined && v.EDGE_URL !== undefined) {
+    inbound = {
+      host: v.INBOUND_SMTP_HOST ?? v.BRIDGE_HOST,
+      port: v.INBOUND_SMTP_PORT,
+      domains: v.INBOUND_DOMAINS,
+      edgeUrl: v.EDGE_URL,
+      maxBytes: v.INBOUND_MAX_BYTES,
+      edgeTimeoutMs: v.INBOUND_EDGE_TIMEOUT_MS,
+      ...(v.INBOUND_TLS_CERT_FILE !== undefined && v.INBOUND_TLS_KEY_FILE !== undefined ? { tls: inboundTls(v.INBOUND_TLS_CERT_FILE, v.INBOUND_TLS_KEY_FILE) } : {}),
+    };
+  }
   return {
     host: v.BRIDGE_HOST,
     port: v.BRIDGE_PORT,
     secret: v.BRIDGE_SECRET,
     apns,
     smtp,
+    // Left out when off, so the configuration without inbound variables is unchanged.
+    ...(inbound ? { inbound } : {}),
     logLevel: v.LOG_LEVEL,
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
   };

@@ -19,6 +19,16 @@ export type Metrics = {
   smtpConnections: Gauge<"host">;
   /** One SMTP attempt per item: from taking a pooled connection to the final reply, by result kind. */
   smtpTransactionDuration: Histogram<"kind">;
+  /**
+   * Messages that reached the end of DATA on the inbound SMTP server, by the reply they got:
+   * `accepted` (250, the edge took them), `not_ours` (550, the edge refused the recipient),
+   * `deferred` (451, the edge failed or did not answer), `too_large` (552).
+   */
+  inboundMessages: Counter<"outcome">;
+  /** Bytes of those messages, by the same outcome. */
+  inboundBytes: Counter<"outcome">;
+  /** RCPT TO refused on the inbound SMTP server: `domain` (not a bounce domain), `too_many`, `shutdown`. */
+  inboundRcptRefused: Counter<"reason">;
 };
 
 /** `sessionCounts` and `smtpConnectionCounts` are read at scrape time, so the gauges never lag the pools. */
@@ -75,7 +85,38 @@ export function createMetrics(
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
     registers: [registry],
   });
-  return { registry, inFlight, sent, outcomes, apnsSessions, requestDuration, tokenRefreshes, smtpConnections, smtpTransactionDuration };
+  const inboundMessages = new Counter({
+    name: "bridge_inbound_messages_total",
+    help: "Messages received by the inbound SMTP server, by outcome (accepted, not_ours, deferred, too_large)",
+    labelNames: ["outcome"] as const,
+    registers: [registry],
+  });
+  const inboundBytes = new Counter({
+    name: "bridge_inbound_bytes_total",
+    help: "Bytes of the messages received by the inbound SMTP server, by outcome",
+    labelNames: ["outcome"] as const,
+    registers: [registry],
+  });
+  const inboundRcptRefused = new Counter({
+    name: "bridge_inbound_rcpt_refused_total",
+    help: "RCPT TO commands refused by the inbound SMTP server, by reason (domain, too_many, shutdown)",
+    labelNames: ["reason"] as const,
+    registers: [registry],
+  });
+  return {
+    registry,
+    inFlight,
+    sent,
+    outcomes,
+    apnsSessions,
+    requestDuration,
+    tokenRefreshes,
+    smtpConnections,
+    smtpTransactionDuration,
+    inboundMessages,
+    inboundBytes,
+    inboundRcptRefused,
+  };
 }
 
 /**

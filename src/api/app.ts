@@ -9,6 +9,7 @@ import { messages } from "./messages.ts";
 import { stats } from "./stats.ts";
 import { suppressions } from "./suppressions.ts";
 import { unsubscribeRoutes } from "./unsubscribe.tsx";
+import { inbound } from "./inbound.ts";
 import type { AppEnv } from "./types.ts";
 import { webhooks } from "./webhooks.ts";
 
@@ -27,6 +28,7 @@ app.route("/v1/messages", messages);
 app.route("/v1/suppressions", suppressions);
 app.route("/v1/stats", stats);
 app.route("/v1/webhooks", webhooks);
+app.route("/v1/inbound", inbound);
 app.use("/u/*", limitBody);
 app.route("/u", unsubscribeRoutes);
 

@@ -21,6 +21,20 @@ export type EmailAccountConfig = z.infer<typeof emailAccountConfig>;
 
 const emailConfig = z.record(z.string(), emailAccountConfig);
 
+/** The accounts whose bounce domain is `domain`: inbound feedback is theirs to claim. */
+export function accountsForBounceDomain(json: string | undefined, domain: string): string[] {
+  if (!json) return [];
+  try {
+    const parsed = emailConfig.safeParse(JSON.parse(json));
+    if (!parsed.success) return [];
+    return Object.entries(parsed.data)
+      .filter(([, config]) => config.bounceDomain.toLowerCase() === domain.toLowerCase())
+      .map(([account]) => account);
+  } catch {
+    return [];
+  }
+}
+
 export function accountEmailConfig(json: string | undefined, account: string): EmailAccountConfig | null {
   if (!json) return null;
   try {

@@ -15,7 +15,11 @@ const RECIPIENT_ACCESS = `/^(.*bounce.*)$/ 550 5.1.1 <$1>: Recipient address rej
 /soft/ 450 4.2.1 Mailbox temporarily unavailable
 `;
 
-export async function startPostfix(sinkPort: number): Promise<Postfix> {
+/**
+ * `transports` routes whole domains elsewhere (e.g. the bounce domain to the bridge's
+ * inbound SMTP, a "dead" domain to a sink that rejects every RCPT so Postfix writes a DSN).
+ */
+export async function startPostfix(sinkPort: number, transports: Record<string, string> = {}): Promise<Postfix> {
   if (!existsSync("/usr/sbin/postfix") || !existsSync("/usr/sbin/smtp-sink")) {
     throw new Error("Postfix is not installed: apt-get install -y postfix postfix-pcre (see .ci/run)");
   }
@@ -35,6 +39,10 @@ export async function startPostfix(sinkPort: number): Promise<Postfix> {
     "smtpd_recipient_restrictions = check_recipient_access pcre:/etc/postfix/lasthop_recipient_access, permit_mynetworks, reject_unauth_destination",
     "maillog_file = /var/log/postfix.log",
     "smtputf8_enable = yes",
+    `transport_maps = ${Object.keys(transports).length ? `inline:{ ${Object.entries(transports).map(([d, t]) => `${d}=${t}`).join(", ")} }` : ""}`,
+    // Bounce at once: the test should not wait for Postfix's retry schedule.
+    "maximal_queue_lifetime = 0",
+    "bounce_queue_lifetime = 0",
     // No server certificate here: plain SMTP on loopback (the relay's requireTLS is off for this peer).
     "smtpd_tls_security_level = none",
   );
@@ -97,4 +105,9 @@ print("ok" if dkim.verify(msg, dnsfunc=lambda name, timeout=5: record) else "fai
   if (!existsSync("/usr/lib/python3/dist-packages/dkim")) throw new Error("python3-dkim is not installed: apt-get install -y python3-dkim (see .ci/run)");
   const out = execFileSync("/usr/bin/python3", ["-c", script, publicKeyBase64], { input: message }).toString().trim();
   return out === "ok";
+}
+
+/** An smtp-sink that rejects every RCPT with `reply` (Postfix then bounces with a real DSN). */
+export function startRejectingSink(port: number, reply = "550 5.1.1 User unknown"): ChildProcess {
+  return spawn("/usr/sbin/smtp-sink", ["-u", "postfix", "-f", "RCPT", "-B", reply, `127.0.0.1:${port}`, "100"], { stdio: "ignore" });
 }

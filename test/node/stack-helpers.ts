@@ -26,6 +26,7 @@ export async function startTestStack(extra: Partial<StackOptions> = {}): Promise
   const stack = await startStack({
     workerPort: await freePort(),
     bridgePort: 0,
+    inboundSmtpPort: 0,
     httpPort: 0,
     webpushPort: 0,
     apnsPort: 0,

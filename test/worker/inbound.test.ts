@@ -1,0 +1,142 @@
+import { env, SELF } from "cloudflare:test";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import worker from "../../src/index.ts";
+import { signedHeaders } from "../../src/core/standard-webhooks.ts";
+import { API_KEY_B } from "../fixtures.ts";
+import { installBridge } from "./bridge-fake.ts";
+import { installPushService } from "./push-service.ts";
+import { BASE, api, getMessage, send, waitFor, waitForStatus, webpush } from "./helpers.ts";
+
+let bridge: ReturnType<typeof installBridge>;
+beforeEach(() => {
+  bridge = installBridge();
+});
+afterEach(() => bridge.restore());
+
+/** What Email Routing hands the Worker's email() handler. */
+function routed(to: string, raw: string) {
+  const bytes = new TextEncoder().encode(raw);
+  return {
+    from: "mailer-daemon@mx.example.net",
+    to,
+    raw: new Response(bytes).body!,
+    rawSize: bytes.length,
+    headers: new Headers(),
+    setReject: vi.fn(),
+    forward: vi.fn(),
+    reply: vi.fn(),
+  };
+}
+
+function dsn(messageId: string, recipient: string, status = "5.1.1", diagnostic = "550 5.1.1 <user>: Recipient address rejected: User unknown in local recipient table") {
+  return [
+    "From: MAILER-DAEMON@mx.example.net",
+    `To: bounce+${messageId}@bounces.lasthop.test`,
+    "Subject: Undelivered Mail Returned to Sender",
+    "Date: Sun, 22 Nov 2026 07:00:00 +0000",
+    "Message-ID: <dsn-1@mx.example.net>",
+    "MIME-Version: 1.0",
+    'Content-Type: multipart/report; report-type=delivery-status; boundary="B"',
+    "",
+    "--B",
+    "Content-Type: text/plain",
+    "",
+    "I'm sorry to have to inform you that your message could not be delivered.",
+    "--B",
+    "Content-Type: message/delivery-status",
+    "",
+    "Reporting-MTA: dns; mx.example.net",
+    "Arrival-Date: Sun, 22 Nov 2026 06:59:59 +0000",
+    "",
+    `Final-Recipient: rfc822; ${recipient}`,
+    "Action: failed",
+    `Status: ${status}`,
+    "Remote-MTA: dns; mail.example.org",
+    `Diagnostic-Code: smtp; ${diagnostic}`,
+    "",
+    "--B",
+    "Content-Type: text/rfc822-headers",
+    "",
+    "From: news@lasthop.test",
+    `To: ${recipient}`,
+    `Message-ID: <${messageId}@lasthop.test>`,
+    "",
+    "--B--",
+    "",
+  ].join("\r\n");
+}
+
+const email = (to: string) => ({ channel: "email", from: "news@lasthop.test", to, subject: "Hi", text: "Hello" });
+
+describe("email() — Cloudflare Email Routing for the bounce domain", () => {
+  it("a DSN to the VERP address bounces the message and suppresses the recipient", async () => {
+    const res = await send(email("gone@example.org"));
+    await waitForStatus(res.body.id, "accepted");
+    const message = routed(`bounce+${res.body.id}@bounces.lasthop.test`, dsn(res.body.id, "gone@example.org"));
+    await worker.email(message as unknown as ForwardableEmailMessage, env);
+    expect(message.setReject).not.toHaveBeenCalled();
+    const bounced = await waitForStatus(res.body.id, "bounced");
+    expect(bounced.events.at(-1)).toMatchObject({ provider: "inbound-email", detail: { class: "hard", reason: "userunknown", enhancedCode: "5.1.1" } });
+    await waitFor(async () => (await api("/v1/suppressions/email/gone%40example.org")).status === 200);
+  });
+
+  it("the same DSN delivered twice is one timeline entry", async () => {
+    const res = await send(email("twice-gone@example.org"));
+    await waitForStatus(res.body.id, "accepted");
+    for (let i = 0; i < 2; i++) {
+      await worker.email(routed(`bounce+${res.body.id}@bounces.lasthop.test`, dsn(res.body.id, "twice-gone@example.org")) as unknown as ForwardableEmailMessage, env);
+    }
+    await waitForStatus(res.body.id, "bounced");
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await getMessage(res.body.id)).body.events.filter((e: any) => e.type === "bounced")).toHaveLength(1);
+  });
+
+  it("rejects mail for addresses that are not at a bounce domain", async () => {
+    const message = routed("someone@lasthop.test", dsn(crypto.randomUUID(), "x@example.org"));
+    await worker.email(message as unknown as ForwardableEmailMessage, env);
+    expect(message.setReject).toHaveBeenCalledWith(expect.stringContaining("550"));
+  });
+
+  it("a forged report naming another account's message changes nothing there and is counted unlinked", async () => {
+    // Account B's message is a web push: swap the fake bridge for the fake push service meanwhile.
+    bridge.restore();
+    const push = installPushService();
+    const other = await send(await webpush("forged-target"), { key: API_KEY_B });
+    await waitForStatus(other.body.id, "accepted", API_KEY_B);
+    push.restore();
+    bridge = installBridge();
+    const unlinked = async () => {
+      const body = (await (await api("/v1/stats")).json()) as any;
+      return body.buckets.filter((b: any) => b.channel === "none").reduce((n: number, b: any) => n + (b.counts.unlinked ?? 0), 0);
+    };
+    const before = await unlinked();
+    await worker.email(routed(`bounce+${other.body.id}@bounces.lasthop.test`, dsn(other.body.id, "x@example.org")) as unknown as ForwardableEmailMessage, env);
+    await waitFor(async () => (await unlinked()) === before + 1);
+    const after = await getMessage(other.body.id, API_KEY_B);
+    expect(after.body.status).toBe("accepted");
+    expect(after.body.events.some((e: any) => e.type === "bounced")).toBe(false);
+  });
+});
+
+describe("POST /v1/inbound/email — the bridge's inbound SMTP", () => {
+  const post = async (payload: unknown, secret = env.WEBHOOK_SECRET) => {
+    const body = JSON.stringify(payload);
+    return SELF.fetch(`${BASE}/v1/inbound/email`, { method: "POST", headers: { ...(await signedHeaders(secret, body)), "content-type": "application/json" }, body });
+  };
+  const b64 = (s: string) => btoa(String.fromCharCode(...new TextEncoder().encode(s)));
+
+  it("applies a signed DSN (202), refuses unsigned (401) and addresses that are not ours (422 not_ours)", async () => {
+    const res = await send(email("inbound-gone@example.org"));
+    await waitForStatus(res.body.id, "accepted");
+    const to = `bounce+${res.body.id}@bounces.lasthop.test`;
+    const raw = b64(dsn(res.body.id, "inbound-gone@example.org"));
+    expect((await post({ to, from: "", raw }, `whsec_${btoa("a different secret of 32 bytes!!")}`)).status).toBe(401);
+    const ok = await post({ to, from: "", raw });
+    expect(ok.status).toBe(202);
+    expect(await ok.json()).toMatchObject({ outcome: "enqueued", kind: "dsn", events: 1 });
+    await waitForStatus(res.body.id, "bounced");
+    const stray = await post({ to: "postmaster@lasthop.test", from: "", raw });
+    expect(stray.status).toBe(422);
+    expect(((await stray.json()) as any).error.code).toBe("not_ours");
+  });
+});
