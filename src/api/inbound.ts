@@ -2,9 +2,9 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import { fromBase64 } from "../core/bytes.ts";
-import { verify } from "../core/standard-webhooks.ts";
 import { ingestFeedbackEmail } from "../webhooks/inbound-email.ts";
 import { readJson } from "./body.ts";
+import { assertSigned } from "./signed.ts";
 import { ApiError, validationError } from "./errors.ts";
 import type { AppEnv } from "./types.ts";
 
@@ -33,12 +33,7 @@ export const inbound = new Hono<AppEnv>().post(
   }),
   async (c) => {
     const raw = await c.req.text();
-    const verdict = await verify(c.env.WEBHOOK_SECRET, {
-      "webhook-id": c.req.header("webhook-id"),
-      "webhook-timestamp": c.req.header("webhook-timestamp"),
-      "webhook-signature": c.req.header("webhook-signature"),
-    }, raw);
-    if (!verdict.ok) throw new ApiError(401, "invalid_signature", verdict.reason);
+    await assertSigned(c, raw);
     const { value } = await readJson(c, raw);
     const parsed = inboundEmail.safeParse(value);
     if (!parsed.success) throw validationError(parsed.error);

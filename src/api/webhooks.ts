@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { eventBatch } from "../core/schema.ts";
-import { verify } from "../core/standard-webhooks.ts";
 import { limitBody, readJson } from "./body.ts";
+import { assertSigned } from "./signed.ts";
 import { ApiError, validationError } from "./errors.ts";
 import type { AppEnv } from "./types.ts";
 
@@ -17,12 +17,7 @@ export const webhooks = new Hono<AppEnv>().post("/:provider", limitBody, async (
   const provider = c.req.param("provider");
   if (provider !== "bridge") throw new ApiError(404, "not_found", `no webhook provider ${provider}`);
   const raw = await c.req.text();
-  const verdict = await verify(c.env.WEBHOOK_SECRET, {
-    "webhook-id": c.req.header("webhook-id"),
-    "webhook-timestamp": c.req.header("webhook-timestamp"),
-    "webhook-signature": c.req.header("webhook-signature"),
-  }, raw);
-  if (!verdict.ok) throw new ApiError(401, "invalid_signature", verdict.reason);
+  await assertSigned(c, raw);
   const { value } = await readJson(c, raw);
   const parsed = eventBatch.safeParse(value);
   if (!parsed.success) throw validationError(parsed.error);

@@ -1,0 +1,17 @@
+import type { Context } from "hono";
+import { verify } from "../core/standard-webhooks.ts";
+import { ApiError } from "./errors.ts";
+import type { AppEnv } from "./types.ts";
+
+/**
+ * Checks the Standard Webhooks signature of a request whose body was read as `raw`, before
+ * anything parses it: 401 and nothing changed otherwise.
+ */
+export async function assertSigned(c: Context<AppEnv>, raw: string): Promise<void> {
+  const verdict = await verify(c.env.WEBHOOK_SECRET, {
+    "webhook-id": c.req.header("webhook-id"),
+    "webhook-timestamp": c.req.header("webhook-timestamp"),
+    "webhook-signature": c.req.header("webhook-signature"),
+  }, raw);
+  if (!verdict.ok) throw new ApiError(401, "invalid_signature", verdict.reason);
+}
