@@ -49,7 +49,7 @@ export type BridgeLog = {
   /** Item results by kind (and by reason for the others), and the first non-accepted result as it was. */
   kinds: Record<string, number>;
   firstNotAccepted: unknown;
-  /** Item id → its token, for every item sent; and the ids the bridge answered `accepted`. */
+  /** Item id → its token (APNs) or recipient (SMTP), for every item sent; and the ids the bridge answered `accepted`. */
   items: Map<string, string>;
   accepted: Set<string>;
 };
@@ -71,6 +71,15 @@ export async function sendThroughBridge(bridgeUrl: string, secret: string, token
     const body = JSON.stringify({ items: batchItems });
     requests.push({ body, headers: { "content-type": "application/json", ...(await signedHeaders(secret, body)) } });
   }
+  return postBridgeBatches(`${bridgeUrl}${BRIDGE_APNS_PATH}`, requests, items, inFlight);
+}
+
+/**
+ * Posts pre-signed batch requests to a bridge endpoint, `inFlight` at a time, and reads the
+ * item results (`batchResults`): the APNs and the SMTP benchmarks share it. `items` maps each
+ * item id to what the caller needs to match arrivals (a device token, a recipient).
+ */
+export async function postBridgeBatches(url: string, requests: Array<{ body: string; headers: Record<string, string> }>, items: Map<string, string>, inFlight: number): Promise<BridgeLog> {
   const log: BridgeLog = { startedAt: Date.now(), seconds: 0, statuses: {}, failures: {}, kinds: {}, firstNotAccepted: null, items, accepted: new Set() };
   const count = (record: Record<string, number>, key: string) => (record[key] = (record[key] ?? 0) + 1);
   const started = performance.now();
@@ -78,7 +87,7 @@ export async function sendThroughBridge(bridgeUrl: string, secret: string, token
     const { body, headers } = requests[i]!;
     let response: Response;
     try {
-      response = await fetch(`${bridgeUrl}${BRIDGE_APNS_PATH}`, { method: "POST", headers, body, signal: AbortSignal.timeout(60_000) });
+      response = await fetch(url, { method: "POST", headers, body, signal: AbortSignal.timeout(60_000) });
     } catch (error) {
       count(log.statuses, "error");
       log.failures.error ??= String(error);

@@ -1,5 +1,8 @@
 // The figures. Each runs the baseline and lasthop with the identical client and settings,
 // back to back, and notes every non-2xx answer, error, missing or repeated arrival in `notes`.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { DEFAULT_MAX_CONCURRENT_STREAMS } from "../sandbox/apns.ts";
 import { generateApnsKey, type ApnsKeyMaterial } from "../sandbox/keys.ts";
 import type { Stack } from "../sandbox/stack.ts";
@@ -13,6 +16,10 @@ import { sendWithNodeApn, type NodeApnJob, type NodeApnPhase } from "./node-apn-
 import { signedEventPool, webpushSend } from "./payloads.ts";
 import type { Figure } from "./report.ts";
 import type { Secrets } from "./secrets.ts";
+import {
+  BENCH_FROM, benchRecipient, dkimHeaderBytes, emailSend, lasthopComposed, plainText, runSmtpSource, sendSmtpThroughBridge, sendWithNodemailer,
+  smtpMessage, verp, waitForAcceptedEmails, type SmtpRelay, type SmtpSink, type SmtpSourceRun,
+} from "./smtp.ts";
 
 export type Systems = {
   stack: Stack;
@@ -20,6 +27,8 @@ export type Systems = {
   nodeUrl: string;
   secrets: Secrets;
   subscription: PushSubscriptionJson;
+  /** Postfix's smtp-sink: the receiving MTA of figures 6 and 7 (the stack's email relay points at it). */
+  sink: SmtpSink;
 };
 
 export type Settings = {
@@ -33,6 +42,13 @@ export type Settings = {
    * request / node-apn send(), requests in flight, and the size of the MultiProvider probe.
    */
   apns: { notifications: number; warmup: number; rounds: number; batch: number; inFlight: number; probe: number };
+  /**
+   * SMTP relay: measured messages per sender per round (+ an untimed bridge warm-up), rounds,
+   * the message size in bytes (before DKIM), items per signed bridge request and requests in flight.
+   */
+  smtp: { messages: number; warmup: number; rounds: number; size: number; batch: number; inFlight: number };
+  /** End-to-end email: sends per run, how many in flight, and the text body's size in bytes. */
+  email: { messages: number; concurrency: number; textBytes: number };
 };
 
 const ACCOUNT = "bench"; // the account secrets.vars() maps the API key to
@@ -403,5 +419,164 @@ export async function apnsNotifications(sys: Systems, s: Settings, notes: string
     settings: `${rounds} × ${n} notifications per sender (+ untimed warm-up of ${w}), each to a fresh token; ${batch} per signed bridge request / per node-apn send(), ${inFlight} in flight (${batch * inFlight} notifications); ` +
       `bridge APNS_SESSIONS_PER_ORIGIN ${process.env.APNS_SESSIONS_PER_ORIGIN || "2 (default)"}, ${bridge.check.sessionsOpened} opened; ` +
       `node-apn 1 session, connectionRetryLimit 3, requestTimeout 5000 ms; sandbox maxConcurrentStreams ${DEFAULT_MAX_CONCURRENT_STREAMS}; ${bytes(JSON.stringify(APNS_PAYLOAD))} B payload`,
+  };
+}
+
+/** The bridge's concurrent deliveries per destination (its default 5 unless the environment sets it): the baselines' sessions. */
+const smtpSessions = () => Number(process.env.SMTP_MAX_PER_DOMAIN || 5);
+
+type SmtpSender = { name: string; rates: number[]; sent: number; counted: number; expected: number; runs: string[] };
+
+/**
+ * 6. SMTP messages per second: the bridge (signed batches, DKIM on and off, its pooled
+ * connections) against Postfix's smtp-source, both into the same smtp-sink with the same
+ * message, the same number of concurrent sessions and the same count. The four senders take
+ * turns for `rounds` rounds (the order rotated each round); each figure is a median.
+ */
+export async function smtpMessages(sys: Systems, s: Settings, notes: string[]): Promise<Figure[]> {
+  const { messages: n, warmup: w, rounds, size, batch, inFlight } = s.smtp;
+  const { sink, stack } = sys;
+  const sessions = smtpSessions();
+  const relay: SmtpRelay = { mode: "smarthost", host: sink.host, port: sink.port, secure: false, requireTLS: false };
+  const dkim = { domain: stack.keys.dkim.domain, selector: stack.keys.dkim.selector, privateKey: stack.keys.dkim.privateKeyPem, algorithm: "rsa-sha256" as const };
+  const sample = smtpMessage(0, "00000000-0000-4000-8000-000000000000", size);
+  const dkimBytes = await dkimHeaderBytes(sample, dkim);
+  // smtp-source reads LF lines and sends each with CRLF: the same bytes as the bridge's raw.
+  const dir = mkdtempSync(join(tmpdir(), "lasthop-smtp-source-"));
+  const file = join(dir, "message.txt");
+  writeFileSync(file, sample.replace(/\r\n/g, "\n"));
+  const account = "bench-smtp";
+  const viaBridge = (name: string): SmtpSender & { statuses: Record<string, number>; kinds: Record<string, number>; failures: Record<string, string>; firstNotAccepted: unknown } =>
+    ({ name, rates: [], sent: 0, counted: 0, expected: 0, runs: [], statuses: {}, kinds: {}, failures: {}, firstNotAccepted: null });
+  const on = viaBridge("bridge, DKIM on");
+  const off = viaBridge("bridge, DKIM off");
+  const reuse: SmtpSender & { failed: SmtpSourceRun[] } = { name: `smtp-source -s ${sessions} -d`, rates: [], sent: 0, counted: 0, expected: 0, runs: [], failed: [] };
+  const fresh: SmtpSender & { failed: SmtpSourceRun[] } = { name: `smtp-source -s ${sessions}`, rates: [], sent: 0, counted: 0, expected: 0, runs: [], failed: [] };
+
+  /** Runs one sender and checks it against the sink's own count. */
+  const counted = async (sender: SmtpSender, run: () => Promise<{ sent: number; expected: number; seconds: number }>, timed: boolean) => {
+    const before = sink.messages();
+    const r = await run();
+    const delta = (await sink.settled(300, 10_000)) - before;
+    sender.sent += r.sent;
+    sender.expected += r.expected;
+    sender.counted += delta;
+    if (delta !== r.expected) sender.runs.push(`${timed ? "a measured run" : "the warm-up"}: the sink counted ${delta} where ${r.expected} were expected`);
+    return { ...r, delta };
+  };
+  const bridgeRun = async (sender: typeof on, messages: number, timed: boolean) => {
+    const r = await counted(sender, async () => {
+      const log = await sendSmtpThroughBridge(stack.bridgeUrl, sys.secrets.webhookSecret, { messages, size, batch, inFlight, account, relay, ...(sender === on ? { dkim } : {}) });
+      addUp(sender.statuses, log.statuses);
+      addUp(sender.kinds, log.kinds);
+      sender.failures = { ...log.failures, ...sender.failures };
+      sender.firstNotAccepted ??= log.firstNotAccepted;
+      return { sent: log.items.size, expected: log.accepted.size, seconds: log.seconds };
+    }, timed);
+    if (timed) sender.rates.push(r.expected / r.seconds);
+  };
+  const sourceRun = async (sender: typeof reuse, reuseConnections: boolean) => {
+    let run: SmtpSourceRun | null = null;
+    const r = await counted(sender, async () => {
+      run = await runSmtpSource({ port: sink.port, sessions, messages: n, file, from: verp("00000000-0000-4000-8000-000000000000"), to: benchRecipient(0), reuse: reuseConnections, timeoutMs: 60_000 });
+      if (run.code !== 0) sender.failed.push(run);
+      return { sent: n, expected: n, seconds: run.seconds };
+    }, true);
+    // smtp-source stops at a refusal: only what the sink counted was accepted.
+    sender.rates.push(r.delta / r.seconds);
+  };
+
+  try {
+    // The bridge is long-lived: one untimed warm-up per mode (JIT, mailauth, the pool's connections).
+    await bridgeRun(on, w, false);
+    await bridgeRun(off, w, false);
+    const steps = [() => bridgeRun(on, n, true), () => bridgeRun(off, n, true), () => sourceRun(reuse, true), () => sourceRun(fresh, false)];
+    for (let r = 0; r < rounds; r++) {
+      for (const step of [...steps.slice(r % steps.length), ...steps.slice(0, r % steps.length)]) await step();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  const health = (await (await fetch(`${stack.bridgeUrl}/healthz`)).json()) as { smtp?: { connections?: Record<string, number> } };
+  for (const b of [on, off]) {
+    notes.push(`SMTP, ${b.name}: ${w} warm-up + ${rounds} × ${n} measured messages; accepted/s per round ${rates(b.rates)} (median ${median(b.rates).toFixed(0)}); ` +
+      `HTTP answers ${JSON.stringify(b.statuses)}${Object.keys(b.failures).length ? ` (first non-200 bodies: ${JSON.stringify(b.failures)})` : ""}; ` +
+      `item results ${JSON.stringify(b.kinds)}${b.firstNotAccepted ? ` (first not accepted: ${JSON.stringify(b.firstNotAccepted).slice(0, 300)})` : ""}; ` +
+      `the sink counted ${b.counted} messages for ${b.expected} accepted of ${b.sent} sent${b.runs.length ? ` (${b.runs.join("; ")})` : ""}`);
+  }
+  for (const src of [reuse, fresh]) {
+    const failed = src.failed.map((f) => `exit ${f.code ?? f.signal}: ${f.stderr.slice(0, 200)}`);
+    notes.push(`SMTP, Postfix ${src.name} -m ${n} -F <message>: messages/s per round ${rates(src.rates)} (median ${median(src.rates).toFixed(0)}); ` +
+      `the sink counted ${src.counted} of ${src.sent}${src.runs.length ? ` (${src.runs.join("; ")})` : ""}; ${failed.length ? `failed runs: ${failed.join("; ")}` : "every run exited 0"}`);
+  }
+  notes.push(`SMTP, the bridge's /healthz connections afterwards ${JSON.stringify(health.smtp?.connections ?? {})}; smtp-sink stderr: ${sink.stderr().trim() ? `\`${sink.stderr().trim().slice(0, 300)}\`` : "empty"}`);
+
+  const settings = (withDkim: boolean) =>
+    `${rounds} × ${n} messages per sender, ${size} B each${withDkim ? ` + ${dkimBytes} B DKIM-Signature (rsa-sha256, 2048-bit, relaxed/relaxed, signed in the bridge)` : ", no DKIM"}; ` +
+    `bridge: ${batch} per signed request, ${inFlight} in flight, SMTP_MAX_PER_DOMAIN ${sessions} (≤ ${sessions} connections, ${w}-message untimed warm-up); ` +
+    `smtp-source: ${sessions} sessions, the same message (-F), HELO, no pipelining; one smtp-sink (-c, no dump) for all`;
+  const baselines = [
+    { name: `Postfix smtp-source -s ${sessions} -d (connection reused, like the bridge's pool)`, value: median(reuse.rates) },
+    { name: `Postfix smtp-source -s ${sessions} (a new connection per message)`, value: median(fresh.rates) },
+  ];
+  return [
+    { name: `SMTP messages/s (bridge → smtp-sink, DKIM on), median of ${rounds} rounds`, unit: "msg/s", value: median(on.rates), baselines, settings: settings(true) },
+    { name: `SMTP messages/s (bridge → smtp-sink, DKIM off), median of ${rounds} rounds`, unit: "msg/s", value: median(off.rates), baselines, settings: settings(false) },
+  ];
+}
+
+/**
+ * 7. N emails from `POST /v1/messages` to the receiving MTA (Worker → send-email queue →
+ * bridge → smtp-sink), against nodemailer sending the same emails itself, DKIM-signed with
+ * the same key, over as many pooled connections as the bridge may open. Both intervals run
+ * from the first send to the moment the sink counted the last message.
+ */
+export async function endToEndEmails(sys: Systems, s: Settings, notes: string[]): Promise<Figure> {
+  const { messages: n, concurrency, textBytes } = s.email;
+  const { sink, stack } = sys;
+  const sessions = smtpSessions();
+  const text = plainText(textBytes);
+
+  const untilSunk = async (name: string, send: () => Promise<SendLog>) => {
+    const before = sink.messages();
+    const started = performance.now();
+    const log = await send();
+    const answered = (performance.now() - started) / 1000;
+    const expected = log.accepted.size;
+    const reachedAt = await sink.reached(before + expected, 120_000);
+    const seconds = ((reachedAt ?? performance.now()) - started) / 1000;
+    const counted = (await sink.settled(1_000, 10_000)) - before;
+    const failures = Object.keys(log.failures).length ? ` (first failures: ${JSON.stringify(log.failures)})` : "";
+    notes.push(`${name}: answers ${JSON.stringify(log.statuses)}${failures}, the last ${answered.toFixed(2)} s after the first send; ` +
+      `${reachedAt === null ? `the sink had not counted all ${expected} after 120 s (the bound ran out)` : `the sink counted the last of ${expected} messages ${seconds.toFixed(2)} s after the first send`}; ` +
+      `it counted ${counted} in all for this run${counted !== expected ? ` — expected ${expected}` : ""}`);
+    return { log, started, rate: Math.min(counted, expected) / seconds, complete: reachedAt !== null };
+  };
+
+  const baseline = await untilSunk("e2e email, nodemailer", () => sendWithNodemailer(sink, stack.keys.dkim, text, n, concurrency, sessions));
+  const baseLog = baseline.log as Awaited<ReturnType<typeof sendWithNodemailer>>;
+  const lasthop = await untilSunk("e2e email, lasthop", () => sendThroughLasthop(stack.workerUrl, sys.secrets.apiKey, (i) => emailSend(i, text), n, concurrency));
+
+  // Every id lasthop accepted should now read `accepted` (the MTA's 250, as the bridge reported it).
+  const api = await waitForAcceptedEmails(stack.workerUrl, sys.secrets.apiKey, lasthop.log.ids, { concurrency: 5, everyMs: 500, timeoutMs: 60_000 });
+  notes.push(`e2e email, lasthop, GET /v1/messages/:id of the ${lasthop.log.ids.length} accepted sends: statuses ${JSON.stringify(api.statuses)}` +
+    `${api.allAcceptedAt === null ? " (the 60 s bound ran out)" : `, all accepted as read ${((api.allAcceptedAt - lasthop.started) / 1000).toFixed(2)} s after the first send (reads every 0.5 s, 5 at a time, after the sink had them all)`}` +
+    `${api.allAcceptedAt === null ? "" : ` (${(lasthop.log.ids.length / ((api.allAcceptedAt - lasthop.started) / 1000)).toFixed(1)} msg/s if that were the end of the interval)`}` +
+    `${Object.keys(api.httpFailures).length ? `; non-200 reads ${JSON.stringify(api.httpFailures)}` : ""}${api.firstNotAccepted ? `; first not accepted: ${JSON.stringify(api.firstNotAccepted).slice(0, 400)}` : ""}`);
+
+  const composed = await lasthopComposed(text, "bench", "bounces.lasthop.test", stack.workerUrl);
+  const dkim = { domain: stack.keys.dkim.domain, selector: stack.keys.dkim.selector, privateKey: stack.keys.dkim.privateKeyPem, algorithm: "rsa-sha256" as const };
+  const lasthopBytes = composed === null ? "n/a" : `${Buffer.byteLength(composed) + (await dkimHeaderBytes(composed, dkim))}`;
+  const sizes = baseLog.sizes;
+  const nodemailerBytes = sizes.length ? `${Math.round(sizes.reduce((a, b) => a + b, 0) / sizes.length)}` : "n/a";
+  return {
+    name: "end-to-end emails/s (POST /v1/messages → bridge → smtp-sink)",
+    unit: "msg/s",
+    value: lasthop.rate,
+    baselines: [{ name: `nodemailer 10 pooled SMTP transport from Node, own DKIM, straight to smtp-sink`, value: baseline.rate }],
+    settings: `${n} emails, ${concurrency} in flight, the same ${textBytes} B text body from ${BENCH_FROM}, DKIM rsa-sha256 (the same key) on both; ` +
+      `message ${lasthopBytes} B lasthop (its composition, List-Unsubscribe/Feedback-ID/X-Lasthop-Message-Id included, + the bridge's DKIM-Signature) / ${nodemailerBytes} B nodemailer (mean messageSize); ` +
+      `≤ ${sessions} SMTP connections each (SMTP_MAX_PER_DOMAIN / maxConnections), 100 messages per connection`,
   };
 }

@@ -1,5 +1,5 @@
 // `npm run bench`: starts every system under test on free loopback ports with fresh secrets
-// and fresh state, measures the five figures against their baselines in one run, prints the
+// and fresh state, measures the figures against their baselines in one run, prints the
 // table, writes bench/REPORT.md, and stops everything it started (also on failure).
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -8,11 +8,13 @@ import { fileURLToPath } from "node:url";
 import { startStack } from "../sandbox/stack.ts";
 import type { PushSubscriptionJson } from "../sandbox/webpush.ts";
 import { startBaselineWorker } from "./baseline.ts";
-import { apnsNotifications, endToEndFcm, endToEndPushes, sendsAccepted, webhooksIngested, type Settings } from "./figures.ts";
+import { bouncesParsed, inboundBounces } from "./bounces.ts";
+import { apnsNotifications, endToEndEmails, endToEndFcm, endToEndPushes, sendsAccepted, smtpMessages, webhooksIngested, type Settings } from "./figures.ts";
 import { freePort } from "./net.ts";
 import { startNodeWebhookServer } from "./node-webhook-server.ts";
 import { environment, printTable, writeReport, type Figure } from "./report.ts";
 import { generateSecrets } from "./secrets.ts";
+import { startSmtpSink } from "./smtp.ts";
 
 // Modest on purpose: 2 cores host the client, the sandbox, two workerd processes and the bridge.
 const SETTINGS: Settings = {
@@ -22,6 +24,9 @@ const SETTINGS: Settings = {
   poolSize: 50_000,
   // 4 × 100 = 400 notifications in flight: below the sandbox's 500 streams per session.
   apns: { notifications: 5_000, warmup: 1_000, rounds: 3, batch: 100, inFlight: 4, probe: 200 },
+  // 4 × 100 = 400 messages in flight at the bridge, which delivers them over ≤ 5 connections (SMTP_MAX_PER_DOMAIN).
+  smtp: { messages: 3_000, warmup: 300, rounds: 3, size: 4_096, batch: 100, inFlight: 4 },
+  email: { messages: 300, concurrency: 10, textBytes: 3_400 },
 };
 
 /** How the figures were taken, for the report. */
@@ -33,6 +38,8 @@ const METHOD = [
   "Webhooks: requests are pre-signed with node:crypto (Standard Webhooks, fresh webhook-id and event id each), so signing is outside the clock; baseline (a) verifies with src/core's verify and does one Queue send (its consumer only acks); baseline (b) verifies, JSON-parses and zod-validates (eventBatch) with no queue. lasthop's event consumer applies the events to real MessageDOs while the load runs.",
   "End-to-end FCM: as end-to-end web push, with `POST /v1/messages` `{channel: \"fcm\", to: \"bench-<i>\", message: {notification: {title: \"t\"}, data: {i: \"<i>\"}}}`; each arrival at the sandbox FCM is matched to its send by `to` and `data.i`. The baseline sends the same messages as FCM HTTP v1 requests with fetch() straight to the sandbox FCM endpoint, after minting one access token itself inside the clock (an RS256 assertion signed with node:crypto from the stack's service-account file, traded at its token_uri), as lasthop mints its own once. The sandbox's `/_sandbox/fcm/stats` before and after each run counts the OAuth tokens issued.",
   "APNs: the bridge is the one the stack runs (a child Node process, default pool settings); the bench signs `POST /v1/apns/send` batches (src/core signedHeaders, bodies and signatures made before the clock) and counts `accepted` results per second from the first request to the last answer. The baseline is @parse/node-apn's Provider in a child Node process of its own (`address`/`port` pointed at the sandbox APNs, `ca` the sandbox CA, token auth with a second key of the same team registered with the sandbox so neither sender's provider token replaces the other's), sending the same payload with the same number in flight (`send(note, 100 tokens)` calls), timed in the child the same way. The bridge's driver (fetch, JSON parse of the results) shares the bench process with the sandbox; node-apn's driver is node-apn itself, in its child. The two senders take turns for 3 rounds (order swapped each round; a fresh node-apn process and key each round) and each figure is the median round; each side first sends an untimed warm-up (the long-lived bridge once, node-apn in every process). Every notification goes to a fresh sandbox device token; arrivals are checked against answers by apns-id (bridge) and by device token (node-apn).",
+  "SMTP: one Postfix `smtp-sink -c 127.0.0.1:<port> 256` (with `-u postfix` as root; no dump) receives every SMTP figure's messages, and its own running counter (-c, read from a pipe) checks each run: what it counted against what the sender reported accepted. The bridge is the stack's (default SMTP settings: SMTP_MAX_PER_DOMAIN 5, so at most 5 connections to the sink, each recycled after 100 messages and probed with RSET before reuse); the bench builds N messages of exactly the same size (text/plain, CRLF, fixed-width recipient and Message-ID), posts them to `POST /v1/smtp/send` in signed batches (bodies and signatures made before the clock, relay `{mode: \"smarthost\", secure: false, requireTLS: false}` to the sink), with the stack's DKIM key (rsa-sha256, 2048-bit, signed by the bridge) or without, and counts `accepted` results per second from the first request to the last answer. The baseline is Postfix's `smtp-source -s 5 -m N -F <file>` sending the identical message bytes (the file holds message 0 with LF line ends; smtp-source adds CRLF and nothing else) with the same VERP-style envelope, timed with a wall clock around the process: with -d (each session sends all its messages over one connection, as the bridge's pool reuses its) and without (a connection per message, as in the reference figures of /work/shared/BENCHMARKS.md). Its rate counts what the sink counted. The four senders (bridge DKIM on, bridge DKIM off, smtp-source -d, smtp-source) take turns for 3 rounds, the order rotated each round, after one untimed bridge warm-up per mode; each figure is the median round.",
+  "End-to-end email: the stack's `bench` account relays through the bridge to the same smtp-sink (smarthost, plain SMTP on loopback, DKIM with the stack's key). lasthop is driven by fetch() `POST /v1/messages` `{channel: \"email\", from: \"news@lasthop.test\", to: \"bench-<i, 6 digits>@example.net\", subject, text}` (text: plain ASCII in 76-character CRLF lines) with a fixed number in flight; the baseline sends the same emails (same subject and text, same envelope shape, the same DKIM key) with nodemailer's pooled SMTP transport straight to the sink, maxConnections = SMTP_MAX_PER_DOMAIN, maxMessages 100, the same number of sendMail() calls in flight. Both intervals run from the first send to the moment the sink's counter reached the number of accepted sends (timestamped as the counter arrived on the pipe); afterwards every lasthop message id is read back with `GET /v1/messages/:id` until all read `accepted` (bounded), and that time is noted too. The message sizes in the settings are measured: lasthop's by running the Worker's own composeEmail in Node plus the bridge's signMessage, nodemailer's from its messageSize.",
 ];
 
 async function main(): Promise<void> {
@@ -42,14 +49,23 @@ async function main(): Promise<void> {
   const temp = mkdtempSync(join(tmpdir(), "lasthop-bench-"));
   const stops: Array<() => Promise<void>> = [];
   try {
+    // Postfix's smtp-sink: the receiving MTA of the SMTP figures, and the stack's email relay.
+    const sink = await startSmtpSink(await freePort());
+    stops.push(sink.close);
     // The stack first: it sets NODE_EXTRA_CA_CERTS before wrangler loads (see baseline.ts).
     const stack = await startStack({
       workerPort: await freePort(),
+      // Free ports throughout, so a running `npm start` never collides with the bench.
+      bridgePort: 0,
+      inboundSmtpPort: 0,
       httpPort: 0,
       webpushPort: 0,
       persistTo: join(temp, "lasthop-state"),
       certDir: join(temp, "certs"),
       vars: secrets.vars("127.0.0.1"),
+      // The bench account's email goes through the bridge to the sink (plain SMTP on loopback, no AUTH).
+      emailAccounts: ["bench"],
+      emailRelay: { mode: "smarthost", host: sink.host, port: sink.port, secure: false, requireTLS: false },
     });
     stops.push(stack.close);
     const baseline = await startBaselineWorker({ port: await freePort(), persistTo: join(temp, "baseline-state"), webhookSecret: secrets.webhookSecret });
@@ -60,7 +76,7 @@ async function main(): Promise<void> {
     if (response.status !== 201) throw new Error(`sandbox subscription: ${response.status} ${await response.text()}`);
     const subscription = (await response.json()) as PushSubscriptionJson;
 
-    const systems = { stack, baselineUrl: baseline.url, nodeUrl: node.url, secrets, subscription };
+    const systems = { stack, baselineUrl: baseline.url, nodeUrl: node.url, secrets, subscription, sink };
     const notes: string[] = [];
     const figures: Figure[] = [];
     console.log(`lasthop bench — ${environment()}`);
@@ -71,6 +87,10 @@ async function main(): Promise<void> {
     // The new channels last, so the three figures above run as they always have.
     figures.push(await endToEndFcm(systems, SETTINGS, notes));
     figures.push(await apnsNotifications(systems, SETTINGS, notes));
+    figures.push(...(await smtpMessages(systems, SETTINGS, notes)));
+    figures.push(await endToEndEmails(systems, SETTINGS, notes));
+    figures.push(await bouncesParsed());
+    figures.push(await inboundBounces(stack, secrets.apiKey, sink));
 
     console.log();
     printTable(figures);
