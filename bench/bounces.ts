@@ -8,6 +8,7 @@ import SMTPConnection from "nodemailer/lib/smtp-connection/index.js";
 import { parseFeedbackMessage } from "../src/core/bounce/parse.ts";
 import PostalMime from "postal-mime";
 import type { Stack } from "../sandbox/stack.ts";
+import { dsn } from "../test/dsn-fixture.ts";
 import { forEachConcurrent } from "./net.ts";
 import type { Figure } from "./report.ts";
 
@@ -36,41 +37,6 @@ export async function bouncesParsed(rounds = 8): Promise<Figure> {
   };
 }
 
-function dsn(messageId: string, recipient: string): string {
-  return [
-    "From: MAILER-DAEMON@mx.example.net",
-    `To: bounce+${messageId}@bounces.lasthop.test`,
-    "Subject: Undelivered Mail Returned to Sender",
-    "Date: Sun, 22 Nov 2026 07:00:00 +0000",
-    `Message-ID: <dsn-${messageId}@mx.example.net>`,
-    "MIME-Version: 1.0",
-    'Content-Type: multipart/report; report-type=delivery-status; boundary="B"',
-    "",
-    "--B",
-    "Content-Type: text/plain",
-    "",
-    "Your message could not be delivered.",
-    "--B",
-    "Content-Type: message/delivery-status",
-    "",
-    "Reporting-MTA: dns; mx.example.net",
-    "",
-    `Final-Recipient: rfc822; ${recipient}`,
-    "Action: failed",
-    "Status: 5.1.1",
-    "Diagnostic-Code: smtp; 550 5.1.1 User unknown",
-    "",
-    "--B",
-    "Content-Type: text/rfc822-headers",
-    "",
-    "From: news@lasthop.test",
-    `To: ${recipient}`,
-    `Message-ID: <${messageId}@lasthop.test>`,
-    "",
-    "--B--",
-    "",
-  ].join("\r\n");
-}
 
 /** Sends each message over its own SMTP transaction, `concurrency` connections at a time. */
 async function deliver(host: string, port: number, messages: Array<{ to: string; raw: string }>, concurrency: number): Promise<number> {

@@ -5,6 +5,7 @@ import { signedHeaders } from "../../src/core/standard-webhooks.ts";
 import { API_KEY_B } from "../fixtures.ts";
 import { installBridge } from "./bridge-fake.ts";
 import { installPushService } from "./push-service.ts";
+import { dsn } from "../dsn-fixture.ts";
 import { BASE, api, getMessage, send, waitFor, waitForStatus, webpush } from "./helpers.ts";
 
 let bridge: ReturnType<typeof installBridge>;
@@ -28,43 +29,6 @@ function routed(to: string, raw: string) {
   };
 }
 
-function dsn(messageId: string, recipient: string, status = "5.1.1", diagnostic = "550 5.1.1 <user>: Recipient address rejected: User unknown in local recipient table") {
-  return [
-    "From: MAILER-DAEMON@mx.example.net",
-    `To: bounce+${messageId}@bounces.lasthop.test`,
-    "Subject: Undelivered Mail Returned to Sender",
-    "Date: Sun, 22 Nov 2026 07:00:00 +0000",
-    "Message-ID: <dsn-1@mx.example.net>",
-    "MIME-Version: 1.0",
-    'Content-Type: multipart/report; report-type=delivery-status; boundary="B"',
-    "",
-    "--B",
-    "Content-Type: text/plain",
-    "",
-    "I'm sorry to have to inform you that your message could not be delivered.",
-    "--B",
-    "Content-Type: message/delivery-status",
-    "",
-    "Reporting-MTA: dns; mx.example.net",
-    "Arrival-Date: Sun, 22 Nov 2026 06:59:59 +0000",
-    "",
-    `Final-Recipient: rfc822; ${recipient}`,
-    "Action: failed",
-    `Status: ${status}`,
-    "Remote-MTA: dns; mail.example.org",
-    `Diagnostic-Code: smtp; ${diagnostic}`,
-    "",
-    "--B",
-    "Content-Type: text/rfc822-headers",
-    "",
-    "From: news@lasthop.test",
-    `To: ${recipient}`,
-    `Message-ID: <${messageId}@lasthop.test>`,
-    "",
-    "--B--",
-    "",
-  ].join("\r\n");
-}
 
 const email = (to: string) => ({ channel: "email", from: "news@lasthop.test", to, subject: "Hi", text: "Hello" });
 
