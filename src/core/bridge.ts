@@ -71,3 +71,64 @@ export const smtpBatch = z.strictObject({ items: z.array(smtpItem).min(1).max(20
 export type SmtpBatch = z.infer<typeof smtpBatch>;
 
 export const BRIDGE_SMTP_PATH = "/v1/smtp/send";
+
+/**
+ * One SMS for an SMPP route of the bridge. The bridge encodes and segments the body itself
+ * (src/core/sms), so the edge's segment count and the SMSC's parts come from one function.
+ */
+export const smppItem = z.strictObject({
+  id: z.uuid(),
+  /** The name of a route in the bridge's SMPP_ROUTES. */
+  route: z.string().min(1).max(64),
+  /** source_addr: E.164, a short code or an alphanumeric sender id. */
+  from: z.string().min(1).max(20),
+  /** destination_addr, E.164 (sent without the leading +, TON international). */
+  to: z.string().regex(/^\+[1-9]\d{6,14}$/),
+  body: z.string().min(1).max(1600),
+  /** The concatenation UDH reference number, fixed per message so a retry reuses it. */
+  reference: z.number().int().min(0).max(255),
+});
+export const smppBatch = z.strictObject({ items: z.array(smppItem).min(1).max(500) });
+export type SmppBatch = z.infer<typeof smppBatch>;
+
+export const BRIDGE_SMPP_PATH = "/v1/smpp/send";
+
+/** DLR `stat:` words (SMPP 3.4 Appendix B) and the message_state TLV's names for them. */
+export const dlrStats = ["ENROUTE", "DELIVRD", "EXPIRED", "DELETED", "UNDELIV", "ACCEPTD", "UNKNOWN", "REJECTD"] as const;
+export type DlrStat = (typeof dlrStats)[number];
+
+/**
+ * What the bridge posts to the edge (`EDGE_SMS_INBOUND_PATH`, Standard Webhooks-signed) for each
+ * deliver_sm it receives; it answers deliver_sm_resp only after the edge's 2xx.
+ */
+export const smsDeliveryReceipt = z.strictObject({
+  kind: z.literal("dlr"),
+  route: z.string().min(1).max(64),
+  /** The SMSC's id of the submitted part, in canonical form (`canonicalSmscId`). */
+  smscId: z.string().min(1).max(128),
+  stat: z.enum(dlrStats),
+  /** The receipt's `err:` field or network_error_code, as given. */
+  err: z.string().max(64).optional(),
+  /** `done date` as ISO 8601 when the receipt had one. */
+  doneAt: z.iso.datetime({ offset: true }).optional(),
+  /** source_addr of the receipt: the handset the message went to. */
+  from: z.string().max(32),
+  /** destination_addr of the receipt: our original sender. */
+  to: z.string().max(32),
+  /** The receipt text as received, for the timeline. */
+  text: z.string().max(512).optional(),
+});
+export const smsMo = z.strictObject({
+  kind: z.literal("mo"),
+  route: z.string().min(1).max(64),
+  /** The handset (source_addr), E.164 with + when it is a number. */
+  from: z.string().min(1).max(32),
+  /** Our number or short code it was sent to (destination_addr). */
+  to: z.string().min(1).max(32),
+  body: z.string().max(10_000),
+  receivedAt: z.iso.datetime({ offset: true }),
+});
+export const smsInbound = z.discriminatedUnion("kind", [smsDeliveryReceipt, smsMo]);
+export type SmsInbound = z.infer<typeof smsInbound>;
+
+export const EDGE_SMS_INBOUND_PATH = "/v1/inbound/sms";
