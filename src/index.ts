@@ -8,6 +8,7 @@ import type { SendJob } from "./state/types.ts";
 export { AccountDO } from "./state/account.ts";
 export { MessageDO } from "./state/message.ts";
 export { RecipientDO } from "./state/recipient.ts";
+export { RefDO } from "./state/ref.ts";
 export { TokenDO } from "./state/token.ts";
 
 export default {
@@ -26,8 +27,8 @@ export default {
   /** One Worker consumes every queue; the queue's name says which job it is. */
   async queue(batch, env) {
     const name = batch.queue;
-    if (name.endsWith("send-push-dlq") || name.endsWith("send-email-dlq")) return consumeDeadSends(batch as MessageBatch<SendJob>, env);
-    if (name.endsWith("send-push") || name.endsWith("send-email")) return consumeSends(batch as MessageBatch<SendJob>, env);
+    if (/send-(push|email|sms)-dlq$/.test(name)) return consumeDeadSends(batch as MessageBatch<SendJob>, env);
+    if (/send-(push|email|sms)$/.test(name)) return consumeSends(batch as MessageBatch<SendJob>, env);
     if (name.endsWith("events-dlq")) return consumeDeadEvents(batch as MessageBatch<CanonicalEvent>, env);
     if (name.endsWith("events")) return consumeEvents(batch as MessageBatch<CanonicalEvent>, env);
     console.error(JSON.stringify({ msg: "no consumer for queue", queue: name }));

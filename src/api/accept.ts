@@ -1,4 +1,5 @@
-import { channelConfigured, emailSenderAllowed } from "../channels/index.ts";
+import { channelConfigured, emailSenderAllowed, smsSenderAllowed } from "../channels/index.ts";
+import { planSms, type SmsEncoding } from "../core/sms/segment.ts";
 import { sha256Hex, utf8 } from "../core/bytes.ts";
 import { canonicalJson, messageIdFor } from "../core/ids.ts";
 import { tokenChannels, type SuppressionReason } from "../core/model.ts";
@@ -9,13 +10,20 @@ import { messageStub } from "../state/stubs.ts";
 import type { CreateResult } from "../state/types.ts";
 import { ApiError, validationError } from "./errors.ts";
 
-export type Accepted = { httpStatus: 200 | 202; body: { id: string; status: string; reason?: SuppressionReason } };
+export type Accepted = {
+  httpStatus: 200 | 202;
+  body: { id: string; status: string; reason?: SuppressionReason; segments?: number; encoding?: SmsEncoding };
+};
+
+/** Internal sends (keyword replies): a fixed idempotency key, and past the recipient's opt-out. */
+export type AcceptOptions = { idempotencyKey?: string; bypassSuppression?: boolean };
 
 /**
  * Accepts one send: validate, check the channel can act on it, then create the message
  * in its MessageDO, which checks suppression and enqueues it. Throws ApiError otherwise.
  */
-export async function acceptMessage(env: Env, account: string, value: unknown, idempotencyKey?: string): Promise<Accepted> {
+export async function acceptMessage(env: Env, account: string, value: unknown, options: AcceptOptions = {}): Promise<Accepted> {
+  const { idempotencyKey } = options;
   const parsed = sendRequest.safeParse(value);
   if (!parsed.success) throw validationError(parsed.error);
   const request = parsed.data;
@@ -32,14 +40,17 @@ export async function acceptMessage(env: Env, account: string, value: unknown, i
     // The raw token or endpoint never leaves the MessageDO: indexes see its hash.
     recipient: tokenChannels.has(request.channel) ? key : recipient,
     bodyHash: await sha256Hex(canonicalJson(value)),
+    ...(options.bypassSuppression ? { bypassSuppression: true } : {}),
   })) as unknown as CreateResult; // RPC typing turns `unknown` fields into never: the shape is ours.
   if (result.kind === "conflict") {
     throw new ApiError(409, "idempotency_conflict", "this Idempotency-Key was used with a different body");
   }
   const { message, reason } = result;
+  // SMS: the parts the body becomes (what the carrier bills), known before anything is queued.
+  const plan = request.channel === "sms" ? planSms(request.body) : null;
   return {
     httpStatus: result.kind === "replay" ? 200 : 202,
-    body: { id: message.id, status: message.status, ...(reason ? { reason } : {}) },
+    body: { id: message.id, status: message.status, ...(reason ? { reason } : {}), ...(plan ? { segments: plan.segments, encoding: plan.encoding } : {}) },
   };
 }
 
@@ -55,6 +66,18 @@ function assertSendable(env: Env, account: string, request: SendRequest): void {
       throw new ApiError(422, "sender_not_allowed", "the From domain is not one of this account's sending domains", [
         { path: "from", message: "use an address at one of the account's sending domains" },
       ]);
+    }
+  }
+  if (request.channel === "sms") {
+    const allowed = smsSenderAllowed(env, account, request.from, request.route);
+    if (allowed === "no_config") throw new ApiError(422, "channel_not_configured", "the sms channel is not configured for this account");
+    if (allowed === "sender") {
+      throw new ApiError(422, "sender_not_allowed", "this sender is not one of the account's SMS senders", [
+        { path: "from", message: "use one of the numbers, short codes or sender ids configured for the account" },
+      ]);
+    }
+    if (allowed === "route") {
+      throw new ApiError(422, "route_not_configured", `the account has no ${request.route} route`, [{ path: "route", message: "leave it out to use the account's routes in order" }]);
     }
   }
   if (request.channel === "webpush") {

@@ -3,6 +3,13 @@ import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import { fromBase64 } from "../core/bytes.ts";
 import { ingestFeedbackEmail } from "../webhooks/inbound-email.ts";
+import { ingestMo } from "../webhooks/sms-mo.ts";
+import { smsInbound } from "../core/bridge.ts";
+import { derivedEventId } from "../core/ids.ts";
+import { accountForAddress } from "../core/sms/account.ts";
+import { accountStub, refStub } from "../state/stubs.ts";
+import type { ReceiptResult } from "../state/types.ts";
+import { limitBody } from "./body.ts";
 import { readJson } from "./body.ts";
 import { assertSigned } from "./signed.ts";
 import { ApiError, validationError } from "./errors.ts";
@@ -42,3 +49,39 @@ export const inbound = new Hono<AppEnv>().post(
     return c.json(result, 202);
   },
 );
+
+/** SMPP has no id for an MO: a redelivery within this window counts as the same message. */
+const MO_DEDUPE_WINDOW_MS = 10 * 60 * 1000;
+
+/**
+ * `POST /v1/inbound/sms`: the bridge hands over each deliver_sm (a receipt or an MO message)
+ * signed, and acknowledges it to the SMSC only after our 2xx. Receipts go to the RefDO of
+ * their SMSC id, which applies them or parks them until the submit result maps that id.
+ * 422 means never ours (the bridge then acknowledges so the SMSC stops redelivering).
+ */
+inbound.post("/sms", limitBody, async (c) => {
+  const raw = await c.req.text();
+  await assertSigned(c, raw);
+  const { value } = await readJson(c, raw);
+  const parsed = smsInbound.safeParse(value);
+  if (!parsed.success) throw validationError(parsed.error);
+  const item = parsed.data;
+  const now = new Date().toISOString();
+  if (item.kind === "dlr") {
+    const account = accountForAddress(c.env.SMS_CONFIG, item.to, item.route);
+    if (!account) {
+      console.warn(JSON.stringify({ msg: "receipt for a sender no account owns", route: item.route, to: item.to, smscId: item.smscId }));
+      throw new ApiError(422, "not_ours", `${item.to} is not a sender of any account using route ${item.route}`);
+    }
+    const { kind: _kind, from: _from, to: _to, ...receipt } = item;
+    const result = (await refStub(c.env, account, `smpp:${item.route}`, item.smscId).receipt({ ...receipt, receivedAt: now })) as unknown as ReceiptResult;
+    if (result.kind === "parked") await accountStub(c.env, account).count("sms", "receipt_parked", now);
+    return c.json({ outcome: result.kind }, 202);
+  }
+  const account = accountForAddress(c.env.SMS_CONFIG, item.to, item.route);
+  if (!account) throw new ApiError(422, "not_ours", `${item.to} is not a sender of any account`);
+  const bucket = Math.floor(Date.parse(item.receivedAt) / MO_DEDUPE_WINDOW_MS);
+  const id = await derivedEventId("smpp-mo", item.route, item.from, item.to, item.body, bucket);
+  const result = await ingestMo(c.env, account, { id, route: item.route, provider: "smpp", from: item.from, to: item.to, body: item.body, receivedAt: item.receivedAt });
+  return c.json(result, 202);
+});

@@ -27,7 +27,7 @@ export const messages = new Hono<AppEnv>()
   .post("/", limitBody, async (c) => {
     const key = readIdempotencyKey(c.req.header("idempotency-key"));
     const { value } = await readJson(c);
-    const accepted = await acceptMessage(c.env, c.get("account"), value, key);
+    const accepted = await acceptMessage(c.env, c.get("account"), value, { idempotencyKey: key });
     return c.json(accepted.body, accepted.httpStatus);
   })
   .post("/batch", limitBody, async (c) => {
@@ -43,7 +43,7 @@ export const messages = new Hono<AppEnv>()
         items.slice(start, start + BATCH_CONCURRENCY).map(async (item, offset) => {
           const index = start + offset;
           try {
-            const accepted = await acceptMessage(c.env, c.get("account"), item, key && `${key}:${index}`);
+            const accepted = await acceptMessage(c.env, c.get("account"), item, { idempotencyKey: key && `${key}:${index}` });
             results[index] = accepted.body;
           } catch (err) {
             if (!(err instanceof ApiError)) throw err;

@@ -4,6 +4,11 @@ import { limitBody, readJson } from "./body.ts";
 import { assertSigned } from "./signed.ts";
 import { ApiError, validationError } from "./errors.ts";
 import type { AppEnv } from "./types.ts";
+import { ingestMo } from "../webhooks/sms-mo.ts";
+import { restRouteFor, signedUrlCandidates, statusEvent, twilioQuery, verifyTwilio } from "../webhooks/twilio.ts";
+
+/** Twilio reads a reply from its webhook's answer: an empty TwiML document sends none. */
+const EMPTY_TWIML = `<?xml version="1.0" encoding="UTF-8"?><Response></Response>`;
 
 /** Cloudflare Queues take at most 100 messages per sendBatch call. */
 const QUEUE_BATCH = 100;
@@ -13,7 +18,39 @@ const QUEUE_BATCH = 100;
  * they are verified before anything is parsed, enqueued, and answered 202 before they
  * are applied, so a slow DO never makes a provider time out and redeliver.
  */
-export const webhooks = new Hono<AppEnv>().post("/:provider", limitBody, async (c) => {
+export const webhooks = new Hono<AppEnv>()
+  /**
+   * Twilio-compatible status callbacks (`?account&route&message`) and MO webhooks
+   * (`?account&route`), verified with X-Twilio-Signature over the full URL and the sorted
+   * POST parameters before anything else; 401 and nothing changed otherwise.
+   */
+  .post("/twilio", limitBody, async (c) => {
+    const query = twilioQuery.safeParse(c.req.query());
+    const route = query.success ? restRouteFor(c.env, query.data) : null;
+    const raw = await c.req.text();
+    const params = [...new URLSearchParams(raw)];
+    const urls = signedUrlCandidates(c.req.url, c.env.PUBLIC_URL);
+    if (!query.success || !route || !(await verifyTwilio(route.authToken, urls, params, c.req.header("x-twilio-signature")))) {
+      throw new ApiError(401, "invalid_signature", "X-Twilio-Signature does not match this URL and body for a configured REST route");
+    }
+    const form = Object.fromEntries(params);
+    const now = new Date().toISOString();
+    if (query.data.message && (form.MessageStatus ?? form.SmsStatus)) {
+      const event = await statusEvent({ ...query.data, message: query.data.message }, form, now);
+      if (event) await c.env.EVENTS.send(event);
+      return c.body(null, 204);
+    }
+    if (form.Body === undefined || !form.From || !form.To || !form.MessageSid) {
+      throw new ApiError(400, "validation_failed", "neither a status callback nor an inbound message", [
+        { path: "body", message: "expected MessageStatus (with ?message=) or From, To, Body and MessageSid" },
+      ]);
+    }
+    await ingestMo(c.env, query.data.account, {
+      id: form.MessageSid, route: route.name, provider: "twilio", from: form.From, to: form.To, body: form.Body, receivedAt: now,
+    });
+    return c.body(EMPTY_TWIML, 200, { "content-type": "text/xml; charset=utf-8" });
+  })
+  .post("/:provider", limitBody, async (c) => {
   const provider = c.req.param("provider");
   if (provider !== "bridge") throw new ApiError(404, "not_found", `no webhook provider ${provider}`);
   const raw = await c.req.text();

@@ -7,6 +7,8 @@ import { sendApnsBatch } from "./apns.ts";
 import { sendEmailBatch } from "./email.ts";
 import { bridgeServes } from "./bridge.ts";
 import { sendFcm } from "./fcm.ts";
+import { sendSmsBatch } from "./sms.ts";
+import { accountSmsConfig, senderKey } from "../core/sms/account.ts";
 import { sendWebPush, vapidFrom } from "./webpush.ts";
 
 /** Whether a channel's provider is configured in this deployment. */
@@ -21,12 +23,16 @@ export function channelConfigured(channel: Channel, env: Env): boolean {
     case "email":
       // Unsubscribe links are signed: without the secret no compliant message can be built.
       return bridgeServes(env, "email") && Boolean(env.UNSUBSCRIBE_SECRET);
+    case "sms":
+      // Routes are per account (SMS_CONFIG); smsSenderAllowed checks the account's own.
+      return Boolean(env.SMS_CONFIG);
     default:
       return false;
   }
 }
 
-export type SendJob = { id: string; account: string; createdAt: string; request: SendRequest };
+/** `route`: an SMS pinned to the route that may already have submitted it. */
+export type SendJob = { id: string; account: string; createdAt: string; request: SendRequest; route?: string };
 
 /**
  * Sends a batch of jobs, one outcome per job in order. APNs and email jobs travel together
@@ -37,11 +43,13 @@ export async function sendAll(jobs: SendJob[], env: Env): Promise<SendOutcome[]>
   const outcomes: SendOutcome[] = new Array(jobs.length);
   const apns: Array<{ index: number; id: string; request: Extract<SendRequest, { channel: "apns" }> }> = [];
   const email: Array<{ index: number; id: string; account: string; createdAt: string; request: Extract<SendRequest, { channel: "email" }> }> = [];
+  const sms: Array<{ index: number; id: string; account: string; route?: string; request: Extract<SendRequest, { channel: "sms" }> }> = [];
   const pending: Promise<void>[] = [];
   jobs.forEach((job, index) => {
     const { request } = job;
     if (request.channel === "apns" && bridgeServes(env, "apns")) apns.push({ index, id: job.id, request });
     else if (request.channel === "email" && bridgeServes(env, "email")) email.push({ ...job, index, request });
+    else if (request.channel === "sms") sms.push({ ...job, index, request });
     else pending.push(sendOne(job, env).then((outcome) => void (outcomes[index] = outcome)));
   });
   const grouped = async <T extends { index: number }>(group: T[], send: (group: T[]) => Promise<SendOutcome[]>) => {
@@ -49,7 +57,7 @@ export async function sendAll(jobs: SendJob[], env: Env): Promise<SendOutcome[]>
     const results = await send(group);
     group.forEach(({ index }, i) => (outcomes[index] = results[i]));
   };
-  pending.push(grouped(apns, (g) => sendApnsBatch(g, env)), grouped(email, (g) => sendEmailBatch(g, env)));
+  pending.push(grouped(apns, (g) => sendApnsBatch(g, env)), grouped(email, (g) => sendEmailBatch(g, env)), grouped(sms, (g) => sendSmsBatch(g, env)));
   await Promise.all(pending);
   return outcomes;
 }
@@ -60,6 +68,15 @@ export function emailSenderAllowed(env: Env, account: string, from: string): "ok
   if (!config) return "no_config";
   const domain = from.slice(from.lastIndexOf("@") + 1).toLowerCase();
   return config.sendingDomains.some((d) => d.toLowerCase() === domain) ? "ok" : "domain";
+}
+
+/** Whether this account may send SMS from this sender, and over the route type asked for. */
+export function smsSenderAllowed(env: Env, account: string, from: string, route?: "smpp" | "rest"): "ok" | "no_config" | "sender" | "route" {
+  const config = accountSmsConfig(env.SMS_CONFIG, account);
+  if (!config) return "no_config";
+  if (!config.senders.some((s) => senderKey(s) === senderKey(from))) return "sender";
+  if (route && !config.routes.some((r) => r.type === route)) return "route";
+  return "ok";
 }
 
 async function sendOne({ id, request }: SendJob, env: Env): Promise<SendOutcome> {

@@ -23,7 +23,13 @@ export async function consumeSends(batch: MessageBatch<SendJob>, env: Env): Prom
   let outcomes: SendOutcome[];
   try {
     outcomes = await sendAll(
-      started.map(({ message, start }) => ({ id: message.body.messageId, account: message.body.account, createdAt: start.createdAt, request: start.request })),
+      started.map(({ message, start }) => ({
+        id: message.body.messageId,
+        account: message.body.account,
+        createdAt: start.createdAt,
+        request: start.request,
+        ...(start.route ? { route: start.route } : {}),
+      })),
       env,
     );
   } catch (err) {

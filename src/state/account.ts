@@ -5,6 +5,20 @@ import type { SuppressionEntry } from "./types.ts";
 export type StatsBucket = { hour: string; channel: Channel; counts: Record<string, number> };
 export type SuppressionPage = { items: SuppressionEntry[]; nextCursor: string | null };
 
+/** An MO message as the account's inbox keeps it. */
+export type InboundSms = {
+  id: string;
+  route: string;
+  provider: string;
+  from: string;
+  to: string;
+  body: string;
+  keyword: string | null;
+  replyId: string | null;
+  receivedAt: string;
+};
+export type InboundPage = { items: InboundSms[]; nextCursor: string | null };
+
 type IndexRow = {
   channel: Channel;
   recipient_key: string;
@@ -37,6 +51,9 @@ export class AccountDO extends DurableObject<Env> {
       CREATE TABLE IF NOT EXISTS counter (
         hour TEXT NOT NULL, channel TEXT NOT NULL, outcome TEXT NOT NULL, n INTEGER NOT NULL,
         PRIMARY KEY (hour, channel, outcome));
+      CREATE TABLE IF NOT EXISTS inbound_sms (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, route TEXT NOT NULL, provider TEXT NOT NULL,
+        sender TEXT NOT NULL, recipient TEXT NOT NULL, body TEXT NOT NULL, keyword TEXT, reply_id TEXT, received_at TEXT NOT NULL);
     `);
   }
 
@@ -99,6 +116,40 @@ export class AccountDO extends DurableObject<Env> {
         ...(r.message_id ? { messageId: r.message_id } : {}),
       })),
       nextCursor: rows.length > limit && last ? btoa(JSON.stringify([last.channel, last.recipient_key])) : null,
+    };
+  }
+
+  async inboundSeen(id: string): Promise<boolean> {
+    return this.sql.exec(`SELECT 1 FROM inbound_sms WHERE id = ?`, id).toArray().length > 0;
+  }
+
+  /** Records an MO message once (by id); returns false for a replay. */
+  async recordInbound(mo: InboundSms): Promise<boolean> {
+    const before = this.sql.exec(`SELECT 1 FROM inbound_sms WHERE id = ?`, mo.id).toArray().length;
+    if (before > 0) return false;
+    this.sql.exec(
+      `INSERT INTO inbound_sms (id, route, provider, sender, recipient, body, keyword, reply_id, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      mo.id, mo.route, mo.provider, mo.from, mo.to, mo.body, mo.keyword, mo.replyId, mo.receivedAt,
+    );
+    await this.count("sms", "inbound", mo.receivedAt);
+    return true;
+  }
+
+  /** Newest first; the cursor is the last seq seen. */
+  async listInbound(before: number | undefined, limit: number): Promise<InboundPage> {
+    const rows = this.sql
+      .exec<{ seq: number; id: string; route: string; provider: string; sender: string; recipient: string; body: string; keyword: string | null; reply_id: string | null; received_at: string }>(
+        `SELECT * FROM inbound_sms WHERE (? IS NULL OR seq < ?) ORDER BY seq DESC LIMIT ?`,
+        before ?? null, before ?? null, limit + 1,
+      )
+      .toArray();
+    const page = rows.slice(0, limit);
+    return {
+      items: page.map((r) => ({
+        id: r.id, route: r.route, provider: r.provider, from: r.sender, to: r.recipient, body: r.body,
+        keyword: r.keyword, replyId: r.reply_id, receivedAt: r.received_at,
+      })),
+      nextCursor: rows.length > limit && page.length > 0 ? String(page.at(-1)!.seq) : null,
     };
   }
 }

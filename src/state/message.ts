@@ -4,7 +4,9 @@ import { nextState } from "../core/state.ts";
 import { recipientEffect } from "../core/suppression.ts";
 import { stateRank, type Channel, type DeliveryState, type EventType, type SuppressionReason } from "../core/model.ts";
 import type { SendRequest } from "../core/schema.ts";
-import { accountStub, recipientStub } from "./stubs.ts";
+import { aggregateReceipts } from "../core/sms/dlr.ts";
+import { optOutKey } from "../core/sms/account.ts";
+import { accountStub, recipientStub, refStub } from "./stubs.ts";
 import type {
   ApplyResult,
   AttemptStart,
@@ -12,7 +14,11 @@ import type {
   CreateResult,
   EffectInput,
   MessageView,
+  ReceiptInput,
+  ReceiptResult,
+  RefMapping,
   SendJob,
+  SuppressionEntry,
   TimelineEvent,
 } from "./types.ts";
 
@@ -36,7 +42,10 @@ type MessageRow = {
 type OutboxItem =
   | { kind: "enqueue"; job: SendJob }
   | { kind: "count"; account: string; channel: Channel; outcome: string; at: string }
-  | { kind: "recipient"; input: EffectInput };
+  | { kind: "recipient"; input: EffectInput }
+  | { kind: "ref"; provider: string; providerMessageId: string; mapping: RefMapping };
+
+type PartRow = { segment: number; smsc_id: string; stat: string | null; err: string | null; at: string | null };
 
 const OUTBOX_RETRY_MS = 5_000;
 
@@ -64,6 +73,9 @@ export class MessageDO extends DurableObject<Env> {
         seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, type TEXT NOT NULL,
         occurred_at TEXT NOT NULL, received_at TEXT NOT NULL, provider TEXT NOT NULL, detail TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, item TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS part (segment INTEGER PRIMARY KEY, smsc_id TEXT NOT NULL, stat TEXT, err TEXT, at TEXT);
+      CREATE TABLE IF NOT EXISTS receipt (key TEXT PRIMARY KEY);
     `);
   }
 
@@ -75,7 +87,7 @@ export class MessageDO extends DurableObject<Env> {
       return { kind: "replay", message: this.view(existing), reason: this.suppressedReason() };
     }
     const { request } = input;
-    const suppression = await recipientStub(this.env, input.account, request.channel, input.recipientKey).check();
+    const suppression = input.bypassSuppression ? null : await suppressionOf(this.env, input.account, request, input.recipientKey);
     // The suppression check awaited: a concurrent create may have won meanwhile.
     if (this.row()) return this.create(input);
 
@@ -97,6 +109,8 @@ export class MessageDO extends DurableObject<Env> {
         detail: suppression ? { reason: suppression.reason, since: suppression.at } : {},
       });
       this.push({ kind: "count", account: input.account, channel: request.channel, outcome: status, at: now });
+      // Opt-out confirmations and HELP answers reach a recipient who opted out: they are the reply.
+      if (input.bypassSuppression) this.setMeta("bypass_suppression", "1");
       if (!suppression) this.push({ kind: "enqueue", job: { account: input.account, messageId: input.id } });
     });
     await this.flush();
@@ -112,7 +126,8 @@ export class MessageDO extends DurableObject<Env> {
     const row = this.row();
     if (!row) return { action: "skip", reason: "unknown" };
     if (stateRank[row.status] >= stateRank.accepted) return { action: "skip", reason: "done" };
-    const suppression = await recipientStub(this.env, row.account, row.channel, row.recipient_key).check();
+    const request = JSON.parse(row.request) as SendRequest;
+    const suppression = this.meta("bypass_suppression") ? null : await suppressionOf(this.env, row.account, request, row.recipient_key);
     if (suppression) {
       await this.apply({
         id: `${row.id}:suppressed`,
@@ -130,7 +145,8 @@ export class MessageDO extends DurableObject<Env> {
       this.record(row, { id: `${row.id}:attempt:${attempt}`, type: "sending", occurredAt: now, receivedAt: now, provider: "lasthop", detail: { attempt } });
     });
     await this.flush();
-    return { action: "send", request: JSON.parse(row.request) as SendRequest, attempt, createdAt: row.created_at };
+    const route = this.meta("route");
+    return { action: "send", request, attempt, createdAt: row.created_at, ...(route ? { route } : {}) };
   }
 
   /** Applies one event: dedupe by id, move the state by rank, queue the side effects. */
@@ -143,7 +159,51 @@ export class MessageDO extends DurableObject<Env> {
     const full: TimelineEvent = { ...event, receivedAt: event.receivedAt ?? new Date().toISOString() };
     const next = this.ctx.storage.transactionSync(() => this.record(row, full));
     await this.flush();
+    await this.armReceiptDeadline();
     return { kind: "applied", state: next, changed: next !== row.status };
+  }
+
+  /**
+   * A delivery receipt for one part (from its RefDO). A multipart message is `delivered` only
+   * when every part's receipt says DELIVRD; one UNDELIV or REJECTD part decides it at once.
+   */
+  async applyReceipt(input: ReceiptInput & { segment: number; segments: number }): Promise<ReceiptResult> {
+    const row = this.row();
+    if (!row) return { kind: "unknown" };
+    const key = `${input.segment}:${input.stat}:${input.err ?? ""}`;
+    if (this.sql.exec(`SELECT 1 FROM receipt WHERE key = ?`, key).toArray().length > 0) return { kind: "duplicate", state: row.status };
+    const at = input.doneAt ?? input.receivedAt;
+    const next = this.ctx.storage.transactionSync(() => {
+      this.sql.exec(`INSERT INTO receipt (key) VALUES (?)`, key);
+      this.sql.exec(
+        `INSERT INTO part (segment, smsc_id, stat, err, at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (segment) DO UPDATE SET stat = excluded.stat, err = excluded.err, at = excluded.at`,
+        input.segment, input.smscId, input.stat, input.err ?? null, at,
+      );
+      const parts = this.parts();
+      const stats = Array.from({ length: input.segments }, (_, i) => parts.find((p) => p.segment === i + 1)?.stat ?? undefined) as Parameters<typeof aggregateReceipts>[1];
+      const outcome = aggregateReceipts(input.segments, stats);
+      if (!outcome) return row.status;
+      const id = `${row.id}:receipt:${outcome}`;
+      if (this.sql.exec(`SELECT 1 FROM event WHERE id = ?`, id).toArray().length > 0) return row.status;
+      return this.record(row, {
+        id,
+        type: outcome,
+        occurredAt: at,
+        receivedAt: input.receivedAt,
+        provider: "smpp",
+        detail: {
+          reason: outcome === "delivered" ? "delivery_receipt" : input.stat.toLowerCase(),
+          ...(outcome === "bounced" ? { class: "hard" } : {}),
+          route: input.route,
+          ...(input.err ? { err: input.err } : {}),
+          ...(input.text ? { receipt: input.text } : {}),
+          receipts: parts.map(receiptView),
+        },
+      });
+    });
+    await this.flush();
+    return { kind: "applied", state: next };
   }
 
   /** The last attempt failed transiently and the queue gave up: the message ends `failed`. */
@@ -169,6 +229,18 @@ export class MessageDO extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     await this.flush();
+    const deadline = Number(this.meta("receipt_deadline") ?? 0);
+    const row = this.row();
+    if (!deadline || !row || row.status !== "accepted") return;
+    if (Date.now() < deadline) return this.scheduleAlarm(deadline);
+    // DLRs are advisory: carriers drop them. Past the wait, say so instead of `accepted` forever.
+    await this.apply({
+      id: `${row.id}:expired:no-receipt`,
+      type: "expired",
+      occurredAt: new Date().toISOString(),
+      provider: "lasthop",
+      detail: { reason: "no_delivery_receipt", waitedSeconds: Number(this.env.SMS_DLR_WAIT_SECONDS ?? 0) },
+    });
   }
 
   private record(row: MessageRow, event: TimelineEvent): DeliveryState {
@@ -182,6 +254,7 @@ export class MessageDO extends DurableObject<Env> {
     if (next !== row.status) {
       this.push({ kind: "count", account: row.account, channel: row.channel, outcome: next, at: event.receivedAt });
     }
+    if (row.channel === "sms") this.recordSms(row, event, next);
     const effect = recipientEffect(row.channel, event);
     if (effect) {
       this.push({
@@ -193,6 +266,56 @@ export class MessageDO extends DurableObject<Env> {
       });
     }
     return next;
+  }
+
+  /**
+   * SMS bookkeeping: which route carried (or may have carried) the message, its parts and
+   * their SMSC ids (mapped through RefDOs so receipts find their way back), and when to stop
+   * waiting for receipts.
+   */
+  private recordSms(row: MessageRow, event: TimelineEvent, next: DeliveryState): void {
+    const { route, submitted, smscIds, routeType, bridgeRoute } = event.detail;
+    // A route that may have submitted the message is the only one it may take from now on.
+    if (typeof route === "string" && (event.type === "accepted" || submitted === "maybe")) this.setMeta("route", route);
+    if (event.type !== "accepted" || next !== "accepted" || row.status === "accepted") return;
+    if (routeType === "smpp" && Array.isArray(smscIds)) {
+      const segments = smscIds.length;
+      smscIds.forEach((smscId, i) => {
+        if (typeof smscId !== "string") return;
+        this.sql.exec(`INSERT OR IGNORE INTO part (segment, smsc_id) VALUES (?, ?)`, i + 1, smscId);
+        this.push({
+          kind: "ref",
+          provider: `smpp:${String(bridgeRoute ?? route)}`,
+          providerMessageId: smscId,
+          mapping: { account: row.account, messageId: row.id, segment: i + 1, segments },
+        });
+      });
+    }
+    const wait = Number(this.env.SMS_DLR_WAIT_SECONDS ?? 0);
+    if (wait > 0) this.setMeta("receipt_deadline", String(Date.parse(event.receivedAt) + wait * 1000));
+  }
+
+  private async armReceiptDeadline(): Promise<void> {
+    const deadline = Number(this.meta("receipt_deadline") ?? 0);
+    if (deadline && this.row()?.status === "accepted") await this.scheduleAlarm(deadline);
+  }
+
+  /** One alarm serves the outbox and the receipt deadline: keep the earlier of the two. */
+  private async scheduleAlarm(at: number): Promise<void> {
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || at < current) await this.ctx.storage.setAlarm(at);
+  }
+
+  private meta(key: string): string | undefined {
+    return this.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = ?`, key).toArray()[0]?.value;
+  }
+
+  private setMeta(key: string, value: string): void {
+    this.sql.exec(`INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value);
+  }
+
+  private parts(): PartRow[] {
+    return this.sql.exec<PartRow>(`SELECT segment, smsc_id, stat, err, at FROM part ORDER BY segment`).toArray();
   }
 
   private insertEvent(e: TimelineEvent): void {
@@ -220,7 +343,7 @@ export class MessageDO extends DurableObject<Env> {
         await this.perform(JSON.parse(next.item) as OutboxItem);
       } catch (err) {
         console.error(JSON.stringify({ msg: "outbox item failed; retrying from the alarm", error: String(err) }));
-        await this.ctx.storage.setAlarm(Date.now() + OUTBOX_RETRY_MS);
+        await this.scheduleAlarm(Date.now() + OUTBOX_RETRY_MS);
         return;
       }
       this.sql.exec(`DELETE FROM outbox WHERE seq = ?`, next.seq);
@@ -230,8 +353,11 @@ export class MessageDO extends DurableObject<Env> {
   private async perform(item: OutboxItem): Promise<void> {
     switch (item.kind) {
       case "enqueue":
-        // One queue per channel family: email's retry schedule and limits differ from push's.
-        await (this.row()?.channel === "email" ? this.env.SEND_EMAIL : this.env.SEND_PUSH).send(item.job);
+        // One queue per channel family: email's and SMS's schedules and limits differ from push's.
+        await queueFor(this.env, this.row()?.channel).send(item.job);
+        return;
+      case "ref":
+        await refStub(this.env, item.mapping.account, item.provider, item.providerMessageId).map(item.mapping);
         return;
       case "count":
         await accountStub(this.env, item.account).count(item.channel, item.outcome, item.at);
@@ -249,6 +375,12 @@ export class MessageDO extends DurableObject<Env> {
   private suppressedReason() {
     const row = this.sql.exec<{ detail: string }>(`SELECT detail FROM event WHERE type = 'suppressed' ORDER BY seq LIMIT 1`).toArray()[0];
     return row ? (JSON.parse(row.detail).reason as SuppressionReason) : undefined;
+  }
+
+  private smsView(): Pick<MessageView, "route" | "receipts"> {
+    const route = this.meta("route");
+    const parts = this.parts();
+    return { ...(route ? { route } : {}), ...(parts.length > 0 ? { receipts: parts.map(receiptView) } : {}) };
   }
 
   private view(row: MessageRow): MessageView {
@@ -276,7 +408,25 @@ export class MessageDO extends DurableObject<Env> {
       updatedAt: row.updated_at,
       ...(row.provider_message_id ? { providerMessageId: row.provider_message_id } : {}),
       ...(request.metadata ? { metadata: request.metadata } : {}),
+      ...(row.channel === "sms" ? this.smsView() : {}),
       events,
     };
   }
+}
+
+function queueFor(env: Env, channel: Channel | undefined): Queue {
+  if (channel === "email") return env.SEND_EMAIL;
+  if (channel === "sms") return env.SEND_SMS;
+  return env.SEND_PUSH;
+}
+
+/** The recipient's own suppression, and for SMS the opt-out of this sender by this recipient. */
+async function suppressionOf(env: Env, account: string, request: SendRequest, key: string): Promise<SuppressionEntry | null> {
+  const own = await recipientStub(env, account, request.channel, key).check();
+  if (own || request.channel !== "sms") return own;
+  return recipientStub(env, account, "sms", optOutKey(request.to, request.from)).check();
+}
+
+function receiptView(p: PartRow) {
+  return { segment: p.segment, smscId: p.smsc_id, ...(p.stat ? { stat: p.stat } : {}), ...(p.err ? { err: p.err } : {}), ...(p.at ? { at: p.at } : {}) };
 }

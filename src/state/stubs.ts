@@ -17,3 +17,8 @@ export function recipientStub(env: Bindings, account: string, channel: Channel, 
 export function accountStub(env: Bindings, account: string) {
   return env.ACCOUNT.get(env.ACCOUNT.idFromName(account));
 }
+
+/** A provider's message id (an SMSC's, per bridge route) → ours; events that come first wait here. */
+export function refStub(env: Pick<Env, "REFS">, account: string, provider: string, providerMessageId: string) {
+  return env.REFS.get(env.REFS.idFromName(`${account}:${provider}:${providerMessageId}`));
+}

@@ -2,6 +2,7 @@
 import type { Channel, DeliveryState, EventType, SuppressionReason } from "../core/model.ts";
 import type { RecipientEffect } from "../core/suppression.ts";
 import type { SendRequest } from "../core/schema.ts";
+import type { DlrStat } from "../core/bridge.ts";
 
 export type TimelineEvent = {
   id: string;
@@ -22,6 +23,10 @@ export type MessageView = {
   updatedAt: string;
   providerMessageId?: string;
   metadata?: Record<string, unknown>;
+  /** SMS: the route that carried the message (or may have: it is pinned there). */
+  route?: string;
+  /** SMS over SMPP: one entry per part, with its SMSC id and its latest receipt. */
+  receipts?: Array<{ segment: number; smscId: string; stat?: string; err?: string; at?: string }>;
   events: TimelineEvent[];
 };
 
@@ -32,6 +37,8 @@ export type CreateInput = {
   recipientKey: string;
   recipient: string;
   bodyHash: string;
+  /** Keyword replies (STOP/HELP confirmations) go to a recipient who opted out. */
+  bypassSuppression?: boolean;
 };
 
 export type CreateResult =
@@ -43,7 +50,7 @@ export type CreateResult =
 export type SendJob = { account: string; messageId: string };
 
 export type AttemptStart =
-  | { action: "send"; request: SendRequest; attempt: number; createdAt: string }
+  | { action: "send"; request: SendRequest; attempt: number; createdAt: string; route?: string }
   | { action: "skip"; reason: "unknown" | "done" | "suppressed" };
 
 export type ApplyResult =
@@ -69,3 +76,23 @@ export type EffectInput = RecipientTarget & {
   messageId: string;
   at: string;
 };
+
+/** A delivery receipt for one submitted part, as the bridge reports it (ids canonical). */
+export type ReceiptInput = {
+  route: string;
+  smscId: string;
+  stat: DlrStat;
+  err?: string;
+  doneAt?: string;
+  text?: string;
+  receivedAt: string;
+};
+
+/** What a RefDO maps its provider id to: one part of one message. */
+export type RefMapping = { account: string; messageId: string; segment: number; segments: number };
+
+export type ReceiptResult =
+  | { kind: "applied"; state: DeliveryState }
+  | { kind: "duplicate"; state: DeliveryState }
+  | { kind: "parked" }
+  | { kind: "unknown" };
