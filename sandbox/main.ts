@@ -1,6 +1,7 @@
 // Starts the sandbox: the control API over HTTP (which also serves FCM and Google's OAuth token
 // endpoint), the simulated web push service over HTTPS, APNs over HTTP/2 + TLS and a receiving
-// MTA over SMTP (STARTTLS).
+// MTA over SMTP (STARTTLS), an SMSC over SMPP, and a Twilio-style REST SMS aggregator (on the
+// control server, under /sms/).
 // Run directly (`node sandbox/main.ts`) for local development, or call startSandbox() from tests.
 import type { Server } from "node:http";
 import type { ApnsKey } from "./apns-auth.ts";
@@ -11,6 +12,9 @@ import { fcmRoutes } from "./fcm-routes.ts";
 import { FcmService } from "./fcm.ts";
 import { close, listen, urlHost } from "./http.ts";
 import { OAuthService, type ServiceAccount } from "./oauth.ts";
+import { DEFAULT_SMS_REST_ACCOUNTS, SmsRestService, type SmsRestAccount } from "./sms-rest.ts";
+import { smsRoutes } from "./sms-routes.ts";
+import { DEFAULT_SMSC_DLR_DELAY_MS, DEFAULT_SMSC_LATE_DLR_MS, SmscService, type SmscCredential, type SmscIdMode } from "./smsc.ts";
 import { smtpRoutes } from "./smtp-routes.ts";
 import { SmtpService } from "./smtp.ts";
 import { ReceivedStore } from "./store.ts";
@@ -35,6 +39,25 @@ export type SandboxOptions = {
    * webpushPort is 0, a free port too (the same rule as apnsPort).
    */
   smtpPort?: number;
+  /**
+   * SMSC (SMPP) port. Default 2775; 0 picks a free port. When omitted while webpushPort is 0,
+   * a free port too (the same rule as apnsPort).
+   */
+  smscPort?: number;
+  /** system_id/password pairs the SMSC accepts. Default [{systemId: "lasthop", password: "devpass1"}]. */
+  smscCredentials?: SmscCredential[];
+  /** Delay before a DLR (and the REST aggregator's final status callback). Default 200 ms. */
+  smscDlrDelayMs?: number;
+  /** Delay before the DLR (or final callback) for a number ending in 1111. Default 3000 ms. */
+  smscLateDlrMs?: number;
+  /** How long a deliver_sm (DLR, MO) waits for its resp before it is sent again. Default 5000 ms. */
+  smscRedeliverMs?: number;
+  /** SMSC message id format when no fault sets one: "hex" (default) or "decimal". */
+  smscIdMode?: SmscIdMode;
+  /** Accounts of the REST SMS aggregator. Default [{sid: "AC000…0001", authToken: "devtwilioauthtoken000…"}]. */
+  smsRestAccounts?: SmsRestAccount[];
+  /** The REST aggregator's SMS URL (inbound webhook) for numbers without their own. */
+  smsRestInboundUrl?: string;
   /** Largest message the MTA accepts, advertised as SIZE. Default 10 MiB. */
   smtpMaxSize?: number;
   /** How long the MTA holds the 250 after DATA for a "slow" recipient. Default 2000 ms (at most 30 s). */
@@ -60,6 +83,10 @@ export type Sandbox = {
   apnsUrl: string;
   /** The receiving MTA (plain SMTP, STARTTLS offered with the dev CA's certificate). */
   smtp: { host: string; port: number };
+  /** The SMSC (SMPP 3.4, plain TCP). */
+  smsc: { host: string; port: number };
+  /** The Twilio-style REST aggregator: `${baseUrl}/2010-04-01/Accounts/${accountSid}/Messages.json`, first configured account. */
+  smsRest: { baseUrl: string; accountSid: string; authToken: string };
   /** PEM file of the dev CA; give it to clients as NODE_EXTRA_CA_CERTS or `ca:`. */
   caPath: string;
   close(): Promise<void>;
@@ -69,6 +96,7 @@ export const DEFAULT_HTTP_PORT = 8791;
 export const DEFAULT_WEBPUSH_PORT = 8793;
 export const DEFAULT_APNS_PORT = 8792;
 export const DEFAULT_SMTP_PORT = 2525;
+export const DEFAULT_SMSC_PORT = 2775;
 
 export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
   const host = opts.host ?? "127.0.0.1";
@@ -79,20 +107,31 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   const oauth = new OAuthService();
   const fcm = new FcmService(store, oauth);
   const smtp = new SmtpService(store, tls, { maxSize: opts.smtpMaxSize, slowMs: opts.smtpSlowMs });
+  const smsDelays = { dlrDelayMs: opts.smscDlrDelayMs ?? DEFAULT_SMSC_DLR_DELAY_MS, lateDlrMs: opts.smscLateDlrMs ?? DEFAULT_SMSC_LATE_DLR_MS };
+  const smsc = new SmscService(store, {
+    ...smsDelays,
+    credentials: opts.smscCredentials,
+    redeliverMs: opts.smscRedeliverMs,
+    idMode: opts.smscIdMode,
+  });
+  const smsRest = new SmsRestService(store, { ...smsDelays, accounts: opts.smsRestAccounts ?? DEFAULT_SMS_REST_ACCOUNTS, inboundUrl: opts.smsRestInboundUrl });
   // Bad keys fail the start, before anything listens.
   for (const key of opts.apnsKeys ?? []) apns.registerKey(key);
   for (const account of opts.fcmServiceAccounts ?? []) oauth.registerServiceAccount(account);
-  const control: Server = createControlServer(store, webpush, [...apnsRoutes(apns), ...fcmRoutes(fcm, oauth), ...smtpRoutes(smtp)]);
+  const control: Server = createControlServer(store, webpush, [...apnsRoutes(apns), ...fcmRoutes(fcm, oauth), ...smtpRoutes(smtp), ...smsRoutes(smsc, smsRest)]);
 
-  const closeAll = () => Promise.all([close(control), webpush.close(), apns.close(), smtp.close()]).then(() => undefined);
+  const closeAll = () =>
+    Promise.all([close(control), webpush.close(), apns.close(), smtp.close(), smsc.close(), smsRest.close()]).then(() => undefined);
   let webpushUrl: string;
   let apnsUrl: string;
   let smtpAddress: { host: string; port: number };
+  let smscAddress: { host: string; port: number };
   let httpPort: number;
   try {
     webpushUrl = await webpush.listen(host, opts.webpushPort ?? DEFAULT_WEBPUSH_PORT);
     apnsUrl = await apns.listen(host, opts.apnsPort ?? (opts.webpushPort === 0 ? 0 : DEFAULT_APNS_PORT));
     smtpAddress = await smtp.listen(host, opts.smtpPort ?? (opts.webpushPort === 0 ? 0 : DEFAULT_SMTP_PORT));
+    smscAddress = await smsc.listen(host, opts.smscPort ?? (opts.webpushPort === 0 ? 0 : DEFAULT_SMSC_PORT));
     httpPort = await listen(control, host, opts.httpPort ?? DEFAULT_HTTP_PORT);
   } catch (error) {
     await closeAll();
@@ -108,6 +147,8 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     webpushUrl,
     apnsUrl,
     smtp: smtpAddress,
+    smsc: smscAddress,
+    smsRest: { baseUrl: `${httpUrl}/sms`, accountSid: smsRest.defaultAccount.sid, authToken: smsRest.defaultAccount.authToken },
     caPath: tls.caPath,
     close: () => (closing ??= closeAll()),
   };
@@ -127,6 +168,7 @@ async function runFromCommandLine(): Promise<void> {
     webpushPort: portFromEnv("SANDBOX_WEBPUSH_PORT", DEFAULT_WEBPUSH_PORT),
     apnsPort: portFromEnv("SANDBOX_APNS_PORT", DEFAULT_APNS_PORT),
     smtpPort: portFromEnv("SANDBOX_SMTP_PORT", DEFAULT_SMTP_PORT),
+    smscPort: portFromEnv("SANDBOX_SMSC_PORT", DEFAULT_SMSC_PORT),
     certDir: process.env.SANDBOX_CERT_DIR || undefined,
   });
   console.log(`sandbox control API   ${sandbox.httpUrl}`);
@@ -134,6 +176,8 @@ async function runFromCommandLine(): Promise<void> {
   console.log(`sandbox APNs (h2)     ${sandbox.apnsUrl}  (keys: POST ${sandbox.httpUrl}/_sandbox/apns/keys)`);
   console.log(`sandbox FCM v1        ${sandbox.httpUrl}/fcm/v1/projects/<project>/messages:send  (token endpoint ${sandbox.httpUrl}/oauth/token)`);
   console.log(`sandbox SMTP (MTA)    ${urlHost(sandbox.smtp.host)}:${sandbox.smtp.port}  (STARTTLS with the dev CA, any AUTH; recipients with bounce/block/full/soft/slow decide the outcome)`);
+  console.log(`sandbox SMSC (SMPP)   ${urlHost(sandbox.smsc.host)}:${sandbox.smsc.port}  (system_id lasthop, password devpass1; numbers ending 0000/1111/2222 bounce/late/throttle)`);
+  console.log(`sandbox SMS REST      ${sandbox.smsRest.baseUrl}/2010-04-01/Accounts/${sandbox.smsRest.accountSid}/Messages.json  (Basic ${sandbox.smsRest.accountSid}:${sandbox.smsRest.authToken})`);
 
   const stop = (signal: string) => {
     console.log(`sandbox stopping (${signal})`);

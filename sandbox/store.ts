@@ -4,7 +4,7 @@
 export const CHANNELS = ["webpush", "apns", "fcm", "email", "sms"] as const;
 export type Channel = (typeof CHANNELS)[number];
 
-/** What `payload` holds per channel. SMS is not simulated yet; its payload is open. */
+/** What `payload` holds per channel. */
 export type PayloadOf = {
   /** The decrypted push message text. */
   webpush: string | null;
@@ -14,6 +14,7 @@ export type PayloadOf = {
   fcm: Record<string, unknown> | null;
   /** The raw message (headers and body) exactly as it came in DATA; null for a refused recipient. */
   email: string | null;
+  /** The reassembled message: `{text, encoding, segments, route, from, ...}` (see smsc.ts, sms-rest.ts). */
   sms: string | Record<string, unknown> | null;
 };
 
@@ -74,6 +75,12 @@ export function isChannel(value: string): value is Channel {
 
 export class ReceivedStore {
   #entries: Received<Channel>[] = [];
+  readonly #clearListeners: Array<(channel: Channel | undefined) => void> = [];
+
+  /** Called on every clear (with its channel filter): simulators reset their per-run memory then. */
+  onClear(listener: (channel: Channel | undefined) => void): void {
+    this.#clearListeners.push(listener);
+  }
 
   record<C extends Channel>(entry: Omit<Received<C>, "at">): Received<C> {
     const stored: Received<C> = { ...entry, at: new Date().toISOString() };
@@ -88,5 +95,6 @@ export class ReceivedStore {
 
   clear(channel?: Channel): void {
     this.#entries = channel === undefined ? [] : this.#entries.filter((entry) => entry.channel !== channel);
+    for (const listener of this.#clearListeners) listener(channel);
   }
 }
