@@ -1,7 +1,7 @@
 import { createECDH, createHash, randomBytes } from "node:crypto";
 import { defineConfig } from "vitest/config";
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
-import { ACCOUNT_A, ACCOUNT_B, API_KEY_A, API_KEY_B, TEST_BRIDGE_HOST, TEST_PUSH_HOST } from "./test/fixtures.ts";
+import { ACCOUNT_A, ACCOUNT_B, API_KEY_A, API_KEY_B, TEST_BRIDGE_HOST, TEST_PUSH_HOST, TEST_SMS_CONFIG } from "./test/fixtures.ts";
 
 const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
 // Keys are made at run time: no secret, not even a test one, lives in the repo.
@@ -29,7 +29,7 @@ export default defineConfig({
                 // A fake bridge answers at this URL (test/worker/bridge-fake.ts); FCM is left unconfigured here
                 // and proven end to end against the sandbox in test/node.
                 BRIDGE_URL: `https://${TEST_BRIDGE_HOST}`,
-                BRIDGE_CHANNELS: "apns,email",
+                BRIDGE_CHANNELS: "apns,email,sms",
                 EMAIL_CONFIG: JSON.stringify({
                   [ACCOUNT_A]: {
                     sendingDomains: ["lasthop.test"],
@@ -43,6 +43,8 @@ export default defineConfig({
                 EMAIL_MAX_AGE_SECONDS: "8",
                 FCM_SERVICE_ACCOUNT: "",
                 SOFT_BOUNCE_LIMIT: "3",
+                SMS_CONFIG: JSON.stringify(TEST_SMS_CONFIG),
+                SMS_DLR_WAIT_SECONDS: "4",
               },
             },
           }),

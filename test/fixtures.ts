@@ -7,3 +7,22 @@ export const ACCOUNT_B = "acct-b";
 export const TEST_PUSH_HOST = "push.test";
 /** Where the Worker tests' fake bridge answers (test/worker/bridge-fake.ts). */
 export const TEST_BRIDGE_HOST = "bridge.test";
+/** Where the Worker tests' fake Twilio-compatible aggregator answers. */
+export const TEST_SMS_REST_HOST = "sms.test";
+export const TEST_TWILIO = { accountSid: "AC0123456789abcdef0123456789abcdef", authToken: "test-twilio-auth-token-0123456789" };
+/** Account A: SMPP first (the fake bridge's route "smsc"), REST second; account B: REST only. */
+export const TEST_SMS_CONFIG = {
+  [ACCOUNT_A]: {
+    routes: [
+      { name: "smpp", type: "smpp", bridgeRoute: "smsc" },
+      { name: "rest", type: "rest", baseUrl: `https://${TEST_SMS_REST_HOST}`, ...TEST_TWILIO },
+    ],
+    senders: ["+15005550006", "12345", "ACME"],
+    keywords: { help: ["HELP", "INFO", "AIDE"] },
+    replies: { help: "ACME alerts: reply STOP to stop." },
+  },
+  [ACCOUNT_B]: {
+    routes: [{ name: "rest", type: "rest", baseUrl: `https://${TEST_SMS_REST_HOST}`, ...TEST_TWILIO }],
+    senders: ["+15005550007"],
+  },
+};

@@ -27,7 +27,8 @@ export const webhooks = new Hono<AppEnv>()
   .post("/twilio", limitBody, async (c) => {
     const query = twilioQuery.safeParse(c.req.query());
     const route = query.success ? restRouteFor(c.env, query.data) : null;
-    const raw = await c.req.text();
+    // Form bodies are bytes to workerd; decode them as UTF-8 (what Twilio sends) ourselves.
+    const raw = new TextDecoder().decode(await c.req.arrayBuffer());
     const params = [...new URLSearchParams(raw)];
     const urls = signedUrlCandidates(c.req.url, c.env.PUBLIC_URL);
     if (!query.success || !route || !(await verifyTwilio(route.authToken, urls, params, c.req.header("x-twilio-signature")))) {

@@ -1,6 +1,7 @@
 import { sha256Hex } from "./bytes.ts";
 import { tokenChannels, type Channel } from "./model.ts";
 import type { SendRequest } from "./schema.ts";
+import { isOptOutKey } from "./sms/account.ts";
 
 /**
  * The key a recipient's suppression lives under. Email: trimmed, domain lower-cased
@@ -41,6 +42,7 @@ export function redactRecipient(channel: Channel, to: string): string {
  */
 export function recipientKeyFromPath(channel: Channel, recipient: string): string | null {
   if (tokenChannels.has(channel)) return /^[0-9a-f]{64}$/i.test(recipient) ? recipient.toLowerCase() : null;
-  if (channel === "sms") return /^\+[1-9]\d{6,14}$/.test(recipient) ? recipient : null;
+  // An SMS opt-out is kept per pair: `+recipient:sender` (see optOutKey).
+  if (channel === "sms") return /^\+[1-9]\d{6,14}$/.test(recipient) || isOptOutKey(recipient) ? recipient : null;
   return /^[^@\s]+@[^@\s]+$/.test(recipient.trim()) ? normalizeEmail(recipient) : null;
 }

@@ -202,7 +202,9 @@ export class MessageDO extends DurableObject<Env> {
         },
       });
     });
-    await this.flush();
+    // A RefDO may call this while our own outbox drain waits on that RefDO's map(): the running
+    // drain picks the new items up, and waiting for it here would wait for ourselves.
+    if (!this.draining) await this.flush();
     return { kind: "applied", state: next };
   }
 

@@ -1,0 +1,83 @@
+/**
+ * Fakes for the SMS routes in the Worker tests: the bridge's SMPP endpoint (signature checked
+ * with the shared verify) and a Twilio-compatible aggregator. Both answer by the recipient's
+ * last four digits, like the sandbox: 0000 → accepted (the test then posts UNDELIV),
+ * 9999 → the route is down, 8888 → no submit_sm_resp (submitted "maybe"), 7777 → 3 parts.
+ * The real bridge, SMSC and aggregator are exercised end to end in test/node.
+ */
+import { env, SELF } from "cloudflare:test";
+import { vi } from "vitest";
+import { signedHeaders, verify } from "../../src/core/standard-webhooks.ts";
+import { TEST_BRIDGE_HOST, TEST_SMS_REST_HOST, TEST_TWILIO } from "../fixtures.ts";
+import { BASE } from "./helpers.ts";
+
+export type SmppItem = { id: string; route: string; from: string; to: string; body: string; reference: number };
+export type RestCall = { to: string; from: string; body: string; statusCallback: string; auth: string | null };
+
+let smscCounter = 0x1a2b3c00;
+
+export type SmsFakeOptions = {
+  smppDown?: boolean;
+  restStatus?: number;
+  /** Called while the bridge request is in flight, before the answer (a DLR that outruns its submit_sm_resp). */
+  beforeAnswer?: (item: SmppItem, smscIds: string[]) => Promise<void>;
+};
+
+export function installSms(opts: SmsFakeOptions = {}) {
+  const smpp: SmppItem[] = [];
+  const rest: RestCall[] = [];
+  const realFetch = globalThis.fetch;
+  const spy = vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+    const request = new Request(input as RequestInfo, init);
+    const url = new URL(request.url);
+    if (url.hostname === TEST_SMS_REST_HOST) {
+      const form = new URLSearchParams(new TextDecoder().decode(await request.arrayBuffer()));
+      const call = { to: form.get("To")!, from: form.get("From")!, body: form.get("Body")!, statusCallback: form.get("StatusCallback")!, auth: request.headers.get("authorization") };
+      rest.push(call);
+      if (opts.restStatus) return Response.json({ code: 20500, message: "Internal Server Error", status: opts.restStatus }, { status: opts.restStatus });
+      if (call.to.endsWith("0001")) return Response.json({ code: 21614, message: "'To' number is not a valid mobile number", status: 400 }, { status: 400 });
+      return Response.json({ sid: `SM${crypto.randomUUID().replace(/-/g, "")}`, status: "queued", num_segments: "1", to: call.to }, { status: 201 });
+    }
+    if (url.hostname !== TEST_BRIDGE_HOST || url.pathname !== "/v1/smpp/send") return realFetch(input as RequestInfo, init);
+    const raw = await request.text();
+    const verdict = await verify(env.WEBHOOK_SECRET, {
+      "webhook-id": request.headers.get("webhook-id") ?? undefined,
+      "webhook-timestamp": request.headers.get("webhook-timestamp") ?? undefined,
+      "webhook-signature": request.headers.get("webhook-signature") ?? undefined,
+    }, raw);
+    if (!verdict.ok) return Response.json({ error: { code: "unauthorized", message: verdict.reason } }, { status: 401 });
+    const { items } = JSON.parse(raw) as { items: SmppItem[] };
+    smpp.push(...items);
+    const results = [];
+    for (const item of items) {
+      const last4 = item.to.slice(-4);
+      if (opts.smppDown || last4 === "9999") {
+        results.push({ id: item.id, kind: "retry", detail: { reason: "route_down", route: item.route, submitted: "no" } });
+        continue;
+      }
+      if (last4 === "8888") {
+        results.push({ id: item.id, kind: "retry", detail: { reason: "response_timeout", route: item.route, submitted: "maybe", smscIds: [] } });
+        continue;
+      }
+      const parts = last4 === "7777" ? 3 : 1;
+      const smscIds = Array.from({ length: parts }, () => String(smscCounter++));
+      await opts.beforeAnswer?.(item, smscIds);
+      results.push({ id: item.id, kind: "accepted", detail: { route: item.route, smscIds, segments: parts, encoding: "gsm7" } });
+    }
+    return Response.json({ results });
+  });
+  return { smpp, rest, restore: () => spy.mockRestore() };
+}
+
+/** What the bridge posts for a deliver_sm: signed with the platform secret. */
+export async function postInboundSms(body: unknown, secret = env.WEBHOOK_SECRET) {
+  const raw = JSON.stringify(body);
+  const headers = await signedHeaders(secret, raw);
+  return SELF.fetch(`${BASE}/v1/inbound/sms`, { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: raw });
+}
+
+export function dlr(smscId: string, stat: string, extra: Record<string, unknown> = {}) {
+  return { kind: "dlr", route: "smsc", smscId, stat, from: "+14155550100", to: "+15005550006", text: `id:${smscId} stat:${stat}`, ...extra };
+}
+
+export { TEST_TWILIO };
