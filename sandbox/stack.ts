@@ -31,7 +31,16 @@ export type StackOptions = SandboxOptions & {
   emailAccounts?: string[];
   /** Relay those accounts through this instead of the sandbox MTA (tests use a real Postfix). */
   emailRelay?: Record<string, unknown>;
+  /** Accounts that get an SMS configuration (SMPP to the sandbox SMSC first, its REST aggregator second). Default ["dev"]. */
+  smsAccounts?: string[];
+  /** Overrides for the bridge's SMPP route to the sandbox SMSC (window, tps, timeouts…). */
+  smppRoute?: Record<string, unknown>;
 };
+
+/** The dev account's SMS senders: MO and receipts addressed to them come back to it. */
+export const DEV_SMS_SENDERS = ["+15005550006", "12345", "LASTHOP"];
+/** The sandbox SMSC's dev credentials (SMPP 3.4 passwords are at most 8 characters). */
+export const DEV_SMPP_BIND = { systemId: "lasthop", password: "devpass1" };
 
 export type Stack = {
   workerUrl: string;
@@ -79,6 +88,18 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       APNS_CA_FILE: sandbox.caPath,
       SMTP_CA_FILE: sandbox.caPath,
       SMTP_HELO_NAME: "bridge.lasthop.test",
+      // One SMPP route, "sandbox", bound to the sandbox SMSC. Its ids are hex in submit_sm_resp
+      // and decimal in receipt texts (idMode "hex"), as many real SMSCs write them.
+      SMPP_ROUTES: JSON.stringify([
+        {
+          name: "sandbox",
+          binds: [{ host: sandbox.smsc.host, port: sandbox.smsc.port, ...DEV_SMPP_BIND, mode: "transceiver" }],
+          window: 10,
+          submitIdBase: 16,
+          receiptIdBase: 10,
+          ...opts.smppRoute,
+        },
+      ]),
       LOG_LEVEL: process.env.BRIDGE_LOG_LEVEL ?? "warn",
     };
     let bridge = await startBridgeProcess(REPO_ROOT, bridgePort, bridgeEnv);
@@ -100,10 +121,19 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       dkim: { domain: keys.dkim.domain, selector: keys.dkim.selector, privateKey: keys.dkim.privateKeyPem, algorithm: "rsa-sha256" },
       relay: opts.emailRelay ?? { mode: "smarthost", host: sandbox.smtp.host, port: sandbox.smtp.port, secure: false, requireTLS: true, auth: { user: "dev", pass: "dev" } },
     };
+    // SMS: SMPP through the bridge to the sandbox SMSC, failing over to the sandbox's REST aggregator.
+    const smsAccount = {
+      routes: [
+        { name: "smpp", type: "smpp", bridgeRoute: "sandbox" },
+        { name: "rest", type: "rest", baseUrl: sandbox.smsRest.baseUrl, accountSid: sandbox.smsRest.accountSid, authToken: sandbox.smsRest.authToken },
+      ],
+      senders: DEV_SMS_SENDERS,
+    };
     const vars: Record<string, string> = {
       WEBHOOK_SECRET: secret,
       BRIDGE_URL: bridge.url,
-      BRIDGE_CHANNELS: "apns,email",
+      BRIDGE_CHANNELS: "apns,email,sms",
+      SMS_CONFIG: JSON.stringify(Object.fromEntries((opts.smsAccounts ?? ["dev"]).map((a) => [a, smsAccount]))),
       EMAIL_CONFIG: JSON.stringify(Object.fromEntries((opts.emailAccounts ?? ["dev"]).map((a) => [a, emailAccount]))),
       PUBLIC_URL: `http://127.0.0.1:${workerPort}`,
       UNSUBSCRIBE_SECRET: "dev-unsubscribe-secret-change-me",
@@ -124,6 +154,19 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     closers.push(() => worker.dispose());
     await worker.ready;
     const url = await worker.url;
+    // The aggregator's "a message comes in" webhook for each dev number, like a Twilio console setting.
+    const smsInboundAccount = (opts.smsAccounts ?? ["dev"])[0];
+    if (smsInboundAccount) {
+      for (const number of DEV_SMS_SENDERS) {
+        const smsUrl = `${url.origin}/v1/webhooks/twilio?account=${encodeURIComponent(smsInboundAccount)}&route=rest`;
+        const response = await fetch(`${sandbox.httpUrl}/_sandbox/sms/rest/numbers/${encodeURIComponent(number)}`, {
+          method: "PUT",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ smsUrl }),
+        });
+        if (!response.ok) throw new Error(`sandbox numbers ${number}: ${response.status} ${await response.text()}`);
+      }
+    }
     let closing: Promise<void> | null = null;
     return {
       workerUrl: url.origin,

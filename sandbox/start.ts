@@ -20,6 +20,8 @@ lasthop is running
   sandbox APNs (h2)   ${stack.sandbox.apnsUrl}
   sandbox SMTP (MTA)  ${stack.sandbox.smtp.host}:${stack.sandbox.smtp.port}  (the dev account's smarthost; DKIM selector dev._domainkey.lasthop.test)
   sandbox FCM         ${stack.sandbox.httpUrl}/fcm  (OAuth at /oauth/token)
+  sandbox SMSC (SMPP) ${stack.sandbox.smsc.host}:${stack.sandbox.smsc.port}  (system_id lasthop; the dev account's "smpp" route, through the bridge)
+  sandbox SMS REST    ${stack.sandbox.smsRest.baseUrl}  (Twilio-compatible; the dev account's "rest" route; MO: POST /_sandbox/sms/mo)
 Press Ctrl+C to stop.`);
 
 const stop = () => {

@@ -32,6 +32,7 @@ export async function startTestStack(extra: Partial<StackOptions> = {}): Promise
     apnsPort: 0,
     smtpPort: 0,
     emailAccounts: [account],
+    smsAccounts: [account],
     persistTo: stateDir,
     vars: {
       API_KEYS: JSON.stringify({ [createHash("sha256").update(apiKey).digest("hex")]: account }),
