@@ -1,7 +1,7 @@
 /**
  * Wires one bridge instance from a validated configuration: logger, metrics, the APNs pool
- * and provider token, the SMTP relay (pool and sender), the HTTP server, and the inbound SMTP
- * server when it is configured. main.ts adds the process concerns (environment, signals, exit
+ * and provider token, the SMTP relay (pool and sender), the HTTP server, the inbound SMTP
+ * server and the SMPP routes when they are configured. main.ts adds the process concerns (environment, signals, exit
  * codes); tests start bridges in-process through `startBridge`.
  */
 import type { AddressInfo } from "node:net";
@@ -17,6 +17,7 @@ import { systemResolver, type SmtpResolver } from "./smtp/dns.ts";
 import { InboundSmtpServer } from "./smtp/inbound.ts";
 import { SmtpPool } from "./smtp/pool.ts";
 import { SmtpSender } from "./smtp/send.ts";
+import { SmppService, type SmppHealth } from "./smpp/service.ts";
 
 export type Bridge = {
   url: string;
@@ -27,13 +28,17 @@ export type Bridge = {
   smtpPool: SmtpPool;
   /** Where the inbound SMTP server listens; null when it is not configured (INBOUND_DOMAINS, EDGE_URL). */
   inbound: { host: string; port: number } | null;
+  /** The SMPP routes (binds, windows, DLR/MO forwarding); null when SMPP_ROUTES is not set. */
+  smpp: { service: SmppService; health(): SmppHealth; close(ms: number): Promise<void> } | null;
   /** Batch requests being handled now. */
   inFlight(): number;
   /**
    * Graceful stop: refuse new connections, let in-flight batches finish (bounded by
    * `shutdownTimeoutMs`), then close the APNs sessions and the SMTP connections. The inbound SMTP
    * server stops at once too: inbound messages in flight get the edge's answer within the same
-   * bound, then its connections get 421. Safe to call more than once.
+   * bound, then its connections get 421. SMPP: after the in-flight batches, each session waits
+   * for its outstanding submit responses and the DLR/MO hand-offs in flight (same bound), then
+   * unbinds and closes. Safe to call more than once.
    */
   close(): Promise<void>;
 };
@@ -67,10 +72,16 @@ export async function startBridge(config: Config, options: BridgeOptions = {}): 
     ...(smtpConfig.ca ? { ca: smtpConfig.ca } : {}),
     log,
   });
+  let smppService: SmppService | null = null;
   const metrics = createMetrics(
     () => pool?.sessionCounts() ?? {},
     () => smtpPool.connectionCounts(),
+    () => smppService?.bindCounts() ?? {},
   );
+  if (config.smpp) {
+    smppService = new SmppService({ ...config.smpp, secret: config.secret, log, metrics });
+  }
+  const smppActive = smppService;
   const smtp = new SmtpSender({
     pool: smtpPool,
     resolver: options.smtpResolver ?? systemResolver(smtpConfig.timeoutMs),
@@ -113,6 +124,7 @@ export async function startBridge(config: Config, options: BridgeOptions = {}): 
     metrics,
     apns: sender && activePool ? { send: (items) => sender.send(items), sessionCounts: () => activePool.sessionCounts() } : null,
     smtp: { send: (items) => smtp.send(items), connectionCounts: () => smtpPool.connectionCounts() },
+    smpp: smppActive ? { send: (items) => smppActive.send(items), health: () => smppActive.health() } : null,
     ...(options.now ? { now: options.now } : {}),
   });
   const { server } = bridge;
@@ -150,6 +162,11 @@ export async function startBridge(config: Config, options: BridgeOptions = {}): 
     log.info({ host: inbound.host, port: inbound.port, domains: config.inbound.domains, edge: config.inbound.edgeUrl, tls: config.inbound.tls !== undefined }, "inbound smtp listening");
   }
 
+  if (smppActive) {
+    smppActive.start(); // binds come up in the background and keep retrying on their own
+    log.info({ routes: smppActive.health().routes, edge: config.smpp?.edgeUrl }, "smpp routes binding");
+  }
+
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
@@ -165,10 +182,16 @@ export async function startBridge(config: Config, options: BridgeOptions = {}): 
       // Answered connections close after their response (Connection: close); cut the rest.
       server.closeIdleConnections();
       if (!(await within(allClosed, Math.min(remaining(), 1_000)))) server.closeAllConnections();
-      await Promise.all([pool?.close(Math.max(remaining(), 500)), smtp.close(Math.max(remaining(), 500)), inboundClosed]);
+      await Promise.all([
+        pool?.close(Math.max(remaining(), 500)),
+        smtp.close(Math.max(remaining(), 500)),
+        smppActive?.close(Math.max(remaining(), 500)),
+        inboundClosed,
+      ]);
     })();
     return closing;
   };
 
-  return { url: `http://${host}:${address.port}`, metrics, pool, tokens, smtpPool, inbound, inFlight: bridge.inFlight, close };
+  const smpp: Bridge["smpp"] = smppActive ? { service: smppActive, health: () => smppActive.health(), close: (ms) => smppActive.close(ms) } : null;
+  return { url: `http://${host}:${address.port}`, metrics, pool, tokens, smtpPool, inbound, smpp, inFlight: bridge.inFlight, close };
 }

@@ -69,6 +69,63 @@ export type InboundConfig = {
   tls?: { cert: string; key: string };
 };
 
+/** One SMPP bind of a route (SMPP_ROUTES[].binds[]). */
+export type SmppBindConfig = {
+  host: string;
+  port: number;
+  /** system_id (at most 15 characters). */
+  systemId: string;
+  /** password (at most 8 characters). */
+  password: string;
+  systemType?: string;
+  /** One bind_transceiver session, or a bind_transmitter + bind_receiver pair. */
+  mode: "transceiver" | "pair";
+  tls: boolean;
+  /** Extra trusted CA (PEM text, read from the file named in SMPP_ROUTES); dev only. */
+  ca?: string;
+};
+
+/** One SMPP route (an SMSC account): its binds and how to talk to it. */
+export type SmppRouteConfig = {
+  name: string;
+  binds: SmppBindConfig[];
+  /** Most submit_sm outstanding (written, no response yet) per bind. */
+  window: number;
+  /** Submits per second for the whole route (all binds); null = uncapped. */
+  tps: number | null;
+  /** true: the whole body in the message_payload TLV (the SMSC segments); false: UDH parts. */
+  useMessagePayload: boolean;
+  /** How the SMSC writes ids in submit_sm_resp and receipted_message_id. */
+  submitIdBase: 10 | 16;
+  /** How it writes `id:` in receipt text. */
+  receiptIdBase: 10 | 16;
+  registeredDelivery: boolean;
+  enquireLinkMs: number;
+  /** Deadline for every response: bind, submit_sm_resp, enquire_link_resp. */
+  responseTimeoutMs: number;
+  reconnectMinMs: number;
+  reconnectMaxMs: number;
+  /** How long an item waits for a bind of its route to come up before it is `route_down`. */
+  bindWaitMs: number;
+  sourceTon?: number;
+  sourceNpi?: number;
+  destTon?: number;
+  destNpi?: number;
+};
+
+/** SMPP (POST /v1/smpp/send, DLR and MO forwarding); absent when SMPP_ROUTES is not set. */
+export type SmppConfig = {
+  routes: SmppRouteConfig[];
+  /** DLRs and MO messages go to `${edgeUrl}/v1/inbound/sms`. */
+  edgeUrl: string;
+  /** Deadline for each POST to the edge, answer included (INBOUND_EDGE_TIMEOUT_MS). */
+  edgeTimeoutMs: number;
+  /** How long a batch may wait for binds, windows and the rate before its unsent items come back as retry. */
+  batchTimeoutMs: number;
+  /** How long the parts of a concatenated MO message are held for the missing ones. */
+  moReassemblyMs: number;
+};
+
 export type Config = {
   host: string;
   port: number;
@@ -83,6 +140,8 @@ export type Config = {
   smtp?: SmtpConfig;
   /** The inbound SMTP server; absent (off) unless INBOUND_DOMAINS and EDGE_URL are set. */
   inbound?: InboundConfig;
+  /** SMPP routes; absent (off, the endpoint answers 503) unless SMPP_ROUTES is set. */
+  smpp?: SmppConfig;
   logLevel: LogLevel;
   shutdownTimeoutMs: number;
 };
@@ -212,6 +271,9 @@ const schema = z
     INBOUND_EDGE_TIMEOUT_MS: integer(1_000, 600_000, 15_000),
     INBOUND_TLS_CERT_FILE: optional(z.string().trim()),
     INBOUND_TLS_KEY_FILE: optional(z.string().trim()),
+    SMPP_ROUTES: optional(z.string()),
+    SMPP_BATCH_TIMEOUT_MS: integer(1_000, 600_000, 30_000),
+    SMPP_MO_REASSEMBLY_MS: integer(1_000, 3_600_000, 60_000),
     LOG_LEVEL: optional(z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` })).transform((v) => v ?? "info"),
     SHUTDOWN_TIMEOUT_MS: integer(0, 600_000, 10_000),
   })
@@ -229,7 +291,11 @@ const schema = z
     // giving them without the server is a partial set as well.
     const tlsGiven = { INBOUND_TLS_CERT_FILE: env.INBOUND_TLS_CERT_FILE !== undefined, INBOUND_TLS_KEY_FILE: env.INBOUND_TLS_KEY_FILE !== undefined };
     const inbound = { INBOUND_DOMAINS: env.INBOUND_DOMAINS !== undefined, EDGE_URL: env.EDGE_URL !== undefined };
-    if ((Object.values(inbound).some(Boolean) || Object.values(tlsGiven).some(Boolean)) && !Object.values(inbound).every(Boolean)) {
+    // EDGE_URL alone is fine when SMPP needs it (DLR/MO forwarding); SMPP without it is not.
+    const edgeForSmpp = env.SMPP_ROUTES !== undefined && inbound.EDGE_URL && !inbound.INBOUND_DOMAINS && !Object.values(tlsGiven).some(Boolean);
+    if (env.SMPP_ROUTES !== undefined && !inbound.EDGE_URL) {
+      ctx.addIssue({ code: "custom", path: ["EDGE_URL"], message: "is missing: SMPP_ROUTES needs EDGE_URL (delivery receipts and MO messages are posted to the edge)" });
+    } else if (!edgeForSmpp && (Object.values(inbound).some(Boolean) || Object.values(tlsGiven).some(Boolean)) && !Object.values(inbound).every(Boolean)) {
       const missing = !inbound.INBOUND_DOMAINS ? "INBOUND_DOMAINS" : "EDGE_URL";
       ctx.addIssue({ code: "custom", path: [missing], message: "is missing: the inbound SMTP server needs INBOUND_DOMAINS and EDGE_URL together" });
     } else if (tlsGiven.INBOUND_TLS_CERT_FILE !== tlsGiven.INBOUND_TLS_KEY_FILE) {
@@ -292,6 +358,98 @@ function inboundTls(certFile: string, keyFile: string): { cert: string; key: str
   return { cert, key };
 }
 
+// ---------------------------------------------------------------------------------------------
+// SMPP_ROUTES: JSON, an array of routes.
+
+const ton = z.number().int().min(0).max(255, { error: "must be a TON/NPI value 0..255" });
+const ms = (min: number, max: number, fallback: number) =>
+  z.number({ error: "must be a number of milliseconds" }).int({ error: "must be a whole number of milliseconds" }).min(min, { error: `must be between ${min} and ${max}` }).max(max, { error: `must be between ${min} and ${max}` }).default(fallback);
+const idBase = z.union([z.literal(10), z.literal(16)], { error: "must be 10 or 16" });
+
+const smppBind = z.strictObject({
+  host: z.string({ error: "is required (the SMSC's host name or address)" }).trim().min(1, { error: "must not be empty" }),
+  port: z.number({ error: "is required (a port number)" }).int().min(1, { error: "must be a port 1..65535" }).max(65_535, { error: "must be a port 1..65535" }),
+  systemId: z.string({ error: "is required" }).min(1, { error: "must not be empty" }).max(15, { error: "must be at most 15 characters (SMPP system_id)" }),
+  password: z.string({ error: "is required" }).max(8, { error: "must be at most 8 characters (SMPP password)" }),
+  systemType: z.string().max(12, { error: "must be at most 12 characters (SMPP system_type)" }).optional(),
+  mode: z.enum(["transceiver", "pair"], { error: 'must be "transceiver" or "pair"' }),
+  tls: z.boolean({ error: "must be true or false" }).default(false),
+  ca: z.string().trim().min(1).optional(),
+});
+
+const smppRoute = z
+  .strictObject({
+    name: z.string({ error: "is required" }).regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: "must be 1-64 letters, digits, '_', '.' or '-'" }),
+    binds: z.array(smppBind, { error: "must be an array of binds" }).min(1, { error: "must hold at least one bind" }),
+    window: z.number().int({ error: "must be a whole number" }).min(1, { error: "must be at least 1" }).max(1_000, { error: "must be at most 1000" }).default(10),
+    tps: z.number().positive({ error: "must be a number > 0, or null (uncapped)" }).nullable().default(null),
+    useMessagePayload: z.boolean({ error: "must be true or false" }).default(false),
+    submitIdBase: idBase.default(10),
+    receiptIdBase: idBase.optional(),
+    registeredDelivery: z.boolean({ error: "must be true or false" }).default(true),
+    enquireLinkMs: ms(50, 600_000, 30_000),
+    responseTimeoutMs: ms(50, 600_000, 10_000),
+    reconnectMinMs: ms(10, 600_000, 500),
+    reconnectMaxMs: ms(10, 3_600_000, 30_000),
+    bindWaitMs: ms(0, 60_000, 2_000),
+    sourceTon: ton.optional(),
+    sourceNpi: ton.optional(),
+    destTon: ton.optional(),
+    destNpi: ton.optional(),
+  })
+  .refine((r) => r.reconnectMaxMs >= r.reconnectMinMs, { path: ["reconnectMaxMs"], error: "must be at least reconnectMinMs" });
+
+const smppRoutes = z
+  .array(smppRoute, { error: "must be a JSON array of routes" })
+  .min(1, { error: "must hold at least one route" })
+  .superRefine((routes, ctx) => {
+    const seen = new Set<string>();
+    routes.forEach((route, i) => {
+      if (seen.has(route.name)) ctx.addIssue({ code: "custom", path: [i, "name"], message: `repeats the route name "${route.name}"` });
+      seen.add(route.name);
+    });
+  });
+
+/** `SMPP_ROUTES[0].binds[1].password` */
+function issuePath(path: ReadonlyArray<PropertyKey>): string {
+  return path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("");
+}
+
+/** Parses and validates SMPP_ROUTES (JSON); CA files are read and checked. */
+export function parseSmppRoutes(text: string): SmppRouteConfig[] {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(`SMPP_ROUTES is not valid JSON: ${(error as Error).message}`);
+  }
+  const parsed = smppRoutes.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const message = issue.code === "unrecognized_keys" ? `has an unknown field: ${issue.keys.join(", ")}` : issue.message;
+    throw new ConfigError(`SMPP_ROUTES${issuePath(issue.path)} ${message}`);
+  }
+  return parsed.data.map((route, r) => {
+    const { receiptIdBase, sourceTon, sourceNpi, destTon, destNpi, ...rest } = route;
+    return {
+      ...rest,
+      receiptIdBase: receiptIdBase ?? route.submitIdBase,
+      ...(sourceTon !== undefined ? { sourceTon } : {}),
+      ...(sourceNpi !== undefined ? { sourceNpi } : {}),
+      ...(destTon !== undefined ? { destTon } : {}),
+      ...(destNpi !== undefined ? { destNpi } : {}),
+      binds: route.binds.map((bind, b) => {
+        const { ca, systemType, ...base } = bind;
+        return {
+          ...base,
+          ...(systemType !== undefined ? { systemType } : {}),
+          ...(ca !== undefined ? { ca: caPem(ca, `SMPP_ROUTES[${r}].binds[${b}].ca`) } : {}),
+        };
+      }),
+    };
+  });
+}
+
 /** The default SMTP relay settings (the SMTP_* variables unset). */
 export function smtpDefaults(): SmtpConfig {
   return { heloName: defaultHeloName(), directPort: 25, idleMs: 30_000, maxPerDomain: 5, maxPerAccount: 20, timeoutMs: 30_000 };
@@ -349,6 +507,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       ...(v.INBOUND_TLS_CERT_FILE !== undefined && v.INBOUND_TLS_KEY_FILE !== undefined ? { tls: inboundTls(v.INBOUND_TLS_CERT_FILE, v.INBOUND_TLS_KEY_FILE) } : {}),
     };
   }
+  let smpp: SmppConfig | undefined;
+  if (v.SMPP_ROUTES !== undefined && v.EDGE_URL !== undefined) {
+    smpp = {
+      routes: parseSmppRoutes(v.SMPP_ROUTES),
+      edgeUrl: v.EDGE_URL,
+      edgeTimeoutMs: v.INBOUND_EDGE_TIMEOUT_MS,
+      batchTimeoutMs: v.SMPP_BATCH_TIMEOUT_MS,
+      moReassemblyMs: v.SMPP_MO_REASSEMBLY_MS,
+    };
+  }
   return {
     host: v.BRIDGE_HOST,
     port: v.BRIDGE_PORT,
@@ -357,6 +525,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     smtp,
     // Left out when off, so the configuration without inbound variables is unchanged.
     ...(inbound ? { inbound } : {}),
+    ...(smpp ? { smpp } : {}),
     logLevel: v.LOG_LEVEL,
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
   };

@@ -53,4 +53,11 @@ bridge = await startBridge(config, { log }).catch((error: unknown) => {
   log.fatal({ err: error, host: config.host, port: config.port }, "cannot start the bridge");
   process.exit(1);
 });
-log.info({ url: bridge.url, apns: config.apns !== null }, "listening");
+log.info(
+  {
+    url: bridge.url,
+    apns: config.apns !== null,
+    smpp: config.smpp ? config.smpp.routes.map((r) => ({ name: r.name, binds: r.binds.map((b) => `${b.systemId}@${b.host}:${b.port}${b.tls ? " tls" : ""} ${b.mode}`), window: r.window, tps: r.tps })) : false,
+  },
+  "listening",
+);

@@ -29,12 +29,34 @@ export type Metrics = {
   inboundBytes: Counter<"outcome">;
   /** RCPT TO refused on the inbound SMTP server: `domain` (not a bounce domain), `too_many`, `shutdown`. */
   inboundRcptRefused: Counter<"reason">;
+  /** SMPP binds per route and state (down, binding, up), read from the routes at scrape time. */
+  smppBinds: Gauge<"route" | "state">;
+  /**
+   * submit_sm PDUs by what came of them: `accepted` (ESME_ROK), `failed` (a permanent status),
+   * `throttled` (ESME_RTHROTTLED / ESME_RMSGQFUL), `retry` (another temporary status),
+   * `timeout` (no response in time), `connection_lost` (the session ended before the response).
+   */
+  smppSubmits: Counter<"route" | "result">;
+  /** Time from writing a submit_sm to its submit_sm_resp. */
+  smppSubmitLatency: Histogram<"route">;
+  /** submit_sm that had to wait for the route's rate (spacing, 1-second window or a throttle pause). */
+  smppThrottleWaits: Counter<"route">;
+  /**
+   * deliver_sm/data_sm handled, by kind (dlr, mo) and outcome: `forwarded` (the edge took it),
+   * `rejected` (the edge refused it for good; acknowledged), `deferred` (ESME_RX_T_APPN: the SMSC
+   * redelivers), `invalid` (unreadable; acknowledged and dropped).
+   */
+  smppInbound: Counter<"route" | "kind" | "outcome">;
 };
+
+/** Bind counts per route and state, for the `bridge_smpp_binds` gauge. */
+export type SmppBindCounts = Record<string, Record<"down" | "binding" | "up", number>>;
 
 /** `sessionCounts` and `smtpConnectionCounts` are read at scrape time, so the gauges never lag the pools. */
 export function createMetrics(
   sessionCounts: () => Record<string, number> = () => ({}),
   smtpConnectionCounts: () => Record<string, number> = () => ({}),
+  smppBindCounts: () => SmppBindCounts = () => ({}),
 ): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "bridge_" });
@@ -103,6 +125,43 @@ export function createMetrics(
     labelNames: ["reason"] as const,
     registers: [registry],
   });
+  const smppBinds = new Gauge({
+    name: "bridge_smpp_binds",
+    help: "SMPP binds per route and state (down, binding, up)",
+    labelNames: ["route", "state"] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [route, states] of Object.entries(smppBindCounts())) {
+        for (const [state, count] of Object.entries(states)) this.set({ route, state }, count);
+      }
+    },
+  });
+  const smppSubmits = new Counter({
+    name: "bridge_smpp_submits_total",
+    help: "submit_sm PDUs by result (accepted, failed, throttled, retry, timeout, connection_lost)",
+    labelNames: ["route", "result"] as const,
+    registers: [registry],
+  });
+  const smppSubmitLatency = new Histogram({
+    name: "bridge_smpp_submit_response_seconds",
+    help: "Time from writing a submit_sm to its submit_sm_resp",
+    labelNames: ["route"] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const smppThrottleWaits = new Counter({
+    name: "bridge_smpp_throttle_waits_total",
+    help: "submit_sm that waited for the route's rate (TPS spacing, 1-second window, throttle pause)",
+    labelNames: ["route"] as const,
+    registers: [registry],
+  });
+  const smppInbound = new Counter({
+    name: "bridge_smpp_inbound_total",
+    help: "deliver_sm/data_sm by kind (dlr, mo) and outcome (forwarded, rejected, deferred, invalid)",
+    labelNames: ["route", "kind", "outcome"] as const,
+    registers: [registry],
+  });
   return {
     registry,
     inFlight,
@@ -116,6 +175,11 @@ export function createMetrics(
     inboundMessages,
     inboundBytes,
     inboundRcptRefused,
+    smppBinds,
+    smppSubmits,
+    smppSubmitLatency,
+    smppThrottleWaits,
+    smppInbound,
   };
 }
 

@@ -1,21 +1,23 @@
 /**
- * The bridge's HTTP API for the edge (node:http, no framework: four routes).
+ * The bridge's HTTP API for the edge (node:http, no framework: five routes).
  *
- *   GET  /healthz         200 {ok: true, apns: {enabled, sessions: {origin: count}}, smtp: {connections: {host: count}}}
+ *   GET  /healthz         200 {ok: true, apns: {enabled, sessions: {origin: count}}, smtp: {connections: {host: count}},
+ *                              smpp: {enabled, routes: {name: {binds: [{host, port, systemId, mode, state}], up}}}}
  *   GET  /metrics         Prometheus text
  *   POST /v1/apns/send    Standard Webhooks-signed {items: [...]} → 200 {results: [...]}
  *   POST /v1/smtp/send    Standard Webhooks-signed {items: [...]} → 200 {results: [...]}
+ *   POST /v1/smpp/send    Standard Webhooks-signed {items: [...]} → 200 {results: [...]} (503 without SMPP_ROUTES)
  *
  * A POST body is read whole (up to MAX_BODY_BYTES, else 413), its signature verified
  * BEFORE it is parsed (401 otherwise: an unauthenticated caller gets no parser and no APNs
  * or SMTP traffic), then validated with the shared `apnsBatch`/`smtpBatch` schema (400 with
- * one detail per issue).
+ * one detail per issue; `smppBatch` for SMPP).
  * Errors are `{error: {code, message, details?}}` like the edge's API.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import type { z } from "zod";
-import { apnsBatch, BRIDGE_APNS_PATH, BRIDGE_SMTP_PATH, smtpBatch, type ApnsBatch, type SmtpBatch } from "../../src/core/bridge.ts";
+import { apnsBatch, BRIDGE_APNS_PATH, BRIDGE_SMPP_PATH, BRIDGE_SMTP_PATH, smppBatch, smtpBatch, type ApnsBatch, type SmppBatch, type SmtpBatch } from "../../src/core/bridge.ts";
 import { verify } from "../../src/core/standard-webhooks.ts";
 import type { ItemResult } from "./apns/send.ts";
 import type { Metrics } from "./metrics.ts";
@@ -33,6 +35,11 @@ export type SmtpService = {
   connectionCounts(): Record<string, number>;
 };
 
+export type SmppServiceApi = {
+  send(items: SmppBatch["items"]): Promise<ItemResult[]>;
+  health(): { routes: Record<string, unknown> };
+};
+
 export type ServerOptions = {
   secret: string;
   log: Logger;
@@ -41,6 +48,8 @@ export type ServerOptions = {
   apns: ApnsService | null;
   /** The SMTP relay (always on in a bridge from app.ts; without it the endpoint answers 503). */
   smtp?: SmtpService | null;
+  /** SMPP routes; null/absent when SMPP_ROUTES is not set: the endpoint answers 503. */
+  smpp?: SmppServiceApi | null;
   /** Clock for signature tolerance (tests). */
   now?: () => number;
 };
@@ -178,6 +187,16 @@ export function createBridgeServer(options: ServerOptions): BridgeServer {
     answer(res, "smtp", await options.smtp.send(batch.items), started);
   }
 
+  async function smppSend(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const raw = await authenticated(req, res);
+    if (raw === false) return;
+    if (!options.smpp) return sendError(res, 503, "smpp_not_configured", "SMPP is not configured on this bridge (SMPP_ROUTES, EDGE_URL)");
+    const batch = parsed(req, res, raw, smppBatch, "SMPP");
+    if (!batch) return;
+    const started = performance.now();
+    answer(res, "smpp", await options.smpp.send(batch.items), started);
+  }
+
   /** One signed batch route: counted in flight (graceful shutdown waits for it). */
   async function batchRoute(req: IncomingMessage, res: ServerResponse, run: (req: IncomingMessage, res: ServerResponse) => Promise<void>): Promise<void> {
     if (req.method !== "POST") return sendError(res, 405, "method_not_allowed", "use POST");
@@ -203,6 +222,7 @@ export function createBridgeServer(options: ServerOptions): BridgeServer {
         ok: true,
         apns: { enabled: options.apns !== null, sessions: options.apns?.sessionCounts() ?? {} },
         smtp: { connections: options.smtp?.connectionCounts() ?? {} },
+        smpp: { enabled: Boolean(options.smpp), routes: options.smpp?.health().routes ?? {} },
       });
     }
     if (path === "/metrics") {
@@ -214,6 +234,7 @@ export function createBridgeServer(options: ServerOptions): BridgeServer {
     }
     if (path === BRIDGE_APNS_PATH) return batchRoute(req, res, apnsSend);
     if (path === BRIDGE_SMTP_PATH) return batchRoute(req, res, smtpSend);
+    if (path === BRIDGE_SMPP_PATH) return batchRoute(req, res, smppSend);
     sendError(res, 404, "not_found", `no route for ${req.method} ${path}`);
   }
 
