@@ -157,7 +157,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     // The aggregator's "a message comes in" webhook for each dev number, like a Twilio console setting.
     const smsInboundAccount = (opts.smsAccounts ?? ["dev"])[0];
     if (smsInboundAccount) {
-      for (const number of DEV_SMS_SENDERS) {
+      // Alphanumeric sender ids cannot receive.
+      for (const number of DEV_SMS_SENDERS.filter((s) => /^\+?\d+$/.test(s))) {
         const smsUrl = `${url.origin}/v1/webhooks/twilio?account=${encodeURIComponent(smsInboundAccount)}&route=rest`;
         const response = await fetch(`${sandbox.httpUrl}/_sandbox/sms/rest/numbers/${encodeURIComponent(number)}`, {
           method: "PUT",
