@@ -2,7 +2,8 @@
  * The bridge's HTTP API for the edge (node:http, no framework: five routes).
  *
  *   GET  /healthz         200 {ok: true, apns: {enabled, sessions: {origin: count}}, smtp: {connections: {host: count}},
- *                              smpp: {enabled, routes: {name: {binds: [{host, port, systemId, mode, state}], up}}}}
+ *                              smpp?: {enabled: true, routes: {name: {binds: [{host, port, systemId, mode, state}], up}}}}
+ *                        (smpp only when SMPP_ROUTES is set)
  *   GET  /metrics         Prometheus text
  *   POST /v1/apns/send    Standard Webhooks-signed {items: [...]} → 200 {results: [...]}
  *   POST /v1/smtp/send    Standard Webhooks-signed {items: [...]} → 200 {results: [...]}
@@ -222,7 +223,8 @@ export function createBridgeServer(options: ServerOptions): BridgeServer {
         ok: true,
         apns: { enabled: options.apns !== null, sessions: options.apns?.sessionCounts() ?? {} },
         smtp: { connections: options.smtp?.connectionCounts() ?? {} },
-        smpp: { enabled: Boolean(options.smpp), routes: options.smpp?.health().routes ?? {} },
+        // Only when SMPP_ROUTES is set: the body of a bridge without SMPP stays as it was.
+        ...(options.smpp ? { smpp: { enabled: true, routes: options.smpp.health().routes } } : {}),
       });
     }
     if (path === "/metrics") {

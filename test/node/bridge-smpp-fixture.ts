@@ -43,6 +43,8 @@ export type FakeSmsc = {
   /** bind PDUs received: {at, command, systemId, ok}. */
   binds: Array<{ at: number; command: string; systemId: string; ok: boolean }>;
   enquireLinks: number;
+  /** unbind PDUs received (a graceful close). */
+  unbinds: number;
   /** Sessions open now (bound or not), with their index. */
   sessions: Array<{ index: number; session: Session; bound: string | null }>;
   stats: { outstanding: number; maxOutstanding: number; maxPerSession: number };
@@ -51,8 +53,8 @@ export type FakeSmsc = {
   releaseHeld(n?: number): number;
   held(): number;
   answerEnquireLink: boolean;
-  /** Sends a deliver_sm on a bound receiving session; resolves with its response (or null after `ms`). */
-  deliver(params: Record<string, unknown>, ms?: number): Promise<PDU | null>;
+  /** Sends a deliver_sm on a bound receiving session; resolves with its response (or null after `ms`); `at` = when it came. */
+  deliver(params: Record<string, unknown>, ms?: number, command?: "deliver_sm" | "data_sm"): Promise<{ status: number; at: number } | null>;
   /** Destroys every open session (the server keeps listening). */
   dropAll(): void;
   /** Stops listening and drops every session. */
@@ -82,6 +84,7 @@ export async function startSmsc(options: SmscOptions = {}): Promise<FakeSmsc> {
     submits: [],
     binds: [],
     enquireLinks: 0,
+    unbinds: 0,
     sessions: [],
     stats: { outstanding: 0, maxOutstanding: 0, maxPerSession: 0 },
     decide: () => "ok",
@@ -92,14 +95,14 @@ export async function startSmsc(options: SmscOptions = {}): Promise<FakeSmsc> {
       return take.length;
     },
     held: () => held.length,
-    async deliver(params, ms = 3_000) {
+    async deliver(params, ms = 3_000, command = "deliver_sm") {
       const entry = smsc.sessions.find((s) => s.bound === "bind_transceiver" || s.bound === "bind_receiver");
       if (!entry) throw new Error("no bound receiving session");
-      return new Promise<PDU | null>((resolve) => {
+      return new Promise<{ status: number; at: number } | null>((resolve) => {
         const timer = setTimeout(() => resolve(null), ms);
-        const sent = entry.session.deliver_sm(params, (resp) => {
+        const sent = entry.session.send(new smpp.PDU(command, params), (resp) => {
           clearTimeout(timer);
-          resolve(resp);
+          resolve({ status: resp.command_status, at: performance.now() });
         });
         if (!sent) {
           clearTimeout(timer);
@@ -116,6 +119,7 @@ export async function startSmsc(options: SmscOptions = {}): Promise<FakeSmsc> {
       smsc.submits = [];
       smsc.binds = [];
       smsc.enquireLinks = 0;
+      smsc.unbinds = 0;
       smsc.stats.maxOutstanding = smsc.stats.outstanding;
       smsc.stats.maxPerSession = 0;
       smsc.decide = () => "ok";
@@ -171,6 +175,7 @@ export async function startSmsc(options: SmscOptions = {}): Promise<FakeSmsc> {
       if (smsc.answerEnquireLink) session.send(pdu.response());
     });
     session.on("unbind", (pdu: PDU) => {
+      smsc.unbinds++;
       session.send(pdu.response(), () => session.close());
     });
     session.on("submit_sm", (pdu: PDU) => {
