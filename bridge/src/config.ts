@@ -375,7 +375,7 @@ const smppBind = z.strictObject({
   mode: z.enum(["transceiver", "pair"], { error: 'must be "transceiver" or "pair"' }),
   tls: z.boolean({ error: "must be true or false" }).default(false),
   ca: z.string().trim().min(1).optional(),
-});
+}).refine((b) => b.ca === undefined || b.tls, { path: ["ca"], error: "needs tls: true" });
 
 const smppRoute = z
   .strictObject({

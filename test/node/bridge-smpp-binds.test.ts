@@ -4,6 +4,9 @@
 // signed endpoint's refusals, graceful close (outstanding responses waited for, then unbind),
 // and SMPP_ROUTES configuration.
 import { randomBytes, randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { startBridge, type Bridge } from "../../bridge/src/app.ts";
@@ -11,7 +14,7 @@ import { ConfigError, loadConfig } from "../../bridge/src/config.ts";
 import { SmppConnection } from "../../bridge/src/smpp/session.ts";
 import { BRIDGE_SMPP_PATH } from "../../src/core/bridge.ts";
 import { smppConfig, startEdge, startSmsc, testRoute, until, type FakeEdge, type FakeSmsc } from "./bridge-smpp-fixture.ts";
-import { SECRET, signedPost, testConfig } from "./smtp-fixture.ts";
+import { makeCertificate, SECRET, signedPost, testConfig } from "./smtp-fixture.ts";
 
 const cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -123,6 +126,39 @@ describe("transmitter + receiver pair", () => {
   });
 });
 
+describe("TLS", () => {
+  it("binds over TLS, trusting the CA file named in SMPP_ROUTES; refuses an untrusted certificate", async () => {
+    const certificate = makeCertificate();
+    const dir = mkdtempSync(join(tmpdir(), "lasthop-smpp-"));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, "ca.pem"), certificate.cert);
+    const edge = await startEdge();
+    cleanup.push(() => edge.close());
+    const peer = await startSmsc({ tls: certificate });
+    cleanup.push(() => peer.close());
+    const bind = { host: "127.0.0.1", port: peer.port, systemId: "lasthop", password: "devpass1", mode: "transceiver", tls: true };
+    const config = loadConfig({
+      BRIDGE_SECRET: SECRET,
+      BRIDGE_PORT: "0",
+      LOG_LEVEL: "silent",
+      EDGE_URL: edge.url,
+      SMPP_ROUTES: JSON.stringify([
+        { name: "test", binds: [{ ...bind, ca: join(dir, "ca.pem") }], reconnectMinMs: 20, reconnectMaxMs: 100 },
+        { name: "untrusted", binds: [bind], reconnectMinMs: 20, reconnectMaxMs: 100 },
+      ]),
+    });
+    const bridge = await startBridge(config);
+    cleanup.push(() => bridge.close());
+    await until(() => bridge.smpp!.health().routes.test!.up === 1, 5_000, "TLS bind up");
+    const res = await signedPost(`${bridge.url}${BRIDGE_SMPP_PATH}`, { items: [item()] });
+    expect(((await res.json()) as { results: Array<{ kind: string }> }).results[0]!.kind).toBe("accepted");
+    expect(peer.binds.filter((b) => b.ok)).toHaveLength(1); // the untrusted route never got as far as binding
+    expect(bridge.smpp!.health().routes.untrusted!.up).toBe(0);
+    const untrusted = bridge.smpp!.service.routes.get("untrusted")!;
+    expect(untrusted.health()[0]!.state).not.toBe("up");
+  });
+});
+
 describe("the signed endpoint", () => {
   it("bad signature → 401, nothing sent; bad body → 400 with paths; not configured → 503", async () => {
     const { peer, bridge } = await setup();
@@ -223,7 +259,8 @@ describe("SMPP_ROUTES", () => {
     expect(problem({ SMPP_ROUTES: routes({ reconnectMinMs: 1_000, reconnectMaxMs: 500 }) })).toBe("SMPP_ROUTES[0].reconnectMaxMs must be at least reconnectMinMs");
     expect(problem({ SMPP_ROUTES: routes({ windw: 3 }) })).toBe("SMPP_ROUTES[0] has an unknown field: windw");
     expect(problem({ SMPP_ROUTES: JSON.stringify([{ name: "a", binds: [bind] }, { name: "a", binds: [bind] }]) })).toBe('SMPP_ROUTES[1].name repeats the route name "a"');
-    expect(problem({ SMPP_ROUTES: routes({ binds: [{ ...bind, ca: "/nonexistent/ca.pem" }] }) })).toMatch(/^SMPP_ROUTES\[0\]\.binds\[0\]\.ca cannot be read/);
+    expect(problem({ SMPP_ROUTES: routes({ binds: [{ ...bind, tls: true, ca: "/nonexistent/ca.pem" }] }) })).toMatch(/^SMPP_ROUTES\[0\]\.binds\[0\]\.ca cannot be read/);
+    expect(problem({ SMPP_ROUTES: routes({ binds: [{ ...bind, ca: "/some/ca.pem" }] }) })).toBe("SMPP_ROUTES[0].binds[0].ca needs tls: true");
   });
 
   it("SMPP_ROUTES without EDGE_URL is an error naming EDGE_URL; EDGE_URL without SMPP or INBOUND_DOMAINS still is one", () => {

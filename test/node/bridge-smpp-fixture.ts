@@ -65,7 +65,7 @@ export type FakeSmsc = {
   close(): Promise<void>;
 };
 
-export type SmscOptions = { systemId?: string; password?: string; idBase?: 10 | 16; port?: number };
+export type SmscOptions = { systemId?: string; password?: string; idBase?: 10 | 16; port?: number; tls?: { key: string; cert: string } };
 
 export async function startSmsc(options: SmscOptions = {}): Promise<FakeSmsc> {
   keepRawMessages();
@@ -195,7 +195,8 @@ export async function startSmsc(options: SmscOptions = {}): Promise<FakeSmsc> {
     });
   }
 
-  let server: Server = smpp.createServer({}, onSession);
+  const serverOptions = options.tls ? { key: options.tls.key, cert: options.tls.cert } : {};
+  let server: Server = smpp.createServer(serverOptions, onSession);
   const listen = async (port: number) => {
     server.listen(port, "127.0.0.1");
     await once(server, "listening");
@@ -208,7 +209,7 @@ export async function startSmsc(options: SmscOptions = {}): Promise<FakeSmsc> {
     await closed;
   };
   smsc.restart = async () => {
-    server = smpp.createServer({}, onSession);
+    server = smpp.createServer(serverOptions, onSession);
     await listen(smsc.port);
   };
   smsc.close = () => smsc.stop().catch(() => {});

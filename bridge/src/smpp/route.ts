@@ -22,6 +22,11 @@
  *                              → retry {reason: "connection_lost", route, submitted: "maybe", smscIds}
  *   the batch deadline passed while a part waited for a bind, a slot or the rate
  *                              → retry {reason: "batch_deadline", route, submitted}
+ *   the binds went down after some parts were accepted and none came back before the deadline
+ *                              → retry {reason: "connection_lost", route, submitted: "maybe", partial, smscIds}
+ *
+ * Whenever earlier parts were accepted, a `retry` or `failed` also carries `partial: true` and
+ * their `smscIds`.
  *
  * `submitted` is "no" only when nothing of the message can have reached the SMSC: no part was
  * accepted and none is unanswered (a part refused with a status was not taken). Otherwise it is
@@ -216,7 +221,9 @@ export class SmppRoute {
           // later parts of a message already partly sent wait up to the deadline.
           const left = deadline - performance.now();
           const wait = smscIds.length === 0 ? Math.min(config.bindWaitMs, left) : left;
-          if (!(await this.waitUp(wait))) return unsent(this.#closing ? "shutting_down" : "route_down");
+          // route_down only when nothing of the message went out (the edge may fail over on it);
+          // a message cut off after some parts is connection_lost, submitted "maybe".
+          if (!(await this.waitUp(wait))) return unsent(this.#closing ? "shutting_down" : smscIds.length === 0 ? "route_down" : "connection_lost");
         }
         const slot = await this.#queue.acquire(deadline, true);
         if (slot === "down") continue; // every bind went down while waiting: back to the check above
