@@ -39,6 +39,14 @@ import { decodeGsm7, decodeUcs2 } from "../../../src/core/sms/gsm.ts";
 import { signedHeaders } from "../../../src/core/standard-webhooks.ts";
 import type { Metrics } from "../metrics.ts";
 import { messageBytes, receivedAddress } from "./pdu.ts";
+import { KeyedLimiter } from "../smtp/limits.ts";
+
+/**
+ * Posts to the edge in flight per route. An SMSC can hand over receipts faster than the edge
+ * takes them (a burst after a reconnect redelivers everything at once); beyond this they wait
+ * here, unacknowledged, which is the SMSC's own backpressure.
+ */
+export const EDGE_POST_CONCURRENCY = 16;
 
 export const ESME_ROK = 0x00;
 export const ESME_RX_T_APPN = 0x64;
@@ -54,6 +62,8 @@ export type InboundOptions = {
   metrics: Metrics;
   reassemblyMs: number;
   maxAssemblies?: number;
+  /** Default EDGE_POST_CONCURRENCY. */
+  edgeConcurrency?: number;
 };
 
 type Reply = (status: number) => boolean;
@@ -114,9 +124,11 @@ export class SmppInbound {
   #inFlight = 0;
   #idleWaiters: Array<() => void> = [];
   #assemblies = new Map<string, Assembly>();
+  readonly #edgeSlots: KeyedLimiter;
 
   constructor(options: InboundOptions) {
     this.#options = options;
+    this.#edgeSlots = new KeyedLimiter(options.edgeConcurrency ?? EDGE_POST_CONCURRENCY, "edge post");
     this.#url = `${options.edgeUrl}${EDGE_SMS_INBOUND_PATH}`;
   }
 
@@ -278,6 +290,21 @@ export class SmppInbound {
   }
 
   async #post(message: SmsInbound): Promise<EdgeAnswer> {
+    const { edgeTimeoutMs } = this.#options;
+    let release: () => void;
+    try {
+      release = await this.#edgeSlots.acquire("edge", edgeTimeoutMs);
+    } catch (error) {
+      return { kind: "temporary", error: errorText(error) };
+    }
+    try {
+      return await this.#postNow(message);
+    } finally {
+      release();
+    }
+  }
+
+  async #postNow(message: SmsInbound): Promise<EdgeAnswer> {
     const { secret, edgeTimeoutMs, log } = this.#options;
     const body = JSON.stringify(message);
     const headers = await signedHeaders(secret, body);
