@@ -49,6 +49,13 @@ export type Settings = {
   smtp: { messages: number; warmup: number; rounds: number; size: number; batch: number; inFlight: number };
   /** End-to-end email: sends per run, how many in flight, and the text body's size in bytes. */
   email: { messages: number; concurrency: number; textBytes: number };
+  /**
+   * SMPP submit_sm/s: measured messages per sender per round (+ an untimed warm-up), rounds, the
+   * window (the stack route's, and the bare client's), items per signed bridge request and requests in flight.
+   */
+  smpp: { messages: number; warmup: number; rounds: number; window: number; batch: number; inFlight: number };
+  /** SMPP TPS accuracy: the caps tried (one route each), seconds of load at the cap, the route's window, items per request. */
+  smppTps: { caps: number[]; seconds: number; window: number; batch: number };
 };
 
 const ACCOUNT = "bench"; // the account secrets.vars() maps the API key to

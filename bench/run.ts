@@ -14,6 +14,7 @@ import { freePort } from "./net.ts";
 import { startNodeWebhookServer } from "./node-webhook-server.ts";
 import { environment, printTable, writeReport, type Figure } from "./report.ts";
 import { generateSecrets } from "./secrets.ts";
+import { smppSubmits, smppTpsAccuracy } from "./smpp.ts";
 import { startSmtpSink } from "./smtp.ts";
 
 // Modest on purpose: 2 cores host the client, the sandbox, two workerd processes and the bridge.
@@ -27,7 +28,22 @@ const SETTINGS: Settings = {
   // 4 × 100 = 400 messages in flight at the bridge, which delivers them over ≤ 5 connections (SMTP_MAX_PER_DOMAIN).
   smtp: { messages: 3_000, warmup: 300, rounds: 3, size: 4_096, batch: 100, inFlight: 4 },
   email: { messages: 300, concurrency: 10, textBytes: 3_400 },
+  // window 10 is the stack route's own (sandbox/stack.ts); 4 × 100 = 400 items wait in the bridge for its 10 slots.
+  // The warm-up as long as a measured run: after 1,000 the bridge's first measured round still ran at half speed.
+  smpp: { messages: 5_000, warmup: 5_000, rounds: 3, window: 10, batch: 100, inFlight: 4 },
+  // 6 s at each cap: 1,200 and 300 messages, all offered at once.
+  smppTps: { caps: [200, 50], seconds: 6, window: 10, batch: 100 },
 };
+
+/**
+ * BENCH_ONLY=<group>[,<group>…] runs only those groups of figures (the stack still starts
+ * whole); unset, everything runs. Groups: sends, e2e, webhooks, fcm, apns, smtp, email, bounces, smpp.
+ */
+const GROUPS = ["sends", "e2e", "webhooks", "fcm", "apns", "smtp", "email", "bounces", "smpp"] as const;
+const ONLY = (process.env.BENCH_ONLY ?? "").split(",").map((g) => g.trim()).filter(Boolean);
+const unknownGroups = ONLY.filter((g) => !(GROUPS as readonly string[]).includes(g));
+if (unknownGroups.length) throw new Error(`BENCH_ONLY: unknown group(s) ${unknownGroups.join(", ")}; known: ${GROUPS.join(", ")}`);
+const runs = (group: (typeof GROUPS)[number]) => ONLY.length === 0 || ONLY.includes(group);
 
 /** How the figures were taken, for the report. */
 const METHOD = [
@@ -40,6 +56,8 @@ const METHOD = [
   "APNs: the bridge is the one the stack runs (a child Node process, default pool settings); the bench signs `POST /v1/apns/send` batches (src/core signedHeaders, bodies and signatures made before the clock) and counts `accepted` results per second from the first request to the last answer. The baseline is @parse/node-apn's Provider in a child Node process of its own (`address`/`port` pointed at the sandbox APNs, `ca` the sandbox CA, token auth with a second key of the same team registered with the sandbox so neither sender's provider token replaces the other's), sending the same payload with the same number in flight (`send(note, 100 tokens)` calls), timed in the child the same way. The bridge's driver (fetch, JSON parse of the results) shares the bench process with the sandbox; node-apn's driver is node-apn itself, in its child. The two senders take turns for 3 rounds (order swapped each round; a fresh node-apn process and key each round) and each figure is the median round; each side first sends an untimed warm-up (the long-lived bridge once, node-apn in every process). Every notification goes to a fresh sandbox device token; arrivals are checked against answers by apns-id (bridge) and by device token (node-apn).",
   "SMTP: one Postfix `smtp-sink -c 127.0.0.1:<port> 256` (with `-u postfix` as root; no dump) receives every SMTP figure's messages, and its own running counter (-c, read from a pipe) checks each run: what it counted against what the sender reported accepted. The bridge is the stack's (default SMTP settings: SMTP_MAX_PER_DOMAIN 5, so at most 5 connections to the sink, each recycled after 100 messages and probed with RSET before reuse); the bench builds N messages of exactly the same size (text/plain, CRLF, fixed-width recipient and Message-ID), posts them to `POST /v1/smtp/send` in signed batches (bodies and signatures made before the clock, relay `{mode: \"smarthost\", secure: false, requireTLS: false}` to the sink), with the stack's DKIM key (rsa-sha256, 2048-bit, signed by the bridge) or without, and counts `accepted` results per second from the first request to the last answer. The baseline is Postfix's `smtp-source -s 5 -m N -F <file>` sending the identical message bytes (the file holds message 0 with LF line ends; smtp-source adds CRLF and nothing else) with the same VERP-style envelope, timed with a wall clock around the process: with -d (each session sends all its messages over one connection, as the bridge's pool reuses its) and without (a connection per message, as in the reference figures of /work/shared/BENCHMARKS.md). Its rate counts what the sink counted. The four senders (bridge DKIM on, bridge DKIM off, smtp-source -d, smtp-source) take turns for 3 rounds, the order rotated each round, after one untimed bridge warm-up per mode; each figure is the median round.",
   "End-to-end email: the stack's `bench` account relays through the bridge to the same smtp-sink (smarthost, plain SMTP on loopback, DKIM with the stack's key). lasthop is driven by fetch() `POST /v1/messages` `{channel: \"email\", from: \"news@lasthop.test\", to: \"bench-<i, 6 digits>@example.net\", subject, text}` (text: plain ASCII in 76-character CRLF lines) with a fixed number in flight; the baseline sends the same emails (same subject and text, same envelope shape, the same DKIM key) with nodemailer's pooled SMTP transport straight to the sink, maxConnections = SMTP_MAX_PER_DOMAIN, maxMessages 100, the same number of sendMail() calls in flight. Both intervals run from the first send to the moment the sink's counter reached the number of accepted sends (timestamped as the counter arrived on the pipe); afterwards every lasthop message id is read back with `GET /v1/messages/:id` until all read `accepted` (bounded), and that time is noted too. The message sizes in the settings are measured: lasthop's by running the Worker's own composeEmail in Node plus the bridge's signMessage, nodemailer's from its messageSize.",
+  "SMPP submit_sm/s: the bridge is the stack's (a child Node process), its SMPP route \"sandbox\" to the sandbox SMSC (sandbox/smsc.ts, node-smpp's server, in the bench process) with `window` W, no `tps`, registeredDelivery false, one bind_transceiver; the bench posts signed `POST /v1/smpp/send` batches (src/core signedHeaders, bodies and signatures made before the clock; items `{id, route: \"sandbox\", from, to, body, reference}`) with a fixed number in flight and counts `accepted` results per second (one part each, so results = submit_sm) from the first request to the last answer. The baseline is a bare node-smpp 0.5 client in a child Node process of its own: `smpp.connect` + bind_transceiver with the same system_id, then the same submit_sm parts (short_message bytes from src/core's segmentSms, addresses from the bridge's own sourceAddress/destinationAddress, the same esm_class, data_coding 0, registered_delivery 0, the package's defaults for every other field, as the bridge leaves them) with at most W submit_sm unanswered, timed in the child from the first submit_sm written to the last submit_sm_resp read. The two take turns for 3 rounds (order swapped each round; a fresh client process each round) and each figure is the median round; the bridge sends one untimed warm-up before the first round, each client process one before its measured parts. Messages: 100-character GSM 03.38 texts (one part, no UDH) to distinct numbers whose last digit is 5 (no sandbox fault number). Every run is checked at the SMSC: its submit_sm counter (zeroed before each run) against the parts sent, and every message it recorded (number, text, data_coding, registered_delivery, from) against what was sent; the rate the SMSC itself saw (first to last submit_sm) is noted beside each.",
+  "SMPP TPS accuracy: a second bridge runs in the bench process (bridge/src/app.ts startBridge, the SMPP config built in code, a stand-in edge that answers 204) with one route per cap (`tps` C, window 10, registeredDelivery false, one bind_transceiver to the same sandbox SMSC), as this figure measures rate accuracy, not speed. For each cap, C × 6 messages are posted at once (every signed batch in flight from the start, batch deadline past the run) so the offered rate stays above the cap throughout; the SMSC, armed with the same cap (its `tps` fault: more than C submit_sm in a sliding second answers ESME_RTHROTTLED and counts a violation), records each submit_sm's arrival (Date.now(), ms). Achieved = (n − 1) / (last − first) over those times; the ratio is achieved / configured. The second row is the most submit_sm in any 1-second window (t − 1000, t], as the SMSC counts; it must be ≤ C.",
 ];
 
 async function main(): Promise<void> {
@@ -66,6 +84,8 @@ async function main(): Promise<void> {
       // The bench account's email goes through the bridge to the sink (plain SMTP on loopback, no AUTH).
       emailAccounts: ["bench"],
       emailRelay: { mode: "smarthost", host: sink.host, port: sink.port, secure: false, requireTLS: false },
+      // The SMPP figure's route: its window, and no receipts (they would flood the Worker with DLRs of messages it never sent).
+      smppRoute: { window: SETTINGS.smpp.window, registeredDelivery: false },
     });
     stops.push(stack.close);
     const baseline = await startBaselineWorker({ port: await freePort(), persistTo: join(temp, "baseline-state"), webhookSecret: secrets.webhookSecret });
@@ -80,17 +100,27 @@ async function main(): Promise<void> {
     const notes: string[] = [];
     const figures: Figure[] = [];
     console.log(`lasthop bench — ${environment()}`);
-    figures.push(await sendsAccepted(systems, SETTINGS, notes));
-    const e2e = await endToEndPushes(systems, SETTINGS, notes);
-    figures.push(e2e.figure);
-    figures.push(await webhooksIngested(systems, SETTINGS, e2e.messageIds, notes));
+    if (ONLY.length) notes.push(`BENCH_ONLY=${ONLY.join(",")}: only these groups of figures ran`);
+    if (runs("sends")) figures.push(await sendsAccepted(systems, SETTINGS, notes));
+    // The webhook figure names messages sent by the end-to-end one, so it needs that one too.
+    if (runs("e2e") || runs("webhooks")) {
+      const e2e = await endToEndPushes(systems, SETTINGS, notes);
+      if (runs("e2e")) figures.push(e2e.figure);
+      if (runs("webhooks")) figures.push(await webhooksIngested(systems, SETTINGS, e2e.messageIds, notes));
+    }
     // The new channels last, so the three figures above run as they always have.
-    figures.push(await endToEndFcm(systems, SETTINGS, notes));
-    figures.push(await apnsNotifications(systems, SETTINGS, notes));
-    figures.push(...(await smtpMessages(systems, SETTINGS, notes)));
-    figures.push(await endToEndEmails(systems, SETTINGS, notes));
-    figures.push(await bouncesParsed());
-    figures.push(await inboundBounces(stack, secrets.apiKey, sink));
+    if (runs("fcm")) figures.push(await endToEndFcm(systems, SETTINGS, notes));
+    if (runs("apns")) figures.push(await apnsNotifications(systems, SETTINGS, notes));
+    if (runs("smtp")) figures.push(...(await smtpMessages(systems, SETTINGS, notes)));
+    if (runs("email")) figures.push(await endToEndEmails(systems, SETTINGS, notes));
+    if (runs("bounces")) {
+      figures.push(await bouncesParsed());
+      figures.push(await inboundBounces(stack, secrets.apiKey, sink));
+    }
+    if (runs("smpp")) {
+      figures.push(await smppSubmits(systems, SETTINGS, notes));
+      figures.push(...(await smppTpsAccuracy(systems, SETTINGS, notes)));
+    }
 
     console.log();
     printTable(figures);
@@ -98,6 +128,7 @@ async function main(): Promise<void> {
     for (const note of notes) console.log(`- ${note}`);
     const reportPath = fileURLToPath(new URL("./REPORT.md", import.meta.url));
     writeReport(reportPath, figures, METHOD, notes);
+    if (ONLY.length) console.log("(BENCH_ONLY: the report holds only these figures)");
     console.log(`\nwrote ${reportPath}`);
   } finally {
     for (const stop of stops.reverse()) await stop().catch((error: unknown) => console.error("stopping:", error));
