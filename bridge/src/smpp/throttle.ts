@@ -3,8 +3,9 @@
  * submit_sm (every segment) takes one grant, first come first served, and is written at once.
  *
  * With a cap (`tps`), grants are strict on two counts:
- *   - spacing: a token bucket of capacity 1, refilled at the effective rate, so grants are at
- *     least 1000/rate ms apart (no bursts);
+ *   - spacing: grants fall due every 1000/rate ms, counted from when the previous one was due
+ *     rather than when its timer fired (so timer lateness does not add up and the rate holds),
+ *     as long as that is only a little late (no bursts after an idle spell);
  *   - sliding window: never more than ceil(tps) grants within any `1000 + marginMs` ms, so an
  *     SMSC that counts submits per second (any second, not aligned ones) never sees more than
  *     ceil(tps), even when the timers of the spacing rule fire late and then close together.
@@ -29,6 +30,8 @@ export type ThrottleOptions = {
 export const MAX_PAUSE_MS = 2_000;
 const FIRST_PAUSE_MS = 100;
 const RECOVER_EVERY_MS = 1_000;
+/** How late a grant may be and still count from when it was due. */
+const LATENESS_MS = 20;
 
 type Waiter = { resolve(granted: boolean): void; timer: NodeJS.Timeout | undefined };
 
@@ -40,7 +43,8 @@ export class Throttle {
   readonly #now: () => number;
   readonly #onWait: (() => void) | undefined;
   #rate: number;
-  #lastGrant = -Infinity;
+  /** When the spacing rule next allows a grant. */
+  #nextDue = -Infinity;
   /** Times of the last `perWindow` grants, oldest first. */
   #log: number[] = [];
   #pausedUntil = -Infinity;
@@ -145,7 +149,7 @@ export class Throttle {
     let at = this.#pausedUntil;
     if (this.tps !== null) {
       this.#recover(now);
-      at = Math.max(at, this.#lastGrant + 1000 / this.#rate);
+      at = Math.max(at, this.#nextDue);
       if (this.#log.length >= this.perWindow) at = Math.max(at, this.#log[this.#log.length - this.perWindow]! + 1000 + this.#marginMs);
     }
     return at;
@@ -153,7 +157,9 @@ export class Throttle {
 
   #grant(now: number): void {
     if (this.tps === null) return;
-    this.#lastGrant = now;
+    const interval = 1000 / this.#rate;
+    // Absorb timer lateness (a few ms), not idle time: after a pause the next grant is a full interval away.
+    this.#nextDue = Math.max(this.#nextDue, now - Math.min(interval / 2, LATENESS_MS)) + interval;
     this.#log.push(now);
     if (this.#log.length > this.perWindow) this.#log.splice(0, this.#log.length - this.perWindow);
   }
