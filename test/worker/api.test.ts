@@ -104,7 +104,13 @@ describe("send schemas", () => {
     expect(res.status).toBe(202);
   });
 
-  it.each(Object.entries(valid).filter(([c]) => c !== "apns" && c !== "email"))("a valid %s request passes validation and is refused 422 while its provider is not configured", async (channel, body) => {
+  it("a valid sms request from a sender the account does not own is refused 422 sender_not_allowed", async () => {
+    const res = await send({ ...(valid.sms as object), from: "+15005559999" });
+    expect(res.status).toBe(422);
+    expect(res.body.error).toMatchObject({ code: "sender_not_allowed", details: [{ path: "from" }] });
+  });
+
+  it.each(Object.entries(valid).filter(([c]) => c !== "apns" && c !== "email" && c !== "sms"))("a valid %s request passes validation and is refused 422 while its provider is not configured", async (channel, body) => {
     const res = await send(body);
     expect(res.status).toBe(422);
     expect(res.body.error).toMatchObject({ code: "channel_not_configured" });

@@ -12,19 +12,26 @@ import { TEST_BRIDGE_HOST } from "../fixtures.ts";
 export type SmtpCall = { items: Array<{ id: string; account: string; mailFrom: string; rcptTo: string; raw: string; relay: unknown }> };
 export type BridgeCall = { items: Array<{ id: string; token: string; topic: string; pushType: string; priority?: number }> };
 
+/** The body of a request the edge signed for the bridge, or the bridge's 401. */
+export async function verifiedBody(request: Request): Promise<string | Response> {
+  const raw = await request.text();
+  const verdict = await verify(env.WEBHOOK_SECRET, {
+    "webhook-id": request.headers.get("webhook-id") ?? undefined,
+    "webhook-timestamp": request.headers.get("webhook-timestamp") ?? undefined,
+    "webhook-signature": request.headers.get("webhook-signature") ?? undefined,
+  }, raw);
+  return verdict.ok ? raw : Response.json({ error: { code: "unauthorized", message: verdict.reason } }, { status: 401 });
+}
+
 export function installBridge(opts: { down?: boolean } = {}) {
   const calls: BridgeCall[] = [];
   const realFetch = globalThis.fetch;
   const spy = vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
     const request = new Request(input as RequestInfo, init);
     if (new URL(request.url).hostname !== TEST_BRIDGE_HOST) return realFetch(input as RequestInfo, init);
-    const raw = await request.text();
-    const verdict = await verify(env.WEBHOOK_SECRET, {
-      "webhook-id": request.headers.get("webhook-id") ?? undefined,
-      "webhook-timestamp": request.headers.get("webhook-timestamp") ?? undefined,
-      "webhook-signature": request.headers.get("webhook-signature") ?? undefined,
-    }, raw);
-    if (!verdict.ok) return Response.json({ error: { code: "unauthorized", message: verdict.reason } }, { status: 401 });
+    const signed = await verifiedBody(request);
+    if (signed instanceof Response) return signed;
+    const raw = signed;
     if (opts.down) return new Response("bad gateway", { status: 502 });
     if (new URL(request.url).pathname === "/v1/smtp/send") return smtp(JSON.parse(raw) as SmtpCall);
     const body = JSON.parse(raw) as BridgeCall;

@@ -7,7 +7,8 @@
  */
 import { env, SELF } from "cloudflare:test";
 import { vi } from "vitest";
-import { signedHeaders, verify } from "../../src/core/standard-webhooks.ts";
+import { signedHeaders } from "../../src/core/standard-webhooks.ts";
+import { verifiedBody } from "./bridge-fake.ts";
 import { TEST_BRIDGE_HOST, TEST_SMS_REST_HOST, TEST_TWILIO } from "../fixtures.ts";
 import { BASE } from "./helpers.ts";
 
@@ -39,13 +40,8 @@ export function installSms(opts: SmsFakeOptions = {}) {
       return Response.json({ sid: `SM${crypto.randomUUID().replace(/-/g, "")}`, status: "queued", num_segments: "1", to: call.to }, { status: 201 });
     }
     if (url.hostname !== TEST_BRIDGE_HOST || url.pathname !== "/v1/smpp/send") return realFetch(input as RequestInfo, init);
-    const raw = await request.text();
-    const verdict = await verify(env.WEBHOOK_SECRET, {
-      "webhook-id": request.headers.get("webhook-id") ?? undefined,
-      "webhook-timestamp": request.headers.get("webhook-timestamp") ?? undefined,
-      "webhook-signature": request.headers.get("webhook-signature") ?? undefined,
-    }, raw);
-    if (!verdict.ok) return Response.json({ error: { code: "unauthorized", message: verdict.reason } }, { status: 401 });
+    const raw = await verifiedBody(request);
+    if (raw instanceof Response) return raw;
     const { items } = JSON.parse(raw) as { items: SmppItem[] };
     smpp.push(...items);
     const results = [];

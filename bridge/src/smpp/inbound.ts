@@ -36,7 +36,7 @@ import type { Logger } from "pino";
 import { EDGE_SMS_INBOUND_PATH, smsInbound, type DlrStat, type SmsInbound } from "../../../src/core/bridge.ts";
 import { canonicalSmscId, messageStates, parseReceiptText, receiptDate } from "../../../src/core/sms/dlr.ts";
 import { decodeGsm7, decodeUcs2 } from "../../../src/core/sms/gsm.ts";
-import { signedHeaders } from "../../../src/core/standard-webhooks.ts";
+import { errorText, postToEdge } from "../edge.ts";
 import type { Metrics } from "../metrics.ts";
 import { messageBytes, receivedAddress } from "./pdu.ts";
 import { KeyedLimiter } from "../smtp/limits.ts";
@@ -306,24 +306,9 @@ export class SmppInbound {
 
   async #postNow(message: SmsInbound): Promise<EdgeAnswer> {
     const { secret, edgeTimeoutMs, log } = this.#options;
-    const body = JSON.stringify(message);
-    const headers = await signedHeaders(secret, body);
-    let status: number;
-    let text: string;
-    try {
-      const response = await fetch(this.#url, {
-        method: "POST",
-        headers: { "content-type": "application/json", "user-agent": "lasthop-bridge", ...headers },
-        body,
-        redirect: "manual",
-        signal: AbortSignal.timeout(edgeTimeoutMs), // covers the answer's body too
-      });
-      status = response.status;
-      text = await response.text();
-    } catch (error) {
-      const timedOut = error instanceof Error && error.name === "TimeoutError";
-      return { kind: "temporary", error: timedOut ? `the edge did not answer within ${edgeTimeoutMs} ms` : errorText(error) };
-    }
+    const reply = await postToEdge(this.#url, secret, message, edgeTimeoutMs);
+    if ("error" in reply) return { kind: "temporary", error: reply.error };
+    const { status, text } = reply;
     if (status >= 200 && status < 300) return { kind: "accepted", status };
     if (status === 400 || status === 413 || status === 422) return { kind: "rejected", status, error: text.slice(0, 200) };
     if (status === 401) log.error({ status }, "the edge refused the bridge's signature on an SMS receipt/MO: check BRIDGE_SECRET on both sides");
@@ -332,12 +317,3 @@ export class SmppInbound {
   }
 }
 
-function errorText(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const cause = (error as { cause?: unknown }).cause;
-  if (cause instanceof Error) {
-    const code = (cause as NodeJS.ErrnoException).code;
-    return `${error.message}: ${code ? `${code} ` : ""}${cause.message}`.slice(0, 512);
-  }
-  return error.message.slice(0, 512);
-}

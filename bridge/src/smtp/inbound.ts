@@ -32,7 +32,7 @@
 import type { AddressInfo } from "node:net";
 import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMTPServerSession } from "smtp-server";
 import type { Logger } from "pino";
-import { signedHeaders } from "../../../src/core/standard-webhooks.ts";
+import { errorText, postToEdge } from "../edge.ts";
 import type { InboundConfig } from "../config.ts";
 import type { Metrics } from "../metrics.ts";
 import { recipientDomain } from "./dns.ts";
@@ -81,17 +81,6 @@ const smtpError = (code: number, text: string): Coded => Object.assign(new Error
 const TEMPORARY_TEXT = "4.3.0 Temporary failure, try again later";
 const SHUTDOWN_TEXT = "4.3.2 Service shutting down, try again later";
 
-function errorText(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  if (error.name === "TimeoutError") return error.message;
-  // undici: "fetch failed", with the socket error (ECONNREFUSED, …) as the cause.
-  const cause = (error as { cause?: unknown }).cause;
-  if (cause instanceof Error) {
-    const code = (cause as NodeJS.ErrnoException).code;
-    return `${error.message}: ${code ? `${code} ` : ""}${cause.message}`.slice(0, 512);
-  }
-  return error.message.slice(0, 512);
-}
 
 export class InboundSmtpServer {
   readonly #options: InboundOptions;
@@ -271,25 +260,9 @@ export class InboundSmtpServer {
 
   async #post(email: InboundEmail): Promise<EdgeAnswer> {
     const { secret, edgeTimeoutMs, log } = this.#options;
-    const body = JSON.stringify(email);
-    const headers = await signedHeaders(secret, body);
-    let status: number;
-    let text: string;
-    try {
-      const signal = AbortSignal.timeout(edgeTimeoutMs); // covers the answer's body too
-      const response = await fetch(this.#url, {
-        method: "POST",
-        headers: { "content-type": "application/json", "user-agent": "lasthop-bridge", ...headers },
-        body,
-        redirect: "manual",
-        signal,
-      });
-      status = response.status;
-      text = await response.text();
-    } catch (error) {
-      const timedOut = error instanceof Error && error.name === "TimeoutError";
-      return { kind: "temporary", error: timedOut ? `the edge did not answer within ${edgeTimeoutMs} ms` : errorText(error) };
-    }
+    const reply = await postToEdge(this.#url, secret, email, edgeTimeoutMs);
+    if ("error" in reply) return { kind: "temporary", error: reply.error };
+    const { status, text } = reply;
     if (status >= 200 && status < 300) return { kind: "accepted", status };
     if (status === 422 && errorCode(text) === "not_ours") return { kind: "not_ours", status };
     if (status === 401) log.error({ status }, "the edge refused the bridge's signature on an inbound message: check BRIDGE_SECRET on both sides");
