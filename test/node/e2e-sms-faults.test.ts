@@ -53,8 +53,6 @@ describe("SMPP faults", () => {
     const received = (await stack.sandboxGet("/_sandbox/received?channel=sms")) as Array<{ to: string }>;
     const reached = new Set(received.map((r) => `+${r.to.replace(/^\+/, "")}`));
     expect(numbers.filter((n) => !reached.has(n))).toEqual([]);
-    const smsc = await stack.sandboxGet("/_sandbox/sms/smsc");
-    expect(smsc.submits).toBeGreaterThanOrEqual(1000);
     await stack.sandboxPost("/_sandbox/sms/faults", {});
   }, 300_000);
 
