@@ -141,7 +141,13 @@ export class SmppConnection {
       settle(a);
     };
     const pdu = new smpp.PDU("submit_sm", params);
-    const written = session.socket.writable && session.send(pdu, (resp) => this.#onSubmitResp(pdu.sequence_number, resp));
+    // Submits written in the same tick leave in one TCP write instead of one syscall each.
+    const { socket } = session;
+    if (socket.writable) {
+      socket.cork();
+      process.nextTick(() => socket.uncork());
+    }
+    const written = socket.writable && session.send(pdu, (resp) => this.#onSubmitResp(pdu.sequence_number, resp));
     if (!written) {
       // The socket is ending or gone and its close event has not been seen yet: the session is over.
       window.release();
