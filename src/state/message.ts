@@ -379,10 +379,15 @@ export class MessageDO extends DurableObject<Env> {
     return row ? (JSON.parse(row.detail).reason as SuppressionReason) : undefined;
   }
 
-  private smsView(): Pick<MessageView, "route" | "receipts"> {
+  private smsView(): Pick<MessageView, "route" | "receipts" | "receiptDeadline"> {
     const route = this.meta("route");
     const parts = this.parts();
-    return { ...(route ? { route } : {}), ...(parts.length > 0 ? { receipts: parts.map(receiptView) } : {}) };
+    const deadline = Number(this.meta("receipt_deadline") ?? 0);
+    return {
+      ...(route ? { route } : {}),
+      ...(parts.length > 0 ? { receipts: parts.map(receiptView) } : {}),
+      ...(deadline && this.row()?.status === "accepted" ? { receiptDeadline: new Date(deadline).toISOString() } : {}),
+    };
   }
 
   private view(row: MessageRow): MessageView {

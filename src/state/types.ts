@@ -27,6 +27,11 @@ export type MessageView = {
   route?: string;
   /** SMS over SMPP: one entry per part, with its SMSC id and its latest receipt. */
   receipts?: Array<{ segment: number; smscId: string; stat?: string; err?: string; at?: string }>;
+  /**
+   * SMS while `accepted`: receipts are advisory (carriers drop them); with none by then the
+   * message ends `expired` (reason no_delivery_receipt).
+   */
+  receiptDeadline?: string;
   events: TimelineEvent[];
 };
 

@@ -102,8 +102,11 @@ describe("SMS over SMPP (through the bridge)", () => {
   it("no receipt at all: the message stays accepted, then expires after SMS_DLR_WAIT_SECONDS", async () => {
     fake = installSms();
     const res = await send(sms(handset()));
-    await waitForStatus(res.body.id, "accepted");
+    const accepted = await waitForStatus(res.body.id, "accepted");
+    // The API says receipts are advisory: it tells when it stops waiting for one.
+    expect(Date.parse(accepted.receiptDeadline) - Date.parse(accepted.updatedAt)).toBeGreaterThan(3000);
     const expired = await waitForStatus(res.body.id, "expired");
+    expect(expired.receiptDeadline).toBeUndefined();
     expect(expired.events.at(-1).detail).toMatchObject({ reason: "no_delivery_receipt" });
   });
 
