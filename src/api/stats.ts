@@ -1,7 +1,8 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { channelParam } from "../core/schema.ts";
-import { accountStub } from "../state/stubs.ts";
+import { mergeBuckets, type StatsBucket } from "../state/account.ts";
+import { counterStubs } from "../state/stubs.ts";
 import { ApiError, validationError } from "./errors.ts";
 import type { AppEnv } from "./types.ts";
 
@@ -20,6 +21,8 @@ export const stats = new Hono<AppEnv>().get("/", async (c) => {
   const to = new Date(parsed.data.to ?? Date.now() + 3_600_000);
   const from = new Date(parsed.data.from ?? to.getTime() - DAY_MS);
   if (from >= to) throw new ApiError(400, "validation_failed", "from must be before to", [{ path: "from", message: "must be before to" }]);
-  const buckets = await accountStub(c.env, c.get("account")).stats(from.toISOString(), to.toISOString(), parsed.data.channel);
+  const shards = counterStubs(c.env, c.get("account"));
+  const lists = await Promise.all(shards.map(async (shard) => (await shard.stats(from.toISOString(), to.toISOString(), parsed.data.channel)) as unknown as StatsBucket[]));
+  const buckets = mergeBuckets(lists);
   return c.json({ from: from.toISOString(), to: to.toISOString(), buckets });
 });

@@ -3,6 +3,18 @@ import type { Channel } from "../core/model.ts";
 import type { SuppressionEntry } from "./types.ts";
 
 export type StatsBucket = { hour: string; channel: Channel; counts: Record<string, number> };
+
+/** Adds up the buckets of several counter shards, in hour and channel order. */
+export function mergeBuckets(lists: StatsBucket[][]): StatsBucket[] {
+  const merged = new Map<string, StatsBucket>();
+  for (const bucket of lists.flat()) {
+    const key = `${bucket.hour} ${bucket.channel}`;
+    const into = merged.get(key) ?? { hour: bucket.hour, channel: bucket.channel, counts: {} };
+    for (const [outcome, n] of Object.entries(bucket.counts)) into.counts[outcome] = (into.counts[outcome] ?? 0) + n;
+    merged.set(key, into);
+  }
+  return [...merged.values()].sort((a, b) => (a.hour === b.hour ? a.channel.localeCompare(b.channel) : a.hour.localeCompare(b.hour)));
+}
 export type SuppressionPage = { items: SuppressionEntry[]; nextCursor: string | null };
 
 /** An MO message as the account's inbox keeps it. */

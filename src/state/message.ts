@@ -6,7 +6,7 @@ import { stateRank, type Channel, type DeliveryState, type EventType, type Suppr
 import type { SendRequest } from "../core/schema.ts";
 import { aggregateReceipts } from "../core/sms/dlr.ts";
 import { optOutKey } from "../core/sms/account.ts";
-import { accountStub, recipientStub, refStub } from "./stubs.ts";
+import { counterStub, recipientStub, refStub } from "./stubs.ts";
 import type {
   ApplyResult,
   AttemptStart,
@@ -362,7 +362,7 @@ export class MessageDO extends DurableObject<Env> {
         await refStub(this.env, item.mapping.account, item.provider, item.providerMessageId).map(item.mapping);
         return;
       case "count":
-        await accountStub(this.env, item.account).count(item.channel, item.outcome, item.at);
+        await counterStub(this.env, item.account, this.row()?.id ?? item.account).count(item.channel, item.outcome, item.at);
         return;
       case "recipient":
         await recipientStub(this.env, item.input.account, item.input.channel, item.input.recipientKey).applyEffect(item.input);

@@ -22,3 +22,25 @@ export function accountStub(env: Bindings, account: string) {
 export function refStub(env: Pick<Env, "REFS">, account: string, provider: string, providerMessageId: string) {
   return env.REFS.get(env.REFS.idFromName(`${account}:${provider}:${providerMessageId}`));
 }
+
+/**
+ * Counters are spread over this many shards per account (the AccountDO class, named
+ * `account:counters:N`), so an account sending millions of messages is not one hot object:
+ * each message always counts in the same shard, and /v1/stats adds the shards up.
+ */
+export const COUNTER_SHARDS = 16;
+
+export function counterShard(key: string): number {
+  let h = 0;
+  for (let i = 0; i < key.length; i++) h = (h * 31 + key.charCodeAt(i)) >>> 0;
+  return h % COUNTER_SHARDS;
+}
+
+export function counterStub(env: Bindings, account: string, key: string) {
+  return env.ACCOUNT.get(env.ACCOUNT.idFromName(`${account}:counters:${counterShard(key)}`));
+}
+
+/** Every object that holds counters of an account: the account itself and its shards. */
+export function counterStubs(env: Bindings, account: string) {
+  return [accountStub(env, account), ...Array.from({ length: COUNTER_SHARDS }, (_, n) => env.ACCOUNT.get(env.ACCOUNT.idFromName(`${account}:counters:${n}`)))];
+}
