@@ -14,7 +14,16 @@ export async function startBridgeProcess(repoRoot: string, port: number, env: Re
     stdio: ["ignore", "inherit", "inherit"],
   });
   const url = `http://127.0.0.1:${port}`;
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  // However the parent ends (process.exit after a stuck shutdown, a test runner finishing), the
+  // bridge goes with it rather than holding its ports as an orphan.
+  const killWithParent = () => child.kill("SIGKILL");
+  process.once("exit", killWithParent);
+  const exited = new Promise<void>((resolve) =>
+    child.once("exit", () => {
+      process.off("exit", killWithParent);
+      resolve();
+    }),
+  );
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     child.kill("SIGTERM");

@@ -31,6 +31,9 @@ export type InboundSms = {
 };
 export type InboundPage = { items: InboundSms[]; nextCursor: string | null };
 
+/** MO messages an account's inbox keeps (GET /v1/sms/inbound); older ones are dropped. */
+const INBOX_LIMIT = 100_000;
+
 type IndexRow = {
   channel: Channel;
   recipient_key: string;
@@ -143,6 +146,8 @@ export class AccountDO extends DurableObject<Env> {
       `INSERT INTO inbound_sms (id, route, provider, sender, recipient, body, keyword, reply_id, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       mo.id, mo.route, mo.provider, mo.from, mo.to, mo.body, mo.keyword, mo.replyId, mo.receivedAt,
     );
+    // The inbox is a recent window, not an archive: the oldest go first past the limit.
+    this.sql.exec(`DELETE FROM inbound_sms WHERE seq <= (SELECT MAX(seq) FROM inbound_sms) - ?`, INBOX_LIMIT);
     await this.count("sms", "inbound", mo.receivedAt);
     return true;
   }
