@@ -429,9 +429,13 @@ function queueFor(env: Env, channel: Channel | undefined): Queue {
 
 /** The recipient's own suppression, and for SMS the opt-out of this sender by this recipient. */
 async function suppressionOf(env: Env, account: string, request: SendRequest, key: string): Promise<SuppressionEntry | null> {
-  const own = await recipientStub(env, account, request.channel, key).check();
-  if (own || request.channel !== "sms") return own;
-  return recipientStub(env, account, "sms", optOutKey(request.to, request.from)).check();
+  if (request.channel !== "sms") return recipientStub(env, account, request.channel, key).check();
+  // Both at once: the number's own entry decides first (a dead number is dead for every sender).
+  const [own, pair] = await Promise.all([
+    recipientStub(env, account, "sms", key).check(),
+    recipientStub(env, account, "sms", optOutKey(request.to, request.from)).check(),
+  ]);
+  return own ?? pair;
 }
 
 function receiptView(p: PartRow) {
