@@ -3,7 +3,7 @@ import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import { fromBase64 } from "../core/bytes.ts";
 import { ingestFeedbackEmail } from "../webhooks/inbound-email.ts";
-import { ingestMo } from "../webhooks/sms-mo.ts";
+import { ingestMo } from "./mo.ts";
 import { smsInbound } from "../core/bridge.ts";
 import { derivedEventId } from "../core/ids.ts";
 import { accountForAddress } from "../core/sms/account.ts";

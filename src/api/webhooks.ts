@@ -4,7 +4,7 @@ import { limitBody, readJson } from "./body.ts";
 import { assertSigned } from "./signed.ts";
 import { ApiError, validationError } from "./errors.ts";
 import type { AppEnv } from "./types.ts";
-import { ingestMo } from "../webhooks/sms-mo.ts";
+import { ingestMo } from "./mo.ts";
 import { restRouteFor, signedUrlCandidates, statusEvent, twilioQuery, verifyTwilio } from "../webhooks/twilio.ts";
 
 /** Twilio reads a reply from its webhook's answer: an empty TwiML document sends none. */

@@ -1,4 +1,4 @@
-import { acceptMessage } from "../api/accept.ts";
+import { acceptMessage } from "./accept.ts";
 import { accountSmsConfig, optOutKey, senderKey } from "../core/sms/account.ts";
 import { moKeyword, type Keyword } from "../core/sms/keywords.ts";
 import type { InboundSms } from "../state/account.ts";
