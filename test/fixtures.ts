@@ -3,6 +3,9 @@ export const API_KEY_A = "test-key-account-a";
 export const API_KEY_B = "test-key-account-b";
 export const ACCOUNT_A = "acct-a";
 export const ACCOUNT_B = "acct-b";
+/** Account C exists for SMS routing only: REST first, SMPP second. */
+export const API_KEY_C = "test-key-account-c";
+export const ACCOUNT_C = "acct-c";
 /** A host the Worker tests allow for web push; its requests are answered by the fake in test/worker/push-service.ts. */
 export const TEST_PUSH_HOST = "push.test";
 /** Where the Worker tests' fake bridge answers (test/worker/bridge-fake.ts). */
@@ -24,5 +27,12 @@ export const TEST_SMS_CONFIG = {
   [ACCOUNT_B]: {
     routes: [{ name: "rest", type: "rest", baseUrl: `https://${TEST_SMS_REST_HOST}`, ...TEST_TWILIO }],
     senders: ["+15005550007"],
+  },
+  [ACCOUNT_C]: {
+    routes: [
+      { name: "rest", type: "rest", baseUrl: `https://${TEST_SMS_REST_HOST}`, ...TEST_TWILIO },
+      { name: "smpp", type: "smpp", bridgeRoute: "smsc" },
+    ],
+    senders: ["+15005550008"],
   },
 };

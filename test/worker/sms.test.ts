@@ -1,7 +1,7 @@
 import { SELF } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
 import { twilioSignature } from "../../src/core/sms/twilio.ts";
-import { API_KEY_B } from "../fixtures.ts";
+import { API_KEY_B, API_KEY_C } from "../fixtures.ts";
 import { dlr, installSms, postInboundSms, TEST_TWILIO } from "./sms-fake.ts";
 import { api, BASE, getMessage, send, waitFor, waitForStatus } from "./helpers.ts";
 
@@ -170,6 +170,30 @@ describe("routing and failover", () => {
     const res = await send({ ...sms(handset()), from: "+15005550007" }, { key: API_KEY_B });
     const deferred = await waitForStatus(res.body.id, "deferred", API_KEY_B);
     expect(deferred.events.at(-1).detail).toMatchObject({ status: 500, submitted: "maybe", route: "rest" });
+  });
+});
+
+describe("REST first, SMPP second (account C)", () => {
+  it("503 passes the message to SMPP; three 5xx in a row open the circuit and the next skips REST", async () => {
+    fake = installSms({ restStatus: 503 });
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await send({ ...sms(handset()), from: "+15005550008" }, { key: API_KEY_C });
+      const m = await waitForStatus(res.body.id, "accepted", API_KEY_C);
+      expect(m.route).toBe("smpp");
+      expect(m.events.find((e: { type: string }) => e.type === "accepted").detail.failedOver).toEqual([{ route: "rest", reason: expect.any(String) }]);
+      ids.push(res.body.id);
+    }
+    // Only account C's calls: messages of earlier tests may still be retrying on their routes.
+    const restOfC = () => fake.rest.filter((c) => c.statusCallback.includes("account=acct-c")).length;
+    const restCalls = restOfC();
+    expect(restCalls).toBe(3);
+    const next = await send({ ...sms(handset()), from: "+15005550008" }, { key: API_KEY_C });
+    const m = await waitForStatus(next.body.id, "accepted", API_KEY_C);
+    expect(m.events.find((e: { type: string }) => e.type === "accepted").detail.failedOver).toEqual([{ route: "rest", reason: "route_down" }]);
+    expect(restOfC()).toBe(restCalls);
+    // Each went out once, on SMPP only.
+    for (const id of [...ids, next.body.id]) expect(fake.smpp.filter((i) => i.id === id)).toHaveLength(1);
   });
 });
 
