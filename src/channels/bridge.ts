@@ -31,20 +31,22 @@ export function bridgeServes(env: Pick<Env, "BRIDGE_URL" | "BRIDGE_CHANNELS">, c
  */
 export async function sendBatchToBridge(env: Env, path: string, body: unknown, ids: readonly string[]): Promise<SendOutcome[]> {
   const all = (detail: Record<string, unknown>): SendOutcome[] => ids.map(() => ({ kind: "retry", detail }));
+  // `submitted: "maybe"`: without the bridge's answer nobody knows whether it reached the next
+  // hop (a connection lost mid-request looks like one never made), so a route may not pass it on.
   let response: Response;
   try {
     response = await callBridge(env, path, body);
   } catch (err) {
-    return all({ reason: "bridge_unreachable", error: String(err) });
+    return all({ reason: "bridge_unreachable", error: String(err), submitted: "maybe" });
   }
   const answer = await response.json().catch(() => null);
-  if (!response.ok) return all({ reason: "bridge_error", status: response.status, response: answer });
+  if (!response.ok) return all({ reason: "bridge_error", status: response.status, response: answer, submitted: "maybe" });
   const parsed = batchResults.safeParse(answer);
-  if (!parsed.success) return all({ reason: "bridge_error", error: "the bridge's answer does not match the contract" });
+  if (!parsed.success) return all({ reason: "bridge_error", error: "the bridge's answer does not match the contract", submitted: "maybe" });
   const byId = new Map(parsed.data.results.map((r) => [r.id, r]));
   return ids.map((id) => {
     const result = byId.get(id);
-    if (!result) return { kind: "retry", detail: { reason: "bridge_error", error: "no result for this item" } };
+    if (!result) return { kind: "retry", detail: { reason: "bridge_error", error: "no result for this item", submitted: "maybe" } };
     const { kind, detail, retryAfter } = result;
     return kind === "retry" ? { kind, detail, retryAfter } : { kind, detail };
   });

@@ -38,13 +38,13 @@ function observe(key: string, outcome: SendOutcome): void {
 function passesOn(outcome: SendOutcome): boolean {
   if (outcome.kind !== "retry" || outcome.detail.submitted !== "no") return false;
   const status = Number(outcome.detail.status ?? 0);
-  return outcome.detail.reason === "route_down" || outcome.detail.reason === "bridge_unreachable" || status === 502 || status === 503;
+  return outcome.detail.reason === "route_down" || status === 502 || status === 503;
 }
 
 /**
  * Sends SMS jobs over each account's ordered routes. SMPP jobs for one bridge route travel in
- * one bridge request; REST jobs go one fetch each. A route that is down (no bind up, the bridge
- * unreachable, 502/503 or an open circuit) passes the message to the next route; an answer
+ * one bridge request; REST jobs go one fetch each. A route that is down (no bind up, REST
+ * 502/503 or an open circuit) passes the message to the next route; an answer
  * that leaves it unclear whether the route took the message (timeouts, 500) does not, and
  * pins the message to that route: a message is never submitted on two routes.
  */
@@ -119,19 +119,12 @@ async function attempt(pending: Pending[], env: Env): Promise<SendOutcome[]> {
     });
     work.push(
       sendBatchToBridge(env, BRIDGE_SMPP_PATH, { items }, items.map((item) => item.id)).then((outcomes) => {
-        indexes.forEach((i, k) => (results[i] = smppOutcome(outcomes[k]!)));
+        indexes.forEach((i, k) => (results[i] = outcomes[k]!));
       }),
     );
   }
   await Promise.all(work);
   return results;
-}
-
-/** The bridge failing mid-request may have submitted: only an unreachable bridge certainly did not. */
-function smppOutcome(outcome: SendOutcome): SendOutcome {
-  if (outcome.kind !== "retry" || outcome.detail.submitted !== undefined) return outcome;
-  const submitted = outcome.detail.reason === "bridge_unreachable" ? "no" : "maybe";
-  return { ...outcome, detail: { ...outcome.detail, submitted } };
 }
 
 function withRoute(outcome: SendOutcome, route: SmsRoute, entry: Pending): SendOutcome {
