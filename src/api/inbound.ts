@@ -67,19 +67,18 @@ inbound.post("/sms", limitBody, async (c) => {
   if (!parsed.success) throw validationError(parsed.error);
   const item = parsed.data;
   const now = new Date().toISOString();
+  // Receipts come back to our original sender, MO to the number texted: either way `to` is ours.
+  const account = accountForAddress(c.env.SMS_CONFIG, item.to, item.route);
+  if (!account) {
+    console.warn(JSON.stringify({ msg: "deliver_sm for a sender no account owns", kind: item.kind, route: item.route, to: item.to }));
+    throw new ApiError(422, "not_ours", `${item.to} is not a sender of any account using route ${item.route}`);
+  }
   if (item.kind === "dlr") {
-    const account = accountForAddress(c.env.SMS_CONFIG, item.to, item.route);
-    if (!account) {
-      console.warn(JSON.stringify({ msg: "receipt for a sender no account owns", route: item.route, to: item.to, smscId: item.smscId }));
-      throw new ApiError(422, "not_ours", `${item.to} is not a sender of any account using route ${item.route}`);
-    }
     const { kind: _kind, from: _from, to: _to, ...receipt } = item;
     const result = (await refStub(c.env, account, `smpp:${item.route}`, item.smscId).receipt({ ...receipt, receivedAt: now })) as unknown as ReceiptResult;
     if (result.kind === "parked") await accountStub(c.env, account).count("sms", "receipt_parked", now);
     return c.json({ outcome: result.kind }, 202);
   }
-  const account = accountForAddress(c.env.SMS_CONFIG, item.to, item.route);
-  if (!account) throw new ApiError(422, "not_ours", `${item.to} is not a sender of any account`);
   const bucket = Math.floor(Date.parse(item.receivedAt) / MO_DEDUPE_WINDOW_MS);
   const id = await derivedEventId("smpp-mo", item.route, item.from, item.to, item.body, bucket);
   const result = await ingestMo(c.env, account, { id, route: item.route, provider: "smpp", from: item.from, to: item.to, body: item.body, receivedAt: item.receivedAt });

@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { fromBase64, toBase64Url, utf8 } from "./bytes.ts";
+import { accountConfigs } from "./account-config.ts";
 import { dkimKey, smtpRelay } from "./bridge.ts";
 
 /** One account's email setup (secret EMAIL_CONFIG: JSON of account id → this). */
@@ -19,30 +20,15 @@ export const emailAccountConfig = z.strictObject({
 });
 export type EmailAccountConfig = z.infer<typeof emailAccountConfig>;
 
-const emailConfig = z.record(z.string(), emailAccountConfig);
-
 /** The accounts whose bounce domain is `domain`: inbound feedback is theirs to claim. */
 export function accountsForBounceDomain(json: string | undefined, domain: string): string[] {
-  if (!json) return [];
-  try {
-    const parsed = emailConfig.safeParse(JSON.parse(json));
-    if (!parsed.success) return [];
-    return Object.entries(parsed.data)
-      .filter(([, config]) => config.bounceDomain.toLowerCase() === domain.toLowerCase())
-      .map(([account]) => account);
-  } catch {
-    return [];
-  }
+  return Object.entries(accountConfigs(json, emailAccountConfig))
+    .filter(([, config]) => config.bounceDomain.toLowerCase() === domain.toLowerCase())
+    .map(([account]) => account);
 }
 
 export function accountEmailConfig(json: string | undefined, account: string): EmailAccountConfig | null {
-  if (!json) return null;
-  try {
-    const parsed = emailConfig.safeParse(JSON.parse(json));
-    return parsed.success ? (parsed.data[account] ?? null) : null;
-  } catch {
-    return null;
-  }
+  return accountConfigs(json, emailAccountConfig)[account] ?? null;
 }
 
 /** The per-message envelope sender: a DSN sent to it names the message even with every header stripped. */

@@ -4,6 +4,7 @@
  * are its own), and the opt-out keywords and replies its recipients get.
  */
 import { z } from "zod";
+import { accountConfigs } from "../account-config.ts";
 
 /** A route carried by an SMPP route of the bridge (its SMPP_ROUTES name). */
 export const smppRoute = z.strictObject({
@@ -26,6 +27,13 @@ export const restRoute = z.strictObject({
 export const smsRoute = z.discriminatedUnion("type", [smppRoute, restRoute]);
 export type SmsRoute = z.infer<typeof smsRoute>;
 
+/** What a handset gets back for STOP, START and HELP unless the account says otherwise. */
+const DEFAULT_REPLIES = {
+  stop: "You are unsubscribed and will get no more messages from this number. Reply START to resubscribe.",
+  start: "You are resubscribed. Reply STOP to unsubscribe.",
+  help: "Reply STOP to unsubscribe, START to resubscribe. Msg & data rates may apply.",
+};
+
 const keywordList = z.array(z.string().trim().min(1).max(32)).min(1);
 
 export const smsAccountConfig = z.strictObject({
@@ -36,28 +44,16 @@ export const smsAccountConfig = z.strictObject({
   keywords: z.strictObject({ stop: keywordList.optional(), start: keywordList.optional(), help: keywordList.optional() }).default({}),
   replies: z
     .strictObject({
-      stop: z.string().min(1).max(320).default("You are unsubscribed and will get no more messages from this number. Reply START to resubscribe."),
-      start: z.string().min(1).max(320).default("You are resubscribed. Reply STOP to unsubscribe."),
-      help: z.string().min(1).max(320).default("Reply STOP to unsubscribe, START to resubscribe. Msg & data rates may apply."),
+      stop: z.string().min(1).max(320).default(DEFAULT_REPLIES.stop),
+      start: z.string().min(1).max(320).default(DEFAULT_REPLIES.start),
+      help: z.string().min(1).max(320).default(DEFAULT_REPLIES.help),
     })
-    .default({
-      stop: "You are unsubscribed and will get no more messages from this number. Reply START to resubscribe.",
-      start: "You are resubscribed. Reply STOP to unsubscribe.",
-      help: "Reply STOP to unsubscribe, START to resubscribe. Msg & data rates may apply.",
-    }),
+    .default(DEFAULT_REPLIES),
 });
 export type SmsAccountConfig = z.infer<typeof smsAccountConfig>;
 
-const smsConfig = z.record(z.string(), smsAccountConfig);
-
 function parseAll(json: string | undefined): Record<string, SmsAccountConfig> {
-  if (!json) return {};
-  try {
-    const parsed = smsConfig.safeParse(JSON.parse(json));
-    return parsed.success ? parsed.data : {};
-  } catch {
-    return {};
-  }
+  return accountConfigs(json, smsAccountConfig);
 }
 
 export function accountSmsConfig(json: string | undefined, account: string): SmsAccountConfig | null {
