@@ -1,4 +1,4 @@
-// Issue 5's figures: bounces parsed and classified per second over the shared corpus, and
+// Issue 5's figures: bounces parsed and classified per second over the bounce corpus (test/fixtures/bounces), and
 // DSNs per second through the bridge's inbound SMTP to applied state (`bounced` in the
 // MessageDO), each beside a same-run baseline.
 import { readFileSync, readdirSync } from "node:fs";
@@ -12,7 +12,7 @@ import { dsn } from "../test/dsn-fixture.ts";
 import { forEachConcurrent } from "./net.ts";
 import type { Figure } from "./report.ts";
 
-const CORPUS = process.env.BOUNCE_CORPUS ?? fileURLToPath(new URL("../../shared/corpus/bounces/emails", import.meta.url));
+const CORPUS = process.env.BOUNCE_CORPUS ?? fileURLToPath(new URL("../test/fixtures/bounces/emails", import.meta.url));
 
 /** Parse + classify every corpus message `rounds` times; baseline: postal-mime's parse alone (our floor). */
 export async function bouncesParsed(rounds = 8): Promise<Figure> {

@@ -1,5 +1,6 @@
-// The parser and classifier over the shared corpus of 160 real bounces and complaints from
-// 60+ MTAs (../shared/corpus/bounces), against the labels Sisimai's regression tests expect.
+// The parser and classifier over the corpus of 160 real bounces and complaints from 60+ MTAs
+// (test/fixtures/bounces, from Sisimai's public set-of-emails), against the labels Sisimai's
+// regression tests expect.
 // The labels are Sisimai's opinion, not ground truth: the bar is agreement, and the few
 // messages where we differ are listed with the reason we give and why.
 import { existsSync, readFileSync } from "node:fs";
@@ -11,11 +12,11 @@ import type { FeedbackReport, RecipientReport } from "../../src/core/bounce/type
 
 type Label = { file: string; mta: string; reason: string; status: string; hard: boolean | null; recipient: string; is_feedback: boolean };
 
-// The shared corpus sits beside the repository (CI clones main with shared/ beside it).
-// BOUNCE_CORPUS points elsewhere; a missing corpus fails the run rather than skipping it.
-const dir = process.env.BOUNCE_CORPUS ?? fileURLToPath(new URL("../../../shared/corpus/bounces", import.meta.url));
+// The corpus lives in the repository; BOUNCE_CORPUS points elsewhere (same layout). A missing
+// corpus fails the run rather than skipping it.
+const dir = process.env.BOUNCE_CORPUS ?? fileURLToPath(new URL("../fixtures/bounces", import.meta.url));
 if (!existsSync(join(dir, "labels.jsonl"))) {
-  throw new Error(`the bounce corpus is missing at ${dir}: clone next to ../shared or set BOUNCE_CORPUS`);
+  throw new Error(`the bounce corpus is missing at ${dir} (expected emails/ and labels.jsonl)`);
 }
 const labels: Label[] = readFileSync(join(dir, "labels.jsonl"), "utf8")
   .split("\n")

@@ -1,7 +1,7 @@
 /**
  * Agreement of the bounce parser and classifier with a labelled corpus (Sisimai's expected
  * labels): `node test/tools/eval-bounces.ts [DIR]`, DIR holding `emails/` and `labels.jsonl`
- * (default: ../shared/corpus/bounces beside the repository). Prints hard/soft and reason
+ * (default: test/fixtures/bounces, the corpus in the repository). Prints hard/soft and reason
  * agreement, complaint and auto-reply handling, the misses, and messages parsed per second.
  */
 import { readFileSync } from "node:fs";
@@ -12,7 +12,7 @@ import type { FeedbackReport, RecipientReport } from "../../src/core/bounce/type
 
 type Label = { file: string; mta: string; reason: string; status: string; hard: boolean | null; recipient: string; is_feedback: boolean };
 
-const dir = process.argv[2] ?? fileURLToPath(new URL("../../../shared/corpus/bounces", import.meta.url));
+const dir = process.argv[2] ?? fileURLToPath(new URL("../fixtures/bounces", import.meta.url));
 const labels: Label[] = readFileSync(join(dir, "labels.jsonl"), "utf8")
   .split("\n")
   .filter((line) => line.trim())
