@@ -12,6 +12,9 @@ vapid.generateKeys();
 // node tests start real processes (wrangler dev, the sandbox) on loopback.
 export default defineConfig({
   test: {
+    // CI (.ci/run sets CI) reads the counts from a JSON report; people read the default one.
+    reporters: process.env.CI ? ["default", "json"] : ["default"],
+    outputFile: { json: "test-results/vitest.json" },
     projects: [
       {
         plugins: [

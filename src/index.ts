@@ -5,6 +5,7 @@ import { consumeDeadEvents, consumeEvents } from "./queues/events.ts";
 import { consumeDeadSends, consumeSends } from "./queues/send.ts";
 import type { SendJob } from "./state/types.ts";
 
+export { BridgeContainer } from "./containers/bridge.ts";
 export { AccountDO } from "./state/account.ts";
 export { MessageDO } from "./state/message.ts";
 export { RecipientDO } from "./state/recipient.ts";

@@ -11,11 +11,25 @@ import { signedHeaders } from "../core/standard-webhooks.ts";
 export async function callBridge(env: Env, path: string, body: unknown): Promise<Response> {
   const raw = JSON.stringify(body);
   const headers = { ...(await signedHeaders(env.WEBHOOK_SECRET, raw)), "content-type": "application/json" };
-  const binding = (env as { BRIDGE?: DurableObjectNamespace }).BRIDGE;
+  const { BRIDGE: binding, BRIDGE_INSTANCES } = env as ContainerEnv;
   if (binding) {
-    return binding.get(binding.idFromName("bridge")).fetch(`http://bridge${path}`, { method: "POST", headers, body: raw });
+    const stub = binding.get(binding.idFromName(bridgeInstance(BRIDGE_INSTANCES)));
+    return stub.fetch(`http://bridge${path}`, { method: "POST", headers, body: raw });
   }
   return fetch(new URL(path, env.BRIDGE_URL), { method: "POST", headers, body: raw });
+}
+
+/** The production environment's extra bindings (wrangler.toml `[env.production]`). */
+type ContainerEnv = { BRIDGE?: DurableObjectNamespace; BRIDGE_INSTANCES?: string };
+
+/**
+ * Which container instance takes a batch: one of BRIDGE_INSTANCES (default 1), at random.
+ * Any instance can take any batch (the bridge is stateless); each holds its own SMPP binds
+ * and APNs sessions, so the count stays small and fixed rather than one per request.
+ */
+export function bridgeInstance(instances: string | undefined, random = Math.random()): string {
+  const n = Math.max(1, Math.floor(Number(instances)) || 1);
+  return `bridge-${Math.min(n - 1, Math.floor(random * n))}`;
 }
 
 /** Which channels this deployment's bridge serves (BRIDGE_CHANNELS, comma-separated). */
