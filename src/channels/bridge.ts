@@ -18,12 +18,6 @@ export async function callBridge(env: Env, path: string, body: unknown): Promise
   return fetch(new URL(path, env.BRIDGE_URL), { method: "POST", headers, body: raw });
 }
 
-/** Which channels this deployment's bridge serves (BRIDGE_CHANNELS, comma-separated). */
-export function bridgeServes(env: Pick<Env, "BRIDGE_URL" | "BRIDGE_CHANNELS">, channel: string): boolean {
-  const reachable = Boolean(env.BRIDGE_URL) || "BRIDGE" in env;
-  return reachable && (env.BRIDGE_CHANNELS ?? "").split(",").map((c) => c.trim()).includes(channel);
-}
-
 /**
  * Posts a batch and reads one outcome per item id back. If the bridge cannot be reached or
  * answers outside the contract, every item is left to the queue's retry: nothing the

@@ -1,9 +1,9 @@
-import { BRIDGE_SMPP_PATH } from "../core/bridge.ts";
+import { BRIDGE_SMPP_PATH, bridgeServes } from "../core/bridge.ts";
 import type { SendOutcome } from "../core/outcome.ts";
 import type { SendRequest } from "../core/schema.ts";
 import { accountSmsConfig, candidateRoutes, type SmsRoute } from "../core/sms/account.ts";
 import { referenceFor } from "../core/sms/segment.ts";
-import { bridgeServes, sendBatchToBridge } from "./bridge.ts";
+import { sendBatchToBridge } from "./bridge.ts";
 import { sendTwilio } from "./sms-rest.ts";
 
 export type SmsJob = { id: string; account: string; request: Extract<SendRequest, { channel: "sms" }>; route?: string };

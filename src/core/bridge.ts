@@ -31,6 +31,15 @@ export type BatchResults = z.infer<typeof batchResults>;
 
 export const BRIDGE_APNS_PATH = "/v1/apns/send";
 
+/**
+ * Which channels this deployment's bridge serves (BRIDGE_CHANNELS, comma-separated). A
+ * `BRIDGE` binding (a Container Durable Object) reaches it as well as a BRIDGE_URL does.
+ */
+export function bridgeServes(settings: { BRIDGE_URL?: string; BRIDGE_CHANNELS?: string }, channel: string): boolean {
+  const reachable = Boolean(settings.BRIDGE_URL) || "BRIDGE" in settings;
+  return reachable && (settings.BRIDGE_CHANNELS ?? "").split(",").map((c) => c.trim()).includes(channel);
+}
+
 /** How the bridge reaches the receiving MTA for an account: MX lookup, or a configured smarthost. */
 export const smtpRelay = z.discriminatedUnion("mode", [
   z.strictObject({ mode: z.literal("direct") }),

@@ -65,6 +65,15 @@ export function senderKey(address: string): string {
   return address.replace(/[\s+]/g, "").toLowerCase();
 }
 
+/** Whether this account may send SMS from this sender, and over the route type asked for. */
+export function smsSenderAllowed(json: string | undefined, account: string, from: string, route?: "smpp" | "rest"): "ok" | "no_config" | "sender" | "route" {
+  const config = accountSmsConfig(json, account);
+  if (!config) return "no_config";
+  if (!config.senders.some((s) => senderKey(s) === senderKey(from))) return "sender";
+  if (route && !config.routes.some((r) => r.type === route)) return "route";
+  return "ok";
+}
+
 /**
  * Whose number an MO or receipt was addressed to. Falls back to the accounts using the bridge
  * route it came in on, when exactly one does (an SMSC may rewrite the address).
