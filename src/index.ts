@@ -1,5 +1,5 @@
 import { app } from "./api/app.ts";
-import { ingestFeedbackEmail } from "./webhooks/inbound-email.ts";
+import { ingestFeedbackEmail } from "./api/feedback-email.ts";
 import type { CanonicalEvent } from "./core/schema.ts";
 import { consumeDeadEvents, consumeEvents } from "./queues/events.ts";
 import { consumeDeadSends, consumeSends } from "./queues/send.ts";
