@@ -6,11 +6,9 @@ import { vapidFrom } from "../core/webpush.ts";
 import { sendApnsBatch } from "./apns.ts";
 import { sendEmailBatch } from "./email.ts";
 import { sendFcm } from "./fcm.ts";
+import type { SendJob } from "./job.ts";
 import { sendSmsBatch } from "./sms.ts";
 import { sendWebPush } from "./webpush.ts";
-
-/** `route`: an SMS pinned to the route that may already have submitted it. */
-export type SendJob = { id: string; account: string; createdAt: string; request: SendRequest; route?: string };
 
 /**
  * Sends a batch of jobs, one outcome per job in order. APNs and email jobs travel together

@@ -1,12 +1,10 @@
 import { BRIDGE_SMPP_PATH, bridgeServes } from "../core/bridge.ts";
 import type { SendOutcome } from "../core/outcome.ts";
-import type { SendRequest } from "../core/schema.ts";
 import { accountSmsConfig, candidateRoutes, type SmsRoute } from "../core/sms/account.ts";
 import { referenceFor } from "../core/sms/segment.ts";
 import { sendBatchToBridge } from "./bridge.ts";
+import type { SmsJob } from "./job.ts";
 import { sendTwilio } from "./sms-rest.ts";
-
-export type SmsJob = { id: string; account: string; request: Extract<SendRequest, { channel: "sms" }>; route?: string };
 
 type Pending = { index: number; job: SmsJob; routes: SmsRoute[]; at: number; passed: Array<{ route: string; reason: unknown }> };
 
