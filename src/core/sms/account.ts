@@ -106,6 +106,14 @@ export function candidateRoutes(config: SmsAccountConfig, wanted?: "smpp" | "res
 }
 
 /**
+ * The route an event pins its message to: the one that took it (`accepted`) or may have
+ * (`submitted: "maybe"`). From then on candidateRoutes offers that route alone.
+ */
+export function pinnedRoute(type: string, detail: Record<string, unknown>): string | null {
+  return typeof detail.route === "string" && (type === "accepted" || detail.submitted === "maybe") ? detail.route : null;
+}
+
+/**
  * The suppression key of an opt-out: STOP silences one sender for one recipient (the number
  * they texted), not every sender of the account. `recipient:sender`; neither can hold a colon.
  */
