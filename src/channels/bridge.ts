@@ -1,5 +1,5 @@
 import { batchResults } from "../core/bridge.ts";
-import type { SendOutcome } from "../core/outcome.ts";
+import type { OutcomeDetail, SendOutcome } from "../core/outcome.ts";
 import { signedHeaders } from "../core/standard-webhooks.ts";
 
 /**
@@ -24,7 +24,7 @@ export async function callBridge(env: Env, path: string, body: unknown): Promise
  * bridge did not confirm is reported as sent.
  */
 export async function sendBatchToBridge(env: Env, path: string, body: unknown, ids: readonly string[]): Promise<SendOutcome[]> {
-  const all = (detail: Record<string, unknown>): SendOutcome[] => ids.map(() => ({ kind: "retry", detail }));
+  const all = (detail: OutcomeDetail): SendOutcome[] => ids.map(() => ({ kind: "retry", detail }));
   // `submitted: "maybe"`: without the bridge's answer nobody knows whether it reached the next
   // hop (a connection lost mid-request looks like one never made), so a route may not pass it on.
   let response: Response;
@@ -41,7 +41,6 @@ export async function sendBatchToBridge(env: Env, path: string, body: unknown, i
   return ids.map((id) => {
     const result = byId.get(id);
     if (!result) return { kind: "retry", detail: { reason: "bridge_error", error: "no result for this item", submitted: "maybe" } };
-    const { kind, detail, retryAfter } = result;
-    return kind === "retry" ? { kind, detail, retryAfter } : { kind, detail };
+    return result.kind === "retry" ? { kind: "retry", detail: result.detail, retryAfter: result.retryAfter } : { kind: result.kind, detail: result.detail };
   });
 }

@@ -5,6 +5,7 @@
  * transactions; what must happen elsewhere (RefDO mappings) is returned for its outbox.
  */
 import type { DeliveryState } from "../core/model.ts";
+import { outcomeDetail } from "../core/outcome.ts";
 import { pinnedRoute } from "../core/sms/account.ts";
 import { aggregateReceipts } from "../core/sms/dlr.ts";
 import type { MessageEffect } from "./message-effects.ts";
@@ -13,6 +14,9 @@ import type { MessageView, ReceiptInput, TimelineEvent } from "./types.ts";
 
 type PartRow = { segment: number; smsc_id: string; stat: string | null; err: string | null; at: string | null };
 type PartReceipt = ReceiptInput & { segment: number; segments: number };
+
+/** The outcome fields SMS bookkeeping reads; the rest of an event's detail is not its business. */
+const smsRouting = outcomeDetail.pick({ route: true, routeType: true, bridgeRoute: true, smscIds: true, submitted: true });
 
 export class SmsParts {
   private readonly sql: SqlStorage;
@@ -43,20 +47,25 @@ export class SmsParts {
    * Returns the RefDO mappings to write, so each part's receipt finds its way back.
    */
   record(message: { id: string; account: string; status: DeliveryState }, event: TimelineEvent, next: DeliveryState, waitSeconds: number): MessageEffect[] {
-    const { route, smscIds, routeType, bridgeRoute } = event.detail;
+    // The detail came through the queue and RPC as JSON: read what we act on through the contract.
+    const parsed = smsRouting.safeParse(event.detail);
+    if (!parsed.success) {
+      console.error(JSON.stringify({ msg: "event detail breaks the outcome contract; no SMS bookkeeping", eventId: event.id, error: parsed.error.message }));
+      return [];
+    }
+    const { route, smscIds, routeType, bridgeRoute } = parsed.data;
     // A route that may have submitted the message is the only one it may take from now on.
-    const pinned = pinnedRoute(event.type, event.detail);
+    const pinned = pinnedRoute(event.type, parsed.data);
     if (pinned !== null) this.meta.set("route", pinned);
     if (event.type !== "accepted" || next !== "accepted" || message.status === "accepted") return [];
     const effects: MessageEffect[] = [];
-    if (routeType === "smpp" && Array.isArray(smscIds)) {
+    if (routeType === "smpp" && smscIds) {
       const segments = smscIds.length;
       smscIds.forEach((smscId, i) => {
-        if (typeof smscId !== "string") return;
         this.sql.exec(`INSERT OR IGNORE INTO part (segment, smsc_id) VALUES (?, ?)`, i + 1, smscId);
         effects.push({
           kind: "ref",
-          provider: `smpp:${String(bridgeRoute ?? route)}`,
+          provider: `smpp:${bridgeRoute ?? route}`,
           providerMessageId: smscId,
           mapping: { account: message.account, messageId: message.id, segment: i + 1, segments },
         });

@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { accountConfigs } from "../account-config.ts";
+import type { OutcomeDetail } from "../outcome.ts";
 
 /** A route carried by an SMPP route of the bridge (its SMPP_ROUTES name). */
 export const smppRoute = z.strictObject({
@@ -109,8 +110,8 @@ export function candidateRoutes(config: SmsAccountConfig, wanted?: "smpp" | "res
  * The route an event pins its message to: the one that took it (`accepted`) or may have
  * (`submitted: "maybe"`). From then on candidateRoutes offers that route alone.
  */
-export function pinnedRoute(type: string, detail: Record<string, unknown>): string | null {
-  return typeof detail.route === "string" && (type === "accepted" || detail.submitted === "maybe") ? detail.route : null;
+export function pinnedRoute(type: string, detail: Pick<OutcomeDetail, "route" | "submitted">): string | null {
+  return detail.route !== undefined && (type === "accepted" || detail.submitted === "maybe") ? detail.route : null;
 }
 
 /**
