@@ -5,11 +5,11 @@
  */
 import type { Channel } from "../core/model.ts";
 import { counterStub, recipientStub, refStub } from "./stubs.ts";
-import type { EffectInput, RefMapping, SendJob } from "./types.ts";
+import type { EffectInput, QueuedSend, RefMapping } from "./types.ts";
 
 /** Stored as JSON in the outbox: a change of shape must still read what an older version wrote. */
 export type MessageEffect =
-  | { kind: "enqueue"; job: SendJob }
+  | { kind: "enqueue"; job: QueuedSend }
   | { kind: "count"; account: string; channel: Channel; outcome: string; at: string }
   | { kind: "recipient"; input: EffectInput }
   | { kind: "ref"; provider: string; providerMessageId: string; mapping: RefMapping };
