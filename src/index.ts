@@ -1,9 +1,9 @@
 import { app } from "./api/app.ts";
-import { ingestFeedbackEmail } from "./webhooks/inbound-email.ts";
+import { ingestFeedbackEmail } from "./api/feedback-email.ts";
 import type { CanonicalEvent } from "./core/schema.ts";
 import { consumeDeadEvents, consumeEvents } from "./queues/events.ts";
 import { consumeDeadSends, consumeSends } from "./queues/send.ts";
-import type { SendJob } from "./state/types.ts";
+import type { QueuedSend } from "./state/types.ts";
 
 export { BridgeContainer } from "./containers/bridge.ts";
 export { AccountDO } from "./state/account.ts";
@@ -28,8 +28,8 @@ export default {
   /** One Worker consumes every queue; the queue's name says which job it is. */
   async queue(batch, env) {
     const name = batch.queue;
-    if (/send-(push|email|sms)-dlq$/.test(name)) return consumeDeadSends(batch as MessageBatch<SendJob>, env);
-    if (/send-(push|email|sms)$/.test(name)) return consumeSends(batch as MessageBatch<SendJob>, env);
+    if (/send-(push|email|sms)-dlq$/.test(name)) return consumeDeadSends(batch as MessageBatch<QueuedSend>, env);
+    if (/send-(push|email|sms)$/.test(name)) return consumeSends(batch as MessageBatch<QueuedSend>, env);
     if (name.endsWith("events-dlq")) return consumeDeadEvents(batch as MessageBatch<CanonicalEvent>, env);
     if (name.endsWith("events")) return consumeEvents(batch as MessageBatch<CanonicalEvent>, env);
     console.error(JSON.stringify({ msg: "no consumer for queue", queue: name }));

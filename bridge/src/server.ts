@@ -18,9 +18,19 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import type { z } from "zod";
-import { apnsBatch, BRIDGE_APNS_PATH, BRIDGE_SMPP_PATH, BRIDGE_SMTP_PATH, smppBatch, smtpBatch, type ApnsBatch, type SmppBatch, type SmtpBatch } from "../../src/core/bridge.ts";
+import {
+  apnsBatch,
+  BRIDGE_APNS_PATH,
+  BRIDGE_SMPP_PATH,
+  BRIDGE_SMTP_PATH,
+  smppBatch,
+  smtpBatch,
+  type ApnsBatch,
+  type ItemResult,
+  type SmppBatch,
+  type SmtpBatch,
+} from "../../src/core/bridge.ts";
 import { verify } from "../../src/core/standard-webhooks.ts";
-import type { ItemResult } from "./apns/send.ts";
 import type { Metrics } from "./metrics.ts";
 
 /** 1,000 APNs items of up to 5 KiB payload (VoIP) plus their fields fit; so do 200 typical messages. */

@@ -1,10 +1,12 @@
-import { channelConfigured, emailSenderAllowed, smsSenderAllowed } from "../channels/index.ts";
-import { planSms, type SmsEncoding } from "../core/sms/segment.ts";
 import { sha256Hex, utf8 } from "../core/bytes.ts";
+import { channelConfigured } from "../core/channels.ts";
+import { emailSenderAllowed } from "../core/email.ts";
 import { canonicalJson, messageIdFor } from "../core/ids.ts";
 import { tokenChannels, type SuppressionReason } from "../core/model.ts";
 import { recipientKey, recipientOf } from "../core/recipient.ts";
 import { sendRequest, type SendRequest } from "../core/schema.ts";
+import { smsSenderAllowed } from "../core/sms/account.ts";
+import { planSms, type SmsEncoding } from "../core/sms/segment.ts";
 import { WEBPUSH_MAX_PLAINTEXT, endpointAllowed, parseAllowlist, payloadText } from "../core/webpush.ts";
 import { messageStub } from "../state/stubs.ts";
 import type { CreateResult } from "../state/types.ts";
@@ -60,7 +62,7 @@ function assertSendable(env: Env, account: string, request: SendRequest): void {
     throw new ApiError(422, "channel_not_configured", `the ${request.channel} channel has no provider configured in this deployment`);
   }
   if (request.channel === "email") {
-    const allowed = emailSenderAllowed(env, account, request.from);
+    const allowed = emailSenderAllowed(env.EMAIL_CONFIG, account, request.from);
     if (allowed === "no_config") throw new ApiError(422, "channel_not_configured", "the email channel is not configured for this account");
     if (allowed === "domain") {
       throw new ApiError(422, "sender_not_allowed", "the From domain is not one of this account's sending domains", [
@@ -69,7 +71,7 @@ function assertSendable(env: Env, account: string, request: SendRequest): void {
     }
   }
   if (request.channel === "sms") {
-    const allowed = smsSenderAllowed(env, account, request.from, request.route);
+    const allowed = smsSenderAllowed(env.SMS_CONFIG, account, request.from, request.route);
     if (allowed === "no_config") throw new ApiError(422, "channel_not_configured", "the sms channel is not configured for this account");
     if (allowed === "sender") {
       throw new ApiError(422, "sender_not_allowed", "this sender is not one of the account's SMS senders", [

@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import { fromBase64 } from "../core/bytes.ts";
-import { ingestFeedbackEmail } from "../webhooks/inbound-email.ts";
+import { ingestFeedbackEmail } from "./feedback-email.ts";
 import { ingestMo } from "./mo.ts";
 import { smsInbound } from "../core/bridge.ts";
 import { derivedEventId } from "../core/ids.ts";

@@ -1,5 +1,5 @@
 import { batchResults } from "../core/bridge.ts";
-import type { SendOutcome } from "../core/outcome.ts";
+import type { OutcomeDetail, SendOutcome } from "../core/outcome.ts";
 import { signedHeaders } from "../core/standard-webhooks.ts";
 
 /**
@@ -32,19 +32,13 @@ export function bridgeInstance(instances: string | undefined, random = Math.rand
   return `bridge-${Math.min(n - 1, Math.floor(random * n))}`;
 }
 
-/** Which channels this deployment's bridge serves (BRIDGE_CHANNELS, comma-separated). */
-export function bridgeServes(env: Pick<Env, "BRIDGE_URL" | "BRIDGE_CHANNELS">, channel: string): boolean {
-  const reachable = Boolean(env.BRIDGE_URL) || "BRIDGE" in env;
-  return reachable && (env.BRIDGE_CHANNELS ?? "").split(",").map((c) => c.trim()).includes(channel);
-}
-
 /**
  * Posts a batch and reads one outcome per item id back. If the bridge cannot be reached or
  * answers outside the contract, every item is left to the queue's retry: nothing the
  * bridge did not confirm is reported as sent.
  */
 export async function sendBatchToBridge(env: Env, path: string, body: unknown, ids: readonly string[]): Promise<SendOutcome[]> {
-  const all = (detail: Record<string, unknown>): SendOutcome[] => ids.map(() => ({ kind: "retry", detail }));
+  const all = (detail: OutcomeDetail): SendOutcome[] => ids.map(() => ({ kind: "retry", detail }));
   // `submitted: "maybe"`: without the bridge's answer nobody knows whether it reached the next
   // hop (a connection lost mid-request looks like one never made), so a route may not pass it on.
   let response: Response;
@@ -61,7 +55,6 @@ export async function sendBatchToBridge(env: Env, path: string, body: unknown, i
   return ids.map((id) => {
     const result = byId.get(id);
     if (!result) return { kind: "retry", detail: { reason: "bridge_error", error: "no result for this item", submitted: "maybe" } };
-    const { kind, detail, retryAfter } = result;
-    return kind === "retry" ? { kind, detail, retryAfter } : { kind, detail };
+    return result.kind === "retry" ? { kind: "retry", detail: result.detail, retryAfter: result.retryAfter } : { kind: result.kind, detail: result.detail };
   });
 }

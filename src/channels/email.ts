@@ -3,6 +3,7 @@ import { BRIDGE_SMTP_PATH, type SmtpBatch } from "../core/bridge.ts";
 import {
   accountEmailConfig,
   base64Lines,
+  domainOf,
   fitsSevenBit,
   signUnsubscribeToken,
   verpAddress,
@@ -28,7 +29,7 @@ export async function composeEmail(job: EmailJob, config: EmailAccountConfig, en
   msg.setSender(request.fromName ? { name: request.fromName, addr: request.from } : { addr: request.from });
   msg.setRecipient(request.to);
   msg.setSubject(request.subject);
-  const fromDomain = request.from.slice(request.from.lastIndexOf("@") + 1).toLowerCase();
+  const fromDomain = domainOf(request.from);
   msg.setHeader("Date", new Date(job.createdAt).toUTCString().replace("GMT", "+0000"));
   msg.setHeader("Message-ID", `<${id}@${fromDomain}>`);
   msg.setHeader("X-Lasthop-Message-Id", id);

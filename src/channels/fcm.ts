@@ -1,9 +1,8 @@
 import { FCM_SCOPE, fcmErrorCode, fcmOutcome } from "../core/fcm.ts";
-import { parseServiceAccount, type ServiceAccount } from "../core/google-oauth.ts";
+import { parseServiceAccount, tokenUsable, type AccessToken, type ServiceAccount } from "../core/google-oauth.ts";
 import type { SendOutcome } from "../core/outcome.ts";
 import type { z } from "zod";
 import type { fcmSend } from "../core/schema.ts";
-import { TOKEN_MARGIN_MS, type AccessToken } from "../state/token.ts";
 
 type FcmSend = z.infer<typeof fcmSend>;
 
@@ -13,7 +12,7 @@ const pending = new Map<string, Promise<AccessToken>>();
 
 async function accessToken(env: Env, sa: ServiceAccount, rejected?: string): Promise<AccessToken> {
   const hit = cached.get(sa.client_email);
-  if (hit && hit.token !== rejected && hit.expiresAt - TOKEN_MARGIN_MS > Date.now()) return hit;
+  if (tokenUsable(hit, rejected)) return hit;
   // One request to TokenDO per isolate at a time, however many sends are waiting.
   let flight = pending.get(sa.client_email);
   if (!flight) {

@@ -1,38 +1,14 @@
-import type { Channel } from "../core/model.ts";
-import { parseServiceAccount } from "../core/google-oauth.ts";
+import { bridgeServes } from "../core/bridge.ts";
+import { channelConfigured } from "../core/channels.ts";
 import type { SendOutcome } from "../core/outcome.ts";
 import type { SendRequest } from "../core/schema.ts";
-import { accountEmailConfig } from "../core/email.ts";
+import { vapidFrom } from "../core/webpush.ts";
 import { sendApnsBatch } from "./apns.ts";
 import { sendEmailBatch } from "./email.ts";
-import { bridgeServes } from "./bridge.ts";
 import { sendFcm } from "./fcm.ts";
+import type { SendJob } from "./job.ts";
 import { sendSmsBatch } from "./sms.ts";
-import { accountSmsConfig, senderKey } from "../core/sms/account.ts";
-import { sendWebPush, vapidFrom } from "./webpush.ts";
-
-/** Whether a channel's provider is configured in this deployment. */
-export function channelConfigured(channel: Channel, env: Env): boolean {
-  switch (channel) {
-    case "webpush":
-      return vapidFrom(env) !== null;
-    case "fcm":
-      return parseServiceAccount(env.FCM_SERVICE_ACCOUNT) !== null;
-    case "apns":
-      return bridgeServes(env, "apns");
-    case "email":
-      // Unsubscribe links are signed: without the secret no compliant message can be built.
-      return bridgeServes(env, "email") && Boolean(env.UNSUBSCRIBE_SECRET);
-    case "sms":
-      // Routes are per account (SMS_CONFIG); smsSenderAllowed checks the account's own.
-      return Boolean(env.SMS_CONFIG);
-    default:
-      return false;
-  }
-}
-
-/** `route`: an SMS pinned to the route that may already have submitted it. */
-export type SendJob = { id: string; account: string; createdAt: string; request: SendRequest; route?: string };
+import { sendWebPush } from "./webpush.ts";
 
 /**
  * Sends a batch of jobs, one outcome per job in order. APNs and email jobs travel together
@@ -60,23 +36,6 @@ export async function sendAll(jobs: SendJob[], env: Env): Promise<SendOutcome[]>
   pending.push(grouped(apns, (g) => sendApnsBatch(g, env)), grouped(email, (g) => sendEmailBatch(g, env)), grouped(sms, (g) => sendSmsBatch(g, env)));
   await Promise.all(pending);
   return outcomes;
-}
-
-/** Whether this account may send email from this address (422 otherwise). */
-export function emailSenderAllowed(env: Env, account: string, from: string): "ok" | "no_config" | "domain" {
-  const config = accountEmailConfig(env.EMAIL_CONFIG, account);
-  if (!config) return "no_config";
-  const domain = from.slice(from.lastIndexOf("@") + 1).toLowerCase();
-  return config.sendingDomains.some((d) => d.toLowerCase() === domain) ? "ok" : "domain";
-}
-
-/** Whether this account may send SMS from this sender, and over the route type asked for. */
-export function smsSenderAllowed(env: Env, account: string, from: string, route?: "smpp" | "rest"): "ok" | "no_config" | "sender" | "route" {
-  const config = accountSmsConfig(env.SMS_CONFIG, account);
-  if (!config) return "no_config";
-  if (!config.senders.some((s) => senderKey(s) === senderKey(from))) return "sender";
-  if (route && !config.routes.some((r) => r.type === route)) return "route";
-  return "ok";
 }
 
 async function sendOne({ id, request }: SendJob, env: Env): Promise<SendOutcome> {

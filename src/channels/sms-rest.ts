@@ -2,7 +2,7 @@ import { parseRetryAfter } from "../core/retry.ts";
 import type { SendOutcome } from "../core/outcome.ts";
 import type { SmsRoute } from "../core/sms/account.ts";
 import { twilioSendErrorVerdict } from "../core/sms/twilio.ts";
-import type { SmsJob } from "./sms.ts";
+import type { SmsJob } from "./job.ts";
 
 type RestRoute = Extract<SmsRoute, { type: "rest" }>;
 

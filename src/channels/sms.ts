@@ -1,12 +1,10 @@
-import { BRIDGE_SMPP_PATH } from "../core/bridge.ts";
-import type { SendOutcome } from "../core/outcome.ts";
-import type { SendRequest } from "../core/schema.ts";
+import { BRIDGE_SMPP_PATH, bridgeServes } from "../core/bridge.ts";
+import type { OutcomeDetail, SendOutcome } from "../core/outcome.ts";
 import { accountSmsConfig, candidateRoutes, type SmsRoute } from "../core/sms/account.ts";
 import { referenceFor } from "../core/sms/segment.ts";
-import { bridgeServes, sendBatchToBridge } from "./bridge.ts";
+import { sendBatchToBridge } from "./bridge.ts";
+import type { SmsJob } from "./job.ts";
 import { sendTwilio } from "./sms-rest.ts";
-
-export type SmsJob = { id: string; account: string; request: Extract<SendRequest, { channel: "sms" }>; route?: string };
 
 type Pending = { index: number; job: SmsJob; routes: SmsRoute[]; at: number; passed: Array<{ route: string; reason: unknown }> };
 
@@ -127,15 +125,16 @@ async function attempt(pending: Pending[], env: Env): Promise<SendOutcome[]> {
   return results;
 }
 
+/** The outcome as the MessageDO records it: which route (and bridge route) it was, and what it passed over. */
 function withRoute(outcome: SendOutcome, route: SmsRoute, entry: Pending): SendOutcome {
-  const smscIds = outcome.detail.smscIds;
-  const detail: Record<string, unknown> = {
+  const first = outcome.detail.smscIds?.[0];
+  const detail: OutcomeDetail = {
     ...outcome.detail,
     route: route.name,
     routeType: route.type,
     ...(route.type === "smpp" ? { bridgeRoute: route.bridgeRoute ?? route.name } : {}),
-    ...(Array.isArray(smscIds) && typeof smscIds[0] === "string" && outcome.kind === "accepted" ? { providerMessageId: smscIds[0] } : {}),
+    ...(first !== undefined && outcome.kind === "accepted" ? { providerMessageId: first } : {}),
     ...(entry.passed.length > 0 ? { failedOver: entry.passed } : {}),
   };
-  return { ...outcome, detail } as SendOutcome;
+  return { ...outcome, detail };
 }

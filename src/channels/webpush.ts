@@ -2,14 +2,7 @@ import { buildPushPayload, type VapidKeys } from "@block65/webcrypto-web-push";
 import type { SendOutcome } from "../core/outcome.ts";
 import { parseRetryAfter } from "../core/retry.ts";
 import type { WebPushSend } from "../core/schema.ts";
-import { WEBPUSH_DEFAULT_TTL, payloadText } from "../core/webpush.ts";
-
-export type VapidConfig = { subject: string; publicKey: string; privateKey: string };
-
-export function vapidFrom(env: Pick<Env, "VAPID_SUBJECT" | "VAPID_PUBLIC_KEY" | "VAPID_PRIVATE_KEY">): VapidConfig | null {
-  const { VAPID_SUBJECT: subject, VAPID_PUBLIC_KEY: publicKey, VAPID_PRIVATE_KEY: privateKey } = env;
-  return subject && publicKey && privateKey ? { subject, publicKey, privateKey } : null;
-}
+import { WEBPUSH_DEFAULT_TTL, payloadText, type VapidConfig } from "../core/webpush.ts";
 
 /**
  * Sends one web push (RFC 8030) with an aes128gcm payload (RFC 8291) and VAPID (RFC 8292).

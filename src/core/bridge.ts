@@ -3,6 +3,7 @@
  * schema for both sides (Standard Webhooks signatures wrap both directions).
  */
 import { z } from "zod";
+import { outcomeWith, type SendOutcome } from "./outcome.ts";
 
 export const apnsItem = z.strictObject({
   id: z.uuid(),
@@ -19,17 +20,28 @@ export const apnsItem = z.strictObject({
 export const apnsBatch = z.strictObject({ items: z.array(apnsItem).min(1).max(1000) });
 export type ApnsBatch = z.infer<typeof apnsBatch>;
 
-/** One item's outcome: the shape of `SendOutcome` plus the item id. */
-export const itemResult = z.strictObject({
-  id: z.string(),
-  kind: z.enum(["accepted", "bounced", "failed", "retry"]),
-  retryAfter: z.number().optional(),
-  detail: z.record(z.string(), z.unknown()),
-});
+/** One item's outcome: a `SendOutcome` and the item's id. */
+export const itemResult = outcomeWith({ id: z.string() });
+export type ItemResult = z.infer<typeof itemResult>;
+
+/** What the bridge answers for one item: its outcome, with `retryAfter` only where one was given. */
+export function itemResultOf(id: string, outcome: SendOutcome): ItemResult {
+  if (outcome.kind !== "retry") return { id, kind: outcome.kind, detail: outcome.detail };
+  return { id, kind: "retry", ...(outcome.retryAfter !== undefined ? { retryAfter: outcome.retryAfter } : {}), detail: outcome.detail };
+}
 export const batchResults = z.strictObject({ results: z.array(itemResult) });
 export type BatchResults = z.infer<typeof batchResults>;
 
 export const BRIDGE_APNS_PATH = "/v1/apns/send";
+
+/**
+ * Which channels this deployment's bridge serves (BRIDGE_CHANNELS, comma-separated). A
+ * `BRIDGE` binding (a Container Durable Object) reaches it as well as a BRIDGE_URL does.
+ */
+export function bridgeServes(settings: { BRIDGE_URL?: string; BRIDGE_CHANNELS?: string }, channel: string): boolean {
+  const reachable = Boolean(settings.BRIDGE_URL) || "BRIDGE" in settings;
+  return reachable && (settings.BRIDGE_CHANNELS ?? "").split(",").map((c) => c.trim()).includes(channel);
+}
 
 /** How the bridge reaches the receiving MTA for an account: MX lookup, or a configured smarthost. */
 export const smtpRelay = z.discriminatedUnion("mode", [

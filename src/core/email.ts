@@ -31,6 +31,19 @@ export function accountEmailConfig(json: string | undefined, account: string): E
   return accountConfigs(json, emailAccountConfig)[account] ?? null;
 }
 
+/** The domain of an address, lower-cased; an envelope address may keep its closing `>`. */
+export function domainOf(address: string): string {
+  return address.slice(address.lastIndexOf("@") + 1).replace(/>$/, "").toLowerCase();
+}
+
+/** Whether this account may send email from this address (422 otherwise). */
+export function emailSenderAllowed(json: string | undefined, account: string, from: string): "ok" | "no_config" | "domain" {
+  const config = accountEmailConfig(json, account);
+  if (!config) return "no_config";
+  const domain = domainOf(from);
+  return config.sendingDomains.some((d) => d.toLowerCase() === domain) ? "ok" : "domain";
+}
+
 /** The per-message envelope sender: a DSN sent to it names the message even with every header stripped. */
 export function verpAddress(messageId: string, bounceDomain: string): string {
   return `bounce+${messageId}@${bounceDomain}`;

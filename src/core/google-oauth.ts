@@ -42,3 +42,16 @@ export function tokenRequestBody(assertion: string): URLSearchParams {
 }
 
 export const tokenResponse = z.looseObject({ access_token: z.string().min(1), expires_in: z.number().int().positive() });
+
+export type AccessToken = { token: string; expiresAt: number };
+
+/** Tokens are handed out only while they have at least this long to live. */
+export const TOKEN_MARGIN_MS = 5 * 60_000;
+
+/**
+ * Whether a token may still be handed out: it lives at least TOKEN_MARGIN_MS more, and it is
+ * not the one the provider just answered 401 to. TokenDO and each isolate's cache ask the same.
+ */
+export function tokenUsable(token: AccessToken | undefined, rejected?: string, now = Date.now()): token is AccessToken {
+  return token !== undefined && token.expiresAt - TOKEN_MARGIN_MS > now && token.token !== rejected;
+}

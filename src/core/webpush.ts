@@ -1,5 +1,6 @@
 /**
- * Web push limits and the push-service allowlist (pure; the sender lives in src/channels).
+ * Web push limits, the push-service allowlist and the VAPID settings (pure; the sender
+ * lives in src/channels).
  */
 
 /** RFC 8291 §4: a 4096-byte record carries 86 bytes of header, a 16-byte tag and a 1-byte delimiter. */
@@ -8,6 +9,14 @@ export const WEBPUSH_MAX_PLAINTEXT = WEBPUSH_MAX_RECORD - 86 - 16 - 1;
 
 /** Four weeks: what the push services keep at most, and our default TTL. */
 export const WEBPUSH_DEFAULT_TTL = 2_419_200;
+
+export type VapidConfig = { subject: string; publicKey: string; privateKey: string };
+
+/** The VAPID key pair and subject (RFC 8292), or null when any of the three is missing. */
+export function vapidFrom(settings: { VAPID_SUBJECT?: string; VAPID_PUBLIC_KEY?: string; VAPID_PRIVATE_KEY?: string }): VapidConfig | null {
+  const { VAPID_SUBJECT: subject, VAPID_PUBLIC_KEY: publicKey, VAPID_PRIVATE_KEY: privateKey } = settings;
+  return subject && publicKey && privateKey ? { subject, publicKey, privateKey } : null;
+}
 
 export function parseAllowlist(list: string | undefined): string[] {
   return (list ?? "")

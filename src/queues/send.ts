@@ -2,13 +2,13 @@ import { sendAll } from "../channels/index.ts";
 import type { SendOutcome } from "../core/outcome.ts";
 import { emailRetryDelaySeconds, outlivesMaxAge, retryDelaySeconds } from "../core/retry.ts";
 import { messageStub } from "../state/stubs.ts";
-import type { AttemptStart, SendJob } from "../state/types.ts";
+import type { AttemptStart, QueuedSend } from "../state/types.ts";
 
 function retryBase(env: Env): number {
   return Number(env.RETRY_BASE_SECONDS ?? 30);
 }
 
-type Started = { message: Message<SendJob>; start: Extract<AttemptStart, { action: "send" }> };
+type Started = { message: Message<QueuedSend>; start: Extract<AttemptStart, { action: "send" }> };
 
 /**
  * The send consumer, in three steps over the whole batch: begin each attempt in its
@@ -17,7 +17,7 @@ type Started = { message: Message<SendJob>; start: Extract<AttemptStart, { actio
  * with backoff (or the next hop's Retry-After); after the last attempt the queue moves the
  * job to the dead-letter queue, whose consumer marks the message `failed`.
  */
-export async function consumeSends(batch: MessageBatch<SendJob>, env: Env): Promise<void> {
+export async function consumeSends(batch: MessageBatch<QueuedSend>, env: Env): Promise<void> {
   const started = (await Promise.all(batch.messages.map((message) => begin(message, env)))).filter((s): s is Started => s !== null);
   if (started.length === 0) return;
   let outcomes: SendOutcome[];
@@ -38,7 +38,7 @@ export async function consumeSends(batch: MessageBatch<SendJob>, env: Env): Prom
   await Promise.all(started.map((s, i) => settle(s, outcomes[i], env)));
 }
 
-async function begin(message: Message<SendJob>, env: Env): Promise<Started | null> {
+async function begin(message: Message<QueuedSend>, env: Env): Promise<Started | null> {
   try {
     // RPC typing turns `unknown` fields (metadata, payloads) into never: the shape is ours.
     const start = (await messageStub(env, message.body.account, message.body.messageId).beginAttempt()) as unknown as AttemptStart;
@@ -106,7 +106,7 @@ function nextDelay(start: Started["start"], attempts: number, retryAfter: number
 }
 
 /** Jobs that used every attempt: the message ends `failed` with the last error. */
-export async function consumeDeadSends(batch: MessageBatch<SendJob>, env: Env): Promise<void> {
+export async function consumeDeadSends(batch: MessageBatch<QueuedSend>, env: Env): Promise<void> {
   await Promise.all(
     batch.messages.map(async (message) => {
       await messageStub(env, message.body.account, message.body.messageId).deadLetter();

@@ -1,10 +1,12 @@
 import { DurableObject } from "cloudflare:workers";
-import { parseServiceAccount, signAssertion, tokenRequestBody, tokenResponse } from "../core/google-oauth.ts";
-
-export type AccessToken = { token: string; expiresAt: number };
-
-/** Tokens are handed out only while they have at least this long to live. */
-export const TOKEN_MARGIN_MS = 5 * 60_000;
+import {
+  parseServiceAccount,
+  signAssertion,
+  tokenRequestBody,
+  tokenResponse,
+  tokenUsable,
+  type AccessToken,
+} from "../core/google-oauth.ts";
 
 /**
  * One OAuth access token per service account, shared by every isolate: the Durable
@@ -21,8 +23,7 @@ export class TokenDO extends DurableObject<Env> {
    */
   async accessToken(serviceAccountJson: string, scope: string, rejected?: string): Promise<AccessToken> {
     this.current ??= await this.ctx.storage.get<AccessToken>("token");
-    const usable = this.current && this.current.expiresAt - TOKEN_MARGIN_MS > Date.now() && this.current.token !== rejected;
-    if (usable) return this.current!;
+    if (tokenUsable(this.current, rejected)) return this.current;
     this.minting ??= this.mint(serviceAccountJson, scope).finally(() => (this.minting = undefined));
     return this.minting;
   }

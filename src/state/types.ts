@@ -51,8 +51,8 @@ export type CreateResult =
   | { kind: "replay"; message: MessageView; reason?: SuppressionReason }
   | { kind: "conflict" };
 
-/** The send-queue job: just the ids; the MessageDO holds the request. */
-export type SendJob = { account: string; messageId: string };
+/** What a send queue carries: just the ids; the MessageDO holds the request (channels' SendJob is the send itself). */
+export type QueuedSend = { account: string; messageId: string };
 
 export type AttemptStart =
   | { action: "send"; request: SendRequest; attempt: number; createdAt: string; route?: string }

@@ -4,7 +4,8 @@
 import { env } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { BRIDGE_APNS_PATH } from "../../src/core/bridge.ts";
-import { bridgeInstance, bridgeServes, sendBatchToBridge } from "../../src/channels/bridge.ts";
+import { bridgeInstance, sendBatchToBridge } from "../../src/channels/bridge.ts";
+import { bridgeServes } from "../../src/core/bridge.ts";
 import { verifiedBody } from "./bridge-fake.ts";
 
 type Seen = { instance: string; url: string; method: string; signed: boolean; body: { items: Array<{ id: string }> } | null };

@@ -5,12 +5,11 @@
  */
 import type { Logger } from "pino";
 import { apnsHeaders, apnsOutcome, type ApnsNotification } from "../../../src/core/apns.ts";
+import { itemResultOf, type ItemResult } from "../../../src/core/bridge.ts";
 import type { SendOutcome } from "../../../src/core/outcome.ts";
 import { reasonLabel, type Metrics } from "../metrics.ts";
 import { TransportError, type Http2Pool, type PoolResponse } from "./pool.ts";
 import type { ProviderTokens } from "./token.ts";
-
-export type ItemResult = { id: string; kind: SendOutcome["kind"]; retryAfter?: number; detail: Record<string, unknown> };
 
 export type ApnsSenderOptions = {
   pool: Pick<Http2Pool, "request">;
@@ -58,8 +57,7 @@ export class ApnsSender {
     const outcome = await this.#attempt(item);
     metrics?.outcomes.inc({ channel: "apns", kind: outcome.kind, reason: reasonLabel(outcome.detail) });
     metrics?.requestDuration.observe({ channel: "apns" }, (performance.now() - started) / 1000);
-    const retryAfter = outcome.kind === "retry" ? outcome.retryAfter : undefined;
-    return { id: item.id, kind: outcome.kind, ...(retryAfter !== undefined ? { retryAfter } : {}), detail: outcome.detail };
+    return itemResultOf(item.id, outcome);
   }
 
   async #attempt(item: ApnsNotification): Promise<SendOutcome> {

@@ -36,6 +36,7 @@
  */
 import type { Logger } from "pino";
 import type { SmppBatch } from "../../../src/core/bridge.ts";
+import type { OutcomeDetail, SendOutcome } from "../../../src/core/outcome.ts";
 import { canonicalSmscId } from "../../../src/core/sms/dlr.ts";
 import { planSms, segmentSms, smsPayload } from "../../../src/core/sms/segment.ts";
 import { classifySubmitStatus } from "../../../src/core/sms/smpp-status.ts";
@@ -49,10 +50,8 @@ import { WindowQueue } from "./window.ts";
 
 export type SmppItem = SmppBatch["items"][number];
 
-export type RouteOutcome =
-  | { kind: "accepted"; detail: Record<string, unknown> }
-  | { kind: "failed"; detail: Record<string, unknown> }
-  | { kind: "retry"; retryAfter?: number; detail: Record<string, unknown> };
+/** A submit is accepted, failed or retried: whether the handset got it comes later, in a receipt. */
+export type RouteOutcome = Exclude<SendOutcome, { kind: "bounced" }>;
 
 /** Tries of one part answered ESME_RTHROTTLED / ESME_RMSGQFUL before the item is `retry`. */
 export const THROTTLE_TRIES = 3;
@@ -197,7 +196,7 @@ export class SmppRoute {
     const smscIds: string[] = [];
     const binds: string[] = [];
     /** Nothing accepted yet: `submitted` is "no" unless an answer is missing (those return at once). */
-    const unsent = (reason: string, extra: Record<string, unknown> = {}): RouteOutcome => ({
+    const unsent = (reason: string, extra: OutcomeDetail = {}): RouteOutcome => ({
       kind: "retry",
       detail: {
         reason,

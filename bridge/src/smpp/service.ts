@@ -9,7 +9,7 @@
  * batch answers within batchTimeoutMs + responseTimeoutMs.
  */
 import type { Logger } from "pino";
-import type { ItemResult } from "../apns/send.ts";
+import { itemResultOf, type ItemResult } from "../../../src/core/bridge.ts";
 import type { SmppConfig } from "../config.ts";
 import { reasonLabel, type Metrics, type SmppBindCounts } from "../metrics.ts";
 import { SmppRoute, type BindHealth, type RouteOutcome, type SmppItem } from "./route.ts";
@@ -81,8 +81,7 @@ export class SmppService {
     }
     metrics.outcomes.inc({ channel: "sms", kind: outcome.kind, reason: reasonLabel(outcome.detail) });
     metrics.requestDuration.observe({ channel: "sms" }, (performance.now() - started) / 1000);
-    const retryAfter = outcome.kind === "retry" ? outcome.retryAfter : undefined;
-    return { id: item.id, kind: outcome.kind, ...(retryAfter !== undefined ? { retryAfter } : {}), detail: outcome.detail };
+    return itemResultOf(item.id, outcome);
   }
 
   health(): SmppHealth {

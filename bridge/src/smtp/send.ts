@@ -20,10 +20,9 @@
  */
 import { isIP } from "node:net";
 import type { Logger } from "pino";
-import type { SmtpBatch } from "../../../src/core/bridge.ts";
+import { itemResultOf, type ItemResult, type SmtpBatch } from "../../../src/core/bridge.ts";
 import type { SendOutcome } from "../../../src/core/outcome.ts";
 import { queueIdOf, smtpOutcome } from "../../../src/core/smtp.ts";
-import type { ItemResult } from "../apns/send.ts";
 import { reasonLabel, type Metrics } from "../metrics.ts";
 import { DkimError, signMessage } from "./dkim.ts";
 import { dnsCode, dnsRetry, isPermanentDnsError, noHostOutcome, recipientDomain, routeDomain, withDeadline, type SmtpResolver } from "./dns.ts";
@@ -111,8 +110,7 @@ export class SmtpSender {
     metrics?.outcomes.inc({ channel: "email", kind: outcome.kind, reason: reasonLabel(outcome.detail) });
     metrics?.requestDuration.observe({ channel: "email" }, (performance.now() - started) / 1000);
     log.debug({ id: item.id, account: item.account, kind: outcome.kind, reason: outcome.detail.reason, remoteMta: outcome.detail.remoteMta }, "smtp outcome");
-    const retryAfter = outcome.kind === "retry" ? outcome.retryAfter : undefined;
-    return { id: item.id, kind: outcome.kind, ...(retryAfter !== undefined ? { retryAfter } : {}), detail: outcome.detail };
+    return itemResultOf(item.id, outcome);
   }
 
   async #deliver(item: SmtpItem): Promise<SendOutcome> {

@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { accountConfigs } from "../account-config.ts";
+import type { OutcomeDetail } from "../outcome.ts";
 
 /** A route carried by an SMPP route of the bridge (its SMPP_ROUTES name). */
 export const smppRoute = z.strictObject({
@@ -65,6 +66,15 @@ export function senderKey(address: string): string {
   return address.replace(/[\s+]/g, "").toLowerCase();
 }
 
+/** Whether this account may send SMS from this sender, and over the route type asked for. */
+export function smsSenderAllowed(json: string | undefined, account: string, from: string, route?: "smpp" | "rest"): "ok" | "no_config" | "sender" | "route" {
+  const config = accountSmsConfig(json, account);
+  if (!config) return "no_config";
+  if (!config.senders.some((s) => senderKey(s) === senderKey(from))) return "sender";
+  if (route && !config.routes.some((r) => r.type === route)) return "route";
+  return "ok";
+}
+
 /**
  * Whose number an MO or receipt was addressed to. Falls back to the accounts using the bridge
  * route it came in on, when exactly one does (an SMSC may rewrite the address).
@@ -94,6 +104,14 @@ export function candidateRoutes(config: SmsAccountConfig, wanted?: "smpp" | "res
     return route ? [route] : [];
   }
   return config.routes.filter((r) => wanted === undefined || r.type === wanted);
+}
+
+/**
+ * The route an event pins its message to: the one that took it (`accepted`) or may have
+ * (`submitted: "maybe"`). From then on candidateRoutes offers that route alone.
+ */
+export function pinnedRoute(type: string, detail: Pick<OutcomeDetail, "route" | "submitted">): string | null {
+  return detail.route !== undefined && (type === "accepted" || detail.submitted === "maybe") ? detail.route : null;
 }
 
 /**

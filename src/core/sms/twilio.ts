@@ -3,6 +3,7 @@
  * callbacks and the synchronous error answer of a send. The HTTP client lives elsewhere.
  */
 import { fromBase64, toBase64, utf8 } from "../bytes.ts";
+import type { Submitted } from "../outcome.ts";
 
 export type FormParams = ReadonlyArray<readonly [string, string]>;
 
@@ -101,7 +102,7 @@ export function twilioStatusVerdict(status: string, errorCode?: string | number 
   return { type: null, reason: s, ...withCode };
 }
 
-export type TwilioSendVerdict = { kind: "bounced" | "failed" | "retry"; reason: string; errorCode?: number; submitted: "no" | "maybe" };
+export type TwilioSendVerdict = { kind: "bounced" | "failed" | "retry"; reason: string; errorCode?: number; submitted: Submitted };
 
 /**
  * A non-2xx answer to POST /2010-04-01/Accounts/{sid}/Messages.json; the body is Twilio's

@@ -1,12 +1,14 @@
 /**
  * Feedback that arrives as email: DSN bounces, ARF complaints and replies sent to the
  * bounce domain. Two doors lead here — Cloudflare Email Routing (the Worker's `email()`
- * handler) and the bridge's inbound SMTP server (a signed POST) — and both end in this
- * one function, so parsing, linking and account resolution exist once.
+ * handler) and the bridge's inbound SMTP server (a signed POST to /v1/inbound/email) —
+ * and both end in this one function, so linking and account resolution exist once.
+ * Parsing and normalizing are pure and live in src/core/bounce; this finds the owner
+ * (MessageDO), counts what links nowhere (AccountDO) and enqueues the events.
  */
 import { parseFeedbackMessage } from "../core/bounce/parse.ts";
 import { feedbackEvents } from "../core/bounce/events.ts";
-import { accountsForBounceDomain } from "../core/email.ts";
+import { accountsForBounceDomain, domainOf } from "../core/email.ts";
 import { accountStub, messageStub } from "../state/stubs.ts";
 
 export type IngestResult =
@@ -15,8 +17,7 @@ export type IngestResult =
   | { outcome: "not_ours" };
 
 export async function ingestFeedbackEmail(env: Env, raw: Uint8Array, envelopeTo: string): Promise<IngestResult> {
-  const domain = envelopeTo.slice(envelopeTo.lastIndexOf("@") + 1).replace(/>$/, "").toLowerCase();
-  const accounts = accountsForBounceDomain(env.EMAIL_CONFIG, domain);
+  const accounts = accountsForBounceDomain(env.EMAIL_CONFIG, domainOf(envelopeTo));
   if (accounts.length === 0) return { outcome: "not_ours" };
   const report = await parseFeedbackMessage(raw, { envelopeTo });
   const receivedAt = new Date().toISOString();

@@ -1,0 +1,56 @@
+/**
+ * A transactional outbox over a Durable Object's SQLite storage. Side effects are pushed in
+ * the same transaction as the state change they follow and performed, in order, after it
+ * commits. One that fails stays first in line and the object's alarm drains again later, so
+ * a crash or an outage between a state change and its effects delays them instead of losing
+ * them. Delivery is at least once: a drain cut short repeats the effect that was in flight.
+ */
+
+/** How long a failed effect waits before the alarm tries the outbox again. */
+export const OUTBOX_RETRY_MS = 5_000;
+
+export class Outbox<Item> {
+  private readonly sql: SqlStorage;
+  private readonly perform: (item: Item) => Promise<void>;
+  private readonly retryAt: (at: number) => Promise<void>;
+  private draining?: Promise<void>;
+
+  /** `retryAt` arms the alarm that will call flush() again (the owner may share it with other deadlines). */
+  constructor(sql: SqlStorage, perform: (item: Item) => Promise<void>, retryAt: (at: number) => Promise<void>) {
+    this.sql = sql;
+    this.perform = perform;
+    this.retryAt = retryAt;
+    sql.exec(`CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, item TEXT NOT NULL)`);
+  }
+
+  /** Records an effect; call it inside the transaction that makes the change it follows. */
+  push(item: Item): void {
+    this.sql.exec(`INSERT INTO outbox (item) VALUES (?)`, JSON.stringify(item));
+  }
+
+  /** Whether a drain is running: it will also perform whatever is pushed before it ends. */
+  get busy(): boolean {
+    return this.draining !== undefined;
+  }
+
+  /** Performs the outbox in order; one drain at a time, a failure leaves the rest to the alarm. */
+  flush(): Promise<void> {
+    this.draining ??= this.drain().finally(() => (this.draining = undefined));
+    return this.draining;
+  }
+
+  private async drain(): Promise<void> {
+    for (;;) {
+      const next = this.sql.exec<{ seq: number; item: string }>(`SELECT seq, item FROM outbox ORDER BY seq LIMIT 1`).toArray()[0];
+      if (!next) return;
+      try {
+        await this.perform(JSON.parse(next.item) as Item);
+      } catch (err) {
+        console.error(JSON.stringify({ msg: "outbox item failed; retrying from the alarm", error: String(err) }));
+        await this.retryAt(Date.now() + OUTBOX_RETRY_MS);
+        return;
+      }
+      this.sql.exec(`DELETE FROM outbox WHERE seq = ?`, next.seq);
+    }
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * A message's timeline: every event it was told about, in arrival order, each once (the id
+ * is unique, so a replayed webhook or a redelivered queue message adds nothing).
+ */
+import type { EventType } from "../core/model.ts";
+import type { TimelineEvent } from "./types.ts";
+
+type EventRow = { id: string; type: EventType; occurred_at: string; received_at: string; provider: string; detail: string };
+
+export class Timeline {
+  private readonly sql: SqlStorage;
+
+  constructor(sql: SqlStorage) {
+    this.sql = sql;
+    sql.exec(`
+      CREATE TABLE IF NOT EXISTS event (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, type TEXT NOT NULL,
+        occurred_at TEXT NOT NULL, received_at TEXT NOT NULL, provider TEXT NOT NULL, detail TEXT NOT NULL);
+    `);
+  }
+
+  has(id: string): boolean {
+    return this.sql.exec(`SELECT 1 FROM event WHERE id = ?`, id).toArray().length > 0;
+  }
+
+  add(e: TimelineEvent): void {
+    this.sql.exec(
+      `INSERT INTO event (id, type, occurred_at, received_at, provider, detail) VALUES (?, ?, ?, ?, ?, ?)`,
+      e.id, e.type, e.occurredAt, e.receivedAt, e.provider, JSON.stringify(e.detail),
+    );
+  }
+
+  /** The detail of the first or the latest event of a type. */
+  detailOf(type: EventType, which: "first" | "last"): Record<string, unknown> | undefined {
+    const row = this.sql
+      .exec<{ detail: string }>(`SELECT detail FROM event WHERE type = ? ORDER BY seq ${which === "first" ? "ASC" : "DESC"} LIMIT 1`, type)
+      .toArray()[0];
+    return row ? (JSON.parse(row.detail) as Record<string, unknown>) : undefined;
+  }
+
+  list(): TimelineEvent[] {
+    return this.sql
+      .exec<EventRow>(`SELECT id, type, occurred_at, received_at, provider, detail FROM event ORDER BY seq`)
+      .toArray()
+      .map((e) => ({
+        id: e.id,
+        type: e.type,
+        occurredAt: e.occurred_at,
+        receivedAt: e.received_at,
+        provider: e.provider,
+        detail: JSON.parse(e.detail) as Record<string, unknown>,
+      }));
+  }
+}
