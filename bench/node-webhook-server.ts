@@ -6,7 +6,7 @@ import { spawn } from "node:child_process";
 import { createServer } from "node:http";
 import { createInterface } from "node:readline";
 import { eventBatch } from "../src/core/schema.ts";
-import { verify } from "../src/core/standard-webhooks.ts";
+import { verify, webhookHeaders } from "../src/core/standard-webhooks.ts";
 
 const MAX_BODY_BYTES = 256 * 1024; // the edge's limit
 
@@ -24,12 +24,7 @@ function serve(secret: string): void {
       };
       if (size > MAX_BODY_BYTES) return answer(413, { error: "payload_too_large" });
       const raw = Buffer.concat(chunks).toString("utf8");
-      const header = (name: string) => (typeof req.headers[name] === "string" ? (req.headers[name] as string) : undefined);
-      const verdict = await verify(secret, {
-        "webhook-id": header("webhook-id"),
-        "webhook-timestamp": header("webhook-timestamp"),
-        "webhook-signature": header("webhook-signature"),
-      }, raw);
+      const verdict = await verify(secret, webhookHeaders((name) => req.headers[name]), raw);
       if (!verdict.ok) return answer(401, { error: verdict.reason });
       let value: unknown;
       try {

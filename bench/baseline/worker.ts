@@ -2,7 +2,7 @@
 // same zod schema and the same verify, so the ratio is the cost of everything else we do.
 import { DurableObject } from "cloudflare:workers";
 import { sendRequest } from "../../src/core/schema.ts";
-import { verify } from "../../src/core/standard-webhooks.ts";
+import { verify, webhookHeaders } from "../../src/core/standard-webhooks.ts";
 
 type BaselineEnv = {
   STORE: DurableObjectNamespace<BaselineStore>;
@@ -33,11 +33,7 @@ export default {
     if (request.method === "POST" && pathname === "/v1/webhooks/bridge") {
       // Verify the HMAC and enqueue: nothing else.
       const raw = await request.text();
-      const verdict = await verify(env.WEBHOOK_SECRET, {
-        "webhook-id": request.headers.get("webhook-id") ?? undefined,
-        "webhook-timestamp": request.headers.get("webhook-timestamp") ?? undefined,
-        "webhook-signature": request.headers.get("webhook-signature") ?? undefined,
-      }, raw);
+      const verdict = await verify(env.WEBHOOK_SECRET, webhookHeaders(request.headers), raw);
       if (!verdict.ok) return Response.json({ error: verdict.reason }, { status: 401 });
       await env.EVENTS.send(raw);
       return Response.json({ accepted: 1 }, { status: 202 });

@@ -19,7 +19,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Logger } from "pino";
 import type { z } from "zod";
 import { apnsBatch, BRIDGE_APNS_PATH, BRIDGE_SMPP_PATH, BRIDGE_SMTP_PATH, smppBatch, smtpBatch, type ApnsBatch, type SmppBatch, type SmtpBatch } from "../../src/core/bridge.ts";
-import { verify } from "../../src/core/standard-webhooks.ts";
+import { verify, webhookHeaders } from "../../src/core/standard-webhooks.ts";
 import type { ItemResult } from "./apns/send.ts";
 import type { Metrics } from "./metrics.ts";
 
@@ -109,10 +109,6 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
   });
 }
 
-function single(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
-}
-
 export function createBridgeServer(options: ServerOptions): BridgeServer {
   const { log, metrics } = options;
   let inFlight = 0;
@@ -124,12 +120,7 @@ export function createBridgeServer(options: ServerOptions): BridgeServer {
   /** Reads the body and checks its signature; false (401 sent) when it does not verify. */
   async function authenticated(req: IncomingMessage, res: ServerResponse): Promise<string | false> {
     const raw = await readBody(req, MAX_BODY_BYTES);
-    const verdict = await verify(
-      options.secret,
-      { "webhook-id": single(req.headers["webhook-id"]), "webhook-timestamp": single(req.headers["webhook-timestamp"]), "webhook-signature": single(req.headers["webhook-signature"]) },
-      raw,
-      options.now?.(),
-    );
+    const verdict = await verify(options.secret, webhookHeaders((name) => req.headers[name]), raw, options.now?.());
     if (!verdict.ok) {
       log.warn({ path: req.url, reason: verdict.reason }, "refused an unauthenticated request");
       sendError(res, 401, "unauthorized", verdict.reason);

@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import { verify } from "../core/standard-webhooks.ts";
+import { verify, webhookHeaders } from "../core/standard-webhooks.ts";
 import { ApiError } from "./errors.ts";
 import type { AppEnv } from "./types.ts";
 
@@ -8,10 +8,6 @@ import type { AppEnv } from "./types.ts";
  * anything parses it: 401 and nothing changed otherwise.
  */
 export async function assertSigned(c: Context<AppEnv>, raw: string): Promise<void> {
-  const verdict = await verify(c.env.WEBHOOK_SECRET, {
-    "webhook-id": c.req.header("webhook-id"),
-    "webhook-timestamp": c.req.header("webhook-timestamp"),
-    "webhook-signature": c.req.header("webhook-signature"),
-  }, raw);
+  const verdict = await verify(c.env.WEBHOOK_SECRET, webhookHeaders(c.req.raw.headers), raw);
   if (!verdict.ok) throw new ApiError(401, "invalid_signature", verdict.reason);
 }

@@ -10,6 +10,19 @@ export const TOLERANCE_SECONDS = 5 * 60;
 
 export type WebhookHeaders = { "webhook-id": string; "webhook-timestamp": string; "webhook-signature": string };
 
+/** A Fetch `Headers`, or a getter by lower-case name (Node's `req.headers[name]`, Hono's `c.req.header`). */
+export type HeaderSource = Headers | ((name: string) => string | string[] | null | undefined);
+
+/** The three Standard Webhooks headers of a request, as `verify` takes them (the first of repeated ones). */
+export function webhookHeaders(source: HeaderSource): Partial<WebhookHeaders> {
+  const get = typeof source === "function" ? source : (name: string) => source.get(name);
+  const one = (name: keyof WebhookHeaders) => {
+    const value = get(name);
+    return (Array.isArray(value) ? value[0] : value) ?? undefined;
+  };
+  return { "webhook-id": one("webhook-id"), "webhook-timestamp": one("webhook-timestamp"), "webhook-signature": one("webhook-signature") };
+}
+
 export type VerifyResult = { ok: true } | { ok: false; reason: string };
 
 function importSecret(secret: string, usage: "sign" | "verify"): Promise<CryptoKey> {

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
-import { TOLERANCE_SECONDS, sign, signedHeaders, verify, type WebhookHeaders } from "../../src/core/standard-webhooks.ts";
+import { TOLERANCE_SECONDS, sign, signedHeaders, verify, webhookHeaders, type WebhookHeaders } from "../../src/core/standard-webhooks.ts";
 
 // Made at run time: no secret, not even a test one, lives in the repo.
 const secret = `whsec_${randomBytes(32).toString("base64")}`;
@@ -97,5 +97,26 @@ describe("verify", () => {
 
   it("tolerance is 5 minutes", () => {
     expect(TOLERANCE_SECONDS).toBe(300);
+  });
+});
+
+describe("webhookHeaders", () => {
+  const signed = referenceHeaders();
+
+  it("reads the three headers from a Fetch Headers, whatever their case on the wire", async () => {
+    const headers = new Headers({ "Webhook-Id": signed["webhook-id"], "WEBHOOK-TIMESTAMP": signed["webhook-timestamp"], "webhook-signature": signed["webhook-signature"], "content-type": "application/json" });
+    expect(webhookHeaders(headers)).toEqual(signed);
+    expect(await verify(secret, webhookHeaders(headers), payload, nowMs)).toEqual({ ok: true });
+  });
+
+  it("reads them through a getter (Node's req.headers), taking the first of a repeated header", () => {
+    const node: Record<string, string | string[] | undefined> = { ...signed, "webhook-id": [signed["webhook-id"], "msg_second"] };
+    expect(webhookHeaders((name) => node[name])).toEqual(signed);
+  });
+
+  it("absent headers are undefined (null from Headers too), so verify names them missing", async () => {
+    expect(webhookHeaders(new Headers())).toEqual({ "webhook-id": undefined, "webhook-timestamp": undefined, "webhook-signature": undefined });
+    expect(webhookHeaders(() => null)).toEqual({ "webhook-id": undefined, "webhook-timestamp": undefined, "webhook-signature": undefined });
+    expect(await verify(secret, webhookHeaders(new Headers({ "webhook-id": "x" })), payload, nowMs)).toEqual({ ok: false, reason: "missing webhook-id, webhook-timestamp or webhook-signature" });
   });
 });

@@ -6,7 +6,7 @@
  */
 import { env } from "cloudflare:test";
 import { vi } from "vitest";
-import { verify } from "../../src/core/standard-webhooks.ts";
+import { verify, webhookHeaders } from "../../src/core/standard-webhooks.ts";
 import { TEST_BRIDGE_HOST } from "../fixtures.ts";
 
 export type SmtpCall = { items: Array<{ id: string; account: string; mailFrom: string; rcptTo: string; raw: string; relay: unknown }> };
@@ -15,11 +15,7 @@ export type BridgeCall = { items: Array<{ id: string; token: string; topic: stri
 /** The body of a request the edge signed for the bridge, or the bridge's 401. */
 export async function verifiedBody(request: Request): Promise<string | Response> {
   const raw = await request.text();
-  const verdict = await verify(env.WEBHOOK_SECRET, {
-    "webhook-id": request.headers.get("webhook-id") ?? undefined,
-    "webhook-timestamp": request.headers.get("webhook-timestamp") ?? undefined,
-    "webhook-signature": request.headers.get("webhook-signature") ?? undefined,
-  }, raw);
+  const verdict = await verify(env.WEBHOOK_SECRET, webhookHeaders(request.headers), raw);
   return verdict.ok ? raw : Response.json({ error: { code: "unauthorized", message: verdict.reason } }, { status: 401 });
 }
 
