@@ -40,7 +40,7 @@ describe("authentication (before parsing, before sending)", () => {
   it("unsigned → 401", async () => {
     const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: batch() });
     expect(res.status).toBe(401);
-    expect(await errorOf(res)).toMatchObject({ code: "unauthorized" });
+    expect(await errorOf(res)).toMatchObject({ code: "invalid_signature" });
   });
 
   it("signed with another secret → 401", async () => {
@@ -100,7 +100,7 @@ describe("request validation", () => {
     const res = await signedPost(url, { items: [item("ok"), { ...item("bad"), token: "not-hex", extra: 1 }] });
     expect(res.status).toBe(400);
     const error = await errorOf(res);
-    expect(error.code).toBe("invalid_request");
+    expect(error.code).toBe("validation_failed");
     expect(error.details!.map((d) => d.path)).toEqual(expect.arrayContaining(["items.1.token", "items.1"]));
     const empty = await signedPost(url, { items: [] });
     expect(empty.status).toBe(400);
