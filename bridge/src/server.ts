@@ -10,8 +10,9 @@
  *   POST /v1/smpp/send    Standard Webhooks-signed {items: [...]} → 200 {results: [...]} (503 without SMPP_ROUTES)
  *
  * A POST body is read whole (up to MAX_BODY_BYTES, else 413: Hono's bodyLimit, declared or
- * streamed), its signature verified BEFORE it is parsed (401 otherwise: an unauthenticated
- * caller gets no parser and no APNs, SMTP or SMPP traffic), then 503 when that service is not
+ * streamed), its signature verified BEFORE it is parsed, with the key of its path (401 otherwise:
+ * an unauthenticated caller, or a body signed for another door, gets no parser and no APNs, SMTP
+ * or SMPP traffic), then 503 when that service is not
  * configured, then read as JSON (415/400) and validated with the shared
  * `apnsBatch`/`smtpBatch`/`smppBatch` schema (400 with one detail per issue).
  * Errors, the JSON reader and the signature check are the edge's own (src/core/http.ts):
@@ -132,7 +133,7 @@ export function createBridgeServer(options: ServerOptions): BridgeServer {
     const { path, channel, what, schema, service } = route;
     app.post(path, counted, limit, async (c) => {
       const raw = await c.req.text();
-      await assertSigned(options.secret, c.req.raw.headers, raw, options.now?.());
+      await assertSigned(options.secret, path, c.req.raw.headers, raw, options.now?.());
       if (!service) throw route.notConfigured();
       const batch = schema.safeParse(readJson(c.req.raw.headers, raw));
       if (!batch.success) throw validationError(batch.error, `the batch does not match the ${what} batch schema`);

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { fromBase64 } from "../core/bytes.ts";
 import { ingestFeedbackEmail } from "../webhooks/inbound-email.ts";
 import { ingestMo } from "./mo.ts";
-import { smsInbound } from "../core/bridge.ts";
+import { EDGE_EMAIL_INBOUND_PATH, EDGE_SMS_INBOUND_PATH, smsInbound } from "../core/bridge.ts";
 import { derivedEventId } from "../core/ids.ts";
 import { accountForAddress } from "../core/sms/account.ts";
 import { accountStub, refStub } from "../state/stubs.ts";
@@ -32,7 +32,7 @@ export const inbound = new Hono<AppEnv>().post(
   limitBodyTo(MAX_INBOUND_BYTES),
   async (c) => {
     const raw = await c.req.text();
-    await assertSigned(c.env.WEBHOOK_SECRET, c.req.raw.headers, raw);
+    await assertSigned(c.env.WEBHOOK_SECRET, EDGE_EMAIL_INBOUND_PATH, c.req.raw.headers, raw);
     const value = readJson(c.req.raw.headers, raw);
     const parsed = inboundEmail.safeParse(value);
     if (!parsed.success) throw validationError(parsed.error);
@@ -53,7 +53,7 @@ const MO_DEDUPE_WINDOW_MS = 10 * 60 * 1000;
  */
 inbound.post("/sms", limitBody, async (c) => {
   const raw = await c.req.text();
-  await assertSigned(c.env.WEBHOOK_SECRET, c.req.raw.headers, raw);
+  await assertSigned(c.env.WEBHOOK_SECRET, EDGE_SMS_INBOUND_PATH, c.req.raw.headers, raw);
   const value = readJson(c.req.raw.headers, raw);
   const parsed = smsInbound.safeParse(value);
   if (!parsed.success) throw validationError(parsed.error);

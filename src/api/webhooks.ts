@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import { EDGE_EVENTS_PATH } from "../core/bridge.ts";
 import { eventBatch } from "../core/schema.ts";
 import { limitBody } from "./body.ts";
 import { ApiError, assertSigned, readJson, validationError } from "../core/http.ts";
@@ -54,7 +55,7 @@ export const webhooks = new Hono<AppEnv>()
   const provider = c.req.param("provider");
   if (provider !== "bridge") throw new ApiError(404, "not_found", `no webhook provider ${provider}`);
   const raw = await c.req.text();
-  await assertSigned(c.env.WEBHOOK_SECRET, c.req.raw.headers, raw);
+  await assertSigned(c.env.WEBHOOK_SECRET, EDGE_EVENTS_PATH, c.req.raw.headers, raw);
   const value = readJson(c.req.raw.headers, raw);
   const parsed = eventBatch.safeParse(value);
   if (!parsed.success) throw validationError(parsed.error);

@@ -1,11 +1,11 @@
 /**
  * What the edge's API (src/api) and the bridge's (bridge/src/server.ts) answer alike: one error
- * shape, one JSON reader, one signature check. Web-standard only (Headers, strings,
+ * shape, one JSON reader, one signature check per door. Web-standard only (Headers, strings,
  * Web Crypto), so the Worker and Node run the same code; each app renders `ApiError` in its
  * Hono `onError` and limits bodies with Hono's `bodyLimit` throwing `payloadTooLarge`.
  */
 import type { z } from "zod";
-import { verify, webhookHeaders, type HeaderSource } from "./standard-webhooks.ts";
+import { doorSecret, verify, webhookHeaders, type HeaderSource } from "./standard-webhooks.ts";
 
 /** The statuses an error answers with (a subset of Hono's ContentfulStatusCode, so `c.json` takes it). */
 export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 422 | 429 | 500 | 502 | 503;
@@ -70,10 +70,11 @@ export function readJson(headers: Headers, raw: string): unknown {
 }
 
 /**
- * Checks the Standard Webhooks signature of a request whose body was read as `raw`, before
- * anything parses it: 401 and nothing done otherwise.
+ * Checks the Standard Webhooks signature of a request to `door` (its path) whose body was read
+ * as `raw`, before anything parses it: 401 and nothing done otherwise. The key is the door's
+ * (`doorSecret` of the platform secret), so a body signed for another door does not verify here.
  */
-export async function assertSigned(secret: string, headers: HeaderSource, raw: string, now = Date.now()): Promise<void> {
-  const verdict = await verify(secret, webhookHeaders(headers), raw, now);
+export async function assertSigned(secret: string, door: string, headers: HeaderSource, raw: string, now = Date.now()): Promise<void> {
+  const verdict = await verify(await doorSecret(secret, door), webhookHeaders(headers), raw, now);
   if (!verdict.ok) throw new ApiError(401, "invalid_signature", verdict.reason);
 }

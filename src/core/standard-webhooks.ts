@@ -3,6 +3,10 @@
  * `${webhook-id}.${webhook-timestamp}.${body}` with a `whsec_`-prefixed base64 secret,
  * sent as space-separated `v1,<base64>` entries. Used by the edge to verify the bridge
  * and by the bridge to verify the edge: one implementation for both sides.
+ *
+ * The platform secret (WEBHOOK_SECRET = BRIDGE_SECRET) never signs a request itself: each
+ * door (the path a signed request is posted to) has its own key, `doorSecret(secret, door)`,
+ * so a body signed for one door is refused at every other.
  */
 import { fromBase64, toBase64, utf8 } from "./bytes.ts";
 
@@ -21,6 +25,19 @@ export function webhookHeaders(source: HeaderSource): Partial<WebhookHeaders> {
     return (Array.isArray(value) ? value[0] : value) ?? undefined;
   };
   return { "webhook-id": one("webhook-id"), "webhook-timestamp": one("webhook-timestamp"), "webhook-signature": one("webhook-signature") };
+}
+
+/** What the door's name is prefixed with before it is MACed: no other HMAC of the secret starts so. */
+export const DOOR_LABEL = "lasthop door:";
+
+/**
+ * The signing key of one door: `whsec_` + base64(HMAC-SHA256(key bytes of `secret`,
+ * "lasthop door:" + door)). It is an ordinary Standard Webhooks secret, so any sender
+ * (the `standardwebhooks` package included) can sign for that door with it, and only there.
+ */
+export async function doorSecret(secret: string, door: string): Promise<string> {
+  const key = await importSecret(secret, "sign");
+  return `whsec_${toBase64(await crypto.subtle.sign("HMAC", key, utf8(DOOR_LABEL + door)))}`;
 }
 
 export type VerifyResult = { ok: true } | { ok: false; reason: string };

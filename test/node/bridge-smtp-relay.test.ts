@@ -10,7 +10,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startBridge, type Bridge } from "../../bridge/src/app.ts";
 import { SIGNED_HEADERS } from "../../bridge/src/smtp/dkim.ts";
 import { batchResults, BRIDGE_SMTP_PATH, type BatchResults } from "../../src/core/bridge.ts";
-import { signedHeaders } from "../../src/core/standard-webhooks.ts";
+import { doorSecret, signedHeaders } from "../../src/core/standard-webhooks.ts";
 import { rawMessage, SECRET, signedPost, smarthost, smtpItem, startSmtpFixture, testConfig, type SmtpFixture } from "./smtp-fixture.ts";
 
 /**
@@ -126,7 +126,7 @@ describe("authentication (before parsing, before sending)", () => {
     expect(error.details.map((d) => d.path)).toContain("items.0.relay.mode");
     expect((await signedPost(url, "{nope")).status).toBe(400);
     const text = body();
-    const headers = await signedHeaders(SECRET, text);
+    const headers = await signedHeaders(await doorSecret(SECRET, BRIDGE_SMTP_PATH), text);
     expect((await fetch(url, { method: "POST", headers: { "content-type": "text/plain", ...headers }, body: text })).status).toBe(415);
   });
 });
