@@ -1,13 +1,15 @@
 // The edge's signed doors (/v1/webhooks/bridge, /v1/inbound/email, /v1/inbound/sms) each take only
-// bodies signed with their own key (doorSecret of WEBHOOK_SECRET).
+// bodies signed with their own key (doorSecret of WEBHOOK_SECRET), and a signed event may name any
+// account but reaches only that account's messages.
 import { env, SELF } from "cloudflare:test";
 import { Webhook } from "standardwebhooks";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { BRIDGE_APNS_PATH, BRIDGE_SMPP_PATH, BRIDGE_SMTP_PATH, EDGE_EMAIL_INBOUND_PATH, EDGE_EVENTS_PATH, EDGE_SMS_INBOUND_PATH } from "../../src/core/bridge.ts";
+import { sha256Hex } from "../../src/core/bytes.ts";
 import { doorSecret, signedHeaders } from "../../src/core/standard-webhooks.ts";
-import { ACCOUNT_A } from "../fixtures.ts";
+import { ACCOUNT_A, ACCOUNT_B, API_KEY_B } from "../fixtures.ts";
 import { installPushService } from "./push-service.ts";
-import { BASE, postEvents, send, waitForStatus, webpush } from "./helpers.ts";
+import { BASE, api, getMessage, postEvents, send, waitFor, waitForStatus, webpush } from "./helpers.ts";
 
 let push: ReturnType<typeof installPushService>;
 beforeEach(() => {
@@ -33,6 +35,11 @@ function event(account: string, messageId: string, type: string, id = crypto.ran
 async function postSigned(at: string, body: unknown, key: string): Promise<Response> {
   const raw = JSON.stringify(body);
   return SELF.fetch(`${BASE}${at}`, { method: "POST", headers: { ...(await signedHeaders(key, raw)), "content-type": "application/json" }, body: raw });
+}
+
+async function unlinked(key?: string): Promise<number> {
+  const body = (await (await api("/v1/stats", { key })).json()) as any;
+  return body.buckets.filter((b: any) => b.channel === "none").reduce((n: number, b: any) => n + (b.counts.unlinked ?? 0), 0);
 }
 
 describe("a signature is good at its own door only", () => {
@@ -81,5 +88,28 @@ describe("a signature is good at its own door only", () => {
     expect(posted.status).toBe(202);
     const delivered = await waitForStatus(res.body.id, "delivered");
     expect(delivered.events.at(-1)).toMatchObject({ id: "sw-delivered", provider: "bridge" });
+  });
+});
+
+describe("the account a signed event names", () => {
+  it("naming account B for account A's message reaches B's (empty) slot: A's message and suppressions are untouched", async () => {
+    const body = await webpush("wrong-account");
+    const res = await send(body);
+    const message = await waitForStatus(res.body.id, "accepted");
+    const before = await unlinked(API_KEY_B);
+    const hardBounce = event(ACCOUNT_B, res.body.id, "bounced", "wrong-account-bounce", { class: "hard", reason: "token_invalid" });
+    expect((await postEvents([hardBounce])).status).toBe(202);
+    // The consumer looked for the message under B, found none and counted it there as unlinked.
+    await waitFor(async () => (await unlinked(API_KEY_B)) === before + 1);
+    const after = await getMessage(res.body.id);
+    expect(after.body.status).toBe("accepted");
+    expect(after.body.events).toEqual(message.events);
+    expect((await api(`/v1/suppressions/webpush/${await sha256Hex(body.to.endpoint)}`)).status).toBe(404);
+    expect((await getMessage(res.body.id, API_KEY_B)).status).toBe(404);
+    // The same event naming the message's own account applies: only the account kept it out.
+    expect((await postEvents([{ ...hardBounce, id: "right-account-bounce", account: ACCOUNT_A }])).status).toBe(202);
+    const bounced = await waitForStatus(res.body.id, "bounced");
+    expect(bounced.events.map((e: any) => e.id)).toContain("right-account-bounce");
+    expect(bounced.events.map((e: any) => e.id)).not.toContain("wrong-account-bounce");
   });
 });
