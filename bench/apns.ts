@@ -5,7 +5,7 @@ import { randomUUID } from "node:crypto";
 import type { Sandbox } from "../sandbox/main.ts";
 import type { Received } from "../sandbox/store.ts";
 import { batchResults, BRIDGE_APNS_PATH, type ApnsBatch } from "../src/core/bridge.ts";
-import { signedHeaders } from "../src/core/standard-webhooks.ts";
+import { doorSecret, signedHeaders } from "../src/core/standard-webhooks.ts";
 import { forEachConcurrent } from "./net.ts";
 
 export const APNS_TOPIC = "com.example.app";
@@ -62,6 +62,7 @@ export type BridgeLog = {
 export async function sendThroughBridge(bridgeUrl: string, secret: string, tokens: string[], batch: number, inFlight: number): Promise<BridgeLog> {
   const items = new Map<string, string>();
   const requests: Array<{ body: string; headers: Record<string, string> }> = [];
+  const key = await doorSecret(secret, BRIDGE_APNS_PATH);
   for (let start = 0; start < tokens.length; start += batch) {
     const batchItems: ApnsBatch["items"] = tokens.slice(start, start + batch).map((token) => {
       const id = randomUUID();
@@ -69,7 +70,7 @@ export async function sendThroughBridge(bridgeUrl: string, secret: string, token
       return { id, token, topic: APNS_TOPIC, pushType: "alert", priority: 10, payload: APNS_PAYLOAD };
     });
     const body = JSON.stringify({ items: batchItems });
-    requests.push({ body, headers: { "content-type": "application/json", ...(await signedHeaders(secret, body)) } });
+    requests.push({ body, headers: { "content-type": "application/json", ...(await signedHeaders(key, body)) } });
   }
   return postBridgeBatches(`${bridgeUrl}${BRIDGE_APNS_PATH}`, requests, items, inFlight);
 }

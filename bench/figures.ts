@@ -14,6 +14,8 @@ import { waitForAppliedEvents } from "./feedback.ts";
 import { load, type LoadResult, type LoadSettings, type Target } from "./load.ts";
 import { sendWithNodeApn, type NodeApnJob, type NodeApnPhase } from "./node-apn-sender.ts";
 import { signedEventPool, webpushSend } from "./payloads.ts";
+import { EDGE_EVENTS_PATH } from "../src/core/bridge.ts";
+import { doorSecret } from "../src/core/standard-webhooks.ts";
 import type { Figure } from "./report.ts";
 import type { Secrets } from "./secrets.ts";
 import {
@@ -185,13 +187,15 @@ export async function webhooksIngested(sys: Systems, s: Settings, sentIds: strin
   // them as it would in production, and we can read them back from the timelines.
   const messageIds = sentIds.slice(0, 20);
   if (messageIds.length === 0) throw new Error("figure 3 needs messages sent in figure 2, and none was accepted");
+  // Signed with the door's key, as any sender of events must; every target derives it from the platform secret.
+  const key = await doorSecret(sys.secrets.webhookSecret, EDGE_EVENTS_PATH);
   // A fresh pool per target (its own ids, a current timestamp); a fast target may go round it
   // more than once, which is still valid: verification keeps no state.
   const target = (name: string, url: string): Target => {
-    const pool = signedEventPool(sys.secrets.webhookSecret, s.poolSize, ACCOUNT, messageIds);
+    const pool = signedEventPool(key, s.poolSize, ACCOUNT, messageIds);
     let i = 0;
     return {
-      url: `${url}/v1/webhooks/bridge`,
+      url: `${url}${EDGE_EVENTS_PATH}`,
       next: () => {
         if (i === pool.length) notes.push(`${name}: went past the ${pool.length} pre-signed requests; reusing them (same signatures and event ids)`);
         const request = pool[i++ % pool.length]!;
@@ -212,7 +216,7 @@ export async function webhooksIngested(sys: Systems, s: Settings, sentIds: strin
       { name: "(a) minimal Worker: verify + Queue send", value: baseline.main.rate },
       { name: "(b) Node http: verify + zod, no queue", value: node.main.rate },
     ],
-    settings: `${s.load.connections} conns, ${s.load.durationSeconds} s (+${s.warmup.durationSeconds} s warm-up), ${bytes(signedEventPool(sys.secrets.webhookSecret, 1, ACCOUNT, messageIds)[0]!.body)} B body, ${s.poolSize} signed requests per target`,
+    settings: `${s.load.connections} conns, ${s.load.durationSeconds} s (+${s.warmup.durationSeconds} s warm-up), ${bytes(signedEventPool(key, 1, ACCOUNT, messageIds)[0]!.body)} B body, ${s.poolSize} signed requests per target`,
   };
 }
 

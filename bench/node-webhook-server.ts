@@ -1,12 +1,13 @@
 // Baseline (b): a plain Node `http` server doing what the edge does before it enqueues
-// (Standard Webhooks verify with our src/core code, JSON parse, zod eventBatch) and answering
+// (Standard Webhooks verify with our src/core code and the door's key, JSON parse, zod eventBatch) and answering
 // 202. It runs as a child process so it does not share an event loop with the load client,
 // just as workerd does not.
 import { spawn } from "node:child_process";
 import { createServer } from "node:http";
 import { createInterface } from "node:readline";
 import { eventBatch } from "../src/core/schema.ts";
-import { verify } from "../src/core/standard-webhooks.ts";
+import { EDGE_EVENTS_PATH } from "../src/core/bridge.ts";
+import { doorSecret, verify, webhookHeaders } from "../src/core/standard-webhooks.ts";
 
 const MAX_BODY_BYTES = 256 * 1024; // the edge's limit
 
@@ -24,12 +25,7 @@ function serve(secret: string): void {
       };
       if (size > MAX_BODY_BYTES) return answer(413, { error: "payload_too_large" });
       const raw = Buffer.concat(chunks).toString("utf8");
-      const header = (name: string) => (typeof req.headers[name] === "string" ? (req.headers[name] as string) : undefined);
-      const verdict = await verify(secret, {
-        "webhook-id": header("webhook-id"),
-        "webhook-timestamp": header("webhook-timestamp"),
-        "webhook-signature": header("webhook-signature"),
-      }, raw);
+      const verdict = await verify(await doorSecret(secret, EDGE_EVENTS_PATH), webhookHeaders((name) => req.headers[name]), raw);
       if (!verdict.ok) return answer(401, { error: verdict.reason });
       let value: unknown;
       try {

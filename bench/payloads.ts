@@ -20,7 +20,8 @@ export type SignedRequest = { eventId: string; headers: Record<string, string>; 
 /**
  * Standard-Webhooks-signed `{events:[one canonical event]}` bodies, each with its own webhook-id,
  * event id and signature, made before the clock starts (signing is the sender's cost, not ours).
- * Signed with node:crypto rather than src/core, so the edge's verify meets a signer it did not write.
+ * Signed with node:crypto rather than src/core, so the edge's verify meets a signer it did not write;
+ * `secret` is the door's key (`doorSecret` of the platform secret for /v1/webhooks/bridge).
  * Events point round-robin at `messageIds`, so the consumer applies them to real messages.
  */
 export function signedEventPool(secret: string, size: number, account: string, messageIds: string[]): SignedRequest[] {

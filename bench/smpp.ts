@@ -14,7 +14,7 @@ import { DEV_SMPP_BIND, type Stack } from "../sandbox/stack.ts";
 import type { Received } from "../sandbox/store.ts";
 import { BRIDGE_SMPP_PATH, type SmppBatch } from "../src/core/bridge.ts";
 import { planSms, segmentSms } from "../src/core/sms/segment.ts";
-import { signedHeaders } from "../src/core/standard-webhooks.ts";
+import { doorSecret, signedHeaders } from "../src/core/standard-webhooks.ts";
 import { postBridgeBatches, type BridgeLog } from "./apns.ts";
 import type { Settings } from "./figures.ts";
 import { sleep } from "./net.ts";
@@ -111,6 +111,7 @@ async function checkArrivals(sandbox: Sandbox, expected: SmsMessage[], registere
 export async function sendSmsThroughBridge(bridgeUrl: string, secret: string, route: string, messages: SmsMessage[], batch: number, inFlight: number): Promise<BridgeLog> {
   const items = new Map<string, string>();
   const requests: Array<{ body: string; headers: Record<string, string> }> = [];
+  const key = await doorSecret(secret, BRIDGE_SMPP_PATH);
   for (let start = 0; start < messages.length; start += batch) {
     const batchItems: SmppBatch["items"] = messages.slice(start, start + batch).map((m) => {
       const id = randomUUID();
@@ -118,7 +119,7 @@ export async function sendSmsThroughBridge(bridgeUrl: string, secret: string, ro
       return { id, route, from: SMS_FROM, to: m.to, body: m.body, reference: m.reference };
     });
     const body = JSON.stringify({ items: batchItems });
-    requests.push({ body, headers: { "content-type": "application/json", ...(await signedHeaders(secret, body)) } });
+    requests.push({ body, headers: { "content-type": "application/json", ...(await signedHeaders(key, body)) } });
   }
   return postBridgeBatches(`${bridgeUrl}${BRIDGE_SMPP_PATH}`, requests, items, inFlight);
 }

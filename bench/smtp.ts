@@ -9,7 +9,7 @@ import nodemailer from "nodemailer";
 import { signMessage } from "../bridge/src/smtp/dkim.ts";
 import type { DkimKey, SmtpBatch } from "../src/core/bridge.ts";
 import { BRIDGE_SMTP_PATH } from "../src/core/bridge.ts";
-import { signedHeaders } from "../src/core/standard-webhooks.ts";
+import { doorSecret, signedHeaders } from "../src/core/standard-webhooks.ts";
 import { postBridgeBatches, type BridgeLog } from "./apns.ts";
 import { note, type SendLog } from "./e2e.ts";
 import { forEachConcurrent, sleep } from "./net.ts";
@@ -186,6 +186,7 @@ export async function sendSmtpThroughBridge(
 ): Promise<BridgeLog> {
   const items = new Map<string, string>();
   const requests: Array<{ body: string; headers: Record<string, string> }> = [];
+  const key = await doorSecret(secret, BRIDGE_SMTP_PATH);
   for (let start = 0; start < opts.messages; start += opts.batch) {
     const batchItems: SmtpBatch["items"] = [];
     for (let i = start; i < Math.min(start + opts.batch, opts.messages); i++) {
@@ -194,7 +195,7 @@ export async function sendSmtpThroughBridge(
       batchItems.push({ id, account: opts.account, mailFrom: verp(id), rcptTo: benchRecipient(i), raw: smtpMessage(i, id, opts.size), ...(opts.dkim ? { dkim: opts.dkim } : {}), relay: opts.relay });
     }
     const body = JSON.stringify({ items: batchItems });
-    requests.push({ body, headers: { "content-type": "application/json", ...(await signedHeaders(secret, body)) } });
+    requests.push({ body, headers: { "content-type": "application/json", ...(await signedHeaders(key, body)) } });
   }
   return postBridgeBatches(`${bridgeUrl}${BRIDGE_SMTP_PATH}`, requests, items, opts.inFlight);
 }

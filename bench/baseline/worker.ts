@@ -2,7 +2,8 @@
 // same zod schema and the same verify, so the ratio is the cost of everything else we do.
 import { DurableObject } from "cloudflare:workers";
 import { sendRequest } from "../../src/core/schema.ts";
-import { verify } from "../../src/core/standard-webhooks.ts";
+import { EDGE_EVENTS_PATH } from "../../src/core/bridge.ts";
+import { doorSecret, verify, webhookHeaders } from "../../src/core/standard-webhooks.ts";
 
 type BaselineEnv = {
   STORE: DurableObjectNamespace<BaselineStore>;
@@ -30,14 +31,10 @@ export default {
       await env.STORE.get(env.STORE.idFromName(id)).insert(id, JSON.stringify(parsed.data));
       return Response.json({ id, status: "queued" }, { status: 202 });
     }
-    if (request.method === "POST" && pathname === "/v1/webhooks/bridge") {
-      // Verify the HMAC and enqueue: nothing else.
+    if (request.method === "POST" && pathname === EDGE_EVENTS_PATH) {
+      // Verify the HMAC with the door's key (derived per request, as lasthop does) and enqueue: nothing else.
       const raw = await request.text();
-      const verdict = await verify(env.WEBHOOK_SECRET, {
-        "webhook-id": request.headers.get("webhook-id") ?? undefined,
-        "webhook-timestamp": request.headers.get("webhook-timestamp") ?? undefined,
-        "webhook-signature": request.headers.get("webhook-signature") ?? undefined,
-      }, raw);
+      const verdict = await verify(await doorSecret(env.WEBHOOK_SECRET, EDGE_EVENTS_PATH), webhookHeaders(request.headers), raw);
       if (!verdict.ok) return Response.json({ error: verdict.reason }, { status: 401 });
       await env.EVENTS.send(raw);
       return Response.json({ accepted: 1 }, { status: 202 });

@@ -1,17 +1,18 @@
 /**
- * The bridge's one way to hand inbound traffic to the edge: a Standard Webhooks-signed JSON
- * POST with a deadline that covers the answer's body too. Callers decide what each status
- * means for their peer (250/451 for SMTP, ESME_ROK/ESME_RX_T_APPN for SMPP).
+ * The bridge's one way to hand inbound traffic to the edge: a JSON POST to `door` (a path of
+ * the edge), Standard Webhooks-signed with that door's key, with a deadline that covers the
+ * answer's body too. Callers decide what each status means for their peer (250/451 for SMTP,
+ * ESME_ROK/ESME_RX_T_APPN for SMPP).
  */
-import { signedHeaders } from "../../src/core/standard-webhooks.ts";
+import { doorSecret, signedHeaders } from "../../src/core/standard-webhooks.ts";
 
 export type EdgeReply = { status: number; text: string } | { error: string };
 
-export async function postToEdge(url: string, secret: string, payload: unknown, timeoutMs: number): Promise<EdgeReply> {
+export async function postToEdge(edgeUrl: string, door: string, secret: string, payload: unknown, timeoutMs: number): Promise<EdgeReply> {
   const body = JSON.stringify(payload);
-  const headers = await signedHeaders(secret, body);
+  const headers = await signedHeaders(await doorSecret(secret, door), body);
   try {
-    const response = await fetch(url, {
+    const response = await fetch(`${edgeUrl}${door}`, {
       method: "POST",
       headers: { "content-type": "application/json", "user-agent": "lasthop-bridge", ...headers },
       body,

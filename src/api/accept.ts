@@ -10,7 +10,7 @@ import { planSms, type SmsEncoding } from "../core/sms/segment.ts";
 import { WEBPUSH_MAX_PLAINTEXT, endpointAllowed, parseAllowlist, payloadText } from "../core/webpush.ts";
 import { messageStub } from "../state/stubs.ts";
 import type { CreateResult } from "../state/types.ts";
-import { ApiError, validationError } from "./errors.ts";
+import { ApiError, validationError } from "../core/http.ts";
 
 export type Accepted = {
   httpStatus: 200 | 202;

@@ -4,7 +4,7 @@ import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import { apiKeyAuth } from "./auth.ts";
 import { limitBody } from "./body.ts";
-import { ApiError, errorBody, renderError } from "./errors.ts";
+import { ApiError, errorBody } from "../core/http.ts";
 import { messages } from "./messages.ts";
 import { sms } from "./sms.ts";
 import { stats } from "./stats.ts";
@@ -38,7 +38,7 @@ app.route("/u", unsubscribeRoutes);
 app.notFound((c) => c.json(errorBody("not_found", `no route ${c.req.method} ${c.req.path}`), 404));
 
 app.onError((err, c) => {
-  if (err instanceof ApiError) return renderError(c, err);
+  if (err instanceof ApiError) return c.json(err.body(), err.status, err.headers);
   if (err instanceof HTTPException) return c.json(errorBody("http_error", err.message), err.status);
   console.error(JSON.stringify({ msg: "unhandled error", path: c.req.path, error: String(err), stack: (err as Error).stack }));
   return c.json(errorBody("internal_error", "something went wrong on our side; retry with the same Idempotency-Key"), 500);

@@ -1,6 +1,6 @@
 import { createMiddleware } from "hono/factory";
 import { sha256Hex } from "../core/bytes.ts";
-import { ApiError } from "./errors.ts";
+import { ApiError } from "../core/http.ts";
 import type { AppEnv } from "./types.ts";
 
 /**

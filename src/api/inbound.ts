@@ -1,18 +1,15 @@
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import { fromBase64 } from "../core/bytes.ts";
 import { ingestFeedbackEmail } from "./feedback-email.ts";
 import { ingestMo } from "./mo.ts";
-import { smsInbound } from "../core/bridge.ts";
+import { EDGE_EMAIL_INBOUND_PATH, EDGE_SMS_INBOUND_PATH, smsInbound } from "../core/bridge.ts";
 import { derivedEventId } from "../core/ids.ts";
 import { accountForAddress } from "../core/sms/account.ts";
 import { accountStub, refStub } from "../state/stubs.ts";
 import type { ReceiptResult } from "../state/types.ts";
-import { limitBody } from "./body.ts";
-import { readJson } from "./body.ts";
-import { assertSigned } from "./signed.ts";
-import { ApiError, validationError } from "./errors.ts";
+import { limitBody, limitBodyTo } from "./body.ts";
+import { ApiError, assertSigned, readJson, validationError } from "../core/http.ts";
 import type { AppEnv } from "./types.ts";
 
 /** The bridge caps inbound mail at 10 MiB; base64 and JSON add a third. */
@@ -32,16 +29,11 @@ const inboundEmail = z.strictObject({
  */
 export const inbound = new Hono<AppEnv>().post(
   "/email",
-  bodyLimit({
-    maxSize: MAX_INBOUND_BYTES,
-    onError: () => {
-      throw new ApiError(413, "payload_too_large", `the body is over the ${MAX_INBOUND_BYTES}-byte limit`);
-    },
-  }),
+  limitBodyTo(MAX_INBOUND_BYTES),
   async (c) => {
     const raw = await c.req.text();
-    await assertSigned(c, raw);
-    const { value } = await readJson(c, raw);
+    await assertSigned(c.env.WEBHOOK_SECRET, EDGE_EMAIL_INBOUND_PATH, c.req.raw.headers, raw);
+    const value = readJson(c.req.raw.headers, raw);
     const parsed = inboundEmail.safeParse(value);
     if (!parsed.success) throw validationError(parsed.error);
     const result = await ingestFeedbackEmail(c.env, fromBase64(parsed.data.raw), parsed.data.to);
@@ -61,8 +53,8 @@ const MO_DEDUPE_WINDOW_MS = 10 * 60 * 1000;
  */
 inbound.post("/sms", limitBody, async (c) => {
   const raw = await c.req.text();
-  await assertSigned(c, raw);
-  const { value } = await readJson(c, raw);
+  await assertSigned(c.env.WEBHOOK_SECRET, EDGE_SMS_INBOUND_PATH, c.req.raw.headers, raw);
+  const value = readJson(c.req.raw.headers, raw);
   const parsed = smsInbound.safeParse(value);
   if (!parsed.success) throw validationError(parsed.error);
   const item = parsed.data;

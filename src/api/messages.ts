@@ -3,8 +3,8 @@ import { z } from "zod";
 import { batchRequest } from "../core/schema.ts";
 import { messageStub } from "../state/stubs.ts";
 import { acceptMessage } from "./accept.ts";
-import { limitBody, readJson } from "./body.ts";
-import { ApiError, errorBody, validationError } from "./errors.ts";
+import { limitBody } from "./body.ts";
+import { ApiError, readJson, validationError } from "../core/http.ts";
 import type { AppEnv } from "./types.ts";
 
 const idempotencyKey = z.string().min(1).max(255).regex(/^[\x21-\x7e]+$/, "printable ASCII without spaces");
@@ -26,13 +26,13 @@ const BATCH_CONCURRENCY = 50;
 export const messages = new Hono<AppEnv>()
   .post("/", limitBody, async (c) => {
     const key = readIdempotencyKey(c.req.header("idempotency-key"));
-    const { value } = await readJson(c);
+    const value = readJson(c.req.raw.headers, await c.req.text());
     const accepted = await acceptMessage(c.env, c.get("account"), value, { idempotencyKey: key });
     return c.json(accepted.body, accepted.httpStatus);
   })
   .post("/batch", limitBody, async (c) => {
     const key = readIdempotencyKey(c.req.header("idempotency-key"));
-    const { value } = await readJson(c);
+    const value = readJson(c.req.raw.headers, await c.req.text());
     const parsed = batchRequest.safeParse(value);
     if (!parsed.success) throw validationError(parsed.error);
     const items = parsed.data.messages;
@@ -47,7 +47,7 @@ export const messages = new Hono<AppEnv>()
             results[index] = accepted.body;
           } catch (err) {
             if (!(err instanceof ApiError)) throw err;
-            results[index] = errorBody(err.code, err.message, err.details);
+            results[index] = err.body();
           }
         }),
       );

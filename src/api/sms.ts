@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { accountStub } from "../state/stubs.ts";
-import { validationError } from "./errors.ts";
+import { validationError } from "../core/http.ts";
 import type { AppEnv } from "./types.ts";
 
 const listQuery = z.strictObject({

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { channelParam } from "../core/schema.ts";
 import { mergeBuckets, type StatsBucket } from "../state/account.ts";
 import { counterStubs } from "../state/stubs.ts";
-import { ApiError, validationError } from "./errors.ts";
+import { ApiError, validationError } from "../core/http.ts";
 import type { AppEnv } from "./types.ts";
 
 const DAY_MS = 86_400_000;

@@ -5,7 +5,7 @@ import { channelParam } from "../core/schema.ts";
 import { recipientKeyFromPath } from "../core/recipient.ts";
 import type { Channel } from "../core/model.ts";
 import { accountStub, recipientStub } from "../state/stubs.ts";
-import { ApiError, validationError } from "./errors.ts";
+import { ApiError, validationError } from "../core/http.ts";
 import type { AppEnv } from "./types.ts";
 
 const listQuery = z.strictObject({

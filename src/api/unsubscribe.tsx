@@ -4,7 +4,7 @@ import { verifyUnsubscribeToken, type UnsubscribeClaim } from "../core/email.ts"
 import { normalizeEmail } from "../core/recipient.ts";
 import { messageStub, recipientStub } from "../state/stubs.ts";
 import type { ApplyResult } from "../state/types.ts";
-import { ApiError } from "./errors.ts";
+import { ApiError } from "../core/http.ts";
 import type { AppEnv } from "./types.ts";
 
 const Page: FC<PropsWithChildren<{ title: string }>> = ({ title, children }) => (

@@ -1,8 +1,8 @@
 import { Hono } from "hono";
+import { EDGE_EVENTS_PATH } from "../core/bridge.ts";
 import { eventBatch } from "../core/schema.ts";
-import { limitBody, readJson } from "./body.ts";
-import { assertSigned } from "./signed.ts";
-import { ApiError, validationError } from "./errors.ts";
+import { limitBody } from "./body.ts";
+import { ApiError, assertSigned, readJson, validationError } from "../core/http.ts";
 import type { AppEnv } from "./types.ts";
 import { ingestMo } from "./mo.ts";
 import { restRouteFor, signedUrlCandidates, statusEvent, twilioQuery, verifyTwilio } from "../webhooks/twilio.ts";
@@ -55,8 +55,8 @@ export const webhooks = new Hono<AppEnv>()
   const provider = c.req.param("provider");
   if (provider !== "bridge") throw new ApiError(404, "not_found", `no webhook provider ${provider}`);
   const raw = await c.req.text();
-  await assertSigned(c, raw);
-  const { value } = await readJson(c, raw);
+  await assertSigned(c.env.WEBHOOK_SECRET, EDGE_EVENTS_PATH, c.req.raw.headers, raw);
+  const value = readJson(c.req.raw.headers, raw);
   const parsed = eventBatch.safeParse(value);
   if (!parsed.success) throw validationError(parsed.error);
   const receivedAt = new Date().toISOString();

@@ -1,16 +1,17 @@
 import { batchResults } from "../core/bridge.ts";
 import type { OutcomeDetail, SendOutcome } from "../core/outcome.ts";
-import { signedHeaders } from "../core/standard-webhooks.ts";
+import { doorSecret, signedHeaders } from "../core/standard-webhooks.ts";
 
 /**
- * The one way the edge calls the bridge: a Standard-Webhooks-signed JSON POST. In dev,
+ * The one way the edge calls the bridge: a JSON POST Standard-Webhooks-signed with the key of
+ * its path (`doorSecret`), so it is good at that door only. In dev,
  * tests and on any container host the bridge is a process at BRIDGE_URL; on Cloudflare
  * Containers a `BRIDGE` binding (a Container Durable Object) can stand in for the URL,
  * and nothing else in the edge changes.
  */
 export async function callBridge(env: Env, path: string, body: unknown): Promise<Response> {
   const raw = JSON.stringify(body);
-  const headers = { ...(await signedHeaders(env.WEBHOOK_SECRET, raw)), "content-type": "application/json" };
+  const headers = { ...(await signedHeaders(await doorSecret(env.WEBHOOK_SECRET, path), raw)), "content-type": "application/json" };
   const { BRIDGE: binding, BRIDGE_INSTANCES } = env as ContainerEnv;
   if (binding) {
     const stub = binding.get(binding.idFromName(bridgeInstance(BRIDGE_INSTANCES)));

@@ -1,6 +1,7 @@
 /**
  * The edge ⇄ bridge contract: what a batch request carries and what comes back, one
- * schema for both sides (Standard Webhooks signatures wrap both directions).
+ * schema for both sides (Standard Webhooks signatures wrap both directions). Each path
+ * below is a door: requests to it are signed with its own key (`doorSecret`).
  */
 import { z } from "zod";
 import { outcomeWith, type SendOutcome } from "./outcome.ts";
@@ -144,3 +145,9 @@ export const smsInbound = z.discriminatedUnion("kind", [smsDeliveryReceipt, smsM
 export type SmsInbound = z.infer<typeof smsInbound>;
 
 export const EDGE_SMS_INBOUND_PATH = "/v1/inbound/sms";
+
+/** Where the bridge's inbound SMTP server hands the edge each message, one POST per recipient. */
+export const EDGE_EMAIL_INBOUND_PATH = "/v1/inbound/email";
+
+/** Where canonical events reach the edge: from the bridge, or any Standard Webhooks sender given this door's key. */
+export const EDGE_EVENTS_PATH = "/v1/webhooks/bridge";

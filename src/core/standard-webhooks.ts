@@ -3,12 +3,42 @@
  * `${webhook-id}.${webhook-timestamp}.${body}` with a `whsec_`-prefixed base64 secret,
  * sent as space-separated `v1,<base64>` entries. Used by the edge to verify the bridge
  * and by the bridge to verify the edge: one implementation for both sides.
+ *
+ * The platform secret (WEBHOOK_SECRET = BRIDGE_SECRET) never signs a request itself: each
+ * door (the path a signed request is posted to) has its own key, `doorSecret(secret, door)`,
+ * so a body signed for one door is refused at every other.
  */
 import { fromBase64, toBase64, utf8 } from "./bytes.ts";
 
 export const TOLERANCE_SECONDS = 5 * 60;
 
 export type WebhookHeaders = { "webhook-id": string; "webhook-timestamp": string; "webhook-signature": string };
+
+/** A Fetch `Headers`, or a getter by lower-case name (Node's `req.headers[name]`, Hono's `c.req.header`). */
+export type HeaderSource = Headers | ((name: string) => string | string[] | null | undefined);
+
+/** The three Standard Webhooks headers of a request, as `verify` takes them (the first of repeated ones). */
+export function webhookHeaders(source: HeaderSource): Partial<WebhookHeaders> {
+  const get = typeof source === "function" ? source : (name: string) => source.get(name);
+  const one = (name: keyof WebhookHeaders) => {
+    const value = get(name);
+    return (Array.isArray(value) ? value[0] : value) ?? undefined;
+  };
+  return { "webhook-id": one("webhook-id"), "webhook-timestamp": one("webhook-timestamp"), "webhook-signature": one("webhook-signature") };
+}
+
+/** What the door's name is prefixed with before it is MACed: no other HMAC of the secret starts so. */
+export const DOOR_LABEL = "lasthop door:";
+
+/**
+ * The signing key of one door: `whsec_` + base64(HMAC-SHA256(key bytes of `secret`,
+ * "lasthop door:" + door)). It is an ordinary Standard Webhooks secret, so any sender
+ * (the `standardwebhooks` package included) can sign for that door with it, and only there.
+ */
+export async function doorSecret(secret: string, door: string): Promise<string> {
+  const key = await importSecret(secret, "sign");
+  return `whsec_${toBase64(await crypto.subtle.sign("HMAC", key, utf8(DOOR_LABEL + door)))}`;
+}
 
 export type VerifyResult = { ok: true } | { ok: false; reason: string };
 

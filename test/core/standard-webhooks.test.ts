@@ -1,7 +1,8 @@
-import { randomBytes } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
-import { TOLERANCE_SECONDS, sign, signedHeaders, verify, type WebhookHeaders } from "../../src/core/standard-webhooks.ts";
+import { BRIDGE_APNS_PATH, BRIDGE_SMPP_PATH, BRIDGE_SMTP_PATH, EDGE_EMAIL_INBOUND_PATH, EDGE_EVENTS_PATH, EDGE_SMS_INBOUND_PATH } from "../../src/core/bridge.ts";
+import { DOOR_LABEL, TOLERANCE_SECONDS, doorSecret, sign, signedHeaders, verify, webhookHeaders, type WebhookHeaders } from "../../src/core/standard-webhooks.ts";
 
 // Made at run time: no secret, not even a test one, lives in the repo.
 const secret = `whsec_${randomBytes(32).toString("base64")}`;
@@ -97,5 +98,92 @@ describe("verify", () => {
 
   it("tolerance is 5 minutes", () => {
     expect(TOLERANCE_SECONDS).toBe(300);
+  });
+});
+
+describe("webhookHeaders", () => {
+  const signed = referenceHeaders();
+
+  it("reads the three headers from a Fetch Headers, whatever their case on the wire", async () => {
+    const headers = new Headers({ "Webhook-Id": signed["webhook-id"], "WEBHOOK-TIMESTAMP": signed["webhook-timestamp"], "webhook-signature": signed["webhook-signature"], "content-type": "application/json" });
+    expect(webhookHeaders(headers)).toEqual(signed);
+    expect(await verify(secret, webhookHeaders(headers), payload, nowMs)).toEqual({ ok: true });
+  });
+
+  it("reads them through a getter (Node's req.headers), taking the first of a repeated header", () => {
+    const node: Record<string, string | string[] | undefined> = { ...signed, "webhook-id": [signed["webhook-id"], "msg_second"] };
+    expect(webhookHeaders((name) => node[name])).toEqual(signed);
+  });
+
+  it("absent headers are undefined (null from Headers too), so verify names them missing", async () => {
+    expect(webhookHeaders(new Headers())).toEqual({ "webhook-id": undefined, "webhook-timestamp": undefined, "webhook-signature": undefined });
+    expect(webhookHeaders(() => null)).toEqual({ "webhook-id": undefined, "webhook-timestamp": undefined, "webhook-signature": undefined });
+    expect(await verify(secret, webhookHeaders(new Headers({ "webhook-id": "x" })), payload, nowMs)).toEqual({ ok: false, reason: "missing webhook-id, webhook-timestamp or webhook-signature" });
+  });
+});
+
+describe("doorSecret: one key per door", () => {
+  const doors = [EDGE_EVENTS_PATH, EDGE_EMAIL_INBOUND_PATH, EDGE_SMS_INBOUND_PATH, BRIDGE_APNS_PATH, BRIDGE_SMTP_PATH, BRIDGE_SMPP_PATH];
+  /** The construction, written again with node:crypto: whsec_ + base64(HMAC-SHA256(secret's key bytes, "lasthop door:" + door)). */
+  const reference = (platform: string, door: string) =>
+    `whsec_${createHmac("sha256", Buffer.from(platform.replace(/^whsec_/, ""), "base64")).update(`lasthop door:${door}`).digest("base64")}`;
+
+  it("the label is fixed: changing it changes every key", () => {
+    expect(DOOR_LABEL).toBe("lasthop door:");
+  });
+
+  // Known answers for the published dev secret (.dev.vars.example, sandbox/stack.ts), so the
+  // construction cannot drift unnoticed and the README's one-liner can be checked against them.
+  const DEV_BRIDGE_SECRET = "whsec_bGFzdGhvcC1kZXYtc2VjcmV0LTAwMDAwMDAw";
+  it.each([
+    [EDGE_EVENTS_PATH, "whsec_a5akyYnA/AGnswUqaORYQFkVlv5WeQRdz/sZuj5X/HA="],
+    [EDGE_EMAIL_INBOUND_PATH, "whsec_mjR85EcmcO6mvghuRzO63Dhd7PMtt7FDattG79j7y8E="],
+    [EDGE_SMS_INBOUND_PATH, "whsec_3x+n2ax8bPbr+bpJM896Si4k1l70dwk+LTixbAtCw6A="],
+    [BRIDGE_APNS_PATH, "whsec_f4LezYItbGwdPqGg1IBAEHZc4/p8b7HBI1Bl47rZM44="],
+    [BRIDGE_SMTP_PATH, "whsec_Y3802RMfcTy3fbnWxDPE0BmKkvdd4WogT2RqbYP9O30="],
+    [BRIDGE_SMPP_PATH, "whsec_MFNelJcRLvqcpespzujqJx6Qr0GDaTx1R2dGtPs4n2o="],
+  ])("dev secret, %s → %s", async (door, key) => {
+    expect(await doorSecret(DEV_BRIDGE_SECRET, door)).toBe(key);
+    expect(reference(DEV_BRIDGE_SECRET, door)).toBe(key);
+  });
+
+  it.each(doors)("%s: matches node:crypto for a random secret, with or without the whsec_ prefix", async (door) => {
+    expect(await doorSecret(secret, door)).toBe(reference(secret, door));
+    expect(await doorSecret(secret.slice("whsec_".length), door)).toBe(reference(secret, door));
+  });
+
+  it("every door has its own key, none is the platform secret, and another secret gives other keys", async () => {
+    const keys = await Promise.all(doors.map((door) => doorSecret(secret, door)));
+    const others = await Promise.all(doors.map((door) => doorSecret(otherSecret, door)));
+    expect(new Set([...keys, ...others, secret, otherSecret]).size).toBe(doors.length * 2 + 2);
+    for (const key of keys) expect(key).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
+  });
+
+  it("the door is taken exactly: a trailing slash, another case or no door at all is another key", async () => {
+    const key = await doorSecret(secret, EDGE_EVENTS_PATH);
+    for (const near of [`${EDGE_EVENTS_PATH}/`, EDGE_EVENTS_PATH.toUpperCase(), "/v1/webhooks/bridge?x=1", ""]) {
+      expect(await doorSecret(secret, near)).not.toBe(key);
+    }
+  });
+
+  describe("a body signed for one door verifies at that door only", () => {
+    const pairs = doors.flatMap((signedFor) => doors.map((checkedAt) => [signedFor, checkedAt] as const));
+    it.each(pairs)("signed for %s, checked at %s", async (signedFor, checkedAt) => {
+      const headers = await signedHeaders(await doorSecret(secret, signedFor), payload, nowMs);
+      const verdict = await verify(await doorSecret(secret, checkedAt), headers, payload, nowMs);
+      expect(verdict).toEqual(signedFor === checkedAt ? { ok: true } : { ok: false, reason: "no signature matches" });
+    });
+
+    it.each(doors)("signed with the platform secret itself: refused at %s", async (door) => {
+      const headers = await signedHeaders(secret, payload, nowMs);
+      expect(await verify(await doorSecret(secret, door), headers, payload, nowMs)).toEqual({ ok: false, reason: "no signature matches" });
+    });
+  });
+
+  it("a door key is an ordinary Standard Webhooks secret: the reference signs and verifies with it", async () => {
+    const key = await doorSecret(secret, EDGE_EVENTS_PATH);
+    expect(await verify(key, referenceHeaders(payload, msgId, timestamp, key), payload, nowMs)).toEqual({ ok: true });
+    const ours = await signedHeaders(key, payload);
+    expect(new Webhook(key).verify(payload, ours)).toEqual(JSON.parse(payload));
   });
 });

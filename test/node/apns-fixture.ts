@@ -12,7 +12,7 @@ import http2, { type Http2Session, type ServerHttp2Stream } from "node:http2";
 import type { AddressInfo, Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { signedHeaders } from "../../src/core/standard-webhooks.ts";
+import { doorSecret, signedHeaders } from "../../src/core/standard-webhooks.ts";
 import type { Config } from "../../bridge/src/config.ts";
 
 const { NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
@@ -275,10 +275,10 @@ export function item(label: string, extra: Record<string, unknown> = {}): Record
   return { id: crypto.randomUUID(), token: deviceToken(label), topic: "dev.lasthop.app", pushType: "alert", payload: { aps: { alert: label } }, ...extra };
 }
 
-/** POSTs a Standard Webhooks-signed JSON body to the bridge. */
-export async function signedPost(url: string, body: unknown, secret = SECRET, now = Date.now()): Promise<Response> {
+/** POSTs a JSON body to the bridge, Standard Webhooks-signed with the key of `door` (the URL's own path unless told). */
+export async function signedPost(url: string, body: unknown, secret = SECRET, now = Date.now(), door = new URL(url).pathname): Promise<Response> {
   const text = typeof body === "string" ? body : JSON.stringify(body);
-  const headers = await signedHeaders(secret, text, now);
+  const headers = await signedHeaders(await doorSecret(secret, door), text, now);
   return fetch(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: text });
 }
 

@@ -18,8 +18,8 @@ import SMTPConnection from "nodemailer/lib/smtp-connection";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startBridge, type Bridge } from "../../bridge/src/app.ts";
 import { ConfigError, loadConfig, type Config, type InboundConfig } from "../../bridge/src/config.ts";
-import { INBOUND_EMAIL_PATH } from "../../bridge/src/smtp/inbound.ts";
-import { verify } from "../../src/core/standard-webhooks.ts";
+import { EDGE_EMAIL_INBOUND_PATH } from "../../src/core/bridge.ts";
+import { doorSecret, verify, webhookHeaders } from "../../src/core/standard-webhooks.ts";
 import { makeCertificate, SECRET, testConfig } from "./smtp-fixture.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -60,8 +60,7 @@ async function startFakeEdge(): Promise<FakeEdge> {
     req.on("end", async () => {
       const text = Buffer.concat(chunks).toString("utf8");
       const headers = req.headers;
-      const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
-      const verdict = await verify(SECRET, { "webhook-id": one(headers["webhook-id"]), "webhook-timestamp": one(headers["webhook-timestamp"]), "webhook-signature": one(headers["webhook-signature"]) }, text);
+      const verdict = await verify(await doorSecret(SECRET, req.url ?? ""), webhookHeaders((name) => headers[name]), text);
       const json = JSON.parse(text) as EdgeRequest["json"];
       const request: EdgeRequest = { path: req.url ?? "", headers, text, json, raw: Buffer.from(json.raw, "base64"), verified: verdict.ok };
       edge.requests.push(request);
@@ -282,7 +281,7 @@ describe("inbound SMTP → edge", () => {
     expect(result.response).toBe("250 2.0.0 Ok: handed to lasthop");
     expect(edge.requests).toHaveLength(1);
     const request = edge.requests[0]!;
-    expect(request.path).toBe(INBOUND_EMAIL_PATH);
+    expect(request.path).toBe(EDGE_EMAIL_INBOUND_PATH);
     expect(request.verified).toBe(true);
     expect(request.headers["content-type"]).toBe("application/json");
     expect(Object.keys(request.json).sort()).toEqual(["from", "raw", "to"]);

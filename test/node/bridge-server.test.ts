@@ -1,14 +1,15 @@
 // The bridge's HTTP API: Standard Webhooks authentication before anything is parsed or sent,
-// body limits, schema errors with paths, /healthz and /metrics. Signatures are made with the
-// shared src/core module and, for one request, with the `standardwebhooks` package.
+// with one key per door, body limits, schema errors with paths, /healthz and /metrics.
+// Signatures are made with the shared src/core module and, for one request, with the
+// `standardwebhooks` package given the door's key.
 import { randomBytes } from "node:crypto";
 import { request } from "node:http";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startBridge, type Bridge } from "../../bridge/src/app.ts";
 import { MAX_BODY_BYTES } from "../../bridge/src/server.ts";
-import { BRIDGE_APNS_PATH, batchResults } from "../../src/core/bridge.ts";
-import { signedHeaders } from "../../src/core/standard-webhooks.ts";
+import { BRIDGE_APNS_PATH, BRIDGE_SMPP_PATH, BRIDGE_SMTP_PATH, EDGE_EVENTS_PATH, EDGE_SMS_INBOUND_PATH, batchResults } from "../../src/core/bridge.ts";
+import { doorSecret, signedHeaders } from "../../src/core/standard-webhooks.ts";
 import { item, makeApnsKey, SECRET, signedPost, startApnsFixture, testConfig, type ApnsFixture } from "./apns-fixture.ts";
 
 const key = makeApnsKey();
@@ -40,7 +41,7 @@ describe("authentication (before parsing, before sending)", () => {
   it("unsigned → 401", async () => {
     const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: batch() });
     expect(res.status).toBe(401);
-    expect(await errorOf(res)).toMatchObject({ code: "unauthorized" });
+    expect(await errorOf(res)).toMatchObject({ code: "invalid_signature" });
   });
 
   it("signed with another secret → 401", async () => {
@@ -56,7 +57,7 @@ describe("authentication (before parsing, before sending)", () => {
   });
 
   it("signature for another body → 401", async () => {
-    const headers = await signedHeaders(SECRET, batch());
+    const headers = await signedHeaders(await doorSecret(SECRET, BRIDGE_APNS_PATH), batch());
     const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: batch() });
     expect(res.status).toBe(401);
   });
@@ -73,11 +74,34 @@ describe("authentication (before parsing, before sending)", () => {
     expect(fixture.received).toHaveLength(0);
   });
 
-  it("accepts a request signed by the standardwebhooks package (independent implementation)", async () => {
+  it("a body signed for another door → 401: the other bridge routes, the edge's doors, the platform secret itself", async () => {
+    const body = batch();
+    for (const door of [BRIDGE_SMTP_PATH, BRIDGE_SMPP_PATH, EDGE_EVENTS_PATH, EDGE_SMS_INBOUND_PATH, `${BRIDGE_APNS_PATH}/`, ""]) {
+      const res = await signedPost(url, body, SECRET, Date.now(), door);
+      expect(res.status, door).toBe(401);
+      expect((await errorOf(res)).message).toMatch(/no signature matches/);
+    }
+    const raw = await fetch(url, { method: "POST", headers: { "content-type": "application/json", ...(await signedHeaders(SECRET, body)) }, body });
+    expect(raw.status).toBe(401);
+    expect(fixture.received).toHaveLength(0);
+    expect((await signedPost(url, body, SECRET, Date.now(), BRIDGE_APNS_PATH)).status).toBe(200);
+  });
+
+  it("the same holds at the SMTP and SMPP doors: an APNs-signed body is refused there before anything else", async () => {
+    const body = batch();
+    const headers = { "content-type": "application/json", ...(await signedHeaders(await doorSecret(SECRET, BRIDGE_APNS_PATH), body)) };
+    for (const path of [BRIDGE_SMTP_PATH, BRIDGE_SMPP_PATH]) {
+      const res = await fetch(`${bridge.url}${path}`, { method: "POST", headers, body });
+      expect(res.status, path).toBe(401); // not 400 (not their schema) and not 503 (SMPP is off here)
+      expect(await errorOf(res)).toMatchObject({ code: "invalid_signature" });
+    }
+  });
+
+  it("accepts a request signed by the standardwebhooks package with the door's key (independent implementation)", async () => {
     const body = batch();
     const id = `msg_${randomBytes(8).toString("hex")}`;
     const at = new Date();
-    const signature = new Webhook(SECRET).sign(id, at, body);
+    const signature = new Webhook(await doorSecret(SECRET, BRIDGE_APNS_PATH)).sign(id, at, body);
     const res = await fetch(url, {
       method: "POST",
       headers: { "content-type": "application/json", "webhook-id": id, "webhook-timestamp": String(Math.floor(at.getTime() / 1000)), "webhook-signature": signature },
@@ -100,7 +124,7 @@ describe("request validation", () => {
     const res = await signedPost(url, { items: [item("ok"), { ...item("bad"), token: "not-hex", extra: 1 }] });
     expect(res.status).toBe(400);
     const error = await errorOf(res);
-    expect(error.code).toBe("invalid_request");
+    expect(error.code).toBe("validation_failed");
     expect(error.details!.map((d) => d.path)).toEqual(expect.arrayContaining(["items.1.token", "items.1"]));
     const empty = await signedPost(url, { items: [] });
     expect(empty.status).toBe(400);
@@ -110,7 +134,7 @@ describe("request validation", () => {
 
   it("a signed non-JSON content type → 415", async () => {
     const body = batch();
-    const res = await fetch(url, { method: "POST", headers: { "content-type": "text/plain", ...(await signedHeaders(SECRET, body)) }, body });
+    const res = await fetch(url, { method: "POST", headers: { "content-type": "text/plain", ...(await signedHeaders(await doorSecret(SECRET, BRIDGE_APNS_PATH), body)) }, body });
     expect(res.status).toBe(415);
   });
 

@@ -165,11 +165,11 @@ describe("the signed endpoint", () => {
     const url = `${bridge.url}${BRIDGE_SMPP_PATH}`;
     const unsigned = await signedPost(url, { items: [item()] }, `whsec_${randomBytes(32).toString("base64")}`);
     expect(unsigned.status).toBe(401);
-    expect(((await unsigned.json()) as { error: { code: string } }).error.code).toBe("unauthorized");
+    expect(((await unsigned.json()) as { error: { code: string } }).error.code).toBe("invalid_signature");
     const bad = await signedPost(url, { items: [{ ...item(), to: "15557654321", reference: 300 }] });
     expect(bad.status).toBe(400);
     const error = ((await bad.json()) as { error: { code: string; details: Array<{ path: string }> } }).error;
-    expect(error.code).toBe("invalid_request");
+    expect(error.code).toBe("validation_failed");
     expect(error.details.map((d) => d.path).sort()).toEqual(["items.0.reference", "items.0.to"]);
     expect(peer.submits).toHaveLength(0);
 

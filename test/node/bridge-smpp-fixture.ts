@@ -17,7 +17,7 @@ import smpp, { type PDU, type Server, type Session } from "smpp";
 import type { Config } from "../../bridge/src/config.ts";
 import type { SmppRouteConfig } from "../../bridge/src/config.ts";
 import { keepRawMessages, rawBytes } from "../../bridge/src/smpp/pdu.ts";
-import { verify } from "../../src/core/standard-webhooks.ts";
+import { doorSecret, verify, webhookHeaders } from "../../src/core/standard-webhooks.ts";
 import { SECRET } from "./smtp-fixture.ts";
 
 export { SECRET };
@@ -283,8 +283,7 @@ export async function startEdge(): Promise<FakeEdge> {
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", async () => {
       const text = Buffer.concat(chunks).toString("utf8");
-      const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
-      const verdict = await verify(SECRET, { "webhook-id": one(req.headers["webhook-id"]), "webhook-timestamp": one(req.headers["webhook-timestamp"]), "webhook-signature": one(req.headers["webhook-signature"]) }, text);
+      const verdict = await verify(await doorSecret(SECRET, req.url ?? ""), webhookHeaders((name) => req.headers[name]), text);
       const request: EdgeRequest = { path: req.url ?? "", text, json: JSON.parse(text) as Record<string, unknown>, verified: verdict.ok, at: performance.now() };
       edge.requests.push(request);
       const reply = (status: number, body: unknown) => {

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startBridge, type Bridge } from "../../bridge/src/app.ts";
 import { SIGNED_HEADERS } from "../../bridge/src/smtp/dkim.ts";
 import { batchResults, BRIDGE_SMTP_PATH, type BatchResults } from "../../src/core/bridge.ts";
-import { signedHeaders } from "../../src/core/standard-webhooks.ts";
+import { doorSecret, signedHeaders } from "../../src/core/standard-webhooks.ts";
 import { rawMessage, SECRET, signedPost, smarthost, smtpItem, startSmtpFixture, testConfig, type SmtpFixture } from "./smtp-fixture.ts";
 
 /**
@@ -96,7 +96,7 @@ describe("authentication (before parsing, before sending)", () => {
   it("unsigned → 401", async () => {
     const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: body() });
     expect(res.status).toBe(401);
-    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("unauthorized");
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("invalid_signature");
   });
 
   it("stale: timestamp 6 minutes old → 401", async () => {
@@ -122,11 +122,11 @@ describe("authentication (before parsing, before sending)", () => {
     const res = await signedPost(url, bad);
     expect(res.status).toBe(400);
     const error = ((await res.json()) as { error: { code: string; details: Array<{ path: string }> } }).error;
-    expect(error.code).toBe("invalid_request");
+    expect(error.code).toBe("validation_failed");
     expect(error.details.map((d) => d.path)).toContain("items.0.relay.mode");
     expect((await signedPost(url, "{nope")).status).toBe(400);
     const text = body();
-    const headers = await signedHeaders(SECRET, text);
+    const headers = await signedHeaders(await doorSecret(SECRET, BRIDGE_SMTP_PATH), text);
     expect((await fetch(url, { method: "POST", headers: { "content-type": "text/plain", ...headers }, body: text })).status).toBe(415);
   });
 });

@@ -3,6 +3,8 @@
 import { createHash, randomBytes } from "node:crypto";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EDGE_EVENTS_PATH } from "../../src/core/bridge.ts";
+import { doorSecret } from "../../src/core/standard-webhooks.ts";
 import { startTestStack, waitFor, type TestStack } from "./stack-helpers.ts";
 
 let stack: TestStack;
@@ -83,14 +85,17 @@ describe("web push through the whole stack", () => {
     await waitForStatus(sent.body.id, "accepted");
     const body = JSON.stringify({ events: [{ id: "e2e-dlr-1", account: stack.account, messageId: sent.body.id, type: "delivered", occurredAt: new Date().toISOString(), provider: "bridge", detail: {} }] });
     const post = (headers: Record<string, string>) =>
-      fetch(`${stack.workerUrl}/v1/webhooks/bridge`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body });
+      fetch(`${stack.workerUrl}${EDGE_EVENTS_PATH}`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body });
 
-    // Signed by the independent standardwebhooks package, with the wrong secret and with an old timestamp.
+    // Signed by the independent standardwebhooks package, with the wrong secret and with an old
+    // timestamp; then rightly, with the door's key (what an outside sender of events is given).
     const forged = new Webhook(`whsec_${randomBytes(32).toString("base64")}`);
     const old = new Date(Date.now() - 10 * 60_000);
-    const real = new Webhook(stack.secret);
+    const real = new Webhook(await doorSecret(stack.secret, EDGE_EVENTS_PATH));
     expect((await post({ "webhook-id": "a", "webhook-timestamp": String(Math.floor(Date.now() / 1000)), "webhook-signature": forged.sign("a", new Date(), body) })).status).toBe(401);
     expect((await post({ "webhook-id": "b", "webhook-timestamp": String(Math.floor(old.getTime() / 1000)), "webhook-signature": real.sign("b", old, body) })).status).toBe(401);
+    // The platform secret itself signs for no door.
+    expect((await post({ "webhook-id": "d", "webhook-timestamp": String(Math.floor(Date.now() / 1000)), "webhook-signature": new Webhook(stack.secret).sign("d", new Date(), body) })).status).toBe(401);
     await new Promise((r) => setTimeout(r, 2000));
     expect((await json(await api(`/v1/messages/${sent.body.id}`))).body.status).toBe("accepted");
 

@@ -24,7 +24,7 @@ import { join } from "node:path";
 import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMTPServerSession } from "smtp-server";
 import type { Config, SmtpConfig } from "../../bridge/src/config.ts";
 import type { MxRecord, SmtpResolver } from "../../bridge/src/smtp/dns.ts";
-import { signedHeaders } from "../../src/core/standard-webhooks.ts";
+import { doorSecret, signedHeaders } from "../../src/core/standard-webhooks.ts";
 
 export const SECRET = "whsec_bGFzdGhvcC10ZXN0LXNlY3JldC0xMjM0NTY3OA==";
 
@@ -225,9 +225,10 @@ export function testConfig(smtp: Partial<SmtpConfig> = {}): Config {
   return { host: "127.0.0.1", port: 0, secret: SECRET, apns: null, smtp: smtpConfig(smtp), logLevel: "silent", shutdownTimeoutMs: 5_000 };
 }
 
-export async function signedPost(url: string, body: unknown, secret = SECRET, now = Date.now()): Promise<Response> {
+/** POSTs a JSON body to the bridge, Standard Webhooks-signed with the key of `door` (the URL's own path unless told). */
+export async function signedPost(url: string, body: unknown, secret = SECRET, now = Date.now(), door = new URL(url).pathname): Promise<Response> {
   const text = typeof body === "string" ? body : JSON.stringify(body);
-  const headers = await signedHeaders(secret, text, now);
+  const headers = await signedHeaders(await doorSecret(secret, door), text, now);
   return fetch(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: text });
 }
 

@@ -1,12 +1,12 @@
 /**
  * A fake bridge for the Worker tests: it checks the Standard Webhooks signature with the
- * shared verify, records each batch, and answers each item by its token's first byte
+ * shared verify and the key of the door it was posted to, records each batch, and answers each item by its token's first byte
  * (aa → accepted, dd → 410 bounced, cc → 429 retry, ee → 400 BadTopic failed). The real
  * bridge and APNs simulator are exercised end to end in test/node.
  */
 import { env } from "cloudflare:test";
 import { vi } from "vitest";
-import { verify } from "../../src/core/standard-webhooks.ts";
+import { doorSecret, verify, webhookHeaders } from "../../src/core/standard-webhooks.ts";
 import { TEST_BRIDGE_HOST } from "../fixtures.ts";
 
 export type SmtpCall = { items: Array<{ id: string; account: string; mailFrom: string; rcptTo: string; raw: string; relay: unknown }> };
@@ -15,12 +15,8 @@ export type BridgeCall = { items: Array<{ id: string; token: string; topic: stri
 /** The body of a request the edge signed for the bridge, or the bridge's 401. */
 export async function verifiedBody(request: Request): Promise<string | Response> {
   const raw = await request.text();
-  const verdict = await verify(env.WEBHOOK_SECRET, {
-    "webhook-id": request.headers.get("webhook-id") ?? undefined,
-    "webhook-timestamp": request.headers.get("webhook-timestamp") ?? undefined,
-    "webhook-signature": request.headers.get("webhook-signature") ?? undefined,
-  }, raw);
-  return verdict.ok ? raw : Response.json({ error: { code: "unauthorized", message: verdict.reason } }, { status: 401 });
+  const verdict = await verify(await doorSecret(env.WEBHOOK_SECRET, new URL(request.url).pathname), webhookHeaders(request.headers), raw);
+  return verdict.ok ? raw : Response.json({ error: { code: "invalid_signature", message: verdict.reason, details: [] } }, { status: 401 });
 }
 
 export function installBridge(opts: { down?: boolean } = {}) {

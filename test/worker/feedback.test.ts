@@ -1,5 +1,6 @@
 import { env, SELF } from "cloudflare:test";
-import { signedHeaders } from "../../src/core/standard-webhooks.ts";
+import { EDGE_EVENTS_PATH } from "../../src/core/bridge.ts";
+import { doorSecret, signedHeaders } from "../../src/core/standard-webhooks.ts";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { sha256Hex } from "../../src/core/bytes.ts";
 import { ACCOUNT_A } from "../fixtures.ts";
@@ -49,7 +50,7 @@ describe("webhook authentication", () => {
   it("refuses a body changed after signing", async () => {
     const message = await acceptedMessage("wh-tamper");
     const signed = JSON.stringify({ events: [event(message.id, "delivered")] });
-    const headers = await signedHeaders(env.WEBHOOK_SECRET, signed);
+    const headers = await signedHeaders(await doorSecret(env.WEBHOOK_SECRET, EDGE_EVENTS_PATH), signed);
     const res = await SELF.fetch(`${BASE}/v1/webhooks/bridge`, {
       method: "POST",
       headers: { ...headers, "content-type": "application/json" },

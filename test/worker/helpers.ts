@@ -1,5 +1,6 @@
 import { env, SELF } from "cloudflare:test";
-import { signedHeaders } from "../../src/core/standard-webhooks.ts";
+import { EDGE_EVENTS_PATH } from "../../src/core/bridge.ts";
+import { doorSecret, signedHeaders } from "../../src/core/standard-webhooks.ts";
 import { toBase64Url } from "../../src/core/bytes.ts";
 import { API_KEY_A, TEST_PUSH_HOST } from "../fixtures.ts";
 
@@ -60,10 +61,14 @@ export async function waitForStatus(id: string, status: string, key?: string) {
   });
 }
 
-export async function postEvents(events: unknown[], opts: { secret?: string; now?: number; raw?: string } = {}) {
+/**
+ * POSTs canonical events to /v1/webhooks/bridge, signed as the bridge does: with that door's key
+ * (`doorSecret` of the platform secret, or of `secret`). `door` signs for another door instead.
+ */
+export async function postEvents(events: unknown[], opts: { secret?: string; now?: number; raw?: string; door?: string } = {}) {
   const body = opts.raw ?? JSON.stringify({ events });
-  const headers = await signedHeaders(opts.secret ?? env.WEBHOOK_SECRET, body, opts.now);
-  return SELF.fetch(`${BASE}/v1/webhooks/bridge`, {
+  const headers = await signedHeaders(await doorSecret(opts.secret ?? env.WEBHOOK_SECRET, opts.door ?? EDGE_EVENTS_PATH), body, opts.now);
+  return SELF.fetch(`${BASE}${EDGE_EVENTS_PATH}`, {
     method: "POST",
     headers: { ...headers, "content-type": "application/json" },
     body,

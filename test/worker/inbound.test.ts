@@ -1,7 +1,8 @@
 import { env, SELF } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import worker from "../../src/index.ts";
-import { signedHeaders } from "../../src/core/standard-webhooks.ts";
+import { EDGE_EMAIL_INBOUND_PATH } from "../../src/core/bridge.ts";
+import { doorSecret, signedHeaders } from "../../src/core/standard-webhooks.ts";
 import { API_KEY_B } from "../fixtures.ts";
 import { installBridge } from "./bridge-fake.ts";
 import { installPushService } from "./push-service.ts";
@@ -85,7 +86,8 @@ describe("email() — Cloudflare Email Routing for the bounce domain", () => {
 describe("POST /v1/inbound/email — the bridge's inbound SMTP", () => {
   const post = async (payload: unknown, secret = env.WEBHOOK_SECRET) => {
     const body = JSON.stringify(payload);
-    return SELF.fetch(`${BASE}/v1/inbound/email`, { method: "POST", headers: { ...(await signedHeaders(secret, body)), "content-type": "application/json" }, body });
+    const headers = await signedHeaders(await doorSecret(secret, EDGE_EMAIL_INBOUND_PATH), body);
+    return SELF.fetch(`${BASE}${EDGE_EMAIL_INBOUND_PATH}`, { method: "POST", headers: { ...headers, "content-type": "application/json" }, body });
   };
   const b64 = (s: string) => btoa(String.fromCharCode(...new TextEncoder().encode(s)));
 

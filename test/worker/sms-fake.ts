@@ -7,7 +7,8 @@
  */
 import { env, SELF } from "cloudflare:test";
 import { vi } from "vitest";
-import { signedHeaders } from "../../src/core/standard-webhooks.ts";
+import { EDGE_SMS_INBOUND_PATH } from "../../src/core/bridge.ts";
+import { doorSecret, signedHeaders } from "../../src/core/standard-webhooks.ts";
 import { verifiedBody } from "./bridge-fake.ts";
 import { TEST_BRIDGE_HOST, TEST_SMS_REST_HOST, TEST_TWILIO } from "../fixtures.ts";
 import { BASE } from "./helpers.ts";
@@ -65,11 +66,11 @@ export function installSms(opts: SmsFakeOptions = {}) {
   return { smpp, rest, restore: () => spy.mockRestore() };
 }
 
-/** What the bridge posts for a deliver_sm: signed with the platform secret. */
-export async function postInboundSms(body: unknown, secret = env.WEBHOOK_SECRET) {
+/** What the bridge posts for a deliver_sm: signed with the key of /v1/inbound/sms (or of `door`). */
+export async function postInboundSms(body: unknown, secret = env.WEBHOOK_SECRET, door = EDGE_SMS_INBOUND_PATH) {
   const raw = JSON.stringify(body);
-  const headers = await signedHeaders(secret, raw);
-  return SELF.fetch(`${BASE}/v1/inbound/sms`, { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: raw });
+  const headers = await signedHeaders(await doorSecret(secret, door), raw);
+  return SELF.fetch(`${BASE}${EDGE_SMS_INBOUND_PATH}`, { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: raw });
 }
 
 export function dlr(smscId: string, stat: string, extra: Record<string, unknown> = {}) {

@@ -120,7 +120,6 @@ function clip(text: string, max: number): string {
 
 export class SmppInbound {
   readonly #options: InboundOptions;
-  readonly #url: string;
   #inFlight = 0;
   #idleWaiters: Array<() => void> = [];
   #assemblies = new Map<string, Assembly>();
@@ -129,7 +128,6 @@ export class SmppInbound {
   constructor(options: InboundOptions) {
     this.#options = options;
     this.#edgeSlots = new KeyedLimiter(options.edgeConcurrency ?? EDGE_POST_CONCURRENCY, "edge post");
-    this.#url = `${options.edgeUrl}${EDGE_SMS_INBOUND_PATH}`;
   }
 
   /** POSTs to the edge in progress. */
@@ -305,8 +303,8 @@ export class SmppInbound {
   }
 
   async #postNow(message: SmsInbound): Promise<EdgeAnswer> {
-    const { secret, edgeTimeoutMs, log } = this.#options;
-    const reply = await postToEdge(this.#url, secret, message, edgeTimeoutMs);
+    const { edgeUrl, secret, edgeTimeoutMs, log } = this.#options;
+    const reply = await postToEdge(edgeUrl, EDGE_SMS_INBOUND_PATH, secret, message, edgeTimeoutMs);
     if ("error" in reply) return { kind: "temporary", error: reply.error };
     const { status, text } = reply;
     if (status >= 200 && status < 300) return { kind: "accepted", status };

@@ -18,7 +18,7 @@
  *
  * The message goes to the edge as JSON, so the exact bytes survive whatever they are (8-bit,
  * not UTF-8): `{"to": rcpt, "from": mailFrom or "", "raw": base64 of the message}` with
- * Standard Webhooks headers signed over that JSON text (`signedHeaders` from src/core).
+ * Standard Webhooks headers signed over that JSON text with the door's key (`postToEdge`).
  *
  * Envelope rules: MAIL FROM takes anything, the null sender `<>` included (DSNs come from it).
  * RCPT TO takes only addresses in one of the configured domains (case-insensitive); others get
@@ -32,13 +32,11 @@
 import type { AddressInfo } from "node:net";
 import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMTPServerSession } from "smtp-server";
 import type { Logger } from "pino";
+import { EDGE_EMAIL_INBOUND_PATH } from "../../../src/core/bridge.ts";
 import { errorText, postToEdge } from "../edge.ts";
 import type { InboundConfig } from "../config.ts";
 import type { Metrics } from "../metrics.ts";
 import { recipientDomain } from "./dns.ts";
-
-/** The edge's route for inbound mail. */
-export const INBOUND_EMAIL_PATH = "/v1/inbound/email";
 
 /** Recipients per transaction (RFC 5321 §4.5.3.1.8: at least 100 must be accepted). Beyond: 452 4.5.3. */
 export const MAX_RECIPIENTS = 100;
@@ -86,7 +84,6 @@ export class InboundSmtpServer {
   readonly #options: InboundOptions;
   readonly #server: SMTPServer;
   readonly #domains: Set<string>;
-  readonly #url: string;
   #inFlight = 0;
   #idleWaiters: Array<() => void> = [];
   #closing: Promise<void> | undefined;
@@ -94,7 +91,6 @@ export class InboundSmtpServer {
   constructor(options: InboundOptions) {
     this.#options = options;
     this.#domains = new Set(options.domains.map((d) => d.toLowerCase()));
-    this.#url = `${options.edgeUrl}${INBOUND_EMAIL_PATH}`;
     this.#server = new SMTPServer({
       name: options.heloName,
       size: options.maxBytes,
@@ -259,8 +255,8 @@ export class InboundSmtpServer {
   }
 
   async #post(email: InboundEmail): Promise<EdgeAnswer> {
-    const { secret, edgeTimeoutMs, log } = this.#options;
-    const reply = await postToEdge(this.#url, secret, email, edgeTimeoutMs);
+    const { edgeUrl, secret, edgeTimeoutMs, log } = this.#options;
+    const reply = await postToEdge(edgeUrl, EDGE_EMAIL_INBOUND_PATH, secret, email, edgeTimeoutMs);
     if ("error" in reply) return { kind: "temporary", error: reply.error };
     const { status, text } = reply;
     if (status >= 200 && status < 300) return { kind: "accepted", status };
