@@ -8,6 +8,8 @@ import { sendRequest, type SendRequest } from "../core/schema.ts";
 import { WEBPUSH_MAX_PLAINTEXT, endpointAllowed, parseAllowlist, payloadText } from "../core/webpush.ts";
 import { messageStub } from "../state/stubs.ts";
 import type { CreateResult } from "../state/types.ts";
+import { jsonValueDepthWithin } from "../core/json-depth.ts";
+import { tooDeep } from "./body.ts";
 import { ApiError, validationError } from "./errors.ts";
 
 export type Accepted = {
@@ -24,6 +26,9 @@ export type AcceptOptions = { idempotencyKey?: string; bypassSuppression?: boole
  */
 export async function acceptMessage(env: Env, account: string, value: unknown, options: AcceptOptions = {}): Promise<Accepted> {
   const { idempotencyKey } = options;
+  // Before zod, canonicalJson or the DO's JSON.stringify walk it (readJson checked the text already).
+  const depth = jsonValueDepthWithin(value);
+  if (!depth.ok) throw tooDeep(depth);
   const parsed = sendRequest.safeParse(value);
   if (!parsed.success) throw validationError(parsed.error);
   const request = parsed.data;
