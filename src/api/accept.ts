@@ -87,8 +87,8 @@ function assertSendable(env: Env, account: string, request: SendRequest): void {
   }
   if (request.channel === "webpush") {
     if (!endpointAllowed(request.to.endpoint, parseAllowlist(env.WEBPUSH_ALLOWED_HOSTS))) {
-      throw new ApiError(422, "endpoint_not_allowed", "the push endpoint's host is not a known push service", [
-        { path: "to.endpoint", message: `host ${new URL(request.to.endpoint).hostname} is not on the push-service allowlist` },
+      throw new ApiError(422, "endpoint_not_allowed", "the push endpoint's host or port is not a known push service", [
+        { path: "to.endpoint", message: `${new URL(request.to.endpoint).host} is not on the push-service allowlist (port 443 only, unless an entry names another)` },
       ]);
     }
     const size = utf8(payloadText(request.payload)).length;
