@@ -72,11 +72,23 @@ export const apnsPushTypes = [
   "location",
 ] as const;
 
+/**
+ * `apns-topic`: the app's bundle id, reverse-DNS (letters, digits, hyphens; two labels or more),
+ * plus the suffix some push types take: .voip, .complication, .pushkit.fileprovider,
+ * .push-type.liveactivity, .location-query, .voip-ptt (push-to-talk). Those use the same
+ * alphabet, so one grammar covers them; an MDM topic (com.apple.mgmt.External.<uuid>) too.
+ * Anything else (CR/LF, NUL, spaces, non-ASCII) would break the HTTP/2 request.
+ */
+export const APNS_TOPIC = /^[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$/;
+
 export const apnsSend = z
   .strictObject({
     channel: z.literal("apns"),
     to: z.string().regex(/^(?:[0-9a-fA-F]{2}){32,100}$/, "must be a hex APNs device token"),
-    topic: z.string().min(1).max(255),
+    topic: z
+      .string()
+      .max(255)
+      .regex(APNS_TOPIC, "must be the app's bundle id (letters, digits, hyphens and dots, such as com.example.app), with its push type's suffix if it takes one (.voip, .complication, …)"),
     pushType: z.enum(apnsPushTypes),
     priority: z.union([z.literal(10), z.literal(5), z.literal(1)]).optional(),
     expiration: z.number().int().min(0).optional(),

@@ -62,6 +62,42 @@ describe("sendRequest", () => {
     ["alert payload of 4500 bytes", { ...valid.apns, payload: payloadOfSize(4500) }, false, "payload"],
     ["background push at priority 10", { ...valid.apns, pushType: "background", priority: 10 }, false, "priority"],
     ["background push at default priority", { ...valid.apns, pushType: "background" }, true],
+    // apns-topic: a bundle id, with a push type's suffix
+    ...(
+      [
+        "com.acme.app",
+        "com.acme.app.voip",
+        "com.acme.app.complication",
+        "com.acme.app.pushkit.fileprovider",
+        "com.acme.app.push-type.liveactivity",
+        "com.acme.app.location-query",
+        "com.acme.app.voip-ptt",
+        "com.apple.mgmt.External.462ad9c3-7ca1-437b-8c6f-5575941a4ea7",
+        "io.my-company.App2",
+        `com.${"a".repeat(247)}`,
+      ] as const
+    ).map((topic): Row => [`topic ${topic.slice(0, 40)}`, { ...valid.apns, topic }, true]),
+    ...(
+      [
+        ["CR LF (header injection)", "com.acme.app\r\napns-priority: 10"],
+        ["LF", "com.acme.app\n"],
+        ["NUL", "com.acme\u0000.app"],
+        ["a space", "com.acme app"],
+        ["a tab", "com.acme.app\t"],
+        ["non-ASCII letters", "com.acmé.app"],
+        ["a non-ASCII dot look-alike", "com\u3002acme\u3002app"],
+        ["U+2028", "com.acme.app\u2028"],
+        ["an underscore", "com.acme.my_app"],
+        ["a slash", "com.acme/app"],
+        ["a colon", "com.acme:app"],
+        ["a single label", "acme"],
+        ["a leading dot", ".com.acme.app"],
+        ["a trailing dot", "com.acme.app."],
+        ["an empty label", "com..acme"],
+        ["empty", ""],
+        ["over 255 characters", `com.${"a".repeat(252)}`],
+      ] as const
+    ).map(([name, topic]): Row => [`topic with ${name}`, { ...valid.apns, topic }, false, "topic"]),
     // sms
     ["alphanumeric from of 11 chars", { ...valid.sms, from: "AcmeAlerts1" }, true],
     ["alphanumeric from of 12 chars", { ...valid.sms, from: "AcmeAlerts12" }, false, "from"],
