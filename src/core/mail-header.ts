@@ -71,9 +71,9 @@ export function encodedWords(text: string, firstMax = MAX_ENCODED_WORD): string[
   return words;
 }
 
-/** Every line of a message (CRLF-separated) within 998 octets. */
+/** Every line of a message within 998 octets (a bare LF or CR ends a line too, as MTAs read it). */
 export function linesWithinLimit(message: string): boolean {
-  return message.split("\r\n").every((line) => utf8(line).length <= MAX_LINE_OCTETS);
+  return message.split(/\r\n|\n|\r/).every((line) => line.length <= MAX_LINE_OCTETS && utf8(line).length <= MAX_LINE_OCTETS);
 }
 
 function encodedWord(bytes: number[]): string {

@@ -122,6 +122,8 @@ describe("linesWithinLimit", () => {
     ["a line of 998", `${"x".repeat(998)}\r\nb`, true],
     ["a line of 999", `a\r\n${"x".repeat(999)}`, false],
     ["998 characters of 2 bytes each", "é".repeat(998), false],
+    ["bare LF ends a line", `${"x".repeat(900)}\n${"x".repeat(900)}`, true],
+    ["a long line between bare LFs", `a\n${"x".repeat(999)}\nb`, false],
   ])("%s → %s", (_, message, ok) => {
     expect(linesWithinLimit(message)).toBe(ok);
   });
