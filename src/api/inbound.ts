@@ -12,6 +12,7 @@ import type { ReceiptResult } from "../state/types.ts";
 import { limitBody } from "./body.ts";
 import { readJson } from "./body.ts";
 import { assertSigned } from "./signed.ts";
+import { signatureHeadersFirst } from "./signature-headers.ts";
 import { ApiError, validationError } from "./errors.ts";
 import type { AppEnv } from "./types.ts";
 
@@ -32,6 +33,8 @@ const inboundEmail = z.strictObject({
  */
 export const inbound = new Hono<AppEnv>().post(
   "/email",
+  // Up to 16 MiB: the headers are judged first, then the declared length, before any read.
+  signatureHeadersFirst,
   bodyLimit({
     maxSize: MAX_INBOUND_BYTES,
     onError: () => {
@@ -59,7 +62,7 @@ const MO_DEDUPE_WINDOW_MS = 10 * 60 * 1000;
  * their SMSC id, which applies them or parks them until the submit result maps that id.
  * 422 means never ours (the bridge then acknowledges so the SMSC stops redelivering).
  */
-inbound.post("/sms", limitBody, async (c) => {
+inbound.post("/sms", signatureHeadersFirst, limitBody, async (c) => {
   const raw = await c.req.text();
   await assertSigned(c, raw);
   const { value } = await readJson(c, raw);
