@@ -2,9 +2,11 @@
  * Names Object.prototype answers to, wherever a request names an account, route, key or
  * provider: each finds nothing (401/404/400/422 as the route says), never a 500.
  */
-import { SELF } from "cloudflare:test";
+import { env, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { twilioSignature } from "../../src/core/sms/twilio.ts";
+import { signedHeaders } from "../../src/core/standard-webhooks.ts";
+import { dsn } from "../dsn-fixture.ts";
 import { TEST_TWILIO } from "../fixtures.ts";
 import { BASE, api, send } from "./helpers.ts";
 
@@ -22,6 +24,12 @@ async function twilioPost(query: string, params: Record<string, string>) {
 }
 
 const errorCode = async (res: Response) => ((await res.json()) as any).error.code;
+
+/** A signed bridge call to the inbound routes. */
+async function postSigned(path: string, payload: unknown) {
+  const body = JSON.stringify(payload);
+  return SELF.fetch(`${BASE}${path}`, { method: "POST", headers: { ...(await signedHeaders(env.WEBHOOK_SECRET, body)), "content-type": "application/json" }, body });
+}
 
 describe.each(KEYS)("%s", (key) => {
   const k = encodeURIComponent(key);
@@ -77,5 +85,16 @@ describe.each(KEYS)("%s", (key) => {
       expect(res.status).toBe(400);
       expect(res.body.error.details.map((d: any) => d.path)).toContain("from");
     }
+  });
+
+  it("as the bounce domain of inbound mail, or the route and number of a deliver_sm: 422 not_ours", async () => {
+    const id = crypto.randomUUID();
+    const mail = await postSigned("/v1/inbound/email", { to: `bounce+${id}@${key}`, from: "", raw: btoa(dsn(id, "x@example.org")) });
+    expect(mail.status).toBe(422);
+    expect(await errorCode(mail)).toBe("not_ours");
+    const mo = { kind: "mo", route: key, from: "+14155550100", to: key, body: "STOP", receivedAt: new Date().toISOString() };
+    const sms = await postSigned("/v1/inbound/sms", mo);
+    expect(sms.status).toBe(422);
+    expect(await errorCode(sms)).toBe("not_ours");
   });
 });
