@@ -80,7 +80,7 @@ async function main(): Promise<void> {
       webpushPort: 0,
       persistTo: join(temp, "lasthop-state"),
       certDir: join(temp, "certs"),
-      vars: secrets.vars("127.0.0.1"),
+      vars: secrets.vars(),
       // The bench account's email goes through the bridge to the sink (plain SMTP on loopback, no AUTH).
       emailAccounts: ["bench"],
       emailRelay: { mode: "smarthost", host: sink.host, port: sink.port, secure: false, requireTLS: false },

@@ -6,8 +6,11 @@ export type Secrets = {
   apiKey: string;
   webhookSecret: string;
   vapid: { subject: string; publicKey: string; privateKey: string };
-  /** The plain-text bindings startStack() takes (they override .dev.vars). */
-  vars(pushHost: string): Record<string, string>;
+  /**
+   * The plain-text bindings startStack() takes (they override .dev.vars). The push allowlist is
+   * the stack's own: the sandbox push service's host and port.
+   */
+  vars(): Record<string, string>;
 };
 
 export function generateSecrets(): Secrets {
@@ -25,13 +28,12 @@ export function generateSecrets(): Secrets {
     apiKey,
     webhookSecret,
     vapid,
-    vars: (pushHost) => ({
+    vars: () => ({
       API_KEYS: JSON.stringify({ [createHash("sha256").update(apiKey).digest("hex")]: "bench" }),
       WEBHOOK_SECRET: webhookSecret,
       VAPID_PUBLIC_KEY: vapid.publicKey,
       VAPID_PRIVATE_KEY: vapid.privateKey,
       VAPID_SUBJECT: vapid.subject,
-      WEBPUSH_ALLOWED_HOSTS: pushHost,
       // A push that must be retried comes back in seconds, inside the run.
       RETRY_BASE_SECONDS: "1",
     }),

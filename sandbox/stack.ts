@@ -139,6 +139,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       UNSUBSCRIBE_SECRET: "dev-unsubscribe-secret-change-me",
       FCM_ORIGIN: `${sandbox.httpUrl}/fcm`,
       FCM_SERVICE_ACCOUNT: keys.fcm.json,
+      // The stack's push service is the sandbox's: its host and port (an entry without a port allows 443 only).
+      WEBPUSH_ALLOWED_HOSTS: new URL(sandbox.webpushUrl).host,
       ...opts.vars,
     };
     const worker = await unstable_startWorker({

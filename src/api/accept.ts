@@ -10,7 +10,8 @@ import { planSms, type SmsEncoding } from "../core/sms/segment.ts";
 import { WEBPUSH_MAX_PLAINTEXT, endpointAllowed, parseAllowlist, payloadText } from "../core/webpush.ts";
 import { messageStub } from "../state/stubs.ts";
 import type { CreateResult } from "../state/types.ts";
-import { ApiError, validationError } from "../core/http.ts";
+import { ApiError, tooDeep, validationError } from "../core/http.ts";
+import { jsonValueDepthWithin } from "../core/json-depth.ts";
 
 export type Accepted = {
   httpStatus: 200 | 202;
@@ -26,6 +27,9 @@ export type AcceptOptions = { idempotencyKey?: string; bypassSuppression?: boole
  */
 export async function acceptMessage(env: Env, account: string, value: unknown, options: AcceptOptions = {}): Promise<Accepted> {
   const { idempotencyKey } = options;
+  // Before zod, canonicalJson or the DO's JSON.stringify walk it (readJson checked the text already).
+  const depth = jsonValueDepthWithin(value);
+  if (!depth.ok) throw tooDeep(depth);
   const parsed = sendRequest.safeParse(value);
   if (!parsed.success) throw validationError(parsed.error);
   const request = parsed.data;
@@ -84,8 +88,8 @@ function assertSendable(env: Env, account: string, request: SendRequest): void {
   }
   if (request.channel === "webpush") {
     if (!endpointAllowed(request.to.endpoint, parseAllowlist(env.WEBPUSH_ALLOWED_HOSTS))) {
-      throw new ApiError(422, "endpoint_not_allowed", "the push endpoint's host is not a known push service", [
-        { path: "to.endpoint", message: `host ${new URL(request.to.endpoint).hostname} is not on the push-service allowlist` },
+      throw new ApiError(422, "endpoint_not_allowed", "the push endpoint's host or port is not a known push service", [
+        { path: "to.endpoint", message: `${new URL(request.to.endpoint).host} is not on the push-service allowlist (port 443 only, unless an entry names another)` },
       ]);
     }
     const size = utf8(payloadText(request.payload)).length;

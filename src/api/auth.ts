@@ -15,22 +15,33 @@ export function apiKeyAuth() {
     const header = c.req.header("authorization") ?? "";
     const match = /^Bearer\s+(\S+)$/i.exec(header);
     if (!match) throw new ApiError(401, "unauthorized", "send Authorization: Bearer <api key>");
-    const account = apiKeys(c.env.API_KEYS)[await sha256Hex(match[1])];
+    const account = apiKeys(c.env.API_KEYS).get(await sha256Hex(match[1]));
     if (!account) throw new ApiError(401, "unauthorized", "the API key is not valid");
     c.set("account", account);
     await next();
   });
 }
 
-const parsed = new Map<string, Record<string, string>>();
+const parsed = new Map<string, ReadonlyMap<string, string>>();
 
-/** Parsed once per isolate: the secret does not change while it lives. */
-function apiKeys(json: string | undefined): Record<string, string> {
-  if (!json) return {};
+/**
+ * Parsed once per isolate: the secret does not change while it lives. A Map, so no lookup can
+ * reach Object.prototype's members; a secret that does not parse authenticates nobody (401).
+ */
+function apiKeys(json: string | undefined): ReadonlyMap<string, string> {
+  if (!json) return new Map();
   let keys = parsed.get(json);
   if (!keys) {
-    keys = JSON.parse(json) as Record<string, string>;
-    parsed.set(json, keys);
+    const map = new Map<string, string>();
+    try {
+      const value: unknown = JSON.parse(json);
+      if (value && typeof value === "object" && !Array.isArray(value)) {
+        for (const [hash, account] of Object.entries(value)) if (typeof account === "string" && account) map.set(hash, account);
+      }
+    } catch {
+      console.error(JSON.stringify({ msg: "API_KEYS is not JSON: no key is valid" }));
+    }
+    parsed.set(json, (keys = map));
   }
   return keys;
 }

@@ -9,6 +9,7 @@
 import { parseFeedbackMessage } from "../core/bounce/parse.ts";
 import { feedbackEvents } from "../core/bounce/events.ts";
 import { accountsForBounceDomain, domainOf } from "../core/email.ts";
+import { enqueueEvents } from "./enqueue.ts";
 import { accountStub, messageStub } from "../state/stubs.ts";
 
 export type IngestResult =
@@ -32,7 +33,7 @@ export async function ingestFeedbackEmail(env: Env, raw: Uint8Array, envelopeTo:
     }
     return { outcome: "unlinked", kind: report.kind };
   }
-  await env.EVENTS.sendBatch(events.map((event) => ({ body: event })));
+  await enqueueEvents(env.EVENTS, events);
   return { outcome: "enqueued", kind: report.kind, events: events.length };
 }
 

@@ -10,6 +10,7 @@ import { accountStub, refStub } from "../state/stubs.ts";
 import type { ReceiptResult } from "../state/types.ts";
 import { limitBody, limitBodyTo } from "./body.ts";
 import { ApiError, assertSigned, readJson, validationError } from "../core/http.ts";
+import { signatureHeadersFirst } from "./signature-headers.ts";
 import type { AppEnv } from "./types.ts";
 
 /** The bridge caps inbound mail at 10 MiB; base64 and JSON add a third. */
@@ -29,6 +30,8 @@ const inboundEmail = z.strictObject({
  */
 export const inbound = new Hono<AppEnv>().post(
   "/email",
+  // Up to 16 MiB: the headers are judged first, then the declared length, before any read.
+  signatureHeadersFirst,
   limitBodyTo(MAX_INBOUND_BYTES),
   async (c) => {
     const raw = await c.req.text();
@@ -51,7 +54,7 @@ const MO_DEDUPE_WINDOW_MS = 10 * 60 * 1000;
  * their SMSC id, which applies them or parks them until the submit result maps that id.
  * 422 means never ours (the bridge then acknowledges so the SMSC stops redelivering).
  */
-inbound.post("/sms", limitBody, async (c) => {
+inbound.post("/sms", signatureHeadersFirst, limitBody, async (c) => {
   const raw = await c.req.text();
   await assertSigned(c.env.WEBHOOK_SECRET, EDGE_SMS_INBOUND_PATH, c.req.raw.headers, raw);
   const value = readJson(c.req.raw.headers, raw);

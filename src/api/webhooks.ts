@@ -1,6 +1,8 @@
 import { Hono } from "hono";
 import { EDGE_EVENTS_PATH } from "../core/bridge.ts";
-import { eventBatch } from "../core/schema.ts";
+import { QUEUE_MESSAGE_MAX_BYTES, planQueueBatches } from "../core/queue.ts";
+import { eventBatch, type CanonicalEvent } from "../core/schema.ts";
+import { enqueueEvents } from "./enqueue.ts";
 import { limitBody } from "./body.ts";
 import { ApiError, assertSigned, readJson, validationError } from "../core/http.ts";
 import type { AppEnv } from "./types.ts";
@@ -9,9 +11,6 @@ import { restRouteFor, signedUrlCandidates, statusEvent, twilioQuery, verifyTwil
 
 /** Twilio reads a reply from its webhook's answer: an empty TwiML document sends none. */
 const EMPTY_TWIML = `<?xml version="1.0" encoding="UTF-8"?><Response></Response>`;
-
-/** Cloudflare Queues take at most 100 messages per sendBatch call. */
-const QUEUE_BATCH = 100;
 
 /**
  * Provider feedback. `bridge` (and any Standard Webhooks sender) posts canonical events;
@@ -38,7 +37,10 @@ export const webhooks = new Hono<AppEnv>()
     const now = new Date().toISOString();
     if (query.data.message && (form.MessageStatus ?? form.SmsStatus)) {
       const event = await statusEvent({ ...query.data, message: query.data.message }, form, now);
-      if (event) await c.env.EVENTS.send(event);
+      if (event) {
+        assertQueueable([event], "body");
+        await enqueueEvents(c.env.EVENTS, [event]);
+      }
       return c.body(null, 204);
     }
     if (form.Body === undefined || !form.From || !form.To || !form.MessageSid) {
@@ -60,7 +62,27 @@ export const webhooks = new Hono<AppEnv>()
   const parsed = eventBatch.safeParse(value);
   if (!parsed.success) throw validationError(parsed.error);
   const receivedAt = new Date().toISOString();
-  const events = parsed.data.events.map((event) => ({ body: { ...event, receivedAt: event.receivedAt ?? receivedAt } }));
-  for (let i = 0; i < events.length; i += QUEUE_BATCH) await c.env.EVENTS.sendBatch(events.slice(i, i + QUEUE_BATCH));
+  const events = parsed.data.events.map((event) => ({ ...event, receivedAt: event.receivedAt ?? receivedAt }));
+  assertQueueable(events, "events");
+  await enqueueEvents(c.env.EVENTS, events);
   return c.json({ accepted: events.length }, 202);
 });
+
+/**
+ * 413 event_too_large, naming each event a queue message cannot hold, before anything of the
+ * request is enqueued (the events are all or none).
+ */
+function assertQueueable(events: CanonicalEvent[], path: string): void {
+  const plan = planQueueBatches(events);
+  if (plan.ok) return;
+  throw new ApiError(
+    413,
+    "event_too_large",
+    `an event is over the ${QUEUE_MESSAGE_MAX_BYTES}-byte limit of a queue message; nothing was enqueued`,
+    plan.tooLarge.map(({ index, bytes }) => ({
+      path: path === "events" ? `events.${index}` : path,
+      code: "too_big",
+      message: `the event is ${bytes} bytes as JSON (with receivedAt); at most ${QUEUE_MESSAGE_MAX_BYTES} fit`,
+    })),
+  );
+}

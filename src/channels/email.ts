@@ -1,4 +1,4 @@
-import { Mailbox, createMimeMessage } from "mimetext/browser";
+import { Mailbox, createMimeMessage, type MIMEMessage } from "mimetext/browser";
 import { BRIDGE_SMTP_PATH, type SmtpBatch } from "../core/bridge.ts";
 import {
   accountEmailConfig,
@@ -10,6 +10,7 @@ import {
   wantsListUnsubscribe,
   type EmailAccountConfig,
 } from "../core/email.ts";
+import { encodedValue, headerValue, linesWithinLimit, mailboxValue } from "../core/mail-header.ts";
 import type { SendOutcome } from "../core/outcome.ts";
 import type { EmailSend } from "../core/schema.ts";
 import { sendBatchToBridge } from "./bridge.ts";
@@ -29,6 +30,9 @@ export async function composeEmail(job: EmailJob, config: EmailAccountConfig, en
   msg.setSender(request.fromName ? { name: request.fromName, addr: request.from } : { addr: request.from });
   msg.setRecipient(request.to);
   msg.setSubject(request.subject);
+  // mimetext writes Subject and a From name as one encoded-word however long: ours are folded.
+  writeAs(msg, "Subject", encodedValue("Subject", request.subject));
+  writeAs(msg, "From", mailboxValue("From", request.fromName, request.from));
   const fromDomain = domainOf(request.from);
   msg.setHeader("Date", new Date(job.createdAt).toUTCString().replace("GMT", "+0000"));
   msg.setHeader("Message-ID", `<${id}@${fromDomain}>`);
@@ -40,16 +44,33 @@ export async function composeEmail(job: EmailJob, config: EmailAccountConfig, en
   if (wantsListUnsubscribe(request.listUnsubscribe, request.tags)) {
     const token = await signUnsubscribeToken(env.UNSUBSCRIBE_SECRET, { account: job.account, recipient: request.to, messageId: id });
     const https = `${env.PUBLIC_URL.replace(/\/$/, "")}/u/${token}`;
-    msg.setHeader("List-Unsubscribe", `<${https}>, <mailto:unsubscribe+${id}@${config.bounceDomain}>`);
+    msg.setHeader("List-Unsubscribe", folded("List-Unsubscribe", `<${https}>, <mailto:unsubscribe+${id}@${config.bounceDomain}>`));
     msg.setHeader("List-Unsubscribe-Post", "List-Unsubscribe=One-Click");
   }
-  for (const [name, value] of Object.entries(request.headers ?? {})) msg.setHeader(name, value);
+  for (const [name, value] of Object.entries(request.headers ?? {})) msg.setHeader(name, folded(name, value));
   for (const [contentType, data] of [["text/plain", request.text], ["text/html", request.html]] as const) {
     if (data === undefined) continue;
     // Non-ASCII or very long lines go base64: labelling 8-bit text as 7bit breaks strict MTAs and DKIM.
     msg.addMessage(fitsSevenBit(data) ? { contentType, data } : { contentType, data: base64Lines(data), encoding: "base64" });
   }
-  return msg.asRaw();
+  const raw = msg.asRaw();
+  // The schema refuses what cannot be folded; this keeps a broken line from ever reaching an MTA.
+  if (!linesWithinLimit(raw)) throw new Error(`a line of the composed message is over 998 octets`);
+  return raw;
+}
+
+/** A header value folded for its field, or an error (compose_error) when it cannot be. */
+function folded(name: string, value: string): string {
+  const text = headerValue(name, value);
+  if (text === null) throw new Error(`the ${name} header cannot be folded into lines of 998 octets`);
+  return text;
+}
+
+/** Has mimetext write a built-in field (its value set and validated) as this folded text. */
+function writeAs(msg: MIMEMessage, name: string, text: string | null): void {
+  const field = msg.headers.fields.find((f) => f.name === name);
+  if (!field || text === null) throw new Error(`the ${name} header cannot be written`);
+  field.dump = () => text;
 }
 
 /**

@@ -22,13 +22,13 @@ export type EmailAccountConfig = z.infer<typeof emailAccountConfig>;
 
 /** The accounts whose bounce domain is `domain`: inbound feedback is theirs to claim. */
 export function accountsForBounceDomain(json: string | undefined, domain: string): string[] {
-  return Object.entries(accountConfigs(json, emailAccountConfig))
+  return [...accountConfigs(json, emailAccountConfig)]
     .filter(([, config]) => config.bounceDomain.toLowerCase() === domain.toLowerCase())
     .map(([account]) => account);
 }
 
 export function accountEmailConfig(json: string | undefined, account: string): EmailAccountConfig | null {
-  return accountConfigs(json, emailAccountConfig)[account] ?? null;
+  return accountConfigs(json, emailAccountConfig).get(account) ?? null;
 }
 
 /** The domain of an address, lower-cased; an envelope address may keep its closing `>`. */

@@ -5,6 +5,7 @@
  * Hono `onError` and limits bodies with Hono's `bodyLimit` throwing `payloadTooLarge`.
  */
 import type { z } from "zod";
+import { jsonTextDepthWithin, type DepthVerdict } from "./json-depth.ts";
 import { doorSecret, verify, webhookHeaders, type HeaderSource } from "./standard-webhooks.ts";
 
 /** The statuses an error answers with (a subset of Hono's ContentfulStatusCode, so `c.json` takes it). */
@@ -62,11 +63,21 @@ export function readJson(headers: Headers, raw: string): unknown {
   if (!/^application\/([\w.+-]+\+)?json\b/i.test(headers.get("content-type") ?? "")) {
     throw new ApiError(415, "unsupported_media_type", "send the body as application/json");
   }
+  // Nesting is judged on the text, before JSON.parse, zod or any recursive walker sees it.
+  const depth = jsonTextDepthWithin(raw);
+  if (!depth.ok) throw tooDeep(depth);
   try {
     return JSON.parse(raw);
   } catch (e) {
     throw new ApiError(400, "invalid_json", "the body is not valid JSON", [{ message: (e as Error).message }]);
   }
+}
+
+/** 400 for JSON nested past the limit, naming where. */
+export function tooDeep(verdict: Extract<DepthVerdict, { ok: false }>): ApiError {
+  return new ApiError(400, "validation_failed", "the request is invalid", [
+    { path: verdict.path, code: "too_deep", message: `nested deeper than ${verdict.max} levels of objects and arrays` },
+  ]);
 }
 
 /**

@@ -19,14 +19,39 @@ export function derivedEventId(...fields: Array<string | number | undefined>): P
   return sha256Hex(fields.map((f) => f ?? "").join("\u001f"));
 }
 
-/** A stable hash of a request body, for Idempotency-Key conflict detection. */
+/**
+ * A stable hash of a request body, for Idempotency-Key conflict detection: keys sorted at
+ * every level, undefined fields dropped. Iterative, with its own stack, so no nesting depth
+ * can overflow the call stack (the API caps depth anyway: json-depth.ts).
+ */
 export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  if (value && typeof value === "object") {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  let out = "";
+  // Work items: a value still to write, or text to append as is.
+  const work: Array<{ value: unknown } | string> = [{ value }];
+  for (let item = work.pop(); item !== undefined; item = work.pop()) {
+    if (typeof item === "string") {
+      out += item;
+      continue;
+    }
+    const v = item.value;
+    if (Array.isArray(v)) {
+      work.push("]");
+      for (let i = v.length - 1; i >= 0; i--) work.push({ value: v[i] }, ...(i > 0 ? [","] : []));
+      out += "[";
+    } else if (v && typeof v === "object") {
+      const entries = Object.entries(v as Record<string, unknown>)
+        .filter(([, child]) => child !== undefined)
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      work.push("}");
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const [key, child] = entries[i]!;
+        work.push({ value: child }, `${JSON.stringify(key)}:`, ...(i > 0 ? [","] : []));
+      }
+      out += "{";
+    } else {
+      // What JSON.stringify writes for a scalar (nothing for undefined, as before in arrays).
+      out += JSON.stringify(v) ?? "";
+    }
   }
-  return JSON.stringify(value);
+  return out;
 }

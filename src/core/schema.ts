@@ -6,6 +6,7 @@ import { z } from "zod";
 import { fromBase64, utf8 } from "./bytes.ts";
 import { bounceClasses, channels, eventTypes } from "./model.ts";
 import { HEADER_NAME, hasLineBreak, reservedHeaders } from "./email.ts";
+import { MAX_LINE_OCTETS, hasControlCharacter, headerValue } from "./mail-header.ts";
 
 const base64UrlBytes = (length: number, what: string) =>
   z.string().refine(
@@ -32,24 +33,42 @@ const common = {
 
 const noLineBreak = (what: string) => z.string().refine((s) => !hasLineBreak(s), `${what} may not contain CR or LF (header injection)`);
 
-/** Custom headers: RFC 5322 names, no line breaks (header injection), none the platform owns. */
-const customHeaders = z.record(
-  z.string().regex(HEADER_NAME, "must be an RFC 5322 header name").refine((n) => !reservedHeaders.has(n.toLowerCase()), {
-    message: "is set by lasthop and cannot be given",
-  }),
-  noLineBreak("a header value").pipe(z.string().max(998)),
-);
+/** Text that goes into a header: no line breaks (injection), nor other controls (NUL, VT, FF, NEL, U+2028…). */
+const headerText = (what: string) =>
+  noLineBreak(what).refine((s) => hasLineBreak(s) || !hasControlCharacter(s), `${what} may not contain control characters (NUL, VT, FF, U+0085, U+2028, U+2029…)`);
+
+/**
+ * Custom headers: RFC 5322 names, text without control characters, none the platform owns,
+ * and writable in lines of 998 octets once folded (a single word that long is not).
+ */
+const customHeaders = z
+  .record(
+    z.string().regex(HEADER_NAME, "must be an RFC 5322 header name").refine((n) => !reservedHeaders.has(n.toLowerCase()), {
+      message: "is set by lasthop and cannot be given",
+    }),
+    headerText("a header value").pipe(z.string().max(998)),
+  )
+  .superRefine((headers, ctx) => {
+    for (const [name, value] of Object.entries(headers)) {
+      if (headerValue(name, value) === null) {
+        ctx.addIssue({ code: "custom", path: [name], message: `has a word too long to fold into lines of ${MAX_LINE_OCTETS} octets (RFC 5322 §2.1.1)` });
+      }
+    }
+  });
+
+/** RFC 5321 §4.5.3.1.3: a path is at most 256 octets with its angle brackets. */
+const mailbox = z.email().max(254);
 
 export const emailSend = z
   .strictObject({
     channel: z.literal("email"),
-    from: z.email(),
-    fromName: noLineBreak("fromName").pipe(z.string().max(200)).optional(),
-    to: z.email(),
-    subject: noLineBreak("subject").pipe(z.string().min(1).max(998)),
+    from: mailbox,
+    fromName: headerText("fromName").pipe(z.string().max(200)).optional(),
+    to: mailbox,
+    subject: headerText("subject").pipe(z.string().min(1).max(998)),
     text: z.string().optional(),
     html: z.string().optional(),
-    replyTo: z.email().optional(),
+    replyTo: mailbox.optional(),
     headers: customHeaders.optional(),
     tags: z.array(z.string().min(1).max(64)).max(10).optional(),
     listUnsubscribe: z.boolean().optional(),
@@ -72,11 +91,23 @@ export const apnsPushTypes = [
   "location",
 ] as const;
 
+/**
+ * `apns-topic`: the app's bundle id, reverse-DNS (letters, digits, hyphens; two labels or more),
+ * plus the suffix some push types take: .voip, .complication, .pushkit.fileprovider,
+ * .push-type.liveactivity, .location-query, .voip-ptt (push-to-talk). Those use the same
+ * alphabet, so one grammar covers them; an MDM topic (com.apple.mgmt.External.<uuid>) too.
+ * Anything else (CR/LF, NUL, spaces, non-ASCII) would break the HTTP/2 request.
+ */
+export const APNS_TOPIC = /^[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$/;
+
 export const apnsSend = z
   .strictObject({
     channel: z.literal("apns"),
     to: z.string().regex(/^(?:[0-9a-fA-F]{2}){32,100}$/, "must be a hex APNs device token"),
-    topic: z.string().min(1).max(255),
+    topic: z
+      .string()
+      .max(255)
+      .regex(APNS_TOPIC, "must be the app's bundle id (letters, digits, hyphens and dots, such as com.example.app), with its push type's suffix if it takes one (.voip, .complication, …)"),
     pushType: z.enum(apnsPushTypes),
     priority: z.union([z.literal(10), z.literal(5), z.literal(1)]).optional(),
     expiration: z.number().int().min(0).optional(),

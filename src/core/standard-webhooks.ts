@@ -93,3 +93,18 @@ export async function verify(
   }
   return { ok: false, reason: "no signature matches" };
 }
+
+/**
+ * What can be judged before the body is read: the three headers present, the timestamp a
+ * Unix time within the tolerance, a `v1,<base64>` signature among them. A route with a large
+ * body runs this first, so an unsigned or stale request costs no read; verify() still decides.
+ */
+export function checkSignatureHeaders(headers: Partial<WebhookHeaders>, now = Date.now()): VerifyResult {
+  const timestamp = headers["webhook-timestamp"];
+  const signatures = headers["webhook-signature"];
+  if (!headers["webhook-id"] || !timestamp || !signatures) return { ok: false, reason: "missing webhook-id, webhook-timestamp or webhook-signature" };
+  if (!/^\d{1,12}$/.test(timestamp)) return { ok: false, reason: "webhook-timestamp is not a Unix timestamp" };
+  if (Math.abs(now / 1000 - Number(timestamp)) > TOLERANCE_SECONDS) return { ok: false, reason: "webhook-timestamp is outside the 5-minute tolerance" };
+  if (!signatures.split(" ").some((entry) => /^v1,[A-Za-z0-9+/]+={0,2}$/.test(entry))) return { ok: false, reason: "webhook-signature holds no v1 signature" };
+  return { ok: true };
+}

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { parseDeliveryStatus } from "../../src/core/bounce/dsn.ts";
 import { feedbackEvents } from "../../src/core/bounce/events.ts";
 import { parseFeedbackMessage } from "../../src/core/bounce/parse.ts";
+import { QUEUE_MESSAGE_MAX_BYTES, jsonBytes, planQueueBatches } from "../../src/core/queue.ts";
 import { canonicalEvent } from "../../src/core/schema.ts";
 
 const MESSAGE_ID = "5f0c9a2e-8d1b-4c3a-9e7f-1a2b3c4d5e6f";
@@ -599,5 +600,37 @@ describe("pathological text stays linear", () => {
     expect((await parseFeedbackMessage(raw)).kind).toBe("unknown");
     const report = await parseFeedbackMessage(raw, { envelopeFrom: "<>", envelopeTo: `bounce+${MESSAGE_ID}@bounces.lasthop.test` });
     expect(report).toMatchObject({ kind: "dsn", messageId: MESSAGE_ID, recipients: [{ recipient: "gone@example.org", class: "hard", reason: "userunknown" }] });
+  });
+});
+
+describe("hostile reports stay within the events queue's limits", () => {
+  it("150 failed recipients: 150 events, in sendBatch calls of at most 100", async () => {
+    const status = Array.from({ length: 150 }, (_, i) => [`Final-Recipient: rfc822; r${i}@example.jp`, "Action: failed", "Status: 5.1.1", ""].join("\r\n")).join("\r\n");
+    const events = await feedbackEvents(await parseFeedbackMessage(dsn({ status })), { account: "acct", receivedAt: RECEIVED_AT });
+    expect(events).toHaveLength(150);
+    const plan = planQueueBatches(events);
+    expect(plan.ok && plan.batches.map((b) => b.length)).toEqual([100, 50]);
+  });
+
+  it("fields of 20,000 characters are kept to 512: each event far under a queue message", async () => {
+    const long = "ü".repeat(20_000);
+    const status = [`Final-Recipient: rfc822; r-${"a".repeat(20_000)}@example.jp`, "Action: failed", `Status: 5.1.1 ${long}`, `Remote-MTA: dns; ${long}`, `Diagnostic-Code: smtp; 550 5.1.1 ${long}`].join("\r\n");
+    const events = await feedbackEvents(await parseFeedbackMessage(dsn({ status })), { account: "acct", receivedAt: RECEIVED_AT });
+    expect(events.length).toBeGreaterThan(0);
+    for (const event of events) {
+      expect(jsonBytes(event)).toBeLessThan(QUEUE_MESSAGE_MAX_BYTES / 4);
+      for (const value of Object.values(event.detail)) if (typeof value === "string") expect(value.length).toBeLessThanOrEqual(512);
+    }
+  });
+
+  it("an ARF complaint naming 500 original recipients keeps 20, each at most 512 characters", async () => {
+    const fields = Array.from({ length: 500 }, (_, i) => `Original-Rcpt-To: <r${i}-${"b".repeat(2_000)}@example.jp>`);
+    const report = await parseFeedbackMessage(arf({ fields, returned: returnedMessage() }));
+    const [event] = await feedbackEvents(report, { account: "acct", receivedAt: RECEIVED_AT });
+    expect(event!.type).toBe("complained");
+    const listed = event!.detail.originalRcptTo as string[];
+    expect(listed.length).toBeLessThanOrEqual(20);
+    for (const address of listed) expect(address.length).toBeLessThanOrEqual(512);
+    expect(jsonBytes(event)).toBeLessThan(QUEUE_MESSAGE_MAX_BYTES / 4);
   });
 });

@@ -76,6 +76,18 @@ describe("canonicalJson", () => {
     expect(canonicalJson(value)).toBe(expected);
   });
 
+  it.each<[string, number]>([
+    ["2,000 levels", 2_000],
+    ["100,000 levels (past any call stack)", 100_000],
+  ])("writes arrays and objects nested %s without recursion", (_, levels) => {
+    let array: unknown = [];
+    let object: unknown = 1;
+    for (let i = 1; i < levels; i++) array = [array];
+    for (let i = 0; i < levels; i++) object = { a: object };
+    expect(canonicalJson(array)).toBe(`${"[".repeat(levels)}${"]".repeat(levels)}`);
+    expect(canonicalJson(object)).toBe(`${'{"a":'.repeat(levels)}1${"}".repeat(levels)}`);
+  });
+
   it.each<[string, unknown, unknown]>([
     ["key order", { channel: "sms", to: "+14155550100", body: "hi" }, { body: "hi", to: "+14155550100", channel: "sms" }],
     ["nested key order", { to: { endpoint: "e", keys: { p256dh: "p", auth: "a" } } }, { to: { keys: { auth: "a", p256dh: "p" }, endpoint: "e" } }],

@@ -62,6 +62,42 @@ describe("sendRequest", () => {
     ["alert payload of 4500 bytes", { ...valid.apns, payload: payloadOfSize(4500) }, false, "payload"],
     ["background push at priority 10", { ...valid.apns, pushType: "background", priority: 10 }, false, "priority"],
     ["background push at default priority", { ...valid.apns, pushType: "background" }, true],
+    // apns-topic: a bundle id, with a push type's suffix
+    ...(
+      [
+        "com.acme.app",
+        "com.acme.app.voip",
+        "com.acme.app.complication",
+        "com.acme.app.pushkit.fileprovider",
+        "com.acme.app.push-type.liveactivity",
+        "com.acme.app.location-query",
+        "com.acme.app.voip-ptt",
+        "com.apple.mgmt.External.462ad9c3-7ca1-437b-8c6f-5575941a4ea7",
+        "io.my-company.App2",
+        `com.${"a".repeat(247)}`,
+      ] as const
+    ).map((topic): Row => [`topic ${topic.slice(0, 40)}`, { ...valid.apns, topic }, true]),
+    ...(
+      [
+        ["CR LF (header injection)", "com.acme.app\r\napns-priority: 10"],
+        ["LF", "com.acme.app\n"],
+        ["NUL", "com.acme\u0000.app"],
+        ["a space", "com.acme app"],
+        ["a tab", "com.acme.app\t"],
+        ["non-ASCII letters", "com.acmé.app"],
+        ["a non-ASCII dot look-alike", "com\u3002acme\u3002app"],
+        ["U+2028", "com.acme.app\u2028"],
+        ["an underscore", "com.acme.my_app"],
+        ["a slash", "com.acme/app"],
+        ["a colon", "com.acme:app"],
+        ["a single label", "acme"],
+        ["a leading dot", ".com.acme.app"],
+        ["a trailing dot", "com.acme.app."],
+        ["an empty label", "com..acme"],
+        ["empty", ""],
+        ["over 255 characters", `com.${"a".repeat(252)}`],
+      ] as const
+    ).map(([name, topic]): Row => [`topic with ${name}`, { ...valid.apns, topic }, false, "topic"]),
     // sms
     ["alphanumeric from of 11 chars", { ...valid.sms, from: "AcmeAlerts1" }, true],
     ["alphanumeric from of 12 chars", { ...valid.sms, from: "AcmeAlerts12" }, false, "from"],
@@ -78,6 +114,23 @@ describe("sendRequest", () => {
     ["email with html only", { channel: "email", from: "news@acme.test", to: "bob@example.com", subject: "Hi", html: "<p>Hello</p>" }, true],
     ["email with neither text nor html", { channel: "email", from: "news@acme.test", to: "bob@example.com", subject: "Hi" }, false, "text"],
     ["email with an empty subject", { ...valid.email, subject: "" }, false, "subject"],
+    ...(["\u0000", "\u000b", "\u000c", "\u001b", "\u007f", "\u0085", "\u2028", "\u2029"] as const).flatMap((c): Row[] => {
+      const name = `U+${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
+      return [
+        [`header value with ${name}`, { ...valid.email, headers: { "X-Note": `a${c}b` } }, false, "headers.X-Note"],
+        [`subject with ${name}`, { ...valid.email, subject: `a${c}b` }, false, "subject"],
+        [`fromName with ${name}`, { ...valid.email, fromName: `a${c}b` }, false, "fromName"],
+      ];
+    }),
+    ["header value with a tab", { ...valid.email, headers: { "X-Note": "a\tb" } }, true],
+    ["header value with non-ASCII", { ...valid.email, headers: { "X-Note": "Grüße 👋" } }, true],
+    ["header value of 998 characters with spaces", { ...valid.email, headers: { "X-Note": "word ".repeat(200).slice(0, 998) } }, true],
+    ["header value that is one 998-character word", { ...valid.email, headers: { "X-Token": "t".repeat(998) } }, false, "headers.X-Token"],
+    ["header value of 989 characters beside X-Token (998 in all)", { ...valid.email, headers: { "X-Token": "t".repeat(989) } }, true],
+    ["header value of 990 characters beside X-Token", { ...valid.email, headers: { "X-Token": "t".repeat(990) } }, false, "headers.X-Token"],
+    ["subject of 998 characters without a space", { ...valid.email, subject: "x".repeat(998) }, true],
+    ["to of 254 characters", { ...valid.email, to: `${"a".repeat(64)}@${"d".repeat(184)}.test` }, true],
+    ["to of 255 characters", { ...valid.email, to: `${"a".repeat(64)}@${"d".repeat(185)}.test` }, false, "to"],
     // common
     ["sendAt is refused", { ...valid.sms, sendAt: "2030-01-01T00:00:00Z" }, false, "sendAt"],
     ["an unknown field is refused", { ...valid.sms, priority: "high" }, false, ""],

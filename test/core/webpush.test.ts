@@ -21,6 +21,8 @@ describe("endpointAllowed (production allowlist)", () => {
     "https://web.push.apple.com/QGuQyavXutnMfVw2Bk6",
     "https://FCM.GOOGLEAPIS.COM/fcm/send/abc",
     "https://Web.Push.Apple.Com/QGuQ",
+    "https://fcm.googleapis.com:443/fcm/send/abc",
+    "https://db5p.notify.windows.com:443/w/?token=x",
   ])("allows %s", (endpoint) => {
     expect(endpointAllowed(endpoint, PRODUCTION)).toBe(true);
   });
@@ -41,6 +43,10 @@ describe("endpointAllowed (production allowlist)", () => {
     ["plain http to an allowed host", "http://fcm.googleapis.com/fcm/send/abc"],
     ["another scheme", "ftp://fcm.googleapis.com/fcm/send/abc"],
     ["trailing-dot host", "https://fcm.googleapis.com./fcm/send/abc"],
+    ["another port on an allowed host", "https://fcm.googleapis.com:8443/fcm/send/abc"],
+    ["port 80 on an allowed host", "https://web.push.apple.com:80/QGuQ"],
+    ["another port under a *. pattern", "https://db5p.notify.windows.com:8080/w/?token=x"],
+    ["port 1 on an allowed host", "https://updates.push.services.mozilla.com:1/wpush/v2/x"],
     ["not a URL", "fcm.googleapis.com/fcm/send/abc"],
     ["free text", "hello world"],
     ["empty", ""],
@@ -50,6 +56,31 @@ describe("endpointAllowed (production allowlist)", () => {
 
   it("refuses everything with an empty allowlist", () => {
     expect(endpointAllowed("https://fcm.googleapis.com/fcm/send/abc", [])).toBe(false);
+  });
+});
+
+describe("endpointAllowed (entries that name a port)", () => {
+  // The dev stack: the sandbox push service on 127.0.0.1:8793, an explicit :443, a wildcard with a port.
+  const LIST = parseAllowlist("127.0.0.1:8793,push.test:443,*.push.example:8443,[::1]:8793,padded.test:08793");
+
+  it.each<[string, boolean]>([
+    ["https://127.0.0.1:8793/p/abc", true],
+    ["https://127.0.0.1/p/abc", false],
+    ["https://127.0.0.1:443/p/abc", false],
+    ["https://127.0.0.1:8794/p/abc", false],
+    ["https://127.0.0.1:18793/p/abc", false],
+    ["https://push.test/x", true],
+    ["https://push.test:443/x", true],
+    ["https://push.test:8793/x", false],
+    ["https://eu.push.example:8443/x", true],
+    ["https://eu.push.example/x", false],
+    ["https://push.example:8443/x", false],
+    ["https://[::1]:8793/x", true],
+    ["https://[::1]/x", false],
+    ["https://padded.test:8793/x", true],
+    ["http://127.0.0.1:8793/p/abc", false],
+  ])("%s → %s", (endpoint, allowed) => {
+    expect(endpointAllowed(endpoint, LIST)).toBe(allowed);
   });
 });
 
@@ -76,6 +107,7 @@ describe("parseAllowlist", () => {
     [" FCM.googleapis.com , *.Notify.Windows.COM ", ["fcm.googleapis.com", "*.notify.windows.com"]],
     ["a.test,,b.test,", ["a.test", "b.test"]],
     ["\tweb.push.apple.com\n", ["web.push.apple.com"]],
+    ["127.0.0.1:8793, *.Push.Example:8443", ["127.0.0.1:8793", "*.push.example:8443"]],
   ])("%j → %j", (list, expected) => {
     expect(parseAllowlist(list)).toEqual(expected);
   });

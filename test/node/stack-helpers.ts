@@ -40,7 +40,6 @@ export async function startTestStack(extra: Partial<StackOptions> = {}): Promise
       VAPID_PUBLIC_KEY: vapid.getPublicKey().toString("base64url"),
       VAPID_PRIVATE_KEY: vapid.getPrivateKey().toString("base64url"),
       VAPID_SUBJECT: "mailto:e2e@lasthop.dev",
-      WEBPUSH_ALLOWED_HOSTS: "127.0.0.1",
       RETRY_BASE_SECONDS: "1",
       EMAIL_RETRY_BASE_SECONDS: "1",
       UNSUBSCRIBE_SECRET: randomBytes(32).toString("hex"),

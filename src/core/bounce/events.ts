@@ -41,30 +41,42 @@ export async function feedbackEvents(report: FeedbackReport, options: FeedbackEv
     const type = f.feedbackType === "opt-out" ? "unsubscribed" : "complained";
     const id = await derivedEventId("mail-feedback", options.account, messageId, type, f.feedbackType, report.reportId, report.date, f.originalRcptTo.join(","));
     const detail = {
-      feedbackType: f.feedbackType,
-      ...(f.userAgent ? { userAgent: f.userAgent } : {}),
-      ...(f.sourceIp ? { sourceIp: f.sourceIp } : {}),
-      ...(f.arrivalDate ? { arrivalDate: f.arrivalDate } : {}),
-      ...(f.originalMailFrom ? { originalMailFrom: f.originalMailFrom } : {}),
-      originalRcptTo: f.originalRcptTo,
+      feedbackType: field(f.feedbackType),
+      ...(f.userAgent ? { userAgent: field(f.userAgent) } : {}),
+      ...(f.sourceIp ? { sourceIp: field(f.sourceIp) } : {}),
+      ...(f.arrivalDate ? { arrivalDate: field(f.arrivalDate) } : {}),
+      ...(f.originalMailFrom ? { originalMailFrom: field(f.originalMailFrom) } : {}),
+      originalRcptTo: f.originalRcptTo.slice(0, MAX_LISTED).map(field),
     };
     events.push(canonicalEvent.parse({ ...base, id, type, occurredAt: when(report.date, options.receivedAt), detail }));
   }
   return events;
 }
 
+/**
+ * Report fields are whatever the sender wrote. Each is kept to 512 characters and lists to 20
+ * entries, so an event stays far under a queue message's 128 KB (even at 6 JSON bytes a
+ * character) however large the report.
+ */
+const MAX_FIELD = 512;
+const MAX_LISTED = 20;
+
+function field(text: string): string {
+  return text.length > MAX_FIELD ? text.slice(0, MAX_FIELD) : text;
+}
+
 /** The bounce detail of the canonical model (ARCHITECTURE.md), plus who and what the DSN said. */
 function bounceDetail(r: RecipientReport): Record<string, unknown> {
   return {
     class: r.class,
-    reason: r.reason,
+    reason: field(r.reason),
     ...(r.smtpCode ? { smtpCode: r.smtpCode } : {}),
-    ...(r.enhancedCode ? { enhancedCode: r.enhancedCode } : {}),
-    ...(r.diagnostic ? { diagnostic: r.diagnostic.slice(0, 512) } : {}),
-    ...(r.remoteMta ? { remoteMta: r.remoteMta } : {}),
-    recipient: r.recipient,
+    ...(r.enhancedCode ? { enhancedCode: field(r.enhancedCode) } : {}),
+    ...(r.diagnostic ? { diagnostic: field(r.diagnostic) } : {}),
+    ...(r.remoteMta ? { remoteMta: field(r.remoteMta) } : {}),
+    recipient: field(r.recipient),
     action: r.action,
-    status: r.status,
+    status: field(r.status),
   };
 }
 

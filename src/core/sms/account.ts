@@ -53,12 +53,12 @@ export const smsAccountConfig = z.strictObject({
 });
 export type SmsAccountConfig = z.infer<typeof smsAccountConfig>;
 
-function parseAll(json: string | undefined): Record<string, SmsAccountConfig> {
+function parseAll(json: string | undefined): ReadonlyMap<string, SmsAccountConfig> {
   return accountConfigs(json, smsAccountConfig);
 }
 
 export function accountSmsConfig(json: string | undefined, account: string): SmsAccountConfig | null {
-  return parseAll(json)[account] ?? null;
+  return parseAll(json).get(account) ?? null;
 }
 
 /** Senders compare without the `+` and spaces: SMSCs write international numbers without it. */
@@ -80,7 +80,7 @@ export function smsSenderAllowed(json: string | undefined, account: string, from
  * route it came in on, when exactly one does (an SMSC may rewrite the address).
  */
 export function accountForAddress(json: string | undefined, address: string, bridgeRoute?: string): string | null {
-  const all = Object.entries(parseAll(json));
+  const all = [...parseAll(json)];
   const key = senderKey(address);
   const owner = all.find(([, config]) => config.senders.some((s) => senderKey(s) === key));
   if (owner) return owner[0];
