@@ -56,7 +56,7 @@ describe("email through the bridge to the sandbox MTA", () => {
     const sent = await send(email("leaving@example.com"));
     await stack.waitForStatus(sent.id, "accepted");
     const [arrived] = (await received("leaving@example.com")).filter((m) => m.outcome === "accepted");
-    const url = /List-Unsubscribe: <(http[^>]+)>/.exec(arrived.payload)![1];
+    const url = /List-Unsubscribe: <(http[^>]+)>/.exec(arrived.payload)![1]!;
     const res = await fetch(url, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: "List-Unsubscribe=One-Click" });
     expect(res.status).toBe(200);
     await waitFor(async () => (await stack.api("/v1/suppressions/email/leaving%40example.com")).body?.reason === "unsubscribe");
