@@ -28,6 +28,8 @@ export type Behavior = {
   timestamp?: number;
   retryAfter?: string;
   holdMs?: number;
+  /** Answer only when the test calls release(). */
+  hold?: boolean;
   /** Send the response headers, then drop the connection ("drop") or never finish the body ("stall"). */
   afterHeaders?: "drop" | "stall";
 };
@@ -54,6 +56,8 @@ export type ApnsFixture = {
   behaviors: Map<string, Behavior>;
   /** Provider tokens the fixture answers with 403 ExpiredProviderToken. */
   expiredTokens: Set<string>;
+  /** Answers the requests kept by `hold` behaviors; returns how many. */
+  release(): number;
   stats: { sessions: number; maxActivePerSession: number; refusedStreams: number; pings: number; goaways: number; destroyed: number };
   reset(): void;
   close(): Promise<void>;
@@ -103,6 +107,7 @@ export async function startApnsFixture(options: FixtureOptions = {}): Promise<Ap
   const sessions = new Set<Http2Session>();
   const sockets = new Map<number, Socket>();
   const timers = new Set<NodeJS.Timeout>();
+  let held: Array<() => void> = [];
   let goawayDone = false;
   let destroyDone = false;
   let requests = 0;
@@ -210,7 +215,8 @@ export async function startApnsFixture(options: FixtureOptions = {}): Promise<Ap
       if (expiredTokens.has(jwt)) return answer(stream, apnsId, { status: 403, reason: "ExpiredProviderToken" });
       if (options.publicKey && jwtProblem(jwt, options.publicKey)) return answer(stream, apnsId, { status: 403, reason: "InvalidProviderToken" });
       const b = behaviors.get(token) ?? {};
-      if (b.holdMs) later(b.holdMs, () => answer(stream, apnsId, b));
+      if (b.hold) held.push(() => answer(stream, apnsId, b));
+      else if (b.holdMs) later(b.holdMs, () => answer(stream, apnsId, b));
       else answer(stream, apnsId, b);
     });
   });
@@ -226,8 +232,15 @@ export async function startApnsFixture(options: FixtureOptions = {}): Promise<Ap
     answered,
     behaviors,
     expiredTokens,
+    release() {
+      const answers = held;
+      held = [];
+      for (const answerNow of answers) answerNow();
+      return answers.length;
+    },
     stats,
     reset() {
+      held = [];
       received.length = 0;
       answered.length = 0;
       behaviors.clear();

@@ -5,7 +5,6 @@
 // bytes reach the edge, that the sender hears 250 only after the edge answered 2xx, that every
 // other edge answer (or none) is a 451 the sender retries, and the envelope, size, STARTTLS,
 // shutdown and configuration rules.
-import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { once } from "node:events";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -13,16 +12,15 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { connect, type AddressInfo, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import SMTPConnection from "nodemailer/lib/smtp-connection";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startBridge, type Bridge } from "../../bridge/src/app.ts";
 import { ConfigError, loadConfig, type Config, type InboundConfig } from "../../bridge/src/config.ts";
 import { INBOUND_EMAIL_PATH } from "../../bridge/src/smtp/inbound.ts";
 import { verify } from "../../src/core/standard-webhooks.ts";
+import { runBridgeToExit } from "./fixtures/bridge-process.ts";
 import { makeCertificate, SECRET, testConfig } from "./smtp-fixture.ts";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const DOMAIN = "bounces.test";
 const MAX_BYTES = 64 * 1024;
 
@@ -652,23 +650,7 @@ describe("inbound SMTP configuration", () => {
   });
 
   it("the process: a partial set → exit 1 and one line on stderr naming the variable", async () => {
-    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, ["bridge/src/main.ts"], {
-        cwd: ROOT,
-        env: { PATH: process.env.PATH ?? "", BRIDGE_SECRET: SECRET, BRIDGE_PORT: "0", INBOUND_DOMAINS: DOMAIN },
-        stdio: ["ignore", "pipe", "pipe"],
-      });
-      let out = "";
-      let err = "";
-      child.stdout.on("data", (d) => (out += d));
-      child.stderr.on("data", (d) => (err += d));
-      const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
-      child.on("error", reject);
-      child.on("exit", (exitCode) => {
-        clearTimeout(timer);
-        resolve({ code: exitCode, stdout: out, stderr: err });
-      });
-    });
+    const { code, stdout, stderr } = await runBridgeToExit({ BRIDGE_SECRET: SECRET, BRIDGE_PORT: "0", INBOUND_DOMAINS: DOMAIN });
     expect(code).toBe(1);
     expect(stdout).toBe("");
     expect(stderr.trimEnd().split("\n")).toEqual(["bridge: invalid configuration: EDGE_URL is missing: the inbound SMTP server needs INBOUND_DOMAINS and EDGE_URL together"]);
