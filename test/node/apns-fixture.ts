@@ -12,12 +12,13 @@ import http2, { type Http2Session, type ServerHttp2Stream } from "node:http2";
 import type { AddressInfo, Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { signedHeaders } from "../../src/core/standard-webhooks.ts";
+import { SECRET } from "./fixtures/signed.ts";
 import type { Config } from "../../bridge/src/config.ts";
+
+export { SECRET, signedPost } from "./fixtures/signed.ts";
 
 const { NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
 
-export const SECRET = "whsec_bGFzdGhvcC10ZXN0LXNlY3JldC0xMjM0NTY3OA==";
 export const KEY_ID = "ABC123DEFG";
 export const TEAM_ID = "TEAM123456";
 
@@ -286,13 +287,6 @@ export function testConfig(fixture: Pick<ApnsFixture, "origin" | "caPem"> | null
 /** One APNs batch item. */
 export function item(label: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { id: crypto.randomUUID(), token: deviceToken(label), topic: "dev.lasthop.app", pushType: "alert", payload: { aps: { alert: label } }, ...extra };
-}
-
-/** POSTs a Standard Webhooks-signed JSON body to the bridge. */
-export async function signedPost(url: string, body: unknown, secret = SECRET, now = Date.now()): Promise<Response> {
-  const text = typeof body === "string" ? body : JSON.stringify(body);
-  const headers = await signedHeaders(secret, text, now);
-  return fetch(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: text });
 }
 
 /** Writes a file into a fresh temp dir; returns its path and a cleanup. */
