@@ -5,7 +5,7 @@
 // endpoint with a DSN and an ARF complaint.
 import type { ChildProcess } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort } from "../../sandbox/stack.ts";
+import { freePort } from "../../sandbox/ports.ts";
 import { startPostfix, startRejectingSink, type Postfix } from "./postfix.ts";
 import { startTestStack, waitFor, type TestStack } from "./stack-helpers.ts";
 

@@ -2,7 +2,7 @@
 // replies) relaying what it accepts to smtp-sink. What reaches the sink must carry a DKIM
 // signature python3-dkim accepts and the VERP envelope sender.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort } from "../../sandbox/stack.ts";
+import { freePort } from "../../sandbox/ports.ts";
 import { dkimVerify, startPostfix, type Postfix } from "./postfix.ts";
 import { sleep, startTestStack, waitFor, type TestStack } from "./stack-helpers.ts";
 
