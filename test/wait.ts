@@ -24,23 +24,23 @@ type Truthy<T> = Exclude<T, false | null | undefined | 0 | "">;
 
 /**
  * Polls `check` until it returns a truthy value and resolves with that value; after `ms` it throws
- * "timed out after … waiting for <what>". Polls every 5 ms at first, backing off to 200 ms, so an
+ * "timed out after … waiting for <what>" (`what` may be a function, to say how far it got). Polls every 5 ms at first, backing off to 200 ms, so an
  * in-process check answers at once and an HTTP poll stays light.
  */
-export async function waitFor<T>(check: () => T | Promise<T>, ms = WAIT_MS, what = "a condition"): Promise<Truthy<T>> {
+export async function waitFor<T>(check: () => T | Promise<T>, what: string | (() => string) = "a condition", ms = WAIT_MS): Promise<Truthy<T>> {
   const deadline = Date.now() + ms;
   let every = 5;
   for (;;) {
     const value = await check();
     if (value) return value as Truthy<T>;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${typeof what === "function" ? what() : what}`);
     await pause(every);
     every = Math.min(every * 2, 200);
   }
 }
 
 /** Resolves or rejects with `promise`; throws "<what> took over … ms" if it has not settled by then. */
-export async function within<T>(promise: Promise<T>, ms = WAIT_MS, what = "a promise"): Promise<T> {
+export async function within<T>(promise: Promise<T>, what = "a promise", ms = WAIT_MS): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`${what} took over ${ms} ms`)), ms);
@@ -51,6 +51,13 @@ export async function within<T>(promise: Promise<T>, ms = WAIT_MS, what = "a pro
     clearTimeout(timer);
   }
 }
+
+/**
+ * vitest's per-test timeout for a long run guarded by waitForProgress / whileProgressing: far
+ * beyond any stall limit, so the stall detector, which says how far the run got, always fires
+ * first; this only catches a hang the detector cannot see.
+ */
+export const LONG_RUN_MS = 30 * 60_000;
 
 export type ProgressOptions = {
   /** How long the count may stay put before the run counts as stuck. */

@@ -62,20 +62,20 @@ describe("graceful shutdown", () => {
     fixture.behaviors.set(deviceToken("hold"), { hold: true }); // answered when the test says
     const items = [item("hold"), ...Array.from({ length: 5 }, (_, i) => item(`quick-${i}`))];
     const response = signedPost(`${bridge.url}${BRIDGE_APNS_PATH}`, { items });
-    await waitFor(() => fixture.received.some((r) => r.apnsId === items[0]!.id), undefined, "the held item at APNs"); // in flight at APNs
+    await waitFor(() => fixture.received.some((r) => r.apnsId === items[0]!.id), "the held item at APNs"); // in flight at APNs
 
     bridge.child.kill("SIGTERM");
-    await waitFor(() => refused(bridge.port), undefined, "new connections to be refused");
+    await waitFor(() => refused(bridge.port), "new connections to be refused");
     expect(bridge.child.exitCode).toBeNull(); // still finishing the batch, whose first item APNs still holds
     expect(fixture.release()).toBe(1);
 
-    const res = await within(response, undefined, "the in-flight batch");
+    const res = await within(response, "the in-flight batch");
     expect(res.status).toBe(200);
     const { results } = batchResults.parse(await res.json());
     expect(results.map((r) => r.id)).toEqual(items.map((i) => i.id));
     expect(results.every((r) => r.kind === "accepted")).toBe(true);
 
-    expect(await within(bridge.exited, undefined, "exit")).toBe(0);
+    expect(await within(bridge.exited, "exit")).toBe(0);
     const msgs = bridge.lines.map((l) => l.msg);
     expect(msgs.slice(msgs.indexOf("shutting down"))).toEqual(["shutting down", "apns batch", "stopped"]); // in order, none lost at exit
     expect(await refused(bridge.port)).toBe(true);
@@ -89,10 +89,10 @@ describe("graceful shutdown", () => {
       (res) => res.status,
       () => "cut" as const,
     );
-    await waitFor(() => fixture.received.some((r) => r.apnsId === items[0]!.id), undefined, "the stuck item at APNs");
+    await waitFor(() => fixture.received.some((r) => r.apnsId === items[0]!.id), "the stuck item at APNs");
     const signalled = Date.now();
     bridge.child.kill("SIGTERM");
-    expect(await within(bridge.exited, undefined, "exit")).toBe(0);
+    expect(await within(bridge.exited, "exit")).toBe(0);
     // Well under the 10 s default: it was this setting that ended the wait (slack for a busy machine).
     expect(Date.now() - signalled).toBeLessThan(8_000);
     expect(await response).toBe("cut"); // the edge sees a failed request and its queue retries
@@ -103,7 +103,7 @@ describe("graceful shutdown", () => {
     const bridge = await startProcess();
     const signalled = Date.now();
     bridge.child.kill("SIGINT");
-    expect(await within(bridge.exited, undefined, "exit")).toBe(0);
+    expect(await within(bridge.exited, "exit")).toBe(0);
     // Nothing to wait for: far under the 10 s SHUTDOWN_TIMEOUT_MS default (slack for a busy machine).
     expect(Date.now() - signalled).toBeLessThan(5_000);
   });
