@@ -8,8 +8,7 @@
 import { randomUUID } from "node:crypto";
 import { once } from "node:events";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { connect, type AddressInfo, type Socket } from "node:net";
+import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import SMTPConnection from "nodemailer/lib/smtp-connection";
@@ -17,90 +16,22 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startBridge, type Bridge } from "../../bridge/src/app.ts";
 import { ConfigError, loadConfig, type Config, type InboundConfig } from "../../bridge/src/config.ts";
 import { INBOUND_EMAIL_PATH } from "../../bridge/src/smtp/inbound.ts";
-import { verify } from "../../src/core/standard-webhooks.ts";
+import { freePort } from "../../sandbox/ports.ts";
 import { runBridgeToExit } from "./fixtures/bridge-process.ts";
+import { startFakeEdge, type EdgeRequest, type FakeEdge } from "./fixtures/fake-edge.ts";
 import { makeCertificate, SECRET, testConfig } from "./smtp-fixture.ts";
 
 const DOMAIN = "bounces.test";
 const MAX_BYTES = 64 * 1024;
 
 // ---------------------------------------------------------------------------------------------
-// The fake edge
+// The fake edge (fixtures/fake-edge.ts): what it got, as the bridge posts it
 
-type EdgeAnswer = "accept" | "not_ours" | "fail" | "hang" | { status: number; body?: unknown };
-/** How the fake edge answers: the same for every request, or decided per request. */
-type EdgeMode = EdgeAnswer | ((request: EdgeRequest) => EdgeAnswer);
+type Posted = { to: string; from: string; raw: string };
+const startEdge = () => startFakeEdge<Posted>();
 
-type EdgeRequest = {
-  path: string;
-  headers: IncomingMessage["headers"];
-  text: string;
-  json: { to: string; from: string; raw: string };
-  raw: Buffer;
-  verified: boolean;
-  answeredAt?: number;
-};
-
-type FakeEdge = {
-  url: string;
-  mode: EdgeMode;
-  delayMs: number;
-  requests: EdgeRequest[];
-  close(): Promise<void>;
-};
-
-async function startFakeEdge(): Promise<FakeEdge> {
-  const edge: FakeEdge = { url: "", mode: "accept", delayMs: 0, requests: [], close: async () => {} };
-  const hanging = new Set<ServerResponse>();
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", async () => {
-      const text = Buffer.concat(chunks).toString("utf8");
-      const headers = req.headers;
-      const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
-      const verdict = await verify(SECRET, { "webhook-id": one(headers["webhook-id"]), "webhook-timestamp": one(headers["webhook-timestamp"]), "webhook-signature": one(headers["webhook-signature"]) }, text);
-      const json = JSON.parse(text) as EdgeRequest["json"];
-      const request: EdgeRequest = { path: req.url ?? "", headers, text, json, raw: Buffer.from(json.raw, "base64"), verified: verdict.ok };
-      edge.requests.push(request);
-      const mode = typeof edge.mode === "function" ? edge.mode(request) : edge.mode;
-      if (!verdict.ok) return reply(res, request, 401, { error: { code: "unauthorized", message: verdict.reason } });
-      if (mode === "hang") {
-        hanging.add(res);
-        return;
-      }
-      if (edge.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, edge.delayMs));
-      if (mode === "accept") return reply(res, request, 202, { ok: true });
-      if (mode === "not_ours") return reply(res, request, 422, { error: { code: "not_ours", message: "no account owns this bounce address" } });
-      if (mode === "fail") return reply(res, request, 500, { error: { code: "internal_error", message: "boom" } });
-      reply(res, request, mode.status, mode.body ?? {});
-    });
-  });
-  function reply(res: ServerResponse, request: EdgeRequest, status: number, body: unknown): void {
-    request.answeredAt = performance.now();
-    res.writeHead(status, { "content-type": "application/json" });
-    res.end(JSON.stringify(body));
-  }
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  edge.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  edge.close = () => {
-    for (const res of hanging) res.destroy();
-    server.closeAllConnections();
-    return new Promise<void>((resolve) => server.close(() => resolve()));
-  };
-  return edge;
-}
-
-/** A port nothing listens on (bound, then released). */
-async function deadPort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+/** The message bytes the bridge forwarded (base64 in the JSON body). */
+const rawOf = (request: EdgeRequest<Posted>) => Buffer.from(request.json.raw, "base64");
 
 function inboundConfig(edgeUrl: string, overrides: Partial<InboundConfig> = {}): Config {
   return {
@@ -250,12 +181,12 @@ function metricValue(text: string, line: string): number {
 // ---------------------------------------------------------------------------------------------
 
 describe("inbound SMTP → edge", () => {
-  let edge: FakeEdge;
+  let edge: FakeEdge<Posted>;
   let bridge: Bridge;
   let port: number;
 
   beforeAll(async () => {
-    edge = await startFakeEdge();
+    edge = await startEdge();
     bridge = await startBridge(inboundConfig(edge.url));
     port = bridge.inbound!.port;
   });
@@ -286,7 +217,7 @@ describe("inbound SMTP → edge", () => {
     expect(Object.keys(request.json).sort()).toEqual(["from", "raw", "to"]);
     expect(request.json).toMatchObject({ to: rcpt, from: "" });
     // Byte for byte, 8-bit and non-UTF-8 included (and dot-unstuffed back to what was sent).
-    expect(request.raw.equals(message)).toBe(true);
+    expect(rawOf(request).equals(message)).toBe(true);
     expect(message.toString("utf8")).toContain("\ufffd"); // the message really is not UTF-8
     // The sender heard 250 after the edge answered, which took the edge's 500 ms.
     expect(request.answeredAt).toBeDefined();
@@ -304,7 +235,7 @@ describe("inbound SMTP → edge", () => {
     expect(result.response).toBe("250 2.0.0 Ok: handed to lasthop");
     expect(edge.requests.map((r) => r.json.to)).toEqual([rcpt]);
     expect(edge.requests[0]!.json.from).toBe("alice@example.net");
-    expect(edge.requests[0]!.raw.toString("utf8")).toBe("Subject: Re: hello\r\n\r\nthanks\r\n");
+    expect(rawOf(edge.requests[0]!).toString("utf8")).toBe("Subject: Re: hello\r\n\r\nthanks\r\n");
   });
 
   it("a recipient outside INBOUND_DOMAINS gets 550 at RCPT, and nothing is posted", async () => {
@@ -341,7 +272,7 @@ describe("inbound SMTP → edge", () => {
     const second = await sendMail(port, message, { from: "", to: [rcpt] });
     expect(second.response).toBe("250 2.0.0 Ok: handed to lasthop");
     expect(edge.requests).toHaveLength(2);
-    expect(edge.requests.every((r) => r.verified && r.raw.equals(message))).toBe(true);
+    expect(edge.requests.every((r) => r.verified && rawOf(r).equals(message))).toBe(true);
     expect(metricValue(await metricsText(bridge), 'bridge_inbound_messages_total{outcome="deferred"}')).toBeGreaterThanOrEqual(1);
   });
 
@@ -404,7 +335,7 @@ describe("inbound SMTP → edge", () => {
     const result = await sendMail(port, message, { from: "", to: [a, b] });
     expect(result.response).toBe("250 2.0.0 Ok: handed to lasthop");
     expect(edge.requests.map((r) => r.json.to).sort()).toEqual([a, b].sort());
-    expect(edge.requests.every((r) => r.verified && r.raw.equals(message) && r.json.from === "")).toBe(true);
+    expect(edge.requests.every((r) => r.verified && rawOf(r).equals(message) && r.json.from === "")).toBe(true);
     // Each POST is signed on its own (its own webhook-id).
     expect(new Set(edge.requests.map((r) => r.headers["webhook-id"])).size).toBe(2);
   });
@@ -435,7 +366,7 @@ describe("inbound SMTP → edge", () => {
 
 describe("inbound SMTP: the edge is down", () => {
   it("connection refused → 451, nothing lost: the sender retries", async () => {
-    const bridge = await startBridge(inboundConfig(`http://127.0.0.1:${await deadPort()}`));
+    const bridge = await startBridge(inboundConfig(`http://127.0.0.1:${await freePort()}`));
     try {
       const result = await sendMail(bridge.inbound!.port, dsn("x@y"), { from: "", to: [bounceAddress()] });
       expect(result.ok).toBe(false);
@@ -448,11 +379,11 @@ describe("inbound SMTP: the edge is down", () => {
 
 describe("inbound SMTP: STARTTLS", () => {
   let dir: string;
-  let edge: FakeEdge;
+  let edge: FakeEdge<Posted>;
   let cert: string;
 
   beforeAll(async () => {
-    edge = await startFakeEdge();
+    edge = await startEdge();
     dir = mkdtempSync(join(tmpdir(), "lasthop-inbound-"));
     const made = makeCertificate(); // openssl CLI, at test time
     cert = made.cert;
@@ -485,7 +416,7 @@ describe("inbound SMTP: STARTTLS", () => {
       const result = await sendMail(bridge.inbound!.port, message, { from: "", to: [rcpt] }, { requireTLS: true, ca: cert });
       expect(result.secure).toBe(true);
       expect(result.response).toBe("250 2.0.0 Ok: handed to lasthop");
-      expect(edge.requests.at(-1)!.raw.equals(message)).toBe(true);
+      expect(rawOf(edge.requests.at(-1)!).equals(message)).toBe(true);
     } finally {
       await bridge.close();
     }
@@ -494,7 +425,7 @@ describe("inbound SMTP: STARTTLS", () => {
 
 describe("inbound SMTP: graceful shutdown", () => {
   it("close() stops accepting at once, lets the message in flight get the edge's answer, then the port is closed", async () => {
-    const edge = await startFakeEdge();
+    const edge = await startEdge();
     const bridge = await startBridge(inboundConfig(edge.url));
     const port = bridge.inbound!.port;
     try {
@@ -531,7 +462,7 @@ describe("inbound SMTP: graceful shutdown", () => {
     }
   });
   it("an idle session gets 421 at close(), which does not wait for it", async () => {
-    const edge = await startFakeEdge();
+    const edge = await startEdge();
     const bridge = await startBridge(inboundConfig(edge.url)); // shutdownTimeoutMs 5 s
     try {
       const socket = connect(bridge.inbound!.port, "127.0.0.1");
