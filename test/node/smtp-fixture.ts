@@ -289,12 +289,3 @@ export function fakeResolver(zone: { mx: Record<string, MxRecord[] | string>; ad
     },
   };
 }
-
-/** Waits until `check()` is true (polling), or fails after `ms`. */
-export async function waitFor(check: () => boolean, ms: number, what = "condition"): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
