@@ -1,5 +1,5 @@
 // Loopback ports for the stack, the tests and the benchmarks.
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 
 /**
  * A port nobody holds right now (bind 0, read it, release it): for a service started next, or,
@@ -13,5 +13,16 @@ export function freePort(): Promise<number> {
       const { port } = server.address() as { port: number };
       server.close(() => resolve(port));
     });
+  });
+}
+
+/** Tries a TCP connection to 127.0.0.1:`port`: "open" when it connects, else the error code ("ECONNREFUSED"). */
+export function probePort(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(port, "127.0.0.1", () => {
+      socket.destroy();
+      resolve("open");
+    });
+    socket.once("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
   });
 }

@@ -1,7 +1,7 @@
 // Graceful shutdown of the real process: SIGTERM while a batch is in flight still answers that
 // batch, refuses new connections at once, then exits 0; SHUTDOWN_TIMEOUT_MS bounds the wait.
-import { connect } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { probePort } from "../../sandbox/ports.ts";
 import { BRIDGE_APNS_PATH, batchResults } from "../../src/core/bridge.ts";
 import { waitFor, within } from "../wait.ts";
 import { deviceToken, item, KEY_ID, makeApnsKey, SECRET, signedPost, startApnsFixture, TEAM_ID, tempFile, type ApnsFixture } from "./apns-fixture.ts";
@@ -44,16 +44,7 @@ async function startProcess(env: Record<string, string> = {}): Promise<Running> 
   return { ...bridge, ...(await listening(bridge)) };
 }
 
-function refused(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, "127.0.0.1");
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.once("error", (error: NodeJS.ErrnoException) => resolve(error.code === "ECONNREFUSED"));
-  });
-}
+const refused = async (port: number) => (await probePort(port)) === "ECONNREFUSED";
 
 describe("graceful shutdown", () => {
   it("SIGTERM mid-batch: the batch still gets its 200, new connections are refused, exit 0", async () => {
