@@ -5,8 +5,9 @@
  *
  * - waitFor: one event that must come (a status, a request, a count reached); within: the same
  *   for a promise.
- * - waitForProgress / whileProgressing: long runs (hundreds of messages); they fail only when
- *   the work stops moving, and say how far it got.
+ * - waitForProgress / waitForWhileProgressing / whileProgressing: long runs (hundreds of
+ *   messages, a series of retries); they fail only when the work stops moving, and say how far
+ *   it got.
  * - passTime: wall time itself, where the clock is what is tested (a token's lifetime, a
  *   one-second rate window) or where nothing could mark that a thing did not happen. Rare: a
  *   test that proves an absence waits for a later positive marker instead.
@@ -48,7 +49,7 @@ export async function within<T>(promise: Promise<T>, what = "a promise", ms = WA
   try {
     return await Promise.race([promise, late]);
   } finally {
-    clearTimeout(timer);
+    if (timer !== undefined) clearTimeout(timer);
   }
 }
 
@@ -93,6 +94,21 @@ export async function waitForProgress(read: () => number | Promise<number>, targ
     const count = await read();
     if (count >= target) return count;
     guard(count);
+    await pause(options.everyMs ?? 250);
+  }
+}
+
+/**
+ * Polls `check` until it returns a truthy value, like waitFor, but with no deadline of its own:
+ * fails only when `progress` (read each round) has not gone up for `stallMs`. For a flow that
+ * takes an unknown number of steps (retries, attempts) to reach its end.
+ */
+export async function waitForWhileProgressing<T>(check: () => T | Promise<T>, progress: () => number | Promise<number>, options: ProgressOptions): Promise<Truthy<T>> {
+  const guard = stallGuard(options);
+  for (;;) {
+    const value = await check();
+    if (value) return value as Truthy<T>;
+    guard(await progress());
     await pause(options.everyMs ?? 250);
   }
 }
