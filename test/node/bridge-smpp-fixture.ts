@@ -16,7 +16,7 @@ import smpp, { type PDU, type Server, type Session } from "smpp";
 import type { Config } from "../../bridge/src/config.ts";
 import type { SmppRouteConfig } from "../../bridge/src/config.ts";
 import { keepRawMessages, rawBytes } from "../../bridge/src/smpp/pdu.ts";
-import { waitFor } from "../wait.ts";
+import { WAIT_MS, waitFor } from "../wait.ts";
 import { SECRET } from "./fixtures/signed.ts";
 
 export type SubmitAnswer = "ok" | "hold" | "ignore" | "answer_then_drop" | { status: number };
@@ -97,7 +97,7 @@ export async function startSmsc(options: SmscOptions = {}): Promise<FakeSmsc> {
       return take.length;
     },
     held: () => held.length,
-    async deliver(params, ms = 3_000, command = "deliver_sm") {
+    async deliver(params, ms = WAIT_MS, command = "deliver_sm") {
       const entry = smsc.sessions.find((s) => s.bound === "bind_transceiver" || s.bound === "bind_receiver");
       if (!entry) throw new Error("no bound receiving session");
       return new Promise<{ status: number; at: number } | null>((resolve) => {

@@ -73,7 +73,7 @@ describe("delivery receipts", () => {
 
   it("an intermediate notification (esm_class 0x20) and a data_sm receipt are receipts too", async () => {
     await peer.deliver({ ...handset, esm_class: 0x20, short_message: Buffer.from("id:42 stat:ENROUTE") });
-    const viaData = await peer.deliver({ ...handset, esm_class: 0x04, receipted_message_id: "ab0002", message_state: 2 }, 3_000, "data_sm");
+    const viaData = await peer.deliver({ ...handset, esm_class: 0x04, receipted_message_id: "ab0002", message_state: 2 }, undefined, "data_sm");
     expect(viaData?.status).toBe(0);
     expect(edge.requests.map((r) => r.json)).toMatchObject([
       { kind: "dlr", smscId: "42", stat: "ENROUTE" },
