@@ -43,7 +43,7 @@ describe("APNs through the bridge", () => {
     const second = await send(apns(to));
     expect(second).toMatchObject({ status: "suppressed", reason: "token_invalid" });
     // Marker: a later message on the same path has reached APNs, so the suppressed one would have too.
-    await stack.waitForStatus((await send(apns(await token("after-bounce")))).id, "accepted");
+    await stack.waitForStatus((await send(apns(await token("marker")))).id, "accepted");
     expect(await received(to)).toHaveLength(before);
   });
 

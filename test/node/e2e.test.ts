@@ -58,7 +58,7 @@ describe("web push through the whole stack", () => {
     const second = await send({ channel: "webpush", to, payload: "two" });
     expect(second.body).toMatchObject({ status: "suppressed", reason: "token_invalid" });
     // Marker: a later message on the same path has arrived, so "two" would have by now.
-    const marker = await subscribe("e2e-after-bounce");
+    const marker = await subscribe("e2e-marker");
     await waitForStatus((await send({ channel: "webpush", to: marker, payload: "later" })).body.id, "accepted");
     expect(await received(to.endpoint)).toHaveLength(1);
   });
