@@ -52,14 +52,19 @@ export default defineConfig({
             },
           }),
         ],
-        test: { name: "worker", include: ["test/worker/**/*.test.ts"], testTimeout: 30_000 },
+        // Per-test timeouts are a backstop for a hang: every wait in a test has its own bound
+        // (test/wait.ts, WAIT_MS) that fails first and says what it waited for, so these sit well
+        // above a few such waits in a row on a busy machine.
+        test: { name: "worker", include: ["test/worker/**/*.test.ts"], testTimeout: 180_000 },
       },
       {
         test: {
           name: "node",
           include: ["test/node/**/*.test.ts", "test/core/**/*.test.ts"],
-          testTimeout: 60_000,
-          hookTimeout: 60_000,
+          // As above; hooks start stacks (wrangler dev, the bridge, the sandbox), slow on a busy
+          // machine. Long runs set LONG_RUN_MS and are guarded by a stall detector instead.
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
         },
       },
     ],

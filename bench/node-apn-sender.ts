@@ -5,11 +5,10 @@
 // `inFlight` batches at a time, on one provider, and answers with one JSON line per job: what
 // node-apn reported sent and failed, and how long each phase took (first send to last answer,
 // measured here, so process start-up is not in it).
-import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { createInterface } from "node:readline";
 import apn from "@parse/node-apn";
 import { forEachConcurrent } from "./net.ts";
+import { runJobInChild, serveOneJob } from "./child-job.ts";
 
 export type NodeApnJob = {
   /** "provider": `apn.Provider` (one client, one HTTP/2 session); "multi": `apn.MultiProvider` with `clientCount` clients. */
@@ -93,24 +92,8 @@ async function run(job: NodeApnJob): Promise<NodeApnResult> {
 }
 
 /** Runs one job in a child Node process; bounded by `timeoutMs`, after which the child is killed. */
-export async function sendWithNodeApn(job: NodeApnJob, timeoutMs: number): Promise<NodeApnResult> {
-  const child = spawn(process.execPath, [new URL(import.meta.url).pathname], { stdio: ["pipe", "pipe", "inherit"] });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-  try {
-    child.stdin.end(`${JSON.stringify(job)}\n`);
-    const first = await Promise.race([createInterface({ input: child.stdout })[Symbol.asyncIterator]().next(), exited.then(() => null)]);
-    if (!first || first.done) throw new Error(`the node-apn sender ended without a result (exit ${child.exitCode ?? child.signalCode})`);
-    return JSON.parse(first.value) as NodeApnResult;
-  } finally {
-    await exited;
-    clearTimeout(timer);
-  }
+export function sendWithNodeApn(job: NodeApnJob, timeoutMs: number): Promise<NodeApnResult> {
+  return runJobInChild<NodeApnResult>(import.meta.url, job, timeoutMs, "the node-apn sender");
 }
 
-if (import.meta.main) {
-  const line = await createInterface({ input: process.stdin })[Symbol.asyncIterator]().next();
-  if (line.done) process.exit(1);
-  const result = await run(JSON.parse(line.value) as NodeApnJob);
-  process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0));
-}
+if (import.meta.main) await serveOneJob(run);

@@ -6,9 +6,8 @@
 // submit_sm unanswered at any moment, and answers with one JSON line: per phase, what the SMSC
 // answered and how long it took (first submit_sm written to the last submit_sm_resp read,
 // measured here, so process start-up, connect and bind are not in it).
-import { spawn } from "node:child_process";
-import { createInterface } from "node:readline";
 import { loadSmpp, type Pdu, type PduOptions, type SmppSession } from "../sandbox/smpp-types.ts";
+import { runJobInChild, serveOneJob } from "./child-job.ts";
 
 /** One submit_sm: the fields the bridge sets (everything else is left at the package's defaults, as the bridge leaves it). */
 export type SmppPart = {
@@ -175,24 +174,8 @@ async function run(job: SmppClientJob): Promise<SmppClientResult> {
 }
 
 /** Runs one job in a child Node process; bounded by `timeoutMs`, after which the child is killed. */
-export async function sendWithSmppClient(job: SmppClientJob, timeoutMs: number): Promise<SmppClientResult> {
-  const child = spawn(process.execPath, [new URL(import.meta.url).pathname], { stdio: ["pipe", "pipe", "inherit"] });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-  try {
-    child.stdin.end(`${JSON.stringify(job)}\n`);
-    const first = await Promise.race([createInterface({ input: child.stdout })[Symbol.asyncIterator]().next(), exited.then(() => null)]);
-    if (!first || first.done) throw new Error(`the smpp client sender ended without a result (exit ${child.exitCode ?? child.signalCode})`);
-    return JSON.parse(first.value) as SmppClientResult;
-  } finally {
-    await exited;
-    clearTimeout(timer);
-  }
+export function sendWithSmppClient(job: SmppClientJob, timeoutMs: number): Promise<SmppClientResult> {
+  return runJobInChild<SmppClientResult>(import.meta.url, job, timeoutMs, "the smpp client sender");
 }
 
-if (import.meta.main) {
-  const line = await createInterface({ input: process.stdin })[Symbol.asyncIterator]().next();
-  if (line.done) process.exit(1);
-  const result = await run(JSON.parse(line.value) as SmppClientJob);
-  process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0));
-}
+if (import.meta.main) await serveOneJob(run);

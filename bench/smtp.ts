@@ -4,11 +4,11 @@
 // senders that are not the bridge.
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { connect } from "node:net";
 import nodemailer from "nodemailer";
 import { signMessage } from "../bridge/src/smtp/dkim.ts";
 import type { DkimKey, SmtpBatch } from "../src/core/bridge.ts";
 import { BRIDGE_SMTP_PATH } from "../src/core/bridge.ts";
+import { probePort } from "../sandbox/ports.ts";
 import { doorSecret, signedHeaders } from "../src/core/standard-webhooks.ts";
 import { postBridgeBatches, type BridgeLog } from "./apns.ts";
 import { note, type SendLog } from "./e2e.ts";
@@ -82,14 +82,7 @@ export async function startSmtpSink(port: number): Promise<SmtpSink> {
   for (;;) {
     if (spawnError) throw new Error(`${SMTP_SINK}: ${String(spawnError)} (Postfix is needed: see /work/shared/TOOLCHAIN.md)`);
     if (child.exitCode !== null) throw new Error(`smtp-sink exited with code ${child.exitCode}: ${errors}`);
-    const up = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, "127.0.0.1", () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once("error", () => resolve(false));
-    });
-    if (up) break;
+    if ((await probePort(port)) === "open") break;
     if (Date.now() > deadline) {
       await close();
       throw new Error(`smtp-sink did not listen on 127.0.0.1:${port} within 10 s: ${errors}`);

@@ -2,11 +2,13 @@
 // bridge (a Node process, as in production) and the Worker under wrangler dev (local
 // Durable Objects and Queues). Used by `npm start`, the end-to-end tests and the
 // benchmarks, so all three run exactly the same thing.
-import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { startBridgeProcess } from "./bridge-process.ts";
 import { DEV_BOUNCE_DOMAIN, DEV_SENDING_DOMAIN, loadOrMakeDevKeys, makeDevKeys, type DevKeys } from "./dev-keys.ts";
 import { startSandbox, type Sandbox, type SandboxOptions } from "./main.ts";
+import { freePort } from "./ports.ts";
+
+export { freePort };
 
 export const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -189,15 +191,4 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
 async function control(base: string, path: string, body: unknown): Promise<void> {
   const response = await fetch(`${base}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
   if (!response.ok) throw new Error(`sandbox ${path}: ${response.status} ${await response.text()}`);
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }

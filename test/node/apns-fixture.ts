@@ -12,12 +12,13 @@ import http2, { type Http2Session, type ServerHttp2Stream } from "node:http2";
 import type { AddressInfo, Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { doorSecret, signedHeaders } from "../../src/core/standard-webhooks.ts";
+import { SECRET } from "./fixtures/signed.ts";
 import type { Config } from "../../bridge/src/config.ts";
+
+export { SECRET, signedPost } from "./fixtures/signed.ts";
 
 const { NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
 
-export const SECRET = "whsec_bGFzdGhvcC10ZXN0LXNlY3JldC0xMjM0NTY3OA==";
 export const KEY_ID = "ABC123DEFG";
 export const TEAM_ID = "TEAM123456";
 
@@ -28,6 +29,8 @@ export type Behavior = {
   timestamp?: number;
   retryAfter?: string;
   holdMs?: number;
+  /** Answer only when the test calls release(). */
+  hold?: boolean;
   /** Send the response headers, then drop the connection ("drop") or never finish the body ("stall"). */
   afterHeaders?: "drop" | "stall";
 };
@@ -54,6 +57,8 @@ export type ApnsFixture = {
   behaviors: Map<string, Behavior>;
   /** Provider tokens the fixture answers with 403 ExpiredProviderToken. */
   expiredTokens: Set<string>;
+  /** Answers the requests kept by `hold` behaviors; returns how many. */
+  release(): number;
   stats: { sessions: number; maxActivePerSession: number; refusedStreams: number; pings: number; goaways: number; destroyed: number };
   reset(): void;
   close(): Promise<void>;
@@ -103,6 +108,7 @@ export async function startApnsFixture(options: FixtureOptions = {}): Promise<Ap
   const sessions = new Set<Http2Session>();
   const sockets = new Map<number, Socket>();
   const timers = new Set<NodeJS.Timeout>();
+  let held: Array<() => void> = [];
   let goawayDone = false;
   let destroyDone = false;
   let requests = 0;
@@ -210,7 +216,8 @@ export async function startApnsFixture(options: FixtureOptions = {}): Promise<Ap
       if (expiredTokens.has(jwt)) return answer(stream, apnsId, { status: 403, reason: "ExpiredProviderToken" });
       if (options.publicKey && jwtProblem(jwt, options.publicKey)) return answer(stream, apnsId, { status: 403, reason: "InvalidProviderToken" });
       const b = behaviors.get(token) ?? {};
-      if (b.holdMs) later(b.holdMs, () => answer(stream, apnsId, b));
+      if (b.hold) held.push(() => answer(stream, apnsId, b));
+      else if (b.holdMs) later(b.holdMs, () => answer(stream, apnsId, b));
       else answer(stream, apnsId, b);
     });
   });
@@ -226,8 +233,15 @@ export async function startApnsFixture(options: FixtureOptions = {}): Promise<Ap
     answered,
     behaviors,
     expiredTokens,
+    release() {
+      const answers = held;
+      held = [];
+      for (const answerNow of answers) answerNow();
+      return answers.length;
+    },
     stats,
     reset() {
+      held = [];
       received.length = 0;
       answered.length = 0;
       behaviors.clear();
@@ -273,13 +287,6 @@ export function testConfig(fixture: Pick<ApnsFixture, "origin" | "caPem"> | null
 /** One APNs batch item. */
 export function item(label: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { id: crypto.randomUUID(), token: deviceToken(label), topic: "dev.lasthop.app", pushType: "alert", payload: { aps: { alert: label } }, ...extra };
-}
-
-/** POSTs a JSON body to the bridge, Standard Webhooks-signed with the key of `door` (the URL's own path unless told). */
-export async function signedPost(url: string, body: unknown, secret = SECRET, now = Date.now(), door = new URL(url).pathname): Promise<Response> {
-  const text = typeof body === "string" ? body : JSON.stringify(body);
-  const headers = await signedHeaders(await doorSecret(secret, door), text, now);
-  return fetch(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: text });
 }
 
 /** Writes a file into a fresh temp dir; returns its path and a cleanup. */

@@ -1,34 +1,13 @@
 // Configuration: validated at start, and a bad value stops the process with one line naming
 // the variable and exit code 1. The process checks run the real entry point as a child.
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig, smtpDefaults } from "../../bridge/src/config.ts";
 import { KEY_ID, makeApnsKey, SECRET, TEAM_ID, tempFile } from "./apns-fixture.ts";
+import { runBridgeToExit } from "./fixtures/bridge-process.ts";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const key = makeApnsKey();
-
-/** Runs `node bridge/src/main.ts` with exactly `env` (plus PATH); bounded by `timeoutMs`. */
-function runMain(env: Record<string, string>, timeoutMs = 15_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["bridge/src/main.ts"], { cwd: ROOT, env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`bridge did not exit within ${timeoutMs} ms; stdout=${stdout} stderr=${stderr}`));
-    }, timeoutMs);
-    child.on("error", reject);
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 const apnsEnv = { APNS_KEY: key.pem, APNS_KEY_ID: KEY_ID, APNS_TEAM_ID: TEAM_ID };
 
@@ -48,7 +27,7 @@ describe("bridge process with a bad configuration", () => {
   });
 
   it("missing BRIDGE_SECRET → exit 1 and one line naming it", async () => {
-    const { code, stdout, stderr } = await runMain({});
+    const { code, stdout, stderr } = await runBridgeToExit({});
     expect(code).toBe(1);
     expect(stdout).toBe("");
     expect(stderr.trimEnd().split("\n")).toEqual([
@@ -57,7 +36,7 @@ describe("bridge process with a bad configuration", () => {
   });
 
   it("bad APNS_KEY_ID → exit 1 and one line naming it", async () => {
-    const { code, stdout, stderr } = await runMain({ BRIDGE_SECRET: SECRET, ...apnsEnv, APNS_KEY_ID: "SHORT" });
+    const { code, stdout, stderr } = await runBridgeToExit({ BRIDGE_SECRET: SECRET, ...apnsEnv, APNS_KEY_ID: "SHORT" });
     expect(code).toBe(1);
     expect(stdout).toBe("");
     expect(stderr.trimEnd().split("\n")).toEqual(["bridge: invalid configuration: APNS_KEY_ID must be 10 characters (letters and digits)"]);

@@ -5,103 +5,34 @@
 // bytes reach the edge, that the sender hears 250 only after the edge answered 2xx, that every
 // other edge answer (or none) is a 451 the sender retries, and the envelope, size, STARTTLS,
 // shutdown and configuration rules.
-import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { once } from "node:events";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { connect, type AddressInfo, type Socket } from "node:net";
+import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import SMTPConnection from "nodemailer/lib/smtp-connection";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startBridge, type Bridge } from "../../bridge/src/app.ts";
 import { ConfigError, loadConfig, type Config, type InboundConfig } from "../../bridge/src/config.ts";
 import { EDGE_EMAIL_INBOUND_PATH } from "../../src/core/bridge.ts";
-import { doorSecret, verify, webhookHeaders } from "../../src/core/standard-webhooks.ts";
+import { freePort, probePort } from "../../sandbox/ports.ts";
+import { waitFor } from "../wait.ts";
+import { runBridgeToExit } from "./fixtures/bridge-process.ts";
+import { startFakeEdge, type EdgeRequest, type FakeEdge } from "./fixtures/fake-edge.ts";
 import { makeCertificate, SECRET, testConfig } from "./smtp-fixture.ts";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const DOMAIN = "bounces.test";
 const MAX_BYTES = 64 * 1024;
 
 // ---------------------------------------------------------------------------------------------
-// The fake edge
+// The fake edge (fixtures/fake-edge.ts): what it got, as the bridge posts it
 
-type EdgeAnswer = "accept" | "not_ours" | "fail" | "hang" | { status: number; body?: unknown };
-/** How the fake edge answers: the same for every request, or decided per request. */
-type EdgeMode = EdgeAnswer | ((request: EdgeRequest) => EdgeAnswer);
+type Posted = { to: string; from: string; raw: string };
+const startEdge = () => startFakeEdge<Posted>();
 
-type EdgeRequest = {
-  path: string;
-  headers: IncomingMessage["headers"];
-  text: string;
-  json: { to: string; from: string; raw: string };
-  raw: Buffer;
-  verified: boolean;
-  answeredAt?: number;
-};
-
-type FakeEdge = {
-  url: string;
-  mode: EdgeMode;
-  delayMs: number;
-  requests: EdgeRequest[];
-  close(): Promise<void>;
-};
-
-async function startFakeEdge(): Promise<FakeEdge> {
-  const edge: FakeEdge = { url: "", mode: "accept", delayMs: 0, requests: [], close: async () => {} };
-  const hanging = new Set<ServerResponse>();
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", async () => {
-      const text = Buffer.concat(chunks).toString("utf8");
-      const headers = req.headers;
-      const verdict = await verify(await doorSecret(SECRET, req.url ?? ""), webhookHeaders((name) => headers[name]), text);
-      const json = JSON.parse(text) as EdgeRequest["json"];
-      const request: EdgeRequest = { path: req.url ?? "", headers, text, json, raw: Buffer.from(json.raw, "base64"), verified: verdict.ok };
-      edge.requests.push(request);
-      const mode = typeof edge.mode === "function" ? edge.mode(request) : edge.mode;
-      if (!verdict.ok) return reply(res, request, 401, { error: { code: "unauthorized", message: verdict.reason } });
-      if (mode === "hang") {
-        hanging.add(res);
-        return;
-      }
-      if (edge.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, edge.delayMs));
-      if (mode === "accept") return reply(res, request, 202, { ok: true });
-      if (mode === "not_ours") return reply(res, request, 422, { error: { code: "not_ours", message: "no account owns this bounce address" } });
-      if (mode === "fail") return reply(res, request, 500, { error: { code: "internal_error", message: "boom" } });
-      reply(res, request, mode.status, mode.body ?? {});
-    });
-  });
-  function reply(res: ServerResponse, request: EdgeRequest, status: number, body: unknown): void {
-    request.answeredAt = performance.now();
-    res.writeHead(status, { "content-type": "application/json" });
-    res.end(JSON.stringify(body));
-  }
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  edge.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  edge.close = () => {
-    for (const res of hanging) res.destroy();
-    server.closeAllConnections();
-    return new Promise<void>((resolve) => server.close(() => resolve()));
-  };
-  return edge;
-}
-
-/** A port nothing listens on (bound, then released). */
-async function deadPort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+/** The message bytes the bridge forwarded (base64 in the JSON body). */
+const rawOf = (request: EdgeRequest<Posted>) => Buffer.from(request.json.raw, "base64");
 
 function inboundConfig(edgeUrl: string, overrides: Partial<InboundConfig> = {}): Config {
   return {
@@ -251,12 +182,12 @@ function metricValue(text: string, line: string): number {
 // ---------------------------------------------------------------------------------------------
 
 describe("inbound SMTP → edge", () => {
-  let edge: FakeEdge;
+  let edge: FakeEdge<Posted>;
   let bridge: Bridge;
   let port: number;
 
   beforeAll(async () => {
-    edge = await startFakeEdge();
+    edge = await startEdge();
     bridge = await startBridge(inboundConfig(edge.url));
     port = bridge.inbound!.port;
   });
@@ -287,7 +218,7 @@ describe("inbound SMTP → edge", () => {
     expect(Object.keys(request.json).sort()).toEqual(["from", "raw", "to"]);
     expect(request.json).toMatchObject({ to: rcpt, from: "" });
     // Byte for byte, 8-bit and non-UTF-8 included (and dot-unstuffed back to what was sent).
-    expect(request.raw.equals(message)).toBe(true);
+    expect(rawOf(request).equals(message)).toBe(true);
     expect(message.toString("utf8")).toContain("\ufffd"); // the message really is not UTF-8
     // The sender heard 250 after the edge answered, which took the edge's 500 ms.
     expect(request.answeredAt).toBeDefined();
@@ -305,7 +236,7 @@ describe("inbound SMTP → edge", () => {
     expect(result.response).toBe("250 2.0.0 Ok: handed to lasthop");
     expect(edge.requests.map((r) => r.json.to)).toEqual([rcpt]);
     expect(edge.requests[0]!.json.from).toBe("alice@example.net");
-    expect(edge.requests[0]!.raw.toString("utf8")).toBe("Subject: Re: hello\r\n\r\nthanks\r\n");
+    expect(rawOf(edge.requests[0]!).toString("utf8")).toBe("Subject: Re: hello\r\n\r\nthanks\r\n");
   });
 
   it("a recipient outside INBOUND_DOMAINS gets 550 at RCPT, and nothing is posted", async () => {
@@ -342,7 +273,7 @@ describe("inbound SMTP → edge", () => {
     const second = await sendMail(port, message, { from: "", to: [rcpt] });
     expect(second.response).toBe("250 2.0.0 Ok: handed to lasthop");
     expect(edge.requests).toHaveLength(2);
-    expect(edge.requests.every((r) => r.verified && r.raw.equals(message))).toBe(true);
+    expect(edge.requests.every((r) => r.verified && rawOf(r).equals(message))).toBe(true);
     expect(metricValue(await metricsText(bridge), 'bridge_inbound_messages_total{outcome="deferred"}')).toBeGreaterThanOrEqual(1);
   });
 
@@ -405,7 +336,7 @@ describe("inbound SMTP → edge", () => {
     const result = await sendMail(port, message, { from: "", to: [a, b] });
     expect(result.response).toBe("250 2.0.0 Ok: handed to lasthop");
     expect(edge.requests.map((r) => r.json.to).sort()).toEqual([a, b].sort());
-    expect(edge.requests.every((r) => r.verified && r.raw.equals(message) && r.json.from === "")).toBe(true);
+    expect(edge.requests.every((r) => r.verified && rawOf(r).equals(message) && r.json.from === "")).toBe(true);
     // Each POST is signed on its own (its own webhook-id).
     expect(new Set(edge.requests.map((r) => r.headers["webhook-id"])).size).toBe(2);
   });
@@ -436,7 +367,7 @@ describe("inbound SMTP → edge", () => {
 
 describe("inbound SMTP: the edge is down", () => {
   it("connection refused → 451, nothing lost: the sender retries", async () => {
-    const bridge = await startBridge(inboundConfig(`http://127.0.0.1:${await deadPort()}`));
+    const bridge = await startBridge(inboundConfig(`http://127.0.0.1:${await freePort()}`));
     try {
       const result = await sendMail(bridge.inbound!.port, dsn("x@y"), { from: "", to: [bounceAddress()] });
       expect(result.ok).toBe(false);
@@ -449,11 +380,11 @@ describe("inbound SMTP: the edge is down", () => {
 
 describe("inbound SMTP: STARTTLS", () => {
   let dir: string;
-  let edge: FakeEdge;
+  let edge: FakeEdge<Posted>;
   let cert: string;
 
   beforeAll(async () => {
-    edge = await startFakeEdge();
+    edge = await startEdge();
     dir = mkdtempSync(join(tmpdir(), "lasthop-inbound-"));
     const made = makeCertificate(); // openssl CLI, at test time
     cert = made.cert;
@@ -486,7 +417,7 @@ describe("inbound SMTP: STARTTLS", () => {
       const result = await sendMail(bridge.inbound!.port, message, { from: "", to: [rcpt] }, { requireTLS: true, ca: cert });
       expect(result.secure).toBe(true);
       expect(result.response).toBe("250 2.0.0 Ok: handed to lasthop");
-      expect(edge.requests.at(-1)!.raw.equals(message)).toBe(true);
+      expect(rawOf(edge.requests.at(-1)!).equals(message)).toBe(true);
     } finally {
       await bridge.close();
     }
@@ -495,62 +426,36 @@ describe("inbound SMTP: STARTTLS", () => {
 
 describe("inbound SMTP: graceful shutdown", () => {
   it("close() stops accepting at once, lets the message in flight get the edge's answer, then the port is closed", async () => {
-    const edge = await startFakeEdge();
+    const edge = await startEdge();
     const bridge = await startBridge(inboundConfig(edge.url));
     const port = bridge.inbound!.port;
     try {
       edge.delayMs = 500;
       const sending = sendMail(port, "x\r\n", { from: "", to: [bounceAddress()] });
-      await new Promise<void>((resolve, reject) => {
-        const started = Date.now();
-        const poll = setInterval(() => {
-          if (edge.requests.length > 0) {
-            clearInterval(poll);
-            resolve();
-          } else if (Date.now() - started > 5_000) {
-            clearInterval(poll);
-            reject(new Error("the message never reached the edge"));
-          }
-        }, 5);
-      });
+      await edge.waitFor(1); // the message is at the edge, which takes its time to answer
       const closing = bridge.close();
       const result = await sending;
       expect(result.response).toBe("250 2.0.0 Ok: handed to lasthop");
       await closing;
-      const refused = await new Promise<string>((resolve) => {
-        const socket = connect(port, "127.0.0.1");
-        socket.on("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? "error"));
-        socket.on("connect", () => {
-          socket.destroy();
-          resolve("connected");
-        });
-      });
-      expect(refused).toBe("ECONNREFUSED");
+      expect(await probePort(port)).toBe("ECONNREFUSED");
     } finally {
       await bridge.close();
       await edge.close();
     }
   });
   it("an idle session gets 421 at close(), which does not wait for it", async () => {
-    const edge = await startFakeEdge();
+    const edge = await startEdge();
     const bridge = await startBridge(inboundConfig(edge.url)); // shutdownTimeoutMs 5 s
     try {
       const socket = connect(bridge.inbound!.port, "127.0.0.1");
       let heard = "";
       socket.on("data", (chunk: Buffer) => (heard += chunk.toString("latin1")));
       const ended = once(socket, "close");
-      await new Promise<void>((resolve) => {
-        const poll = setInterval(() => {
-          if (heard.startsWith("220 ")) {
-            clearInterval(poll);
-            resolve();
-          }
-        }, 5);
-      });
+      await waitFor(() => heard.startsWith("220 "), "the greeting");
       const started = performance.now();
       await bridge.close();
       await ended;
-      expect(performance.now() - started).toBeLessThan(2_000);
+      expect(performance.now() - started).toBeLessThan(4_000); // it did not wait out the 5 s shutdown timeout (slack for a busy machine)
       expect(heard).toMatch(/\r\n421 4\.3\.2 Service shutting down, try again later\r\n$/);
     } finally {
       await bridge.close();
@@ -651,23 +556,7 @@ describe("inbound SMTP configuration", () => {
   });
 
   it("the process: a partial set → exit 1 and one line on stderr naming the variable", async () => {
-    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, ["bridge/src/main.ts"], {
-        cwd: ROOT,
-        env: { PATH: process.env.PATH ?? "", BRIDGE_SECRET: SECRET, BRIDGE_PORT: "0", INBOUND_DOMAINS: DOMAIN },
-        stdio: ["ignore", "pipe", "pipe"],
-      });
-      let out = "";
-      let err = "";
-      child.stdout.on("data", (d) => (out += d));
-      child.stderr.on("data", (d) => (err += d));
-      const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
-      child.on("error", reject);
-      child.on("exit", (exitCode) => {
-        clearTimeout(timer);
-        resolve({ code: exitCode, stdout: out, stderr: err });
-      });
-    });
+    const { code, stdout, stderr } = await runBridgeToExit({ BRIDGE_SECRET: SECRET, BRIDGE_PORT: "0", INBOUND_DOMAINS: DOMAIN });
     expect(code).toBe(1);
     expect(stdout).toBe("");
     expect(stderr.trimEnd().split("\n")).toEqual(["bridge: invalid configuration: EDGE_URL is missing: the inbound SMTP server needs INBOUND_DOMAINS and EDGE_URL together"]);

@@ -6,6 +6,8 @@ import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { startBridge, type Bridge } from "../../bridge/src/app.ts";
 import { BRIDGE_APNS_PATH, batchResults } from "../../src/core/bridge.ts";
+import { freePort } from "../../sandbox/ports.ts";
+import { waitFor } from "../wait.ts";
 import { deviceToken, item, makeApnsKey, signedPost, startApnsFixture, testConfig, type ApnsFixture } from "./apns-fixture.ts";
 
 const key = makeApnsKey();
@@ -109,10 +111,7 @@ describe("APNs session pool", () => {
   });
 
   it("an origin that refuses connections answers retry/transport quickly, without hammering it", async () => {
-    const closed = createServer();
-    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
-    const port = (closed.address() as AddressInfo).port;
-    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const port = await freePort(); // nothing listens there
     const down = await startBridge(testConfig({ origin: `https://127.0.0.1:${port}`, caPem: "" }, key.pem));
     cleanups.push(() => down.close());
     const started = Date.now();
@@ -141,25 +140,17 @@ describe("APNs session pool", () => {
     cleanups.push(() => bridge.close());
 
     expect((await sendBatch(bridge, [item("a")]))[0]!.kind).toBe("accepted");
-    await waitFor(() => fixture.stats.pings >= 2, 2_000);
+    await waitFor(() => fixture.stats.pings >= 2, "two PINGs answered");
     expect(bridge.pool!.sessionCounts()).toEqual({ [origin]: 1 });
 
     proxy.stall(); // the peer goes silent: the next PING is never answered
-    await waitFor(() => bridge.pool!.sessionCounts()[origin] === 0, 2_000);
+    await waitFor(() => bridge.pool!.sessionCounts()[origin] === 0, "the silent session dropped");
     proxy.resume();
     // A fresh session serves the next batch.
     expect((await sendBatch(bridge, [item("b")]))[0]!.kind).toBe("accepted");
     expect(fixture.stats.sessions).toBe(2);
   });
 });
-
-async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > until) throw new Error("condition not met in time");
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 /** A TCP relay that can stop forwarding, so a live connection goes silent (PING unanswered). */
 async function stallableProxy(targetPort: number): Promise<{ port: number; stall(): void; resume(): void; close(): Promise<void> }> {

@@ -5,6 +5,7 @@
 // and SMPP_ROUTES configuration.
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
@@ -13,7 +14,9 @@ import { startBridge, type Bridge } from "../../bridge/src/app.ts";
 import { ConfigError, loadConfig } from "../../bridge/src/config.ts";
 import { SmppConnection } from "../../bridge/src/smpp/session.ts";
 import { BRIDGE_SMPP_PATH } from "../../src/core/bridge.ts";
-import { smppConfig, startEdge, startSmsc, testRoute, until, type FakeEdge, type FakeSmsc } from "./bridge-smpp-fixture.ts";
+import { waitFor } from "../wait.ts";
+import { smppConfig, startSmsc, testRoute, type FakeSmsc } from "./bridge-smpp-fixture.ts";
+import { startFakeEdge, type FakeEdge } from "./fixtures/fake-edge.ts";
 import { makeCertificate, SECRET, signedPost, testConfig } from "./smtp-fixture.ts";
 
 const cleanup: Array<() => Promise<void> | void> = [];
@@ -22,14 +25,25 @@ afterEach(async () => {
 });
 
 async function setup(routeOverrides: Parameters<typeof testRoute>[1] = {}, smscOptions: Parameters<typeof startSmsc>[0] = {}, waitUp = true): Promise<{ peer: FakeSmsc; edge: FakeEdge; bridge: Bridge }> {
-  const edge = await startEdge();
+  const edge = await startFakeEdge();
   cleanup.push(() => edge.close());
   const peer = await startSmsc(smscOptions);
   cleanup.push(() => peer.close());
   const bridge = await startBridge(smppConfig(edge.url, [testRoute(peer, routeOverrides)]));
   cleanup.push(() => bridge.close());
-  if (waitUp) await until(() => bridge.smpp!.health().routes.test!.up === bridge.smpp!.health().routes.test!.binds.length, 5_000, "binds up");
+  if (waitUp) await waitFor(() => bridge.smpp!.health().routes.test!.up === bridge.smpp!.health().routes.test!.binds.length, "binds up");
   return { peer, edge, bridge };
+}
+
+/** Listens on `port` and drops every connection at once, counting them: a host up, an SMSC not. */
+async function dropEveryConnection(port: number): Promise<{ count(): number; close(): Promise<void> }> {
+  let count = 0;
+  const server = createServer((socket) => {
+    count++;
+    socket.destroy();
+  });
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  return { count: () => count, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 
 const item = () => ({ id: randomUUID(), route: "test", from: "LASTHOP", to: "+15557654321", body: "hi", reference: 1 });
@@ -53,7 +67,7 @@ describe("reconnect", () => {
     });
     cleanup.push(() => connection.close(100));
     connection.start();
-    await until(() => peer.binds.length >= 7, 5_000, "seven bind attempts");
+    await waitFor(() => peer.binds.length >= 7, "seven bind attempts");
     expect(peer.binds.every((b) => !b.ok)).toBe(true);
     const gaps = peer.binds.slice(1, 7).map((b, i) => b.at - peer.binds[i]!.at);
     // ≈ 20, 40, 80, 160, 160, 160 (+ connect time), never below the floor nor far above the cap
@@ -75,13 +89,16 @@ describe("reconnect", () => {
     });
     expect(await (await fetch(`${bridge.url}/metrics`)).text()).toMatch(/bridge_smpp_binds\{route="test",state="up"\} 1/);
     await peer.stop();
-    await until(() => bridge.smpp!.health().routes.test!.up === 0, 3_000, "bind down");
+    await waitFor(() => bridge.smpp!.health().routes.test!.up === 0, "bind down");
     expect((await health()).smpp.routes.test!.binds[0]!.state).not.toBe("up");
     const metrics = await (await fetch(`${bridge.url}/metrics`)).text();
     expect(metrics).toMatch(/bridge_smpp_binds\{route="test",state="up"\} 0/);
-    await new Promise((resolve) => setTimeout(resolve, 300)); // several failed reconnects
+    // Several failed reconnects: while the SMSC is down its port takes connections and drops them, counted.
+    const down = await dropEveryConnection(peer.port);
+    await waitFor(() => down.count() >= 3, () => `three reconnect attempts (got ${down.count()})`);
+    await down.close();
     await peer.restart();
-    await until(() => bridge.smpp!.health().routes.test!.up === 1, 3_000, "bound again");
+    await waitFor(() => bridge.smpp!.health().routes.test!.up === 1, "bound again");
     const res = await signedPost(`${bridge.url}${BRIDGE_SMPP_PATH}`, { items: [item()] });
     expect(((await res.json()) as { results: Array<{ kind: string }> }).results[0]!.kind).toBe("accepted");
   });
@@ -90,23 +107,22 @@ describe("reconnect", () => {
 describe("enquire_link", () => {
   it("keeps the session: sent every enquireLinkMs, answered, no rebind", async () => {
     const { peer } = await setup({ enquireLinkMs: 60, responseTimeoutMs: 200 });
-    await new Promise((resolve) => setTimeout(resolve, 400));
-    expect(peer.enquireLinks).toBeGreaterThanOrEqual(4);
+    await waitFor(() => peer.enquireLinks >= 4, () => `four enquire_links (got ${peer.enquireLinks})`);
     expect(peer.binds).toHaveLength(1);
   });
 
   it("unanswered within responseTimeoutMs: the session is dead, closed and bound again", async () => {
     const { peer, bridge } = await setup({ enquireLinkMs: 60, responseTimeoutMs: 150 });
     peer.answerEnquireLink = false;
-    await until(() => peer.binds.length >= 2, 3_000, "a new bind");
+    await waitFor(() => peer.binds.length >= 2, "a new bind");
     peer.answerEnquireLink = true;
-    await until(() => bridge.smpp!.health().routes.test!.up === 1, 3_000, "up again");
+    await waitFor(() => bridge.smpp!.health().routes.test!.up === 1, "up again");
   });
 });
 
 describe("transmitter + receiver pair", () => {
   it("binds one of each; submits go on the transmitter, receipts come on the receiver", async () => {
-    const edge = await startEdge();
+    const edge = await startFakeEdge();
     cleanup.push(() => edge.close());
     const peer = await startSmsc();
     cleanup.push(() => peer.close());
@@ -114,7 +130,7 @@ describe("transmitter + receiver pair", () => {
     route.binds[0]!.mode = "pair";
     const bridge = await startBridge(smppConfig(edge.url, [route]));
     cleanup.push(() => bridge.close());
-    await until(() => bridge.smpp!.health().routes.test!.up === 1, 5_000, "pair up");
+    await waitFor(() => bridge.smpp!.health().routes.test!.up === 1, "pair up");
     expect(peer.binds.map((b) => b.command).sort()).toEqual(["bind_receiver", "bind_transmitter"]);
     const res = await signedPost(`${bridge.url}${BRIDGE_SMPP_PATH}`, { items: [item()] });
     expect(((await res.json()) as { results: Array<{ kind: string }> }).results[0]!.kind).toBe("accepted");
@@ -132,7 +148,7 @@ describe("TLS", () => {
     const dir = mkdtempSync(join(tmpdir(), "lasthop-smpp-"));
     cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
     writeFileSync(join(dir, "ca.pem"), certificate.cert);
-    const edge = await startEdge();
+    const edge = await startFakeEdge();
     cleanup.push(() => edge.close());
     const peer = await startSmsc({ tls: certificate });
     cleanup.push(() => peer.close());
@@ -149,7 +165,7 @@ describe("TLS", () => {
     });
     const bridge = await startBridge(config);
     cleanup.push(() => bridge.close());
-    await until(() => bridge.smpp!.health().routes.test!.up === 1, 5_000, "TLS bind up");
+    await waitFor(() => bridge.smpp!.health().routes.test!.up === 1, "TLS bind up");
     const res = await signedPost(`${bridge.url}${BRIDGE_SMPP_PATH}`, { items: [item()] });
     expect(((await res.json()) as { results: Array<{ kind: string }> }).results[0]!.kind).toBe("accepted");
     expect(peer.binds.filter((b) => b.ok)).toHaveLength(1); // the untrusted route never got as far as binding
@@ -184,12 +200,12 @@ describe("the signed endpoint", () => {
 
 describe("graceful close", () => {
   it("stops submitting, waits for the outstanding responses, then unbinds", async () => {
-    const { peer, bridge } = await setup({ responseTimeoutMs: 5_000 });
+    const { peer, bridge } = await setup({ responseTimeoutMs: 5_000, enquireLinkMs: 50 });
     peer.decide = () => "hold";
     const pending = signedPost(`${bridge.url}${BRIDGE_SMPP_PATH}`, { items: [item()] });
-    await until(() => peer.held() === 1, 3_000, "a held submit");
+    await waitFor(() => peer.held() === 1, "a held submit");
     const closing = bridge.close();
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    await peer.pastEnquireLinks(); // an unbind written when the close began would have come before these
     expect(peer.unbinds).toBe(0); // still waiting for the response
     peer.releaseHeld();
     const res = await pending;

@@ -1,7 +1,7 @@
 /**
  * Test helpers for the bridge's SMPP side: a minimal SMSC on node-smpp's own server
- * (`smpp.createServer`, 127.0.0.1, port 0) that the test drives, and a fake edge (node:http) for
- * the DLR/MO posts that checks their Standard Webhooks signature with `verify` from src/core.
+ * (`smpp.createServer`, 127.0.0.1, port 0) that the test drives, and the bridge's SMPP config.
+ * The DLR/MO posts go to the fake edge in fixtures/fake-edge.ts.
  *
  * The SMSC binds anyone with the right system_id/password (transceiver, transmitter, receiver),
  * answers enquire_link, and answers each submit_sm as `decide` says: "ok" (ESME_ROK with a fresh
@@ -11,16 +11,13 @@
  * not answered) at most, per session and overall.
  */
 import { once } from "node:events";
-import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import smpp, { type PDU, type Server, type Session } from "smpp";
 import type { Config } from "../../bridge/src/config.ts";
 import type { SmppRouteConfig } from "../../bridge/src/config.ts";
 import { keepRawMessages, rawBytes } from "../../bridge/src/smpp/pdu.ts";
-import { doorSecret, verify, webhookHeaders } from "../../src/core/standard-webhooks.ts";
-import { SECRET } from "./smtp-fixture.ts";
-
-export { SECRET };
+import { WAIT_MS, waitFor } from "../wait.ts";
+import { SECRET } from "./fixtures/signed.ts";
 
 export type SubmitAnswer = "ok" | "hold" | "ignore" | "answer_then_drop" | { status: number };
 
@@ -45,8 +42,8 @@ export type FakeSmsc = {
   enquireLinks: number;
   /** unbind PDUs received (a graceful close). */
   unbinds: number;
-  /** Sessions open now (bound or not), with their index. */
-  sessions: Array<{ index: number; session: Session; bound: string | null }>;
+  /** Sessions open now (bound or not), with their index and the enquire_links each carried. */
+  sessions: Array<{ index: number; session: Session; bound: string | null; enquireLinks: number }>;
   stats: { outstanding: number; maxOutstanding: number; maxPerSession: number };
   decide: (submit: ReceivedSubmit, n: number) => SubmitAnswer;
   /** Answer (ESME_ROK) the held submits, oldest first (all when n is undefined). */
@@ -55,6 +52,12 @@ export type FakeSmsc = {
   answerEnquireLink: boolean;
   /** Sends a deliver_sm on a bound receiving session; resolves with its response (or null after `ms`); `at` = when it came. */
   deliver(params: Record<string, unknown>, ms?: number, command?: "deliver_sm" | "data_sm"): Promise<{ status: number; at: number } | null>;
+  /**
+   * Resolves once every bound session has carried `n` more enquire_links than now. A session
+   * carries PDUs in order, so whatever the bridge wrote before them has arrived: the marker that
+   * lets a test say "nothing more was written" without sleeping. Needs a short enquireLinkMs.
+   */
+  pastEnquireLinks(n?: number): Promise<void>;
   /** Destroys every open session (the server keeps listening). */
   dropAll(): void;
   /** Stops listening and drops every session. */
@@ -76,7 +79,6 @@ export async function startSmsc(options: SmscOptions = {}): Promise<FakeSmsc> {
   let sessionCount = 0;
   let held: Array<{ session: Session; pdu: PDU; submit: ReceivedSubmit; index: number }> = [];
   const outstanding = new Map<number, number>();
-  const deliverWaiters = new Map<string, (pdu: PDU) => void>();
 
   const smsc: FakeSmsc = {
     host: "127.0.0.1",
@@ -95,7 +97,7 @@ export async function startSmsc(options: SmscOptions = {}): Promise<FakeSmsc> {
       return take.length;
     },
     held: () => held.length,
-    async deliver(params, ms = 3_000, command = "deliver_sm") {
+    async deliver(params, ms = WAIT_MS, command = "deliver_sm") {
       const entry = smsc.sessions.find((s) => s.bound === "bind_transceiver" || s.bound === "bind_receiver");
       if (!entry) throw new Error("no bound receiving session");
       return new Promise<{ status: number; at: number } | null>((resolve) => {
@@ -109,6 +111,10 @@ export async function startSmsc(options: SmscOptions = {}): Promise<FakeSmsc> {
           resolve(null);
         }
       });
+    },
+    async pastEnquireLinks(n = 2) {
+      const marks = smsc.sessions.filter((s) => s.bound).map((s) => ({ entry: s, until: s.enquireLinks + n }));
+      await waitFor(() => marks.every((m) => m.entry.enquireLinks >= m.until), `${n} more enquire_links on each session`);
     },
     dropAll() {
       for (const s of smsc.sessions) s.session.destroy();
@@ -127,7 +133,6 @@ export async function startSmsc(options: SmscOptions = {}): Promise<FakeSmsc> {
     },
     close: async () => {},
   };
-  void deliverWaiters;
 
   function newId(): string {
     nextId += 1;
@@ -148,7 +153,7 @@ export async function startSmsc(options: SmscOptions = {}): Promise<FakeSmsc> {
 
   function onSession(session: Session): void {
     const index = ++sessionCount;
-    const entry = { index, session, bound: null as string | null };
+    const entry = { index, session, bound: null as string | null, enquireLinks: 0 };
     smsc.sessions.push(entry);
     outstanding.set(index, 0);
     session.on("error", () => {});
@@ -172,6 +177,7 @@ export async function startSmsc(options: SmscOptions = {}): Promise<FakeSmsc> {
     }
     session.on("enquire_link", (pdu: PDU) => {
       smsc.enquireLinks++;
+      entry.enquireLinks++;
       if (smsc.answerEnquireLink) session.send(pdu.response());
     });
     session.on("unbind", (pdu: PDU) => {
@@ -246,75 +252,4 @@ export function smppConfig(edgeUrl: string, routes: SmppRouteConfig[], overrides
     shutdownTimeoutMs: 3_000,
     smpp: { routes, edgeUrl, edgeTimeoutMs: 1_000, batchTimeoutMs: 10_000, moReassemblyMs: 2_000, ...overrides },
   };
-}
-
-// ---------------------------------------------------------------------------------------------
-// The fake edge (POST /v1/inbound/sms)
-
-export type EdgeRequest = { path: string; text: string; json: Record<string, unknown>; verified: boolean; at: number };
-export type EdgeMode = "accept" | "fail" | "reject" | "hang" | ((request: EdgeRequest) => "accept" | "fail" | "reject" | "hang" | { status: number });
-
-export type FakeEdge = {
-  url: string;
-  mode: EdgeMode;
-  requests: EdgeRequest[];
-  /** Resolves when `n` requests have arrived. */
-  waitFor(n: number, ms?: number): Promise<void>;
-  close(): Promise<void>;
-};
-
-export async function startEdge(): Promise<FakeEdge> {
-  const hanging = new Set<ServerResponse>();
-  const edge: FakeEdge = {
-    url: "",
-    mode: "accept",
-    requests: [],
-    async waitFor(n, ms = 5_000) {
-      const until = performance.now() + ms;
-      while (edge.requests.length < n) {
-        if (performance.now() > until) throw new Error(`the edge got ${edge.requests.length} requests, expected ${n}`);
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
-    },
-    close: async () => {},
-  };
-  const server: HttpServer = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", async () => {
-      const text = Buffer.concat(chunks).toString("utf8");
-      const verdict = await verify(await doorSecret(SECRET, req.url ?? ""), webhookHeaders((name) => req.headers[name]), text);
-      const request: EdgeRequest = { path: req.url ?? "", text, json: JSON.parse(text) as Record<string, unknown>, verified: verdict.ok, at: performance.now() };
-      edge.requests.push(request);
-      const reply = (status: number, body: unknown) => {
-        res.writeHead(status, { "content-type": "application/json" });
-        res.end(JSON.stringify(body));
-      };
-      if (!verdict.ok) return reply(401, { error: { code: "unauthorized", message: verdict.reason } });
-      const mode = typeof edge.mode === "function" ? edge.mode(request) : edge.mode;
-      if (mode === "hang") return void hanging.add(res);
-      if (mode === "accept") return reply(202, { ok: true });
-      if (mode === "fail") return reply(500, { error: { code: "internal_error", message: "boom" } });
-      if (mode === "reject") return reply(422, { error: { code: "invalid", message: "no" } });
-      reply(mode.status, {});
-    });
-  });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  edge.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  edge.close = () => {
-    for (const res of hanging) res.destroy();
-    server.closeAllConnections();
-    return new Promise<void>((resolve) => server.close(() => resolve()));
-  };
-  return edge;
-}
-
-/** Polls `check` until it is true (or throws after `ms`). */
-export async function until(check: () => boolean, ms = 5_000, what = "condition"): Promise<void> {
-  const end = performance.now() + ms;
-  while (!check()) {
-    if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }

@@ -8,18 +8,20 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startBridge, type Bridge } from "../../bridge/src/app.ts";
 import { EDGE_SMS_INBOUND_PATH, smsInbound } from "../../src/core/bridge.ts";
 import { encodeGsm7, encodeUcs2 } from "../../src/core/sms/gsm.ts";
-import { smppConfig, startEdge, startSmsc, testRoute, until, type FakeEdge, type FakeSmsc } from "./bridge-smpp-fixture.ts";
+import { waitFor } from "../wait.ts";
+import { smppConfig, startSmsc, testRoute, type FakeSmsc } from "./bridge-smpp-fixture.ts";
+import { startFakeEdge, type FakeEdge } from "./fixtures/fake-edge.ts";
 
 let edge: FakeEdge;
 let peer: FakeSmsc;
 let bridge: Bridge;
 
 beforeAll(async () => {
-  edge = await startEdge();
+  edge = await startFakeEdge();
   peer = await startSmsc({ idBase: 16 });
   // The SMSC writes hex ids in submit_sm_resp and receipted_message_id, decimal in receipt text.
   bridge = await startBridge(smppConfig(edge.url, [testRoute(peer, { submitIdBase: 16, receiptIdBase: 10 })], { edgeTimeoutMs: 1_000, moReassemblyMs: 400 }));
-  await until(() => bridge.smpp!.health().routes.test!.up === 1, 5_000, "bind up");
+  await waitFor(() => bridge.smpp!.health().routes.test!.up === 1, "bind up");
 });
 
 afterAll(async () => {
@@ -71,7 +73,7 @@ describe("delivery receipts", () => {
 
   it("an intermediate notification (esm_class 0x20) and a data_sm receipt are receipts too", async () => {
     await peer.deliver({ ...handset, esm_class: 0x20, short_message: Buffer.from("id:42 stat:ENROUTE") });
-    const viaData = await peer.deliver({ ...handset, esm_class: 0x04, receipted_message_id: "ab0002", message_state: 2 }, 3_000, "data_sm");
+    const viaData = await peer.deliver({ ...handset, esm_class: 0x04, receipted_message_id: "ab0002", message_state: 2 }, undefined, "data_sm");
     expect(viaData?.status).toBe(0);
     expect(edge.requests.map((r) => r.json)).toMatchObject([
       { kind: "dlr", smscId: "42", stat: "ENROUTE" },
@@ -136,7 +138,8 @@ describe("MO messages", () => {
   it("a concatenated MO (UDH) is put back together: one POST, and neither part is acknowledged before it", async () => {
     const udh = (seq: number) => Buffer.from([0x05, 0x00, 0x03, 0x42, 0x02, seq]);
     const first = peer.deliver({ ...mo, esm_class: 0x40, data_coding: 0, short_message: Buffer.concat([udh(1), Buffer.from(encodeGsm7("Hello, ")!)]) });
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    const assemblies = () => bridge.smpp!.service.routes.get("test")!.inbound.assemblies();
+    await waitFor(() => assemblies() === 1, "part 1 held for reassembly");
     expect(edge.requests).toHaveLength(0); // waiting for part 2
     const second = peer.deliver({ ...mo, esm_class: 0x40, data_coding: 0, short_message: Buffer.concat([udh(2), Buffer.from(encodeGsm7("world")!)]) });
     const [a, b] = await Promise.all([first, second]);

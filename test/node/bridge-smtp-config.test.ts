@@ -1,15 +1,13 @@
 // The SMTP relay's configuration: defaults, every SMTP_* variable, and one clear line naming
 // the variable (exit 1) when a value is wrong. The process check runs the real entry point.
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig, smtpDefaults } from "../../bridge/src/config.ts";
+import { runBridgeToExit } from "./fixtures/bridge-process.ts";
 import { makeCertificate, SECRET } from "./smtp-fixture.ts";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 function problem(env: Record<string, string | undefined>): string {
   try {
@@ -76,23 +74,7 @@ describe("SMTP settings", () => {
   });
 
   it("the process: a bad SMTP value → exit 1 and one line on stderr", async () => {
-    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, ["bridge/src/main.ts"], {
-        cwd: ROOT,
-        env: { PATH: process.env.PATH ?? "", BRIDGE_SECRET: SECRET, BRIDGE_PORT: "0", SMTP_MAX_PER_DOMAIN: "lots" },
-        stdio: ["ignore", "pipe", "pipe"],
-      });
-      let out = "";
-      let err = "";
-      child.stdout.on("data", (d) => (out += d));
-      child.stderr.on("data", (d) => (err += d));
-      const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
-      child.on("error", reject);
-      child.on("exit", (exitCode) => {
-        clearTimeout(timer);
-        resolve({ code: exitCode, stdout: out, stderr: err });
-      });
-    });
+    const { code, stdout, stderr } = await runBridgeToExit({ BRIDGE_SECRET: SECRET, BRIDGE_PORT: "0", SMTP_MAX_PER_DOMAIN: "lots" });
     expect(code).toBe(1);
     expect(stdout).toBe("");
     expect(stderr.trimEnd().split("\n")).toEqual(["bridge: invalid configuration: SMTP_MAX_PER_DOMAIN must be a whole number between 1 and 100"]);

@@ -6,7 +6,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { startBridge, type Bridge } from "../../bridge/src/app.ts";
 import { SmtpPool, type Endpoint } from "../../bridge/src/smtp/pool.ts";
 import { batchResults, BRIDGE_SMTP_PATH, type BatchResults } from "../../src/core/bridge.ts";
-import { signedPost, smarthost, smtpItem, startSmtpFixture, testConfig, waitFor, type SmtpFixture } from "./smtp-fixture.ts";
+import { waitFor } from "../wait.ts";
+import { signedPost, smarthost, smtpItem, startSmtpFixture, testConfig, type SmtpFixture } from "./smtp-fixture.ts";
 
 let fixture: SmtpFixture;
 const bridges: Bridge[] = [];
@@ -26,7 +27,7 @@ beforeEach(() => {
 
 afterEach(async () => {
   await Promise.all(bridges.splice(0).map((b) => b.close()));
-  await waitFor(() => fixture.stats.open === 0, 5_000, "the fixture's sessions to close");
+  await waitFor(() => fixture.stats.open === 0, "the fixture's sessions to close");
 });
 
 async function bridgeWith(smtp: Parameters<typeof testConfig>[0] = {}): Promise<Bridge> {
@@ -123,7 +124,7 @@ describe("the pool itself", () => {
       expect(ids[0]).toBe(ids[1]);
       expect(ids[2]).toBe(ids[3]);
       expect(ids[2]).not.toBe(ids[0]);
-      await waitFor(() => fixture.stats.open === 1, 3_000, "the retired connection to end at the MTA");
+      await waitFor(() => fixture.stats.open === 1, "the retired connection to end at the MTA");
     } finally {
       await pool.close(1_000);
     }
@@ -138,7 +139,9 @@ describe("the pool itself", () => {
         granted = true;
         return lease;
       });
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      // No sleep needed: at the cap, acquire() queues synchronously. A second connection would
+      // already count in size() (connecting ones do); a grant would have run by the next turn.
+      await new Promise((resolve) => setImmediate(resolve));
       expect(granted).toBe(false);
       expect(pool.size()).toBe(1);
       first.release(true);
@@ -196,7 +199,7 @@ describe("idle connections and shutdown", () => {
     const bridge = await bridgeWith({ idleMs: 200 });
     await send(bridge, batch(2));
     expect(fixture.stats.open).toBeGreaterThanOrEqual(1);
-    await waitFor(() => fixture.stats.open === 0, 3_000, "the idle connections to close");
+    await waitFor(() => fixture.stats.open === 0, "the idle connections to close");
     expect(bridge.smtpPool.connectionCounts()).toEqual({});
     const health = (await (await fetch(`${bridge.url}/healthz`)).json()) as { smtp: { connections: Record<string, number> } };
     expect(health.smtp.connections).toEqual({});
@@ -208,6 +211,6 @@ describe("idle connections and shutdown", () => {
     expect(fixture.stats.open).toBeGreaterThanOrEqual(1);
     await bridge.close();
     expect(bridge.smtpPool.size()).toBe(0);
-    await waitFor(() => fixture.stats.open === 0, 3_000, "the sessions to end at the MTA");
+    await waitFor(() => fixture.stats.open === 0, "the sessions to end at the MTA");
   });
 });

@@ -2,12 +2,13 @@
 // → the sandbox APNs, which verifies the JWT like Apple and answers with Apple's codes.
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { sleep, startTestStack, waitFor, type TestStack } from "./stack-helpers.ts";
+import { waitFor } from "../wait.ts";
+import { startTestStack, type TestStack } from "./stack-helpers.ts";
 
 let stack: TestStack;
 beforeAll(async () => {
   stack = await startTestStack();
-}, 60_000);
+});
 afterAll(async () => stack?.stop());
 
 const token = async (name: string): Promise<string> => (await stack.sandboxPost("/_sandbox/apns/tokens", { name })).token;
@@ -26,7 +27,8 @@ describe("APNs through the bridge", () => {
     const [arrived] = await received(to);
     expect(arrived.payload).toEqual({ aps: { alert: { title: "Hi" } }, orderId: 7 });
     expect(arrived.headers).toMatchObject({ "apns-id": sent.id, "apns-topic": "com.example.app", "apns-push-type": "alert", "apns-priority": "5", "apns-collapse-id": "order-7", "apns-expiration": "0" });
-    await sleep(1500);
+    // Marker: a later message to the same token went the whole way; the first still says accepted.
+    await stack.waitForStatus((await send(apns(to))).id, "accepted");
     expect((await stack.api(`/v1/messages/${sent.id}`)).body.status).toBe("accepted");
   });
 
@@ -40,7 +42,8 @@ describe("APNs through the bridge", () => {
     const before = (await received(to)).length;
     const second = await send(apns(to));
     expect(second).toMatchObject({ status: "suppressed", reason: "token_invalid" });
-    await sleep(2000);
+    // Marker: a later message on the same path has reached APNs, so the suppressed one would have too.
+    await stack.waitForStatus((await send(apns(await token("marker")))).id, "accepted");
     expect(await received(to)).toHaveLength(before);
   });
 
@@ -75,7 +78,7 @@ describe("APNs through the bridge", () => {
     const batch = { messages: Array.from({ length: 20 }, (_, i) => apns(to, { payload: { aps: { alert: `b${i}` } } })) };
     const res = await stack.api("/v1/messages/batch", { method: "POST", body: JSON.stringify(batch) });
     const ids: string[] = res.body.results.map((r: any) => r.id);
-    await Promise.all(ids.map((id) => stack.waitForStatus(id, "accepted", 30_000)));
+    await Promise.all(ids.map((id) => stack.waitForStatus(id, "accepted")));
     const arrived = (await received(to)).filter((r) => r.status === 200).map((r) => r.headers["apns-id"]);
     for (const id of ids) expect(arrived.filter((a: string) => a === id)).toHaveLength(1);
   });

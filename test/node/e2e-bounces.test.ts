@@ -5,9 +5,10 @@
 // endpoint with a DSN and an ARF complaint.
 import type { ChildProcess } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort } from "../../sandbox/stack.ts";
+import { freePort } from "../../sandbox/ports.ts";
 import { startPostfix, startRejectingSink, type Postfix } from "./postfix.ts";
-import { startTestStack, waitFor, type TestStack } from "./stack-helpers.ts";
+import { waitFor } from "../wait.ts";
+import { startTestStack, type TestStack } from "./stack-helpers.ts";
 
 let postfix: Postfix;
 let rejecting: ChildProcess;
@@ -24,7 +25,7 @@ beforeAll(async () => {
     inboundSmtpPort: inboundPort,
     emailRelay: { mode: "smarthost", host: "127.0.0.1", port: postfix.port, secure: false, requireTLS: false },
   });
-}, 90_000);
+});
 afterAll(async () => {
   await stack?.stop();
   rejecting?.kill("SIGTERM");
@@ -41,7 +42,7 @@ describe("bounces", () => {
   it("a genuine Postfix DSN, delivered to the bridge's inbound SMTP, ends the message bounced and suppressed", async () => {
     const sent = await send("gone@dead.example");
     await stack.waitForStatus(sent.id, "accepted");
-    const message = await stack.waitForStatus(sent.id, "bounced", 60_000);
+    const message = await stack.waitForStatus(sent.id, "bounced", 60_000); // Postfix's own queue is in the way
     const bounce = message.events.find((e: any) => e.type === "bounced");
     expect(bounce.provider).toBe("inbound-email");
     expect(bounce.detail).toMatchObject({ class: "hard", reason: "userunknown", enhancedCode: "5.1.1" });

@@ -2,12 +2,13 @@
 // sandbox MTA as smarthost (STARTTLS + AUTH). DKIM is checked with python3-dkim.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dkimVerify } from "./postfix.ts";
-import { sleep, startTestStack, waitFor, type TestStack } from "./stack-helpers.ts";
+import { waitFor } from "../wait.ts";
+import { startTestStack, type TestStack } from "./stack-helpers.ts";
 
 let stack: TestStack;
 beforeAll(async () => {
   stack = await startTestStack();
-}, 60_000);
+});
 afterAll(async () => stack?.stop());
 
 const email = (to: string, extra: Record<string, unknown> = {}) => ({
@@ -44,10 +45,13 @@ describe("email through the bridge to the sandbox MTA", () => {
     await waitFor(async () => (await stack.api("/v1/suppressions/email/bounce%40example.com")).status === 200);
     const blocked = await send(email("block@example.com"));
     expect((await stack.waitForStatus(blocked.id, "bounced")).events.at(-1).detail).toMatchObject({ smtpCode: 554, enhancedCode: "5.7.1", class: "soft" });
-    await sleep(1000);
+    // Marker: a later hard bounce's suppression has landed, so the 5.7.1's would have too.
+    const later = await send(email("bounce-after-block@example.com"));
+    await stack.waitForStatus(later.id, "bounced");
+    await waitFor(async () => (await stack.api("/v1/suppressions/email/bounce-after-block%40example.com")).status === 200, "the later hard bounce suppressed");
     expect((await stack.api("/v1/suppressions/email/block%40example.com")).status).toBe(404);
     const soft = await send(email("soft@example.com"));
-    const delivered = await stack.waitForStatus(soft.id, "accepted", 30_000);
+    const delivered = await stack.waitForStatus(soft.id, "accepted");
     expect(delivered.attempts).toBe(2);
     expect(delivered.events.find((e: any) => e.type === "deferred").detail).toMatchObject({ smtpCode: 451, enhancedCode: "4.7.1" });
   });
@@ -56,7 +60,7 @@ describe("email through the bridge to the sandbox MTA", () => {
     const sent = await send(email("leaving@example.com"));
     await stack.waitForStatus(sent.id, "accepted");
     const [arrived] = (await received("leaving@example.com")).filter((m) => m.outcome === "accepted");
-    const url = /List-Unsubscribe: <(http[^>]+)>/.exec(arrived.payload)![1];
+    const url = /List-Unsubscribe: <(http[^>]+)>/.exec(arrived.payload)![1]!;
     const res = await fetch(url, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: "List-Unsubscribe=One-Click" });
     expect(res.status).toBe(200);
     await waitFor(async () => (await stack.api("/v1/suppressions/email/leaving%40example.com")).body?.reason === "unsubscribe");
@@ -65,9 +69,10 @@ describe("email through the bridge to the sandbox MTA", () => {
 
   it("a bridge killed during a batch loses no message: the queue redelivers", async () => {
     const ids = await Promise.all(Array.from({ length: 8 }, (_, i) => send(email(`slow-${i}@example.com`)).then((r) => r.id as string)));
-    await sleep(1500); // the batch is at the bridge, held by the sandbox's slow DATA answer
+    // The batch is at the bridge, held by the sandbox's slow DATA answer.
+    await waitFor(async () => (await stack.bridgeMetric("bridge_in_flight")) > 0, "a batch in flight at the bridge");
     await stack.restartBridge();
-    const messages = await Promise.all(ids.map((id) => stack.waitForStatus(id, "accepted", 40_000)));
+    const messages = await Promise.all(ids.map((id) => stack.waitForStatus(id, "accepted")));
     // The crash really cut a batch: those messages were deferred for the bridge, then retried.
     const cut = messages.filter((m) => m.events.some((e: any) => e.type === "deferred" && /^bridge_/.test(e.detail.reason)));
     expect(cut.length).toBeGreaterThan(0);

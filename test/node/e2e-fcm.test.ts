@@ -2,12 +2,13 @@
 // FCM and token endpoint, which verify the RS256 assertion and the bearer like Google.
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { sleep, startTestStack, waitFor, type TestStack } from "./stack-helpers.ts";
+import { waitFor } from "../wait.ts";
+import { startTestStack, type TestStack } from "./stack-helpers.ts";
 
 let stack: TestStack;
 beforeAll(async () => {
   stack = await startTestStack();
-}, 60_000);
+});
 afterAll(async () => stack?.stop());
 
 const fcm = (to: string, extra: Record<string, unknown> = {}) => ({
@@ -47,7 +48,8 @@ describe("FCM HTTP v1", () => {
     await waitFor(async () => (await stack.api(`/v1/suppressions/fcm/${hash}`)).status === 200);
     const before = (await received(to)).length;
     expect(await send(fcm(to))).toMatchObject({ status: "suppressed", reason: "token_invalid" });
-    await sleep(1500);
+    // Marker: a later message on the same path has been sent, so the suppressed one would have too.
+    await stack.waitForStatus((await send(fcm("device-ok-marker"))).id, "accepted");
     expect(await received(to)).toHaveLength(before);
   });
 

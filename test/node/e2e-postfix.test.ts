@@ -2,16 +2,17 @@
 // replies) relaying what it accepts to smtp-sink. What reaches the sink must carry a DKIM
 // signature python3-dkim accepts and the VERP envelope sender.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort } from "../../sandbox/stack.ts";
+import { freePort } from "../../sandbox/ports.ts";
 import { dkimVerify, startPostfix, type Postfix } from "./postfix.ts";
-import { sleep, startTestStack, waitFor, type TestStack } from "./stack-helpers.ts";
+import { waitFor } from "../wait.ts";
+import { startTestStack, type TestStack } from "./stack-helpers.ts";
 
 let postfix: Postfix;
 let stack: TestStack;
 beforeAll(async () => {
   postfix = await startPostfix(await freePort());
   stack = await startTestStack({ emailRelay: { mode: "smarthost", host: "127.0.0.1", port: postfix.port, secure: false, requireTLS: false } });
-}, 90_000);
+});
 afterAll(async () => {
   await stack?.stop();
   await postfix?.stop();
@@ -29,7 +30,7 @@ describe("email to Postfix", () => {
     const message = await stack.waitForStatus(sent.id, "accepted");
     expect(message.events.at(-1).detail).toMatchObject({ smtpCode: 250 });
     expect(message.providerMessageId).toMatch(/^[0-9A-Za-z]{6,}$/);
-    const dumped = await waitFor(async () => postfix.sunk().find((f) => f.text.includes(`X-Lasthop-Message-Id: ${sent.id}`)), 30_000);
+    const dumped = await waitFor(async () => postfix.sunk().find((f) => f.text.includes(`X-Lasthop-Message-Id: ${sent.id}`)), "the message at smtp-sink");
     // smtp-sink writes the envelope it saw as X-Mail-Args / X-Rcpt-Args before the message.
     expect(dumped.text).toContain(`X-Mail-Args: <bounce+${sent.id}@bounces.lasthop.test>`);
     expect(dumped.text).toMatch(/X-Rcpt-Args: <reader@example\.net>/);
@@ -44,7 +45,10 @@ describe("email to Postfix", () => {
 
     const blocked = await send("block-me@example.net");
     expect((await stack.waitForStatus(blocked.id, "bounced")).events.at(-1).detail).toMatchObject({ smtpCode: 554, enhancedCode: "5.7.1", class: "soft" });
-    await sleep(1000);
+    // Marker: a later hard bounce's suppression has landed, so the 5.7.1's would have too.
+    const later = await send("bounce-me-later@example.net");
+    await stack.waitForStatus(later.id, "bounced");
+    await waitFor(async () => (await stack.api("/v1/suppressions/email/bounce-me-later%40example.net")).status === 200, "the later hard bounce suppressed");
     expect((await stack.api("/v1/suppressions/email/block-me%40example.net")).status).toBe(404);
 
     const soft = await send("soft-me@example.net");

@@ -5,23 +5,16 @@ import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EDGE_EVENTS_PATH } from "../../src/core/bridge.ts";
 import { doorSecret } from "../../src/core/standard-webhooks.ts";
-import { startTestStack, waitFor, type TestStack } from "./stack-helpers.ts";
+import { waitFor } from "../wait.ts";
+import { startTestStack, type TestStack } from "./stack-helpers.ts";
 
 let stack: TestStack;
 beforeAll(async () => {
   stack = await startTestStack();
-}, 60_000);
+});
 afterAll(async () => stack?.stop());
 
-async function json(res: Response) {
-  return { status: res.status, body: (await res.json()) as any };
-}
-
-const api = (path: string, init: RequestInit = {}) =>
-  fetch(`${stack.workerUrl}${path}`, {
-    ...init,
-    headers: { authorization: `Bearer ${stack.apiKey}`, "content-type": "application/json", ...init.headers },
-  });
+const send = (body: unknown) => stack.api("/v1/messages", { method: "POST", body: JSON.stringify(body) });
 
 async function subscribe(name: string) {
   return stack.sandboxPost("/_sandbox/webpush/subscriptions", { name });
@@ -37,7 +30,7 @@ describe("web push through the whole stack", () => {
   it("the sandbox decrypts exactly the payload sent, with TTL, Urgency and Topic", async () => {
     const to = await subscribe("e2e-ok");
     const payload = "Grüße 👋 — ünïcödé";
-    const sent = await json(await api("/v1/messages", { method: "POST", body: JSON.stringify({ channel: "webpush", to, payload, ttl: 60, urgency: "low", topic: "greeting" }) }));
+    const sent = await send({ channel: "webpush", to, payload, ttl: 60, urgency: "low", topic: "greeting" });
     expect(sent.status).toBe(202);
     const message = await waitForStatus(sent.body.id, "accepted");
     const [arrived] = await received(to.endpoint);
@@ -45,7 +38,7 @@ describe("web push through the whole stack", () => {
     expect(message.providerMessageId).toMatch(new RegExp(`^${stack.sandbox.webpushUrl}/m/`));
 
     const object = { title: "Order shipped", data: { orderId: 42 } };
-    const second = await json(await api("/v1/messages", { method: "POST", body: JSON.stringify({ channel: "webpush", to, payload: object }) }));
+    const second = await send({ channel: "webpush", to, payload: object });
     await waitForStatus(second.body.id, "accepted");
     const all = await received(to.endpoint);
     expect(JSON.parse(all[1].payload)).toEqual(object);
@@ -54,25 +47,27 @@ describe("web push through the whole stack", () => {
 
   it("a gone subscription ends bounced and suppressed; the next send is suppressed and never reaches the sandbox", async () => {
     const to = await subscribe("e2e-bounce");
-    const first = await json(await api("/v1/messages", { method: "POST", body: JSON.stringify({ channel: "webpush", to, payload: "one" }) }));
+    const first = await send({ channel: "webpush", to, payload: "one" });
     const bounced = await waitForStatus(first.body.id, "bounced");
     expect(bounced.events.at(-1).detail).toMatchObject({ status: 410, reason: "token_invalid" });
     const hash = createHash("sha256").update(to.endpoint).digest("hex");
     const entry = await waitFor(async () => {
-      const r = await json(await api(`/v1/suppressions/webpush/${hash}`));
+      const r = await stack.api(`/v1/suppressions/webpush/${hash}`);
       return r.status === 200 ? r.body : null;
     });
     expect(entry).toMatchObject({ reason: "token_invalid", messageId: first.body.id });
 
-    const second = await json(await api("/v1/messages", { method: "POST", body: JSON.stringify({ channel: "webpush", to, payload: "two" }) }));
+    const second = await send({ channel: "webpush", to, payload: "two" });
     expect(second.body).toMatchObject({ status: "suppressed", reason: "token_invalid" });
-    await new Promise((r) => setTimeout(r, 2000));
+    // Marker: a later message on the same path has arrived, so "two" would have by now.
+    const marker = await subscribe("e2e-marker");
+    await waitForStatus((await send({ channel: "webpush", to: marker, payload: "later" })).body.id, "accepted");
     expect(await received(to.endpoint)).toHaveLength(1);
   });
 
   it("a throttled subscription is retried after Retry-After and ends accepted", async () => {
     const to = await subscribe("e2e-slow");
-    const sent = await json(await api("/v1/messages", { method: "POST", body: JSON.stringify({ channel: "webpush", to, payload: "patience" }) }));
+    const sent = await send({ channel: "webpush", to, payload: "patience" });
     const message = await waitForStatus(sent.body.id, "accepted");
     expect(message.attempts).toBe(2);
     expect(message.events.find((e: any) => e.type === "deferred").detail).toMatchObject({ status: 429, retryInSeconds: 1 });
@@ -81,10 +76,12 @@ describe("web push through the whole stack", () => {
 
   it("webhooks: forged and expired signatures are refused and change nothing; a signed delivery applies", async () => {
     const to = await subscribe("e2e-webhook");
-    const sent = await json(await api("/v1/messages", { method: "POST", body: JSON.stringify({ channel: "webpush", to, payload: "x" }) }));
+    const sent = await send({ channel: "webpush", to, payload: "x" });
     await waitForStatus(sent.body.id, "accepted");
-    const body = JSON.stringify({ events: [{ id: "e2e-dlr-1", account: stack.account, messageId: sent.body.id, type: "delivered", occurredAt: new Date().toISOString(), provider: "bridge", detail: {} }] });
-    const post = (headers: Record<string, string>) =>
+    // Each post carries its own event id, so what a refused one would have applied is visible.
+    const eventBody = (id: string) =>
+      JSON.stringify({ events: [{ id, account: stack.account, messageId: sent.body.id, type: "delivered", occurredAt: new Date().toISOString(), provider: "bridge", detail: {} }] });
+    const post = (headers: Record<string, string>, body: string) =>
       fetch(`${stack.workerUrl}${EDGE_EVENTS_PATH}`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body });
 
     // Signed by the independent standardwebhooks package, with the wrong secret and with an old
@@ -92,17 +89,22 @@ describe("web push through the whole stack", () => {
     const forged = new Webhook(`whsec_${randomBytes(32).toString("base64")}`);
     const old = new Date(Date.now() - 10 * 60_000);
     const real = new Webhook(await doorSecret(stack.secret, EDGE_EVENTS_PATH));
-    expect((await post({ "webhook-id": "a", "webhook-timestamp": String(Math.floor(Date.now() / 1000)), "webhook-signature": forged.sign("a", new Date(), body) })).status).toBe(401);
-    expect((await post({ "webhook-id": "b", "webhook-timestamp": String(Math.floor(old.getTime() / 1000)), "webhook-signature": real.sign("b", old, body) })).status).toBe(401);
+    const forgedBody = eventBody("e2e-forged");
+    const oldBody = eventBody("e2e-expired");
+    const platformBody = eventBody("e2e-platform-secret");
+    expect((await post({ "webhook-id": "a", "webhook-timestamp": String(Math.floor(Date.now() / 1000)), "webhook-signature": forged.sign("a", new Date(), forgedBody) }, forgedBody)).status).toBe(401);
+    expect((await post({ "webhook-id": "b", "webhook-timestamp": String(Math.floor(old.getTime() / 1000)), "webhook-signature": real.sign("b", old, oldBody) }, oldBody)).status).toBe(401);
     // The platform secret itself signs for no door.
-    expect((await post({ "webhook-id": "d", "webhook-timestamp": String(Math.floor(Date.now() / 1000)), "webhook-signature": new Webhook(stack.secret).sign("d", new Date(), body) })).status).toBe(401);
-    await new Promise((r) => setTimeout(r, 2000));
-    expect((await json(await api(`/v1/messages/${sent.body.id}`))).body.status).toBe("accepted");
+    expect((await post({ "webhook-id": "d", "webhook-timestamp": String(Math.floor(Date.now() / 1000)), "webhook-signature": new Webhook(stack.secret).sign("d", new Date(), platformBody) }, platformBody)).status).toBe(401);
+    expect((await stack.api(`/v1/messages/${sent.body.id}`)).body.status).toBe("accepted");
 
     const now = new Date();
-    const ok = await post({ "webhook-id": "c", "webhook-timestamp": String(Math.floor(now.getTime() / 1000)), "webhook-signature": real.sign("c", now, body) });
+    const body = eventBody("e2e-dlr-1");
+    const ok = await post({ "webhook-id": "c", "webhook-timestamp": String(Math.floor(now.getTime() / 1000)), "webhook-signature": real.sign("c", now, body) }, body);
     expect(ok.status).toBe(202);
     const delivered = await waitForStatus(sent.body.id, "delivered");
     expect(delivered.events.at(-1)).toMatchObject({ id: "e2e-dlr-1", provider: "bridge" });
+    // The signed event took the path the refused ones would have, after them: neither was applied.
+    expect(delivered.events.filter((e: { id: string }) => ["e2e-forged", "e2e-expired", "e2e-platform-secret"].includes(e.id))).toEqual([]);
   });
 });

@@ -7,6 +7,8 @@ import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { probePort } from "../../sandbox/ports.ts";
+import { waitFor } from "../wait.ts";
 
 export type Postfix = { port: number; sinkDir: string; sunk(): Array<{ file: string; text: string }>; stop(): Promise<void> };
 
@@ -78,20 +80,7 @@ function postconf(...settings: string[]): void {
 }
 
 async function waitForPort(port: number): Promise<void> {
-  const { connect } = await import("node:net");
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, "127.0.0.1", () => {
-        socket.end();
-        resolve(true);
-      });
-      socket.once("error", () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`nothing listens on 127.0.0.1:${port} after starting Postfix`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  await waitFor(async () => (await probePort(port)) === "open", `something listening on 127.0.0.1:${port} after starting Postfix`);
 }
 
 /** Verifies a DKIM signature with Debian's python3-dkim, an implementation independent of ours. */

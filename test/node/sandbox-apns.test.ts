@@ -1,13 +1,12 @@
 // The APNs simulator checked with an independent client: node:http2 for the provider API and
 // provider tokens signed by hand with node:crypto (ES256, JOSE r||s), nothing from src/ or bridge/.
 import { createPrivateKey, generateKeyPairSync, randomUUID, sign, type KeyObject } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { connect, type ClientHttp2Session } from "node:http2";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { generateApnsKey, type ApnsKeyMaterial } from "../../sandbox/keys.ts";
-import { startSandbox, type Sandbox } from "../../sandbox/main.ts";
+import { waitFor } from "../wait.ts";
+import { control, startTestSandbox, type TestSandbox } from "./fixtures/sandbox.ts";
 
 type Reply =
   | { ok: true; id: number; status: number; headers: Record<string, string | string[] | undefined>; body: string }
@@ -24,8 +23,7 @@ const HOLD_MS = 250;
 const TOPIC = "com.example.lasthop";
 const NOTIFICATION = JSON.stringify({ aps: { alert: { title: "Grüße", body: "你好 👋" }, sound: "default" }, orderId: 42 });
 
-let sandbox: Sandbox;
-let certDir: string;
+let sandbox: TestSandbox;
 let ca: Buffer;
 /** The key most tests sign with, registered through startSandbox({apnsKeys}). */
 let mainKey: ApnsKeyMaterial;
@@ -36,13 +34,8 @@ const sessions: ClientHttp2Session[] = [];
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
 beforeAll(async () => {
-  certDir = mkdtempSync(join(tmpdir(), "lasthop-sandbox-apns-"));
   mainKey = generateApnsKey();
-  sandbox = await startSandbox({
-    httpPort: 0,
-    webpushPort: 0,
-    apnsPort: 0,
-    certDir,
+  sandbox = await startTestSandbox({
     holdMs: HOLD_MS,
     apnsKeys: [{ keyId: mainKey.keyId, teamId: mainKey.teamId, publicKeyPem: mainKey.publicKeyPem }],
   });
@@ -53,34 +46,25 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const session of sessions) session.destroy();
   await sandbox?.close();
-  if (certDir) rmSync(certDir, { recursive: true, force: true });
 });
 
 beforeEach(async () => {
-  expect((await control("DELETE", "/_sandbox/received")).status).toBe(204);
+  expect((await control(sandbox, "DELETE", "/_sandbox/received")).status).toBe(204);
 });
 
 afterEach(async () => {
   // Faults are one-shot, but a failed test must not leave one armed for the next.
-  await control("POST", "/_sandbox/apns/faults", {});
+  await control(sandbox, "POST", "/_sandbox/apns/faults", {});
 });
 
-async function control(method: string, path: string, body?: unknown): Promise<Response> {
-  return fetch(`${sandbox.httpUrl}${path}`, {
-    method,
-    headers: body === undefined ? {} : { "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-}
-
 async function received(): Promise<Array<Record<string, unknown>>> {
-  const res = await control("GET", "/_sandbox/received?channel=apns");
+  const res = await control(sandbox, "GET", "/_sandbox/received?channel=apns");
   expect(res.status).toBe(200);
   return (await res.json()) as Array<Record<string, unknown>>;
 }
 
 async function deviceToken(name?: string): Promise<string> {
-  const res = await control("POST", "/_sandbox/apns/tokens", name === undefined ? {} : { name });
+  const res = await control(sandbox, "POST", "/_sandbox/apns/tokens", name === undefined ? {} : { name });
   expect(res.status).toBe(201);
   return ((await res.json()) as { token: string }).token;
 }
@@ -88,7 +72,7 @@ async function deviceToken(name?: string): Promise<string> {
 type Stats = { sessions: number; sessionsOpened: number; providerTokensSeen: number; tokenChanges: number };
 
 async function stats(): Promise<Stats> {
-  return (await (await control("GET", "/_sandbox/apns/stats")).json()) as Stats;
+  return (await (await control(sandbox, "GET", "/_sandbox/apns/stats")).json()) as Stats;
 }
 
 /** An APNs provider token: ES256 JWT {alg, kid} . {iss, iat}, signed with node:crypto. */
@@ -153,8 +137,6 @@ function answered(reply: Reply): Extract<Reply, { ok: true }> {
 function reason(reply: Reply): string {
   return (JSON.parse(answered(reply).body) as { reason: string }).reason;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe("APNs provider API", () => {
   it("accepts a valid push, echoes apns-id and records it", async () => {
@@ -360,7 +342,7 @@ describe("APNs provider API", () => {
     it("answers 429 TooManyProviderTokenUpdates for a new token within 20 minutes, until expire-tokens", async () => {
       // A key of its own, registered at run time, so its update history starts here.
       const key = generateApnsKey();
-      const registered = await control("POST", "/_sandbox/apns/keys", { keyId: key.keyId, teamId: key.teamId, publicKeyPem: key.publicKeyPem });
+      const registered = await control(sandbox, "POST", "/_sandbox/apns/keys", { keyId: key.keyId, teamId: key.teamId, publicKeyPem: key.publicKeyPem });
       expect(registered.status).toBe(201);
       const session = openSession();
       const device = await deviceToken();
@@ -375,7 +357,7 @@ describe("APNs provider API", () => {
       expect([tooSoon.status, reason(tooSoon)]).toEqual([429, "TooManyProviderTokenUpdates"]);
       expect(answered(await push(session, device, {}, first)).status).toBe(200);
 
-      expect((await control("POST", "/_sandbox/apns/expire-tokens")).status).toBe(204);
+      expect((await control(sandbox, "POST", "/_sandbox/apns/expire-tokens")).status).toBe(204);
       const expired = answered(await push(session, device, {}, first));
       expect([expired.status, reason(expired)]).toEqual([403, "ExpiredProviderToken"]);
       // Told its token expired, the provider may change it at once.
@@ -399,7 +381,7 @@ describe("APNs provider API", () => {
 
     it("refuses a key registration whose PEM is not P-256", async () => {
       const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 }).publicKey.export({ type: "spki", format: "pem" });
-      const res = await control("POST", "/_sandbox/apns/keys", { keyId: "ABCDEFGHIJ", teamId: "TEAM123456", publicKeyPem: rsa });
+      const res = await control(sandbox, "POST", "/_sandbox/apns/keys", { keyId: "ABCDEFGHIJ", teamId: "TEAM123456", publicKeyPem: rsa });
       expect(res.status).toBe(400);
       expect(await res.json()).toMatchObject({ error: { code: "invalid_key" } });
     });
@@ -418,7 +400,7 @@ describe("APNs provider API", () => {
     it("goawayAfter: answers streams up to the GOAWAY's last stream id, refuses the rest, then closes", async () => {
       const session = openSession();
       const tokens = await Promise.all(Array.from({ length: 10 }, () => deviceToken("hold")));
-      expect((await control("POST", "/_sandbox/apns/faults", { goawayAfter: 5 })).status).toBe(200);
+      expect((await control(sandbox, "POST", "/_sandbox/apns/faults", { goawayAfter: 5 })).status).toBe(200);
       const goaway = new Promise<[number, number]>((resolve) => session.once("goaway", (code, lastStreamId) => resolve([code, lastStreamId])));
       const closed = new Promise((resolve) => session.once("close", resolve));
 
@@ -448,7 +430,7 @@ describe("APNs provider API", () => {
       const first = await deviceToken();
       expect(answered(await push(session, first)).status).toBe(200);
       const held = await Promise.all(Array.from({ length: 3 }, () => deviceToken("hold")));
-      expect((await control("POST", "/_sandbox/apns/faults", { destroyAfter: 3 })).status).toBe(200);
+      expect((await control(sandbox, "POST", "/_sandbox/apns/faults", { destroyAfter: 3 })).status).toBe(200);
       const closed = new Promise((resolve) => session.once("close", resolve));
       let goaway = false;
       session.once("goaway", () => (goaway = true));
@@ -457,11 +439,13 @@ describe("APNs provider API", () => {
       expect(replies.every((reply) => !reply.ok)).toBe(true);
       await closed;
       expect(goaway).toBe(false);
-      // Past the hold time too: the held pushes were never answered, so never recorded.
-      await sleep(HOLD_MS * 2);
-      expect((await received()).map((entry) => entry.to)).toEqual([first]);
       const after = await stats();
       expect(after.sessionsOpened - before.sessionsOpened).toBe(1);
+      // Past the hold time too: a held push on a new session, answered, outlived their holds
+      // (theirs started first). They were never answered, so never recorded.
+      const marker = await deviceToken("hold");
+      expect(answered(await push(openSession(), marker)).status).toBe(200);
+      expect((await received()).map((entry) => entry.to)).toEqual([first, marker]);
     });
   });
 
@@ -471,7 +455,7 @@ describe("APNs provider API", () => {
       expect(bounce).toMatch(/^[0-9a-f]{64}$/);
       expect(Buffer.from(bounce, "hex").subarray(0, 6).toString("latin1")).toBe("bounce");
       expect(await deviceToken()).toMatch(/^[0-9a-f]{64}$/);
-      const tooLong = await control("POST", "/_sandbox/apns/tokens", { name: "x".repeat(25) });
+      const tooLong = await control(sandbox, "POST", "/_sandbox/apns/tokens", { name: "x".repeat(25) });
       expect(tooLong.status).toBe(400);
     });
 
@@ -486,13 +470,13 @@ describe("APNs provider API", () => {
       const closed = new Promise((resolve) => session.once("close", resolve));
       session.close();
       await closed;
-      await sleep(50);
-      expect((await stats()).sessions).toBe(during.sessions - 1);
+      // The client's close comes first; the sandbox counts it when its side sees it.
+      await waitFor(async () => (await stats()).sessions === during.sessions - 1, "the sandbox to count the session closed");
     });
 
     it("rejects fault counts that are not positive integers", async () => {
-      expect((await control("POST", "/_sandbox/apns/faults", { goawayAfter: 0 })).status).toBe(400);
-      expect((await control("POST", "/_sandbox/apns/faults", { destroyAfter: "3" })).status).toBe(400);
+      expect((await control(sandbox, "POST", "/_sandbox/apns/faults", { goawayAfter: 0 })).status).toBe(400);
+      expect((await control(sandbox, "POST", "/_sandbox/apns/faults", { destroyAfter: "3" })).status).toBe(400);
     });
   });
 });

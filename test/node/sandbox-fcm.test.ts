@@ -1,12 +1,10 @@
 // The FCM HTTP v1 and Google OAuth token endpoint simulators checked with an independent client:
 // fetch, and RS256 assertions signed by hand with node:crypto; nothing from src/ or bridge/.
 import { generateKeyPairSync, sign, type KeyObject } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { generateServiceAccount, type ServiceAccountMaterial } from "../../sandbox/keys.ts";
-import { startSandbox, type Sandbox } from "../../sandbox/main.ts";
+import { passTime } from "../wait.ts";
+import { control, startTestSandbox, type TestSandbox } from "./fixtures/sandbox.ts";
 
 type KeyFile = { private_key: string; private_key_id: string; client_email: string; project_id: string; token_uri: string } & Record<string, unknown>;
 
@@ -16,8 +14,7 @@ const GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 const FCM_ERROR = "type.googleapis.com/google.firebase.fcm.v1.FcmError";
 const BAD_REQUEST = "type.googleapis.com/google.rpc.BadRequest";
 
-let sandbox: Sandbox;
-let certDir: string;
+let sandbox: TestSandbox;
 /** Registered through startSandbox({fcmServiceAccounts}); its key file's token_uri is a placeholder. */
 let account: ServiceAccountMaterial;
 let keyFile: KeyFile;
@@ -26,14 +23,9 @@ let accessToken: string;
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
 beforeAll(async () => {
-  certDir = mkdtempSync(join(tmpdir(), "lasthop-sandbox-fcm-"));
   account = generateServiceAccount({ tokenUri: "http://127.0.0.1:0/oauth/token", projectId: PROJECT });
   keyFile = JSON.parse(account.json) as KeyFile;
-  sandbox = await startSandbox({
-    httpPort: 0,
-    webpushPort: 0,
-    apnsPort: 0,
-    certDir,
+  sandbox = await startTestSandbox({
     fcmServiceAccounts: [{ clientEmail: account.clientEmail, projectId: account.projectId, publicKeyPem: account.publicKeyPem }],
   });
   accessToken = await freshAccessToken();
@@ -41,27 +33,18 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await sandbox?.close();
-  if (certDir) rmSync(certDir, { recursive: true, force: true });
 });
 
 beforeEach(async () => {
-  expect((await control("DELETE", "/_sandbox/received")).status).toBe(204);
+  expect((await control(sandbox, "DELETE", "/_sandbox/received")).status).toBe(204);
 });
 
-async function control(method: string, path: string, body?: unknown): Promise<Response> {
-  return fetch(`${sandbox.httpUrl}${path}`, {
-    method,
-    headers: body === undefined ? {} : { "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-}
-
 async function received(): Promise<Array<Record<string, unknown>>> {
-  return (await (await control("GET", "/_sandbox/received?channel=fcm")).json()) as Array<Record<string, unknown>>;
+  return (await (await control(sandbox, "GET", "/_sandbox/received?channel=fcm")).json()) as Array<Record<string, unknown>>;
 }
 
 async function stats(): Promise<{ tokensIssued: number; sends: number }> {
-  return (await (await control("GET", "/_sandbox/fcm/stats")).json()) as { tokensIssued: number; sends: number };
+  return (await (await control(sandbox, "GET", "/_sandbox/fcm/stats")).json()) as { tokensIssued: number; sends: number };
 }
 
 /** A service-account assertion (RFC 7523): RS256 JWT signed with node:crypto. */
@@ -89,7 +72,7 @@ async function freshAccessToken(claims: Record<string, unknown> = {}): Promise<s
 }
 
 async function fcmToken(name?: string): Promise<string> {
-  const res = await control("POST", "/_sandbox/fcm/tokens", name === undefined ? {} : { name });
+  const res = await control(sandbox, "POST", "/_sandbox/fcm/tokens", name === undefined ? {} : { name });
   expect(res.status).toBe(201);
   return ((await res.json()) as { token: string }).token;
 }
@@ -178,27 +161,27 @@ describe("OAuth token endpoint", () => {
 
   it("issues tokens with the configured lifetime, and FCM refuses them once expired", async () => {
     try {
-      const config = await control("POST", "/_sandbox/fcm/config", { tokenTtlSeconds: 1 });
+      const config = await control(sandbox, "POST", "/_sandbox/fcm/config", { tokenTtlSeconds: 1 });
       expect(await config.json()).toEqual({ tokenTtlSeconds: 1 });
       const res = await tokenRequest({ grant_type: GRANT, assertion: assertion() });
       const body = (await res.json()) as { access_token: string; expires_in: number };
       expect(body.expires_in).toBe(1);
       expect((await send({ message: { token: await fcmToken() } }, { token: body.access_token })).status).toBe(200);
-      await new Promise((resolve) => setTimeout(resolve, 1100));
+      await passTime(1_100); // the clock is what is tested: the token lives 1 s
       const expired = await send({ message: { token: await fcmToken() } }, { token: body.access_token });
       expect(expired.status).toBe(401);
       expect(expired.json).toMatchObject({ error: { code: 401, status: "UNAUTHENTICATED" } });
     } finally {
-      await control("POST", "/_sandbox/fcm/config", { tokenTtlSeconds: 3599 });
+      await control(sandbox, "POST", "/_sandbox/fcm/config", { tokenTtlSeconds: 3599 });
     }
   });
 
   it("accepts service accounts registered at run time, RSA only", async () => {
     const other = generateServiceAccount({ tokenUri: `${sandbox.httpUrl}/oauth/token`, projectId: "other-project" });
     const ec = generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey.export({ type: "spki", format: "pem" });
-    const refused = await control("POST", "/_sandbox/fcm/service-accounts", { clientEmail: other.clientEmail, projectId: other.projectId, publicKeyPem: ec });
+    const refused = await control(sandbox, "POST", "/_sandbox/fcm/service-accounts", { clientEmail: other.clientEmail, projectId: other.projectId, publicKeyPem: ec });
     expect(refused.status).toBe(400);
-    const registered = await control("POST", "/_sandbox/fcm/service-accounts", {
+    const registered = await control(sandbox, "POST", "/_sandbox/fcm/service-accounts", {
       clientEmail: other.clientEmail,
       projectId: other.projectId,
       publicKeyPem: other.publicKeyPem,
@@ -265,7 +248,7 @@ describe("FCM HTTP v1 send", () => {
       const token = await freshAccessToken();
       const device = await fcmToken();
       expect((await send({ message: { token: device } }, { token })).status).toBe(200);
-      expect((await control("POST", "/_sandbox/fcm/revoke")).status).toBe(204);
+      expect((await control(sandbox, "POST", "/_sandbox/fcm/revoke")).status).toBe(204);
       const revoked = await send({ message: { token: device } }, { token });
       expect(revoked.status).toBe(401);
       expect(revoked.json).toMatchObject({ error: { code: 401, status: "UNAUTHENTICATED" } });

@@ -2,19 +2,17 @@
 // with Basic auth, Twilio's resource and error shapes, and status callbacks / inbound webhooks
 // verified with the twilio package's own validateRequest at a small local HTTP server. Nothing
 // from src/ or bridge/.
-import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server } from "node:http";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import twilio from "twilio";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { startSandbox, type Sandbox } from "../../sandbox/main.ts";
+import { waitFor } from "../wait.ts";
+import { closeHttpServer, listenLocal } from "./fixtures/http-server.ts";
+import { control, startTestSandbox, type TestSandbox } from "./fixtures/sandbox.ts";
 
 type Hook = { path: string; url: string; headers: IncomingMessage["headers"]; params: Record<string, string>; at: number };
 type TwilioError = { code: number; message: string; more_info: string; status: number };
 
-let sandbox: Sandbox;
-let certDir: string;
+let sandbox: TestSandbox;
 let hooks: Server;
 let hookBase: string;
 const arrived: Hook[] = [];
@@ -22,8 +20,7 @@ const arrived: Hook[] = [];
 const refuse = new Map<string, number>();
 
 beforeAll(async () => {
-  certDir = mkdtempSync(join(tmpdir(), "lasthop-sandbox-sms-rest-"));
-  sandbox = await startSandbox({ httpPort: 0, webpushPort: 0, certDir, smscDlrDelayMs: 100, smscLateDlrMs: 500 });
+  sandbox = await startTestSandbox({ smscDlrDelayMs: 100, smscLateDlrMs: 500 });
   hooks = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
@@ -45,23 +42,17 @@ beforeAll(async () => {
       res.writeHead(204).end();
     });
   });
-  await new Promise<void>((resolve) => hooks.listen(0, "127.0.0.1", resolve));
-  const address = hooks.address();
-  hookBase = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
+  hookBase = `http://127.0.0.1:${await listenLocal(hooks)}`;
 });
 
 afterAll(async () => {
   await sandbox?.close();
-  if (hooks) {
-    hooks.closeAllConnections();
-    await new Promise((resolve) => hooks.close(resolve));
-  }
-  if (certDir) rmSync(certDir, { recursive: true, force: true });
+  if (hooks) await closeHttpServer(hooks);
 });
 
 beforeEach(async () => {
-  expect((await fetch(`${sandbox.httpUrl}/_sandbox/sms/faults`, { method: "DELETE" })).status).toBe(204);
-  expect((await fetch(`${sandbox.httpUrl}/_sandbox/received`, { method: "DELETE" })).status).toBe(204);
+  expect((await control(sandbox, "DELETE", "/_sandbox/sms/faults")).status).toBe(204);
+  expect((await control(sandbox, "DELETE", "/_sandbox/received")).status).toBe(204);
   arrived.length = 0;
   refuse.clear();
 });
@@ -90,14 +81,10 @@ async function expectTwilioError(res: Response, status: number, code: number): P
   return body;
 }
 
-async function waitForHooks(path: string, count: number, timeoutMs = 4_000): Promise<Hook[]> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = arrived.filter((hook) => hook.path === path);
-    if (found.length >= count) return found;
-    if (Date.now() > deadline) throw new Error(`expected ${count} requests on ${path}, got ${found.length}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+async function waitForHooks(path: string, count: number): Promise<Hook[]> {
+  const onPath = () => arrived.filter((hook) => hook.path === path);
+  await waitFor(() => onPath().length >= count, () => `${count} requests on ${path} (got ${onPath().length})`);
+  return onPath();
 }
 
 function expectSigned(hook: Hook, authToken = sandbox.smsRest.authToken): void {
@@ -137,7 +124,7 @@ describe("Messages.json", () => {
     expect(message.uri).toBe(`/2010-04-01/Accounts/${sandbox.smsRest.accountSid}/Messages/${message.sid}.json`);
     expect(message.date_created).toMatch(/^\w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} \+0000$/);
 
-    const entries = (await (await fetch(`${sandbox.httpUrl}/_sandbox/received?channel=sms`)).json()) as Array<Record<string, unknown>>;
+    const entries = (await (await control(sandbox, "GET", "/_sandbox/received?channel=sms")).json()) as Array<Record<string, unknown>>;
     expect(entries).toHaveLength(1);
     expect(entries[0]).toMatchObject({
       channel: "sms",
@@ -149,8 +136,11 @@ describe("Messages.json", () => {
 
     // The resource can be fetched back, and moves on to delivered.
     const auth = { authorization: basic(sandbox.smsRest.accountSid, sandbox.smsRest.authToken) };
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    const fetched = (await (await fetch(`${sandbox.smsRest.baseUrl}${message.uri as string}`, { headers: auth })).json()) as Record<string, unknown>;
+    const fetchBack = async () => (await (await fetch(`${sandbox.smsRest.baseUrl}${message.uri as string}`, { headers: auth })).json()) as Record<string, unknown>;
+    const fetched = await waitFor(async () => {
+      const resource = await fetchBack();
+      return resource.status === "delivered" && resource;
+    }, "the message resource to say delivered");
     expect(fetched.status).toBe("delivered");
   });
 
@@ -193,11 +183,7 @@ describe("Messages.json", () => {
   });
 
   it("restFail answers its status for the next n requests", async () => {
-    const armed = await fetch(`${sandbox.httpUrl}/_sandbox/sms/faults`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ restFail: { status: 503, count: 2 } }),
-    });
+    const armed = await control(sandbox, "POST", "/_sandbox/sms/faults", { restFail: { status: 503, count: 2 } });
     expect(armed.status).toBe(200);
     const fields = { To: "+15551234567", From: "+15550001111", Body: "x" };
     await expectTwilioError(await send(fields), 503, 20503);
@@ -256,17 +242,9 @@ describe("status callbacks", () => {
 describe("inbound over REST", () => {
   it("posts Twilio's incoming-message webhook, signed, to the number's SMS URL (query string kept)", async () => {
     const smsUrl = `${hookBase}/inbound?account=dev&v=2`;
-    const put = await fetch(`${sandbox.httpUrl}/_sandbox/sms/rest/numbers/${encodeURIComponent("+15550001111")}`, {
-      method: "PUT",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ smsUrl }),
-    });
+    const put = await control(sandbox, "PUT", `/_sandbox/sms/rest/numbers/${encodeURIComponent("+15550001111")}`, { smsUrl });
     expect(put.status).toBe(200);
-    const mo = await fetch(`${sandbox.httpUrl}/_sandbox/sms/mo`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ from: "+15559876543", to: "+15550001111", body: "STOP", route: "rest" }),
-    });
+    const mo = await control(sandbox, "POST", "/_sandbox/sms/mo", { from: "+15559876543", to: "+15550001111", body: "STOP", route: "rest" });
     expect(mo.status).toBe(202);
     const { messageSid } = (await mo.json()) as { messageSid: string };
     const [hook] = await waitForHooks("/inbound", 1);
@@ -287,17 +265,9 @@ describe("inbound over REST", () => {
   });
 
   it("refuses MO over REST to a number without an SMS URL, and a bad number config", async () => {
-    const mo = await fetch(`${sandbox.httpUrl}/_sandbox/sms/mo`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ from: "+15559876543", to: "+15550009999", body: "hello?", route: "rest" }),
-    });
+    const mo = await control(sandbox, "POST", "/_sandbox/sms/mo", { from: "+15559876543", to: "+15550009999", body: "hello?", route: "rest" });
     expect(mo.status).toBe(400);
-    const put = await fetch(`${sandbox.httpUrl}/_sandbox/sms/rest/numbers/%2B15550001111`, {
-      method: "PUT",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ smsUrl: "ftp://nope" }),
-    });
+    const put = await control(sandbox, "PUT", "/_sandbox/sms/rest/numbers/%2B15550001111", { smsUrl: "ftp://nope" });
     expect(put.status).toBe(400);
     expect(((await put.json()) as { error: { code: string } }).error.code).toBe("invalid_number_config");
   });

@@ -1,13 +1,11 @@
 // The sandbox SMSC checked with a plain client of the `smpp` package (what a Node ESME would
 // use), never lasthop's own SMPP code: binds, submit_sm ids, DLRs in both id modes, multipart
 // reassembly, the outcome numbers, faults, MO and redelivery.
-import { mkdtempSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { startSandbox, type Sandbox } from "../../sandbox/main.ts";
 import type { Pdu, PduOptions, SmppModule, SmppSession } from "../../sandbox/smpp-types.ts";
+import { passTime, waitFor, within, WAIT_MS } from "../wait.ts";
+import { control, startTestSandbox, type TestSandbox } from "./fixtures/sandbox.ts";
 
 const smpp = createRequire(import.meta.url)("smpp") as SmppModule;
 
@@ -48,8 +46,7 @@ type SmscStats = {
 
 const RECEIPT = /^id:(\S+) sub:(\d{3}) dlvrd:(\d{3}) submit date:(\d{10}) done date:(\d{10}) stat:(\w+) err:(\d{3}) text:(.*)$/s;
 
-let sandbox: Sandbox;
-let certDir: string;
+let sandbox: TestSandbox;
 const clients: Client[] = [];
 
 /** A bound ESME on the smpp package; deliver_sm are collected and (unless told otherwise) acknowledged. */
@@ -60,7 +57,7 @@ class Client {
   closed = false;
   readonly #closedPromise: Promise<void>;
 
-  constructor(target: Sandbox) {
+  constructor(target: TestSandbox) {
     this.session = smpp.connect({ host: target.smsc.host, port: target.smsc.port });
     clients.push(this);
     this.session.on("error", () => {});
@@ -76,7 +73,7 @@ class Client {
     });
   }
 
-  static async bound(target: Sandbox = sandbox, mode: "transceiver" | "transmitter" | "receiver" = "transceiver", credentials = DEV): Promise<Client> {
+  static async bound(target: TestSandbox = sandbox, mode: "transceiver" | "transmitter" | "receiver" = "transceiver", credentials = DEV): Promise<Client> {
     const client = new Client(target);
     const resp = await client.bind(mode, credentials);
     expect(resp.command_status).toBe(ESME_ROK);
@@ -87,8 +84,8 @@ class Client {
     return this.request((done) => this.session[`bind_${mode}`](credentials, done));
   }
 
-  /** The submit_sm_resp, or null when the connection closed (or nothing came) first. */
-  submit(options: PduOptions, timeoutMs = 3_000): Promise<Pdu | null> {
+  /** The submit_sm_resp, or null when the connection closed (or nothing came within `timeoutMs`) first. */
+  submit(options: PduOptions, timeoutMs = WAIT_MS): Promise<Pdu | null> {
     return new Promise((resolve) => {
       const timer = setTimeout(() => resolve(null), timeoutMs);
       void this.#closedPromise.then(() => resolve(null));
@@ -99,13 +96,13 @@ class Client {
     });
   }
 
-  async waitForDelivered(count: number, timeoutMs = 3_000): Promise<Pdu[]> {
-    await waitUntil(() => this.delivered.length >= count, timeoutMs, `${count} deliver_sm (got ${this.delivered.length})`);
+  async waitForDelivered(count: number): Promise<Pdu[]> {
+    await waitFor(() => this.delivered.length >= count, () => `${count} deliver_sm (got ${this.delivered.length})`);
     return this.delivered.slice(0, count);
   }
 
-  whenClosed(timeoutMs = 3_000): Promise<void> {
-    return Promise.race([this.#closedPromise, sleep(timeoutMs).then(() => Promise.reject(new Error("connection did not close")))]);
+  whenClosed(): Promise<void> {
+    return within(this.#closedPromise, "the connection to close");
   }
 
   destroy(): void {
@@ -113,47 +110,22 @@ class Client {
   }
 
   request(send: (done: (resp: Pdu) => void) => void): Promise<Pdu> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error("no response")), 3_000);
-      send((resp) => {
-        clearTimeout(timer);
-        resolve(resp);
-      });
-    });
+    return within(new Promise<Pdu>((resolve) => send(resolve)), "a response");
   }
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function waitUntil(done: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
-
-async function control(method: string, path: string, body?: unknown, target: Sandbox = sandbox): Promise<Response> {
-  return fetch(`${target.httpUrl}${path}`, {
-    method,
-    ...(body !== undefined ? { headers: { "content-type": "application/json" }, body: JSON.stringify(body) } : {}),
-  });
-}
-
-async function received(target: Sandbox = sandbox): Promise<SmsEntry[]> {
-  const res = await control("GET", "/_sandbox/received?channel=sms", undefined, target);
+async function received(target: TestSandbox = sandbox): Promise<SmsEntry[]> {
+  const res = await control(target, "GET", "/_sandbox/received?channel=sms");
   expect(res.status).toBe(200);
   return (await res.json()) as SmsEntry[];
 }
 
-async function stats(target: Sandbox = sandbox): Promise<SmscStats> {
-  return (await (await control("GET", "/_sandbox/sms/smsc", undefined, target)).json()) as SmscStats;
+async function stats(target: TestSandbox = sandbox): Promise<SmscStats> {
+  return (await (await control(target, "GET", "/_sandbox/sms/smsc")).json()) as SmscStats;
 }
 
 async function faults(body: unknown): Promise<void> {
-  const res = await control("POST", "/_sandbox/sms/faults", body);
+  const res = await control(sandbox, "POST", "/_sandbox/sms/faults", body);
   expect(res.status, await res.clone().text()).toBe(200);
 }
 
@@ -182,19 +154,17 @@ function quiet(destination: string, message: unknown): PduOptions {
 }
 
 beforeAll(async () => {
-  certDir = mkdtempSync(join(tmpdir(), "lasthop-sandbox-smsc-"));
-  sandbox = await startSandbox({ httpPort: 0, webpushPort: 0, certDir, smscDlrDelayMs: 50, smscLateDlrMs: 400 });
+  sandbox = await startTestSandbox({ smscDlrDelayMs: 50, smscLateDlrMs: 400 });
 });
 
 afterAll(async () => {
   for (const client of clients) client.destroy();
   await sandbox?.close();
-  if (certDir) rmSync(certDir, { recursive: true, force: true });
 });
 
 beforeEach(async () => {
-  expect((await control("DELETE", "/_sandbox/sms/faults")).status).toBe(204);
-  expect((await control("DELETE", "/_sandbox/received")).status).toBe(204);
+  expect((await control(sandbox, "DELETE", "/_sandbox/sms/faults")).status).toBe(204);
+  expect((await control(sandbox, "DELETE", "/_sandbox/received")).status).toBe(204);
 });
 
 afterEach(() => {
@@ -221,8 +191,7 @@ describe("binds", () => {
   });
 
   it("takes custom credentials from the options", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "lasthop-sandbox-smsc-creds-"));
-    const other = await startSandbox({ httpPort: 0, webpushPort: 0, certDir: dir, smscCredentials: [{ systemId: "acme", password: "s3cret" }] });
+    const other = await startTestSandbox({ smscCredentials: [{ systemId: "acme", password: "s3cret" }] });
     try {
       const client = new Client(other);
       expect((await client.bind("transceiver", DEV)).command_status).toBe(ESME_RBINDFAIL);
@@ -230,7 +199,6 @@ describe("binds", () => {
     } finally {
       for (const client of clients.splice(0)) client.destroy();
       await other.close();
-      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
@@ -386,30 +354,23 @@ describe("submit_sm and DLRs", () => {
     expect(RECEIPT.exec(textOf(dlr!))?.[6]).toBe("DELIVRD");
     expect((await received())[0]).toMatchObject({ outcome: "throttled", payload: { text: "again" } });
     // Clearing the store makes it throttle once more.
-    await control("DELETE", "/_sandbox/received");
+    await control(sandbox, "DELETE", "/_sandbox/received");
     expect((await client.submit(submitOptions("15552222222", "third")))?.command_status).toBe(ESME_RTHROTTLED);
   });
 
   it("holds a DLR until a session that can receive binds", async () => {
     const transmitter = await Client.bound(sandbox, "transmitter");
     await transmitter.submit(submitOptions("15553334444", "to a transmitter"));
-    await sleep(200);
+    // The DLR is made (after smscDlrDelayMs) and kept: nobody can take it.
+    await waitFor(async () => (await stats()).pendingDeliveries === 1, "the DLR to wait for a receiver");
     expect(transmitter.delivered).toHaveLength(0);
     expect((await stats()).pendingDeliveries).toBe(1);
     const receiver = await Client.bound(sandbox, "receiver");
     const [dlr] = await receiver.waitForDelivered(1);
     expect(RECEIPT.exec(textOf(dlr!))?.[8]).toBe("to a transmitter");
-    await expectEventually(async () => (await stats()).pendingDeliveries === 0);
+    await waitFor(async () => (await stats()).pendingDeliveries === 0, "no DLR pending");
   });
 });
-
-async function expectEventually(check: () => Promise<boolean>, timeoutMs = 3_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await sleep(20);
-  }
-}
 
 describe("faults", () => {
   it("dropEvery after_resp answers the N-th submit, then closes the connection", async () => {
@@ -441,7 +402,12 @@ describe("faults", () => {
   it("noResponse accepts but never answers", async () => {
     await faults({ noResponse: true });
     const client = await Client.bound();
-    expect(await client.submit(quiet("15554440009", "silent"), 500)).toBeNull();
+    let answered = false;
+    void client.submit(quiet("15554440009", "silent")).then((resp) => (answered = resp !== null));
+    // The SMSC takes a session's PDUs in order: once it answers the enquire_link sent after the
+    // submit, it has dealt with the submit, and any answer to it would have come first.
+    expect((await client.request((done) => client.session.enquire_link({}, done))).command).toBe("enquire_link_resp");
+    expect(answered).toBe(false);
     expect((await received()).map((entry) => entry.payload.text)).toEqual(["silent"]);
   });
 
@@ -456,15 +422,15 @@ describe("faults", () => {
     expect(after.tpsViolations).toBe(3);
     expect(after.submits).toBe(8);
     expect(after.submitTimes).toHaveLength(8);
-    // A second later the window has room again.
-    await sleep(1_050);
+    // A second later the window has room again (the clock is what is tested: a 1 s window).
+    await passTime(1_050);
     expect((await client.submit(quiet("15556660099", "paced")))?.command_status).toBe(ESME_ROK);
     expect((await stats()).tpsViolations).toBe(3);
   });
 
   it("refuses bad fault input with 400", async () => {
     for (const body of [{ dropEvery: -1 }, { dropMode: "sometimes" }, { tps: "fast" }, { idMode: "base64" }, { restFail: { status: 404 } }, { bogus: true }]) {
-      const res = await control("POST", "/_sandbox/sms/faults", body);
+      const res = await control(sandbox, "POST", "/_sandbox/sms/faults", body);
       expect(res.status, JSON.stringify(body)).toBe(400);
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe("invalid_fault");
     }
@@ -476,7 +442,7 @@ describe("MO", () => {
     expect((await stats()).pendingDeliveries).toBe(0);
     const silent = await Client.bound(sandbox, "receiver");
     silent.ack = false;
-    const res = await control("POST", "/_sandbox/sms/mo", { from: "+15559876543", to: "+15550001234", body: "STOP" });
+    const res = await control(sandbox, "POST", "/_sandbox/sms/mo", { from: "+15559876543", to: "+15550001234", body: "STOP" });
     expect(res.status).toBe(202);
     const [mo] = await silent.waitForDelivered(1);
     expect(mo).toMatchObject({ esm_class: 0, source_addr: "15559876543", source_addr_ton: 1, source_addr_npi: 1, destination_addr: "15550001234", data_coding: 0 });
@@ -488,16 +454,16 @@ describe("MO", () => {
     const next = await Client.bound(sandbox, "transceiver");
     const [again] = await next.waitForDelivered(1);
     expect(textOf(again!)).toBe("STOP");
-    await expectEventually(async () => {
+    await waitFor(async () => {
       const current = await stats();
       return current.pendingDeliveries === 0 && current.redeliveries === 1;
-    });
+    }, "the MO redelivered once, none pending");
   });
 
   it("sends UCS-2 and concatenated parts when the body needs them", async () => {
     const client = await Client.bound();
     const body = `Grüße 👋 ${"long text ".repeat(15)}`; // 159 UTF-16 units: 3 parts of at most 67
-    await control("POST", "/_sandbox/sms/mo", { from: "+15559876543", to: "+15550001235", body });
+    await control(sandbox, "POST", "/_sandbox/sms/mo", { from: "+15559876543", to: "+15550001235", body });
     const parts = await client.waitForDelivered(3);
     const udhs = parts.map((part) => (part.short_message as { udh: Buffer[] }).udh[0]!);
     expect(parts.every((part) => part.data_coding === 8 && part.esm_class === 0x40)).toBe(true);
@@ -512,37 +478,34 @@ describe("MO", () => {
 
   it("refuses bad MO input with 400", async () => {
     for (const body of [{}, { from: "+1555", to: "", body: "x" }, { from: "+1555", to: "+1666", body: 3 }, { from: "a", to: "b", body: "c", route: "carrier-pigeon" }]) {
-      const res = await control("POST", "/_sandbox/sms/mo", body);
+      const res = await control(sandbox, "POST", "/_sandbox/sms/mo", body);
       expect(res.status, JSON.stringify(body)).toBe(400);
     }
   });
 });
 
 describe("redelivery on timeout", () => {
-  let quick: Sandbox;
-  let dir: string;
+  let quick: TestSandbox;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), "lasthop-sandbox-smsc-quick-"));
-    quick = await startSandbox({ httpPort: 0, webpushPort: 0, certDir: dir, smscRedeliverMs: 300, smscDlrDelayMs: 10 });
+    quick = await startTestSandbox({ smscRedeliverMs: 300, smscDlrDelayMs: 10 });
   });
 
   afterAll(async () => {
     await quick?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it("sends a DLR again when its deliver_sm_resp does not come, and again after an error status", async () => {
     const client = await Client.bound(quick);
     client.ack = false;
     await client.submit(submitOptions("15557778888", "ack me"));
-    await client.waitForDelivered(2, 2_000);
+    await client.waitForDelivered(2);
     expect(client.delivered[1]!.receipted_message_id).toBe(client.delivered[0]!.receipted_message_id);
     // An error status is a refusal to take it now: it comes back later.
     client.session.send(client.delivered[1]!.response({ command_status: 0x08 }));
-    await client.waitForDelivered(3, 2_000);
+    await client.waitForDelivered(3);
     client.session.send(client.delivered[2]!.response());
-    await expectEventually(async () => (await stats(quick)).pendingDeliveries === 0);
+    await waitFor(async () => (await stats(quick)).pendingDeliveries === 0, "no DLR pending");
     expect((await stats(quick)).redeliveries).toBeGreaterThanOrEqual(2);
   });
 });

@@ -1,13 +1,12 @@
 // The push service simulator checked against an independent sender (the `web-push` package)
 // and hand-built VAPID tokens, so a shared misunderstanding cannot make both sides agree.
 import { X509Certificate, generateKeyPairSync, sign, type KeyObject } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { Agent, request } from "node:https";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import webpush from "web-push";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { startSandbox, type Sandbox } from "../../sandbox/main.ts";
+import { control, startTestSandbox, type TestSandbox } from "./fixtures/sandbox.ts";
 
 type Subscription = { endpoint: string; keys: { p256dh: string; auth: string } };
 type PushResponse = { status: number; headers: Record<string, string | string[] | undefined>; body: string };
@@ -16,42 +15,31 @@ type RequestDetails = { headers: Record<string, string | number>; body: Buffer |
 const SUBJECT = "mailto:sandbox-test@example.com";
 const vapidKeys = webpush.generateVAPIDKeys();
 
-let sandbox: Sandbox;
-let certDir: string;
+let sandbox: TestSandbox;
 let agent: Agent;
 
 beforeAll(async () => {
-  certDir = mkdtempSync(join(tmpdir(), "lasthop-sandbox-"));
-  sandbox = await startSandbox({ httpPort: 0, webpushPort: 0, certDir });
+  sandbox = await startTestSandbox();
   agent = new Agent({ ca: readFileSync(sandbox.caPath), keepAlive: false });
 });
 
 afterAll(async () => {
   agent?.destroy();
   await sandbox?.close();
-  if (certDir) rmSync(certDir, { recursive: true, force: true });
 });
 
 beforeEach(async () => {
-  expect((await control("DELETE", "/_sandbox/received")).status).toBe(204);
+  expect((await control(sandbox, "DELETE", "/_sandbox/received")).status).toBe(204);
 });
 
-async function control(method: string, path: string, body?: unknown): Promise<Response> {
-  return fetch(`${sandbox.httpUrl}${path}`, {
-    method,
-    headers: body === undefined ? {} : { "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-}
-
 async function subscribe(name?: string): Promise<Subscription> {
-  const res = await control("POST", "/_sandbox/webpush/subscriptions", name === undefined ? {} : { name });
+  const res = await control(sandbox, "POST", "/_sandbox/webpush/subscriptions", name === undefined ? {} : { name });
   expect(res.status).toBe(201);
   return (await res.json()) as Subscription;
 }
 
 async function received(): Promise<Array<Record<string, unknown>>> {
-  const res = await control("GET", "/_sandbox/received?channel=webpush");
+  const res = await control(sandbox, "GET", "/_sandbox/received?channel=webpush");
   expect(res.status).toBe(200);
   return (await res.json()) as Array<Record<string, unknown>>;
 }
@@ -114,7 +102,7 @@ const inHours = (hours: number) => Math.floor(Date.now() / 1000) + hours * 3600;
 describe("dev certificates", () => {
   it("form a CA chain for 127.0.0.1 and localhost", () => {
     const ca = new X509Certificate(readFileSync(sandbox.caPath));
-    const leaf = new X509Certificate(readFileSync(join(certDir, "server-cert.pem")));
+    const leaf = new X509Certificate(readFileSync(join(sandbox.certDir, "server-cert.pem")));
     expect(ca.ca).toBe(true);
     expect(leaf.ca).toBe(false);
     expect(leaf.checkIssued(ca)).toBe(true);
@@ -280,16 +268,16 @@ describe("control API", () => {
     const subscription = await subscribe();
     expect((await send(subscription, "to be cleared")).status).toBe(201);
     expect(await received()).toHaveLength(1);
-    expect((await control("DELETE", "/_sandbox/received")).status).toBe(204);
+    expect((await control(sandbox, "DELETE", "/_sandbox/received")).status).toBe(204);
     expect(await received()).toEqual([]);
   });
 
   it("answers health checks and JSON errors", async () => {
-    expect((await control("GET", "/healthz")).status).toBe(200);
-    const unknownChannel = await control("GET", "/_sandbox/received?channel=pigeon");
+    expect((await control(sandbox, "GET", "/healthz")).status).toBe(200);
+    const unknownChannel = await control(sandbox, "GET", "/_sandbox/received?channel=pigeon");
     expect(unknownChannel.status).toBe(400);
     expect(await unknownChannel.json()).toMatchObject({ error: { code: "unknown_channel" } });
-    const missing = await control("GET", "/nowhere");
+    const missing = await control(sandbox, "GET", "/nowhere");
     expect(missing.status).toBe(404);
     expect(await missing.json()).toMatchObject({ error: { code: "not_found" } });
   });

@@ -12,8 +12,8 @@
  * were opened and the most that were open at once. Enhanced status codes are written into the
  * reply texts (smtp-server's own table is not used, ENHANCEDSTATUSCODES is not advertised).
  *
- * Also: Standard Webhooks signing for requests to the bridge, and a bridge `Config` for tests.
- * (Self-contained on purpose: test/node/apns-fixture.ts builds a Config without `smtp`.)
+ * Also: a bridge `Config` for tests (test/node/apns-fixture.ts builds one without `smtp`), and
+ * the signed POST to the bridge (from fixtures/signed.ts, as apns-fixture.ts has it too).
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
@@ -24,9 +24,9 @@ import { join } from "node:path";
 import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMTPServerSession } from "smtp-server";
 import type { Config, SmtpConfig } from "../../bridge/src/config.ts";
 import type { MxRecord, SmtpResolver } from "../../bridge/src/smtp/dns.ts";
-import { doorSecret, signedHeaders } from "../../src/core/standard-webhooks.ts";
+import { SECRET } from "./fixtures/signed.ts";
 
-export const SECRET = "whsec_bGFzdGhvcC10ZXN0LXNlY3JldC0xMjM0NTY3OA==";
+export { SECRET, signedPost } from "./fixtures/signed.ts";
 
 export type Received = {
   session: string;
@@ -225,13 +225,6 @@ export function testConfig(smtp: Partial<SmtpConfig> = {}): Config {
   return { host: "127.0.0.1", port: 0, secret: SECRET, apns: null, smtp: smtpConfig(smtp), logLevel: "silent", shutdownTimeoutMs: 5_000 };
 }
 
-/** POSTs a JSON body to the bridge, Standard Webhooks-signed with the key of `door` (the URL's own path unless told). */
-export async function signedPost(url: string, body: unknown, secret = SECRET, now = Date.now(), door = new URL(url).pathname): Promise<Response> {
-  const text = typeof body === "string" ? body : JSON.stringify(body);
-  const headers = await signedHeaders(await doorSecret(secret, door), text, now);
-  return fetch(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: text });
-}
-
 /** An RFC 5322 message with CRLF line ends, as the edge composes it. */
 export function rawMessage(opts: { from?: string; to: string; subject?: string; body?: string; extraHeaders?: string[] }): string {
   const id = randomBytes(6).toString("hex");
@@ -295,13 +288,4 @@ export function fakeResolver(zone: { mx: Record<string, MxRecord[] | string>; ad
       return answer;
     },
   };
-}
-
-/** Waits until `check()` is true (polling), or fails after `ms`. */
-export async function waitFor(check: () => boolean, ms: number, what = "condition"): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }

@@ -3,7 +3,10 @@ import { createECDH, createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, startStack, type Stack, type StackOptions } from "../../sandbox/stack.ts";
+import { freePort } from "../../sandbox/ports.ts";
+import { startStack, type Stack, type StackOptions } from "../../sandbox/stack.ts";
+import { waitFor } from "../wait.ts";
+import { control } from "./fixtures/sandbox.ts";
 
 export type TestStack = Stack & {
   apiKey: string;
@@ -13,6 +16,8 @@ export type TestStack = Stack & {
   sandboxGet(path: string): Promise<any>;
   sandboxPost(path: string, body?: unknown): Promise<any>;
   waitForStatus(id: string, status: string, ms?: number): Promise<any>;
+  /** A sample's value in the bridge's /metrics (the first line of that name; 0 when absent). */
+  bridgeMetric(name: string): Promise<number>;
   stop(): Promise<void>;
 };
 
@@ -53,32 +58,30 @@ export async function startTestStack(extra: Partial<StackOptions> = {}): Promise
     });
     return { status: res.status, body: (await res.json().catch(() => null)) as any };
   };
-  const sandboxGet = async (path: string) => (await fetch(`${stack.sandbox.httpUrl}${path}`)).json();
-  const sandboxPost = async (path: string, body: unknown = {}) =>
-    (await fetch(`${stack.sandbox.httpUrl}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })).json().catch(() => null);
-  const waitForStatus = (id: string, status: string, ms = 20_000) =>
-    waitFor(async () => {
-      const m = await api(`/v1/messages/${id}`);
-      return m.body?.status === status ? m.body : null;
-    }, ms);
+  const sandboxGet = async (path: string) => (await control(stack.sandbox, "GET", path)).json();
+  const sandboxPost = async (path: string, body: unknown = {}) => (await control(stack.sandbox, "POST", path, body)).json().catch(() => null);
+  const waitForStatus = (id: string, status: string, ms?: number) => {
+    let seen: unknown;
+    return waitFor(
+      async () => {
+        const m = await api(`/v1/messages/${id}`);
+        seen = m.body?.status;
+        return seen === status ? m.body : null;
+      },
+      () => `message ${id} to be ${status} (it is ${String(seen)})`,
+      ms,
+    );
+  };
+  const bridgeMetric = async (name: string) => {
+    const text = await (await fetch(`${stack.bridgeUrl}/metrics`)).text();
+    const line = text.split("\n").find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+    return line ? Number(line.slice(line.lastIndexOf(" ") + 1)) : 0;
+  };
   return {
-    ...stack, apiKey, secret, account, api, sandboxGet, sandboxPost, waitForStatus,
+    ...stack, apiKey, secret, account, api, sandboxGet, sandboxPost, waitForStatus, bridgeMetric,
     stop: async () => {
       await stack.close();
       rmSync(stateDir, { recursive: true, force: true });
     },
   };
 }
-
-/** Polls until `check` returns a truthy value; bounded, so a broken flow fails instead of hanging. */
-export async function waitFor<T>(check: () => Promise<T | null | undefined | false>, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error("timed out");
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -47,11 +47,14 @@ export function installBridge(opts: { down?: boolean } = {}) {
     return Response.json({ results });
   });
   const mail: SmtpCall["items"] = [];
+  /** Every SMTP item the bridge was asked to relay, whatever the answer. */
+  const relayed: SmtpCall["items"] = [];
   const attemptsByRcpt = new Map<string, number>();
   // Answers like a receiving MTA by recipient: bounce → 550 5.1.1, block → 554 5.7.1,
   // soft → 451 4.7.1 on the first attempt, never → 451 every time, else 250.
   function smtp(body: SmtpCall): Response {
     const results = body.items.map((item) => {
+      relayed.push(item);
       const n = (attemptsByRcpt.get(item.rcptTo) ?? 0) + 1;
       attemptsByRcpt.set(item.rcptTo, n);
       if (item.rcptTo.includes("bounce")) return { id: item.id, kind: "bounced", detail: { smtpCode: 550, enhancedCode: "5.1.1", class: "hard", reason: "userunknown" } };
@@ -64,5 +67,5 @@ export function installBridge(opts: { down?: boolean } = {}) {
     });
     return Response.json({ results });
   }
-  return { calls, mail, restore: () => spy.mockRestore() };
+  return { calls, mail, relayed, restore: () => spy.mockRestore() };
 }

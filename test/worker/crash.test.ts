@@ -6,7 +6,8 @@ import type { MessageDO } from "../../src/state/message.ts";
 import { messageStub } from "../../src/state/stubs.ts";
 import { ACCOUNT_A } from "../fixtures.ts";
 import { installPushService } from "./push-service.ts";
-import { api, getMessage, send, waitFor, waitForStatus, webpush } from "./helpers.ts";
+import { waitFor } from "../wait.ts";
+import { api, eventsMarker, getMessage, send, sendMarker, waitForStatus, webpush } from "./helpers.ts";
 
 let push: ReturnType<typeof installPushService>;
 beforeEach(() => {
@@ -29,7 +30,7 @@ describe("crash points", () => {
       expect(result.kind).toBe("created");
       (instance as any).env = { ...(instance as any).env, SEND_PUSH: realQueue };
     });
-    await new Promise((r) => setTimeout(r, 1500));
+    await sendMarker(await webpush("marker")); // a later send went through: this one was never queued
     expect(push.to("outage")).toHaveLength(0);
     expect((await getMessage(id)).body.status).toBe("queued");
     expect(await runDurableObjectAlarm(stub)).toBe(true);
@@ -41,7 +42,7 @@ describe("crash points", () => {
     const res = await send(await webpush("redelivered"));
     await waitForStatus(res.body.id, "accepted");
     await env.SEND_PUSH.send({ account: ACCOUNT_A, messageId: res.body.id });
-    await new Promise((r) => setTimeout(r, 1500));
+    await sendMarker(await webpush("marker")); // the redelivered job was taken before it
     expect(push.to("redelivered")).toHaveLength(1);
     expect((await getMessage(res.body.id)).body.attempts).toBe(1);
   });
@@ -54,7 +55,7 @@ describe("crash points", () => {
     expect((await api(`/v1/suppressions/webpush/${hash}`, { method: "PUT" })).status).toBe(200);
     const message = await waitForStatus(res.body.id, "suppressed");
     const sentBefore = push.to("down-then-suppressed").length;
-    await new Promise((r) => setTimeout(r, 1500));
+    await sendMarker(await webpush("marker")); // a waiting retry job was taken before it
     expect(push.to("down-then-suppressed")).toHaveLength(sentBefore);
     expect(message.events.at(-1)).toMatchObject({ type: "suppressed", detail: { reason: "manual" } });
   });
@@ -70,7 +71,7 @@ describe("crash points", () => {
       const m = await getMessage(res.body.id);
       return m.body.status === "delivered" ? m.body : null;
     });
-    await new Promise((r) => setTimeout(r, 1500));
+    await eventsMarker(res.body.id); // the second copy was handled before it
     expect((await getMessage(res.body.id)).body.events.filter((e: any) => e.id === "evt-retry-1")).toHaveLength(1);
     expect(message.status).toBe("delivered");
   });

@@ -9,7 +9,8 @@ import { sha256Hex } from "../../src/core/bytes.ts";
 import { doorSecret, signedHeaders } from "../../src/core/standard-webhooks.ts";
 import { ACCOUNT_A, ACCOUNT_B, API_KEY_B } from "../fixtures.ts";
 import { installPushService } from "./push-service.ts";
-import { BASE, api, getMessage, postEvents, send, waitFor, waitForStatus, webpush } from "./helpers.ts";
+import { BASE, api, getMessage, postEvents, send, waitForStatus, webpush } from "./helpers.ts";
+import { waitFor } from "../wait.ts";
 
 let push: ReturnType<typeof installPushService>;
 beforeEach(() => {
@@ -100,7 +101,7 @@ describe("the account a signed event names", () => {
     const hardBounce = event(ACCOUNT_B, res.body.id, "bounced", "wrong-account-bounce", { class: "hard", reason: "token_invalid" });
     expect((await postEvents([hardBounce])).status).toBe(202);
     // The consumer looked for the message under B, found none and counted it there as unlinked.
-    await waitFor(async () => (await unlinked(API_KEY_B)) === before + 1);
+    await waitFor(async () => (await unlinked(API_KEY_B)) === before + 1, "the event counted unlinked under account B");
     const after = await getMessage(res.body.id);
     expect(after.body.status).toBe("accepted");
     expect(after.body.events).toEqual(message.events);

@@ -3,7 +3,8 @@ import PostalMime from "postal-mime";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ACCOUNT_A, API_KEY_B } from "../fixtures.ts";
 import { installBridge } from "./bridge-fake.ts";
-import { BASE, api, getMessage, send, waitFor, waitForStatus } from "./helpers.ts";
+import { waitFor, waitForWhileProgressing } from "../wait.ts";
+import { BASE, api, effectsDone, eventsMarker, getMessage, send, sendMarker, waitForStatus } from "./helpers.ts";
 
 let bridge: ReturnType<typeof installBridge>;
 beforeEach(() => {
@@ -52,7 +53,7 @@ describe("email composition and relay", () => {
     const res = await send(email("twice@example.com"));
     await waitForStatus(res.body.id, "accepted");
     await env.SEND_EMAIL.send({ account: ACCOUNT_A, messageId: res.body.id });
-    await new Promise((r) => setTimeout(r, 2000));
+    await sendMarker(email("after-twice@example.com")); // the redelivered job was taken before it
     expect(bridge.mail.filter((m) => m.rcptTo === "twice@example.com")).toHaveLength(1);
     expect((await getMessage(res.body.id)).body.attempts).toBe(1);
   });
@@ -94,7 +95,7 @@ describe("email composition and relay", () => {
 
     const blocked = await send(email("block@example.com"));
     await waitForStatus(blocked.body.id, "bounced");
-    await new Promise((r) => setTimeout(r, 1000));
+    await effectsDone(blocked.body.id); // a suppression would be one of them
     expect((await api("/v1/suppressions/email/block%40example.com")).status).toBe(404);
   });
 
@@ -107,10 +108,12 @@ describe("email composition and relay", () => {
 
   it("a message deferred past its maximum age ends expired with the last reply", async () => {
     const res = await send(email("never@example.com"));
-    const message = await waitFor(async () => {
+    const expired = async () => {
       const m = await getMessage(res.body.id);
       return m.body.status === "expired" ? m.body : null;
-    }, 25_000);
+    };
+    const attempts = () => bridge.relayed.filter((i) => i.id === res.body.id).length;
+    const message = await waitForWhileProgressing(expired, attempts, { stallMs: 20_000, what: "attempts at the bridge" });
     expect(message.events.at(-1).detail).toMatchObject({ reason: "max_age_exceeded", lastError: { smtpCode: 451 } });
     expect(message.attempts).toBeGreaterThan(1);
   });
@@ -149,7 +152,7 @@ describe("one-click unsubscribe (RFC 8058)", () => {
   });
 
   it("forged or tampered tokens answer 400 and change nothing", async () => {
-    const { path } = await linkFor("reader.two@example.com");
+    const { id, path } = await linkFor("reader.two@example.com");
     const [payload, mac] = path.slice(3).split(".");
     const forgedPayload = btoa(JSON.stringify(["acct-a", "victim@example.com", crypto.randomUUID()])).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
     for (const bad of [`/u/${forgedPayload}.${mac}`, `/u/${payload}.${mac.slice(0, -2)}AA`, `/u/${payload}`, "/u/garbage"]) {
@@ -157,7 +160,7 @@ describe("one-click unsubscribe (RFC 8058)", () => {
       expect((await SELF.fetch(`${BASE}${bad}`)).status).toBe(400);
     }
     expect((await post(path, "something=else")).status).toBe(400);
-    await new Promise((r) => setTimeout(r, 500));
+    await eventsMarker(id); // an unsubscribe the refusals let through would be applied by now, effects too
     expect((await api("/v1/suppressions/email/victim%40example.com")).status).toBe(404);
     expect((await api("/v1/suppressions/email/reader.two%40example.com")).status).toBe(404);
   });

@@ -5,7 +5,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { sha256Hex } from "../../src/core/bytes.ts";
 import { ACCOUNT_A } from "../fixtures.ts";
 import { installPushService } from "./push-service.ts";
-import { BASE, api, getMessage, postEvents, send, subscription, waitFor, waitForStatus, webpush } from "./helpers.ts";
+import { waitFor } from "../wait.ts";
+import { BASE, api, effectsDone, eventsMarker, getMessage, postEvents, send, subscription, waitForStatus, webpush } from "./helpers.ts";
 
 let push: ReturnType<typeof installPushService>;
 beforeEach(() => {
@@ -41,7 +42,8 @@ describe("webhook authentication", () => {
     });
     expect(res.status).toBe(401);
     expect(((await res.json()) as any).error.code).toBe("invalid_signature");
-    await new Promise((r) => setTimeout(r, 1500));
+    // Marker: a later event, on another message so this one's timeline stays as it was.
+    await eventsMarker((await acceptedMessage("wh-auth-marker")).id);
     const after = await getMessage(message.id);
     expect(after.body.status).toBe("accepted");
     expect(after.body.events).toHaveLength(message.events.length);
@@ -77,7 +79,10 @@ describe("applying events", () => {
     const delivered = event(message.id, "delivered", `dlr-${crypto.randomUUID()}`);
     for (let i = 0; i < 10; i++) expect((await postEvents([delivered])).status).toBe(202);
     const done = await waitForStatus(message.id, "delivered");
-    await new Promise((r) => setTimeout(r, 1500));
+    // Marker: a later event (on another message, so this timeline stays as it was), and this
+    // message's effects, its count among them, done.
+    await eventsMarker((await acceptedMessage("replay-marker")).id);
+    await effectsDone(message.id);
     const after = await getMessage(message.id);
     expect(after.body.events.filter((e: any) => e.type === "delivered")).toHaveLength(1);
     expect(after.body.events).toHaveLength(done.events.length);
@@ -121,21 +126,24 @@ describe("applying events", () => {
     );
     await Promise.all(ids.map((id) => waitForStatus(id, "accepted")));
     const soft = (id: string) => event(id, "bounced", `soft-${id}`, { class: "soft", reason: "mailboxfull" });
+    // Each step waits for the effects (the recipient's count) of the one before: order matters here.
+    const applied = async (id: string, status: string) => {
+      await waitForStatus(id, status);
+      await effectsDone(id);
+    };
     await postEvents([soft(ids[0]), soft(ids[1])]);
-    await waitForStatus(ids[1], "bounced");
+    await Promise.all([applied(ids[0], "bounced"), applied(ids[1], "bounced")]);
     await postEvents([event(ids[2], "delivered", `dlv-${ids[2]}`)]);
-    await waitForStatus(ids[2], "delivered");
+    await applied(ids[2], "delivered");
     await postEvents([soft(ids[3])]);
-    await waitForStatus(ids[3], "bounced");
-    await new Promise((r) => setTimeout(r, 500));
+    await applied(ids[3], "bounced");
     expect((await api(`/v1/suppressions/webpush/${hash}`)).status).toBe(404);
     // Replaying a soft bounce does not count twice.
     await postEvents([soft(ids[3])]);
-    await new Promise((r) => setTimeout(r, 1500));
+    await eventsMarker(ids[3]); // the replay was handled before it, effects included
     expect((await api(`/v1/suppressions/webpush/${hash}`)).status).toBe(404);
     await postEvents([soft(ids[4])]);
-    await waitForStatus(ids[4], "bounced");
-    await new Promise((r) => setTimeout(r, 500));
+    await applied(ids[4], "bounced");
     expect((await api(`/v1/suppressions/webpush/${hash}`)).status).toBe(404);
     await postEvents([soft(ids[5])]);
     await waitForStatus(ids[5], "bounced");

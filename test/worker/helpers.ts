@@ -1,8 +1,11 @@
-import { env, SELF } from "cloudflare:test";
+import { env, runInDurableObject, SELF } from "cloudflare:test";
+import { expect } from "vitest";
 import { EDGE_EVENTS_PATH } from "../../src/core/bridge.ts";
 import { doorSecret, signedHeaders } from "../../src/core/standard-webhooks.ts";
 import { toBase64Url } from "../../src/core/bytes.ts";
-import { API_KEY_A, TEST_PUSH_HOST } from "../fixtures.ts";
+import { messageStub } from "../../src/state/stubs.ts";
+import { ACCOUNT_A, API_KEY_A, TEST_PUSH_HOST } from "../fixtures.ts";
+import { waitFor } from "../wait.ts";
 
 export const BASE = "https://lasthop.test";
 
@@ -43,22 +46,55 @@ export async function getMessage(id: string, key?: string) {
   return { status: res.status, body: (await res.json()) as any };
 }
 
-/** Polls until `check` returns a truthy value; bounded, so a broken flow fails instead of hanging. */
-export async function waitFor<T>(check: () => Promise<T | undefined | null | false>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error("waitFor timed out");
-    await new Promise((r) => setTimeout(r, 100));
-  }
+export async function waitForStatus(id: string, status: string, key?: string) {
+  let seen: unknown;
+  return waitFor(
+    async () => {
+      const m = await getMessage(id, key);
+      seen = m.body.status;
+      return seen === status ? m.body : null;
+    },
+    () => `message ${id} to be ${status} (it is ${String(seen)})`,
+  );
 }
 
-export async function waitForStatus(id: string, status: string, key?: string) {
-  return waitFor(async () => {
-    const m = await getMessage(id, key);
-    return m.body.status === status ? m.body : null;
-  });
+// Markers: a test that proves something did NOT happen waits for a later thing that did, on
+// the same path, rather than sleeping.
+
+/**
+ * Sends `body` and waits until it is accepted: a marker on its send queue. Jobs enqueued there
+ * before it have been taken by then (a batch begins all its jobs before it sends any), so what
+ * an earlier job would have sent, it has. Resolves with the marker's id.
+ */
+export async function sendMarker(body: unknown, key?: string): Promise<string> {
+  const res = await send(body, { key });
+  expect(res.status, JSON.stringify(res.body)).toBe(202);
+  await waitForStatus(res.body.id, "accepted", key);
+  return res.body.id as string;
+}
+
+/**
+ * A marker on the events queue: posts an "opened" event (it never moves the state) for message
+ * `messageId` and waits until its timeline shows it and its effects are done. Its MessageDO
+ * takes events one at a time, so every event for it posted before has been applied, effects
+ * included; the queue delivered those for other messages alongside or before it.
+ */
+export async function eventsMarker(messageId: string, account = ACCOUNT_A, key?: string): Promise<void> {
+  const id = `marker-${crypto.randomUUID()}`;
+  const posted = await postEvents([{ id, account, messageId, type: "opened", occurredAt: new Date().toISOString(), provider: "test", detail: {} }]);
+  expect(posted.status).toBe(202);
+  await waitFor(async () => (await getMessage(messageId, key)).body.events?.some((e: { id: string }) => e.id === id), `marker event ${id} on ${messageId}`);
+  await effectsDone(messageId, account);
+}
+
+/**
+ * Resolves once message `id`'s outbox is empty: the effects of what it recorded (enqueue, counts,
+ * receipt refs, suppression) have been carried out. A status is visible before its effects are.
+ */
+export async function effectsDone(id: string, account = ACCOUNT_A): Promise<void> {
+  const stub = messageStub(env, account, id);
+  const pending = () => runInDurableObject(stub, (_instance: unknown, state: DurableObjectState) => state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM outbox").one().n);
+  await waitFor(async () => (await pending()) === 0, `message ${id}'s effects (its outbox) to be done`);
 }
 
 /**

@@ -7,7 +7,8 @@ import { API_KEY_B } from "../fixtures.ts";
 import { installBridge } from "./bridge-fake.ts";
 import { installPushService } from "./push-service.ts";
 import { dsn } from "../dsn-fixture.ts";
-import { BASE, api, getMessage, send, waitFor, waitForStatus, webpush } from "./helpers.ts";
+import { waitFor } from "../wait.ts";
+import { BASE, api, eventsMarker, getMessage, send, waitForStatus, webpush } from "./helpers.ts";
 
 let bridge: ReturnType<typeof installBridge>;
 beforeEach(() => {
@@ -52,7 +53,7 @@ describe("email() — Cloudflare Email Routing for the bounce domain", () => {
       await worker.email(routed(`bounce+${res.body.id}@bounces.lasthop.test`, dsn(res.body.id, "twice-gone@example.org")) as unknown as ForwardableEmailMessage, env);
     }
     await waitForStatus(res.body.id, "bounced");
-    await new Promise((r) => setTimeout(r, 1500));
+    await eventsMarker(res.body.id); // both copies were handled before it
     expect((await getMessage(res.body.id)).body.events.filter((e: any) => e.type === "bounced")).toHaveLength(1);
   });
 

@@ -6,7 +6,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { messageIdFor } from "../../src/core/ids.ts";
 import { ACCOUNT_A } from "../fixtures.ts";
 import { installBridge } from "./bridge-fake.ts";
-import { getMessage, send, waitFor, waitForStatus } from "./helpers.ts";
+import { getMessage, send, waitForStatus } from "./helpers.ts";
+import { waitFor } from "../wait.ts";
 
 let bridge: ReturnType<typeof installBridge>;
 beforeEach(() => {
@@ -42,7 +43,7 @@ describe("apns topic", () => {
     const res = await send(apns(topic, pushType));
     expect(res.status).toBe(202);
     await waitForStatus(res.body.id, "accepted");
-    const item = await waitFor(async () => bridge.calls.flatMap((c) => c.items).find((i) => i.id === res.body.id));
+    const item = await waitFor(() => bridge.calls.flatMap((c) => c.items).find((i) => i.id === res.body.id), "the push at the bridge");
     expect(item).toMatchObject({ topic, pushType });
   });
 });

@@ -8,7 +8,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { messageIdFor } from "../../src/core/ids.ts";
 import { ACCOUNT_A } from "../fixtures.ts";
 import { installBridge } from "./bridge-fake.ts";
-import { getMessage, send, waitFor, waitForStatus } from "./helpers.ts";
+import { getMessage, send, waitForStatus } from "./helpers.ts";
+import { waitFor } from "../wait.ts";
 
 let bridge: ReturnType<typeof installBridge>;
 beforeEach(() => {
@@ -59,7 +60,7 @@ describe("email header values", () => {
     const res = await send(email("folded@example.com", { subject, fromName, headers: { "X-Note": note, "X-Token": token, "X-Unicode": unicode } }));
     expect(res.status).toBe(202);
     await waitForStatus(res.body.id, "accepted");
-    const item = await waitFor(async () => bridge.mail.find((m) => m.id === res.body.id));
+    const item = await waitFor(() => bridge.mail.find((m) => m.id === res.body.id), "the message at the bridge");
 
     const raw: string = item.raw;
     const lines = raw.split("\r\n");

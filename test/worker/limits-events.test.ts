@@ -11,7 +11,8 @@ import { ACCOUNT_A } from "../fixtures.ts";
 import { dsn } from "../dsn-fixture.ts";
 import { installBridge } from "./bridge-fake.ts";
 import { installPushService } from "./push-service.ts";
-import { BASE, getMessage, postEvents, send, waitFor, waitForStatus, webpush } from "./helpers.ts";
+import { BASE, getMessage, postEvents, send, waitForStatus, webpush } from "./helpers.ts";
+import { waitFor } from "../wait.ts";
 
 let restore: () => void = () => {};
 afterEach(() => restore());

@@ -2,7 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { installPushService } from "./push-service.ts";
 import { sha256Hex } from "../../src/core/bytes.ts";
 import { API_KEY_B } from "../fixtures.ts";
-import { api, getMessage, send, waitFor, waitForStatus, webpush } from "./helpers.ts";
+import { waitFor, waitForWhileProgressing } from "../wait.ts";
+import { api, getMessage, send, sendMarker, waitForStatus, webpush } from "./helpers.ts";
 
 let push: ReturnType<typeof installPushService>;
 beforeEach(() => {
@@ -43,7 +44,7 @@ describe("web push outcomes", () => {
     const again = await send({ ...body, payload: "second" });
     expect(again.status).toBe(202);
     expect(again.body).toMatchObject({ status: "suppressed", reason: "token_invalid" });
-    await new Promise((r) => setTimeout(r, 1500));
+    await sendMarker(await webpush("marker")); // a later send went through, this one did not
     expect(push.to("bounce-1")).toHaveLength(1);
     expect((await getMessage(again.body.id)).body.status).toBe("suppressed");
   });
@@ -61,7 +62,7 @@ describe("web push outcomes", () => {
     const res = await send(await webpush("toobig-1"));
     const message = await waitForStatus(res.body.id, "failed");
     expect(message.events.at(-1).detail).toMatchObject({ status: 413, reason: "payload_too_large" });
-    await new Promise((r) => setTimeout(r, 1000));
+    await sendMarker(await webpush("marker")); // a retry would have been queued before it
     expect(push.to("toobig-1")).toHaveLength(1);
   });
 
@@ -74,10 +75,11 @@ describe("web push outcomes", () => {
 
   it("a service that stays down is retried every attempt, dead-lettered, and ends failed with the last error", async () => {
     const res = await send(await webpush("down-1"));
-    const message = await waitFor(async () => {
+    const failed = async () => {
       const m = await getMessage(res.body.id);
       return m.body.status === "failed" ? m.body : null;
-    }, 25_000);
+    };
+    const message = await waitForWhileProgressing(failed, () => push.to("down-1").length, { stallMs: 20_000, what: "attempts at the push service" });
     // max_retries = 5 in wrangler.toml: six attempts, then the DLQ consumer.
     expect(push.to("down-1")).toHaveLength(6);
     expect(message.attempts).toBe(6);
@@ -97,7 +99,7 @@ describe("idempotency", () => {
     const replay = await send(body, { idempotencyKey: "order-1" });
     expect(replay.status).toBe(200);
     expect(replay.body).toEqual({ id: first.body.id, status: "accepted" });
-    await new Promise((r) => setTimeout(r, 1500));
+    await sendMarker(await webpush("marker")); // a send for the replay would have gone before it
     expect(push.to("idem-1")).toHaveLength(1);
   });
 

@@ -3,7 +3,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { twilioSignature } from "../../src/core/sms/twilio.ts";
 import { API_KEY_B, API_KEY_C } from "../fixtures.ts";
 import { dlr, installSms, postInboundSms, TEST_TWILIO } from "./sms-fake.ts";
-import { api, BASE, getMessage, send, waitFor, waitForStatus } from "./helpers.ts";
+import { waitFor } from "../wait.ts";
+import { api, BASE, eventsMarker, getMessage, send, waitForStatus } from "./helpers.ts";
 
 let fake: ReturnType<typeof installSms>;
 afterEach(() => fake.restore());
@@ -57,7 +58,7 @@ describe("SMS over SMPP (through the bridge)", () => {
     expect(ids).toHaveLength(3);
     await postInboundSms(dlr(ids[0]!, "DELIVRD"));
     await postInboundSms(dlr(ids[2]!, "DELIVRD"));
-    await new Promise((r) => setTimeout(r, 300));
+    // No wait: a receipt is applied before /v1/inbound/sms answers.
     const partial = await getMessage(ok.body.id);
     expect(partial.body.status).toBe("accepted");
     expect(partial.body.receipts.map((r: { stat?: string }) => r.stat ?? null)).toEqual(["DELIVRD", null, "DELIVRD"]);
@@ -208,12 +209,12 @@ describe("REST status callbacks and MO (X-Twilio-Signature)", () => {
     expect(forged.status).toBe(401);
     const tampered = await twilioPost(url, { ...params, MessageStatus: "undelivered" }, { signature: await twilioSignature(TEST_TWILIO.authToken, url, Object.entries(params)) });
     expect(tampered.status).toBe(401);
-    await new Promise((r) => setTimeout(r, 300));
+    await eventsMarker(res.body.id); // what the refused callbacks would have queued was handled before it
     expect((await getMessage(res.body.id)).body.status).toBe("accepted");
     expect((await twilioPost(url, params)).status).toBe(204);
     const delivered = await waitForStatus(res.body.id, "delivered");
     expect((await twilioPost(url, params)).status).toBe(204);
-    await new Promise((r) => setTimeout(r, 300));
+    await eventsMarker(res.body.id); // the replayed callback was handled before it
     const after = await getMessage(res.body.id);
     expect(after.body.events.filter((e: { type: string }) => e.type === "delivered")).toHaveLength(1);
     expect(delivered.events.at(-1).detail).toMatchObject({ sid: "SM0123", route: "rest" });
@@ -247,11 +248,11 @@ describe("REST status callbacks and MO (X-Twilio-Signature)", () => {
     expect(other.body.status).toBe("queued");
     // A replayed webhook replies no second time.
     await twilioPost(moUrl, { MessageSid: "SMmo1", From: from, To: "+15005550006", Body: "  stop ", AccountSid: TEST_TWILIO.accountSid });
-    await new Promise((r) => setTimeout(r, 500));
-    expect(fake.smpp.filter((i) => i.to === from && i.body.includes("unsubscribed"))).toHaveLength(1);
 
     await twilioPost(moUrl, { MessageSid: "SMmo2", From: from, To: "+15005550006", Body: "Start" });
     await waitFor(async () => fake.smpp.find((i) => i.to === from && i.body.includes("resubscribed")));
+    // The START reply is the marker: a second STOP reply to the replay would have gone out before it.
+    expect(fake.smpp.filter((i) => i.to === from && i.body.includes("unsubscribed"))).toHaveLength(1);
     expect((await send(sms(from))).body.status).toBe("queued");
 
     await twilioPost(moUrl, { MessageSid: "SMmo3", From: from, To: "+15005550006", Body: "aide" });
