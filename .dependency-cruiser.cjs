@@ -100,7 +100,11 @@ module.exports = {
     exclude: { path: "^(\\.wrangler|\\.sandbox|dist|worker-configuration\\.d\\.ts)" },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: "tsconfig.json" },
-    enhancedResolveOptions: { exportsFields: ["exports"], conditionNames: ["import", "require", "node", "default", "types"], extensions: [".ts", ".tsx", ".js", ".d.ts"] },
+    enhancedResolveOptions: {
+      exportsFields: ["exports"],
+      conditionNames: ["import", "require", "node", "default", "types"],
+      extensions: [".ts", ".tsx", ".js", ".d.ts"],
+    },
     reporterOptions: { text: { highlightFocused: true } },
   },
 };

@@ -1,7 +1,17 @@
 import { createECDH, createHash, randomBytes } from "node:crypto";
 import { defineConfig } from "vitest/config";
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
-import { ACCOUNT_A, ACCOUNT_B, ACCOUNT_C, API_KEY_A, API_KEY_B, API_KEY_C, TEST_BRIDGE_HOST, TEST_PUSH_HOST, TEST_SMS_CONFIG } from "./test/fixtures.ts";
+import {
+  ACCOUNT_A,
+  ACCOUNT_B,
+  ACCOUNT_C,
+  API_KEY_A,
+  API_KEY_B,
+  API_KEY_C,
+  TEST_BRIDGE_HOST,
+  TEST_PUSH_HOST,
+  TEST_SMS_CONFIG,
+} from "./test/fixtures.ts";
 
 const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
 // Keys are made at run time: no secret, not even a test one, lives in the repo.
@@ -22,7 +32,11 @@ export default defineConfig({
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
               bindings: {
-                API_KEYS: JSON.stringify({ [sha256(API_KEY_A)]: ACCOUNT_A, [sha256(API_KEY_B)]: ACCOUNT_B, [sha256(API_KEY_C)]: ACCOUNT_C }),
+                API_KEYS: JSON.stringify({
+                  [sha256(API_KEY_A)]: ACCOUNT_A,
+                  [sha256(API_KEY_B)]: ACCOUNT_B,
+                  [sha256(API_KEY_C)]: ACCOUNT_C,
+                }),
                 WEBHOOK_SECRET: `whsec_${randomBytes(32).toString("base64")}`,
                 VAPID_PUBLIC_KEY: vapid.getPublicKey().toString("base64url"),
                 VAPID_PRIVATE_KEY: vapid.getPrivateKey().toString("base64url"),

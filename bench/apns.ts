@@ -11,13 +11,20 @@ import { forEachConcurrent } from "./net.ts";
 export const APNS_TOPIC = "com.example.app";
 
 /** What an order app would push: about the size of a real alert. The same bytes for every sender. */
-export const APNS_PAYLOAD = { aps: { alert: { title: "Your order has shipped", body: "Order #48213 left the warehouse and arrives Thursday." }, sound: "default" }, orderId: 48213 };
+export const APNS_PAYLOAD = {
+  aps: { alert: { title: "Your order has shipped", body: "Order #48213 left the warehouse and arrives Thursday." }, sound: "default" },
+  orderId: 48213,
+};
 
 /** `count` fresh device tokens from the sandbox (`POST /_sandbox/apns/tokens`), minted before any clock starts. */
 export async function mintApnsTokens(sandbox: Sandbox, name: string, count: number): Promise<string[]> {
   const tokens: string[] = new Array<string>(count);
   await forEachConcurrent(count, 16, async (i) => {
-    const response = await fetch(`${sandbox.httpUrl}/_sandbox/apns/tokens`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name }) });
+    const response = await fetch(`${sandbox.httpUrl}/_sandbox/apns/tokens`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name }),
+    });
     if (response.status !== 201) throw new Error(`sandbox APNs token: ${response.status} ${await response.text()}`);
     tokens[i] = ((await response.json()) as { token: string }).token;
   });
@@ -59,7 +66,13 @@ export type BridgeLog = {
  * a time. Bodies and signatures are made before the clock starts (the edge's signing cost is
  * not the bridge's); the bridge verifies each one as in production.
  */
-export async function sendThroughBridge(bridgeUrl: string, secret: string, tokens: string[], batch: number, inFlight: number): Promise<BridgeLog> {
+export async function sendThroughBridge(
+  bridgeUrl: string,
+  secret: string,
+  tokens: string[],
+  batch: number,
+  inFlight: number,
+): Promise<BridgeLog> {
   const items = new Map<string, string>();
   const requests: Array<{ body: string; headers: Record<string, string> }> = [];
   const key = await doorSecret(secret, BRIDGE_APNS_PATH);
@@ -80,8 +93,22 @@ export async function sendThroughBridge(bridgeUrl: string, secret: string, token
  * item results (`batchResults`): the APNs and the SMTP benchmarks share it. `items` maps each
  * item id to what the caller needs to match arrivals (a device token, a recipient).
  */
-export async function postBridgeBatches(url: string, requests: Array<{ body: string; headers: Record<string, string> }>, items: Map<string, string>, inFlight: number): Promise<BridgeLog> {
-  const log: BridgeLog = { startedAt: Date.now(), seconds: 0, statuses: {}, failures: {}, kinds: {}, firstNotAccepted: null, items, accepted: new Set() };
+export async function postBridgeBatches(
+  url: string,
+  requests: Array<{ body: string; headers: Record<string, string> }>,
+  items: Map<string, string>,
+  inFlight: number,
+): Promise<BridgeLog> {
+  const log: BridgeLog = {
+    startedAt: Date.now(),
+    seconds: 0,
+    statuses: {},
+    failures: {},
+    kinds: {},
+    firstNotAccepted: null,
+    items,
+    accepted: new Set(),
+  };
   const count = (record: Record<string, number>, key: string) => (record[key] = (record[key] ?? 0) + 1);
   const started = performance.now();
   await forEachConcurrent(requests.length, inFlight, async (i) => {
@@ -124,7 +151,12 @@ export async function postBridgeBatches(url: string, requests: Array<{ body: str
  * many accepted keys arrived exactly once, never, or more than once; how many not-accepted
  * keys arrived anyway; and arrivals that match nothing sent.
  */
-export function matchArrivals(arrivals: Array<Received<"apns">>, key: (r: Received<"apns">) => string | null, sentKeys: Set<string>, acceptedKeys: Set<string>): {
+export function matchArrivals(
+  arrivals: Array<Received<"apns">>,
+  key: (r: Received<"apns">) => string | null,
+  sentKeys: Set<string>,
+  acceptedKeys: Set<string>,
+): {
   arrivedOnce: number;
   missing: string[];
   repeated: string[];

@@ -11,10 +11,12 @@ declare module "autocannon" {
     method?: string;
     headers?: Record<string, string>;
     body?: string | Buffer;
-    requests?: Array<Request & {
-      setupRequest?: (req: Request, context: Context) => Request;
-      onResponse?: (status: number, body: string, context: Context) => void;
-    }>;
+    requests?: Array<
+      Request & {
+        setupRequest?: (req: Request, context: Context) => Request;
+        onResponse?: (status: number, body: string, context: Context) => void;
+      }
+    >;
   };
   type Histogram = { average: number; p50: number; p99: number; max: number; total: number };
   export type Result = {

@@ -2,7 +2,11 @@
 // Call it after startStack(): the stack sets NODE_EXTRA_CA_CERTS before wrangler first loads.
 import { fileURLToPath } from "node:url";
 
-export async function startBaselineWorker(opts: { port: number; persistTo: string; webhookSecret: string }): Promise<{ url: string; close(): Promise<void> }> {
+export async function startBaselineWorker(opts: {
+  port: number;
+  persistTo: string;
+  webhookSecret: string;
+}): Promise<{ url: string; close(): Promise<void> }> {
   const { unstable_startWorker } = await import("wrangler");
   const worker = await unstable_startWorker({
     config: fileURLToPath(new URL("./baseline/wrangler.toml", import.meta.url)),

@@ -16,7 +16,9 @@ const CORPUS = process.env.BOUNCE_CORPUS ?? fileURLToPath(new URL("../test/fixtu
 
 /** Parse + classify every corpus message `rounds` times; baseline: postal-mime's parse alone (our floor). */
 export async function bouncesParsed(rounds = 8): Promise<Figure> {
-  const files = readdirSync(CORPUS).filter((f) => f.endsWith(".eml")).map((f) => readFileSync(join(CORPUS, f)));
+  const files = readdirSync(CORPUS)
+    .filter((f) => f.endsWith(".eml"))
+    .map((f) => readFileSync(join(CORPUS, f)));
   const time = async (work: (raw: Buffer) => Promise<unknown>) => {
     for (const raw of files) await work(raw); // warm-up
     const started = performance.now();
@@ -36,7 +38,6 @@ export async function bouncesParsed(rounds = 8): Promise<Figure> {
     settings: `${files.length} real messages × ${rounds} rounds, one at a time`,
   };
 }
-
 
 /** Sends each message over its own SMTP transaction, `concurrency` connections at a time. */
 async function deliver(host: string, port: number, messages: Array<{ to: string; raw: string }>, concurrency: number): Promise<number> {
@@ -60,12 +61,21 @@ async function deliver(host: string, port: number, messages: Array<{ to: string;
  * N DSNs by SMTP to the bridge's inbound server until N messages read `bounced`; baseline:
  * the same N DSNs, same client and concurrency, into smtp-sink (the loopback SMTP limit).
  */
-export async function inboundBounces(stack: Stack, apiKey: string, sink: { host: string; port: number }, n = 100, concurrency = 4): Promise<Figure> {
+export async function inboundBounces(
+  stack: Stack,
+  apiKey: string,
+  sink: { host: string; port: number },
+  n = 100,
+  concurrency = 4,
+): Promise<Figure> {
   const api = (path: string, init: RequestInit = {}) =>
     fetch(`${stack.workerUrl}${path}`, { ...init, headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" } });
   const ids: string[] = [];
   await forEachConcurrent(n, 8, async (i) => {
-    const res = await api("/v1/messages", { method: "POST", body: JSON.stringify({ channel: "email", from: "news@lasthop.test", to: `dsn-${i}@example.net`, subject: "s", text: "t" }) });
+    const res = await api("/v1/messages", {
+      method: "POST",
+      body: JSON.stringify({ channel: "email", from: "news@lasthop.test", to: `dsn-${i}@example.net`, subject: "s", text: "t" }),
+    });
     ids[i] = ((await res.json()) as { id: string }).id;
   });
   const statusOf = async (id: string) => ((await (await api(`/v1/messages/${id}`)).json()) as { status: string }).status;
@@ -82,7 +92,12 @@ export async function inboundBounces(stack: Stack, apiKey: string, sink: { host:
   const messages = ids.map((id, i) => ({ to: `bounce+${id}@bounces.lasthop.test`, raw: dsn(id, `dsn-${i}@example.net`) }));
 
   let started = performance.now();
-  await deliver(sink.host, sink.port, messages.map((m) => ({ ...m, to: "x@sink.test" })), concurrency);
+  await deliver(
+    sink.host,
+    sink.port,
+    messages.map((m) => ({ ...m, to: "x@sink.test" })),
+    concurrency,
+  );
   const baseline = n / ((performance.now() - started) / 1000);
 
   started = performance.now();

@@ -46,12 +46,25 @@ export async function webpushArrivals(sandbox: Sandbox, run: string): Promise<Ar
  * Waits until every push in `expected` (by `n`) of `run` has arrived and nothing more has come
  * for `settleMs` (so late repeats are seen too), or until `timeoutMs` has passed.
  */
-export function waitForArrivals(sandbox: Sandbox, run: string, expected: Set<string>, startedAt: number, timeoutMs: number, settleMs = 2_000): Promise<Arrivals> {
+export function waitForArrivals(
+  sandbox: Sandbox,
+  run: string,
+  expected: Set<string>,
+  startedAt: number,
+  timeoutMs: number,
+  settleMs = 2_000,
+): Promise<Arrivals> {
   return waitForTagged(() => webpushArrivals(sandbox, run), expected, startedAt, timeoutMs, settleMs);
 }
 
 /** The same wait over any channel: `read` lists the arrivals of the run so far. */
-export async function waitForTagged(read: () => Promise<Arrival[]>, expected: Set<string>, startedAt: number, timeoutMs: number, settleMs = 2_000): Promise<Arrivals> {
+export async function waitForTagged(
+  read: () => Promise<Arrival[]>,
+  expected: Set<string>,
+  startedAt: number,
+  timeoutMs: number,
+  settleMs = 2_000,
+): Promise<Arrivals> {
   const deadline = Date.now() + timeoutMs;
   const allIn = (arrivals: Array<{ tag: string }>) => {
     const tags = new Set(arrivals.map((a) => a.tag));
@@ -77,7 +90,13 @@ export async function waitForTagged(read: () => Promise<Arrival[]>, expected: Se
 }
 
 /** N sends through the lasthop API (`POST /v1/messages`), `concurrency` in flight; `body(i)` is the i-th request's body. */
-export async function sendThroughLasthop(workerUrl: string, apiKey: string, body: (i: number) => string, n: number, concurrency: number): Promise<SendLog> {
+export async function sendThroughLasthop(
+  workerUrl: string,
+  apiKey: string,
+  body: (i: number) => string,
+  n: number,
+  concurrency: number,
+): Promise<SendLog> {
   const log: SendLog = { statuses: {}, failures: {}, accepted: new Set(), ids: [] };
   await forEachConcurrent(n, concurrency, async (i) => {
     let response: Response;
@@ -115,7 +134,14 @@ export async function sendWithWebPush(
   try {
     await forEachConcurrent(n, concurrency, async (i) => {
       await webpush
-        .sendNotification(to, notification(run, i), { vapidDetails: vapid, TTL: 3600, urgency: "normal", contentEncoding: "aes128gcm", agent, timeout: 30_000 })
+        .sendNotification(to, notification(run, i), {
+          vapidDetails: vapid,
+          TTL: 3600,
+          urgency: "normal",
+          contentEncoding: "aes128gcm",
+          agent,
+          timeout: 30_000,
+        })
         .then(
           (r) => {
             note(log, String(r.statusCode));

@@ -7,7 +7,17 @@ import { DEFAULT_MAX_CONCURRENT_STREAMS } from "../sandbox/apns.ts";
 import { generateApnsKey, type ApnsKeyMaterial } from "../sandbox/keys.ts";
 import type { Stack } from "../sandbox/stack.ts";
 import type { PushSubscriptionJson } from "../sandbox/webpush.ts";
-import { APNS_PAYLOAD, APNS_TOPIC, apnsArrivals, apnsStats, clearApnsArrivals, matchArrivals, mintApnsTokens, sendThroughBridge, type ApnsStats } from "./apns.ts";
+import {
+  APNS_PAYLOAD,
+  APNS_TOPIC,
+  apnsArrivals,
+  apnsStats,
+  clearApnsArrivals,
+  matchArrivals,
+  mintApnsTokens,
+  sendThroughBridge,
+  type ApnsStats,
+} from "./apns.ts";
 import { clearReceived, sendThroughLasthop, sendWithWebPush, waitForArrivals, waitForTagged, type Arrivals, type SendLog } from "./e2e.ts";
 import { fcmArrivals, fcmRequest, fcmSend, fcmStats, sendFcmDirect } from "./fcm.ts";
 import { waitForAppliedEvents } from "./feedback.ts";
@@ -19,8 +29,21 @@ import { doorSecret } from "../src/core/standard-webhooks.ts";
 import type { Figure } from "./report.ts";
 import type { Secrets } from "./secrets.ts";
 import {
-  BENCH_FROM, benchRecipient, dkimHeaderBytes, emailSend, lasthopComposed, plainText, runSmtpSource, sendSmtpThroughBridge, sendWithNodemailer,
-  smtpMessage, verp, waitForAcceptedEmails, type SmtpRelay, type SmtpSink, type SmtpSourceRun,
+  BENCH_FROM,
+  benchRecipient,
+  dkimHeaderBytes,
+  emailSend,
+  lasthopComposed,
+  plainText,
+  runSmtpSource,
+  sendSmtpThroughBridge,
+  sendWithNodemailer,
+  smtpMessage,
+  verp,
+  waitForAcceptedEmails,
+  type SmtpRelay,
+  type SmtpSink,
+  type SmtpSourceRun,
 } from "./smtp.ts";
 
 export type Systems = {
@@ -90,12 +113,14 @@ function deliveries(name: string, answers: Answers, arrivals: Arrivals, boundSec
   const refusedArrived = arrived.filter((tag) => refused.has(tag));
   const cutOffArrived = arrived.filter((tag) => unanswered.has(tag));
   const unknown = arrived.filter((tag) => !accepted.has(tag) && !refused.has(tag) && !unanswered.has(tag));
-  return `${name}: ${accepted.size} answered 2xx, ${arrivals.tags.size} distinct pushes arrived in ${arrivals.deliveries} deliveries` +
+  return (
+    `${name}: ${accepted.size} answered 2xx, ${arrivals.tags.size} distinct pushes arrived in ${arrivals.deliveries} deliveries` +
     `${arrivals.complete ? "" : ` (the ${boundSeconds} s bound ran out)`}; answered 2xx but never arrived ${missing.length}${list(missing)}; ` +
     `answered non-2xx yet arrived ${refusedArrived.length}/${refused.size}${list(refusedArrived)}; ` +
     `cut off unanswered by the end of a timed run (client side) and arrived ${cutOffArrived.length}/${unanswered.size}; ` +
     `${unknown.length ? `arrived but never sent ${unknown.length}${list(unknown)}; ` : ""}` +
-    `repeat deliveries ${arrivals.deliveries - arrivals.tags.size}; push service verdicts ${JSON.stringify(arrivals.outcomes)}`;
+    `repeat deliveries ${arrivals.deliveries - arrivals.tags.size}; push service verdicts ${JSON.stringify(arrivals.outcomes)}`
+  );
 }
 
 /** A target whose every request carries its own web push (so each arrival can be matched). */
@@ -123,7 +148,9 @@ export async function sendsAccepted(sys: Systems, s: Settings, notes: string[]):
   // drain, so the next figure starts on an idle Worker.
   const { answers } = lasthop;
   const arrivals = await waitForArrivals(sys.stack.sandbox, "sends-lasthop", answers.accepted, startedAt, 90_000);
-  notes.push(`${deliveries("sends, lasthop (incl. warm-up)", answers, arrivals, 90)}; the last 2xx-answered push arrived ${arrivals.seconds.toFixed(1)} s after the load began`);
+  notes.push(
+    `${deliveries("sends, lasthop (incl. warm-up)", answers, arrivals, 90)}; the last 2xx-answered push arrived ${arrivals.seconds.toFixed(1)} s after the load began`,
+  );
   return {
     name: "sends accepted/s (POST /v1/messages, web push)",
     unit: "req/s",
@@ -151,8 +178,10 @@ async function timedEndToEnd(
   const answeredAfter = (Date.now() - startedAt) / 1000;
   const arrivals = await arrive(log, startedAt);
   const failures = Object.keys(log.failures).length ? ` (first failures: ${JSON.stringify(log.failures)})` : "";
-  notes.push(`${name}: answers ${JSON.stringify(log.statuses)}${failures}, the last ${answeredAfter.toFixed(2)} s after the first send; ` +
-    `the last push arrived after ${arrivals.seconds.toFixed(2)} s`);
+  notes.push(
+    `${name}: answers ${JSON.stringify(log.statuses)}${failures}, the last ${answeredAfter.toFixed(2)} s after the first send; ` +
+      `the last push arrived after ${arrivals.seconds.toFixed(2)} s`,
+  );
   const refused = new Set(Array.from({ length: sends }, (_, i) => String(i)).filter((tag) => !log.accepted.has(tag)));
   notes.push(deliveries(name, { accepted: log.accepted, refused, unanswered: new Set() }, arrivals, 60));
   return { log, arrivals };
@@ -163,11 +192,20 @@ export async function endToEndPushes(sys: Systems, s: Settings, notes: string[])
   const { pushes, concurrency } = s.e2e;
   const { sandbox } = sys.stack;
   const run = (name: string, tag: string, send: (tag: string) => Promise<SendLog>) =>
-    timedEndToEnd(name, pushes, () => clearReceived(sandbox), () => send(tag), (log, startedAt) => waitForArrivals(sandbox, tag, log.accepted, startedAt, 60_000), notes);
+    timedEndToEnd(
+      name,
+      pushes,
+      () => clearReceived(sandbox),
+      () => send(tag),
+      (log, startedAt) => waitForArrivals(sandbox, tag, log.accepted, startedAt, 60_000),
+      notes,
+    );
   const baseline = await run("e2e, web-push package", "e2e-web-push", (tag) =>
-    sendWithWebPush(sys.subscription, sandbox.caPath, sys.secrets.vapid, tag, pushes, concurrency));
+    sendWithWebPush(sys.subscription, sandbox.caPath, sys.secrets.vapid, tag, pushes, concurrency),
+  );
   const lasthop = await run("e2e, lasthop", "e2e-lasthop", (tag) =>
-    sendThroughLasthop(sys.stack.workerUrl, sys.secrets.apiKey, (i) => webpushSend(sys.subscription, tag, i), pushes, concurrency));
+    sendThroughLasthop(sys.stack.workerUrl, sys.secrets.apiKey, (i) => webpushSend(sys.subscription, tag, i), pushes, concurrency),
+  );
   const body = webpushSend(sys.subscription, "e2e-lasthop", 0);
   return {
     figure: {
@@ -197,7 +235,8 @@ export async function webhooksIngested(sys: Systems, s: Settings, sentIds: strin
     return {
       url: `${url}${EDGE_EVENTS_PATH}`,
       next: () => {
-        if (i === pool.length) notes.push(`${name}: went past the ${pool.length} pre-signed requests; reusing them (same signatures and event ids)`);
+        if (i === pool.length)
+          notes.push(`${name}: went past the ${pool.length} pre-signed requests; reusing them (same signatures and event ids)`);
         const request = pool[i++ % pool.length]!;
         return { headers: request.headers, body: request.body, tag: request.eventId };
       },
@@ -207,7 +246,9 @@ export async function webhooksIngested(sys: Systems, s: Settings, sentIds: strin
   const baseline = await measure("webhooks, baseline (a) Worker", target("webhooks, baseline (a) Worker", sys.baselineUrl), s, notes);
   const lasthop = await measure("webhooks, lasthop", target("webhooks, lasthop", sys.stack.workerUrl), s, notes);
   const applied = await waitForAppliedEvents(sys.stack.workerUrl, sys.secrets.apiKey, messageIds, lasthop.answers.accepted, 30_000);
-  notes.push(`webhooks, lasthop: ${applied.applied}/${applied.expected} events answered 2xx (incl. warm-up) were on their message's timeline ${applied.seconds.toFixed(1)} s after the load ended${applied.applied < applied.expected ? " (the 30 s bound ran out)" : ""}`);
+  notes.push(
+    `webhooks, lasthop: ${applied.applied}/${applied.expected} events answered 2xx (incl. warm-up) were on their message's timeline ${applied.seconds.toFixed(1)} s after the load ended${applied.applied < applied.expected ? " (the 30 s bound ran out)" : ""}`,
+  );
   return {
     name: "webhook events ingested/s (POST /v1/webhooks/bridge, 1 event)",
     unit: "req/s",
@@ -225,14 +266,26 @@ export async function endToEndFcm(sys: Systems, s: Settings, notes: string[]): P
   const { pushes, concurrency } = s.e2e;
   const { sandbox } = sys.stack;
   const run = (name: string, send: () => Promise<SendLog>) =>
-    timedEndToEnd(name, pushes, () => clearReceived(sandbox, "fcm"), send, (log, startedAt) => waitForTagged(() => fcmArrivals(sandbox), log.accepted, startedAt, 60_000), notes);
+    timedEndToEnd(
+      name,
+      pushes,
+      () => clearReceived(sandbox, "fcm"),
+      send,
+      (log, startedAt) => waitForTagged(() => fcmArrivals(sandbox), log.accepted, startedAt, 60_000),
+      notes,
+    );
   const first = await fcmStats(sandbox);
   const baseline = await run("e2e FCM, direct from Node", () => sendFcmDirect(sandbox, sys.stack.keys.fcm.json, pushes, concurrency));
   const before = await fcmStats(sandbox);
-  const lasthop = await run("e2e FCM, lasthop", () => sendThroughLasthop(sys.stack.workerUrl, sys.secrets.apiKey, fcmSend, pushes, concurrency));
+  const lasthop = await run("e2e FCM, lasthop", () =>
+    sendThroughLasthop(sys.stack.workerUrl, sys.secrets.apiKey, fcmSend, pushes, concurrency),
+  );
   const after = await fcmStats(sandbox);
-  const tokens = (a: { tokensIssued: number; sends: number }, b: typeof a) => `${b.tokensIssued - a.tokensIssued} OAuth access token(s) issued, ${b.sends - a.sends} FCM sends answered`;
-  notes.push(`e2e FCM, sandbox stats: direct from Node ${tokens(first, before)}; lasthop ${tokens(before, after)} for ${pushes} messages (lasthop should mint 1 token for the whole run)`);
+  const tokens = (a: { tokensIssued: number; sends: number }, b: typeof a) =>
+    `${b.tokensIssued - a.tokensIssued} OAuth access token(s) issued, ${b.sends - a.sends} FCM sends answered`;
+  notes.push(
+    `e2e FCM, sandbox stats: direct from Node ${tokens(first, before)}; lasthop ${tokens(before, after)} for ${pushes} messages (lasthop should mint 1 token for the whole run)`,
+  );
   return {
     name: "end-to-end FCM sends/s (send → FCM v1)",
     unit: "msg/s",
@@ -284,14 +337,35 @@ type Checked = {
 };
 
 const newChecked = (): Checked => ({
-  sent: 0, accepted: 0, arrivedOnce: 0, missing: 0, repeated: 0, notAcceptedArrived: 0, unknown: 0, wrongToken: 0, arrivals: 0, statuses: {}, sessionsOpened: 0, providerTokens: 0, tokenChanges: 0,
+  sent: 0,
+  accepted: 0,
+  arrivedOnce: 0,
+  missing: 0,
+  repeated: 0,
+  notAcceptedArrived: 0,
+  unknown: 0,
+  wrongToken: 0,
+  arrivals: 0,
+  statuses: {},
+  sessionsOpened: 0,
+  providerTokens: 0,
+  tokenChanges: 0,
 });
 
 function addUp(into: Record<string, number>, from: Record<string, number>): void {
   for (const [k, v] of Object.entries(from)) into[k] = (into[k] ?? 0) + v;
 }
 
-function check(total: Checked, m: ReturnType<typeof matchArrivals>, arrivals: number, sent: number, accepted: number, before: ApnsStats, after: ApnsStats, wrongToken = 0): void {
+function check(
+  total: Checked,
+  m: ReturnType<typeof matchArrivals>,
+  arrivals: number,
+  sent: number,
+  accepted: number,
+  before: ApnsStats,
+  after: ApnsStats,
+  wrongToken = 0,
+): void {
   total.sent += sent;
   total.accepted += accepted;
   total.arrivedOnce += m.arrivedOnce;
@@ -326,8 +400,10 @@ function describeNodeApn(phases: NodeApnPhase[]): string {
   for (const p of phases) addUp(failures, p.failures);
   const first = phases.find((p) => p.firstFailure !== null)?.firstFailure;
   const thrown = phases.flatMap((p) => p.thrown);
-  return `node-apn reported ${phases.reduce((n, p) => n + p.sent.length, 0)} sent, failures ${JSON.stringify(failures)}` +
-    `${first ? ` (first as reported: ${JSON.stringify(first).slice(0, 300)})` : ""}${thrown.length ? `; send() threw ${thrown.length}× (first: ${thrown[0]!.slice(0, 200)})` : ""}`;
+  return (
+    `node-apn reported ${phases.reduce((n, p) => n + p.sent.length, 0)} sent, failures ${JSON.stringify(failures)}` +
+    `${first ? ` (first as reported: ${JSON.stringify(first).slice(0, 300)})` : ""}${thrown.length ? `; send() threw ${thrown.length}× (first: ${thrown[0]!.slice(0, 200)})` : ""}`
+  );
 }
 
 /**
@@ -344,7 +420,14 @@ export async function apnsNotifications(sys: Systems, s: Settings, notes: string
   const probeTokens = await mintApnsTokens(sandbox, "bench-probe", probe);
 
   // The bridge the stack started; it lives on between rounds, so one untimed warm-up (first session, JIT) serves all.
-  const bridge = { check: newChecked(), statuses: {} as Record<string, number>, kinds: {} as Record<string, number>, failures: {} as Record<string, string>, firstNotAccepted: null as unknown, rates: [] as number[] };
+  const bridge = {
+    check: newChecked(),
+    statuses: {} as Record<string, number>,
+    kinds: {} as Record<string, number>,
+    failures: {} as Record<string, string>,
+    firstNotAccepted: null as unknown,
+    rates: [] as number[],
+  };
   const bridgeRun = async (tokens: string[]) => {
     await clearApnsArrivals(sandbox);
     const before = await apnsStats(sandbox);
@@ -352,7 +435,9 @@ export async function apnsNotifications(sys: Systems, s: Settings, notes: string
     const arrivals = await settledApnsArrivals(sys);
     const after = await apnsStats(sandbox);
     const m = matchArrivals(arrivals, (r) => r.headers["apns-id"] ?? null, new Set(log.items.keys()), log.accepted);
-    const wrongToken = arrivals.filter((r) => log.items.has(r.headers["apns-id"] ?? "") && log.items.get(r.headers["apns-id"]!) !== r.to).length;
+    const wrongToken = arrivals.filter(
+      (r) => log.items.has(r.headers["apns-id"] ?? "") && log.items.get(r.headers["apns-id"]!) !== r.to,
+    ).length;
     check(bridge.check, m, arrivals.length, log.items.size, log.accepted.size, before, after, wrongToken);
     addUp(bridge.statuses, log.statuses);
     addUp(bridge.kinds, log.kinds);
@@ -366,11 +451,22 @@ export async function apnsNotifications(sys: Systems, s: Settings, notes: string
   const job = async (mode: NodeApnJob["mode"], clientCount: number, warmupTokens: string[], tokens: string[]): Promise<NodeApnJob> => {
     const key = await registerApnsKey(sys);
     return {
-      mode, clientCount, warmupTokens, tokens, batch, inFlight,
-      address: "127.0.0.1", port: Number(new URL(sandbox.apnsUrl).port), caPath: sandbox.caPath,
+      mode,
+      clientCount,
+      warmupTokens,
+      tokens,
+      batch,
+      inFlight,
+      address: "127.0.0.1",
+      port: Number(new URL(sandbox.apnsUrl).port),
+      caPath: sandbox.caPath,
       key: { key: key.privateKeyPem, keyId: key.keyId, teamId: key.teamId },
-      connectionRetryLimit: 3, requestTimeoutMs: 5_000, // node-apn's defaults, stated
-      topic: APNS_TOPIC, pushType: "alert", priority: 10, payload: APNS_PAYLOAD,
+      connectionRetryLimit: 3,
+      requestTimeoutMs: 5_000, // node-apn's defaults, stated
+      topic: APNS_TOPIC,
+      pushType: "alert",
+      priority: 10,
+      payload: APNS_PAYLOAD,
     };
   };
   const node = { check: newChecked(), phases: [] as NodeApnPhase[], rates: [] as number[] };
@@ -402,12 +498,20 @@ export async function apnsNotifications(sys: Systems, s: Settings, notes: string
     for (const step of r % 2 === 0 ? [viaBridge, viaNodeApn] : [viaNodeApn, viaBridge]) await step();
   }
   const health = (await (await fetch(`${bridgeUrl}/healthz`)).json()) as { apns?: { sessions?: Record<string, number> } };
-  notes.push(`APNs, bridge: ${w} warm-up + ${rounds} × ${n} measured notifications; accepted/s per round ${rates(bridge.rates)} (median ${median(bridge.rates).toFixed(0)}); ` +
-    `HTTP answers ${JSON.stringify(bridge.statuses)}${Object.keys(bridge.failures).length ? ` (first non-200 bodies: ${JSON.stringify(bridge.failures)})` : ""}; ` +
-    `item results ${JSON.stringify(bridge.kinds)}${bridge.firstNotAccepted ? ` (first not accepted: ${JSON.stringify(bridge.firstNotAccepted).slice(0, 300)})` : ""}`);
-  notes.push(`APNs, bridge, at the sandbox APNs (all runs, warm-up included): ${describeChecked(bridge.check, "by apns-id")}; the bridge's /healthz sessions afterwards ${JSON.stringify(health.apns?.sessions ?? {})}`);
-  notes.push(`APNs, node-apn Provider: ${rounds} child processes, each ${w} warm-up + ${n} measured notifications; sent/s per round ${rates(node.rates)} (median ${median(node.rates).toFixed(0)}); ${describeNodeApn(node.phases)}`);
-  notes.push(`APNs, node-apn Provider, at the sandbox APNs (all runs, warm-ups included): ${describeChecked(node.check, "by device token")}`);
+  notes.push(
+    `APNs, bridge: ${w} warm-up + ${rounds} × ${n} measured notifications; accepted/s per round ${rates(bridge.rates)} (median ${median(bridge.rates).toFixed(0)}); ` +
+      `HTTP answers ${JSON.stringify(bridge.statuses)}${Object.keys(bridge.failures).length ? ` (first non-200 bodies: ${JSON.stringify(bridge.failures)})` : ""}; ` +
+      `item results ${JSON.stringify(bridge.kinds)}${bridge.firstNotAccepted ? ` (first not accepted: ${JSON.stringify(bridge.firstNotAccepted).slice(0, 300)})` : ""}`,
+  );
+  notes.push(
+    `APNs, bridge, at the sandbox APNs (all runs, warm-up included): ${describeChecked(bridge.check, "by apns-id")}; the bridge's /healthz sessions afterwards ${JSON.stringify(health.apns?.sessions ?? {})}`,
+  );
+  notes.push(
+    `APNs, node-apn Provider: ${rounds} child processes, each ${w} warm-up + ${n} measured notifications; sent/s per round ${rates(node.rates)} (median ${median(node.rates).toFixed(0)}); ${describeNodeApn(node.phases)}`,
+  );
+  notes.push(
+    `APNs, node-apn Provider, at the sandbox APNs (all runs, warm-ups included): ${describeChecked(node.check, "by device token")}`,
+  );
 
   // Why not MultiProvider: a short probe, reported, not a figure.
   await clearApnsArrivals(sandbox);
@@ -416,10 +520,20 @@ export async function apnsNotifications(sys: Systems, s: Settings, notes: string
   const probeArrivals = await settledApnsArrivals(sys);
   const probeAfter = await apnsStats(sandbox);
   const probeCheck = newChecked();
-  check(probeCheck, matchArrivals(probeArrivals, (r) => r.to, new Set(probeTokens), new Set(multi.main.sent)), probeArrivals.length, probe, multi.main.sent.length, probeBefore, probeAfter);
+  check(
+    probeCheck,
+    matchArrivals(probeArrivals, (r) => r.to, new Set(probeTokens), new Set(multi.main.sent)),
+    probeArrivals.length,
+    probe,
+    multi.main.sent.length,
+    probeBefore,
+    probeAfter,
+  );
   const refusedTokens = Object.keys(multi.main.failures).some((k) => k.includes("TooManyProviderTokenUpdates"));
-  notes.push(`APNs, probe (not a figure): node-apn MultiProvider clientCount 2, its own key, ${probe} notifications: ${describeNodeApn([multi.main])}; at the sandbox: ${describeChecked(probeCheck, "by device token")}` +
-    `${refusedTokens ? ". Each MultiProvider client signs its own provider token from the one key, and the sandbox, following Apple's rule that a provider token may be replaced at most once per 20 minutes, answers the second client's token 429 TooManyProviderTokenUpdates; so the baseline is node-apn's Provider (one client, one HTTP/2 session)" : ""}`);
+  notes.push(
+    `APNs, probe (not a figure): node-apn MultiProvider clientCount 2, its own key, ${probe} notifications: ${describeNodeApn([multi.main])}; at the sandbox: ${describeChecked(probeCheck, "by device token")}` +
+      `${refusedTokens ? ". Each MultiProvider client signs its own provider token from the one key, and the sandbox, following Apple's rule that a provider token may be replaced at most once per 20 minutes, answers the second client's token 429 TooManyProviderTokenUpdates; so the baseline is node-apn's Provider (one client, one HTTP/2 session)" : ""}`,
+  );
 
   await clearApnsArrivals(sandbox);
   return {
@@ -427,7 +541,8 @@ export async function apnsNotifications(sys: Systems, s: Settings, notes: string
     unit: "notif/s",
     value: median(bridge.rates),
     baselines: [{ name: "@parse/node-apn 8.1.0 Provider, straight to APNs", value: median(node.rates) }],
-    settings: `${rounds} × ${n} notifications per sender (+ untimed warm-up of ${w}), each to a fresh token; ${batch} per signed bridge request / per node-apn send(), ${inFlight} in flight (${batch * inFlight} notifications); ` +
+    settings:
+      `${rounds} × ${n} notifications per sender (+ untimed warm-up of ${w}), each to a fresh token; ${batch} per signed bridge request / per node-apn send(), ${inFlight} in flight (${batch * inFlight} notifications); ` +
       `bridge APNS_SESSIONS_PER_ORIGIN ${process.env.APNS_SESSIONS_PER_ORIGIN || "2 (default)"}, ${bridge.check.sessionsOpened} opened; ` +
       `node-apn 1 session, connectionRetryLimit 3, requestTimeout 5000 ms; sandbox maxConcurrentStreams ${DEFAULT_MAX_CONCURRENT_STREAMS}; ${bytes(JSON.stringify(APNS_PAYLOAD))} B payload`,
   };
@@ -449,7 +564,12 @@ export async function smtpMessages(sys: Systems, s: Settings, notes: string[]): 
   const { sink, stack } = sys;
   const sessions = smtpSessions();
   const relay: SmtpRelay = { mode: "smarthost", host: sink.host, port: sink.port, secure: false, requireTLS: false };
-  const dkim = { domain: stack.keys.dkim.domain, selector: stack.keys.dkim.selector, privateKey: stack.keys.dkim.privateKeyPem, algorithm: "rsa-sha256" as const };
+  const dkim = {
+    domain: stack.keys.dkim.domain,
+    selector: stack.keys.dkim.selector,
+    privateKey: stack.keys.dkim.privateKeyPem,
+    algorithm: "rsa-sha256" as const,
+  };
   const sample = smtpMessage(0, "00000000-0000-4000-8000-000000000000", size);
   const dkimBytes = await dkimHeaderBytes(sample, dkim);
   // smtp-source reads LF lines and sends each with CRLF: the same bytes as the bridge's raw.
@@ -457,12 +577,34 @@ export async function smtpMessages(sys: Systems, s: Settings, notes: string[]): 
   const file = join(dir, "message.txt");
   writeFileSync(file, sample.replace(/\r\n/g, "\n"));
   const account = "bench-smtp";
-  const viaBridge = (name: string): SmtpSender & { statuses: Record<string, number>; kinds: Record<string, number>; failures: Record<string, string>; firstNotAccepted: unknown } =>
-    ({ name, rates: [], sent: 0, counted: 0, expected: 0, runs: [], statuses: {}, kinds: {}, failures: {}, firstNotAccepted: null });
+  const viaBridge = (
+    name: string,
+  ): SmtpSender & {
+    statuses: Record<string, number>;
+    kinds: Record<string, number>;
+    failures: Record<string, string>;
+    firstNotAccepted: unknown;
+  } => ({ name, rates: [], sent: 0, counted: 0, expected: 0, runs: [], statuses: {}, kinds: {}, failures: {}, firstNotAccepted: null });
   const on = viaBridge("bridge, DKIM on");
   const off = viaBridge("bridge, DKIM off");
-  const reuse: SmtpSender & { failed: SmtpSourceRun[] } = { name: `smtp-source -s ${sessions} -d`, rates: [], sent: 0, counted: 0, expected: 0, runs: [], failed: [] };
-  const fresh: SmtpSender & { failed: SmtpSourceRun[] } = { name: `smtp-source -s ${sessions}`, rates: [], sent: 0, counted: 0, expected: 0, runs: [], failed: [] };
+  const reuse: SmtpSender & { failed: SmtpSourceRun[] } = {
+    name: `smtp-source -s ${sessions} -d`,
+    rates: [],
+    sent: 0,
+    counted: 0,
+    expected: 0,
+    runs: [],
+    failed: [],
+  };
+  const fresh: SmtpSender & { failed: SmtpSourceRun[] } = {
+    name: `smtp-source -s ${sessions}`,
+    rates: [],
+    sent: 0,
+    counted: 0,
+    expected: 0,
+    runs: [],
+    failed: [],
+  };
 
   /** Runs one sender and checks it against the sink's own count. */
   const counted = async (sender: SmtpSender, run: () => Promise<{ sent: number; expected: number; seconds: number }>, timed: boolean) => {
@@ -472,27 +614,53 @@ export async function smtpMessages(sys: Systems, s: Settings, notes: string[]): 
     sender.sent += r.sent;
     sender.expected += r.expected;
     sender.counted += delta;
-    if (delta !== r.expected) sender.runs.push(`${timed ? "a measured run" : "the warm-up"}: the sink counted ${delta} where ${r.expected} were expected`);
+    if (delta !== r.expected)
+      sender.runs.push(`${timed ? "a measured run" : "the warm-up"}: the sink counted ${delta} where ${r.expected} were expected`);
     return { ...r, delta };
   };
   const bridgeRun = async (sender: typeof on, messages: number, timed: boolean) => {
-    const r = await counted(sender, async () => {
-      const log = await sendSmtpThroughBridge(stack.bridgeUrl, sys.secrets.webhookSecret, { messages, size, batch, inFlight, account, relay, ...(sender === on ? { dkim } : {}) });
-      addUp(sender.statuses, log.statuses);
-      addUp(sender.kinds, log.kinds);
-      sender.failures = { ...log.failures, ...sender.failures };
-      sender.firstNotAccepted ??= log.firstNotAccepted;
-      return { sent: log.items.size, expected: log.accepted.size, seconds: log.seconds };
-    }, timed);
+    const r = await counted(
+      sender,
+      async () => {
+        const log = await sendSmtpThroughBridge(stack.bridgeUrl, sys.secrets.webhookSecret, {
+          messages,
+          size,
+          batch,
+          inFlight,
+          account,
+          relay,
+          ...(sender === on ? { dkim } : {}),
+        });
+        addUp(sender.statuses, log.statuses);
+        addUp(sender.kinds, log.kinds);
+        sender.failures = { ...log.failures, ...sender.failures };
+        sender.firstNotAccepted ??= log.firstNotAccepted;
+        return { sent: log.items.size, expected: log.accepted.size, seconds: log.seconds };
+      },
+      timed,
+    );
     if (timed) sender.rates.push(r.expected / r.seconds);
   };
   const sourceRun = async (sender: typeof reuse, reuseConnections: boolean) => {
     let run: SmtpSourceRun | null = null;
-    const r = await counted(sender, async () => {
-      run = await runSmtpSource({ port: sink.port, sessions, messages: n, file, from: verp("00000000-0000-4000-8000-000000000000"), to: benchRecipient(0), reuse: reuseConnections, timeoutMs: 60_000 });
-      if (run.code !== 0) sender.failed.push(run);
-      return { sent: n, expected: n, seconds: run.seconds };
-    }, true);
+    const r = await counted(
+      sender,
+      async () => {
+        run = await runSmtpSource({
+          port: sink.port,
+          sessions,
+          messages: n,
+          file,
+          from: verp("00000000-0000-4000-8000-000000000000"),
+          to: benchRecipient(0),
+          reuse: reuseConnections,
+          timeoutMs: 60_000,
+        });
+        if (run.code !== 0) sender.failed.push(run);
+        return { sent: n, expected: n, seconds: run.seconds };
+      },
+      true,
+    );
     // smtp-source stops at a refusal: only what the sink counted was accepted.
     sender.rates.push(r.delta / r.seconds);
   };
@@ -501,7 +669,12 @@ export async function smtpMessages(sys: Systems, s: Settings, notes: string[]): 
     // The bridge is long-lived: one untimed warm-up per mode (JIT, mailauth, the pool's connections).
     await bridgeRun(on, w, false);
     await bridgeRun(off, w, false);
-    const steps = [() => bridgeRun(on, n, true), () => bridgeRun(off, n, true), () => sourceRun(reuse, true), () => sourceRun(fresh, false)];
+    const steps = [
+      () => bridgeRun(on, n, true),
+      () => bridgeRun(off, n, true),
+      () => sourceRun(reuse, true),
+      () => sourceRun(fresh, false),
+    ];
     for (let r = 0; r < rounds; r++) {
       for (const step of [...steps.slice(r % steps.length), ...steps.slice(0, r % steps.length)]) await step();
     }
@@ -511,17 +684,23 @@ export async function smtpMessages(sys: Systems, s: Settings, notes: string[]): 
 
   const health = (await (await fetch(`${stack.bridgeUrl}/healthz`)).json()) as { smtp?: { connections?: Record<string, number> } };
   for (const b of [on, off]) {
-    notes.push(`SMTP, ${b.name}: ${w} warm-up + ${rounds} × ${n} measured messages; accepted/s per round ${rates(b.rates)} (median ${median(b.rates).toFixed(0)}); ` +
-      `HTTP answers ${JSON.stringify(b.statuses)}${Object.keys(b.failures).length ? ` (first non-200 bodies: ${JSON.stringify(b.failures)})` : ""}; ` +
-      `item results ${JSON.stringify(b.kinds)}${b.firstNotAccepted ? ` (first not accepted: ${JSON.stringify(b.firstNotAccepted).slice(0, 300)})` : ""}; ` +
-      `the sink counted ${b.counted} messages for ${b.expected} accepted of ${b.sent} sent${b.runs.length ? ` (${b.runs.join("; ")})` : ""}`);
+    notes.push(
+      `SMTP, ${b.name}: ${w} warm-up + ${rounds} × ${n} measured messages; accepted/s per round ${rates(b.rates)} (median ${median(b.rates).toFixed(0)}); ` +
+        `HTTP answers ${JSON.stringify(b.statuses)}${Object.keys(b.failures).length ? ` (first non-200 bodies: ${JSON.stringify(b.failures)})` : ""}; ` +
+        `item results ${JSON.stringify(b.kinds)}${b.firstNotAccepted ? ` (first not accepted: ${JSON.stringify(b.firstNotAccepted).slice(0, 300)})` : ""}; ` +
+        `the sink counted ${b.counted} messages for ${b.expected} accepted of ${b.sent} sent${b.runs.length ? ` (${b.runs.join("; ")})` : ""}`,
+    );
   }
   for (const src of [reuse, fresh]) {
     const failed = src.failed.map((f) => `exit ${f.code ?? f.signal}: ${f.stderr.slice(0, 200)}`);
-    notes.push(`SMTP, Postfix ${src.name} -m ${n} -F <message>: messages/s per round ${rates(src.rates)} (median ${median(src.rates).toFixed(0)}); ` +
-      `the sink counted ${src.counted} of ${src.sent}${src.runs.length ? ` (${src.runs.join("; ")})` : ""}; ${failed.length ? `failed runs: ${failed.join("; ")}` : "every run exited 0"}`);
+    notes.push(
+      `SMTP, Postfix ${src.name} -m ${n} -F <message>: messages/s per round ${rates(src.rates)} (median ${median(src.rates).toFixed(0)}); ` +
+        `the sink counted ${src.counted} of ${src.sent}${src.runs.length ? ` (${src.runs.join("; ")})` : ""}; ${failed.length ? `failed runs: ${failed.join("; ")}` : "every run exited 0"}`,
+    );
   }
-  notes.push(`SMTP, the bridge's /healthz connections afterwards ${JSON.stringify(health.smtp?.connections ?? {})}; smtp-sink stderr: ${sink.stderr().trim() ? `\`${sink.stderr().trim().slice(0, 300)}\`` : "empty"}`);
+  notes.push(
+    `SMTP, the bridge's /healthz connections afterwards ${JSON.stringify(health.smtp?.connections ?? {})}; smtp-sink stderr: ${sink.stderr().trim() ? `\`${sink.stderr().trim().slice(0, 300)}\`` : "empty"}`,
+  );
 
   const settings = (withDkim: boolean) =>
     `${rounds} × ${n} messages per sender, ${size} B each${withDkim ? ` + ${dkimBytes} B DKIM-Signature (rsa-sha256, 2048-bit, relaxed/relaxed, signed in the bridge)` : ", no DKIM"}; ` +
@@ -532,8 +711,20 @@ export async function smtpMessages(sys: Systems, s: Settings, notes: string[]): 
     { name: `Postfix smtp-source -s ${sessions} (a new connection per message)`, value: median(fresh.rates) },
   ];
   return [
-    { name: `SMTP messages/s (bridge → smtp-sink, DKIM on), median of ${rounds} rounds`, unit: "msg/s", value: median(on.rates), baselines, settings: settings(true) },
-    { name: `SMTP messages/s (bridge → smtp-sink, DKIM off), median of ${rounds} rounds`, unit: "msg/s", value: median(off.rates), baselines, settings: settings(false) },
+    {
+      name: `SMTP messages/s (bridge → smtp-sink, DKIM on), median of ${rounds} rounds`,
+      unit: "msg/s",
+      value: median(on.rates),
+      baselines,
+      settings: settings(true),
+    },
+    {
+      name: `SMTP messages/s (bridge → smtp-sink, DKIM off), median of ${rounds} rounds`,
+      unit: "msg/s",
+      value: median(off.rates),
+      baselines,
+      settings: settings(false),
+    },
   ];
 }
 
@@ -559,25 +750,42 @@ export async function endToEndEmails(sys: Systems, s: Settings, notes: string[])
     const seconds = ((reachedAt ?? performance.now()) - started) / 1000;
     const counted = (await sink.settled(1_000, 10_000)) - before;
     const failures = Object.keys(log.failures).length ? ` (first failures: ${JSON.stringify(log.failures)})` : "";
-    notes.push(`${name}: answers ${JSON.stringify(log.statuses)}${failures}, the last ${answered.toFixed(2)} s after the first send; ` +
-      `${reachedAt === null ? `the sink had not counted all ${expected} after 120 s (the bound ran out)` : `the sink counted the last of ${expected} messages ${seconds.toFixed(2)} s after the first send`}; ` +
-      `it counted ${counted} in all for this run${counted !== expected ? ` — expected ${expected}` : ""}`);
+    notes.push(
+      `${name}: answers ${JSON.stringify(log.statuses)}${failures}, the last ${answered.toFixed(2)} s after the first send; ` +
+        `${reachedAt === null ? `the sink had not counted all ${expected} after 120 s (the bound ran out)` : `the sink counted the last of ${expected} messages ${seconds.toFixed(2)} s after the first send`}; ` +
+        `it counted ${counted} in all for this run${counted !== expected ? ` — expected ${expected}` : ""}`,
+    );
     return { log, started, rate: Math.min(counted, expected) / seconds, complete: reachedAt !== null };
   };
 
-  const baseline = await untilSunk("e2e email, nodemailer", () => sendWithNodemailer(sink, stack.keys.dkim, text, n, concurrency, sessions));
+  const baseline = await untilSunk("e2e email, nodemailer", () =>
+    sendWithNodemailer(sink, stack.keys.dkim, text, n, concurrency, sessions),
+  );
   const baseLog = baseline.log as Awaited<ReturnType<typeof sendWithNodemailer>>;
-  const lasthop = await untilSunk("e2e email, lasthop", () => sendThroughLasthop(stack.workerUrl, sys.secrets.apiKey, (i) => emailSend(i, text), n, concurrency));
+  const lasthop = await untilSunk("e2e email, lasthop", () =>
+    sendThroughLasthop(stack.workerUrl, sys.secrets.apiKey, (i) => emailSend(i, text), n, concurrency),
+  );
 
   // Every id lasthop accepted should now read `accepted` (the MTA's 250, as the bridge reported it).
-  const api = await waitForAcceptedEmails(stack.workerUrl, sys.secrets.apiKey, lasthop.log.ids, { concurrency: 5, everyMs: 500, timeoutMs: 60_000 });
-  notes.push(`e2e email, lasthop, GET /v1/messages/:id of the ${lasthop.log.ids.length} accepted sends: statuses ${JSON.stringify(api.statuses)}` +
-    `${api.allAcceptedAt === null ? " (the 60 s bound ran out)" : `, all accepted as read ${((api.allAcceptedAt - lasthop.started) / 1000).toFixed(2)} s after the first send (reads every 0.5 s, 5 at a time, after the sink had them all)`}` +
-    `${api.allAcceptedAt === null ? "" : ` (${(lasthop.log.ids.length / ((api.allAcceptedAt - lasthop.started) / 1000)).toFixed(1)} msg/s if that were the end of the interval)`}` +
-    `${Object.keys(api.httpFailures).length ? `; non-200 reads ${JSON.stringify(api.httpFailures)}` : ""}${api.firstNotAccepted ? `; first not accepted: ${JSON.stringify(api.firstNotAccepted).slice(0, 400)}` : ""}`);
+  const api = await waitForAcceptedEmails(stack.workerUrl, sys.secrets.apiKey, lasthop.log.ids, {
+    concurrency: 5,
+    everyMs: 500,
+    timeoutMs: 60_000,
+  });
+  notes.push(
+    `e2e email, lasthop, GET /v1/messages/:id of the ${lasthop.log.ids.length} accepted sends: statuses ${JSON.stringify(api.statuses)}` +
+      `${api.allAcceptedAt === null ? " (the 60 s bound ran out)" : `, all accepted as read ${((api.allAcceptedAt - lasthop.started) / 1000).toFixed(2)} s after the first send (reads every 0.5 s, 5 at a time, after the sink had them all)`}` +
+      `${api.allAcceptedAt === null ? "" : ` (${(lasthop.log.ids.length / ((api.allAcceptedAt - lasthop.started) / 1000)).toFixed(1)} msg/s if that were the end of the interval)`}` +
+      `${Object.keys(api.httpFailures).length ? `; non-200 reads ${JSON.stringify(api.httpFailures)}` : ""}${api.firstNotAccepted ? `; first not accepted: ${JSON.stringify(api.firstNotAccepted).slice(0, 400)}` : ""}`,
+  );
 
   const composed = await lasthopComposed(text, "bench", "bounces.lasthop.test", stack.workerUrl);
-  const dkim = { domain: stack.keys.dkim.domain, selector: stack.keys.dkim.selector, privateKey: stack.keys.dkim.privateKeyPem, algorithm: "rsa-sha256" as const };
+  const dkim = {
+    domain: stack.keys.dkim.domain,
+    selector: stack.keys.dkim.selector,
+    privateKey: stack.keys.dkim.privateKeyPem,
+    algorithm: "rsa-sha256" as const,
+  };
   const lasthopBytes = composed === null ? "n/a" : `${Buffer.byteLength(composed) + (await dkimHeaderBytes(composed, dkim))}`;
   const sizes = baseLog.sizes;
   const nodemailerBytes = sizes.length ? `${Math.round(sizes.reduce((a, b) => a + b, 0) / sizes.length)}` : "n/a";
@@ -586,7 +794,8 @@ export async function endToEndEmails(sys: Systems, s: Settings, notes: string[])
     unit: "msg/s",
     value: lasthop.rate,
     baselines: [{ name: `nodemailer 10 pooled SMTP transport from Node, own DKIM, straight to smtp-sink`, value: baseline.rate }],
-    settings: `${n} emails, ${concurrency} in flight, the same ${textBytes} B text body from ${BENCH_FROM}, DKIM rsa-sha256 (the same key) on both; ` +
+    settings:
+      `${n} emails, ${concurrency} in flight, the same ${textBytes} B text body from ${BENCH_FROM}, DKIM rsa-sha256 (the same key) on both; ` +
       `message ${lasthopBytes} B lasthop (its composition, List-Unsubscribe/Feedback-ID/X-Lasthop-Message-Id included, + the bridge's DKIM-Signature) / ${nodemailerBytes} B nodemailer (mean messageSize); ` +
       `≤ ${sessions} SMTP connections each (SMTP_MAX_PER_DOMAIN / maxConnections), 100 messages per connection`,
   };

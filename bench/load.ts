@@ -42,28 +42,34 @@ export async function load(target: Target, settings: LoadSettings): Promise<Load
     connections: settings.connections,
     duration: settings.durationSeconds,
     timeout: 10,
-    requests: [{
-      method: "POST",
-      headers: target.headers,
-      body: target.body,
-      ...(target.next ? { setupRequest: (req, context) => {
-        const next = target.next!();
-        context.tag = next.tag;
-        if (next.tag !== undefined) issued.add(next.tag);
-        return { ...req, headers: { ...target.headers, ...next.headers }, body: next.body };
-      } } : {}),
-      // With one request per connection in flight, the context still holds this request's tag.
-      onResponse: (status, body, context) => {
-        const tag = typeof context.tag === "string" ? context.tag : undefined;
-        if (tag !== undefined) issued.delete(tag);
-        if (status >= 200 && status < 300) {
-          if (tag !== undefined) okTags.add(tag);
-        } else {
-          if (tag !== undefined) failedTags.add(tag);
-          failures[status] ??= body.slice(0, 300);
-        }
+    requests: [
+      {
+        method: "POST",
+        headers: target.headers,
+        body: target.body,
+        ...(target.next
+          ? {
+              setupRequest: (req, context) => {
+                const next = target.next!();
+                context.tag = next.tag;
+                if (next.tag !== undefined) issued.add(next.tag);
+                return { ...req, headers: { ...target.headers, ...next.headers }, body: next.body };
+              },
+            }
+          : {}),
+        // With one request per connection in flight, the context still holds this request's tag.
+        onResponse: (status, body, context) => {
+          const tag = typeof context.tag === "string" ? context.tag : undefined;
+          if (tag !== undefined) issued.delete(tag);
+          if (status >= 200 && status < 300) {
+            if (tag !== undefined) okTags.add(tag);
+          } else {
+            if (tag !== undefined) failedTags.add(tag);
+            failures[status] ??= body.slice(0, 300);
+          }
+        },
       },
-    }],
+    ],
   });
   return {
     ok: result["2xx"],

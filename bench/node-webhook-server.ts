@@ -25,7 +25,11 @@ function serve(secret: string): void {
       };
       if (size > MAX_BODY_BYTES) return answer(413, { error: "payload_too_large" });
       const raw = Buffer.concat(chunks).toString("utf8");
-      const verdict = await verify(await doorSecret(secret, EDGE_EVENTS_PATH), webhookHeaders((name) => req.headers[name]), raw);
+      const verdict = await verify(
+        await doorSecret(secret, EDGE_EVENTS_PATH),
+        webhookHeaders((name) => req.headers[name]),
+        raw,
+      );
       if (!verdict.ok) return answer(401, { error: verdict.reason });
       let value: unknown;
       try {
@@ -54,10 +58,7 @@ export async function startNodeWebhookServer(secret: string): Promise<{ url: str
     stdio: ["pipe", "pipe", "inherit"],
   });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  const first = await Promise.race([
-    createInterface({ input: child.stdout })[Symbol.asyncIterator]().next(),
-    exited.then(() => null),
-  ]);
+  const first = await Promise.race([createInterface({ input: child.stdout })[Symbol.asyncIterator]().next(), exited.then(() => null)]);
   const port = first && !first.done ? (JSON.parse(first.value) as { port: number }).port : null;
   if (!port) {
     child.kill("SIGKILL");

@@ -7,7 +7,13 @@ import type { PushSubscriptionJson } from "../sandbox/webpush.ts";
  * make every push of a run distinct, so arrivals can be matched to sends one by one.
  */
 export function notification(run: string, n: number): string {
-  return JSON.stringify({ title: "Your order has shipped", body: "Order #48213 left the warehouse and arrives Thursday.", url: "https://shop.example/orders/48213", run, n });
+  return JSON.stringify({
+    title: "Your order has shipped",
+    body: "Order #48213 left the warehouse and arrives Thursday.",
+    url: "https://shop.example/orders/48213",
+    run,
+    n,
+  });
 }
 
 /** The `POST /v1/messages` body for one web push. */
@@ -31,19 +37,26 @@ export function signedEventPool(secret: string, size: number, account: string, m
   for (let i = 0; i < size; i++) {
     const eventId = `bench-${randomUUID()}`;
     const body = JSON.stringify({
-      events: [{
-        id: eventId,
-        account,
-        messageId: messageIds[i % messageIds.length],
-        type: "delivered",
-        occurredAt: new Date().toISOString(),
-        provider: "bench",
-        detail: { note: "benchmark event" },
-      }],
+      events: [
+        {
+          id: eventId,
+          account,
+          messageId: messageIds[i % messageIds.length],
+          type: "delivered",
+          occurredAt: new Date().toISOString(),
+          provider: "bench",
+          detail: { note: "benchmark event" },
+        },
+      ],
     });
     const id = `msg_${randomUUID()}`;
     const signature = createHmac("sha256", key).update(`${id}.${timestamp}.${body}`).digest("base64");
-    const headers = { "webhook-id": id, "webhook-timestamp": timestamp, "webhook-signature": `v1,${signature}`, "content-type": "application/json" };
+    const headers = {
+      "webhook-id": id,
+      "webhook-timestamp": timestamp,
+      "webhook-signature": `v1,${signature}`,
+      "content-type": "application/json",
+    };
     pool.push({ eventId, body, headers });
   }
   return pool;

@@ -9,7 +9,16 @@ import { startStack } from "../sandbox/stack.ts";
 import type { PushSubscriptionJson } from "../sandbox/webpush.ts";
 import { startBaselineWorker } from "./baseline.ts";
 import { bouncesParsed, inboundBounces } from "./bounces.ts";
-import { apnsNotifications, endToEndEmails, endToEndFcm, endToEndPushes, sendsAccepted, smtpMessages, webhooksIngested, type Settings } from "./figures.ts";
+import {
+  apnsNotifications,
+  endToEndEmails,
+  endToEndFcm,
+  endToEndPushes,
+  sendsAccepted,
+  smtpMessages,
+  webhooksIngested,
+  type Settings,
+} from "./figures.ts";
 import { freePort } from "./net.ts";
 import { startNodeWebhookServer } from "./node-webhook-server.ts";
 import { environment, printTable, writeReport, type Figure } from "./report.ts";
@@ -40,7 +49,10 @@ const SETTINGS: Settings = {
  * whole); unset, everything runs. Groups: sends, e2e, webhooks, fcm, apns, smtp, email, bounces, smpp.
  */
 const GROUPS = ["sends", "e2e", "webhooks", "fcm", "apns", "smtp", "email", "bounces", "smpp"] as const;
-const ONLY = (process.env.BENCH_ONLY ?? "").split(",").map((g) => g.trim()).filter(Boolean);
+const ONLY = (process.env.BENCH_ONLY ?? "")
+  .split(",")
+  .map((g) => g.trim())
+  .filter(Boolean);
 const unknownGroups = ONLY.filter((g) => !(GROUPS as readonly string[]).includes(g));
 if (unknownGroups.length) throw new Error(`BENCH_ONLY: unknown group(s) ${unknownGroups.join(", ")}; known: ${GROUPS.join(", ")}`);
 const runs = (group: (typeof GROUPS)[number]) => ONLY.length === 0 || ONLY.includes(group);
@@ -52,7 +64,7 @@ const METHOD = [
   "Sends: every request carries a distinct web push (payload tagged with its number), so each arrival at the sandbox push service is matched to its request. Baseline (a) validates the same body with the same zod schema (src/core/schema.ts) and writes one SQLite row in a DO of its own.",
   "End-to-end: the interval runs from the first send to the sandbox's recorded arrival of the last push; lasthop is driven by fetch() with a fixed number in flight, the baseline by web-push's sendNotification() with the same number in flight over a keep-alive https.Agent trusting the sandbox CA.",
   "Webhooks: requests are pre-signed with node:crypto (Standard Webhooks with the /v1/webhooks/bridge door's key, fresh webhook-id and event id each), so signing is outside the clock; every target derives that key from the platform secret per request, as lasthop does; baseline (a) verifies with src/core's verify and does one Queue send (its consumer only acks); baseline (b) verifies, JSON-parses and zod-validates (eventBatch) with no queue. lasthop's event consumer applies the events to real MessageDOs while the load runs.",
-  "End-to-end FCM: as end-to-end web push, with `POST /v1/messages` `{channel: \"fcm\", to: \"bench-<i>\", message: {notification: {title: \"t\"}, data: {i: \"<i>\"}}}`; each arrival at the sandbox FCM is matched to its send by `to` and `data.i`. The baseline sends the same messages as FCM HTTP v1 requests with fetch() straight to the sandbox FCM endpoint, after minting one access token itself inside the clock (an RS256 assertion signed with node:crypto from the stack's service-account file, traded at its token_uri), as lasthop mints its own once. The sandbox's `/_sandbox/fcm/stats` before and after each run counts the OAuth tokens issued.",
+  'End-to-end FCM: as end-to-end web push, with `POST /v1/messages` `{channel: "fcm", to: "bench-<i>", message: {notification: {title: "t"}, data: {i: "<i>"}}}`; each arrival at the sandbox FCM is matched to its send by `to` and `data.i`. The baseline sends the same messages as FCM HTTP v1 requests with fetch() straight to the sandbox FCM endpoint, after minting one access token itself inside the clock (an RS256 assertion signed with node:crypto from the stack\'s service-account file, traded at its token_uri), as lasthop mints its own once. The sandbox\'s `/_sandbox/fcm/stats` before and after each run counts the OAuth tokens issued.',
   "APNs: the bridge is the one the stack runs (a child Node process, default pool settings); the bench signs `POST /v1/apns/send` batches (src/core signedHeaders, bodies and signatures made before the clock) and counts `accepted` results per second from the first request to the last answer. The baseline is @parse/node-apn's Provider in a child Node process of its own (`address`/`port` pointed at the sandbox APNs, `ca` the sandbox CA, token auth with a second key of the same team registered with the sandbox so neither sender's provider token replaces the other's), sending the same payload with the same number in flight (`send(note, 100 tokens)` calls), timed in the child the same way. The bridge's driver (fetch, JSON parse of the results) shares the bench process with the sandbox; node-apn's driver is node-apn itself, in its child. The two senders take turns for 3 rounds (order swapped each round; a fresh node-apn process and key each round) and each figure is the median round; each side first sends an untimed warm-up (the long-lived bridge once, node-apn in every process). Every notification goes to a fresh sandbox device token; arrivals are checked against answers by apns-id (bridge) and by device token (node-apn).",
   "SMTP: one Postfix `smtp-sink -c 127.0.0.1:<port> 256` (with `-u postfix` as root; no dump) receives every SMTP figure's messages, and its own running counter (-c, read from a pipe) checks each run: what it counted against what the sender reported accepted. The bridge is the stack's (default SMTP settings: SMTP_MAX_PER_DOMAIN 5, so at most 5 connections to the sink, each recycled after 100 messages and probed with RSET before reuse); the bench builds N messages of exactly the same size (text/plain, CRLF, fixed-width recipient and Message-ID), posts them to `POST /v1/smtp/send` in signed batches (bodies and signatures made before the clock, relay `{mode: \"smarthost\", secure: false, requireTLS: false}` to the sink), with the stack's DKIM key (rsa-sha256, 2048-bit, signed by the bridge) or without, and counts `accepted` results per second from the first request to the last answer. The baseline is Postfix's `smtp-source -s 5 -m N -F <file>` sending the identical message bytes (the file holds message 0 with LF line ends; smtp-source adds CRLF and nothing else) with the same VERP-style envelope, timed with a wall clock around the process: with -d (each session sends all its messages over one connection, as the bridge's pool reuses its) and without (a connection per message, as in the reference figures of /work/shared/BENCHMARKS.md). Its rate counts what the sink counted. The four senders (bridge DKIM on, bridge DKIM off, smtp-source -d, smtp-source) take turns for 3 rounds, the order rotated each round, after one untimed bridge warm-up per mode; each figure is the median round.",
   "End-to-end email: the stack's `bench` account relays through the bridge to the same smtp-sink (smarthost, plain SMTP on loopback, DKIM with the stack's key). lasthop is driven by fetch() `POST /v1/messages` `{channel: \"email\", from: \"news@lasthop.test\", to: \"bench-<i, 6 digits>@example.net\", subject, text}` (text: plain ASCII in 76-character CRLF lines) with a fixed number in flight; the baseline sends the same emails (same subject and text, same envelope shape, the same DKIM key) with nodemailer's pooled SMTP transport straight to the sink, maxConnections = SMTP_MAX_PER_DOMAIN, maxMessages 100, the same number of sendMail() calls in flight. Both intervals run from the first send to the moment the sink's counter reached the number of accepted sends (timestamped as the counter arrived on the pipe); afterwards every lasthop message id is read back with `GET /v1/messages/:id` until all read `accepted` (bounded), and that time is noted too. The message sizes in the settings are measured: lasthop's by running the Worker's own composeEmail in Node plus the bridge's signMessage, nodemailer's from its messageSize.",
@@ -88,11 +100,18 @@ async function main(): Promise<void> {
       smppRoute: { window: SETTINGS.smpp.window, registeredDelivery: false },
     });
     stops.push(stack.close);
-    const baseline = await startBaselineWorker({ port: await freePort(), persistTo: join(temp, "baseline-state"), webhookSecret: secrets.webhookSecret });
+    const baseline = await startBaselineWorker({
+      port: await freePort(),
+      persistTo: join(temp, "baseline-state"),
+      webhookSecret: secrets.webhookSecret,
+    });
     stops.push(baseline.close);
     const node = await startNodeWebhookServer(secrets.webhookSecret);
     stops.push(node.close);
-    const response = await fetch(`${stack.sandbox.httpUrl}/_sandbox/webpush/subscriptions`, { method: "POST", body: JSON.stringify({ name: "bench" }) });
+    const response = await fetch(`${stack.sandbox.httpUrl}/_sandbox/webpush/subscriptions`, {
+      method: "POST",
+      body: JSON.stringify({ name: "bench" }),
+    });
     if (response.status !== 201) throw new Error(`sandbox subscription: ${response.status} ${await response.text()}`);
     const subscription = (await response.json()) as PushSubscriptionJson;
 

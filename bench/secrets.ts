@@ -22,7 +22,9 @@ export function generateSecrets(): Secrets {
     subject: "mailto:bench@lasthop.dev",
     publicKey: ecdh.getPublicKey().toString("base64url"),
     // d must be exactly 32 bytes (web-push and JWK both insist); pad a short one.
-    privateKey: Buffer.concat([Buffer.alloc(32), ecdh.getPrivateKey()]).subarray(-32).toString("base64url"),
+    privateKey: Buffer.concat([Buffer.alloc(32), ecdh.getPrivateKey()])
+      .subarray(-32)
+      .toString("base64url"),
   };
   return {
     apiKey,

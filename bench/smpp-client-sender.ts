@@ -100,14 +100,24 @@ async function run(job: SmppClientJob): Promise<SmppClientResult> {
   });
   const bind = await new Promise<{ status: number; systemId: string }>((resolve) => {
     session.bind_transceiver({ system_id: job.systemId, password: job.password }, (resp) =>
-      resolve({ status: resp.command_status, systemId: typeof resp.system_id === "string" ? resp.system_id : "" }));
+      resolve({ status: resp.command_status, systemId: typeof resp.system_id === "string" ? resp.system_id : "" }),
+    );
   });
   if (bind.status !== 0) throw new Error(`bind_transceiver answered ${bind.status}`);
 
   const phase = (parts: SmppPart[]): Promise<SmppClientPhase> => {
     // The PDU fields (Buffers included) are built before the clock starts, as the bridge's bodies are.
     const pdus = parts.map((p) => options(p, job.registeredDelivery));
-    const result: SmppClientPhase = { startedAt: Date.now(), seconds: 0, statuses: {}, accepted: 0, withMessageId: 0, unanswered: 0, maxOutstanding: 0, firstFailure: null };
+    const result: SmppClientPhase = {
+      startedAt: Date.now(),
+      seconds: 0,
+      statuses: {},
+      accepted: 0,
+      withMessageId: 0,
+      unanswered: 0,
+      maxOutstanding: 0,
+      firstFailure: null,
+    };
     return new Promise((resolve) => {
       let next = 0;
       let outstanding = 0;

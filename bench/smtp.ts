@@ -146,16 +146,17 @@ export function plainText(bytes: number): string {
  * for every i (fixed-width recipient and Message-ID), before any DKIM-Signature.
  */
 export function smtpMessage(i: number, id: string, size: number): string {
-  const head = [
-    `From: Lasthop Bench <${BENCH_FROM}>`,
-    `To: <${benchRecipient(i)}>`,
-    "Subject: Your weekly digest",
-    "Date: Sun, 22 Nov 2026 08:00:00 +0000",
-    `Message-ID: <${id}@lasthop.test>`,
-    "MIME-Version: 1.0",
-    "Content-Type: text/plain; charset=UTF-8",
-    "Content-Transfer-Encoding: 7bit",
-  ].join("\r\n") + "\r\n\r\n";
+  const head =
+    [
+      `From: Lasthop Bench <${BENCH_FROM}>`,
+      `To: <${benchRecipient(i)}>`,
+      "Subject: Your weekly digest",
+      "Date: Sun, 22 Nov 2026 08:00:00 +0000",
+      `Message-ID: <${id}@lasthop.test>`,
+      "MIME-Version: 1.0",
+      "Content-Type: text/plain; charset=UTF-8",
+      "Content-Transfer-Encoding: 7bit",
+    ].join("\r\n") + "\r\n\r\n";
   if (size < head.length + 2) throw new Error(`an SMTP benchmark message needs at least ${head.length + 2} bytes`);
   return head + plainText(size - head.length);
 }
@@ -185,7 +186,15 @@ export async function sendSmtpThroughBridge(
     for (let i = start; i < Math.min(start + opts.batch, opts.messages); i++) {
       const id = randomUUID();
       items.set(id, benchRecipient(i));
-      batchItems.push({ id, account: opts.account, mailFrom: verp(id), rcptTo: benchRecipient(i), raw: smtpMessage(i, id, opts.size), ...(opts.dkim ? { dkim: opts.dkim } : {}), relay: opts.relay });
+      batchItems.push({
+        id,
+        account: opts.account,
+        mailFrom: verp(id),
+        rcptTo: benchRecipient(i),
+        raw: smtpMessage(i, id, opts.size),
+        ...(opts.dkim ? { dkim: opts.dkim } : {}),
+        relay: opts.relay,
+      });
     }
     const body = JSON.stringify({ items: batchItems });
     requests.push({ body, headers: { "content-type": "application/json", ...(await signedHeaders(key, body)) } });
@@ -201,10 +210,31 @@ export type SmtpSourceRun = { seconds: number; code: number | null; signal: stri
  * its own) to 127.0.0.1:port; `reuse` adds -d (next message over the same connection). Timed
  * with a wall clock around the process; killed after `timeoutMs`.
  */
-export async function runSmtpSource(opts: { port: number; sessions: number; messages: number; file: string; from: string; to: string; reuse: boolean; timeoutMs: number }): Promise<SmtpSourceRun> {
+export async function runSmtpSource(opts: {
+  port: number;
+  sessions: number;
+  messages: number;
+  file: string;
+  from: string;
+  to: string;
+  reuse: boolean;
+  timeoutMs: number;
+}): Promise<SmtpSourceRun> {
   const args = [
     ...(opts.reuse ? ["-d"] : []),
-    "-s", String(opts.sessions), "-m", String(opts.messages), "-F", opts.file, "-f", opts.from, "-t", opts.to, "-M", BENCH_HELO, `127.0.0.1:${opts.port}`,
+    "-s",
+    String(opts.sessions),
+    "-m",
+    String(opts.messages),
+    "-F",
+    opts.file,
+    "-f",
+    opts.from,
+    "-t",
+    opts.to,
+    "-M",
+    BENCH_HELO,
+    `127.0.0.1:${opts.port}`,
   ];
   const started = performance.now();
   const child = spawn(SMTP_SOURCE, args, { stdio: ["ignore", "ignore", "pipe"] });
@@ -226,7 +256,8 @@ export async function runSmtpSource(opts: { port: number; sessions: number; mess
 
 /** The email both end-to-end senders send: same subject and text body. */
 export const emailSubject = "Your weekly digest";
-export const emailSend = (i: number, text: string) => JSON.stringify({ channel: "email", from: BENCH_FROM, to: benchRecipient(i), subject: emailSubject, text });
+export const emailSend = (i: number, text: string) =>
+  JSON.stringify({ channel: "email", from: BENCH_FROM, to: benchRecipient(i), subject: emailSubject, text });
 
 export type NodemailerLog = SendLog & { seconds: number; sizes: number[] };
 
@@ -261,7 +292,14 @@ export async function sendWithNodemailer(
     await forEachConcurrent(n, concurrency, async (i) => {
       const id = randomUUID();
       try {
-        const info = (await transport.sendMail({ from: BENCH_FROM, to: benchRecipient(i), subject: emailSubject, text, messageId: `<${id}@lasthop.test>`, envelope: { from: verp(id), to: benchRecipient(i) } })) as { messageSize?: number; response?: string };
+        const info = (await transport.sendMail({
+          from: BENCH_FROM,
+          to: benchRecipient(i),
+          subject: emailSubject,
+          text,
+          messageId: `<${id}@lasthop.test>`,
+          envelope: { from: verp(id), to: benchRecipient(i) },
+        })) as { messageSize?: number; response?: string };
         note(log, info.response?.slice(0, 3) ?? "sent");
         log.accepted.add(String(i));
         log.ids.push(id);
@@ -288,7 +326,12 @@ export async function waitForAcceptedEmails(
   apiKey: string,
   ids: string[],
   opts: { concurrency: number; everyMs: number; timeoutMs: number },
-): Promise<{ statuses: Record<string, number>; allAcceptedAt: number | null; httpFailures: Record<string, string>; firstNotAccepted: unknown }> {
+): Promise<{
+  statuses: Record<string, number>;
+  allAcceptedAt: number | null;
+  httpFailures: Record<string, string>;
+  firstNotAccepted: unknown;
+}> {
   const last = new Map<string, string>();
   const httpFailures: Record<string, string> = {};
   let firstNotAccepted: unknown = null;
@@ -299,7 +342,10 @@ export async function waitForAcceptedEmails(
     await forEachConcurrent(pending.length, opts.concurrency, async (k) => {
       const id = pending[k]!;
       try {
-        const response = await fetch(`${workerUrl}/v1/messages/${id}`, { headers: { authorization: `Bearer ${apiKey}` }, signal: AbortSignal.timeout(10_000) });
+        const response = await fetch(`${workerUrl}/v1/messages/${id}`, {
+          headers: { authorization: `Bearer ${apiKey}` },
+          signal: AbortSignal.timeout(10_000),
+        });
         const text = await response.text();
         if (!response.ok) {
           httpFailures[String(response.status)] ??= text.slice(0, 300);
@@ -344,7 +390,12 @@ export async function lasthopComposed(text: string, account: string, bounceDomai
       composeEmail(job: unknown, config: unknown, env: { PUBLIC_URL: string; UNSUBSCRIBE_SECRET: string }): Promise<string>;
     };
     const raw = await composeEmail(
-      { id: randomUUID(), account, createdAt: new Date().toISOString(), request: { channel: "email", from: BENCH_FROM, to: benchRecipient(0), subject: emailSubject, text } },
+      {
+        id: randomUUID(),
+        account,
+        createdAt: new Date().toISOString(),
+        request: { channel: "email", from: BENCH_FROM, to: benchRecipient(0), subject: emailSubject, text },
+      },
       { sendingDomains: ["lasthop.test"], bounceDomain, feedbackSenderId: "lasthop" },
       { PUBLIC_URL: publicUrl, UNSUBSCRIBE_SECRET: "dev-unsubscribe-secret-change-me" },
     );

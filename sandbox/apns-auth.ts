@@ -18,7 +18,11 @@ export type ApnsKey = {
 
 export type ProviderTokenVerdict =
   | { ok: true; keyId: string; teamId: string }
-  | { ok: false; status: 403 | 429; reason: "MissingProviderToken" | "InvalidProviderToken" | "ExpiredProviderToken" | "TooManyProviderTokenUpdates" };
+  | {
+      ok: false;
+      status: 403 | 429;
+      reason: "MissingProviderToken" | "InvalidProviderToken" | "ExpiredProviderToken" | "TooManyProviderTokenUpdates";
+    };
 
 export type ProviderTokenStats = { providerTokensSeen: number; tokenChanges: number };
 

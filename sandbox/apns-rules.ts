@@ -14,10 +14,27 @@ export type ApnsHeaders = {
   "apns-collapse-id": string | null;
 };
 
-export const APNS_HEADER_NAMES = ["apns-id", "apns-topic", "apns-push-type", "apns-priority", "apns-expiration", "apns-collapse-id"] as const;
+export const APNS_HEADER_NAMES = [
+  "apns-id",
+  "apns-topic",
+  "apns-push-type",
+  "apns-priority",
+  "apns-expiration",
+  "apns-collapse-id",
+] as const;
 
 // The apns-push-type values Apple documents.
-const PUSH_TYPES = new Set(["alert", "background", "voip", "complication", "fileprovider", "mdm", "liveactivity", "pushtomain", "location"]);
+const PUSH_TYPES = new Set([
+  "alert",
+  "background",
+  "voip",
+  "complication",
+  "fileprovider",
+  "mdm",
+  "liveactivity",
+  "pushtomain",
+  "location",
+]);
 // "The canonical form is 32 lowercase hexadecimal digits, displayed in five groups separated by
 // hyphens in the form 8-4-4-4-12"; uppercase digits pass too (UUIDs compare case-insensitively).
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -63,7 +80,11 @@ export function maxPayloadBytes(pushType: string | null): number {
  * no readable dictionary carries nothing to deliver. It does not require the `aps` key: Apple
  * documents no error for its absence either.
  */
-export function checkPayload(body: Buffer, oversized: boolean, pushType: string | null): ApnsRejection | { payload: Record<string, unknown> } {
+export function checkPayload(
+  body: Buffer,
+  oversized: boolean,
+  pushType: string | null,
+): ApnsRejection | { payload: Record<string, unknown> } {
   if (body.length === 0) return { status: 400, reason: "PayloadEmpty" };
   if (oversized || body.length > maxPayloadBytes(pushType)) return { status: 413, reason: "PayloadTooLarge" };
   try {

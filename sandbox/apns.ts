@@ -292,7 +292,13 @@ export class ApnsService {
 }
 
 /** Answers with Apple's shape: `apns-id` always, a `{"reason": ...}` body on errors. False when the stream is gone. */
-function respond(stream: ServerHttp2Stream, status: number, apnsId: string, reason: string | undefined, extra: Record<string, unknown>): boolean {
+function respond(
+  stream: ServerHttp2Stream,
+  status: number,
+  apnsId: string,
+  reason: string | undefined,
+  extra: Record<string, unknown>,
+): boolean {
   if (stream.closed || stream.destroyed || stream.headersSent) return false;
   if (reason === undefined) {
     stream.respond({ ":status": status, "apns-id": apnsId }, { endStream: true });

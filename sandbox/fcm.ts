@@ -79,10 +79,19 @@ export class FcmService {
     if (!auth.ok) {
       const missing = auth.reason === "missing";
       const message = `Request ${missing ? "is missing required authentication credential" : "had invalid authentication credentials"}. ${AUTH_HELP}`;
-      const reason = { missing: "CREDENTIALS_MISSING", unknown: "ACCESS_TOKEN_TYPE_UNSUPPORTED", expired: "ACCESS_TOKEN_EXPIRED" }[auth.reason];
-      return googleError(res, 401, "UNAUTHENTICATED", message, [{ "@type": ERROR_INFO, reason, domain: "googleapis.com", metadata: METADATA }], {
-        "www-authenticate": `Bearer realm="https://accounts.google.com/"${missing ? "" : ', error="invalid_token"'}`,
-      });
+      const reason = { missing: "CREDENTIALS_MISSING", unknown: "ACCESS_TOKEN_TYPE_UNSUPPORTED", expired: "ACCESS_TOKEN_EXPIRED" }[
+        auth.reason
+      ];
+      return googleError(
+        res,
+        401,
+        "UNAUTHENTICATED",
+        message,
+        [{ "@type": ERROR_INFO, reason, domain: "googleapis.com", metadata: METADATA }],
+        {
+          "www-authenticate": `Bearer realm="https://accounts.google.com/"${missing ? "" : ', error="invalid_token"'}`,
+        },
+      );
     }
     if (!SEND_SCOPES.some((scope) => auth.token.scopes.has(scope))) {
       return googleError(res, 403, "PERMISSION_DENIED", "Request had insufficient authentication scopes.", [
@@ -119,7 +128,10 @@ export class FcmService {
     const invalid = (message: string, details: Detail[]) =>
       answer(400, "rejected", () => googleError(res, 400, "INVALID_ARGUMENT", message, details));
 
-    if (body.oversized) return invalid(`Request payload size exceeds the limit: ${MAX_BODY_BYTES} bytes.`, [badRequest(undefined, "Request payload size exceeds the limit.")]);
+    if (body.oversized)
+      return invalid(`Request payload size exceeds the limit: ${MAX_BODY_BYTES} bytes.`, [
+        badRequest(undefined, "Request payload size exceeds the limit."),
+      ]);
     const parsed = parseRequest(body.bytes);
     if ("problem" in parsed) {
       payload = parsed.message ?? null;
@@ -137,23 +149,36 @@ export class FcmService {
       case "bounce":
         return answer(404, "gone", () => googleError(res, 404, "NOT_FOUND", "Requested entity was not found.", [fcmError("UNREGISTERED")]));
       case "mismatch":
-        return answer(403, "rejected", () => googleError(res, 403, "PERMISSION_DENIED", "SenderId mismatch", [fcmError("SENDER_ID_MISMATCH")]));
+        return answer(403, "rejected", () =>
+          googleError(res, 403, "PERMISSION_DENIED", "SenderId mismatch", [fcmError("SENDER_ID_MISMATCH")]),
+        );
       case "bad":
         return answer(400, "bad-token", () =>
-          googleError(res, 400, "INVALID_ARGUMENT", "The registration token is not a valid FCM registration token", [fcmError("INVALID_ARGUMENT")]),
+          googleError(res, 400, "INVALID_ARGUMENT", "The registration token is not a valid FCM registration token", [
+            fcmError("INVALID_ARGUMENT"),
+          ]),
         );
       case "slow":
         if (!this.#throttled.has(to)) {
           this.#throttled.add(to);
           return answer(429, "throttled", () =>
-            googleError(res, 429, "RESOURCE_EXHAUSTED", "Quota exceeded for sending to this device; retry later.", [fcmError("QUOTA_EXCEEDED")], {
-              "retry-after": "1",
-            }),
+            googleError(
+              res,
+              429,
+              "RESOURCE_EXHAUSTED",
+              "Quota exceeded for sending to this device; retry later.",
+              [fcmError("QUOTA_EXCEEDED")],
+              {
+                "retry-after": "1",
+              },
+            ),
           );
         }
         break;
       case "down":
-        return answer(503, "unavailable", () => googleError(res, 503, "UNAVAILABLE", "The service is currently unavailable.", [fcmError("UNAVAILABLE")]));
+        return answer(503, "unavailable", () =>
+          googleError(res, 503, "UNAVAILABLE", "The service is currently unavailable.", [fcmError("UNAVAILABLE")]),
+        );
     }
     // FCM message ids look like "0:1500415314455276%31bd1c9631bd1c96".
     const id = `0:${Date.now()}${randomBytes(2).readUInt16BE() % 1000}%${randomBytes(8).toString("hex")}`;
@@ -178,12 +203,16 @@ function parseRequest(bytes: Buffer): ParsedRequest {
   }
   const fields = request as Record<string, unknown>;
   for (const name of Object.keys(fields)) {
-    if (!["message", "validate_only", "validateOnly"].includes(name)) return protoProblem(`Invalid JSON payload received. Unknown name "${name}": Cannot find field.`);
+    if (!["message", "validate_only", "validateOnly"].includes(name))
+      return protoProblem(`Invalid JSON payload received. Unknown name "${name}": Cannot find field.`);
   }
   const message = fields.message;
   if (message === undefined || message === null) return recipientNotSet();
   if (typeof message !== "object" || Array.isArray(message)) {
-    return protoProblem(`Invalid value at 'message' (type.googleapis.com/google.firebase.fcm.v1.Message), ${JSON.stringify(message)}`, "message");
+    return protoProblem(
+      `Invalid value at 'message' (type.googleapis.com/google.firebase.fcm.v1.Message), ${JSON.stringify(message)}`,
+      "message",
+    );
   }
   const msg = message as Record<string, unknown>;
   const withMessage = (problem: ParsedRequest) => ({ ...problem, message: msg });
@@ -196,12 +225,19 @@ function parseRequest(bytes: Buffer): ParsedRequest {
   for (const [name, type] of Object.entries(OBJECT_FIELDS)) {
     const value = msg[name];
     if (value !== undefined && value !== null && (typeof value !== "object" || Array.isArray(value))) {
-      return withMessage(protoProblem(`Invalid value at 'message.${name}' (type.googleapis.com/google.firebase.fcm.v1.${type}), ${JSON.stringify(value)}`, `message.${name}`));
+      return withMessage(
+        protoProblem(
+          `Invalid value at 'message.${name}' (type.googleapis.com/google.firebase.fcm.v1.${type}), ${JSON.stringify(value)}`,
+          `message.${name}`,
+        ),
+      );
     }
   }
   if (msg.data !== undefined && msg.data !== null) {
     if (typeof msg.data !== "object" || Array.isArray(msg.data)) {
-      return withMessage(protoProblem(`Invalid value at 'message.data' (map<string, string>), ${JSON.stringify(msg.data)}`, "message.data"));
+      return withMessage(
+        protoProblem(`Invalid value at 'message.data' (map<string, string>), ${JSON.stringify(msg.data)}`, "message.data"),
+      );
     }
     // data is map<string, string>: proto JSON names a bad entry by its index, e.g.
     // "Invalid value at 'message.data[1].value' (TYPE_STRING), 21465".
@@ -223,7 +259,9 @@ function parseRequest(bytes: Buffer): ParsedRequest {
   }
   if (targets.length === 0 || msg[targets[0]!] === "") return withMessage(recipientNotSet());
   if (targets.length > 1) {
-    return withMessage(protoProblem(`Invalid value at 'message' (oneof), oneof field 'target' is already set. Cannot set '${targets[1]}'`, "message"));
+    return withMessage(
+      protoProblem(`Invalid value at 'message' (oneof), oneof field 'target' is already set. Cannot set '${targets[1]}'`, "message"),
+    );
   }
   const validateOnly = fields.validate_only ?? fields.validateOnly;
   return { message: msg, target: msg[targets[0]!] as string, validateOnly: validateOnly === true };
@@ -252,6 +290,13 @@ function outcomeWord(text: string): (typeof OUTCOME_WORDS)[number] | null {
 }
 
 /** Google's JSON error body (google.rpc.Status as JSON). */
-export function googleError(res: ServerResponse, code: number, status: string, message: string, details: Detail[], headers: Record<string, string> = {}): void {
+export function googleError(
+  res: ServerResponse,
+  code: number,
+  status: string,
+  message: string,
+  details: Detail[],
+  headers: Record<string, string> = {},
+): void {
   sendJson(res, code, { error: { code, message, status, details } }, headers);
 }

@@ -107,18 +107,30 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   const oauth = new OAuthService();
   const fcm = new FcmService(store, oauth);
   const smtp = new SmtpService(store, tls, { maxSize: opts.smtpMaxSize, slowMs: opts.smtpSlowMs });
-  const smsDelays = { dlrDelayMs: opts.smscDlrDelayMs ?? DEFAULT_SMSC_DLR_DELAY_MS, lateDlrMs: opts.smscLateDlrMs ?? DEFAULT_SMSC_LATE_DLR_MS };
+  const smsDelays = {
+    dlrDelayMs: opts.smscDlrDelayMs ?? DEFAULT_SMSC_DLR_DELAY_MS,
+    lateDlrMs: opts.smscLateDlrMs ?? DEFAULT_SMSC_LATE_DLR_MS,
+  };
   const smsc = new SmscService(store, {
     ...smsDelays,
     credentials: opts.smscCredentials,
     redeliverMs: opts.smscRedeliverMs,
     idMode: opts.smscIdMode,
   });
-  const smsRest = new SmsRestService(store, { ...smsDelays, accounts: opts.smsRestAccounts ?? DEFAULT_SMS_REST_ACCOUNTS, inboundUrl: opts.smsRestInboundUrl });
+  const smsRest = new SmsRestService(store, {
+    ...smsDelays,
+    accounts: opts.smsRestAccounts ?? DEFAULT_SMS_REST_ACCOUNTS,
+    inboundUrl: opts.smsRestInboundUrl,
+  });
   // Bad keys fail the start, before anything listens.
   for (const key of opts.apnsKeys ?? []) apns.registerKey(key);
   for (const account of opts.fcmServiceAccounts ?? []) oauth.registerServiceAccount(account);
-  const control: Server = createControlServer(store, webpush, [...apnsRoutes(apns), ...fcmRoutes(fcm, oauth), ...smtpRoutes(smtp), ...smsRoutes(smsc, smsRest)]);
+  const control: Server = createControlServer(store, webpush, [
+    ...apnsRoutes(apns),
+    ...fcmRoutes(fcm, oauth),
+    ...smtpRoutes(smtp),
+    ...smsRoutes(smsc, smsRest),
+  ]);
 
   const closeAll = () =>
     Promise.all([close(control), webpush.close(), apns.close(), smtp.close(), smsc.close(), smsRest.close()]).then(() => undefined);
@@ -174,10 +186,18 @@ async function runFromCommandLine(): Promise<void> {
   console.log(`sandbox control API   ${sandbox.httpUrl}`);
   console.log(`sandbox web push      ${sandbox.webpushUrl}  (trust ${sandbox.caPath} via NODE_EXTRA_CA_CERTS)`);
   console.log(`sandbox APNs (h2)     ${sandbox.apnsUrl}  (keys: POST ${sandbox.httpUrl}/_sandbox/apns/keys)`);
-  console.log(`sandbox FCM v1        ${sandbox.httpUrl}/fcm/v1/projects/<project>/messages:send  (token endpoint ${sandbox.httpUrl}/oauth/token)`);
-  console.log(`sandbox SMTP (MTA)    ${urlHost(sandbox.smtp.host)}:${sandbox.smtp.port}  (STARTTLS with the dev CA, any AUTH; recipients with bounce/block/full/soft/slow decide the outcome)`);
-  console.log(`sandbox SMSC (SMPP)   ${urlHost(sandbox.smsc.host)}:${sandbox.smsc.port}  (system_id lasthop, password devpass1; numbers ending 0000/1111/2222 bounce/late/throttle)`);
-  console.log(`sandbox SMS REST      ${sandbox.smsRest.baseUrl}/2010-04-01/Accounts/${sandbox.smsRest.accountSid}/Messages.json  (Basic ${sandbox.smsRest.accountSid}:${sandbox.smsRest.authToken})`);
+  console.log(
+    `sandbox FCM v1        ${sandbox.httpUrl}/fcm/v1/projects/<project>/messages:send  (token endpoint ${sandbox.httpUrl}/oauth/token)`,
+  );
+  console.log(
+    `sandbox SMTP (MTA)    ${urlHost(sandbox.smtp.host)}:${sandbox.smtp.port}  (STARTTLS with the dev CA, any AUTH; recipients with bounce/block/full/soft/slow decide the outcome)`,
+  );
+  console.log(
+    `sandbox SMSC (SMPP)   ${urlHost(sandbox.smsc.host)}:${sandbox.smsc.port}  (system_id lasthop, password devpass1; numbers ending 0000/1111/2222 bounce/late/throttle)`,
+  );
+  console.log(
+    `sandbox SMS REST      ${sandbox.smsRest.baseUrl}/2010-04-01/Accounts/${sandbox.smsRest.accountSid}/Messages.json  (Basic ${sandbox.smsRest.accountSid}:${sandbox.smsRest.authToken})`,
+  );
 
   const stop = (signal: string) => {
     console.log(`sandbox stopping (${signal})`);

@@ -58,7 +58,8 @@ export class OAuthService {
 
   /** Registers (or replaces) a service account; throws when the PEM is not an RSA key. */
   registerServiceAccount(account: ServiceAccount): void {
-    if (typeof account.clientEmail !== "string" || !account.clientEmail.includes("@")) throw new Error("clientEmail must be an email address");
+    if (typeof account.clientEmail !== "string" || !account.clientEmail.includes("@"))
+      throw new Error("clientEmail must be an email address");
     if (typeof account.projectId !== "string" || account.projectId === "") throw new Error("projectId must be a non-empty string");
     let publicKey: KeyObject;
     try {
@@ -90,7 +91,8 @@ export class OAuthService {
     const iat = numericDate(jws.claims.iat);
     const exp = numericDate(jws.claims.exp);
     const now = nowMs / 1000;
-    if (iat === null || exp === null || exp <= iat || exp - iat > MAX_ASSERTION_LIFETIME_SECONDS) return failure("invalid_grant", TIMEFRAME_ERROR);
+    if (iat === null || exp === null || exp <= iat || exp - iat > MAX_ASSERTION_LIFETIME_SECONDS)
+      return failure("invalid_grant", TIMEFRAME_ERROR);
     if (exp <= now || iat > now + MAX_CLOCK_SKEW_SECONDS) return failure("invalid_grant", TIMEFRAME_ERROR);
 
     // The token endpoint only wants some scope: whether it is the right one for an API is the

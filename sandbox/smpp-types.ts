@@ -67,7 +67,10 @@ export interface SmppModule {
     getCoder(shift: number): GsmCoderTable;
   };
   /** ASCII is the package's name for the GSM 03.38 default alphabet (data_coding 0). */
-  encodings: Record<"ASCII" | "LATIN1" | "UCS2", { match(text: string): boolean; encode(text: string): Buffer; decode(bytes: Buffer): string }>;
+  encodings: Record<
+    "ASCII" | "LATIN1" | "UCS2",
+    { match(text: string): boolean; encode(text: string): Buffer; decode(bytes: Buffer): string }
+  >;
   errors: Record<string, number>;
 }
 

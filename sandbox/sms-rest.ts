@@ -114,7 +114,12 @@ export class SmsRestService {
     this.#accounts = opts.accounts ?? DEFAULT_SMS_REST_ACCOUNTS;
     if (this.#accounts.length === 0) throw new Error("smsRestAccounts must hold at least one {sid, authToken}");
     for (const account of this.#accounts) {
-      if (typeof account.sid !== "string" || !/^AC[0-9a-f]{32}$/i.test(account.sid) || typeof account.authToken !== "string" || account.authToken === "") {
+      if (
+        typeof account.sid !== "string" ||
+        !/^AC[0-9a-f]{32}$/i.test(account.sid) ||
+        typeof account.authToken !== "string" ||
+        account.authToken === ""
+      ) {
         throw new Error("smsRestAccounts entries must be {sid: AC + 32 hex digits, authToken: non-empty string}");
       }
     }
@@ -157,7 +162,8 @@ export class SmsRestService {
   sendMo(mo: { from: string; to: string; body: string }): { messageSid: string; url: string } {
     const configured = this.#numbers.get(mo.to);
     const url = configured?.smsUrl ?? this.#inboundUrl;
-    if (url === undefined) throw new Error(`no SMS URL for ${mo.to}: PUT /_sandbox/sms/rest/numbers/${encodeURIComponent(mo.to)} {"smsUrl"} first`);
+    if (url === undefined)
+      throw new Error(`no SMS URL for ${mo.to}: PUT /_sandbox/sms/rest/numbers/${encodeURIComponent(mo.to)} {"smsUrl"} first`);
     const account = this.#accounts.find((candidate) => candidate.sid === configured?.accountSid) ?? this.defaultAccount;
     const messageSid = sid("SM");
     const params = {
@@ -205,7 +211,8 @@ export class SmsRestService {
     if (from === "" && serviceSid === "") return twilioError(res, 400, 21603, "A 'From' phone number is required.");
     if (!E164.test(to)) return twilioError(res, 400, 21211, `The 'To' number ${to} is not a valid phone number.`);
     if (text.length > 1600) return twilioError(res, 400, 21617, "The concatenated message body exceeds the 1600 character limit.");
-    if (statusCallback !== "" && !isHttpUrl(statusCallback)) return twilioError(res, 400, 21609, `The StatusCallback URL ${statusCallback} is not a valid URL.`);
+    if (statusCallback !== "" && !isHttpUrl(statusCallback))
+      return twilioError(res, 400, 21609, `The StatusCallback URL ${statusCallback} is not a valid URL.`);
     const outcome = outcomeOf(to);
     if (outcome === "throttled" && !this.#throttledOnce.has(to)) {
       this.#throttledOnce.add(to);
@@ -265,7 +272,12 @@ export class SmsRestService {
     if (account === null) return authFailure(res);
     const resource = this.#messages.get(messageSid);
     if (resource === undefined || resource.account_sid !== account.sid) {
-      return twilioError(res, 404, 20404, `The requested resource /${API_VERSION}/Accounts/${accountSid}/Messages/${messageSid}.json was not found`);
+      return twilioError(
+        res,
+        404,
+        20404,
+        `The requested resource /${API_VERSION}/Accounts/${accountSid}/Messages/${messageSid}.json was not found`,
+      );
     }
     sendJson(res, 200, resource);
   }

@@ -124,14 +124,18 @@ function parseFaults(input: Record<string, unknown>): { smsc: SmscFaults; restFa
   const smsc: SmscFaults = {};
   const { dropEvery, dropMode, throttleAll, noResponse, idMode, tps, restFail } = input;
   if (dropEvery !== undefined && dropEvery !== null && dropEvery !== 0) {
-    if (typeof dropEvery !== "number" || !Number.isInteger(dropEvery) || dropEvery < 1) return "dropEvery must be a positive integer (a submit_sm count)";
+    if (typeof dropEvery !== "number" || !Number.isInteger(dropEvery) || dropEvery < 1)
+      return "dropEvery must be a positive integer (a submit_sm count)";
     smsc.dropEvery = dropEvery;
   }
   if (dropMode !== undefined) {
     if (dropMode !== "before_resp" && dropMode !== "after_resp") return 'dropMode must be "before_resp" or "after_resp"';
     smsc.dropMode = dropMode;
   }
-  for (const [name, value] of [["throttleAll", throttleAll], ["noResponse", noResponse]] as const) {
+  for (const [name, value] of [
+    ["throttleAll", throttleAll],
+    ["noResponse", noResponse],
+  ] as const) {
     if (value === undefined) continue;
     if (typeof value !== "boolean") return `${name} must be a boolean`;
     smsc[name] = value;
@@ -149,7 +153,8 @@ function parseFaults(input: Record<string, unknown>): { smsc: SmscFaults; restFa
     if (typeof restFail !== "object" || Array.isArray(restFail)) return "restFail must be {status: 500|502|503, count?: n}";
     const { status, count } = restFail as Record<string, unknown>;
     if (status !== 500 && status !== 502 && status !== 503) return "restFail.status must be 500, 502 or 503";
-    if (count !== undefined && (typeof count !== "number" || !Number.isInteger(count) || count < 1)) return "restFail.count must be a positive integer";
+    if (count !== undefined && (typeof count !== "number" || !Number.isInteger(count) || count < 1))
+      return "restFail.count must be a positive integer";
     fail = count === undefined ? { status } : { status, count };
   }
   return { smsc, restFail: fail };

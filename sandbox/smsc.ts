@@ -211,10 +211,7 @@ export class SmscService {
 
   async listen(host: string, port: number): Promise<{ host: string; port: number }> {
     this.#server.listen(port, host);
-    await Promise.race([
-      once(this.#server, "listening"),
-      once(this.#server, "error").then(([error]) => Promise.reject(error as Error)),
-    ]);
+    await Promise.race([once(this.#server, "listening"), once(this.#server, "error").then(([error]) => Promise.reject(error as Error))]);
     const address = this.#server.address();
     if (address === null || typeof address === "string") throw new Error("SMSC has no TCP address");
     this.#address = { host, port: address.port };
@@ -499,7 +496,13 @@ export class SmscService {
     });
   }
 
-  #scheduleDlr(systemId: string, segment: Segment, id: { id: string; counter: number; hex: boolean }, submittedAt: number, outcome: SmsOutcome): void {
+  #scheduleDlr(
+    systemId: string,
+    segment: Segment,
+    id: { id: string; counter: number; hex: boolean },
+    submittedAt: number,
+    outcome: SmsOutcome,
+  ): void {
     const delivered = outcome !== "bounce";
     // registered_delivery bits 0-1: 1 every outcome, 2 failures only, 3 successes only (SMPP 5.0).
     const wanted = segment.registeredDelivery & 0x03;
@@ -571,7 +574,11 @@ export class SmscService {
 
   #nextReceiver(systemId: string): SessionState | null {
     const receivers = [...this.#sessions].filter(
-      (state) => !state.closed && state.systemId === systemId && (state.mode === "transceiver" || state.mode === "receiver") && state.session.socket.writable,
+      (state) =>
+        !state.closed &&
+        state.systemId === systemId &&
+        (state.mode === "transceiver" || state.mode === "receiver") &&
+        state.session.socket.writable,
     );
     if (receivers.length === 0) return null;
     const turn = this.#roundRobin.get(systemId) ?? 0;
@@ -655,7 +662,8 @@ export class SmscService {
 
 function delayOption(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) throw new Error(`${name} must be a non-negative number of milliseconds`);
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0)
+    throw new Error(`${name} must be a non-negative number of milliseconds`);
   return value;
 }
 
@@ -679,8 +687,10 @@ function parseSubmit(pdu: Pdu): Segment | number {
     const length = elements.reduce((sum, element) => sum + element.length, 0);
     udhHex = Buffer.concat([Buffer.from([length]), ...elements]).toString("hex");
     for (const element of elements) {
-      if (element[0] === 0x00 && element[1] === 0x03 && element.length >= 5) concat = { ref: element[2]!, total: element[3]!, seq: element[4]! };
-      if (element[0] === 0x08 && element[1] === 0x04 && element.length >= 6) concat = { ref: element.readUInt16BE(2), total: element[4]!, seq: element[5]! };
+      if (element[0] === 0x00 && element[1] === 0x03 && element.length >= 5)
+        concat = { ref: element[2]!, total: element[3]!, seq: element[4]! };
+      if (element[0] === 0x08 && element[1] === 0x04 && element.length >= 6)
+        concat = { ref: element.readUInt16BE(2), total: element[4]!, seq: element[5]! };
     }
   }
   const sarRef = pdu.sar_msg_ref_num;
@@ -766,7 +776,11 @@ function receiptText(text: string): string {
   const coder = smpp.gsmCoder.getCoder(0);
   return Array.from(text)
     .slice(0, 20)
-    .map((char) => (char === "\n" || char === "\r" || char === "\f" || char === "\x1B" || !(char in coder.charListEnc || char in coder.extCharListEnc) ? " " : char))
+    .map((char) =>
+      char === "\n" || char === "\r" || char === "\f" || char === "\x1B" || !(char in coder.charListEnc || char in coder.extCharListEnc)
+        ? " "
+        : char,
+    )
     .join("");
 }
 

@@ -70,8 +70,16 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     // Keys: the sandbox learns the public halves, the bridge and the Worker the private ones.
     const tokenUri = `${sandbox.httpUrl}/oauth/token`;
     const keys = opts.devKeysFile ? loadOrMakeDevKeys(opts.devKeysFile, tokenUri) : makeDevKeys(tokenUri);
-    await control(sandbox.httpUrl, "/_sandbox/apns/keys", { keyId: keys.apns.keyId, teamId: keys.apns.teamId, publicKeyPem: keys.apns.publicKeyPem });
-    await control(sandbox.httpUrl, "/_sandbox/fcm/service-accounts", { clientEmail: keys.fcm.clientEmail, projectId: keys.fcm.projectId, publicKeyPem: keys.fcm.publicKeyPem });
+    await control(sandbox.httpUrl, "/_sandbox/apns/keys", {
+      keyId: keys.apns.keyId,
+      teamId: keys.apns.teamId,
+      publicKeyPem: keys.apns.publicKeyPem,
+    });
+    await control(sandbox.httpUrl, "/_sandbox/fcm/service-accounts", {
+      clientEmail: keys.fcm.clientEmail,
+      projectId: keys.fcm.projectId,
+      publicKeyPem: keys.fcm.publicKeyPem,
+    });
 
     const secret = opts.vars?.WEBHOOK_SECRET ?? opts.bridgeSecret ?? DEV_BRIDGE_SECRET;
     const bridgePort = opts.bridgePort === 0 ? await freePort() : (opts.bridgePort ?? 8790);
@@ -121,13 +129,26 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       sendingDomains: [DEV_SENDING_DOMAIN],
       bounceDomain: DEV_BOUNCE_DOMAIN,
       dkim: { domain: keys.dkim.domain, selector: keys.dkim.selector, privateKey: keys.dkim.privateKeyPem, algorithm: "rsa-sha256" },
-      relay: opts.emailRelay ?? { mode: "smarthost", host: sandbox.smtp.host, port: sandbox.smtp.port, secure: false, requireTLS: true, auth: { user: "dev", pass: "dev" } },
+      relay: opts.emailRelay ?? {
+        mode: "smarthost",
+        host: sandbox.smtp.host,
+        port: sandbox.smtp.port,
+        secure: false,
+        requireTLS: true,
+        auth: { user: "dev", pass: "dev" },
+      },
     };
     // SMS: SMPP through the bridge to the sandbox SMSC, failing over to the sandbox's REST aggregator.
     const smsAccount = {
       routes: [
         { name: "smpp", type: "smpp", bridgeRoute: "sandbox" },
-        { name: "rest", type: "rest", baseUrl: sandbox.smsRest.baseUrl, accountSid: sandbox.smsRest.accountSid, authToken: sandbox.smsRest.authToken },
+        {
+          name: "rest",
+          type: "rest",
+          baseUrl: sandbox.smsRest.baseUrl,
+          accountSid: sandbox.smsRest.accountSid,
+          authToken: sandbox.smsRest.authToken,
+        },
       ],
       senders: DEV_SMS_SENDERS,
     };
@@ -189,6 +210,10 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
 }
 
 async function control(base: string, path: string, body: unknown): Promise<void> {
-  const response = await fetch(`${base}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const response = await fetch(`${base}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
   if (!response.ok) throw new Error(`sandbox ${path}: ${response.status} ${await response.text()}`);
 }

@@ -26,10 +26,13 @@ Press Ctrl+C to stop.`);
 
 const stop = () => {
   setTimeout(() => process.exit(1), 10_000).unref();
-  stack.close().then(() => process.exit(0), (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  });
+  stack.close().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
 };
 process.once("SIGINT", stop);
 process.once("SIGTERM", stop);

@@ -92,10 +92,22 @@ export function ensureDevCertificates(dir: string = DEFAULT_CERT_DIR): DevCertif
 function generateCa(work: string): void {
   openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", join(work, FILES.caKey)]);
   openssl([
-    "req", "-x509", "-new", "-sha256", "-days", VALIDITY_DAYS,
-    "-config", join(work, "openssl.cnf"), "-extensions", "v3_ca",
-    "-subj", "/CN=lasthop sandbox dev CA",
-    "-key", join(work, FILES.caKey), "-out", join(work, FILES.ca),
+    "req",
+    "-x509",
+    "-new",
+    "-sha256",
+    "-days",
+    VALIDITY_DAYS,
+    "-config",
+    join(work, "openssl.cnf"),
+    "-extensions",
+    "v3_ca",
+    "-subj",
+    "/CN=lasthop sandbox dev CA",
+    "-key",
+    join(work, FILES.caKey),
+    "-out",
+    join(work, FILES.ca),
   ]);
 }
 
@@ -104,12 +116,26 @@ function generateServer(work: string, caPath: string, caKeyPath: string): void {
   openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", join(work, FILES.key)]);
   openssl(["req", "-new", "-config", join(work, "openssl.cnf"), "-subj", "/CN=127.0.0.1", "-key", join(work, FILES.key), "-out", csr]);
   openssl([
-    "x509", "-req", "-sha256", "-days", VALIDITY_DAYS,
-    "-in", csr, "-CA", caPath, "-CAkey", caKeyPath,
+    "x509",
+    "-req",
+    "-sha256",
+    "-days",
+    VALIDITY_DAYS,
+    "-in",
+    csr,
+    "-CA",
+    caPath,
+    "-CAkey",
+    caKeyPath,
     // A random serial avoids openssl's .srl bookkeeping file and keeps reissued leaves distinct.
-    "-set_serial", `0x${randomBytes(16).toString("hex")}`,
-    "-extfile", join(work, "openssl.cnf"), "-extensions", "v3_server",
-    "-out", join(work, FILES.cert),
+    "-set_serial",
+    `0x${randomBytes(16).toString("hex")}`,
+    "-extfile",
+    join(work, "openssl.cnf"),
+    "-extensions",
+    "v3_server",
+    "-out",
+    join(work, FILES.cert),
   ]);
 }
 

@@ -3,9 +3,7 @@
 import { createPublicKey, type KeyObject } from "node:crypto";
 import { numericDate, parseCompactJws, verifyEs256 } from "./jws.ts";
 
-export type VapidVerdict =
-  | { ok: true; publicKey: string; subject: string }
-  | { ok: false; status: 401 | 403; message: string };
+export type VapidVerdict = { ok: true; publicKey: string; subject: string } | { ok: false; status: 401 | 403; message: string };
 
 // RFC 8292 §2: the push service rejects tokens that expire more than 24 hours ahead.
 const MAX_EXP_AHEAD_SECONDS = 24 * 3600;
@@ -60,7 +58,10 @@ function parseVapidAuthorization(header: string): { t: string; k: string } | str
     const eq = item.indexOf("=");
     if (eq < 0) return "Malformed vapid auth-param";
     const name = item.slice(0, eq).trim().toLowerCase();
-    const value = item.slice(eq + 1).trim().replace(/^"(.*)"$/, "$1");
+    const value = item
+      .slice(eq + 1)
+      .trim()
+      .replace(/^"(.*)"$/, "$1");
     params.set(name, value);
   }
   const t = params.get("t");

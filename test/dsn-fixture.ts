@@ -3,7 +3,12 @@
  * its VERP return-path, as a receiving MTA would send it. Shared by the Worker tests and
  * the inbound benchmark.
  */
-export function dsn(messageId: string, recipient: string, status = "5.1.1", diagnostic = "550 5.1.1 <user>: Recipient address rejected: User unknown in local recipient table") {
+export function dsn(
+  messageId: string,
+  recipient: string,
+  status = "5.1.1",
+  diagnostic = "550 5.1.1 <user>: Recipient address rejected: User unknown in local recipient table",
+) {
   return [
     "From: MAILER-DAEMON@mx.example.net",
     `To: bounce+${messageId}@bounces.lasthop.test`,

@@ -28,7 +28,11 @@ type Truthy<T> = Exclude<T, false | null | undefined | 0 | "">;
  * "timed out after … waiting for <what>" (`what` may be a function, to say how far it got). Polls every 5 ms at first, backing off to 200 ms, so an
  * in-process check answers at once and an HTTP poll stays light.
  */
-export async function waitFor<T>(check: () => T | Promise<T>, what: string | (() => string) = "a condition", ms = WAIT_MS): Promise<Truthy<T>> {
+export async function waitFor<T>(
+  check: () => T | Promise<T>,
+  what: string | (() => string) = "a condition",
+  ms = WAIT_MS,
+): Promise<Truthy<T>> {
   const deadline = Date.now() + ms;
   let every = 5;
   for (;;) {
@@ -103,7 +107,11 @@ export async function waitForProgress(read: () => number | Promise<number>, targ
  * fails only when `progress` (read each round) has not gone up for `stallMs`. For a flow that
  * takes an unknown number of steps (retries, attempts) to reach its end.
  */
-export async function waitForWhileProgressing<T>(check: () => T | Promise<T>, progress: () => number | Promise<number>, options: ProgressOptions): Promise<Truthy<T>> {
+export async function waitForWhileProgressing<T>(
+  check: () => T | Promise<T>,
+  progress: () => number | Promise<number>,
+  options: ProgressOptions,
+): Promise<Truthy<T>> {
   const guard = stallGuard(options);
   for (;;) {
     const value = await check();

@@ -159,7 +159,16 @@ export async function startBridge(config: Config, options: BridgeOptions = {}): 
       await Promise.all([pool?.close(500), smtp.close(500)]);
       throw error;
     }
-    log.info({ host: inbound.host, port: inbound.port, domains: config.inbound.domains, edge: config.inbound.edgeUrl, tls: config.inbound.tls !== undefined }, "inbound smtp listening");
+    log.info(
+      {
+        host: inbound.host,
+        port: inbound.port,
+        domains: config.inbound.domains,
+        edge: config.inbound.edgeUrl,
+        tls: config.inbound.tls !== undefined,
+      },
+      "inbound smtp listening",
+    );
   }
 
   if (smppActive) {
@@ -192,6 +201,8 @@ export async function startBridge(config: Config, options: BridgeOptions = {}): 
     return closing;
   };
 
-  const smpp: Bridge["smpp"] = smppActive ? { service: smppActive, health: () => smppActive.health(), close: (ms) => smppActive.close(ms) } : null;
+  const smpp: Bridge["smpp"] = smppActive
+    ? { service: smppActive, health: () => smppActive.health(), close: (ms) => smppActive.close(ms) }
+    : null;
   return { url: `http://${host}:${address.port}`, metrics, pool, tokens, smtpPool, inbound, smpp, inFlight: bridge.inFlight, close };
 }

@@ -164,23 +164,31 @@ const integer = (min: number, max: number, fallback: number) =>
       .trim()
       .regex(/^\d+$/, { error: `must be a whole number between ${min} and ${max}` })
       .transform(Number)
-      .pipe(z.number().min(min, { error: `must be between ${min} and ${max}` }).max(max, { error: `must be between ${min} and ${max}` })),
+      .pipe(
+        z
+          .number()
+          .min(min, { error: `must be between ${min} and ${max}` })
+          .max(max, { error: `must be between ${min} and ${max}` }),
+      ),
   ).transform((v) => v ?? fallback);
 
 /** An https origin (scheme, host, port; no path): HTTP/2 to APNs only runs over TLS. */
 const httpsOrigin = (fallback: string) =>
   optional(
-    z.string().trim().refine(
-      (v) => {
-        try {
-          const url = new URL(v);
-          return url.protocol === "https:" && (url.pathname === "/" || url.pathname === "") && !url.search && !url.hash;
-        } catch {
-          return false;
-        }
-      },
-      { error: "must be an https origin such as https://api.push.apple.com" },
-    ),
+    z
+      .string()
+      .trim()
+      .refine(
+        (v) => {
+          try {
+            const url = new URL(v);
+            return url.protocol === "https:" && (url.pathname === "/" || url.pathname === "") && !url.search && !url.hash;
+          } catch {
+            return false;
+          }
+        },
+        { error: "must be an https origin such as https://api.push.apple.com" },
+      ),
   ).transform((v) => new URL(v ?? fallback).origin);
 
 /**
@@ -192,9 +200,12 @@ const heloName = optional(
     .string()
     .trim()
     .max(255, { error: "must be at most 255 characters" })
-    .regex(/^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.?|\[[0-9A-Fa-f:.]+\]|\[IPv6:[0-9A-Fa-f:.]+\])$/, {
-      error: "must be a host name (letters, digits, hyphens, dots) or an address literal such as [192.0.2.1]",
-    }),
+    .regex(
+      /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.?|\[[0-9A-Fa-f:.]+\]|\[IPv6:[0-9A-Fa-f:.]+\])$/,
+      {
+        error: "must be a host name (letters, digits, hyphens, dots) or an address literal such as [192.0.2.1]",
+      },
+    ),
 );
 
 /** A domain name: labels of letters, digits and hyphens, separated by dots (no trailing dot). */
@@ -205,7 +216,10 @@ const domainList = optional(
   z
     .string()
     .transform((v) => {
-      const names = v.split(",").map((d) => d.trim().replace(/\.$/, "")).filter((d) => d !== "");
+      const names = v
+        .split(",")
+        .map((d) => d.trim().replace(/\.$/, ""))
+        .filter((d) => d !== "");
       // An entry domainToASCII cannot convert stays as given, so the check below names the list as bad.
       return [...new Set(names.map((d) => (domainToASCII(d) || d).toLowerCase()))];
     })
@@ -216,21 +230,36 @@ const domainList = optional(
 
 /** EDGE_URL: an http(s) origin (no path, query or fragment), returned without a trailing slash. */
 const edgeOrigin = optional(
-  z.string().trim().refine(
-    (v) => {
-      try {
-        const url = new URL(v);
-        return (url.protocol === "https:" || url.protocol === "http:") && (url.pathname === "/" || url.pathname === "") && !url.search && !url.hash && !url.username && !url.password;
-      } catch {
-        return false;
-      }
-    },
-    { error: "must be the Worker's http(s) origin such as https://lasthop.example.workers.dev" },
-  ),
+  z
+    .string()
+    .trim()
+    .refine(
+      (v) => {
+        try {
+          const url = new URL(v);
+          return (
+            (url.protocol === "https:" || url.protocol === "http:") &&
+            (url.pathname === "/" || url.pathname === "") &&
+            !url.search &&
+            !url.hash &&
+            !url.username &&
+            !url.password
+          );
+        } catch {
+          return false;
+        }
+      },
+      { error: "must be the Worker's http(s) origin such as https://lasthop.example.workers.dev" },
+    ),
 ).transform((v) => (v === undefined ? undefined : new URL(v).origin));
 
 /** Apple's key ids and team ids are 10 letters and digits. */
-const appleId = optional(z.string().trim().regex(/^[A-Za-z0-9]{10}$/, { error: "must be 10 characters (letters and digits)" }));
+const appleId = optional(
+  z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9]{10}$/, { error: "must be 10 characters (letters and digits)" }),
+);
 
 const schema = z
   .object({
@@ -282,25 +311,53 @@ const schema = z
       ctx.addIssue({ code: "custom", path: ["APNS_KEY_FILE"], message: "cannot be set together with APNS_KEY: give the key one way" });
     }
     // APNs is all or nothing: a partial set is a mistake, not "APNs off".
-    const given = { key: env.APNS_KEY !== undefined || env.APNS_KEY_FILE !== undefined, APNS_KEY_ID: env.APNS_KEY_ID !== undefined, APNS_TEAM_ID: env.APNS_TEAM_ID !== undefined };
+    const given = {
+      key: env.APNS_KEY !== undefined || env.APNS_KEY_FILE !== undefined,
+      APNS_KEY_ID: env.APNS_KEY_ID !== undefined,
+      APNS_TEAM_ID: env.APNS_TEAM_ID !== undefined,
+    };
     if (Object.values(given).some(Boolean) && !Object.values(given).every(Boolean)) {
       const missing = !given.key ? "APNS_KEY" : !given.APNS_KEY_ID ? "APNS_KEY_ID" : "APNS_TEAM_ID";
-      ctx.addIssue({ code: "custom", path: [missing], message: "is missing: APNs needs APNS_KEY (or APNS_KEY_FILE), APNS_KEY_ID and APNS_TEAM_ID together" });
+      ctx.addIssue({
+        code: "custom",
+        path: [missing],
+        message: "is missing: APNs needs APNS_KEY (or APNS_KEY_FILE), APNS_KEY_ID and APNS_TEAM_ID together",
+      });
     }
     // The inbound SMTP server is all or nothing too. Its certificate and key come as a pair, and
     // giving them without the server is a partial set as well.
-    const tlsGiven = { INBOUND_TLS_CERT_FILE: env.INBOUND_TLS_CERT_FILE !== undefined, INBOUND_TLS_KEY_FILE: env.INBOUND_TLS_KEY_FILE !== undefined };
+    const tlsGiven = {
+      INBOUND_TLS_CERT_FILE: env.INBOUND_TLS_CERT_FILE !== undefined,
+      INBOUND_TLS_KEY_FILE: env.INBOUND_TLS_KEY_FILE !== undefined,
+    };
     const inbound = { INBOUND_DOMAINS: env.INBOUND_DOMAINS !== undefined, EDGE_URL: env.EDGE_URL !== undefined };
     // EDGE_URL alone is fine when SMPP needs it (DLR/MO forwarding); SMPP without it is not.
-    const edgeForSmpp = env.SMPP_ROUTES !== undefined && inbound.EDGE_URL && !inbound.INBOUND_DOMAINS && !Object.values(tlsGiven).some(Boolean);
+    const edgeForSmpp =
+      env.SMPP_ROUTES !== undefined && inbound.EDGE_URL && !inbound.INBOUND_DOMAINS && !Object.values(tlsGiven).some(Boolean);
     if (env.SMPP_ROUTES !== undefined && !inbound.EDGE_URL) {
-      ctx.addIssue({ code: "custom", path: ["EDGE_URL"], message: "is missing: SMPP_ROUTES needs EDGE_URL (delivery receipts and MO messages are posted to the edge)" });
-    } else if (!edgeForSmpp && (Object.values(inbound).some(Boolean) || Object.values(tlsGiven).some(Boolean)) && !Object.values(inbound).every(Boolean)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["EDGE_URL"],
+        message: "is missing: SMPP_ROUTES needs EDGE_URL (delivery receipts and MO messages are posted to the edge)",
+      });
+    } else if (
+      !edgeForSmpp &&
+      (Object.values(inbound).some(Boolean) || Object.values(tlsGiven).some(Boolean)) &&
+      !Object.values(inbound).every(Boolean)
+    ) {
       const missing = !inbound.INBOUND_DOMAINS ? "INBOUND_DOMAINS" : "EDGE_URL";
-      ctx.addIssue({ code: "custom", path: [missing], message: "is missing: the inbound SMTP server needs INBOUND_DOMAINS and EDGE_URL together" });
+      ctx.addIssue({
+        code: "custom",
+        path: [missing],
+        message: "is missing: the inbound SMTP server needs INBOUND_DOMAINS and EDGE_URL together",
+      });
     } else if (tlsGiven.INBOUND_TLS_CERT_FILE !== tlsGiven.INBOUND_TLS_KEY_FILE) {
       const missing = tlsGiven.INBOUND_TLS_CERT_FILE ? "INBOUND_TLS_KEY_FILE" : "INBOUND_TLS_CERT_FILE";
-      ctx.addIssue({ code: "custom", path: [missing], message: "is missing: STARTTLS needs INBOUND_TLS_CERT_FILE and INBOUND_TLS_KEY_FILE together" });
+      ctx.addIssue({
+        code: "custom",
+        path: [missing],
+        message: "is missing: STARTTLS needs INBOUND_TLS_CERT_FILE and INBOUND_TLS_KEY_FILE together",
+      });
     }
   });
 
@@ -354,7 +411,8 @@ function inboundTls(certFile: string, keyFile: string): { cert: string; key: str
   } catch {
     throw new ConfigError(`INBOUND_TLS_KEY_FILE must hold a PEM private key (${keyFile})`);
   }
-  if (!x509.checkPrivateKey(privateKey)) throw new ConfigError(`INBOUND_TLS_KEY_FILE is not the key of the certificate in INBOUND_TLS_CERT_FILE (${keyFile})`);
+  if (!x509.checkPrivateKey(privateKey))
+    throw new ConfigError(`INBOUND_TLS_KEY_FILE is not the key of the certificate in INBOUND_TLS_CERT_FILE (${keyFile})`);
   return { cert, key };
 }
 
@@ -363,25 +421,44 @@ function inboundTls(certFile: string, keyFile: string): { cert: string; key: str
 
 const ton = z.number().int().min(0).max(255, { error: "must be a TON/NPI value 0..255" });
 const ms = (min: number, max: number, fallback: number) =>
-  z.number({ error: "must be a number of milliseconds" }).int({ error: "must be a whole number of milliseconds" }).min(min, { error: `must be between ${min} and ${max}` }).max(max, { error: `must be between ${min} and ${max}` }).default(fallback);
+  z
+    .number({ error: "must be a number of milliseconds" })
+    .int({ error: "must be a whole number of milliseconds" })
+    .min(min, { error: `must be between ${min} and ${max}` })
+    .max(max, { error: `must be between ${min} and ${max}` })
+    .default(fallback);
 const idBase = z.union([z.literal(10), z.literal(16)], { error: "must be 10 or 16" });
 
-const smppBind = z.strictObject({
-  host: z.string({ error: "is required (the SMSC's host name or address)" }).trim().min(1, { error: "must not be empty" }),
-  port: z.number({ error: "is required (a port number)" }).int().min(1, { error: "must be a port 1..65535" }).max(65_535, { error: "must be a port 1..65535" }),
-  systemId: z.string({ error: "is required" }).min(1, { error: "must not be empty" }).max(15, { error: "must be at most 15 characters (SMPP system_id)" }),
-  password: z.string({ error: "is required" }).max(8, { error: "must be at most 8 characters (SMPP password)" }),
-  systemType: z.string().max(12, { error: "must be at most 12 characters (SMPP system_type)" }).optional(),
-  mode: z.enum(["transceiver", "pair"], { error: 'must be "transceiver" or "pair"' }),
-  tls: z.boolean({ error: "must be true or false" }).default(false),
-  ca: z.string().trim().min(1).optional(),
-}).refine((b) => b.ca === undefined || b.tls, { path: ["ca"], error: "needs tls: true" });
+const smppBind = z
+  .strictObject({
+    host: z.string({ error: "is required (the SMSC's host name or address)" }).trim().min(1, { error: "must not be empty" }),
+    port: z
+      .number({ error: "is required (a port number)" })
+      .int()
+      .min(1, { error: "must be a port 1..65535" })
+      .max(65_535, { error: "must be a port 1..65535" }),
+    systemId: z
+      .string({ error: "is required" })
+      .min(1, { error: "must not be empty" })
+      .max(15, { error: "must be at most 15 characters (SMPP system_id)" }),
+    password: z.string({ error: "is required" }).max(8, { error: "must be at most 8 characters (SMPP password)" }),
+    systemType: z.string().max(12, { error: "must be at most 12 characters (SMPP system_type)" }).optional(),
+    mode: z.enum(["transceiver", "pair"], { error: 'must be "transceiver" or "pair"' }),
+    tls: z.boolean({ error: "must be true or false" }).default(false),
+    ca: z.string().trim().min(1).optional(),
+  })
+  .refine((b) => b.ca === undefined || b.tls, { path: ["ca"], error: "needs tls: true" });
 
 const smppRoute = z
   .strictObject({
     name: z.string({ error: "is required" }).regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: "must be 1-64 letters, digits, '_', '.' or '-'" }),
     binds: z.array(smppBind, { error: "must be an array of binds" }).min(1, { error: "must hold at least one bind" }),
-    window: z.number().int({ error: "must be a whole number" }).min(1, { error: "must be at least 1" }).max(1_000, { error: "must be at most 1000" }).default(10),
+    window: z
+      .number()
+      .int({ error: "must be a whole number" })
+      .min(1, { error: "must be at least 1" })
+      .max(1_000, { error: "must be at most 1000" })
+      .default(10),
     tps: z.number().positive({ error: "must be a number > 0, or null (uncapped)" }).nullable().default(null),
     useMessagePayload: z.boolean({ error: "must be true or false" }).default(false),
     submitIdBase: idBase.default(10),
@@ -472,7 +549,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const v = parsed.data;
   let apns: ApnsConfig | null = null;
   if (v.APNS_KEY_ID !== undefined && v.APNS_TEAM_ID !== undefined) {
-    const key = v.APNS_KEY !== undefined ? apnsKey("APNS_KEY", v.APNS_KEY) : apnsKey("APNS_KEY_FILE", readText("APNS_KEY_FILE", v.APNS_KEY_FILE!));
+    const key =
+      v.APNS_KEY !== undefined ? apnsKey("APNS_KEY", v.APNS_KEY) : apnsKey("APNS_KEY_FILE", readText("APNS_KEY_FILE", v.APNS_KEY_FILE!));
     apns = {
       key,
       keyId: v.APNS_KEY_ID,
@@ -504,7 +582,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       edgeUrl: v.EDGE_URL,
       maxBytes: v.INBOUND_MAX_BYTES,
       edgeTimeoutMs: v.INBOUND_EDGE_TIMEOUT_MS,
-      ...(v.INBOUND_TLS_CERT_FILE !== undefined && v.INBOUND_TLS_KEY_FILE !== undefined ? { tls: inboundTls(v.INBOUND_TLS_CERT_FILE, v.INBOUND_TLS_KEY_FILE) } : {}),
+      ...(v.INBOUND_TLS_CERT_FILE !== undefined && v.INBOUND_TLS_KEY_FILE !== undefined
+        ? { tls: inboundTls(v.INBOUND_TLS_CERT_FILE, v.INBOUND_TLS_KEY_FILE) }
+        : {}),
     };
   }
   let smpp: SmppConfig | undefined;

@@ -13,10 +13,13 @@ import type { LogLevel } from "./config.ts";
 export type { Logger };
 
 export function createLogger(level: LogLevel = "info"): Logger {
-  return pino({
-    level,
-    base: { service: "lasthop-bridge" },
-    timestamp: pino.stdTimeFunctions.isoTime,
-    redact: { paths: ["authorization", "headers.authorization", "*.authorization", "key", "secret"], censor: "[redacted]" },
-  }, pino.destination({ dest: 1, sync: true }));
+  return pino(
+    {
+      level,
+      base: { service: "lasthop-bridge" },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      redact: { paths: ["authorization", "headers.authorization", "*.authorization", "key", "secret"], censor: "[redacted]" },
+    },
+    pino.destination({ dest: 1, sync: true }),
+  );
 }

@@ -57,7 +57,14 @@ log.info(
   {
     url: bridge.url,
     apns: config.apns !== null,
-    smpp: config.smpp ? config.smpp.routes.map((r) => ({ name: r.name, binds: r.binds.map((b) => `${b.systemId}@${b.host}:${b.port}${b.tls ? " tls" : ""} ${b.mode}`), window: r.window, tps: r.tps })) : false,
+    smpp: config.smpp
+      ? config.smpp.routes.map((r) => ({
+          name: r.name,
+          binds: r.binds.map((b) => `${b.systemId}@${b.host}:${b.port}${b.tls ? " tls" : ""} ${b.mode}`),
+          window: r.window,
+          tps: r.tps,
+        }))
+      : false,
   },
   "listening",
 );

@@ -61,7 +61,12 @@ export function createMetrics(
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "bridge_" });
   const inFlight = new Gauge({ name: "bridge_in_flight", help: "Batch requests from the edge being handled now", registers: [registry] });
-  const sent = new Counter({ name: "bridge_sent_total", help: "Items sent to a next hop", labelNames: ["channel"] as const, registers: [registry] });
+  const sent = new Counter({
+    name: "bridge_sent_total",
+    help: "Items sent to a next hop",
+    labelNames: ["channel"] as const,
+    registers: [registry],
+  });
   const outcomes = new Counter({
     name: "bridge_outcomes_total",
     help: "Item outcomes by kind (accepted, bounced, failed, retry) and reason",

@@ -160,15 +160,28 @@ export function createBridgeServer(options: ServerOptions): BridgeServer {
   }
 
   batchRoute({
-    path: BRIDGE_APNS_PATH, channel: "apns", what: "APNs", schema: apnsBatch, service: options.apns,
-    notConfigured: () => new ApiError(503, "apns_not_configured", "APNs is not configured on this bridge (APNS_KEY, APNS_KEY_ID, APNS_TEAM_ID)"),
+    path: BRIDGE_APNS_PATH,
+    channel: "apns",
+    what: "APNs",
+    schema: apnsBatch,
+    service: options.apns,
+    notConfigured: () =>
+      new ApiError(503, "apns_not_configured", "APNs is not configured on this bridge (APNS_KEY, APNS_KEY_ID, APNS_TEAM_ID)"),
   });
   batchRoute({
-    path: BRIDGE_SMTP_PATH, channel: "smtp", what: "SMTP", schema: smtpBatch, service: options.smtp,
+    path: BRIDGE_SMTP_PATH,
+    channel: "smtp",
+    what: "SMTP",
+    schema: smtpBatch,
+    service: options.smtp,
     notConfigured: () => new ApiError(503, "smtp_not_configured", "the SMTP relay is not running on this bridge"),
   });
   batchRoute({
-    path: BRIDGE_SMPP_PATH, channel: "smpp", what: "SMPP", schema: smppBatch, service: options.smpp,
+    path: BRIDGE_SMPP_PATH,
+    channel: "smpp",
+    what: "SMPP",
+    schema: smppBatch,
+    service: options.smpp,
     notConfigured: () => new ApiError(503, "smpp_not_configured", "SMPP is not configured on this bridge (SMPP_ROUTES, EDGE_URL)"),
   });
 

@@ -56,7 +56,12 @@ export async function acceptMessage(env: Env, account: string, value: unknown, o
   const plan = request.channel === "sms" ? planSms(request.body) : null;
   return {
     httpStatus: result.kind === "replay" ? 200 : 202,
-    body: { id: message.id, status: message.status, ...(reason ? { reason } : {}), ...(plan ? { segments: plan.segments, encoding: plan.encoding } : {}) },
+    body: {
+      id: message.id,
+      status: message.status,
+      ...(reason ? { reason } : {}),
+      ...(plan ? { segments: plan.segments, encoding: plan.encoding } : {}),
+    },
   };
 }
 
@@ -83,19 +88,28 @@ function assertSendable(env: Env, account: string, request: SendRequest): void {
       ]);
     }
     if (allowed === "route") {
-      throw new ApiError(422, "route_not_configured", `the account has no ${request.route} route`, [{ path: "route", message: "leave it out to use the account's routes in order" }]);
+      throw new ApiError(422, "route_not_configured", `the account has no ${request.route} route`, [
+        { path: "route", message: "leave it out to use the account's routes in order" },
+      ]);
     }
   }
   if (request.channel === "webpush") {
     if (!endpointAllowed(request.to.endpoint, parseAllowlist(env.WEBPUSH_ALLOWED_HOSTS))) {
       throw new ApiError(422, "endpoint_not_allowed", "the push endpoint's host or port is not a known push service", [
-        { path: "to.endpoint", message: `${new URL(request.to.endpoint).host} is not on the push-service allowlist (port 443 only, unless an entry names another)` },
+        {
+          path: "to.endpoint",
+          message: `${new URL(request.to.endpoint).host} is not on the push-service allowlist (port 443 only, unless an entry names another)`,
+        },
       ]);
     }
     const size = utf8(payloadText(request.payload)).length;
     if (size > WEBPUSH_MAX_PLAINTEXT) {
       throw new ApiError(400, "validation_failed", "the request is invalid", [
-        { path: "payload", code: "too_big", message: `payload is ${size} bytes; at most ${WEBPUSH_MAX_PLAINTEXT} fit in a 4096-byte encrypted push message` },
+        {
+          path: "payload",
+          code: "too_big",
+          message: `payload is ${size} bytes; at most ${WEBPUSH_MAX_PLAINTEXT} fit in a 4096-byte encrypted push message`,
+        },
       ]);
     }
   }

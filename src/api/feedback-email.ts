@@ -28,7 +28,9 @@ export async function ingestFeedbackEmail(env: Env, raw: Uint8Array, envelopeTo:
   const events = account ? await feedbackEvents(report, { account, receivedAt, provider: "inbound-email" }) : [];
   if (!account || events.length === 0) {
     if (report.kind === "dsn" || report.kind === "arf" || report.kind === "unknown") {
-      console.warn(JSON.stringify({ msg: "feedback email links to no message", kind: report.kind, envelopeTo, messageId: report.messageId }));
+      console.warn(
+        JSON.stringify({ msg: "feedback email links to no message", kind: report.kind, envelopeTo, messageId: report.messageId }),
+      );
       await accountStub(env, account ?? accounts[0]).count("none", "unlinked", receivedAt);
     }
     return { outcome: "unlinked", kind: report.kind };

@@ -40,7 +40,8 @@ export const inbound = new Hono<AppEnv>().post(
     const parsed = inboundEmail.safeParse(value);
     if (!parsed.success) throw validationError(parsed.error);
     const result = await ingestFeedbackEmail(c.env, fromBase64(parsed.data.raw), parsed.data.to);
-    if (result.outcome === "not_ours") throw new ApiError(422, "not_ours", `${parsed.data.to} is not at a bounce domain of this deployment`);
+    if (result.outcome === "not_ours")
+      throw new ApiError(422, "not_ours", `${parsed.data.to} is not at a bounce domain of this deployment`);
     return c.json(result, 202);
   },
 );
@@ -70,12 +71,23 @@ inbound.post("/sms", signatureHeadersFirst, limitBody, async (c) => {
   }
   if (item.kind === "dlr") {
     const { kind: _kind, from: _from, to: _to, ...receipt } = item;
-    const result = (await refStub(c.env, account, `smpp:${item.route}`, item.smscId).receipt({ ...receipt, receivedAt: now })) as unknown as ReceiptResult;
+    const result = (await refStub(c.env, account, `smpp:${item.route}`, item.smscId).receipt({
+      ...receipt,
+      receivedAt: now,
+    })) as unknown as ReceiptResult;
     if (result.kind === "parked") await accountStub(c.env, account).count("sms", "receipt_parked", now);
     return c.json({ outcome: result.kind }, 202);
   }
   const bucket = Math.floor(Date.parse(item.receivedAt) / MO_DEDUPE_WINDOW_MS);
   const id = await derivedEventId("smpp-mo", item.route, item.from, item.to, item.body, bucket);
-  const result = await ingestMo(c.env, account, { id, route: item.route, provider: "smpp", from: item.from, to: item.to, body: item.body, receivedAt: item.receivedAt });
+  const result = await ingestMo(c.env, account, {
+    id,
+    route: item.route,
+    provider: "smpp",
+    from: item.from,
+    to: item.to,
+    body: item.body,
+    receivedAt: item.receivedAt,
+  });
   return c.json(result, 202);
 });

@@ -7,7 +7,11 @@ import { limitBody } from "./body.ts";
 import { ApiError, readJson, validationError } from "../core/http.ts";
 import type { AppEnv } from "./types.ts";
 
-const idempotencyKey = z.string().min(1).max(255).regex(/^[\x21-\x7e]+$/, "printable ASCII without spaces");
+const idempotencyKey = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(/^[\x21-\x7e]+$/, "printable ASCII without spaces");
 
 function readIdempotencyKey(header: string | undefined): string | undefined {
   if (header === undefined) return undefined;

@@ -22,7 +22,9 @@ export const stats = new Hono<AppEnv>().get("/", async (c) => {
   const from = new Date(parsed.data.from ?? to.getTime() - DAY_MS);
   if (from >= to) throw new ApiError(400, "validation_failed", "from must be before to", [{ path: "from", message: "must be before to" }]);
   const shards = counterStubs(c.env, c.get("account"));
-  const lists = await Promise.all(shards.map(async (shard) => (await shard.stats(from.toISOString(), to.toISOString(), parsed.data.channel)) as unknown as StatsBucket[]));
+  const lists = await Promise.all(
+    shards.map(async (shard) => (await shard.stats(from.toISOString(), to.toISOString(), parsed.data.channel)) as unknown as StatsBucket[]),
+  );
   const buckets = mergeBuckets(lists);
   return c.json({ from: from.toISOString(), to: to.toISOString(), buckets });
 });

@@ -22,7 +22,9 @@ function decodeCursor(cursor: string | undefined): [string, string] | undefined 
   } catch {
     // fall through to the error below
   }
-  throw new ApiError(400, "validation_failed", "the cursor is invalid", [{ path: "cursor", message: "use nextCursor from a previous page" }]);
+  throw new ApiError(400, "validation_failed", "the cursor is invalid", [
+    { path: "cursor", message: "use nextCursor from a previous page" },
+  ]);
 }
 
 /** Parses `/:channel/:recipient`; push tokens and endpoints are addressed by their SHA-256. */
@@ -31,7 +33,8 @@ function target(account: string, channelText: string, recipientText: string) {
   if (!channel.success) throw new ApiError(404, "not_found", `no channel ${channelText}`);
   const key = recipientKeyFromPath(channel.data, recipientText);
   if (!key) {
-    const hint = channel.data === "email" || channel.data === "sms" ? "an address or E.164 number" : "the SHA-256 hex of the token or endpoint";
+    const hint =
+      channel.data === "email" || channel.data === "sms" ? "an address or E.164 number" : "the SHA-256 hex of the token or endpoint";
     throw new ApiError(400, "validation_failed", "the recipient is invalid", [{ path: "recipient", message: `address it as ${hint}` }]);
   }
   return { account, channel: channel.data as Channel, recipientKey: key, recipient: key };

@@ -40,8 +40,13 @@ async function unsubscribe(env: Env, claim: UnsubscribeClaim): Promise<void> {
   // The message is gone (or never was ours to keep): the recipient still gets what they asked for.
   const key = normalizeEmail(claim.recipient);
   await recipientStub(env, claim.account, "email", key).suppress({
-    account: claim.account, channel: "email", recipientKey: key, recipient: key,
-    reason: "unsubscribe", at: new Date().toISOString(), messageId: claim.messageId,
+    account: claim.account,
+    channel: "email",
+    recipientKey: key,
+    recipient: key,
+    reason: "unsubscribe",
+    at: new Date().toISOString(),
+    messageId: claim.messageId,
   });
 }
 

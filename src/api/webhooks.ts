@@ -49,24 +49,30 @@ export const webhooks = new Hono<AppEnv>()
       ]);
     }
     await ingestMo(c.env, query.data.account, {
-      id: form.MessageSid, route: route.name, provider: "twilio", from: form.From, to: form.To, body: form.Body, receivedAt: now,
+      id: form.MessageSid,
+      route: route.name,
+      provider: "twilio",
+      from: form.From,
+      to: form.To,
+      body: form.Body,
+      receivedAt: now,
     });
     return c.body(EMPTY_TWIML, 200, { "content-type": "text/xml; charset=utf-8" });
   })
   .post("/:provider", limitBody, async (c) => {
-  const provider = c.req.param("provider");
-  if (provider !== "bridge") throw new ApiError(404, "not_found", `no webhook provider ${provider}`);
-  const raw = await c.req.text();
-  await assertSigned(c.env.WEBHOOK_SECRET, EDGE_EVENTS_PATH, c.req.raw.headers, raw);
-  const value = readJson(c.req.raw.headers, raw);
-  const parsed = eventBatch.safeParse(value);
-  if (!parsed.success) throw validationError(parsed.error);
-  const receivedAt = new Date().toISOString();
-  const events = parsed.data.events.map((event) => ({ ...event, receivedAt: event.receivedAt ?? receivedAt }));
-  assertQueueable(events, "events");
-  await enqueueEvents(c.env.EVENTS, events);
-  return c.json({ accepted: events.length }, 202);
-});
+    const provider = c.req.param("provider");
+    if (provider !== "bridge") throw new ApiError(404, "not_found", `no webhook provider ${provider}`);
+    const raw = await c.req.text();
+    await assertSigned(c.env.WEBHOOK_SECRET, EDGE_EVENTS_PATH, c.req.raw.headers, raw);
+    const value = readJson(c.req.raw.headers, raw);
+    const parsed = eventBatch.safeParse(value);
+    if (!parsed.success) throw validationError(parsed.error);
+    const receivedAt = new Date().toISOString();
+    const events = parsed.data.events.map((event) => ({ ...event, receivedAt: event.receivedAt ?? receivedAt }));
+    assertQueueable(events, "events");
+    await enqueueEvents(c.env.EVENTS, events);
+    return c.json({ accepted: events.length }, 202);
+  });
 
 /**
  * 413 event_too_large, naming each event a queue message cannot hold, before anything of the

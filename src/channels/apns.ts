@@ -24,5 +24,10 @@ export async function sendApnsBatch(jobs: Array<{ id: string; request: ApnsSend 
       ...(request.sandbox !== undefined ? { sandbox: request.sandbox } : {}),
     })),
   };
-  return sendBatchToBridge(env, BRIDGE_APNS_PATH, batch, jobs.map(({ id }) => id));
+  return sendBatchToBridge(
+    env,
+    BRIDGE_APNS_PATH,
+    batch,
+    jobs.map(({ id }) => id),
+  );
 }

@@ -56,6 +56,8 @@ export async function sendBatchToBridge(env: Env, path: string, body: unknown, i
   return ids.map((id) => {
     const result = byId.get(id);
     if (!result) return { kind: "retry", detail: { reason: "bridge_error", error: "no result for this item", submitted: "maybe" } };
-    return result.kind === "retry" ? { kind: "retry", detail: result.detail, retryAfter: result.retryAfter } : { kind: result.kind, detail: result.detail };
+    return result.kind === "retry"
+      ? { kind: "retry", detail: result.detail, retryAfter: result.retryAfter }
+      : { kind: result.kind, detail: result.detail };
   });
 }

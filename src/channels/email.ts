@@ -21,7 +21,11 @@ export type EmailJob = { id: string; account: string; createdAt: string; request
  * Composes the RFC 5322 message. Deterministic for a message (Date is its creation time,
  * Message-ID and the MIME boundaries come from its id), so every retry relays the same bytes.
  */
-export async function composeEmail(job: EmailJob, config: EmailAccountConfig, env: Pick<Env, "PUBLIC_URL" | "UNSUBSCRIBE_SECRET">): Promise<string> {
+export async function composeEmail(
+  job: EmailJob,
+  config: EmailAccountConfig,
+  env: Pick<Env, "PUBLIC_URL" | "UNSUBSCRIBE_SECRET">,
+): Promise<string> {
   const { request, id } = job;
   const msg = createMimeMessage();
   // Boundaries from the message id rather than Math.random: every retry relays the same bytes.
@@ -48,7 +52,10 @@ export async function composeEmail(job: EmailJob, config: EmailAccountConfig, en
     msg.setHeader("List-Unsubscribe-Post", "List-Unsubscribe=One-Click");
   }
   for (const [name, value] of Object.entries(request.headers ?? {})) msg.setHeader(name, folded(name, value));
-  for (const [contentType, data] of [["text/plain", request.text], ["text/html", request.html]] as const) {
+  for (const [contentType, data] of [
+    ["text/plain", request.text],
+    ["text/html", request.html],
+  ] as const) {
     if (data === undefined) continue;
     // Non-ASCII or very long lines go base64: labelling 8-bit text as 7bit breaks strict MTAs and DKIM.
     msg.addMessage(fitsSevenBit(data) ? { contentType, data } : { contentType, data: base64Lines(data), encoding: "base64" });
@@ -108,7 +115,12 @@ export async function sendEmailBatch(jobs: EmailJob[], env: Env): Promise<SendOu
     indexes.push(index);
   }
   for (const chunk of chunks(items, indexes)) {
-    const results = await sendBatchToBridge(env, BRIDGE_SMTP_PATH, { items: chunk.items }, chunk.items.map((item) => item.id));
+    const results = await sendBatchToBridge(
+      env,
+      BRIDGE_SMTP_PATH,
+      { items: chunk.items },
+      chunk.items.map((item) => item.id),
+    );
     chunk.indexes.forEach((index, i) => (outcomes[index] = results[i]));
   }
   return outcomes;

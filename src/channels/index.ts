@@ -18,7 +18,13 @@ import { sendWebPush } from "./webpush.ts";
 export async function sendAll(jobs: SendJob[], env: Env): Promise<SendOutcome[]> {
   const outcomes: SendOutcome[] = new Array(jobs.length);
   const apns: Array<{ index: number; id: string; request: Extract<SendRequest, { channel: "apns" }> }> = [];
-  const email: Array<{ index: number; id: string; account: string; createdAt: string; request: Extract<SendRequest, { channel: "email" }> }> = [];
+  const email: Array<{
+    index: number;
+    id: string;
+    account: string;
+    createdAt: string;
+    request: Extract<SendRequest, { channel: "email" }>;
+  }> = [];
   const sms: Array<{ index: number; id: string; account: string; route?: string; request: Extract<SendRequest, { channel: "sms" }> }> = [];
   const pending: Promise<void>[] = [];
   jobs.forEach((job, index) => {
@@ -33,7 +39,11 @@ export async function sendAll(jobs: SendJob[], env: Env): Promise<SendOutcome[]>
     const results = await send(group);
     group.forEach(({ index }, i) => (outcomes[index] = results[i]));
   };
-  pending.push(grouped(apns, (g) => sendApnsBatch(g, env)), grouped(email, (g) => sendEmailBatch(g, env)), grouped(sms, (g) => sendSmsBatch(g, env)));
+  pending.push(
+    grouped(apns, (g) => sendApnsBatch(g, env)),
+    grouped(email, (g) => sendEmailBatch(g, env)),
+    grouped(sms, (g) => sendSmsBatch(g, env)),
+  );
   await Promise.all(pending);
   return outcomes;
 }

@@ -91,7 +91,10 @@ async function attempt(pending: Pending[], env: Env): Promise<SendOutcome[]> {
     const route = entry.routes[entry.at]!;
     if (route.type === "smpp") {
       if (!bridgeServes(env, "sms")) {
-        results[i] = { kind: "retry", detail: { reason: "route_down", submitted: "no", hint: "the bridge does not serve sms in this deployment" } };
+        results[i] = {
+          kind: "retry",
+          detail: { reason: "route_down", submitted: "no", hint: "the bridge does not serve sms in this deployment" },
+        };
         return;
       }
       const bridgeRoute = route.bridgeRoute ?? route.name;
@@ -113,10 +116,22 @@ async function attempt(pending: Pending[], env: Env): Promise<SendOutcome[]> {
   for (const [bridgeRoute, indexes] of smpp) {
     const items = indexes.map((i) => {
       const { job } = pending[i]!;
-      return { id: job.id, route: bridgeRoute, from: job.request.from, to: job.request.to, body: job.request.body, reference: referenceFor(job.id) };
+      return {
+        id: job.id,
+        route: bridgeRoute,
+        from: job.request.from,
+        to: job.request.to,
+        body: job.request.body,
+        reference: referenceFor(job.id),
+      };
     });
     work.push(
-      sendBatchToBridge(env, BRIDGE_SMPP_PATH, { items }, items.map((item) => item.id)).then((outcomes) => {
+      sendBatchToBridge(
+        env,
+        BRIDGE_SMPP_PATH,
+        { items },
+        items.map((item) => item.id),
+      ).then((outcomes) => {
         indexes.forEach((i, k) => (results[i] = outcomes[k]!));
       }),
     );

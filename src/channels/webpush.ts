@@ -46,7 +46,11 @@ export function webpushOutcome(status: number, headers: Headers, body: string): 
   if (status === 404 || status === 410) return { kind: "bounced", detail: { ...detail, class: "hard", reason: "token_invalid" } };
   if (status === 413) return { kind: "failed", detail: { ...detail, reason: "payload_too_large" } };
   if (status === 429 || status >= 500) {
-    return { kind: "retry", retryAfter: parseRetryAfter(headers.get("retry-after")), detail: { ...detail, reason: status === 429 ? "rate_limited" : "server_error" } };
+    return {
+      kind: "retry",
+      retryAfter: parseRetryAfter(headers.get("retry-after")),
+      detail: { ...detail, reason: status === 429 ? "rate_limited" : "server_error" },
+    };
   }
   // 400/401/403: our request or our VAPID key is wrong; retrying cannot help.
   const reason = status === 401 || status === 403 ? "vapid_rejected" : "rejected";

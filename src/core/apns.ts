@@ -39,14 +39,26 @@ export function apnsHeaders(n: ApnsNotification, authorization: string): Record<
 /** Reasons that mean the device token is dead for this topic: prune it. */
 const TOKEN_INVALID = new Set(["BadDeviceToken", "DeviceTokenNotForTopic", "Unregistered"]);
 /** Reasons that mean our provider credentials are wrong: no retry can fix it, an operator must. */
-const CONFIGURATION = new Set(["InvalidProviderToken", "MissingProviderToken", "BadCertificate", "BadCertificateEnvironment", "TopicDisallowed", "Forbidden"]);
+const CONFIGURATION = new Set([
+  "InvalidProviderToken",
+  "MissingProviderToken",
+  "BadCertificate",
+  "BadCertificateEnvironment",
+  "TopicDisallowed",
+  "Forbidden",
+]);
 
 /**
  * Maps APNs' answer to an outcome. 200 is custody only: APNs sends no delivery receipt, so
  * an APNs message stays `accepted`. `ExpiredProviderToken` and `TooManyProviderTokenUpdates`
  * are transient here: the bridge refreshes its token and the attempt is retried.
  */
-export function apnsOutcome(status: number, body: { reason?: string; timestamp?: number } | null, retryAfter?: string | null, apnsId?: string): SendOutcome {
+export function apnsOutcome(
+  status: number,
+  body: { reason?: string; timestamp?: number } | null,
+  retryAfter?: string | null,
+  apnsId?: string,
+): SendOutcome {
   const reason = body?.reason;
   const detail: Record<string, unknown> = { status, ...(reason ? { apnsReason: reason } : {}) };
   if (status === 200) return { kind: "accepted", detail: { ...detail, ...(apnsId ? { providerMessageId: apnsId } : {}) } };
@@ -56,10 +68,17 @@ export function apnsOutcome(status: number, body: { reason?: string; timestamp?:
     return { kind: "bounced", detail: { ...detail, ...since, class: "hard", reason: "token_invalid" } };
   }
   if (status === 429 || status >= 500 || reason === "ExpiredProviderToken" || reason === "TooManyProviderTokenUpdates") {
-    return { kind: "retry", retryAfter: parseRetryAfter(retryAfter), detail: { ...detail, reason: status === 429 ? "rate_limited" : status >= 500 ? "server_error" : "provider_token" } };
+    return {
+      kind: "retry",
+      retryAfter: parseRetryAfter(retryAfter),
+      detail: { ...detail, reason: status === 429 ? "rate_limited" : status >= 500 ? "server_error" : "provider_token" },
+    };
   }
   if (status === 403 || (reason && CONFIGURATION.has(reason))) {
-    return { kind: "failed", detail: { ...detail, reason: "configuration", hint: "check the APNs key, key id, team id and topic configured for the bridge" } };
+    return {
+      kind: "failed",
+      detail: { ...detail, reason: "configuration", hint: "check the APNs key, key id, team id and topic configured for the bridge" },
+    };
   }
   if (status === 413) return { kind: "failed", detail: { ...detail, reason: "payload_too_large" } };
   return { kind: "failed", detail: { ...detail, reason: "rejected" } };

@@ -41,7 +41,13 @@ export const BRIDGE_APNS_PATH = "/v1/apns/send";
  */
 export function bridgeServes(settings: { BRIDGE_URL?: string; BRIDGE_CHANNELS?: string }, channel: string): boolean {
   const reachable = Boolean(settings.BRIDGE_URL) || "BRIDGE" in settings;
-  return reachable && (settings.BRIDGE_CHANNELS ?? "").split(",").map((c) => c.trim()).includes(channel);
+  return (
+    reachable &&
+    (settings.BRIDGE_CHANNELS ?? "")
+      .split(",")
+      .map((c) => c.trim())
+      .includes(channel)
+  );
 }
 
 /** How the bridge reaches the receiving MTA for an account: MX lookup, or a configured smarthost. */

@@ -16,7 +16,10 @@ export const emailAccountConfig = z.strictObject({
   dkim: dkimKey.optional(),
   relay: smtpRelay,
   /** The sender id part of Feedback-ID (Gmail's aggregate complaint data). */
-  feedbackSenderId: z.string().regex(/^[\w.-]+$/).default("lasthop"),
+  feedbackSenderId: z
+    .string()
+    .regex(/^[\w.-]+$/)
+    .default("lasthop"),
 });
 export type EmailAccountConfig = z.infer<typeof emailAccountConfig>;
 
@@ -33,7 +36,10 @@ export function accountEmailConfig(json: string | undefined, account: string): E
 
 /** The domain of an address, lower-cased; an envelope address may keep its closing `>`. */
 export function domainOf(address: string): string {
-  return address.slice(address.lastIndexOf("@") + 1).replace(/>$/, "").toLowerCase();
+  return address
+    .slice(address.lastIndexOf("@") + 1)
+    .replace(/>$/, "")
+    .toLowerCase();
 }
 
 /** Whether this account may send email from this address (422 otherwise). */
@@ -56,9 +62,25 @@ export function messageIdFromVerp(address: string): string | null {
 
 /** Headers the platform writes itself; a send may not set them (they decide routing, identity and signatures). */
 export const reservedHeaders: ReadonlySet<string> = new Set([
-  "from", "to", "cc", "bcc", "subject", "date", "message-id", "mime-version", "content-type",
-  "content-transfer-encoding", "return-path", "sender", "reply-to", "received", "dkim-signature",
-  "list-unsubscribe", "list-unsubscribe-post", "feedback-id", "x-lasthop-message-id",
+  "from",
+  "to",
+  "cc",
+  "bcc",
+  "subject",
+  "date",
+  "message-id",
+  "mime-version",
+  "content-type",
+  "content-transfer-encoding",
+  "return-path",
+  "sender",
+  "reply-to",
+  "received",
+  "dkim-signature",
+  "list-unsubscribe",
+  "list-unsubscribe-post",
+  "feedback-id",
+  "x-lasthop-message-id",
 ]);
 
 /** RFC 5322 §2.2: a field name is printable ASCII except colon. */

@@ -33,7 +33,11 @@ export function fcmOutcome(status: number, body: unknown, retryAfter?: string | 
     return { kind: "accepted", detail: { status, ...(parsed?.name ? { providerMessageId: parsed.name } : {}) } };
   }
   const code = fcmErrorCode(parsed);
-  const detail: Record<string, unknown> = { status, ...(code ? { fcmError: code } : {}), ...(parsed?.error?.message ? { message: parsed.error.message.slice(0, 300) } : {}) };
+  const detail: Record<string, unknown> = {
+    status,
+    ...(code ? { fcmError: code } : {}),
+    ...(parsed?.error?.message ? { message: parsed.error.message.slice(0, 300) } : {}),
+  };
   switch (code) {
     case "UNREGISTERED":
     case "SENDER_ID_MISMATCH":
@@ -45,11 +49,24 @@ export function fcmOutcome(status: number, body: unknown, retryAfter?: string | 
     case "QUOTA_EXCEEDED":
     case "UNAVAILABLE":
     case "INTERNAL":
-      return { kind: "retry", retryAfter: parseRetryAfter(retryAfter), detail: { ...detail, reason: code === "QUOTA_EXCEEDED" ? "rate_limited" : "server_error" } };
+      return {
+        kind: "retry",
+        retryAfter: parseRetryAfter(retryAfter),
+        detail: { ...detail, reason: code === "QUOTA_EXCEEDED" ? "rate_limited" : "server_error" },
+      };
     case "THIRD_PARTY_AUTH_ERROR":
-      return { kind: "failed", detail: { ...detail, reason: "configuration", hint: "the APNs or web push credentials uploaded to Firebase were refused" } };
+      return {
+        kind: "failed",
+        detail: { ...detail, reason: "configuration", hint: "the APNs or web push credentials uploaded to Firebase were refused" },
+      };
   }
-  if (status === 429 || status >= 500) return { kind: "retry", retryAfter: parseRetryAfter(retryAfter), detail: { ...detail, reason: status === 429 ? "rate_limited" : "server_error" } };
-  if (status === 401 || status === 403) return { kind: "failed", detail: { ...detail, reason: "configuration", hint: "check the FCM service account" } };
+  if (status === 429 || status >= 500)
+    return {
+      kind: "retry",
+      retryAfter: parseRetryAfter(retryAfter),
+      detail: { ...detail, reason: status === 429 ? "rate_limited" : "server_error" },
+    };
+  if (status === 401 || status === 403)
+    return { kind: "failed", detail: { ...detail, reason: "configuration", hint: "check the FCM service account" } };
   return { kind: "failed", detail: { ...detail, reason: "rejected" } };
 }

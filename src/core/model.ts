@@ -39,13 +39,7 @@ export const stateRank: Record<DeliveryState, number> = {
   suppressed: 4,
 };
 
-export const terminalStates: ReadonlySet<DeliveryState> = new Set([
-  "delivered",
-  "bounced",
-  "failed",
-  "expired",
-  "suppressed",
-]);
+export const terminalStates: ReadonlySet<DeliveryState> = new Set(["delivered", "bounced", "failed", "expired", "suppressed"]);
 
 export const suppressionReasons = [
   "hard_bounce",

@@ -13,9 +13,7 @@ export const QUEUE_BATCH_MAX_BYTES = 256_000;
 /** What the queue adds to each message of a batch (id, timestamp, type), counted generously. */
 const MESSAGE_OVERHEAD_BYTES = 256;
 
-export type QueuePlan<T> =
-  | { ok: true; batches: T[][] }
-  | { ok: false; tooLarge: Array<{ index: number; bytes: number }> };
+export type QueuePlan<T> = { ok: true; batches: T[][] } | { ok: false; tooLarge: Array<{ index: number; bytes: number }> };
 
 export function jsonBytes(value: unknown): number {
   return utf8(JSON.stringify(value)).length;

@@ -26,16 +26,17 @@ const e164 = z.string().regex(/^\+[1-9]\d{6,14}$/, "must be an E.164 number such
 /** Fields every channel accepts. `sendAt` is refused loudly rather than ignored. */
 const common = {
   metadata: z.record(z.string(), z.unknown()).optional(),
-  sendAt: z
-    .never({ error: "sendAt is not supported: lasthop sends at once; schedule on your side" })
-    .optional(),
+  sendAt: z.never({ error: "sendAt is not supported: lasthop sends at once; schedule on your side" }).optional(),
 };
 
 const noLineBreak = (what: string) => z.string().refine((s) => !hasLineBreak(s), `${what} may not contain CR or LF (header injection)`);
 
 /** Text that goes into a header: no line breaks (injection), nor other controls (NUL, VT, FF, NEL, U+2028…). */
 const headerText = (what: string) =>
-  noLineBreak(what).refine((s) => hasLineBreak(s) || !hasControlCharacter(s), `${what} may not contain control characters (NUL, VT, FF, U+0085, U+2028, U+2029…)`);
+  noLineBreak(what).refine(
+    (s) => hasLineBreak(s) || !hasControlCharacter(s),
+    `${what} may not contain control characters (NUL, VT, FF, U+0085, U+2028, U+2029…)`,
+  );
 
 /**
  * Custom headers: RFC 5322 names, text without control characters, none the platform owns,
@@ -43,15 +44,22 @@ const headerText = (what: string) =>
  */
 const customHeaders = z
   .record(
-    z.string().regex(HEADER_NAME, "must be an RFC 5322 header name").refine((n) => !reservedHeaders.has(n.toLowerCase()), {
-      message: "is set by lasthop and cannot be given",
-    }),
+    z
+      .string()
+      .regex(HEADER_NAME, "must be an RFC 5322 header name")
+      .refine((n) => !reservedHeaders.has(n.toLowerCase()), {
+        message: "is set by lasthop and cannot be given",
+      }),
     headerText("a header value").pipe(z.string().max(998)),
   )
   .superRefine((headers, ctx) => {
     for (const [name, value] of Object.entries(headers)) {
       if (headerValue(name, value) === null) {
-        ctx.addIssue({ code: "custom", path: [name], message: `has a word too long to fold into lines of ${MAX_LINE_OCTETS} octets (RFC 5322 §2.1.1)` });
+        ctx.addIssue({
+          code: "custom",
+          path: [name],
+          message: `has a word too long to fold into lines of ${MAX_LINE_OCTETS} octets (RFC 5322 §2.1.1)`,
+        });
       }
     }
   });
@@ -107,7 +115,10 @@ export const apnsSend = z
     topic: z
       .string()
       .max(255)
-      .regex(APNS_TOPIC, "must be the app's bundle id (letters, digits, hyphens and dots, such as com.example.app), with its push type's suffix if it takes one (.voip, .complication, …)"),
+      .regex(
+        APNS_TOPIC,
+        "must be the app's bundle id (letters, digits, hyphens and dots, such as com.example.app), with its push type's suffix if it takes one (.voip, .complication, …)",
+      ),
     pushType: z.enum(apnsPushTypes),
     priority: z.union([z.literal(10), z.literal(5), z.literal(1)]).optional(),
     expiration: z.number().int().min(0).optional(),
@@ -132,9 +143,7 @@ export const fcmSend = z.strictObject({
   channel: z.literal("fcm"),
   to: z.string().min(1).max(4096),
   message: z.strictObject({
-    notification: z
-      .strictObject({ title: z.string().optional(), body: z.string().optional(), image: z.url().optional() })
-      .optional(),
+    notification: z.strictObject({ title: z.string().optional(), body: z.string().optional(), image: z.url().optional() }).optional(),
     data: z.record(z.string(), z.string()).optional(),
     android: z.record(z.string(), z.unknown()).optional(),
     apns: z.record(z.string(), z.unknown()).optional(),
@@ -160,14 +169,22 @@ export const webpushSend = z.strictObject({
   /** Seconds the push service keeps the message; 0 means deliver now or drop. Default 4 weeks. */
   ttl: z.number().int().min(0).max(2_419_200).optional(),
   urgency: z.enum(webpushUrgencies).optional(),
-  topic: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, "at most 32 URL-safe base64 characters").optional(),
+  topic: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,32}$/, "at most 32 URL-safe base64 characters")
+    .optional(),
   ...common,
 });
 
 export const smsSend = z.strictObject({
   channel: z.literal("sms"),
   to: e164,
-  from: z.string().regex(/^(\+[1-9]\d{6,14}|\d{3,8}|(?=[\d ]*[A-Za-z])[A-Za-z0-9 ]{1,11})$/, "must be E.164, a short code or an alphanumeric sender id (at most 11 characters, at least one letter)"),
+  from: z
+    .string()
+    .regex(
+      /^(\+[1-9]\d{6,14}|\d{3,8}|(?=[\d ]*[A-Za-z])[A-Za-z0-9 ]{1,11})$/,
+      "must be E.164, a short code or an alphanumeric sender id (at most 11 characters, at least one letter)",
+    ),
   body: z.string().min(1).max(1600),
   route: z.enum(["smpp", "rest"]).optional(),
   ...common,

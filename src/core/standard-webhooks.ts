@@ -64,12 +64,7 @@ export async function signedHeaders(secret: string, body: string, now = Date.now
  * Verifies a request's signature. Each candidate is checked with `crypto.subtle.verify`,
  * which compares in constant time, so no timing leaks which byte differs.
  */
-export async function verify(
-  secret: string,
-  headers: Partial<WebhookHeaders>,
-  body: string,
-  now = Date.now(),
-): Promise<VerifyResult> {
+export async function verify(secret: string, headers: Partial<WebhookHeaders>, body: string, now = Date.now()): Promise<VerifyResult> {
   const id = headers["webhook-id"];
   const timestamp = headers["webhook-timestamp"];
   const signatures = headers["webhook-signature"];
@@ -102,9 +97,12 @@ export async function verify(
 export function checkSignatureHeaders(headers: Partial<WebhookHeaders>, now = Date.now()): VerifyResult {
   const timestamp = headers["webhook-timestamp"];
   const signatures = headers["webhook-signature"];
-  if (!headers["webhook-id"] || !timestamp || !signatures) return { ok: false, reason: "missing webhook-id, webhook-timestamp or webhook-signature" };
+  if (!headers["webhook-id"] || !timestamp || !signatures)
+    return { ok: false, reason: "missing webhook-id, webhook-timestamp or webhook-signature" };
   if (!/^\d{1,12}$/.test(timestamp)) return { ok: false, reason: "webhook-timestamp is not a Unix timestamp" };
-  if (Math.abs(now / 1000 - Number(timestamp)) > TOLERANCE_SECONDS) return { ok: false, reason: "webhook-timestamp is outside the 5-minute tolerance" };
-  if (!signatures.split(" ").some((entry) => /^v1,[A-Za-z0-9+/]+={0,2}$/.test(entry))) return { ok: false, reason: "webhook-signature holds no v1 signature" };
+  if (Math.abs(now / 1000 - Number(timestamp)) > TOLERANCE_SECONDS)
+    return { ok: false, reason: "webhook-timestamp is outside the 5-minute tolerance" };
+  if (!signatures.split(" ").some((entry) => /^v1,[A-Za-z0-9+/]+={0,2}$/.test(entry)))
+    return { ok: false, reason: "webhook-signature holds no v1 signature" };
   return { ok: true };
 }

@@ -1,10 +1,7 @@
 import { tokenChannels, type Channel, type EventType, type SuppressionReason } from "./model.ts";
 
 /** What an applied event does to its recipient. */
-export type RecipientEffect =
-  | { kind: "suppress"; reason: SuppressionReason }
-  | { kind: "soft_bounce" }
-  | { kind: "delivered" };
+export type RecipientEffect = { kind: "suppress"; reason: SuppressionReason } | { kind: "soft_bounce" } | { kind: "delivered" };
 
 /**
  * Maps an event to its effect on the recipient. Hard bounces, complaints (abuse only:
@@ -12,10 +9,7 @@ export type RecipientEffect =
  * tokens suppress at once; soft and undetermined bounces only count towards the limit;
  * a delivery resets the count.
  */
-export function recipientEffect(
-  channel: Channel,
-  event: { type: EventType; detail: Record<string, unknown> },
-): RecipientEffect | null {
+export function recipientEffect(channel: Channel, event: { type: EventType; detail: Record<string, unknown> }): RecipientEffect | null {
   const detail = event.detail;
   switch (event.type) {
     case "bounced":
@@ -23,9 +17,7 @@ export function recipientEffect(
       if (tokenChannels.has(channel)) return { kind: "suppress", reason: "token_invalid" };
       return { kind: "suppress", reason: "hard_bounce" };
     case "complained":
-      return detail.feedbackType === undefined || detail.feedbackType === "abuse"
-        ? { kind: "suppress", reason: "complaint" }
-        : null;
+      return detail.feedbackType === undefined || detail.feedbackType === "abuse" ? { kind: "suppress", reason: "complaint" } : null;
     case "unsubscribed":
       return { kind: "suppress", reason: "unsubscribe" };
     case "inbound":

@@ -76,7 +76,10 @@ export class AccountDO extends DurableObject<Env> {
     this.sql.exec(
       `INSERT INTO counter (hour, channel, outcome, n) VALUES (?, ?, ?, ?)
        ON CONFLICT (hour, channel, outcome) DO UPDATE SET n = n + excluded.n`,
-      hourOf(at), channel, outcome, n,
+      hourOf(at),
+      channel,
+      outcome,
+      n,
     );
   }
 
@@ -84,7 +87,10 @@ export class AccountDO extends DurableObject<Env> {
     const rows = this.sql
       .exec<{ hour: string; channel: Channel; outcome: string; n: number }>(
         `SELECT hour, channel, outcome, n FROM counter WHERE hour >= ? AND hour < ? AND (? IS NULL OR channel = ?) ORDER BY hour, channel, outcome`,
-        hourOf(from), to, channel ?? null, channel ?? null,
+        hourOf(from),
+        to,
+        channel ?? null,
+        channel ?? null,
       )
       .toArray();
     const buckets = new Map<string, StatsBucket>();
@@ -100,7 +106,13 @@ export class AccountDO extends DurableObject<Env> {
   async indexSuppression(entry: SuppressionEntry): Promise<void> {
     this.sql.exec(
       `INSERT OR REPLACE INTO suppression (channel, recipient_key, recipient, reason, at, source_event_id, message_id) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-      entry.channel, entry.recipientKey, entry.recipient, entry.reason, entry.at, entry.sourceEventId ?? null, entry.messageId ?? null,
+      entry.channel,
+      entry.recipientKey,
+      entry.recipient,
+      entry.reason,
+      entry.at,
+      entry.sourceEventId ?? null,
+      entry.messageId ?? null,
     );
   }
 
@@ -115,7 +127,12 @@ export class AccountDO extends DurableObject<Env> {
         `SELECT * FROM suppression
          WHERE (? IS NULL OR channel = ?) AND (? IS NULL OR (channel, recipient_key) > (?, ?))
          ORDER BY channel, recipient_key LIMIT ?`,
-        channel ?? null, channel ?? null, after?.[0] ?? null, after?.[0] ?? null, after?.[1] ?? null, limit + 1,
+        channel ?? null,
+        channel ?? null,
+        after?.[0] ?? null,
+        after?.[0] ?? null,
+        after?.[1] ?? null,
+        limit + 1,
       )
       .toArray();
     const page = rows.slice(0, limit);
@@ -144,7 +161,15 @@ export class AccountDO extends DurableObject<Env> {
     if (before > 0) return false;
     this.sql.exec(
       `INSERT INTO inbound_sms (id, route, provider, sender, recipient, body, keyword, reply_id, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      mo.id, mo.route, mo.provider, mo.from, mo.to, mo.body, mo.keyword, mo.replyId, mo.receivedAt,
+      mo.id,
+      mo.route,
+      mo.provider,
+      mo.from,
+      mo.to,
+      mo.body,
+      mo.keyword,
+      mo.replyId,
+      mo.receivedAt,
     );
     // The inbox is a recent window, not an archive: the oldest go first past the limit.
     this.sql.exec(`DELETE FROM inbound_sms WHERE seq <= (SELECT MAX(seq) FROM inbound_sms) - ?`, INBOX_LIMIT);
@@ -155,16 +180,31 @@ export class AccountDO extends DurableObject<Env> {
   /** Newest first; the cursor is the last seq seen. */
   async listInbound(before: number | undefined, limit: number): Promise<InboundPage> {
     const rows = this.sql
-      .exec<{ seq: number; id: string; route: string; provider: string; sender: string; recipient: string; body: string; keyword: string | null; reply_id: string | null; received_at: string }>(
-        `SELECT * FROM inbound_sms WHERE (? IS NULL OR seq < ?) ORDER BY seq DESC LIMIT ?`,
-        before ?? null, before ?? null, limit + 1,
-      )
+      .exec<{
+        seq: number;
+        id: string;
+        route: string;
+        provider: string;
+        sender: string;
+        recipient: string;
+        body: string;
+        keyword: string | null;
+        reply_id: string | null;
+        received_at: string;
+      }>(`SELECT * FROM inbound_sms WHERE (? IS NULL OR seq < ?) ORDER BY seq DESC LIMIT ?`, before ?? null, before ?? null, limit + 1)
       .toArray();
     const page = rows.slice(0, limit);
     return {
       items: page.map((r) => ({
-        id: r.id, route: r.route, provider: r.provider, from: r.sender, to: r.recipient, body: r.body,
-        keyword: r.keyword, replyId: r.reply_id, receivedAt: r.received_at,
+        id: r.id,
+        route: r.route,
+        provider: r.provider,
+        from: r.sender,
+        to: r.recipient,
+        body: r.body,
+        keyword: r.keyword,
+        replyId: r.reply_id,
+        receivedAt: r.received_at,
       })),
       nextCursor: rows.length > limit && page.length > 0 ? String(page.at(-1)!.seq) : null,
     };

@@ -68,7 +68,11 @@ export class MessageDO extends DurableObject<Env> {
     this.timeline = new Timeline(this.sql);
     this.meta = new Meta(this.sql);
     // this.env is read when an effect runs, not captured here.
-    this.outbox = new Outbox(this.sql, (effect) => performEffect(this.env, effect, this.row()), (at) => this.scheduleAlarm(at));
+    this.outbox = new Outbox(
+      this.sql,
+      (effect) => performEffect(this.env, effect, this.row()),
+      (at) => this.scheduleAlarm(at),
+    );
     this.sms = new SmsParts(this.sql, this.meta);
   }
 
@@ -90,8 +94,17 @@ export class MessageDO extends DurableObject<Env> {
       this.sql.exec(
         `INSERT INTO message (id, account, channel, recipient_key, recipient, to_redacted, status, created_at, updated_at, body_hash, request)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        input.id, input.account, request.channel, input.recipientKey, input.recipient,
-        redactRecipient(request.channel, recipientOf(request)), status, now, now, input.bodyHash, JSON.stringify(request),
+        input.id,
+        input.account,
+        request.channel,
+        input.recipientKey,
+        input.recipient,
+        redactRecipient(request.channel, recipientOf(request)),
+        status,
+        now,
+        now,
+        input.bodyHash,
+        JSON.stringify(request),
       );
       this.timeline.add({
         id: `${input.id}:${status}`,
@@ -135,7 +148,14 @@ export class MessageDO extends DurableObject<Env> {
     const now = new Date().toISOString();
     this.ctx.storage.transactionSync(() => {
       this.sql.exec(`UPDATE message SET attempts = ? WHERE id = ?`, attempt, row.id);
-      this.record(row, { id: `${row.id}:attempt:${attempt}`, type: "sending", occurredAt: now, receivedAt: now, provider: "lasthop", detail: { attempt } });
+      this.record(row, {
+        id: `${row.id}:attempt:${attempt}`,
+        type: "sending",
+        occurredAt: now,
+        receivedAt: now,
+        provider: "lasthop",
+        detail: { attempt },
+      });
     });
     await this.outbox.flush();
     const route = this.sms.route();
@@ -211,7 +231,10 @@ export class MessageDO extends DurableObject<Env> {
     const providerId = typeof event.detail.providerMessageId === "string" ? event.detail.providerMessageId : null;
     this.sql.exec(
       `UPDATE message SET status = ?, updated_at = ?, provider_message_id = COALESCE(provider_message_id, ?) WHERE id = ?`,
-      next, event.receivedAt, providerId, row.id,
+      next,
+      event.receivedAt,
+      providerId,
+      row.id,
     );
     if (next !== row.status) {
       this.outbox.push({ kind: "count", account: row.account, channel: row.channel, outcome: next, at: event.receivedAt });
@@ -225,8 +248,14 @@ export class MessageDO extends DurableObject<Env> {
       this.outbox.push({
         kind: "recipient",
         input: {
-          account: row.account, channel: row.channel, recipientKey: row.recipient_key, recipient: row.recipient,
-          effect, eventId: event.id, messageId: row.id, at: event.occurredAt,
+          account: row.account,
+          channel: row.channel,
+          recipientKey: row.recipient_key,
+          recipient: row.recipient,
+          effect,
+          eventId: event.id,
+          messageId: row.id,
+          at: event.occurredAt,
         },
       });
     }

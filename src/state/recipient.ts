@@ -56,7 +56,13 @@ export class RecipientDO extends DurableObject<Env> {
     this.sql.exec(`DELETE FROM suppression`);
     this.sql.exec(
       `INSERT INTO suppression (channel, recipient_key, recipient, reason, at, source_event_id, message_id) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-      stored.channel, stored.recipientKey, stored.recipient, stored.reason, stored.at, stored.sourceEventId ?? null, stored.messageId ?? null,
+      stored.channel,
+      stored.recipientKey,
+      stored.recipient,
+      stored.reason,
+      stored.at,
+      stored.sourceEventId ?? null,
+      stored.messageId ?? null,
     );
     await accountStub(this.env, account).indexSuppression(stored);
     return stored;
@@ -79,15 +85,23 @@ export class RecipientDO extends DurableObject<Env> {
       this.sql.exec(`INSERT INTO applied (event_id) VALUES (?)`, input.eventId);
       this.sql.exec(`DELETE FROM applied WHERE seq <= (SELECT MAX(seq) FROM applied) - ?`, REMEMBERED_EVENTS);
       if (effect.kind === "delivered") this.sql.exec(`DELETE FROM soft_bounce`);
-      if (effect.kind === "soft_bounce") this.sql.exec(`INSERT OR IGNORE INTO soft_bounce (event_id, at) VALUES (?, ?)`, input.eventId, input.at);
+      if (effect.kind === "soft_bounce")
+        this.sql.exec(`INSERT OR IGNORE INTO soft_bounce (event_id, at) VALUES (?, ?)`, input.eventId, input.at);
     }
     // Suppressing is idempotent itself, so it runs again on a replay to finish an index
     // update that an earlier attempt may not have reached.
-    const reason = effect.kind === "suppress" ? effect.reason : effect.kind === "soft_bounce" && this.softLimitReached() ? "soft_bounce_limit" : null;
+    const reason =
+      effect.kind === "suppress" ? effect.reason : effect.kind === "soft_bounce" && this.softLimitReached() ? "soft_bounce_limit" : null;
     if (reason) {
       await this.suppress({
-        account: input.account, channel: input.channel, recipientKey: input.recipientKey, recipient: input.recipient,
-        reason, at: input.at, sourceEventId: input.eventId, messageId: input.messageId,
+        account: input.account,
+        channel: input.channel,
+        recipientKey: input.recipientKey,
+        recipient: input.recipient,
+        reason,
+        at: input.at,
+        sourceEventId: input.eventId,
+        messageId: input.messageId,
       });
     }
   }

@@ -28,7 +28,10 @@ export class RefDO extends DurableObject<Env> {
     if (!this.mapping()) {
       this.sql.exec(
         `INSERT INTO mapping (account, message_id, segment, segments) VALUES (?, ?, ?, ?)`,
-        mapping.account, mapping.messageId, mapping.segment, mapping.segments,
+        mapping.account,
+        mapping.messageId,
+        mapping.segment,
+        mapping.segments,
       );
     }
     const parked = this.sql.exec<{ key: string; receipt: string }>(`SELECT key, receipt FROM parked ORDER BY at`).toArray();
@@ -44,7 +47,9 @@ export class RefDO extends DurableObject<Env> {
     if (this.mapping()) return this.forward(input);
     this.sql.exec(
       `INSERT OR IGNORE INTO parked (key, receipt, at) VALUES (?, ?, ?)`,
-      `${input.stat}:${input.err ?? ""}`, JSON.stringify(input), Date.now(),
+      `${input.stat}:${input.err ?? ""}`,
+      JSON.stringify(input),
+      Date.now(),
     );
     await this.ctx.storage.setAlarm(Date.now() + PARKED_TTL_MS);
     return { kind: "parked" };
@@ -64,6 +69,8 @@ export class RefDO extends DurableObject<Env> {
   }
 
   private mapping() {
-    return this.sql.exec<{ account: string; message_id: string; segment: number; segments: number }>(`SELECT * FROM mapping LIMIT 1`).toArray()[0];
+    return this.sql
+      .exec<{ account: string; message_id: string; segment: number; segments: number }>(`SELECT * FROM mapping LIMIT 1`)
+      .toArray()[0];
   }
 }

@@ -46,11 +46,22 @@ export class SmsParts {
    * it, and on its first `accepted` keeps its parts' SMSC ids and the receipt deadline.
    * Returns the RefDO mappings to write, so each part's receipt finds its way back.
    */
-  record(message: { id: string; account: string; status: DeliveryState }, event: TimelineEvent, next: DeliveryState, waitSeconds: number): MessageEffect[] {
+  record(
+    message: { id: string; account: string; status: DeliveryState },
+    event: TimelineEvent,
+    next: DeliveryState,
+    waitSeconds: number,
+  ): MessageEffect[] {
     // The detail came through the queue and RPC as JSON: read what we act on through the contract.
     const parsed = smsRouting.safeParse(event.detail);
     if (!parsed.success) {
-      console.error(JSON.stringify({ msg: "event detail breaks the outcome contract; no SMS bookkeeping", eventId: event.id, error: parsed.error.message }));
+      console.error(
+        JSON.stringify({
+          msg: "event detail breaks the outcome contract; no SMS bookkeeping",
+          eventId: event.id,
+          error: parsed.error.message,
+        }),
+      );
       return [];
     }
     const { route, smscIds, routeType, bridgeRoute } = parsed.data;
@@ -91,10 +102,16 @@ export class SmsParts {
     this.sql.exec(
       `INSERT INTO part (segment, smsc_id, stat, err, at) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (segment) DO UPDATE SET stat = excluded.stat, err = excluded.err, at = excluded.at`,
-      input.segment, input.smscId, input.stat, input.err ?? null, at,
+      input.segment,
+      input.smscId,
+      input.stat,
+      input.err ?? null,
+      at,
     );
     const parts = this.parts();
-    const stats = Array.from({ length: input.segments }, (_, i) => parts.find((p) => p.segment === i + 1)?.stat ?? undefined) as Parameters<typeof aggregateReceipts>[1];
+    const stats = Array.from({ length: input.segments }, (_, i) => parts.find((p) => p.segment === i + 1)?.stat ?? undefined) as Parameters<
+      typeof aggregateReceipts
+    >[1];
     const outcome = aggregateReceipts(input.segments, stats);
     if (!outcome) return null;
     return {
@@ -136,5 +153,11 @@ function receiptKey(input: PartReceipt): string {
 }
 
 function receiptView(p: PartRow) {
-  return { segment: p.segment, smscId: p.smsc_id, ...(p.stat ? { stat: p.stat } : {}), ...(p.err ? { err: p.err } : {}), ...(p.at ? { at: p.at } : {}) };
+  return {
+    segment: p.segment,
+    smscId: p.smsc_id,
+    ...(p.stat ? { stat: p.stat } : {}),
+    ...(p.err ? { err: p.err } : {}),
+    ...(p.at ? { at: p.at } : {}),
+  };
 }

@@ -42,5 +42,8 @@ export function counterStub(env: Bindings, account: string, key: string) {
 
 /** Every object that holds counters of an account: the account itself and its shards. */
 export function counterStubs(env: Bindings, account: string) {
-  return [accountStub(env, account), ...Array.from({ length: COUNTER_SHARDS }, (_, n) => env.ACCOUNT.get(env.ACCOUNT.idFromName(`${account}:counters:${n}`)))];
+  return [
+    accountStub(env, account),
+    ...Array.from({ length: COUNTER_SHARDS }, (_, n) => env.ACCOUNT.get(env.ACCOUNT.idFromName(`${account}:counters:${n}`))),
+  ];
 }

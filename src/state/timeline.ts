@@ -26,7 +26,12 @@ export class Timeline {
   add(e: TimelineEvent): void {
     this.sql.exec(
       `INSERT INTO event (id, type, occurred_at, received_at, provider, detail) VALUES (?, ?, ?, ?, ?, ?)`,
-      e.id, e.type, e.occurredAt, e.receivedAt, e.provider, JSON.stringify(e.detail),
+      e.id,
+      e.type,
+      e.occurredAt,
+      e.receivedAt,
+      e.provider,
+      JSON.stringify(e.detail),
     );
   }
 

@@ -39,7 +39,11 @@ export async function verifyTwilio(authToken: string, urls: string[], params: Fo
  * the message sid and the status (a retried callback is the same event); `sent` and the other
  * in-flight statuses map to `accepted`, which never moves a message back.
  */
-export async function statusEvent(query: TwilioQuery & { message: string }, params: Record<string, string>, now: string): Promise<CanonicalEvent | null> {
+export async function statusEvent(
+  query: TwilioQuery & { message: string },
+  params: Record<string, string>,
+  now: string,
+): Promise<CanonicalEvent | null> {
   const status = params.MessageStatus ?? params.SmsStatus ?? "";
   const verdict = twilioStatusVerdict(status, params.ErrorCode);
   if (!verdict.type) return null;

@@ -8,7 +8,13 @@ import { restRouteFor } from "../../src/webhooks/twilio.ts";
 /** Names Object.prototype answers to: a lookup by any of them must find no account. */
 const PROTOTYPE_KEYS = ["__proto__", "constructor", "toString", "hasOwnProperty", "valueOf", "__defineGetter__", "isPrototypeOf"];
 
-const rest = { name: "rest", type: "rest", baseUrl: "https://sms.test", accountSid: `AC${"0".repeat(32)}`, authToken: "a-token-of-16-chars-or-more" };
+const rest = {
+  name: "rest",
+  type: "rest",
+  baseUrl: "https://sms.test",
+  accountSid: `AC${"0".repeat(32)}`,
+  authToken: "a-token-of-16-chars-or-more",
+};
 const SMS_CONFIG = JSON.stringify({ acme: { routes: [rest, { name: "smpp", type: "smpp" }], senders: ["+15005550006"] } });
 const relay = { mode: "smarthost", host: "smtp.test", port: 587, secure: false };
 const EMAIL_CONFIG = JSON.stringify({ acme: { sendingDomains: ["acme.test"], bounceDomain: "bounces.acme.test", relay } });
@@ -33,7 +39,10 @@ describe("per-account lookups by a prototype member's name find nothing", () => 
 describe("a secret whose account ids are prototype members' names", () => {
   it.each(PROTOTYPE_KEYS)("%s is an account like any other, and changes no prototype", (key) => {
     const json = `{${JSON.stringify(key)}:{"sendingDomains":["p.test"],"bounceDomain":"b.p.test","relay":${JSON.stringify(relay)}}}`;
-    const configs = accountConfigs(json, z.strictObject({ sendingDomains: z.array(z.string()), bounceDomain: z.string(), relay: z.unknown() }));
+    const configs = accountConfigs(
+      json,
+      z.strictObject({ sendingDomains: z.array(z.string()), bounceDomain: z.string(), relay: z.unknown() }),
+    );
     expect([...configs.keys()]).toEqual([key]);
     expect(accountEmailConfig(json, key)?.sendingDomains).toEqual(["p.test"]);
     expect(accountsForBounceDomain(json, "b.p.test")).toEqual([key]);

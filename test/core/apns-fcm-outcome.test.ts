@@ -34,7 +34,9 @@ describe("apnsOutcome (Apple's status codes and reasons)", () => {
   });
 
   it("keeps the 410 timestamp and the apns-id", () => {
-    expect(apnsOutcome(410, { reason: "Unregistered", timestamp: 1_700_000_000_000 }).detail.unregisteredAt).toBe("2023-11-14T22:13:20.000Z");
+    expect(apnsOutcome(410, { reason: "Unregistered", timestamp: 1_700_000_000_000 }).detail.unregisteredAt).toBe(
+      "2023-11-14T22:13:20.000Z",
+    );
     expect(apnsOutcome(200, null, null, "abc").detail.providerMessageId).toBe("abc");
   });
 
@@ -45,8 +47,13 @@ describe("apnsOutcome (Apple's status codes and reasons)", () => {
   it("builds Apple's request headers, defaulting background pushes to priority 5", () => {
     const base = { id: "6e2a3f0c-0000-4000-8000-000000000000", token: "ab".repeat(32), topic: "com.example", payload: { aps: {} } };
     expect(apnsHeaders({ ...base, pushType: "alert", collapseId: "c", expiration: 0 }, "bearer t")).toEqual({
-      authorization: "bearer t", "apns-id": base.id, "apns-topic": "com.example", "apns-push-type": "alert",
-      "apns-priority": "10", "apns-expiration": "0", "apns-collapse-id": "c",
+      authorization: "bearer t",
+      "apns-id": base.id,
+      "apns-topic": "com.example",
+      "apns-push-type": "alert",
+      "apns-priority": "10",
+      "apns-expiration": "0",
+      "apns-collapse-id": "c",
     });
     expect(apnsHeaders({ ...base, pushType: "background" }, "bearer t")["apns-priority"]).toBe("5");
   });
@@ -57,9 +64,28 @@ describe("fcmOutcome (FCM HTTP v1 error codes)", () => {
     [200, { name: "projects/p/messages/1" }, "accepted", undefined],
     [404, fcmError(404, "NOT_FOUND", "UNREGISTERED"), "bounced", "token_invalid"],
     [403, fcmError(403, "PERMISSION_DENIED", "SENDER_ID_MISMATCH"), "bounced", "token_invalid"],
-    [400, fcmError(400, "INVALID_ARGUMENT", "INVALID_ARGUMENT", [{ "@type": "type.googleapis.com/google.rpc.BadRequest", fieldViolations: [{ field: "message.token", description: "bad" }] }]), "bounced", "token_invalid"],
-    [400, fcmError(400, "INVALID_ARGUMENT", "INVALID_ARGUMENT", [], "The registration token is not a valid FCM registration token"), "bounced", "token_invalid"],
-    [400, fcmError(400, "INVALID_ARGUMENT", "INVALID_ARGUMENT", [{ "@type": "type.googleapis.com/google.rpc.BadRequest", fieldViolations: [{ field: "message.data[0].value" }] }]), "failed", "invalid_argument"],
+    [
+      400,
+      fcmError(400, "INVALID_ARGUMENT", "INVALID_ARGUMENT", [
+        { "@type": "type.googleapis.com/google.rpc.BadRequest", fieldViolations: [{ field: "message.token", description: "bad" }] },
+      ]),
+      "bounced",
+      "token_invalid",
+    ],
+    [
+      400,
+      fcmError(400, "INVALID_ARGUMENT", "INVALID_ARGUMENT", [], "The registration token is not a valid FCM registration token"),
+      "bounced",
+      "token_invalid",
+    ],
+    [
+      400,
+      fcmError(400, "INVALID_ARGUMENT", "INVALID_ARGUMENT", [
+        { "@type": "type.googleapis.com/google.rpc.BadRequest", fieldViolations: [{ field: "message.data[0].value" }] },
+      ]),
+      "failed",
+      "invalid_argument",
+    ],
     [429, fcmError(429, "RESOURCE_EXHAUSTED", "QUOTA_EXCEEDED"), "retry", "rate_limited"],
     [503, fcmError(503, "UNAVAILABLE", "UNAVAILABLE"), "retry", "server_error"],
     [500, fcmError(500, "INTERNAL", "INTERNAL"), "retry", "server_error"],

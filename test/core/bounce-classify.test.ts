@@ -15,7 +15,12 @@ describe("classifyBounce", () => {
   it.each([
     // [diagnostic, command, reason, class]
     ["550 5.1.1 <a@example.jp>: Recipient address rejected: User unknown in local recipient table", "RCPT", "userunknown", "hard"], // Postfix
-    ["550-5.1.1 The email account that you tried to reach does not exist. Please try 550-5.1.1 double-checking the recipient's email address", "RCPT", "userunknown", "hard"], // Gmail
+    [
+      "550-5.1.1 The email account that you tried to reach does not exist. Please try 550-5.1.1 double-checking the recipient's email address",
+      "RCPT",
+      "userunknown",
+      "hard",
+    ], // Gmail
     ["550 5.7.1 <a@example.jp>... User unknown", "RCPT", "userunknown", "hard"], // a server whose code lies
     ["550 5.1.1 RESOLVER.ADR.RecipNotFound; not found", undefined, "userunknown", "hard"], // Exchange
     ["552 5.2.2 <a@example.jp>... Mailbox Full", "RCPT", "mailboxfull", "soft"], // Sendmail
@@ -27,7 +32,12 @@ describe("classifyBounce", () => {
     ["554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org", "RCPT", "blocked", "soft"], // Postfix RBL
     ["550 5.7.606 Access denied, banned sending IP [192.0.2.1]", "DATA", "blocked", "soft"], // Exchange Online
     ["550 5.7.1 Message rejected as spam by Content Filtering", "DATA", "spamdetected", "soft"], // Exchange
-    ["550 5.7.1 Our system has detected that this message is likely suspicious due to the very low reputation of the sending domain", "DATA", "badreputation", "soft"], // Gmail
+    [
+      "550 5.7.1 Our system has detected that this message is likely suspicious due to the very low reputation of the sending domain",
+      "DATA",
+      "badreputation",
+      "soft",
+    ], // Gmail
     ["550 Host unknown", undefined, "hostunknown", "hard"], // Sendmail
     ["Host or domain name not found. Name service error for name=example.invalid type=A: Host not found", undefined, "hostunknown", "hard"], // Postfix
     ["550 5.2.1 The email account that you tried to reach is disabled.", "RCPT", "suspend", "soft"], // Gmail
@@ -45,33 +55,64 @@ describe("classifyBounce", () => {
 
   it("'user unknown' after the content was sent, or when nobody says when, is a filter's refusal, not a dead address", () => {
     // Sisimai's reading: an MTA that accepted RCPT TO knew the mailbox; "unknown" at DATA is a content filter.
-    expect(classifyBounce(failed("550 Unknown user kijitora@example.jp", { command: "DATA" }))).toEqual({ class: "soft", reason: "filtered" });
+    expect(classifyBounce(failed("550 Unknown user kijitora@example.jp", { command: "DATA" }))).toEqual({
+      class: "soft",
+      reason: "filtered",
+    });
     expect(classifyBounce(failed("550 kijitora@example.com... No such user"))).toEqual({ class: "soft", reason: "filtered" });
-    expect(classifyBounce(failed("550 kijitora@example.com... No such user", { command: "RCPT" }))).toEqual({ class: "hard", reason: "userunknown" });
+    expect(classifyBounce(failed("550 kijitora@example.com... No such user", { command: "RCPT" }))).toEqual({
+      class: "hard",
+      reason: "userunknown",
+    });
   });
 
   it("null MX (RFC 7505) is hard only when the failure is permanent", () => {
     expect(classifyBounce(failed("556 5.1.10 Recipient address has null MX"))).toEqual({ class: "hard", reason: "notaccept" });
-    expect(classifyBounce({ action: "failed", enhancedCode: "4.0.0", diagnostic: "DNS Error: The domain doesn't receive email: returned Null MX" })).toEqual({ class: "soft", reason: "notaccept" });
+    expect(
+      classifyBounce({
+        action: "failed",
+        enhancedCode: "4.0.0",
+        diagnostic: "DNS Error: The domain doesn't receive email: returned Null MX",
+      }),
+    ).toEqual({ class: "soft", reason: "notaccept" });
   });
 
   it("providers' own codes: Orange/La Poste labels, NTT docomo answers by command", () => {
-    expect(classifyBounce(failed("550 5.5.0 Adresse destinataire invalide. Invalid recipient. LPN007_416", { command: "DATA", hosts: ["smtpz4.laposte.net"] }))).toEqual({ class: "hard", reason: "userunknown" });
-    expect(classifyBounce(failed("421 4.2.0 Service refuse. Veuillez essayer plus tard. OFR005_505 [505]", { hosts: ["smtp-in.orange.fr"] }))).toEqual({ class: "soft", reason: "systemerror" });
+    expect(
+      classifyBounce(
+        failed("550 5.5.0 Adresse destinataire invalide. Invalid recipient. LPN007_416", {
+          command: "DATA",
+          hosts: ["smtpz4.laposte.net"],
+        }),
+      ),
+    ).toEqual({ class: "hard", reason: "userunknown" });
+    expect(
+      classifyBounce(failed("421 4.2.0 Service refuse. Veuillez essayer plus tard. OFR005_505 [505]", { hosts: ["smtp-in.orange.fr"] })),
+    ).toEqual({ class: "soft", reason: "systemerror" });
     const docomo = { hosts: ["mfsmax.docomo.ne.jp"], enhancedCode: "5.0.0" } as const;
-    expect(classifyBounce(failed("550 Unknown user a@docomo.ne.jp", { ...docomo, command: "RCPT" }))).toEqual({ class: "hard", reason: "userunknown" });
-    expect(classifyBounce(failed("550 Unknown user a@docomo.ne.jp", { ...docomo, command: "DATA" }))).toEqual({ class: "soft", reason: "rejected" });
+    expect(classifyBounce(failed("550 Unknown user a@docomo.ne.jp", { ...docomo, command: "RCPT" }))).toEqual({
+      class: "hard",
+      reason: "userunknown",
+    });
+    expect(classifyBounce(failed("550 Unknown user a@docomo.ne.jp", { ...docomo, command: "DATA" }))).toEqual({
+      class: "soft",
+      reason: "rejected",
+    });
   });
 
   it("the reporting MTA's own words win when they name a final reason; a delay with nothing said is expired", () => {
-    expect(classifyBounce({ action: "failed", enhancedCode: "5.0.0", diagnostic: "550 user unknown", hint: "suspend" })).toEqual({ class: "soft", reason: "suspend" });
+    expect(classifyBounce({ action: "failed", enhancedCode: "5.0.0", diagnostic: "550 user unknown", hint: "suspend" })).toEqual({
+      class: "soft",
+      reason: "suspend",
+    });
     expect(classifyBounce({ action: "delayed" })).toEqual({ class: "soft", reason: "expired" });
     expect(classifyBounce({ action: "failed" })).toEqual({ class: "soft", reason: "undefined" });
     expect(classifyBounce({ action: "failed", diagnostic: "something went wrong" })).toEqual({ class: "soft", reason: "onhold" });
   });
 
   it("delivered, relayed, expanded and 2.x.x are not bounces", () => {
-    for (const action of ["delivered", "relayed", "expanded"] as const) expect(classifyBounce({ action })).toEqual({ class: "undetermined", reason: "delivered" });
+    for (const action of ["delivered", "relayed", "expanded"] as const)
+      expect(classifyBounce({ action })).toEqual({ class: "undetermined", reason: "delivered" });
     expect(classifyBounce({ action: "failed", enhancedCode: "2.1.5" })).toEqual({ class: "undetermined", reason: "delivered" });
   });
 });
@@ -132,9 +173,9 @@ describe("SMTP facts in text", () => {
   });
 
   it("joins a multi-line reply back into one sentence", () => {
-    expect(normalizeText("550-5.2.1 The user you are trying to contact is receiving mail at a rate that 550-5.2.1 prevents additional messages")).toBe(
-      "550-5.2.1 the user you are trying to contact is receiving mail at a rate that prevents additional messages",
-    );
+    expect(
+      normalizeText("550-5.2.1 The user you are trying to contact is receiving mail at a rate that 550-5.2.1 prevents additional messages"),
+    ).toBe("550-5.2.1 the user you are trying to contact is receiving mail at a rate that prevents additional messages");
   });
 });
 

@@ -193,7 +193,11 @@ describe("RFC 3464 fields", () => {
       }),
     );
     expect(report.kind).toBe("dsn");
-    expect(report).toMatchObject({ reportingMta: "mx.sender.test", originalEnvelopeId: MESSAGE_ID, arrivalDate: "Thu, 29 Apr 2021 23:34:45 +0900" });
+    expect(report).toMatchObject({
+      reportingMta: "mx.sender.test",
+      originalEnvelopeId: MESSAGE_ID,
+      arrivalDate: "Thu, 29 Apr 2021 23:34:45 +0900",
+    });
     expect(report.recipients.map((r) => [r.recipient, r.action, r.status, r.smtpCode, r.class, r.reason])).toEqual([
       ["gone@example.jp", "failed", "5.1.1", 550, "hard", "userunknown"],
       ["full@example.jp", "failed", "5.2.2", 552, "soft", "mailboxfull"],
@@ -208,7 +212,15 @@ describe("RFC 3464 fields", () => {
     ["expanded", "2.0.0"],
   ])("Action: %s is not a bounce", async (action, status) => {
     const report = await parseFeedbackMessage(
-      dsn({ status: ["Reporting-MTA: dns; mx.sender.test", "", "Final-Recipient: rfc822; ok@example.jp", `Action: ${action}`, `Status: ${status}`].join("\r\n") }),
+      dsn({
+        status: [
+          "Reporting-MTA: dns; mx.sender.test",
+          "",
+          "Final-Recipient: rfc822; ok@example.jp",
+          `Action: ${action}`,
+          `Status: ${status}`,
+        ].join("\r\n"),
+      }),
     );
     expect(report.recipients).toMatchObject([{ recipient: "ok@example.jp", action, class: "undetermined", reason: "delivered" }]);
     expect(await feedbackEvents(report, { account: "acct", receivedAt: RECEIVED_AT })).toEqual([]);
@@ -231,7 +243,15 @@ describe("RFC 3464 fields", () => {
       }),
     );
     expect(report.recipients).toMatchObject([
-      { recipient: "kijitora@example.org", status: "5.0.0", enhancedCode: "5.7.1", smtpCode: 554, command: "RCPT", class: "soft", reason: "norelaying" },
+      {
+        recipient: "kijitora@example.org",
+        status: "5.0.0",
+        enhancedCode: "5.7.1",
+        smtpCode: 554,
+        command: "RCPT",
+        class: "soft",
+        reason: "norelaying",
+      },
     ]);
   });
 
@@ -287,7 +307,17 @@ describe("non-standard bounces", () => {
     ].join("\n");
     const report = await parseFeedbackMessage(raw);
     expect(report).toMatchObject({ kind: "dsn", messageId: MESSAGE_ID, linkedBy: "message-id" });
-    expect(report.recipients).toMatchObject([{ recipient: "kijitora@example.jp", action: "failed", smtpCode: 550, enhancedCode: "5.1.1", command: "RCPT", class: "hard", reason: "userunknown" }]);
+    expect(report.recipients).toMatchObject([
+      {
+        recipient: "kijitora@example.jp",
+        action: "failed",
+        smtpCode: 550,
+        enhancedCode: "5.1.1",
+        command: "RCPT",
+        class: "hard",
+        reason: "userunknown",
+      },
+    ]);
   });
 
   it("Exim: the address line, then its SMTP error; the copy of the message is not read as the diagnosis", async () => {
@@ -313,7 +343,9 @@ describe("non-standard bounces", () => {
     ].join("\n");
     const report = await parseFeedbackMessage(raw);
     expect(report).toMatchObject({ kind: "dsn", messageId: MESSAGE_ID });
-    expect(report.recipients).toMatchObject([{ recipient: "kijitora@example.jp", smtpCode: 552, enhancedCode: "5.2.2", command: "RCPT", class: "soft", reason: "mailboxfull" }]);
+    expect(report.recipients).toMatchObject([
+      { recipient: "kijitora@example.jp", smtpCode: 552, enhancedCode: "5.2.2", command: "RCPT", class: "soft", reason: "mailboxfull" },
+    ]);
   });
 
   it("a delay warning without a DSN part is a deferral", async () => {
@@ -353,15 +385,23 @@ describe("linking a report to its message", () => {
   });
 
   it("by the VERP envelope recipient the caller passes, before any header", async () => {
-    const report = await parseFeedbackMessage(dsn({ to: "someone@sender.test", status, returned: returnedMessage({ messageId: OTHER_ID }) }), {
-      envelopeTo: `<bounce+${MESSAGE_ID.toUpperCase()}@bounces.lasthop.test>`,
-    });
+    const report = await parseFeedbackMessage(
+      dsn({ to: "someone@sender.test", status, returned: returnedMessage({ messageId: OTHER_ID }) }),
+      {
+        envelopeTo: `<bounce+${MESSAGE_ID.toUpperCase()}@bounces.lasthop.test>`,
+      },
+    );
     expect(report).toMatchObject({ messageId: MESSAGE_ID, linkedBy: "verp" });
   });
 
   it("by Delivered-To / X-Original-To when To: is the original sender", async () => {
     const report = await parseFeedbackMessage(
-      dsn({ to: "news@lasthop.test", status, extraHeaders: [`X-Original-To: bounce+${MESSAGE_ID}@bounces.lasthop.test`], returned: "Subject: x\r\n\r\n" }),
+      dsn({
+        to: "news@lasthop.test",
+        status,
+        extraHeaders: [`X-Original-To: bounce+${MESSAGE_ID}@bounces.lasthop.test`],
+        returned: "Subject: x\r\n\r\n",
+      }),
     );
     expect(report).toMatchObject({ messageId: MESSAGE_ID, linkedBy: "verp" });
   });
@@ -373,19 +413,28 @@ describe("linking a report to its message", () => {
 
   it("by Message-ID <uuid@domain> in text/rfc822-headers", async () => {
     const headersOnly = returnedMessage({ lasthopHeader: false }).split("\r\n\r\n")[0] + "\r\n";
-    const report = await parseFeedbackMessage(dsn({ to: "news@lasthop.test", status, returned: headersOnly, returnedType: "text/rfc822-headers" }));
+    const report = await parseFeedbackMessage(
+      dsn({ to: "news@lasthop.test", status, returned: headersOnly, returnedType: "text/rfc822-headers" }),
+    );
     expect(report).toMatchObject({ messageId: MESSAGE_ID, linkedBy: "message-id" });
   });
 
   it("by Original-Envelope-Id when the returned message is gone", async () => {
     const report = await parseFeedbackMessage(
-      dsn({ to: "news@lasthop.test", status: `Reporting-MTA: dns; mx.sender.test\r\nOriginal-Envelope-Id: ${MESSAGE_ID}\r\n\r\n${status}`, returned: "Subject: stripped\r\n\r\n" }),
+      dsn({
+        to: "news@lasthop.test",
+        status: `Reporting-MTA: dns; mx.sender.test\r\nOriginal-Envelope-Id: ${MESSAGE_ID}\r\n\r\n${status}`,
+        returned: "Subject: stripped\r\n\r\n",
+      }),
     );
     expect(report).toMatchObject({ messageId: MESSAGE_ID, linkedBy: "original-envelope-id" });
   });
 
   it("to nothing: no uuid anywhere, or only an id not shaped like ours (Apple Mail's upper-case UUIDs)", async () => {
-    const apple = returnedMessage({ lasthopHeader: false }).replace(`<${MESSAGE_ID}@lasthop.test>`, "<AA6C0062-22D4-4D7E-8766-4494D07205C1@icloud.com>");
+    const apple = returnedMessage({ lasthopHeader: false }).replace(
+      `<${MESSAGE_ID}@lasthop.test>`,
+      "<AA6C0062-22D4-4D7E-8766-4494D07205C1@icloud.com>",
+    );
     const report = await parseFeedbackMessage(dsn({ to: "news@lasthop.test", status, returned: apple }));
     expect(report.messageId).toBeNull();
     expect(report.recipients).toHaveLength(1);
@@ -422,20 +471,38 @@ describe("complaints (RFC 5965 and friends)", () => {
     });
   });
 
-  it.each(["fraud", "virus", "other", "not-spam"])("feedback type %s is recorded as it is (suppression.ts decides it does not suppress)", async (type) => {
-    const report = await parseFeedbackMessage(arf({ feedbackType: type }));
-    expect(report.feedback?.feedbackType).toBe(type);
-    const events = await feedbackEvents(report, { account: "acct", receivedAt: RECEIVED_AT });
-    expect(events.map((e) => [e.type, e.detail.feedbackType])).toEqual([["complained", type]]);
-  });
+  it.each(["fraud", "virus", "other", "not-spam"])(
+    "feedback type %s is recorded as it is (suppression.ts decides it does not suppress)",
+    async (type) => {
+      const report = await parseFeedbackMessage(arf({ feedbackType: type }));
+      expect(report.feedback?.feedbackType).toBe(type);
+      const events = await feedbackEvents(report, { account: "acct", receivedAt: RECEIVED_AT });
+      expect(events.map((e) => [e.type, e.detail.feedbackType])).toEqual([["complained", type]]);
+    },
+  );
 
   it("an Amazon SES complaint notification delivered by mail links through the headers SES returns", async () => {
     const json = JSON.stringify({
       notificationType: "Complaint",
-      complaint: { complainedRecipients: [{ emailAddress: "kijitora@example.jp" }], timestamp: "2021-04-30T01:49:01.000Z", userAgent: "Yahoo!-Mail-Feedback/2.0", complaintFeedbackType: "abuse" },
+      complaint: {
+        complainedRecipients: [{ emailAddress: "kijitora@example.jp" }],
+        timestamp: "2021-04-30T01:49:01.000Z",
+        userAgent: "Yahoo!-Mail-Feedback/2.0",
+        complaintFeedbackType: "abuse",
+      },
       mail: { source: "news@lasthop.test", headers: [{ name: "X-Lasthop-Message-Id", value: MESSAGE_ID }] },
     });
-    const raw = ["From: no-reply@sns.amazonaws.com", "To: ops@lasthop.test", "Subject: AWS Notification Message", "Content-Type: text/plain; charset=UTF-8", "", json, "", "--", "If you wish to stop receiving notifications..."].join("\r\n");
+    const raw = [
+      "From: no-reply@sns.amazonaws.com",
+      "To: ops@lasthop.test",
+      "Subject: AWS Notification Message",
+      "Content-Type: text/plain; charset=UTF-8",
+      "",
+      json,
+      "",
+      "--",
+      "If you wish to stop receiving notifications...",
+    ].join("\r\n");
     expect(await parseFeedbackMessage(raw)).toMatchObject({
       kind: "arf",
       messageId: MESSAGE_ID,
@@ -447,7 +514,15 @@ describe("complaints (RFC 5965 and friends)", () => {
 
 describe("auto-replies (RFC 3834)", () => {
   const reply = (headers: string[], subject = "Re: Your order") =>
-    [`From: Kijitora <kijitora@example.jp>`, "To: news@lasthop.test", `Subject: ${subject}`, `In-Reply-To: <${MESSAGE_ID}@lasthop.test>`, ...headers, "", "I am out of the office until Monday."].join("\r\n");
+    [
+      `From: Kijitora <kijitora@example.jp>`,
+      "To: news@lasthop.test",
+      `Subject: ${subject}`,
+      `In-Reply-To: <${MESSAGE_ID}@lasthop.test>`,
+      ...headers,
+      "",
+      "I am out of the office until Monday.",
+    ].join("\r\n");
 
   it.each([
     ["Auto-Submitted: auto-replied", reply(["Auto-Submitted: auto-replied"])],
@@ -457,12 +532,19 @@ describe("auto-replies (RFC 3834)", () => {
     ["an Automatic reply subject", reply([], "Automatic reply: Your order")],
   ])("%s → autoreply, linked through In-Reply-To, no event", async (_name, raw) => {
     const report = await parseFeedbackMessage(raw);
-    expect(report).toMatchObject({ kind: "autoreply", messageId: MESSAGE_ID, linkedBy: "in-reply-to", recipients: [{ recipient: "kijitora@example.jp", reason: "vacation", class: "undetermined" }] });
+    expect(report).toMatchObject({
+      kind: "autoreply",
+      messageId: MESSAGE_ID,
+      linkedBy: "in-reply-to",
+      recipients: [{ recipient: "kijitora@example.jp", reason: "vacation", class: "undetermined" }],
+    });
     expect(await feedbackEvents(report, { account: "acct", receivedAt: RECEIVED_AT })).toEqual([]);
   });
 
   it("a bounce that also says Auto-Submitted: auto-replied is still a bounce", async () => {
-    const report = await parseFeedbackMessage(dsn({ status: "Final-Recipient: rfc822; kijitora@example.jp\r\nAction: failed\r\nStatus: 5.1.1" }));
+    const report = await parseFeedbackMessage(
+      dsn({ status: "Final-Recipient: rfc822; kijitora@example.jp\r\nAction: failed\r\nStatus: 5.1.1" }),
+    );
     expect(report.kind).toBe("dsn");
   });
 });
@@ -485,7 +567,14 @@ describe("events", () => {
     expect(events).toHaveLength(1);
     const [event] = events;
     expect(canonicalEvent.parse(event)).toEqual(event);
-    expect(event).toMatchObject({ account: "acct", messageId: MESSAGE_ID, type: "bounced", provider: "email", occurredAt: "2021-04-29T14:35:00.000Z", receivedAt: RECEIVED_AT });
+    expect(event).toMatchObject({
+      account: "acct",
+      messageId: MESSAGE_ID,
+      type: "bounced",
+      provider: "email",
+      occurredAt: "2021-04-29T14:35:00.000Z",
+      receivedAt: RECEIVED_AT,
+    });
     expect(event.detail).toEqual({
       class: "hard",
       reason: "userunknown",
@@ -497,7 +586,10 @@ describe("events", () => {
       action: "failed",
       status: "5.1.1",
     });
-    const again = await feedbackEvents(await parseFeedbackMessage(dsn({ status })), { account: "acct", receivedAt: "2021-05-01T00:00:00.000Z" });
+    const again = await feedbackEvents(await parseFeedbackMessage(dsn({ status })), {
+      account: "acct",
+      receivedAt: "2021-05-01T00:00:00.000Z",
+    });
     expect(again[0].id).toBe(event.id);
     const otherAccount = await feedbackEvents(report, { account: "other", receivedAt: RECEIVED_AT });
     expect(otherAccount[0].id).not.toBe(event.id);
@@ -505,14 +597,18 @@ describe("events", () => {
 });
 
 describe("bad input: a clear outcome, never a throw", () => {
-  const status = "Final-Recipient: rfc822; kijitora@example.jp\r\nAction: failed\r\nStatus: 5.1.1\r\nDiagnostic-Code: smtp; 550 5.1.1 User unknown";
+  const status =
+    "Final-Recipient: rfc822; kijitora@example.jp\r\nAction: failed\r\nStatus: 5.1.1\r\nDiagnostic-Code: smtp; 550 5.1.1 User unknown";
 
   it.each([
     ["empty", ""],
     ["plain text", "hello, is this the right address?"],
     ["binary noise", new Uint8Array(Array.from({ length: 4096 }, (_, i) => (i * 7919 + 13) % 256))],
     ["headers only", "From: someone@example.com\r\nSubject: hi\r\n"],
-    ["a MIME bomb of nested multiparts", "Content-Type: multipart/mixed; boundary=a\r\n\r\n" + "--a\r\nContent-Type: multipart/mixed; boundary=a\r\n\r\n".repeat(2000)],
+    [
+      "a MIME bomb of nested multiparts",
+      "Content-Type: multipart/mixed; boundary=a\r\n\r\n" + "--a\r\nContent-Type: multipart/mixed; boundary=a\r\n\r\n".repeat(2000),
+    ],
   ])("%s → kind unknown", async (_name, raw) => {
     const report = await parseFeedbackMessage(raw);
     expect(report.kind).toBe("unknown");
@@ -524,13 +620,21 @@ describe("bad input: a clear outcome, never a throw", () => {
     const full = dsn({ status });
     const cut = full.slice(0, full.indexOf("Diagnostic-Code"));
     const report = await parseFeedbackMessage(cut);
-    expect(report).toMatchObject({ kind: "dsn", messageId: MESSAGE_ID, recipients: [{ recipient: "kijitora@example.jp", reason: "userunknown", class: "hard" }] });
+    expect(report).toMatchObject({
+      kind: "dsn",
+      messageId: MESSAGE_ID,
+      recipients: [{ recipient: "kijitora@example.jp", reason: "userunknown", class: "hard" }],
+    });
   });
 
   it("wrong boundaries: the parts are read from the raw body", async () => {
     const wrong = dsn({ status }).replace('boundary="DSN-boundary-1234"', 'boundary="not-the-one-used"');
     const report = await parseFeedbackMessage(wrong);
-    expect(report).toMatchObject({ kind: "dsn", messageId: MESSAGE_ID, recipients: [{ recipient: "kijitora@example.jp", reason: "userunknown" }] });
+    expect(report).toMatchObject({
+      kind: "dsn",
+      messageId: MESSAGE_ID,
+      recipients: [{ recipient: "kijitora@example.jp", reason: "userunknown" }],
+    });
   });
 
   it("non-UTF-8 bytes (Latin-1, Shift_JIS, stray 8-bit) are read, not fatal", async () => {
@@ -540,25 +644,49 @@ describe("bad input: a clear outcome, never a throw", () => {
     const bytes = new Uint8Array([
       ...new TextEncoder().encode(head),
       ...Array.from(text, (c) => c.charCodeAt(0)), // Latin-1, declared us-ascii
-      0x0d, 0x0a, 0x82, 0xa0, 0x82, 0xa2, 0xff, 0xfe, 0x80, // Shift_JIS and stray bytes
+      0x0d,
+      0x0a,
+      0x82,
+      0xa0,
+      0x82,
+      0xa2,
+      0xff,
+      0xfe,
+      0x80, // Shift_JIS and stray bytes
       ...new TextEncoder().encode(tail),
     ]);
     const report = await parseFeedbackMessage(bytes.buffer);
-    expect(report).toMatchObject({ kind: "dsn", messageId: MESSAGE_ID, recipients: [{ recipient: "kijitora@example.jp", reason: "userunknown" }] });
+    expect(report).toMatchObject({
+      kind: "dsn",
+      messageId: MESSAGE_ID,
+      recipients: [{ recipient: "kijitora@example.jp", reason: "userunknown" }],
+    });
   });
 
   it("a 10 MB message is parsed in bounded time", async () => {
-    const huge = returnedMessage() + "x".repeat(76).concat("\r\n").repeat(Math.ceil((10 * 1024 * 1024) / 78));
+    const huge =
+      returnedMessage() +
+      "x"
+        .repeat(76)
+        .concat("\r\n")
+        .repeat(Math.ceil((10 * 1024 * 1024) / 78));
     const raw = dsn({ status, returned: huge });
     expect(raw.length).toBeGreaterThan(10 * 1024 * 1024);
     const started = performance.now();
     const report = await parseFeedbackMessage(raw);
     expect(performance.now() - started).toBeLessThan(5000);
-    expect(report).toMatchObject({ kind: "dsn", messageId: MESSAGE_ID, recipients: [{ recipient: "kijitora@example.jp", reason: "userunknown" }] });
+    expect(report).toMatchObject({
+      kind: "dsn",
+      messageId: MESSAGE_ID,
+      recipients: [{ recipient: "kijitora@example.jp", reason: "userunknown" }],
+    });
   });
 
   it("a DSN with 500 recipients → 500 entries", async () => {
-    const blocks = Array.from({ length: 500 }, (_, i) => `Final-Recipient: rfc822; user${i}@example.jp\r\nAction: failed\r\nStatus: 5.${i % 2 ? "2.2" : "1.1"}`);
+    const blocks = Array.from(
+      { length: 500 },
+      (_, i) => `Final-Recipient: rfc822; user${i}@example.jp\r\nAction: failed\r\nStatus: 5.${i % 2 ? "2.2" : "1.1"}`,
+    );
     const report = await parseFeedbackMessage(dsn({ status: ["Reporting-MTA: dns; mx.sender.test", ...blocks].join("\r\n\r\n") }));
     expect(report.recipients).toHaveLength(500);
     expect(report.recipients[0]).toMatchObject({ recipient: "user0@example.jp", reason: "userunknown", class: "hard" });
@@ -596,16 +724,29 @@ describe("pathological text stays linear", () => {
   });
 
   it("a null envelope sender marks a plain-text report from an unfamiliar gateway as a bounce", async () => {
-    const raw = ["From: Mail Gateway <gw@mx.example.org>", "To: news@lasthop.test", "Subject: Returned", "", "Could not be delivered to <gone@example.org>:", "550 5.1.1 <gone@example.org>: Recipient address rejected: User unknown (in reply to RCPT TO command)"].join("\r\n");
+    const raw = [
+      "From: Mail Gateway <gw@mx.example.org>",
+      "To: news@lasthop.test",
+      "Subject: Returned",
+      "",
+      "Could not be delivered to <gone@example.org>:",
+      "550 5.1.1 <gone@example.org>: Recipient address rejected: User unknown (in reply to RCPT TO command)",
+    ].join("\r\n");
     expect((await parseFeedbackMessage(raw)).kind).toBe("unknown");
     const report = await parseFeedbackMessage(raw, { envelopeFrom: "<>", envelopeTo: `bounce+${MESSAGE_ID}@bounces.lasthop.test` });
-    expect(report).toMatchObject({ kind: "dsn", messageId: MESSAGE_ID, recipients: [{ recipient: "gone@example.org", class: "hard", reason: "userunknown" }] });
+    expect(report).toMatchObject({
+      kind: "dsn",
+      messageId: MESSAGE_ID,
+      recipients: [{ recipient: "gone@example.org", class: "hard", reason: "userunknown" }],
+    });
   });
 });
 
 describe("hostile reports stay within the events queue's limits", () => {
   it("150 failed recipients: 150 events, in sendBatch calls of at most 100", async () => {
-    const status = Array.from({ length: 150 }, (_, i) => [`Final-Recipient: rfc822; r${i}@example.jp`, "Action: failed", "Status: 5.1.1", ""].join("\r\n")).join("\r\n");
+    const status = Array.from({ length: 150 }, (_, i) =>
+      [`Final-Recipient: rfc822; r${i}@example.jp`, "Action: failed", "Status: 5.1.1", ""].join("\r\n"),
+    ).join("\r\n");
     const events = await feedbackEvents(await parseFeedbackMessage(dsn({ status })), { account: "acct", receivedAt: RECEIVED_AT });
     expect(events).toHaveLength(150);
     const plan = planQueueBatches(events);
@@ -614,7 +755,13 @@ describe("hostile reports stay within the events queue's limits", () => {
 
   it("fields of 20,000 characters are kept to 512: each event far under a queue message", async () => {
     const long = "ü".repeat(20_000);
-    const status = [`Final-Recipient: rfc822; r-${"a".repeat(20_000)}@example.jp`, "Action: failed", `Status: 5.1.1 ${long}`, `Remote-MTA: dns; ${long}`, `Diagnostic-Code: smtp; 550 5.1.1 ${long}`].join("\r\n");
+    const status = [
+      `Final-Recipient: rfc822; r-${"a".repeat(20_000)}@example.jp`,
+      "Action: failed",
+      `Status: 5.1.1 ${long}`,
+      `Remote-MTA: dns; ${long}`,
+      `Diagnostic-Code: smtp; 550 5.1.1 ${long}`,
+    ].join("\r\n");
     const events = await feedbackEvents(await parseFeedbackMessage(dsn({ status })), { account: "acct", receivedAt: RECEIVED_AT });
     expect(events.length).toBeGreaterThan(0);
     for (const event of events) {

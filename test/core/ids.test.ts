@@ -90,7 +90,11 @@ describe("canonicalJson", () => {
 
   it.each<[string, unknown, unknown]>([
     ["key order", { channel: "sms", to: "+14155550100", body: "hi" }, { body: "hi", to: "+14155550100", channel: "sms" }],
-    ["nested key order", { to: { endpoint: "e", keys: { p256dh: "p", auth: "a" } } }, { to: { keys: { auth: "a", p256dh: "p" }, endpoint: "e" } }],
+    [
+      "nested key order",
+      { to: { endpoint: "e", keys: { p256dh: "p", auth: "a" } } },
+      { to: { keys: { auth: "a", p256dh: "p" }, endpoint: "e" } },
+    ],
     ["an undefined field vs a missing one", { a: 1, b: undefined }, { a: 1 }],
   ])("same string despite %s", (_, left, right) => {
     expect(canonicalJson(left)).toBe(canonicalJson(right));

@@ -1,11 +1,20 @@
 import { describe, expect, it } from "vitest";
-import { encodedValue, encodedWords, hasControlCharacter, headerValue, linesWithinLimit, mailboxValue } from "../../src/core/mail-header.ts";
+import {
+  encodedValue,
+  encodedWords,
+  hasControlCharacter,
+  headerValue,
+  linesWithinLimit,
+  mailboxValue,
+} from "../../src/core/mail-header.ts";
 
 /** The text of RFC 2047 B words (UTF-8), decoded independently as a reader would. */
 function decodeWords(value: string): string {
-  return value.replace(/\r\n/g, "").replace(/=\?utf-8\?B\?([A-Za-z0-9+/=]*)\?=(?:[ \t]+(?==\?))?/g, (_, b64: string) =>
-    new TextDecoder("utf-8", { fatal: true }).decode(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))),
-  );
+  return value
+    .replace(/\r\n/g, "")
+    .replace(/=\?utf-8\?B\?([A-Za-z0-9+/=]*)\?=(?:[ \t]+(?==\?))?/g, (_, b64: string) =>
+      new TextDecoder("utf-8", { fatal: true }).decode(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))),
+    );
 }
 
 /** The field as written, line by line. */

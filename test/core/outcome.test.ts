@@ -22,9 +22,17 @@ describe("the outcome contract (one zod source for the edge and the bridge)", ()
   });
 
   it("itemResultOf writes retryAfter only where the next hop gave one", () => {
-    expect(itemResultOf(id, { kind: "retry", retryAfter: undefined, detail: { reason: "server_error" } })).toStrictEqual({ id, kind: "retry", detail: { reason: "server_error" } });
+    expect(itemResultOf(id, { kind: "retry", retryAfter: undefined, detail: { reason: "server_error" } })).toStrictEqual({
+      id,
+      kind: "retry",
+      detail: { reason: "server_error" },
+    });
     expect(itemResultOf(id, { kind: "retry", retryAfter: 5, detail: {} })).toStrictEqual({ id, kind: "retry", retryAfter: 5, detail: {} });
-    expect(itemResultOf(id, { kind: "accepted", detail: { providerMessageId: "x" } })).toStrictEqual({ id, kind: "accepted", detail: { providerMessageId: "x" } });
+    expect(itemResultOf(id, { kind: "accepted", detail: { providerMessageId: "x" } })).toStrictEqual({
+      id,
+      kind: "accepted",
+      detail: { providerMessageId: "x" },
+    });
   });
 });
 

@@ -48,7 +48,14 @@ describe("planQueueBatches", () => {
 
   it.each<[string, unknown[], Array<{ index: number; bytes: number }>]>([
     ["one byte over", [body(100), body(128_001)], [{ index: 1, bytes: 128_001 }]],
-    ["every one over is named", [body(200_000), body(100), body(128_001)], [{ index: 0, bytes: 200_000 }, { index: 2, bytes: 128_001 }]],
+    [
+      "every one over is named",
+      [body(200_000), body(100), body(128_001)],
+      [
+        { index: 0, bytes: 200_000 },
+        { index: 2, bytes: 128_001 },
+      ],
+    ],
     ["non-ASCII counts in UTF-8 bytes", [{ s: "é".repeat(64_000) }], [{ index: 0, bytes: 128_008 }]],
   ])("too large: %s", (_, bodies, tooLarge) => {
     expect(planQueueBatches(bodies)).toEqual({ ok: false, tooLarge });

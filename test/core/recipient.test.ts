@@ -14,7 +14,7 @@ describe("recipientKey", () => {
   it.each<[Channel, string, string]>([
     ["email", "  Bob.Smith@Example.COM ", "Bob.Smith@example.com"],
     ["email", "alice@example.com", "alice@example.com"],
-    ["email", "\"odd@local\"@EXAMPLE.org", "\"odd@local\"@example.org"], // last @ splits
+    ["email", '"odd@local"@EXAMPLE.org', '"odd@local"@example.org'], // last @ splits
     ["email", "no-at-sign ", "no-at-sign"],
     ["sms", "+14155550100", "+14155550100"],
     ["sms", " +447700900123 ", "+447700900123"],

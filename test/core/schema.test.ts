@@ -34,13 +34,47 @@ describe("sendRequest", () => {
 
   it.each<Row>([
     // web push
-    ["p256dh of 64 bytes", { ...valid.webpush, to: { ...valid.webpush.to, keys: { p256dh: b64url(64), auth: b64url(16) } } }, false, "to.keys.p256dh"],
-    ["p256dh of 66 bytes", { ...valid.webpush, to: { ...valid.webpush.to, keys: { p256dh: b64url(66), auth: b64url(16) } } }, false, "to.keys.p256dh"],
-    ["auth of 15 bytes", { ...valid.webpush, to: { ...valid.webpush.to, keys: { p256dh: b64url(65), auth: b64url(15) } } }, false, "to.keys.auth"],
-    ["auth of 32 bytes", { ...valid.webpush, to: { ...valid.webpush.to, keys: { p256dh: b64url(65), auth: b64url(32) } } }, false, "to.keys.auth"],
-    ["auth padded base64url of 16 bytes", { ...valid.webpush, to: { ...valid.webpush.to, keys: { p256dh: b64url(65), auth: `${b64url(16)}==` } } }, true],
-    ["auth with a non-base64url character", { ...valid.webpush, to: { ...valid.webpush.to, keys: { p256dh: b64url(65), auth: `${b64url(15)}!!` } } }, false, "to.keys.auth"],
-    ["http endpoint", { ...valid.webpush, to: { ...valid.webpush.to, endpoint: "http://fcm.googleapis.com/fcm/send/abc" } }, false, "to.endpoint"],
+    [
+      "p256dh of 64 bytes",
+      { ...valid.webpush, to: { ...valid.webpush.to, keys: { p256dh: b64url(64), auth: b64url(16) } } },
+      false,
+      "to.keys.p256dh",
+    ],
+    [
+      "p256dh of 66 bytes",
+      { ...valid.webpush, to: { ...valid.webpush.to, keys: { p256dh: b64url(66), auth: b64url(16) } } },
+      false,
+      "to.keys.p256dh",
+    ],
+    [
+      "auth of 15 bytes",
+      { ...valid.webpush, to: { ...valid.webpush.to, keys: { p256dh: b64url(65), auth: b64url(15) } } },
+      false,
+      "to.keys.auth",
+    ],
+    [
+      "auth of 32 bytes",
+      { ...valid.webpush, to: { ...valid.webpush.to, keys: { p256dh: b64url(65), auth: b64url(32) } } },
+      false,
+      "to.keys.auth",
+    ],
+    [
+      "auth padded base64url of 16 bytes",
+      { ...valid.webpush, to: { ...valid.webpush.to, keys: { p256dh: b64url(65), auth: `${b64url(16)}==` } } },
+      true,
+    ],
+    [
+      "auth with a non-base64url character",
+      { ...valid.webpush, to: { ...valid.webpush.to, keys: { p256dh: b64url(65), auth: `${b64url(15)}!!` } } },
+      false,
+      "to.keys.auth",
+    ],
+    [
+      "http endpoint",
+      { ...valid.webpush, to: { ...valid.webpush.to, endpoint: "http://fcm.googleapis.com/fcm/send/abc" } },
+      false,
+      "to.endpoint",
+    ],
     ["topic of 32 chars", { ...valid.webpush, topic: "a".repeat(32) }, true],
     ["topic of 33 chars", { ...valid.webpush, topic: "a".repeat(33) }, false, "topic"],
     ["topic with a dot", { ...valid.webpush, topic: "news.today" }, false, "topic"],
@@ -111,7 +145,11 @@ describe("sendRequest", () => {
     ["fcm data with a nested object", { ...valid.fcm, message: { data: { order: { id: "42" } } } }, false, "message.data.order"],
     ["fcm with an unknown message field", { ...valid.fcm, message: { topic: "news" } }, false, "message"],
     // email
-    ["email with html only", { channel: "email", from: "news@acme.test", to: "bob@example.com", subject: "Hi", html: "<p>Hello</p>" }, true],
+    [
+      "email with html only",
+      { channel: "email", from: "news@acme.test", to: "bob@example.com", subject: "Hi", html: "<p>Hello</p>" },
+      true,
+    ],
     ["email with neither text nor html", { channel: "email", from: "news@acme.test", to: "bob@example.com", subject: "Hi" }, false, "text"],
     ["email with an empty subject", { ...valid.email, subject: "" }, false, "subject"],
     ...(["\u0000", "\u000b", "\u000c", "\u001b", "\u007f", "\u0085", "\u2028", "\u2029"] as const).flatMap((c): Row[] => {
@@ -127,7 +165,12 @@ describe("sendRequest", () => {
     ["header value of 998 characters with spaces", { ...valid.email, headers: { "X-Note": "word ".repeat(200).slice(0, 998) } }, true],
     ["header value that is one 998-character word", { ...valid.email, headers: { "X-Token": "t".repeat(998) } }, false, "headers.X-Token"],
     ["header value of 989 characters beside X-Token (998 in all)", { ...valid.email, headers: { "X-Token": "t".repeat(989) } }, true],
-    ["header value of 990 characters beside X-Token", { ...valid.email, headers: { "X-Token": "t".repeat(990) } }, false, "headers.X-Token"],
+    [
+      "header value of 990 characters beside X-Token",
+      { ...valid.email, headers: { "X-Token": "t".repeat(990) } },
+      false,
+      "headers.X-Token",
+    ],
     ["subject of 998 characters without a space", { ...valid.email, subject: "x".repeat(998) }, true],
     ["to of 254 characters", { ...valid.email, to: `${"a".repeat(64)}@${"d".repeat(184)}.test` }, true],
     ["to of 255 characters", { ...valid.email, to: `${"a".repeat(64)}@${"d".repeat(185)}.test` }, false, "to"],

@@ -17,7 +17,16 @@ describe("parseReceiptText", () => {
     [
       "SMPP 3.4 Appendix B shape (cloudhopper ch-smpp test)",
       "id:0123456789 sub:002 dlvrd:001 submit date:1005232039 done date:1005242339 stat:DELIVRD err:012 text:This is a sample mes",
-      { id: "0123456789", sub: "002", dlvrd: "001", submitDate: "1005232039", doneDate: "1005242339", stat: "DELIVRD", err: "012", text: "This is a sample mes" },
+      {
+        id: "0123456789",
+        sub: "002",
+        dlvrd: "001",
+        submitDate: "1005232039",
+        doneDate: "1005242339",
+        stat: "DELIVRD",
+        err: "012",
+        text: "This is a sample mes",
+      },
     ],
     [
       "capital Text: from an SMSC simulator (cloudhopper)",
@@ -27,17 +36,42 @@ describe("parseReceiptText", () => {
     [
       "real deliver_sm, text of punctuation (cloudhopper parseRealWorldReceipt0)",
       "id:0059113978 sub:001 dlvrd:001 submit date:1002101730 done date:1002101731 stat:DELIVRD err:000 text:@$#!%&/:",
-      { id: "0059113978", sub: "001", dlvrd: "001", submitDate: "1002101730", doneDate: "1002101731", stat: "DELIVRD", err: "000", text: "@$#!%&/:" },
+      {
+        id: "0059113978",
+        sub: "001",
+        dlvrd: "001",
+        submitDate: "1002101730",
+        doneDate: "1002101731",
+        stat: "DELIVRD",
+        err: "000",
+        text: "@$#!%&/:",
+      },
     ],
     [
       "UUID id and dates with seconds (cloudhopper)",
       "id:74e02ee1-4e2f-4a6e-a78b-4b247d756a22 sub:001 dlvrd:001 submit date:110206193041 done date:110206193110 stat:DELIVRD err:000 text:",
-      { id: "74e02ee1-4e2f-4a6e-a78b-4b247d756a22", sub: "001", dlvrd: "001", submitDate: "110206193041", doneDate: "110206193110", stat: "DELIVRD", err: "000" },
+      {
+        id: "74e02ee1-4e2f-4a6e-a78b-4b247d756a22",
+        sub: "001",
+        dlvrd: "001",
+        submitDate: "110206193041",
+        doneDate: "110206193110",
+        stat: "DELIVRD",
+        err: "000",
+      },
     ],
     [
       "fields out of order, empty text before stat (cloudhopper)",
       "sub:001 id:74e02ee1-4e2f-4a6e-a78b-4b247d756a22 err:000 dlvrd:001 done date:110206193110 submit date:110206193041 text: stat:DELIVRD",
-      { id: "74e02ee1-4e2f-4a6e-a78b-4b247d756a22", sub: "001", dlvrd: "001", submitDate: "110206193041", doneDate: "110206193110", stat: "DELIVRD", err: "000" },
+      {
+        id: "74e02ee1-4e2f-4a6e-a78b-4b247d756a22",
+        sub: "001",
+        dlvrd: "001",
+        submitDate: "110206193041",
+        doneDate: "110206193110",
+        stat: "DELIVRD",
+        err: "000",
+      },
     ],
     [
       "no sub/dlvrd, 14-digit dates, no text (cloudhopper)",
@@ -47,12 +81,30 @@ describe("parseReceiptText", () => {
     [
       "hex id, ACCEPTD, short dlvrd/err (bulatnig smpp test)",
       "id:c449ab9744f47b6af1879e49e75e4f40 sub:001 dlvrd:0 submit date:0610191018 done date:0610191018 stat:ACCEPTD err:0 text:This is an Acti",
-      { id: "c449ab9744f47b6af1879e49e75e4f40", sub: "001", dlvrd: "0", submitDate: "0610191018", doneDate: "0610191018", stat: "ACCEPTD", err: "0", text: "This is an Acti" },
+      {
+        id: "c449ab9744f47b6af1879e49e75e4f40",
+        sub: "001",
+        dlvrd: "0",
+        submitDate: "0610191018",
+        doneDate: "0610191018",
+        stat: "ACCEPTD",
+        err: "0",
+        text: "This is an Acti",
+      },
     ],
     [
       "REJECTD (bulatnig smpp test)",
       "id:b756c4f97aa2e1e67377dffc5e2f7d9b sub:001 dlvrd:0 submit date:0610191211 done date:0610191211 stat:REJECTD err:1 text:This is an Acti",
-      { id: "b756c4f97aa2e1e67377dffc5e2f7d9b", sub: "001", dlvrd: "0", submitDate: "0610191211", doneDate: "0610191211", stat: "REJECTD", err: "1", text: "This is an Acti" },
+      {
+        id: "b756c4f97aa2e1e67377dffc5e2f7d9b",
+        sub: "001",
+        dlvrd: "0",
+        submitDate: "0610191211",
+        doneDate: "0610191211",
+        stat: "REJECTD",
+        err: "1",
+        text: "This is an Acti",
+      },
     ],
     [
       "UNDELIV from a Kannel HLR route, operator fields after err (VipNet)",
@@ -67,38 +119,73 @@ describe("parseReceiptText", () => {
     [
       "trailing NUL of a C-string short_message (python-smpp test)",
       "id:1891273321 sub:001 dlvrd:001 submit date:1305050826 done date:1305050826 stat:DELIVRD err:000 Text:DLVRD TO MOBILE\x00",
-      { id: "1891273321", sub: "001", dlvrd: "001", submitDate: "1305050826", doneDate: "1305050826", stat: "DELIVRD", err: "000", text: "DLVRD TO MOBILE" },
+      {
+        id: "1891273321",
+        sub: "001",
+        dlvrd: "001",
+        submitDate: "1305050826",
+        doneDate: "1305050826",
+        stat: "DELIVRD",
+        err: "000",
+        text: "DLVRD TO MOBILE",
+      },
     ],
     [
       "hex id, err:0, 12-digit dates (Java SMPP client test)",
       "id:261BD3E2 sub:001 dlvrd:001 submit date:190305131326 done date:190305131326 stat:DELIVRD err:0 Text:report",
-      { id: "261BD3E2", sub: "001", dlvrd: "001", submitDate: "190305131326", doneDate: "190305131326", stat: "DELIVRD", err: "0", text: "report" },
+      {
+        id: "261BD3E2",
+        sub: "001",
+        dlvrd: "001",
+        submitDate: "190305131326",
+        doneDate: "190305131326",
+        stat: "DELIVRD",
+        err: "0",
+        text: "report",
+      },
     ],
     [
       "upper-case keys, doubled spaces, space after colons",
       "ID: 77  SUB:001  DLVRD:000  SUBMIT DATE: 2611220830  DONE  DATE:2611220845 STAT:expired ERR:  003  TEXT:  hi",
       { id: "77", sub: "001", dlvrd: "000", submitDate: "2611220830", doneDate: "2611220845", stat: "EXPIRED", err: "003", text: "hi" },
     ],
-    [
-      "only id and stat",
-      "id:abc stat:ENROUTE",
-      { id: "abc", stat: "ENROUTE" },
-    ],
+    ["only id and stat", "id:abc stat:ENROUTE", { id: "abc", stat: "ENROUTE" }],
     [
       "a text quoting a receipt does not override the real fields",
       "id:9 sub:001 dlvrd:000 submit date:2611220830 done date:2611220831 stat:UNDELIV err:001 text:id:1 stat:DELIVRD",
-      { id: "9", sub: "001", dlvrd: "000", submitDate: "2611220830", doneDate: "2611220831", stat: "UNDELIV", err: "001", text: "id:1 stat:DELIVRD" },
+      {
+        id: "9",
+        sub: "001",
+        dlvrd: "000",
+        submitDate: "2611220830",
+        doneDate: "2611220831",
+        stat: "UNDELIV",
+        err: "001",
+        text: "id:1 stat:DELIVRD",
+      },
     ],
   ])("%s", (_, text, receipt) => {
     expect(parseReceiptText(text)).toEqual(receipt);
   });
 
   it.each([
-    ["empty id (a Kannel test's receipt)", "id: sub:001 dlvrd:000 submit date:2401010000 done date:2401010001 stat:UNDELIV err:001 text:failed"],
+    [
+      "empty id (a Kannel test's receipt)",
+      "id: sub:001 dlvrd:000 submit date:2401010000 done date:2401010001 stat:UNDELIV err:001 text:failed",
+    ],
     ["no id at all", "sub:001 dlvrd:001 submit date:1005232039 done date:1005242339 stat:DELIVRD err:012 text:x"],
-    ["misspelled id key (cloudhopper)", "i:0123456789 sub:002 dlvrd:001 submit date:1005232039 done date:1005242339 stat:DELIVRD err:012 text:x"],
-    ["misspelled stat key (cloudhopper)", "id:0123456789 sub:002 dlvrd:001 submit date:1005232039 done date:1005242339 sat:DELIVRD err:012 text:x"],
-    ["stat outside Appendix B (a placeholder)", "id:0123456789 sub:000 dlvrd:000 submit date:0000000000 done date:0000000000 stat:BADSTAT err:000 text:"],
+    [
+      "misspelled id key (cloudhopper)",
+      "i:0123456789 sub:002 dlvrd:001 submit date:1005232039 done date:1005242339 stat:DELIVRD err:012 text:x",
+    ],
+    [
+      "misspelled stat key (cloudhopper)",
+      "id:0123456789 sub:002 dlvrd:001 submit date:1005232039 done date:1005242339 sat:DELIVRD err:012 text:x",
+    ],
+    [
+      "stat outside Appendix B (a placeholder)",
+      "id:0123456789 sub:000 dlvrd:000 submit date:0000000000 done date:0000000000 stat:BADSTAT err:000 text:",
+    ],
     ["long message_state name instead of the stat word", "id:1 stat:DELIVERED"],
     ["stat only inside text", "id:1 text:stat:DELIVRD"],
     ["stat quoted by a text that comes before the real one", "id:1 text:stat:DELIVRD stat:UNDELIV"],
@@ -143,7 +230,14 @@ describe("receiptDate", () => {
 describe("messageStates", () => {
   it("maps the message_state TLV to the stat words", () => {
     expect(messageStates).toEqual({
-      1: "ENROUTE", 2: "DELIVRD", 3: "EXPIRED", 4: "DELETED", 5: "UNDELIV", 6: "ACCEPTD", 7: "UNKNOWN", 8: "REJECTD",
+      1: "ENROUTE",
+      2: "DELIVRD",
+      3: "EXPIRED",
+      4: "DELETED",
+      5: "UNDELIV",
+      6: "ACCEPTD",
+      7: "UNKNOWN",
+      8: "REJECTD",
     });
     expect(messageStates[0]).toBeUndefined();
     expect(messageStates[9]).toBeUndefined();
@@ -152,8 +246,14 @@ describe("messageStates", () => {
   it("agrees with the smpp package's message_state constants", () => {
     const smpp = createRequire(import.meta.url)("smpp/lib/defs.js") as { consts: { MESSAGE_STATE: Record<string, number> } };
     const byName: Record<string, DlrStat> = {
-      ENROUTE: "ENROUTE", DELIVERED: "DELIVRD", EXPIRED: "EXPIRED", DELETED: "DELETED",
-      UNDELIVERABLE: "UNDELIV", ACCEPTED: "ACCEPTD", UNKNOWN: "UNKNOWN", REJECTED: "REJECTD",
+      ENROUTE: "ENROUTE",
+      DELIVERED: "DELIVRD",
+      EXPIRED: "EXPIRED",
+      DELETED: "DELETED",
+      UNDELIVERABLE: "UNDELIV",
+      ACCEPTED: "ACCEPTD",
+      UNKNOWN: "UNKNOWN",
+      REJECTED: "REJECTD",
     };
     for (const [name, stat] of Object.entries(byName)) expect(messageStates[smpp.consts.MESSAGE_STATE[name]]).toBe(stat);
   });

@@ -11,10 +11,19 @@ describe("commandStatuses", () => {
   });
 
   it.each([
-    ["ESME_ROK", 0x00], ["ESME_RINVMSGLEN", 0x01], ["ESME_RINVBNDSTS", 0x04], ["ESME_RSYSERR", 0x08],
-    ["ESME_RINVSRCADR", 0x0a], ["ESME_RINVDSTADR", 0x0b], ["ESME_RMSGQFUL", 0x14], ["ESME_RSUBMITFAIL", 0x45],
-    ["ESME_RTHROTTLED", 0x58], ["ESME_RX_T_APPN", 0x64], ["ESME_RINVOPTPARSTREAM", 0xc0],
-    ["ESME_RDELIVERYFAILURE", 0xfe], ["ESME_RUNKNOWNERR", 0xff],
+    ["ESME_ROK", 0x00],
+    ["ESME_RINVMSGLEN", 0x01],
+    ["ESME_RINVBNDSTS", 0x04],
+    ["ESME_RSYSERR", 0x08],
+    ["ESME_RINVSRCADR", 0x0a],
+    ["ESME_RINVDSTADR", 0x0b],
+    ["ESME_RMSGQFUL", 0x14],
+    ["ESME_RSUBMITFAIL", 0x45],
+    ["ESME_RTHROTTLED", 0x58],
+    ["ESME_RX_T_APPN", 0x64],
+    ["ESME_RINVOPTPARSTREAM", 0xc0],
+    ["ESME_RDELIVERYFAILURE", 0xfe],
+    ["ESME_RUNKNOWNERR", 0xff],
   ])("%s is 0x%s", (name, code) => {
     expect(commandStatuses[name]).toBe(code);
   });
@@ -73,7 +82,16 @@ describe("classifySubmitStatus", () => {
   });
 
   it("every named status other than the retryable ones is permanent", () => {
-    const retryable = new Set(["ESME_RTHROTTLED", "ESME_RMSGQFUL", "ESME_RSYSERR", "ESME_RSUBMITFAIL", "ESME_RX_T_APPN", "ESME_RINVBNDSTS", "ESME_RDELIVERYFAILURE", "ESME_RUNKNOWNERR"]);
+    const retryable = new Set([
+      "ESME_RTHROTTLED",
+      "ESME_RMSGQFUL",
+      "ESME_RSYSERR",
+      "ESME_RSUBMITFAIL",
+      "ESME_RX_T_APPN",
+      "ESME_RINVBNDSTS",
+      "ESME_RDELIVERYFAILURE",
+      "ESME_RUNKNOWNERR",
+    ]);
     for (const [name, code] of Object.entries(commandStatuses)) {
       const kind = classifySubmitStatus(code).kind;
       expect([name, kind]).toEqual([name, name === "ESME_ROK" ? "accepted" : retryable.has(name) ? "retry" : "failed"]);

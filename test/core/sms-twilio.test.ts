@@ -40,13 +40,58 @@ const URLS = [
 
 const PARAM_SETS: Array<[string, FormParams]> = [
   ["a status callback", statusCallback],
-  ["a voice webhook's parameters", [["CallSid", "CA1234567890ABCDE"], ["Caller", "+12349013030"], ["Digits", "1234"], ["From", "+12349013030"], ["To", "+18005551212"]]],
+  [
+    "a voice webhook's parameters",
+    [
+      ["CallSid", "CA1234567890ABCDE"],
+      ["Caller", "+12349013030"],
+      ["Digits", "1234"],
+      ["From", "+12349013030"],
+      ["To", "+18005551212"],
+    ],
+  ],
   ["no parameters", []],
-  ["unicode and emoji values", [["Body", "Grüße 😀 Привет 中文"], ["From", "+4915112345678"]]],
-  ["empty values", [["Body", ""], ["MediaUrl0", ""], ["NumMedia", "0"]]],
-  ["names that sort by code unit (case-sensitive)", [["b", "1"], ["B", "2"], ["a", "3"], ["A", "4"], ["_", "5"]]],
-  ["a repeated name, values sorted", [["MediaUrl", "https://b.example/2"], ["MediaUrl", "https://a.example/1"], ["To", "+1"]]],
-  ["a repeated identical pair (counted once, as the library does)", [["Tag", "x"], ["Tag", "x"], ["Tag", "a"]]],
+  [
+    "unicode and emoji values",
+    [
+      ["Body", "Grüße 😀 Привет 中文"],
+      ["From", "+4915112345678"],
+    ],
+  ],
+  [
+    "empty values",
+    [
+      ["Body", ""],
+      ["MediaUrl0", ""],
+      ["NumMedia", "0"],
+    ],
+  ],
+  [
+    "names that sort by code unit (case-sensitive)",
+    [
+      ["b", "1"],
+      ["B", "2"],
+      ["a", "3"],
+      ["A", "4"],
+      ["_", "5"],
+    ],
+  ],
+  [
+    "a repeated name, values sorted",
+    [
+      ["MediaUrl", "https://b.example/2"],
+      ["MediaUrl", "https://a.example/1"],
+      ["To", "+1"],
+    ],
+  ],
+  [
+    "a repeated identical pair (counted once, as the library does)",
+    [
+      ["Tag", "x"],
+      ["Tag", "x"],
+      ["Tag", "a"],
+    ],
+  ],
 ];
 
 describe("twilioSignature", () => {
@@ -56,7 +101,13 @@ describe("twilioSignature", () => {
     ["+14158675310", "GvWf1cFY/Q7PnoempGyD5oXAezc="],
     ["+12349013030", "0/KCTR6DLpKmkAf8muzZqo1nDgQ="],
   ])("matches Twilio's documented example (caller %s)", async (caller, signature) => {
-    const params: FormParams = [["CallSid", "CA1234567890ABCDE"], ["Caller", caller], ["Digits", "1234"], ["From", caller], ["To", "+18005551212"]];
+    const params: FormParams = [
+      ["CallSid", "CA1234567890ABCDE"],
+      ["Caller", caller],
+      ["Digits", "1234"],
+      ["From", caller],
+      ["To", "+18005551212"],
+    ];
     expect(await twilioSignature("12345", "https://mycompany.com/myapp.php?foo=1&bar=2", params)).toBe(signature);
   });
 
@@ -90,7 +141,12 @@ describe("verifyTwilioSignature", () => {
     ["an added parameter", [url], [...statusCallback, ["ErrorCode", "30003"]], AUTH_TOKEN],
     ["a dropped parameter", [url], statusCallback.slice(1), AUTH_TOKEN],
     ["a renamed parameter", [url], statusCallback.map(([n, v]) => [n === "To" ? "to" : n, v] as const), AUTH_TOKEN],
-    ["a value moved between names", [url], statusCallback.map(([n, v]) => [n, n === "From" ? "+15558675310" : n === "To" ? "+15017122661" : v] as const), AUTH_TOKEN],
+    [
+      "a value moved between names",
+      [url],
+      statusCallback.map(([n, v]) => [n, n === "From" ? "+15558675310" : n === "To" ? "+15017122661" : v] as const),
+      AUTH_TOKEN,
+    ],
     ["another path", ["https://lasthop.test/v1/webhooks/twilio2"], statusCallback, AUTH_TOKEN],
     ["another host", ["https://evil.test/v1/webhooks/twilio"], statusCallback, AUTH_TOKEN],
     ["an added query string", [`${url}?x=1`], statusCallback, AUTH_TOKEN],
@@ -155,20 +211,40 @@ describe("twilioStatusVerdict", () => {
 });
 
 describe("twilioSendErrorVerdict", () => {
-  const err = (code: number, status: number, message = "x") => ({ code, message, more_info: `https://www.twilio.com/docs/errors/${code}`, status });
+  const err = (code: number, status: number, message = "x") => ({
+    code,
+    message,
+    more_info: `https://www.twilio.com/docs/errors/${code}`,
+    status,
+  });
 
   it.each<[string, number, unknown, ReturnType<typeof twilioSendErrorVerdict>]>([
     ["429 too many requests", 429, err(20429, 429), { kind: "retry", reason: "rate_limited", errorCode: 20429, submitted: "no" }],
-    ["20429 in a body with another status", 400, err(20429, 400), { kind: "retry", reason: "rate_limited", errorCode: 20429, submitted: "no" }],
+    [
+      "20429 in a body with another status",
+      400,
+      err(20429, 400),
+      { kind: "retry", reason: "rate_limited", errorCode: 20429, submitted: "no" },
+    ],
     ["429 without a body", 429, null, { kind: "retry", reason: "rate_limited", submitted: "no" }],
     ["502 bad gateway", 502, "<html>Bad Gateway</html>", { kind: "retry", reason: "service_unavailable", submitted: "no" }],
     ["503 unavailable", 503, err(20503, 503), { kind: "retry", reason: "service_unavailable", errorCode: 20503, submitted: "no" }],
     ["500 internal error", 500, err(20500, 500), { kind: "retry", reason: "server_error", errorCode: 20500, submitted: "maybe" }],
     ["504 gateway timeout", 504, undefined, { kind: "retry", reason: "gateway_timeout", submitted: "maybe" }],
-    ["400 invalid To", 400, err(21211, 400, "The 'To' number +1555 is not a valid phone number."), { kind: "bounced", reason: "invalid_to_number", errorCode: 21211, submitted: "no" }],
+    [
+      "400 invalid To",
+      400,
+      err(21211, 400, "The 'To' number +1555 is not a valid phone number."),
+      { kind: "bounced", reason: "invalid_to_number", errorCode: 21211, submitted: "no" },
+    ],
     ["400 To unreachable", 400, err(21214, 400), { kind: "bounced", reason: "to_number_unreachable", errorCode: 21214, submitted: "no" }],
     ["400 cannot route", 400, err(21612, 400), { kind: "bounced", reason: "cannot_route", errorCode: 21612, submitted: "no" }],
-    ["400 not a mobile number", 400, err(21614, 400), { kind: "bounced", reason: "not_a_mobile_number", errorCode: 21614, submitted: "no" }],
+    [
+      "400 not a mobile number",
+      400,
+      err(21614, 400),
+      { kind: "bounced", reason: "not_a_mobile_number", errorCode: 21614, submitted: "no" },
+    ],
     ["400 code as a string", 400, { code: "21211" }, { kind: "bounced", reason: "invalid_to_number", errorCode: 21211, submitted: "no" }],
     ["400 opted out", 400, err(21610, 400), { kind: "failed", reason: "opted_out", errorCode: 21610, submitted: "no" }],
     ["400 other", 400, err(21602, 400), { kind: "failed", reason: "rejected", errorCode: 21602, submitted: "no" }],

@@ -30,6 +30,8 @@ describe("checkSignatureHeaders (before the body is read)", () => {
   });
 
   it("headers from signedHeaders() pass", async () => {
-    expect(checkSignatureHeaders(await signedHeaders(`whsec_${btoa("a secret of 32 bytes for the test")}`, "{}", now), now)).toEqual({ ok: true });
+    expect(checkSignatureHeaders(await signedHeaders(`whsec_${btoa("a secret of 32 bytes for the test")}`, "{}", now), now)).toEqual({
+      ok: true,
+    });
   });
 });

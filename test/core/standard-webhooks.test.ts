@@ -1,8 +1,24 @@
 import { createHmac, randomBytes } from "node:crypto";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
-import { BRIDGE_APNS_PATH, BRIDGE_SMPP_PATH, BRIDGE_SMTP_PATH, EDGE_EMAIL_INBOUND_PATH, EDGE_EVENTS_PATH, EDGE_SMS_INBOUND_PATH } from "../../src/core/bridge.ts";
-import { DOOR_LABEL, TOLERANCE_SECONDS, doorSecret, sign, signedHeaders, verify, webhookHeaders, type WebhookHeaders } from "../../src/core/standard-webhooks.ts";
+import {
+  BRIDGE_APNS_PATH,
+  BRIDGE_SMPP_PATH,
+  BRIDGE_SMTP_PATH,
+  EDGE_EMAIL_INBOUND_PATH,
+  EDGE_EVENTS_PATH,
+  EDGE_SMS_INBOUND_PATH,
+} from "../../src/core/bridge.ts";
+import {
+  DOOR_LABEL,
+  TOLERANCE_SECONDS,
+  doorSecret,
+  sign,
+  signedHeaders,
+  verify,
+  webhookHeaders,
+  type WebhookHeaders,
+} from "../../src/core/standard-webhooks.ts";
 
 // Made at run time: no secret, not even a test one, lives in the repo.
 const secret = `whsec_${randomBytes(32).toString("base64")}`;
@@ -55,11 +71,26 @@ describe("verify", () => {
 
   it.each<[string, Partial<WebhookHeaders>, string, number]>([
     ["exact timestamp", good, payload, nowMs],
-    ["several signatures, only the second valid", { ...good, "webhook-signature": `${wrongSig} ${good["webhook-signature"]}` }, payload, nowMs],
-    ["a v2 entry before a valid v1", { ...good, "webhook-signature": `v2,${good["webhook-signature"].slice(3)} ${good["webhook-signature"]}` }, payload, nowMs],
+    [
+      "several signatures, only the second valid",
+      { ...good, "webhook-signature": `${wrongSig} ${good["webhook-signature"]}` },
+      payload,
+      nowMs,
+    ],
+    [
+      "a v2 entry before a valid v1",
+      { ...good, "webhook-signature": `v2,${good["webhook-signature"].slice(3)} ${good["webhook-signature"]}` },
+      payload,
+      nowMs,
+    ],
     ["300 s old (edge of tolerance)", good, payload, nowMs + 300_000],
     ["300 s in the future (edge of tolerance)", good, payload, nowMs - 300_000],
-    ["URL-safe base64 of the same MAC", { ...good, "webhook-signature": good["webhook-signature"].replace(/\+/g, "-").replace(/\//g, "_") }, payload, nowMs],
+    [
+      "URL-safe base64 of the same MAC",
+      { ...good, "webhook-signature": good["webhook-signature"].replace(/\+/g, "-").replace(/\//g, "_") },
+      payload,
+      nowMs,
+    ],
   ])("ok: %s", async (_, headers, body, now) => {
     expect(await verify(secret, headers, body, now)).toEqual({ ok: true });
   });
@@ -72,14 +103,50 @@ describe("verify", () => {
     ["signed with another secret", { ...good, "webhook-signature": wrongSig }, payload, nowMs, "no signature matches"],
     ["301 s old", good, payload, nowMs + 301_000, "webhook-timestamp is outside the 5-minute tolerance"],
     ["301 s in the future", good, payload, nowMs - 301_000, "webhook-timestamp is outside the 5-minute tolerance"],
-    ["non-numeric timestamp", { ...good, "webhook-timestamp": "2025-01-01T00:00:00Z" }, payload, nowMs, "webhook-timestamp is not a Unix timestamp"],
+    [
+      "non-numeric timestamp",
+      { ...good, "webhook-timestamp": "2025-01-01T00:00:00Z" },
+      payload,
+      nowMs,
+      "webhook-timestamp is not a Unix timestamp",
+    ],
     ["negative timestamp", { ...good, "webhook-timestamp": "-1" }, payload, nowMs, "webhook-timestamp is not a Unix timestamp"],
-    ["missing webhook-id", { ...good, "webhook-id": undefined }, payload, nowMs, "missing webhook-id, webhook-timestamp or webhook-signature"],
-    ["missing webhook-timestamp", { ...good, "webhook-timestamp": undefined }, payload, nowMs, "missing webhook-id, webhook-timestamp or webhook-signature"],
-    ["missing webhook-signature", { ...good, "webhook-signature": undefined }, payload, nowMs, "missing webhook-id, webhook-timestamp or webhook-signature"],
-    ["empty webhook-signature", { ...good, "webhook-signature": "" }, payload, nowMs, "missing webhook-id, webhook-timestamp or webhook-signature"],
+    [
+      "missing webhook-id",
+      { ...good, "webhook-id": undefined },
+      payload,
+      nowMs,
+      "missing webhook-id, webhook-timestamp or webhook-signature",
+    ],
+    [
+      "missing webhook-timestamp",
+      { ...good, "webhook-timestamp": undefined },
+      payload,
+      nowMs,
+      "missing webhook-id, webhook-timestamp or webhook-signature",
+    ],
+    [
+      "missing webhook-signature",
+      { ...good, "webhook-signature": undefined },
+      payload,
+      nowMs,
+      "missing webhook-id, webhook-timestamp or webhook-signature",
+    ],
+    [
+      "empty webhook-signature",
+      { ...good, "webhook-signature": "" },
+      payload,
+      nowMs,
+      "missing webhook-id, webhook-timestamp or webhook-signature",
+    ],
     ["no headers", {}, payload, nowMs, "missing webhook-id, webhook-timestamp or webhook-signature"],
-    ["only a v2 entry", { ...good, "webhook-signature": `v2,${good["webhook-signature"].slice(3)}` }, payload, nowMs, "no signature matches"],
+    [
+      "only a v2 entry",
+      { ...good, "webhook-signature": `v2,${good["webhook-signature"].slice(3)}` },
+      payload,
+      nowMs,
+      "no signature matches",
+    ],
     ["v1 with nothing after the comma", { ...good, "webhook-signature": "v1," }, payload, nowMs, "no signature matches"],
     ["non-base64 garbage", { ...good, "webhook-signature": "v1,!!!not*base64$$$" }, payload, nowMs, "no signature matches"],
     ["bare garbage", { ...good, "webhook-signature": "garbage" }, payload, nowMs, "no signature matches"],
@@ -105,7 +172,12 @@ describe("webhookHeaders", () => {
   const signed = referenceHeaders();
 
   it("reads the three headers from a Fetch Headers, whatever their case on the wire", async () => {
-    const headers = new Headers({ "Webhook-Id": signed["webhook-id"], "WEBHOOK-TIMESTAMP": signed["webhook-timestamp"], "webhook-signature": signed["webhook-signature"], "content-type": "application/json" });
+    const headers = new Headers({
+      "Webhook-Id": signed["webhook-id"],
+      "WEBHOOK-TIMESTAMP": signed["webhook-timestamp"],
+      "webhook-signature": signed["webhook-signature"],
+      "content-type": "application/json",
+    });
     expect(webhookHeaders(headers)).toEqual(signed);
     expect(await verify(secret, webhookHeaders(headers), payload, nowMs)).toEqual({ ok: true });
   });
@@ -116,9 +188,16 @@ describe("webhookHeaders", () => {
   });
 
   it("absent headers are undefined (null from Headers too), so verify names them missing", async () => {
-    expect(webhookHeaders(new Headers())).toEqual({ "webhook-id": undefined, "webhook-timestamp": undefined, "webhook-signature": undefined });
+    expect(webhookHeaders(new Headers())).toEqual({
+      "webhook-id": undefined,
+      "webhook-timestamp": undefined,
+      "webhook-signature": undefined,
+    });
     expect(webhookHeaders(() => null)).toEqual({ "webhook-id": undefined, "webhook-timestamp": undefined, "webhook-signature": undefined });
-    expect(await verify(secret, webhookHeaders(new Headers({ "webhook-id": "x" })), payload, nowMs)).toEqual({ ok: false, reason: "missing webhook-id, webhook-timestamp or webhook-signature" });
+    expect(await verify(secret, webhookHeaders(new Headers({ "webhook-id": "x" })), payload, nowMs)).toEqual({
+      ok: false,
+      reason: "missing webhook-id, webhook-timestamp or webhook-signature",
+    });
   });
 });
 
@@ -126,7 +205,9 @@ describe("doorSecret: one key per door", () => {
   const doors = [EDGE_EVENTS_PATH, EDGE_EMAIL_INBOUND_PATH, EDGE_SMS_INBOUND_PATH, BRIDGE_APNS_PATH, BRIDGE_SMTP_PATH, BRIDGE_SMPP_PATH];
   /** The construction, written again with node:crypto: whsec_ + base64(HMAC-SHA256(secret's key bytes, "lasthop door:" + door)). */
   const reference = (platform: string, door: string) =>
-    `whsec_${createHmac("sha256", Buffer.from(platform.replace(/^whsec_/, ""), "base64")).update(`lasthop door:${door}`).digest("base64")}`;
+    `whsec_${createHmac("sha256", Buffer.from(platform.replace(/^whsec_/, ""), "base64"))
+      .update(`lasthop door:${door}`)
+      .digest("base64")}`;
 
   it("the label is fixed: changing it changes every key", () => {
     expect(DOOR_LABEL).toBe("lasthop door:");

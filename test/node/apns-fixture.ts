@@ -46,7 +46,14 @@ export type FixtureOptions = {
   publicKey?: KeyObject;
 };
 
-export type Received = { apnsId: string; deviceToken: string; jwt: string; headers: http2.IncomingHttpHeaders; body: string; session: number };
+export type Received = {
+  apnsId: string;
+  deviceToken: string;
+  jwt: string;
+  headers: http2.IncomingHttpHeaders;
+  body: string;
+  session: number;
+};
 
 export type ApnsFixture = {
   origin: string;
@@ -83,7 +90,12 @@ function jwtProblem(jwt: string, publicKey: KeyObject): string | undefined {
   const claims = JSON.parse(Buffer.from(p, "base64url").toString()) as Record<string, unknown>;
   if (header.alg !== "ES256" || header.kid !== KEY_ID) return "bad header";
   if (claims.iss !== TEAM_ID || typeof claims.iat !== "number") return "bad claims";
-  const ok = verifySignature("sha256", Buffer.from(`${h}.${p}`), { key: publicKey, dsaEncoding: "ieee-p1363" }, Buffer.from(s, "base64url"));
+  const ok = verifySignature(
+    "sha256",
+    Buffer.from(`${h}.${p}`),
+    { key: publicKey, dsaEncoding: "ieee-p1363" },
+    Buffer.from(s, "base64url"),
+  );
   return ok ? undefined : "bad signature";
 }
 
@@ -93,11 +105,29 @@ export async function startApnsFixture(options: FixtureOptions = {}): Promise<Ap
   const dir = mkdtempSync(join(tmpdir(), "lasthop-apns-fixture-"));
   const keyFile = join(dir, "key.pem");
   const caFile = join(dir, "cert.pem");
-  execFileSync("openssl", [
-    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-    "-days", "2", "-keyout", keyFile, "-out", caFile,
-  ], { stdio: "ignore" });
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-subj",
+      "/CN=localhost",
+      "-addext",
+      "subjectAltName=DNS:localhost,IP:127.0.0.1",
+      "-days",
+      "2",
+      "-keyout",
+      keyFile,
+      "-out",
+      caFile,
+    ],
+    { stdio: "ignore" },
+  );
   const caPem = readFileSync(caFile, "utf8");
 
   const received: Received[] = [];
@@ -212,9 +242,11 @@ export async function startApnsFixture(options: FixtureOptions = {}): Promise<Ap
         later(100, () => dropConnection(session));
         return;
       }
-      if (headers[":method"] !== "POST" || !path.startsWith("/3/device/")) return answer(stream, apnsId, { status: 404, reason: "BadPath" });
+      if (headers[":method"] !== "POST" || !path.startsWith("/3/device/"))
+        return answer(stream, apnsId, { status: 404, reason: "BadPath" });
       if (expiredTokens.has(jwt)) return answer(stream, apnsId, { status: 403, reason: "ExpiredProviderToken" });
-      if (options.publicKey && jwtProblem(jwt, options.publicKey)) return answer(stream, apnsId, { status: 403, reason: "InvalidProviderToken" });
+      if (options.publicKey && jwtProblem(jwt, options.publicKey))
+        return answer(stream, apnsId, { status: 403, reason: "InvalidProviderToken" });
       const b = behaviors.get(token) ?? {};
       if (b.hold) held.push(() => answer(stream, apnsId, b));
       else if (b.holdMs) later(b.holdMs, () => answer(stream, apnsId, b));
@@ -259,7 +291,11 @@ export async function startApnsFixture(options: FixtureOptions = {}): Promise<Ap
 }
 
 /** A bridge configuration for in-process tests, pointed at a fixture. */
-export function testConfig(fixture: Pick<ApnsFixture, "origin" | "caPem"> | null, key: string, apns: Partial<NonNullable<Config["apns"]>> = {}): Config {
+export function testConfig(
+  fixture: Pick<ApnsFixture, "origin" | "caPem"> | null,
+  key: string,
+  apns: Partial<NonNullable<Config["apns"]>> = {},
+): Config {
   return {
     host: "127.0.0.1",
     port: 0,
@@ -286,7 +322,14 @@ export function testConfig(fixture: Pick<ApnsFixture, "origin" | "caPem"> | null
 
 /** One APNs batch item. */
 export function item(label: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { id: crypto.randomUUID(), token: deviceToken(label), topic: "dev.lasthop.app", pushType: "alert", payload: { aps: { alert: label } }, ...extra };
+  return {
+    id: crypto.randomUUID(),
+    token: deviceToken(label),
+    topic: "dev.lasthop.app",
+    pushType: "alert",
+    payload: { aps: { alert: label } },
+    ...extra,
+  };
 }
 
 /** Writes a file into a fresh temp dir; returns its path and a cleanup. */

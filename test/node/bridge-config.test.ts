@@ -115,7 +115,9 @@ describe("loadConfig", () => {
     const file = tempFile("ca.pem", caPem);
     try {
       expect(loadConfig({ BRIDGE_SECRET: SECRET, ...apnsEnv, APNS_CA_FILE: file.path }).apns!.ca).toBe(caPem);
-      expect(problem({ BRIDGE_SECRET: SECRET, ...apnsEnv, APNS_CA_FILE: `${file.path}.missing` })).toMatch(/^APNS_CA_FILE cannot be read .*ENOENT$/);
+      expect(problem({ BRIDGE_SECRET: SECRET, ...apnsEnv, APNS_CA_FILE: `${file.path}.missing` })).toMatch(
+        /^APNS_CA_FILE cannot be read .*ENOENT$/,
+      );
     } finally {
       file.remove();
     }
@@ -134,15 +136,21 @@ describe("loadConfig", () => {
     expect(problem({ ...base, ...apnsEnv, APNS_TEAM_ID: "TEAM-12345" })).toBe("APNS_TEAM_ID must be 10 characters (letters and digits)");
     expect(problem({ ...base, ...apnsEnv, APNS_SESSIONS_PER_ORIGIN: "0" })).toBe("APNS_SESSIONS_PER_ORIGIN must be between 1 and 64");
     expect(problem({ ...base, ...apnsEnv, APNS_TOKEN_REFRESH_MINUTES: "55" })).toBe("APNS_TOKEN_REFRESH_MINUTES must be between 20 and 50");
-    expect(problem({ ...base, ...apnsEnv, APNS_PRODUCTION_ORIGIN: "http://api.push.apple.com" })).toMatch(/^APNS_PRODUCTION_ORIGIN must be an https origin/);
-    expect(problem({ ...base, ...apnsEnv, APNS_SANDBOX_ORIGIN: "https://x.test/3/device" })).toMatch(/^APNS_SANDBOX_ORIGIN must be an https origin/);
+    expect(problem({ ...base, ...apnsEnv, APNS_PRODUCTION_ORIGIN: "http://api.push.apple.com" })).toMatch(
+      /^APNS_PRODUCTION_ORIGIN must be an https origin/,
+    );
+    expect(problem({ ...base, ...apnsEnv, APNS_SANDBOX_ORIGIN: "https://x.test/3/device" })).toMatch(
+      /^APNS_SANDBOX_ORIGIN must be an https origin/,
+    );
   });
 
   it("a partial APNs set is an error, not 'APNs off'", () => {
     expect(problem({ BRIDGE_SECRET: SECRET, APNS_KEY_ID: KEY_ID, APNS_TEAM_ID: TEAM_ID })).toMatch(/^APNS_KEY is missing: APNs needs/);
     expect(problem({ BRIDGE_SECRET: SECRET, APNS_KEY: key.pem, APNS_TEAM_ID: TEAM_ID })).toMatch(/^APNS_KEY_ID is missing/);
     expect(problem({ BRIDGE_SECRET: SECRET, APNS_KEY: key.pem, APNS_KEY_ID: KEY_ID })).toMatch(/^APNS_TEAM_ID is missing/);
-    expect(problem({ BRIDGE_SECRET: SECRET, ...apnsEnv, APNS_KEY_FILE: "/x.p8" })).toMatch(/^APNS_KEY_FILE cannot be set together with APNS_KEY/);
+    expect(problem({ BRIDGE_SECRET: SECRET, ...apnsEnv, APNS_KEY_FILE: "/x.p8" })).toMatch(
+      /^APNS_KEY_FILE cannot be set together with APNS_KEY/,
+    );
   });
 
   it("refuses keys APNs would refuse: not PEM, not EC P-256, unreadable file", () => {
@@ -152,15 +160,35 @@ describe("loadConfig", () => {
     expect(problem({ ...base, APNS_KEY: "MIGTAgEAMBMGByqGSM49" })).toMatch(/^APNS_KEY must be the \.p8 key as PKCS#8 PEM/);
     expect(problem({ ...base, APNS_KEY: rsa })).toBe("APNS_KEY is not an EC P-256 private key (APNs .p8 key expected)");
     expect(problem({ ...base, APNS_KEY: p384 })).toBe("APNS_KEY is not an EC P-256 private key (APNs .p8 key expected)");
-    expect(problem({ ...base, APNS_KEY_FILE: "/nonexistent/AuthKey.p8" })).toBe("APNS_KEY_FILE cannot be read (/nonexistent/AuthKey.p8): ENOENT");
+    expect(problem({ ...base, APNS_KEY_FILE: "/nonexistent/AuthKey.p8" })).toBe(
+      "APNS_KEY_FILE cannot be read (/nonexistent/AuthKey.p8): ENOENT",
+    );
   });
 });
 
 /** Any certificate will do for the parsing check: a throwaway self-signed one from openssl. */
 function selfSignedPem(): { caPem: string } {
-  const caPem = execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=ca", "-days", "1", "-keyout", "/dev/null"], {
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "ignore"],
-  });
+  const caPem = execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-subj",
+      "/CN=ca",
+      "-days",
+      "1",
+      "-keyout",
+      "/dev/null",
+    ],
+    {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    },
+  );
   return { caPem };
 }

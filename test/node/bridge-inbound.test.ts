@@ -87,9 +87,27 @@ async function sendMail(
         const secure = connection.secure;
         if (error) {
           const e = error as Error & { response?: string; responseCode?: number; command?: string; code?: string; rejected?: string[] };
-          resolve({ ok: false, response: e.response ?? e.message, responseCode: e.responseCode, command: e.command, code: e.code, accepted: [], rejected: e.rejected ?? [], secure, at });
+          resolve({
+            ok: false,
+            response: e.response ?? e.message,
+            responseCode: e.responseCode,
+            command: e.command,
+            code: e.code,
+            accepted: [],
+            rejected: e.rejected ?? [],
+            secure,
+            at,
+          });
         } else {
-          resolve({ ok: true, response: info.response, responseCode: Number(info.response.slice(0, 3)), accepted: info.accepted.map(String), rejected: info.rejected.map(String), secure, at });
+          resolve({
+            ok: true,
+            response: info.response,
+            responseCode: Number(info.response.slice(0, 3)),
+            accepted: info.accepted.map(String),
+            rejected: info.rejected.map(String),
+            secure,
+            at,
+          });
         }
       });
     });
@@ -501,7 +519,12 @@ describe("inbound SMTP configuration", () => {
   });
 
   it("defaults: the bridge's host, port 2526, 10 MiB, 15 s; domains lower-cased; EDGE_URL as an origin", () => {
-    const config = loadConfig({ ...base, BRIDGE_HOST: "0.0.0.0", INBOUND_DOMAINS: "Bounces.Example.com,bounces.example.com., b.example.org", EDGE_URL: "http://127.0.0.1:8787/" });
+    const config = loadConfig({
+      ...base,
+      BRIDGE_HOST: "0.0.0.0",
+      INBOUND_DOMAINS: "Bounces.Example.com,bounces.example.com., b.example.org",
+      EDGE_URL: "http://127.0.0.1:8787/",
+    });
     expect(config.inbound).toEqual({
       host: "0.0.0.0",
       port: 2526,
@@ -524,7 +547,13 @@ describe("inbound SMTP configuration", () => {
       INBOUND_TLS_CERT_FILE: certFile,
       INBOUND_TLS_KEY_FILE: keyFile,
     });
-    expect(config.inbound).toMatchObject({ host: "::", port: 25, maxBytes: 5_000_000, edgeTimeoutMs: 30_000, edgeUrl: "https://lasthop.example.workers.dev" });
+    expect(config.inbound).toMatchObject({
+      host: "::",
+      port: 25,
+      maxBytes: 5_000_000,
+      edgeTimeoutMs: 30_000,
+      edgeUrl: "https://lasthop.example.workers.dev",
+    });
     expect(config.inbound!.tls!.cert).toContain("BEGIN CERTIFICATE");
   });
 
@@ -534,22 +563,36 @@ describe("inbound SMTP configuration", () => {
     expect(problem({ EDGE_URL: "http://127.0.0.1:8787" })).toBe(`INBOUND_DOMAINS ${missing}`);
     expect(problem({ INBOUND_TLS_CERT_FILE: certFile, INBOUND_TLS_KEY_FILE: keyFile })).toBe(`INBOUND_DOMAINS ${missing}`);
     const full = { INBOUND_DOMAINS: DOMAIN, EDGE_URL: "http://127.0.0.1:8787" };
-    expect(problem({ ...full, INBOUND_TLS_CERT_FILE: certFile })).toBe("INBOUND_TLS_KEY_FILE is missing: STARTTLS needs INBOUND_TLS_CERT_FILE and INBOUND_TLS_KEY_FILE together");
-    expect(problem({ ...full, INBOUND_TLS_KEY_FILE: keyFile })).toBe("INBOUND_TLS_CERT_FILE is missing: STARTTLS needs INBOUND_TLS_CERT_FILE and INBOUND_TLS_KEY_FILE together");
+    expect(problem({ ...full, INBOUND_TLS_CERT_FILE: certFile })).toBe(
+      "INBOUND_TLS_KEY_FILE is missing: STARTTLS needs INBOUND_TLS_CERT_FILE and INBOUND_TLS_KEY_FILE together",
+    );
+    expect(problem({ ...full, INBOUND_TLS_KEY_FILE: keyFile })).toBe(
+      "INBOUND_TLS_CERT_FILE is missing: STARTTLS needs INBOUND_TLS_CERT_FILE and INBOUND_TLS_KEY_FILE together",
+    );
   });
 
   it("bad values name their variable", () => {
     const full = { INBOUND_DOMAINS: DOMAIN, EDGE_URL: "http://127.0.0.1:8787" };
-    expect(problem({ ...full, INBOUND_DOMAINS: "bounces.example.com, not a domain" })).toBe("INBOUND_DOMAINS must be a comma-separated list of domain names such as bounces.example.com");
+    expect(problem({ ...full, INBOUND_DOMAINS: "bounces.example.com, not a domain" })).toBe(
+      "INBOUND_DOMAINS must be a comma-separated list of domain names such as bounces.example.com",
+    );
     expect(problem({ ...full, INBOUND_DOMAINS: "localhost" })).toMatch(/^INBOUND_DOMAINS must be/);
     expect(problem({ ...full, EDGE_URL: "ftp://edge.example.com" })).toMatch(/^EDGE_URL must be the Worker's http\(s\) origin/);
     expect(problem({ ...full, EDGE_URL: "https://edge.example.com/v1" })).toMatch(/^EDGE_URL must be/);
     expect(problem({ ...full, INBOUND_SMTP_PORT: "70000" })).toBe("INBOUND_SMTP_PORT must be between 0 and 65535");
     expect(problem({ ...full, INBOUND_MAX_BYTES: "10" })).toBe("INBOUND_MAX_BYTES must be between 1024 and 67108864");
-    expect(problem({ ...full, INBOUND_EDGE_TIMEOUT_MS: "soon" })).toBe("INBOUND_EDGE_TIMEOUT_MS must be a whole number between 1000 and 600000");
-    expect(problem({ ...full, INBOUND_TLS_CERT_FILE: "/nonexistent/cert.pem", INBOUND_TLS_KEY_FILE: keyFile })).toBe("INBOUND_TLS_CERT_FILE cannot be read (/nonexistent/cert.pem): ENOENT");
-    expect(problem({ ...full, INBOUND_TLS_CERT_FILE: keyFile, INBOUND_TLS_KEY_FILE: keyFile })).toBe(`INBOUND_TLS_CERT_FILE must hold a PEM certificate (${keyFile})`);
-    expect(problem({ ...full, INBOUND_TLS_CERT_FILE: certFile, INBOUND_TLS_KEY_FILE: certFile })).toBe(`INBOUND_TLS_KEY_FILE must hold a PEM private key (${certFile})`);
+    expect(problem({ ...full, INBOUND_EDGE_TIMEOUT_MS: "soon" })).toBe(
+      "INBOUND_EDGE_TIMEOUT_MS must be a whole number between 1000 and 600000",
+    );
+    expect(problem({ ...full, INBOUND_TLS_CERT_FILE: "/nonexistent/cert.pem", INBOUND_TLS_KEY_FILE: keyFile })).toBe(
+      "INBOUND_TLS_CERT_FILE cannot be read (/nonexistent/cert.pem): ENOENT",
+    );
+    expect(problem({ ...full, INBOUND_TLS_CERT_FILE: keyFile, INBOUND_TLS_KEY_FILE: keyFile })).toBe(
+      `INBOUND_TLS_CERT_FILE must hold a PEM certificate (${keyFile})`,
+    );
+    expect(problem({ ...full, INBOUND_TLS_CERT_FILE: certFile, INBOUND_TLS_KEY_FILE: certFile })).toBe(
+      `INBOUND_TLS_KEY_FILE must hold a PEM private key (${certFile})`,
+    );
     expect(problem({ ...full, INBOUND_TLS_CERT_FILE: certFile, INBOUND_TLS_KEY_FILE: otherKeyFile })).toBe(
       `INBOUND_TLS_KEY_FILE is not the key of the certificate in INBOUND_TLS_CERT_FILE (${otherKeyFile})`,
     );
@@ -559,6 +602,8 @@ describe("inbound SMTP configuration", () => {
     const { code, stdout, stderr } = await runBridgeToExit({ BRIDGE_SECRET: SECRET, BRIDGE_PORT: "0", INBOUND_DOMAINS: DOMAIN });
     expect(code).toBe(1);
     expect(stdout).toBe("");
-    expect(stderr.trimEnd().split("\n")).toEqual(["bridge: invalid configuration: EDGE_URL is missing: the inbound SMTP server needs INBOUND_DOMAINS and EDGE_URL together"]);
+    expect(stderr.trimEnd().split("\n")).toEqual([
+      "bridge: invalid configuration: EDGE_URL is missing: the inbound SMTP server needs INBOUND_DOMAINS and EDGE_URL together",
+    ]);
   });
 });

@@ -47,7 +47,12 @@ describe("APNs outcomes", () => {
   });
 
   it("sends Apple's request: path, apns-* headers, bearer provider token, JSON payload", async () => {
-    const one = item("headers", { pushType: "background", expiration: 1_900_000_000, collapseId: "c-1", payload: { aps: { "content-available": 1 }, k: "v" } });
+    const one = item("headers", {
+      pushType: "background",
+      expiration: 1_900_000_000,
+      collapseId: "c-1",
+      payload: { aps: { "content-available": 1 }, k: "v" },
+    });
     await send([one]);
     expect(fixture.received).toHaveLength(1);
     const got = fixture.received[0]!;
@@ -79,7 +84,13 @@ describe("APNs outcomes", () => {
     const [result] = await send([item("gone")]);
     expect(result).toMatchObject({
       kind: "bounced",
-      detail: { status: 410, apnsReason: "Unregistered", class: "hard", reason: "token_invalid", unregisteredAt: new Date(at).toISOString() },
+      detail: {
+        status: 410,
+        apnsReason: "Unregistered",
+        class: "hard",
+        reason: "token_invalid",
+        unregisteredAt: new Date(at).toISOString(),
+      },
     });
   });
 
@@ -102,15 +113,29 @@ describe("APNs outcomes", () => {
 
   it("403 InvalidProviderToken fails as configuration, once, and says so loudly in the log", async () => {
     const lines: string[] = [];
-    const log = pino({ level: "error" }, new Writable({ write(chunk, _enc, done) { lines.push(String(chunk)); done(); } }));
+    const log = pino(
+      { level: "error" },
+      new Writable({
+        write(chunk, _enc, done) {
+          lines.push(String(chunk));
+          done();
+        },
+      }),
+    );
     const wrongKey = makeApnsKey(); // signs tokens the fixture cannot verify
     const misconfigured = await startBridge(testConfig(fixture, wrongKey.pem), { log });
     try {
       const [result] = await send([item("whoever")], misconfigured);
-      expect(result).toMatchObject({ kind: "failed", detail: { status: 403, apnsReason: "InvalidProviderToken", reason: "configuration" } });
+      expect(result).toMatchObject({
+        kind: "failed",
+        detail: { status: 403, apnsReason: "InvalidProviderToken", reason: "configuration" },
+      });
       expect(fixture.received).toHaveLength(1); // no retry storm
       expect(lines).toHaveLength(1);
-      expect(JSON.parse(lines[0]!)).toMatchObject({ level: 50, msg: "APNs refused the provider token: check APNS_KEY/APNS_KEY_ID/APNS_TEAM_ID" });
+      expect(JSON.parse(lines[0]!)).toMatchObject({
+        level: 50,
+        msg: "APNs refused the provider token: check APNS_KEY/APNS_KEY_ID/APNS_TEAM_ID",
+      });
     } finally {
       await misconfigured.close();
     }

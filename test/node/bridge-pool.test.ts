@@ -117,7 +117,11 @@ describe("APNs session pool", () => {
     const started = Date.now();
     const results = await sendBatch(down, [item("a"), item("b"), item("c")]);
     expect(Date.now() - started).toBeLessThan(3_000);
-    for (const r of results) expect(r).toMatchObject({ kind: "retry", detail: { reason: "transport", error: expect.stringMatching(/^cannot connect to .*ECONNREFUSED/) } });
+    for (const r of results)
+      expect(r).toMatchObject({
+        kind: "retry",
+        detail: { reason: "transport", error: expect.stringMatching(/^cannot connect to .*ECONNREFUSED/) },
+      });
   });
 
   it("an untrusted certificate is a transport failure that says why", async () => {
@@ -126,7 +130,10 @@ describe("APNs session pool", () => {
     const bridge = await startBridge(testConfig({ origin: fixture.origin, caPem: "" }, key.pem)); // no extra CA
     cleanups.push(() => bridge.close());
     const [result] = await sendBatch(bridge, [item("a")]);
-    expect(result).toMatchObject({ kind: "retry", detail: { reason: "transport", error: expect.stringMatching(/self-signed certificate/) } });
+    expect(result).toMatchObject({
+      kind: "retry",
+      detail: { reason: "transport", error: expect.stringMatching(/self-signed certificate/) },
+    });
     expect(fixture.received).toHaveLength(0);
   });
 
@@ -136,7 +143,9 @@ describe("APNs session pool", () => {
     const proxy = await stallableProxy(Number(new URL(fixture.origin).port));
     cleanups.push(() => proxy.close());
     const origin = `https://127.0.0.1:${proxy.port}`;
-    const bridge = await startBridge(testConfig({ origin, caPem: fixture.caPem }, key.pem, { pingIntervalMs: 100, requestTimeoutMs: 2_000 }));
+    const bridge = await startBridge(
+      testConfig({ origin, caPem: fixture.caPem }, key.pem, { pingIntervalMs: 100, requestTimeoutMs: 2_000 }),
+    );
     cleanups.push(() => bridge.close());
 
     expect((await sendBatch(bridge, [item("a")]))[0]!.kind).toBe("accepted");

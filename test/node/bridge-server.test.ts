@@ -8,7 +8,14 @@ import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startBridge, type Bridge } from "../../bridge/src/app.ts";
 import { MAX_BODY_BYTES } from "../../bridge/src/server.ts";
-import { BRIDGE_APNS_PATH, BRIDGE_SMPP_PATH, BRIDGE_SMTP_PATH, EDGE_EVENTS_PATH, EDGE_SMS_INBOUND_PATH, batchResults } from "../../src/core/bridge.ts";
+import {
+  BRIDGE_APNS_PATH,
+  BRIDGE_SMPP_PATH,
+  BRIDGE_SMTP_PATH,
+  EDGE_EVENTS_PATH,
+  EDGE_SMS_INBOUND_PATH,
+  batchResults,
+} from "../../src/core/bridge.ts";
 import { doorSecret, signedHeaders } from "../../src/core/standard-webhooks.ts";
 import { item, makeApnsKey, SECRET, signedPost, startApnsFixture, testConfig, type ApnsFixture } from "./apns-fixture.ts";
 
@@ -81,7 +88,11 @@ describe("authentication (before parsing, before sending)", () => {
       expect(res.status, door).toBe(401);
       expect((await errorOf(res)).message).toMatch(/no signature matches/);
     }
-    const raw = await fetch(url, { method: "POST", headers: { "content-type": "application/json", ...(await signedHeaders(SECRET, body)) }, body });
+    const raw = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...(await signedHeaders(SECRET, body)) },
+      body,
+    });
     expect(raw.status).toBe(401);
     expect(fixture.received).toHaveLength(0);
     expect((await signedPost(url, body, SECRET, Date.now(), BRIDGE_APNS_PATH)).status).toBe(200);
@@ -104,7 +115,12 @@ describe("authentication (before parsing, before sending)", () => {
     const signature = new Webhook(await doorSecret(SECRET, BRIDGE_APNS_PATH)).sign(id, at, body);
     const res = await fetch(url, {
       method: "POST",
-      headers: { "content-type": "application/json", "webhook-id": id, "webhook-timestamp": String(Math.floor(at.getTime() / 1000)), "webhook-signature": signature },
+      headers: {
+        "content-type": "application/json",
+        "webhook-id": id,
+        "webhook-timestamp": String(Math.floor(at.getTime() / 1000)),
+        "webhook-signature": signature,
+      },
       body,
     });
     expect(res.status).toBe(200);
@@ -134,7 +150,11 @@ describe("request validation", () => {
 
   it("a signed non-JSON content type → 415", async () => {
     const body = batch();
-    const res = await fetch(url, { method: "POST", headers: { "content-type": "text/plain", ...(await signedHeaders(await doorSecret(SECRET, BRIDGE_APNS_PATH), body)) }, body });
+    const res = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "text/plain", ...(await signedHeaders(await doorSecret(SECRET, BRIDGE_APNS_PATH), body)) },
+      body,
+    });
     expect(res.status).toBe(415);
   });
 
@@ -191,7 +211,11 @@ describe("health and metrics", () => {
   it("without APNs credentials: healthz says so and a signed send → 503 apns_not_configured", async () => {
     const plain = await startBridge(testConfig(null, ""));
     try {
-      expect(await (await fetch(`${plain.url}/healthz`)).json()).toEqual({ ok: true, apns: { enabled: false, sessions: {} }, smtp: { connections: {} } });
+      expect(await (await fetch(`${plain.url}/healthz`)).json()).toEqual({
+        ok: true,
+        apns: { enabled: false, sessions: {} },
+        smtp: { connections: {} },
+      });
       const res = await signedPost(`${plain.url}${BRIDGE_APNS_PATH}`, batch());
       expect(res.status).toBe(503);
       expect(await errorOf(res)).toMatchObject({ code: "apns_not_configured" });

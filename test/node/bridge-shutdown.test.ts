@@ -4,7 +4,18 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { probePort } from "../../sandbox/ports.ts";
 import { BRIDGE_APNS_PATH, batchResults } from "../../src/core/bridge.ts";
 import { waitFor, within } from "../wait.ts";
-import { deviceToken, item, KEY_ID, makeApnsKey, SECRET, signedPost, startApnsFixture, TEAM_ID, tempFile, type ApnsFixture } from "./apns-fixture.ts";
+import {
+  deviceToken,
+  item,
+  KEY_ID,
+  makeApnsKey,
+  SECRET,
+  signedPost,
+  startApnsFixture,
+  TEAM_ID,
+  tempFile,
+  type ApnsFixture,
+} from "./apns-fixture.ts";
 import { killBridges, listening, spawnBridge, type BridgeChild } from "./fixtures/bridge-process.ts";
 
 const key = makeApnsKey();

@@ -24,7 +24,11 @@ afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn();
 });
 
-async function setup(routeOverrides: Parameters<typeof testRoute>[1] = {}, smscOptions: Parameters<typeof startSmsc>[0] = {}, waitUp = true): Promise<{ peer: FakeSmsc; edge: FakeEdge; bridge: Bridge }> {
+async function setup(
+  routeOverrides: Parameters<typeof testRoute>[1] = {},
+  smscOptions: Parameters<typeof startSmsc>[0] = {},
+  waitUp = true,
+): Promise<{ peer: FakeSmsc; edge: FakeEdge; bridge: Bridge }> {
   const edge = await startFakeEdge();
   cleanup.push(() => edge.close());
   const peer = await startSmsc(smscOptions);
@@ -82,7 +86,13 @@ describe("reconnect", () => {
 
   it("after the SMSC restarts: down in /healthz and /metrics, then bound again and sending", async () => {
     const { peer, bridge } = await setup({ reconnectMinMs: 20, reconnectMaxMs: 100 });
-    const health = async () => (await (await fetch(`${bridge.url}/healthz`)).json()) as { smpp: { enabled: boolean; routes: Record<string, { binds: Array<{ host: string; port: number; systemId: string; state: string }>; up: number }> } };
+    const health = async () =>
+      (await (await fetch(`${bridge.url}/healthz`)).json()) as {
+        smpp: {
+          enabled: boolean;
+          routes: Record<string, { binds: Array<{ host: string; port: number; systemId: string; state: string }>; up: number }>;
+        };
+      };
     expect((await health()).smpp).toEqual({
       enabled: true,
       routes: { test: { binds: [{ host: "127.0.0.1", port: peer.port, systemId: "lasthop", mode: "transceiver", state: "up" }], up: 1 } },
@@ -95,7 +105,10 @@ describe("reconnect", () => {
     expect(metrics).toMatch(/bridge_smpp_binds\{route="test",state="up"\} 0/);
     // Several failed reconnects: while the SMSC is down its port takes connections and drops them, counted.
     const down = await dropEveryConnection(peer.port);
-    await waitFor(() => down.count() >= 3, () => `three reconnect attempts (got ${down.count()})`);
+    await waitFor(
+      () => down.count() >= 3,
+      () => `three reconnect attempts (got ${down.count()})`,
+    );
     await down.close();
     await peer.restart();
     await waitFor(() => bridge.smpp!.health().routes.test!.up === 1, "bound again");
@@ -107,7 +120,10 @@ describe("reconnect", () => {
 describe("enquire_link", () => {
   it("keeps the session: sent every enquireLinkMs, answered, no rebind", async () => {
     const { peer } = await setup({ enquireLinkMs: 60, responseTimeoutMs: 200 });
-    await waitFor(() => peer.enquireLinks >= 4, () => `four enquire_links (got ${peer.enquireLinks})`);
+    await waitFor(
+      () => peer.enquireLinks >= 4,
+      () => `four enquire_links (got ${peer.enquireLinks})`,
+    );
     expect(peer.binds).toHaveLength(1);
   });
 
@@ -136,7 +152,13 @@ describe("transmitter + receiver pair", () => {
     expect(((await res.json()) as { results: Array<{ kind: string }> }).results[0]!.kind).toBe("accepted");
     const transmitter = peer.sessions.find((s) => s.bound === "bind_transmitter")!;
     expect(peer.submits[0]!.session).toBe(transmitter.index);
-    const resp = await peer.deliver({ source_addr_ton: 1, source_addr: "15557654321", destination_addr: "LASTHOP", esm_class: 0x04, short_message: Buffer.from("id:9 stat:DELIVRD") });
+    const resp = await peer.deliver({
+      source_addr_ton: 1,
+      source_addr: "15557654321",
+      destination_addr: "LASTHOP",
+      esm_class: 0x04,
+      short_message: Buffer.from("id:9 stat:DELIVRD"),
+    });
     expect(resp?.status).toBe(0);
     expect(edge.requests[0]!.json).toMatchObject({ kind: "dlr", smscId: "9", stat: "DELIVRD" });
   });
@@ -218,7 +240,9 @@ describe("graceful close", () => {
 
 describe("SMPP_ROUTES", () => {
   const base = { BRIDGE_SECRET: SECRET, EDGE_URL: "http://127.0.0.1:8787" };
-  const example = JSON.stringify([{ name: "sandbox", binds: [{ host: "127.0.0.1", port: 2775, systemId: "lasthop", password: "devpass1", mode: "transceiver" }] }]);
+  const example = JSON.stringify([
+    { name: "sandbox", binds: [{ host: "127.0.0.1", port: 2775, systemId: "lasthop", password: "devpass1", mode: "transceiver" }] },
+  ]);
   const problem = (env: Record<string, string>) => {
     try {
       loadConfig({ ...base, ...env });
@@ -255,7 +279,10 @@ describe("SMPP_ROUTES", () => {
       batchTimeoutMs: 30_000,
       moReassemblyMs: 60_000,
     });
-    const hex = loadConfig({ ...base, SMPP_ROUTES: JSON.stringify([{ name: "a", binds: JSON.parse(example)[0].binds, submitIdBase: 16, tps: 12.5, destTon: 0 }]) });
+    const hex = loadConfig({
+      ...base,
+      SMPP_ROUTES: JSON.stringify([{ name: "a", binds: JSON.parse(example)[0].binds, submitIdBase: 16, tps: 12.5, destTon: 0 }]),
+    });
     expect(hex.smpp!.routes[0]).toMatchObject({ submitIdBase: 16, receiptIdBase: 16, tps: 12.5, destTon: 0 });
     expect(loadConfig({ BRIDGE_SECRET: SECRET }).smpp).toBeUndefined();
   });
@@ -265,22 +292,43 @@ describe("SMPP_ROUTES", () => {
     const routes = (r: Record<string, unknown>) => JSON.stringify([{ name: "a", binds: [bind], ...r }]);
     expect(problem({ SMPP_ROUTES: "[{" })).toMatch(/^SMPP_ROUTES is not valid JSON/);
     expect(problem({ SMPP_ROUTES: "{}" })).toBe("SMPP_ROUTES must be a JSON array of routes");
-    expect(problem({ SMPP_ROUTES: routes({ binds: [{ ...bind, password: "toolongpw" }] }) })).toBe("SMPP_ROUTES[0].binds[0].password must be at most 8 characters (SMPP password)");
-    expect(problem({ SMPP_ROUTES: routes({ binds: [{ ...bind, systemId: "x".repeat(16) }] }) })).toBe("SMPP_ROUTES[0].binds[0].systemId must be at most 15 characters (SMPP system_id)");
-    expect(problem({ SMPP_ROUTES: routes({ binds: [{ ...bind, mode: "receiver" }] }) })).toBe('SMPP_ROUTES[0].binds[0].mode must be "transceiver" or "pair"');
+    expect(problem({ SMPP_ROUTES: routes({ binds: [{ ...bind, password: "toolongpw" }] }) })).toBe(
+      "SMPP_ROUTES[0].binds[0].password must be at most 8 characters (SMPP password)",
+    );
+    expect(problem({ SMPP_ROUTES: routes({ binds: [{ ...bind, systemId: "x".repeat(16) }] }) })).toBe(
+      "SMPP_ROUTES[0].binds[0].systemId must be at most 15 characters (SMPP system_id)",
+    );
+    expect(problem({ SMPP_ROUTES: routes({ binds: [{ ...bind, mode: "receiver" }] }) })).toBe(
+      'SMPP_ROUTES[0].binds[0].mode must be "transceiver" or "pair"',
+    );
     expect(problem({ SMPP_ROUTES: routes({ binds: [] }) })).toBe("SMPP_ROUTES[0].binds must hold at least one bind");
     expect(problem({ SMPP_ROUTES: routes({ window: 0 }) })).toBe("SMPP_ROUTES[0].window must be at least 1");
     expect(problem({ SMPP_ROUTES: routes({ tps: 0 }) })).toBe("SMPP_ROUTES[0].tps must be a number > 0, or null (uncapped)");
     expect(problem({ SMPP_ROUTES: routes({ submitIdBase: 8 }) })).toBe("SMPP_ROUTES[0].submitIdBase must be 10 or 16");
-    expect(problem({ SMPP_ROUTES: routes({ reconnectMinMs: 1_000, reconnectMaxMs: 500 }) })).toBe("SMPP_ROUTES[0].reconnectMaxMs must be at least reconnectMinMs");
+    expect(problem({ SMPP_ROUTES: routes({ reconnectMinMs: 1_000, reconnectMaxMs: 500 }) })).toBe(
+      "SMPP_ROUTES[0].reconnectMaxMs must be at least reconnectMinMs",
+    );
     expect(problem({ SMPP_ROUTES: routes({ windw: 3 }) })).toBe("SMPP_ROUTES[0] has an unknown field: windw");
-    expect(problem({ SMPP_ROUTES: JSON.stringify([{ name: "a", binds: [bind] }, { name: "a", binds: [bind] }]) })).toBe('SMPP_ROUTES[1].name repeats the route name "a"');
-    expect(problem({ SMPP_ROUTES: routes({ binds: [{ ...bind, tls: true, ca: "/nonexistent/ca.pem" }] }) })).toMatch(/^SMPP_ROUTES\[0\]\.binds\[0\]\.ca cannot be read/);
-    expect(problem({ SMPP_ROUTES: routes({ binds: [{ ...bind, ca: "/some/ca.pem" }] }) })).toBe("SMPP_ROUTES[0].binds[0].ca needs tls: true");
+    expect(
+      problem({
+        SMPP_ROUTES: JSON.stringify([
+          { name: "a", binds: [bind] },
+          { name: "a", binds: [bind] },
+        ]),
+      }),
+    ).toBe('SMPP_ROUTES[1].name repeats the route name "a"');
+    expect(problem({ SMPP_ROUTES: routes({ binds: [{ ...bind, tls: true, ca: "/nonexistent/ca.pem" }] }) })).toMatch(
+      /^SMPP_ROUTES\[0\]\.binds\[0\]\.ca cannot be read/,
+    );
+    expect(problem({ SMPP_ROUTES: routes({ binds: [{ ...bind, ca: "/some/ca.pem" }] }) })).toBe(
+      "SMPP_ROUTES[0].binds[0].ca needs tls: true",
+    );
   });
 
   it("SMPP_ROUTES without EDGE_URL is an error naming EDGE_URL; EDGE_URL without SMPP or INBOUND_DOMAINS still is one", () => {
-    expect(problem({ EDGE_URL: "", SMPP_ROUTES: example })).toBe("EDGE_URL is missing: SMPP_ROUTES needs EDGE_URL (delivery receipts and MO messages are posted to the edge)");
+    expect(problem({ EDGE_URL: "", SMPP_ROUTES: example })).toBe(
+      "EDGE_URL is missing: SMPP_ROUTES needs EDGE_URL (delivery receipts and MO messages are posted to the edge)",
+    );
     expect(problem({})).toBe("INBOUND_DOMAINS is missing: the inbound SMTP server needs INBOUND_DOMAINS and EDGE_URL together");
     // Both SMPP and inbound SMTP share the one EDGE_URL.
     const both = loadConfig({ ...base, SMPP_ROUTES: example, INBOUND_DOMAINS: "bounces.example.com" });

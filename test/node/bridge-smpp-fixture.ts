@@ -185,7 +185,13 @@ export async function startSmsc(options: SmscOptions = {}): Promise<FakeSmsc> {
       session.send(pdu.response(), () => session.close());
     });
     session.on("submit_sm", (pdu: PDU) => {
-      const submit: ReceivedSubmit = { at: performance.now(), session: index, pdu, bytes: rawBytes(pdu, "short_message") ?? Buffer.alloc(0), payload: rawBytes(pdu, "message_payload") };
+      const submit: ReceivedSubmit = {
+        at: performance.now(),
+        session: index,
+        pdu,
+        bytes: rawBytes(pdu, "short_message") ?? Buffer.alloc(0),
+        payload: rawBytes(pdu, "message_payload"),
+      };
       smsc.submits.push(submit);
       const mine = (outstanding.get(index) ?? 0) + 1;
       outstanding.set(index, mine);

@@ -20,7 +20,9 @@ beforeAll(async () => {
   edge = await startFakeEdge();
   peer = await startSmsc({ idBase: 16 });
   // The SMSC writes hex ids in submit_sm_resp and receipted_message_id, decimal in receipt text.
-  bridge = await startBridge(smppConfig(edge.url, [testRoute(peer, { submitIdBase: 16, receiptIdBase: 10 })], { edgeTimeoutMs: 1_000, moReassemblyMs: 400 }));
+  bridge = await startBridge(
+    smppConfig(edge.url, [testRoute(peer, { submitIdBase: 16, receiptIdBase: 10 })], { edgeTimeoutMs: 1_000, moReassemblyMs: 400 }),
+  );
   await waitFor(() => bridge.smpp!.health().routes.test!.up === 1, "bind up");
 });
 
@@ -35,16 +37,33 @@ beforeEach(() => {
   edge.mode = "accept";
 });
 
-const handset = { source_addr_ton: 1, source_addr_npi: 1, source_addr: "15557654321", dest_addr_ton: 5, dest_addr_npi: 0, destination_addr: "LASTHOP" };
+const handset = {
+  source_addr_ton: 1,
+  source_addr_npi: 1,
+  source_addr: "15557654321",
+  dest_addr_ton: 5,
+  dest_addr_npi: 0,
+  destination_addr: "LASTHOP",
+};
 
 async function metric(name: string): Promise<string> {
-  return (await (await fetch(`${bridge.url}/metrics`)).text()).split("\n").filter((l) => l.startsWith(name)).join("\n");
+  return (await (await fetch(`${bridge.url}/metrics`)).text())
+    .split("\n")
+    .filter((l) => l.startsWith(name))
+    .join("\n");
 }
 
 describe("delivery receipts", () => {
   it("with TLVs: receipted_message_id (hex → decimal), message_state, network_error_code; acknowledged after the edge's 2xx", async () => {
     const text = "id:11206657 sub:001 dlvrd:001 submit date:2601011200 done date:2601011201 stat:DELIVRD err:000 text:Hello";
-    const resp = await peer.deliver({ ...handset, esm_class: 0x04, short_message: Buffer.from(text), receipted_message_id: "ab0001", message_state: 5, network_error_code: Buffer.from([3, 0, 34]) });
+    const resp = await peer.deliver({
+      ...handset,
+      esm_class: 0x04,
+      short_message: Buffer.from(text),
+      receipted_message_id: "ab0001",
+      message_state: 5,
+      network_error_code: Buffer.from([3, 0, 34]),
+    });
     expect(resp?.status).toBe(0);
     expect(edge.requests).toHaveLength(1);
     const request = edge.requests[0]!;
@@ -68,12 +87,22 @@ describe("delivery receipts", () => {
     const text = "id:0012345 sub:001 dlvrd:000 submit date:2601021000 done date:2601021005 stat:UNDELIV err:001 text:";
     const resp = await peer.deliver({ ...handset, esm_class: 0x04, short_message: Buffer.from(text) });
     expect(resp?.status).toBe(0);
-    expect(edge.requests[0]!.json).toMatchObject({ kind: "dlr", smscId: "12345", stat: "UNDELIV", err: "001", doneAt: "2026-01-02T10:05:00.000Z" });
+    expect(edge.requests[0]!.json).toMatchObject({
+      kind: "dlr",
+      smscId: "12345",
+      stat: "UNDELIV",
+      err: "001",
+      doneAt: "2026-01-02T10:05:00.000Z",
+    });
   });
 
   it("an intermediate notification (esm_class 0x20) and a data_sm receipt are receipts too", async () => {
     await peer.deliver({ ...handset, esm_class: 0x20, short_message: Buffer.from("id:42 stat:ENROUTE") });
-    const viaData = await peer.deliver({ ...handset, esm_class: 0x04, receipted_message_id: "ab0002", message_state: 2 }, undefined, "data_sm");
+    const viaData = await peer.deliver(
+      { ...handset, esm_class: 0x04, receipted_message_id: "ab0002", message_state: 2 },
+      undefined,
+      "data_sm",
+    );
     expect(viaData?.status).toBe(0);
     expect(edge.requests.map((r) => r.json)).toMatchObject([
       { kind: "dlr", smscId: "42", stat: "ENROUTE" },
@@ -119,7 +148,15 @@ describe("delivery receipts", () => {
 });
 
 describe("MO messages", () => {
-  const mo = { source_addr_ton: 1, source_addr_npi: 1, source_addr: "15557654321", dest_addr_ton: 3, dest_addr_npi: 0, destination_addr: "12345", esm_class: 0 };
+  const mo = {
+    source_addr_ton: 1,
+    source_addr_npi: 1,
+    source_addr: "15557654321",
+    dest_addr_ton: 3,
+    dest_addr_npi: 0,
+    destination_addr: "12345",
+    esm_class: 0,
+  };
 
   it("GSM 7-bit (with an escape), UCS-2 (with a surrogate pair) and Latin-1, each forwarded signed with receivedAt", async () => {
     const before = Date.now();
@@ -137,11 +174,21 @@ describe("MO messages", () => {
 
   it("a concatenated MO (UDH) is put back together: one POST, and neither part is acknowledged before it", async () => {
     const udh = (seq: number) => Buffer.from([0x05, 0x00, 0x03, 0x42, 0x02, seq]);
-    const first = peer.deliver({ ...mo, esm_class: 0x40, data_coding: 0, short_message: Buffer.concat([udh(1), Buffer.from(encodeGsm7("Hello, ")!)]) });
+    const first = peer.deliver({
+      ...mo,
+      esm_class: 0x40,
+      data_coding: 0,
+      short_message: Buffer.concat([udh(1), Buffer.from(encodeGsm7("Hello, ")!)]),
+    });
     const assemblies = () => bridge.smpp!.service.routes.get("test")!.inbound.assemblies();
     await waitFor(() => assemblies() === 1, "part 1 held for reassembly");
     expect(edge.requests).toHaveLength(0); // waiting for part 2
-    const second = peer.deliver({ ...mo, esm_class: 0x40, data_coding: 0, short_message: Buffer.concat([udh(2), Buffer.from(encodeGsm7("world")!)]) });
+    const second = peer.deliver({
+      ...mo,
+      esm_class: 0x40,
+      data_coding: 0,
+      short_message: Buffer.concat([udh(2), Buffer.from(encodeGsm7("world")!)]),
+    });
     const [a, b] = await Promise.all([first, second]);
     expect(a?.status).toBe(0);
     expect(b?.status).toBe(0);
@@ -153,7 +200,14 @@ describe("MO messages", () => {
   it("concatenated by sar_* TLVs, parts out of order, edge failing: both parts get ESME_RX_T_APPN", async () => {
     edge.mode = "fail";
     const part = (seq: number, text: string) =>
-      peer.deliver({ ...mo, data_coding: 0, short_message: Buffer.from(encodeGsm7(text)!), sar_msg_ref_num: 513, sar_total_segments: 2, sar_segment_seqnum: seq });
+      peer.deliver({
+        ...mo,
+        data_coding: 0,
+        short_message: Buffer.from(encodeGsm7(text)!),
+        sar_msg_ref_num: 513,
+        sar_total_segments: 2,
+        sar_segment_seqnum: seq,
+      });
     const [b, a] = await Promise.all([part(2, "two"), part(1, "one ")]);
     expect(a?.status).toBe(0x64);
     expect(b?.status).toBe(0x64);
@@ -163,7 +217,12 @@ describe("MO messages", () => {
   it("a part whose partner never comes is forwarded alone after the reassembly wait", async () => {
     const started = performance.now();
     const udh = Buffer.from([0x06, 0x08, 0x04, 0x01, 0x00, 0x03, 0x02]); // 16-bit reference, part 2 of 3
-    const resp = await peer.deliver({ ...mo, esm_class: 0x40, data_coding: 0, short_message: Buffer.concat([udh, Buffer.from(encodeGsm7("middle")!)]) });
+    const resp = await peer.deliver({
+      ...mo,
+      esm_class: 0x40,
+      data_coding: 0,
+      short_message: Buffer.concat([udh, Buffer.from(encodeGsm7("middle")!)]),
+    });
     expect(resp?.status).toBe(0);
     expect(performance.now() - started).toBeGreaterThanOrEqual(380);
     expect(edge.requests[0]!.json).toMatchObject({ kind: "mo", body: "middle" });

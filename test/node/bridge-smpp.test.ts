@@ -40,7 +40,11 @@ async function smsc(options: Parameters<typeof startSmsc>[0] = {}): Promise<Fake
   return s;
 }
 
-async function bridgeFor(routes: Parameters<typeof smppConfig>[1], overrides: Parameters<typeof smppConfig>[2] = {}, waitUp = true): Promise<Bridge> {
+async function bridgeFor(
+  routes: Parameters<typeof smppConfig>[1],
+  overrides: Parameters<typeof smppConfig>[2] = {},
+  waitUp = true,
+): Promise<Bridge> {
   const bridge = await startBridge(smppConfig(edge.url, routes, overrides));
   open.push(bridge);
   if (waitUp) {
@@ -71,7 +75,7 @@ describe("submit and accepted ids", () => {
     const results = await send(bridge, items);
     expect(peer.submits).toHaveLength(3);
     for (const [i, r] of results.entries()) {
-      const wire = peer.submits.find((s) => s.pdu.source_addr === [("15550001111"), "LASTHOP", "12345"][i])!.id!;
+      const wire = peer.submits.find((s) => s.pdu.source_addr === ["15550001111", "LASTHOP", "12345"][i])!.id!;
       expect(wire).toMatch(/^[0-9a-f]+$/);
       expect(r).toMatchObject({
         kind: "accepted",
@@ -80,7 +84,16 @@ describe("submit and accepted ids", () => {
     }
     // Addresses: E.164 → TON 1 NPI 1 without '+'; alphanumeric → 5/0; short code → 3/0.
     const bySource = Object.fromEntries(peer.submits.map((s) => [s.pdu.source_addr as string, s.pdu]));
-    expect(bySource["15550001111"]).toMatchObject({ source_addr_ton: 1, source_addr_npi: 1, dest_addr_ton: 1, dest_addr_npi: 1, destination_addr: "15557654321", registered_delivery: 1, data_coding: 0, esm_class: 0 });
+    expect(bySource["15550001111"]).toMatchObject({
+      source_addr_ton: 1,
+      source_addr_npi: 1,
+      dest_addr_ton: 1,
+      dest_addr_npi: 1,
+      destination_addr: "15557654321",
+      registered_delivery: 1,
+      data_coding: 0,
+      esm_class: 0,
+    });
     expect(bySource["LASTHOP"]).toMatchObject({ source_addr_ton: 5, source_addr_npi: 0 });
     expect(bySource["12345"]).toMatchObject({ source_addr_ton: 3, source_addr_npi: 0 });
     expect(peer.submits[0]!.bytes.toString("latin1")).toBe("Hello from lasthop"); // GSM 7-bit, one septet per octet
@@ -175,7 +188,10 @@ describe("the window", () => {
     route.binds.push({ ...route.binds[0]! });
     const bridge = await bridgeFor([route]);
     peer.decide = () => "hold";
-    const pending = send(bridge, Array.from({ length: 20 }, () => item()));
+    const pending = send(
+      bridge,
+      Array.from({ length: 20 }, () => item()),
+    );
     await waitFor(() => peer.held() === 6, "both windows to fill");
     await peer.pastEnquireLinks(); // on both sessions: anything written after the 6th has arrived
     expect(peer.held()).toBe(6);
@@ -196,7 +212,10 @@ describe("the rate", () => {
     const peer = await smsc();
     const bridge = await bridgeFor([testRoute(peer, { tps: 20, window: 50 })]);
     const started = performance.now();
-    const results = await send(bridge, Array.from({ length: 60 }, () => item()));
+    const results = await send(
+      bridge,
+      Array.from({ length: 60 }, () => item()),
+    );
     const elapsed = performance.now() - started;
     expect(results.every((r) => r.kind === "accepted")).toBe(true);
     expect(elapsed).toBeGreaterThanOrEqual(2_900);
@@ -216,7 +235,10 @@ describe("the rate", () => {
   it("tps 2.5: at most 3 in any second", async () => {
     const peer = await smsc();
     const bridge = await bridgeFor([testRoute(peer, { tps: 2.5 })]);
-    await send(bridge, Array.from({ length: 6 }, () => item()));
+    await send(
+      bridge,
+      Array.from({ length: 6 }, () => item()),
+    );
     const times = peer.submits.map((s) => s.at).sort((a, b) => a - b);
     for (let i = 0; i + 3 < times.length; i++) expect(times[i + 3]! - times[i]!).toBeGreaterThanOrEqual(1_000);
   });
@@ -281,7 +303,10 @@ describe("ambiguous and unsent", () => {
     await waitFor(() => peer.held() === 1, "part 2 held");
     peer.dropAll();
     const [r] = await pending;
-    expect(r).toMatchObject({ kind: "retry", detail: { reason: "connection_lost", submitted: "maybe", partial: true, smscIds: [peer.submits[0]!.id] } });
+    expect(r).toMatchObject({
+      kind: "retry",
+      detail: { reason: "connection_lost", submitted: "maybe", partial: true, smscIds: [peer.submits[0]!.id] },
+    });
   });
 
   it("parts not yet written when the bind drops wait for the reconnect and go out on the new session", async () => {
@@ -293,35 +318,39 @@ describe("ambiguous and unsent", () => {
     expect(r).toMatchObject({ kind: "accepted", detail: { segments: 2 } });
     expect(peer.submits).toHaveLength(2);
     expect(peer.submits[0]!.session).not.toBe(peer.submits[1]!.session);
-    expect((r!.detail.smscIds as string[])).toEqual(peer.submits.map((s) => s.id));
+    expect(r!.detail.smscIds as string[]).toEqual(peer.submits.map((s) => s.id));
   });
 });
 
 describe("a thousand messages, the connection dropped every 100 submits", () => {
-  it("every item gets exactly one result; every accepted id is distinct and was issued; none lost", async () => {
-    const peer = await smsc();
-    const route = testRoute(peer, { window: 10, responseTimeoutMs: 3_000, reconnectMinMs: 10, reconnectMaxMs: 50 });
-    // The batches' own deadline is out of the way: a slow machine is judged by the stall detector below.
-    const bridge = await bridgeFor([route], { batchTimeoutMs: LONG_RUN_MS });
-    peer.decide = (_s, n) => (n % 100 === 0 ? "answer_then_drop" : "ok");
-    const batches = [Array.from({ length: 500 }, () => item()), Array.from({ length: 500 }, () => item())];
-    const sent = Promise.all(batches.map((b) => send(bridge, b)));
-    const results = (await whileProgressing(sent, () => peer.submits.length, { stallMs: 30_000, what: "submits at the SMSC" })).flat();
-    expect(results).toHaveLength(1_000);
-    expect(new Set(results.map((r) => r.id)).size).toBe(1_000);
-    const accepted = results.filter((r) => r.kind === "accepted");
-    const others = results.filter((r) => r.kind !== "accepted");
-    // Anything not accepted was written and left unanswered by a drop: maybe, never "no".
-    for (const r of others) expect(r).toMatchObject({ kind: "retry", detail: { reason: "connection_lost", submitted: "maybe" } });
-    const ids = accepted.flatMap((r) => r.detail.smscIds as string[]);
-    expect(new Set(ids).size).toBe(ids.length);
-    const issued = new Set(peer.submits.filter((s) => s.id).map((s) => s.id!));
-    for (const id of ids) expect(issued.has(id)).toBe(true);
-    // Every id the SMSC issued reached an accepted item, or its item came back "maybe".
-    const answeredButUnseen = [...issued].filter((id) => !ids.includes(id));
-    expect(answeredButUnseen.length).toBeLessThanOrEqual(others.length);
-    expect(accepted.length + others.length).toBe(1_000);
-    expect(accepted.length).toBeGreaterThan(900);
-    expect(peer.binds.filter((b) => b.ok).length).toBeGreaterThanOrEqual(10);
-  }, LONG_RUN_MS);
+  it(
+    "every item gets exactly one result; every accepted id is distinct and was issued; none lost",
+    async () => {
+      const peer = await smsc();
+      const route = testRoute(peer, { window: 10, responseTimeoutMs: 3_000, reconnectMinMs: 10, reconnectMaxMs: 50 });
+      // The batches' own deadline is out of the way: a slow machine is judged by the stall detector below.
+      const bridge = await bridgeFor([route], { batchTimeoutMs: LONG_RUN_MS });
+      peer.decide = (_s, n) => (n % 100 === 0 ? "answer_then_drop" : "ok");
+      const batches = [Array.from({ length: 500 }, () => item()), Array.from({ length: 500 }, () => item())];
+      const sent = Promise.all(batches.map((b) => send(bridge, b)));
+      const results = (await whileProgressing(sent, () => peer.submits.length, { stallMs: 30_000, what: "submits at the SMSC" })).flat();
+      expect(results).toHaveLength(1_000);
+      expect(new Set(results.map((r) => r.id)).size).toBe(1_000);
+      const accepted = results.filter((r) => r.kind === "accepted");
+      const others = results.filter((r) => r.kind !== "accepted");
+      // Anything not accepted was written and left unanswered by a drop: maybe, never "no".
+      for (const r of others) expect(r).toMatchObject({ kind: "retry", detail: { reason: "connection_lost", submitted: "maybe" } });
+      const ids = accepted.flatMap((r) => r.detail.smscIds as string[]);
+      expect(new Set(ids).size).toBe(ids.length);
+      const issued = new Set(peer.submits.filter((s) => s.id).map((s) => s.id!));
+      for (const id of ids) expect(issued.has(id)).toBe(true);
+      // Every id the SMSC issued reached an accepted item, or its item came back "maybe".
+      const answeredButUnseen = [...issued].filter((id) => !ids.includes(id));
+      expect(answeredButUnseen.length).toBeLessThanOrEqual(others.length);
+      expect(accepted.length + others.length).toBe(1_000);
+      expect(accepted.length).toBeGreaterThan(900);
+      expect(peer.binds.filter((b) => b.ok).length).toBeGreaterThanOrEqual(10);
+    },
+    LONG_RUN_MS,
+  );
 });

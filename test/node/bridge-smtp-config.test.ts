@@ -8,7 +8,6 @@ import { ConfigError, loadConfig, smtpDefaults } from "../../bridge/src/config.t
 import { runBridgeToExit } from "./fixtures/bridge-process.ts";
 import { makeCertificate, SECRET } from "./smtp-fixture.ts";
 
-
 function problem(env: Record<string, string | undefined>): string {
   try {
     loadConfig({ BRIDGE_SECRET: SECRET, ...env });
@@ -52,7 +51,15 @@ describe("SMTP settings", () => {
         SMTP_TIMEOUT_MS: "10000",
         SMTP_CA_FILE: caFile,
       });
-      expect(smtp).toEqual({ heloName: "out1.mail.example.com", directPort: 2525, idleMs: 5_000, maxPerDomain: 3, maxPerAccount: 50, timeoutMs: 10_000, ca: cert });
+      expect(smtp).toEqual({
+        heloName: "out1.mail.example.com",
+        directPort: 2525,
+        idleMs: 5_000,
+        maxPerDomain: 3,
+        maxPerAccount: 50,
+        timeoutMs: 10_000,
+        ca: cert,
+      });
     });
   });
 
@@ -70,13 +77,17 @@ describe("SMTP settings", () => {
     expect(problem({ SMTP_TIMEOUT_MS: "10" })).toBe("SMTP_TIMEOUT_MS must be between 1000 and 600000");
     expect(problem({ SMTP_IDLE_MS: "forever" })).toMatch(/^SMTP_IDLE_MS must be a whole number/);
     expect(problem({ SMTP_CA_FILE: "/nonexistent/ca.pem" })).toBe("SMTP_CA_FILE cannot be read (/nonexistent/ca.pem): ENOENT");
-    withFile("ca.pem", "not a certificate", (path) => expect(problem({ SMTP_CA_FILE: path })).toBe(`SMTP_CA_FILE must hold a PEM certificate (${path})`));
+    withFile("ca.pem", "not a certificate", (path) =>
+      expect(problem({ SMTP_CA_FILE: path })).toBe(`SMTP_CA_FILE must hold a PEM certificate (${path})`),
+    );
   });
 
   it("the process: a bad SMTP value → exit 1 and one line on stderr", async () => {
     const { code, stdout, stderr } = await runBridgeToExit({ BRIDGE_SECRET: SECRET, BRIDGE_PORT: "0", SMTP_MAX_PER_DOMAIN: "lots" });
     expect(code).toBe(1);
     expect(stdout).toBe("");
-    expect(stderr.trimEnd().split("\n")).toEqual(["bridge: invalid configuration: SMTP_MAX_PER_DOMAIN must be a whole number between 1 and 100"]);
+    expect(stderr.trimEnd().split("\n")).toEqual([
+      "bridge: invalid configuration: SMTP_MAX_PER_DOMAIN must be a whole number between 1 and 100",
+    ]);
   });
 });

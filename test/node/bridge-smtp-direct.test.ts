@@ -103,7 +103,13 @@ describe("MX resolution", () => {
   it("null MX (RFC 7505) → bounced notaccept 556 5.1.10, no connection, no address lookup", async () => {
     const result = await deliver("frank@null-mx.test");
     expect(result.kind).toBe("bounced");
-    expect(result.detail).toMatchObject({ class: "hard", reason: "notaccept", smtpCode: 556, enhancedCode: "5.1.10", response: "null MX: the domain accepts no mail" });
+    expect(result.detail).toMatchObject({
+      class: "hard",
+      reason: "notaccept",
+      smtpCode: 556,
+      enhancedCode: "5.1.10",
+      response: "null MX: the domain accepts no mail",
+    });
     expect(resolver.queries).toEqual(["MX null-mx.test"]);
     expect(fixture.stats.opened).toBe(0);
     expect(fixture.rcpts).toHaveLength(0);
@@ -173,7 +179,9 @@ describe("the session with an MX", () => {
   });
 
   it("messages to one domain reuse the connection to its MX", async () => {
-    const items = ["n1@both-up.test", "n2@both-up.test", "n3@both-up.test", "n4@both-up.test"].map((rcptTo) => smtpItem({ rcptTo, relay: { mode: "direct" } }));
+    const items = ["n1@both-up.test", "n2@both-up.test", "n3@both-up.test", "n4@both-up.test"].map((rcptTo) =>
+      smtpItem({ rcptTo, relay: { mode: "direct" } }),
+    );
     const before = fixture.stats.opened;
     const res = await signedPost(`${bridge.url}${BRIDGE_SMTP_PATH}`, { items });
     const { results } = batchResults.parse(await res.json());

@@ -45,7 +45,13 @@ async function send(bridge: Bridge, items: Array<Record<string, unknown>>): Prom
 }
 
 const batch = (n: number, extra: { account?: string; prefix?: string } = {}) =>
-  Array.from({ length: n }, (_, i) => smtpItem({ rcptTo: `${extra.prefix ?? "user"}${i}@example.net`, relay: smarthost(fixture), ...(extra.account ? { account: extra.account } : {}) }));
+  Array.from({ length: n }, (_, i) =>
+    smtpItem({
+      rcptTo: `${extra.prefix ?? "user"}${i}@example.net`,
+      relay: smarthost(fixture),
+      ...(extra.account ? { account: extra.account } : {}),
+    }),
+  );
 
 describe("connection reuse", () => {
   it("two batches of 10 to the same host: at most SMTP_MAX_PER_DOMAIN connections, far fewer than messages", async () => {
@@ -91,7 +97,15 @@ describe("connection reuse", () => {
 });
 
 describe("the pool itself", () => {
-  const endpoint = (): Endpoint => ({ key: "test", label: `${fixture.host}:${fixture.port}`, host: fixture.host, port: fixture.port, tls: "starttls", requireTLS: true, verify: true });
+  const endpoint = (): Endpoint => ({
+    key: "test",
+    label: `${fixture.host}:${fixture.port}`,
+    host: fixture.host,
+    port: fixture.port,
+    tls: "starttls",
+    requireTLS: true,
+    verify: true,
+  });
 
   it("an idle connection that fails its RSET probe is replaced before the delivery gets it", async () => {
     const pool = new SmtpPool({ heloName: "bridge.lasthop.test", maxPerHost: 1, idleMs: 30_000, timeoutMs: 5_000, ca: fixture.caPem });
@@ -113,7 +127,14 @@ describe("the pool itself", () => {
   });
 
   it("a connection is retired (QUIT) after its message cap; the next lease opens a new one", async () => {
-    const pool = new SmtpPool({ heloName: "bridge.lasthop.test", maxPerHost: 1, idleMs: 30_000, timeoutMs: 5_000, ca: fixture.caPem, maxMessagesPerConnection: 2 });
+    const pool = new SmtpPool({
+      heloName: "bridge.lasthop.test",
+      maxPerHost: 1,
+      idleMs: 30_000,
+      timeoutMs: 5_000,
+      ca: fixture.caPem,
+      maxMessagesPerConnection: 2,
+    });
     try {
       const ids: number[] = [];
       for (let i = 0; i < 4; i++) {
@@ -169,7 +190,11 @@ describe("caps", () => {
   it("the per-domain cap holds across concurrent batches", async () => {
     const bridge = await bridgeWith({ maxPerDomain: 3 });
     fixture.holdMs = 50;
-    const all = await Promise.all([send(bridge, batch(8, { prefix: "x" })), send(bridge, batch(8, { prefix: "y" })), send(bridge, batch(8, { prefix: "z" }))]);
+    const all = await Promise.all([
+      send(bridge, batch(8, { prefix: "x" })),
+      send(bridge, batch(8, { prefix: "y" })),
+      send(bridge, batch(8, { prefix: "z" })),
+    ]);
     expect(all.flat().every((r) => r.kind === "accepted")).toBe(true);
     expect(fixture.stats.maxOpen).toBeLessThanOrEqual(3);
     expect(fixture.stats.maxBusy).toBeLessThanOrEqual(3);

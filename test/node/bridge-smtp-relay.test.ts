@@ -58,7 +58,10 @@ function dkimKey(algorithm: "rsa-sha256" | "ed25519-sha256"): { privateKey: stri
   const { privateKey, publicKey } = generateKeyPairSync("ed25519");
   // RFC 8463: p= is the raw 32-byte public key, the tail of the SPKI DER.
   const raw = publicKey.export({ format: "der", type: "spki" }).subarray(-32);
-  return { privateKey: privateKey.export({ format: "pem", type: "pkcs8" }).toString(), record: `v=DKIM1; k=ed25519; p=${raw.toString("base64")}` };
+  return {
+    privateKey: privateKey.export({ format: "pem", type: "pkcs8" }).toString(),
+    record: `v=DKIM1; k=ed25519; p=${raw.toString("base64")}`,
+  };
 }
 
 let fixture: SmtpFixture;
@@ -160,7 +163,12 @@ describe("relaying a message", () => {
           "X-Mailer: not signed",
         ],
       });
-      const item = smtpItem({ rcptTo: "bob@example.net", relay: relay(), raw, dkim: { domain: "mail.example.com", selector: "s2026", privateKey: key.privateKey, algorithm } });
+      const item = smtpItem({
+        rcptTo: "bob@example.net",
+        relay: relay(),
+        raw,
+        dkim: { domain: "mail.example.com", selector: "s2026", privateKey: key.privateKey, algorithm },
+      });
       const [result] = await send([item]);
       expect(result!.kind).toBe("accepted");
       const got = fixture.received[0]!.raw;
@@ -182,13 +190,24 @@ describe("relaying a message", () => {
 
       expect(pythonVerify(got, key.record)).toBe(true);
       // The verifier really checks: a changed body or a changed signed header fails.
-      expect(pythonVerify(Buffer.from(got.toString("utf8").replace("this is a test message", "this is a changed message")), key.record)).toBe(false);
+      expect(
+        pythonVerify(Buffer.from(got.toString("utf8").replace("this is a test message", "this is a changed message")), key.record),
+      ).toBe(false);
       expect(pythonVerify(Buffer.from(got.toString("utf8").replace("Subject: Hello", "Subject: Hullo")), key.record)).toBe(false);
     });
   }
 
   it("a DKIM key that cannot sign → failed (reason dkim), nothing sent", async () => {
-    const item = smtpItem({ rcptTo: "carol@example.net", relay: relay(), dkim: { domain: "mail.example.com", selector: "s1", privateKey: "-----BEGIN PRIVATE KEY-----\ngarbage\n-----END PRIVATE KEY-----\n", algorithm: "rsa-sha256" } });
+    const item = smtpItem({
+      rcptTo: "carol@example.net",
+      relay: relay(),
+      dkim: {
+        domain: "mail.example.com",
+        selector: "s1",
+        privateKey: "-----BEGIN PRIVATE KEY-----\ngarbage\n-----END PRIVATE KEY-----\n",
+        algorithm: "rsa-sha256",
+      },
+    });
     const [result] = await send([item]);
     expect(result).toMatchObject({ kind: "failed", detail: { reason: "dkim" } });
     expect(fixture.rcpts).toHaveLength(0);
@@ -204,7 +223,10 @@ describe("the server's answers, through smtpOutcome", () => {
       smtpItem({ rcptTo: "fine@example.net", relay: relay() }),
     ];
     const [bounce, block, soft, fine] = await send(items);
-    expect(bounce).toMatchObject({ kind: "bounced", detail: { class: "hard", reason: "userunknown", smtpCode: 550, enhancedCode: "5.1.1", remoteMta: fixture.host } });
+    expect(bounce).toMatchObject({
+      kind: "bounced",
+      detail: { class: "hard", reason: "userunknown", smtpCode: 550, enhancedCode: "5.1.1", remoteMta: fixture.host },
+    });
     expect(String(bounce!.detail.response)).toMatch(/^550 5\.1\.1 <bounce-me@example\.net>/);
     expect(block).toMatchObject({ kind: "bounced", detail: { class: "soft", reason: "rejected", smtpCode: 554, enhancedCode: "5.7.1" } });
     expect(soft).toMatchObject({ kind: "retry", detail: { reason: "deferred", smtpCode: 451, enhancedCode: "4.7.1" } });
@@ -249,7 +271,11 @@ describe("SIZE, TLS and AUTH", () => {
   it("the server's SIZE is smaller than the message → bounced mesgtoobig, nothing sent", async () => {
     const small = await startSmtpFixture({ size: 600 });
     try {
-      const big = smtpItem({ rcptTo: "big@example.net", relay: smarthost(small), raw: rawMessage({ to: "big@example.net", body: "x".repeat(2_000) + "\r\n" }) });
+      const big = smtpItem({
+        rcptTo: "big@example.net",
+        relay: smarthost(small),
+        raw: rawMessage({ to: "big@example.net", body: "x".repeat(2_000) + "\r\n" }),
+      });
       const fits = smtpItem({ rcptTo: "fits@example.net", relay: smarthost(small) });
       const [tooBig, ok] = await send([big, fits]);
       expect(tooBig).toMatchObject({ kind: "bounced", detail: { reason: "mesgtoobig", enhancedCode: "5.3.4", remoteMta: small.host } });
@@ -299,7 +325,9 @@ describe("SIZE, TLS and AUTH", () => {
   });
 
   it("a smarthost that refuses connections → retry (connection)", async () => {
-    const [result] = await send([smtpItem({ rcptTo: "ivan@example.net", relay: { mode: "smarthost", host: "127.0.0.1", port: 1, secure: false, requireTLS: true } })]);
+    const [result] = await send([
+      smtpItem({ rcptTo: "ivan@example.net", relay: { mode: "smarthost", host: "127.0.0.1", port: 1, secure: false, requireTLS: true } }),
+    ]);
     expect(result).toMatchObject({ kind: "retry", detail: { reason: "connection", remoteMta: "127.0.0.1" } });
     expect(String(result!.detail.error)).toMatch(/ECONNREFUSED|refused/i);
   });

@@ -17,7 +17,12 @@ function decode(jwt: string) {
   return {
     header: JSON.parse(Buffer.from(h, "base64url").toString()) as Record<string, unknown>,
     claims: JSON.parse(Buffer.from(p, "base64url").toString()) as Record<string, unknown>,
-    valid: verifySignature("sha256", Buffer.from(`${h}.${p}`), { key: key.publicKey, dsaEncoding: "ieee-p1363" }, Buffer.from(s, "base64url")),
+    valid: verifySignature(
+      "sha256",
+      Buffer.from(`${h}.${p}`),
+      { key: key.publicKey, dsaEncoding: "ieee-p1363" },
+      Buffer.from(s, "base64url"),
+    ),
   };
 }
 
@@ -134,7 +139,12 @@ describe("provider token against the APNs fixture", () => {
   }
 
   async function batch(bridge: Bridge, n: number, now = Date.now()) {
-    const res = await signedPost(`${bridge.url}${BRIDGE_APNS_PATH}`, { items: Array.from({ length: n }, (_, i) => item(`d${i}`)) }, undefined, now);
+    const res = await signedPost(
+      `${bridge.url}${BRIDGE_APNS_PATH}`,
+      { items: Array.from({ length: n }, (_, i) => item(`d${i}`)) },
+      undefined,
+      now,
+    );
     expect(res.status).toBe(200);
     return batchResults.parse(await res.json()).results;
   }

@@ -13,10 +13,16 @@ afterAll(async () => stack?.stop());
 
 const token = async (name: string): Promise<string> => (await stack.sandboxPost("/_sandbox/apns/tokens", { name })).token;
 const apns = (to: string, extra: Record<string, unknown> = {}) => ({
-  channel: "apns", to, topic: "com.example.app", pushType: "alert", payload: { aps: { alert: { title: "Hi" } }, orderId: 7 }, ...extra,
+  channel: "apns",
+  to,
+  topic: "com.example.app",
+  pushType: "alert",
+  payload: { aps: { alert: { title: "Hi" } }, orderId: 7 },
+  ...extra,
 });
 const send = async (body: unknown) => (await stack.api("/v1/messages", { method: "POST", body: JSON.stringify(body) })).body;
-const received = async (to?: string) => ((await stack.sandboxGet("/_sandbox/received?channel=apns")) as any[]).filter((r) => !to || r.to === to);
+const received = async (to?: string) =>
+  ((await stack.sandboxGet("/_sandbox/received?channel=apns")) as any[]).filter((r) => !to || r.to === to);
 
 describe("APNs through the bridge", () => {
   it("delivers to the sandbox with Apple's headers; 200 is custody, so the message stays accepted", async () => {
@@ -26,7 +32,14 @@ describe("APNs through the bridge", () => {
     expect(message.providerMessageId).toBe(sent.id);
     const [arrived] = await received(to);
     expect(arrived.payload).toEqual({ aps: { alert: { title: "Hi" } }, orderId: 7 });
-    expect(arrived.headers).toMatchObject({ "apns-id": sent.id, "apns-topic": "com.example.app", "apns-push-type": "alert", "apns-priority": "5", "apns-collapse-id": "order-7", "apns-expiration": "0" });
+    expect(arrived.headers).toMatchObject({
+      "apns-id": sent.id,
+      "apns-topic": "com.example.app",
+      "apns-push-type": "alert",
+      "apns-priority": "5",
+      "apns-collapse-id": "order-7",
+      "apns-expiration": "0",
+    });
     // Marker: a later message to the same token went the whole way; the first still says accepted.
     await stack.waitForStatus((await send(apns(to))).id, "accepted");
     expect((await stack.api(`/v1/messages/${sent.id}`)).body.status).toBe("accepted");
@@ -36,7 +49,12 @@ describe("APNs through the bridge", () => {
     const to = await token("bounce");
     const first = await send(apns(to));
     const bounced = await stack.waitForStatus(first.id, "bounced");
-    expect(bounced.events.at(-1).detail).toMatchObject({ status: 410, apnsReason: "Unregistered", reason: "token_invalid", unregisteredAt: expect.any(String) });
+    expect(bounced.events.at(-1).detail).toMatchObject({
+      status: 410,
+      apnsReason: "Unregistered",
+      reason: "token_invalid",
+      unregisteredAt: expect.any(String),
+    });
     const hash = createHash("sha256").update(to.toLowerCase()).digest("hex");
     await waitFor(async () => (await stack.api(`/v1/suppressions/apns/${hash}`)).status === 200);
     const before = (await received(to)).length;
@@ -49,7 +67,10 @@ describe("APNs through the bridge", () => {
 
   it("BadDeviceToken bounces; TooManyRequests is retried and then accepted", async () => {
     const bad = await send(apns(await token("bad")));
-    expect((await stack.waitForStatus(bad.id, "bounced")).events.at(-1).detail).toMatchObject({ status: 400, apnsReason: "BadDeviceToken" });
+    expect((await stack.waitForStatus(bad.id, "bounced")).events.at(-1).detail).toMatchObject({
+      status: 400,
+      apnsReason: "BadDeviceToken",
+    });
     const slow = await send(apns(await token("slow")));
     const message = await stack.waitForStatus(slow.id, "accepted");
     expect(message.attempts).toBe(2);

@@ -33,10 +33,12 @@ afterAll(async () => {
 });
 
 const send = async (to: string) =>
-  (await stack.api("/v1/messages", {
-    method: "POST",
-    body: JSON.stringify({ channel: "email", from: "news@lasthop.test", to, subject: "Hello", text: "Body" }),
-  })).body;
+  (
+    await stack.api("/v1/messages", {
+      method: "POST",
+      body: JSON.stringify({ channel: "email", from: "news@lasthop.test", to, subject: "Hello", text: "Body" }),
+    })
+  ).body;
 
 describe("bounces", () => {
   it("a genuine Postfix DSN, delivered to the bridge's inbound SMTP, ends the message bounced and suppressed", async () => {
@@ -91,7 +93,10 @@ describe("bounces", () => {
       ``,
     ].join("\r\n");
     const post = (to: string, body: string) =>
-      fetch(`${stack.workerUrl}/cdn-cgi/handler/email?from=${encodeURIComponent("feedback@isp.example")}&to=${encodeURIComponent(to)}`, { method: "POST", body });
+      fetch(`${stack.workerUrl}/cdn-cgi/handler/email?from=${encodeURIComponent("feedback@isp.example")}&to=${encodeURIComponent(to)}`, {
+        method: "POST",
+        body,
+      });
     const res = await post(verp, arf);
     expect(res.status, await res.clone().text()).toBeLessThan(300);
     const complained = await waitFor(async () => {

@@ -12,8 +12,14 @@ beforeAll(async () => {
 afterAll(async () => stack?.stop());
 
 const email = (to: string, extra: Record<string, unknown> = {}) => ({
-  channel: "email", from: "news@lasthop.test", fromName: "Lasthop", to, subject: "Grüße from lasthop",
-  text: "Hello ünïcode", html: "<p>Hello <b>ünïcode</b></p>", ...extra,
+  channel: "email",
+  from: "news@lasthop.test",
+  fromName: "Lasthop",
+  to,
+  subject: "Grüße from lasthop",
+  text: "Hello ünïcode",
+  html: "<p>Hello <b>ünïcode</b></p>",
+  ...extra,
 });
 const send = async (body: unknown) => (await stack.api("/v1/messages", { method: "POST", body: JSON.stringify(body) })).body;
 const received = async (to: string) => ((await stack.sandboxGet("/_sandbox/received?channel=email")) as any[]).filter((r) => r.to === to);
@@ -31,24 +37,51 @@ describe("email through the bridge to the sandbox MTA", () => {
     expect(arrived.payload).toMatch(/^DKIM-Signature: v=1; a=rsa-sha256; c=relaxed\/relaxed; d=lasthop\.test;/);
     const signature = arrived.payload.slice(0, arrived.payload.indexOf("\r\nDate:"));
     expect(signature).toMatch(/\bs=dev;/);
-    for (const header of ["From", "To", "Subject", "Date", "Message-ID", "MIME-Version", "Content-Type", "List-Unsubscribe", "List-Unsubscribe-Post"]) {
+    for (const header of [
+      "From",
+      "To",
+      "Subject",
+      "Date",
+      "Message-ID",
+      "MIME-Version",
+      "Content-Type",
+      "List-Unsubscribe",
+      "List-Unsubscribe-Post",
+    ]) {
       expect(signature).toMatch(new RegExp(`[=:\\s]${header}[:;]`));
     }
     expect(dkimVerify(arrived.payload, stack.keys.dkim.publicKey)).toBe(true);
     // A changed byte breaks the signature: the verifier is really checking.
-    expect(dkimVerify(arrived.payload.replace("Grüße", "Gruse").replace("R3LDvMOfZSBmcm9tIGxhc3Rob3A=", "R3J1c2UgZnJvbSBsYXN0aG9w"), stack.keys.dkim.publicKey)).toBe(false);
+    expect(
+      dkimVerify(
+        arrived.payload.replace("Grüße", "Gruse").replace("R3LDvMOfZSBmcm9tIGxhc3Rob3A=", "R3J1c2UgZnJvbSBsYXN0aG9w"),
+        stack.keys.dkim.publicKey,
+      ),
+    ).toBe(false);
   });
 
   it("5.1.1 bounces and suppresses; 5.7.1 bounces without suppressing; 4.7.1 is retried and delivered", async () => {
     const dead = await send(email("bounce@example.com"));
-    expect((await stack.waitForStatus(dead.id, "bounced")).events.at(-1).detail).toMatchObject({ smtpCode: 550, enhancedCode: "5.1.1", class: "hard", reason: "userunknown" });
+    expect((await stack.waitForStatus(dead.id, "bounced")).events.at(-1).detail).toMatchObject({
+      smtpCode: 550,
+      enhancedCode: "5.1.1",
+      class: "hard",
+      reason: "userunknown",
+    });
     await waitFor(async () => (await stack.api("/v1/suppressions/email/bounce%40example.com")).status === 200);
     const blocked = await send(email("block@example.com"));
-    expect((await stack.waitForStatus(blocked.id, "bounced")).events.at(-1).detail).toMatchObject({ smtpCode: 554, enhancedCode: "5.7.1", class: "soft" });
+    expect((await stack.waitForStatus(blocked.id, "bounced")).events.at(-1).detail).toMatchObject({
+      smtpCode: 554,
+      enhancedCode: "5.7.1",
+      class: "soft",
+    });
     // Marker: a later hard bounce's suppression has landed, so the 5.7.1's would have too.
     const later = await send(email("bounce-after-block@example.com"));
     await stack.waitForStatus(later.id, "bounced");
-    await waitFor(async () => (await stack.api("/v1/suppressions/email/bounce-after-block%40example.com")).status === 200, "the later hard bounce suppressed");
+    await waitFor(
+      async () => (await stack.api("/v1/suppressions/email/bounce-after-block%40example.com")).status === 200,
+      "the later hard bounce suppressed",
+    );
     expect((await stack.api("/v1/suppressions/email/block%40example.com")).status).toBe(404);
     const soft = await send(email("soft@example.com"));
     const delivered = await stack.waitForStatus(soft.id, "accepted");
@@ -61,7 +94,11 @@ describe("email through the bridge to the sandbox MTA", () => {
     await stack.waitForStatus(sent.id, "accepted");
     const [arrived] = (await received("leaving@example.com")).filter((m) => m.outcome === "accepted");
     const url = /List-Unsubscribe: <(http[^>]+)>/.exec(arrived.payload)![1]!;
-    const res = await fetch(url, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: "List-Unsubscribe=One-Click" });
+    const res = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: "List-Unsubscribe=One-Click",
+    });
     expect(res.status).toBe(200);
     await waitFor(async () => (await stack.api("/v1/suppressions/email/leaving%40example.com")).body?.reason === "unsubscribe");
     expect((await send(email("leaving@example.com"))).status).toBe("suppressed");

@@ -12,7 +12,10 @@ beforeAll(async () => {
 afterAll(async () => stack?.stop());
 
 const fcm = (to: string, extra: Record<string, unknown> = {}) => ({
-  channel: "fcm", to, message: { notification: { title: "Hi" }, data: { orderId: "7" } }, ...extra,
+  channel: "fcm",
+  to,
+  message: { notification: { title: "Hi" }, data: { orderId: "7" } },
+  ...extra,
 });
 const send = async (body: unknown) => (await stack.api("/v1/messages", { method: "POST", body: JSON.stringify(body) })).body;
 const received = async (to: string) => ((await stack.sandboxGet("/_sandbox/received?channel=fcm")) as any[]).filter((r) => r.to === to);
@@ -23,7 +26,11 @@ describe("FCM HTTP v1", () => {
     const messages = await Promise.all(ids.map((id) => stack.waitForStatus(id, "accepted")));
     expect(messages[0].providerMessageId).toMatch(/^projects\/lasthop-dev\/messages\//);
     const [arrived] = await received("device-ok-0");
-    expect(arrived.payload).toMatchObject({ token: "device-ok-0", notification: { title: "Hi" }, data: { orderId: "7", lasthop_message_id: ids[0] } });
+    expect(arrived.payload).toMatchObject({
+      token: "device-ok-0",
+      notification: { title: "Hi" },
+      data: { orderId: "7", lasthop_message_id: ids[0] },
+    });
     expect((await stack.sandboxGet("/_sandbox/fcm/stats")).tokensIssued).toBe(1);
   });
 
@@ -57,7 +64,11 @@ describe("FCM HTTP v1", () => {
     const sent = await send(fcm("device-slow-1"));
     const message = await stack.waitForStatus(sent.id, "accepted");
     expect(message.attempts).toBe(2);
-    expect(message.events.find((e: any) => e.type === "deferred").detail).toMatchObject({ status: 429, fcmError: "QUOTA_EXCEEDED", retryInSeconds: 1 });
+    expect(message.events.find((e: any) => e.type === "deferred").detail).toMatchObject({
+      status: 429,
+      fcmError: "QUOTA_EXCEEDED",
+      retryInSeconds: 1,
+    });
   });
 
   it("a data value that is not a string is refused at the edge with its path", async () => {

@@ -11,7 +11,9 @@ let postfix: Postfix;
 let stack: TestStack;
 beforeAll(async () => {
   postfix = await startPostfix(await freePort());
-  stack = await startTestStack({ emailRelay: { mode: "smarthost", host: "127.0.0.1", port: postfix.port, secure: false, requireTLS: false } });
+  stack = await startTestStack({
+    emailRelay: { mode: "smarthost", host: "127.0.0.1", port: postfix.port, secure: false, requireTLS: false },
+  });
 });
 afterAll(async () => {
   await stack?.stop();
@@ -19,10 +21,20 @@ afterAll(async () => {
 });
 
 const send = async (to: string, extra: Record<string, unknown> = {}) =>
-  (await stack.api("/v1/messages", {
-    method: "POST",
-    body: JSON.stringify({ channel: "email", from: "news@lasthop.test", to, subject: "Hello from lasthop", text: "Plain body\r\nline two", html: "<p>HTML body</p>", ...extra }),
-  })).body;
+  (
+    await stack.api("/v1/messages", {
+      method: "POST",
+      body: JSON.stringify({
+        channel: "email",
+        from: "news@lasthop.test",
+        to,
+        subject: "Hello from lasthop",
+        text: "Plain body\r\nline two",
+        html: "<p>HTML body</p>",
+        ...extra,
+      }),
+    })
+  ).body;
 
 describe("email to Postfix", () => {
   it("Postfix takes it with 250 (custody, kept as its queue id) and the sink gets a DKIM-valid message from the VERP sender", async () => {
@@ -30,7 +42,10 @@ describe("email to Postfix", () => {
     const message = await stack.waitForStatus(sent.id, "accepted");
     expect(message.events.at(-1).detail).toMatchObject({ smtpCode: 250 });
     expect(message.providerMessageId).toMatch(/^[0-9A-Za-z]{6,}$/);
-    const dumped = await waitFor(async () => postfix.sunk().find((f) => f.text.includes(`X-Lasthop-Message-Id: ${sent.id}`)), "the message at smtp-sink");
+    const dumped = await waitFor(
+      async () => postfix.sunk().find((f) => f.text.includes(`X-Lasthop-Message-Id: ${sent.id}`)),
+      "the message at smtp-sink",
+    );
     // smtp-sink writes the envelope it saw as X-Mail-Args / X-Rcpt-Args before the message.
     expect(dumped.text).toContain(`X-Mail-Args: <bounce+${sent.id}@bounces.lasthop.test>`);
     expect(dumped.text).toMatch(/X-Rcpt-Args: <reader@example\.net>/);
@@ -40,15 +55,26 @@ describe("email to Postfix", () => {
 
   it("Postfix's 550 5.1.1 suppresses; its 554 5.7.1 bounces without suppressing; its 450 is deferred", async () => {
     const dead = await send("bounce-me@example.net");
-    expect((await stack.waitForStatus(dead.id, "bounced")).events.at(-1).detail).toMatchObject({ smtpCode: 550, enhancedCode: "5.1.1", class: "hard" });
+    expect((await stack.waitForStatus(dead.id, "bounced")).events.at(-1).detail).toMatchObject({
+      smtpCode: 550,
+      enhancedCode: "5.1.1",
+      class: "hard",
+    });
     await waitFor(async () => (await stack.api("/v1/suppressions/email/bounce-me%40example.net")).status === 200);
 
     const blocked = await send("block-me@example.net");
-    expect((await stack.waitForStatus(blocked.id, "bounced")).events.at(-1).detail).toMatchObject({ smtpCode: 554, enhancedCode: "5.7.1", class: "soft" });
+    expect((await stack.waitForStatus(blocked.id, "bounced")).events.at(-1).detail).toMatchObject({
+      smtpCode: 554,
+      enhancedCode: "5.7.1",
+      class: "soft",
+    });
     // Marker: a later hard bounce's suppression has landed, so the 5.7.1's would have too.
     const later = await send("bounce-me-later@example.net");
     await stack.waitForStatus(later.id, "bounced");
-    await waitFor(async () => (await stack.api("/v1/suppressions/email/bounce-me-later%40example.net")).status === 200, "the later hard bounce suppressed");
+    await waitFor(
+      async () => (await stack.api("/v1/suppressions/email/bounce-me-later%40example.net")).status === 200,
+      "the later hard bounce suppressed",
+    );
     expect((await stack.api("/v1/suppressions/email/block-me%40example.net")).status).toBe(404);
 
     const soft = await send("soft-me@example.net");

@@ -14,9 +14,16 @@ afterAll(async () => stack?.stop());
 
 let n = 0;
 const handset = (last4 = "4321") => `+1415${String(200 + n++).padStart(3, "0")}${last4}`;
-const sms = (to: string, extra: Record<string, unknown> = {}) => ({ channel: "sms", to, from: "+15005550006", body: "Your code is 123456", ...extra });
+const sms = (to: string, extra: Record<string, unknown> = {}) => ({
+  channel: "sms",
+  to,
+  from: "+15005550006",
+  body: "Your code is 123456",
+  ...extra,
+});
 const send = async (body: unknown) => (await stack.api("/v1/messages", { method: "POST", body: JSON.stringify(body) })).body;
-const received = async (to: string) => ((await stack.sandboxGet("/_sandbox/received?channel=sms")) as any[]).filter((r) => r.to === to || r.to === to.slice(1));
+const received = async (to: string) =>
+  ((await stack.sandboxGet("/_sandbox/received?channel=sms")) as any[]).filter((r) => r.to === to || r.to === to.slice(1));
 
 describe("SMS over SMPP through the bridge", () => {
   it("a GSM message is accepted with the SMSC's id and delivered on its receipt (hex id in the resp, decimal in the receipt)", async () => {
@@ -76,7 +83,9 @@ describe("SMS over SMPP through the bridge", () => {
     await stack.waitForStatus(again.id, "delivered");
 
     await stack.sandboxPost("/_sandbox/sms/mo", { from, to: "+15005550006", body: "help" });
-    await waitFor(async () => (await received(from)).find((r) => /Reply STOP/.test(r.payload.text) && /START to resubscribe/.test(r.payload.text)));
+    await waitFor(async () =>
+      (await received(from)).find((r) => /Reply STOP/.test(r.payload.text) && /START to resubscribe/.test(r.payload.text)),
+    );
     // The HELP reply is the marker: STOP, START and HELP took the same path in that order, so a
     // second confirmation of the STOP would have come before it.
     expect((await received(from)).filter((r) => /unsubscribed/.test(r.payload.text))).toHaveLength(1);

@@ -34,7 +34,11 @@ describe("web push through the whole stack", () => {
     expect(sent.status).toBe(202);
     const message = await waitForStatus(sent.body.id, "accepted");
     const [arrived] = await received(to.endpoint);
-    expect(arrived).toMatchObject({ outcome: "accepted", payload, headers: { ttl: "60", urgency: "low", topic: "greeting", "content-encoding": "aes128gcm" } });
+    expect(arrived).toMatchObject({
+      outcome: "accepted",
+      payload,
+      headers: { ttl: "60", urgency: "low", topic: "greeting", "content-encoding": "aes128gcm" },
+    });
     expect(message.providerMessageId).toMatch(new RegExp(`^${stack.sandbox.webpushUrl}/m/`));
 
     const object = { title: "Order shipped", data: { orderId: 42 } };
@@ -80,7 +84,19 @@ describe("web push through the whole stack", () => {
     await waitForStatus(sent.body.id, "accepted");
     // Each post carries its own event id, so what a refused one would have applied is visible.
     const eventBody = (id: string) =>
-      JSON.stringify({ events: [{ id, account: stack.account, messageId: sent.body.id, type: "delivered", occurredAt: new Date().toISOString(), provider: "bridge", detail: {} }] });
+      JSON.stringify({
+        events: [
+          {
+            id,
+            account: stack.account,
+            messageId: sent.body.id,
+            type: "delivered",
+            occurredAt: new Date().toISOString(),
+            provider: "bridge",
+            detail: {},
+          },
+        ],
+      });
     const post = (headers: Record<string, string>, body: string) =>
       fetch(`${stack.workerUrl}${EDGE_EVENTS_PATH}`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body });
 
@@ -92,15 +108,51 @@ describe("web push through the whole stack", () => {
     const forgedBody = eventBody("e2e-forged");
     const oldBody = eventBody("e2e-expired");
     const platformBody = eventBody("e2e-platform-secret");
-    expect((await post({ "webhook-id": "a", "webhook-timestamp": String(Math.floor(Date.now() / 1000)), "webhook-signature": forged.sign("a", new Date(), forgedBody) }, forgedBody)).status).toBe(401);
-    expect((await post({ "webhook-id": "b", "webhook-timestamp": String(Math.floor(old.getTime() / 1000)), "webhook-signature": real.sign("b", old, oldBody) }, oldBody)).status).toBe(401);
+    expect(
+      (
+        await post(
+          {
+            "webhook-id": "a",
+            "webhook-timestamp": String(Math.floor(Date.now() / 1000)),
+            "webhook-signature": forged.sign("a", new Date(), forgedBody),
+          },
+          forgedBody,
+        )
+      ).status,
+    ).toBe(401);
+    expect(
+      (
+        await post(
+          {
+            "webhook-id": "b",
+            "webhook-timestamp": String(Math.floor(old.getTime() / 1000)),
+            "webhook-signature": real.sign("b", old, oldBody),
+          },
+          oldBody,
+        )
+      ).status,
+    ).toBe(401);
     // The platform secret itself signs for no door.
-    expect((await post({ "webhook-id": "d", "webhook-timestamp": String(Math.floor(Date.now() / 1000)), "webhook-signature": new Webhook(stack.secret).sign("d", new Date(), platformBody) }, platformBody)).status).toBe(401);
+    expect(
+      (
+        await post(
+          {
+            "webhook-id": "d",
+            "webhook-timestamp": String(Math.floor(Date.now() / 1000)),
+            "webhook-signature": new Webhook(stack.secret).sign("d", new Date(), platformBody),
+          },
+          platformBody,
+        )
+      ).status,
+    ).toBe(401);
     expect((await stack.api(`/v1/messages/${sent.body.id}`)).body.status).toBe("accepted");
 
     const now = new Date();
     const body = eventBody("e2e-dlr-1");
-    const ok = await post({ "webhook-id": "c", "webhook-timestamp": String(Math.floor(now.getTime() / 1000)), "webhook-signature": real.sign("c", now, body) }, body);
+    const ok = await post(
+      { "webhook-id": "c", "webhook-timestamp": String(Math.floor(now.getTime() / 1000)), "webhook-signature": real.sign("c", now, body) },
+      body,
+    );
     expect(ok.status).toBe(202);
     const delivered = await waitForStatus(sent.body.id, "delivered");
     expect(delivered.events.at(-1)).toMatchObject({ id: "e2e-dlr-1", provider: "bridge" });

@@ -28,7 +28,9 @@ export async function startPostfix(sinkPort: number, transports: Record<string, 
   const sinkDir = mkdtempSync(join(tmpdir(), "lasthop-sink-"));
   chmodSync(sinkDir, 0o777);
   // smtp-sink as root must drop privileges (-u); -d dumps each transaction with its envelope.
-  const sink: ChildProcess = spawn("/usr/sbin/smtp-sink", ["-u", "postfix", "-d", `${sinkDir}/%M.`, `127.0.0.1:${sinkPort}`, "100"], { stdio: "ignore" });
+  const sink: ChildProcess = spawn("/usr/sbin/smtp-sink", ["-u", "postfix", "-d", `${sinkDir}/%M.`, `127.0.0.1:${sinkPort}`, "100"], {
+    stdio: "ignore",
+  });
   writeFileSync("/etc/postfix/lasthop_recipient_access", RECIPIENT_ACCESS);
   postconf(
     "inet_interfaces = loopback-only",
@@ -41,7 +43,13 @@ export async function startPostfix(sinkPort: number, transports: Record<string, 
     "smtpd_recipient_restrictions = check_recipient_access pcre:/etc/postfix/lasthop_recipient_access, permit_mynetworks, reject_unauth_destination",
     "maillog_file = /var/log/postfix.log",
     "smtputf8_enable = yes",
-    `transport_maps = ${Object.keys(transports).length ? `inline:{ ${Object.entries(transports).map(([d, t]) => `${d}=${t}`).join(", ")} }` : ""}`,
+    `transport_maps = ${
+      Object.keys(transports).length
+        ? `inline:{ ${Object.entries(transports)
+            .map(([d, t]) => `${d}=${t}`)
+            .join(", ")} }`
+        : ""
+    }`,
     // Bounce at once: the test should not wait for Postfix's retry schedule.
     "maximal_queue_lifetime = 0",
     "bounce_queue_lifetime = 0",
@@ -61,8 +69,7 @@ export async function startPostfix(sinkPort: number, transports: Record<string, 
   return {
     port: 25,
     sinkDir,
-    sunk: () =>
-      readdirSync(sinkDir).map((file) => ({ file, text: readFileSync(join(sinkDir, file), "utf8") })),
+    sunk: () => readdirSync(sinkDir).map((file) => ({ file, text: readFileSync(join(sinkDir, file), "utf8") })),
     stop: async () => {
       sink.kill("SIGTERM");
       try {
@@ -91,7 +98,8 @@ msg = sys.stdin.buffer.read()
 record = b"v=DKIM1; k=rsa; p=" + sys.argv[1].encode()
 print("ok" if dkim.verify(msg, dnsfunc=lambda name, timeout=5: record) else "fail")
 `;
-  if (!existsSync("/usr/lib/python3/dist-packages/dkim")) throw new Error("python3-dkim is not installed: apt-get install -y python3-dkim (see .ci/run)");
+  if (!existsSync("/usr/lib/python3/dist-packages/dkim"))
+    throw new Error("python3-dkim is not installed: apt-get install -y python3-dkim (see .ci/run)");
   const out = execFileSync("/usr/bin/python3", ["-c", script, publicKeyBase64], { input: message }).toString().trim();
   return out === "ok";
 }

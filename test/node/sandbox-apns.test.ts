@@ -120,10 +120,18 @@ function push(session: ClientHttp2Session, token: string, opts: PushOptions = {}
       const chunks: Buffer[] = [];
       req.on("data", (chunk: Buffer) => chunks.push(chunk));
       req.on("end", () =>
-        settle({ ok: true, id: req.id ?? 0, status: Number(responseHeaders[":status"]), headers: responseHeaders, body: Buffer.concat(chunks).toString("utf8") }),
+        settle({
+          ok: true,
+          id: req.id ?? 0,
+          status: Number(responseHeaders[":status"]),
+          headers: responseHeaders,
+          body: Buffer.concat(chunks).toString("utf8"),
+        }),
       );
     });
-    req.on("error", (error: NodeJS.ErrnoException) => settle({ ok: false, id: req.id ?? 0, code: error.code ?? "ERR", rstCode: req.rstCode ?? -1 }));
+    req.on("error", (error: NodeJS.ErrnoException) =>
+      settle({ ok: false, id: req.id ?? 0, code: error.code ?? "ERR", rstCode: req.rstCode ?? -1 }),
+    );
     req.on("close", () => settle({ ok: false, id: req.id ?? 0, code: "CLOSED", rstCode: req.rstCode ?? -1 }));
     req.end(opts.body ?? NOTIFICATION);
   });
@@ -342,7 +350,11 @@ describe("APNs provider API", () => {
     it("answers 429 TooManyProviderTokenUpdates for a new token within 20 minutes, until expire-tokens", async () => {
       // A key of its own, registered at run time, so its update history starts here.
       const key = generateApnsKey();
-      const registered = await control(sandbox, "POST", "/_sandbox/apns/keys", { keyId: key.keyId, teamId: key.teamId, publicKeyPem: key.publicKeyPem });
+      const registered = await control(sandbox, "POST", "/_sandbox/apns/keys", {
+        keyId: key.keyId,
+        teamId: key.teamId,
+        publicKeyPem: key.publicKeyPem,
+      });
       expect(registered.status).toBe(201);
       const session = openSession();
       const device = await deviceToken();
@@ -401,7 +413,9 @@ describe("APNs provider API", () => {
       const session = openSession();
       const tokens = await Promise.all(Array.from({ length: 10 }, () => deviceToken("hold")));
       expect((await control(sandbox, "POST", "/_sandbox/apns/faults", { goawayAfter: 5 })).status).toBe(200);
-      const goaway = new Promise<[number, number]>((resolve) => session.once("goaway", (code, lastStreamId) => resolve([code, lastStreamId])));
+      const goaway = new Promise<[number, number]>((resolve) =>
+        session.once("goaway", (code, lastStreamId) => resolve([code, lastStreamId])),
+      );
       const closed = new Promise((resolve) => session.once("close", resolve));
 
       const replies = await Promise.all(tokens.map((token) => push(session, token)));

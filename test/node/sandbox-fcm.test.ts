@@ -6,7 +6,10 @@ import { generateServiceAccount, type ServiceAccountMaterial } from "../../sandb
 import { passTime } from "../wait.ts";
 import { control, startTestSandbox, type TestSandbox } from "./fixtures/sandbox.ts";
 
-type KeyFile = { private_key: string; private_key_id: string; client_email: string; project_id: string; token_uri: string } & Record<string, unknown>;
+type KeyFile = { private_key: string; private_key_id: string; client_email: string; project_id: string; token_uri: string } & Record<
+  string,
+  unknown
+>;
 
 const PROJECT = "lasthop-test";
 const SCOPE = "https://www.googleapis.com/auth/firebase.messaging";
@@ -77,7 +80,10 @@ async function fcmToken(name?: string): Promise<string> {
   return ((await res.json()) as { token: string }).token;
 }
 
-async function send(body: unknown, opts: { token?: string | null; project?: string } = {}): Promise<{ status: number; headers: Headers; json: unknown }> {
+async function send(
+  body: unknown,
+  opts: { token?: string | null; project?: string } = {},
+): Promise<{ status: number; headers: Headers; json: unknown }> {
   const token = opts.token === undefined ? accessToken : opts.token;
   const res = await fetch(`${sandbox.httpUrl}/fcm/v1/projects/${opts.project ?? PROJECT}/messages:send`, {
     method: "POST",
@@ -138,9 +144,19 @@ describe("OAuth token endpoint", () => {
     ["signed with another alg", {}, { alg: "RS512" }, "Invalid JWT Signature."],
     ["from an unknown service account", { iss: `stranger@${PROJECT}.iam.gserviceaccount.com` }, {}, "Invalid grant: account not found"],
     ["for another audience", { aud: "https://oauth2.googleapis.com/token" }, {}, /^Invalid JWT: Failed audience check/],
-    ["living longer than an hour", { iat: nowSeconds(), exp: nowSeconds() + 3601 }, {}, /^Invalid JWT: Token must be a short-lived token \(60 minutes\)/],
+    [
+      "living longer than an hour",
+      { iat: nowSeconds(), exp: nowSeconds() + 3601 },
+      {},
+      /^Invalid JWT: Token must be a short-lived token \(60 minutes\)/,
+    ],
     ["that has expired", { iat: nowSeconds() - 3600, exp: nowSeconds() - 1 }, {}, /^Invalid JWT: Token must be a short-lived token/],
-    ["issued 10 minutes in the future", { iat: nowSeconds() + 600, exp: nowSeconds() + 1200 }, {}, /^Invalid JWT: Token must be a short-lived token/],
+    [
+      "issued 10 minutes in the future",
+      { iat: nowSeconds() + 600, exp: nowSeconds() + 1200 },
+      {},
+      /^Invalid JWT: Token must be a short-lived token/,
+    ],
   ])("answers 400 invalid_grant for an assertion %s", async (_case, claims, opts, description) => {
     const before = await stats();
     const res = await tokenRequest({ grant_type: GRANT, assertion: assertion(claims, opts) });
@@ -179,7 +195,11 @@ describe("OAuth token endpoint", () => {
   it("accepts service accounts registered at run time, RSA only", async () => {
     const other = generateServiceAccount({ tokenUri: `${sandbox.httpUrl}/oauth/token`, projectId: "other-project" });
     const ec = generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey.export({ type: "spki", format: "pem" });
-    const refused = await control(sandbox, "POST", "/_sandbox/fcm/service-accounts", { clientEmail: other.clientEmail, projectId: other.projectId, publicKeyPem: ec });
+    const refused = await control(sandbox, "POST", "/_sandbox/fcm/service-accounts", {
+      clientEmail: other.clientEmail,
+      projectId: other.projectId,
+      publicKeyPem: ec,
+    });
     expect(refused.status).toBe(400);
     const registered = await control(sandbox, "POST", "/_sandbox/fcm/service-accounts", {
       clientEmail: other.clientEmail,
@@ -188,7 +208,10 @@ describe("OAuth token endpoint", () => {
     });
     expect(registered.status).toBe(201);
     const otherKey = JSON.parse(other.json) as KeyFile;
-    const res = await tokenRequest({ grant_type: GRANT, assertion: assertion({ iss: other.clientEmail }, { signer: otherKey.private_key }) });
+    const res = await tokenRequest({
+      grant_type: GRANT,
+      assertion: assertion({ iss: other.clientEmail }, { signer: otherKey.private_key }),
+    });
     expect(res.status).toBe(200);
     const token = ((await res.json()) as { access_token: string }).access_token;
     expect((await send({ message: { token: await fcmToken() } }, { token, project: "other-project" })).status).toBe(200);
@@ -240,7 +263,11 @@ describe("FCM HTTP v1 send", () => {
       const res = await send({ message: { token: await fcmToken() } }, { token: "ya29.never-issued" });
       expect(res.status).toBe(401);
       expect(res.json).toMatchObject({
-        error: { code: 401, message: expect.stringMatching(/^Request had invalid authentication credentials\. Expected OAuth 2 access token/), status: "UNAUTHENTICATED" },
+        error: {
+          code: 401,
+          message: expect.stringMatching(/^Request had invalid authentication credentials\. Expected OAuth 2 access token/),
+          status: "UNAUTHENTICATED",
+        },
       });
     });
 
@@ -263,7 +290,8 @@ describe("FCM HTTP v1 send", () => {
       expect(res.json).toEqual({
         error: {
           code: 403,
-          message: "Permission 'cloudmessaging.messages.create' denied on resource '//cloudresourcemanager.googleapis.com/projects/someone-else' (or it may not exist).",
+          message:
+            "Permission 'cloudmessaging.messages.create' denied on resource '//cloudresourcemanager.googleapis.com/projects/someone-else' (or it may not exist).",
           status: "PERMISSION_DENIED",
           details: [
             {
@@ -283,7 +311,12 @@ describe("FCM HTTP v1 send", () => {
       const res = await send({ message: { token: await fcmToken() } }, { token });
       expect(res.status).toBe(403);
       expect(res.json).toMatchObject({
-        error: { code: 403, message: "Request had insufficient authentication scopes.", status: "PERMISSION_DENIED", details: [{ reason: "ACCESS_TOKEN_SCOPE_INSUFFICIENT" }] },
+        error: {
+          code: 403,
+          message: "Request had insufficient authentication scopes.",
+          status: "PERMISSION_DENIED",
+          details: [{ reason: "ACCESS_TOKEN_SCOPE_INSUFFICIENT" }],
+        },
       });
       // cloud-platform covers FCM too.
       const broad = await freshAccessToken({ scope: "https://www.googleapis.com/auth/cloud-platform" });
@@ -320,7 +353,9 @@ describe("FCM HTTP v1 send", () => {
           details: [
             {
               "@type": BAD_REQUEST,
-              fieldViolations: [{ field: "message.data[1].value", description: "Invalid value at 'message.data[1].value' (TYPE_STRING), 42" }],
+              fieldViolations: [
+                { field: "message.data[1].value", description: "Invalid value at 'message.data[1].value' (TYPE_STRING), 42" },
+              ],
             },
           ],
         },
@@ -331,7 +366,11 @@ describe("FCM HTTP v1 send", () => {
       const unknown = await send({ message: { token: await fcmToken(), priority: "high" } });
       expect(unknown.status).toBe(400);
       expect(unknown.json).toMatchObject({
-        error: { code: 400, status: "INVALID_ARGUMENT", message: `Invalid JSON payload received. Unknown name "priority" at 'message': Cannot find field.` },
+        error: {
+          code: 400,
+          status: "INVALID_ARGUMENT",
+          message: `Invalid JSON payload received. Unknown name "priority" at 'message': Cannot find field.`,
+        },
       });
       const garbage = await send("{not json");
       expect(garbage.status).toBe(400);
@@ -352,7 +391,12 @@ describe("FCM HTTP v1 send", () => {
       const res = await send({ message: { token } });
       expect(res.status).toBe(404);
       expect(res.json).toEqual({
-        error: { code: 404, message: "Requested entity was not found.", status: "NOT_FOUND", details: [{ "@type": FCM_ERROR, errorCode: "UNREGISTERED" }] },
+        error: {
+          code: 404,
+          message: "Requested entity was not found.",
+          status: "NOT_FOUND",
+          details: [{ "@type": FCM_ERROR, errorCode: "UNREGISTERED" }],
+        },
       });
       expect((await received()).map((entry) => [entry.to, entry.outcome])).toEqual([[token, "gone"]]);
     });
@@ -361,7 +405,12 @@ describe("FCM HTTP v1 send", () => {
       const res = await send({ message: { token: await fcmToken("mismatch") } });
       expect(res.status).toBe(403);
       expect(res.json).toEqual({
-        error: { code: 403, message: "SenderId mismatch", status: "PERMISSION_DENIED", details: [{ "@type": FCM_ERROR, errorCode: "SENDER_ID_MISMATCH" }] },
+        error: {
+          code: 403,
+          message: "SenderId mismatch",
+          status: "PERMISSION_DENIED",
+          details: [{ "@type": FCM_ERROR, errorCode: "SENDER_ID_MISMATCH" }],
+        },
       });
     });
 
@@ -385,7 +434,12 @@ describe("FCM HTTP v1 send", () => {
       expect(first.status).toBe(429);
       expect(first.headers.get("retry-after")).toBe("1");
       expect(first.json).toEqual({
-        error: { code: 429, message: expect.any(String), status: "RESOURCE_EXHAUSTED", details: [{ "@type": FCM_ERROR, errorCode: "QUOTA_EXCEEDED" }] },
+        error: {
+          code: 429,
+          message: expect.any(String),
+          status: "RESOURCE_EXHAUSTED",
+          details: [{ "@type": FCM_ERROR, errorCode: "QUOTA_EXCEEDED" }],
+        },
       });
       expect((await send({ message: { token } })).status).toBe(200);
       expect((await received()).map((entry) => entry.outcome)).toEqual(["throttled", "accepted"]);
@@ -395,7 +449,12 @@ describe("FCM HTTP v1 send", () => {
       const res = await send({ message: { token: await fcmToken("down") } });
       expect(res.status).toBe(503);
       expect(res.json).toEqual({
-        error: { code: 503, message: expect.any(String), status: "UNAVAILABLE", details: [{ "@type": FCM_ERROR, errorCode: "UNAVAILABLE" }] },
+        error: {
+          code: 503,
+          message: expect.any(String),
+          status: "UNAVAILABLE",
+          details: [{ "@type": FCM_ERROR, errorCode: "UNAVAILABLE" }],
+        },
       });
       expect((await received()).map((entry) => entry.outcome)).toEqual(["unavailable"]);
     });

@@ -83,7 +83,10 @@ async function expectTwilioError(res: Response, status: number, code: number): P
 
 async function waitForHooks(path: string, count: number): Promise<Hook[]> {
   const onPath = () => arrived.filter((hook) => hook.path === path);
-  await waitFor(() => onPath().length >= count, () => `${count} requests on ${path} (got ${onPath().length})`);
+  await waitFor(
+    () => onPath().length >= count,
+    () => `${count} requests on ${path} (got ${onPath().length})`,
+  );
   return onPath();
 }
 
@@ -136,7 +139,8 @@ describe("Messages.json", () => {
 
     // The resource can be fetched back, and moves on to delivered.
     const auth = { authorization: basic(sandbox.smsRest.accountSid, sandbox.smsRest.authToken) };
-    const fetchBack = async () => (await (await fetch(`${sandbox.smsRest.baseUrl}${message.uri as string}`, { headers: auth })).json()) as Record<string, unknown>;
+    const fetchBack = async () =>
+      (await (await fetch(`${sandbox.smsRest.baseUrl}${message.uri as string}`, { headers: auth })).json()) as Record<string, unknown>;
     const fetched = await waitFor(async () => {
       const resource = await fetchBack();
       return resource.status === "delivered" && resource;
@@ -201,7 +205,14 @@ describe("status callbacks", () => {
     for (const hook of [sent!, delivered!]) {
       expectSigned(hook);
       expect(hook.url).toBe(callback);
-      expect(hook.params).toMatchObject({ MessageSid: sid, SmsSid: sid, AccountSid: sandbox.smsRest.accountSid, From: "+15550001111", To: "+15551234567", ApiVersion: "2010-04-01" });
+      expect(hook.params).toMatchObject({
+        MessageSid: sid,
+        SmsSid: sid,
+        AccountSid: sandbox.smsRest.accountSid,
+        From: "+15550001111",
+        To: "+15551234567",
+        ApiVersion: "2010-04-01",
+      });
       expect(hook.params.ErrorCode).toBeUndefined();
       expect(hook.headers["i-twilio-idempotency-token"]).toBeTruthy();
     }
@@ -244,7 +255,12 @@ describe("inbound over REST", () => {
     const smsUrl = `${hookBase}/inbound?account=dev&v=2`;
     const put = await control(sandbox, "PUT", `/_sandbox/sms/rest/numbers/${encodeURIComponent("+15550001111")}`, { smsUrl });
     expect(put.status).toBe(200);
-    const mo = await control(sandbox, "POST", "/_sandbox/sms/mo", { from: "+15559876543", to: "+15550001111", body: "STOP", route: "rest" });
+    const mo = await control(sandbox, "POST", "/_sandbox/sms/mo", {
+      from: "+15559876543",
+      to: "+15550001111",
+      body: "STOP",
+      route: "rest",
+    });
     expect(mo.status).toBe(202);
     const { messageSid } = (await mo.json()) as { messageSid: string };
     const [hook] = await waitForHooks("/inbound", 1);
@@ -265,7 +281,12 @@ describe("inbound over REST", () => {
   });
 
   it("refuses MO over REST to a number without an SMS URL, and a bad number config", async () => {
-    const mo = await control(sandbox, "POST", "/_sandbox/sms/mo", { from: "+15559876543", to: "+15550009999", body: "hello?", route: "rest" });
+    const mo = await control(sandbox, "POST", "/_sandbox/sms/mo", {
+      from: "+15559876543",
+      to: "+15550009999",
+      body: "hello?",
+      route: "rest",
+    });
     expect(mo.status).toBe(400);
     const put = await control(sandbox, "PUT", "/_sandbox/sms/rest/numbers/%2B15550001111", { smsUrl: "ftp://nope" });
     expect(put.status).toBe(400);

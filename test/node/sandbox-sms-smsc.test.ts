@@ -73,7 +73,11 @@ class Client {
     });
   }
 
-  static async bound(target: TestSandbox = sandbox, mode: "transceiver" | "transmitter" | "receiver" = "transceiver", credentials = DEV): Promise<Client> {
+  static async bound(
+    target: TestSandbox = sandbox,
+    mode: "transceiver" | "transmitter" | "receiver" = "transceiver",
+    credentials = DEV,
+  ): Promise<Client> {
     const client = new Client(target);
     const resp = await client.bind(mode, credentials);
     expect(resp.command_status).toBe(ESME_ROK);
@@ -97,7 +101,10 @@ class Client {
   }
 
   async waitForDelivered(count: number): Promise<Pdu[]> {
-    await waitFor(() => this.delivered.length >= count, () => `${count} deliver_sm (got ${this.delivered.length})`);
+    await waitFor(
+      () => this.delivered.length >= count,
+      () => `${count} deliver_sm (got ${this.delivered.length})`,
+    );
     return this.delivered.slice(0, count);
   }
 
@@ -231,7 +238,17 @@ describe("submit_sm and DLRs", () => {
       to: "+15551234567",
       outcome: "delivered",
       headers: {},
-      payload: { text, encoding: "gsm7", segments: 1, route: "smpp", from: `+${SOURCE}`, smscIds: [id], udh: [null], dataCoding: 0, registeredDelivery: 1 },
+      payload: {
+        text,
+        encoding: "gsm7",
+        segments: 1,
+        route: "smpp",
+        from: `+${SOURCE}`,
+        smscIds: [id],
+        udh: [null],
+        dataCoding: 0,
+        registeredDelivery: 1,
+      },
     });
   });
 
@@ -249,7 +266,8 @@ describe("submit_sm and DLRs", () => {
 
   it("reassembles a 3-part UCS-2 message sent with UDH: three ids, three DLRs, one message", async () => {
     const client = await Client.bound();
-    const text = "Привет! Это длинное сообщение 👋 с эмодзи и кириллицей, которое не помещается в одну часть SMS, поэтому оно делится на три части. Конец 🎉";
+    const text =
+      "Привет! Это длинное сообщение 👋 с эмодзи и кириллицей, которое не помещается в одну часть SMS, поэтому оно делится на три части. Конец 🎉";
     // UCS-2 parts of at most 67 UTF-16 units, not splitting a surrogate pair.
     const chunks: string[] = [];
     let current = "";
@@ -297,8 +315,12 @@ describe("submit_sm and DLRs", () => {
     const septets = smpp.gsmCoder.encode(`${first}€ and the rest`, 0);
     const parts = [septets.subarray(0, 153), septets.subarray(153)];
     const udh = (seq: number) => Buffer.from([0x05, 0x00, 0x03, 0x7f, 2, seq]);
-    const second = await client.submit(submitOptions("15550101010", Buffer.concat([udh(2), parts[1]!]), { esm_class: 0x40, registered_delivery: 0 }));
-    const firstResp = await client.submit(submitOptions("15550101010", Buffer.concat([udh(1), parts[0]!]), { esm_class: 0x40, registered_delivery: 0 }));
+    const second = await client.submit(
+      submitOptions("15550101010", Buffer.concat([udh(2), parts[1]!]), { esm_class: 0x40, registered_delivery: 0 }),
+    );
+    const firstResp = await client.submit(
+      submitOptions("15550101010", Buffer.concat([udh(1), parts[0]!]), { esm_class: 0x40, registered_delivery: 0 }),
+    );
     expect([second?.command_status, firstResp?.command_status]).toEqual([ESME_ROK, ESME_ROK]);
     const [entry] = await received();
     expect(entry!.payload.text).toBe(`${first}€ and the rest`);
@@ -309,9 +331,16 @@ describe("submit_sm and DLRs", () => {
   it("reads message_payload, Latin-1 and data_coding 1", async () => {
     const client = await Client.bound();
     const long = "payload ".repeat(40).trim();
-    const viaPayload = await client.submit(submitOptions("15550202020", Buffer.alloc(0), { message_payload: Buffer.from(smpp.gsmCoder.encode(long, 0)), registered_delivery: 0 }));
+    const viaPayload = await client.submit(
+      submitOptions("15550202020", Buffer.alloc(0), {
+        message_payload: Buffer.from(smpp.gsmCoder.encode(long, 0)),
+        registered_delivery: 0,
+      }),
+    );
     expect(viaPayload?.command_status).toBe(ESME_ROK);
-    const latin = await client.submit(submitOptions("15550202021", Buffer.from("Café crème à la carte", "latin1"), { data_coding: 0x03, registered_delivery: 0 }));
+    const latin = await client.submit(
+      submitOptions("15550202021", Buffer.from("Café crème à la carte", "latin1"), { data_coding: 0x03, registered_delivery: 0 }),
+    );
     expect(latin?.command_status).toBe(ESME_ROK);
     // Left unset, the package's client picks data_coding 1 (IA5) for text like this, written with the GSM table.
     const ia5 = await client.submit(submitOptions("15550202022", "Price: $5 @home_now {x}", { data_coding: null, registered_delivery: 0 }));
@@ -429,7 +458,14 @@ describe("faults", () => {
   });
 
   it("refuses bad fault input with 400", async () => {
-    for (const body of [{ dropEvery: -1 }, { dropMode: "sometimes" }, { tps: "fast" }, { idMode: "base64" }, { restFail: { status: 404 } }, { bogus: true }]) {
+    for (const body of [
+      { dropEvery: -1 },
+      { dropMode: "sometimes" },
+      { tps: "fast" },
+      { idMode: "base64" },
+      { restFail: { status: 404 } },
+      { bogus: true },
+    ]) {
       const res = await control(sandbox, "POST", "/_sandbox/sms/faults", body);
       expect(res.status, JSON.stringify(body)).toBe(400);
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe("invalid_fault");
@@ -445,7 +481,14 @@ describe("MO", () => {
     const res = await control(sandbox, "POST", "/_sandbox/sms/mo", { from: "+15559876543", to: "+15550001234", body: "STOP" });
     expect(res.status).toBe(202);
     const [mo] = await silent.waitForDelivered(1);
-    expect(mo).toMatchObject({ esm_class: 0, source_addr: "15559876543", source_addr_ton: 1, source_addr_npi: 1, destination_addr: "15550001234", data_coding: 0 });
+    expect(mo).toMatchObject({
+      esm_class: 0,
+      source_addr: "15559876543",
+      source_addr_ton: 1,
+      source_addr_npi: 1,
+      destination_addr: "15550001234",
+      data_coding: 0,
+    });
     expect(textOf(mo!)).toBe("STOP");
     silent.destroy();
     await silent.whenClosed();
@@ -477,7 +520,12 @@ describe("MO", () => {
   });
 
   it("refuses bad MO input with 400", async () => {
-    for (const body of [{}, { from: "+1555", to: "", body: "x" }, { from: "+1555", to: "+1666", body: 3 }, { from: "a", to: "b", body: "c", route: "carrier-pigeon" }]) {
+    for (const body of [
+      {},
+      { from: "+1555", to: "", body: "x" },
+      { from: "+1555", to: "+1666", body: 3 },
+      { from: "a", to: "b", body: "c", route: "carrier-pigeon" },
+    ]) {
       const res = await control(sandbox, "POST", "/_sandbox/sms/mo", body);
       expect(res.status, JSON.stringify(body)).toBe(400);
     }

@@ -77,14 +77,24 @@ async function connect(opts: ConnectOptions = {}): Promise<SMTPConnection> {
   return connection;
 }
 
-function send(connection: SMTPConnection, to: string | string[], message: string | Buffer, extra: { size?: number } = {}): Promise<SendInfo> {
+function send(
+  connection: SMTPConnection,
+  to: string | string[],
+  message: string | Buffer,
+  extra: { size?: number } = {},
+): Promise<SendInfo> {
   return new Promise((resolve, reject) =>
     connection.send({ from: FROM, to, ...extra }, message, (err, info) => (err ? reject(err) : resolve(info as SendInfo))),
   );
 }
 
 /** The error a send failed with (fails the test if it went through). */
-async function sendFailure(connection: SMTPConnection, to: string | string[], message: string | Buffer, extra: { size?: number } = {}): Promise<SmtpFailure> {
+async function sendFailure(
+  connection: SMTPConnection,
+  to: string | string[],
+  message: string | Buffer,
+  extra: { size?: number } = {},
+): Promise<SmtpFailure> {
   let info: SendInfo;
   try {
     info = await send(connection, to, message, extra);
@@ -111,7 +121,17 @@ function ehloOf(info: SendInfo): string[] {
 }
 
 function message(subject: string, body = "Hello.\r\n"): string {
-  return [`From: <${FROM}>`, "To: <someone@example.org>", `Subject: ${subject}`, `Message-ID: <${subject.replace(/\W/g, "")}@example.com>`, "MIME-Version: 1.0", "Content-Type: text/plain; charset=utf-8", "Content-Transfer-Encoding: 8bit", "", body].join("\r\n");
+  return [
+    `From: <${FROM}>`,
+    "To: <someone@example.org>",
+    `Subject: ${subject}`,
+    `Message-ID: <${subject.replace(/\W/g, "")}@example.com>`,
+    "MIME-Version: 1.0",
+    "Content-Type: text/plain; charset=utf-8",
+    "Content-Transfer-Encoding: 8bit",
+    "",
+    body,
+  ].join("\r\n");
 }
 
 /** A bare SMTP session over a socket, for what a well-behaved client library will not send. */

@@ -164,7 +164,11 @@ describe("web push service", () => {
       const signer = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey;
       const claimed = generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey;
       const t = vapidJwt(signer, { aud: sandbox.webpushUrl, exp: inHours(1), sub: SUBJECT });
-      const res = await post(subscription.endpoint, { ...details.headers, Authorization: `vapid t=${t}, k=${rawPublicKey(claimed)}` }, details.body);
+      const res = await post(
+        subscription.endpoint,
+        { ...details.headers, Authorization: `vapid t=${t}, k=${rawPublicKey(claimed)}` },
+        details.body,
+      );
       expect(res.status).toBe(403);
       expect(JSON.parse(res.body)).toMatchObject({ code: 403, errno: 109, error: "Forbidden" });
     });
@@ -174,7 +178,11 @@ describe("web push service", () => {
       const details = pushRequest(subscription, "hand-built");
       const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
       const t = vapidJwt(privateKey, { aud: sandbox.webpushUrl, exp: inHours(12), sub: SUBJECT });
-      const res = await post(subscription.endpoint, { ...details.headers, Authorization: `vapid t=${t}, k=${rawPublicKey(publicKey)}` }, details.body);
+      const res = await post(
+        subscription.endpoint,
+        { ...details.headers, Authorization: `vapid t=${t}, k=${rawPublicKey(publicKey)}` },
+        details.body,
+      );
       expect(res.status).toBe(201);
     });
 
@@ -188,7 +196,11 @@ describe("web push service", () => {
       const details = pushRequest(subscription, "hello");
       const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
       const t = vapidJwt(privateKey, { aud: sandbox.webpushUrl, ...claims });
-      const res = await post(subscription.endpoint, { ...details.headers, Authorization: `vapid t=${t}, k=${rawPublicKey(publicKey)}` }, details.body);
+      const res = await post(
+        subscription.endpoint,
+        { ...details.headers, Authorization: `vapid t=${t}, k=${rawPublicKey(publicKey)}` },
+        details.body,
+      );
       expect(res.status).toBe(403);
     });
 

@@ -82,9 +82,23 @@ export function makeCertificate(): { key: string; cert: string } {
     execFileSync(
       "openssl",
       [
-        "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
-        "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-        "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"),
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=localhost",
+        "-addext",
+        "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        "-keyout",
+        join(dir, "key.pem"),
+        "-out",
+        join(dir, "cert.pem"),
       ],
       { stdio: "pipe" },
     );
@@ -218,7 +232,15 @@ export async function startSmtpFixture(options: SmtpFixtureOptions = {}): Promis
 
 /** Test SMTP settings: quick timeouts, everything else as in production unless given. */
 export function smtpConfig(overrides: Partial<SmtpConfig> = {}): SmtpConfig {
-  return { heloName: "bridge.lasthop.test", directPort: 25, idleMs: 30_000, maxPerDomain: 5, maxPerAccount: 20, timeoutMs: 5_000, ...overrides };
+  return {
+    heloName: "bridge.lasthop.test",
+    directPort: 25,
+    idleMs: 30_000,
+    maxPerDomain: 5,
+    maxPerAccount: 20,
+    timeoutMs: 5_000,
+    ...overrides,
+  };
 }
 
 export function testConfig(smtp: Partial<SmtpConfig> = {}): Config {
@@ -244,7 +266,14 @@ export function rawMessage(opts: { from?: string; to: string; subject?: string; 
 }
 
 /** One smtpBatch item. */
-export function smtpItem(fields: { rcptTo: string; relay: Record<string, unknown>; account?: string; raw?: string; dkim?: Record<string, unknown>; id?: string }): Record<string, unknown> {
+export function smtpItem(fields: {
+  rcptTo: string;
+  relay: Record<string, unknown>;
+  account?: string;
+  raw?: string;
+  dkim?: Record<string, unknown>;
+  id?: string;
+}): Record<string, unknown> {
   const id = fields.id ?? randomUUID();
   return {
     id,
@@ -270,7 +299,10 @@ export function dnsError(code: string): Error {
  * An in-memory DNS for direct mode: `mx` per domain (records, or an error code to throw),
  * `addresses` per host name (absent: ENOTFOUND). Records every query in order.
  */
-export function fakeResolver(zone: { mx: Record<string, MxRecord[] | string>; addresses: Record<string, string[]> }): SmtpResolver & { queries: string[] } {
+export function fakeResolver(zone: {
+  mx: Record<string, MxRecord[] | string>;
+  addresses: Record<string, string[]>;
+}): SmtpResolver & { queries: string[] } {
   const queries: string[] = [];
   return {
     queries,

@@ -59,7 +59,8 @@ export async function startTestStack(extra: Partial<StackOptions> = {}): Promise
     return { status: res.status, body: (await res.json().catch(() => null)) as any };
   };
   const sandboxGet = async (path: string) => (await control(stack.sandbox, "GET", path)).json();
-  const sandboxPost = async (path: string, body: unknown = {}) => (await control(stack.sandbox, "POST", path, body)).json().catch(() => null);
+  const sandboxPost = async (path: string, body: unknown = {}) =>
+    (await control(stack.sandbox, "POST", path, body)).json().catch(() => null);
   const waitForStatus = (id: string, status: string, ms?: number) => {
     let seen: unknown;
     return waitFor(
@@ -78,7 +79,15 @@ export async function startTestStack(extra: Partial<StackOptions> = {}): Promise
     return line ? Number(line.slice(line.lastIndexOf(" ") + 1)) : 0;
   };
   return {
-    ...stack, apiKey, secret, account, api, sandboxGet, sandboxPost, waitForStatus, bridgeMetric,
+    ...stack,
+    apiKey,
+    secret,
+    account,
+    api,
+    sandboxGet,
+    sandboxPost,
+    waitForStatus,
+    bridgeMetric,
     stop: async () => {
       await stack.close();
       rmSync(stateDir, { recursive: true, force: true });

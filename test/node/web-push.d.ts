@@ -10,7 +10,11 @@ declare module "web-push" {
   }
   const webpush: {
     generateVAPIDKeys(): { publicKey: string; privateKey: string };
-    sendNotification(subscription: Subscription, payload: string, options: Record<string, unknown>): Promise<{ statusCode: number; headers: Headers; body: string }>;
+    sendNotification(
+      subscription: Subscription,
+      payload: string,
+      options: Record<string, unknown>,
+    ): Promise<{ statusCode: number; headers: Headers; body: string }>;
     generateRequestDetails(subscription: Subscription, payload: string, options: Record<string, unknown>): unknown;
     WebPushError: typeof WebPushError;
   };

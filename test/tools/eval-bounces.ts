@@ -28,7 +28,11 @@ function pick(report: FeedbackReport, label: Label): RecipientReport | undefined
 const reports: FeedbackReport[] = [];
 for (const bytes of files) reports.push(await parseFeedbackMessage(bytes));
 
-let hardTotal = 0, hardAgree = 0, reasonAgree = 0, arfTotal = 0, arfOk = 0;
+let hardTotal = 0,
+  hardAgree = 0,
+  reasonAgree = 0,
+  arfTotal = 0,
+  arfOk = 0;
 const misses: string[] = [];
 const special: string[] = [];
 labels.forEach((label, i) => {

@@ -36,7 +36,11 @@ describe("request errors", () => {
   });
 
   it("413 for a body over 256 KiB, before it is parsed", async () => {
-    const res = await api("/v1/messages", { method: "POST", body: "x".repeat(256 * 1024 + 1), headers: { "content-type": "application/json" } });
+    const res = await api("/v1/messages", {
+      method: "POST",
+      body: "x".repeat(256 * 1024 + 1),
+      headers: { "content-type": "application/json" },
+    });
     expect(res.status).toBe(413);
     expect((await errorOf(res)).code).toBe("payload_too_large");
   });
@@ -65,14 +69,32 @@ const valid: Record<string, unknown> = {
 };
 
 const invalid: Array<[string, unknown, string[]]> = [
-  ["email without body, bad addresses", { channel: "email", from: "nope", to: "also nope", subject: "" }, ["from", "to", "subject", "text"]],
+  [
+    "email without body, bad addresses",
+    { channel: "email", from: "nope", to: "also nope", subject: "" },
+    ["from", "to", "subject", "text"],
+  ],
   ["email with an unknown field", { ...(valid.email as object), bcc: "x@example.com" }, ["(body)"]],
-  ["apns with a bad token, type and priority", { channel: "apns", to: "xyz", topic: "t", pushType: "banner", priority: 7, payload: {} }, ["to", "pushType", "priority", "payload.aps"]],
+  [
+    "apns with a bad token, type and priority",
+    { channel: "apns", to: "xyz", topic: "t", pushType: "banner", priority: 7, payload: {} },
+    ["to", "pushType", "priority", "payload.aps"],
+  ],
   ["apns background at priority 10", { ...(valid.apns as object), pushType: "background", priority: 10 }, ["priority"]],
   ["apns payload over 4 KiB", { ...(valid.apns as object), payload: { aps: {}, big: "x".repeat(4100) } }, ["payload"]],
   ["apns collapse id over 64 bytes", { ...(valid.apns as object), collapseId: "é".repeat(33) }, ["collapseId"]],
   ["fcm without a token", { channel: "fcm", to: "", message: { data: { n: 1 } } }, ["to", "message.data.n"]],
-  ["webpush with an http endpoint and bad keys", { channel: "webpush", to: { endpoint: "http://push.test/x", keys: { p256dh: "abc", auth: "!!" } }, payload: "x", ttl: -1, urgency: "now" }, ["to.endpoint", "to.keys.p256dh", "to.keys.auth", "ttl", "urgency"]],
+  [
+    "webpush with an http endpoint and bad keys",
+    {
+      channel: "webpush",
+      to: { endpoint: "http://push.test/x", keys: { p256dh: "abc", auth: "!!" } },
+      payload: "x",
+      ttl: -1,
+      urgency: "now",
+    },
+    ["to.endpoint", "to.keys.p256dh", "to.keys.auth", "ttl", "urgency"],
+  ],
   ["sms with a local number", { channel: "sms", to: "0612345678", from: "+14155550100", body: "" }, ["to", "body"]],
   ["an unknown channel", { channel: "pigeon", to: "x" }, ["channel"]],
   ["sendAt", { ...(valid.sms as object), sendAt: "2030-01-01T00:00:00Z" }, ["sendAt"]],
@@ -110,12 +132,15 @@ describe("send schemas", () => {
     expect(res.body.error).toMatchObject({ code: "sender_not_allowed", details: [{ path: "from" }] });
   });
 
-  it.each(Object.entries(valid).filter(([c]) => c !== "apns" && c !== "email" && c !== "sms"))("a valid %s request passes validation and is refused 422 while its provider is not configured", async (channel, body) => {
-    const res = await send(body);
-    expect(res.status).toBe(422);
-    expect(res.body.error).toMatchObject({ code: "channel_not_configured" });
-    expect(res.body.error.message).toContain(channel);
-  });
+  it.each(Object.entries(valid).filter(([c]) => c !== "apns" && c !== "email" && c !== "sms"))(
+    "a valid %s request passes validation and is refused 422 while its provider is not configured",
+    async (channel, body) => {
+      const res = await send(body);
+      expect(res.status).toBe(422);
+      expect(res.body.error).toMatchObject({ code: "channel_not_configured" });
+      expect(res.body.error.message).toContain(channel);
+    },
+  );
 
   it("422 for a push endpoint whose host is not an allowed push service, never fetched", async () => {
     const to = await subscription("x");
@@ -128,7 +153,11 @@ describe("send schemas", () => {
     const to = await subscription("x");
     const ok = await send({ channel: "webpush", to: { ...to, endpoint: "https://db5.notify.windows.com/w/?token=abc" }, payload: "x" });
     expect(ok.status).toBe(202);
-    const bad = await send({ channel: "webpush", to: { ...to, endpoint: "https://evil-notify.windows.com.attacker.test/w" }, payload: "x" });
+    const bad = await send({
+      channel: "webpush",
+      to: { ...to, endpoint: "https://evil-notify.windows.com.attacker.test/w" },
+      payload: "x",
+    });
     expect(bad.status).toBe(422);
   });
 

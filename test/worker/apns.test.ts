@@ -7,9 +7,15 @@ import { api, send, sendMarker, waitForStatus } from "./helpers.ts";
 let bridge: ReturnType<typeof installBridge>;
 afterEach(() => bridge.restore());
 
-const token = (prefix: string) => prefix + Array.from(crypto.getRandomValues(new Uint8Array(31)), (b) => b.toString(16).padStart(2, "0")).join("");
+const token = (prefix: string) =>
+  prefix + Array.from(crypto.getRandomValues(new Uint8Array(31)), (b) => b.toString(16).padStart(2, "0")).join("");
 const apns = (to: string, extra: Record<string, unknown> = {}) => ({
-  channel: "apns", to, topic: "com.example.app", pushType: "alert", payload: { aps: { alert: "hi" } }, ...extra,
+  channel: "apns",
+  to,
+  topic: "com.example.app",
+  pushType: "alert",
+  payload: { aps: { alert: "hi" } },
+  ...extra,
 });
 
 describe("APNs through the bridge", () => {
@@ -17,7 +23,11 @@ describe("APNs through the bridge", () => {
     bridge = installBridge();
     const tokens = [token("aa"), token("aa"), token("dd"), token("ee"), token("aa")];
     const ids = await Promise.all(tokens.map(async (t) => (await send(apns(t, { collapseId: "c1" }))).body.id as string));
-    const [ok] = await Promise.all([waitForStatus(ids[0], "accepted"), waitForStatus(ids[1], "accepted"), waitForStatus(ids[4], "accepted")]);
+    const [ok] = await Promise.all([
+      waitForStatus(ids[0], "accepted"),
+      waitForStatus(ids[1], "accepted"),
+      waitForStatus(ids[4], "accepted"),
+    ]);
     expect(ok.providerMessageId).toBe(ids[0]);
     const bounced = await waitForStatus(ids[2], "bounced");
     expect(bounced.events.at(-1).detail).toMatchObject({ apnsReason: "Unregistered", unregisteredAt: "2026-01-01T00:00:00.000Z" });

@@ -28,7 +28,9 @@ function standInNamespace(answer: (body: { items: Array<{ id: string }> }) => Re
 }
 
 const accepted = (body: { items: Array<{ id: string }> }) =>
-  Response.json({ results: body.items.map((item) => ({ id: item.id, kind: "accepted", detail: { status: 200, providerMessageId: item.id } })) });
+  Response.json({
+    results: body.items.map((item) => ({ id: item.id, kind: "accepted", detail: { status: 200, providerMessageId: item.id } })),
+  });
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -51,7 +53,17 @@ describe("the bridge as a Cloudflare Container (BRIDGE binding)", () => {
     const { namespace } = standInNamespace(() => Response.json({ error: { code: "unavailable", message: "starting" } }, { status: 503 }));
     const prodEnv = { ...env, BRIDGE_URL: "", BRIDGE: namespace } as unknown as Env;
     const outcomes = await sendBatchToBridge(prodEnv, BRIDGE_APNS_PATH, { items: [{ id: "m-3" }] }, ["m-3"]);
-    expect(outcomes).toEqual([{ kind: "retry", detail: { reason: "bridge_error", status: 503, response: { error: { code: "unavailable", message: "starting" } }, submitted: "maybe" } }]);
+    expect(outcomes).toEqual([
+      {
+        kind: "retry",
+        detail: {
+          reason: "bridge_error",
+          status: 503,
+          response: { error: { code: "unavailable", message: "starting" } },
+          submitted: "maybe",
+        },
+      },
+    ]);
   });
 
   it("counts a binding as a reachable bridge for the channels BRIDGE_CHANNELS names", () => {

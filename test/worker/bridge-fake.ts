@@ -35,9 +35,24 @@ export function installBridge(opts: { down?: boolean } = {}) {
     const results = body.items.map((item) => {
       switch (item.token.slice(0, 2)) {
         case "dd":
-          return { id: item.id, kind: "bounced", detail: { status: 410, apnsReason: "Unregistered", class: "hard", reason: "token_invalid", unregisteredAt: "2026-01-01T00:00:00.000Z" } };
+          return {
+            id: item.id,
+            kind: "bounced",
+            detail: {
+              status: 410,
+              apnsReason: "Unregistered",
+              class: "hard",
+              reason: "token_invalid",
+              unregisteredAt: "2026-01-01T00:00:00.000Z",
+            },
+          };
         case "cc":
-          return { id: item.id, kind: "retry", retryAfter: 0, detail: { status: 429, apnsReason: "TooManyRequests", reason: "rate_limited" } };
+          return {
+            id: item.id,
+            kind: "retry",
+            retryAfter: 0,
+            detail: { status: 429, apnsReason: "TooManyRequests", reason: "rate_limited" },
+          };
         case "ee":
           return { id: item.id, kind: "failed", detail: { status: 400, apnsReason: "BadTopic", reason: "rejected" } };
         default:
@@ -57,10 +72,16 @@ export function installBridge(opts: { down?: boolean } = {}) {
       relayed.push(item);
       const n = (attemptsByRcpt.get(item.rcptTo) ?? 0) + 1;
       attemptsByRcpt.set(item.rcptTo, n);
-      if (item.rcptTo.includes("bounce")) return { id: item.id, kind: "bounced", detail: { smtpCode: 550, enhancedCode: "5.1.1", class: "hard", reason: "userunknown" } };
-      if (item.rcptTo.includes("block")) return { id: item.id, kind: "bounced", detail: { smtpCode: 554, enhancedCode: "5.7.1", class: "soft", reason: "rejected" } };
+      if (item.rcptTo.includes("bounce"))
+        return { id: item.id, kind: "bounced", detail: { smtpCode: 550, enhancedCode: "5.1.1", class: "hard", reason: "userunknown" } };
+      if (item.rcptTo.includes("block"))
+        return { id: item.id, kind: "bounced", detail: { smtpCode: 554, enhancedCode: "5.7.1", class: "soft", reason: "rejected" } };
       if (item.rcptTo.includes("never") || (item.rcptTo.includes("soft") && n === 1)) {
-        return { id: item.id, kind: "retry", detail: { smtpCode: 451, enhancedCode: "4.7.1", reason: "deferred", response: "451 4.7.1 Greylisted" } };
+        return {
+          id: item.id,
+          kind: "retry",
+          detail: { smtpCode: 451, enhancedCode: "4.7.1", reason: "deferred", response: "451 4.7.1 Greylisted" },
+        };
       }
       mail.push(item);
       return { id: item.id, kind: "accepted", detail: { smtpCode: 250, providerMessageId: `Q${n}${item.id.slice(0, 6)}` } };

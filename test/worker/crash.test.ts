@@ -24,8 +24,12 @@ describe("crash points", () => {
       const realQueue = (instance as any).env.SEND_PUSH;
       (instance as any).env = { ...(instance as any).env, SEND_PUSH: { send: () => Promise.reject(new Error("queue unavailable")) } };
       const result = await instance.create({
-        id, account: ACCOUNT_A, request, recipientKey: await recipientKey("webpush", request.to.endpoint),
-        recipient: "x", bodyHash: "h",
+        id,
+        account: ACCOUNT_A,
+        request,
+        recipientKey: await recipientKey("webpush", request.to.endpoint),
+        recipient: "x",
+        bodyHash: "h",
       });
       expect(result.kind).toBe("created");
       (instance as any).env = { ...(instance as any).env, SEND_PUSH: realQueue };
@@ -64,7 +68,15 @@ describe("crash points", () => {
     // The events consumer acks only after the MessageDO answered; a replay is deduped.
     const res = await send(await webpush("event-retry"));
     await waitForStatus(res.body.id, "accepted");
-    const event = { id: "evt-retry-1", account: ACCOUNT_A, messageId: res.body.id, type: "delivered", occurredAt: new Date().toISOString(), provider: "bridge", detail: {} };
+    const event = {
+      id: "evt-retry-1",
+      account: ACCOUNT_A,
+      messageId: res.body.id,
+      type: "delivered",
+      occurredAt: new Date().toISOString(),
+      provider: "bridge",
+      detail: {},
+    };
     await env.EVENTS.send(event);
     await env.EVENTS.send(event);
     const message = await waitFor(async () => {

@@ -4,7 +4,14 @@
 import { env, SELF } from "cloudflare:test";
 import { Webhook } from "standardwebhooks";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { BRIDGE_APNS_PATH, BRIDGE_SMPP_PATH, BRIDGE_SMTP_PATH, EDGE_EMAIL_INBOUND_PATH, EDGE_EVENTS_PATH, EDGE_SMS_INBOUND_PATH } from "../../src/core/bridge.ts";
+import {
+  BRIDGE_APNS_PATH,
+  BRIDGE_SMPP_PATH,
+  BRIDGE_SMTP_PATH,
+  EDGE_EMAIL_INBOUND_PATH,
+  EDGE_EVENTS_PATH,
+  EDGE_SMS_INBOUND_PATH,
+} from "../../src/core/bridge.ts";
 import { sha256Hex } from "../../src/core/bytes.ts";
 import { doorSecret, signedHeaders } from "../../src/core/standard-webhooks.ts";
 import { ACCOUNT_A, ACCOUNT_B, API_KEY_B } from "../fixtures.ts";
@@ -25,7 +32,14 @@ const ALL_DOORS = [...EDGE_DOORS, BRIDGE_APNS_PATH, BRIDGE_SMTP_PATH, BRIDGE_SMP
 const VALID_BODY: Record<string, () => unknown> = {
   [EDGE_EVENTS_PATH]: () => ({ events: [event(ACCOUNT_A, crypto.randomUUID(), "delivered")] }),
   [EDGE_EMAIL_INBOUND_PATH]: () => ({ to: "someone@example.org", from: "", raw: btoa("Subject: hi\r\n\r\nhello\r\n") }),
-  [EDGE_SMS_INBOUND_PATH]: () => ({ kind: "dlr", route: "smsc", smscId: crypto.randomUUID(), stat: "DELIVRD", from: "+14155550100", to: "+15005550006" }),
+  [EDGE_SMS_INBOUND_PATH]: () => ({
+    kind: "dlr",
+    route: "smsc",
+    smscId: crypto.randomUUID(),
+    stat: "DELIVRD",
+    from: "+14155550100",
+    to: "+15005550006",
+  }),
 };
 
 function event(account: string, messageId: string, type: string, id = crypto.randomUUID(), detail: Record<string, unknown> = {}) {
@@ -35,7 +49,11 @@ function event(account: string, messageId: string, type: string, id = crypto.ran
 /** POSTs `body` to `at`, signed with `key` (a door key, or anything else). */
 async function postSigned(at: string, body: unknown, key: string): Promise<Response> {
   const raw = JSON.stringify(body);
-  return SELF.fetch(`${BASE}${at}`, { method: "POST", headers: { ...(await signedHeaders(key, raw)), "content-type": "application/json" }, body: raw });
+  return SELF.fetch(`${BASE}${at}`, {
+    method: "POST",
+    headers: { ...(await signedHeaders(key, raw)), "content-type": "application/json" },
+    body: raw,
+  });
 }
 
 async function unlinked(key?: string): Promise<number> {
@@ -83,7 +101,12 @@ describe("a signature is good at its own door only", () => {
     const signature = new Webhook(await doorSecret(env.WEBHOOK_SECRET, EDGE_EVENTS_PATH)).sign(id, at, body);
     const posted = await SELF.fetch(`${BASE}${EDGE_EVENTS_PATH}`, {
       method: "POST",
-      headers: { "content-type": "application/json", "webhook-id": id, "webhook-timestamp": String(Math.floor(at.getTime() / 1000)), "webhook-signature": signature },
+      headers: {
+        "content-type": "application/json",
+        "webhook-id": id,
+        "webhook-timestamp": String(Math.floor(at.getTime() / 1000)),
+        "webhook-signature": signature,
+      },
       body,
     });
     expect(posted.status).toBe(202);

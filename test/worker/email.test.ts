@@ -13,8 +13,15 @@ beforeEach(() => {
 afterEach(() => bridge.restore());
 
 const email = (to: string, extra: Record<string, unknown> = {}) => ({
-  channel: "email", from: "news@lasthop.test", fromName: "Lasthop News", to, subject: "Grüße — your order 👋",
-  text: "Hello ünïcode\nSecond line", html: "<p>Hello <b>ünïcode</b></p>", tags: ["newsletter"], ...extra,
+  channel: "email",
+  from: "news@lasthop.test",
+  fromName: "Lasthop News",
+  to,
+  subject: "Grüße — your order 👋",
+  text: "Hello ünïcode\nSecond line",
+  html: "<p>Hello <b>ünïcode</b></p>",
+  tags: ["newsletter"],
+  ...extra,
 });
 
 async function relayed(id: string) {
@@ -43,7 +50,9 @@ describe("email composition and relay", () => {
     expect(header("feedback-id")).toBe("newsletter:acct-a:lasthop:lasthop");
     expect(header("x-campaign")).toBe("spring");
     expect(header("reply-to")).toContain("help@lasthop.test");
-    expect(header("list-unsubscribe")).toMatch(new RegExp(`^<https://lasthop\\.test/u/[\\w-]+\\.[\\w-]+>, <mailto:unsubscribe\\+${res.body.id}@bounces\\.lasthop\\.test>$`));
+    expect(header("list-unsubscribe")).toMatch(
+      new RegExp(`^<https://lasthop\\.test/u/[\\w-]+\\.[\\w-]+>, <mailto:unsubscribe\\+${res.body.id}@bounces\\.lasthop\\.test>$`),
+    );
     expect(header("list-unsubscribe-post")).toBe("List-Unsubscribe=One-Click");
     // Every line of the message is 7-bit: non-ASCII bodies went base64.
     expect(/^[\x00-\x7f]*$/.test(item.raw)).toBe(true);
@@ -154,7 +163,10 @@ describe("one-click unsubscribe (RFC 8058)", () => {
   it("forged or tampered tokens answer 400 and change nothing", async () => {
     const { id, path } = await linkFor("reader.two@example.com");
     const [payload, mac] = path.slice(3).split(".");
-    const forgedPayload = btoa(JSON.stringify(["acct-a", "victim@example.com", crypto.randomUUID()])).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
+    const forgedPayload = btoa(JSON.stringify(["acct-a", "victim@example.com", crypto.randomUUID()]))
+      .replace(/=+$/, "")
+      .replace(/\+/g, "-")
+      .replace(/\//g, "_");
     for (const bad of [`/u/${forgedPayload}.${mac}`, `/u/${payload}.${mac.slice(0, -2)}AA`, `/u/${payload}`, "/u/garbage"]) {
       expect((await post(bad)).status).toBe(400);
       expect((await SELF.fetch(`${BASE}${bad}`)).status).toBe(400);

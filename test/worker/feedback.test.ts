@@ -180,7 +180,9 @@ describe("suppressions API", () => {
     const first = (await (await api("/v1/suppressions?channel=email&limit=1")).json()) as any;
     expect(first.data).toHaveLength(1);
     expect(first.nextCursor).toEqual(expect.any(String));
-    const second = (await (await api(`/v1/suppressions?channel=email&limit=1&cursor=${encodeURIComponent(first.nextCursor)}`)).json()) as any;
+    const second = (await (
+      await api(`/v1/suppressions?channel=email&limit=1&cursor=${encodeURIComponent(first.nextCursor)}`)
+    ).json()) as any;
     expect(second.data).toHaveLength(1);
     expect(second.data[0].recipientKey).not.toBe(first.data[0].recipientKey);
 

@@ -81,9 +81,14 @@ export async function sendMarker(body: unknown, key?: string): Promise<string> {
  */
 export async function eventsMarker(messageId: string, account = ACCOUNT_A, key?: string): Promise<void> {
   const id = `marker-${crypto.randomUUID()}`;
-  const posted = await postEvents([{ id, account, messageId, type: "opened", occurredAt: new Date().toISOString(), provider: "test", detail: {} }]);
+  const posted = await postEvents([
+    { id, account, messageId, type: "opened", occurredAt: new Date().toISOString(), provider: "test", detail: {} },
+  ]);
   expect(posted.status).toBe(202);
-  await waitFor(async () => (await getMessage(messageId, key)).body.events?.some((e: { id: string }) => e.id === id), `marker event ${id} on ${messageId}`);
+  await waitFor(
+    async () => (await getMessage(messageId, key)).body.events?.some((e: { id: string }) => e.id === id),
+    `marker event ${id} on ${messageId}`,
+  );
   await effectsDone(messageId, account);
 }
 
@@ -93,7 +98,11 @@ export async function eventsMarker(messageId: string, account = ACCOUNT_A, key?:
  */
 export async function effectsDone(id: string, account = ACCOUNT_A): Promise<void> {
   const stub = messageStub(env, account, id);
-  const pending = () => runInDurableObject(stub, (_instance: unknown, state: DurableObjectState) => state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM outbox").one().n);
+  const pending = () =>
+    runInDurableObject(
+      stub,
+      (_instance: unknown, state: DurableObjectState) => state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM outbox").one().n,
+    );
   await waitFor(async () => (await pending()) === 0, `message ${id}'s effects (its outbox) to be done`);
 }
 

@@ -31,7 +31,6 @@ function routed(to: string, raw: string) {
   };
 }
 
-
 const email = (to: string) => ({ channel: "email", from: "news@lasthop.test", to, subject: "Hi", text: "Hello" });
 
 describe("email() — Cloudflare Email Routing for the bounce domain", () => {
@@ -42,7 +41,10 @@ describe("email() — Cloudflare Email Routing for the bounce domain", () => {
     await worker.email(message as unknown as ForwardableEmailMessage, env);
     expect(message.setReject).not.toHaveBeenCalled();
     const bounced = await waitForStatus(res.body.id, "bounced");
-    expect(bounced.events.at(-1)).toMatchObject({ provider: "inbound-email", detail: { class: "hard", reason: "userunknown", enhancedCode: "5.1.1" } });
+    expect(bounced.events.at(-1)).toMatchObject({
+      provider: "inbound-email",
+      detail: { class: "hard", reason: "userunknown", enhancedCode: "5.1.1" },
+    });
     await waitFor(async () => (await api("/v1/suppressions/email/gone%40example.org")).status === 200);
   });
 
@@ -50,7 +52,13 @@ describe("email() — Cloudflare Email Routing for the bounce domain", () => {
     const res = await send(email("twice-gone@example.org"));
     await waitForStatus(res.body.id, "accepted");
     for (let i = 0; i < 2; i++) {
-      await worker.email(routed(`bounce+${res.body.id}@bounces.lasthop.test`, dsn(res.body.id, "twice-gone@example.org")) as unknown as ForwardableEmailMessage, env);
+      await worker.email(
+        routed(
+          `bounce+${res.body.id}@bounces.lasthop.test`,
+          dsn(res.body.id, "twice-gone@example.org"),
+        ) as unknown as ForwardableEmailMessage,
+        env,
+      );
     }
     await waitForStatus(res.body.id, "bounced");
     await eventsMarker(res.body.id); // both copies were handled before it
@@ -76,7 +84,10 @@ describe("email() — Cloudflare Email Routing for the bounce domain", () => {
       return body.buckets.filter((b: any) => b.channel === "none").reduce((n: number, b: any) => n + (b.counts.unlinked ?? 0), 0);
     };
     const before = await unlinked();
-    await worker.email(routed(`bounce+${other.body.id}@bounces.lasthop.test`, dsn(other.body.id, "x@example.org")) as unknown as ForwardableEmailMessage, env);
+    await worker.email(
+      routed(`bounce+${other.body.id}@bounces.lasthop.test`, dsn(other.body.id, "x@example.org")) as unknown as ForwardableEmailMessage,
+      env,
+    );
     await waitFor(async () => (await unlinked()) === before + 1);
     const after = await getMessage(other.body.id, API_KEY_B);
     expect(after.body.status).toBe("accepted");
@@ -88,7 +99,11 @@ describe("POST /v1/inbound/email — the bridge's inbound SMTP", () => {
   const post = async (payload: unknown, secret = env.WEBHOOK_SECRET) => {
     const body = JSON.stringify(payload);
     const headers = await signedHeaders(await doorSecret(secret, EDGE_EMAIL_INBOUND_PATH), body);
-    return SELF.fetch(`${BASE}${EDGE_EMAIL_INBOUND_PATH}`, { method: "POST", headers: { ...headers, "content-type": "application/json" }, body });
+    return SELF.fetch(`${BASE}${EDGE_EMAIL_INBOUND_PATH}`, {
+      method: "POST",
+      headers: { ...headers, "content-type": "application/json" },
+      body,
+    });
   };
   const b64 = (s: string) => btoa(String.fromCharCode(...new TextEncoder().encode(s)));
 

@@ -31,19 +31,28 @@ function post(path: string, body: string, key: string) {
 }
 
 describe("nesting depth", () => {
-  it.each([2_000, MAX_JSON_DEPTH])("400 too_deep for a send whose metadata nests %i objects deep, on every channel; no message created", async (levels) => {
-    for (const [channel, body] of await bodies(levels)) {
-      const key = `deep-${channel}-${levels}-${crypto.randomUUID()}`;
-      const res = await post("/v1/messages", body, key);
-      expect(res.status, channel).toBe(400);
-      const error = ((await res.json()) as any).error;
-      expect(error.code).toBe("validation_failed");
-      expect(error.details).toEqual([
-        { path: `metadata.${Array(MAX_JSON_DEPTH - 1).fill("a").join(".")}`, code: "too_deep", message: `nested deeper than ${MAX_JSON_DEPTH} levels of objects and arrays` },
-      ]);
-      expect((await getMessage(await messageIdFor(ACCOUNT_A, key))).status).toBe(404);
-    }
-  });
+  it.each([2_000, MAX_JSON_DEPTH])(
+    "400 too_deep for a send whose metadata nests %i objects deep, on every channel; no message created",
+    async (levels) => {
+      for (const [channel, body] of await bodies(levels)) {
+        const key = `deep-${channel}-${levels}-${crypto.randomUUID()}`;
+        const res = await post("/v1/messages", body, key);
+        expect(res.status, channel).toBe(400);
+        const error = ((await res.json()) as any).error;
+        expect(error.code).toBe("validation_failed");
+        expect(error.details).toEqual([
+          {
+            path: `metadata.${Array(MAX_JSON_DEPTH - 1)
+              .fill("a")
+              .join(".")}`,
+            code: "too_deep",
+            message: `nested deeper than ${MAX_JSON_DEPTH} levels of objects and arrays`,
+          },
+        ]);
+        expect((await getMessage(await messageIdFor(ACCOUNT_A, key))).status).toBe(404);
+      }
+    },
+  );
 
   it("the deepest body that fits is not refused for its depth", async () => {
     // metadata's value is level 2 of the body: 31 objects there make 32 levels.
@@ -67,10 +76,20 @@ describe("nesting depth", () => {
 
   it("400 too_deep for a signed webhook event whose detail nests 2,000 deep", async () => {
     const id = crypto.randomUUID();
-    const event = { id: `deep-${id}`, account: ACCOUNT_A, messageId: id, type: "delivered", occurredAt: new Date().toISOString(), provider: "bridge" };
+    const event = {
+      id: `deep-${id}`,
+      account: ACCOUNT_A,
+      messageId: id,
+      type: "delivered",
+      occurredAt: new Date().toISOString(),
+      provider: "bridge",
+    };
     const raw = JSON.stringify({ events: [event] }).replace(/}]}$/, `,"detail":${nested(2_000)}}]}`);
     const res = await postEvents([], { raw });
     expect(res.status).toBe(400);
-    expect(((await res.json()) as any).error.details[0]).toMatchObject({ path: expect.stringMatching(/^events\.0\.detail\.a/), code: "too_deep" });
+    expect(((await res.json()) as any).error.details[0]).toMatchObject({
+      path: expect.stringMatching(/^events\.0\.detail\.a/),
+      code: "too_deep",
+    });
   });
 });

@@ -18,7 +18,12 @@ beforeEach(() => {
 afterEach(() => bridge.restore());
 
 const email = (to: string, extra: Record<string, unknown> = {}) => ({
-  channel: "email", from: "news@lasthop.test", to, subject: "Hi", text: "Hello", ...extra,
+  channel: "email",
+  from: "news@lasthop.test",
+  to,
+  subject: "Hi",
+  text: "Hello",
+  ...extra,
 });
 
 async function refused(body: unknown, path: string) {
@@ -54,10 +59,15 @@ describe("email header values", () => {
   it("long subject, display name and custom headers are folded: every line ≤ 998, header lines ≤ 78 but unbreakable words, values intact", async () => {
     const subject = "Grüße — your order 👋 is on its way ".repeat(40).slice(0, 998);
     const fromName = "Lasthöp Néws ".repeat(15).slice(0, 200);
-    const note = Array.from({ length: 160 }, (_, i) => `word${i}`).join(" ").slice(0, 998).trimEnd();
+    const note = Array.from({ length: 160 }, (_, i) => `word${i}`)
+      .join(" ")
+      .slice(0, 998)
+      .trimEnd();
     const token = "t".repeat(989); // one word: 998 octets with "X-Token: "
     const unicode = "Frühlingsangebot für Sie ".repeat(30).trimEnd();
-    const res = await send(email("folded@example.com", { subject, fromName, headers: { "X-Note": note, "X-Token": token, "X-Unicode": unicode } }));
+    const res = await send(
+      email("folded@example.com", { subject, fromName, headers: { "X-Note": note, "X-Token": token, "X-Unicode": unicode } }),
+    );
     expect(res.status).toBe(202);
     await waitForStatus(res.body.id, "accepted");
     const item = await waitFor(() => bridge.mail.find((m) => m.id === res.body.id), "the message at the bridge");

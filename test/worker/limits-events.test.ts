@@ -31,7 +31,9 @@ describe("POST /v1/webhooks/bridge and the 128 KB queue message", () => {
     expect(res.status).toBe(413);
     const error = ((await res.json()) as any).error;
     expect(error.code).toBe("event_too_large");
-    expect(error.details).toEqual([{ path: "events.1", code: "too_big", message: expect.stringMatching(/^the event is 130\d{3} bytes .*at most 128000 fit$/) }]);
+    expect(error.details).toEqual([
+      { path: "events.1", code: "too_big", message: expect.stringMatching(/^the event is 130\d{3} bytes .*at most 128000 fit$/) },
+    ]);
 
     // A later event goes through the same queue: once it is applied, anything enqueued before it was too.
     const sentinel = event(message.id, "delivered", `sentinel-${crypto.randomUUID()}`);
@@ -67,7 +69,10 @@ describe("inbound feedback with more events than one sendBatch", () => {
     const body = JSON.stringify({ to: `bounce+${res.body.id}@bounces.lasthop.test`, from: "", raw: btoa(raw) });
     const inbound = await SELF.fetch(`${BASE}/v1/inbound/email`, {
       method: "POST",
-      headers: { ...(await signedHeaders(await doorSecret(env.WEBHOOK_SECRET, "/v1/inbound/email"), body)), "content-type": "application/json" },
+      headers: {
+        ...(await signedHeaders(await doorSecret(env.WEBHOOK_SECRET, "/v1/inbound/email"), body)),
+        "content-type": "application/json",
+      },
       body,
     });
     expect(inbound.status).toBe(202);

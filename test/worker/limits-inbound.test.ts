@@ -23,7 +23,11 @@ function endlessBody() {
 
 async function postEndless(path: string, headers: Record<string, string>) {
   const { stream, counter } = endlessBody();
-  const res = await SELF.fetch(`${BASE}${path}`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: stream });
+  const res = await SELF.fetch(`${BASE}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: stream,
+  });
   return { res, pulled: counter.bytes };
 }
 
@@ -34,8 +38,16 @@ describe.each(["/v1/inbound/email", "/v1/inbound/sms"])("%s before the body", (p
   it.each<[string, () => Promise<Record<string, string>>, string]>([
     ["no signature headers", async () => ({}), "missing"],
     ["a timestamp that is not a Unix time", async () => ({ ...(await fresh()), "webhook-timestamp": "yesterday" }), "not a Unix timestamp"],
-    ["a timestamp 6 minutes old", async () => ({ ...(await fresh()), "webhook-timestamp": String(Math.floor(Date.now() / 1000) - 360) }), "tolerance"],
-    ["a timestamp 6 minutes ahead", async () => ({ ...(await fresh()), "webhook-timestamp": String(Math.floor(Date.now() / 1000) + 360) }), "tolerance"],
+    [
+      "a timestamp 6 minutes old",
+      async () => ({ ...(await fresh()), "webhook-timestamp": String(Math.floor(Date.now() / 1000) - 360) }),
+      "tolerance",
+    ],
+    [
+      "a timestamp 6 minutes ahead",
+      async () => ({ ...(await fresh()), "webhook-timestamp": String(Math.floor(Date.now() / 1000) + 360) }),
+      "tolerance",
+    ],
     ["no v1 signature", async () => ({ ...(await fresh()), "webhook-signature": "v2,abc" }), "no v1"],
   ])("401 for %s, with an endless body left unread", async (_, headers, reason) => {
     const { res, pulled } = await postEndless(path, await headers());
@@ -66,7 +78,11 @@ describe("/v1/inbound/email and its declared length", () => {
     const body = new FixedLengthStream(16 * 1024 * 1024 + 1);
     const writer = body.writable.getWriter();
     void writer.write(new Uint8Array(CHUNK)).catch(() => {});
-    const res = await SELF.fetch(`${BASE}/v1/inbound/email`, { method: "POST", headers: { "content-type": "application/json" }, body: body.readable });
+    const res = await SELF.fetch(`${BASE}/v1/inbound/email`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: body.readable,
+    });
     expect(res.status).toBe(401);
     void writer.abort().catch(() => {});
   });

@@ -18,7 +18,10 @@ async function twilioPost(query: string, params: Record<string, string>) {
   const entries = Object.entries(params);
   return SELF.fetch(url, {
     method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded", "x-twilio-signature": await twilioSignature(TEST_TWILIO.authToken, url, entries) },
+    headers: {
+      "content-type": "application/x-www-form-urlencoded",
+      "x-twilio-signature": await twilioSignature(TEST_TWILIO.authToken, url, entries),
+    },
     body: new URLSearchParams(entries).toString(),
   });
 }
@@ -28,7 +31,11 @@ const errorCode = async (res: Response) => ((await res.json()) as any).error.cod
 /** A signed bridge call to the inbound routes. */
 async function postSigned(path: string, payload: unknown) {
   const body = JSON.stringify(payload);
-  return SELF.fetch(`${BASE}${path}`, { method: "POST", headers: { ...(await signedHeaders(await doorSecret(env.WEBHOOK_SECRET, path), body)), "content-type": "application/json" }, body });
+  return SELF.fetch(`${BASE}${path}`, {
+    method: "POST",
+    headers: { ...(await signedHeaders(await doorSecret(env.WEBHOOK_SECRET, path), body)), "content-type": "application/json" },
+    body,
+  });
 }
 
 describe.each(KEYS)("%s", (key) => {

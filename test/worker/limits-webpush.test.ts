@@ -25,7 +25,10 @@ describe("push endpoint ports", () => {
     const to = await subscription("x");
     const res = await send({ channel: "webpush", to: { ...to, endpoint }, payload: "x" }, { idempotencyKey: key });
     expect(res.status).toBe(422);
-    expect(res.body.error).toMatchObject({ code: "endpoint_not_allowed", details: [{ path: "to.endpoint", message: expect.stringContaining(new URL(endpoint).host) }] });
+    expect(res.body.error).toMatchObject({
+      code: "endpoint_not_allowed",
+      details: [{ path: "to.endpoint", message: expect.stringContaining(new URL(endpoint).host) }],
+    });
     expect((await getMessage(await messageIdFor(ACCOUNT_A, key))).status).toBe(404);
     expect(push.requests.filter((r) => r.path.startsWith("port-"))).toEqual([]);
   });

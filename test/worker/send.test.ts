@@ -79,7 +79,10 @@ describe("web push outcomes", () => {
       const m = await getMessage(res.body.id);
       return m.body.status === "failed" ? m.body : null;
     };
-    const message = await waitForWhileProgressing(failed, () => push.to("down-1").length, { stallMs: 20_000, what: "attempts at the push service" });
+    const message = await waitForWhileProgressing(failed, () => push.to("down-1").length, {
+      stallMs: 20_000,
+      what: "attempts at the push service",
+    });
     // max_retries = 5 in wrangler.toml: six attempts, then the DLQ consumer.
     expect(push.to("down-1")).toHaveLength(6);
     expect(message.attempts).toBe(6);

@@ -34,11 +34,22 @@ export function installSms(opts: SmsFakeOptions = {}) {
     const url = new URL(request.url);
     if (url.hostname === TEST_SMS_REST_HOST) {
       const form = new URLSearchParams(new TextDecoder().decode(await request.arrayBuffer()));
-      const call = { to: form.get("To")!, from: form.get("From")!, body: form.get("Body")!, statusCallback: form.get("StatusCallback")!, auth: request.headers.get("authorization") };
+      const call = {
+        to: form.get("To")!,
+        from: form.get("From")!,
+        body: form.get("Body")!,
+        statusCallback: form.get("StatusCallback")!,
+        auth: request.headers.get("authorization"),
+      };
       rest.push(call);
-      if (opts.restStatus) return Response.json({ code: 20500, message: "Internal Server Error", status: opts.restStatus }, { status: opts.restStatus });
-      if (call.to.endsWith("0001")) return Response.json({ code: 21614, message: "'To' number is not a valid mobile number", status: 400 }, { status: 400 });
-      return Response.json({ sid: `SM${crypto.randomUUID().replace(/-/g, "")}`, status: "queued", num_segments: "1", to: call.to }, { status: 201 });
+      if (opts.restStatus)
+        return Response.json({ code: 20500, message: "Internal Server Error", status: opts.restStatus }, { status: opts.restStatus });
+      if (call.to.endsWith("0001"))
+        return Response.json({ code: 21614, message: "'To' number is not a valid mobile number", status: 400 }, { status: 400 });
+      return Response.json(
+        { sid: `SM${crypto.randomUUID().replace(/-/g, "")}`, status: "queued", num_segments: "1", to: call.to },
+        { status: 201 },
+      );
     }
     if (url.hostname !== TEST_BRIDGE_HOST || url.pathname !== "/v1/smpp/send") return realFetch(input as RequestInfo, init);
     const raw = await verifiedBody(request);
@@ -53,7 +64,11 @@ export function installSms(opts: SmsFakeOptions = {}) {
         continue;
       }
       if (last4 === "8888") {
-        results.push({ id: item.id, kind: "retry", detail: { reason: "response_timeout", route: item.route, submitted: "maybe", smscIds: [] } });
+        results.push({
+          id: item.id,
+          kind: "retry",
+          detail: { reason: "response_timeout", route: item.route, submitted: "maybe", smscIds: [] },
+        });
         continue;
       }
       const parts = last4 === "7777" ? 3 : 1;
@@ -70,11 +85,24 @@ export function installSms(opts: SmsFakeOptions = {}) {
 export async function postInboundSms(body: unknown, secret = env.WEBHOOK_SECRET, door = EDGE_SMS_INBOUND_PATH) {
   const raw = JSON.stringify(body);
   const headers = await signedHeaders(await doorSecret(secret, door), raw);
-  return SELF.fetch(`${BASE}${EDGE_SMS_INBOUND_PATH}`, { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: raw });
+  return SELF.fetch(`${BASE}${EDGE_SMS_INBOUND_PATH}`, {
+    method: "POST",
+    headers: { ...headers, "content-type": "application/json" },
+    body: raw,
+  });
 }
 
 export function dlr(smscId: string, stat: string, extra: Record<string, unknown> = {}) {
-  return { kind: "dlr", route: "smsc", smscId, stat, from: "+14155550100", to: "+15005550006", text: `id:${smscId} stat:${stat}`, ...extra };
+  return {
+    kind: "dlr",
+    route: "smsc",
+    smscId,
+    stat,
+    from: "+14155550100",
+    to: "+15005550006",
+    text: `id:${smscId} stat:${stat}`,
+    ...extra,
+  };
 }
 
 export { TEST_TWILIO };

@@ -12,7 +12,13 @@ afterEach(() => fake.restore());
 let n = 0;
 /** A fresh handset per test (suppressions are per number), ending in the given four digits. */
 const handset = (last4 = "4321") => `+1415${String(100 + n++).padStart(3, "0")}${last4}`;
-const sms = (to: string, extra: Record<string, unknown> = {}) => ({ channel: "sms", to, from: "+15005550006", body: "Your code is 123456", ...extra });
+const sms = (to: string, extra: Record<string, unknown> = {}) => ({
+  channel: "sms",
+  to,
+  from: "+15005550006",
+  body: "Your code is 123456",
+  ...extra,
+});
 
 async function smscIdsOf(id: string): Promise<string[]> {
   const m = await waitForStatus(id, "accepted");
@@ -182,7 +188,9 @@ describe("REST first, SMPP second (account C)", () => {
       const res = await send({ ...sms(handset()), from: "+15005550008" }, { key: API_KEY_C });
       const m = await waitForStatus(res.body.id, "accepted", API_KEY_C);
       expect(m.route).toBe("smpp");
-      expect(m.events.find((e: { type: string }) => e.type === "accepted").detail.failedOver).toEqual([{ route: "rest", reason: expect.any(String) }]);
+      expect(m.events.find((e: { type: string }) => e.type === "accepted").detail.failedOver).toEqual([
+        { route: "rest", reason: expect.any(String) },
+      ]);
       ids.push(res.body.id);
     }
     // Only account C's calls: messages of earlier tests may still be retrying on their routes.
@@ -191,7 +199,9 @@ describe("REST first, SMPP second (account C)", () => {
     expect(restCalls).toBe(3);
     const next = await send({ ...sms(handset()), from: "+15005550008" }, { key: API_KEY_C });
     const m = await waitForStatus(next.body.id, "accepted", API_KEY_C);
-    expect(m.events.find((e: { type: string }) => e.type === "accepted").detail.failedOver).toEqual([{ route: "rest", reason: "route_down" }]);
+    expect(m.events.find((e: { type: string }) => e.type === "accepted").detail.failedOver).toEqual([
+      { route: "rest", reason: "route_down" },
+    ]);
     expect(restOfC()).toBe(restCalls);
     // Each went out once, on SMPP only.
     for (const id of [...ids, next.body.id]) expect(fake.smpp.filter((i) => i.id === id)).toHaveLength(1);
@@ -204,10 +214,20 @@ describe("REST status callbacks and MO (X-Twilio-Signature)", () => {
     const res = await send(sms(handset(), { route: "rest" }));
     await waitForStatus(res.body.id, "accepted");
     const url = fake.rest.find((c) => c.statusCallback.includes(res.body.id))!.statusCallback;
-    const params = { MessageSid: "SM0123", SmsSid: "SM0123", AccountSid: TEST_TWILIO.accountSid, MessageStatus: "delivered", ApiVersion: "2010-04-01" };
+    const params = {
+      MessageSid: "SM0123",
+      SmsSid: "SM0123",
+      AccountSid: TEST_TWILIO.accountSid,
+      MessageStatus: "delivered",
+      ApiVersion: "2010-04-01",
+    };
     const forged = await twilioPost(url, params, { token: "someone-elses-token-000000" });
     expect(forged.status).toBe(401);
-    const tampered = await twilioPost(url, { ...params, MessageStatus: "undelivered" }, { signature: await twilioSignature(TEST_TWILIO.authToken, url, Object.entries(params)) });
+    const tampered = await twilioPost(
+      url,
+      { ...params, MessageStatus: "undelivered" },
+      { signature: await twilioSignature(TEST_TWILIO.authToken, url, Object.entries(params)) },
+    );
     expect(tampered.status).toBe(401);
     await eventsMarker(res.body.id); // what the refused callbacks would have queued was handled before it
     expect((await getMessage(res.body.id)).body.status).toBe("accepted");
@@ -236,7 +256,13 @@ describe("REST status callbacks and MO (X-Twilio-Signature)", () => {
     fake = installSms();
     const from = handset();
     const moUrl = `${BASE}/v1/webhooks/twilio?account=acct-a&route=rest`;
-    const stop = await twilioPost(moUrl, { MessageSid: "SMmo1", From: from, To: "+15005550006", Body: "  stop ", AccountSid: TEST_TWILIO.accountSid });
+    const stop = await twilioPost(moUrl, {
+      MessageSid: "SMmo1",
+      From: from,
+      To: "+15005550006",
+      Body: "  stop ",
+      AccountSid: TEST_TWILIO.accountSid,
+    });
     expect(stop.status).toBe(200);
     expect(await stop.text()).toContain("<Response>");
     // The confirmation goes out (past the opt-out) and the pair is suppressed.
@@ -258,7 +284,11 @@ describe("REST status callbacks and MO (X-Twilio-Signature)", () => {
     await twilioPost(moUrl, { MessageSid: "SMmo3", From: from, To: "+15005550006", Body: "aide" });
     await waitFor(async () => fake.smpp.find((i) => i.to === from && i.body === "ACME alerts: reply STOP to stop."));
     const inbox = (await (await api("/v1/sms/inbound?limit=10")).json()) as any;
-    expect(inbox.data.filter((m: { from: string }) => m.from === from).map((m: { keyword: string }) => m.keyword)).toEqual(["help", "start", "stop"]);
+    expect(inbox.data.filter((m: { from: string }) => m.from === from).map((m: { keyword: string }) => m.keyword)).toEqual([
+      "help",
+      "start",
+      "stop",
+    ]);
   });
 
   it("MO over SMPP (from the bridge): STOP without a + is understood, a message that merely contains stop is not", async () => {

@@ -128,7 +128,10 @@ export class Http2Pool {
         const result = await this.#attempt(entry, path, headers, body, deadline);
         if (result.ok) return result.response;
         if (result.retryable && attempt === 1 && !deadline.expired && !this.#closed) {
-          this.#options.log?.debug({ origin, path, session: entry.id, error: result.error.message }, "apns request not processed by the peer: retrying on another session");
+          this.#options.log?.debug(
+            { origin, path, session: entry.id, error: result.error.message },
+            "apns request not processed by the peer: retrying on another session",
+          );
           continue;
         }
         throw result.error;
@@ -149,7 +152,9 @@ export class Http2Pool {
     const closing = entries.map((entry) => new Promise<void>((resolve) => entry.session.once("close", () => resolve())));
     for (const entry of entries) this.#retire(entry);
     let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), timeoutMs); });
+    const timedOut = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), timeoutMs);
+    });
     const late = await Promise.race([Promise.all(closing).then(() => false), timedOut]);
     clearTimeout(timer);
     if (late) for (const entry of this.#open) entry.session.destroy();
@@ -255,7 +260,8 @@ export class Http2Pool {
     });
     session.on("goaway", (errorCode: number, lastStreamID: number) => {
       entry.goawayLastStreamId = lastStreamID;
-      if (!entry.retired) log?.info({ origin: pool.origin, session: entry.id, errorCode, lastStreamID }, "apns session got GOAWAY: retiring it");
+      if (!entry.retired)
+        log?.info({ origin: pool.origin, session: entry.id, errorCode, lastStreamID }, "apns session got GOAWAY: retiring it");
       this.#retire(entry);
     });
     session.on("error", (error: Error) => {
@@ -291,7 +297,8 @@ export class Http2Pool {
     // here instead would hammer an origin that is down until every deadline passed.
     if (!entry.ready && !pool.sessions.some((e) => e.ready && !e.retired)) {
       const why = entry.failure ? `: ${entry.failure}` : "";
-      for (const waiter of pool.waiters.splice(0)) waiter.reject(new TransportError("transport", `cannot connect to ${entry.origin}${why}`));
+      for (const waiter of pool.waiters.splice(0))
+        waiter.reject(new TransportError("transport", `cannot connect to ${entry.origin}${why}`));
     }
     this.#drain(pool);
   }
@@ -304,15 +311,21 @@ export class Http2Pool {
     entry.pingTimer = setInterval(() => {
       if (waiting || entry.retired) return;
       waiting = true;
-      const timeout = setTimeout(() => {
-        this.#options.log?.warn({ origin: entry.origin, session: entry.id }, "apns PING not answered: closing the session");
-        entry.session.destroy(new Error("PING timeout"));
-      }, Math.min(this.#options.requestTimeoutMs, interval));
+      const timeout = setTimeout(
+        () => {
+          this.#options.log?.warn({ origin: entry.origin, session: entry.id }, "apns PING not answered: closing the session");
+          entry.session.destroy(new Error("PING timeout"));
+        },
+        Math.min(this.#options.requestTimeoutMs, interval),
+      );
       const done = (error: Error | null) => {
         clearTimeout(timeout);
         waiting = false;
         if (error && !entry.session.destroyed) {
-          this.#options.log?.warn({ origin: entry.origin, session: entry.id, error: error.message }, "apns PING failed: closing the session");
+          this.#options.log?.warn(
+            { origin: entry.origin, session: entry.id, error: error.message },
+            "apns PING failed: closing the session",
+          );
           entry.session.destroy(error);
         }
       };
@@ -373,7 +386,11 @@ export class Http2Pool {
 
       deadline.onExpire = () => {
         // Past the deadline: an answer already received still stands; otherwise give up.
-        settle(response ? answer(true) : { ok: false, retryable: false, error: new TransportError("timeout", "APNs did not answer before the request deadline") });
+        settle(
+          response
+            ? answer(true)
+            : { ok: false, retryable: false, error: new TransportError("timeout", "APNs did not answer before the request deadline") },
+        );
         if (!stream.closed) stream.close(NGHTTP2_CANCEL);
       };
 
@@ -405,7 +422,15 @@ export class Http2Pool {
         const retryable = refused || neverSent || aboveGoaway || connectionLost;
         // A session that refuses streams is not trusted with the retry: it goes too.
         if (refused) this.#retire(entry);
-        const why = refused ? "stream refused (REFUSED_STREAM)" : aboveGoaway ? "stream above the GOAWAY last-stream-id" : connectionLost ? "connection lost" : neverSent ? "stream never opened" : `stream reset (code ${stream.rstCode})`;
+        const why = refused
+          ? "stream refused (REFUSED_STREAM)"
+          : aboveGoaway
+            ? "stream above the GOAWAY last-stream-id"
+            : connectionLost
+              ? "connection lost"
+              : neverSent
+                ? "stream never opened"
+                : `stream reset (code ${stream.rstCode})`;
         settle({ ok: false, retryable, error: new TransportError("transport", `no answer from APNs: ${why}`) });
       });
       stream.end(body);

@@ -80,7 +80,12 @@ export class ApnsSender {
         this.#reportedInvalid = token;
         log.error({ origin, apnsReason: reason }, "APNs refused the provider token: check APNS_KEY/APNS_KEY_ID/APNS_TEAM_ID");
       }
-      const outcome = apnsOutcome(response.status, errorBody(response), header(response, "retry-after"), header(response, "apns-id") ?? item.id);
+      const outcome = apnsOutcome(
+        response.status,
+        errorBody(response),
+        header(response, "retry-after"),
+        header(response, "apns-id") ?? item.id,
+      );
       if (response.incomplete) outcome.detail.incompleteBody = true;
       log.debug({ id: item.id, origin, status: response.status, kind: outcome.kind }, "apns answer");
       return outcome;

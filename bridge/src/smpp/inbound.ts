@@ -172,7 +172,10 @@ export class SmppInbound {
     if (Buffer.isBuffer(network) && network.length >= 3) err = String(network.readUInt16BE(1)).padStart(3, "0");
     if (!smscId || !stat) {
       metrics.smppInbound.inc({ route, kind: "dlr", outcome: "invalid" });
-      log.error({ route, text: clip(text, 200), receiptedMessageId: tlvId || undefined, messageState: pdu.message_state }, "smpp: a delivery receipt without an id or a state; acknowledged and dropped");
+      log.error(
+        { route, text: clip(text, 200), receiptedMessageId: tlvId || undefined, messageState: pdu.message_state },
+        "smpp: a delivery receipt without an id or a state; acknowledged and dropped",
+      );
       reply(ESME_ROK);
       return;
     }
@@ -196,7 +199,12 @@ export class SmppInbound {
     const dataCoding = Number(pdu.data_coding ?? 0);
     const { body, concat: udhConcat } = splitUdh(messageBytes(pdu), Number(pdu.esm_class ?? 0));
     let concat = udhConcat;
-    if (!concat && typeof pdu.sar_msg_ref_num === "number" && typeof pdu.sar_total_segments === "number" && typeof pdu.sar_segment_seqnum === "number") {
+    if (
+      !concat &&
+      typeof pdu.sar_msg_ref_num === "number" &&
+      typeof pdu.sar_total_segments === "number" &&
+      typeof pdu.sar_segment_seqnum === "number"
+    ) {
       concat = { ref: pdu.sar_msg_ref_num, total: pdu.sar_total_segments, seq: pdu.sar_segment_seqnum };
     }
     const text = decodeBody(body, dataCoding);
@@ -216,7 +224,10 @@ export class SmppInbound {
     let assembly = this.#assemblies.get(key);
     if (!assembly) {
       if (this.#assemblies.size >= (this.#options.maxAssemblies ?? 1_000)) {
-        log.warn({ route, held: this.#assemblies.size }, "smpp: too many concatenated MO messages waiting for parts; asking the SMSC to redeliver");
+        log.warn(
+          { route, held: this.#assemblies.size },
+          "smpp: too many concatenated MO messages waiting for parts; asking the SMSC to redeliver",
+        );
         reply(ESME_RX_T_APPN);
         return;
       }
@@ -242,10 +253,16 @@ export class SmppInbound {
     clearTimeout(assembly.timer);
     const seqs = [...assembly.parts.keys()].sort((a, b) => a - b);
     if (timedOut) {
-      this.#options.log.warn({ route: this.#options.route, parts: seqs, total: assembly.total }, "smpp: concatenated MO incomplete after the reassembly wait; forwarding the parts that arrived");
+      this.#options.log.warn(
+        { route: this.#options.route, parts: seqs, total: assembly.total },
+        "smpp: concatenated MO incomplete after the reassembly wait; forwarding the parts that arrived",
+      );
     }
     const body = seqs.map((s) => assembly.parts.get(s)!.text).join("");
-    void this.#forward(this.#moMessage(assembly.from, assembly.to, body), seqs.map((s) => assembly.parts.get(s)!.reply));
+    void this.#forward(
+      this.#moMessage(assembly.from, assembly.to, body),
+      seqs.map((s) => assembly.parts.get(s)!.reply),
+    );
   }
 
   #moMessage(from: string, to: string, body: string): SmsInbound {
@@ -275,7 +292,8 @@ export class SmppInbound {
         ...(answer.status !== undefined ? { status: answer.status } : {}),
         ...(answer.error ? { error: answer.error } : {}),
       };
-      if (answer.kind === "rejected") log.error(fields, "smpp inbound: the edge refused it for good; acknowledged to the SMSC (a redelivery would not help)");
+      if (answer.kind === "rejected")
+        log.error(fields, "smpp inbound: the edge refused it for good; acknowledged to the SMSC (a redelivery would not help)");
       else if (answer.kind === "temporary") log.warn(fields, "smpp inbound: not handed to the edge; the SMSC will redeliver");
       else log.debug(fields, "smpp inbound");
     } finally {
@@ -309,9 +327,10 @@ export class SmppInbound {
     const { status, text } = reply;
     if (status >= 200 && status < 300) return { kind: "accepted", status };
     if (status === 400 || status === 413 || status === 422) return { kind: "rejected", status, error: text.slice(0, 200) };
-    if (status === 401) log.error({ status }, "the edge refused the bridge's signature on an SMS receipt/MO: check BRIDGE_SECRET on both sides");
-    else if (status >= 300 && status < 500 && status !== 429) log.error({ status, body: text.slice(0, 200) }, "the edge refused an SMS receipt/MO: check EDGE_URL and the edge's /v1/inbound/sms");
+    if (status === 401)
+      log.error({ status }, "the edge refused the bridge's signature on an SMS receipt/MO: check BRIDGE_SECRET on both sides");
+    else if (status >= 300 && status < 500 && status !== 429)
+      log.error({ status, body: text.slice(0, 200) }, "the edge refused an SMS receipt/MO: check EDGE_URL and the edge's /v1/inbound/sms");
     return { kind: "temporary", status, error: `the edge answered ${status}` };
   }
 }
-

@@ -176,7 +176,12 @@ export class SmppRoute {
 
   /** The windows of the current sessions (tests, debugging). */
   windows(): Array<{ bind: string; size: number; outstanding: number; maxSeen: number }> {
-    return this.#binds.map((b) => ({ bind: b.tx.label, size: b.tx.window.size, outstanding: b.tx.window.outstanding, maxSeen: b.tx.window.maxSeen }));
+    return this.#binds.map((b) => ({
+      bind: b.tx.label,
+      size: b.tx.window.size,
+      outstanding: b.tx.window.outstanding,
+      maxSeen: b.tx.window.maxSeen,
+    }));
   }
 
   /** Sends one item; `deadline` (performance.now() ms) bounds the waits before each write. */
@@ -189,7 +194,11 @@ export class SmppRoute {
       const payload = smsPayload(item.body);
       parts = [{ esmClass: 0, dataCoding: payload.dataCoding, shortMessage: Buffer.alloc(0), payload: toBuffer(payload.messagePayload) }];
     } else {
-      parts = segmentSms(item.body, item.reference).map((p) => ({ esmClass: p.esmClass, dataCoding: p.dataCoding, shortMessage: toBuffer(p.shortMessage) }));
+      parts = segmentSms(item.body, item.reference).map((p) => ({
+        esmClass: p.esmClass,
+        dataCoding: p.dataCoding,
+        shortMessage: toBuffer(p.shortMessage),
+      }));
     }
     const source = sourceAddress(item.from, { ton: config.sourceTon, npi: config.sourceNpi });
     const destination = destinationAddress(item.to, { ton: config.destTon, npi: config.destNpi });
@@ -222,7 +231,8 @@ export class SmppRoute {
           const wait = smscIds.length === 0 ? Math.min(config.bindWaitMs, left) : left;
           // route_down only when nothing of the message went out (the edge may fail over on it);
           // a message cut off after some parts is connection_lost, submitted "maybe".
-          if (!(await this.waitUp(wait))) return unsent(this.#closing ? "shutting_down" : smscIds.length === 0 ? "route_down" : "connection_lost");
+          if (!(await this.waitUp(wait)))
+            return unsent(this.#closing ? "shutting_down" : smscIds.length === 0 ? "route_down" : "connection_lost");
         }
         const slot = await this.#queue.acquire(deadline, true);
         if (slot === "down") continue; // every bind went down while waiting: back to the check above
@@ -267,7 +277,11 @@ export class SmppRoute {
           this.#metrics.smppSubmits.inc({ route, result: "accepted" });
           this.throttle.succeeded();
           const id = canonicalSmscId(result.messageId, config.submitIdBase);
-          if (!id) this.#log.warn({ route, bind: slot.owner.label }, "smpp: submit_sm_resp ESME_ROK without a message_id (receipts cannot be matched)");
+          if (!id)
+            this.#log.warn(
+              { route, bind: slot.owner.label },
+              "smpp: submit_sm_resp ESME_ROK without a message_id (receipts cannot be matched)",
+            );
           smscIds.push(id);
           binds.push(slot.owner.label);
           break;
@@ -276,14 +290,22 @@ export class SmppRoute {
           this.#metrics.smppSubmits.inc({ route, result: "failed" });
           return {
             kind: "failed",
-            detail: { reason: verdict.name, commandStatus: result.status, route, ...(smscIds.length > 0 ? { partial: true, smscIds: [...smscIds] } : {}) },
+            detail: {
+              reason: verdict.name,
+              commandStatus: result.status,
+              route,
+              ...(smscIds.length > 0 ? { partial: true, smscIds: [...smscIds] } : {}),
+            },
           };
         }
         if (verdict.throttle) {
           this.#metrics.smppSubmits.inc({ route, result: "throttled" });
           const pause = this.throttle.slowDown();
           tries++;
-          this.#log.info({ route, bind: slot.owner.label, status: verdict.name, tries, pauseMs: pause, rate: this.throttle.rate }, "smpp: the SMSC throttles; slowing down");
+          this.#log.info(
+            { route, bind: slot.owner.label, status: verdict.name, tries, pauseMs: pause, rate: this.throttle.rate },
+            "smpp: the SMSC throttles; slowing down",
+          );
           if (tries < THROTTLE_TRIES) continue;
           return unsent(verdict.name, { commandStatus: result.status });
         }

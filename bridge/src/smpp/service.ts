@@ -76,7 +76,10 @@ export class SmppService {
       } catch (error) {
         // segmentSms refuses a body over 255 parts; the schema's 1,600 characters never get there.
         this.#options.log.error({ err: error, route: item.route }, "smpp: item failed before it was submitted");
-        outcome = { kind: "failed", detail: { reason: "invalid_message", route: item.route, error: error instanceof Error ? error.message : String(error) } };
+        outcome = {
+          kind: "failed",
+          detail: { reason: "invalid_message", route: item.route, error: error instanceof Error ? error.message : String(error) },
+        };
       }
     }
     metrics.outcomes.inc({ channel: "sms", kind: outcome.kind, reason: reasonLabel(outcome.detail) });

@@ -160,7 +160,10 @@ export class SmppConnection {
       this.#timedOut++;
       pending.settle({ kind: "timeout" });
       if (this.#timedOut >= window.size && this.#session === session) {
-        this.options.log.warn({ route: this.options.route, bind: this.label, window: window.size }, "smpp: every window slot waits for a late submit_sm_resp; restarting the session");
+        this.options.log.warn(
+          { route: this.options.route, bind: this.label, window: window.size },
+          "smpp: every window slot waits for a late submit_sm_resp; restarting the session",
+        );
         this.#lost(session, "window stalled by unanswered submits");
       }
     }, this.options.responseTimeoutMs);
@@ -224,11 +227,14 @@ export class SmppConnection {
     this.#session = session;
     this.#window = new Window(this.options.window);
     this.#timedOut = 0;
-    const bindTimer = setTimeout(() => {
-      this.#lastError = `no bind response within ${responseTimeoutMs} ms`;
-      log.warn({ route, bind: this.label, role }, "smpp: connect/bind timed out");
-      this.#lost(session, "bind timeout");
-    }, responseTimeoutMs + (endpoint.tls ? responseTimeoutMs : 0));
+    const bindTimer = setTimeout(
+      () => {
+        this.#lastError = `no bind response within ${responseTimeoutMs} ms`;
+        log.warn({ route, bind: this.label, role }, "smpp: connect/bind timed out");
+        this.#lost(session, "bind timeout");
+      },
+      responseTimeoutMs + (endpoint.tls ? responseTimeoutMs : 0),
+    );
     session.on("error", (error: Error) => {
       this.#lastError = (error as NodeJS.ErrnoException).code ?? error.message;
       log.debug({ route, bind: this.label, role, err: error }, "smpp: connection error");
@@ -243,13 +249,21 @@ export class SmppConnection {
     session.once(endpoint.tls ? "secureConnect" : "connect", () => {
       if (this.#session !== session) return;
       const command = role === "transceiver" ? "bind_transceiver" : role === "transmitter" ? "bind_transmitter" : "bind_receiver";
-      const params = { system_id: endpoint.systemId, password: endpoint.password, system_type: endpoint.systemType ?? "", interface_version: 0x34 };
+      const params = {
+        system_id: endpoint.systemId,
+        password: endpoint.password,
+        system_type: endpoint.systemType ?? "",
+        interface_version: 0x34,
+      };
       const sent = session.send(new smpp.PDU(command, params), (resp) => {
         clearTimeout(bindTimer);
         if (this.#session !== session) return;
         if (resp.command_status !== 0) {
           this.#lastError = `bind refused: 0x${resp.command_status.toString(16).padStart(8, "0")}`;
-          log.error({ route, bind: this.label, role, systemId: endpoint.systemId, commandStatus: resp.command_status }, "smpp: bind refused");
+          log.error(
+            { route, bind: this.label, role, systemId: endpoint.systemId, commandStatus: resp.command_status },
+            "smpp: bind refused",
+          );
           this.#lost(session, this.#lastError);
           return;
         }
@@ -351,7 +365,16 @@ export class SmppConnection {
     if (this.#closing) {
       this.options.log.info({ route: this.options.route, bind: this.label, role: this.options.role }, "smpp: session closed");
     } else if (wasUp || pending.length > 0) {
-      this.options.log.warn({ route: this.options.route, bind: this.label, role: this.options.role, why, unanswered: pending.filter((p) => !p.timedOut).length }, "smpp: session lost");
+      this.options.log.warn(
+        {
+          route: this.options.route,
+          bind: this.label,
+          role: this.options.role,
+          why,
+          unanswered: pending.filter((p) => !p.timedOut).length,
+        },
+        "smpp: session lost",
+      );
     }
     if (!this.#closing) this.#scheduleReconnect();
   }

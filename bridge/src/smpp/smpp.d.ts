@@ -77,7 +77,10 @@ declare module "smpp" {
     PDU: PDUConstructor;
     Session: new (options: { socket: Socket } | ConnectOptions) => Session;
     errors: Record<string, number>;
-    filters: Record<string, { encode(this: PDU, value: unknown, ...rest: unknown[]): unknown; decode(this: PDU, value: unknown, skipUdh?: unknown): unknown }>;
+    filters: Record<
+      string,
+      { encode(this: PDU, value: unknown, ...rest: unknown[]): unknown; decode(this: PDU, value: unknown, skipUdh?: unknown): unknown }
+    >;
     commands: Record<string, { id: number; params?: Record<string, { type: unknown; filter?: unknown; default?: unknown }> }>;
     tlvs: Record<string, { id: number; type: unknown; filter?: unknown; multiple?: boolean }>;
     consts: Record<string, Record<string, number>>;

@@ -96,13 +96,16 @@ export class Throttle {
     this.#onWait?.();
     return new Promise((resolve) => {
       const waiter: Waiter = { resolve, timer: undefined };
-      waiter.timer = setTimeout(() => {
-        const at = this.#queue.indexOf(waiter);
-        if (at < 0) return;
-        this.#queue.splice(at, 1);
-        resolve(false);
-        if (at === 0) this.#pump();
-      }, Math.max(0, deadline - now));
+      waiter.timer = setTimeout(
+        () => {
+          const at = this.#queue.indexOf(waiter);
+          if (at < 0) return;
+          this.#queue.splice(at, 1);
+          resolve(false);
+          if (at === 0) this.#pump();
+        },
+        Math.max(0, deadline - now),
+      );
       this.#queue.push(waiter);
       if (this.#queue.length === 1) this.#pump();
     });

@@ -85,11 +85,14 @@ export class WindowQueue<T> {
     return new Promise((resolve) => {
       const waiter: Waiter<T> = { resolve, abortOnDown, timer: undefined };
       const ms = deadline - performance.now();
-      waiter.timer = setTimeout(() => {
-        const at = this.#waiters.indexOf(waiter);
-        if (at >= 0) this.#waiters.splice(at, 1);
-        resolve("timeout");
-      }, Math.max(0, ms));
+      waiter.timer = setTimeout(
+        () => {
+          const at = this.#waiters.indexOf(waiter);
+          if (at >= 0) this.#waiters.splice(at, 1);
+          resolve("timeout");
+        },
+        Math.max(0, ms),
+      );
       this.#waiters.push(waiter);
       this.pump();
     });

@@ -31,7 +31,13 @@ export class DkimError extends Error {
 export async function signMessage(raw: string, dkim: DkimKey | undefined): Promise<Buffer> {
   const message = Buffer.from(raw, "utf8");
   if (!dkim) return message;
-  const key = { signingDomain: dkim.domain, selector: dkim.selector, privateKey: dkim.privateKey, algorithm: dkim.algorithm, canonicalization: "relaxed/relaxed" };
+  const key = {
+    signingDomain: dkim.domain,
+    selector: dkim.selector,
+    privateKey: dkim.privateKey,
+    algorithm: dkim.algorithm,
+    canonicalization: "relaxed/relaxed",
+  };
   let result: Awaited<ReturnType<typeof dkimSign>>;
   try {
     result = await dkimSign(message, { ...key, headerList: [...SIGNED_HEADERS], signatureData: [key] });

@@ -53,7 +53,9 @@ export function systemResolver(timeoutMs: number): SmtpResolver {
       if (addresses.length > 0) return addresses;
       // Neither family: report the temporary failure if there was one, else the permanent one.
       const errors = [v4, v6].flatMap((r) => (r.status === "rejected" ? [r.reason as unknown] : []));
-      throw errors.find((e) => !isPermanentDnsError(e)) ?? errors[0] ?? Object.assign(new Error(`no address for ${host}`), { code: "ENODATA" });
+      throw (
+        errors.find((e) => !isPermanentDnsError(e)) ?? errors[0] ?? Object.assign(new Error(`no address for ${host}`), { code: "ENODATA" })
+      );
     },
   };
 }
@@ -71,7 +73,10 @@ export const MAX_MX_HOSTS = 5;
 export function recipientDomain(address: string): string | undefined {
   const at = address.lastIndexOf("@");
   if (at < 1 || at === address.length - 1) return undefined;
-  const domain = address.slice(at + 1).trim().replace(/\.$/, "");
+  const domain = address
+    .slice(at + 1)
+    .trim()
+    .replace(/\.$/, "");
   if (/^\[[^\]]+\]$/.test(domain)) return domain; // address literal, user@[192.0.2.1]
   const ascii = domainToASCII(domain).toLowerCase();
   return ascii === "" ? undefined : ascii;
@@ -102,14 +107,19 @@ export function noHostOutcome(domain: string, why: string): SendOutcome {
 
 export function dnsRetry(domain: string, error: unknown): SendOutcome {
   const message = error instanceof Error ? error.message : String(error);
-  return { kind: "retry", detail: { reason: "dns", error: `${domain}: ${message}`.slice(0, 512), ...(dnsCode(error) ? { dnsCode: dnsCode(error) } : {}) } };
+  return {
+    kind: "retry",
+    detail: { reason: "dns", error: `${domain}: ${message}`.slice(0, 512), ...(dnsCode(error) ? { dnsCode: dnsCode(error) } : {}) },
+  };
 }
 
 /** MX resolution for one recipient domain. */
 export async function routeDomain(domain: string, resolver: SmtpResolver, timeoutMs: number): Promise<Route> {
   const literal = /^\[(?:IPv6:)?([^\]]+)\]$/i.exec(domain)?.[1];
   if (literal !== undefined) {
-    return isIP(literal) ? { kind: "hosts", hosts: [literal], implicit: true } : { kind: "outcome", outcome: smtpOutcome({ code: 553, enhancedCode: "5.1.3", text: `invalid address literal [${literal}]` }) };
+    return isIP(literal)
+      ? { kind: "hosts", hosts: [literal], implicit: true }
+      : { kind: "outcome", outcome: smtpOutcome({ code: 553, enhancedCode: "5.1.3", text: `invalid address literal [${literal}]` }) };
   }
   let records: MxRecord[];
   try {

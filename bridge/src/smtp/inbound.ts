@@ -79,7 +79,6 @@ const smtpError = (code: number, text: string): Coded => Object.assign(new Error
 const TEMPORARY_TEXT = "4.3.0 Temporary failure, try again later";
 const SHUTDOWN_TEXT = "4.3.2 Service shutting down, try again later";
 
-
 export class InboundSmtpServer {
   readonly #options: InboundOptions;
   readonly #server: SMTPServer;
@@ -143,7 +142,10 @@ export class InboundSmtpServer {
     this.#closing ??= (async () => {
       const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
       if (!(await within(this.#idle(), ms))) {
-        this.#options.log.warn({ inFlight: this.#inFlight }, "shutdown timeout: inbound messages in flight get 421 (the senders retry them)");
+        this.#options.log.warn(
+          { inFlight: this.#inFlight },
+          "shutdown timeout: inbound messages in flight get 421 (the senders retry them)",
+        );
       }
       for (const connection of [...this.#server.connections] as Array<{ send(code: number, text: string): void }>) {
         connection.send(421, SHUTDOWN_TEXT); // smtp-server closes the connection after a 421
@@ -166,7 +168,10 @@ export class InboundSmtpServer {
     const domain = recipientDomain(address.address);
     if (domain === undefined || !this.#domains.has(domain)) {
       metrics.inboundRcptRefused.inc({ reason: "domain" });
-      log.info({ session: session.id, remote: session.remoteAddress, rcpt: address.address }, "inbound smtp: recipient refused (not a bounce domain)");
+      log.info(
+        { session: session.id, remote: session.remoteAddress, rcpt: address.address },
+        "inbound smtp: recipient refused (not a bounce domain)",
+      );
       return callback(smtpError(550, `5.1.1 <${address.address}>: Recipient address rejected: not a bounce address here`));
     }
     const rcpts = session.envelope.rcptTo;
@@ -205,9 +210,14 @@ export class InboundSmtpServer {
       if (!stream.readableEnded) finish(); // the client went away mid-DATA: nobody to answer
     });
     stream.on("end", () => {
-      const answer = stream.sizeExceeded || size > maxBytes
-        ? Promise.resolve<Reply>({ code: 552, text: `5.3.4 Message size exceeds fixed maximum message size (${maxBytes} bytes)`, outcome: "too_large" })
-        : this.#handOff(session, Buffer.concat(chunks));
+      const answer =
+        stream.sizeExceeded || size > maxBytes
+          ? Promise.resolve<Reply>({
+              code: 552,
+              text: `5.3.4 Message size exceeds fixed maximum message size (${maxBytes} bytes)`,
+              outcome: "too_large",
+            })
+          : this.#handOff(session, Buffer.concat(chunks));
       answer
         .catch((error: unknown): Reply => {
           this.#options.log.error({ session: session.id, err: error }, "inbound smtp: hand-off failed");
@@ -217,7 +227,10 @@ export class InboundSmtpServer {
           this.#options.metrics.inboundMessages.inc({ outcome: reply.outcome });
           this.#options.metrics.inboundBytes.inc({ outcome: reply.outcome }, size);
           if (reply.outcome === "too_large") {
-            this.#options.log.info({ session: session.id, remote: session.remoteAddress, bytes: size, outcome: reply.outcome }, "inbound smtp message");
+            this.#options.log.info(
+              { session: session.id, remote: session.remoteAddress, bytes: size, outcome: reply.outcome },
+              "inbound smtp message",
+            );
           }
           if (reply.code === 250) callback(null, reply.text);
           else callback(smtpError(reply.code, reply.text));
@@ -236,7 +249,12 @@ export class InboundSmtpServer {
     const answers = await Promise.all(rcpts.map((to) => this.#post({ to, from, raw: base64 })));
     const edge = rcpts.map((to, i) => {
       const a = answers[i]!;
-      return { to, kind: a.kind, ...(a.status !== undefined ? { status: a.status } : {}), ...(a.kind === "temporary" ? { error: a.error } : {}) };
+      return {
+        to,
+        kind: a.kind,
+        ...(a.status !== undefined ? { status: a.status } : {}),
+        ...(a.kind === "temporary" ? { error: a.error } : {}),
+      };
     });
     let reply: Reply;
     if (answers.some((a) => a.kind === "temporary")) {
@@ -248,7 +266,16 @@ export class InboundSmtpServer {
     } else {
       reply = { code: 250, text: "2.0.0 Ok: handed to lasthop", outcome: "accepted" };
     }
-    const fields = { session: session.id, remote: session.remoteAddress, tls: session.secure, from, bytes: raw.length, edge, outcome: reply.outcome, ms: Math.round(performance.now() - started) };
+    const fields = {
+      session: session.id,
+      remote: session.remoteAddress,
+      tls: session.secure,
+      from,
+      bytes: raw.length,
+      edge,
+      outcome: reply.outcome,
+      ms: Math.round(performance.now() - started),
+    };
     if (reply.outcome === "deferred") log.warn(fields, "inbound smtp message");
     else log.info(fields, "inbound smtp message");
     return reply;
@@ -261,8 +288,13 @@ export class InboundSmtpServer {
     const { status, text } = reply;
     if (status >= 200 && status < 300) return { kind: "accepted", status };
     if (status === 422 && errorCode(text) === "not_ours") return { kind: "not_ours", status };
-    if (status === 401) log.error({ status }, "the edge refused the bridge's signature on an inbound message: check BRIDGE_SECRET on both sides");
-    else if (status >= 300 && status < 500) log.error({ status, body: text.slice(0, 200) }, "the edge refused an inbound message: check EDGE_URL and the edge's /v1/inbound/email");
+    if (status === 401)
+      log.error({ status }, "the edge refused the bridge's signature on an inbound message: check BRIDGE_SECRET on both sides");
+    else if (status >= 300 && status < 500)
+      log.error(
+        { status, body: text.slice(0, 200) },
+        "the edge refused an inbound message: check EDGE_URL and the edge's /v1/inbound/email",
+      );
     return { kind: "temporary", status, error: `the edge answered ${status}` };
   }
 }

@@ -220,11 +220,14 @@ export class SmtpPool {
           clearTimeout(timer);
           resolve(true);
         };
-        const timer = setTimeout(() => {
-          const at = state.waiting.indexOf(wake);
-          if (at >= 0) state.waiting.splice(at, 1);
-          resolve(false);
-        }, Math.max(0, waitUntil - Date.now()));
+        const timer = setTimeout(
+          () => {
+            const at = state.waiting.indexOf(wake);
+            if (at >= 0) state.waiting.splice(at, 1);
+            resolve(false);
+          },
+          Math.max(0, waitUntil - Date.now()),
+        );
         state.waiting.push(wake);
       });
       if (!woken) throw new PoolWaitTimeoutError(`no connection to ${endpoint.label} came free within ${this.#options.timeoutMs} ms`);
@@ -328,7 +331,8 @@ export class SmtpPool {
           conn,
           `authenticating to ${endpoint.label}`,
         ).catch((error: SmtpErrorLike) => {
-          if (error.responseCode !== undefined || error.code === "EAUTH") throw new AuthError(error.message, error.responseCode, error.response);
+          if (error.responseCode !== undefined || error.code === "EAUTH")
+            throw new AuthError(error.message, error.responseCode, error.response);
           throw error;
         });
       }
@@ -338,7 +342,10 @@ export class SmtpPool {
       const e = error as SmtpErrorLike;
       throw new ConnectError(e.message, e.code);
     }
-    log?.debug({ connection: pooled.id, host: endpoint.label, secure: conn.secure, authenticated: conn.authenticated }, "smtp connection open");
+    log?.debug(
+      { connection: pooled.id, host: endpoint.label, secure: conn.secure, authenticated: conn.authenticated },
+      "smtp connection open",
+    );
     return pooled;
   }
 
@@ -366,7 +373,10 @@ export class SmtpPool {
       );
       return true;
     } catch (error) {
-      this.#options.log?.debug({ connection: pooled.id, host: pooled.endpoint.label, error: (error as Error).message }, "smtp idle connection failed its RSET probe");
+      this.#options.log?.debug(
+        { connection: pooled.id, host: pooled.endpoint.label, error: (error as Error).message },
+        "smtp idle connection failed its RSET probe",
+      );
       this.#discard(pooled);
       return false;
     }

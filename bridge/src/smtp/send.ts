@@ -25,7 +25,16 @@ import type { SendOutcome } from "../../../src/core/outcome.ts";
 import { queueIdOf, smtpOutcome } from "../../../src/core/smtp.ts";
 import { reasonLabel, type Metrics } from "../metrics.ts";
 import { DkimError, signMessage } from "./dkim.ts";
-import { dnsCode, dnsRetry, isPermanentDnsError, noHostOutcome, recipientDomain, routeDomain, withDeadline, type SmtpResolver } from "./dns.ts";
+import {
+  dnsCode,
+  dnsRetry,
+  isPermanentDnsError,
+  noHostOutcome,
+  recipientDomain,
+  routeDomain,
+  withDeadline,
+  type SmtpResolver,
+} from "./dns.ts";
 import { KeyedLimiter, LimiterClosedError, QueueFullError, QueueTimeoutError } from "./limits.ts";
 import {
   AuthError,
@@ -109,7 +118,10 @@ export class SmtpSender {
     }
     metrics?.outcomes.inc({ channel: "email", kind: outcome.kind, reason: reasonLabel(outcome.detail) });
     metrics?.requestDuration.observe({ channel: "email" }, (performance.now() - started) / 1000);
-    log.debug({ id: item.id, account: item.account, kind: outcome.kind, reason: outcome.detail.reason, remoteMta: outcome.detail.remoteMta }, "smtp outcome");
+    log.debug(
+      { id: item.id, account: item.account, kind: outcome.kind, reason: outcome.detail.reason, remoteMta: outcome.detail.remoteMta },
+      "smtp outcome",
+    );
     return itemResultOf(item.id, outcome);
   }
 
@@ -123,7 +135,12 @@ export class SmtpSender {
       return { kind: "failed", detail: { reason: "dkim", error: error.message } };
     }
     const domain = recipientDomain(item.rcptTo);
-    if (!domain) return smtpOutcome({ code: 553, enhancedCode: "5.1.3", text: `invalid recipient address ${JSON.stringify(item.rcptTo.slice(0, 256))}` });
+    if (!domain)
+      return smtpOutcome({
+        code: 553,
+        enhancedCode: "5.1.3",
+        text: `invalid recipient address ${JSON.stringify(item.rcptTo.slice(0, 256))}`,
+      });
     const relay = item.relay;
     const destination = relay.mode === "smarthost" ? `smarthost:${relay.host.toLowerCase()}:${relay.port}` : domain;
 
@@ -134,9 +151,12 @@ export class SmtpSender {
       releaseDomain = await this.#domains.acquire(destination, this.#options.timeoutMs);
       return relay.mode === "smarthost" ? await this.#smarthost(item, relay, data) : await this.#direct(item, domain, data);
     } catch (error) {
-      if (error instanceof QueueFullError || error instanceof PoolQueueFullError) return { kind: "retry", detail: { reason: "queue_full", error: error.message } };
-      if (error instanceof QueueTimeoutError || error instanceof PoolWaitTimeoutError) return { kind: "retry", detail: { reason: "queue_timeout", error: error.message } };
-      if (error instanceof LimiterClosedError || error instanceof PoolClosedError) return { kind: "retry", detail: { reason: "shutdown", error: error.message } };
+      if (error instanceof QueueFullError || error instanceof PoolQueueFullError)
+        return { kind: "retry", detail: { reason: "queue_full", error: error.message } };
+      if (error instanceof QueueTimeoutError || error instanceof PoolWaitTimeoutError)
+        return { kind: "retry", detail: { reason: "queue_timeout", error: error.message } };
+      if (error instanceof LimiterClosedError || error instanceof PoolClosedError)
+        return { kind: "retry", detail: { reason: "shutdown", error: error.message } };
       throw error;
     } finally {
       releaseDomain?.();
@@ -147,7 +167,13 @@ export class SmtpSender {
   async #smarthost(item: SmtpItem, relay: Extract<SmtpItem["relay"], { mode: "smarthost" }>, data: Buffer): Promise<SendOutcome> {
     const tls = relay.secure ? "implicit" : relay.requireTLS ? "starttls-required" : "starttls";
     const endpoint: Endpoint = {
-      key: endpointKey({ mode: "smarthost", host: relay.host, port: relay.port, tls, ...(relay.auth ? { user: relay.auth.user, pass: relay.auth.pass } : {}) }),
+      key: endpointKey({
+        mode: "smarthost",
+        host: relay.host,
+        port: relay.port,
+        tls,
+        ...(relay.auth ? { user: relay.auth.user, pass: relay.auth.pass } : {}),
+      }),
       label: `${relay.host}:${relay.port}`,
       host: relay.host,
       port: relay.port,
@@ -161,7 +187,8 @@ export class SmtpSender {
     try {
       lease = await this.#options.pool.acquire(endpoint);
     } catch (error) {
-      if (error instanceof TlsRequiredError) return { kind: "retry", detail: { reason: "tls_required", error: error.message, remoteMta: relay.host } };
+      if (error instanceof TlsRequiredError)
+        return { kind: "retry", detail: { reason: "tls_required", error: error.message, remoteMta: relay.host } };
       if (error instanceof AuthError) return this.#authFailure(endpoint, error, relay.host);
       if (error instanceof ConnectError) return connectionRetry(error, relay.host);
       throw error;
@@ -171,12 +198,20 @@ export class SmtpSender {
 
   /** 5xx to AUTH: our credentials are wrong, which a retry will not fix; 4xx or no reply: retry. */
   #authFailure(endpoint: Endpoint, error: AuthError, remoteMta: string): SendOutcome {
-    const detail = { error: message(error), remoteMta, ...(error.responseCode ? { smtpCode: error.responseCode } : {}), ...(error.response ? { response: error.response.slice(0, 512) } : {}) };
+    const detail = {
+      error: message(error),
+      remoteMta,
+      ...(error.responseCode ? { smtpCode: error.responseCode } : {}),
+      ...(error.response ? { response: error.response.slice(0, 512) } : {}),
+    };
     if (error.responseCode !== undefined && error.responseCode >= 500) {
       if (!this.#reportedAuth.has(endpoint.key)) {
         if (this.#reportedAuth.size >= 1_000) this.#reportedAuth.clear();
         this.#reportedAuth.add(endpoint.key);
-        this.#options.log.error({ host: endpoint.label, smtpCode: error.responseCode }, "the smarthost refused our credentials: check the account's relay auth");
+        this.#options.log.error(
+          { host: endpoint.label, smtpCode: error.responseCode },
+          "the smarthost refused our credentials: check the account's relay auth",
+        );
       }
       return { kind: "failed", detail: { reason: "auth", ...detail } };
     }
@@ -242,7 +277,10 @@ export class SmtpSender {
       const result = await this.#exchange(item, lease, data, remoteMta);
       reusable = result.reusable && !lease.connection.destroyed;
       this.#options.metrics?.smtpTransactionDuration.observe({ kind: result.outcome.kind }, (performance.now() - started) / 1000);
-      this.#options.log.debug({ id: item.id, connection: lease.connectionId, reused: lease.reused, remoteMta, kind: result.outcome.kind }, "smtp transaction");
+      this.#options.log.debug(
+        { id: item.id, connection: lease.connectionId, reused: lease.reused, remoteMta, kind: result.outcome.kind },
+        "smtp transaction",
+      );
       return result.outcome;
     } finally {
       lease.release(reusable);
@@ -278,7 +316,15 @@ export class SmtpSender {
       const reply = e.response ? replyOf(e.response) : undefined;
       if (e.code === "EMESSAGE" && e.command === "MAIL FROM" && !reply) {
         // The server's EHLO advertised a SIZE below this message: nothing was sent.
-        return { reusable: true, outcome: smtpOutcome({ code: 552, enhancedCode: "5.3.4", text: `message of ${data.length} bytes not sent: ${e.message}`, remoteMta }) };
+        return {
+          reusable: true,
+          outcome: smtpOutcome({
+            code: 552,
+            enhancedCode: "5.3.4",
+            text: `message of ${data.length} bytes not sent: ${e.message}`,
+            remoteMta,
+          }),
+        };
       }
       if (reply) {
         // The server refused MAIL FROM, RCPT TO, DATA, or the message after DATA: its reply decides.
@@ -294,7 +340,11 @@ export class SmtpSender {
       return { reusable: false, outcome: connectionRetry(e, remoteMta) };
     }
     const reply = replyOf(response);
-    if (!reply) return { reusable: false, outcome: connectionRetry(new Error(`unreadable reply after DATA: ${JSON.stringify(response.slice(0, 200))}`), remoteMta) };
+    if (!reply)
+      return {
+        reusable: false,
+        outcome: connectionRetry(new Error(`unreadable reply after DATA: ${JSON.stringify(response.slice(0, 200))}`), remoteMta),
+      };
     return { reusable: true, outcome: smtpOutcome({ ...reply, remoteMta }, queueIdOf(response)) };
   }
 }

@@ -21,7 +21,7 @@ export function parseFeedbackReport(text: string): ComplaintDetail {
     ...(get("version") ? { version: get("version") } : {}),
     originalRcptTo: rcpts.map((r) => addressIn(r)).filter((a): a is string => !!a),
     ...(mailFrom ? { originalMailFrom: addressIn(mailFrom) ?? mailFrom } : {}),
-    ...(get("arrival-date") ?? get("received-date") ? { arrivalDate: get("arrival-date") ?? get("received-date") } : {}),
+    ...((get("arrival-date") ?? get("received-date")) ? { arrivalDate: get("arrival-date") ?? get("received-date") } : {}),
     ...(get("source-ip") ? { sourceIp: get("source-ip") } : {}),
     ...(get("reported-domain") ? { reportedDomain: get("reported-domain") } : {}),
   };
@@ -134,7 +134,8 @@ export function sesNotification(body: string): SesNotification | undefined {
   return undefined;
 }
 
-const record = (v: unknown): Record<string, unknown> => (v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+const record = (v: unknown): Record<string, unknown> =>
+  v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const text = (v: unknown): string | undefined => (typeof v === "string" && v ? v : typeof v === "number" ? String(v) : undefined);
 

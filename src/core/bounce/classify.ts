@@ -157,33 +157,42 @@ function probe(facts: BounceFacts, text: string, byCode: string | undefined): st
     ["hasmoved", () => has(text, "hasmoved")],
     ["norelaying", () => command !== "CONN" && command !== "EHLO" && command !== "HELO" && has(text, "norelaying")],
     ["authfailure", () => byCode === "authfailure" || has(text, "authfailure")],
-    ["userunknown", () => {
-      if (byCode === "suspend") return false;
-      if (byCode === "userunknown") {
-        // 5.1.1 is also what many servers send for a relay refusal, a block or a full mailbox.
-        return !["norelaying", "blocked", "mailboxfull", "hasmoved", "rejected", "notaccept"].some((r) => has(text, r));
-      }
-      return command === "RCPT" && has(text, "userunknown");
-    }],
-    ["filtered", () => {
-      if (byCode === "suspend") return false;
-      if (byCode === "filtered") return has(text, "userunknown") || has(text, "filtered");
-      // "User unknown" once the content was sent (or when nobody says when) is a filter's excuse.
-      if (BEFORE_DATA.has(command)) return false;
-      return has(text, "filtered") || has(text, "userunknown");
-    }],
+    [
+      "userunknown",
+      () => {
+        if (byCode === "suspend") return false;
+        if (byCode === "userunknown") {
+          // 5.1.1 is also what many servers send for a relay refusal, a block or a full mailbox.
+          return !["norelaying", "blocked", "mailboxfull", "hasmoved", "rejected", "notaccept"].some((r) => has(text, r));
+        }
+        return command === "RCPT" && has(text, "userunknown");
+      },
+    ],
+    [
+      "filtered",
+      () => {
+        if (byCode === "suspend") return false;
+        if (byCode === "filtered") return has(text, "userunknown") || has(text, "filtered");
+        // "User unknown" once the content was sent (or when nobody says when) is a filter's excuse.
+        if (BEFORE_DATA.has(command)) return false;
+        return has(text, "filtered") || has(text, "userunknown");
+      },
+    ],
     ["requireptr", () => byCode === "requireptr" || has(text, "requireptr")],
     ["notcompliantrfc", () => has(text, "notcompliantrfc")],
     ["badreputation", () => has(text, "badreputation")],
     ["contenterror", () => !spamDetected(facts, text, byCode) && (byCode === "contenterror" || has(text, "contenterror"))],
-    ["rejected", () => {
-      if (byCode === "rejected") return true;
-      const words = has(text, "rejected");
-      if (command === "MAIL") return words;
-      if (command === "DATA" && byCode !== "userunknown") return words;
-      if (!byCode || byCode === "securityerror" || byCode === "systemerror") return words;
-      return false;
-    }],
+    [
+      "rejected",
+      () => {
+        if (byCode === "rejected") return true;
+        const words = has(text, "rejected");
+        if (command === "MAIL") return words;
+        if (command === "DATA" && byCode !== "userunknown") return words;
+        if (!byCode || byCode === "securityerror" || byCode === "systemerror") return words;
+        return false;
+      },
+    ],
     ["hostunknown", () => (byCode === "hostunknown" ? !has(text, "networkerror") : has(text, "hostunknown"))],
     ["spamdetected", () => spamDetected(facts, text, byCode)],
     ["speeding", () => has(text, "speeding")],
@@ -203,9 +212,24 @@ function spamDetected(facts: BounceFacts, text: string, byCode: string | undefin
 
 /** What the probes could not settle: the words alone, then the code's subject, then the context. */
 const SECOND_LOOK = [
-  "mailboxfull", "authfailure", "badreputation", "speeding", "spamdetected", "virusdetected", "policyviolation",
-  "norelaying", "systemerror", "networkerror", "suspend", "contenterror", "systemfull", "notaccept", "expired",
-  "failedstarttls", "securityerror", "mailererror",
+  "mailboxfull",
+  "authfailure",
+  "badreputation",
+  "speeding",
+  "spamdetected",
+  "virusdetected",
+  "policyviolation",
+  "norelaying",
+  "systemerror",
+  "networkerror",
+  "suspend",
+  "contenterror",
+  "systemfull",
+  "notaccept",
+  "expired",
+  "failedstarttls",
+  "securityerror",
+  "mailererror",
 ];
 
 function secondLook(facts: BounceFacts, text: string, byCode: string | undefined, smtpLike: boolean): string | undefined {

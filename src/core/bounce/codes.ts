@@ -8,8 +8,8 @@ import type { SmtpCommand } from "./types.ts";
 
 /** Reply codes servers actually send in refusals; a bare number elsewhere is not one of them. */
 const REPLY_CODES = new Set([
-  421, 422, 431, 432, 441, 442, 446, 447, 449, 450, 451, 452, 453, 454, 455, 458, 459,
-  500, 501, 502, 503, 504, 520, 521, 522, 523, 524, 525, 530, 534, 535, 538, 541, 542, 550, 551, 552, 553, 554, 555, 556, 557, 571,
+  421, 422, 431, 432, 441, 442, 446, 447, 449, 450, 451, 452, 453, 454, 455, 458, 459, 500, 501, 502, 503, 504, 520, 521, 522, 523, 524,
+  525, 530, 534, 535, 538, 541, 542, 550, 551, 552, 553, 554, 555, 556, 557, 571,
 ]);
 
 /** The first plausible SMTP reply code in `text`: at a line start or after ":", "<<<", a quote... */
@@ -108,7 +108,15 @@ const COMMAND_WORDS: Readonly<Record<string, SmtpCommand>> = {
   "but sender was rejected.": "MAIL",
   "but my name was rejected.": "EHLO",
   "but greeting failed.": "CONN",
-  "6": "MAIL", "8": "AUTH", "9": "AUTH", "12": "AUTH", "13": "EHLO", "14": "RCPT", "15": "DATA", "17": "DATA", "18": "DATA",
+  "6": "MAIL",
+  "8": "AUTH",
+  "9": "AUTH",
+  "12": "AUTH",
+  "13": "EHLO",
+  "14": "RCPT",
+  "15": "DATA",
+  "17": "DATA",
+  "18": "DATA",
 };
 
 function commandOf(word: string): SmtpCommand | undefined {

@@ -43,7 +43,8 @@ export function parseDeliveryStatus(text: string): DsnFields {
       }
       // A second Final-Recipient (or Original-Recipient) in one block starts the next recipient.
       const opensRecipient =
-        (field.name === "final-recipient" && (draft?.final !== undefined || (draft?.original !== undefined && draft.fields.has("action")))) ||
+        (field.name === "final-recipient" &&
+          (draft?.final !== undefined || (draft?.original !== undefined && draft.fields.has("action")))) ||
         (field.name === "original-recipient" && draft?.original !== undefined);
       if (!draft || opensRecipient) {
         draft = { fields: new Map() };

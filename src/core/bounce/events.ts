@@ -33,13 +33,41 @@ export async function feedbackEvents(report: FeedbackReport, options: FeedbackEv
     for (const r of report.recipients) {
       const type = r.action === "failed" ? "bounced" : r.action === "delayed" ? "deferred" : undefined;
       if (!type) continue;
-      const id = await derivedEventId("mail-feedback", options.account, messageId, type, r.recipient.toLowerCase(), report.reportId, report.date, r.status, r.enhancedCode, r.lastAttemptDate);
-      events.push(canonicalEvent.parse({ ...base, id, type, occurredAt: when(r.lastAttemptDate ?? report.date, options.receivedAt), detail: bounceDetail(r) }));
+      const id = await derivedEventId(
+        "mail-feedback",
+        options.account,
+        messageId,
+        type,
+        r.recipient.toLowerCase(),
+        report.reportId,
+        report.date,
+        r.status,
+        r.enhancedCode,
+        r.lastAttemptDate,
+      );
+      events.push(
+        canonicalEvent.parse({
+          ...base,
+          id,
+          type,
+          occurredAt: when(r.lastAttemptDate ?? report.date, options.receivedAt),
+          detail: bounceDetail(r),
+        }),
+      );
     }
   } else if (report.kind === "arf" && report.feedback) {
     const f = report.feedback;
     const type = f.feedbackType === "opt-out" ? "unsubscribed" : "complained";
-    const id = await derivedEventId("mail-feedback", options.account, messageId, type, f.feedbackType, report.reportId, report.date, f.originalRcptTo.join(","));
+    const id = await derivedEventId(
+      "mail-feedback",
+      options.account,
+      messageId,
+      type,
+      f.feedbackType,
+      report.reportId,
+      report.date,
+      f.originalRcptTo.join(","),
+    );
     const detail = {
       feedbackType: field(f.feedbackType),
       ...(f.userAgent ? { userAgent: field(f.userAgent) } : {}),

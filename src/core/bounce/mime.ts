@@ -59,14 +59,22 @@ export async function readMessage(input: Uint8Array): Promise<MimeView> {
   }
   try {
     // Every message/rfc822 stays an attachment: the returned message is evidence, not text.
-    const email = await PostalMime.parse(bytes.subarray(0, MAX_MIME_BYTES), { forceRfc822Attachments: true, attachmentEncoding: "arraybuffer" });
+    const email = await PostalMime.parse(bytes.subarray(0, MAX_MIME_BYTES), {
+      forceRfc822Attachments: true,
+      attachmentEncoding: "arraybuffer",
+    });
     if (email.headers.length) view.headers = headerMap(email.headers);
     view.text = (email.text ?? "").slice(0, MAX_PART_CHARS);
     for (const part of email.attachments) {
       const type = part.mimeType.toLowerCase();
       if (type === "message/delivery-status" || type === "message/global-delivery-status") view.deliveryStatus.push(decode(part.content));
       else if (type === "message/feedback-report") view.feedbackReport.push(decode(part.content));
-      else if (type === "message/rfc822" || type === "text/rfc822-headers" || type === "message/global" || type === "message/global-headers") {
+      else if (
+        type === "message/rfc822" ||
+        type === "text/rfc822-headers" ||
+        type === "message/global" ||
+        type === "message/global-headers"
+      ) {
         view.returned.push(decode(part.content, 256 * 1024));
         if (!view.attachedMessage && type !== "text/rfc822-headers" && typeof part.content !== "string") {
           const content = part.content instanceof Uint8Array ? part.content : new Uint8Array(part.content);

@@ -40,9 +40,12 @@ async function parseAt(raw: string | ArrayBuffer | Uint8Array, options: ParseOpt
   // A complaint names our VERP return-path as Original-Mail-From: as good as the envelope.
   const arfMailFrom = view.feedbackReport.length ? parseFeedbackReport(view.feedbackReport.join("\n\n")).originalMailFrom : undefined;
   const link = linkMessage({
-    envelopeTo: [base.envelopeTo, ...envelopeHeaders(headers), arfMailFrom, ses?.type === "complaint" ? ses.complaint.originalMailFrom : undefined].filter(
-      (a): a is string => !!a,
-    ),
+    envelopeTo: [
+      base.envelopeTo,
+      ...envelopeHeaders(headers),
+      arfMailFrom,
+      ses?.type === "complaint" ? ses.complaint.originalMailFrom : undefined,
+    ].filter((a): a is string => !!a),
     returned: sesHeaders ? [sesHeaders, ...returned] : returned,
     body: view.body,
     originalEnvelopeId: base.originalEnvelopeId,
@@ -66,14 +69,27 @@ async function parseAt(raw: string | ArrayBuffer | Uint8Array, options: ParseOpt
   const from = addressIn(header(headers, "from") ?? "") ?? addressIn(header(headers, "return-path") ?? "");
   const autoReply = isAutoReply(headers, from);
   let recipients =
-    ses && ses.type !== "complaint" ? sesRecipients(ses) : bounceRecipients(view, headers, returned[0], options.envelopeTo, options.envelopeFrom, autoReply);
-  if (depth === 0 && view.attachedMessage && recipients.every((r) => r.reason === "undefined" || r.reason === "onhold") && forwardedBounce(returned[0])) {
+    ses && ses.type !== "complaint"
+      ? sesRecipients(ses)
+      : bounceRecipients(view, headers, returned[0], options.envelopeTo, options.envelopeFrom, autoReply);
+  if (
+    depth === 0 &&
+    view.attachedMessage &&
+    recipients.every((r) => r.reason === "undefined" || r.reason === "onhold") &&
+    forwardedBounce(returned[0])
+  ) {
     // A bounce forwarded as an attachment (a gateway relaying the real MTA's report).
     const inner = await parseAt(view.attachedMessage, options, depth + 1);
     if (inner.kind === "dsn" && inner.recipients.length) recipients = inner.recipients;
   }
   if (recipients.length) {
-    return { ...base, ...linked, kind: "dsn", recipients, ...(ses && ses.type !== "complaint" && ses.reportingMta ? { reportingMta: ses.reportingMta } : {}) };
+    return {
+      ...base,
+      ...linked,
+      kind: "dsn",
+      recipients,
+      ...(ses && ses.type !== "complaint" && ses.reportingMta ? { reportingMta: ses.reportingMta } : {}),
+    };
   }
 
   // 3. Auto-replies: the recipient's mailbox answered, so it exists.
@@ -111,7 +127,12 @@ function envelopeHeaders(h: Headers): string[] {
   return ["delivered-to", "x-original-to", "envelope-to", "x-envelope-to", "to"].flatMap((name) => [...(h.get(name) ?? [])]);
 }
 
-function complaintOf(view: MimeView, h: Headers, returned: Headers | undefined, ses: ReturnType<typeof sesNotification>): ComplaintDetail | undefined {
+function complaintOf(
+  view: MimeView,
+  h: Headers,
+  returned: Headers | undefined,
+  ses: ReturnType<typeof sesNotification>,
+): ComplaintDetail | undefined {
   if (view.feedbackReport.length) {
     const report = parseFeedbackReport(view.feedbackReport.join("\n\n"));
     const recipient = report.originalRcptTo.length ? undefined : addressIn(header(returned ?? new Map(), "to") ?? "");
@@ -144,4 +165,3 @@ function forwardedBounce(h: Headers | undefined): boolean {
   if (!h) return false;
   return /report-type\s*=\s*"?delivery-status/i.test(header(h, "content-type") ?? "") || systemSender(h);
 }
-

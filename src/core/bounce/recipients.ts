@@ -17,7 +17,8 @@ export function sesRecipients(ses: Exclude<SesNotification, { type: "complaint" 
   return ses.recipients
     .filter((r) => addressIn(r.recipient))
     .map((r) => {
-      const action = normalizeAction(r.action) ?? (ses.type === "delivery" ? "delivered" : ses.bounceType === "Transient" ? "delayed" : "failed");
+      const action =
+        normalizeAction(r.action) ?? (ses.type === "delivery" ? "delivered" : ses.bounceType === "Transient" ? "delayed" : "failed");
       return recipientReport(addressIn(r.recipient)!, {
         action,
         status: r.status,
@@ -110,7 +111,14 @@ function normalizeAction(action: string | undefined): DsnAction | undefined {
 }
 
 /** Recipients of a bounce: DSN fields first, then what the prose says, then the returned message. */
-export function bounceRecipients(view: MimeView, h: Headers, returned: Headers | undefined, envelopeTo: string | undefined, envelopeFrom: string | undefined, autoReply: boolean): RecipientReport[] {
+export function bounceRecipients(
+  view: MimeView,
+  h: Headers,
+  returned: Headers | undefined,
+  envelopeTo: string | undefined,
+  envelopeFrom: string | undefined,
+  autoReply: boolean,
+): RecipientReport[] {
   const dsn = mergeDsn(view.deliveryStatus.map(parseDeliveryStatus));
   const report = reportText(view.text);
   if (!dsn.recipients.length) {
@@ -170,7 +178,9 @@ export function bounceRecipients(view: MimeView, h: Headers, returned: Headers |
   let named: TextRecipient[] = others.length
     ? others
     : failedHeader.length
-      ? failedHeader.map((address) => everyone.find((m) => m.address.toLowerCase() === address.toLowerCase()) ?? { address, line: -1, segment: "" })
+      ? failedHeader.map(
+          (address) => everyone.find((m) => m.address.toLowerCase() === address.toLowerCase()) ?? { address, line: -1, segment: "" },
+        )
       : everyone;
   if (!named.length && returned) {
     // Nothing in the prose names an address: the returned message's To: does (Postfix "report unavailable", Google Groups).

@@ -27,7 +27,8 @@ export function reportText(text: string): string {
 export type TextRecipient = { address: string; line: number; segment: string };
 
 /** Lines naming the sender or the returned message, not a failed recipient. */
-const NOT_RECIPIENT_LINE = /^\s*(?:from|reply-to|return-path|sender|received|message-id|date|subject|cc|in-reply-to|references|x-[\w-]+|dkim-signature|authentication-results|delivered-to)\s*:/i;
+const NOT_RECIPIENT_LINE =
+  /^\s*(?:from|reply-to|return-path|sender|received|message-id|date|subject|cc|in-reply-to|references|x-[\w-]+|dkim-signature|authentication-results|delivered-to)\s*:/i;
 /** Addresses in these contexts are the envelope sender, whatever the line. */
 const SENDER_CONTEXT = /(?:mail from|envelope-from|mail\s+from)\s*:?\s*<?[^\s<>]*@[^\s<>]*>?|\bfrom <[^>]*>/gi;
 /** Sendmail's per-recipient summary, which follows the transcript it sums up: "554 <rcpt>... Remote protocol error". */
@@ -72,7 +73,10 @@ function segmentOf(lines: string[], mention: { address: string; line: number }, 
     }
     return lines.slice(start, mention.line + 1).join("\n");
   }
-  const rest = line.replace(/[^\s<>()"',;:]+@[^\s<>()"',;:]+/g, " ").replace(/[<>"'()[\]*:;,.]|mailto|rcpt to|recipient|to\b/gi, " ").trim();
+  const rest = line
+    .replace(/[^\s<>()"',;:]+@[^\s<>()"',;:]+/g, " ")
+    .replace(/[<>"'()[\]*:;,.]|mailto|rcpt to|recipient|to\b/gi, " ")
+    .trim();
   let end = mention.line + 1;
   if (rest.length < 3) {
     // A bare address line: everything up to the next recipient is about it (Gmail and
@@ -89,7 +93,10 @@ function segmentOf(lines: string[], mention: { address: string; line: number }, 
  * `explicitPhrases`). A weak phrase gives way to a specific enhanced code in `text`.
  */
 export function explicitReason(text: string): string | undefined {
-  const lower = text.slice(0, 32 * 1024).toLowerCase().replace(/[ \t]+/g, " ");
+  const lower = text
+    .slice(0, 32 * 1024)
+    .toLowerCase()
+    .replace(/[ \t]+/g, " ");
   const specific = enhancedCodesIn(lower).some((c) => !/\.0$|^\d\.0\./.test(c));
   for (const entry of explicitPhrases) {
     if (!matches(lower, entry.phrase)) continue;
@@ -131,17 +138,27 @@ const DELAY_WORDS: ReadonlyArray<readonly [Phrase, string]> = [
 ];
 
 export function looksDelayed(text: string, subject: string | undefined): boolean {
-  if (subject && /\b(?:delay(?:ed)?|warning: message|still being retried|delivery status notification \(delay\))\b/i.test(subject)) return true;
+  if (subject && /\b(?:delay(?:ed)?|warning: message|still being retried|delivery status notification \(delay\))\b/i.test(subject))
+    return true;
   return DELAY_WORDS.some(([phrase]) => (typeof phrase === "string" ? text.includes(phrase) : phrase.test(text)));
 }
 
 /** Words of a bounce (as opposed to a person's mail): a reporting MTA wrote this. */
 const BOUNCE_WORDS: ReadonlyArray<readonly [RegExp, string]> = [
-  [/could not be delivered|couldn't be delivered|was not delivered|wasn't delivered|not be delivered|undeliverable|undelivered/i, "most MTAs"],
+  [
+    /could not be delivered|couldn't be delivered|was not delivered|wasn't delivered|not be delivered|undeliverable|undelivered/i,
+    "most MTAs",
+  ],
   [/delivery (?:has )?failed|delivery failure|failed permanently|permanent (?:fatal )?error|fatal errors/i, "most MTAs"],
   [/returned mail|mail delivery (?:failed|subsystem|system)|delivery status notification|failure notice|mail system error/i, "subjects"],
-  [/unable to deliver|did not reach the following recipient|rejected your message|wasn't able to deliver|not able to be\s+delivered/i, "Exchange, qmail, SendGrid"],
-  [/delivery to the following recipient|the following addresses had|the following address(?:\(es\))? failed|following recipients/i, "Gmail, Sendmail, Exim"],
+  [
+    /unable to deliver|did not reach the following recipient|rejected your message|wasn't able to deliver|not able to be\s+delivered/i,
+    "Exchange, qmail, SendGrid",
+  ],
+  [
+    /delivery to the following recipient|the following addresses had|the following address(?:\(es\))? failed|following recipients/i,
+    "Gmail, Sendmail, Exim",
+  ],
   [/^error message below:/im, "Apache James"],
 ];
 

@@ -39,7 +39,10 @@ const keywordList = z.array(z.string().trim().min(1).max(32)).min(1);
 
 export const smsAccountConfig = z.strictObject({
   /** Tried in order; a route that is down passes its messages to the next. */
-  routes: z.array(smsRoute).min(1).refine((routes) => new Set(routes.map((r) => r.name)).size === routes.length, "route names must be unique"),
+  routes: z
+    .array(smsRoute)
+    .min(1)
+    .refine((routes) => new Set(routes.map((r) => r.name)).size === routes.length, "route names must be unique"),
   /** What `from` may be; the numbers MO messages and receipts come back to. */
   senders: z.array(z.string().min(1).max(20)).min(1),
   keywords: z.strictObject({ stop: keywordList.optional(), start: keywordList.optional(), help: keywordList.optional() }).default({}),
@@ -67,7 +70,12 @@ export function senderKey(address: string): string {
 }
 
 /** Whether this account may send SMS from this sender, and over the route type asked for. */
-export function smsSenderAllowed(json: string | undefined, account: string, from: string, route?: "smpp" | "rest"): "ok" | "no_config" | "sender" | "route" {
+export function smsSenderAllowed(
+  json: string | undefined,
+  account: string,
+  from: string,
+  route?: "smpp" | "rest",
+): "ok" | "no_config" | "sender" | "route" {
   const config = accountSmsConfig(json, account);
   if (!config) return "no_config";
   if (!config.senders.some((s) => senderKey(s) === senderKey(from))) return "sender";

@@ -32,7 +32,12 @@ export async function twilioSignature(authToken: string, url: string, params: Fo
  * Candidate URLs cover what Twilio may have signed for one endpoint (with and without the port,
  * behind a proxy that rewrote the host). crypto.subtle.verify compares in constant time.
  */
-export async function verifyTwilioSignature(authToken: string, urls: readonly string[], params: FormParams, signature: string): Promise<boolean> {
+export async function verifyTwilioSignature(
+  authToken: string,
+  urls: readonly string[],
+  params: FormParams,
+  signature: string,
+): Promise<boolean> {
   let mac: Uint8Array<ArrayBuffer>;
   try {
     mac = fromBase64(signature.trim());
@@ -83,7 +88,12 @@ function errorNumber(code: unknown): number | undefined {
   return undefined;
 }
 
-export type TwilioVerdict = { type: "accepted" | "delivered" | "bounced" | "failed" | null; class?: "hard" | "soft"; reason: string; errorCode?: number };
+export type TwilioVerdict = {
+  type: "accepted" | "delivered" | "bounced" | "failed" | null;
+  class?: "hard" | "soft";
+  reason: string;
+  errorCode?: number;
+};
 
 const IN_FLIGHT = new Set(["queued", "accepted", "scheduled", "sending", "sent"]);
 
@@ -119,7 +129,8 @@ export function twilioSendErrorVerdict(httpStatus: number, body: unknown): Twili
   }
   if (httpStatus >= 400 && httpStatus <= 499) {
     const meaning = code === undefined ? undefined : ERRORS[code];
-    if (meaning?.type === "bounced" && meaning.class === "hard") return { kind: "bounced", reason: meaning.reason, submitted: "no", ...withCode };
+    if (meaning?.type === "bounced" && meaning.class === "hard")
+      return { kind: "bounced", reason: meaning.reason, submitted: "no", ...withCode };
     const reason = meaning?.reason ?? REJECTIONS[httpStatus] ?? "rejected";
     return { kind: "failed", reason, submitted: "no", ...withCode };
   }
