@@ -146,17 +146,16 @@ export function plainText(bytes: number): string {
  * for every i (fixed-width recipient and Message-ID), before any DKIM-Signature.
  */
 export function smtpMessage(i: number, id: string, size: number): string {
-  const head =
-    [
-      `From: Lasthop Bench <${BENCH_FROM}>`,
-      `To: <${benchRecipient(i)}>`,
-      "Subject: Your weekly digest",
-      "Date: Sun, 22 Nov 2026 08:00:00 +0000",
-      `Message-ID: <${id}@lasthop.test>`,
-      "MIME-Version: 1.0",
-      "Content-Type: text/plain; charset=UTF-8",
-      "Content-Transfer-Encoding: 7bit",
-    ].join("\r\n") + "\r\n\r\n";
+  const head = `${[
+    `From: Lasthop Bench <${BENCH_FROM}>`,
+    `To: <${benchRecipient(i)}>`,
+    "Subject: Your weekly digest",
+    "Date: Sun, 22 Nov 2026 08:00:00 +0000",
+    `Message-ID: <${id}@lasthop.test>`,
+    "MIME-Version: 1.0",
+    "Content-Type: text/plain; charset=UTF-8",
+    "Content-Transfer-Encoding: 7bit",
+  ].join("\r\n")}\r\n\r\n`;
   if (size < head.length + 2) throw new Error(`an SMTP benchmark message needs at least ${head.length + 2} bytes`);
   return head + plainText(size - head.length);
 }

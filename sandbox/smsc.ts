@@ -148,7 +148,7 @@ type Part = { segment: Segment; id: string };
 type Encoding = "gsm7" | "latin1" | "ucs2";
 // data_coding 1 (IA5) is read as the smpp package reads it, and as its client writes it when
 // data_coding is left unset: with the GSM 03.38 table.
-const ENCODINGS: Record<number, Encoding> = { 0x00: "gsm7", 0x01: "gsm7", 0x03: "latin1", 0x08: "ucs2" };
+const ENCODINGS: Record<number, Encoding> = { 0: "gsm7", 1: "gsm7", 3: "latin1", 8: "ucs2" };
 
 type Delivery = {
   systemId: string;

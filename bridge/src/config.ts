@@ -372,7 +372,7 @@ function readText(variable: string, path: string): string {
 /** Checks the key is what Apple issues (.p8: PKCS#8, EC P-256) and returns it as PEM text. */
 function apnsKey(variable: string, text: string): string {
   // Secrets stores and `.env` files often carry the PEM on one line with literal "\n".
-  const pem = text.includes("-----BEGIN") ? text.replace(/\\n/g, "\n").trim() + "\n" : text;
+  const pem = text.includes("-----BEGIN") ? `${text.replace(/\\n/g, "\n").trim()}\n` : text;
   if (!pem.includes("-----BEGIN PRIVATE KEY-----")) {
     throw new ConfigError(`${variable} must be the .p8 key as PKCS#8 PEM text (-----BEGIN PRIVATE KEY-----)`);
   }

@@ -41,7 +41,8 @@ function apiKeys(json: string | undefined): ReadonlyMap<string, string> {
     } catch {
       console.error(JSON.stringify({ msg: "API_KEYS is not JSON: no key is valid" }));
     }
-    parsed.set(json, (keys = map));
+    keys = map;
+    parsed.set(json, keys);
   }
   return keys;
 }

@@ -121,7 +121,9 @@ export async function sendEmailBatch(jobs: EmailJob[], env: Env): Promise<SendOu
       { items: chunk.items },
       chunk.items.map((item) => item.id),
     );
-    chunk.indexes.forEach((index, i) => (outcomes[index] = results[i]));
+    chunk.indexes.forEach((index, i) => {
+      outcomes[index] = results[i];
+    });
   }
   return outcomes;
 }

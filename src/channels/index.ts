@@ -32,12 +32,19 @@ export async function sendAll(jobs: SendJob[], env: Env): Promise<SendOutcome[]>
     if (request.channel === "apns" && bridgeServes(env, "apns")) apns.push({ index, id: job.id, request });
     else if (request.channel === "email" && bridgeServes(env, "email")) email.push({ ...job, index, request });
     else if (request.channel === "sms") sms.push({ ...job, index, request });
-    else pending.push(sendOne(job, env).then((outcome) => void (outcomes[index] = outcome)));
+    else
+      pending.push(
+        sendOne(job, env).then((outcome) => {
+          outcomes[index] = outcome;
+        }),
+      );
   });
   const grouped = async <T extends { index: number }>(group: T[], send: (group: T[]) => Promise<SendOutcome[]>) => {
     if (group.length === 0) return;
     const results = await send(group);
-    group.forEach(({ index }, i) => (outcomes[index] = results[i]));
+    group.forEach(({ index }, i) => {
+      outcomes[index] = results[i];
+    });
   };
   pending.push(
     grouped(apns, (g) => sendApnsBatch(g, env)),

@@ -132,7 +132,9 @@ async function attempt(pending: Pending[], env: Env): Promise<SendOutcome[]> {
         { items },
         items.map((item) => item.id),
       ).then((outcomes) => {
-        indexes.forEach((i, k) => (results[i] = outcomes[k]!));
+        indexes.forEach((i, k) => {
+          results[i] = outcomes[k]!;
+        });
       }),
     );
   }

@@ -20,6 +20,7 @@ export class BridgeContainer extends Container<Env> {
   // SMTP to MX hosts, SMPP binds and APNs all leave the container.
   override enableInternet = true;
 
+  // biome-ignore lint/complexity/noBannedTypes: the base class declares its state as DurableObjectState<{}>.
   constructor(ctx: DurableObjectState<{}>, env: Env) {
     super(ctx, env);
     this.envVars = bridgeContainerEnv(env as unknown as BridgeWorkerEnv);

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import type { z } from "zod";
 
 /**
  * Per-account configuration held in one secret (JSON of account id → settings). A missing,

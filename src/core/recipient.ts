@@ -18,7 +18,7 @@ export async function recipientKey(channel: Channel, to: string): Promise<string
 export function normalizeEmail(address: string): string {
   const trimmed = address.trim();
   const at = trimmed.lastIndexOf("@");
-  return at < 0 ? trimmed : trimmed.slice(0, at) + "@" + trimmed.slice(at + 1).toLowerCase();
+  return at < 0 ? trimmed : `${trimmed.slice(0, at)}@${trimmed.slice(at + 1).toLowerCase()}`;
 }
 
 /** The recipient as a string: a web push subscription is addressed by its endpoint. */

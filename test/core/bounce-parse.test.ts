@@ -14,7 +14,7 @@ const OTHER_ID = "0b6a4f3e-2c1d-8e0f-a9b8-c7d6e5f4a3b2";
 function returnedMessage(opts: { messageId?: string; lasthopHeader?: boolean; to?: string } = {}): string {
   const id = opts.messageId ?? MESSAGE_ID;
   return [
-    "Return-Path: <bounce+" + id + "@bounces.lasthop.test>",
+    `Return-Path: <bounce+${id}@bounces.lasthop.test>`,
     "From: Shop <news@lasthop.test>",
     `To: ${opts.to ?? "kijitora@example.jp"}`,
     "Subject: Your order",
@@ -90,7 +90,7 @@ function arf(opts: { feedbackType?: string; fields?: string[]; to?: string; retu
     `Feedback-Type: ${opts.feedbackType ?? "abuse"}`,
     "User-Agent: SomeISP-FBL/2.1",
     "Version: 1",
-    "Original-Mail-From: <bounce+" + MESSAGE_ID + "@bounces.lasthop.test>",
+    `Original-Mail-From: <bounce+${MESSAGE_ID}@bounces.lasthop.test>`,
     "Original-Rcpt-To: <kijitora@example.jp>",
     "Arrival-Date: Thu, 29 Apr 2021 23:34:45 +0000",
     "Source-IP: 192.0.2.1",
@@ -171,7 +171,7 @@ describe("RFC 3464 fields", () => {
       dsn({
         status: [
           "Reporting-MTA: dns; mx.sender.test",
-          "Original-Envelope-Id: " + MESSAGE_ID,
+          `Original-Envelope-Id: ${MESSAGE_ID}`,
           "Arrival-Date: Thu, 29 Apr 2021 23:34:45 +0900",
           "",
           "Final-Recipient: rfc822; gone@example.jp",
@@ -412,7 +412,7 @@ describe("linking a report to its message", () => {
   });
 
   it("by Message-ID <uuid@domain> in text/rfc822-headers", async () => {
-    const headersOnly = returnedMessage({ lasthopHeader: false }).split("\r\n\r\n")[0] + "\r\n";
+    const headersOnly = `${returnedMessage({ lasthopHeader: false }).split("\r\n\r\n")[0]}\r\n`;
     const report = await parseFeedbackMessage(
       dsn({ to: "news@lasthop.test", status, returned: headersOnly, returnedType: "text/rfc822-headers" }),
     );
@@ -607,7 +607,7 @@ describe("bad input: a clear outcome, never a throw", () => {
     ["headers only", "From: someone@example.com\r\nSubject: hi\r\n"],
     [
       "a MIME bomb of nested multiparts",
-      "Content-Type: multipart/mixed; boundary=a\r\n\r\n" + "--a\r\nContent-Type: multipart/mixed; boundary=a\r\n\r\n".repeat(2000),
+      `Content-Type: multipart/mixed; boundary=a\r\n\r\n${"--a\r\nContent-Type: multipart/mixed; boundary=a\r\n\r\n".repeat(2000)}`,
     ],
   ])("%s → kind unknown", async (_name, raw) => {
     const report = await parseFeedbackMessage(raw);
@@ -701,7 +701,7 @@ describe("pathological text stays linear", () => {
     ["a 1 MB line without a single space", "a".repeat(1024 * 1024)],
     ["64 KB of dashes", "-".repeat(64 * 1024)],
     ["a phrase prefix repeated without its end", "spam ".repeat(13000)],
-    ["local parts without domains", "kijitora.".repeat(7000) + "@"],
+    ["local parts without domains", `${"kijitora.".repeat(7000)}@`],
   ])("%s", async (_name, body) => {
     const raw = `From: MAILER-DAEMON@mx.sender.test\r\nTo: bounce+${MESSAGE_ID}@bounces.lasthop.test\r\nSubject: Undelivered Mail\r\n\r\n${body}\r\n`;
     const started = performance.now();

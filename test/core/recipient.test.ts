@@ -85,7 +85,7 @@ describe("recipientKeyFromPath", () => {
     ["fcm", hex64, hex64],
     ["webpush", hex64, hex64],
     ["apns", hex64.slice(0, 63), null],
-    ["apns", hex64 + "0", null],
+    ["apns", `${hex64}0`, null],
     ["fcm", hex64.toUpperCase(), hex64], // a pasted upper-case hash is the same key
     ["webpush", "g".repeat(64), null],
     ["apns", APNS_LOWER.slice(0, 60), null],

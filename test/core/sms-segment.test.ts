@@ -19,7 +19,7 @@ describe("planSms", () => {
     ["81 euro signs: pairs never split, 76 per part", "€".repeat(81), { encoding: "gsm7", dataCoding: 0, units: 162, segments: 2 }],
     ["70 UCS-2 units fit one part", "ж".repeat(70), { encoding: "ucs2", dataCoding: 8, units: 70, segments: 1 }],
     ["71 need two (67 + 4)", "ж".repeat(71), { encoding: "ucs2", dataCoding: 8, units: 71, segments: 2 }],
-    ["one non-GSM character turns the whole body UCS-2", "a".repeat(69) + "ç", { encoding: "ucs2", dataCoding: 8, units: 70, segments: 1 }],
+    ["one non-GSM character turns the whole body UCS-2", `${"a".repeat(69)}ç`, { encoding: "ucs2", dataCoding: 8, units: 70, segments: 1 }],
     ["35 emoji are 70 units", "😀".repeat(35), { encoding: "ucs2", dataCoding: 8, units: 70, segments: 1 }],
     ["36 emoji: 33 per part (66 units)", "😀".repeat(36), { encoding: "ucs2", dataCoding: 8, units: 72, segments: 2 }],
     ["1600 GSM characters: 11 parts", "a".repeat(1600), { encoding: "gsm7", dataCoding: 0, units: 1600, segments: 11 }],
@@ -52,7 +52,7 @@ describe("segmentSms", () => {
   });
 
   it("the euro sign at a boundary moves whole to the next part (that part holds 152)", () => {
-    const text = "a".repeat(152) + "€" + "b".repeat(10);
+    const text = `${"a".repeat(152)}€${"b".repeat(10)}`;
     const [first, second] = segmentSms(text, 1);
     expect(units(first)).toBe(152);
     expect(hex(second.shortMessage.subarray(6, 8))).toBe("1b65");
@@ -60,14 +60,14 @@ describe("segmentSms", () => {
   });
 
   it("an escape pair that ends exactly on 153 stays in place", () => {
-    const text = "a".repeat(151) + "€" + "b".repeat(10);
+    const text = `${"a".repeat(151)}€${"b".repeat(10)}`;
     const [first] = segmentSms(text, 1);
     expect(units(first)).toBe(153);
     expect(hex(first.shortMessage.subarray(-2))).toBe("1b65");
   });
 
   it("an emoji at a boundary moves whole to the next part (that part holds 66)", () => {
-    const text = "ж".repeat(66) + "😀" + "ж".repeat(5);
+    const text = `${"ж".repeat(66)}😀${"ж".repeat(5)}`;
     const [first, second] = segmentSms(text, 1);
     expect(units(first)).toBe(66);
     expect(hex(second.shortMessage.subarray(6, 10))).toBe("d83dde00");
@@ -119,7 +119,7 @@ describe("segmentSms", () => {
 
 describe("smsPayload", () => {
   it.each([
-    ["GSM body, escape pairs included", "a".repeat(200) + "€", 0, "61".repeat(200) + "1b65"],
+    ["GSM body, escape pairs included", `${"a".repeat(200)}€`, 0, `${"61".repeat(200)}1b65`],
     ["UCS-2 body", "ж😀", 8, "0436d83dde00"],
   ])("%s: whole message, no UDH", (_, text, dataCoding, payload) => {
     const { dataCoding: dc, messagePayload } = smsPayload(text);

@@ -97,7 +97,7 @@ describe("verify", () => {
 
   it.each<[string, Partial<WebhookHeaders>, string, number, string]>([
     ["tampered body", good, payload.replace("delivered", "bounced"), nowMs, "no signature matches"],
-    ["body with a trailing newline", good, payload + "\n", nowMs, "no signature matches"],
+    ["body with a trailing newline", good, `${payload}\n`, nowMs, "no signature matches"],
     ["tampered id", { ...good, "webhook-id": "msg_other" }, payload, nowMs, "no signature matches"],
     ["tampered timestamp", { ...good, "webhook-timestamp": String(timestamp + 1) }, payload, nowMs, "no signature matches"],
     ["signed with another secret", { ...good, "webhook-signature": wrongSig }, payload, nowMs, "no signature matches"],
@@ -159,8 +159,8 @@ describe("verify", () => {
     const ts = Math.floor(Date.now() / 1000);
     const fresh = referenceHeaders(payload, msgId, ts);
     expect(new Webhook(secret).verify(payload, fresh)).toEqual(JSON.parse(payload));
-    expect(() => new Webhook(secret).verify(payload + " ", fresh)).toThrow("No matching signature found");
-    expect(await verify(secret, fresh, payload + " ", ts * 1000)).toEqual({ ok: false, reason: "no signature matches" });
+    expect(() => new Webhook(secret).verify(`${payload} `, fresh)).toThrow("No matching signature found");
+    expect(await verify(secret, fresh, `${payload} `, ts * 1000)).toEqual({ ok: false, reason: "no signature matches" });
   });
 
   it("tolerance is 5 minutes", () => {

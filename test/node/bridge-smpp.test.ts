@@ -94,7 +94,7 @@ describe("submit and accepted ids", () => {
       data_coding: 0,
       esm_class: 0,
     });
-    expect(bySource["LASTHOP"]).toMatchObject({ source_addr_ton: 5, source_addr_npi: 0 });
+    expect(bySource.LASTHOP).toMatchObject({ source_addr_ton: 5, source_addr_npi: 0 });
     expect(bySource["12345"]).toMatchObject({ source_addr_ton: 3, source_addr_npi: 0 });
     expect(peer.submits[0]!.bytes.toString("latin1")).toBe("Hello from lasthop"); // GSM 7-bit, one septet per octet
   });

@@ -274,7 +274,7 @@ describe("SIZE, TLS and AUTH", () => {
       const big = smtpItem({
         rcptTo: "big@example.net",
         relay: smarthost(small),
-        raw: rawMessage({ to: "big@example.net", body: "x".repeat(2_000) + "\r\n" }),
+        raw: rawMessage({ to: "big@example.net", body: `${"x".repeat(2_000)}\r\n` }),
       });
       const fits = smtpItem({ rcptTo: "fits@example.net", relay: smarthost(small) });
       const [tooBig, ok] = await send([big, fits]);

@@ -64,7 +64,7 @@ describe("ProviderTokens", () => {
   });
 
   it("never refreshes within 20 minutes, and never lets a token reach 60 minutes", async () => {
-    const { tokens, refreshes, advance } = clocked(20 * MINUTE);
+    const { tokens, advance } = clocked(20 * MINUTE);
     const first = await tokens.get();
     advance(20 * MINUTE - 1);
     expect(await tokens.get()).toBe(first);

@@ -60,7 +60,7 @@ labels.forEach((label, i) => {
   if (!reasonOk || !hardOk) {
     misses.push(
       `  ${label.file}  ${label.mta.padEnd(40).slice(0, 40)}  expected ${label.reason}/${label.hard === null ? "-" : label.hard ? "hard" : "soft"}` +
-        `  got ${gotReason}/${entry ? entry.class : "-"}${hardOk ? "" : "  [HARD/SOFT]"}  (kind ${report.kind}, ${entry?.enhancedCode ?? entry?.status ?? "no code"}${entry?.command ? ", " + entry.command : ""})`,
+        `  got ${gotReason}/${entry ? entry.class : "-"}${hardOk ? "" : "  [HARD/SOFT]"}  (kind ${report.kind}, ${entry?.enhancedCode ?? entry?.status ?? "no code"}${entry?.command ? `, ${entry.command}` : ""})`,
     );
   }
 });

@@ -63,7 +63,7 @@ describe("inbound feedback with more events than one sendBatch", () => {
     const res = await send({ channel: "email", from: "news@lasthop.test", to: "many@example.org", subject: "Hi", text: "Hello" });
     await waitForStatus(res.body.id, "accepted");
     const one = dsn(res.body.id, "many@example.org");
-    const block = /Final-Recipient:[^]*?\r\n\r\n/.exec(one)![0];
+    const block = /Final-Recipient:[\s\S]*?\r\n\r\n/.exec(one)![0];
     const extra = Array.from({ length: 149 }, (_, i) => block.replace("many@example.org", `other${i}@example.org`)).join("");
     const raw = one.replace(block, block + extra);
     const body = JSON.stringify({ to: `bounce+${res.body.id}@bounces.lasthop.test`, from: "", raw: btoa(raw) });

@@ -121,7 +121,7 @@ describe("SMS over SMPP (through the bridge)", () => {
     fake = installSms();
     const stranger = await postInboundSms(dlr("42", "DELIVRD", { to: "+19999999999", route: "elsewhere" }));
     expect(stranger.status).toBe(422);
-    const forged = await postInboundSms(dlr("42", "DELIVRD"), "whsec_" + btoa("not-the-secret-at-all!!"));
+    const forged = await postInboundSms(dlr("42", "DELIVRD"), `whsec_${btoa("not-the-secret-at-all!!")}`);
     expect(forged.status).toBe(401);
     const bad = await postInboundSms({ kind: "dlr", route: "smsc", smscId: "1", stat: "MAYBE", from: "", to: "" });
     expect(bad.status).toBe(400);

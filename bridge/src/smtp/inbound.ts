@@ -33,7 +33,7 @@ import type { AddressInfo } from "node:net";
 import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMTPServerSession } from "smtp-server";
 import type { Logger } from "pino";
 import { EDGE_EMAIL_INBOUND_PATH } from "../../../src/core/bridge.ts";
-import { errorText, postToEdge } from "../edge.ts";
+import { postToEdge } from "../edge.ts";
 import type { InboundConfig } from "../config.ts";
 import type { Metrics } from "../metrics.ts";
 import { recipientDomain } from "./dns.ts";
