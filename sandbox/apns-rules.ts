@@ -32,7 +32,7 @@ const PUSH_TYPES = new Set([
   "fileprovider",
   "mdm",
   "liveactivity",
-  "pushtomain",
+  "pushtotalk",
   "location",
 ]);
 // "The canonical form is 32 lowercase hexadecimal digits, displayed in five groups separated by

@@ -95,7 +95,7 @@ export const apnsPushTypes = [
   "fileprovider",
   "mdm",
   "liveactivity",
-  "pushtomain",
+  "pushtotalk",
   "location",
 ] as const;
 

@@ -96,6 +96,9 @@ describe("sendRequest", () => {
     ["alert payload of 4500 bytes", { ...valid.apns, payload: payloadOfSize(4500) }, false, "payload"],
     ["background push at priority 10", { ...valid.apns, pushType: "background", priority: 10 }, false, "priority"],
     ["background push at default priority", { ...valid.apns, pushType: "background" }, true],
+    // apns-push-type: Apple's values (push to talk is "pushtotalk", with the .voip-ptt topic)
+    ["push-to-talk push", { ...valid.apns, pushType: "pushtotalk", topic: "com.acme.app.voip-ptt" }, true],
+    ["a push type Apple does not define", { ...valid.apns, pushType: "pushtomain" }, false, "pushType"],
     // apns-topic: a bundle id, with a push type's suffix
     ...(
       [
