@@ -1,11 +1,4 @@
-/**
- * Test helpers for the bridge: a small APNs-like HTTP/2 TLS server and the bits to drive a
- * bridge against it. The fixture checks provider tokens with node:crypto directly (not jose,
- * which the bridge signs with), answers by device token, and can misbehave on purpose:
- * GOAWAY after n streams, or drop the socket after n requests. It records what it received
- * and, separately, which apns-ids it *answered*: the never-sent-twice rule is checked on that.
- */
-import { execFileSync } from "node:child_process";
+
 import { createHash, generateKeyPairSync, verify as verifySignature, type KeyObject } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http2, { type Http2Session, type ServerHttp2Stream } from "node:http2";
@@ -13,6 +6,7 @@ import type { AddressInfo, Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SECRET } from "./fixtures/signed.ts";
+import { makeCertificate } from "./fixtures/tls.ts";
 import type { Config } from "../../bridge/src/config.ts";
 
 export { SECRET, signedPost } from "./fixtures/signed.ts";
@@ -105,30 +99,10 @@ export async function startApnsFixture(options: FixtureOptions = {}): Promise<Ap
   const dir = mkdtempSync(join(tmpdir(), "lasthop-apns-fixture-"));
   const keyFile = join(dir, "key.pem");
   const caFile = join(dir, "cert.pem");
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-subj",
-      "/CN=localhost",
-      "-addext",
-      "subjectAltName=DNS:localhost,IP:127.0.0.1",
-      "-days",
-      "2",
-      "-keyout",
-      keyFile,
-      "-out",
-      caFile,
-    ],
-    { stdio: "ignore" },
-  );
-  const caPem = readFileSync(caFile, "utf8");
+  const certificate = makeCertificate();
+  writeFileSync(keyFile, certificate.key);
+  writeFileSync(caFile, certificate.cert);
+  const caPem = certificate.cert;
 
   const received: Received[] = [];
   const answered: string[] = [];

@@ -1,11 +1,10 @@
-// Configuration: validated at start, and a bad value stops the process with one line naming
-// the variable and exit code 1. The process checks run the real entry point as a child.
-import { execFileSync } from "node:child_process";
+
 import { generateKeyPairSync } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig, smtpDefaults } from "../../bridge/src/config.ts";
 import { KEY_ID, makeApnsKey, SECRET, TEAM_ID, tempFile } from "./apns-fixture.ts";
 import { runBridgeToExit } from "./fixtures/bridge-process.ts";
+import { makeCertificate } from "./fixtures/tls.ts";
 
 const key = makeApnsKey();
 
@@ -166,29 +165,7 @@ describe("loadConfig", () => {
   });
 });
 
-/** Any certificate will do for the parsing check: a throwaway self-signed one from openssl. */
+/** Any certificate will do for the parsing check: a throwaway self-signed one. */
 function selfSignedPem(): { caPem: string } {
-  const caPem = execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-subj",
-      "/CN=ca",
-      "-days",
-      "1",
-      "-keyout",
-      "/dev/null",
-    ],
-    {
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "ignore"],
-    },
-  );
-  return { caPem };
+  return { caPem: makeCertificate().cert };
 }

@@ -1,32 +1,14 @@
-/**
- * Test helpers for the bridge's SMTP relay: a receiving MTA on smtp-server (127.0.0.1, port 0)
- * with a self-signed certificate that openssl makes at test time, for STARTTLS or implicit TLS.
- * The RCPT TO address decides the answer (first word found wins):
- *
- *   bounce → 550 5.1.1 at RCPT        soft  → 451 4.7.1 at RCPT
- *   block  → 554 5.7.1 after DATA     drop  → the socket is cut after DATA's final "." (no reply)
- *   else   → 250 2.0.0 Ok: queued as <id> after DATA
- *
- * It records every message (envelope, raw bytes as received, the session it came on, whether
- * the session was under TLS, who authenticated), the AUTH attempts, and the sessions: how many
- * were opened and the most that were open at once. Enhanced status codes are written into the
- * reply texts (smtp-server's own table is not used, ENHANCEDSTATUSCODES is not advertised).
- *
- * Also: a bridge `Config` for tests (test/node/apns-fixture.ts builds one without `smtp`), and
- * the signed POST to the bridge (from fixtures/signed.ts, as apns-fixture.ts has it too).
- */
-import { execFileSync } from "node:child_process";
+
 import { randomBytes, randomUUID } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMTPServerSession } from "smtp-server";
 import type { Config, SmtpConfig } from "../../bridge/src/config.ts";
 import type { MxRecord, SmtpResolver } from "../../bridge/src/smtp/dns.ts";
 import { SECRET } from "./fixtures/signed.ts";
 
 export { SECRET, signedPost } from "./fixtures/signed.ts";
+export { makeCertificate } from "./fixtures/tls.ts";
+import { makeCertificate } from "./fixtures/tls.ts";
 
 export type Received = {
   session: string;
@@ -74,39 +56,6 @@ export type SmtpFixture = {
 
 type Coded = Error & { responseCode: number };
 const refuse = (code: number, text: string): Coded => Object.assign(new Error(text), { responseCode: code });
-
-/** A self-signed P-256 certificate for localhost and 127.0.0.1, made by the openssl CLI. */
-export function makeCertificate(): { key: string; cert: string } {
-  const dir = mkdtempSync(join(tmpdir(), "lasthop-smtp-"));
-  try {
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=localhost",
-        "-addext",
-        "subjectAltName=DNS:localhost,IP:127.0.0.1",
-        "-keyout",
-        join(dir, "key.pem"),
-        "-out",
-        join(dir, "cert.pem"),
-      ],
-      { stdio: "pipe" },
-    );
-    return { key: readFileSync(join(dir, "key.pem"), "utf8"), cert: readFileSync(join(dir, "cert.pem"), "utf8") };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 let certificate: { key: string; cert: string } | undefined;
 
