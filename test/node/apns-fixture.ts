@@ -1,4 +1,10 @@
-
+/**
+ * Test helpers for the bridge: a small APNs-like HTTP/2 TLS server and the bits to drive a
+ * bridge against it. The fixture checks provider tokens with node:crypto directly (not jose,
+ * which the bridge signs with), answers by device token, and can misbehave on purpose:
+ * GOAWAY after n streams, or drop the socket after n requests. It records what it received
+ * and, separately, which apns-ids it *answered*: the never-sent-twice rule is checked on that.
+ */
 import { createHash, generateKeyPairSync, verify as verifySignature, type KeyObject } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http2, { type Http2Session, type ServerHttp2Stream } from "node:http2";

@@ -1,4 +1,5 @@
-
+// Configuration: validated at start, and a bad value stops the process with one line naming
+// the variable and exit code 1. The process checks run the real entry point as a child.
 import { generateKeyPairSync } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig, smtpDefaults } from "../../bridge/src/config.ts";

@@ -1,4 +1,20 @@
-
+/**
+ * Test helpers for the bridge's SMTP relay: a receiving MTA on smtp-server (127.0.0.1, port 0)
+ * with a self-signed certificate that openssl makes at test time, for STARTTLS or implicit TLS.
+ * The RCPT TO address decides the answer (first word found wins):
+ *
+ *   bounce → 550 5.1.1 at RCPT        soft  → 451 4.7.1 at RCPT
+ *   block  → 554 5.7.1 after DATA     drop  → the socket is cut after DATA's final "." (no reply)
+ *   else   → 250 2.0.0 Ok: queued as <id> after DATA
+ *
+ * It records every message (envelope, raw bytes as received, the session it came on, whether
+ * the session was under TLS, who authenticated), the AUTH attempts, and the sessions: how many
+ * were opened and the most that were open at once. Enhanced status codes are written into the
+ * reply texts (smtp-server's own table is not used, ENHANCEDSTATUSCODES is not advertised).
+ *
+ * Also: a bridge `Config` for tests (test/node/apns-fixture.ts builds one without `smtp`), and
+ * the signed POST to the bridge (from fixtures/signed.ts, as apns-fixture.ts has it too).
+ */
 import { randomBytes, randomUUID } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMTPServerSession } from "smtp-server";
