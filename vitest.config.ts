@@ -13,6 +13,8 @@ import {
   TEST_SMS_CONFIG,
 } from "./test/fixtures.ts";
 
+// The admin key is made at run time too; the Worker tests read it from the binding.
+const ADMIN_KEY = `admin-${randomBytes(16).toString("hex")}`;
 const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
 // Keys are made at run time: no secret, not even a test one, lives in the repo.
 const vapid = createECDH("prime256v1");
@@ -38,6 +40,8 @@ export default defineConfig({
                   [sha256(API_KEY_C)]: ACCOUNT_C,
                 }),
                 WEBHOOK_SECRET: `whsec_${randomBytes(32).toString("base64")}`,
+                CONFIG_KEYS: `test1:${randomBytes(32).toString("base64")}`,
+                ADMIN_API_KEY: ADMIN_KEY,
                 VAPID_PUBLIC_KEY: vapid.getPublicKey().toString("base64url"),
                 VAPID_PRIVATE_KEY: vapid.getPrivateKey().toString("base64url"),
                 VAPID_SUBJECT: "mailto:tests@lasthop.dev",

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 // The whole local stack in one process tree: the sandbox (every last hop, simulated), the
 // bridge (a Node process, as in production) and the Worker under wrangler dev (local
 // Durable Objects and Queues). Used by `npm start`, the end-to-end tests and the
@@ -154,6 +155,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     };
     const vars: Record<string, string> = {
       WEBHOOK_SECRET: secret,
+      // The configuration store's key ring: derived from the dev keys, so it is the same across
+      // `npm start` runs (which keep their state and their dev keys) and new in every test stack.
+      CONFIG_KEYS: `stack:${createHash("sha256").update(`lasthop config key\n${keys.dkim.privateKeyPem}`).digest("base64")}`,
       BRIDGE_URL: bridge.url,
       BRIDGE_CHANNELS: "apns,email,sms",
       SMS_CONFIG: JSON.stringify(Object.fromEntries((opts.smsAccounts ?? ["dev"]).map((a) => [a, smsAccount]))),

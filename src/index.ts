@@ -7,6 +7,9 @@ import type { QueuedSend } from "./state/types.ts";
 
 export { BridgeContainer } from "./containers/bridge.ts";
 export { AccountDO } from "./state/account.ts";
+export { ConfigDO } from "./state/config.ts";
+export { DirectoryDO } from "./state/directory.ts";
+export { LimiterDO } from "./state/limiter.ts";
 export { MessageDO } from "./state/message.ts";
 export { RecipientDO } from "./state/recipient.ts";
 export { RefDO } from "./state/ref.ts";

@@ -8,7 +8,9 @@ import { sendRequest, type SendRequest } from "../core/schema.ts";
 import { smsSenderAllowed } from "../core/sms/account.ts";
 import { planSms, type SmsEncoding } from "../core/sms/segment.ts";
 import { WEBPUSH_MAX_PLAINTEXT, endpointAllowed, parseAllowlist, payloadText } from "../core/webpush.ts";
+import { accountRuntime } from "../state/config-read.ts";
 import { messageStub } from "../state/stubs.ts";
+import type { AccountRuntime } from "../core/config/runtime.ts";
 import type { CreateResult } from "../state/types.ts";
 import { ApiError, tooDeep, validationError } from "../core/http.ts";
 import { jsonValueDepthWithin } from "../core/json-depth.ts";
@@ -33,7 +35,7 @@ export async function acceptMessage(env: Env, account: string, value: unknown, o
   const parsed = sendRequest.safeParse(value);
   if (!parsed.success) throw validationError(parsed.error);
   const request = parsed.data;
-  assertSendable(env, account, request);
+  assertSendable(env, await accountRuntime(env, account), request);
 
   const recipient = recipientOf(request);
   const key = await recipientKey(request.channel, recipient);
@@ -66,12 +68,16 @@ export async function acceptMessage(env: Env, account: string, value: unknown, o
 }
 
 /** What valid JSON the platform still cannot act on (422), or a payload too large once encrypted (400). */
-function assertSendable(env: Env, account: string, request: SendRequest): void {
-  if (!channelConfigured(request.channel, env)) {
+function assertSendable(env: Env, config: AccountRuntime, request: SendRequest): void {
+  if (!channelConfigured(request.channel, env, config)) {
     throw new ApiError(422, "channel_not_configured", `the ${request.channel} channel has no provider configured in this deployment`);
   }
   if (request.channel === "email") {
-    const allowed = emailSenderAllowed(env.EMAIL_CONFIG, account, request.from);
+    const allowed = emailSenderAllowed(
+      config.sections.email,
+      config.domains.map((d) => d.domain),
+      request.from,
+    );
     if (allowed === "no_config") throw new ApiError(422, "channel_not_configured", "the email channel is not configured for this account");
     if (allowed === "domain") {
       throw new ApiError(422, "sender_not_allowed", "the From domain is not one of this account's sending domains", [
@@ -80,7 +86,7 @@ function assertSendable(env: Env, account: string, request: SendRequest): void {
     }
   }
   if (request.channel === "sms") {
-    const allowed = smsSenderAllowed(env.SMS_CONFIG, account, request.from, request.route);
+    const allowed = smsSenderAllowed(config.sections.sms, request.from, request.route);
     if (allowed === "no_config") throw new ApiError(422, "channel_not_configured", "the sms channel is not configured for this account");
     if (allowed === "sender") {
       throw new ApiError(422, "sender_not_allowed", "this sender is not one of the account's SMS senders", [

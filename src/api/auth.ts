@@ -1,48 +1,131 @@
 import { createMiddleware } from "hono/factory";
-import { sha256Hex } from "../core/bytes.ts";
+import { sha256Hex, utf8 } from "../core/bytes.ts";
+import { keyHash, type KeyGrant, type Scope } from "../core/config/keys.ts";
+import { leaseSize, retryAfterSeconds } from "../core/config/rate.ts";
 import { ApiError } from "../core/http.ts";
+import { keyGrant } from "../state/config-read.ts";
+import { configStub, limiterStub } from "../state/stubs.ts";
 import type { AppEnv } from "./types.ts";
 
+function bearer(header: string | undefined): string {
+  const match = /^Bearer\s+(\S+)$/i.exec(header ?? "");
+  if (!match) throw new ApiError(401, "unauthorized", "send Authorization: Bearer <api key>");
+  return match[1];
+}
+
 /**
- * Bearer API keys. Only their SHA-256 is configured (secret `API_KEYS`: a JSON object of
- * sha256-hex → account id), so a leaked config never leaks a usable key.
+ * Bearer API keys, looked up by their SHA-256 in the configuration store (cached per isolate
+ * for a few seconds). `scope` is what the route needs: a key without it answers 403 naming it.
+ * Then the key's rate limit, then the route.
  *
  * @example
- * app.use("/v1/messages/*", apiKeyAuth())
+ * app.post("/v1/messages", apiKeyAuth("send"), …)
  */
-export function apiKeyAuth() {
+export function apiKeyAuth(scope: Scope) {
   return createMiddleware<AppEnv>(async function authenticate(c, next) {
-    const header = c.req.header("authorization") ?? "";
-    const match = /^Bearer\s+(\S+)$/i.exec(header);
-    if (!match) throw new ApiError(401, "unauthorized", "send Authorization: Bearer <api key>");
-    const account = apiKeys(c.env.API_KEYS).get(await sha256Hex(match[1]));
-    if (!account) throw new ApiError(401, "unauthorized", "the API key is not valid");
-    c.set("account", account);
+    const hash = await keyHash(bearer(c.req.header("authorization")));
+    const grant = await keyGrant(c.env, hash);
+    if (grant === null) throw new ApiError(401, "unauthorized", "the API key is not valid");
+    if (grant === "disabled") throw new ApiError(403, "account_disabled", "this account is disabled; ask the platform's operator");
+    if (!grant.scopes.includes(scope)) {
+      throw new ApiError(403, "insufficient_scope", `this API key lacks the ${scope} scope`, [
+        { path: "scopes", message: `needs ${scope}` },
+      ]);
+    }
+    await spend(c.env, grant);
+    touch(c.env, grant, executionContext(c));
+    c.set("account", grant.account);
+    c.set("key", grant);
     await next();
   });
 }
 
-const parsed = new Map<string, ReadonlyMap<string, string>>();
+/** The platform admin: `Authorization: Bearer <ADMIN_API_KEY>`, compared in constant time. */
+export function adminAuth() {
+  return createMiddleware<AppEnv>(async function authenticateAdmin(c, next) {
+    const presented = bearer(c.req.header("authorization"));
+    const expected = c.env.ADMIN_API_KEY;
+    if (!expected) throw new ApiError(401, "unauthorized", "no admin key is configured for this deployment");
+    const [a, b] = await Promise.all([sha256Hex(presented), sha256Hex(expected)]);
+    if (!timingSafeEqual(a, b)) throw new ApiError(401, "unauthorized", "the admin key is not valid");
+    await next();
+  });
+}
 
-/**
- * Parsed once per isolate: the secret does not change while it lives. A Map, so no lookup can
- * reach Object.prototype's members; a secret that does not parse authenticates nobody (401).
- */
-function apiKeys(json: string | undefined): ReadonlyMap<string, string> {
-  if (!json) return new Map();
-  let keys = parsed.get(json);
-  if (!keys) {
-    const map = new Map<string, string>();
-    try {
-      const value: unknown = JSON.parse(json);
-      if (value && typeof value === "object" && !Array.isArray(value)) {
-        for (const [hash, account] of Object.entries(value)) if (typeof account === "string" && account) map.set(hash, account);
-      }
-    } catch {
-      console.error(JSON.stringify({ msg: "API_KEYS is not JSON: no key is valid" }));
-    }
-    keys = map;
-    parsed.set(json, keys);
+/** Hono throws when there is no execution context (the app called directly in a test). */
+function executionContext(c: { executionCtx: { waitUntil(promise: Promise<unknown>): void } }) {
+  try {
+    return c.executionCtx;
+  } catch {
+    return { waitUntil: () => {} };
   }
-  return keys;
+}
+
+function timingSafeEqual(a: string, b: string): boolean {
+  const x = utf8(a);
+  const y = utf8(b);
+  let diff = x.length ^ y.length;
+  for (let i = 0; i < Math.min(x.length, y.length); i++) diff |= x[i] ^ y[i];
+  return diff === 0;
+}
+
+type LocalLease = { tokens: number; until: number; refused: boolean; pending?: Promise<void> };
+
+/** This isolate's unspent leases, per key. */
+const leases = new Map<string, LocalLease>();
+
+/** Spends one token of the key's budget, leasing more from its LimiterDO when this isolate has none. */
+async function spend(env: Env, grant: KeyGrant): Promise<void> {
+  const id = `${grant.account}\n${grant.keyId}`;
+  for (;;) {
+    const now = Date.now();
+    let lease = leases.get(id);
+    if (!lease || lease.until <= now) {
+      lease = { tokens: 0, until: 0, refused: false };
+      leases.set(id, lease);
+    }
+    if (lease.tokens > 0) {
+      lease.tokens -= 1;
+      return;
+    }
+    // Refused in this window already: no need to ask again before it ends.
+    if (lease.refused) throw rateLimited(lease.until, now);
+    const current = lease;
+    current.pending ??= limiterStub(env, grant.account, grant.keyId)
+      .lease(grant.ratePerSecond, leaseSize(grant.ratePerSecond))
+      .then((granted) => {
+        current.tokens += granted.tokens;
+        current.until = granted.until;
+        current.refused = granted.tokens === 0;
+      })
+      .finally(() => {
+        current.pending = undefined;
+      });
+    await current.pending;
+  }
+}
+
+function rateLimited(until: number, now: number): ApiError {
+  const seconds = retryAfterSeconds(until, now);
+  return new ApiError(429, "rate_limited", `this API key is over its rate limit; retry in ${seconds} s`, [], {
+    "retry-after": String(seconds),
+  });
+}
+
+/** Last use, written at most once a minute per key per isolate, after the answer. */
+const touched = new Map<string, number>();
+function touch(env: Env, grant: KeyGrant, ctx: { waitUntil(promise: Promise<unknown>): void }): void {
+  const now = Date.now();
+  if ((touched.get(grant.keyId) ?? 0) > now - 60_000) return;
+  touched.set(grant.keyId, now);
+  ctx.waitUntil(
+    configStub(env, grant.account)
+      .touchKey(grant.account, grant.keyId, new Date(now).toISOString())
+      .catch(() => touched.delete(grant.keyId)),
+  );
+}
+
+/** Reads need `read`; writes need the route's own scope. */
+export function scoped(write: Scope) {
+  return createMiddleware<AppEnv>((c, next) => apiKeyAuth(c.req.method === "GET" || c.req.method === "HEAD" ? "read" : write)(c, next));
 }

@@ -8,7 +8,8 @@
  */
 import { parseFeedbackMessage } from "../core/bounce/parse.ts";
 import { feedbackEvents } from "../core/bounce/events.ts";
-import { accountsForBounceDomain, domainOf } from "../core/email.ts";
+import { domainOf } from "../core/email.ts";
+import { claimants } from "../state/config-read.ts";
 import { enqueueEvents } from "./enqueue.ts";
 import { accountStub, messageStub } from "../state/stubs.ts";
 
@@ -18,7 +19,7 @@ export type IngestResult =
   | { outcome: "not_ours" };
 
 export async function ingestFeedbackEmail(env: Env, raw: Uint8Array, envelopeTo: string): Promise<IngestResult> {
-  const accounts = accountsForBounceDomain(env.EMAIL_CONFIG, domainOf(envelopeTo));
+  const accounts = await claimants(env, "bounce_domain", domainOf(envelopeTo));
   if (accounts.length === 0) return { outcome: "not_ours" };
   const report = await parseFeedbackMessage(raw, { envelopeTo });
   const receivedAt = new Date().toISOString();

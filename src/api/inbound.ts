@@ -5,7 +5,8 @@ import { ingestFeedbackEmail } from "./feedback-email.ts";
 import { ingestMo } from "./mo.ts";
 import { EDGE_EMAIL_INBOUND_PATH, EDGE_SMS_INBOUND_PATH, smsInbound } from "../core/bridge.ts";
 import { derivedEventId } from "../core/ids.ts";
-import { accountForAddress } from "../core/sms/account.ts";
+import { accountForAddress, senderKey } from "../core/sms/account.ts";
+import { claimants } from "../state/config-read.ts";
 import { accountStub, refStub } from "../state/stubs.ts";
 import type { ReceiptResult } from "../state/types.ts";
 import { limitBody, limitBodyTo } from "./body.ts";
@@ -64,7 +65,11 @@ inbound.post("/sms", signatureHeadersFirst, limitBody, async (c) => {
   const item = parsed.data;
   const now = new Date().toISOString();
   // Receipts come back to our original sender, MO to the number texted: either way `to` is ours.
-  const account = accountForAddress(c.env.SMS_CONFIG, item.to, item.route);
+  const [owners, routeUsers] = await Promise.all([
+    claimants(c.env, "sms_sender", senderKey(item.to)),
+    claimants(c.env, "sms_bridge_route", item.route),
+  ]);
+  const account = accountForAddress(owners, routeUsers);
   if (!account) {
     console.warn(JSON.stringify({ msg: "deliver_sm for a sender no account owns", kind: item.kind, route: item.route, to: item.to }));
     throw new ApiError(422, "not_ours", `${item.to} is not a sender of any account using route ${item.route}`);

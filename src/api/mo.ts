@@ -1,5 +1,6 @@
 import { acceptMessage } from "./accept.ts";
-import { accountSmsConfig, optOutKey, senderKey } from "../core/sms/account.ts";
+import { optOutKey, senderKey } from "../core/sms/account.ts";
+import { accountRuntime } from "../state/config-read.ts";
 import { moKeyword, type Keyword } from "../core/sms/keywords.ts";
 import type { InboundSms } from "../state/account.ts";
 import { accountStub, recipientStub } from "../state/stubs.ts";
@@ -21,7 +22,7 @@ function e164(address: string): string | null {
  * crash finishes what the first delivery started and replies once.
  */
 export async function ingestMo(env: Env, account: string, mo: MoInput): Promise<MoResult> {
-  const config = accountSmsConfig(env.SMS_CONFIG, account);
+  const config = (await accountRuntime(env, account)).sections.sms;
   const keyword = config ? moKeyword(mo.body, config.keywords) : null;
   const inbox = accountStub(env, account);
   if (await inbox.inboundSeen(mo.id)) return { outcome: "duplicate", keyword };

@@ -1,2 +1,4 @@
-/** The Hono environment of every route: the Worker's bindings and the authenticated account. */
-export type AppEnv = { Bindings: Env; Variables: { account: string } };
+import type { KeyGrant } from "../core/config/keys.ts";
+
+/** The Hono environment of every route: the Worker's bindings, the authenticated account and its key. */
+export type AppEnv = { Bindings: Env; Variables: { account: string; key: KeyGrant } };

@@ -5,6 +5,7 @@ import { eventBatch, type CanonicalEvent } from "../core/schema.ts";
 import { enqueueEvents } from "./enqueue.ts";
 import { limitBody } from "./body.ts";
 import { ApiError, assertSigned, readJson, validationError } from "../core/http.ts";
+import { accountRuntime } from "../state/config-read.ts";
 import type { AppEnv } from "./types.ts";
 import { ingestMo } from "./mo.ts";
 import { restRouteFor, signedUrlCandidates, statusEvent, twilioQuery, verifyTwilio } from "../webhooks/twilio.ts";
@@ -25,7 +26,7 @@ export const webhooks = new Hono<AppEnv>()
    */
   .post("/twilio", limitBody, async (c) => {
     const query = twilioQuery.safeParse(c.req.query());
-    const route = query.success ? restRouteFor(c.env, query.data) : null;
+    const route = query.success ? restRouteFor((await accountRuntime(c.env, query.data.account)).sections.sms, query.data) : null;
     // Form bodies are bytes to workerd; decode them as UTF-8 (what Twilio sends) ourselves.
     const raw = new TextDecoder().decode(await c.req.arrayBuffer());
     const params = [...new URLSearchParams(raw)];

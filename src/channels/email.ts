@@ -1,7 +1,7 @@
 import { Mailbox, createMimeMessage, type MIMEMessage } from "mimetext/browser";
 import { BRIDGE_SMTP_PATH, type SmtpBatch } from "../core/bridge.ts";
+import type { AccountRuntime } from "../core/config/runtime.ts";
 import {
-  accountEmailConfig,
   base64Lines,
   domainOf,
   fitsSevenBit,
@@ -15,7 +15,7 @@ import type { SendOutcome } from "../core/outcome.ts";
 import type { EmailSend } from "../core/schema.ts";
 import { sendBatchToBridge } from "./bridge.ts";
 
-export type EmailJob = { id: string; account: string; createdAt: string; request: EmailSend };
+export type EmailJob = { id: string; account: string; createdAt: string; request: EmailSend; config: AccountRuntime };
 
 /**
  * Composes the RFC 5322 message. Deterministic for a message (Date is its creation time,
@@ -90,9 +90,9 @@ export async function sendEmailBatch(jobs: EmailJob[], env: Env): Promise<SendOu
   const items: SmtpBatch["items"] = [];
   const indexes: number[] = [];
   for (const [index, job] of jobs.entries()) {
-    const config = accountEmailConfig(env.EMAIL_CONFIG, job.account);
+    const config = job.config.sections.email;
     if (!config) {
-      outcomes[index] = { kind: "failed", detail: { reason: "channel_not_configured", hint: "the account has no EMAIL_CONFIG entry" } };
+      outcomes[index] = { kind: "failed", detail: { reason: "channel_not_configured", hint: "the account has no email settings" } };
       continue;
     }
     let raw: string;
@@ -109,7 +109,7 @@ export async function sendEmailBatch(jobs: EmailJob[], env: Env): Promise<SendOu
       mailFrom: verpAddress(job.id, config.bounceDomain),
       rcptTo: job.request.to,
       raw,
-      ...(config.dkim ? { dkim: config.dkim } : {}),
+      ...dkimFor(job, config),
       relay: config.relay,
     });
     indexes.push(index);
@@ -126,6 +126,17 @@ export async function sendEmailBatch(jobs: EmailJob[], env: Env): Promise<SendOu
     });
   }
   return outcomes;
+}
+
+/**
+ * The DKIM key for this From: the verified domain's own key (`/v1/domains`), else the key of
+ * the account's email settings, else none (the relay sends unsigned).
+ */
+function dkimFor(job: EmailJob, config: EmailAccountConfig): { dkim?: SmtpBatch["items"][number]["dkim"] } {
+  const from = domainOf(job.request.from);
+  const own = job.config.domains.find((d) => d.domain.toLowerCase() === from);
+  if (own) return { dkim: { domain: own.domain, selector: own.selector, privateKey: own.privateKey, algorithm: own.algorithm } };
+  return config.dkim ? { dkim: config.dkim } : {};
 }
 
 /** Keeps each bridge request well under its 5 MiB body limit. */

@@ -1,5 +1,5 @@
 import { FCM_SCOPE, fcmErrorCode, fcmOutcome } from "../core/fcm.ts";
-import { parseServiceAccount, tokenUsable, type AccessToken, type ServiceAccount } from "../core/google-oauth.ts";
+import { tokenUsable, type AccessToken, type ServiceAccount } from "../core/google-oauth.ts";
 import type { SendOutcome } from "../core/outcome.ts";
 import type { z } from "zod";
 import type { fcmSend } from "../core/schema.ts";
@@ -10,18 +10,23 @@ type FcmSend = z.infer<typeof fcmSend>;
 const cached = new Map<string, AccessToken>();
 const pending = new Map<string, Promise<AccessToken>>();
 
-async function accessToken(env: Env, sa: ServiceAccount, rejected?: string): Promise<AccessToken> {
-  const hit = cached.get(sa.client_email);
+/**
+ * The account's token for this service account. The TokenDO's name carries the account and
+ * the service account's key id, so two accounts never share a token, and a replaced key mints anew.
+ */
+async function accessToken(env: Env, account: string, sa: ServiceAccount, rejected?: string): Promise<AccessToken> {
+  const name = `${account}:${sa.client_email}:${typeof sa.private_key_id === "string" ? sa.private_key_id : ""}`;
+  const hit = cached.get(name);
   if (tokenUsable(hit, rejected)) return hit;
   // One request to TokenDO per isolate at a time, however many sends are waiting.
-  let flight = pending.get(sa.client_email);
+  let flight = pending.get(name);
   if (!flight) {
-    const stub = env.TOKENS.get(env.TOKENS.idFromName(sa.client_email));
-    flight = stub.accessToken(env.FCM_SERVICE_ACCOUNT, FCM_SCOPE, rejected).finally(() => pending.delete(sa.client_email));
-    pending.set(sa.client_email, flight);
+    const stub = env.TOKENS.get(env.TOKENS.idFromName(name));
+    flight = stub.accessToken(JSON.stringify(sa), FCM_SCOPE, rejected).finally(() => pending.delete(name));
+    pending.set(name, flight);
   }
   const token = await flight;
-  cached.set(sa.client_email, token);
+  cached.set(name, token);
   return token;
 }
 
@@ -29,9 +34,7 @@ async function accessToken(env: Env, sa: ServiceAccount, rejected?: string): Pro
  * Sends one FCM HTTP v1 message. Our message id rides in `data` (FCM's only per-message
  * field the app can read), so an app can report opens against it.
  */
-export async function sendFcm(request: FcmSend, messageId: string, env: Env): Promise<SendOutcome> {
-  const sa = parseServiceAccount(env.FCM_SERVICE_ACCOUNT);
-  if (!sa) return { kind: "failed", detail: { reason: "configuration", hint: "FCM_SERVICE_ACCOUNT is missing or invalid" } };
+export async function sendFcm(request: FcmSend, messageId: string, account: string, sa: ServiceAccount, env: Env): Promise<SendOutcome> {
   const url = `${env.FCM_ORIGIN.replace(/\/$/, "")}/v1/projects/${sa.project_id}/messages:send`;
   const body = JSON.stringify({
     message: { ...request.message, token: request.to, data: { ...request.message.data, lasthop_message_id: messageId } },
@@ -39,13 +42,13 @@ export async function sendFcm(request: FcmSend, messageId: string, env: Env): Pr
   const post = (token: AccessToken) =>
     fetch(url, { method: "POST", headers: { authorization: `Bearer ${token.token}`, "content-type": "application/json" }, body });
   try {
-    let token = await accessToken(env, sa);
+    let token = await accessToken(env, account, sa);
     let response = await post(token);
     let answer: unknown = await response.json().catch(() => null);
     // A 401 UNAUTHENTICATED means our access token went bad early: refresh once and retry.
     // THIRD_PARTY_AUTH_ERROR is also a 401, but it is about APNs/web push credentials in Firebase.
     if (response.status === 401 && fcmErrorCode(answer as never) !== "THIRD_PARTY_AUTH_ERROR") {
-      token = await accessToken(env, sa, token.token);
+      token = await accessToken(env, account, sa, token.token);
       response = await post(token);
       answer = await response.json().catch(() => null);
     }

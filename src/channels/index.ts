@@ -1,12 +1,12 @@
 import { bridgeServes } from "../core/bridge.ts";
-import { channelConfigured } from "../core/channels.ts";
+import { parseServiceAccount } from "../core/google-oauth.ts";
 import type { SendOutcome } from "../core/outcome.ts";
 import type { SendRequest } from "../core/schema.ts";
 import { vapidFrom } from "../core/webpush.ts";
 import { sendApnsBatch } from "./apns.ts";
 import { sendEmailBatch } from "./email.ts";
 import { sendFcm } from "./fcm.ts";
-import type { SendJob } from "./job.ts";
+import type { SendJob, SmsJob } from "./job.ts";
 import { sendSmsBatch } from "./sms.ts";
 import { sendWebPush } from "./webpush.ts";
 
@@ -23,9 +23,10 @@ export async function sendAll(jobs: SendJob[], env: Env): Promise<SendOutcome[]>
     id: string;
     account: string;
     createdAt: string;
+    config: SendJob["config"];
     request: Extract<SendRequest, { channel: "email" }>;
   }> = [];
-  const sms: Array<{ index: number; id: string; account: string; route?: string; request: Extract<SendRequest, { channel: "sms" }> }> = [];
+  const sms: Array<SmsJob & { index: number }> = [];
   const pending: Promise<void>[] = [];
   jobs.forEach((job, index) => {
     const { request } = job;
@@ -55,11 +56,15 @@ export async function sendAll(jobs: SendJob[], env: Env): Promise<SendOutcome[]>
   return outcomes;
 }
 
-async function sendOne({ id, request }: SendJob, env: Env): Promise<SendOutcome> {
+/** Web push and FCM, one fetch each, with the account's own credentials (else the deployment's). */
+async function sendOne({ id, account, request, config }: SendJob, env: Env): Promise<SendOutcome> {
   if (request.channel === "webpush") {
-    const vapid = vapidFrom(env);
+    const vapid = config.sections.webpush ?? vapidFrom(env);
     if (vapid) return sendWebPush(request, vapid);
   }
-  if (request.channel === "fcm" && channelConfigured("fcm", env)) return sendFcm(request, id, env);
+  if (request.channel === "fcm") {
+    const sa = config.sections.fcm?.serviceAccount ?? parseServiceAccount(env.FCM_SERVICE_ACCOUNT);
+    if (sa) return sendFcm(request, id, account, sa, env);
+  }
   return { kind: "failed", detail: { reason: "channel_not_configured", channel: request.channel } };
 }

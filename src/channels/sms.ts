@@ -1,6 +1,6 @@
 import { BRIDGE_SMPP_PATH, bridgeServes } from "../core/bridge.ts";
 import type { OutcomeDetail, SendOutcome } from "../core/outcome.ts";
-import { accountSmsConfig, candidateRoutes, type SmsRoute } from "../core/sms/account.ts";
+import { candidateRoutes, type SmsRoute } from "../core/sms/account.ts";
 import { referenceFor } from "../core/sms/segment.ts";
 import { sendBatchToBridge } from "./bridge.ts";
 import type { SmsJob } from "./job.ts";
@@ -50,9 +50,9 @@ export async function sendSmsBatch(jobs: SmsJob[], env: Env): Promise<SendOutcom
   const outcomes: SendOutcome[] = new Array(jobs.length);
   let pending: Pending[] = [];
   jobs.forEach((job, index) => {
-    const config = accountSmsConfig(env.SMS_CONFIG, job.account);
+    const config = job.config.sections.sms;
     if (!config) {
-      outcomes[index] = { kind: "failed", detail: { reason: "channel_not_configured", hint: "the account has no SMS_CONFIG entry" } };
+      outcomes[index] = { kind: "failed", detail: { reason: "channel_not_configured", hint: "the account has no SMS settings" } };
       return;
     }
     const routes = candidateRoutes(config, job.request.route, job.route);

@@ -4,13 +4,12 @@
  */
 import { z } from "zod";
 import { fromBase64, toBase64Url, utf8 } from "./bytes.ts";
-import { accountConfigs } from "./account-config.ts";
 import { dkimKey, smtpRelay } from "./bridge.ts";
 
-/** One account's email setup (secret EMAIL_CONFIG: JSON of account id → this). */
+/** One account's email setup (its `email` configuration section; `EMAIL_CONFIG` seeds it). */
 export const emailAccountConfig = z.strictObject({
-  /** Domains the account may put in From:. */
-  sendingDomains: z.array(z.string().min(1)).min(1),
+  /** Domains the account may put in From: besides its verified `/v1/domains`. */
+  sendingDomains: z.array(z.string().min(1).max(253)).max(1000).default([]),
   /** The domain of the VERP return-path; its MX (or Email Routing) brings bounces back to us. */
   bounceDomain: z.string().min(1),
   dkim: dkimKey.optional(),
@@ -23,17 +22,6 @@ export const emailAccountConfig = z.strictObject({
 });
 export type EmailAccountConfig = z.infer<typeof emailAccountConfig>;
 
-/** The accounts whose bounce domain is `domain`: inbound feedback is theirs to claim. */
-export function accountsForBounceDomain(json: string | undefined, domain: string): string[] {
-  return [...accountConfigs(json, emailAccountConfig)]
-    .filter(([, config]) => config.bounceDomain.toLowerCase() === domain.toLowerCase())
-    .map(([account]) => account);
-}
-
-export function accountEmailConfig(json: string | undefined, account: string): EmailAccountConfig | null {
-  return accountConfigs(json, emailAccountConfig).get(account) ?? null;
-}
-
 /** The domain of an address, lower-cased; an envelope address may keep its closing `>`. */
 export function domainOf(address: string): string {
   return address
@@ -42,12 +30,15 @@ export function domainOf(address: string): string {
     .toLowerCase();
 }
 
-/** Whether this account may send email from this address (422 otherwise). */
-export function emailSenderAllowed(json: string | undefined, account: string, from: string): "ok" | "no_config" | "domain" {
-  const config = accountEmailConfig(json, account);
+/** Whether this account may send email from this address (422 otherwise): a listed or a verified domain. */
+export function emailSenderAllowed(
+  config: EmailAccountConfig | undefined,
+  verifiedDomains: readonly string[],
+  from: string,
+): "ok" | "no_config" | "domain" {
   if (!config) return "no_config";
   const domain = domainOf(from);
-  return config.sendingDomains.some((d) => d.toLowerCase() === domain) ? "ok" : "domain";
+  return [...config.sendingDomains, ...verifiedDomains].some((d) => d.toLowerCase() === domain) ? "ok" : "domain";
 }
 
 /** The per-message envelope sender: a DSN sent to it names the message even with every header stripped. */

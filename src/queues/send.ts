@@ -1,6 +1,8 @@
 import { sendAll } from "../channels/index.ts";
 import type { SendOutcome } from "../core/outcome.ts";
 import { emailRetryDelaySeconds, outlivesMaxAge, retryDelaySeconds } from "../core/retry.ts";
+import type { AccountRuntime } from "../core/config/runtime.ts";
+import { accountRuntime } from "../state/config-read.ts";
 import { messageStub } from "../state/stubs.ts";
 import type { AttemptStart, QueuedSend } from "../state/types.ts";
 
@@ -22,16 +24,22 @@ export async function consumeSends(batch: MessageBatch<QueuedSend>, env: Env): P
   if (started.length === 0) return;
   let outcomes: SendOutcome[];
   try {
-    outcomes = await sendAll(
-      started.map(({ message, start }) => ({
+    // Each account's configuration once per batch (and cached per isolate across batches).
+    const configs = new Map<string, Promise<AccountRuntime>>();
+    for (const { message } of started) {
+      if (!configs.has(message.body.account)) configs.set(message.body.account, accountRuntime(env, message.body.account));
+    }
+    const jobs = await Promise.all(
+      started.map(async ({ message, start }) => ({
         id: message.body.messageId,
         account: message.body.account,
         createdAt: start.createdAt,
         request: start.request,
         ...(start.route ? { route: start.route } : {}),
+        config: await configs.get(message.body.account)!,
       })),
-      env,
     );
+    outcomes = await sendAll(jobs, env);
   } catch (err) {
     outcomes = started.map(() => ({ kind: "retry", detail: { reason: "send_crashed", error: String(err) } }));
   }

@@ -47,3 +47,23 @@ export function counterStubs(env: Bindings, account: string) {
     ...Array.from({ length: COUNTER_SHARDS }, (_, n) => env.ACCOUNT.get(env.ACCOUNT.idFromName(`${account}:counters:${n}`))),
   ];
 }
+
+/** An account's configuration: keys, sections, domains, audit (named by the account alone). */
+export function configStub(env: Pick<Env, "CONFIG">, account: string) {
+  return env.CONFIG.get(env.CONFIG.idFromName(account));
+}
+
+/** The platform directory: the account list and the claims of feedback that names no account. */
+export function directoryStub(env: Pick<Env, "DIRECTORY">) {
+  return env.DIRECTORY.get(env.DIRECTORY.idFromName("accounts"));
+}
+
+/** Key hash → account, in 16 shards by the hash's first hex digit. */
+export function keyIndexStub(env: Pick<Env, "DIRECTORY">, hash: string) {
+  return env.DIRECTORY.get(env.DIRECTORY.idFromName(`keys:${hash[0]}`));
+}
+
+/** One API key's rate budget. */
+export function limiterStub(env: Pick<Env, "LIMITER">, account: string, keyId: string) {
+  return env.LIMITER.get(env.LIMITER.idFromName(`${account}:limit:${keyId}`));
+}

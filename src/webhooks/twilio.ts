@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { derivedEventId } from "../core/ids.ts";
 import type { CanonicalEvent } from "../core/schema.ts";
-import { accountSmsConfig, routeByName, type SmsRoute } from "../core/sms/account.ts";
+import { routeByName, type SmsAccountConfig, type SmsRoute } from "../core/sms/account.ts";
 import { twilioStatusVerdict, verifyTwilioSignature, type FormParams } from "../core/sms/twilio.ts";
 
 /** What the callback URL names (`statusCallbackUrl`); the signature covers it whole. */
@@ -24,8 +24,7 @@ export function signedUrlCandidates(requestUrl: string, publicUrl: string | unde
 }
 
 /** The route's auth token, when the URL names a REST route of a configured account. */
-export function restRouteFor(env: Pick<Env, "SMS_CONFIG">, query: TwilioQuery): Extract<SmsRoute, { type: "rest" }> | null {
-  const config = accountSmsConfig(env.SMS_CONFIG, query.account);
+export function restRouteFor(config: SmsAccountConfig | undefined, query: TwilioQuery): Extract<SmsRoute, { type: "rest" }> | null {
   const route = config ? routeByName(config, query.route) : null;
   return route?.type === "rest" ? route : null;
 }

@@ -1,10 +1,9 @@
 /**
- * One account's SMS setup (secret SMS_CONFIG: JSON of account id → this): its ordered routes,
+ * One account's SMS setup (its `sms` configuration section; `SMS_CONFIG` seeds it): its ordered routes,
  * the senders it owns (numbers, short codes, alphanumeric ids: MO and DLRs addressed to them
  * are its own), and the opt-out keywords and replies its recipients get.
  */
 import { z } from "zod";
-import { accountConfigs } from "../account-config.ts";
 import type { OutcomeDetail } from "../outcome.ts";
 
 /** A route carried by an SMPP route of the bridge (its SMPP_ROUTES name). */
@@ -56,14 +55,6 @@ export const smsAccountConfig = z.strictObject({
 });
 export type SmsAccountConfig = z.infer<typeof smsAccountConfig>;
 
-function parseAll(json: string | undefined): ReadonlyMap<string, SmsAccountConfig> {
-  return accountConfigs(json, smsAccountConfig);
-}
-
-export function accountSmsConfig(json: string | undefined, account: string): SmsAccountConfig | null {
-  return parseAll(json).get(account) ?? null;
-}
-
 /** Senders compare without the `+` and spaces: SMSCs write international numbers without it. */
 export function senderKey(address: string): string {
   return address.replace(/[\s+]/g, "").toLowerCase();
@@ -71,12 +62,10 @@ export function senderKey(address: string): string {
 
 /** Whether this account may send SMS from this sender, and over the route type asked for. */
 export function smsSenderAllowed(
-  json: string | undefined,
-  account: string,
+  config: SmsAccountConfig | undefined,
   from: string,
   route?: "smpp" | "rest",
 ): "ok" | "no_config" | "sender" | "route" {
-  const config = accountSmsConfig(json, account);
   if (!config) return "no_config";
   if (!config.senders.some((s) => senderKey(s) === senderKey(from))) return "sender";
   if (route && !config.routes.some((r) => r.type === route)) return "route";
@@ -84,17 +73,27 @@ export function smsSenderAllowed(
 }
 
 /**
- * Whose number an MO or receipt was addressed to. Falls back to the accounts using the bridge
- * route it came in on, when exactly one does (an SMSC may rewrite the address).
+ * What an account's SMS section claims in the platform directory, so an MO or a receipt
+ * (which names a number and a bridge route, never an account) finds its owner.
  */
-export function accountForAddress(json: string | undefined, address: string, bridgeRoute?: string): string | null {
-  const all = [...parseAll(json)];
-  const key = senderKey(address);
-  const owner = all.find(([, config]) => config.senders.some((s) => senderKey(s) === key));
-  if (owner) return owner[0];
-  if (bridgeRoute === undefined) return null;
-  const users = all.filter(([, config]) => config.routes.some((r) => r.type === "smpp" && (r.bridgeRoute ?? r.name) === bridgeRoute));
-  return users.length === 1 ? users[0]![0] : null;
+export function smsClaims(config: SmsAccountConfig | undefined): Array<{ kind: "sms_sender" | "sms_bridge_route"; value: string }> {
+  if (!config) return [];
+  return [
+    ...config.senders.map((s) => ({ kind: "sms_sender" as const, value: senderKey(s) })),
+    ...config.routes.flatMap((r) => (r.type === "smpp" ? [{ kind: "sms_bridge_route" as const, value: r.bridgeRoute ?? r.name }] : [])),
+  ];
+}
+
+/**
+ * Whose number an MO or receipt was addressed to: the one account that owns the sender, or,
+ * when none or several do, the one account among them using the bridge route it came in on
+ * (an SMSC may rewrite the address). Anything ambiguous is nobody's.
+ */
+export function accountForAddress(senderOwners: readonly string[], routeUsers: readonly string[] | null): string | null {
+  if (senderOwners.length === 1) return senderOwners[0]!;
+  if (routeUsers === null) return null;
+  const candidates = senderOwners.length > 1 ? routeUsers.filter((a) => senderOwners.includes(a)) : routeUsers;
+  return candidates.length === 1 ? candidates[0]! : null;
 }
 
 export function routeByName(config: SmsAccountConfig, name: string): SmsRoute | null {

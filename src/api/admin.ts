@@ -1,0 +1,75 @@
+import { Hono } from "hono";
+import { z } from "zod";
+import { toHex } from "../core/bytes.ts";
+import { keyHash, keyPrefix, newApiKey, newKeyId, SCOPES, DEFAULT_RATE_PER_SECOND } from "../core/config/keys.ts";
+import { ApiError, readJson, validationError } from "../core/http.ts";
+import { forgetAccount, forgetGrants } from "../state/config-read.ts";
+import { configStub, directoryStub, keyIndexStub } from "../state/stubs.ts";
+import { adminAuth } from "./auth.ts";
+import { limitBody } from "./body.ts";
+import type { AppEnv } from "./types.ts";
+
+const createAccount = z.strictObject({ name: z.string().trim().min(1).max(200) });
+const patchAccount = z
+  .strictObject({ name: z.string().trim().min(1).max(200).optional(), disabled: z.boolean().optional() })
+  .refine((p) => p.name !== undefined || p.disabled !== undefined, "set name or disabled");
+const listQuery = z.strictObject({
+  cursor: z.string().max(200).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+/** Account ids: `acct_` and 16 hex digits, never a colon (DO names join parts with one). */
+function newAccountId(): string {
+  return `acct_${toHex(crypto.getRandomValues(new Uint8Array(8)))}`;
+}
+
+/**
+ * The platform admin (`ADMIN_API_KEY`): create, list, rename and disable accounts. A new
+ * account comes with one API key holding every scope, shown in this answer only.
+ */
+export const admin = new Hono<AppEnv>()
+  .use(adminAuth())
+  .post("/accounts", limitBody, async (c) => {
+    const parsed = createAccount.safeParse(readJson(c.req.raw.headers, await c.req.text()));
+    if (!parsed.success) throw validationError(parsed.error);
+    const id = newAccountId();
+    const key = newApiKey();
+    const hash = await keyHash(key);
+    const keyId = newKeyId();
+    // The account's own object first (its truth), then the indexes that find it.
+    const account = await configStub(c.env, id).create(id, parsed.data.name, "admin");
+    const record = await configStub(c.env, id).addKey(
+      id,
+      { id: keyId, hash, name: "first key", prefix: keyPrefix(key), scopes: [...SCOPES], ratePerSecond: DEFAULT_RATE_PER_SECOND },
+      "admin",
+    );
+    await keyIndexStub(c.env, hash).indexKey(hash, id);
+    await directoryStub(c.env).addAccount(account);
+    return c.json({ ...account, apiKey: { ...record, key } }, 201);
+  })
+  .get("/accounts", async (c) => {
+    const parsed = listQuery.safeParse(c.req.query());
+    if (!parsed.success) throw validationError(parsed.error);
+    const page = await directoryStub(c.env).listAccounts(parsed.data.cursor ?? null, parsed.data.limit);
+    return c.json({ data: page.items, nextCursor: page.nextCursor });
+  })
+  .get("/accounts/:id", async (c) => {
+    const id = c.req.param("id");
+    if (!(await directoryStub(c.env).hasAccount(id))) throw new ApiError(404, "not_found", `no account ${id}`);
+    const info = await configStub(c.env, id).info(id);
+    if (!info) throw new ApiError(404, "not_found", `no account ${id}`);
+    return c.json(info);
+  })
+  .patch("/accounts/:id", limitBody, async (c) => {
+    const id = c.req.param("id");
+    const parsed = patchAccount.safeParse(readJson(c.req.raw.headers, await c.req.text()));
+    if (!parsed.success) throw validationError(parsed.error);
+    if (!(await directoryStub(c.env).hasAccount(id))) throw new ApiError(404, "not_found", `no account ${id}`);
+    const info = await configStub(c.env, id).update(id, parsed.data, "admin");
+    if (!info) throw new ApiError(404, "not_found", `no account ${id}`);
+    await directoryStub(c.env).updateAccount(id, parsed.data);
+    // This isolate at once; the others within CONFIG_CACHE_MS.
+    forgetAccount(id);
+    forgetGrants();
+    return c.json(info);
+  });

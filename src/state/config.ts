@@ -1,0 +1,315 @@
+import { DurableObject } from "cloudflare:workers";
+import type { KeyGrant, Scope } from "../core/config/keys.ts";
+import { DEFAULT_RATE_PER_SECOND } from "../core/config/keys.ts";
+import type { AccountRuntime, DomainKeys } from "../core/config/runtime.ts";
+import { masked } from "../core/config/sections.ts";
+import { keyRing, open, seal, sealedWith, type KeyRing } from "../core/config/secrets.ts";
+import { seedAccounts } from "../core/config/seed.ts";
+
+export type AccountInfo = { id: string; name: string; createdAt: string; disabled: boolean };
+export type KeyRecord = {
+  id: string;
+  name: string;
+  prefix: string;
+  scopes: Scope[];
+  ratePerSecond: number;
+  createdAt: string;
+  lastUsedAt: string | null;
+};
+export type AuditEntry = { seq: number; at: string; actor: string; action: string; target: string; change: unknown };
+export type AuditPage = { items: AuditEntry[]; nextCursor: string | null };
+/** Who made a change: a key id, `admin` (the platform key) or `seed`. */
+export type Actor = string;
+export type Grant = Omit<KeyGrant, "account"> | { disabled: true } | null;
+
+type KeyRow = {
+  id: string;
+  hash: string;
+  name: string;
+  prefix: string;
+  scopes: string;
+  rate: number;
+  created_at: string;
+  last_used_at: string | null;
+};
+
+/** Seeded keys are the deployment's own: every scope. */
+const ALL_SCOPES: Scope[] = ["send", "read", "suppressions:write", "config:write", "keys:write"];
+
+/**
+ * One account's configuration (named by the account id): the account row, its API keys (as
+ * SHA-256), its configuration sections (sealed with AES-GCM, a masked copy kept for reads) and
+ * the audit log of every change, each change and its audit entry in one transaction.
+ *
+ * Why a Durable Object per account rather than D1: every read on the hot path is one account's
+ * (a key, a section), every write is one account's and must be ordered with its audit entry,
+ * and a DO per account gives both, strongly consistent and close to the caller, with no shared
+ * database for all tenants to contend on. The few cross-account lookups (key hash → account,
+ * bounce domain and SMS sender → account, the admin list) live in DirectoryDO.
+ */
+export class ConfigDO extends DurableObject<Env> {
+  private readonly sql: SqlStorage;
+  private ring?: Promise<KeyRing>;
+  private seeded = false;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.sql.exec(`
+      CREATE TABLE IF NOT EXISTS account (id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at TEXT NOT NULL, disabled INTEGER NOT NULL DEFAULT 0);
+      CREATE TABLE IF NOT EXISTS api_key (
+        id TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE, name TEXT NOT NULL, prefix TEXT NOT NULL, scopes TEXT NOT NULL,
+        rate INTEGER NOT NULL, created_at TEXT NOT NULL, last_used_at TEXT);
+      CREATE TABLE IF NOT EXISTS section (name TEXT PRIMARY KEY, sealed TEXT NOT NULL, masked TEXT NOT NULL, updated_at TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS domain (
+        domain TEXT PRIMARY KEY, record TEXT NOT NULL, sealed TEXT NOT NULL, verified_at TEXT, created_at TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS audit (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL, change TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS seeded (account TEXT PRIMARY KEY);
+    `);
+  }
+
+  private keys(): Promise<KeyRing> {
+    this.ring ??= keyRing(this.env.CONFIG_KEYS);
+    return this.ring;
+  }
+
+  /**
+   * The first call for a seeded account writes its seed through the same methods the API uses,
+   * once: afterwards the store alone is the truth.
+   */
+  private async seed(account: string): Promise<void> {
+    if (this.seeded) return;
+    this.seeded = true;
+    if (this.sql.exec("SELECT 1 FROM seeded WHERE account = ?", account).toArray().length > 0) return;
+    const seed = seedAccounts(this.env).get(account);
+    if (seed && this.sql.exec("SELECT 1 FROM account").toArray().length === 0) {
+      this.insertAccount(account, account, "seed");
+      seed.keyHashes.forEach((hash, n) =>
+        this.insertKey(
+          { id: `key_seed${n}`, hash, name: "seeded key", prefix: "…", scopes: ALL_SCOPES, ratePerSecond: DEFAULT_RATE_PER_SECOND },
+          "seed",
+        ),
+      );
+      if (seed.email) await this.writeSection(account, "email", seed.email, "seed");
+      if (seed.sms) await this.writeSection(account, "sms", seed.sms, "seed");
+    }
+    this.sql.exec("INSERT OR IGNORE INTO seeded (account) VALUES (?)", account);
+  }
+
+  private audit(actor: Actor, action: string, target: string, change: unknown): void {
+    this.sql.exec(
+      "INSERT INTO audit (at, actor, action, target, change) VALUES (?, ?, ?, ?, ?)",
+      new Date().toISOString(),
+      actor,
+      action,
+      target,
+      JSON.stringify(change ?? null),
+    );
+  }
+
+  private insertAccount(id: string, name: string, actor: Actor): void {
+    const createdAt = new Date().toISOString();
+    this.sql.exec("INSERT INTO account (id, name, created_at) VALUES (?, ?, ?)", id, name, createdAt);
+    this.audit(actor, "account.create", id, { name });
+  }
+
+  private insertKey(key: Omit<KeyRecord, "createdAt" | "lastUsedAt"> & { hash: string }, actor: Actor): KeyRecord {
+    const createdAt = new Date().toISOString();
+    this.sql.exec(
+      "INSERT INTO api_key (id, hash, name, prefix, scopes, rate, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      key.id,
+      key.hash,
+      key.name,
+      key.prefix,
+      JSON.stringify(key.scopes),
+      key.ratePerSecond,
+      createdAt,
+    );
+    this.audit(actor, "api_key.create", key.id, { name: key.name, scopes: key.scopes, ratePerSecond: key.ratePerSecond });
+    return {
+      id: key.id,
+      name: key.name,
+      prefix: key.prefix,
+      scopes: key.scopes,
+      ratePerSecond: key.ratePerSecond,
+      createdAt,
+      lastUsedAt: null,
+    };
+  }
+
+  async create(account: string, name: string, actor: Actor): Promise<AccountInfo> {
+    await this.seed(account);
+    if (!this.info_()) this.ctx.storage.transactionSync(() => this.insertAccount(account, name, actor));
+    return this.info_()!;
+  }
+
+  async info(account: string): Promise<AccountInfo | null> {
+    await this.seed(account);
+    return this.info_();
+  }
+
+  private info_(): AccountInfo | null {
+    const row = this.sql.exec<{ id: string; name: string; created_at: string; disabled: number }>("SELECT * FROM account").toArray()[0];
+    return row ? { id: row.id, name: row.name, createdAt: row.created_at, disabled: row.disabled === 1 } : null;
+  }
+
+  async update(account: string, patch: { name?: string; disabled?: boolean }, actor: Actor): Promise<AccountInfo | null> {
+    await this.seed(account);
+    const before = this.info_();
+    if (!before) return null;
+    this.ctx.storage.transactionSync(() => {
+      if (patch.name !== undefined) this.sql.exec("UPDATE account SET name = ?", patch.name);
+      if (patch.disabled !== undefined) this.sql.exec("UPDATE account SET disabled = ?", patch.disabled ? 1 : 0);
+      this.audit(actor, "account.update", account, { before: { name: before.name, disabled: before.disabled }, after: patch });
+    });
+    return this.info_();
+  }
+
+  async addKey(
+    account: string,
+    key: Omit<KeyRecord, "createdAt" | "lastUsedAt"> & { hash: string },
+    actor: Actor,
+  ): Promise<KeyRecord | null> {
+    await this.seed(account);
+    if (!this.info_()) return null;
+    return this.ctx.storage.transactionSync(() => this.insertKey(key, actor));
+  }
+
+  async listKeys(account: string): Promise<KeyRecord[]> {
+    await this.seed(account);
+    return this.sql.exec<KeyRow>("SELECT * FROM api_key ORDER BY created_at, id").toArray().map(keyRecord);
+  }
+
+  /** Deletes a key; answers its hash (the directory's index entry goes too), or null for no such key. */
+  async revokeKey(account: string, id: string, actor: Actor): Promise<string | null> {
+    await this.seed(account);
+    const row = this.sql.exec<KeyRow>("SELECT * FROM api_key WHERE id = ?", id).toArray()[0];
+    if (!row) return null;
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec("DELETE FROM api_key WHERE id = ?", id);
+      this.audit(actor, "api_key.revoke", id, { name: row.name });
+    });
+    return row.hash;
+  }
+
+  /** What a key hash may do here: its grant, `disabled` for a disabled account, null for no such key. */
+  async grant(account: string, hash: string): Promise<Grant> {
+    await this.seed(account);
+    const info = this.info_();
+    const row = this.sql.exec<KeyRow>("SELECT * FROM api_key WHERE hash = ?", hash).toArray()[0];
+    if (!info || !row) return null;
+    if (info.disabled) return { disabled: true };
+    return { keyId: row.id, scopes: JSON.parse(row.scopes) as Scope[], ratePerSecond: row.rate };
+  }
+
+  /** Last use, written at most about once a minute per isolate (the caller throttles). */
+  async touchKey(account: string, id: string, at: string): Promise<void> {
+    await this.seed(account);
+    this.sql.exec("UPDATE api_key SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)", at, id, at);
+  }
+
+  private async writeSection(account: string, name: string, value: unknown, actor: Actor): Promise<unknown> {
+    const before = this.sql.exec<{ masked: string }>("SELECT masked FROM section WHERE name = ?", name).toArray()[0];
+    const shown = masked(name, value);
+    const sealed = await seal(await this.keys(), `${account}/${name}`, JSON.stringify(value));
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec(
+        "INSERT OR REPLACE INTO section (name, sealed, masked, updated_at) VALUES (?, ?, ?, ?)",
+        name,
+        sealed,
+        JSON.stringify(shown),
+        new Date().toISOString(),
+      );
+      this.audit(actor, "config.put", name, { before: before ? JSON.parse(before.masked) : null, after: shown });
+    });
+    return shown;
+  }
+
+  /** Stores a section (validated by the route) and answers it masked. */
+  async putSection(account: string, name: string, value: unknown, actor: Actor): Promise<unknown> {
+    await this.seed(account);
+    return this.writeSection(account, name, value, actor);
+  }
+
+  /** A section as reads show it: secrets masked. */
+  async section(account: string, name: string): Promise<unknown> {
+    await this.seed(account);
+    const row = this.sql.exec<{ masked: string }>("SELECT masked FROM section WHERE name = ?", name).toArray()[0];
+    return row ? JSON.parse(row.masked) : null;
+  }
+
+  /** A section opened, for a write that keeps the secrets a read showed masked. */
+  async sectionOpened(account: string, name: string): Promise<unknown> {
+    await this.seed(account);
+    const row = this.sql.exec<{ sealed: string }>("SELECT sealed FROM section WHERE name = ?", name).toArray()[0];
+    return row ? JSON.parse(await open(await this.keys(), `${account}/${name}`, row.sealed)) : null;
+  }
+
+  async deleteSection(account: string, name: string, actor: Actor): Promise<boolean> {
+    await this.seed(account);
+    const before = this.sql.exec<{ masked: string }>("SELECT masked FROM section WHERE name = ?", name).toArray()[0];
+    if (!before) return false;
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec("DELETE FROM section WHERE name = ?", name);
+      this.audit(actor, "config.delete", name, { before: JSON.parse(before.masked) });
+    });
+    return true;
+  }
+
+  /**
+   * Everything the senders need, secrets opened. A section still sealed under an older key is
+   * re-sealed under the current one here, so a rotation completes as accounts are used.
+   */
+  async runtime(account: string): Promise<AccountRuntime> {
+    await this.seed(account);
+    const ring = await this.keys();
+    const info = this.info_();
+    const sections: Record<string, unknown> = {};
+    for (const row of this.sql.exec<{ name: string; sealed: string }>("SELECT name, sealed FROM section").toArray()) {
+      const context = `${account}/${row.name}`;
+      const plain = await open(ring, context, row.sealed);
+      sections[row.name] = JSON.parse(plain);
+      if (sealedWith(row.sealed) !== ring.current) {
+        this.sql.exec(
+          "UPDATE section SET sealed = ? WHERE name = ? AND sealed = ?",
+          await seal(ring, context, plain),
+          row.name,
+          row.sealed,
+        );
+      }
+    }
+    const domains: DomainKeys[] = [];
+    for (const row of this.sql
+      .exec<{ domain: string; sealed: string }>("SELECT domain, sealed FROM domain WHERE verified_at IS NOT NULL ORDER BY domain")
+      .toArray()) {
+      domains.push(JSON.parse(await open(ring, `${account}/domain:${row.domain}`, row.sealed)) as DomainKeys);
+    }
+    return { account, disabled: info?.disabled ?? false, sections: sections as AccountRuntime["sections"], domains };
+  }
+
+  async auditLog(account: string, cursor: number | null, limit: number): Promise<AuditPage> {
+    await this.seed(account);
+    const rows = this.sql
+      .exec<{ seq: number; at: string; actor: string; action: string; target: string; change: string }>(
+        "SELECT * FROM audit WHERE seq < ? ORDER BY seq DESC LIMIT ?",
+        cursor ?? Number.MAX_SAFE_INTEGER,
+        limit + 1,
+      )
+      .toArray();
+    const items = rows.slice(0, limit).map((r) => ({ ...r, change: JSON.parse(r.change) as unknown }));
+    return { items, nextCursor: rows.length > limit ? String(items[items.length - 1]!.seq) : null };
+  }
+}
+
+function keyRecord(row: KeyRow): KeyRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    prefix: row.prefix,
+    scopes: JSON.parse(row.scopes) as Scope[],
+    ratePerSecond: row.rate,
+    createdAt: row.created_at,
+    lastUsedAt: row.last_used_at,
+  };
+}
