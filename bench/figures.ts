@@ -54,6 +54,8 @@ export type Systems = {
   subscription: PushSubscriptionJson;
   /** Postfix's smtp-sink: the receiving MTA of figures 6 and 7 (the stack's email relay points at it). */
   sink: SmtpSink;
+  /** lasthop's Worker at an older revision (BENCH_BEFORE), same bindings: baseline (c) of the sends figure. */
+  before?: { url: string; commit: string };
 };
 
 export type Settings = {
@@ -142,6 +144,15 @@ const bytes = (text: string) => Buffer.byteLength(text);
 export async function sendsAccepted(sys: Systems, s: Settings, notes: string[]): Promise<Figure> {
   const baseline = await measure("sends, baseline (a) Worker", sendTarget(sys.baselineUrl, sys, "sends-baseline"), s, notes);
   await clearReceived(sys.stack.sandbox);
+  const baselines = [{ name: "(a) minimal Worker: zod + 1 DO call", value: baseline.main.rate }];
+  if (sys.before) {
+    const startedAt = Date.now();
+    const before = await measure(`sends, lasthop at ${sys.before.commit}`, sendTarget(sys.before.url, sys, "sends-before"), s, notes);
+    const arrivals = await waitForArrivals(sys.stack.sandbox, "sends-before", before.answers.accepted, startedAt, 90_000);
+    notes.push(deliveries(`sends, lasthop at ${sys.before.commit} (incl. warm-up)`, before.answers, arrivals, 90));
+    baselines.push({ name: `(c) lasthop at ${sys.before.commit} (BENCH_BEFORE), same bindings`, value: before.main.rate });
+    await clearReceived(sys.stack.sandbox);
+  }
   const startedAt = Date.now();
   const lasthop = await measure("sends, lasthop", sendTarget(sys.stack.workerUrl, sys, "sends-lasthop"), s, notes);
   // Every accepted send should reach the push service. Waiting for that also lets the queue
@@ -155,7 +166,7 @@ export async function sendsAccepted(sys: Systems, s: Settings, notes: string[]):
     name: "sends accepted/s (POST /v1/messages, web push)",
     unit: "req/s",
     value: lasthop.main.rate,
-    baselines: [{ name: "(a) minimal Worker: zod + 1 DO call", value: baseline.main.rate }],
+    baselines,
     settings: `${s.load.connections} conns, ${s.load.durationSeconds} s (+${s.warmup.durationSeconds} s warm-up), ${bytes(webpushSend(sys.subscription, "sends-lasthop", 0))} B body`,
   };
 }

@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { startStack } from "../sandbox/stack.ts";
 import type { PushSubscriptionJson } from "../sandbox/webpush.ts";
 import { startBaselineWorker } from "./baseline.ts";
+import { startWorkerAt } from "./before.ts";
 import { bouncesParsed, inboundBounces } from "./bounces.ts";
 import {
   apnsNotifications,
@@ -47,6 +48,8 @@ const SETTINGS: Settings = {
 /**
  * BENCH_ONLY=<group>[,<group>…] runs only those groups of figures (the stack still starts
  * whole); unset, everything runs. Groups: sends, e2e, webhooks, fcm, apns, smtp, email, bounces, smpp.
+ * BENCH_BEFORE=<git revision> also runs that revision's Worker beside this one (same bindings)
+ * as a baseline of the sends figure, e.g. the last commit before a change meant to cost nothing.
  */
 const GROUPS = ["sends", "e2e", "webhooks", "fcm", "apns", "smtp", "email", "bounces", "smpp"] as const;
 const ONLY = (process.env.BENCH_ONLY ?? "")
@@ -115,7 +118,27 @@ async function main(): Promise<void> {
     if (response.status !== 201) throw new Error(`sandbox subscription: ${response.status} ${await response.text()}`);
     const subscription = (await response.json()) as PushSubscriptionJson;
 
-    const systems = { stack, baselineUrl: baseline.url, nodeUrl: node.url, secrets, subscription, sink };
+    // BENCH_BEFORE=<git revision>: that revision's Worker runs beside, with the same bindings, as
+    // baseline (c) of the sends figure ("before" and "now" in one run).
+    const before = process.env.BENCH_BEFORE
+      ? await startWorkerAt({
+          rev: process.env.BENCH_BEFORE,
+          dir: join(temp, "before-tree"),
+          port: await freePort(),
+          persistTo: join(temp, "before-state"),
+          vars: stack.workerVars,
+        })
+      : null;
+    if (before) stops.push(before.close);
+    const systems = {
+      stack,
+      baselineUrl: baseline.url,
+      nodeUrl: node.url,
+      secrets,
+      subscription,
+      sink,
+      ...(before ? { before: { url: before.url, commit: before.commit } } : {}),
+    };
     const notes: string[] = [];
     const figures: Figure[] = [];
     console.log(`lasthop bench — ${environment()}`);

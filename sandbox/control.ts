@@ -5,7 +5,8 @@
 //   GET    /healthz
 //   GET    /_sandbox/received[?channel=webpush]
 //   DELETE /_sandbox/received[?channel=webpush]
-//   POST   /_sandbox/webpush/subscriptions   {"name"?: string}
+//   POST   /_sandbox/webpush/subscriptions   {"name"?: string, "applicationServerKey"?: string}
+//          (with a key, as PushManager.subscribe({applicationServerKey}): pushes signed with another key get 403)
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { readBody, sendEmpty, sendJson } from "./http.ts";
 import { CHANNELS, isChannel, type Channel, type ReceivedStore } from "./store.ts";
@@ -50,7 +51,13 @@ export function createControlServer(store: ReceivedStore, webpush: WebPushServic
         if (input.name !== undefined && typeof input.name !== "string") {
           return error(res, 400, "invalid_name", "name must be a string");
         }
-        sendJson(res, 201, webpush.createSubscription(input.name));
+        if (
+          input.applicationServerKey !== undefined &&
+          (typeof input.applicationServerKey !== "string" || !/^[\w-]{87}$/.test(input.applicationServerKey))
+        ) {
+          return error(res, 400, "invalid_application_server_key", "applicationServerKey must be a base64url uncompressed P-256 point");
+        }
+        sendJson(res, 201, webpush.createSubscription(input.name, input.applicationServerKey as string | undefined));
       },
     },
     ...extraRoutes,

@@ -50,6 +50,8 @@ export type Stack = {
   bridgeUrl: string;
   sandbox: Sandbox;
   keys: DevKeys;
+  /** The plain-text bindings the Worker was started with (the bench starts an older Worker with the same). */
+  workerVars: Record<string, string>;
   /** Where the bridge takes bounces by SMTP (the bounce domain's MX in production). */
   inboundSmtp: { host: string; port: number };
   /** Kills the bridge with SIGKILL (a crash) and starts a fresh one on the same port. */
@@ -58,6 +60,8 @@ export type Stack = {
 };
 
 export const DEV_BRIDGE_SECRET = "whsec_bGFzdGhvcC1kZXYtc2VjcmV0LTAwMDAwMDAw";
+/** The platform admin's key of the local stack (as in .dev.vars.example); a test may pass its own in `vars`. */
+export const DEV_ADMIN_KEY = "dev-admin-lasthop";
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const closers: Array<() => Promise<void>> = [];
@@ -157,6 +161,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       WEBHOOK_SECRET: secret,
       // The configuration store's key ring: derived from the dev keys, so it is the same across
       // `npm start` runs (which keep their state and their dev keys) and new in every test stack.
+      ADMIN_API_KEY: DEV_ADMIN_KEY,
       CONFIG_KEYS: `stack:${createHash("sha256").update(`lasthop config key\n${keys.dkim.privateKeyPem}`).digest("base64")}`,
       BRIDGE_URL: bridge.url,
       BRIDGE_CHANNELS: "apns,email,sms",
@@ -204,6 +209,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       inboundSmtp: { host: "127.0.0.1", port: inboundPort },
       sandbox,
       keys,
+      workerVars: vars,
       restartBridge,
       close: () => (closing ??= closeAll()),
     };

@@ -24,6 +24,8 @@ type Subscription = {
   receiver: ECDH;
   authSecret: Buffer;
   throttled: boolean;
+  /** The VAPID public key the page subscribed with; pushes signed with another are refused. */
+  applicationServerKey?: string;
 };
 
 // RFC 8030 §7.2 / RFC 8291 §4: push services must accept bodies of at least 4096 bytes;
@@ -79,7 +81,7 @@ export class WebPushService {
   }
 
   /** What PushManager.subscribe() would hand the page: endpoint plus p256dh and auth keys. */
-  createSubscription(name?: string): PushSubscriptionJson {
+  createSubscription(name?: string, applicationServerKey?: string): PushSubscriptionJson {
     const prefix = name === undefined ? "" : sanitizeName(name);
     const id = `${prefix ? `${prefix}-` : ""}${randomBytes(8).toString("hex")}`;
     const receiver = createECDH("prime256v1");
@@ -90,6 +92,7 @@ export class WebPushService {
       receiver,
       authSecret: randomBytes(16),
       throttled: false,
+      ...(applicationServerKey !== undefined ? { applicationServerKey } : {}),
     };
     this.#subscriptions.set(id, subscription);
     return {
@@ -117,6 +120,11 @@ export class WebPushService {
 
     const vapid = verifyVapid(req.headers.authorization, this.origin);
     if (!vapid.ok) return fail(res, vapid.status, 109, vapid.message);
+    // A subscription made with an applicationServerKey takes pushes signed with that key only
+    // (Push API: "the push service will reject any push message unless the corresponding private key is used").
+    if (subscription.applicationServerKey !== undefined && vapid.publicKey !== subscription.applicationServerKey) {
+      return fail(res, 403, 109, "VAPID public key does not match the subscription's applicationServerKey");
+    }
 
     // Past authentication, every request is recorded, whatever its fate.
     const headers = {

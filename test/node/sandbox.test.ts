@@ -158,6 +158,26 @@ describe("web push service", () => {
   });
 
   describe("VAPID", () => {
+    it("a subscription made with an applicationServerKey takes pushes signed with that key only", async () => {
+      const other = webpush.generateVAPIDKeys();
+      const res = await control(sandbox, "POST", "/_sandbox/webpush/subscriptions", {
+        name: "bound",
+        applicationServerKey: other.publicKey,
+      });
+      expect(res.status).toBe(201);
+      const bound = (await res.json()) as Subscription;
+      const refused = await send(bound, "signed with the wrong key");
+      expect(refused.status).toBe(403);
+      expect(JSON.parse(refused.body)).toMatchObject({ code: 403, errno: 109 });
+      const ok = await send(bound, "signed with its key", {
+        vapidDetails: { subject: SUBJECT, publicKey: other.publicKey, privateKey: other.privateKey },
+      });
+      expect(ok.status).toBe(201);
+      expect((await received()).map((r) => r.outcome)).toEqual(["accepted"]);
+      const bad = await control(sandbox, "POST", "/_sandbox/webpush/subscriptions", { applicationServerKey: "nope" });
+      expect(bad.status).toBe(400);
+    });
+
     it("rejects a token signed by a key other than k with 403", async () => {
       const subscription = await subscribe();
       const details = pushRequest(subscription, "hello");

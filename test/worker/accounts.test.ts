@@ -4,11 +4,19 @@
  * audited. Every route under /v1 joins the isolation table at the end.
  */
 import { env } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { app } from "../../src/api/app.ts";
-import { configStub } from "../../src/state/stubs.ts";
+import { secretPaths } from "../../src/core/config/sections.ts";
+import { configStub, keyIndexStub } from "../../src/state/stubs.ts";
 import { waitFor } from "../wait.ts";
 import { api, webpush } from "./helpers.ts";
+import { installPushService } from "./push-service.ts";
+
+let push: ReturnType<typeof installPushService>;
+beforeEach(() => {
+  push = installPushService();
+});
+afterEach(() => push.restore());
 
 type Account = { id: string; name: string; key: string; keyId: string };
 
@@ -207,6 +215,19 @@ describe("API keys", () => {
     expect((await api("/v1/stats", { key: a.key })).status).toBe(200);
   });
 
+  it("a key revoked elsewhere (another isolate: no forget here) stops working within 10 s", async () => {
+    const a = await newAccount();
+    const other = await newKey(a, { name: "elsewhere", scopes: ["read"] });
+    expect((await api("/v1/stats", { key: other.key })).status).toBe(200);
+    // What DELETE /v1/api-keys/:id does in another isolate: this isolate's cache is not told.
+    const hash = await configStub(env, a.id).revokeKey(a.id, other.id, a.keyId);
+    expect(hash).toMatch(/^[0-9a-f]{64}$/);
+    await keyIndexStub(env, hash!).unindexKey(hash!);
+    const revokedAt = Date.now();
+    await waitFor(async () => (await api("/v1/stats", { key: other.key })).status === 401, "the revoked key to answer 401", 10_000);
+    expect(Date.now() - revokedAt).toBeLessThan(10_000);
+  });
+
   it.each<[string, unknown]>([
     ["no scopes", { name: "x", scopes: [] }],
     ["an unknown scope", { name: "x", scopes: ["admin"] }],
@@ -248,9 +269,11 @@ describe("configuration sections", () => {
     expect(put.status, JSON.stringify(put.body)).toBe(200);
     const got = await json(await api(path, { key: a.key }));
     expect(got.body).toEqual(put.body);
-    // No secret of the body comes back: every string over 16 characters that is a secret is shown as …last4.
+    // No secret of the body comes back: each is shown as …last4.
     const text = JSON.stringify(got.body);
-    for (const secret of secretsOf(body)) expect(text).not.toContain(secret);
+    const secrets = secretsOf(path, body);
+    expect(secrets.length).toBeGreaterThan(0);
+    for (const secret of secrets) expect(text).not.toContain(secret);
     expect((await api(path, { method: "DELETE", key: a.key })).status).toBe(204);
     expect((await api(path, { key: a.key })).status).toBe(404);
     expect((await api(path, { method: "DELETE", key: a.key })).status).toBe(404);
@@ -278,7 +301,7 @@ describe("configuration sections", () => {
     ["/v1/push/webpush", { subject: "ops@example.com", publicKey: "x", privateKey: "y" }, "subject"],
     ["/v1/sms/settings", { routes: [], senders: ["+15550000000"] }, "routes"],
     ["/v1/providers/standard", {}, "webhookSecret"],
-    ["/v1/providers/ses", { region: "eu-west-1", surprise: true }, ""],
+    ["/v1/providers/ses", { region: "eu-west-1", surprise: true }, "(body)"],
   ])("%s refuses %j, naming %s, and stores nothing", async (path, body, where) => {
     const a = await newAccount();
     const res = await json(await api(path, { method: "PUT", json: body, key: a.key }));
@@ -342,16 +365,30 @@ describe("configuration sections", () => {
   });
 });
 
-/** Every string leaf of a body that a secret path would hold (long enough to be masked). */
-function secretsOf(body: unknown): string[] {
+/** The secret values of a section's body, found by the section's declared secret paths. */
+function secretsOf(path: string, body: unknown): string[] {
+  const section = path.startsWith("/v1/providers/") ? `provider:${path.slice("/v1/providers/".length)}` : SECTION_OF[path]!;
   const found: string[] = [];
-  const visit = (v: unknown, key: string) => {
-    if (typeof v === "string" && v.length >= 16 && /pass|token|key|secret|private/i.test(key) && !/public|id$/i.test(key)) found.push(v);
-    else if (v && typeof v === "object") for (const [k, x] of Object.entries(v)) visit(x, k);
+  const visit = (node: unknown, parts: string[]): void => {
+    if (parts.length === 0) {
+      if (typeof node === "string") found.push(node);
+      return;
+    }
+    const [head, ...rest] = parts;
+    if (head === "*" && Array.isArray(node)) for (const item of node) visit(item, rest);
+    else if (node && typeof node === "object") visit((node as Record<string, unknown>)[head!], rest);
   };
-  visit(body, "");
+  for (const secretPath of secretPaths[section] ?? []) visit(body, secretPath.split("."));
   return found;
 }
+
+const SECTION_OF: Record<string, string> = {
+  "/v1/email/settings": "email",
+  "/v1/sms/settings": "sms",
+  "/v1/push/apns": "apns",
+  "/v1/push/fcm": "fcm",
+  "/v1/push/webpush": "webpush",
+};
 
 // ---------------------------------------------------------------------------------------------
 // Isolation: account B's key, pointed at account A's things, finds nothing and changes nothing.
@@ -487,6 +524,45 @@ const NOT_BY_ACCOUNT_KEY: Record<string, string> = {
   "/v1/webhooks/": "each door's signature; the account comes from the signed payload or the route (test/worker/doors.test.ts)",
   "/v1/inbound/": "the bridge's signature (test/worker/inbound.test.ts)",
 };
+
+describe("isolation of sends", () => {
+  it("A's web push is signed with A's VAPID key, B's with B's, never crossed", async () => {
+    const [a, b] = [await newAccount("A"), await newAccount("B")];
+    const keys = async (x: Account) =>
+      (await json(await api("/v1/push/webpush/keys", { method: "POST", json: { subject: "mailto:ops@example.com" }, key: x.key }))).body
+        .publicKey as string;
+    const [aKey, bKey] = [await keys(a), await keys(b)];
+    const paths = { a: `own-${unique()}`, b: `own-${unique()}` };
+    for (const [x, path] of [
+      [a, paths.a],
+      [b, paths.b],
+    ] as const) {
+      expect((await api("/v1/messages", { method: "POST", json: await webpush(path), key: x.key })).status).toBe(202);
+    }
+    const seen = await waitFor(
+      () => (push.to(paths.a).length > 0 && push.to(paths.b).length > 0 ? [push.to(paths.a)[0]!, push.to(paths.b)[0]!] : null),
+      () => "both pushes to reach the push service",
+    );
+    const vapidKey = (r: { headers: Record<string, string> }) => /k=([\w-]+)/.exec(r.headers.authorization ?? "")?.[1];
+    expect(vapidKey(seen[0])).toBe(aKey);
+    expect(vapidKey(seen[1])).toBe(bKey);
+  });
+
+  it("B's suppression of a recipient never blocks A's send to it", async () => {
+    const [a, b] = [await newAccount("A"), await newAccount("B")];
+    const body = await webpush(`shared-${unique()}`);
+    const hash = Array.from(
+      new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode((body.to as { endpoint: string }).endpoint))),
+      (x) => x.toString(16).padStart(2, "0"),
+    ).join("");
+    expect((await api(`/v1/suppressions/webpush/${hash}`, { method: "PUT", key: b.key })).status).toBe(200);
+    const refused = await json(await api("/v1/messages", { method: "POST", json: body, key: b.key }));
+    expect(refused.body.status).toBe("suppressed");
+    const sent = await json(await api("/v1/messages", { method: "POST", json: body, key: a.key }));
+    expect(sent.status).toBe(202);
+    expect(sent.body.status).not.toBe("suppressed");
+  });
+});
 
 describe("isolation: B's key on A's things", () => {
   it.each(Object.keys(ISOLATION))("%s", async (route) => {
