@@ -232,3 +232,17 @@ export function lookupsFor(records: readonly DomainRecord[]): Array<{ name: stri
   for (const r of records) seen.set(`${r.name}\n${r.type}`, { name: r.name, type: r.type });
   return [...seen.values()];
 }
+
+/** A domain as the API answers it. */
+export type DomainView = {
+  domain: string;
+  status: DomainStatus;
+  records: DomainRecord[];
+  createdAt: string;
+  verifiedAt: string | null;
+  /** When DNS was last looked at (`POST /v1/domains/:domain/verify`), null before the first check. */
+  checkedAt: string | null;
+};
+
+/** What the store keeps of a domain besides its sealed private keys: the view, and the public keys it was made with. */
+export type DomainInfo = DomainView & { keys: DomainPublicKey[] };
