@@ -14,13 +14,15 @@ function pem(label: string, der: ArrayBuffer): string {
 }
 
 async function pair(algorithm: DkimAlgorithm, selector: string): Promise<DomainKeyPair> {
-  const keys = (await crypto.subtle.generateKey(
+  const keys = (
     algorithm === "rsa-sha256"
-      ? { name: "RSASSA-PKCS1-v1_5", modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" }
-      : { name: "Ed25519" },
-    true,
-    ["sign", "verify"],
-  )) as CryptoKeyPair;
+      ? await crypto.subtle.generateKey(
+          { name: "RSASSA-PKCS1-v1_5", modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" },
+          true,
+          ["sign", "verify"],
+        )
+      : await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"])
+  ) as CryptoKeyPair;
   // RSA: p= is the SubjectPublicKeyInfo (RFC 6376 §3.6.1); Ed25519: the raw 32-byte key (RFC 8463 §4).
   const publicKey = await crypto.subtle.exportKey(algorithm === "rsa-sha256" ? "spki" : "raw", keys.publicKey);
   const privateKey = await crypto.subtle.exportKey("pkcs8", keys.privateKey);
