@@ -90,12 +90,12 @@ export class ConfigDO extends DurableObject<Env> {
     const seed = seedAccounts(this.env).get(account);
     if (seed && this.sql.exec("SELECT 1 FROM account").toArray().length === 0) {
       this.insertAccount(account, account, "seed");
-      seed.keyHashes.forEach((hash, n) =>
+      for (const [n, hash] of seed.keyHashes.entries()) {
         this.insertKey(
           { id: `key_seed${n}`, hash, name: "seeded key", prefix: "…", scopes: ALL_SCOPES, ratePerSecond: DEFAULT_RATE_PER_SECOND },
           "seed",
-        ),
-      );
+        );
+      }
       if (seed.email) await this.writeSection(account, "email", seed.email, "seed");
       if (seed.sms) await this.writeSection(account, "sms", seed.sms, "seed");
     }

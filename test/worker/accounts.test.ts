@@ -278,7 +278,7 @@ describe("configuration sections", () => {
     ["/v1/push/webpush", { subject: "ops@example.com", publicKey: "x", privateKey: "y" }, "subject"],
     ["/v1/sms/settings", { routes: [], senders: ["+15550000000"] }, "routes"],
     ["/v1/providers/standard", {}, "webhookSecret"],
-    ["/v1/providers/ses", { region: "eu-west-1", surprise: true }, ""],
+    ["/v1/providers/ses", { region: "eu-west-1", surprise: true }, "(body)"],
   ])("%s refuses %j, naming %s, and stores nothing", async (path, body, where) => {
     const a = await newAccount();
     const res = await json(await api(path, { method: "PUT", json: body, key: a.key }));
@@ -346,7 +346,8 @@ describe("configuration sections", () => {
 function secretsOf(body: unknown): string[] {
   const found: string[] = [];
   const visit = (v: unknown, key: string) => {
-    if (typeof v === "string" && v.length >= 16 && /pass|token|key|secret|private/i.test(key) && !/public|id$/i.test(key)) found.push(v);
+    if (typeof v === "string" && v.length >= 16 && /pass|token|key|secret|private/i.test(key) && !/public|id$|uri$/i.test(key))
+      found.push(v);
     else if (v && typeof v === "object") for (const [k, x] of Object.entries(v)) visit(x, k);
   };
   visit(body, "");
