@@ -14,6 +14,7 @@ import {
   domainStatus,
   expectedRecords,
   lookupsFor,
+  MAX_DOMAINS_PER_ACCOUNT,
   type DomainInfo,
   type DomainView,
   type PlatformDns,
@@ -62,8 +63,15 @@ export const domains = new Hono<AppEnv>()
     if (await stub.getDomain(account, domain)) throw new ApiError(409, "domain_exists", `this account has ${domain} already`);
     const keys = await generateDomainKeys();
     const records = expectedRecords(domain, keys, platformDns(c.env));
-    const added = (await stub.addDomain(account, domain, keys, records, c.get("key").keyId)) as DomainInfo | "exists" | "no_account";
+    const added = (await stub.addDomain(account, domain, keys, records, c.get("key").keyId)) as
+      | DomainInfo
+      | "exists"
+      | "limit"
+      | "no_account";
     if (added === "exists") throw new ApiError(409, "domain_exists", `this account has ${domain} already`);
+    if (added === "limit") {
+      throw new ApiError(422, "domain_limit", `an account has at most ${MAX_DOMAINS_PER_ACCOUNT} sending domains: delete one first`);
+    }
     if (added === "no_account") throw new ApiError(404, "not_found", "this account does not exist");
     return c.json(view(added), 201);
   })

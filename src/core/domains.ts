@@ -37,6 +37,9 @@ export const domainName = z
 
 export const createDomainRequest = z.strictObject({ domain: domainName });
 
+/** Sending domains per account: every verified one's keys are in the account's runtime, read on each cache miss. */
+export const MAX_DOMAINS_PER_ACCOUNT = 100;
+
 export const dkimAlgorithms = ["rsa-sha256", "ed25519-sha256"] as const;
 export type DkimAlgorithm = (typeof dkimAlgorithms)[number];
 

@@ -3,7 +3,7 @@ import type { KeyGrant, Scope } from "../core/config/keys.ts";
 import { DEFAULT_RATE_PER_SECOND } from "../core/config/keys.ts";
 import type { AccountRuntime, DomainKeys } from "../core/config/runtime.ts";
 import { masked } from "../core/config/sections.ts";
-import type { DomainInfo, DomainPublicKey, DomainRecord, DomainStatus } from "../core/domains.ts";
+import { MAX_DOMAINS_PER_ACCOUNT, type DomainInfo, type DomainPublicKey, type DomainRecord, type DomainStatus } from "../core/domains.ts";
 import { keyRing, open, seal, sealedWith, type KeyRing } from "../core/config/secrets.ts";
 import { seedAccounts } from "../core/config/seed.ts";
 
@@ -303,6 +303,10 @@ export class ConfigDO extends DurableObject<Env> {
     return { account, disabled: info?.disabled ?? false, sections: sections as AccountRuntime["sections"], domains };
   }
 
+  private domainCount(): number {
+    return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM domain").one().n;
+  }
+
   private domainInfo(domain: string): DomainInfo | null {
     const row = this.sql.exec<DomainRow>("SELECT * FROM domain WHERE domain = ?", domain).toArray()[0];
     return row ? domainInfo(row) : null;
@@ -310,7 +314,8 @@ export class ConfigDO extends DurableObject<Env> {
 
   /**
    * Adds a sending domain with its key pairs (the private halves sealed, never answered):
-   * `exists` when the account has it already, `no_account` for an account that does not exist.
+   * `exists` when the account has it already, `limit` at MAX_DOMAINS_PER_ACCOUNT, `no_account`
+   * for an account that does not exist.
    * The row is this account's alone: another account may add the same name with its own keys.
    */
   async addDomain(
@@ -319,10 +324,11 @@ export class ConfigDO extends DurableObject<Env> {
     keys: Array<DomainPublicKey & { privateKey: string }>,
     records: DomainRecord[],
     actor: Actor,
-  ): Promise<DomainInfo | "exists" | "no_account"> {
+  ): Promise<DomainInfo | "exists" | "limit" | "no_account"> {
     await this.seed(account);
     if (!this.info_()) return "no_account";
     if (this.domainInfo(domain)) return "exists";
+    if (this.domainCount() >= MAX_DOMAINS_PER_ACCOUNT) return "limit";
     const privates: DomainKeys = {
       domain,
       keys: keys.map(({ selector, privateKey, algorithm }) => ({ selector, privateKey, algorithm })),
@@ -334,8 +340,9 @@ export class ConfigDO extends DurableObject<Env> {
       status: "pending",
       checkedAt: null,
     };
-    // A concurrent add of the same name may have won while this one sealed: the primary key decides.
+    // A concurrent add may have won while this one sealed: check again before writing.
     if (this.domainInfo(domain)) return "exists";
+    if (this.domainCount() >= MAX_DOMAINS_PER_ACCOUNT) return "limit";
     this.ctx.storage.transactionSync(() => {
       this.sql.exec(
         "INSERT INTO domain (domain, record, sealed, verified_at, created_at) VALUES (?, ?, ?, NULL, ?)",

@@ -3,8 +3,10 @@
  * against a fake DNS-over-HTTPS resolver, and what a verified domain changes for a send (From
  * allowed, both DKIM keys handed to the bridge).
  */
-import { env } from "cloudflare:test";
+import { env, runInDurableObject } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { MAX_DOMAINS_PER_ACCOUNT } from "../../src/core/domains.ts";
+import { configStub } from "../../src/state/stubs.ts";
 import { TEST_BOUNCE_MX_HOST, TEST_SPF_INCLUDE } from "../fixtures.ts";
 import { installBridge } from "./bridge-fake.ts";
 import { installDoh, type DohRecord } from "./doh-fake.ts";
@@ -145,6 +147,27 @@ describe("POST /v1/domains", () => {
       expect(res.body.error.code).toBe("domain_exists");
     }
     expect((await json(await api("/v1/domains", { key: a.key }))).body.data).toEqual([made]);
+  });
+
+  it("at the limit of domains a new one is 422 domain_limit and nothing is added; deleting one makes room", async () => {
+    const a = await newAccount();
+    const first = await addDomain(a, `${unique()}.example`);
+    // The other rows written straight into the account's store: making 99 key pairs would only slow the test.
+    await runInDurableObject(configStub(env, a.id), (_instance: unknown, state: DurableObjectState) => {
+      for (let i = 1; i < MAX_DOMAINS_PER_ACCOUNT; i++) {
+        state.storage.sql.exec(
+          "INSERT INTO domain (domain, record, sealed, verified_at, created_at) SELECT ?, record, sealed, NULL, created_at FROM domain WHERE domain = ?",
+          `filler${i}.example`,
+          first.domain,
+        );
+      }
+    });
+    const over = await json(await api("/v1/domains", { method: "POST", json: { domain: `${unique()}.example` }, key: a.key }));
+    expect(over.status).toBe(422);
+    expect(over.body.error.code).toBe("domain_limit");
+    expect((await json(await api("/v1/domains", { key: a.key }))).body.data).toHaveLength(MAX_DOMAINS_PER_ACCOUNT);
+    expect((await api(`/v1/domains/${first.domain}`, { method: "DELETE", key: a.key })).status).toBe(204);
+    await addDomain(a, `${unique()}.example`);
   });
 
   it("a read-only key lists domains but cannot add, verify or delete one", async () => {
