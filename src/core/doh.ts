@@ -29,10 +29,11 @@ export function parseDohAnswer(body: unknown, type: RecordType): Lookup {
 
 /** One DoH query. Bounded in time: a check is a request's work, not a background job. */
 export async function lookup(resolver: string, name: string, type: RecordType, timeoutMs = 5_000): Promise<Lookup> {
-  const url = new URL(resolver);
-  url.searchParams.set("name", name);
-  url.searchParams.set("type", type);
   try {
+    // Inside the try: a DOH_URL that is not a URL is a failed lookup too, not a 500.
+    const url = new URL(resolver);
+    url.searchParams.set("name", name);
+    url.searchParams.set("type", type);
     const res = await fetch(url, { headers: { accept: "application/dns-json" }, signal: AbortSignal.timeout(timeoutMs) });
     if (!res.ok) return { kind: "error", message: `the resolver answered HTTP ${res.status}` };
     return parseDohAnswer(await res.json(), type);

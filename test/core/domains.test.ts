@@ -17,7 +17,7 @@ import {
   type DomainRecord,
   type Lookup,
 } from "../../src/core/domains.ts";
-import { parseDohAnswer } from "../../src/core/doh.ts";
+import { lookup, parseDohAnswer } from "../../src/core/doh.ts";
 
 const PLATFORM = { bounceMxHost: "mx.lasthop.example", spfInclude: "_spf.lasthop.example" };
 // A real-length RSA SPKI and Ed25519 key, made at run time.
@@ -190,8 +190,12 @@ describe("DoH JSON answers", () => {
     ["NOERROR, no data", { Status: 0, Question: [{ name: "example.com", type: 15 }] }, "MX", { kind: "answer", values: [] }],
     ["SERVFAIL", { Status: 2 }, "TXT", { kind: "error", message: "the resolver answered RCODE 2" }],
     ["not DNS JSON", { error: "bad request" }, "TXT", { kind: "error", message: "the resolver's answer is not DNS JSON" }],
-  ])("%s", (_, body, type, lookup) => {
-    expect(parseDohAnswer(body, type)).toEqual(lookup);
+  ])("%s", (_, body, type, expected) => {
+    expect(parseDohAnswer(body, type)).toEqual(expected);
+  });
+
+  it("a resolver URL that is not a URL is a failed lookup, not a throw", async () => {
+    expect(await lookup("not a url", "example.com", "TXT")).toMatchObject({ kind: "error" });
   });
 });
 
