@@ -8,9 +8,12 @@ import {
   API_KEY_A,
   API_KEY_B,
   API_KEY_C,
+  TEST_BOUNCE_MX_HOST,
   TEST_BRIDGE_HOST,
+  TEST_DOH_HOST,
   TEST_PUSH_HOST,
   TEST_SMS_CONFIG,
+  TEST_SPF_INCLUDE,
 } from "./test/fixtures.ts";
 
 // The admin key is made at run time too; the Worker tests read it from the binding.
@@ -66,6 +69,10 @@ export default defineConfig({
                 SOFT_BOUNCE_LIMIT: "3",
                 SMS_CONFIG: JSON.stringify(TEST_SMS_CONFIG),
                 SMS_DLR_WAIT_SECONDS: "4",
+                // Sending domains are checked against a fake resolver (test/worker/doh-fake.ts).
+                DOH_URL: `https://${TEST_DOH_HOST}/dns-query`,
+                BOUNCE_MX_HOST: TEST_BOUNCE_MX_HOST,
+                SPF_INCLUDE: TEST_SPF_INCLUDE,
               },
             },
           }),

@@ -1,13 +1,16 @@
 // Starts the sandbox: the control API over HTTP (which also serves FCM and Google's OAuth token
 // endpoint), the simulated web push service over HTTPS, APNs over HTTP/2 + TLS and a receiving
 // MTA over SMTP (STARTTLS), an SMSC over SMPP, and a Twilio-style REST SMS aggregator (on the
-// control server, under /sms/).
+// control server, under /sms/), and DNS over HTTPS (`/dns-query`, records published through
+// /_sandbox/dns/records) for sending domains.
 // Run directly (`node sandbox/main.ts`) for local development, or call startSandbox() from tests.
 import type { Server } from "node:http";
 import type { ApnsKey } from "./apns-auth.ts";
 import { apnsRoutes } from "./apns-routes.ts";
 import { ApnsService } from "./apns.ts";
 import { createControlServer } from "./control.ts";
+import { dnsRoutes } from "./dns-routes.ts";
+import { DnsStore } from "./dns.ts";
 import { fcmRoutes } from "./fcm-routes.ts";
 import { FcmService } from "./fcm.ts";
 import { close, listen, urlHost } from "./http.ts";
@@ -89,6 +92,10 @@ export type Sandbox = {
   smsRest: { baseUrl: string; accountSid: string; authToken: string };
   /** PEM file of the dev CA; give it to clients as NODE_EXTRA_CA_CERTS or `ca:`. */
   caPath: string;
+  /** DNS over HTTPS (JSON API) answering from `dns`: the Worker's DOH_URL. */
+  dohUrl: string;
+  /** The records the DoH endpoint answers from (also reachable through /_sandbox/dns/records). */
+  dns: DnsStore;
   close(): Promise<void>;
 };
 
@@ -117,6 +124,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     redeliverMs: opts.smscRedeliverMs,
     idMode: opts.smscIdMode,
   });
+  const dns = new DnsStore();
   const smsRest = new SmsRestService(store, {
     ...smsDelays,
     accounts: opts.smsRestAccounts ?? DEFAULT_SMS_REST_ACCOUNTS,
@@ -130,6 +138,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     ...fcmRoutes(fcm, oauth),
     ...smtpRoutes(smtp),
     ...smsRoutes(smsc, smsRest),
+    ...dnsRoutes(dns),
   ]);
 
   const closeAll = () =>
@@ -162,6 +171,8 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     smsc: smscAddress,
     smsRest: { baseUrl: `${httpUrl}/sms`, accountSid: smsRest.defaultAccount.sid, authToken: smsRest.defaultAccount.authToken },
     caPath: tls.caPath,
+    dohUrl: `${httpUrl}/dns-query`,
+    dns,
     close: () => (closing ??= closeAll()),
   };
 }
@@ -198,6 +209,7 @@ async function runFromCommandLine(): Promise<void> {
   console.log(
     `sandbox SMS REST      ${sandbox.smsRest.baseUrl}/2010-04-01/Accounts/${sandbox.smsRest.accountSid}/Messages.json  (Basic ${sandbox.smsRest.accountSid}:${sandbox.smsRest.authToken})`,
   );
+  console.log(`sandbox DNS (DoH JSON)  ${sandbox.dohUrl}  (records: POST ${sandbox.httpUrl}/_sandbox/dns/records)`);
 
   const stop = (signal: string) => {
     console.log(`sandbox stopping (${signal})`);

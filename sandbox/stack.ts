@@ -173,6 +173,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       FCM_SERVICE_ACCOUNT: keys.fcm.json,
       // The stack's push service is the sandbox's: its host and port (an entry without a port allows 443 only).
       WEBPUSH_ALLOWED_HOSTS: new URL(sandbox.webpushUrl).host,
+      // Sending domains verify against the sandbox's DNS (publish with POST /_sandbox/dns/records).
+      DOH_URL: sandbox.dohUrl,
       ...opts.vars,
     };
     const worker = await unstable_startWorker({

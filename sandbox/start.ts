@@ -22,6 +22,7 @@ lasthop is running
   sandbox FCM         ${stack.sandbox.httpUrl}/fcm  (OAuth at /oauth/token)
   sandbox SMSC (SMPP) ${stack.sandbox.smsc.host}:${stack.sandbox.smsc.port}  (system_id lasthop; the dev account's "smpp" route, through the bridge)
   sandbox SMS REST    ${stack.sandbox.smsRest.baseUrl}  (Twilio-compatible; the dev account's "rest" route; MO: POST /_sandbox/sms/mo)
+  sandbox DNS (DoH)   ${stack.sandbox.dohUrl}  (the Worker's DOH_URL for /v1/domains; publish with POST /_sandbox/dns/records)
 Press Ctrl+C to stop.`);
 
 const stop = () => {

@@ -10,6 +10,11 @@ export const ACCOUNT_C = "acct-c";
 export const TEST_PUSH_HOST = "push.test";
 /** Where the Worker tests' fake bridge answers (test/worker/bridge-fake.ts). */
 export const TEST_BRIDGE_HOST = "bridge.test";
+/** Where the Worker tests' fake DNS-over-HTTPS resolver answers (test/worker/doh-fake.ts). */
+export const TEST_DOH_HOST = "doh.test";
+/** The platform names a sending domain's records point at, in the Worker tests. */
+export const TEST_BOUNCE_MX_HOST = "mx.lasthop.test";
+export const TEST_SPF_INCLUDE = "_spf.lasthop.test";
 /** Where the Worker tests' fake Twilio-compatible aggregator answers. */
 export const TEST_SMS_REST_HOST = "sms.test";
 export const TEST_TWILIO = { accountSid: "AC0123456789abcdef0123456789abcdef", authToken: "test-twilio-auth-token-0123456789" };

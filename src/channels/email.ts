@@ -129,13 +129,13 @@ export async function sendEmailBatch(jobs: EmailJob[], env: Env): Promise<SendOu
 }
 
 /**
- * The DKIM key for this From: the verified domain's own key (`/v1/domains`), else the key of
- * the account's email settings, else none (the relay sends unsigned).
+ * The DKIM keys for this From: the verified domain's own (`/v1/domains`), both of them (RSA and
+ * Ed25519), else the key of the account's email settings, else none (the relay sends unsigned).
  */
 function dkimFor(job: EmailJob, config: EmailAccountConfig): { dkim?: SmtpBatch["items"][number]["dkim"] } {
   const from = domainOf(job.request.from);
   const own = job.config.domains.find((d) => d.domain.toLowerCase() === from);
-  if (own) return { dkim: { domain: own.domain, selector: own.selector, privateKey: own.privateKey, algorithm: own.algorithm } };
+  if (own && own.keys.length > 0) return { dkim: own.keys.map((key) => ({ domain: own.domain, ...key })) };
   return config.dkim ? { dkim: config.dkim } : {};
 }
 

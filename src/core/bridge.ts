@@ -83,7 +83,12 @@ export const smtpItem = z.strictObject({
   rcptTo: z.string().min(3),
   /** The RFC 5322 message as composed at the edge (CRLF line ends), before DKIM. */
   raw: z.string().min(1),
-  dkim: dkimKey.optional(),
+  /**
+   * The DKIM key, or keys: a verified domain (`/v1/domains`) signs with RSA and Ed25519 both
+   * (RFC 8463 §1: RSA for verifiers that do not know Ed25519). One key stays a single object,
+   * so an edge and a bridge of different versions agree on it during a rollout.
+   */
+  dkim: z.union([dkimKey, z.array(dkimKey).min(1).max(4)]).optional(),
   relay: smtpRelay,
 });
 export const smtpBatch = z.strictObject({ items: z.array(smtpItem).min(1).max(200) });

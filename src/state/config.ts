@@ -3,6 +3,7 @@ import type { KeyGrant, Scope } from "../core/config/keys.ts";
 import { DEFAULT_RATE_PER_SECOND } from "../core/config/keys.ts";
 import type { AccountRuntime, DomainKeys } from "../core/config/runtime.ts";
 import { masked } from "../core/config/sections.ts";
+import { MAX_DOMAINS_PER_ACCOUNT, type DomainInfo, type DomainPublicKey, type DomainRecord, type DomainStatus } from "../core/domains.ts";
 import { keyRing, open, seal, sealedWith, type KeyRing } from "../core/config/secrets.ts";
 import { seedAccounts } from "../core/config/seed.ts";
 
@@ -21,6 +22,10 @@ export type AuditPage = { items: AuditEntry[]; nextCursor: string | null };
 /** Who made a change: a key id, `admin` (the platform key) or `seed`. */
 export type Actor = string;
 export type Grant = Omit<KeyGrant, "account"> | { disabled: true } | null;
+
+/** The domain row's `record` column: everything but the private keys (those are in `sealed`). */
+type DomainRecordColumn = { keys: DomainPublicKey[]; records: DomainRecord[]; status: DomainStatus; checkedAt: string | null };
+type DomainRow = { domain: string; record: string; sealed: string; verified_at: string | null; created_at: string };
 
 type KeyRow = {
   id: string;
@@ -85,12 +90,12 @@ export class ConfigDO extends DurableObject<Env> {
     const seed = seedAccounts(this.env).get(account);
     if (seed && this.sql.exec("SELECT 1 FROM account").toArray().length === 0) {
       this.insertAccount(account, account, "seed");
-      seed.keyHashes.forEach((hash, n) =>
+      for (const [n, hash] of seed.keyHashes.entries()) {
         this.insertKey(
           { id: `key_seed${n}`, hash, name: "seeded key", prefix: "…", scopes: ALL_SCOPES, ratePerSecond: DEFAULT_RATE_PER_SECOND },
           "seed",
-        ),
-      );
+        );
+      }
       if (seed.email) await this.writeSection(account, "email", seed.email, "seed");
       if (seed.sms) await this.writeSection(account, "sms", seed.sms, "seed");
     }
@@ -283,9 +288,128 @@ export class ConfigDO extends DurableObject<Env> {
     for (const row of this.sql
       .exec<{ domain: string; sealed: string }>("SELECT domain, sealed FROM domain WHERE verified_at IS NOT NULL ORDER BY domain")
       .toArray()) {
-      domains.push(JSON.parse(await open(ring, `${account}/domain:${row.domain}`, row.sealed)) as DomainKeys);
+      const context = `${account}/domain:${row.domain}`;
+      const plain = await open(ring, context, row.sealed);
+      domains.push(JSON.parse(plain) as DomainKeys);
+      if (sealedWith(row.sealed) !== ring.current) {
+        this.sql.exec(
+          "UPDATE domain SET sealed = ? WHERE domain = ? AND sealed = ?",
+          await seal(ring, context, plain),
+          row.domain,
+          row.sealed,
+        );
+      }
     }
     return { account, disabled: info?.disabled ?? false, sections: sections as AccountRuntime["sections"], domains };
+  }
+
+  private domainCount(): number {
+    return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM domain").one().n;
+  }
+
+  private domainInfo(domain: string): DomainInfo | null {
+    const row = this.sql.exec<DomainRow>("SELECT * FROM domain WHERE domain = ?", domain).toArray()[0];
+    return row ? domainInfo(row) : null;
+  }
+
+  /**
+   * Adds a sending domain with its key pairs (the private halves sealed, never answered):
+   * `exists` when the account has it already, `limit` at MAX_DOMAINS_PER_ACCOUNT, `no_account`
+   * for an account that does not exist.
+   * The row is this account's alone: another account may add the same name with its own keys.
+   */
+  async addDomain(
+    account: string,
+    domain: string,
+    keys: Array<DomainPublicKey & { privateKey: string }>,
+    records: DomainRecord[],
+    actor: Actor,
+  ): Promise<DomainInfo | "exists" | "limit" | "no_account"> {
+    await this.seed(account);
+    if (!this.info_()) return "no_account";
+    if (this.domainInfo(domain)) return "exists";
+    if (this.domainCount() >= MAX_DOMAINS_PER_ACCOUNT) return "limit";
+    const privates: DomainKeys = {
+      domain,
+      keys: keys.map(({ selector, privateKey, algorithm }) => ({ selector, privateKey, algorithm })),
+    };
+    const sealed = await seal(await this.keys(), `${account}/domain:${domain}`, JSON.stringify(privates));
+    const column: DomainRecordColumn = {
+      keys: keys.map(({ selector, algorithm, publicKey }) => ({ selector, algorithm, publicKey })),
+      records,
+      status: "pending",
+      checkedAt: null,
+    };
+    // A concurrent add may have won while this one sealed: check again before writing.
+    if (this.domainInfo(domain)) return "exists";
+    if (this.domainCount() >= MAX_DOMAINS_PER_ACCOUNT) return "limit";
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec(
+        "INSERT INTO domain (domain, record, sealed, verified_at, created_at) VALUES (?, ?, ?, NULL, ?)",
+        domain,
+        JSON.stringify(column),
+        sealed,
+        new Date().toISOString(),
+      );
+      this.audit(actor, "domain.create", domain, { selectors: column.keys.map((k) => `${k.selector} (${k.algorithm})`) });
+    });
+    return this.domainInfo(domain)!;
+  }
+
+  async listDomains(account: string): Promise<DomainInfo[]> {
+    await this.seed(account);
+    return this.sql.exec<DomainRow>("SELECT * FROM domain ORDER BY domain").toArray().map(domainInfo);
+  }
+
+  async getDomain(account: string, domain: string): Promise<DomainInfo | null> {
+    await this.seed(account);
+    return this.domainInfo(domain);
+  }
+
+  /**
+   * Records a DNS check: each record's status and the domain's. A change of the domain's status
+   * is audited (`domain.verify`); a check that changes nothing is not. Null: no such domain.
+   */
+  async saveVerification(
+    account: string,
+    domain: string,
+    records: DomainRecord[],
+    status: DomainStatus,
+    actor: Actor,
+  ): Promise<DomainInfo | null> {
+    await this.seed(account);
+    const row = this.sql.exec<DomainRow>("SELECT * FROM domain WHERE domain = ?", domain).toArray()[0];
+    if (!row) return null;
+    const before = JSON.parse(row.record) as DomainRecordColumn;
+    const now = new Date().toISOString();
+    const verifiedAt = status === "verified" ? (row.verified_at ?? now) : null;
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec(
+        "UPDATE domain SET record = ?, verified_at = ? WHERE domain = ?",
+        JSON.stringify({ ...before, records, status, checkedAt: now } satisfies DomainRecordColumn),
+        verifiedAt,
+        domain,
+      );
+      if (before.status !== status) {
+        this.audit(actor, "domain.verify", domain, {
+          before: before.status,
+          after: status,
+          records: records.map((r) => `${r.purpose} ${r.type} ${r.name}: ${r.status}`),
+        });
+      }
+    });
+    return this.domainInfo(domain);
+  }
+
+  async deleteDomain(account: string, domain: string, actor: Actor): Promise<boolean> {
+    await this.seed(account);
+    const before = this.domainInfo(domain);
+    if (!before) return false;
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec("DELETE FROM domain WHERE domain = ?", domain);
+      this.audit(actor, "domain.delete", domain, { status: before.status, selectors: before.keys.map((k) => k.selector) });
+    });
+    return true;
   }
 
   async auditLog(account: string, cursor: number | null, limit: number): Promise<AuditPage> {
@@ -300,6 +424,19 @@ export class ConfigDO extends DurableObject<Env> {
     const items = rows.slice(0, limit).map((r) => ({ ...r, change: JSON.parse(r.change) as unknown }));
     return { items, nextCursor: rows.length > limit ? String(items[items.length - 1]!.seq) : null };
   }
+}
+
+function domainInfo(row: DomainRow): DomainInfo {
+  const column = JSON.parse(row.record) as DomainRecordColumn;
+  return {
+    domain: row.domain,
+    status: column.status,
+    records: column.records,
+    createdAt: row.created_at,
+    verifiedAt: row.verified_at,
+    checkedAt: column.checkedAt,
+    keys: column.keys,
+  };
 }
 
 function keyRecord(row: KeyRow): KeyRecord {

@@ -39,6 +39,30 @@ message = sys.stdin.buffer.read()
 print("PASS" if dkim.verify(message, dnsfunc=lambda name, timeout=5: record) else "FAIL")
 `;
 
+const VERIFY_EACH_PY = `
+import sys, json, dkim
+records = json.loads(sys.argv[1])
+message = sys.stdin.buffer.read()
+def dns(name, timeout=5):
+    value = records.get(name.decode().rstrip("."))
+    return value.encode() if value else None
+def verified(i):
+    try:
+        return bool(dkim.DKIM(message).verify(idx=i, dnsfunc=dns))
+    except Exception:  # a key of the wrong type (PyNaCl raises): not verified
+        return False
+count = sum(1 for h in dkim.DKIM(message).headers if h[0].lower() == b"dkim-signature")
+print(json.dumps([verified(i) for i in range(count)]))
+`;
+
+/** Each DKIM-Signature of the message verified on its own, in order, with `records` (name → TXT) as DNS. */
+function pythonVerifyEach(message: Buffer, records: Record<string, string>): boolean[] {
+  requirePythonDkim();
+  const run = spawnSync(PYTHON, ["-c", VERIFY_EACH_PY, JSON.stringify(records)], { input: message, encoding: "utf8" });
+  if (run.status !== 0) throw new Error(`python3-dkim crashed: ${run.stderr}`);
+  return JSON.parse(run.stdout) as boolean[];
+}
+
 /** dkim.verify(message) with `record` served as the selector's TXT record in place of DNS. */
 function pythonVerify(message: Buffer, record: string): boolean {
   requirePythonDkim();
@@ -196,6 +220,35 @@ describe("relaying a message", () => {
       expect(pythonVerify(Buffer.from(got.toString("utf8").replace("Subject: Hello", "Subject: Hullo")), key.record)).toBe(false);
     });
   }
+
+  it("DKIM with a verified domain's two keys: an RSA and an Ed25519 signature (RFC 8463 §1), each verifies", async () => {
+    const rsa = dkimKey("rsa-sha256");
+    const ed = dkimKey("ed25519-sha256");
+    const raw = rawMessage({ to: "dave@example.net" });
+    const item = smtpItem({
+      rcptTo: "dave@example.net",
+      relay: relay(),
+      raw,
+      dkim: [
+        { domain: "mail.example.com", selector: "lhr", privateKey: rsa.privateKey, algorithm: "rsa-sha256" },
+        { domain: "mail.example.com", selector: "lhe", privateKey: ed.privateKey, algorithm: "ed25519-sha256" },
+      ],
+    });
+    const [result] = await send([item]);
+    expect(result!.kind).toBe("accepted");
+    const got = fixture.received[0]!.raw;
+    const original = Buffer.from(raw, "utf8");
+    expect(got.subarray(got.length - original.length).equals(original)).toBe(true);
+    const prefix = got.subarray(0, got.length - original.length).toString("utf8");
+    const fields = prefix.split(/\r\n(?![ \t])/).filter(Boolean);
+    expect(fields).toHaveLength(2);
+    expect(fields.map((f) => /\ba=([\w-]+)/.exec(f.replace(/\r\n[ \t]/g, ""))?.[1])).toEqual(["rsa-sha256", "ed25519-sha256"]);
+    const records = { "lhr._domainkey.mail.example.com": rsa.record, "lhe._domainkey.mail.example.com": ed.record };
+    expect(pythonVerifyEach(got, records)).toEqual([true, true]);
+    // The verifier really checks each: swap the published keys and neither verifies.
+    const swapped = { "lhr._domainkey.mail.example.com": ed.record, "lhe._domainkey.mail.example.com": rsa.record };
+    expect(pythonVerifyEach(got, swapped)).toEqual([false, false]);
+  });
 
   it("a DKIM key that cannot sign → failed (reason dkim), nothing sent", async () => {
     const item = smtpItem({

@@ -236,7 +236,7 @@ export function smtpItem(fields: {
   relay: Record<string, unknown>;
   account?: string;
   raw?: string;
-  dkim?: Record<string, unknown>;
+  dkim?: Record<string, unknown> | Array<Record<string, unknown>>;
   id?: string;
 }): Record<string, unknown> {
   const id = fields.id ?? randomUUID();

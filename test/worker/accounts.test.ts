@@ -427,6 +427,49 @@ function sectionRows(path: string): Record<string, Row> {
   };
 }
 
+/**
+ * A's sending domain stays A's: B reads, verifies and deletes 404, and B adding the same name
+ * makes B's own (with its own selectors) and leaves A's as it was.
+ */
+function domainRows(): Record<string, Row> {
+  const setup = async ({ a }: Pair) => {
+    const domain = `${unique()}.example`;
+    const made = await json(await api("/v1/domains", { method: "POST", json: { domain }, key: a.key }));
+    expect(made.status).toBe(201);
+    return { domain, path: `/v1/domains/${domain}`, before: made.body };
+  };
+  return {
+    "GET /v1/domains": async (p) => {
+      const { domain, path, before } = await setup(p);
+      expect(JSON.stringify((await json(await api("/v1/domains", { key: p.b.key }))).body)).not.toContain(domain);
+      await expectUnchanged(path, p.a, before);
+    },
+    "POST /v1/domains": async (p) => {
+      const { domain, path, before } = await setup(p);
+      const theirs = await json(await api("/v1/domains", { method: "POST", json: { domain }, key: p.b.key }));
+      expect(theirs.status).toBe(201);
+      expect(theirs.body.records[0].name).not.toBe(before.records[0].name);
+      await expectUnchanged(path, p.a, before);
+      expect((await json(await api("/v1/domains", { key: p.a.key }))).body.data).toEqual([before]);
+    },
+    "GET /v1/domains/:domain": async (p) => {
+      const { path, before } = await setup(p);
+      expect((await api(path, { key: p.b.key })).status).toBe(404);
+      await expectUnchanged(path, p.a, before);
+    },
+    "POST /v1/domains/:domain/verify": async (p) => {
+      const { path, before } = await setup(p);
+      expect((await api(`${path}/verify`, { method: "POST", key: p.b.key })).status).toBe(404);
+      await expectUnchanged(path, p.a, before);
+    },
+    "DELETE /v1/domains/:domain": async (p) => {
+      const { path, before } = await setup(p);
+      expect((await api(path, { method: "DELETE", key: p.b.key })).status).toBe(404);
+      await expectUnchanged(path, p.a, before);
+    },
+  };
+}
+
 const providerPaths = Object.keys(SECTION_BODIES).filter((p) => p.startsWith("/v1/providers/"));
 
 const ISOLATION: Record<string, Row> = {
@@ -510,6 +553,7 @@ const ISOLATION: Record<string, Row> = {
     await api("/v1/push/webpush/keys", { method: "POST", json: { subject: "mailto:b@example.com" }, key: b.key });
     await expectUnchanged("/v1/push/webpush", a, made.body);
   },
+  ...domainRows(),
   ...sectionRows("/v1/email/settings"),
   ...sectionRows("/v1/sms/settings"),
   ...sectionRows("/v1/push/apns"),

@@ -27,20 +27,23 @@ export class DkimError extends Error {
   override name = "DkimError";
 }
 
-/** Returns the message to send: `raw` with the DKIM-Signature header in front when a key is given. */
-export async function signMessage(raw: string, dkim: DkimKey | undefined): Promise<Buffer> {
+/**
+ * Returns the message to send: `raw` with a DKIM-Signature header in front for each key given
+ * (a verified domain gives two, RSA and Ed25519: RFC 8463 §1).
+ */
+export async function signMessage(raw: string, dkim: DkimKey | DkimKey[] | undefined): Promise<Buffer> {
   const message = Buffer.from(raw, "utf8");
-  if (!dkim) return message;
-  const key = {
-    signingDomain: dkim.domain,
-    selector: dkim.selector,
-    privateKey: dkim.privateKey,
-    algorithm: dkim.algorithm,
+  const keys = (Array.isArray(dkim) ? dkim : dkim ? [dkim] : []).map((k) => ({
+    signingDomain: k.domain,
+    selector: k.selector,
+    privateKey: k.privateKey,
+    algorithm: k.algorithm,
     canonicalization: "relaxed/relaxed",
-  };
+  }));
+  if (keys.length === 0) return message;
   let result: Awaited<ReturnType<typeof dkimSign>>;
   try {
-    result = await dkimSign(message, { ...key, headerList: [...SIGNED_HEADERS], signatureData: [key] });
+    result = await dkimSign(message, { ...keys[0]!, headerList: [...SIGNED_HEADERS], signatureData: keys });
   } catch (error) {
     throw new DkimError(`DKIM signing failed: ${(error as Error).message}`);
   }

@@ -13,7 +13,11 @@ export type AccountRuntime = {
   domains: DomainKeys[];
 };
 
-export type DomainKeys = { domain: string; selector: string; privateKey: string; algorithm: "rsa-sha256" | "ed25519-sha256" };
+/** A verified domain's DKIM private keys (RSA and Ed25519, each its own selector): mail from it carries both signatures. */
+export type DomainKeys = {
+  domain: string;
+  keys: Array<{ selector: string; privateKey: string; algorithm: "rsa-sha256" | "ed25519-sha256" }>;
+};
 
 /** How long an isolate may answer from its copy: revocations and changes are honoured within this. */
 export const CONFIG_CACHE_MS = 5_000;

@@ -21,7 +21,10 @@ export function seedAccounts(settings: SeedSettings): ReadonlyMap<string, Accoun
   const seeds = new Map<string, AccountSeed>();
   const of = (account: string) => {
     let seed = seeds.get(account);
-    if (!seed) seeds.set(account, (seed = { account, keyHashes: [] }));
+    if (!seed) {
+      seed = { account, keyHashes: [] };
+      seeds.set(account, seed);
+    }
     return seed;
   };
   for (const [hash, account] of keyEntries(settings.API_KEYS)) of(account).keyHashes.push(hash);
