@@ -3,6 +3,7 @@
 // checks each credential as the real service would: the push service takes only pushes signed
 // with the VAPID key the subscription was made with, FCM only tokens of the project's own
 // service account, the SMSC and MTA what the account's routes say.
+import { dkimVerify } from "mailauth";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEV_ADMIN_KEY } from "../../sandbox/stack.ts";
 import { generateServiceAccount } from "../../sandbox/keys.ts";
@@ -96,12 +97,12 @@ describe("an account made through the API sends with its own credentials", () =>
     await waitForStatus(key, res.body.id, "delivered");
   });
 
-  it("email: its own relay and bounce domain; the sandbox MTA receives the message", async () => {
+  it("email: its own relay and bounce domain, and a domain it proves over DNS; the MTA gets both DKIM signatures", async () => {
+    const domain = `onboarded-${Date.now().toString(36)}.example`;
     const put = await call(key, "/v1/email/settings", {
       method: "PUT",
       json: {
-        sendingDomains: ["onboarded.example"],
-        bounceDomain: "bounces.onboarded.example",
+        bounceDomain: `bounces.${domain}`,
         relay: {
           mode: "smarthost",
           host: stack.sandbox.smtp.host,
@@ -113,10 +114,20 @@ describe("an account made through the API sends with its own credentials", () =>
       },
     });
     expect(put.status, JSON.stringify(put.body)).toBe(200);
+    expect(put.body.relay.auth.pass).toMatch(/^…/);
     const to = `reader-${Date.now().toString(36)}@example.com`;
-    const res = await call(key, "/v1/messages", {
-      json: { channel: "email", from: "news@onboarded.example", to, subject: "Welcome", text: "Hello" },
-    });
+    const mail = { channel: "email", from: `news@${domain}`, to, subject: "Welcome", text: "Hello from a domain of our own" };
+    expect((await call(key, "/v1/messages", { json: mail })).status).toBe(422);
+
+    const added = await call(key, "/v1/domains", { json: { domain } });
+    expect(added.status, JSON.stringify(added.body)).toBe(201);
+    for (const r of added.body.records as Array<{ name: string; type: string; value: string; priority?: number }>) {
+      await stack.sandboxPost("/_sandbox/dns/records", { name: r.name, type: r.type, value: r.value, priority: r.priority });
+    }
+    const verified = await call(key, `/v1/domains/${domain}/verify`, { method: "POST" });
+    expect(verified.body.status, JSON.stringify(verified.body)).toBe("verified");
+
+    const res = await call(key, "/v1/messages", { json: mail });
     expect(res.status, JSON.stringify(res.body)).toBe(202);
     await waitForStatus(key, res.body.id, "accepted");
     const arrived = await waitFor(
@@ -124,13 +135,24 @@ describe("an account made through the API sends with its own credentials", () =>
       "the message at the sandbox MTA",
     );
     // The envelope sender is the account's own bounce domain (VERP), so its bounces come back to it.
-    expect(arrived.headers).toMatchObject({ mailFrom: `bounce+${res.body.id}@bounces.onboarded.example`, tls: true, authUser: "dev" });
+    expect(arrived.headers).toMatchObject({ mailFrom: `bounce+${res.body.id}@bounces.${domain}`, tls: true, authUser: "dev" });
+    const resolver = async (name: string, type: string) => {
+      const found = stack.sandbox.dns.lookup(name, type as "TXT");
+      if (found.length === 0) throw Object.assign(new Error(`queryTxt ENOTFOUND ${name}`), { code: "ENOTFOUND" });
+      return found.map((r) => [r.value]);
+    };
+    const checked = await dkimVerify(Buffer.from(arrived.payload as string), { resolver: resolver as never });
+    expect(checked.results.map((r: any) => [r.signingDomain, r.algo, r.status.result])).toEqual([
+      [domain, "rsa-sha256", "pass"],
+      [domain, "ed25519-sha256", "pass"],
+    ]);
   });
 
   it("the audit log holds every change it made, secrets masked", async () => {
     const audit = await call(key, "/v1/audit?limit=100");
     const actions = audit.body.data.map((e: { action: string; target: string }) => `${e.action} ${e.target}`);
     expect(actions).toEqual(expect.arrayContaining(["config.put webpush", "config.put fcm", "config.put sms", "config.put email"]));
+    expect(audit.body.data.map((e: { action: string }) => e.action)).toEqual(expect.arrayContaining(["domain.create", "domain.verify"]));
     expect(JSON.stringify(audit.body)).not.toContain("PRIVATE KEY-----\n");
   });
 });
