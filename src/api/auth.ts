@@ -90,12 +90,17 @@ async function spend(env: Env, grant: KeyGrant): Promise<void> {
   if (local && local.refusedUntil > now) throw rateLimited(local.refusedUntil, now);
   const granted = await limiterStub(env, grant.account, grant.keyId).lease(grant.ratePerSecond, leaseSize(grant.ratePerSecond));
   const current = leases.get(id);
+  // What other requests of this window leased and left is kept, refused or not.
+  const carried = current && current.until === granted.until ? current.tokens : 0;
   if (granted.tokens === 0) {
+    if (carried > 0) {
+      leases.set(id, { tokens: carried - 1, until: granted.until, refusedUntil: granted.until });
+      return;
+    }
     leases.set(id, { tokens: 0, until: granted.until, refusedUntil: granted.until });
     throw rateLimited(granted.until, Date.now());
   }
-  // One token is this request's; the rest join what other requests of this window left.
-  const carried = current && current.until === granted.until ? current.tokens : 0;
+  // One token is this request's; the rest join the pool.
   leases.set(id, { tokens: carried + granted.tokens - 1, until: granted.until, refusedUntil: 0 });
 }
 

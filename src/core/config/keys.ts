@@ -20,7 +20,7 @@ export const SCOPES = [
 export type Scope = (typeof SCOPES)[number];
 export const scope = z.enum(SCOPES);
 
-/** The default per-key rate: requests per second, held over each 10-second window. */
+/** The default per-key rate: requests per second, counted in one-second windows (core/config/rate.ts). */
 export const DEFAULT_RATE_PER_SECOND = 100;
 
 export const createKeyRequest = z.strictObject({
