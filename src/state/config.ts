@@ -361,6 +361,15 @@ export class ConfigDO extends DurableObject<Env> {
     return this.sql.exec<DomainRow>("SELECT * FROM domain ORDER BY domain").toArray().map(domainInfo);
   }
 
+  /** The names of the account's verified domains, in order (their return-path hosts are claimed in the directory). */
+  async verifiedDomains(account: string): Promise<string[]> {
+    await this.seed(account);
+    return this.sql
+      .exec<{ domain: string }>("SELECT domain FROM domain WHERE verified_at IS NOT NULL ORDER BY domain")
+      .toArray()
+      .map((r) => r.domain);
+  }
+
   async getDomain(account: string, domain: string): Promise<DomainInfo | null> {
     await this.seed(account);
     return this.domainInfo(domain);

@@ -4,13 +4,15 @@ import { smsClaims } from "../core/sms/account.ts";
 
 export type DirectoryAccount = { id: string; name: string; createdAt: string; disabled: boolean };
 export type AccountList = { items: DirectoryAccount[]; nextCursor: string | null };
-export type ClaimKind = "bounce_domain" | "sms_sender" | "sms_bridge_route";
+/** `return_path`: `lh-bounces.<domain>` of each of the account's verified sending domains (`/v1/domains`). */
+export type ClaimKind = "bounce_domain" | "return_path" | "sms_sender" | "sms_bridge_route";
 export type Claim = { kind: ClaimKind; value: string };
 
 /**
  * The platform's few cross-account lookups, as one class in two roles by name:
  * - `accounts`: the admin's list of accounts, and the claims that route feedback naming no
- *   account (a bounce domain, an SMS sender, an SMPP bridge route) to the accounts that own them;
+ *   account (a bounce domain, a verified domain's return-path host, an SMS sender, an SMPP bridge
+ *   route) to the accounts that own them;
  * - `keys:<h>` (16 shards by the first hex digit of the key hash): key hash → account, so
  *   authenticating a key asks one small shard, then that account's ConfigDO for the grant.
  * Each account's truth stays in its ConfigDO; these are indexes written after it.
