@@ -51,14 +51,17 @@ async function found(env: Env, account: string, domain: string): Promise<DomainI
 /**
  * Claims in the directory the return-path hosts of all the account's verified domains, after a
  * verification or a deletion changed them: bounces to `lh-bounces.<domain>` find the account by
- * them. The whole set each time (setClaims replaces the kind's claims), read after the write.
+ * them. The whole set each time (setClaims replaces the kind's claims), read after the write,
+ * with its version: of two concurrent changes, the directory keeps the later set whatever the
+ * order their writes arrive in.
  */
 async function claimReturnPaths(env: Env, account: string): Promise<void> {
-  const verified = (await configStub(env, account).verifiedDomains(account)) as string[];
+  const verified = (await configStub(env, account).verifiedDomains(account)) as { domains: string[]; version: number };
   await directoryStub(env).setClaims(
     account,
     ["return_path"],
-    verified.map((domain) => ({ kind: "return_path", value: returnPathHost(domain) })),
+    verified.domains.map((domain) => ({ kind: "return_path", value: returnPathHost(domain) })),
+    verified.version,
   );
   forgetClaims();
 }

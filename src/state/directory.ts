@@ -28,6 +28,7 @@ export class DirectoryDO extends DurableObject<Env> {
       CREATE TABLE IF NOT EXISTS account (id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at TEXT NOT NULL, disabled INTEGER NOT NULL DEFAULT 0);
       CREATE TABLE IF NOT EXISTS claim (kind TEXT NOT NULL, value TEXT NOT NULL, account TEXT NOT NULL, PRIMARY KEY (kind, value, account));
       CREATE INDEX IF NOT EXISTS claim_by_account ON claim (account, kind);
+      CREATE TABLE IF NOT EXISTS claim_version (account TEXT NOT NULL, kind TEXT NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (account, kind));
       CREATE TABLE IF NOT EXISTS key_index (hash TEXT PRIMARY KEY, account TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS seeded (account TEXT PRIMARY KEY);
     `);
@@ -89,10 +90,23 @@ export class DirectoryDO extends DurableObject<Env> {
     return { items, nextCursor: rows.length > limit ? items[items.length - 1]!.id : null };
   }
 
-  /** Replaces what one account claims of these kinds (its section changed). */
-  async setClaims(account: string, kinds: ClaimKind[], claims: Claim[]): Promise<void> {
+  /**
+   * Replaces what one account claims of these kinds (its section changed). With a version (the
+   * account's own counter for the set), a write older than one already applied changes nothing:
+   * two requests that each read the set and write it may arrive in either order.
+   */
+  async setClaims(account: string, kinds: ClaimKind[], claims: Claim[], version?: number): Promise<void> {
     this.seed();
     this.ctx.storage.transactionSync(() => {
+      if (version !== undefined) {
+        for (const kind of kinds) {
+          const applied = this.sql
+            .exec<{ version: number }>("SELECT version FROM claim_version WHERE account = ? AND kind = ?", account, kind)
+            .toArray()[0]?.version;
+          if (applied !== undefined && applied > version) return;
+        }
+        for (const kind of kinds) this.sql.exec("INSERT OR REPLACE INTO claim_version VALUES (?, ?, ?)", account, kind, version);
+      }
       for (const kind of kinds) this.sql.exec("DELETE FROM claim WHERE account = ? AND kind = ?", account, kind);
       for (const claim of claims) this.sql.exec("INSERT OR IGNORE INTO claim VALUES (?, ?, ?)", claim.kind, claim.value, account);
     });

@@ -12,6 +12,7 @@ import { dsn } from "../dsn-fixture.ts";
 import { waitFor } from "../wait.ts";
 import { installBridge } from "./bridge-fake.ts";
 import { installDoh, type DohRecord } from "./doh-fake.ts";
+import { directoryStub } from "../../src/state/stubs.ts";
 import { BASE, api, waitForStatus } from "./helpers.ts";
 
 let doh: ReturnType<typeof installDoh>;
@@ -202,5 +203,32 @@ describe("reports sent back to lh-bounces.<domain>", () => {
       expect(res.status).toBe(422);
       expect(res.body.error.code).toBe("not_ours");
     }
+  });
+});
+
+describe("the return_path claims in the directory", () => {
+  it("two domains verified at once are both claimed", async () => {
+    const a = await newAccount();
+    const [one, two] = [`${unique()}.example`, `${unique()}.example`];
+    for (const domain of [one, two]) {
+      const made = await json(await api("/v1/domains", { method: "POST", json: { domain }, key: a.key }));
+      doh.publish(...(made.body.records as DohRecord[]).map((r) => ({ name: r.name, type: r.type, value: r.value, priority: r.priority })));
+    }
+    const checks = await Promise.all([one, two].map((d) => api(`/v1/domains/${d}/verify`, { method: "POST", key: a.key })));
+    expect(checks.map((r) => r.status)).toEqual([200, 200]);
+    expect(await directoryStub(env).claimants("return_path", `lh-bounces.${one}`)).toEqual([a.id]);
+    expect(await directoryStub(env).claimants("return_path", `lh-bounces.${two}`)).toEqual([a.id]);
+  });
+
+  it("a set older than the one applied changes nothing", async () => {
+    const account = `acct-${unique()}`;
+    const claim = (value: string) => [{ kind: "return_path" as const, value }];
+    const directory = directoryStub(env);
+    await directory.setClaims(account, ["return_path"], claim("lh-bounces.new.example"), 7);
+    await directory.setClaims(account, ["return_path"], claim("lh-bounces.old.example"), 6);
+    expect(await directory.claimants("return_path", "lh-bounces.new.example")).toEqual([account]);
+    expect(await directory.claimants("return_path", "lh-bounces.old.example")).toEqual([]);
+    await directory.setClaims(account, ["return_path"], [], 8);
+    expect(await directory.claimants("return_path", "lh-bounces.new.example")).toEqual([]);
   });
 });
