@@ -91,7 +91,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const inboundPort = opts.inboundSmtpPort === 0 ? await freePort() : (opts.inboundSmtpPort ?? 2526);
     const workerPort = opts.workerPort ?? 8787;
     const bridgeEnv = {
-      INBOUND_DOMAINS: DEV_BOUNCE_DOMAIN,
+      // The bounce domain, and every verified sending domain's return-path host (the edge judges which are claimed).
+      INBOUND_DOMAINS: `${DEV_BOUNCE_DOMAIN},lh-bounces.*`,
       INBOUND_SMTP_PORT: String(inboundPort),
       EDGE_URL: `http://127.0.0.1:${workerPort}`,
       BRIDGE_SECRET: secret,

@@ -10,6 +10,7 @@ import { hostname } from "node:os";
 import { domainToASCII } from "node:url";
 import { z } from "zod";
 import { APNS_PRODUCTION_ORIGIN, APNS_SANDBOX_ORIGIN } from "../../src/core/apns.ts";
+import { validInboundEntry } from "./smtp/inbound-domains.ts";
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -57,7 +58,7 @@ export type InboundConfig = {
   host: string;
   /** 0 = any free port (tests). */
   port: number;
-  /** Lower-cased domains whose addresses RCPT TO accepts (the bounce domains). */
+  /** Lower-cased domains whose addresses RCPT TO accepts (the bounce domains), or `<label>.*` (that label in front of any domain). */
   domains: string[];
   /** The Worker's origin, e.g. http://127.0.0.1:8787; messages go to `${edgeUrl}/v1/inbound/email`. */
   edgeUrl: string;
@@ -208,10 +209,11 @@ const heloName = optional(
     ),
 );
 
-/** A domain name: labels of letters, digits and hyphens, separated by dots (no trailing dot). */
-const DOMAIN = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/;
-
-/** INBOUND_DOMAINS: comma-separated domains, lower-cased (IDNs as A-labels), without duplicates. */
+/**
+ * INBOUND_DOMAINS: comma-separated domains, lower-cased (IDNs as A-labels), without duplicates;
+ * an entry `<label>.*` takes that label in front of any domain (`lh-bounces.*`: every sending
+ * domain's return-path host; smtp/inbound-domains.ts).
+ */
 const domainList = optional(
   z
     .string()
@@ -223,8 +225,8 @@ const domainList = optional(
       // An entry domainToASCII cannot convert stays as given, so the check below names the list as bad.
       return [...new Set(names.map((d) => (domainToASCII(d) || d).toLowerCase()))];
     })
-    .refine((list) => list.length > 0 && list.every((d) => DOMAIN.test(d)), {
-      error: "must be a comma-separated list of domain names such as bounces.example.com",
+    .refine((list) => list.length > 0 && list.every(validInboundEntry), {
+      error: "must be a comma-separated list of domain names such as bounces.example.com, or a label then .* such as lh-bounces.*",
     }),
 );
 

@@ -18,11 +18,12 @@ import {
   type DomainInfo,
   type DomainView,
   type PlatformDns,
+  returnPathHost,
 } from "../core/domains.ts";
 import { lookup } from "../core/doh.ts";
 import { ApiError, readJson, validationError } from "../core/http.ts";
-import { forgetAccount } from "../state/config-read.ts";
-import { configStub } from "../state/stubs.ts";
+import { forgetAccount, forgetClaims } from "../state/config-read.ts";
+import { configStub, directoryStub } from "../state/stubs.ts";
 import { limitBody } from "./body.ts";
 import type { AppEnv } from "./types.ts";
 
@@ -45,6 +46,24 @@ async function found(env: Env, account: string, domain: string): Promise<DomainI
   const info = (await configStub(env, account).getDomain(account, domain)) as DomainInfo | null;
   if (!info) throw new ApiError(404, "not_found", `no domain ${domain}`);
   return info;
+}
+
+/**
+ * Claims in the directory the return-path hosts of all the account's verified domains, after a
+ * verification or a deletion changed them: bounces to `lh-bounces.<domain>` find the account by
+ * them. The whole set each time (setClaims replaces the kind's claims), read after the write,
+ * with its version: of two concurrent changes, the directory keeps the later set whatever the
+ * order their writes arrive in.
+ */
+async function claimReturnPaths(env: Env, account: string): Promise<void> {
+  const verified = (await configStub(env, account).verifiedDomains(account)) as { domains: string[]; version: number };
+  await directoryStub(env).setClaims(
+    account,
+    ["return_path"],
+    verified.domains.map((domain) => ({ kind: "return_path", value: returnPathHost(domain) })),
+    verified.version,
+  );
+  forgetClaims();
 }
 
 export const domains = new Hono<AppEnv>()
@@ -99,6 +118,7 @@ export const domains = new Hono<AppEnv>()
       c.get("key").keyId,
     )) as DomainInfo | null;
     if (!saved) throw new ApiError(404, "not_found", `no domain ${info.domain}`);
+    await claimReturnPaths(c.env, account);
     forgetAccount(account);
     return c.json(view(saved));
   })
@@ -108,6 +128,7 @@ export const domains = new Hono<AppEnv>()
     if (!(await configStub(c.env, account).deleteDomain(account, domain, c.get("key").keyId))) {
       throw new ApiError(404, "not_found", `no domain ${domain}`);
     }
+    await claimReturnPaths(c.env, account);
     forgetAccount(account);
     return c.body(null, 204);
   });

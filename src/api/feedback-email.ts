@@ -1,6 +1,7 @@
 /**
  * Feedback that arrives as email: DSN bounces, ARF complaints and replies sent to the
- * bounce domain. Two doors lead here — Cloudflare Email Routing (the Worker's `email()`
+ * bounce domain or to a verified sending domain's return-path host (`lh-bounces.<domain>`,
+ * the VERP domain of mail From it). Two doors lead here — Cloudflare Email Routing (the Worker's `email()`
  * handler) and the bridge's inbound SMTP server (a signed POST to /v1/inbound/email) —
  * and both end in this one function, so linking and account resolution exist once.
  * Parsing and normalizing are pure and live in src/core/bounce; this finds the owner
@@ -8,6 +9,7 @@
  */
 import { parseFeedbackMessage } from "../core/bounce/parse.ts";
 import { feedbackEvents } from "../core/bounce/events.ts";
+import { RETURN_PATH_LABEL } from "../core/domains.ts";
 import { domainOf } from "../core/email.ts";
 import { claimants } from "../state/config-read.ts";
 import { enqueueEvents } from "./enqueue.ts";
@@ -19,11 +21,11 @@ export type IngestResult =
   | { outcome: "not_ours" };
 
 export async function ingestFeedbackEmail(env: Env, raw: Uint8Array, envelopeTo: string): Promise<IngestResult> {
-  const accounts = await claimants(env, "bounce_domain", domainOf(envelopeTo));
+  const accounts = await owners(env, domainOf(envelopeTo));
   if (accounts.length === 0) return { outcome: "not_ours" };
   const report = await parseFeedbackMessage(raw, { envelopeTo });
   const receivedAt = new Date().toISOString();
-  // Only the accounts that own this bounce domain are asked: a report naming another
+  // Only the accounts that own this domain are asked: a report naming another
   // account's message finds nothing and stays unlinked (no leak across accounts).
   const account = report.messageId ? await ownerOf(env, accounts, report.messageId) : null;
   const events = account ? await feedbackEvents(report, { account, receivedAt, provider: "inbound-email" }) : [];
@@ -40,7 +42,21 @@ export async function ingestFeedbackEmail(env: Env, raw: Uint8Array, envelopeTo:
   return { outcome: "enqueued", kind: report.kind, events: events.length };
 }
 
-/** The account (of those sharing the bounce domain) whose MessageDO holds this message. */
+/**
+ * The accounts that claim the recipient's domain as their bounce domain or as the return-path
+ * host of a verified domain (two accounts may verify one domain, each with its own keys), once
+ * each, in name order.
+ */
+async function owners(env: Env, domain: string): Promise<string[]> {
+  const returnPath = domain.startsWith(`${RETURN_PATH_LABEL}.`);
+  const [bounce, verified] = await Promise.all([
+    claimants(env, "bounce_domain", domain),
+    returnPath ? claimants(env, "return_path", domain) : [],
+  ]);
+  return [...new Set([...bounce, ...verified])].sort();
+}
+
+/** The account (of those sharing the bounce domain or return-path host) whose MessageDO holds this message. */
 async function ownerOf(env: Env, accounts: string[], messageId: string): Promise<string | null> {
   if (accounts.length === 1) return (await messageStub(env, accounts[0], messageId).get()) ? accounts[0] : null;
   for (const account of accounts) if (await messageStub(env, account, messageId).get()) return account;

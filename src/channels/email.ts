@@ -4,6 +4,7 @@ import type { AccountRuntime } from "../core/config/runtime.ts";
 import {
   base64Lines,
   domainOf,
+  envelopeDomain,
   fitsSevenBit,
   signUnsubscribeToken,
   verpAddress,
@@ -106,7 +107,14 @@ export async function sendEmailBatch(jobs: EmailJob[], env: Env): Promise<SendOu
     items.push({
       id: job.id,
       account: job.account,
-      mailFrom: verpAddress(job.id, config.bounceDomain),
+      mailFrom: verpAddress(
+        job.id,
+        envelopeDomain(
+          job.request.from,
+          job.config.domains.map((d) => d.domain),
+          config.bounceDomain,
+        ),
+      ),
       rcptTo: job.request.to,
       raw,
       ...dkimFor(job, config),

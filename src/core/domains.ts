@@ -17,6 +17,11 @@ import { z } from "zod";
 /** The label of the return-path subdomain: bounces to `<label>.<domain>` reach the platform's MX. */
 export const RETURN_PATH_LABEL = "lh-bounces";
 
+/** The return-path host of a domain: the VERP domain of mail From it once verified, and its bounces' address. */
+export function returnPathHost(domain: string): string {
+  return `${RETURN_PATH_LABEL}.${domain.toLowerCase()}`;
+}
+
 const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
 /**
@@ -86,7 +91,7 @@ export function dkimRecordValue(key: Pick<DomainPublicKey, "algorithm" | "public
 
 /** The records to publish for a domain, every one `pending` until a check says otherwise. */
 export function expectedRecords(domain: string, keys: readonly DomainPublicKey[], platform: PlatformDns): DomainRecord[] {
-  const returnPath = `${RETURN_PATH_LABEL}.${domain}`;
+  const returnPath = returnPathHost(domain);
   return [
     ...keys.map(
       (key): DomainRecord => ({

@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { fromBase64, toBase64Url, utf8 } from "./bytes.ts";
 import { dkimKey, smtpRelay } from "./bridge.ts";
+import { returnPathHost } from "./domains.ts";
 
 /** One account's email setup (its `email` configuration section; `EMAIL_CONFIG` seeds it). */
 export const emailAccountConfig = z.strictObject({
@@ -39,6 +40,17 @@ export function emailSenderAllowed(
   if (!config) return "no_config";
   const domain = domainOf(from);
   return [...config.sendingDomains, ...verifiedDomains].some((d) => d.toLowerCase() === domain) ? "ok" : "domain";
+}
+
+/**
+ * The domain of a message's envelope sender (MAIL FROM): for mail From one of the account's
+ * verified domains, that domain's return-path host `lh-bounces.<domain>`, so SPF passes for a
+ * domain aligned with From (DMARC, RFC 7489 §3.1.2, relaxed); for any other From, the account's
+ * bounce domain.
+ */
+export function envelopeDomain(from: string, verifiedDomains: readonly string[], bounceDomain: string): string {
+  const domain = domainOf(from);
+  return verifiedDomains.some((d) => d.toLowerCase() === domain) ? returnPathHost(domain) : bounceDomain;
 }
 
 /** The per-message envelope sender: a DSN sent to it names the message even with every header stripped. */

@@ -361,6 +361,21 @@ export class ConfigDO extends DurableObject<Env> {
     return this.sql.exec<DomainRow>("SELECT * FROM domain ORDER BY domain").toArray().map(domainInfo);
   }
 
+  /**
+   * The names of the account's verified domains, in order (their return-path hosts are claimed in
+   * the directory), and the version of that set: the last audit entry's number. The set changes
+   * only with an audited change (a domain's status, a deletion), so a later read has a version at
+   * least as high; the directory keeps the highest it was given.
+   */
+  async verifiedDomains(account: string): Promise<{ domains: string[]; version: number }> {
+    await this.seed(account);
+    const domains = this.sql
+      .exec<{ domain: string }>("SELECT domain FROM domain WHERE verified_at IS NOT NULL ORDER BY domain")
+      .toArray()
+      .map((r) => r.domain);
+    return { domains, version: this.sql.exec<{ v: number }>("SELECT COALESCE(MAX(seq), 0) AS v FROM audit").one().v };
+  }
+
   async getDomain(account: string, domain: string): Promise<DomainInfo | null> {
     await this.seed(account);
     return this.domainInfo(domain);

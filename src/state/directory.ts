@@ -4,13 +4,15 @@ import { smsClaims } from "../core/sms/account.ts";
 
 export type DirectoryAccount = { id: string; name: string; createdAt: string; disabled: boolean };
 export type AccountList = { items: DirectoryAccount[]; nextCursor: string | null };
-export type ClaimKind = "bounce_domain" | "sms_sender" | "sms_bridge_route";
+/** `return_path`: `lh-bounces.<domain>` of each of the account's verified sending domains (`/v1/domains`). */
+export type ClaimKind = "bounce_domain" | "return_path" | "sms_sender" | "sms_bridge_route";
 export type Claim = { kind: ClaimKind; value: string };
 
 /**
  * The platform's few cross-account lookups, as one class in two roles by name:
  * - `accounts`: the admin's list of accounts, and the claims that route feedback naming no
- *   account (a bounce domain, an SMS sender, an SMPP bridge route) to the accounts that own them;
+ *   account (a bounce domain, a verified domain's return-path host, an SMS sender, an SMPP bridge
+ *   route) to the accounts that own them;
  * - `keys:<h>` (16 shards by the first hex digit of the key hash): key hash → account, so
  *   authenticating a key asks one small shard, then that account's ConfigDO for the grant.
  * Each account's truth stays in its ConfigDO; these are indexes written after it.
@@ -26,6 +28,7 @@ export class DirectoryDO extends DurableObject<Env> {
       CREATE TABLE IF NOT EXISTS account (id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at TEXT NOT NULL, disabled INTEGER NOT NULL DEFAULT 0);
       CREATE TABLE IF NOT EXISTS claim (kind TEXT NOT NULL, value TEXT NOT NULL, account TEXT NOT NULL, PRIMARY KEY (kind, value, account));
       CREATE INDEX IF NOT EXISTS claim_by_account ON claim (account, kind);
+      CREATE TABLE IF NOT EXISTS claim_version (account TEXT NOT NULL, kind TEXT NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (account, kind));
       CREATE TABLE IF NOT EXISTS key_index (hash TEXT PRIMARY KEY, account TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS seeded (account TEXT PRIMARY KEY);
     `);
@@ -87,10 +90,23 @@ export class DirectoryDO extends DurableObject<Env> {
     return { items, nextCursor: rows.length > limit ? items[items.length - 1]!.id : null };
   }
 
-  /** Replaces what one account claims of these kinds (its section changed). */
-  async setClaims(account: string, kinds: ClaimKind[], claims: Claim[]): Promise<void> {
+  /**
+   * Replaces what one account claims of these kinds (its section changed). With a version (the
+   * account's own counter for the set), a write older than one already applied changes nothing:
+   * two requests that each read the set and write it may arrive in either order.
+   */
+  async setClaims(account: string, kinds: ClaimKind[], claims: Claim[], version?: number): Promise<void> {
     this.seed();
     this.ctx.storage.transactionSync(() => {
+      if (version !== undefined) {
+        for (const kind of kinds) {
+          const applied = this.sql
+            .exec<{ version: number }>("SELECT version FROM claim_version WHERE account = ? AND kind = ?", account, kind)
+            .toArray()[0]?.version;
+          if (applied !== undefined && applied > version) return;
+        }
+        for (const kind of kinds) this.sql.exec("INSERT OR REPLACE INTO claim_version VALUES (?, ?, ?)", account, kind, version);
+      }
       for (const kind of kinds) this.sql.exec("DELETE FROM claim WHERE account = ? AND kind = ?", account, kind);
       for (const claim of claims) this.sql.exec("INSERT OR IGNORE INTO claim VALUES (?, ?, ?)", claim.kind, claim.value, account);
     });

@@ -383,6 +383,38 @@ describe("inbound SMTP → edge", () => {
   });
 });
 
+describe("inbound SMTP: an accepted-subdomain entry (lh-bounces.*)", () => {
+  it("takes the label in front of any domain and leaves the edge to judge it; other names are refused at RCPT", async () => {
+    const edge = await startEdge();
+    const bridge = await startBridge(inboundConfig(edge.url, { domains: [DOMAIN, "lh-bounces.*"] }));
+    try {
+      const port = bridge.inbound!.port;
+      const claimed = `bounce+${randomUUID()}@LH-Bounces.Customer.Example`;
+      const unclaimed = `bounce+${randomUUID()}@lh-bounces.nobody.example`;
+      edge.mode = (request) => (request.json.to === unclaimed ? "not_ours" : "accept");
+      const ok = await sendMail(port, dsn(claimed), { from: "", to: [claimed] });
+      expect(ok.ok, ok.response).toBe(true);
+      expect(ok.response).toMatch(/^250 /);
+      const refused = await sendMail(port, dsn(unclaimed), { from: "", to: [unclaimed] });
+      expect(refused.responseCode).toBe(550);
+      expect(edge.requests.map((r) => r.json.to)).toEqual([claimed, unclaimed]);
+
+      // The label alone in front of a top-level domain, or below another label, is not it.
+      for (const to of ["bounce+1@lh-bounces.com", "bounce+1@x.lh-bounces.example.com", "bounce+1@lh-bounces-x.example.com"]) {
+        const result = await sendMail(port, "x\r\n", { from: "", to: [to] });
+        expect(result.command, to).toBe("RCPT TO");
+        expect(result.response).toMatch(/^550 5\.1\.1 /);
+      }
+      expect(edge.requests).toHaveLength(2);
+      // The listed domain is still taken.
+      expect((await sendMail(port, "x\r\n", { from: "", to: [bounceAddress()] })).ok).toBe(true);
+    } finally {
+      await bridge.close();
+      await edge.close();
+    }
+  });
+});
+
 describe("inbound SMTP: the edge is down", () => {
   it("connection refused → 451, nothing lost: the sender retries", async () => {
     const bridge = await startBridge(inboundConfig(`http://127.0.0.1:${await freePort()}`));
@@ -522,13 +554,13 @@ describe("inbound SMTP configuration", () => {
     const config = loadConfig({
       ...base,
       BRIDGE_HOST: "0.0.0.0",
-      INBOUND_DOMAINS: "Bounces.Example.com,bounces.example.com., b.example.org",
+      INBOUND_DOMAINS: "Bounces.Example.com,bounces.example.com., b.example.org, LH-Bounces.*",
       EDGE_URL: "http://127.0.0.1:8787/",
     });
     expect(config.inbound).toEqual({
       host: "0.0.0.0",
       port: 2526,
-      domains: ["bounces.example.com", "b.example.org"],
+      domains: ["bounces.example.com", "b.example.org", "lh-bounces.*"],
       edgeUrl: "http://127.0.0.1:8787",
       maxBytes: 10 * 1024 * 1024,
       edgeTimeoutMs: 15_000,
@@ -574,9 +606,12 @@ describe("inbound SMTP configuration", () => {
   it("bad values name their variable", () => {
     const full = { INBOUND_DOMAINS: DOMAIN, EDGE_URL: "http://127.0.0.1:8787" };
     expect(problem({ ...full, INBOUND_DOMAINS: "bounces.example.com, not a domain" })).toBe(
-      "INBOUND_DOMAINS must be a comma-separated list of domain names such as bounces.example.com",
+      "INBOUND_DOMAINS must be a comma-separated list of domain names such as bounces.example.com, or a label then .* such as lh-bounces.*",
     );
     expect(problem({ ...full, INBOUND_DOMAINS: "localhost" })).toMatch(/^INBOUND_DOMAINS must be/);
+    for (const bad of ["*", "*.example.com", "lh-bounces.*.com", "lh.bounces.*", "-x.*", "lh_bounces.*"]) {
+      expect(problem({ ...full, INBOUND_DOMAINS: `bounces.example.com,${bad}` }), bad).toMatch(/^INBOUND_DOMAINS must be/);
+    }
     expect(problem({ ...full, EDGE_URL: "ftp://edge.example.com" })).toMatch(/^EDGE_URL must be the Worker's http\(s\) origin/);
     expect(problem({ ...full, EDGE_URL: "https://edge.example.com/v1" })).toMatch(/^EDGE_URL must be/);
     expect(problem({ ...full, INBOUND_SMTP_PORT: "70000" })).toBe("INBOUND_SMTP_PORT must be between 0 and 65535");

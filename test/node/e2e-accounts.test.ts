@@ -7,6 +7,8 @@ import { dkimVerify } from "mailauth";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEV_ADMIN_KEY } from "../../sandbox/stack.ts";
 import { generateServiceAccount } from "../../sandbox/keys.ts";
+import { createTransport } from "nodemailer";
+import { dsn } from "../dsn-fixture.ts";
 import { waitFor } from "../wait.ts";
 import { startTestStack, type TestStack } from "./stack-helpers.ts";
 
@@ -134,8 +136,8 @@ describe("an account made through the API sends with its own credentials", () =>
       async () => ((await stack.sandboxGet("/_sandbox/received?channel=email")) as any[]).find((m) => m.to === to),
       "the message at the sandbox MTA",
     );
-    // The envelope sender is the account's own bounce domain (VERP), so its bounces come back to it.
-    expect(arrived.headers).toMatchObject({ mailFrom: `bounce+${res.body.id}@bounces.${domain}`, tls: true, authUser: "dev" });
+    // The envelope sender (VERP) is the verified domain's return-path host, so SPF aligns with From.
+    expect(arrived.headers).toMatchObject({ mailFrom: `bounce+${res.body.id}@lh-bounces.${domain}`, tls: true, authUser: "dev" });
     const resolver = async (name: string, type: string) => {
       const found = stack.sandbox.dns.lookup(name, type as "TXT");
       if (found.length === 0) throw Object.assign(new Error(`queryTxt ENOTFOUND ${name}`), { code: "ENOTFOUND" });
@@ -146,6 +148,16 @@ describe("an account made through the API sends with its own credentials", () =>
       [domain, "rsa-sha256", "pass"],
       [domain, "ed25519-sha256", "pass"],
     ]);
+
+    // A DSN sent back to that return path, through the bridge's inbound SMTP (`lh-bounces.*`), finds the account.
+    const transport = createTransport({ host: stack.inboundSmtp.host, port: stack.inboundSmtp.port, secure: false, ignoreTLS: true });
+    await transport.sendMail({
+      envelope: { from: "mailer-daemon@mx.example.net", to: [`bounce+${res.body.id}@lh-bounces.${domain}`] },
+      raw: dsn(res.body.id, to),
+    });
+    transport.close();
+    const bounced = await waitForStatus(key, res.body.id, "bounced");
+    expect(bounced.events.at(-1)).toMatchObject({ provider: "inbound-email", detail: { class: "hard" } });
   });
 
   it("the audit log holds every change it made, secrets masked", async () => {

@@ -21,7 +21,8 @@
  * Standard Webhooks headers signed over that JSON text with the door's key (`postToEdge`).
  *
  * Envelope rules: MAIL FROM takes anything, the null sender `<>` included (DSNs come from it).
- * RCPT TO takes only addresses in one of the configured domains (case-insensitive); others get
+ * RCPT TO takes only addresses in one of the configured domains (case-insensitive; an entry
+ * `<label>.*` takes that label in front of any domain: `lh-bounces.*`); others get
  * 550 5.1.1 at once and never reach the edge. No AUTH. STARTTLS when a certificate is
  * configured. SIZE is advertised and enforced (552 5.3.4 after DATA; a sender that declares a
  * larger SIZE= is refused at MAIL FROM by smtp-server itself).
@@ -37,6 +38,7 @@ import { postToEdge } from "../edge.ts";
 import type { InboundConfig } from "../config.ts";
 import type { Metrics } from "../metrics.ts";
 import { recipientDomain } from "./dns.ts";
+import { inboundDomainMatcher } from "./inbound-domains.ts";
 
 /** Recipients per transaction (RFC 5321 §4.5.3.1.8: at least 100 must be accepted). Beyond: 452 4.5.3. */
 export const MAX_RECIPIENTS = 100;
@@ -82,14 +84,14 @@ const SHUTDOWN_TEXT = "4.3.2 Service shutting down, try again later";
 export class InboundSmtpServer {
   readonly #options: InboundOptions;
   readonly #server: SMTPServer;
-  readonly #domains: Set<string>;
+  readonly #accepts: (domain: string) => boolean;
   #inFlight = 0;
   #idleWaiters: Array<() => void> = [];
   #closing: Promise<void> | undefined;
 
   constructor(options: InboundOptions) {
     this.#options = options;
-    this.#domains = new Set(options.domains.map((d) => d.toLowerCase()));
+    this.#accepts = inboundDomainMatcher(options.domains);
     this.#server = new SMTPServer({
       name: options.heloName,
       size: options.maxBytes,
@@ -166,7 +168,7 @@ export class InboundSmtpServer {
       return callback(smtpError(421, SHUTDOWN_TEXT));
     }
     const domain = recipientDomain(address.address);
-    if (domain === undefined || !this.#domains.has(domain)) {
+    if (domain === undefined || !this.#accepts(domain)) {
       metrics.inboundRcptRefused.inc({ reason: "domain" });
       log.info(
         { session: session.id, remote: session.remoteAddress, rcpt: address.address },
