@@ -69,40 +69,34 @@ function timingSafeEqual(a: string, b: string): boolean {
   return diff === 0;
 }
 
-type LocalLease = { tokens: number; until: number; refused: boolean; pending?: Promise<void> };
-
-/** This isolate's unspent leases, per key. */
+/** This isolate's unspent lease per key, and until when the key's limiter refused it. */
+type LocalLease = { tokens: number; until: number; refusedUntil: number };
 const leases = new Map<string, LocalLease>();
 
-/** Spends one token of the key's budget, leasing more from its LimiterDO when this isolate has none. */
+/**
+ * Spends one token of the key's budget, leasing more from its LimiterDO when this isolate has
+ * none. Concurrent misses each lease for themselves (no shared in-flight promise: workerd ties
+ * one to its request) and pool what is left over.
+ */
 async function spend(env: Env, grant: KeyGrant): Promise<void> {
   const id = `${grant.account}\n${grant.keyId}`;
-  for (;;) {
-    const now = Date.now();
-    let lease = leases.get(id);
-    if (!lease || lease.until <= now) {
-      lease = { tokens: 0, until: 0, refused: false };
-      leases.set(id, lease);
-    }
-    if (lease.tokens > 0) {
-      lease.tokens -= 1;
-      return;
-    }
-    // Refused in this window already: no need to ask again before it ends.
-    if (lease.refused) throw rateLimited(lease.until, now);
-    const current = lease;
-    current.pending ??= limiterStub(env, grant.account, grant.keyId)
-      .lease(grant.ratePerSecond, leaseSize(grant.ratePerSecond))
-      .then((granted) => {
-        current.tokens += granted.tokens;
-        current.until = granted.until;
-        current.refused = granted.tokens === 0;
-      })
-      .finally(() => {
-        current.pending = undefined;
-      });
-    await current.pending;
+  const now = Date.now();
+  const local = leases.get(id);
+  if (local && local.until > now && local.tokens > 0) {
+    local.tokens -= 1;
+    return;
   }
+  // Refused in this window already: no need to ask again before it ends.
+  if (local && local.refusedUntil > now) throw rateLimited(local.refusedUntil, now);
+  const granted = await limiterStub(env, grant.account, grant.keyId).lease(grant.ratePerSecond, leaseSize(grant.ratePerSecond));
+  const current = leases.get(id);
+  if (granted.tokens === 0) {
+    leases.set(id, { tokens: 0, until: granted.until, refusedUntil: granted.until });
+    throw rateLimited(granted.until, Date.now());
+  }
+  // One token is this request's; the rest join what other requests of this window left.
+  const carried = current && current.until === granted.until ? current.tokens : 0;
+  leases.set(id, { tokens: carried + granted.tokens - 1, until: granted.until, refusedUntil: 0 });
 }
 
 function rateLimited(until: number, now: number): ApiError {

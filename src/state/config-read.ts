@@ -1,8 +1,9 @@
 /**
  * The isolate's view of the configuration store: every lookup is cached for CONFIG_CACHE_MS
- * (so a change, a revoked key or a disabled account is honoured within that, well under 10 s),
- * and concurrent misses share one Durable Object call. This is what keeps configuration off
- * the hot path: a busy isolate asks each object about once per key per window.
+ * (so a change, a revoked key or a disabled account is honoured within that, well under 10 s).
+ * This is what keeps configuration off the hot path: a busy isolate asks each object about
+ * once per key per window. Values are cached, never in-flight promises: workerd ties a
+ * promise to the request that made it, and another request awaiting it can hang.
  */
 import type { KeyGrant } from "../core/config/keys.ts";
 import { CONFIG_CACHE_MS, type AccountRuntime } from "../core/config/runtime.ts";
@@ -10,22 +11,27 @@ import { seededKeyAccount } from "../core/config/seed.ts";
 import type { ClaimKind } from "./directory.ts";
 import { configStub, directoryStub, keyIndexStub } from "./stubs.ts";
 
-type Entry<T> = { value: Promise<T>; until: number };
+type Entry<T> = { value: T; until: number };
 
 function cache<T>() {
   const entries = new Map<string, Entry<T>>();
+  // A drop while a load is in flight: that load's answer may predate the change, so it is not kept.
+  let generation = 0;
   return {
-    get(key: string, load: () => Promise<T>, now = Date.now()): Promise<T> {
+    async get(key: string, load: () => Promise<T>): Promise<T> {
       const hit = entries.get(key);
-      if (hit && hit.until > now) return hit.value;
-      const value = load();
-      entries.set(key, { value, until: now + CONFIG_CACHE_MS });
-      // A failed load is not remembered: the next caller tries again.
-      value.catch(() => entries.get(key)?.value === value && entries.delete(key));
-      if (entries.size > 10_000) entries.delete(entries.keys().next().value!);
+      if (hit && hit.until > Date.now()) return hit.value;
+      const started = generation;
+      const value = await load();
+      if (started === generation) {
+        entries.delete(key);
+        entries.set(key, { value, until: Date.now() + CONFIG_CACHE_MS });
+        if (entries.size > 10_000) entries.delete(entries.keys().next().value!);
+      }
       return value;
     },
     drop(prefix: string) {
+      generation += 1;
       for (const key of entries.keys()) if (key.startsWith(prefix)) entries.delete(key);
     },
   };
