@@ -11,26 +11,22 @@ export type ApnsJob = { id: string; account: string; config: AccountRuntime; req
 
 /** Per-isolate copies of TokenDO's tokens, each asked for again after APNS_TOKEN_ISOLATE_MS. */
 const cached = new Map<string, { token: ApnsProviderToken; fetchedAt: number }>();
-const pending = new Map<string, Promise<ApnsProviderToken>>();
 
 /**
  * The account's provider token for its key. TokenDO (named by the account, team, key id and the
  * key's fingerprint) mints it; this isolate keeps a copy for a minute at most, and never past
- * the age at which TokenDO replaces it, so every isolate sends the same token.
+ * the age at which TokenDO replaces it, so every isolate sends the same token. Only values are
+ * shared between invocations, never a promise (workerd ties a promise to the request that made
+ * it); within one batch, each credential is asked for once.
  */
 async function providerToken(env: Env, account: string, signer: ApnsSigningKey, rejected?: string): Promise<ApnsProviderToken> {
   const name = await providerTokenName(account, signer);
   const hit = cached.get(name);
   if (rejected === undefined && hit && isolateMayUse(hit.token, hit.fetchedAt, Date.now())) return hit.token;
-  let flight = rejected === undefined ? pending.get(name) : undefined;
-  if (!flight) {
-    const stub = env.TOKENS.get(env.TOKENS.idFromName(name));
-    const { key, keyId, teamId } = signer;
-    flight = stub.apnsToken({ key, keyId, teamId }, rejected).finally(() => pending.delete(name)) as Promise<ApnsProviderToken>;
-    if (rejected === undefined) pending.set(name, flight);
-  }
-  const token = await flight;
+  const { key, keyId, teamId } = signer;
+  const token = (await env.TOKENS.get(env.TOKENS.idFromName(name)).apnsToken({ key, keyId, teamId }, rejected)) as ApnsProviderToken;
   cached.set(name, { token, fetchedAt: Date.now() });
+  if (cached.size > 10_000) cached.delete(cached.keys().next().value!);
   return token;
 }
 
