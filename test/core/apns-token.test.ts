@@ -17,6 +17,7 @@ import {
   signProviderToken,
   type ApnsProviderToken,
 } from "../../src/core/apns-token.ts";
+import { apnsBatch } from "../../src/core/bridge.ts";
 
 const MIN = 60_000;
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
@@ -134,5 +135,35 @@ describe("apnsTopicAllowed", () => {
     [".voip", false],
   ] as const)("%s → %s", (topic, allowed) => {
     expect(apnsTopicAllowed(topic, topics)).toBe(allowed);
+  });
+});
+
+describe("apnsBatch credentials (the edge ⇄ bridge contract)", () => {
+  const ids = { keyId: "KEY1234567", teamId: "TEAM123456" };
+  const item = (credential?: number) => ({
+    id: crypto.randomUUID(),
+    token: "ab".repeat(32),
+    topic: "com.example.app",
+    pushType: "alert",
+    payload: { aps: {} },
+    ...(credential !== undefined ? { credential } : {}),
+  });
+  it("accepts items naming a credential whose token names its team and key, and items naming none", async () => {
+    const { token } = await signProviderToken({ key: p8().pem, ...ids }, T0);
+    expect(apnsBatch.safeParse({ credentials: [{ ...ids, token }], items: [item(0), item()] }).success).toBe(true);
+    expect(apnsBatch.safeParse({ items: [item()] }).success).toBe(true);
+  });
+
+  it.each([
+    ["a credential index with no credential", [], 0, "items.0.credential"],
+    ["an index past the credentials", "own", 1, "items.0.credential"],
+    ["a token of another team", { ...ids, teamId: "TEAM654321" }, 0, "credentials.0.token"],
+    ["a token of another key", { ...ids, keyId: "KEY7654321" }, 0, "credentials.0.token"],
+  ] as const)("refuses %s", async (_name, credentials, index, path) => {
+    const { token } = await signProviderToken({ key: p8().pem, ...ids }, T0);
+    const list = credentials === "own" ? [{ ...ids, token }] : Array.isArray(credentials) ? [] : [{ ...credentials, token }];
+    const parsed = apnsBatch.safeParse({ credentials: list, items: [item(index)] });
+    expect(parsed.success).toBe(false);
+    expect(parsed.error!.issues.map((i) => i.path.join("."))).toContain(path);
   });
 });
