@@ -6,11 +6,13 @@ import { readFileSync } from "node:fs";
 import { connect } from "node:http2";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startBridge, type Bridge } from "../../bridge/src/app.ts";
+import { Http2Pool } from "../../bridge/src/apns/pool.ts";
 import { signProviderToken } from "../../src/core/apns-token.ts";
 import { BRIDGE_APNS_PATH, type ApnsCredential } from "../../src/core/bridge.ts";
 import { generateApnsKey, type ApnsKeyMaterial } from "../../sandbox/keys.ts";
 import { KEY_ID, makeApnsKey, signedPost, TEAM_ID, testConfig } from "./apns-fixture.ts";
 import { control, startTestSandbox, type TestSandbox } from "./fixtures/sandbox.ts";
+import { waitFor } from "../wait.ts";
 
 let sandbox: TestSandbox;
 let bridge: Bridge;
@@ -21,7 +23,7 @@ let credentialB: ApnsCredential;
 
 type Result = { id: string; kind: string; detail: Record<string, unknown> };
 type Arrival = { to: string; status: number; credential?: { teamId: string; keyId: string }; headers: Record<string, string | null> };
-type Stats = { sessionsOpened: number; acceptedByTeam: Record<string, number>; tokenChanges: number };
+type Stats = { sessions: number; sessionsOpened: number; acceptedByTeam: Record<string, number>; tokenChanges: number };
 
 const credential = async (key: ApnsKeyMaterial): Promise<ApnsCredential> => {
   const { token, keyId, teamId } = await signProviderToken({ key: key.privateKeyPem, keyId: key.keyId, teamId: key.teamId }, Date.now());
@@ -188,6 +190,32 @@ describe("APNs with accounts' own keys, bridge → sandbox", () => {
       expect(JSON.parse(mixed.body)).toEqual({ reason: "InvalidProviderToken" });
     } finally {
       session.destroy();
+    }
+  });
+
+  it("an account's session idle past partitionIdleMs is closed; an unpartitioned one stays open", async () => {
+    const pool = new Http2Pool({
+      sessionsPerOrigin: 1,
+      requestTimeoutMs: 5_000,
+      pingIntervalMs: 0,
+      ca: readFileSync(sandbox.caPath, "utf8"),
+      partitionIdleMs: 100,
+    });
+    const before = await stats();
+    try {
+      const to = await deviceToken("idle");
+      const headers = (jwt: string) => ({ authorization: `bearer ${jwt}`, "apns-topic": "com.a.app", "apns-push-type": "alert" });
+      const body = JSON.stringify({ aps: { alert: "x" } });
+      const answers = await Promise.all([
+        pool.request(sandbox.apnsUrl, `/3/device/${to}`, headers(credentialA.token), body, `${a.teamId}.${a.keyId}`),
+        pool.request(sandbox.apnsUrl, `/3/device/${to}`, headers(credentialB.token), body),
+      ]);
+      expect(answers.map((r) => r.status)).toEqual([200, 200]);
+      expect(pool.sessionCounts()).toEqual({ [sandbox.apnsUrl]: 2 });
+      await waitFor(() => pool.sessionCounts()[sandbox.apnsUrl] === 1, "the account's idle session to close");
+      await waitFor(async () => (await stats()).sessions === before.sessions + 1, "the sandbox to see one session left");
+    } finally {
+      await pool.close();
     }
   });
 });

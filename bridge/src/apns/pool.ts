@@ -41,6 +41,12 @@ export type PoolOptions = {
   pingIntervalMs: number;
   /** Extra CA (PEM) trusted in addition to Node's default roots. */
   ca?: string;
+  /**
+   * A session of an account's credential (a non-empty partition) with no stream for this long
+   * is closed, so a bridge serving many accounts keeps connections only for those sending.
+   * The bridge's own sessions stay open, as Apple asks. Default 10 minutes; 0 keeps them all.
+   */
+  partitionIdleMs?: number;
   log?: Logger;
 };
 
@@ -79,6 +85,7 @@ type Entry = {
   /** Why the session failed, for the error of the requests it strands. */
   failure?: string;
   pingTimer?: NodeJS.Timeout;
+  idleTimer?: NodeJS.Timeout;
 };
 
 type Waiter = { resolve: (entry: Entry) => void; reject: (error: Error) => void };
@@ -201,7 +208,7 @@ export class Http2Pool {
     if (pool.waiters.length === 0) {
       const entry = this.#pick(pool);
       if (entry) {
-        entry.active++;
+        this.#take(entry);
         return Promise.resolve(entry);
       }
     }
@@ -234,7 +241,7 @@ export class Http2Pool {
     while (pool.waiters.length > 0) {
       const entry = this.#pick(pool);
       if (!entry) break;
-      entry.active++;
+      this.#take(entry);
       pool.waiters.shift()!.resolve(entry);
     }
     if (pool.waiters.length === 0 || this.#closed) return;
@@ -300,6 +307,7 @@ export class Http2Pool {
     if (entry.retired) return;
     entry.retired = true;
     clearInterval(entry.pingTimer);
+    clearTimeout(entry.idleTimer);
     const pool = this.#originPool(entry.origin, entry.partition);
     const at = pool.sessions.indexOf(entry);
     if (at >= 0) pool.sessions.splice(at, 1);
@@ -319,6 +327,26 @@ export class Http2Pool {
         waiter.reject(new TransportError("transport", `cannot connect to ${entry.origin}${why}`));
     }
     this.#drain(pool);
+  }
+
+  /** Counts a stream as taken on `entry`; a session in use is not idle. */
+  #take(entry: Entry): void {
+    entry.active++;
+    clearTimeout(entry.idleTimer);
+    entry.idleTimer = undefined;
+  }
+
+  /** The last stream of an account's session closed: retire the session if none opens for a while. */
+  #idle(entry: Entry): void {
+    const ms = this.#options.partitionIdleMs ?? 10 * 60_000;
+    if (entry.partition === "" || ms <= 0 || entry.retired) return;
+    clearTimeout(entry.idleTimer);
+    entry.idleTimer = setTimeout(() => {
+      if (entry.active !== 0 || entry.retired) return;
+      this.#options.log?.debug({ origin: entry.origin, session: entry.id }, "apns session of an account idle: closing it");
+      this.#retire(entry);
+    }, ms);
+    entry.idleTimer.unref();
   }
 
   /** PING keep-alive: a ping that fails or is not answered within the request timeout kills the session. */
@@ -364,6 +392,7 @@ export class Http2Pool {
         if (released) return;
         released = true;
         entry.active--;
+        if (entry.active === 0) this.#idle(entry);
         this.#drain(this.#originPool(entry.origin, entry.partition));
       };
       if (deadline.expired) {
