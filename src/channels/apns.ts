@@ -19,15 +19,18 @@ const cached = new Map<string, { token: ApnsProviderToken; fetchedAt: number }>(
  * shared between invocations, never a promise (workerd ties a promise to the request that made
  * it); within one batch, each credential is asked for once.
  */
-async function providerToken(env: Env, account: string, signer: ApnsSigningKey, rejected?: string): Promise<ApnsProviderToken> {
+async function providerToken(env: Env, account: string, signer: ApnsSigningKey, rejected?: string): Promise<ApnsProviderToken | null> {
   const name = await providerTokenName(account, signer);
   const hit = cached.get(name);
   if (rejected === undefined && hit && isolateMayUse(hit.token, hit.fetchedAt, Date.now())) return hit.token;
   const { key, keyId, teamId } = signer;
-  const token = (await env.TOKENS.get(env.TOKENS.idFromName(name)).apnsToken({ key, keyId, teamId }, rejected)) as ApnsProviderToken;
-  cached.set(name, { token, fetchedAt: Date.now() });
+  const answer = (await env.TOKENS.get(env.TOKENS.idFromName(name)).apnsToken({ key, keyId, teamId }, rejected)) as
+    | ApnsProviderToken
+    | { unusableKey: true };
+  if ("unusableKey" in answer) return null;
+  cached.set(name, { token: answer, fetchedAt: Date.now() });
   if (cached.size > 10_000) cached.delete(cached.keys().next().value!);
-  return token;
+  return answer;
 }
 
 /**
@@ -52,19 +55,20 @@ export async function sendApnsBatch(jobs: ApnsJob[], env: Env): Promise<SendOutc
     const name = await providerTokenName(job.account, section);
     if (!byName.has(name)) {
       try {
-        const { token, keyId, teamId } = await providerToken(env, job.account, section);
-        owners.push({ account: job.account, signer: section });
-        byName.set(name, credentials.push({ token, keyId, teamId }) - 1);
+        const minted = await providerToken(env, job.account, section);
+        if (minted === null) {
+          // A key that cannot sign (not a P-256 PKCS#8 key) is the account's to fix: no retry helps.
+          byName.set(name, {
+            kind: "failed",
+            detail: { reason: "configuration", hint: "the account's apns key cannot sign an ES256 token: upload the .p8 file's PEM text" },
+          });
+        } else {
+          owners.push({ account: job.account, signer: section });
+          byName.set(name, credentials.push({ token: minted.token, keyId: minted.keyId, teamId: minted.teamId }) - 1);
+        }
       } catch (err) {
-        // A key that cannot sign (not a P-256 PKCS#8 key) is the account's to fix: no retry helps.
-        byName.set(name, {
-          kind: "failed",
-          detail: {
-            reason: "configuration",
-            error: String(err),
-            hint: "the account's apns key cannot sign an ES256 token: upload the .p8 file's PEM text",
-          },
-        });
+        // TokenDO unreachable or overloaded: the queue retries.
+        byName.set(name, { kind: "retry", detail: { reason: "provider_token", error: String(err) } });
       }
     }
     return byName.get(name);

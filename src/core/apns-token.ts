@@ -42,6 +42,16 @@ export async function signProviderToken(signer: ApnsSigningKey, nowMs: number): 
   return { token, keyId: signer.keyId, teamId: signer.teamId, issuedAt: nowMs };
 }
 
+/** Whether `key` is a PKCS#8 P-256 key jose can sign ES256 with (what Apple's .p8 files are). */
+export async function keyCanSign(key: string): Promise<boolean> {
+  try {
+    await importPKCS8(key, "ES256");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export type MintReason = "initial" | "age" | "expired";
 
 /**

@@ -7,7 +7,14 @@ import {
   tokenUsable,
   type AccessToken,
 } from "../core/google-oauth.ts";
-import { mintReason, signProviderToken, type ApnsProviderToken, type ApnsSigningKey, type ApnsTokenState } from "../core/apns-token.ts";
+import {
+  keyCanSign,
+  mintReason,
+  signProviderToken,
+  type ApnsProviderToken,
+  type ApnsSigningKey,
+  type ApnsTokenState,
+} from "../core/apns-token.ts";
 
 /**
  * One OAuth access token per service account, shared by every isolate: the Durable
@@ -38,11 +45,13 @@ export class TokenDO extends DurableObject<Env> {
    * The account's current APNs provider token, minted when there is none, when it is
    * APNS_TOKEN_REFRESH_MS old, or when APNs called it expired (`rejected`, at most once per 20 minutes).
    */
-  async apnsToken(signer: ApnsSigningKey, rejected?: string): Promise<ApnsProviderToken> {
+  async apnsToken(signer: ApnsSigningKey, rejected?: string): Promise<ApnsProviderToken | { unusableKey: true }> {
     this.apns ??= (await this.ctx.storage.get<ApnsTokenState>("apns")) ?? {};
     if (this.apnsMinting) return this.apnsMinting;
     const why = mintReason(this.apns, Date.now(), rejected);
     if (why === null) return this.apns.current!;
+    // A key that cannot sign is the account's to fix: an answer, not an exception to retry.
+    if (!(await keyCanSign(signer.key))) return { unusableKey: true };
     const minting = this.mintApns(signer, why);
     this.apnsMinting = minting;
     try {

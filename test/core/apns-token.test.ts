@@ -11,6 +11,7 @@ import {
   APNS_TOKEN_MIN_CHANGE_MS,
   APNS_TOKEN_REFRESH_MS,
   isolateMayUse,
+  keyCanSign,
   mintReason,
   providerTokenIds,
   providerTokenName,
@@ -50,6 +51,9 @@ describe("signProviderToken", () => {
   it("refuses a key that is not PKCS#8 P-256", async () => {
     const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ format: "pem", type: "pkcs8" }).toString();
     await expect(signProviderToken({ key: rsa, keyId: "KEY1234567", teamId: "TEAM123456" }, T0)).rejects.toThrow();
+    expect(await keyCanSign(rsa)).toBe(false);
+    expect(await keyCanSign(`-----BEGIN PRIVATE KEY-----\n${"A".repeat(64)}\n-----END PRIVATE KEY-----\n`)).toBe(false);
+    expect(await keyCanSign(p8().pem)).toBe(true);
   });
 
   it("providerTokenIds: null for anything but an ES256 JWT naming kid and iss", () => {
