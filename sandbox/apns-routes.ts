@@ -3,7 +3,7 @@
 //   POST /_sandbox/apns/keys            {keyId, teamId, publicKeyPem}         -> 201 {keyId, teamId}
 //   POST /_sandbox/apns/faults          {"goawayAfter"?: n, "destroyAfter"?: n} -> 200 (the armed faults)
 //   POST /_sandbox/apns/expire-tokens                                        -> 204
-//   GET  /_sandbox/apns/stats                                                -> 200 {sessions, sessionsOpened, providerTokensSeen, tokenChanges}
+//   GET  /_sandbox/apns/stats                                                -> 200 {sessions, sessionsOpened, acceptedByTeam, providerTokensSeen, tokenChanges}
 import type { ApnsFaults, ApnsService } from "./apns.ts";
 import { error, readJsonInput, type Route } from "./control.ts";
 import { sendEmpty, sendJson } from "./http.ts";

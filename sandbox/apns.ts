@@ -48,7 +48,12 @@ export type ApnsFaults = {
   destroyAfter?: number;
 };
 
-export type ApnsStats = { sessions: number; sessionsOpened: number } & ProviderTokenStats;
+export type ApnsStats = {
+  sessions: number;
+  sessionsOpened: number;
+  /** Pushes answered 200, per team whose provider token authenticated them. */
+  acceptedByTeam: Record<string, number>;
+} & ProviderTokenStats;
 
 type SessionState = {
   /** The TLS socket under the session, for faults that must drop it without a GOAWAY. */
@@ -57,6 +62,8 @@ type SessionState = {
   lastStreamId: number | null;
   /** Streams accepted and not yet closed. */
   open: number;
+  /** The team whose token this connection carried first: APNs takes no other team's on it. */
+  teamId: string | null;
 };
 
 export const DEFAULT_HOLD_MS = 300;
@@ -81,6 +88,7 @@ export class ApnsService {
   readonly #throttled = new CappedSet<string>();
   readonly #holds = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
   #sessionsOpened = 0;
+  #acceptedByTeam: Record<string, number> = {};
   #faults: ApnsFaults = {};
   #receivedSinceFaults = 0;
   /** The session whose socket the next 'secureConnection' listener call belongs to. */
@@ -155,7 +163,12 @@ export class ApnsService {
   }
 
   stats(): ApnsStats {
-    return { sessions: this.#sessions.size, sessionsOpened: this.#sessionsOpened, ...this.#tokens.stats() };
+    return {
+      sessions: this.#sessions.size,
+      sessionsOpened: this.#sessionsOpened,
+      acceptedByTeam: { ...this.#acceptedByTeam },
+      ...this.#tokens.stats(),
+    };
   }
 
   /** Drops every connection at once (a pooled provider would otherwise keep close() waiting). */
@@ -176,7 +189,7 @@ export class ApnsService {
   }
 
   #onSession(session: ServerHttp2Session): void {
-    this.#sessions.set(session, { socket: null, lastStreamId: null, open: 0 });
+    this.#sessions.set(session, { socket: null, lastStreamId: null, open: 0, teamId: null });
     this.#sessionsOpened += 1;
     this.#unpaired = session;
     // Peers vanish and faults destroy sessions on purpose; neither is the sandbox's error.
@@ -216,12 +229,12 @@ export class ApnsService {
       if (state.lastStreamId !== null && state.open === 0 && !session.closed) session.close();
     });
     stream.setTimeout(STREAM_TIMEOUT_MS, () => stream.close(constants.NGHTTP2_CANCEL));
-    this.#handle(stream, headers).catch(() => {
+    this.#handle(stream, headers, state).catch(() => {
       if (!stream.closed) stream.close(constants.NGHTTP2_INTERNAL_ERROR);
     });
   }
 
-  async #handle(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): Promise<void> {
+  async #handle(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, session: SessionState): Promise<void> {
     const body = await readStreamBody(stream, MAX_VOIP_PAYLOAD_BYTES);
     if (body === null) return;
 
@@ -235,6 +248,10 @@ export class ApnsService {
     if (path === null) return void reply(404, "BadPath");
     const auth = this.#tokens.check(header(headers, "authorization") ?? undefined);
     if (!auth.ok) return void reply(auth.status, auth.reason);
+    // "APNs doesn't support authentication tokens from multiple developer accounts over a single
+    // connection." Apple documents no reason for it; providers report InvalidProviderToken.
+    session.teamId ??= auth.teamId;
+    if (session.teamId !== auth.teamId) return void reply(403, "InvalidProviderToken");
 
     // Past authentication, every answered request is recorded; unanswered ones (the provider
     // reset the stream, a fault dropped the connection) never reached a verdict and are not.
@@ -242,7 +259,9 @@ export class ApnsService {
     let payload: Record<string, unknown> | null = null;
     const answer = (status: number, outcome: string, reason?: string, extra?: Record<string, unknown>) => {
       if (reply(status, reason, extra)) {
-        this.#store.record({ channel: "apns", to: deviceToken, status, outcome, headers: sent, payload });
+        const credential = { teamId: auth.teamId, keyId: auth.keyId };
+        this.#store.record({ channel: "apns", to: deviceToken, status, outcome, headers: sent, payload, credential });
+        if (status === 200) this.#acceptedByTeam[auth.teamId] = (this.#acceptedByTeam[auth.teamId] ?? 0) + 1;
       }
     };
 

@@ -64,6 +64,8 @@ export type Received<C extends Channel = "webpush"> = {
   headers: HeadersOf[C];
   /** Decoded message content (see PayloadOf), or null when there was none or it could not be decoded. */
   payload: PayloadOf[C];
+  /** apns: the team and key whose provider token authenticated the push. */
+  credential?: { teamId: string; keyId: string };
 };
 
 // A long-running dev sandbox must not grow without bound; old arrivals fall off first.

@@ -9,6 +9,7 @@ import type { Logger } from "pino";
 import { Http2Pool } from "./apns/pool.ts";
 import { ApnsSender } from "./apns/send.ts";
 import { ProviderTokens } from "./apns/token.ts";
+import { APNS_PRODUCTION_ORIGIN, APNS_SANDBOX_ORIGIN } from "../../src/core/apns.ts";
 import { smtpDefaults, type Config } from "./config.ts";
 import { createLogger } from "./log.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
@@ -115,6 +116,18 @@ export async function startBridge(config: Config, options: BridgeOptions = {}): 
       },
     });
     sender = new ApnsSender({ pool, tokens, productionOrigin: apns.productionOrigin, sandboxOrigin: apns.sandboxOrigin, log, metrics });
+  } else {
+    // No key of its own: the bridge still carries what accounts sign with their own keys (the
+    // edge mints their tokens), to Apple's origins with the default pool settings.
+    pool = new Http2Pool({ sessionsPerOrigin: 2, requestTimeoutMs: 10_000, pingIntervalMs: 60_000, log });
+    sender = new ApnsSender({
+      pool,
+      tokens: null,
+      productionOrigin: APNS_PRODUCTION_ORIGIN,
+      sandboxOrigin: APNS_SANDBOX_ORIGIN,
+      log,
+      metrics,
+    });
   }
 
   const activePool = pool;
@@ -122,7 +135,14 @@ export async function startBridge(config: Config, options: BridgeOptions = {}): 
     secret: config.secret,
     log,
     metrics,
-    apns: sender && activePool ? { send: (items) => sender.send(items), sessionCounts: () => activePool.sessionCounts() } : null,
+    apns:
+      sender && activePool
+        ? {
+            send: (items, batch) => sender.send(items, batch.credentials),
+            sessionCounts: () => activePool.sessionCounts(),
+            defaultKey: tokens !== null,
+          }
+        : null,
     smtp: { send: (items) => smtp.send(items), connectionCounts: () => smtpPool.connectionCounts() },
     smpp: smppActive ? { send: (items) => smppActive.send(items), health: () => smppActive.health() } : null,
     ...(options.now ? { now: options.now } : {}),

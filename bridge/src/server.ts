@@ -43,8 +43,11 @@ import type { Metrics } from "./metrics.ts";
 export const MAX_BODY_BYTES = 5 * 1024 * 1024;
 
 export type ApnsService = {
-  send(items: ApnsBatch["items"]): Promise<ItemResult[]>;
+  /** `batch`: the whole batch, whose `credentials` the items name. */
+  send(items: ApnsBatch["items"], batch: ApnsBatch): Promise<ItemResult[]>;
   sessionCounts(): Record<string, number>;
+  /** Whether the bridge has its own key (APNS_KEY) for items that carry no credential. */
+  defaultKey?: boolean;
 };
 
 export type SmtpService = {
@@ -117,7 +120,8 @@ export function createBridgeServer(options: ServerOptions): BridgeServer {
   app.get("/healthz", (c) =>
     c.json({
       ok: true,
-      apns: { enabled: options.apns !== null, sessions: options.apns?.sessionCounts() ?? {} },
+      // enabled: the bridge's own key is set; accounts' credentials are carried either way.
+      apns: { enabled: options.apns !== null && options.apns.defaultKey !== false, sessions: options.apns?.sessionCounts() ?? {} },
       smtp: { connections: options.smtp?.connectionCounts() ?? {} },
       // Only when SMPP_ROUTES is set: the body of a bridge without SMPP stays as it was.
       ...(options.smpp ? { smpp: { enabled: true, routes: options.smpp.health().routes } } : {}),
@@ -137,7 +141,7 @@ export function createBridgeServer(options: ServerOptions): BridgeServer {
     /** How the schema is named in a 400's message. */
     what: string;
     schema: z.ZodType<B>;
-    service: { send(items: B["items"]): Promise<ItemResult[]> } | null | undefined;
+    service: { send(items: B["items"], batch: B): Promise<ItemResult[]> } | null | undefined;
     notConfigured: () => ApiError;
   }): void {
     const { path, channel, what, schema, service } = route;
@@ -148,7 +152,7 @@ export function createBridgeServer(options: ServerOptions): BridgeServer {
       const batch = schema.safeParse(readJson(c.req.raw.headers, raw));
       if (!batch.success) throw validationError(batch.error, `the batch does not match the ${what} batch schema`);
       const started = performance.now();
-      const results = await service.send(batch.data.items);
+      const results = await service.send(batch.data.items, batch.data);
       const kinds: Record<string, number> = {};
       for (const r of results) kinds[r.kind] = (kinds[r.kind] ?? 0) + 1;
       log.info({ items: results.length, ...kinds, ms: Math.round(performance.now() - started) }, `${channel} batch`);

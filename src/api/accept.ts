@@ -1,3 +1,4 @@
+import { apnsTopicAllowed } from "../core/apns.ts";
 import { sha256Hex, utf8 } from "../core/bytes.ts";
 import { channelConfigured } from "../core/channels.ts";
 import { emailSenderAllowed } from "../core/email.ts";
@@ -96,6 +97,19 @@ function assertSendable(env: Env, config: AccountRuntime, request: SendRequest):
     if (allowed === "route") {
       throw new ApiError(422, "route_not_configured", `the account has no ${request.route} route`, [
         { path: "route", message: "leave it out to use the account's routes in order" },
+      ]);
+    }
+  }
+  if (request.channel === "apns") {
+    // An account with its own key pushes only to its own apps: what APNs would refuse with
+    // TopicDisallowed (or, worse, accept for another app of the same team) stops here.
+    const apns = config.sections.apns;
+    if (apns && !apnsTopicAllowed(request.topic, apns.topics)) {
+      throw new ApiError(422, "topic_not_allowed", "the topic is not one of this account's APNs topics", [
+        {
+          path: "topic",
+          message: `use one of the topics of the account's apns section (${apns.topics.slice(0, 5).join(", ")}${apns.topics.length > 5 ? ", …" : ""}), or one of them with Apple's push-type suffix (.voip, .complication, .push-type.liveactivity, …)`,
+        },
       ]);
     }
   }

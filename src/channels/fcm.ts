@@ -6,9 +6,12 @@ import type { fcmSend } from "../core/schema.ts";
 
 type FcmSend = z.infer<typeof fcmSend>;
 
-/** Per-isolate cache in front of TokenDO, so most sends cost no Durable Object call. */
+/**
+ * Per-isolate cache in front of TokenDO, so most sends cost no Durable Object call. Tokens are
+ * cached, never an in-flight promise: workerd ties a promise to its request, and another
+ * request awaiting it can hang. Concurrent misses each ask TokenDO, which mints once.
+ */
 const cached = new Map<string, AccessToken>();
-const pending = new Map<string, Promise<AccessToken>>();
 
 /**
  * The account's token for this service account. The TokenDO's name carries the account and
@@ -18,14 +21,7 @@ async function accessToken(env: Env, account: string, sa: ServiceAccount, reject
   const name = `${account}:${sa.client_email}:${typeof sa.private_key_id === "string" ? sa.private_key_id : ""}`;
   const hit = cached.get(name);
   if (tokenUsable(hit, rejected)) return hit;
-  // One request to TokenDO per isolate at a time, however many sends are waiting.
-  let flight = pending.get(name);
-  if (!flight) {
-    const stub = env.TOKENS.get(env.TOKENS.idFromName(name));
-    flight = stub.accessToken(JSON.stringify(sa), FCM_SCOPE, rejected).finally(() => pending.delete(name));
-    pending.set(name, flight);
-  }
-  const token = await flight;
+  const token = await env.TOKENS.get(env.TOKENS.idFromName(name)).accessToken(JSON.stringify(sa), FCM_SCOPE, rejected);
   cached.set(name, token);
   return token;
 }

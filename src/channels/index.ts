@@ -1,9 +1,10 @@
 import { bridgeServes } from "../core/bridge.ts";
+import { channelConfigured } from "../core/channels.ts";
 import { parseServiceAccount } from "../core/google-oauth.ts";
 import type { SendOutcome } from "../core/outcome.ts";
 import type { SendRequest } from "../core/schema.ts";
 import { vapidFrom } from "../core/webpush.ts";
-import { sendApnsBatch } from "./apns.ts";
+import { sendApnsBatch, type ApnsJob } from "./apns.ts";
 import { sendEmailBatch } from "./email.ts";
 import { sendFcm } from "./fcm.ts";
 import type { SendJob, SmsJob } from "./job.ts";
@@ -17,7 +18,7 @@ import { sendWebPush } from "./webpush.ts";
  */
 export async function sendAll(jobs: SendJob[], env: Env): Promise<SendOutcome[]> {
   const outcomes: SendOutcome[] = new Array(jobs.length);
-  const apns: Array<{ index: number; id: string; request: Extract<SendRequest, { channel: "apns" }> }> = [];
+  const apns: Array<ApnsJob & { index: number }> = [];
   const email: Array<{
     index: number;
     id: string;
@@ -30,7 +31,7 @@ export async function sendAll(jobs: SendJob[], env: Env): Promise<SendOutcome[]>
   const pending: Promise<void>[] = [];
   jobs.forEach((job, index) => {
     const { request } = job;
-    if (request.channel === "apns" && bridgeServes(env, "apns")) apns.push({ index, id: job.id, request });
+    if (request.channel === "apns" && channelConfigured("apns", env, job.config)) apns.push({ ...job, index, request });
     else if (request.channel === "email" && bridgeServes(env, "email")) email.push({ ...job, index, request });
     else if (request.channel === "sms") sms.push({ ...job, index, request });
     else

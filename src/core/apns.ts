@@ -36,6 +36,31 @@ export function apnsHeaders(n: ApnsNotification, authorization: string): Record<
   return headers;
 }
 
+/**
+ * The suffixes Apple appends to an app's bundle id for push types that need their own topic:
+ * VoIP, watchOS complications, File Provider, Live Activities, push to talk, location queries
+ * ("Sending notification requests to APNs", apns-topic). Such a topic belongs to the base app.
+ */
+export const APNS_TOPIC_SUFFIXES = [
+  ".voip",
+  ".complication",
+  ".pushkit.fileprovider",
+  ".push-type.liveactivity",
+  ".voip-ptt",
+  ".location-query",
+];
+
+/**
+ * Whether an account may push to `topic`: it is one of the account's topics, or one of them
+ * with an Apple suffix (the VoIP topic of a listed app is that app's). Exact, case-sensitive
+ * matches: a topic listed with its suffix matches itself only.
+ */
+export function apnsTopicAllowed(topic: string, topics: readonly string[]): boolean {
+  if (topics.includes(topic)) return true;
+  const suffix = APNS_TOPIC_SUFFIXES.find((s) => topic.endsWith(s));
+  return suffix !== undefined && topics.includes(topic.slice(0, -suffix.length));
+}
+
 /** Reasons that mean the device token is dead for this topic: prune it. */
 const TOKEN_INVALID = new Set(["BadDeviceToken", "DeviceTokenNotForTopic", "Unregistered"]);
 /** Reasons that mean our provider credentials are wrong: no retry can fix it, an operator must. */
@@ -77,7 +102,11 @@ export function apnsOutcome(
   if (status === 403 || (reason && CONFIGURATION.has(reason))) {
     return {
       kind: "failed",
-      detail: { ...detail, reason: "configuration", hint: "check the APNs key, key id, team id and topic configured for the bridge" },
+      detail: {
+        ...detail,
+        reason: "configuration",
+        hint: "check the APNs key, key id, team id and topic: the account's apns section, or the bridge's APNS_* for the deployment's key",
+      },
     };
   }
   if (status === 413) return { kind: "failed", detail: { ...detail, reason: "payload_too_large" } };

@@ -4,6 +4,7 @@
  * below is a door: requests to it are signed with its own key (`doorSecret`).
  */
 import { z } from "zod";
+import { providerTokenIds } from "./apns-token.ts";
 import { outcomeWith, type SendOutcome } from "./outcome.ts";
 
 export const apnsItem = z.strictObject({
@@ -16,9 +17,43 @@ export const apnsItem = z.strictObject({
   collapseId: z.string().optional(),
   payload: z.record(z.string(), z.unknown()),
   sandbox: z.boolean().optional(),
+  /** Index into the batch's `credentials`: the account's own key signs this item. Absent: the bridge's own key (APNS_KEY). */
+  credential: z.number().int().min(0).optional(),
 });
 
-export const apnsBatch = z.strictObject({ items: z.array(apnsItem).min(1).max(1000) });
+const appleId = z.string().regex(/^[A-Z0-9]{10}$/);
+/**
+ * An account's APNs credential as it travels: the provider token the edge minted (TokenDO) and
+ * the team and key it names. The key itself never leaves the edge; the bridge keeps the token
+ * only as long as the batch that carried it, and opens separate HTTP/2 sessions per team and key.
+ */
+export const apnsCredential = z
+  .strictObject({
+    teamId: appleId,
+    keyId: appleId,
+    token: z
+      .string()
+      .regex(/^[\w-]+\.[\w-]+\.[\w-]+$/, "a compact JWS")
+      .max(2048),
+  })
+  .superRefine((credential, ctx) => {
+    const ids = providerTokenIds(credential.token);
+    if (!ids || ids.keyId !== credential.keyId || ids.teamId !== credential.teamId) {
+      ctx.addIssue({ code: "custom", path: ["token"], message: "the token's kid and iss must be the credential's keyId and teamId" });
+    }
+  });
+export type ApnsCredential = z.infer<typeof apnsCredential>;
+
+export const apnsBatch = z
+  .strictObject({ items: z.array(apnsItem).min(1).max(1000), credentials: z.array(apnsCredential).max(1000).optional() })
+  .superRefine((batch, ctx) => {
+    const count = batch.credentials?.length ?? 0;
+    batch.items.forEach((item, i) => {
+      if (item.credential !== undefined && item.credential >= count) {
+        ctx.addIssue({ code: "custom", path: ["items", i, "credential"], message: `no credential ${item.credential} in this batch` });
+      }
+    });
+  });
 export type ApnsBatch = z.infer<typeof apnsBatch>;
 
 /** One item's outcome: a `SendOutcome` and the item's id. */
@@ -40,14 +75,18 @@ export const BRIDGE_APNS_PATH = "/v1/apns/send";
  * `BRIDGE` binding (a Container Durable Object) reaches it as well as a BRIDGE_URL does.
  */
 export function bridgeServes(settings: { BRIDGE_URL?: string; BRIDGE_CHANNELS?: string }, channel: string): boolean {
-  const reachable = Boolean(settings.BRIDGE_URL) || "BRIDGE" in settings;
   return (
-    reachable &&
+    bridgeReachable(settings) &&
     (settings.BRIDGE_CHANNELS ?? "")
       .split(",")
       .map((c) => c.trim())
       .includes(channel)
   );
+}
+
+/** Whether the edge has a bridge at all: a BRIDGE_URL, or the `BRIDGE` Container binding. */
+export function bridgeReachable(settings: { BRIDGE_URL?: string }): boolean {
+  return Boolean(settings.BRIDGE_URL) || "BRIDGE" in settings;
 }
 
 /** How the bridge reaches the receiving MTA for an account: MX lookup, or a configured smarthost. */

@@ -1,10 +1,10 @@
 /**
  * Whether a channel has a provider configured for an account: the API answers 422 before
  * accepting what no sender could act on, and the senders skip what is not set up. Push
- * credentials are the account's own (its `webpush`, `fcm` sections), else the deployment's
+ * credentials are the account's own (its `webpush`, `fcm`, `apns` sections), else the deployment's
  * defaults; per-account sender checks live with each channel (emailSenderAllowed, smsSenderAllowed).
  */
-import { bridgeServes } from "./bridge.ts";
+import { bridgeReachable, bridgeServes } from "./bridge.ts";
 import type { AccountRuntime } from "./config/runtime.ts";
 import { parseServiceAccount } from "./google-oauth.ts";
 import type { Channel } from "./model.ts";
@@ -20,7 +20,9 @@ export function channelConfigured(channel: Channel, settings: ChannelSettings, c
     case "fcm":
       return config.sections.fcm !== undefined || parseServiceAccount(settings.FCM_SERVICE_ACCOUNT) !== null;
     case "apns":
-      return bridgeServes(settings, "apns");
+      // The account's own key travels as an edge-minted token through any bridge; without it,
+      // the bridge must hold the deployment's key (BRIDGE_CHANNELS names apns).
+      return (config.sections.apns !== undefined && bridgeReachable(settings)) || bridgeServes(settings, "apns");
     case "email":
       // Unsubscribe links are signed: without the secret no compliant message can be built.
       return bridgeServes(settings, "email") && Boolean(settings.UNSUBSCRIBE_SECRET);

@@ -7,11 +7,21 @@ import {
   tokenUsable,
   type AccessToken,
 } from "../core/google-oauth.ts";
+import {
+  keyCanSign,
+  mintReason,
+  signProviderToken,
+  type ApnsProviderToken,
+  type ApnsSigningKey,
+  type ApnsTokenState,
+} from "../core/apns-token.ts";
 
 /**
  * One OAuth access token per service account, shared by every isolate: the Durable
  * Object is the one place that mints, so a burst of sends from many isolates costs one
- * exchange at the token URI instead of one each.
+ * exchange at the token URI instead of one each. The same holds for an account's APNs
+ * provider token (`apnsToken`, an instance named `account:apns:team:key:fingerprint`): Apple
+ * refuses a key whose token changes more than once per 20 minutes, so there is one per key.
  */
 export class TokenDO extends DurableObject<Env> {
   private current?: AccessToken;
@@ -26,6 +36,38 @@ export class TokenDO extends DurableObject<Env> {
     if (tokenUsable(this.current, rejected)) return this.current;
     this.minting ??= this.mint(serviceAccountJson, scope).finally(() => (this.minting = undefined));
     return this.minting;
+  }
+
+  private apns?: ApnsTokenState;
+  private apnsMinting?: Promise<ApnsProviderToken>;
+
+  /**
+   * The account's current APNs provider token, minted when there is none, when it is
+   * APNS_TOKEN_REFRESH_MS old, or when APNs called it expired (`rejected`, at most once per 20 minutes).
+   */
+  async apnsToken(signer: ApnsSigningKey, rejected?: string): Promise<ApnsProviderToken | { unusableKey: true }> {
+    this.apns ??= (await this.ctx.storage.get<ApnsTokenState>("apns")) ?? {};
+    if (this.apnsMinting) return this.apnsMinting;
+    const why = mintReason(this.apns, Date.now(), rejected);
+    if (why === null) return this.apns.current!;
+    // A key that cannot sign is the account's to fix: an answer, not an exception to retry.
+    if (!(await keyCanSign(signer.key))) return { unusableKey: true };
+    const minting = this.mintApns(signer, why);
+    this.apnsMinting = minting;
+    try {
+      return await minting;
+    } finally {
+      if (this.apnsMinting === minting) this.apnsMinting = undefined;
+    }
+  }
+
+  private async mintApns(signer: ApnsSigningKey, why: "initial" | "age" | "expired"): Promise<ApnsProviderToken> {
+    const now = Date.now();
+    const current = await signProviderToken(signer, now);
+    this.apns = { ...this.apns, current, ...(why === "expired" ? { forcedAt: now } : {}) };
+    await this.ctx.storage.put("apns", this.apns);
+    await this.ctx.storage.put("mints", (await this.mints()) + 1);
+    return current;
   }
 
   async mints(): Promise<number> {

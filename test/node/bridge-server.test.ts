@@ -208,7 +208,7 @@ describe("health and metrics", () => {
     }
   });
 
-  it("without APNs credentials: healthz says so and a signed send → 503 apns_not_configured", async () => {
+  it("without a key of its own: healthz says so and an item without an account credential fails as configuration", async () => {
     const plain = await startBridge(testConfig(null, ""));
     try {
       expect(await (await fetch(`${plain.url}/healthz`)).json()).toEqual({
@@ -217,8 +217,9 @@ describe("health and metrics", () => {
         smtp: { connections: {} },
       });
       const res = await signedPost(`${plain.url}${BRIDGE_APNS_PATH}`, batch());
-      expect(res.status).toBe(503);
-      expect(await errorOf(res)).toMatchObject({ code: "apns_not_configured" });
+      expect(res.status).toBe(200);
+      const { results } = (await res.json()) as { results: Array<{ kind: string; detail: { reason: string } }> };
+      expect(results.map((r) => [r.kind, r.detail.reason])).toEqual(results.map(() => ["failed", "configuration"]));
       // Authentication still comes first.
       expect((await fetch(`${plain.url}${BRIDGE_APNS_PATH}`, { method: "POST", body: batch() })).status).toBe(401);
     } finally {

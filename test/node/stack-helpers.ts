@@ -48,8 +48,10 @@ export async function startTestStack(extra: Partial<StackOptions> = {}): Promise
       RETRY_BASE_SECONDS: "1",
       EMAIL_RETRY_BASE_SECONDS: "1",
       UNSUBSCRIBE_SECRET: randomBytes(32).toString("hex"),
+      // A test's own vars (ADMIN_API_KEY, …) join these rather than replace them.
+      ...extra.vars,
     },
-    ...extra,
+    ...Object.fromEntries(Object.entries(extra).filter(([name]) => name !== "vars")),
   });
   const api = async (path: string, init: RequestInit = {}) => {
     const res = await fetch(`${stack.workerUrl}${path}`, {

@@ -1,7 +1,8 @@
 /**
  * A fake bridge for the Worker tests: it checks the Standard Webhooks signature with the
  * shared verify and the key of the door it was posted to, records each batch, and answers each item by its token's first byte
- * (aa → accepted, dd → 410 bounced, cc → 429 retry, ee → 400 BadTopic failed). The real
+ * (aa → accepted, dd → 410 bounced, cc → 429 retry, ee → 400 BadTopic failed, ff → 403
+ * ExpiredProviderToken the first time, then accepted). The real
  * bridge and APNs simulator are exercised end to end in test/node.
  */
 import { env } from "cloudflare:test";
@@ -10,7 +11,10 @@ import { doorSecret, verify, webhookHeaders } from "../../src/core/standard-webh
 import { TEST_BRIDGE_HOST } from "../fixtures.ts";
 
 export type SmtpCall = { items: Array<{ id: string; account: string; mailFrom: string; rcptTo: string; raw: string; relay: unknown }> };
-export type BridgeCall = { items: Array<{ id: string; token: string; topic: string; pushType: string; priority?: number }> };
+export type BridgeCall = {
+  items: Array<{ id: string; token: string; topic: string; pushType: string; priority?: number; sandbox?: boolean; credential?: number }>;
+  credentials?: Array<{ teamId: string; keyId: string; token: string }>;
+};
 
 /** The body of a request the edge signed for the bridge, or the bridge's 401. */
 export async function verifiedBody(request: Request): Promise<string | Response> {
@@ -21,6 +25,7 @@ export async function verifiedBody(request: Request): Promise<string | Response>
 
 export function installBridge(opts: { down?: boolean } = {}) {
   const calls: BridgeCall[] = [];
+  const expiredSeen = new Set<string>();
   const realFetch = globalThis.fetch;
   const spy = vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
     const request = new Request(input as RequestInfo, init);
@@ -32,6 +37,7 @@ export function installBridge(opts: { down?: boolean } = {}) {
     if (new URL(request.url).pathname === "/v1/smtp/send") return smtp(JSON.parse(raw) as SmtpCall);
     const body = JSON.parse(raw) as BridgeCall;
     calls.push(body);
+    const expiredOnce = (token: string) => !expiredSeen.has(token) && Boolean(expiredSeen.add(token));
     const results = body.items.map((item) => {
       switch (item.token.slice(0, 2)) {
         case "dd":
@@ -55,6 +61,16 @@ export function installBridge(opts: { down?: boolean } = {}) {
           };
         case "ee":
           return { id: item.id, kind: "failed", detail: { status: 400, apnsReason: "BadTopic", reason: "rejected" } };
+        case "ff":
+          if (expiredOnce(item.token)) {
+            return {
+              id: item.id,
+              kind: "retry",
+              retryAfter: 0,
+              detail: { status: 403, apnsReason: "ExpiredProviderToken", reason: "provider_token" },
+            };
+          }
+          return { id: item.id, kind: "accepted", detail: { status: 200, providerMessageId: item.id } };
         default:
           return { id: item.id, kind: "accepted", detail: { status: 200, providerMessageId: item.id } };
       }

@@ -3,7 +3,10 @@
  * few long-lived connections open and multiplex many requests on each, instead of a TLS
  * handshake per notification.
  *
- * - Up to `sessionsPerOrigin` sessions per origin, opened on demand. A request goes to the
+ * - Sessions are kept apart per credential (`partition`: the team and key of the provider
+ *   token): APNs supports no tokens of more than one team on one connection, and a connection
+ *   that sees another key's token counts as a token change (TooManyProviderTokenUpdates).
+ * - Up to `sessionsPerOrigin` sessions per origin and partition, opened on demand. A request goes to the
  *   ready session with the fewest active streams that is still below the limit the peer
  *   advertised (SETTINGS_MAX_CONCURRENT_STREAMS, read live: APNs may change it). When every
  *   session is full, requests wait in a bounded FIFO queue until a stream frees.
@@ -38,6 +41,12 @@ export type PoolOptions = {
   pingIntervalMs: number;
   /** Extra CA (PEM) trusted in addition to Node's default roots. */
   ca?: string;
+  /**
+   * A session of an account's credential (a non-empty partition) with no stream for this long
+   * is closed, so a bridge serving many accounts keeps connections only for those sending.
+   * The bridge's own sessions stay open, as Apple asks. Default 10 minutes; 0 keeps them all.
+   */
+  partitionIdleMs?: number;
   log?: Logger;
 };
 
@@ -64,6 +73,8 @@ export class TransportError extends Error {
 type Entry = {
   id: number;
   origin: string;
+  /** The credential this session carries tokens of ("" for the bridge's own key). */
+  partition: string;
   session: ClientHttp2Session;
   /** True once the peer's SETTINGS arrived: only then is its stream limit known. */
   ready: boolean;
@@ -74,6 +85,7 @@ type Entry = {
   /** Why the session failed, for the error of the requests it strands. */
   failure?: string;
   pingTimer?: NodeJS.Timeout;
+  idleTimer?: NodeJS.Timeout;
 };
 
 type Waiter = { resolve: (entry: Entry) => void; reject: (error: Error) => void };
@@ -85,10 +97,12 @@ type Attempt = { ok: true; response: PoolResponse } | { ok: false; retryable: bo
 
 class OriginPool {
   readonly origin: string;
+  readonly partition: string;
   readonly sessions: Entry[] = [];
   readonly waiters: Waiter[] = [];
-  constructor(origin: string) {
+  constructor(origin: string, partition: string) {
     this.origin = origin;
+    this.partition = partition;
   }
 }
 
@@ -107,15 +121,17 @@ export class Http2Pool {
     this.#ca = options.ca ? [...rootCertificates, options.ca] : undefined;
   }
 
-  /** Ready sessions per origin (for /healthz and the bridge_apns_sessions gauge). */
+  /** Ready sessions per origin, every partition added up (for /healthz and the bridge_apns_sessions gauge: no team ids in labels). */
   sessionCounts(): Record<string, number> {
     const counts: Record<string, number> = {};
-    for (const [origin, pool] of this.#origins) counts[origin] = pool.sessions.filter((e) => e.ready && !e.retired).length;
+    for (const pool of this.#origins.values()) {
+      counts[pool.origin] = (counts[pool.origin] ?? 0) + pool.sessions.filter((e) => e.ready && !e.retired).length;
+    }
     return counts;
   }
 
   /** Sends one request; resolves with the peer's answer or rejects with a `TransportError`. */
-  async request(origin: string, path: string, headers: Record<string, string>, body: string): Promise<PoolResponse> {
+  async request(origin: string, path: string, headers: Record<string, string>, body: string, partition = ""): Promise<PoolResponse> {
     if (this.#closed) throw new TransportError("closed", "the APNs pool is closed");
     const deadline: Deadline = { expired: false, onExpire: null };
     const timer = setTimeout(() => {
@@ -124,7 +140,7 @@ export class Http2Pool {
     }, this.#options.requestTimeoutMs);
     try {
       for (let attempt = 1; ; attempt++) {
-        const entry = await this.#acquire(origin, deadline);
+        const entry = await this.#acquire(origin, partition, deadline);
         const result = await this.#attempt(entry, path, headers, body, deadline);
         if (result.ok) return result.response;
         if (result.retryable && attempt === 1 && !deadline.expired && !this.#closed) {
@@ -160,11 +176,12 @@ export class Http2Pool {
     if (late) for (const entry of this.#open) entry.session.destroy();
   }
 
-  #originPool(origin: string): OriginPool {
-    let pool = this.#origins.get(origin);
+  #originPool(origin: string, partition: string): OriginPool {
+    const key = `${partition}\n${origin}`;
+    let pool = this.#origins.get(key);
     if (!pool) {
-      pool = new OriginPool(origin);
-      this.#origins.set(origin, pool);
+      pool = new OriginPool(origin, partition);
+      this.#origins.set(key, pool);
     }
     return pool;
   }
@@ -185,13 +202,13 @@ export class Http2Pool {
   }
 
   /** A session with a free stream, now or when one frees; the stream is counted as taken. */
-  #acquire(origin: string, deadline: Deadline): Promise<Entry> {
+  #acquire(origin: string, partition: string, deadline: Deadline): Promise<Entry> {
     if (this.#closed) return Promise.reject(new TransportError("closed", "the APNs pool is closed"));
-    const pool = this.#originPool(origin);
+    const pool = this.#originPool(origin, partition);
     if (pool.waiters.length === 0) {
       const entry = this.#pick(pool);
       if (entry) {
-        entry.active++;
+        this.#take(entry);
         return Promise.resolve(entry);
       }
     }
@@ -224,7 +241,7 @@ export class Http2Pool {
     while (pool.waiters.length > 0) {
       const entry = this.#pick(pool);
       if (!entry) break;
-      entry.active++;
+      this.#take(entry);
       pool.waiters.shift()!.resolve(entry);
     }
     if (pool.waiters.length === 0 || this.#closed) return;
@@ -240,7 +257,15 @@ export class Http2Pool {
       ...(this.#ca ? { ca: this.#ca } : {}),
       settings: { enablePush: false },
     });
-    const entry: Entry = { id: this.#nextId++, origin: pool.origin, session, ready: false, retired: false, active: 0 };
+    const entry: Entry = {
+      id: this.#nextId++,
+      origin: pool.origin,
+      partition: pool.partition,
+      session,
+      ready: false,
+      retired: false,
+      active: 0,
+    };
     pool.sessions.push(entry);
     this.#open.add(entry);
     // The handshake and the peer's SETTINGS must arrive within one request timeout.
@@ -282,7 +307,8 @@ export class Http2Pool {
     if (entry.retired) return;
     entry.retired = true;
     clearInterval(entry.pingTimer);
-    const pool = this.#originPool(entry.origin);
+    clearTimeout(entry.idleTimer);
+    const pool = this.#originPool(entry.origin, entry.partition);
     const at = pool.sessions.indexOf(entry);
     if (at >= 0) pool.sessions.splice(at, 1);
     if (!entry.session.closed && !entry.session.destroyed) {
@@ -301,6 +327,26 @@ export class Http2Pool {
         waiter.reject(new TransportError("transport", `cannot connect to ${entry.origin}${why}`));
     }
     this.#drain(pool);
+  }
+
+  /** Counts a stream as taken on `entry`; a session in use is not idle. */
+  #take(entry: Entry): void {
+    entry.active++;
+    clearTimeout(entry.idleTimer);
+    entry.idleTimer = undefined;
+  }
+
+  /** The last stream of an account's session closed: retire the session if none opens for a while. */
+  #idle(entry: Entry): void {
+    const ms = this.#options.partitionIdleMs ?? 10 * 60_000;
+    if (entry.partition === "" || ms <= 0 || entry.retired) return;
+    clearTimeout(entry.idleTimer);
+    entry.idleTimer = setTimeout(() => {
+      if (entry.active !== 0 || entry.retired) return;
+      this.#options.log?.debug({ origin: entry.origin, session: entry.id }, "apns session of an account idle: closing it");
+      this.#retire(entry);
+    }, ms);
+    entry.idleTimer.unref();
   }
 
   /** PING keep-alive: a ping that fails or is not answered within the request timeout kills the session. */
@@ -346,7 +392,8 @@ export class Http2Pool {
         if (released) return;
         released = true;
         entry.active--;
-        this.#drain(this.#originPool(entry.origin));
+        if (entry.active === 0) this.#idle(entry);
+        this.#drain(this.#originPool(entry.origin, entry.partition));
       };
       if (deadline.expired) {
         release();

@@ -2,10 +2,14 @@
  * Sends one batch of APNs notifications through the session pool and maps each answer to an
  * outcome with the shared `apnsOutcome`. Items go out concurrently (the pool multiplexes
  * them); results come back in item order.
+ *
+ * An item that names one of the batch's credentials goes out with that credential's provider
+ * token (an account's own, minted at the edge) on the sessions of its team and key; the token
+ * lives as long as the batch. Only items without one use the bridge's own key (APNS_KEY).
  */
 import type { Logger } from "pino";
 import { apnsHeaders, apnsOutcome, type ApnsNotification } from "../../../src/core/apns.ts";
-import { itemResultOf, type ItemResult } from "../../../src/core/bridge.ts";
+import { itemResultOf, type ApnsCredential, type ItemResult } from "../../../src/core/bridge.ts";
 import type { SendOutcome } from "../../../src/core/outcome.ts";
 import { reasonLabel, type Metrics } from "../metrics.ts";
 import { TransportError, type Http2Pool, type PoolResponse } from "./pool.ts";
@@ -13,7 +17,8 @@ import type { ProviderTokens } from "./token.ts";
 
 export type ApnsSenderOptions = {
   pool: Pick<Http2Pool, "request">;
-  tokens: Pick<ProviderTokens, "get" | "invalidate">;
+  /** The bridge's own key; null when it has none (then only items with a credential can be sent). */
+  tokens: Pick<ProviderTokens, "get" | "invalidate"> | null;
   productionOrigin: string;
   sandboxOrigin: string;
   log: Logger;
@@ -46,18 +51,67 @@ export class ApnsSender {
     this.#options = options;
   }
 
-  send(items: ApnsNotification[]): Promise<ItemResult[]> {
-    return Promise.all(items.map((item) => this.#sendOne(item)));
+  send(items: Array<ApnsNotification & { credential?: number }>, credentials: readonly ApnsCredential[] = []): Promise<ItemResult[]> {
+    return Promise.all(items.map((item) => this.#sendOne(item, item.credential === undefined ? undefined : credentials[item.credential])));
   }
 
-  async #sendOne(item: ApnsNotification): Promise<ItemResult> {
+  async #sendOne(item: ApnsNotification, credential: ApnsCredential | undefined): Promise<ItemResult> {
     const { metrics } = this.#options;
     const started = performance.now();
     metrics?.sent.inc({ channel: "apns" });
-    const outcome = await this.#attempt(item);
+    const outcome = credential ? await this.#attemptWith(item, credential) : await this.#attempt(item);
     metrics?.outcomes.inc({ channel: "apns", kind: outcome.kind, reason: reasonLabel(outcome.detail) });
     metrics?.requestDuration.observe({ channel: "apns" }, (performance.now() - started) / 1000);
     return itemResultOf(item.id, outcome);
+  }
+
+  /** An item of an account with its own key: its token, on its team and key's sessions; an expired token is the edge's to replace. */
+  async #attemptWith(item: ApnsNotification, credential: ApnsCredential): Promise<SendOutcome> {
+    const { log } = this.#options;
+    const origin = item.sandbox ? this.#options.sandboxOrigin : this.#options.productionOrigin;
+    try {
+      const response = await this.#options.pool.request(
+        origin,
+        `/3/device/${item.token}`,
+        apnsHeaders(item, `bearer ${credential.token}`),
+        JSON.stringify(item.payload),
+        `${credential.teamId}.${credential.keyId}`,
+      );
+      const reason = errorBody(response)?.reason;
+      if (reason === "InvalidProviderToken" && this.#reportedInvalid !== credential.token) {
+        this.#reportedInvalid = credential.token;
+        log.warn(
+          { origin, apnsReason: reason, teamId: credential.teamId, keyId: credential.keyId },
+          "APNs refused an account's provider token",
+        );
+      }
+      return this.#outcome(item, origin, response);
+    } catch (error) {
+      return this.#transportFailure(item, origin, error);
+    }
+  }
+
+  #outcome(item: ApnsNotification, origin: string, response: PoolResponse): SendOutcome {
+    const outcome = apnsOutcome(
+      response.status,
+      errorBody(response),
+      header(response, "retry-after"),
+      header(response, "apns-id") ?? item.id,
+    );
+    if (response.incomplete) outcome.detail.incompleteBody = true;
+    this.#options.log.debug({ id: item.id, origin, status: response.status, kind: outcome.kind }, "apns answer");
+    return outcome;
+  }
+
+  #transportFailure(item: ApnsNotification, origin: string, error: unknown): SendOutcome {
+    const { log } = this.#options;
+    if (error instanceof TransportError) {
+      log.debug({ id: item.id, origin, reason: error.reason, error: error.message }, "apns transport failure");
+      return { kind: "retry", detail: { reason: error.reason === "timeout" ? "timeout" : "transport", error: error.message } };
+    }
+    // Signing the provider token failed (a key jose cannot use): nothing was sent.
+    log.error({ id: item.id, error: (error as Error).message }, "apns send failed before sending");
+    return { kind: "retry", detail: { reason: "provider_token", error: (error as Error).message } };
   }
 
   async #attempt(item: ApnsNotification): Promise<SendOutcome> {
@@ -65,6 +119,15 @@ export class ApnsSender {
     const origin = item.sandbox ? this.#options.sandboxOrigin : this.#options.productionOrigin;
     const path = `/3/device/${item.token}`;
     const body = JSON.stringify(item.payload);
+    if (!tokens) {
+      return {
+        kind: "failed",
+        detail: {
+          reason: "configuration",
+          hint: "this bridge has no APNs key of its own (APNS_KEY, APNS_KEY_ID, APNS_TEAM_ID) and the item carries no account credential",
+        },
+      };
+    }
     try {
       let token = await tokens.get();
       let response = await this.#options.pool.request(origin, path, apnsHeaders(item, `bearer ${token}`), body);
@@ -80,23 +143,9 @@ export class ApnsSender {
         this.#reportedInvalid = token;
         log.error({ origin, apnsReason: reason }, "APNs refused the provider token: check APNS_KEY/APNS_KEY_ID/APNS_TEAM_ID");
       }
-      const outcome = apnsOutcome(
-        response.status,
-        errorBody(response),
-        header(response, "retry-after"),
-        header(response, "apns-id") ?? item.id,
-      );
-      if (response.incomplete) outcome.detail.incompleteBody = true;
-      log.debug({ id: item.id, origin, status: response.status, kind: outcome.kind }, "apns answer");
-      return outcome;
+      return this.#outcome(item, origin, response);
     } catch (error) {
-      if (error instanceof TransportError) {
-        log.debug({ id: item.id, origin, reason: error.reason, error: error.message }, "apns transport failure");
-        return { kind: "retry", detail: { reason: error.reason === "timeout" ? "timeout" : "transport", error: error.message } };
-      }
-      // Signing the provider token failed (a key jose cannot use): nothing was sent.
-      log.error({ id: item.id, error: (error as Error).message }, "apns send failed before sending");
-      return { kind: "retry", detail: { reason: "provider_token", error: (error as Error).message } };
+      return this.#transportFailure(item, origin, error);
     }
   }
 }
