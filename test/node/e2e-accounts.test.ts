@@ -6,7 +6,7 @@
 import { dkimVerify } from "mailauth";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEV_ADMIN_KEY } from "../../sandbox/stack.ts";
-import { generateServiceAccount } from "../../sandbox/keys.ts";
+import { generateApnsKey, generateServiceAccount } from "../../sandbox/keys.ts";
 import { createTransport } from "nodemailer";
 import { dsn } from "../dsn-fixture.ts";
 import { waitFor } from "../wait.ts";
@@ -83,6 +83,25 @@ describe("an account made through the API sends with its own credentials", () =>
     expect(res.status, JSON.stringify(res.body)).toBe(202);
     const message = await waitForStatus(key, res.body.id, "accepted");
     expect(message.providerMessageId).toMatch(new RegExp(`^projects/${projectId}/messages/`));
+  });
+
+  it("APNs: its own .p8 key and team; the sandbox credits the push to that team", async () => {
+    const apns = generateApnsKey();
+    await stack.sandboxPost("/_sandbox/apns/keys", { keyId: apns.keyId, teamId: apns.teamId, publicKeyPem: apns.publicKeyPem });
+    const put = await call(key, "/v1/push/apns", {
+      method: "PUT",
+      json: { keyId: apns.keyId, teamId: apns.teamId, key: apns.privateKeyPem, topics: ["com.onboarded.app"], environment: "sandbox" },
+    });
+    expect(put.status, JSON.stringify(put.body)).toBe(200);
+    expect(put.body.key).toMatch(/^…/);
+    const to = (await stack.sandboxPost("/_sandbox/apns/tokens", { name: "onboarded" })).token as string;
+    const res = await call(key, "/v1/messages", {
+      json: { channel: "apns", to, topic: "com.onboarded.app", pushType: "alert", payload: { aps: { alert: "hi" } } },
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    await waitForStatus(key, res.body.id, "accepted");
+    const arrived = ((await stack.sandboxGet("/_sandbox/received?channel=apns")) as any[]).filter((r) => r.to === to);
+    expect(arrived.map((r) => [r.status, r.credential])).toEqual([[200, { teamId: apns.teamId, keyId: apns.keyId }]]);
   });
 
   it("SMS: its own route and sender, through the bridge's SMPP bind to the SMSC, delivered on the receipt", async () => {
@@ -163,7 +182,9 @@ describe("an account made through the API sends with its own credentials", () =>
   it("the audit log holds every change it made, secrets masked", async () => {
     const audit = await call(key, "/v1/audit?limit=100");
     const actions = audit.body.data.map((e: { action: string; target: string }) => `${e.action} ${e.target}`);
-    expect(actions).toEqual(expect.arrayContaining(["config.put webpush", "config.put fcm", "config.put sms", "config.put email"]));
+    expect(actions).toEqual(
+      expect.arrayContaining(["config.put webpush", "config.put fcm", "config.put apns", "config.put sms", "config.put email"]),
+    );
     expect(audit.body.data.map((e: { action: string }) => e.action)).toEqual(expect.arrayContaining(["domain.create", "domain.verify"]));
     expect(JSON.stringify(audit.body)).not.toContain("PRIVATE KEY-----\n");
   });
