@@ -2,15 +2,19 @@
 // Call it after startStack(): the stack sets NODE_EXTRA_CA_CERTS before wrangler first loads.
 import { fileURLToPath } from "node:url";
 
-export async function startBaselineWorker(opts: {
+export type StartedWorker = { url: string; close(): Promise<void> };
+
+/** A Worker under wrangler dev on loopback, with plain-text bindings and its own persistence. */
+export async function startLocalWorker(opts: {
+  config: string;
+  vars: Record<string, string>;
   port: number;
   persistTo: string;
-  webhookSecret: string;
-}): Promise<{ url: string; close(): Promise<void> }> {
+}): Promise<StartedWorker> {
   const { unstable_startWorker } = await import("wrangler");
   const worker = await unstable_startWorker({
-    config: fileURLToPath(new URL("./baseline/wrangler.toml", import.meta.url)),
-    bindings: { WEBHOOK_SECRET: { type: "plain_text", value: opts.webhookSecret } },
+    config: opts.config,
+    bindings: Object.fromEntries(Object.entries(opts.vars).map(([name, value]) => [name, { type: "plain_text" as const, value }])),
     dev: { server: { hostname: "127.0.0.1", port: opts.port }, inspector: false, persist: opts.persistTo },
   });
   try {
@@ -20,4 +24,13 @@ export async function startBaselineWorker(opts: {
     throw error;
   }
   return { url: (await worker.url).origin, close: () => worker.dispose() };
+}
+
+export function startBaselineWorker(opts: { port: number; persistTo: string; webhookSecret: string }): Promise<StartedWorker> {
+  return startLocalWorker({
+    config: fileURLToPath(new URL("./baseline/wrangler.toml", import.meta.url)),
+    vars: { WEBHOOK_SECRET: opts.webhookSecret },
+    port: opts.port,
+    persistTo: opts.persistTo,
+  });
 }

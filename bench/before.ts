@@ -6,6 +6,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT } from "../sandbox/stack.ts";
+import { startLocalWorker } from "./baseline.ts";
 
 export async function startWorkerAt(opts: {
   rev: string;
@@ -21,17 +22,11 @@ export async function startWorkerAt(opts: {
   execFileSync("git", ["archive", "--format=tar", "-o", tar, commit], { cwd: REPO_ROOT });
   execFileSync("tar", ["-xf", tar, "-C", opts.dir]);
   symlinkSync(join(REPO_ROOT, "node_modules"), join(opts.dir, "node_modules"));
-  const { unstable_startWorker } = await import("wrangler");
-  const worker = await unstable_startWorker({
+  const worker = await startLocalWorker({
     config: join(opts.dir, "wrangler.toml"),
-    bindings: Object.fromEntries(Object.entries(opts.vars).map(([name, value]) => [name, { type: "plain_text" as const, value }])),
-    dev: { server: { hostname: "127.0.0.1", port: opts.port }, inspector: false, persist: opts.persistTo },
+    vars: opts.vars,
+    port: opts.port,
+    persistTo: opts.persistTo,
   });
-  try {
-    await worker.ready;
-  } catch (error) {
-    await worker.dispose();
-    throw error;
-  }
-  return { url: (await worker.url).origin, commit, close: () => worker.dispose() };
+  return { ...worker, commit };
 }

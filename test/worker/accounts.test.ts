@@ -9,7 +9,7 @@ import { app } from "../../src/api/app.ts";
 import { secretPaths } from "../../src/core/config/sections.ts";
 import { configStub, keyIndexStub } from "../../src/state/stubs.ts";
 import { waitFor } from "../wait.ts";
-import { api, webpush } from "./helpers.ts";
+import { adminAccount, api, json, unique, webpush, type AdminAccount } from "./helpers.ts";
 import { installPushService } from "./push-service.ts";
 
 let push: ReturnType<typeof installPushService>;
@@ -18,18 +18,13 @@ beforeEach(() => {
 });
 afterEach(() => push.restore());
 
-type Account = { id: string; name: string; key: string; keyId: string };
+type Account = AdminAccount;
 
 function admin(path: string, init: RequestInit & { json?: unknown } = {}) {
   return api(`/v1/admin${path}`, { ...init, key: env.ADMIN_API_KEY });
 }
 
-async function newAccount(name = "Test Co"): Promise<Account> {
-  const res = await admin("/accounts", { method: "POST", json: { name } });
-  const body = (await res.json()) as any;
-  expect(res.status, JSON.stringify(body)).toBe(201);
-  return { id: body.id, name: body.name, key: body.apiKey.key, keyId: body.apiKey.id };
-}
+const newAccount = adminAccount;
 
 async function newKey(account: Account, request: { name: string; scopes: string[]; ratePerSecond?: number }) {
   const res = await api("/v1/api-keys", { method: "POST", json: request, key: account.key });
@@ -38,11 +33,6 @@ async function newKey(account: Account, request: { name: string; scopes: string[
   return body as { id: string; key: string; prefix: string; scopes: string[] };
 }
 
-async function json(res: Response) {
-  return { status: res.status, body: (await res.json()) as any };
-}
-
-const unique = () => crypto.randomUUID().slice(0, 8);
 const digits = () => String(1_000_000 + Math.floor(Math.random() * 8_999_999));
 
 async function vapidPair() {

@@ -10,7 +10,7 @@ import { configStub } from "../../src/state/stubs.ts";
 import { TEST_BOUNCE_MX_HOST, TEST_SPF_INCLUDE } from "../fixtures.ts";
 import { installBridge } from "./bridge-fake.ts";
 import { installDoh, type DohRecord } from "./doh-fake.ts";
-import { api, waitForStatus } from "./helpers.ts";
+import { adminAccount, api, json, unique, waitForStatus } from "./helpers.ts";
 import { waitFor } from "../wait.ts";
 
 let doh: ReturnType<typeof installDoh>;
@@ -36,17 +36,7 @@ type Record_ = {
   found?: string[];
 };
 
-const unique = () => crypto.randomUUID().slice(0, 8);
-
-async function json(res: Response) {
-  return { status: res.status, body: (await res.json()) as any };
-}
-
-async function newAccount(): Promise<Account> {
-  const res = await json(await api("/v1/admin/accounts", { method: "POST", json: { name: "Domains Co" }, key: env.ADMIN_API_KEY }));
-  expect(res.status, JSON.stringify(res.body)).toBe(201);
-  return { id: res.body.id, key: res.body.apiKey.key, keyId: res.body.apiKey.id };
-}
+const newAccount = (): Promise<Account> => adminAccount("Domains Co");
 
 async function addDomain(account: Account, domain: string) {
   const res = await json(await api("/v1/domains", { method: "POST", json: { domain }, key: account.key }));

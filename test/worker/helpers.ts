@@ -1,5 +1,5 @@
 import { env, runInDurableObject, SELF } from "cloudflare:test";
-import { expect } from "vitest";
+import { expect, vi } from "vitest";
 import { EDGE_EVENTS_PATH } from "../../src/core/bridge.ts";
 import { doorSecret, signedHeaders } from "../../src/core/standard-webhooks.ts";
 import { toBase64Url } from "../../src/core/bytes.ts";
@@ -118,4 +118,36 @@ export async function postEvents(events: unknown[], opts: { secret?: string; now
     headers: { ...headers, "content-type": "application/json" },
     body,
   });
+}
+
+/** A short random label for names that must not collide across tests (domains, senders). */
+export const unique = () => crypto.randomUUID().slice(0, 8);
+
+/** A response's status and parsed JSON body. */
+export async function json(res: Response): Promise<{ status: number; body: any }> {
+  return { status: res.status, body: (await res.json()) as any };
+}
+
+export type AdminAccount = { id: string; name: string; key: string; keyId: string };
+
+/** An account made by the platform admin (`ADMIN_API_KEY`), with its first key (every scope). */
+export async function adminAccount(name = "Test Co"): Promise<AdminAccount> {
+  const res = await json(await api("/v1/admin/accounts", { method: "POST", json: { name }, key: env.ADMIN_API_KEY }));
+  expect(res.status, JSON.stringify(res.body)).toBe(201);
+  return { id: res.body.id, name: res.body.name, key: res.body.apiKey.key, keyId: res.body.apiKey.id };
+}
+
+/** What Email Routing hands the Worker's email() handler. */
+export function routed(to: string, raw: string) {
+  const bytes = new TextEncoder().encode(raw);
+  return {
+    from: "mailer-daemon@mx.example.net",
+    to,
+    raw: new Response(bytes).body!,
+    rawSize: bytes.length,
+    headers: new Headers(),
+    setReject: vi.fn(),
+    forward: vi.fn(),
+    reply: vi.fn(),
+  };
 }

@@ -1,5 +1,5 @@
 import { env, SELF } from "cloudflare:test";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import worker from "../../src/index.ts";
 import { EDGE_EMAIL_INBOUND_PATH } from "../../src/core/bridge.ts";
 import { doorSecret, signedHeaders } from "../../src/core/standard-webhooks.ts";
@@ -8,28 +8,13 @@ import { installBridge } from "./bridge-fake.ts";
 import { installPushService } from "./push-service.ts";
 import { dsn } from "../dsn-fixture.ts";
 import { waitFor } from "../wait.ts";
-import { BASE, api, eventsMarker, getMessage, send, waitForStatus, webpush } from "./helpers.ts";
+import { BASE, api, eventsMarker, getMessage, routed, send, waitForStatus, webpush } from "./helpers.ts";
 
 let bridge: ReturnType<typeof installBridge>;
 beforeEach(() => {
   bridge = installBridge();
 });
 afterEach(() => bridge.restore());
-
-/** What Email Routing hands the Worker's email() handler. */
-function routed(to: string, raw: string) {
-  const bytes = new TextEncoder().encode(raw);
-  return {
-    from: "mailer-daemon@mx.example.net",
-    to,
-    raw: new Response(bytes).body!,
-    rawSize: bytes.length,
-    headers: new Headers(),
-    setReject: vi.fn(),
-    forward: vi.fn(),
-    reply: vi.fn(),
-  };
-}
 
 const email = (to: string) => ({ channel: "email", from: "news@lasthop.test", to, subject: "Hi", text: "Hello" });
 

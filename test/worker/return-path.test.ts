@@ -4,7 +4,7 @@
  * there finds the account through the directory's `return_path` claim, through either door.
  */
 import { env, SELF } from "cloudflare:test";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import worker from "../../src/index.ts";
 import { EDGE_EMAIL_INBOUND_PATH } from "../../src/core/bridge.ts";
 import { doorSecret, signedHeaders } from "../../src/core/standard-webhooks.ts";
@@ -13,7 +13,7 @@ import { waitFor } from "../wait.ts";
 import { installBridge } from "./bridge-fake.ts";
 import { installDoh, type DohRecord } from "./doh-fake.ts";
 import { directoryStub } from "../../src/state/stubs.ts";
-import { BASE, api, waitForStatus } from "./helpers.ts";
+import { BASE, adminAccount, api, json, routed, unique, waitForStatus } from "./helpers.ts";
 
 let doh: ReturnType<typeof installDoh>;
 let bridge: ReturnType<typeof installBridge>;
@@ -27,17 +27,11 @@ afterEach(() => {
 });
 
 type Account = { id: string; key: string };
-const unique = () => crypto.randomUUID().slice(0, 8);
-
-async function json(res: Response) {
-  return { status: res.status, body: (await res.json()) as any };
-}
 
 /** A new account with email settings: its own bounce domain, and `listed` as a sending domain without DNS proof. */
 async function newAccount(listed: string[] = []): Promise<Account & { bounceDomain: string }> {
-  const res = await json(await api("/v1/admin/accounts", { method: "POST", json: { name: "Return Path Co" }, key: env.ADMIN_API_KEY }));
-  expect(res.status, JSON.stringify(res.body)).toBe(201);
-  const account = { id: res.body.id as string, key: res.body.apiKey.key as string, bounceDomain: `bounces.${unique()}.example` };
+  const made = await adminAccount("Return Path Co");
+  const account = { id: made.id, key: made.key, bounceDomain: `bounces.${unique()}.example` };
   const settings = await api("/v1/email/settings", {
     method: "PUT",
     key: account.key,
@@ -123,17 +117,7 @@ describe("reports sent back to lh-bounces.<domain>", () => {
     const domain = `${unique()}.example`;
     await verifiedDomain(a, domain);
     const sent = await sendFrom(a, `news@${domain}`, "routed-gone@example.org");
-    const bytes = new TextEncoder().encode(dsn(sent.id, "routed-gone@example.org"));
-    const message = {
-      from: "mailer-daemon@mx.example.net",
-      to: sent.mailFrom,
-      raw: new Response(bytes).body!,
-      rawSize: bytes.length,
-      headers: new Headers(),
-      setReject: vi.fn(),
-      forward: vi.fn(),
-      reply: vi.fn(),
-    };
+    const message = routed(sent.mailFrom, dsn(sent.id, "routed-gone@example.org"));
     await worker.email(message as unknown as ForwardableEmailMessage, env);
     expect(message.setReject).not.toHaveBeenCalled();
     await waitForStatus(sent.id, "bounced", a.key);
