@@ -19,8 +19,12 @@ export const deliveryStates = [
 ] as const;
 export type DeliveryState = (typeof deliveryStates)[number];
 
-/** Engagement events are recorded in the timeline but never move the delivery state. */
-export const engagementTypes = ["opened", "clicked", "complained", "unsubscribed"] as const;
+/**
+ * Engagement events are recorded in the timeline but never move the delivery state.
+ * `resubscribed` is a recipient opting back in (a SendGrid group, a Postmark stream): recorded,
+ * never lifting a suppression by itself.
+ */
+export const engagementTypes = ["opened", "clicked", "complained", "unsubscribed", "resubscribed"] as const;
 export type EngagementType = (typeof engagementTypes)[number];
 
 /** `inbound` is an MO message or reply tied to a message; it never moves the state either. */

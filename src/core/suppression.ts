@@ -6,7 +6,7 @@ export type RecipientEffect = { kind: "suppress"; reason: SuppressionReason } | 
 /**
  * Maps an event to its effect on the recipient. Hard bounces, complaints (abuse only:
  * RFC 5965 fraud/virus/other reports are recorded, not suppressing), unsubscribes and dead
- * tokens suppress at once; soft and undetermined bounces only count towards the limit;
+ * tokens suppress at once (an unsubscribe from one group only does not); soft and undetermined bounces only count towards the limit;
  * a delivery resets the count.
  */
 export function recipientEffect(channel: Channel, event: { type: EventType; detail: Record<string, unknown> }): RecipientEffect | null {
@@ -19,7 +19,9 @@ export function recipientEffect(channel: Channel, event: { type: EventType; deta
     case "complained":
       return detail.feedbackType === undefined || detail.feedbackType === "abuse" ? { kind: "suppress", reason: "complaint" } : null;
     case "unsubscribed":
-      return { kind: "suppress", reason: "unsubscribe" };
+      // From one group or stream (SendGrid's ASM groups, a Postmark stream) the recipient still
+      // wants the rest: the customer's own preference centre acts on it, not a suppression.
+      return detail.group === undefined ? { kind: "suppress", reason: "unsubscribe" } : null;
     case "inbound":
       return detail.keyword === "stop" ? { kind: "suppress", reason: "sms_stop" } : null;
     case "delivered":

@@ -92,7 +92,10 @@ const SECTION_BODIES: Record<string, () => Promise<Record<string, unknown>>> = {
   "/v1/providers/mailgun": async () => ({ webhookSigningKey: `key-${unique()}${unique()}`, domain: "mg.example.com" }),
   "/v1/providers/postmark": async () => ({ webhookUsername: "pm", webhookPassword: `pw-${unique()}${unique()}` }),
   "/v1/providers/resend": async () => ({ webhookSecret: `whsec_${unique()}${unique()}` }),
-  "/v1/providers/standard": async () => ({ webhookSecret: `whsec_${unique()}${unique()}` }),
+  "/v1/providers/standard": async () => ({
+    webhookSecret: `whsec_${unique()}${unique()}`,
+    mapping: { providerMessageId: "data.id", recipient: "data.to", types: { "email.bounced": "bounced" } },
+  }),
   "/v1/providers/vonage": async () => ({ signatureSecret: `sig-${unique()}${unique()}`, signatureMethod: "sha256" }),
 };
 

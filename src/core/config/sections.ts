@@ -4,6 +4,7 @@
  * sealed at rest with the whole section and shown masked on every read.
  */
 import { z } from "zod";
+import { eventTypes } from "../model.ts";
 import { emailAccountConfig } from "../email.ts";
 import { serviceAccount } from "../google-oauth.ts";
 import { smsAccountConfig } from "../sms/account.ts";
@@ -30,6 +31,34 @@ export const webpushSection = z.strictObject({
 });
 
 const secret = z.string().min(1).max(4096);
+
+/** A dotted path into a JSON body (`data.email_id`, `data.to.0`): digits index arrays. */
+const jsonPath = z
+  .string()
+  .max(128)
+  .regex(/^[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*$/, "a dotted path into the event, e.g. data.email_id");
+
+/**
+ * How a Standard Webhooks sender's events read as ours: where each canonical field is in
+ * the body, and what its event types mean. The event id is the `webhook-id` header, which the
+ * spec keeps the same on every retry.
+ */
+export const standardMapping = z.strictObject({
+  type: jsonPath.default("type"),
+  providerMessageId: jsonPath,
+  recipient: jsonPath,
+  occurredAt: jsonPath.default("timestamp"),
+  /** Where the sender echoes lasthop's id, if it does. */
+  messageId: jsonPath.optional(),
+  /** A field whose value is "hard" or "soft" (or "permanent"/"transient") for bounces. */
+  bounceClass: jsonPath.optional(),
+  diagnostic: jsonPath.optional(),
+  channel: z.enum(["email", "sms"]).default("email"),
+  types: z
+    .record(z.string().min(1).max(128), z.enum(eventTypes))
+    .refine((types) => Object.keys(types).length > 0 && Object.keys(types).length <= 100, "1 to 100 event types"),
+});
+export type StandardMapping = z.infer<typeof standardMapping>;
 /** Each provider's credentials and webhook secrets; field names shared with the webhook adapters and ESP routes. */
 export const providerSections = {
   sendgrid: z.strictObject({ webhookPublicKey: secret.optional(), apiKey: secret.optional() }),
@@ -54,7 +83,7 @@ export const providerSections = {
     messageStream: z.string().min(1).max(64).optional(),
   }),
   resend: z.strictObject({ webhookSecret: secret.optional(), apiKey: secret.optional() }),
-  standard: z.strictObject({ webhookSecret: secret, mapping: z.record(z.string().min(1).max(64), z.string().min(1).max(64)).optional() }),
+  standard: z.strictObject({ webhookSecret: secret, mapping: standardMapping }),
   vonage: z.strictObject({
     signatureSecret: secret.optional(),
     signatureMethod: z.enum(["md5hash", "md5", "sha1", "sha256", "sha512"]).optional(),
