@@ -16,6 +16,7 @@ interface __BaseEnv_Env {
 	CONFIG_KEYS: string;
 	API_KEYS: string;
 	WEBHOOK_SECRET: string;
+	SNS_ORIGIN_PATTERN?: string;
 	VAPID_PUBLIC_KEY: string;
 	VAPID_PRIVATE_KEY: string;
 	VAPID_SUBJECT: string;
@@ -39,12 +40,13 @@ interface __BaseEnv_Env {
 	CONFIG: DurableObjectNamespace<import("./src/index").ConfigDO>;
 	DIRECTORY: DurableObjectNamespace<import("./src/index").DirectoryDO>;
 	LIMITER: DurableObjectNamespace<import("./src/index").LimiterDO>;
+	REPLAYS: DurableObjectNamespace<import("./src/index").ReplayDO>;
 	BRIDGE?: DurableObjectNamespace<import("./src/index").BridgeContainer>;
 }
 declare namespace Cloudflare {
 	interface GlobalProps {
 		mainModule: typeof import("./src/index");
-		durableNamespaces: "MessageDO" | "RecipientDO" | "AccountDO" | "TokenDO" | "RefDO" | "BridgeContainer" | "ConfigDO" | "DirectoryDO" | "LimiterDO";
+		durableNamespaces: "MessageDO" | "RecipientDO" | "AccountDO" | "TokenDO" | "RefDO" | "BridgeContainer" | "ConfigDO" | "DirectoryDO" | "LimiterDO" | "ReplayDO";
 	}
 	interface ProductionEnv {
 		SEND_PUSH: Queue;
@@ -61,6 +63,7 @@ declare namespace Cloudflare {
 		CONFIG_KEYS: string;
 		API_KEYS: string;
 		WEBHOOK_SECRET: string;
+		SNS_ORIGIN_PATTERN?: string;
 		VAPID_PUBLIC_KEY: string;
 		VAPID_PRIVATE_KEY: string;
 		VAPID_SUBJECT: string;
@@ -84,6 +87,7 @@ declare namespace Cloudflare {
 		CONFIG: DurableObjectNamespace<import("./src/index").ConfigDO>;
 		DIRECTORY: DurableObjectNamespace<import("./src/index").DirectoryDO>;
 		LIMITER: DurableObjectNamespace<import("./src/index").LimiterDO>;
+		REPLAYS: DurableObjectNamespace<import("./src/index").ReplayDO>;
 		BRIDGE: DurableObjectNamespace<import("./src/index").BridgeContainer>;
 	}
 	interface Env extends __BaseEnv_Env {}

@@ -1,7 +1,6 @@
 import { app } from "./api/app.ts";
 import { ingestFeedbackEmail } from "./api/feedback-email.ts";
-import type { CanonicalEvent } from "./core/schema.ts";
-import { consumeDeadEvents, consumeEvents } from "./queues/events.ts";
+import { consumeDeadEvents, consumeEvents, type EventsQueueBody } from "./queues/events.ts";
 import { consumeDeadSends, consumeSends } from "./queues/send.ts";
 import type { QueuedSend } from "./state/types.ts";
 
@@ -10,6 +9,7 @@ export { AccountDO } from "./state/account.ts";
 export { ConfigDO } from "./state/config.ts";
 export { DirectoryDO } from "./state/directory.ts";
 export { LimiterDO } from "./state/limiter.ts";
+export { ReplayDO } from "./state/replay.ts";
 export { MessageDO } from "./state/message.ts";
 export { RecipientDO } from "./state/recipient.ts";
 export { RefDO } from "./state/ref.ts";
@@ -33,8 +33,8 @@ export default {
     const name = batch.queue;
     if (/send-(push|email|sms)-dlq$/.test(name)) return consumeDeadSends(batch as MessageBatch<QueuedSend>, env);
     if (/send-(push|email|sms)$/.test(name)) return consumeSends(batch as MessageBatch<QueuedSend>, env);
-    if (name.endsWith("events-dlq")) return consumeDeadEvents(batch as MessageBatch<CanonicalEvent>, env);
-    if (name.endsWith("events")) return consumeEvents(batch as MessageBatch<CanonicalEvent>, env);
+    if (name.endsWith("events-dlq")) return consumeDeadEvents(batch as MessageBatch<EventsQueueBody>, env);
+    if (name.endsWith("events")) return consumeEvents(batch as MessageBatch<EventsQueueBody>, env);
     console.error(JSON.stringify({ msg: "no consumer for queue", queue: name }));
     batch.retryAll();
   },

@@ -18,6 +18,7 @@ import { inbound } from "./inbound.ts";
 import { emailSettings, providers, push, smsSettings } from "./settings.ts";
 import type { AppEnv } from "./types.ts";
 import { webhooks } from "./webhooks.ts";
+import { providerWebhooks } from "./provider-webhooks.ts";
 
 export const app = new Hono<AppEnv>();
 
@@ -29,7 +30,7 @@ app.get("/healthz", (c) => c.json({ ok: true }));
 
 // Every account route names the scope it needs: reads need `read`, writes their own.
 app.use("/v1/messages/*", scoped("send"));
-app.use("/v1/suppressions/*", scoped("suppressions:write"));
+app.use("/v1/suppressions/*", scoped("suppressions:write", ["/v1/suppressions/check"]));
 app.use("/v1/stats/*", scoped("read"));
 app.use("/v1/sms/*", scoped("config:write"));
 app.use("/v1/email/*", scoped("config:write"));
@@ -51,6 +52,7 @@ app.route("/v1/api-keys", apiKeys);
 app.route("/v1/audit", audit);
 app.route("/v1/admin", admin);
 app.route("/v1/webhooks", webhooks);
+app.route("/v1/webhooks", providerWebhooks);
 app.route("/v1/inbound", inbound);
 app.use("/u/*", limitBody);
 app.route("/u", unsubscribeRoutes);

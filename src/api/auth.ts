@@ -124,7 +124,13 @@ function touch(env: Env, grant: KeyGrant, ctx: { waitUntil(promise: Promise<unkn
   );
 }
 
-/** Reads need `read`; writes need the route's own scope. */
-export function scoped(write: Scope) {
-  return createMiddleware<AppEnv>((c, next) => apiKeyAuth(c.req.method === "GET" || c.req.method === "HEAD" ? "read" : write)(c, next));
+/**
+ * Reads need `read`; writes need the route's own scope. `readPosts` are POST paths that only
+ * read (a query with a body too large for a URL, like /v1/suppressions/check).
+ */
+export function scoped(write: Scope, readPosts: readonly string[] = []) {
+  return createMiddleware<AppEnv>((c, next) => {
+    const reads = c.req.method === "GET" || c.req.method === "HEAD" || (c.req.method === "POST" && readPosts.includes(c.req.path));
+    return apiKeyAuth(reads ? "read" : write)(c, next);
+  });
 }

@@ -2,10 +2,12 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { fromBase64 } from "../core/bytes.ts";
 import { channelParam } from "../core/schema.ts";
-import { recipientKeyFromPath } from "../core/recipient.ts";
+import { recipientKey, recipientKeyFromPath } from "../core/recipient.ts";
+import { optOutKey } from "../core/sms/account.ts";
 import type { Channel } from "../core/model.ts";
 import { accountStub, recipientStub } from "../state/stubs.ts";
-import { ApiError, validationError } from "../core/http.ts";
+import { ApiError, readJson, validationError } from "../core/http.ts";
+import { limitBody } from "./body.ts";
 import type { AppEnv } from "./types.ts";
 
 const listQuery = z.strictObject({
@@ -40,7 +42,37 @@ function target(account: string, channelText: string, recipientText: string) {
   return { account, channel: channel.data as Channel, recipientKey: key, recipient: key };
 }
 
+const checkRequest = z.strictObject({
+  channel: channelParam,
+  recipients: z.array(z.string().trim().min(1).max(2048)).min(1).max(1000),
+  /** SMS: the sender the list is for; a STOP to this sender suppresses as surely as a dead number. */
+  from: z.string().trim().min(1).max(32).optional(),
+});
+
+/**
+ * Which of up to 1,000 recipients are suppressed, with why and since when: for a team that
+ * sends elsewhere and filters its list first. One read of the account's suppression index.
+ */
+async function check(env: Env, account: string, body: unknown) {
+  const parsed = checkRequest.safeParse(body);
+  if (!parsed.success) throw validationError(parsed.error);
+  const { channel, recipients, from } = parsed.data;
+  const keys = await Promise.all(recipients.map((r) => recipientKey(channel, r)));
+  const pairs = channel === "sms" && from ? recipients.map((r) => optOutKey(r, from)) : [];
+  const found = await accountStub(env, account).suppressedAmong(channel, [...new Set([...keys, ...pairs])]);
+  const byKey = new Map(found.map((entry) => [entry.recipientKey, entry]));
+  const data = recipients.map((recipient, i) => {
+    // The recipient's own entry first: a dead number is dead for every sender.
+    const entry = byKey.get(keys[i]!) ?? (pairs[i] ? byKey.get(pairs[i]) : undefined);
+    return entry
+      ? { recipient, suppressed: true, reason: entry.reason, at: entry.at, ...(entry.recipientKey === pairs[i] ? { from } : {}) }
+      : { recipient, suppressed: false };
+  });
+  return { data, suppressed: data.filter((d) => d.suppressed).length };
+}
+
 export const suppressions = new Hono<AppEnv>()
+  .post("/check", limitBody, async (c) => c.json(await check(c.env, c.get("account"), readJson(c.req.raw.headers, await c.req.text()))))
   .get("/", async (c) => {
     const parsed = listQuery.safeParse(c.req.query());
     if (!parsed.success) throw validationError(parsed.error);

@@ -63,6 +63,11 @@ export function readJson(headers: Headers, raw: string): unknown {
   if (!/^application\/([\w.+-]+\+)?json\b/i.test(headers.get("content-type") ?? "")) {
     throw new ApiError(415, "unsupported_media_type", "send the body as application/json");
   }
+  return parseJsonText(raw);
+}
+
+/** JSON whatever the content type says (SNS posts JSON as text/plain): the nesting cap, then 400 if it does not parse. */
+export function parseJsonText(raw: string): unknown {
   // Nesting is judged on the text, before JSON.parse, zod or any recursive walker sees it.
   const depth = jsonTextDepthWithin(raw);
   if (!depth.ok) throw tooDeep(depth);

@@ -103,3 +103,6 @@ export function classifyProviderBounce(input: {
 }
 
 const UNKNOWN = new Set(["undefined", "onhold"]);
+
+/** What the events queue carries for provider webhooks: events packed (core/queue.ts packByBytes). */
+export type ProviderEventPack = { kind: "provider-events"; events: ProviderEvent[] };

@@ -43,3 +43,28 @@ export function planQueueBatches<T>(bodies: readonly T[]): QueuePlan<T> {
   if (batch.length > 0) batches.push(batch);
   return { ok: true, batches };
 }
+
+/** Queues bill a message per 64 KB: provider events travel packed up to that, one op for many. */
+export const PACK_MAX_BYTES = 64_000;
+
+/**
+ * Items in order, grouped so each group's JSON array stays within `maxBytes` (an item larger
+ * than that travels alone; planQueueBatches still refuses one over a queue message).
+ */
+export function packByBytes<T>(items: readonly T[], maxBytes = PACK_MAX_BYTES): T[][] {
+  const packs: T[][] = [];
+  let pack: T[] = [];
+  let bytes = 2;
+  for (const item of items) {
+    const size = jsonBytes(item) + 1;
+    if (pack.length > 0 && bytes + size > maxBytes) {
+      packs.push(pack);
+      pack = [];
+      bytes = 2;
+    }
+    pack.push(item);
+    bytes += size;
+  }
+  if (pack.length > 0) packs.push(pack);
+  return packs;
+}

@@ -120,6 +120,24 @@ export class AccountDO extends DurableObject<Env> {
     this.sql.exec(`DELETE FROM suppression WHERE channel = ? AND recipient_key = ?`, channel, recipientKey);
   }
 
+  /** The entries among `keys` (at most 1,000 + their SMS pairs), in one read of the index. */
+  async suppressedAmong(channel: Channel, keys: readonly string[]): Promise<SuppressionEntry[]> {
+    const found: SuppressionEntry[] = [];
+    // SQLite binds at most 100 parameters per statement in a DO: ask in slices.
+    for (let i = 0; i < keys.length; i += 90) {
+      const slice = keys.slice(i, i + 90);
+      const rows = this.sql
+        .exec<IndexRow>(
+          `SELECT * FROM suppression WHERE channel = ? AND recipient_key IN (${slice.map(() => "?").join(",")})`,
+          channel,
+          ...slice,
+        )
+        .toArray();
+      for (const r of rows) found.push(entryOf(r));
+    }
+    return found;
+  }
+
   /** Keyset pagination over (channel, recipient_key): stable under concurrent inserts. */
   async listSuppressions(channel: Channel | undefined, after: [string, string] | undefined, limit: number): Promise<SuppressionPage> {
     const rows = this.sql
@@ -138,15 +156,7 @@ export class AccountDO extends DurableObject<Env> {
     const page = rows.slice(0, limit);
     const last = page.at(-1);
     return {
-      items: page.map((r) => ({
-        channel: r.channel,
-        recipientKey: r.recipient_key,
-        recipient: r.recipient,
-        reason: r.reason,
-        at: r.at,
-        ...(r.source_event_id ? { sourceEventId: r.source_event_id } : {}),
-        ...(r.message_id ? { messageId: r.message_id } : {}),
-      })),
+      items: page.map(entryOf),
       nextCursor: rows.length > limit && last ? btoa(JSON.stringify([last.channel, last.recipient_key])) : null,
     };
   }
@@ -209,4 +219,16 @@ export class AccountDO extends DurableObject<Env> {
       nextCursor: rows.length > limit && page.length > 0 ? String(page.at(-1)!.seq) : null,
     };
   }
+}
+
+function entryOf(r: IndexRow): SuppressionEntry {
+  return {
+    channel: r.channel,
+    recipientKey: r.recipient_key,
+    recipient: r.recipient,
+    reason: r.reason,
+    at: r.at,
+    ...(r.source_event_id ? { sourceEventId: r.source_event_id } : {}),
+    ...(r.message_id ? { messageId: r.message_id } : {}),
+  };
 }

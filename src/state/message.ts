@@ -16,6 +16,7 @@ import type {
   AttemptStart,
   CreateInput,
   CreateResult,
+  ExternalInput,
   MessageView,
   ReceiptInput,
   ReceiptResult,
@@ -175,6 +176,45 @@ export class MessageDO extends DurableObject<Env> {
     return { kind: "applied", state: next, changed: next !== row.status };
   }
 
+  /**
+   * An event about mail lasthop did not send: the message is recorded the first time (state
+   * `accepted`: the provider took it, or it would not report on it), then the event applies to
+   * it as to any other, its suppression effects included. Idempotent: the RefDO that owns the
+   * provider's id calls this again after a crash.
+   */
+  async applyExternal(input: ExternalInput, event: TimelineEvent): Promise<ApplyResult> {
+    if (!this.row()) {
+      const now = new Date().toISOString();
+      this.ctx.storage.transactionSync(() => {
+        this.sql.exec(
+          `INSERT INTO message (id, account, channel, recipient_key, recipient, to_redacted, status, created_at, updated_at, provider_message_id, body_hash, request)
+           VALUES (?, ?, ?, ?, ?, ?, 'accepted', ?, ?, ?, 'external', ?)`,
+          input.id,
+          input.account,
+          input.channel,
+          input.recipientKey,
+          input.recipient,
+          redactRecipient(input.channel, input.recipient),
+          now,
+          now,
+          input.providerMessageId,
+          JSON.stringify({ external: true, provider: input.provider, providerMessageId: input.providerMessageId }),
+        );
+        this.meta.set("external", input.provider);
+        this.timeline.add({
+          id: `${input.id}:external`,
+          type: "accepted",
+          occurredAt: event.occurredAt,
+          receivedAt: now,
+          provider: input.provider,
+          detail: { external: true, providerMessageId: input.providerMessageId },
+        });
+        this.outbox.push({ kind: "count", account: input.account, channel: input.channel, outcome: "accepted", at: now });
+      });
+    }
+    return this.apply(event);
+  }
+
   /** A delivery receipt for one part (from its RefDO); SmsParts decides what the parts add up to. */
   async applyReceipt(input: ReceiptInput & { segment: number; segments: number }): Promise<ReceiptResult> {
     const row = this.row();
@@ -239,7 +279,8 @@ export class MessageDO extends DurableObject<Env> {
     if (next !== row.status) {
       this.outbox.push({ kind: "count", account: row.account, channel: row.channel, outcome: next, at: event.receivedAt });
     }
-    if (row.channel === "sms") {
+    // Parts, receipts and the receipt deadline are our own sends' bookkeeping.
+    if (row.channel === "sms" && !this.meta.get("external")) {
       const waitSeconds = Number(this.env.SMS_DLR_WAIT_SECONDS ?? 0);
       for (const effect of this.sms.record(row, event, next, waitSeconds)) this.outbox.push(effect);
     }
@@ -278,6 +319,7 @@ export class MessageDO extends DurableObject<Env> {
 
   private view(row: MessageRow): MessageView {
     const request = JSON.parse(row.request) as SendRequest;
+    const external = this.meta.get("external");
     return {
       id: row.id,
       channel: row.channel,
@@ -287,8 +329,9 @@ export class MessageDO extends DurableObject<Env> {
       createdAt: row.created_at,
       updatedAt: row.updated_at,
       ...(row.provider_message_id ? { providerMessageId: row.provider_message_id } : {}),
+      ...(external ? { external: { provider: external } } : {}),
       ...(request.metadata ? { metadata: request.metadata } : {}),
-      ...(row.channel === "sms" ? this.sms.view(row.status) : {}),
+      ...(row.channel === "sms" && !external ? this.sms.view(row.status) : {}),
       events: this.timeline.list(),
     };
   }

@@ -1,6 +1,8 @@
 import { DurableObject } from "cloudflare:workers";
+import type { ProviderEvent } from "../core/provider-event.ts";
+import { recipientKey } from "../core/recipient.ts";
 import { messageStub } from "./stubs.ts";
-import type { ReceiptInput, ReceiptResult, RefMapping } from "./types.ts";
+import type { ApplyResult, ReceiptInput, ReceiptResult, RefMapping, TimelineEvent } from "./types.ts";
 
 /** A receipt nobody claims is kept this long, then dropped with a log line. */
 const PARKED_TTL_MS = 7 * 24 * 3600 * 1000;
@@ -10,6 +12,11 @@ const PARKED_TTL_MS = 7 * 24 * 3600 * 1000;
  * message and part. The mapping is written when the send result reaches the edge; a receipt
  * that arrives before it (SMSCs race their own submit_sm_resp) is parked here and applied
  * when the mapping lands. Parked receipts are deleted only after their MessageDO took them.
+ *
+ * A provider's webhook event that names no message of ours lands here too (`providerEvent`):
+ * with a mapping it goes to that message; without one it is mail lasthop did not send, and
+ * this object, the one writer for that provider id, gives it a lasthop id once (an external
+ * message) so every later event of the same provider message reaches the same timeline.
  */
 export class RefDO extends DurableObject<Env> {
   private readonly sql: SqlStorage;
@@ -21,6 +28,7 @@ export class RefDO extends DurableObject<Env> {
       CREATE TABLE IF NOT EXISTS mapping (account TEXT NOT NULL, message_id TEXT NOT NULL, segment INTEGER NOT NULL, segments INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS parked (key TEXT PRIMARY KEY, receipt TEXT NOT NULL, at INTEGER NOT NULL);
     `);
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS external (recipient_key TEXT PRIMARY KEY, message_id TEXT NOT NULL)`);
   }
 
   /** Writes the mapping (idempotent) and hands over whatever was parked. */
@@ -55,6 +63,30 @@ export class RefDO extends DurableObject<Env> {
     return { kind: "parked" };
   }
 
+  /**
+   * A provider's event: to our message when this id is mapped to one; else to the external
+   * message of this provider message and recipient (one provider message may go to several
+   * recipients, and each has its own suppression), made the first time.
+   */
+  async providerEvent(event: ProviderEvent): Promise<ApplyResult> {
+    const ours = this.mapping();
+    if (ours) return (await messageStub(this.env, ours.account, ours.message_id).apply(toTimelineEvent(event))) as unknown as ApplyResult;
+    const key = await recipientKey(event.channel, event.recipient);
+    // The id is written before the MessageDO is: a crash in between finds it here next time.
+    this.sql.exec(`INSERT OR IGNORE INTO external (recipient_key, message_id) VALUES (?, ?)`, key, crypto.randomUUID());
+    const id = this.sql.exec<{ message_id: string }>(`SELECT message_id FROM external WHERE recipient_key = ?`, key).one().message_id;
+    const input = {
+      id,
+      account: event.account,
+      channel: event.channel,
+      recipientKey: key,
+      recipient: event.recipient,
+      provider: event.provider,
+      providerMessageId: event.providerMessageId,
+    };
+    return (await messageStub(this.env, event.account, id).applyExternal(input, toTimelineEvent(event))) as unknown as ApplyResult;
+  }
+
   override async alarm(): Promise<void> {
     if (this.mapping()) return;
     const n = this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM parked`).one().n;
@@ -73,4 +105,16 @@ export class RefDO extends DurableObject<Env> {
       .exec<{ account: string; message_id: string; segment: number; segments: number }>(`SELECT * FROM mapping LIMIT 1`)
       .toArray()[0];
   }
+}
+
+/** A provider event as its message's timeline keeps it: the provider's id rides in the detail. */
+export function toTimelineEvent(event: ProviderEvent): TimelineEvent {
+  return {
+    id: event.id,
+    type: event.type,
+    occurredAt: event.occurredAt,
+    receivedAt: event.receivedAt ?? new Date().toISOString(),
+    provider: event.provider,
+    detail: { ...event.detail, providerMessageId: event.providerMessageId },
+  };
 }

@@ -67,3 +67,10 @@ export function keyIndexStub(env: Pick<Env, "DIRECTORY">, hash: string) {
 export function limiterStub(env: Pick<Env, "LIMITER">, account: string, keyId: string) {
   return env.LIMITER.get(env.LIMITER.idFromName(`${account}:limit:${keyId}`));
 }
+
+/** Signed deliveries seen (a Mailgun token), in REPLAY_SHARDS objects per account and provider. */
+export const REPLAY_SHARDS = 16;
+
+export function replayStub(env: Pick<Env, "REPLAYS">, account: string, provider: string, key: string) {
+  return env.REPLAYS.get(env.REPLAYS.idFromName(`${account}:${provider}:${counterShard(key) % REPLAY_SHARDS}`));
+}

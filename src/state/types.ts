@@ -22,6 +22,8 @@ export type MessageView = {
   createdAt: string;
   updatedAt: string;
   providerMessageId?: string;
+  /** Sent elsewhere: lasthop learnt of it from this provider's events (no request, no attempts). */
+  external?: { provider: string };
   metadata?: Record<string, unknown>;
   /** SMS: the route that carried the message (or may have: it is pinned there). */
   route?: string;
@@ -44,6 +46,20 @@ export type CreateInput = {
   bodyHash: string;
   /** Keyword replies (STOP/HELP confirmations) go to a recipient who opted out. */
   bypassSuppression?: boolean;
+};
+
+/**
+ * A message lasthop did not send, first heard of through a provider's event: keyed by the
+ * provider and its message id (its RefDO holds our id for it), with its own timeline.
+ */
+export type ExternalInput = {
+  id: string;
+  account: string;
+  channel: "email" | "sms";
+  recipientKey: string;
+  recipient: string;
+  provider: string;
+  providerMessageId: string;
 };
 
 export type CreateResult =

@@ -82,6 +82,24 @@ export function certUrlAllowed(url: string, hostPattern: RegExp = SNS_CERT_HOST)
   );
 }
 
+/**
+ * Where an SNS message may send us (a certificate to fetch, a subscription to confirm): no
+ * credentials; the origin SNS's own (https, an SNS host, no port) unless `originPattern` says
+ * otherwise (the local sandbox); a certificate's path ends `.pem`.
+ */
+export function snsUrlAllowed(url: string, kind: "cert" | "subscribe", originPattern?: RegExp): boolean {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return false;
+  }
+  if (parsed.username || parsed.password) return false;
+  if (kind === "cert" && !parsed.pathname.endsWith(".pem")) return false;
+  if (originPattern) return originPattern.test(parsed.origin);
+  return parsed.protocol === "https:" && !parsed.port && SNS_CERT_HOST.test(parsed.hostname);
+}
+
 export function topicAllowed(arn: string, topicArns: readonly string[]): boolean {
   return topicArns.includes(arn);
 }
@@ -101,7 +119,8 @@ export type SnsVerifyOptions = {
   certificatePem: string;
   /** The topics this endpoint subscribed to; any other is refused. */
   topicArns: readonly string[];
-  certHostPattern?: RegExp;
+  /** The certificate URL rule; `certUrlAllowed` (SNS's own hosts) unless the caller has its own. */
+  certUrlAllowed?: (url: string) => boolean;
 };
 
 /** `body` is the parsed JSON of the request. */
@@ -110,7 +129,7 @@ export async function verify(body: unknown, options: SnsVerifyOptions): Promise<
   if (!parsed.success) return { ok: false, reason: "malformed_message" };
   const message = parsed.data;
   if (!topicAllowed(message.TopicArn, options.topicArns)) return { ok: false, reason: "unknown_topic" };
-  if (!certUrlAllowed(message.SigningCertURL, options.certHostPattern)) return { ok: false, reason: "cert_url_not_allowed" };
+  if (!(options.certUrlAllowed ?? certUrlAllowed)(message.SigningCertURL)) return { ok: false, reason: "cert_url_not_allowed" };
   let key: CryptoKey;
   try {
     key = await publicKey(options.certificatePem, message.SignatureVersion === "1" ? "SHA-1" : "SHA-256");
