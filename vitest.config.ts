@@ -1,4 +1,8 @@
+import { execFileSync } from "node:child_process";
 import { createECDH, createHash, randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { defineConfig } from "vitest/config";
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import {
@@ -22,6 +26,26 @@ const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
 // Keys are made at run time: no secret, not even a test one, lives in the repo.
 const vapid = createECDH("prime256v1");
 vapid.generateKeys();
+
+// SNS signs with a certificate: the Worker tests play SNS with this one, made now by openssl.
+function snsTestCertificate(): { cert: string; key: string } {
+  const dir = mkdtempSync(join(tmpdir(), "sns-test-"));
+  try {
+    const [keyFile, certFile] = [join(dir, "sns.key"), join(dir, "sns.pem")];
+    const subject = "/CN=sns.amazonaws.com";
+    execFileSync(
+      "openssl",
+      ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", keyFile, "-out", certFile, "-days", "2", "-subj", subject],
+      {
+        stdio: "ignore",
+      },
+    );
+    return { cert: readFileSync(certFile, "utf8"), key: readFileSync(keyFile, "utf8") };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+const sns = snsTestCertificate();
 
 // Two projects: Worker tests run inside workerd (the real runtime, DOs and Queues local);
 // node tests start real processes (wrangler dev, the sandbox) on loopback.
@@ -73,6 +97,8 @@ export default defineConfig({
                 DOH_URL: `https://${TEST_DOH_HOST}/dns-query`,
                 BOUNCE_MX_HOST: TEST_BOUNCE_MX_HOST,
                 SPF_INCLUDE: TEST_SPF_INCLUDE,
+                TEST_SNS_CERT: sns.cert,
+                TEST_SNS_KEY: sns.key,
               },
             },
           }),

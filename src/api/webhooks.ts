@@ -14,7 +14,7 @@ import { restRouteFor, signedUrlCandidates, statusEvent, twilioQuery, verifyTwil
 const EMPTY_TWIML = `<?xml version="1.0" encoding="UTF-8"?><Response></Response>`;
 
 /**
- * Provider feedback. `bridge` (and any Standard Webhooks sender) posts canonical events;
+ * Platform feedback. The `bridge` posts canonical events (Standard Webhooks, its door key);
  * they are verified before anything is parsed, enqueued, and answered 202 before they
  * are applied, so a slow DO never makes a provider time out and redeliver.
  */
@@ -60,9 +60,7 @@ export const webhooks = new Hono<AppEnv>()
     });
     return c.body(EMPTY_TWIML, 200, { "content-type": "text/xml; charset=utf-8" });
   })
-  .post("/:provider", limitBody, async (c) => {
-    const provider = c.req.param("provider");
-    if (provider !== "bridge") throw new ApiError(404, "not_found", `no webhook provider ${provider}`);
+  .post("/bridge", limitBody, async (c) => {
     const raw = await c.req.text();
     await assertSigned(c.env.WEBHOOK_SECRET, EDGE_EVENTS_PATH, c.req.raw.headers, raw);
     const value = readJson(c.req.raw.headers, raw);

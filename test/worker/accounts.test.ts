@@ -9,7 +9,9 @@ import { app } from "../../src/api/app.ts";
 import { secretPaths } from "../../src/core/config/sections.ts";
 import { configStub, keyIndexStub } from "../../src/state/stubs.ts";
 import { waitFor } from "../wait.ts";
-import { adminAccount, api, json, unique, webpush, type AdminAccount } from "./helpers.ts";
+import { adminAccount, api, BASE, json, unique, webpush, type AdminAccount } from "./helpers.ts";
+import { sendgridSigner, vonageParams } from "./provider-signers.ts";
+import { SELF } from "cloudflare:test";
 import { installPushService } from "./push-service.ts";
 
 let push: ReturnType<typeof installPushService>;
@@ -553,12 +555,58 @@ const ISOLATION: Record<string, Row> = {
   ...sectionRows("/v1/push/fcm"),
   ...sectionRows("/v1/push/webpush"),
   ...Object.fromEntries(providerPaths.flatMap((p) => Object.entries(sectionRows(p)))),
+  "POST /v1/suppressions/check": async ({ a, b }) => {
+    const addr = `iso-${unique()}@example.com`;
+    await api(`/v1/suppressions/email/${addr}`, { method: "PUT", key: a.key });
+    const check = async (x: Account) =>
+      (await json(await api("/v1/suppressions/check", { method: "POST", json: { channel: "email", recipients: [addr] }, key: x.key })))
+        .body;
+    expect((await check(b)).data[0].suppressed).toBe(false);
+    expect((await check(a)).data[0].suppressed).toBe(true);
+  },
+  // Provider webhooks carry no API key: the account is in the URL and the provider's own
+  // signature, checked with that account's secret, is what lets a request in.
+  "POST /v1/webhooks/:provider/:account": async ({ a, b }) => {
+    const [signerA, signerB] = [await sendgridSigner(), await sendgridSigner()];
+    for (const [x, signer] of [
+      [a, signerA],
+      [b, signerB],
+    ] as const) {
+      await api("/v1/providers/sendgrid", { method: "PUT", json: { webhookPublicKey: signer.publicKey }, key: x.key });
+    }
+    const addr = `iso-${unique()}@example.com`;
+    const body = JSON.stringify([
+      { email: addr, event: "spamreport", timestamp: Math.floor(Date.now() / 1000), sg_event_id: unique(), sg_message_id: unique() },
+    ]);
+    const post = async (x: Account, headers: Record<string, string>) =>
+      (await SELF.fetch(`${BASE}/v1/webhooks/sendgrid/${x.id}`, { method: "POST", body, headers })).status;
+    expect(await post(b, await signerA.headers(body))).toBe(401);
+    expect(await post(a, await signerA.headers(body))).toBe(200);
+    await waitFor(async () => (await api(`/v1/suppressions/email/${addr}`, { key: a.key })).status === 200, "A's complaint applied");
+    expect((await api(`/v1/suppressions/email/${addr}`, { key: b.key })).status).toBe(404);
+  },
+  "GET /v1/webhooks/:provider/:account": async ({ a, b }) => {
+    const [secretA, secretB] = [`a${unique()}${unique()}`, `b${unique()}${unique()}`];
+    await api("/v1/providers/vonage", { method: "PUT", json: { signatureSecret: secretA }, key: a.key });
+    await api("/v1/providers/vonage", { method: "PUT", json: { signatureSecret: secretB }, key: b.key });
+    const params = await vonageParams(secretA, {
+      msisdn: "15550001111",
+      to: "Acme",
+      messageId: unique(),
+      status: "delivered",
+      "err-code": "0",
+    });
+    const get = async (x: Account) => (await SELF.fetch(`${BASE}/v1/webhooks/vonage/${x.id}?${new URLSearchParams(params)}`)).status;
+    expect(await get(b)).toBe(401);
+    expect(await get(a)).toBe(200);
+  },
 };
 
 /** Routes no account key reaches, and who guards them instead. */
 const NOT_BY_ACCOUNT_KEY: Record<string, string> = {
   "/v1/admin/": "the platform admin key (tested above)",
-  "/v1/webhooks/": "each door's signature; the account comes from the signed payload or the route (test/worker/doors.test.ts)",
+  "/v1/webhooks/bridge": "the bridge's door signature; the account comes from the signed payload (test/worker/doors.test.ts)",
+  "/v1/webhooks/twilio": "X-Twilio-Signature with the account's route token named in the URL (test/worker/sms.test.ts)",
   "/v1/inbound/": "the bridge's signature (test/worker/inbound.test.ts)",
 };
 
