@@ -21,9 +21,10 @@ function e164(address: string): string | null {
  * is idempotent (the reply's idempotency key is the MO's id), so a redelivered MO after a
  * crash finishes what the first delivery started and replies once.
  */
-export async function ingestMo(env: Env, account: string, mo: MoInput): Promise<MoResult> {
+export async function ingestMo(env: Env, account: string, mo: MoInput, options: { keywords?: boolean } = {}): Promise<MoResult> {
   const config = (await accountRuntime(env, account)).sections.sms;
-  const keyword = config ? moKeyword(mo.body, config.keywords) : null;
+  // One part of a concatenated MO is not the whole text: its "STOP" may end a longer sentence.
+  const keyword = config && options.keywords !== false ? moKeyword(mo.body, config.keywords) : null;
   const inbox = accountStub(env, account);
   if (await inbox.inboundSeen(mo.id)) return { outcome: "duplicate", keyword };
 

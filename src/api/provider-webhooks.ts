@@ -115,9 +115,10 @@ const adapters: { [P in ProviderName]: Adapter<P> } = {
     const params = vonageParams(c, raw);
     await check("vonage", vonage.verify(params, config.signatureSecret, config.signatureMethod ?? "md5hash"));
     if (vonage.isReceipt(params)) return { result: await vonage.normalize(params, ctx) };
-    const mo = vonage.inboundMessage(params);
+    const mo = vonage.inboundMessage(params, ctx.receivedAt);
     if (!mo) return { answer: c.body(null, 204) };
-    await ingestMo(c.env, account, { ...mo, route: "vonage", provider: "vonage" });
+    const { concat, ...message } = mo;
+    await ingestMo(c.env, account, { ...message, route: "vonage", provider: "vonage" }, { keywords: !concat });
     return { answer: c.body(null, 204) };
   },
 };

@@ -66,12 +66,9 @@ export async function providerEventId(
 
 /** An ISO 8601 time from Unix seconds or an ISO-ish string; the fallback when neither parses. */
 export function isoTime(value: unknown, fallback: string): string {
-  if (typeof value === "number" && Number.isFinite(value)) return new Date(value * 1000).toISOString();
-  if (typeof value === "string" && value) {
-    const at = Date.parse(value);
-    if (!Number.isNaN(at)) return new Date(at).toISOString();
-  }
-  return fallback;
+  const at = typeof value === "number" ? value * 1000 : typeof value === "string" && value ? Date.parse(value) : Number.NaN;
+  // Past ±8.64e15 ms a Date is invalid and toISOString throws: such a time is no time at all.
+  return Number.isFinite(at) && Math.abs(at) <= 8.64e15 ? new Date(at).toISOString() : fallback;
 }
 
 /**
