@@ -26,10 +26,16 @@ export async function startLocalWorker(opts: {
   return { url: (await worker.url).origin, close: () => worker.dispose() };
 }
 
-export function startBaselineWorker(opts: { port: number; persistTo: string; webhookSecret: string }): Promise<StartedWorker> {
+export function startBaselineWorker(opts: {
+  port: number;
+  persistTo: string;
+  webhookSecret: string;
+  sendgridPublicKey: string;
+  standardSecret: string;
+}): Promise<StartedWorker> {
   return startLocalWorker({
     config: fileURLToPath(new URL("./baseline/wrangler.toml", import.meta.url)),
-    vars: { WEBHOOK_SECRET: opts.webhookSecret },
+    vars: { WEBHOOK_SECRET: opts.webhookSecret, SENDGRID_PUBLIC_KEY: opts.sendgridPublicKey, STANDARD_SECRET: opts.standardSecret },
     port: opts.port,
     persistTo: opts.persistTo,
   });

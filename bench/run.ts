@@ -10,6 +10,7 @@ import type { PushSubscriptionJson } from "../sandbox/webpush.ts";
 import { startBaselineWorker } from "./baseline.ts";
 import { startWorkerAt } from "./before.ts";
 import { bouncesParsed, inboundBounces } from "./bounces.ts";
+import { providerEventsIngested, providerSecrets, STANDARD_MAPPING } from "./providers.ts";
 import {
   apnsNotifications,
   endToEndEmails,
@@ -47,11 +48,11 @@ const SETTINGS: Settings = {
 
 /**
  * BENCH_ONLY=<group>[,<group>…] runs only those groups of figures (the stack still starts
- * whole); unset, everything runs. Groups: sends, e2e, webhooks, fcm, apns, smtp, email, bounces, smpp.
+ * whole); unset, everything runs. Groups: sends, e2e, webhooks, fcm, apns, smtp, email, bounces, smpp, providers.
  * BENCH_BEFORE=<git revision> also runs that revision's Worker beside this one (same bindings)
  * as a baseline of the sends figure, e.g. the last commit before a change meant to cost nothing.
  */
-const GROUPS = ["sends", "e2e", "webhooks", "fcm", "apns", "smtp", "email", "bounces", "smpp"] as const;
+const GROUPS = ["sends", "e2e", "webhooks", "fcm", "apns", "smtp", "email", "bounces", "smpp", "providers"] as const;
 const ONLY = (process.env.BENCH_ONLY ?? "")
   .split(",")
   .map((g) => g.trim())
@@ -72,6 +73,7 @@ const METHOD = [
   "SMTP: one Postfix `smtp-sink -c 127.0.0.1:<port> 256` (with `-u postfix` as root; no dump) receives every SMTP figure's messages, and its own running counter (-c, read from a pipe) checks each run: what it counted against what the sender reported accepted. The bridge is the stack's (default SMTP settings: SMTP_MAX_PER_DOMAIN 5, so at most 5 connections to the sink, each recycled after 100 messages and probed with RSET before reuse); the bench builds N messages of exactly the same size (text/plain, CRLF, fixed-width recipient and Message-ID), posts them to `POST /v1/smtp/send` in signed batches (bodies and signatures made before the clock, relay `{mode: \"smarthost\", secure: false, requireTLS: false}` to the sink), with the stack's DKIM key (rsa-sha256, 2048-bit, signed by the bridge) or without, and counts `accepted` results per second from the first request to the last answer. The baseline is Postfix's `smtp-source -s 5 -m N -F <file>` sending the identical message bytes (the file holds message 0 with LF line ends; smtp-source adds CRLF and nothing else) with the same VERP-style envelope, timed with a wall clock around the process: with -d (each session sends all its messages over one connection, as the bridge's pool reuses its) and without (a connection per message, as in the reference figures of /work/shared/BENCHMARKS.md). Its rate counts what the sink counted. The four senders (bridge DKIM on, bridge DKIM off, smtp-source -d, smtp-source) take turns for 3 rounds, the order rotated each round, after one untimed bridge warm-up per mode; each figure is the median round.",
   "End-to-end email: the stack's `bench` account relays through the bridge to the same smtp-sink (smarthost, plain SMTP on loopback, DKIM with the stack's key). lasthop is driven by fetch() `POST /v1/messages` `{channel: \"email\", from: \"news@lasthop.test\", to: \"bench-<i, 6 digits>@example.net\", subject, text}` (text: plain ASCII in 76-character CRLF lines) with a fixed number in flight; the baseline sends the same emails (same subject and text, same envelope shape, the same DKIM key) with nodemailer's pooled SMTP transport straight to the sink, maxConnections = SMTP_MAX_PER_DOMAIN, maxMessages 100, the same number of sendMail() calls in flight. Both intervals run from the first send to the moment the sink's counter reached the number of accepted sends (timestamped as the counter arrived on the pipe); afterwards every lasthop message id is read back with `GET /v1/messages/:id` until all read `accepted` (bounded), and that time is noted too. The message sizes in the settings are measured: lasthop's by running the Worker's own composeEmail in Node plus the bridge's signMessage, nodemailer's from its messageSize.",
   "SMPP submit_sm/s: the bridge is the stack's (a child Node process), its SMPP route \"sandbox\" to the sandbox SMSC (sandbox/smsc.ts, node-smpp's server, in the bench process) with `window` W, no `tps`, registeredDelivery false, one bind_transceiver; the bench posts signed `POST /v1/smpp/send` batches (src/core signedHeaders, bodies and signatures made before the clock; items `{id, route: \"sandbox\", from, to, body, reference}`) with a fixed number in flight and counts `accepted` results per second (one part each, so results = submit_sm) from the first request to the last answer. The baseline is a bare node-smpp 0.5 client in a child Node process of its own: `smpp.connect` + bind_transceiver with the same system_id, then the same submit_sm parts (short_message bytes from src/core's segmentSms, addresses from the bridge's own sourceAddress/destinationAddress, the same esm_class, data_coding 0, registered_delivery 0, the package's defaults for every other field, as the bridge leaves them) with at most W submit_sm unanswered, timed in the child from the first submit_sm written to the last submit_sm_resp read. The two take turns for 3 rounds (order swapped each round; a fresh client process each round) and each figure is the median round; the bridge sends one untimed warm-up before the first round, each client process one before its measured parts. Messages: 100-character GSM 03.38 texts (one part, no UDH) to distinct numbers whose last digit is 5 (no sandbox fault number). Every run is checked at the SMSC: its submit_sm counter (zeroed before each run) against the parts sent, and every message it recorded (number, text, data_coding, registered_delivery, from) against what was sent; the rate the SMSC itself saw (first to last submit_sm) is noted beside each.",
+  "Provider webhooks: SendGrid batches (100 and 1,000 `delivered` events, each to its own recipient, so each makes an external message) signed with node:crypto ECDSA P-256 before the clock (one key, configured for lasthop's bench account through PUT /v1/providers/sendgrid and given to baseline (a)); single Standard Webhooks events (HMAC, the account's mapping). Baseline (a) verifies with the same src/webhooks code and enqueues the body as it came (≤ 60,000-character queue messages, ≤ 4 per sendBatch); lasthop verifies, normalizes, packs and enqueues. Each figure: baseline warm-up and run, then lasthop's, the same client. Applied: after the queue drained, 20 batches of 1,000 fresh events are posted at once and the consumer is timed until /v1/stats counted 20,000 more deliveries.",
   "SMPP TPS accuracy: a second bridge runs in the bench process (bridge/src/app.ts startBridge, the SMPP config built in code, a stand-in edge that answers 204) with one route per cap (`tps` C, window 10, registeredDelivery false, one bind_transceiver to the same sandbox SMSC), as this figure measures rate accuracy, not speed. For each cap, C × 6 messages are posted at once (every signed batch in flight from the start, batch deadline past the run) so the offered rate stays above the cap throughout; the SMSC, armed with the same cap (its `tps` fault: more than C submit_sm in a sliding second answers ESME_RTHROTTLED and counts a violation), records each submit_sm's arrival (Date.now(), ms). Achieved = (n − 1) / (last − first) over those times; the ratio is achieved / configured. The second row is the most submit_sm in any 1-second window (t − 1000, t], as the SMSC counts; it must be ≤ C.",
 ];
 
@@ -79,6 +81,7 @@ async function main(): Promise<void> {
   // wrangler logs one line per request at "info"; the Worker's own warnings and errors still show.
   process.env.WRANGLER_LOG ??= "warn";
   const secrets = generateSecrets();
+  const providers = providerSecrets();
   const temp = mkdtempSync(join(tmpdir(), "lasthop-bench-"));
   const stops: Array<() => Promise<void>> = [];
   try {
@@ -107,6 +110,8 @@ async function main(): Promise<void> {
       port: await freePort(),
       persistTo: join(temp, "baseline-state"),
       webhookSecret: secrets.webhookSecret,
+      sendgridPublicKey: providers.sendgridPublicKey,
+      standardSecret: providers.standardSecret,
     });
     stops.push(baseline.close);
     const node = await startNodeWebhookServer(secrets.webhookSecret);
@@ -162,6 +167,34 @@ async function main(): Promise<void> {
     if (runs("smpp")) {
       figures.push(await smppSubmits(systems, SETTINGS, notes));
       figures.push(...(await smppTpsAccuracy(systems, SETTINGS, notes)));
+    }
+    if (runs("providers")) {
+      // The bench account takes SendGrid's and a Standard Webhooks sender's events, configured through the API.
+      for (const [provider, body] of [
+        ["sendgrid", { webhookPublicKey: providers.sendgridPublicKey }],
+        ["standard", { webhookSecret: providers.standardSecret, mapping: STANDARD_MAPPING }],
+      ] as const) {
+        const put = await fetch(`${stack.workerUrl}/v1/providers/${provider}`, {
+          method: "PUT",
+          headers: { authorization: `Bearer ${secrets.apiKey}`, "content-type": "application/json" },
+          body: JSON.stringify(body),
+        });
+        if (!put.ok) throw new Error(`PUT /v1/providers/${provider}: ${put.status} ${await put.text()}`);
+      }
+      figures.push(
+        ...(await providerEventsIngested(
+          {
+            workerUrl: stack.workerUrl,
+            baselineUrl: baseline.url,
+            apiKey: secrets.apiKey,
+            account: "bench",
+            secrets: providers,
+            load: SETTINGS.load,
+            warmup: SETTINGS.warmup,
+          },
+          notes,
+        )),
+      );
     }
 
     console.log();

@@ -4,12 +4,22 @@ import { DurableObject } from "cloudflare:workers";
 import { sendRequest } from "../../src/core/schema.ts";
 import { EDGE_EVENTS_PATH } from "../../src/core/bridge.ts";
 import { doorSecret, verify, webhookHeaders } from "../../src/core/standard-webhooks.ts";
+import { verify as verifySendgrid } from "../../src/webhooks/sendgrid.ts";
 
 type BaselineEnv = {
   STORE: DurableObjectNamespace<BaselineStore>;
   EVENTS: Queue<string>;
   WEBHOOK_SECRET: string;
+  SENDGRID_PUBLIC_KEY: string;
+  STANDARD_SECRET: string;
 };
+
+/** A body as queue messages of at most 64 KB each (one Queues op each), in sendBatch calls of at most 256 KB. */
+async function enqueueRaw(queue: Queue<string>, raw: string): Promise<void> {
+  const chunks: string[] = [];
+  for (let i = 0; i < raw.length; i += 60_000) chunks.push(raw.slice(i, i + 60_000));
+  for (let i = 0; i < chunks.length; i += 4) await queue.sendBatch(chunks.slice(i, i + 4).map((body) => ({ body })));
+}
 
 /** One SQLite row per message, in a DO of its own (as lasthop keeps one MessageDO per message). */
 export class BaselineStore extends DurableObject<BaselineEnv> {
@@ -38,6 +48,21 @@ export default {
       if (!verdict.ok) return Response.json({ error: verdict.reason }, { status: 401 });
       await env.EVENTS.send(raw);
       return Response.json({ accepted: 1 }, { status: 202 });
+    }
+    if (request.method === "POST" && pathname === "/sendgrid") {
+      // The provider figures' baseline: lasthop's own SendGrid verify, then the body enqueued as it came.
+      const raw = await request.text();
+      const verdict = await verifySendgrid({ headers: request.headers, rawBody: raw, publicKey: env.SENDGRID_PUBLIC_KEY });
+      if (!verdict.ok) return Response.json({ error: verdict.reason }, { status: 401 });
+      await enqueueRaw(env.EVENTS, raw);
+      return Response.json({ accepted: true }, { status: 200 });
+    }
+    if (request.method === "POST" && pathname === "/standard") {
+      const raw = await request.text();
+      const verdict = await verify(env.STANDARD_SECRET, webhookHeaders(request.headers), raw);
+      if (!verdict.ok) return Response.json({ error: verdict.reason }, { status: 401 });
+      await env.EVENTS.send(raw);
+      return Response.json({ accepted: 1 }, { status: 200 });
     }
     return Response.json({ error: "not_found" }, { status: 404 });
   },
