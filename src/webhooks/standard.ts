@@ -88,8 +88,9 @@ export async function normalize(body: unknown, ctx: NormalizeContext, mapping: S
     skipped: [{ index: 0, type: providerType.slice(0, 128), reason }],
   });
 
-  const type = Object.hasOwn(mapping.types, providerType) ? mapping.types[providerType] : undefined;
-  if (!type) return skip("unmapped_type");
+  const mapped = Object.hasOwn(mapping.types, providerType) ? mapping.types[providerType] : undefined;
+  if (!mapped) return skip("unmapped_type");
+  const { type, bounceClass } = typeof mapped === "string" ? { type: mapped, bounceClass: undefined } : mapped;
   const providerMessageId = text(pick(body, mapping.providerMessageId), 256);
   if (!providerMessageId) return skip("no_provider_message_id");
   const recipients = recipientsOf(pick(body, mapping.recipient), mapping.channel);
@@ -109,7 +110,7 @@ export async function normalize(body: unknown, ctx: NormalizeContext, mapping: S
         ? await providerEventId("standard", stableId)
         : await providerEventId("standard", undefined, headerId, providerType, providerMessageId, recipient, String(rawTime ?? ""));
     const detail: Record<string, unknown> = { providerType };
-    if (type === "bounced") Object.assign(detail, bounceDetail(body, mapping, recipient));
+    if (type === "bounced") Object.assign(detail, bounceDetail(body, mapping, recipient, bounceClass));
     events.push(
       providerEvent.parse({
         id,
@@ -157,11 +158,12 @@ function timeOf(value: unknown, fallback: string): string {
 }
 
 /**
- * The sender's class word decides hard or soft; our classifier gives the reason from the
+ * The sender's class word (from the mapped type, else the mapping's field) decides hard or soft; our classifier gives the reason from the
  * diagnostic (and keeps a policy refusal soft even when called permanent). No word: undetermined.
  */
-function bounceDetail(body: unknown, mapping: StandardMapping, recipient: string): Record<string, unknown> {
-  const word = mapping.bounceClass ? pick(body, mapping.bounceClass) : undefined;
+function bounceDetail(body: unknown, mapping: StandardMapping, recipient: string, typeClass?: "hard" | "soft"): Record<string, unknown> {
+  // The type's own class (its name says it) before a field's.
+  const word = typeClass ?? (mapping.bounceClass ? pick(body, mapping.bounceClass) : undefined);
   const stated = typeof word === "string" ? word.trim().toLowerCase() : "";
   const permanent = stated === "hard" || stated === "permanent" ? true : stated === "soft" || stated === "transient" ? false : undefined;
   const diagnostic = mapping.diagnostic ? diagnosticOf(pick(body, mapping.diagnostic)) : undefined;

@@ -163,8 +163,9 @@ const LOOPS: StandardMapping = standardMapping.parse({
   occurredAt: "eventTime",
   types: {
     "email.delivered": "delivered",
-    "email.hardBounced": "bounced",
-    "email.softBounced": "bounced",
+    // Loops says hard or soft in the type's name: the mapping says so per type.
+    "email.hardBounced": { type: "bounced", bounceClass: "hard" },
+    "email.softBounced": { type: "bounced", bounceClass: "soft" },
     "email.spamReported": "complained",
   },
 });
@@ -265,12 +266,18 @@ describe("normalize: one row per mapped type", () => {
       detail: { providerType: "email.delivered" },
     },
     {
-      // Loops says hard or soft in the event's name, which the mapping cannot read: counted, never suppressing.
-      name: "Loops email.hardBounced",
+      name: "Loops email.hardBounced: the class from the mapped type",
       body: { ...LOOPS_DELIVERED, eventName: "email.hardBounced" },
       mapping: LOOPS,
       type: "bounced",
-      detail: { providerType: "email.hardBounced", class: "undetermined" },
+      detail: { providerType: "email.hardBounced", class: "hard" },
+    },
+    {
+      name: "Loops email.softBounced",
+      body: { ...LOOPS_DELIVERED, eventName: "email.softBounced" },
+      mapping: LOOPS,
+      type: "bounced",
+      detail: { providerType: "email.softBounced", class: "soft" },
     },
     {
       name: "Loops email.spamReported",

@@ -54,8 +54,15 @@ export const standardMapping = z.strictObject({
   bounceClass: jsonPath.optional(),
   diagnostic: jsonPath.optional(),
   channel: z.enum(["email", "sms"]).default("email"),
+  /**
+   * Each sender type → a canonical type, or `{type, bounceClass}` for senders that say hard or
+   * soft in the type's name (Loops' `email.hardBounced`) rather than in a field.
+   */
   types: z
-    .record(z.string().min(1).max(128), z.enum(eventTypes))
+    .record(
+      z.string().min(1).max(128),
+      z.union([z.enum(eventTypes), z.strictObject({ type: z.enum(eventTypes), bounceClass: z.enum(["hard", "soft"]).optional() })]),
+    )
     .refine((types) => Object.keys(types).length > 0 && Object.keys(types).length <= 100, "1 to 100 event types"),
 });
 export type StandardMapping = z.infer<typeof standardMapping>;
