@@ -73,7 +73,8 @@ export function isoTime(value: unknown, fallback: string): string {
 
 /**
  * A provider's bounce through our own classifier: the SMTP reply and status it reports are the
- * same evidence a DSN carries, so the reason is ours. `permanent` is what the provider says:
+ * same evidence a DSN carries, so the reason is ours (read as a reply to RCPT TO when the provider
+ * calls it permanent). `permanent` is what the provider says:
  * its "transient" is always soft; its "permanent" is hard when our classifier cannot tell
  * (undefined, onhold), but a policy or content refusal it calls permanent stays soft, since
  * suppressing a live address for the sender's reputation would lose a reader.
@@ -88,6 +89,9 @@ export function classifyProviderBounce(input: {
   const domain = input.recipient?.split("@")[1]?.toLowerCase();
   const found = classifyBounce({
     action: input.permanent === false ? "delayed" : "failed",
+    // A provider's permanent bounce is its verdict on the address, given at RCPT TO as a rule:
+    // "unknown recipient" there is a dead address, not a content filter's words after DATA.
+    ...(input.permanent === true ? { command: "RCPT" as const } : {}),
     ...(input.enhancedCode ? { enhancedCode: input.enhancedCode } : {}),
     ...(input.smtpCode ? { smtpCode: input.smtpCode } : {}),
     ...(input.diagnostic ? { diagnostic: input.diagnostic } : {}),

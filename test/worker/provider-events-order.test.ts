@@ -8,6 +8,7 @@ import type { ProviderEvent } from "../../src/core/provider-event.ts";
 import { mergeBuckets } from "../../src/state/account.ts";
 import { counterStubs, messageStub, recipientStub, refStub } from "../../src/state/stubs.ts";
 import { applyProviderEvent } from "../../src/queues/events.ts";
+import type { MessageView } from "../../src/state/types.ts";
 import { effectsDone } from "./helpers.ts";
 
 const provider = "sendgrid";
@@ -76,7 +77,7 @@ async function waitForMessage(run: string) {
       return state.storage.sql.exec<{ message_id: string }>("SELECT message_id FROM external").one().message_id;
     },
   );
-  const view = await messageStub(env, first.account, id).get();
+  const view = (await messageStub(env, first.account, id).get()) as MessageView | null;
   if (!view) throw new Error(`no external message for run ${run}`);
   return view;
 }

@@ -87,7 +87,9 @@ export async function vonageParams(secret: string, params: Record<string, string
 const testEnv = env as unknown as { TEST_SNS_CERT: string; TEST_SNS_KEY: string };
 export const SNS_CERT_URL = "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-lasthoptest.pem";
 
-export async function snsSign(message: Omit<SnsMessage, "Signature" | "SignatureVersion" | "SigningCertURL">, certUrl = SNS_CERT_URL) {
+type Unsigned<T> = T extends unknown ? Omit<T, "Signature" | "SignatureVersion" | "SigningCertURL"> : never;
+
+export async function snsSign(message: Unsigned<SnsMessage>, certUrl = SNS_CERT_URL) {
   const pem = testEnv.TEST_SNS_KEY.replace(/-----[A-Z ]+-----/g, "").replace(/\s+/g, "");
   const der = Uint8Array.from(atob(pem), (c) => c.charCodeAt(0));
   const key = await crypto.subtle.importKey("pkcs8", der, { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, false, ["sign"]);
