@@ -99,6 +99,8 @@ async function main(): Promise<void> {
       persistTo: join(temp, "lasthop-state"),
       certDir: join(temp, "certs"),
       vars: secrets.vars(),
+      // The providers' webhooks are configured for the bench account with its own key.
+      accountKey: secrets.apiKey,
       // The bench account's email goes through the bridge to the sink (plain SMTP on loopback, no AUTH).
       emailAccounts: ["bench"],
       emailRelay: { mode: "smarthost", host: sink.host, port: sink.port, secure: false, requireTLS: false },

@@ -2,7 +2,9 @@
 // endpoint), the simulated web push service over HTTPS, APNs over HTTP/2 + TLS and a receiving
 // MTA over SMTP (STARTTLS), an SMSC over SMPP, and a Twilio-style REST SMS aggregator (on the
 // control server, under /sms/), and DNS over HTTPS (`/dns-query`, records published through
-// /_sandbox/dns/records) for sending domains.
+// /_sandbox/dns/records) for sending domains, and the email and SMS providers' own webhook
+// senders (SendGrid, SES through SNS, Mailgun, Postmark, Resend, Standard Webhooks, Vonage:
+// /_sandbox/webhooks/*, provider-webhook-routes.ts).
 // Run directly (`node sandbox/main.ts`) for local development, or call startSandbox() from tests.
 import type { Server } from "node:http";
 import type { ApnsKey } from "./apns-auth.ts";
@@ -15,6 +17,8 @@ import { fcmRoutes } from "./fcm-routes.ts";
 import { FcmService } from "./fcm.ts";
 import { close, listen, urlHost } from "./http.ts";
 import { OAuthService, type ServiceAccount } from "./oauth.ts";
+import { providerWebhookRoutes } from "./provider-webhook-routes.ts";
+import { ProviderWebhooks } from "./provider-webhooks.ts";
 import { DEFAULT_SMS_REST_ACCOUNTS, SmsRestService, type SmsRestAccount } from "./sms-rest.ts";
 import { smsRoutes } from "./sms-routes.ts";
 import { DEFAULT_SMSC_DLR_DELAY_MS, DEFAULT_SMSC_LATE_DLR_MS, SmscService, type SmscCredential, type SmscIdMode } from "./smsc.ts";
@@ -96,6 +100,11 @@ export type Sandbox = {
   dohUrl: string;
   /** The records the DoH endpoint answers from (also reachable through /_sandbox/dns/records). */
   dns: DnsStore;
+  /**
+   * The providers' webhook senders: their dev credentials (`config()`, the bodies for lasthop's
+   * PUT /v1/providers/{provider}) and `emit` (also POST /_sandbox/webhooks/emit).
+   */
+  webhooks: ProviderWebhooks;
   close(): Promise<void>;
 };
 
@@ -130,6 +139,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     accounts: opts.smsRestAccounts ?? DEFAULT_SMS_REST_ACCOUNTS,
     inboundUrl: opts.smsRestInboundUrl,
   });
+  const webhooks = new ProviderWebhooks();
   // Bad keys fail the start, before anything listens.
   for (const key of opts.apnsKeys ?? []) apns.registerKey(key);
   for (const account of opts.fcmServiceAccounts ?? []) oauth.registerServiceAccount(account);
@@ -139,6 +149,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     ...smtpRoutes(smtp),
     ...smsRoutes(smsc, smsRest),
     ...dnsRoutes(dns),
+    ...providerWebhookRoutes(webhooks),
   ]);
 
   const closeAll = () =>
@@ -161,6 +172,8 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   const httpUrl = `http://${urlHost(host)}:${httpPort}`;
   // Service-account assertions must name the token endpoint as their audience.
   oauth.setTokenUri(`${httpUrl}/oauth/token`);
+  // SNS messages name the certificate and the subscription URL on the control server.
+  webhooks.setOrigin(httpUrl);
 
   let closing: Promise<void> | null = null;
   return {
@@ -173,6 +186,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     caPath: tls.caPath,
     dohUrl: `${httpUrl}/dns-query`,
     dns,
+    webhooks,
     close: () => (closing ??= closeAll()),
   };
 }
@@ -210,6 +224,9 @@ async function runFromCommandLine(): Promise<void> {
     `sandbox SMS REST      ${sandbox.smsRest.baseUrl}/2010-04-01/Accounts/${sandbox.smsRest.accountSid}/Messages.json  (Basic ${sandbox.smsRest.accountSid}:${sandbox.smsRest.authToken})`,
   );
   console.log(`sandbox DNS (DoH JSON)  ${sandbox.dohUrl}  (records: POST ${sandbox.httpUrl}/_sandbox/dns/records)`);
+  console.log(
+    `sandbox provider hooks ${sandbox.httpUrl}/_sandbox/webhooks/emit  (credentials: GET ${sandbox.httpUrl}/_sandbox/webhooks/config; default target: PUT ${sandbox.httpUrl}/_sandbox/webhooks/target)`,
+  );
 
   const stop = (signal: string) => {
     console.log(`sandbox stopping (${signal})`);

@@ -8,6 +8,7 @@ import { startBridgeProcess } from "./bridge-process.ts";
 import { DEV_BOUNCE_DOMAIN, DEV_SENDING_DOMAIN, loadOrMakeDevKeys, makeDevKeys, type DevKeys } from "./dev-keys.ts";
 import { startSandbox, type Sandbox, type SandboxOptions } from "./main.ts";
 import { freePort } from "./ports.ts";
+import { WEBHOOK_PROVIDERS, type WebhookProvider } from "./provider-webhooks.ts";
 
 export { freePort };
 
@@ -38,6 +39,13 @@ export type StackOptions = SandboxOptions & {
   smsAccounts?: string[];
   /** Overrides for the bridge's SMPP route to the sandbox SMSC (window, tps, timeouts…). */
   smppRoute?: Record<string, unknown>;
+  /**
+   * The API key of the first email account: with it the stack configures every provider's
+   * webhooks for that account (PUT /v1/providers/{provider} with the sandbox's dev credentials)
+   * and points the sandbox's webhook senders at it. Default DEV_API_KEY (.dev.vars.example's
+   * key of "dev"); null leaves the providers unconfigured.
+   */
+  accountKey?: string | null;
 };
 
 /** The dev account's SMS senders: MO and receipts addressed to them come back to it. */
@@ -47,6 +55,11 @@ export const DEV_SMPP_BIND = { systemId: "lasthop", password: "devpass1" };
 
 export type Stack = {
   workerUrl: string;
+  /**
+   * The account whose provider webhooks the stack configured, and each provider's URL on the
+   * Worker (where the sandbox posts); null when `accountKey` was null.
+   */
+  providerWebhooks: { account: string; urls: Record<WebhookProvider, string> } | null;
   bridgeUrl: string;
   sandbox: Sandbox;
   keys: DevKeys;
@@ -62,6 +75,8 @@ export type Stack = {
 export const DEV_BRIDGE_SECRET = "whsec_bGFzdGhvcC1kZXYtc2VjcmV0LTAwMDAwMDAw";
 /** The platform admin's key of the local stack (as in .dev.vars.example); a test may pass its own in `vars`. */
 export const DEV_ADMIN_KEY = "dev-admin-lasthop";
+/** The dev account's API key (.dev.vars.example's API_KEYS: sha256 of it -> "dev"). */
+export const DEV_API_KEY = "dev-key-lasthop";
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const closers: Array<() => Promise<void>> = [];
@@ -176,6 +191,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       WEBPUSH_ALLOWED_HOSTS: new URL(sandbox.webpushUrl).host,
       // Sending domains verify against the sandbox's DNS (publish with POST /_sandbox/dns/records).
       DOH_URL: sandbox.dohUrl,
+      // SNS's certificate and subscription URLs may be on the sandbox (it plays SNS for SES events).
+      SNS_ORIGIN_PATTERN: escapeRegExp(new URL(sandbox.httpUrl).origin),
       ...opts.vars,
     };
     const worker = await unstable_startWorker({
@@ -205,9 +222,14 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         if (!response.ok) throw new Error(`sandbox numbers ${number}: ${response.status} ${await response.text()}`);
       }
     }
+    const accountKey = opts.accountKey === undefined ? DEV_API_KEY : opts.accountKey;
+    const webhookAccount = (opts.emailAccounts ?? ["dev"])[0];
+    const providerWebhooks =
+      accountKey && webhookAccount ? await configureProviderWebhooks(sandbox, url.origin, webhookAccount, accountKey) : null;
     let closing: Promise<void> | null = null;
     return {
       workerUrl: url.origin,
+      providerWebhooks,
       bridgeUrl: bridge.url,
       inboundSmtp: { host: "127.0.0.1", port: inboundPort },
       sandbox,
@@ -220,6 +242,40 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     await closeAll();
     throw error;
   }
+}
+
+/**
+ * Every provider's webhooks for `account`, through the real API (PUT /v1/providers/{provider}
+ * with the account's key) with the sandbox's dev credentials, as a developer pastes them from
+ * each provider's console; then the sandbox's senders post to that account by default.
+ */
+async function configureProviderWebhooks(
+  sandbox: Sandbox,
+  workerUrl: string,
+  account: string,
+  accountKey: string,
+): Promise<{ account: string; urls: Record<WebhookProvider, string> }> {
+  const config = sandbox.webhooks.config();
+  for (const provider of WEBHOOK_PROVIDERS) {
+    const response = await fetch(`${workerUrl}/v1/providers/${provider}`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${accountKey}`, "content-type": "application/json" },
+      body: JSON.stringify(config[provider]),
+    });
+    if (!response.ok) {
+      throw new Error(
+        `configuring ${provider} webhooks for account ${account}: ${response.status} ${await response.text()} (is StackOptions.accountKey that account's key?)`,
+      );
+    }
+    await response.body?.cancel();
+  }
+  sandbox.webhooks.setTarget({ workerUrl, account, smsSender: DEV_SMS_SENDERS[0] });
+  const urls = Object.fromEntries(WEBHOOK_PROVIDERS.map((p) => [p, sandbox.webhooks.defaultUrl(p)!])) as Record<WebhookProvider, string>;
+  return { account, urls };
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
 async function control(base: string, path: string, body: unknown): Promise<void> {

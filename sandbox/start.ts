@@ -23,7 +23,21 @@ lasthop is running
   sandbox SMSC (SMPP) ${stack.sandbox.smsc.host}:${stack.sandbox.smsc.port}  (system_id lasthop; the dev account's "smpp" route, through the bridge)
   sandbox SMS REST    ${stack.sandbox.smsRest.baseUrl}  (Twilio-compatible; the dev account's "rest" route; MO: POST /_sandbox/sms/mo)
   sandbox DNS (DoH)   ${stack.sandbox.dohUrl}  (the Worker's DOH_URL for /v1/domains; publish with POST /_sandbox/dns/records)
+${providerWebhookLines()}
 Press Ctrl+C to stop.`);
+
+/** Each provider's webhook URL on the Worker, configured for the dev account with the sandbox's dev credentials. */
+function providerWebhookLines(): string {
+  const hooks = stack.providerWebhooks;
+  if (!hooks) return "  provider webhooks   not configured";
+  const width = Math.max(...Object.keys(hooks.urls).map((p) => p.length));
+  const lines = Object.entries(hooks.urls).map(([provider, url]) => `    ${provider.padEnd(width)}  ${url}`);
+  return [
+    `  provider webhooks   for account "${hooks.account}", signed by the sandbox (credentials: GET ${stack.sandbox.httpUrl}/_sandbox/webhooks/config)`,
+    ...lines,
+    `    emit one: curl -s ${stack.sandbox.httpUrl}/_sandbox/webhooks/emit -H 'content-type: application/json' -d '{"provider":"sendgrid","event":"bounce","recipient":"gone@example.com"}'`,
+  ].join("\n");
+}
 
 const stop = () => {
   setTimeout(() => process.exit(1), 10_000).unref();

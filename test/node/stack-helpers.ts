@@ -39,6 +39,8 @@ export async function startTestStack(extra: Partial<StackOptions> = {}): Promise
     emailAccounts: [account],
     smsAccounts: [account],
     persistTo: stateDir,
+    // The stack configures every provider's webhooks for the account with this key.
+    accountKey: apiKey,
     vars: {
       API_KEYS: JSON.stringify({ [createHash("sha256").update(apiKey).digest("hex")]: account }),
       WEBHOOK_SECRET: secret,
