@@ -42,7 +42,7 @@ type Input = {
 };
 
 /** What one request came to: events to enqueue, or an answer already decided (an MO, an SNS handshake). */
-type Ingested = { result: NormalizeResult } | { answer: Response };
+type Ingested = { result: NormalizeResult; release?: () => Promise<void> } | { answer: Response };
 
 type Adapter<P extends ProviderName> = (input: Input, config: Sections[`provider:${P}`]) => Promise<Ingested>;
 
@@ -83,9 +83,10 @@ const adapters: { [P in ProviderName]: Adapter<P> } = {
     await check("mailgun", mailgun.verify(body, config.webhookSigningKey));
     const signature = mailgun.mailgunSignature.parse((body as { signature: unknown }).signature);
     const key = mailgun.replayKey(signature);
-    if (!(await replayStub(c.env, account, "mailgun", key).claim(key, mailgun.REPLAY_TTL_SECONDS)))
-      unauthorized("mailgun", "replayed_token");
-    return { result: await mailgun.normalize(body, ctx) };
+    const replays = replayStub(c.env, account, "mailgun", key);
+    if (!(await replays.claim(key, mailgun.REPLAY_TTL_SECONDS))) unauthorized("mailgun", "replayed_token");
+    // Mailgun retries what we did not take: a failure from here on gives the token back.
+    return { result: await mailgun.normalize(body, ctx), release: () => replays.release(key) };
   },
   async ses({ c, raw, ctx }, config) {
     if (!config.topicArns?.length) notConfigured("ses");
@@ -97,12 +98,13 @@ const adapters: { [P in ProviderName]: Adapter<P> } = {
     if (!ses.topicAllowed(message.TopicArn, config.topicArns)) unauthorized("ses", "unknown_topic");
     const rule = snsUrlRule(c.env);
     if (!rule(message.SigningCertURL, "cert")) unauthorized("ses", "cert_url_not_allowed");
+    // Not having the certificate is our failure, not a forgery: 502 makes SNS retry (it retries 5xx only).
     const certificatePem = await snsCertificate(message.SigningCertURL);
-    if (!certificatePem) unauthorized("ses", "certificate_unavailable");
+    if (!certificatePem) throw new ApiError(502, "certificate_unavailable", "the SNS signing certificate could not be fetched; retry");
     await check("ses", ses.verify(body, { certificatePem, topicArns: config.topicArns, certUrlAllowed: (url) => rule(url, "cert") }));
     if (message.Type === "SubscriptionConfirmation") {
       if (!rule(message.SubscribeURL, "subscribe")) unauthorized("ses", "subscribe_url_not_allowed");
-      const confirm = await fetch(message.SubscribeURL, { redirect: "manual" });
+      const confirm = await fetch(message.SubscribeURL, { redirect: "manual", signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
       await confirm.body?.cancel();
       if (!confirm.ok) throw new ApiError(502, "subscription_not_confirmed", `SNS answered ${confirm.status} to the confirmation`);
       return { answer: c.json({ confirmed: message.TopicArn }, 200) };
@@ -153,11 +155,18 @@ function snsUrlRule(env: Env): (url: string, kind: "cert" | "subscribe") => bool
 /** Certificates by URL, as values (never promises: workerd ties those to one request). */
 const certificates = new Map<string, { pem: string; until: number }>();
 const CERT_TTL_MS = 24 * 3600 * 1000;
+/** SNS answers in milliseconds; a hung fetch must not hold the request past SNS's own 15 s. */
+const FETCH_TIMEOUT_MS = 5_000;
 
 async function snsCertificate(url: string): Promise<string | null> {
   const hit = certificates.get(url);
   if (hit && hit.until > Date.now()) return hit.pem;
-  const response = await fetch(url, { redirect: "manual" });
+  let response: Response;
+  try {
+    response = await fetch(url, { redirect: "manual", signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
+  } catch {
+    return null;
+  }
   if (!response.ok) {
     await response.body?.cancel();
     return null;
@@ -187,11 +196,21 @@ async function handle(c: Context<AppEnv>): Promise<Response> {
   const adapter = adapters[provider] as Adapter<ProviderName>;
   const ingested = await adapter({ c, account, raw, ctx }, config);
   if ("answer" in ingested) return ingested.answer;
-  const { result } = ingested;
-  if (!result.ok) {
-    throw new ApiError(400, "validation_failed", `the verified body is not a ${provider} webhook this endpoint understands`, result.issues);
+  const { result, release } = ingested;
+  try {
+    if (!result.ok) {
+      throw new ApiError(
+        400,
+        "validation_failed",
+        `the verified body is not a ${provider} webhook this endpoint understands`,
+        result.issues,
+      );
+    }
+    await enqueueProviderEvents(c.env.EVENTS, result.events);
+  } catch (error) {
+    await release?.().catch(() => undefined);
+    throw error;
   }
-  await enqueueProviderEvents(c.env.EVENTS, result.events);
   return c.json({ accepted: result.events.length, skipped: result.skipped }, 200);
 }
 

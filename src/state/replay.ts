@@ -25,6 +25,11 @@ export class ReplayDO extends DurableObject<Env> {
     return fresh;
   }
 
+  /** Forgets a claim whose request was not taken after all, so the sender's retry is not a "replay". */
+  async release(key: string): Promise<void> {
+    this.sql.exec(`DELETE FROM seen WHERE key = ?`, key);
+  }
+
   override async alarm(): Promise<void> {
     const now = Date.now();
     this.sql.exec(`DELETE FROM seen WHERE until < ?`, now);

@@ -61,7 +61,7 @@ const emailData = z.looseObject({
   email_id: z.string().min(1).max(256),
   to: z.union([z.array(z.string()), z.string().transform((to) => [to])]),
   tags: z.union([z.array(z.looseObject({ name: z.string(), value: z.unknown() })), z.record(z.string(), z.unknown())]).nullish(),
-  // diagnosticCode is in Resend's email API's bounce; taken here too, when it is a string.
+  // diagnosticCode: the remote server's reply (a string, or an array of its lines).
   bounce: z.looseObject({ type: text, subType: text, message: text, diagnosticCode: z.unknown().optional() }).nullish(),
   click: z.looseObject({ link: text, ipAddress: text, userAgent: text, timestamp: text }).nullish(),
   failed: z.looseObject({ reason: text }).nullish(),
@@ -156,7 +156,16 @@ function detailOf(type: string, data: EmailData, recipient: string): Record<stri
   if (type === "email.bounced") {
     // Resend is SES underneath and passes SES's bounceType and bounceSubType on. Its `message`
     // is Resend's own sentence about them, not the remote server's words, so it is not evidence.
-    const diagnosticCode = typeof bounce?.diagnosticCode === "string" ? bounce.diagnosticCode : undefined;
+    // A string in the email API, an array of the remote server's reply lines in the webhook docs.
+    const code = bounce?.diagnosticCode;
+    const lines = (Array.isArray(code) ? code : [code]).filter((l): l is string => typeof l === "string" && l.trim() !== "");
+    const diagnosticCode =
+      lines.length > 0
+        ? lines
+            .map((l) => l.trim())
+            .join(" ")
+            .slice(0, 1000)
+        : undefined;
     const facts = smtpFacts(undefined, diagnosticCode);
     // Without a bounce object (Resend's payloads before it had one) the event keeps its documented
     // meaning: "the recipient's mail server permanently rejected the email".

@@ -664,7 +664,7 @@ describe("isolation: B's key on A's things", () => {
     );
     // Provider routes are one pattern in the app; the table has a row per provider.
     const expanded = [...routes].flatMap((r) =>
-      r.includes(":provider") ? providerPaths.map((p) => r.replace("/v1/providers/:provider", p)) : [r],
+      r.includes("/v1/providers/:provider") ? providerPaths.map((p) => r.replace("/v1/providers/:provider", p)) : [r],
     );
     expect(expanded.sort()).toEqual(Object.keys(ISOLATION).sort());
   });

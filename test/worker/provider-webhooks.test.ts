@@ -196,6 +196,10 @@ describe("Mailgun", () => {
     expect((await suppressed(a, "email", to)).reason).toBe("hard_bounce");
     const replay = await json(await hook("mailgun", a.id, { method: "POST", body, headers }));
     expect(replay.status).toBe(401);
+    // A verified body we cannot take (400) leaves its token unclaimed: Mailgun's retry gets the same answer, not 401.
+    const unusable = JSON.stringify({ signature: await mailgunSignature(key), "event-data": { event: 42 } });
+    expect((await hook("mailgun", a.id, { method: "POST", body: unusable, headers })).status).toBe(400);
+    expect((await hook("mailgun", a.id, { method: "POST", body: unusable, headers })).status).toBe(400);
     const wrongKey = { ...payload, signature: await mailgunSignature(`${key}x`) };
     expect((await hook("mailgun", a.id, { method: "POST", body: JSON.stringify(wrongKey), headers })).status).toBe(401);
   });
