@@ -1,9 +1,11 @@
 /**
  * What the email providers' `normalize` verbs share: one draft per (event, recipient) made a
  * checked ProviderEvent, bounce details through our classifier, and the small readers their
- * payloads need (SMTP codes in free text, Unix times sent as strings).
+ * payloads need (SMTP codes in free text, Unix times sent as strings, addresses as printed).
  */
 import type { z } from "zod";
+import { enhancedCodesIn, replyCodeIn } from "../core/bounce/codes.ts";
+import { typedValue } from "../core/bounce/fields.ts";
 import { zodDetails } from "../core/http.ts";
 import type { EventType } from "../core/model.ts";
 import {
@@ -100,15 +102,15 @@ export function bounceDetail(input: {
   return { class: verdict.class, reason: verdict.reason, smtpCode, enhancedCode, diagnostic: clip(input.diagnostic) };
 }
 
-/** The first SMTP reply code in a diagnostic ("550 5.1.1 …", "smtp;550 …"). */
+/** The first SMTP reply code in a diagnostic ("550 5.1.1 …", "smtp;550 …"), as the DSN reader finds it. */
 export function smtpCodeIn(text: string | undefined): number | undefined {
-  const found = /(?:^|[\s;:(])([245]\d\d)(?=[\s-]|$)/.exec(text ?? "");
-  return found ? Number(found[1]) : undefined;
+  // "smtp;550 …" is RFC 3464's diagnostic-type; the code is in its value.
+  return text ? replyCodeIn(typedValue(text).value) : undefined;
 }
 
-/** The first RFC 3463 status code in a diagnostic. */
+/** The first RFC 3463 status code in a diagnostic, as the DSN reader finds it. */
 export function enhancedCodeIn(text: string | undefined): string | undefined {
-  return /(?:^|[^\d.])([245]\.\d{1,3}\.\d{1,3})(?![\d.])/.exec(text ?? "")?.[1];
+  return text ? enhancedCodesIn(text)[0] : undefined;
 }
 
 /** An RFC 3463 status code as given, or undefined when it is not one. */
@@ -134,7 +136,26 @@ export function clip(text: unknown, max = 1000): string | undefined {
   return trimmed ? trimmed.slice(0, max) : undefined;
 }
 
-/** Detail without its empty entries, so absent facts are absent keys. */
-function compact(detail: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(detail).filter(([, value]) => value !== undefined && value !== null && value !== ""));
+/** Detail without its empty entries (absent facts are absent keys), long provider text clipped: detail is small. */
+export function compact(detail: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(detail)) {
+    if (value === undefined || value === null || value === "") continue;
+    out[key] = typeof value === "string" ? value.slice(0, 1000) : value;
+  }
+  return out;
+}
+
+/** The schema's limit on a recipient. */
+const MAX_RECIPIENT = 512;
+
+/** An address as providers print it, bare or as `Name <address>`, trimmed; undefined when empty or too long. */
+export function addressOf(raw: string): string | undefined {
+  const address = (/<([^<>]*)>\s*$/.exec(raw)?.[1] ?? raw).trim();
+  return address && address.length <= MAX_RECIPIENT ? address : undefined;
+}
+
+/** A body that is not the provider's shape, as the result says it (dotted paths). */
+export function invalid(error: z.ZodError): NormalizeResult {
+  return { ok: false, issues: zodIssues(error) };
 }

@@ -13,7 +13,7 @@ import { toHex, utf8 } from "../core/bytes.ts";
 import { timingSafeEqual } from "../core/constant-time.ts";
 import { OUR_ID_KEY, type NormalizeContext, type NormalizeResult } from "../core/provider-event.ts";
 import type { VerifyResult } from "../core/standard-webhooks.ts";
-import { bounceDetail, clip, collect, enhancedCode, smtpCode, zodIssues, type Draft } from "./email-events.ts";
+import { bounceDetail, clip, collect, enhancedCode, smtpCode, invalid, type Draft } from "./email-events.ts";
 
 export const TOLERANCE_SECONDS = 5 * 60;
 /** A timestamp is accepted from TOLERANCE before to TOLERANCE after now: remember keys that long. */
@@ -93,7 +93,7 @@ const NOT_MESSAGE_EVENTS: ReadonlySet<string> = new Set(["stored", "list_member_
 
 export async function normalize(body: unknown, ctx: NormalizeContext): Promise<NormalizeResult> {
   const parsed = mailgunWebhook.safeParse(body);
-  if (!parsed.success) return { ok: false, issues: zodIssues(parsed.error) };
+  if (!parsed.success) return invalid(parsed.error);
   const data = parsed.data["event-data"];
   return collect("mailgun", ctx, [data], () => {
     const name = data.event.toLowerCase();

@@ -9,7 +9,7 @@ import { timingSafeEqual } from "../core/constant-time.ts";
 import type { EventType } from "../core/model.ts";
 import { OUR_ID_KEY, type NormalizeContext, type NormalizeResult } from "../core/provider-event.ts";
 import type { VerifyResult } from "../core/standard-webhooks.ts";
-import { bounceDetail, clip, collect, zodIssues, type Draft } from "./email-events.ts";
+import { bounceDetail, clip, collect, invalid, type Draft } from "./email-events.ts";
 
 export type PostmarkCredentials = { webhookUsername: string; webhookPassword: string };
 
@@ -132,7 +132,7 @@ export async function normalize(body: unknown, ctx: NormalizeContext): Promise<N
     return { ok: true, events: [], skipped: [{ index: 0, type: "Inbound", reason: "not_a_message_event" }] };
   }
   const parsed = postmarkRecord.safeParse(body);
-  if (!parsed.success) return { ok: false, issues: zodIssues(parsed.error) };
+  if (!parsed.success) return invalid(parsed.error);
   const record = parsed.data;
   return collect("postmark", ctx, [record], () => {
     const mapped = mapRecord(record);

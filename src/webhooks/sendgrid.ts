@@ -7,7 +7,7 @@
 import { z } from "zod";
 import { fromBase64, utf8 } from "../core/bytes.ts";
 import { OUR_ID_KEY, type NormalizeContext, type NormalizeResult } from "../core/provider-event.ts";
-import { bounceDetail, clip, collect, enhancedCode, smtpCodeIn, zodIssues, type Draft } from "./email-events.ts";
+import { bounceDetail, clip, collect, enhancedCode, smtpCodeIn, invalid, type Draft } from "./email-events.ts";
 
 export const SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature";
 export const TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp";
@@ -126,7 +126,7 @@ export const SUPPRESSION_DROP_REASONS: ReadonlySet<string> = new Set([
 
 export async function normalize(body: unknown, ctx: NormalizeContext): Promise<NormalizeResult> {
   const batch = z.array(z.unknown()).safeParse(body);
-  if (!batch.success) return { ok: false, issues: zodIssues(batch.error) };
+  if (!batch.success) return invalid(batch.error);
   return collect("sendgrid", ctx, batch.data, (item) => {
     const parsed = sendgridEvent.safeParse(item);
     // One bad event must not refuse the batch: SendGrid would retry all of it, forever.

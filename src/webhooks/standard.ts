@@ -23,7 +23,7 @@ import { verify as verifyStandard, webhookHeaders } from "../core/standard-webho
 
 export type VerifyResult = { ok: true } | { ok: false; reason: string };
 
-/** The core's reasons as the short codes resend.ts gives; the headers' absence is told before it runs. */
+/** The core's reasons as short codes (resend.ts gives the same, being this under Svix's names); the headers' absence is told before it runs. */
 const REASONS: Record<string, string> = {
   "webhook-timestamp is not a Unix timestamp": "malformed_timestamp",
   "webhook-timestamp is outside the 5-minute tolerance": "stale_timestamp",

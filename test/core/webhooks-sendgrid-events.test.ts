@@ -46,7 +46,8 @@ describe("sendgrid normalize: every documented event", () => {
       "deferred",
       byName("deferred"),
       "deferred",
-      { providerType: "deferred", diagnostic: "400 try again later", smtpCode: 400, attempt: 5 },
+      // SendGrid's sample says "400": no SMTP reply code (RFC 5321 has none), so none is read from it.
+      { providerType: "deferred", diagnostic: "400 try again later", attempt: 5 },
       null,
     ],
     [
