@@ -14,7 +14,7 @@ import { Hono, type Context } from "hono";
 import type { ProviderName, Sections } from "../core/config/sections.ts";
 import { ApiError, parseJsonText } from "../core/http.ts";
 import type { NormalizeContext, NormalizeResult, ProviderEvent } from "../core/provider-event.ts";
-import { packByBytes, planQueueBatches, QUEUE_MESSAGE_MAX_BYTES } from "../core/queue.ts";
+import { jsonBytes, PACK_MAX_BYTES, packByBytes, planQueueBatches, QUEUE_MESSAGE_MAX_BYTES } from "../core/queue.ts";
 import { accountRuntime } from "../state/config-read.ts";
 import { replayStub } from "../state/stubs.ts";
 import * as mailgun from "../webhooks/mailgun.ts";
@@ -217,7 +217,9 @@ async function handle(c: Context<AppEnv>): Promise<Response> {
 /** Packs of events, as few sendBatch calls as the queue's limits allow; 413 (nothing sent) if one event cannot fit. */
 export async function enqueueProviderEvents(queue: Queue, events: readonly ProviderEvent[]): Promise<void> {
   if (events.length === 0) return;
-  const packs = packByBytes(events).map((pack) => ({ kind: "provider-events" as const, events: pack }));
+  // The pack's own wrapper counts against the 64 KB too.
+  const wrapper = jsonBytes({ kind: "provider-events", events: [] }) - 2;
+  const packs = packByBytes(events, PACK_MAX_BYTES - wrapper).map((pack) => ({ kind: "provider-events" as const, events: pack }));
   const plan = planQueueBatches(packs);
   if (!plan.ok) {
     throw new ApiError(

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { QUEUE_BATCH_MAX_BYTES, QUEUE_MESSAGE_MAX_BYTES, jsonBytes, planQueueBatches } from "../../src/core/queue.ts";
+import { QUEUE_BATCH_MAX_BYTES, QUEUE_MESSAGE_MAX_BYTES, jsonBytes, packByBytes, planQueueBatches } from "../../src/core/queue.ts";
 
 /** A body whose JSON is exactly `bytes` long (ASCII). */
 const body = (bytes: number, tag = "") => {
@@ -59,5 +59,30 @@ describe("planQueueBatches", () => {
     ["non-ASCII counts in UTF-8 bytes", [{ s: "é".repeat(64_000) }], [{ index: 0, bytes: 128_008 }]],
   ])("too large: %s", (_, bodies, tooLarge) => {
     expect(planQueueBatches(bodies)).toEqual({ ok: false, tooLarge });
+  });
+});
+
+describe("packByBytes", () => {
+  const item = (n: number) => ({ id: `e${n}`, pad: "x".repeat(90) });
+  it.each([
+    ["nothing", 0, 64_000],
+    ["one", 1, 64_000],
+    ["a thousand in 64 KB packs", 1000, 64_000],
+    ["a thousand in 1 KB packs", 1000, 1_000],
+  ])("%s: every item once, in order, each pack within the bound", (_name, count, max) => {
+    const items = Array.from({ length: count }, (_, i) => item(i));
+    const packs = packByBytes(items, max);
+    expect(packs.flat()).toEqual(items);
+    for (const pack of packs) {
+      expect(pack.length).toBeGreaterThan(0);
+      expect(jsonBytes(pack)).toBeLessThanOrEqual(max);
+    }
+    // Greedy: a pack ends only where the next item would not fit.
+    for (let i = 0; i + 1 < packs.length; i++) expect(jsonBytes([...packs[i]!, packs[i + 1]![0]])).toBeGreaterThan(max);
+  });
+
+  it("an item larger than the bound travels alone", () => {
+    const packs = packByBytes([item(1), { id: "big", pad: "y".repeat(5_000) }, item(2)], 1_000);
+    expect(packs.map((p) => p.length)).toEqual([1, 1, 1]);
   });
 });

@@ -17,6 +17,8 @@ import {
   whsec,
 } from "./provider-signers.ts";
 import { SELF } from "cloudflare:test";
+import { enqueueProviderEvents } from "../../src/api/provider-webhooks.ts";
+import { normalize as normalizeSendgrid } from "../../src/webhooks/sendgrid.ts";
 
 const hook = (provider: string, account: string, init: RequestInit) => SELF.fetch(`${BASE}/v1/webhooks/${provider}/${account}`, init);
 
@@ -167,6 +169,29 @@ describe("SendGrid", () => {
     const message = await waitForStatus(sent.body.id, "delivered");
     expect(message.events.map((e: { id: string }) => e.id)).toContain(`sendgrid:${delivered.sg_event_id}`);
     expect(message.external).toBeUndefined();
+  });
+});
+
+describe("packing", () => {
+  it("a 1,000-event SendGrid batch goes out in a few sendBatch calls, every event once, within the queue's limits", async () => {
+    const batch = Array.from({ length: 1000 }, (_, i) =>
+      sendgridEvent(`p${i}-${unique()}@example.com`, i % 3 ? "delivered" : "open", { useragent: "Mozilla/5.0", ip: "192.0.2.1" }),
+    );
+    const result = await normalizeSendgrid(batch, { account: "acct_pack", receivedAt: new Date().toISOString() });
+    if (!result.ok) throw new Error(JSON.stringify(result.issues));
+    expect(result.events).toHaveLength(1000);
+    const calls: Array<Array<{ body: { kind: string; events: Array<{ id: string }> } }>> = [];
+    const queue = { sendBatch: async (messages: (typeof calls)[number]) => void calls.push(messages) } as unknown as Queue;
+    await enqueueProviderEvents(queue, result.events);
+    expect(calls.length).toBeGreaterThan(0);
+    expect(calls.length).toBeLessThanOrEqual(4);
+    const sent = calls.flat().flatMap((m) => m.body.events.map((e) => e.id));
+    expect(sent.sort()).toEqual(result.events.map((e) => e.id).sort());
+    for (const call of calls) {
+      expect(call.length).toBeLessThanOrEqual(100);
+      expect(new TextEncoder().encode(JSON.stringify(call.map((m) => m.body))).length).toBeLessThanOrEqual(256_000);
+      for (const m of call) expect(new TextEncoder().encode(JSON.stringify(m.body)).length).toBeLessThanOrEqual(64_000);
+    }
   });
 });
 
