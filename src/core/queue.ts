@@ -56,14 +56,15 @@ export function packByBytes<T>(items: readonly T[], maxBytes = PACK_MAX_BYTES): 
   let pack: T[] = [];
   let bytes = 2;
   for (const item of items) {
-    const size = jsonBytes(item) + 1;
-    if (pack.length > 0 && bytes + size > maxBytes) {
+    const size = jsonBytes(item);
+    // A comma before every item but a pack's first.
+    if (pack.length > 0 && bytes + 1 + size > maxBytes) {
       packs.push(pack);
       pack = [];
       bytes = 2;
     }
+    bytes += (pack.length > 0 ? 1 : 0) + size;
     pack.push(item);
-    bytes += size;
   }
   if (pack.length > 0) packs.push(pack);
   return packs;
