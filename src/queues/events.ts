@@ -8,6 +8,27 @@ import type { ApplyResult } from "../state/types.ts";
 /** One message of the events queue: a canonical event (bridge, mail feedback, Twilio) or a pack of provider events. */
 export type EventsQueueBody = CanonicalEvent | ProviderEventPack;
 
+/**
+ * Events of one pack in flight at once. A batch holds up to 100 packs of ~100 events: all at once
+ * would be 10,000 Durable Object calls leaving one invocation together, starving everything else
+ * the isolate does; a few dozen per pack keep every message's object busy without a stampede.
+ */
+const EVENTS_IN_FLIGHT = 16;
+
+/** `fn` over `items`, at most `limit` at a time; rejects with the first failure once all settled. */
+async function inTurn<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const failures: unknown[] = [];
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++]!;
+      await fn(item).catch((error: unknown) => failures.push(error));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failures.length > 0) throw failures[0];
+}
+
 function isPack(body: EventsQueueBody): body is ProviderEventPack {
   return (body as ProviderEventPack).kind === "provider-events";
 }
@@ -23,7 +44,7 @@ export async function consumeEvents(batch: MessageBatch<EventsQueueBody>, env: E
     batch.messages.map(async (message) => {
       const body = message.body;
       try {
-        if (isPack(body)) await Promise.all(body.events.map((event) => applyProviderEvent(env, event)));
+        if (isPack(body)) await inTurn(body.events, EVENTS_IN_FLIGHT, (event) => applyProviderEvent(env, event));
         else await applyCanonical(env, body);
         message.ack();
       } catch (err) {
