@@ -9,24 +9,27 @@ import type { ApplyResult } from "../state/types.ts";
 export type EventsQueueBody = CanonicalEvent | ProviderEventPack;
 
 /**
- * Events of one pack in flight at once. A batch holds up to 100 packs of ~100 events: all at once
- * would be 10,000 Durable Object calls leaving one invocation together, starving everything else
- * the isolate does; a few dozen per pack keep every message's object busy without a stampede.
+ * Provider events in flight at once per batch. A batch holds up to 100 packs of ~100 events: all
+ * at once would be 10,000 Durable Object calls leaving one invocation together and starving
+ * everything else its isolate does (the local runtime stopped answering HTTP); a few dozen keep
+ * every object busy without a stampede.
  */
-const EVENTS_IN_FLIGHT = 16;
+const EVENTS_IN_FLIGHT = 128;
 
-/** `fn` over `items`, at most `limit` at a time; rejects with the first failure once all settled. */
-async function inTurn<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  const failures: unknown[] = [];
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++]!;
-      await fn(item).catch((error: unknown) => failures.push(error));
+/** At most `limit` calls of the returned function's work running at once, the rest waiting in order. */
+function limiter(limit: number) {
+  let running = 0;
+  const waiting: Array<() => void> = [];
+  return async <T>(work: () => Promise<T>): Promise<T> => {
+    if (running >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
+    running++;
+    try {
+      return await work();
+    } finally {
+      running--;
+      waiting.shift()?.();
     }
   };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (failures.length > 0) throw failures[0];
 }
 
 function isPack(body: EventsQueueBody): body is ProviderEventPack {
@@ -40,11 +43,12 @@ function isPack(body: EventsQueueBody): body is ProviderEventPack {
  * its events failed: the ones that were applied are duplicates the second time, nothing more.
  */
 export async function consumeEvents(batch: MessageBatch<EventsQueueBody>, env: Env): Promise<void> {
+  const slot = limiter(EVENTS_IN_FLIGHT);
   await Promise.all(
     batch.messages.map(async (message) => {
       const body = message.body;
       try {
-        if (isPack(body)) await inTurn(body.events, EVENTS_IN_FLIGHT, (event) => applyProviderEvent(env, event));
+        if (isPack(body)) await Promise.all(body.events.map((event) => slot(() => applyProviderEvent(env, event))));
         else await applyCanonical(env, body);
         message.ack();
       } catch (err) {
