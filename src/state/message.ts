@@ -145,11 +145,15 @@ export class MessageDO extends DurableObject<Env> {
       });
       return { action: "skip", reason: "suppressed" };
     }
-    const attempt = row.attempts + 1;
+    // The suppression check awaited: an event may have moved the message meanwhile (a provider's
+    // `delivered` that outran our own send), and `sending` must not write over it.
+    const current = this.row()!;
+    if (stateRank[current.status] >= stateRank.accepted) return { action: "skip", reason: "done" };
+    const attempt = current.attempts + 1;
     const now = new Date().toISOString();
     this.ctx.storage.transactionSync(() => {
       this.sql.exec(`UPDATE message SET attempts = ? WHERE id = ?`, attempt, row.id);
-      this.record(row, {
+      this.record(current, {
         id: `${row.id}:attempt:${attempt}`,
         type: "sending",
         occurredAt: now,
