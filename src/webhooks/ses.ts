@@ -80,30 +80,17 @@ export function stringToSign(message: SnsMessage): string {
     .join("");
 }
 
-/** https, an SNS host, no credentials or port, a `.pem` path: where AWS serves signing certificates. */
-export function certUrlAllowed(url: string, hostPattern: RegExp = SNS_CERT_HOST): boolean {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return false;
-  }
-  return (
-    parsed.protocol === "https:" &&
-    !parsed.username &&
-    !parsed.password &&
-    !parsed.port &&
-    hostPattern.test(parsed.hostname) &&
-    parsed.pathname.endsWith(".pem")
-  );
-}
-
 /**
  * Where an SNS message may send us (a certificate to fetch, a subscription to confirm): no
  * credentials; the origin SNS's own (https, an SNS host, no port) unless `originPattern` says
  * otherwise (the local sandbox); a certificate's path ends `.pem`.
  */
-export function snsUrlAllowed(url: string, kind: "cert" | "subscribe", originPattern?: RegExp): boolean {
+export function snsUrlAllowed(
+  url: string,
+  kind: "cert" | "subscribe",
+  originPattern?: RegExp,
+  hostPattern: RegExp = SNS_CERT_HOST,
+): boolean {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -113,7 +100,12 @@ export function snsUrlAllowed(url: string, kind: "cert" | "subscribe", originPat
   if (parsed.username || parsed.password) return false;
   if (kind === "cert" && !parsed.pathname.endsWith(".pem")) return false;
   if (originPattern) return originPattern.test(parsed.origin);
-  return parsed.protocol === "https:" && !parsed.port && SNS_CERT_HOST.test(parsed.hostname);
+  return parsed.protocol === "https:" && !parsed.port && hostPattern.test(parsed.hostname);
+}
+
+/** https, an SNS host, no credentials or port, a `.pem` path: where AWS serves signing certificates. */
+export function certUrlAllowed(url: string, hostPattern: RegExp = SNS_CERT_HOST): boolean {
+  return snsUrlAllowed(url, "cert", undefined, hostPattern);
 }
 
 export function topicAllowed(arn: string, topicArns: readonly string[]): boolean {
