@@ -6,6 +6,7 @@ interface __BaseEnv_Env {
 	SEND_EMAIL: Queue;
 	SEND_SMS: Queue;
 	EVENTS: Queue;
+	WEBHOOKS: Queue;
 	SOFT_BOUNCE_LIMIT: "3";
 	EMAIL_MAX_AGE_SECONDS: "172800";
 	DOH_URL: "https://cloudflare-dns.com/dns-query";
@@ -32,6 +33,8 @@ interface __BaseEnv_Env {
 	EMAIL_RETRY_BASE_SECONDS: string;
 	SMS_CONFIG: string;
 	SMS_DLR_WAIT_SECONDS: string;
+	WEBHOOK_DEV_HOSTS?: string;
+	WEBHOOK_RETENTION_DAYS?: string;
 	MESSAGE: DurableObjectNamespace<import("./src/index").MessageDO>;
 	RECIPIENT: DurableObjectNamespace<import("./src/index").RecipientDO>;
 	ACCOUNT: DurableObjectNamespace<import("./src/index").AccountDO>;
@@ -41,18 +44,20 @@ interface __BaseEnv_Env {
 	DIRECTORY: DurableObjectNamespace<import("./src/index").DirectoryDO>;
 	LIMITER: DurableObjectNamespace<import("./src/index").LimiterDO>;
 	REPLAYS: DurableObjectNamespace<import("./src/index").ReplayDO>;
+	WEBHOOK_ENDPOINTS: DurableObjectNamespace<import("./src/index").EndpointDO>;
 	BRIDGE?: DurableObjectNamespace<import("./src/index").BridgeContainer>;
 }
 declare namespace Cloudflare {
 	interface GlobalProps {
 		mainModule: typeof import("./src/index");
-		durableNamespaces: "MessageDO" | "RecipientDO" | "AccountDO" | "TokenDO" | "RefDO" | "BridgeContainer" | "ConfigDO" | "DirectoryDO" | "LimiterDO" | "ReplayDO";
+		durableNamespaces: "MessageDO" | "RecipientDO" | "AccountDO" | "TokenDO" | "RefDO" | "BridgeContainer" | "ConfigDO" | "DirectoryDO" | "LimiterDO" | "ReplayDO" | "EndpointDO";
 	}
 	interface ProductionEnv {
 		SEND_PUSH: Queue;
 		SEND_EMAIL: Queue;
 		SEND_SMS: Queue;
 		EVENTS: Queue;
+		WEBHOOKS: Queue;
 		SOFT_BOUNCE_LIMIT: "3";
 		EMAIL_MAX_AGE_SECONDS: "172800";
 		DOH_URL: "https://cloudflare-dns.com/dns-query";
@@ -79,6 +84,8 @@ declare namespace Cloudflare {
 		EMAIL_RETRY_BASE_SECONDS: string;
 		SMS_CONFIG: string;
 		SMS_DLR_WAIT_SECONDS: string;
+		WEBHOOK_DEV_HOSTS?: string;
+		WEBHOOK_RETENTION_DAYS?: string;
 		MESSAGE: DurableObjectNamespace<import("./src/index").MessageDO>;
 		RECIPIENT: DurableObjectNamespace<import("./src/index").RecipientDO>;
 		ACCOUNT: DurableObjectNamespace<import("./src/index").AccountDO>;
@@ -88,6 +95,7 @@ declare namespace Cloudflare {
 		DIRECTORY: DurableObjectNamespace<import("./src/index").DirectoryDO>;
 		LIMITER: DurableObjectNamespace<import("./src/index").LimiterDO>;
 		REPLAYS: DurableObjectNamespace<import("./src/index").ReplayDO>;
+		WEBHOOK_ENDPOINTS: DurableObjectNamespace<import("./src/index").EndpointDO>;
 		BRIDGE: DurableObjectNamespace<import("./src/index").BridgeContainer>;
 	}
 	interface Env extends __BaseEnv_Env {}

@@ -2,12 +2,15 @@ import { app } from "./api/app.ts";
 import { ingestFeedbackEmail } from "./api/feedback-email.ts";
 import { consumeDeadEvents, consumeEvents, type EventsQueueBody } from "./queues/events.ts";
 import { consumeDeadSends, consumeSends } from "./queues/send.ts";
+import { consumeWebhooks } from "./queues/webhooks.ts";
+import type { WebhooksQueueBody } from "./state/emit.ts";
 import type { QueuedSend } from "./state/types.ts";
 
 export { BridgeContainer } from "./containers/bridge.ts";
 export { AccountDO } from "./state/account.ts";
 export { ConfigDO } from "./state/config.ts";
 export { DirectoryDO } from "./state/directory.ts";
+export { EndpointDO } from "./state/endpoint.ts";
 export { LimiterDO } from "./state/limiter.ts";
 export { ReplayDO } from "./state/replay.ts";
 export { MessageDO } from "./state/message.ts";
@@ -35,6 +38,7 @@ export default {
     if (/send-(push|email|sms)$/.test(name)) return consumeSends(batch as MessageBatch<QueuedSend>, env);
     if (name.endsWith("events-dlq")) return consumeDeadEvents(batch as MessageBatch<EventsQueueBody>, env);
     if (name.endsWith("events")) return consumeEvents(batch as MessageBatch<EventsQueueBody>, env);
+    if (name.endsWith("webhooks")) return consumeWebhooks(batch as MessageBatch<WebhooksQueueBody>, env);
     console.error(JSON.stringify({ msg: "no consumer for queue", queue: name }));
     batch.retryAll();
   },

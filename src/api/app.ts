@@ -19,6 +19,7 @@ import { emailSettings, providers, push, smsSettings } from "./settings.ts";
 import type { AppEnv } from "./types.ts";
 import { webhooks } from "./webhooks.ts";
 import { providerWebhooks } from "./provider-webhooks.ts";
+import { webhookEndpoints } from "./webhook-endpoints.ts";
 
 export const app = new Hono<AppEnv>();
 
@@ -39,6 +40,7 @@ app.use("/v1/providers/*", scoped("config:write"));
 app.use("/v1/domains/*", scoped("config:write"));
 app.use("/v1/api-keys/*", scoped("keys:write"));
 app.use("/v1/audit/*", scoped("read"));
+app.use("/v1/webhook-endpoints/*", scoped("config:write"));
 app.route("/v1/messages", messages);
 app.route("/v1/suppressions", suppressions);
 app.route("/v1/stats", stats);
@@ -50,6 +52,7 @@ app.route("/v1/providers", providers);
 app.route("/v1/domains", domains);
 app.route("/v1/api-keys", apiKeys);
 app.route("/v1/audit", audit);
+app.route("/v1/webhook-endpoints", webhookEndpoints);
 app.route("/v1/admin", admin);
 app.route("/v1/webhooks", webhooks);
 app.route("/v1/webhooks", providerWebhooks);

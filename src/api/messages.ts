@@ -1,7 +1,9 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { batchRequest } from "../core/schema.ts";
-import { messageStub } from "../state/stubs.ts";
+import type { EndpointInfo } from "../core/webhook-endpoint.ts";
+import type { DeliveryView } from "../state/endpoint.ts";
+import { configStub, endpointStub, messageStub } from "../state/stubs.ts";
 import { acceptMessage } from "./accept.ts";
 import { limitBody } from "./body.ts";
 import { ApiError, readJson, validationError } from "../core/http.ts";
@@ -63,4 +65,19 @@ export const messages = new Hono<AppEnv>()
     const message = z.uuid().safeParse(id).success ? await messageStub(c.env, c.get("account"), id).get() : null;
     if (!message) throw new ApiError(404, "not_found", `no message ${id}`);
     return c.json(message);
+  })
+  .get("/:id/deliveries", async (c) => {
+    const id = c.req.param("id");
+    const account = c.get("account");
+    const message = z.uuid().safeParse(id).success ? await messageStub(c.env, account, id).get() : null;
+    if (!message) throw new ApiError(404, "not_found", `no message ${id}`);
+    // Every endpoint of the account (at most MAX_ENDPOINTS_PER_ACCOUNT), each asked for this message's events.
+    const endpoints = (await configStub(c.env, account).listEndpoints(account)) as EndpointInfo[];
+    const perEndpoint = await Promise.all(
+      endpoints.map(async (e) => {
+        const deliveries = (await endpointStub(c.env, account, e.id).deliveriesOf(id)) as DeliveryView[];
+        return deliveries.map((d) => ({ endpointId: e.id, url: e.url, ...d }));
+      }),
+    );
+    return c.json({ data: perEndpoint.flat() });
   });

@@ -3,6 +3,7 @@ import { optOutKey, senderKey } from "../core/sms/account.ts";
 import { accountRuntime } from "../state/config-read.ts";
 import { moKeyword, type Keyword } from "../core/sms/keywords.ts";
 import type { InboundSms } from "../state/account.ts";
+import { emitEvents } from "../state/emit.ts";
 import { accountStub, recipientStub } from "../state/stubs.ts";
 
 export type MoInput = { id: string; route: string; provider: string; from: string; to: string; body: string; receivedAt: string };
@@ -48,6 +49,8 @@ export async function ingestMo(env: Env, account: string, mo: MoInput, options: 
     replyId = reply.body.id;
   }
   const entry: InboundSms = { ...mo, keyword, replyId: replyId ?? null };
+  // Emitted before the inbox records it: a retry after a crash emits the same id again, never nothing.
+  await emitEvents(env, account, [{ type: "sms.inbound", timestamp: new Date().toISOString(), data: entry }]);
   const fresh = await inbox.recordInbound(entry);
   return { outcome: fresh ? "recorded" : "duplicate", keyword, ...(replyId ? { replyId } : {}) };
 }

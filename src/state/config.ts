@@ -6,6 +6,8 @@ import { masked } from "../core/config/sections.ts";
 import { MAX_DOMAINS_PER_ACCOUNT, type DomainInfo, type DomainPublicKey, type DomainRecord, type DomainStatus } from "../core/domains.ts";
 import { keyRing, open, seal, sealedWith, type KeyRing } from "../core/config/secrets.ts";
 import { seedAccounts } from "../core/config/seed.ts";
+import type { DisabledReason, EndpointCreate, EndpointInfo, EndpointPatch, EndpointTarget } from "../core/webhook-endpoint.ts";
+import { WebhookEndpoints } from "./webhook-endpoints.ts";
 
 export type AccountInfo = { id: string; name: string; createdAt: string; disabled: boolean };
 export type KeyRecord = {
@@ -56,6 +58,7 @@ export class ConfigDO extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   private ring?: Promise<KeyRing>;
   private seeded = false;
+  private readonly endpoints: WebhookEndpoints;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -72,6 +75,7 @@ export class ConfigDO extends DurableObject<Env> {
         seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL, change TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS seeded (account TEXT PRIMARY KEY);
     `);
+    this.endpoints = new WebhookEndpoints(ctx.storage, () => this.keys());
   }
 
   private keys(): Promise<KeyRing> {
@@ -425,6 +429,60 @@ export class ConfigDO extends DurableObject<Env> {
       this.audit(actor, "domain.delete", domain, { status: before.status, selectors: before.keys.map((k) => k.selector) });
     });
     return true;
+  }
+
+  // ── Webhook endpoints (webhook-endpoints.ts) ──
+
+  private auditBy(actor: Actor) {
+    return (action: string, target: string, change: unknown) => this.audit(actor, action, target, change);
+  }
+
+  async createEndpoint(account: string, id: string, input: EndpointCreate, secret: string, actor: Actor): Promise<EndpointInfo | "limit" | "no_account"> {
+    await this.seed(account);
+    if (!this.info_()) return "no_account";
+    return this.endpoints.create(account, id, input, secret, this.auditBy(actor));
+  }
+
+  async listEndpoints(account: string): Promise<EndpointInfo[]> {
+    await this.seed(account);
+    return this.endpoints.list();
+  }
+
+  async getEndpoint(account: string, id: string): Promise<EndpointInfo | null> {
+    await this.seed(account);
+    return this.endpoints.get(id);
+  }
+
+  /** Every endpoint's filter, for the fan-out of events (read fresh once per account per batch). */
+  async endpointFilters(account: string) {
+    await this.seed(account);
+    return this.info_()?.disabled ? [] : this.endpoints.filters();
+  }
+
+  /** One endpoint with its secrets opened, for its EndpointDO; null when it is gone. */
+  async endpointTarget(account: string, id: string): Promise<EndpointTarget | null> {
+    await this.seed(account);
+    return this.endpoints.target(account, id);
+  }
+
+  async updateEndpoint(account: string, id: string, patch: EndpointPatch, actor: Actor): Promise<EndpointInfo | null> {
+    await this.seed(account);
+    return this.endpoints.update(id, patch, this.auditBy(actor));
+  }
+
+  async disableEndpoint(account: string, id: string, reason: DisabledReason, at: string): Promise<boolean> {
+    await this.seed(account);
+    return this.endpoints.disable(id, reason, at, this.auditBy("webhooks"));
+  }
+
+  async deleteEndpoint(account: string, id: string, actor: Actor): Promise<boolean> {
+    await this.seed(account);
+    return this.endpoints.delete(id, this.auditBy(actor));
+  }
+
+  async rotateEndpointSecret(account: string, id: string, fresh: string, actor: Actor): Promise<EndpointInfo | null> {
+    await this.seed(account);
+    return this.endpoints.rotate(account, id, fresh, this.auditBy(actor));
   }
 
   async auditLog(account: string, cursor: number | null, limit: number): Promise<AuditPage> {

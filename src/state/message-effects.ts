@@ -1,9 +1,11 @@
 /**
  * What a MessageDO's state changes set off elsewhere: enqueueing the send, counting, the
- * recipient's suppression, and the RefDOs that lead receipts back. Each is written to the
+ * recipient's suppression, the RefDOs that lead receipts back, and the event stream out. Each is written to the
  * outbox with the change and performed after it (src/state/outbox.ts).
  */
 import type { Channel } from "../core/model.ts";
+import type { WebhookEvent } from "../core/webhook-events.ts";
+import { emitEvents } from "./emit.ts";
 import { counterStub, recipientStub, refStub } from "./stubs.ts";
 import type { EffectInput, QueuedSend, RefMapping } from "./types.ts";
 
@@ -12,7 +14,8 @@ export type MessageEffect =
   | { kind: "enqueue"; job: QueuedSend }
   | { kind: "count"; account: string; channel: Channel; outcome: string; at: string }
   | { kind: "recipient"; input: EffectInput }
-  | { kind: "ref"; provider: string; providerMessageId: string; mapping: RefMapping };
+  | { kind: "ref"; provider: string; providerMessageId: string; mapping: RefMapping }
+  | { kind: "webhook"; account: string; events: WebhookEvent[] };
 
 /** `message`: the MessageDO's own row, read when the effect runs. */
 export async function performEffect(env: Env, effect: MessageEffect, message: { id: string; channel: Channel } | undefined): Promise<void> {
@@ -29,6 +32,9 @@ export async function performEffect(env: Env, effect: MessageEffect, message: { 
       return;
     case "recipient":
       await recipientStub(env, effect.input.account, effect.input.channel, effect.input.recipientKey).applyEffect(effect.input);
+      return;
+    case "webhook":
+      await emitEvents(env, effect.account, effect.events);
       return;
   }
 }

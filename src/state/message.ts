@@ -4,6 +4,7 @@ import { nextState } from "../core/state.ts";
 import { recipientEffect } from "../core/suppression.ts";
 import { stateRank, type Channel, type DeliveryState, type SuppressionReason } from "../core/model.ts";
 import type { SendRequest } from "../core/schema.ts";
+import { messageEventType } from "../core/webhook-events.ts";
 import { optOutKey } from "../core/sms/account.ts";
 import { performEffect, type MessageEffect } from "./message-effects.ts";
 import { Meta } from "./meta.ts";
@@ -107,14 +108,16 @@ export class MessageDO extends DurableObject<Env> {
         input.bodyHash,
         JSON.stringify(request),
       );
-      this.timeline.add({
+      const event: TimelineEvent = {
         id: `${input.id}:${status}`,
         type: status,
         occurredAt: now,
         receivedAt: now,
         provider: "lasthop",
         detail: suppression ? { reason: suppression.reason, since: suppression.at } : {},
-      });
+      };
+      this.timeline.add(event);
+      this.emit(this.row()!, event, status);
       this.outbox.push({ kind: "count", account: input.account, channel: request.channel, outcome: status, at: now });
       // Opt-out confirmations and HELP answers reach a recipient who opted out: they are the reply.
       if (input.bypassSuppression) this.meta.set("bypass_suppression", "1");
@@ -205,14 +208,16 @@ export class MessageDO extends DurableObject<Env> {
           JSON.stringify({ external: true, provider: input.provider, providerMessageId: input.providerMessageId }),
         );
         this.meta.set("external", input.provider);
-        this.timeline.add({
+        const first: TimelineEvent = {
           id: `${input.id}:external`,
           type: "accepted",
           occurredAt: event.occurredAt,
           receivedAt: now,
           provider: input.provider,
           detail: { external: true, providerMessageId: input.providerMessageId },
-        });
+        };
+        this.timeline.add(first);
+        this.emit(this.row()!, first, "accepted");
         this.outbox.push({ kind: "count", account: input.account, channel: input.channel, outcome: "accepted", at: now });
       });
     }
@@ -283,6 +288,7 @@ export class MessageDO extends DurableObject<Env> {
     if (next !== row.status) {
       this.outbox.push({ kind: "count", account: row.account, channel: row.channel, outcome: next, at: event.receivedAt });
     }
+    this.emit(row, event, next);
     // Parts, receipts and the receipt deadline are our own sends' bookkeeping.
     if (row.channel === "sms" && !this.meta.get("external")) {
       const waitSeconds = Number(this.env.SMS_DLR_WAIT_SECONDS ?? 0);
@@ -305,6 +311,45 @@ export class MessageDO extends DurableObject<Env> {
       });
     }
     return next;
+  }
+
+  /**
+   * The event stream out: a timeline event that is sent (not `sending`, `inbound`, `resubscribed`)
+   * goes into the outbox with a summary of its message, in the transaction that records it. Its
+   * id is the timeline event's (prefixed with the message id when it does not start with it), so
+   * it is the same however often the outbox or a receiver retries.
+   */
+  private emit(row: MessageRow, event: TimelineEvent, status: DeliveryState): void {
+    const type = messageEventType(event.type);
+    if (!type) return;
+    const request = JSON.parse(row.request) as Partial<SendRequest> & { external?: boolean };
+    const external = this.meta.get("external");
+    this.outbox.push({
+      kind: "webhook",
+      account: row.account,
+      events: [
+        {
+          type,
+          timestamp: event.receivedAt,
+          data: {
+            id: event.id.startsWith(row.id) ? event.id : `${row.id}:${event.id}`,
+            provider: event.provider,
+            occurredAt: event.occurredAt,
+            receivedAt: event.receivedAt,
+            detail: event.detail,
+            message: {
+              id: row.id,
+              channel: row.channel,
+              to: row.recipient,
+              status,
+              tags: (request as { tags?: string[] }).tags ?? [],
+              ...(request.metadata ? { metadata: request.metadata } : {}),
+              ...(external ? { external: { provider: external } } : {}),
+            },
+          },
+        },
+      ],
+    });
   }
 
   /** One alarm serves the outbox and the receipt deadline: keep the earlier of the two. */

@@ -17,4 +17,8 @@ export class Meta {
   set(key: string, value: string): void {
     this.sql.exec(`INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value);
   }
+
+  delete(key: string): void {
+    this.sql.exec(`DELETE FROM meta WHERE key = ?`, key);
+  }
 }

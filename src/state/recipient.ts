@@ -1,6 +1,8 @@
 import { DurableObject } from "cloudflare:workers";
 import { softBounceLimitReached } from "../core/suppression.ts";
 import type { SuppressionReason } from "../core/model.ts";
+import type { WebhookEvent } from "../core/webhook-events.ts";
+import { emitEvents } from "./emit.ts";
 import { accountStub } from "./stubs.ts";
 import type { EffectInput, RecipientTarget, SuppressionEntry } from "./types.ts";
 
@@ -50,6 +52,8 @@ export class RecipientDO extends DurableObject<Env> {
     const existing = await this.check();
     if (existing && !replace) {
       await accountStub(this.env, entry.account).indexSuppression(existing);
+      // The same event again (an outbox retry): finish what its first call may not have reached.
+      if (entry.sourceEventId && existing.sourceEventId === entry.sourceEventId) await this.announce(entry.account, "recipient.suppressed", existing);
       return existing;
     }
     const { account, ...stored } = entry;
@@ -65,12 +69,38 @@ export class RecipientDO extends DurableObject<Env> {
       stored.messageId ?? null,
     );
     await accountStub(this.env, account).indexSuppression(stored);
+    await this.announce(account, "recipient.suppressed", stored);
     return stored;
+  }
+
+  /**
+   * Tells the account's webhook endpoints. The id is fixed by the entry (its time), so a retry
+   * announces the same event and no endpoint gets it twice.
+   */
+  private announce(account: string, type: "recipient.suppressed" | "recipient.unsuppressed", entry: SuppressionEntry): Promise<void> {
+    const now = new Date().toISOString();
+    const event: WebhookEvent = {
+      type,
+      timestamp: now,
+      data: {
+        id: `${entry.channel}:${entry.recipientKey}:${type === "recipient.suppressed" ? "suppressed" : "unsuppressed"}:${entry.at}`,
+        channel: entry.channel,
+        recipient: entry.recipient,
+        reason: entry.reason,
+        at: type === "recipient.suppressed" ? entry.at : now,
+        ...(entry.messageId ? { messageId: entry.messageId } : {}),
+        ...(entry.sourceEventId ? { sourceEventId: entry.sourceEventId } : {}),
+      },
+    };
+    return emitEvents(this.env, account, [event]);
   }
 
   /** Lifts the suppression and starts the soft-bounce count afresh. */
   async unsuppress(target: RecipientTarget): Promise<boolean> {
-    const existed = (await this.check()) !== null;
+    const entry = await this.check();
+    const existed = entry !== null;
+    // Announced before the entry goes: a crash between the two repeats the same announcement.
+    if (entry) await this.announce(target.account, "recipient.unsuppressed", entry);
     this.sql.exec(`DELETE FROM suppression`);
     this.sql.exec(`DELETE FROM soft_bounce`);
     await accountStub(this.env, target.account).unindexSuppression(target.channel, target.recipientKey);

@@ -74,3 +74,8 @@ export const REPLAY_SHARDS = 16;
 export function replayStub(env: Pick<Env, "REPLAYS">, account: string, provider: string, key: string) {
   return env.REPLAYS.get(env.REPLAYS.idFromName(`${account}:${provider}:${counterShard(key) % REPLAY_SHARDS}`));
 }
+
+/** One webhook endpoint's deliveries (its configuration is in the account's ConfigDO). */
+export function endpointStub(env: Pick<Env, "WEBHOOK_ENDPOINTS">, account: string, endpointId: string) {
+  return env.WEBHOOK_ENDPOINTS.get(env.WEBHOOK_ENDPOINTS.idFromName(`${account}:webhook:${endpointId}`));
+}
