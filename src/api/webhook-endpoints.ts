@@ -23,9 +23,11 @@ import { configStub, endpointStub } from "../state/stubs.ts";
 import { limitBody } from "./body.ts";
 import type { AppEnv } from "./types.ts";
 
-function allowedUrl(env: Env, url: string): void {
-  const verdict = checkEndpointUrl(url, parseDevHosts(env.WEBHOOK_DEV_HOSTS));
+/** The URL as it will be fetched (WHATWG-normalised), or 422. */
+function allowedUrl(env: Env, url: string): string {
+  const verdict = checkEndpointUrl(url.trim(), parseDevHosts(env.WEBHOOK_DEV_HOSTS));
   if (!verdict.ok) throw new ApiError(422, verdict.code, verdict.message, [{ path: "url", code: verdict.code, message: verdict.message }]);
+  return verdict.url.href;
 }
 
 async function body<T>(c: { req: { raw: Request; text(): Promise<string> } }, schema: z.ZodType<T>): Promise<T> {
@@ -62,8 +64,8 @@ export const webhookEndpoints = new Hono<AppEnv>()
     return c.json({ data: (await configStub(c.env, account).listEndpoints(account)) as EndpointInfo[] });
   })
   .post("/", limitBody, async (c) => {
-    const input = await body(c, endpointCreate);
-    allowedUrl(c.env, input.url);
+    const parsed = await body(c, endpointCreate);
+    const input = { ...parsed, url: allowedUrl(c.env, parsed.url) };
     const account = c.get("account");
     const secret = newEndpointSecret();
     const created = (await configStub(c.env, account).createEndpoint(account, newEndpointId(), input, secret, c.get("key").keyId)) as
@@ -80,8 +82,8 @@ export const webhookEndpoints = new Hono<AppEnv>()
   .patch("/:id", limitBody, async (c) => {
     const account = c.get("account");
     const { id } = await found(c.env, account, c.req.param("id"));
-    const patch = await body(c, endpointPatch);
-    if (patch.url !== undefined) allowedUrl(c.env, patch.url);
+    const parsed = await body(c, endpointPatch);
+    const patch = parsed.url === undefined ? parsed : { ...parsed, url: allowedUrl(c.env, parsed.url) };
     const updated = (await configStub(c.env, account).updateEndpoint(account, id, patch, c.get("key").keyId)) as EndpointInfo | null;
     if (!updated) throw new ApiError(404, "not_found", `no webhook endpoint ${id}`);
     return c.json(updated);
@@ -104,7 +106,7 @@ export const webhookEndpoints = new Hono<AppEnv>()
   .post("/:id/test", async (c) => {
     const account = c.get("account");
     const { id } = await found(c.env, account, c.req.param("id"));
-    const attempt = (await endpointStub(c.env, account, id).test(account, id)) as AttemptView | null;
+    const attempt = (await endpointStub(c.env, account, id).sendTest(account, id)) as AttemptView | null;
     if (!attempt) throw new ApiError(404, "not_found", `no webhook endpoint ${id}`);
     return c.json({ attempt });
   })

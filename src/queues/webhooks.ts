@@ -17,7 +17,11 @@ export async function consumeWebhooks(batch: MessageBatch<WebhooksQueueBody>, en
   await Promise.all(
     [...byAccount].map(async ([account, messages]) => {
       try {
-        await fanOut(env, account, messages.flatMap((m) => m.body.events));
+        await fanOut(
+          env,
+          account,
+          messages.flatMap((m) => m.body.events),
+        );
         for (const m of messages) m.ack();
       } catch (err) {
         console.error(JSON.stringify({ msg: "webhook fan-out failed", account, error: String(err) }));

@@ -437,7 +437,13 @@ export class ConfigDO extends DurableObject<Env> {
     return (action: string, target: string, change: unknown) => this.audit(actor, action, target, change);
   }
 
-  async createEndpoint(account: string, id: string, input: EndpointCreate, secret: string, actor: Actor): Promise<EndpointInfo | "limit" | "no_account"> {
+  async createEndpoint(
+    account: string,
+    id: string,
+    input: EndpointCreate,
+    secret: string,
+    actor: Actor,
+  ): Promise<EndpointInfo | "limit" | "no_account"> {
     await this.seed(account);
     if (!this.info_()) return "no_account";
     return this.endpoints.create(account, id, input, secret, this.auditBy(actor));

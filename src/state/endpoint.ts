@@ -119,7 +119,7 @@ export class EndpointDO extends DurableObject<Env> {
       for (const event of events) {
         const cursor = this.sql.exec(
           `INSERT OR IGNORE INTO delivery (event_id, type, message_id, payload, created_at, status, next_at, trigger)
-           VALUES (?, ?, ?, ?, ?, 'pending', ?, 'scheduled')`,
+           VALUES (?, ?, ?, ?, ?, 'pending', ?, 'scheduled') RETURNING event_id`,
           event.data.id,
           event.type,
           eventMessageId(event),
@@ -127,7 +127,7 @@ export class EndpointDO extends DurableObject<Env> {
           now,
           now,
         );
-        added += cursor.rowsWritten;
+        added += cursor.toArray().length;
       }
     });
     if (added > 0) await this.wake(now);
@@ -303,7 +303,12 @@ export class EndpointDO extends DurableObject<Env> {
     if (!raw) return;
     const notice = JSON.parse(raw) as Extract<WebhookEvent, { type: "endpoint.disabled" }>;
     const account = this.meta.get("account")!;
-    const changed = await configStub(this.env, account).disableEndpoint(account, notice.data.endpointId, notice.data.reason, notice.data.disabledAt);
+    const changed = await configStub(this.env, account).disableEndpoint(
+      account,
+      notice.data.endpointId,
+      notice.data.reason,
+      notice.data.disabledAt,
+    );
     if (changed) await emitEvents(this.env, account, [notice]);
     this.meta.delete("disabled_notice");
     this.meta.delete("failing_since");
@@ -325,7 +330,7 @@ export class EndpointDO extends DurableObject<Env> {
   }
 
   /** Sends a `test` event at once, outside the schedule (one attempt, never retried). */
-  async test(account: string, endpointId: string): Promise<AttemptView | null> {
+  async sendTest(account: string, endpointId: string): Promise<AttemptView | null> {
     this.identify(account, endpointId);
     const target = await configStub(this.env, account).endpointTarget(account, endpointId);
     if (!target) return null;
@@ -351,13 +356,15 @@ export class EndpointDO extends DurableObject<Env> {
   /** Every failed delivery of events made in [since, until) goes again, on a fresh schedule. */
   async recover(since: number, until: number): Promise<number> {
     const now = Date.now();
-    const n = this.sql.exec(
-      `UPDATE delivery SET status = 'pending', attempts = 0, next_at = ?, trigger = 'manual'
-       WHERE status = 'failed' AND trigger != 'test' AND created_at >= ? AND created_at < ?`,
-      now,
-      since,
-      until,
-    ).rowsWritten;
+    const n = this.sql
+      .exec(
+        `UPDATE delivery SET status = 'pending', attempts = 0, next_at = ?, trigger = 'manual'
+       WHERE status = 'failed' AND trigger != 'test' AND created_at >= ? AND created_at < ? RETURNING event_id`,
+        now,
+        since,
+        until,
+      )
+      .toArray().length;
     if (n > 0) await this.wake(now);
     return n;
   }
@@ -365,11 +372,13 @@ export class EndpointDO extends DurableObject<Env> {
   /** One event again (whatever its state), on a fresh schedule; false when this endpoint never had it. */
   async resend(eventId: string): Promise<boolean> {
     const now = Date.now();
-    const n = this.sql.exec(
-      `UPDATE delivery SET status = 'pending', attempts = 0, next_at = ?, trigger = 'manual' WHERE event_id = ? AND trigger != 'test'`,
-      now,
-      eventId,
-    ).rowsWritten;
+    const n = this.sql
+      .exec(
+        `UPDATE delivery SET status = 'pending', attempts = 0, next_at = ?, trigger = 'manual' WHERE event_id = ? AND trigger != 'test' RETURNING event_id`,
+        now,
+        eventId,
+      )
+      .toArray().length;
     if (n > 0) await this.wake(now);
     return n > 0;
   }
@@ -440,7 +449,9 @@ export class EndpointDO extends DurableObject<Env> {
     const due = this.sql.exec<{ t: number | null }>(`SELECT MIN(next_at) AS t FROM delivery WHERE status = 'pending'`).one().t;
     let at: number | null = due;
     if (due !== null && due <= now) {
-      const oldest = this.sql.exec<{ t: number | null }>(`SELECT MIN(at) AS t FROM attempt WHERE at > ? AND trigger != 'test'`, now - 1000).one().t;
+      const oldest = this.sql
+        .exec<{ t: number | null }>(`SELECT MIN(at) AS t FROM attempt WHERE at > ? AND trigger != 'test'`, now - 1000)
+        .one().t;
       at = oldest === null ? now : Math.max(now, oldest + 1000);
     }
     if (at === null) {

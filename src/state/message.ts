@@ -340,7 +340,8 @@ export class MessageDO extends DurableObject<Env> {
             message: {
               id: row.id,
               channel: row.channel,
-              to: row.recipient,
+              // In full (a device token, a push endpoint): the customer prunes dead ones by it.
+              to: external ? row.recipient : recipientOf(request as SendRequest),
               status,
               tags: (request as { tags?: string[] }).tags ?? [],
               ...(request.metadata ? { metadata: request.metadata } : {}),

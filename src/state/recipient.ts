@@ -53,7 +53,8 @@ export class RecipientDO extends DurableObject<Env> {
     if (existing && !replace) {
       await accountStub(this.env, entry.account).indexSuppression(existing);
       // The same event again (an outbox retry): finish what its first call may not have reached.
-      if (entry.sourceEventId && existing.sourceEventId === entry.sourceEventId) await this.announce(entry.account, "recipient.suppressed", existing);
+      if (entry.sourceEventId && existing.sourceEventId === entry.sourceEventId)
+        await this.announce(entry.account, "recipient.suppressed", existing);
       return existing;
     }
     const { account, ...stored } = entry;

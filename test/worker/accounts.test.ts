@@ -13,6 +13,7 @@ import { adminAccount, api, BASE, json, unique, webpush, type AdminAccount } fro
 import { sendgridSigner, vonageParams } from "./provider-signers.ts";
 import { SELF } from "cloudflare:test";
 import { installPushService } from "./push-service.ts";
+import { webhookEndpointRows } from "./webhook-isolation.ts";
 
 let push: ReturnType<typeof installPushService>;
 beforeEach(() => {
@@ -549,6 +550,7 @@ const ISOLATION: Record<string, Row> = {
     await expectUnchanged("/v1/push/webpush", a, made.body);
   },
   ...domainRows(),
+  ...webhookEndpointRows(),
   ...sectionRows("/v1/email/settings"),
   ...sectionRows("/v1/sms/settings"),
   ...sectionRows("/v1/push/apns"),
