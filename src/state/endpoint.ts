@@ -384,11 +384,15 @@ export class EndpointDO extends DurableObject<Env> {
   }
 
   async attempts(query: AttemptQuery): Promise<AttemptPage> {
-    const where = ["seq < ?"];
-    const args: unknown[] = [query.cursor ?? Number.MAX_SAFE_INTEGER];
-    if (query.status) where.push("result = ?"), args.push(query.status);
-    if (query.since !== undefined) where.push("at >= ?"), args.push(query.since);
-    if (query.until !== undefined) where.push("at < ?"), args.push(query.until);
+    const filters: Array<[string, unknown]> = [
+      ["seq < ?", query.cursor ?? Number.MAX_SAFE_INTEGER],
+      ["result = ?", query.status],
+      ["at >= ?", query.since],
+      ["at < ?", query.until],
+    ];
+    const used = filters.filter(([, value]) => value !== undefined);
+    const where = used.map(([clause]) => clause);
+    const args = used.map(([, value]) => value);
     const rows = this.sql
       .exec<AttemptRow & DeliveryRow>(
         `SELECT attempt.*, delivery.type, delivery.message_id FROM attempt JOIN delivery USING (event_id)
