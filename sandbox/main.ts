@@ -4,7 +4,8 @@
 // control server, under /sms/), and DNS over HTTPS (`/dns-query`, records published through
 // /_sandbox/dns/records) for sending domains, and the email and SMS providers' own webhook
 // senders (SendGrid, SES through SNS, Mailgun, Postmark, Resend, Standard Webhooks, Vonage:
-// /_sandbox/webhooks/*, provider-webhook-routes.ts).
+// /_sandbox/webhooks/*, provider-webhook-routes.ts), and a webhook receiver for lasthop's own
+// outbound events (/_sandbox/hooks/*, hook-routes.ts).
 // Run directly (`node sandbox/main.ts`) for local development, or call startSandbox() from tests.
 import type { Server } from "node:http";
 import type { ApnsKey } from "./apns-auth.ts";
@@ -15,6 +16,8 @@ import { dnsRoutes } from "./dns-routes.ts";
 import { DnsStore } from "./dns.ts";
 import { fcmRoutes } from "./fcm-routes.ts";
 import { FcmService } from "./fcm.ts";
+import { hookRoutes } from "./hook-routes.ts";
+import { HookStore, type HookLimits } from "./hooks.ts";
 import { close, listen, urlHost } from "./http.ts";
 import { OAuthService, type ServiceAccount } from "./oauth.ts";
 import { providerWebhookRoutes } from "./provider-webhook-routes.ts";
@@ -79,6 +82,8 @@ export type SandboxOptions = {
   holdMs?: number;
   /** SETTINGS_MAX_CONCURRENT_STREAMS the APNs server advertises. Default 500. */
   apnsMaxConcurrentStreams?: number;
+  /** The webhook receiver's caps (hooks, arrivals per hook, bytes kept, behaviours queued); tests lower them. */
+  hookLimits?: Partial<HookLimits>;
 };
 
 export type Sandbox = {
@@ -105,6 +110,8 @@ export type Sandbox = {
    * PUT /v1/providers/{provider}) and `emit` (also POST /_sandbox/webhooks/emit).
    */
   webhooks: ProviderWebhooks;
+  /** The webhook receiver: hooks that record what arrives at `${httpUrl}/_sandbox/hooks/<name>` (also /_sandbox/hooks). */
+  hooks: HookStore;
   close(): Promise<void>;
 };
 
@@ -140,6 +147,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     inboundUrl: opts.smsRestInboundUrl,
   });
   const webhooks = new ProviderWebhooks();
+  const hooks = new HookStore(opts.hookLimits);
   // Bad keys fail the start, before anything listens.
   for (const key of opts.apnsKeys ?? []) apns.registerKey(key);
   for (const account of opts.fcmServiceAccounts ?? []) oauth.registerServiceAccount(account);
@@ -150,6 +158,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     ...smsRoutes(smsc, smsRest),
     ...dnsRoutes(dns),
     ...providerWebhookRoutes(webhooks),
+    ...hookRoutes(hooks),
   ]);
 
   const closeAll = () =>
@@ -174,6 +183,8 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   oauth.setTokenUri(`${httpUrl}/oauth/token`);
   // SNS messages name the certificate and the subscription URL on the control server.
   webhooks.setOrigin(httpUrl);
+  // Receiving URLs and 3xx locations name the control server.
+  hooks.setOrigin(httpUrl);
 
   let closing: Promise<void> | null = null;
   return {
@@ -187,6 +198,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     dohUrl: `${httpUrl}/dns-query`,
     dns,
     webhooks,
+    hooks,
     close: () => (closing ??= closeAll()),
   };
 }
@@ -226,6 +238,9 @@ async function runFromCommandLine(): Promise<void> {
   console.log(`sandbox DNS (DoH JSON)  ${sandbox.dohUrl}  (records: POST ${sandbox.httpUrl}/_sandbox/dns/records)`);
   console.log(
     `sandbox provider hooks ${sandbox.httpUrl}/_sandbox/webhooks/emit  (credentials: GET ${sandbox.httpUrl}/_sandbox/webhooks/config; default target: PUT ${sandbox.httpUrl}/_sandbox/webhooks/target)`,
+  );
+  console.log(
+    `sandbox event receiver ${sandbox.httpUrl}/_sandbox/hooks/<name>  (make one: POST ${sandbox.httpUrl}/_sandbox/hooks {"name"}; read: GET …/<name>/received)`,
   );
 
   const stop = (signal: string) => {

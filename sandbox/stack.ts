@@ -46,6 +46,12 @@ export type StackOptions = SandboxOptions & {
    * key of "dev"); null leaves the providers unconfigured.
    */
   accountKey?: string | null;
+  /**
+   * With an `accountKey`: make the sandbox receiver "dev" and give that account an event endpoint
+   * at its URL (POST /v1/webhook-endpoints), so lasthop's outbound events can be watched arriving.
+   * Default true.
+   */
+  webhookReceiver?: boolean;
 };
 
 /** The dev account's SMS senders: MO and receipts addressed to them come back to it. */
@@ -60,6 +66,12 @@ export type Stack = {
    * Worker (where the sandbox posts); null when `accountKey` was null.
    */
   providerWebhooks: { account: string; urls: Record<WebhookProvider, string> } | null;
+  /**
+   * The sandbox receiver the account's event endpoint points at; `secret` only when the endpoint
+   * was made by this run (the API shows it once). null when off, without an accountKey, or when
+   * the Worker has no /v1/webhook-endpoints.
+   */
+  webhookReceiver: WebhookReceiver | null;
   bridgeUrl: string;
   sandbox: Sandbox;
   keys: DevKeys;
@@ -71,6 +83,11 @@ export type Stack = {
   restartBridge(): Promise<void>;
   close(): Promise<void>;
 };
+
+export type WebhookReceiver = { name: string; url: string; endpointId: string; secret: string | null };
+
+/** The sandbox receiver `npm start` connects to the dev account. */
+export const DEV_RECEIVER = "dev";
 
 export const DEV_BRIDGE_SECRET = "whsec_bGFzdGhvcC1kZXYtc2VjcmV0LTAwMDAwMDAw";
 /** The platform admin's key of the local stack (as in .dev.vars.example); a test may pass its own in `vars`. */
@@ -193,6 +210,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       DOH_URL: sandbox.dohUrl,
       // SNS's certificate and subscription URLs may be on the sandbox (it plays SNS for SES events).
       SNS_ORIGIN_PATTERN: escapeRegExp(new URL(sandbox.httpUrl).origin),
+      // Event endpoints may be plain http on the sandbox's host:port (its receiver, /_sandbox/hooks).
+      WEBHOOK_DEV_HOSTS: new URL(sandbox.httpUrl).host,
       ...opts.vars,
     };
     const worker = await unstable_startWorker({
@@ -226,10 +245,13 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const webhookAccount = (opts.emailAccounts ?? ["dev"])[0];
     const providerWebhooks =
       accountKey && webhookAccount ? await configureProviderWebhooks(sandbox, url.origin, webhookAccount, accountKey) : null;
+    const webhookReceiver =
+      accountKey && (opts.webhookReceiver ?? true) ? await connectWebhookReceiver(sandbox, url.origin, accountKey) : null;
     let closing: Promise<void> | null = null;
     return {
       workerUrl: url.origin,
       providerWebhooks,
+      webhookReceiver,
       bridgeUrl: bridge.url,
       inboundSmtp: { host: "127.0.0.1", port: inboundPort },
       sandbox,
@@ -272,6 +294,35 @@ async function configureProviderWebhooks(
   sandbox.webhooks.setTarget({ workerUrl, account, smsSender: DEV_SMS_SENDERS[0] });
   const urls = Object.fromEntries(WEBHOOK_PROVIDERS.map((p) => [p, sandbox.webhooks.defaultUrl(p)!])) as Record<WebhookProvider, string>;
   return { account, urls };
+}
+
+/**
+ * The sandbox receiver "dev" as one of the account's event endpoints, through the real API: an
+ * endpoint already at its URL (`npm start` keeps its state, and the sandbox its port) is kept,
+ * else one is made, whose secret is shown this once. null, after one line of log, when the
+ * Worker has no /v1/webhook-endpoints (404) yet.
+ */
+export async function connectWebhookReceiver(sandbox: Sandbox, workerUrl: string, accountKey: string): Promise<WebhookReceiver | null> {
+  const { name, url } = sandbox.hooks.create(DEV_RECEIVER);
+  const authorization = `Bearer ${accountKey}`;
+  const listed = await fetch(`${workerUrl}/v1/webhook-endpoints`, { headers: { authorization } });
+  if (listed.status === 404) {
+    await listed.body?.cancel();
+    console.log("webhook endpoints: the Worker answers 404 for /v1/webhook-endpoints; no sandbox receiver connected");
+    return null;
+  }
+  if (!listed.ok) throw new Error(`listing webhook endpoints: ${listed.status} ${await listed.text()}`);
+  const { data } = (await listed.json()) as { data: Array<{ id: string; url: string }> };
+  const existing = data.find((endpoint) => endpoint.url === url);
+  if (existing) return { name, url, endpointId: existing.id, secret: null };
+  const created = await fetch(`${workerUrl}/v1/webhook-endpoints`, {
+    method: "POST",
+    headers: { authorization, "content-type": "application/json" },
+    body: JSON.stringify({ url, description: "sandbox receiver (npm start)" }),
+  });
+  if (!created.ok) throw new Error(`creating the webhook endpoint ${url}: ${created.status} ${await created.text()}`);
+  const endpoint = (await created.json()) as { id: string; secret: string };
+  return { name, url, endpointId: endpoint.id, secret: endpoint.secret };
 }
 
 function escapeRegExp(text: string): string {

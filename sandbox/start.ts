@@ -24,6 +24,7 @@ lasthop is running
   sandbox SMS REST    ${stack.sandbox.smsRest.baseUrl}  (Twilio-compatible; the dev account's "rest" route; MO: POST /_sandbox/sms/mo)
   sandbox DNS (DoH)   ${stack.sandbox.dohUrl}  (the Worker's DOH_URL for /v1/domains; publish with POST /_sandbox/dns/records)
 ${providerWebhookLines()}
+${webhookReceiverLines()}
 Press Ctrl+C to stop.`);
 
 /** Each provider's webhook URL on the Worker, configured for the dev account with the sandbox's dev credentials. */
@@ -36,6 +37,20 @@ function providerWebhookLines(): string {
     `  provider webhooks   for account "${hooks.account}", signed by the sandbox (credentials: GET ${stack.sandbox.httpUrl}/_sandbox/webhooks/config)`,
     ...lines,
     `    emit one: curl -s ${stack.sandbox.httpUrl}/_sandbox/webhooks/emit -H 'content-type: application/json' -d '{"provider":"sendgrid","event":"bounce","recipient":"gone@example.com"}'`,
+  ].join("\n");
+}
+
+/** The sandbox receiver the dev account's event endpoint posts to, and how to watch events arrive. */
+function webhookReceiverLines(): string {
+  const receiver = stack.webhookReceiver;
+  if (!receiver) return "  event stream        no sandbox receiver (the Worker has no /v1/webhook-endpoints)";
+  const rotate = `POST /v1/webhook-endpoints/${receiver.endpointId}/rotate-secret`;
+  return [
+    `  event stream        the dev account's events go to the sandbox receiver ${receiver.url}`,
+    `    endpoint id       ${receiver.endpointId}`,
+    `    signing secret    ${receiver.secret ?? `shown when created; rotate with ${rotate}`}`,
+    `    watch them        curl -s ${stack.sandbox.httpUrl}/_sandbox/hooks/${receiver.name}/received`,
+    `    make it fail      curl -s ${receiver.url}/behaviour -H 'content-type: application/json' -d '{"status":500,"times":3}'`,
   ].join("\n");
 }
 

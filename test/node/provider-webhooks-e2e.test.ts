@@ -54,6 +54,15 @@ describe("the stack's wiring", () => {
     const ses = await stack.api("/v1/providers/ses");
     expect(JSON.stringify(ses.body)).toContain(config.ses.topicArns[0]);
   });
+
+  it("lets event endpoints be plain http on the sandbox, and connects its receiver when the Worker has /v1/webhook-endpoints", async () => {
+    expect(stack.workerVars.WEBHOOK_DEV_HOSTS).toBe(new URL(stack.sandbox.httpUrl).host);
+    const endpoints = await stack.api("/v1/webhook-endpoints");
+    if (endpoints.status === 404) return expect(stack.webhookReceiver).toBeNull();
+    const url = `${stack.sandbox.httpUrl}/_sandbox/hooks/dev`;
+    expect(stack.webhookReceiver).toEqual({ name: "dev", url, endpointId: expect.any(String), secret: expect.any(String) });
+    expect(endpoints.body.data).toContainEqual(expect.objectContaining({ id: stack.webhookReceiver?.endpointId, url }));
+  });
 });
 
 describe("a hard bounce from each email provider suppresses the address", () => {
