@@ -152,6 +152,7 @@ export class EndpointDO extends DurableObject<Env> {
     const clock = () => (at ?? start) + (Date.now() - start);
     let made = 0;
     try {
+      this.closeInterrupted(clock());
       await this.notifyDisabled();
       const target = await configStub(this.env, account).endpointTarget(account, endpointId);
       if (!target) {
@@ -170,6 +171,20 @@ export class EndpointDO extends DurableObject<Env> {
     }
     await this.arm(clock());
     return made;
+  }
+
+  /**
+   * An attempt row without a result, when this instance has nothing in flight, is one the object
+   * died during (a restart, an eviction): it is closed as failed, and its delivery, still pending,
+   * is due again with the same webhook-id.
+   */
+  private closeInterrupted(now: number): void {
+    if (this.inFlight.size > 0) return;
+    this.sql.exec(
+      `UPDATE attempt SET result = 'failed', error = 'interrupted: lasthop restarted during the attempt', duration_ms = ? - at
+       WHERE result IS NULL`,
+      now,
+    );
   }
 
   /** One of the run's workers: takes the next due delivery, while the rate allows. */

@@ -420,3 +420,59 @@ describe("deliveries", () => {
     expect(hooks.to(na).some((x) => x.event.data.recipient === address)).toBe(false);
   });
 });
+
+describe("crash points", () => {
+  it("a batch fanned out twice (a queue retry) is stored and delivered once", async () => {
+    const a = await adminAccount();
+    const name = `twice-${unique()}`;
+    const ep = await endpoint(a, name);
+    const event = {
+      type: "recipient.suppressed" as const,
+      timestamp: new Date().toISOString(),
+      data: {
+        id: `email:twice-${unique()}:suppressed:x`,
+        channel: "email" as const,
+        recipient: "x@example.com",
+        reason: "manual" as const,
+        at: new Date().toISOString(),
+      },
+    };
+    const stub = endpointStub(env, a.id, ep.id);
+    expect(await stub.enqueue(a.id, ep.id, [event])).toBe(1);
+    expect(await stub.enqueue(a.id, ep.id, [event])).toBe(0);
+    await received(name, 1);
+    await runAt(a, ep.id, Date.now() + 3_600_000);
+    expect(hooks.to(name)).toHaveLength(1);
+  });
+
+  it("an attempt the object died during is closed as failed and the event is delivered again with its id", async () => {
+    const a = await adminAccount();
+    const name = `died-${unique()}`;
+    const ep = await endpoint(a, name);
+    const at = Date.now();
+    const payload = JSON.stringify({
+      type: "test",
+      timestamp: new Date(at).toISOString(),
+      data: { id: "evt-died", endpointId: ep.id, message: "m" },
+    });
+    // The storage as a crash mid-POST leaves it: the attempt row written, no result, the delivery still pending.
+    await runInDurableObject(endpointStub(env, a.id, ep.id), (_: EndpointDO, state: DurableObjectState) => {
+      state.storage.sql.exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+      state.storage.sql.exec("INSERT INTO meta (key, value) VALUES ('account', ?), ('endpoint', ?)", a.id, ep.id);
+      state.storage.sql.exec(
+        "INSERT INTO delivery (event_id, type, message_id, payload, created_at, status, attempts, next_at, trigger) VALUES ('evt-died', 'test', NULL, ?, ?, 'pending', 0, ?, 'scheduled')",
+        payload,
+        at,
+        at,
+      );
+      state.storage.sql.exec("INSERT INTO attempt (event_id, at, trigger) VALUES ('evt-died', ?, 'scheduled')", at);
+    });
+    await runAt(a, ep.id, at + 1000);
+    const [d] = await received(name, 1);
+    expect(d!.headers["webhook-id"]).toBe("evt-died");
+    expect(d!.body).toBe(payload);
+    const list = await attempts(a, ep.id);
+    expect(list.map((x) => x.result)).toEqual(["succeeded", "failed"]);
+    expect(list[1].error).toMatch(/interrupted/);
+  });
+});
