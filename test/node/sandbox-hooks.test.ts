@@ -7,20 +7,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HookLimitError, HookStore } from "../../sandbox/hooks.ts";
 import { connectWebhookReceiver } from "../../sandbox/stack.ts";
 import { waitFor } from "../wait.ts";
+import type { Arrival } from "../../sandbox/hooks.ts";
 import { closeHttpServer, listenLocal } from "./fixtures/http-server.ts";
 import { control, startTestSandbox, type TestSandbox } from "./fixtures/sandbox.ts";
 
 type Answer = { status: number; headers: Headers; text: string };
-type Arrival = {
-  at: string;
-  method: string;
-  query: string;
-  headers: Record<string, string>;
-  body: string;
-  status: number | null;
-  delayMs: number;
-  aborted: boolean;
-};
 
 let sandbox: TestSandbox;
 
