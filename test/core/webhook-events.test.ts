@@ -78,7 +78,8 @@ const samples: Record<string, WebhookEvent> = {
 
 describe("webhook event contract", () => {
   it("docs/webhook-events.schema.json is generated from the zod schemas (npm run schemas)", () => {
-    expect(readFileSync(SCHEMA_FILE, "utf8")).toBe(schemaText());
+    // Compared as JSON: the formatter may lay the committed file out its own way.
+    expect(JSON.parse(readFileSync(SCHEMA_FILE, "utf8"))).toEqual(JSON.parse(schemaText()));
   });
 
   it.each(Object.entries(samples))("the %s sample is a valid body", (_, sample) => {
