@@ -63,7 +63,11 @@ const messageEventData = z.object({
 const recipientData = z.object({
   id: z.string(),
   channel: z.enum(channels),
-  recipient: z.string().describe("the suppressed address, number or token; an SMS opt-out is `<handset>|<our sender>`"),
+  recipient: z
+    .string()
+    .describe(
+      "the suppressed address or number; a push token or endpoint as its SHA-256 hex (as /v1/suppressions names it); an SMS opt-out is `<handset>:<our sender>`",
+    ),
   reason: z.enum(suppressionReasons),
   at: isoTime,
   messageId: z.string().optional(),
