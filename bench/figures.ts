@@ -83,6 +83,21 @@ export type Settings = {
   smpp: { messages: number; warmup: number; rounds: number; window: number; batch: number; inFlight: number };
   /** SMPP TPS accuracy: the caps tried (one route each), seconds of load at the cap, the route's window, items per request. */
   smppTps: { caps: number[]; seconds: number; window: number; batch: number };
+  /**
+   * Outbound webhooks (bench/webhooks.ts): events per run, the fan-outs measured (endpoints per
+   * account), rounds, requests in flight per endpoint (lasthop's ENDPOINT_CONCURRENCY, and the
+   * plain loop's), suppression PUTs in flight while emitting, the plain loop's untimed warm-up
+   * POSTs, and the bound of one run in seconds.
+   */
+  webhooksOut: {
+    events: number;
+    fanouts: number[];
+    rounds: number;
+    concurrency: number;
+    emitConcurrency: number;
+    baselineWarmup: number;
+    boundSeconds: number;
+  };
 };
 
 const ACCOUNT = "bench"; // the account secrets.vars() maps the API key to

@@ -25,6 +25,8 @@ import {
 } from "./figures.ts";
 import { freePort } from "./net.ts";
 import { startNodeWebhookServer } from "./node-webhook-server.ts";
+import { startHookCounter } from "./hook-counter.ts";
+import { outboundWebhooks } from "./webhooks.ts";
 import { environment, printTable, writeReport, type Figure } from "./report.ts";
 import { generateSecrets } from "./secrets.ts";
 import { smppSubmits, smppTpsAccuracy } from "./smpp.ts";
@@ -46,15 +48,18 @@ const SETTINGS: Settings = {
   smpp: { messages: 5_000, warmup: 5_000, rounds: 3, window: 10, batch: 100, inFlight: 4 },
   // 6 s at each cap: 1,200 and 300 messages, all offered at once.
   smppTps: { caps: [200, 50], seconds: 6, window: 10, batch: 100 },
+  // 16 in flight per endpoint is EndpointDO's ENDPOINT_CONCURRENCY; 500 events × 5 endpoints stays well under a minute a run.
+  webhooksOut: { events: 500, fanouts: [1, 5], rounds: 3, concurrency: 16, emitConcurrency: 16, baselineWarmup: 200, boundSeconds: 120 },
 };
 
 /**
  * BENCH_ONLY=<group>[,<group>…] runs only those groups of figures (the stack still starts
- * whole); unset, everything runs. Groups: sends, e2e, webhooks, fcm, apns, smtp, email, bounces, smpp, providers.
+ * whole); unset, everything runs. Groups: sends, e2e, webhooks (provider/bridge events in), fcm, apns, smtp,
+ * email, bounces, smpp, providers, webhooks-out (lasthop's own event stream out to endpoints).
  * BENCH_BEFORE=<git revision> also runs that revision's Worker beside this one (same bindings)
  * as a baseline of the sends figure, e.g. the last commit before a change meant to cost nothing.
  */
-const GROUPS = ["sends", "e2e", "webhooks", "fcm", "apns", "smtp", "email", "bounces", "smpp", "providers"] as const;
+const GROUPS = ["sends", "e2e", "webhooks", "fcm", "apns", "smtp", "email", "bounces", "smpp", "providers", "webhooks-out"] as const;
 const ONLY = (process.env.BENCH_ONLY ?? "")
   .split(",")
   .map((g) => g.trim())
@@ -76,6 +81,7 @@ const METHOD = [
   "End-to-end email: the stack's `bench` account relays through the bridge to the same smtp-sink (smarthost, plain SMTP on loopback, DKIM with the stack's key). lasthop is driven by fetch() `POST /v1/messages` `{channel: \"email\", from: \"news@lasthop.test\", to: \"bench-<i, 6 digits>@example.net\", subject, text}` (text: plain ASCII in 76-character CRLF lines) with a fixed number in flight; the baseline sends the same emails (same subject and text, same envelope shape, the same DKIM key) with nodemailer's pooled SMTP transport straight to the sink, maxConnections = SMTP_MAX_PER_DOMAIN, maxMessages 100, the same number of sendMail() calls in flight. Both intervals run from the first send to the moment the sink's counter reached the number of accepted sends (timestamped as the counter arrived on the pipe); afterwards every lasthop message id is read back with `GET /v1/messages/:id` until all read `accepted` (bounded), and that time is noted too. The message sizes in the settings are measured: lasthop's by running the Worker's own composeEmail in Node plus the bridge's signMessage, nodemailer's from its messageSize.",
   "SMPP submit_sm/s: the bridge is the stack's (a child Node process), its SMPP route \"sandbox\" to the sandbox SMSC (sandbox/smsc.ts, node-smpp's server, in the bench process) with `window` W, no `tps`, registeredDelivery false, one bind_transceiver; the bench posts signed `POST /v1/smpp/send` batches (src/core signedHeaders, bodies and signatures made before the clock; items `{id, route: \"sandbox\", from, to, body, reference}`) with a fixed number in flight and counts `accepted` results per second (one part each, so results = submit_sm) from the first request to the last answer. The baseline is a bare node-smpp 0.5 client in a child Node process of its own: `smpp.connect` + bind_transceiver with the same system_id, then the same submit_sm parts (short_message bytes from src/core's segmentSms, addresses from the bridge's own sourceAddress/destinationAddress, the same esm_class, data_coding 0, registered_delivery 0, the package's defaults for every other field, as the bridge leaves them) with at most W submit_sm unanswered, timed in the child from the first submit_sm written to the last submit_sm_resp read. The two take turns for 3 rounds (order swapped each round; a fresh client process each round) and each figure is the median round; the bridge sends one untimed warm-up before the first round, each client process one before its measured parts. Messages: 100-character GSM 03.38 texts (one part, no UDH) to distinct numbers whose last digit is 5 (no sandbox fault number). Every run is checked at the SMSC: its submit_sm counter (zeroed before each run) against the parts sent, and every message it recorded (number, text, data_coding, registered_delivery, from) against what was sent; the rate the SMSC itself saw (first to last submit_sm) is noted beside each.",
   "Provider webhooks: SendGrid batches (100 and 1,000 `open` events, each with its own sg_event_id, naming 200 web pushes lasthop sent by our id in the `lasthop_id` custom arg, so every event is applied as a timeline entry; a local workerd keeps each Durable Object's SQLite file open, and one external message per event ran it out of files) signed with node:crypto ECDSA P-256 before the clock (one key, configured for lasthop's bench account through PUT /v1/providers/sendgrid and given to baseline (a)); single Standard Webhooks events (HMAC, the account's mapping, our id at data.lasthop_id). Baseline (a) verifies with the same src/webhooks code and enqueues the body as it came (≤ 60,000-character queue messages, ≤ 4 per sendBatch); lasthop verifies, normalizes, packs and enqueues. Each figure: baseline warm-up and run, then lasthop's, the same client. Applied: after the queue drained, 20 batches of 1,000 fresh events are posted at once and the consumer is timed until the 200 messages' timelines (GET /v1/messages/:id) hold 20,000 more events.",
+  "Outbound webhooks (lasthop's event stream, bench/webhooks.ts): per fan-out F (1, 5), a fresh account made by the platform admin (so no other endpoint or event shares its stream; the stack's own dev receiver is off) with F endpoints (`POST /v1/webhook-endpoints`, eventTypes [recipient.suppressed]) at F paths of one receiver: a plain Node `http` server in a child process of its own (bench/hook-counter.ts) that counts distinct webhook-ids per path, keeps each body, and answers 200 {\"ok\":true} at once (the sandbox's hooks, which keep every delivery's headers too, are not used). lasthop's interval: from just before the first of N = 500 `PUT /v1/suppressions/email/<addr>` (16 in flight, as fast as the API answers; each emits one `recipient.suppressed`; the same N addresses every run, each PUT a fresh event) until the receiver holds N distinct deliveries at every path (its own clock). Baseline: a plain Node loop in a child process (bench/webhook-loop-sender.ts) POSTs the N bodies lasthop delivered in its untimed warm-up run (the same bytes and webhook-ids) to each of the F paths, signed per request inside the clock with src/core/webhook-delivery.ts deliveryHeaders and that endpoint's secret, with fetch() and 16 in flight per endpoint (EndpointDO's ENDPOINT_CONCURRENCY), after 200 untimed warm-up POSTs; its interval runs from its first POST until the receiver holds the same N × F. Rates are N × F over the interval. lasthop warms up once per fan-out (not counted), then 3 rounds (order swapped each round), each figure the median round. One delivery per side is checked against the endpoint's secret with node:crypto's HMAC.",
   "SMPP TPS accuracy: a second bridge runs in the bench process (bridge/src/app.ts startBridge, the SMPP config built in code, a stand-in edge that answers 204) with one route per cap (`tps` C, window 10, registeredDelivery false, one bind_transceiver to the same sandbox SMSC), as this figure measures rate accuracy, not speed. For each cap, C × 6 messages are posted at once (every signed batch in flight from the start, batch deadline past the run) so the offered rate stays above the cap throughout; the SMSC, armed with the same cap (its `tps` fault: more than C submit_sm in a sliding second answers ESME_RTHROTTLED and counts a violation), records each submit_sm's arrival (Date.now(), ms). Achieved = (n − 1) / (last − first) over those times; the ratio is achieved / configured. The second row is the most submit_sm in any 1-second window (t − 1000, t], as the SMSC counts; it must be ≤ C.",
 ];
 
@@ -90,17 +96,27 @@ async function main(): Promise<void> {
     // Postfix's smtp-sink: the receiving MTA of the SMTP figures, and the stack's email relay.
     const sink = await startSmtpSink(await freePort());
     stops.push(sink.close);
+    // The outbound webhook figure's receiver (bench/hook-counter.ts, a child process); its
+    // host:port, like the sandbox's, is one an event endpoint may use over plain http.
+    const hookCounter = runs("webhooks-out") ? await startHookCounter(await freePort()) : null;
+    if (hookCounter) stops.push(hookCounter.close);
+    const sandboxPort = await freePort();
+    const devHosts = [`127.0.0.1:${sandboxPort}`, ...(hookCounter ? [new URL(hookCounter.origin).host] : [])];
     // The stack first: it sets NODE_EXTRA_CA_CERTS before wrangler loads (see baseline.ts).
     const stack = await startStack({
       workerPort: await freePort(),
       // Free ports throughout, so a running `npm start` never collides with the bench.
       bridgePort: 0,
       inboundSmtpPort: 0,
-      httpPort: 0,
+      httpPort: sandboxPort,
       webpushPort: 0,
       persistTo: join(temp, "lasthop-state"),
       certDir: join(temp, "certs"),
-      vars: secrets.vars(),
+      vars: { ...secrets.vars(), WEBHOOK_DEV_HOSTS: devHosts.join(",") },
+      // No event endpoint for the bench account: every figure's messages would otherwise also be
+      // delivered as events to the sandbox's dev receiver, a load none of the baselines carries.
+      // The outbound webhook figure makes accounts and endpoints of its own.
+      webhookReceiver: false,
       // The providers' webhooks are configured for the bench account with its own key.
       accountKey: secrets.apiKey,
       // The bench account's email goes through the bridge to the sink (plain SMTP on loopback, no AUTH).
@@ -204,6 +220,7 @@ async function main(): Promise<void> {
         )),
       );
     }
+    if (hookCounter) figures.push(...(await outboundWebhooks(stack.workerUrl, hookCounter, SETTINGS.webhooksOut, notes)));
 
     console.log();
     printTable(figures);
