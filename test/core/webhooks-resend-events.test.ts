@@ -64,6 +64,7 @@ describe("Resend normalize: every documented email event, from Resend's examples
         providerType: "email.bounced/Permanent/Suppressed",
         class: "hard",
         reason: "suppressed",
+        rule: "provider:ses-suppression-list",
         sesSuppressed: true,
         bounceType: "Permanent",
         bounceSubType: "Suppressed",

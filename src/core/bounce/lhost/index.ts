@@ -1,0 +1,14 @@
+/**
+ * Every MTA family lasthop has a reader for, most specific first: the first whose `detect`
+ * holds reads the report. One file per MTA; the table of what each recognises and reads is
+ * its test (test/core/lhost-<name>.test.ts).
+ */
+import { courier } from "./courier.ts";
+import type { Lhost, LhostInput } from "./types.ts";
+
+export const lhosts: readonly Lhost[] = [courier];
+
+/** The reader of the MTA that wrote this report, if lasthop knows it. */
+export function lhostOf(input: LhostInput): Lhost | undefined {
+  return lhosts.find((l) => l.detect(input));
+}
