@@ -3,10 +3,57 @@
  * holds reads the report. One file per MTA; the table of what each recognises and reads is
  * its test (test/core/lhost-<name>.test.ts).
  */
+import { activehunter } from "./activehunter.ts";
 import { courier } from "./courier.ts";
+import { domino } from "./domino.ts";
+import { exchange2003 } from "./exchange2003.ts";
+import { exchange2007 } from "./exchange2007.ts";
+import { fml } from "./fml.ts";
+import { imailserver } from "./imailserver.ts";
+import { interscanmss } from "./interscanmss.ts";
+import { mailfoundry } from "./mailfoundry.ts";
+import { mailmarshalsmtp } from "./mailmarshalsmtp.ts";
+import { mcafee } from "./mcafee.ts";
+import { messagingserver } from "./messagingserver.ts";
+import { mfilter } from "./mfilter.ts";
+import { notes } from "./notes.ts";
+import { opensmtpd } from "./opensmtpd.ts";
+import { surfcontrol } from "./surfcontrol.ts";
 import type { Lhost, LhostInput } from "./types.ts";
+import { v5sendmail } from "./v5sendmail.ts";
+import { x1 } from "./x1.ts";
+import { x2 } from "./x2.ts";
+import { x3 } from "./x3.ts";
+import { x4 } from "./x4.ts";
+import { x6 } from "./x6.ts";
 
-export const lhosts: readonly Lhost[] = [courier];
+export const lhosts: readonly Lhost[] = [
+  courier,
+  // Recognised by a header or From of their own.
+  activehunter,
+  mcafee,
+  mfilter,
+  surfcontrol,
+  fml,
+  mailfoundry,
+  opensmtpd,
+  interscanmss,
+  exchange2003,
+  messagingserver,
+  // Recognised by a Subject and a line of their own.
+  domino,
+  notes,
+  exchange2007,
+  mailmarshalsmtp,
+  imailserver,
+  // Sisimai's unknown MTAs and old Sendmail: the most generic tests, last.
+  x6,
+  x3,
+  x1,
+  x2,
+  x4,
+  v5sendmail,
+];
 
 /** The reader of the MTA that wrote this report, if lasthop knows it. */
 export function lhostOf(input: LhostInput): Lhost | undefined {
