@@ -4,9 +4,14 @@
  * its test (test/core/lhost-<name>.test.ts).
  */
 import { courier } from "./courier.ts";
+import { qmail } from "./qmail.ts";
 import type { Lhost, LhostInput } from "./types.ts";
 
-export const lhosts: readonly Lhost[] = [courier];
+export const lhosts: readonly Lhost[] = [
+  // Providers and appliances first, then the generic MTAs.
+  courier,
+  qmail,
+];
 
 /** The reader of the MTA that wrote this report, if lasthop knows it. */
 export function lhostOf(input: LhostInput): Lhost | undefined {
