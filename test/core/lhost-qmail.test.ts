@@ -59,7 +59,6 @@ describe("qmail", () => {
         command: "MAIL",
         remoteMta: "192.0.2.7",
         status: "5.7.1",
-        reason: "rejected",
       },
       { recipient: "big@example.com", diagnostic: "552 5.3.4 Message is too big", command: "DATA", remoteMta: "192.0.2.8" },
       {

@@ -70,7 +70,6 @@ export const qmail: Lhost = {
         diagnostic,
         ...(command ? { command } : {}),
         ...(status && !r.status ? { status } : {}),
-        ...(command === "MAIL" ? { reason: "rejected" } : command === "EHLO" ? { reason: "blocked" } : {}),
       };
     });
   },
