@@ -4,13 +4,19 @@
  * its test (test/core/lhost-<name>.test.ts).
  */
 import { courier } from "./courier.ts";
+import { exim } from "./exim.ts";
+import { postfix } from "./postfix.ts";
 import { qmail } from "./qmail.ts";
+import { sendmail } from "./sendmail.ts";
 import type { Lhost, LhostInput } from "./types.ts";
 
 export const lhosts: readonly Lhost[] = [
   // Providers and appliances first, then the generic MTAs.
   courier,
   qmail,
+  exim,
+  postfix,
+  sendmail,
 ];
 
 /** The reader of the MTA that wrote this report, if lasthop knows it. */
