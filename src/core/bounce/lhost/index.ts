@@ -3,8 +3,12 @@
  * holds reads the report. One file per MTA; the table of what each recognises and reads is
  * its test (test/core/lhost-<name>.test.ts).
  */
+import { biglobe } from "./biglobe.ts";
 import { courier } from "./courier.ts";
+import { einsundeins } from "./einsundeins.ts";
 import { exim } from "./exim.ts";
+import { gmx } from "./gmx.ts";
+import { kddi } from "./kddi.ts";
 import { postfix } from "./postfix.ts";
 import { qmail } from "./qmail.ts";
 import { sendmail } from "./sendmail.ts";
@@ -12,6 +16,10 @@ import type { Lhost, LhostInput } from "./types.ts";
 
 export const lhosts: readonly Lhost[] = [
   // Providers and appliances first, then the generic MTAs.
+  kddi,
+  biglobe,
+  einsundeins,
+  gmx,
   courier,
   qmail,
   exim,
