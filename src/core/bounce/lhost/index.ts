@@ -3,23 +3,31 @@
  * holds reads the report. One file per MTA; the table of what each recognises and reads is
  * its test (test/core/lhost-<name>.test.ts).
  */
+import { apachejames } from "./apachejames.ts";
 import { biglobe } from "./biglobe.ts";
 import { courier } from "./courier.ts";
 import { einsundeins } from "./einsundeins.ts";
 import { exim } from "./exim.ts";
+import { ezweb } from "./ezweb.ts";
 import { gmx } from "./gmx.ts";
 import { kddi } from "./kddi.ts";
+import { mxlogic } from "./mxlogic.ts";
 import { postfix } from "./postfix.ts";
 import { qmail } from "./qmail.ts";
 import { sendmail } from "./sendmail.ts";
+import { verizon } from "./verizon.ts";
 import type { Lhost, LhostInput } from "./types.ts";
 
 export const lhosts: readonly Lhost[] = [
   // Providers and appliances first, then the generic MTAs.
   kddi,
+  ezweb,
   biglobe,
   einsundeins,
   gmx,
+  verizon,
+  apachejames,
+  mxlogic,
   courier,
   qmail,
   exim,
