@@ -4,15 +4,19 @@
  * its test (test/core/lhost-<name>.test.ts).
  */
 import { apachejames } from "./apachejames.ts";
+import { barracuda } from "./barracuda.ts";
 import { biglobe } from "./biglobe.ts";
 import { courier } from "./courier.ts";
 import { einsundeins } from "./einsundeins.ts";
 import { exim } from "./exim.ts";
 import { ezweb } from "./ezweb.ts";
+import { facebook } from "./facebook.ts";
 import { gmx } from "./gmx.ts";
 import { kddi } from "./kddi.ts";
+import { messagelabs } from "./messagelabs.ts";
 import { mxlogic } from "./mxlogic.ts";
 import { postfix } from "./postfix.ts";
+import { powermta } from "./powermta.ts";
 import { qmail } from "./qmail.ts";
 import { sendmail } from "./sendmail.ts";
 import { verizon } from "./verizon.ts";
@@ -26,6 +30,10 @@ export const lhosts: readonly Lhost[] = [
   einsundeins,
   gmx,
   verizon,
+  facebook,
+  messagelabs,
+  barracuda,
+  powermta,
   apachejames,
   mxlogic,
   courier,
