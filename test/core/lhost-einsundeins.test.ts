@@ -33,7 +33,11 @@ describe("EinsUndEins", () => {
     [report, '"Mail Delivery System" <mailer-daemon@kundenserver.de>', true],
     [remote, '"Mail Delivery System" <mailer-daemon@kundenserver.de>', true],
     [report, "MAILER-DAEMON@example.net", false],
-    ["This message was created automatically by mail delivery software.\n\n  a@example.jp\n    Unrouteable address\n", '"Mail Delivery System" <x@example.net>', false],
+    [
+      "This message was created automatically by mail delivery software.\n\n  a@example.jp\n    Unrouteable address\n",
+      '"Mail Delivery System" <x@example.net>',
+      false,
+    ],
   ])("detects its report (%#)", (text, from, expected) => {
     expect(einsundeins.detect(input(text, from))).toBe(expected);
   });
@@ -47,7 +51,13 @@ describe("EinsUndEins", () => {
       },
     ]);
     expect(einsundeins.read(input(remote))).toEqual([
-      { recipient: "neko@example.fr", diagnostic: "550 5.2.0 Mail rejected.", command: "DATA", status: "5.2.0", remoteMta: "mx.example.fr" },
+      {
+        recipient: "neko@example.fr",
+        diagnostic: "550 5.2.0 Mail rejected.",
+        command: "DATA",
+        status: "5.2.0",
+        remoteMta: "mx.example.fr",
+      },
     ]);
   });
 });

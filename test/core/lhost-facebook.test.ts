@@ -31,8 +31,7 @@ describe("Facebook", () => {
     expect(facebook.read(input(report))).toEqual([
       {
         recipient: "someone@facebook.com",
-        diagnostic:
-          "550 5.1.1 RCP-P2 http://postmaster.facebook.com/response_codes?ip=192.0.2.1#rcp Refused due to recipient preferences",
+        diagnostic: "550 5.1.1 RCP-P2 http://postmaster.facebook.com/response_codes?ip=192.0.2.1#rcp Refused due to recipient preferences",
         status: "5.1.1",
         reason: "filtered",
       },

@@ -35,7 +35,12 @@ describe("GMX", () => {
 
   it("reads each recipient's reply, command, host and reason", () => {
     expect(gmx.read(input(report))).toEqual([
-      { recipient: "nobody@example.jp", diagnostic: "5.1.1 <nobody@example.jp>... User Unknown", command: "RCPT", remoteMta: "mx.example.jp" },
+      {
+        recipient: "nobody@example.jp",
+        diagnostic: "5.1.1 <nobody@example.jp>... User Unknown",
+        command: "RCPT",
+        remoteMta: "mx.example.jp",
+      },
       { recipient: "slow@example.org", diagnostic: "delivery retry timeout exceeded", reason: "expired" },
     ]);
   });

@@ -18,7 +18,12 @@ const input = (text: string, f = from, headers: Array<[string, string]> = []) =>
 describe("KDDI", () => {
   it.each([
     [report, from, [], true],
-    [report, "MAILER-DAEMON@example.net", [["Received", "from mx.ezweb.ne.jp (mx.ezweb.ne.jp [192.0.2.1])"]] as Array<[string, string]>, true],
+    [
+      report,
+      "MAILER-DAEMON@example.net",
+      [["Received", "from mx.ezweb.ne.jp (mx.ezweb.ne.jp [192.0.2.1])"]] as Array<[string, string]>,
+      true,
+    ],
     [report, "MAILER-DAEMON@example.net", [], false],
     ["Hi. This is the qmail-send program at example.net.\n", from, [], false],
   ])("detects its report (%#)", (text, f, headers, expected) => {

@@ -16,7 +16,8 @@ Included is a copy of the message header:
 `;
 
 const headers: Array<[string, string]> = [["X-MX-Bounce", "mta/src/queue/bounce"]];
-const input = (text: string, h = headers) => lhostInput(text, "Mail delivery failed", "Mail Delivery System <mailer-daemon@example.net>", h);
+const input = (text: string, h = headers) =>
+  lhostInput(text, "Mail delivery failed", "Mail Delivery System <mailer-daemon@example.net>", h);
 
 describe("MXLogic", () => {
   it.each([

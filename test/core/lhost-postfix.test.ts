@@ -29,7 +29,8 @@ delete your own text from the attached returned message.
 Reporting-MTA: dns; mx.example.net
 `;
 
-const input = (text: string) => lhostInput(text, "Undelivered Mail Returned to Sender", "MAILER-DAEMON@mx.example.net (Mail Delivery System)");
+const input = (text: string) =>
+  lhostInput(text, "Undelivered Mail Returned to Sender", "MAILER-DAEMON@mx.example.net (Mail Delivery System)");
 
 describe("Postfix", () => {
   it.each([

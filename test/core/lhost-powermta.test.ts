@@ -36,7 +36,12 @@ describe("PowerMTA", () => {
 
   it("reads the recipient, the reply and PowerMTA's bounce category", () => {
     expect(powermta.read(input(report))).toEqual([
-      { recipient: "nobody@example.jp", diagnostic: "550 5.1.1 <nobody@example.jp>... User Unknown", status: "5.0.0", reason: "userunknown" },
+      {
+        recipient: "nobody@example.jp",
+        diagnostic: "550 5.1.1 <nobody@example.jp>... User Unknown",
+        status: "5.0.0",
+        reason: "userunknown",
+      },
     ]);
     const quota = report.replace("bad-mailbox", "quota-issues");
     expect(powermta.read(input(quota))[0]?.reason).toBe("mailboxfull");

@@ -52,7 +52,12 @@ describe("qmail", () => {
         command: "RCPT",
         remoteMta: "192.0.2.153",
       },
-      { recipient: "local@example.net", diagnostic: "Sorry, no mailbox here by that name. (#5.1.1)", status: "5.1.1", reason: "userunknown" },
+      {
+        recipient: "local@example.net",
+        diagnostic: "Sorry, no mailbox here by that name. (#5.1.1)",
+        status: "5.1.1",
+        reason: "userunknown",
+      },
       {
         recipient: "someone@example.org",
         diagnostic: "553 sorry, your envelope sender is in my badmailfrom list (#5.7.1)",

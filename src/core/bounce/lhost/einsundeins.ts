@@ -44,7 +44,8 @@ function read(input: LhostInput): LhostRecipient[] {
       reason = undefined;
     } else if (/^For the following reason:/i.test(line)) reason = [];
     else if (line && reason) reason.push(line);
-    else if (line && found.length && !/^(?:A message that you|recipients|its recipients)/i.test(line)) found[found.length - 1]!.text.push(line);
+    else if (line && found.length && !/^(?:A message that you|recipients|its recipients)/i.test(line))
+      found[found.length - 1]!.text.push(line);
     if (reason) for (const f of found) if (!f.text.length || f.text === reason) f.text = reason;
   }
   return found.map(({ recipient, text }) => {

@@ -26,10 +26,16 @@ function isExim(input: LhostInput): boolean {
     SUBJECT.test(input.subject),
     /^This message was created automatically by mail delivery software\.$/m.test(input.report),
   ].filter(Boolean).length;
-  return hits >= 2 && /^This message was created automatically by mail delivery software\.$|^Message \S+ (?:has been frozen|was frozen on arrival)/m.test(input.report);
+  return (
+    hits >= 2 &&
+    /^This message was created automatically by mail delivery software\.$|^Message \S+ (?:has been frozen|was frozen on arrival)/m.test(
+      input.report,
+    )
+  );
 }
 
-const base = tidy(
+/** Exim's layout, read: shared by services that run Exim under their own name (Mail.ru). */
+export const eximLayout = tidy(
   blockLhost({
     name: "Exim",
     detect: { body: /^This message was created automatically by mail delivery software\.$/m },
@@ -43,10 +49,16 @@ const base = tidy(
     },
     messages: [
       ["userunknown", ["user not found"]],
-      ["hostunknown", ["all host address lookups failed permanently", "all relevant MX records point to non-existent hosts", "Unrouteable address"]],
+      [
+        "hostunknown",
+        ["all host address lookups failed permanently", "all relevant MX records point to non-existent hosts", "Unrouteable address"],
+      ],
       ["mailboxfull", ["mailbox is full", "error: quota exceed"]],
       ["notaccept", ["an MX or SRV record indicated no SMTP service", "no host found for existing SMTP connection"]],
-      ["syntaxerror", ["angle-brackets nested too deep", 'expected word or "<"', "domain missing in source-routed address", "malformed address:"]],
+      [
+        "syntaxerror",
+        ["angle-brackets nested too deep", 'expected word or "<"', "domain missing in source-routed address", "malformed address:"],
+      ],
       ["systemerror", ["delivery to file forbidden", "delivery to pipe forbidden", "local delivery failed", "LMTP error after "]],
       ["contenterror", ['Too many "Received" headers']],
       [
@@ -62,4 +74,4 @@ const base = tidy(
   }),
 );
 
-export const exim: Lhost = { name: "Exim", detect: isExim, read: base.read };
+export const exim: Lhost = { name: "Exim", detect: isExim, read: eximLayout.read };

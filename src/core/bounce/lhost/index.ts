@@ -3,8 +3,11 @@
  * holds reads the report. One file per MTA; the table of what each recognises and reads is
  * its test (test/core/lhost-<name>.test.ts).
  */
+import { amavis } from "./amavis.ts";
+import { aol } from "./aol.ts";
 import { apachejames } from "./apachejames.ts";
 import { barracuda } from "./barracuda.ts";
+import { bigfoot } from "./bigfoot.ts";
 import { biglobe } from "./biglobe.ts";
 import { courier } from "./courier.ts";
 import { einsundeins } from "./einsundeins.ts";
@@ -13,6 +16,7 @@ import { ezweb } from "./ezweb.ts";
 import { facebook } from "./facebook.ts";
 import { gmx } from "./gmx.ts";
 import { kddi } from "./kddi.ts";
+import { mailru } from "./mailru.ts";
 import { messagelabs } from "./messagelabs.ts";
 import { mxlogic } from "./mxlogic.ts";
 import { postfix } from "./postfix.ts";
@@ -20,6 +24,8 @@ import { powermta } from "./powermta.ts";
 import { qmail } from "./qmail.ts";
 import { sendmail } from "./sendmail.ts";
 import { verizon } from "./verizon.ts";
+import { yandex } from "./yandex.ts";
+import { zoho } from "./zoho.ts";
 import type { Lhost, LhostInput } from "./types.ts";
 
 export const lhosts: readonly Lhost[] = [
@@ -31,6 +37,12 @@ export const lhosts: readonly Lhost[] = [
   gmx,
   verizon,
   facebook,
+  mailru,
+  yandex,
+  aol,
+  zoho,
+  bigfoot,
+  amavis,
   messagelabs,
   barracuda,
   powermta,

@@ -22,7 +22,10 @@ const base = tidy(
     },
     messages: [
       ["userunknown", ["user not found"]],
-      ["hostunknown", ["all host address lookups failed permanently", "all relevant MX records point to non-existent hosts", "Unrouteable address"]],
+      [
+        "hostunknown",
+        ["all host address lookups failed permanently", "all relevant MX records point to non-existent hosts", "Unrouteable address"],
+      ],
       ["mailboxfull", ["mailbox is full", "error: quota exceed"]],
       ["notaccept", ["an MX or SRV record indicated no SMTP service", "no host found for existing SMTP connection"]],
       ["systemerror", ["delivery to file forbidden", "delivery to pipe forbidden", "local delivery failed"]],

@@ -81,7 +81,8 @@ function read(input: LhostInput): LhostRecipient[] {
   return listed.map(({ address, reason }) => {
     const lower = address.toLowerCase();
     const part =
-      parts.find((p) => p.lines.some((l) => l.toLowerCase().includes(lower))) ?? (listed.length === 1 ? parts.find((p) => p.host) : undefined);
+      parts.find((p) => p.lines.some((l) => l.toLowerCase().includes(lower))) ??
+      (listed.length === 1 ? parts.find((p) => p.host) : undefined);
     const all = part?.lines ?? [];
     // Within the session, this recipient's lines end at its summary line and start after the previous one.
     const isSummary = (l: string) => /^[45]\d\d[ -].*\.\.\. /.test(l);

@@ -25,7 +25,11 @@ function readPix(input: LhostInput): LhostRecipient[] {
   const start = /^Message could not be delivered to mobile.*$/m.exec(input.report);
   if (!start) return [];
   const lines = input.report.slice(start.index).split("\n");
-  const error = lines.find((l) => /^Error: /.test(l))?.slice(7).trim() ?? "";
+  const error =
+    lines
+      .find((l) => /^Error: /.test(l))
+      ?.slice(7)
+      .trim() ?? "";
   return lines
     .filter((l) => /^To: /.test(l))
     .flatMap((l) => addressIn(l.slice(4)) ?? [])
