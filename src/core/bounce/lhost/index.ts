@@ -4,32 +4,72 @@
  * its test (test/core/lhost-<name>.test.ts).
  */
 import { activehunter } from "./activehunter.ts";
+import { amavis } from "./amavis.ts";
+import { aol } from "./aol.ts";
+import { apachejames } from "./apachejames.ts";
+import { barracuda } from "./barracuda.ts";
+import { bigfoot } from "./bigfoot.ts";
+import { biglobe } from "./biglobe.ts";
 import { courier } from "./courier.ts";
 import { domino } from "./domino.ts";
+import { einsundeins } from "./einsundeins.ts";
 import { exchange2003 } from "./exchange2003.ts";
 import { exchange2007 } from "./exchange2007.ts";
+import { exim } from "./exim.ts";
+import { ezweb } from "./ezweb.ts";
+import { facebook } from "./facebook.ts";
 import { fml } from "./fml.ts";
+import { gmx } from "./gmx.ts";
 import { imailserver } from "./imailserver.ts";
 import { interscanmss } from "./interscanmss.ts";
+import { kddi } from "./kddi.ts";
 import { mailfoundry } from "./mailfoundry.ts";
 import { mailmarshalsmtp } from "./mailmarshalsmtp.ts";
+import { mailru } from "./mailru.ts";
 import { mcafee } from "./mcafee.ts";
+import { messagelabs } from "./messagelabs.ts";
 import { messagingserver } from "./messagingserver.ts";
 import { mfilter } from "./mfilter.ts";
+import { mxlogic } from "./mxlogic.ts";
 import { notes } from "./notes.ts";
 import { opensmtpd } from "./opensmtpd.ts";
+import { postfix } from "./postfix.ts";
+import { powermta } from "./powermta.ts";
+import { qmail } from "./qmail.ts";
+import { sendmail } from "./sendmail.ts";
 import { surfcontrol } from "./surfcontrol.ts";
-import type { Lhost, LhostInput } from "./types.ts";
+import { verizon } from "./verizon.ts";
+import { yandex } from "./yandex.ts";
+import { zoho } from "./zoho.ts";
+
 import { v5sendmail } from "./v5sendmail.ts";
 import { x1 } from "./x1.ts";
 import { x2 } from "./x2.ts";
 import { x3 } from "./x3.ts";
 import { x4 } from "./x4.ts";
 import { x6 } from "./x6.ts";
+import type { Lhost, LhostInput } from "./types.ts";
 
 export const lhosts: readonly Lhost[] = [
-  courier,
-  // Recognised by a header or From of their own.
+  // Providers and appliances: a header, sender or line of their own.
+  kddi,
+  ezweb,
+  biglobe,
+  einsundeins,
+  gmx,
+  verizon,
+  facebook,
+  mailru,
+  yandex,
+  aol,
+  zoho,
+  bigfoot,
+  amavis,
+  messagelabs,
+  barracuda,
+  powermta,
+  apachejames,
+  mxlogic,
   activehunter,
   mcafee,
   mfilter,
@@ -46,6 +86,12 @@ export const lhosts: readonly Lhost[] = [
   exchange2007,
   mailmarshalsmtp,
   imailserver,
+  // The generic MTAs.
+  courier,
+  qmail,
+  exim,
+  postfix,
+  sendmail,
   // Sisimai's unknown MTAs and old Sendmail: the most generic tests, last.
   x6,
   x3,
