@@ -34,9 +34,13 @@ export function recipientEffect(channel: Channel, event: { type: EventType; deta
   }
 }
 
-/** A bounce whose reason could not be determined: never evidence enough to suppress. */
+/**
+ * A bounce whose reason could not be determined: never evidence enough to suppress. A provider's
+ * own permanent verdict (class hard) is evidence, whatever our reading of its words.
+ */
 export function unclassified(detail: Record<string, unknown>): boolean {
-  return detail.class === "undetermined" || detail.reason === "onhold" || detail.reason === "undefined";
+  if (detail.class === "undetermined") return true;
+  return detail.class !== "hard" && (detail.reason === "onhold" || detail.reason === "undefined");
 }
 
 /** Whether `count` consecutive soft bounces reach the configured limit. */
