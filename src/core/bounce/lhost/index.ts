@@ -4,9 +4,19 @@
  * its test (test/core/lhost-<name>.test.ts).
  */
 import { courier } from "./courier.ts";
+import { dragonfly } from "./dragonfly.ts";
+import { gmail } from "./gmail.ts";
 import type { Lhost, LhostInput } from "./types.ts";
+import { yahoo } from "./yahoo.ts";
 
-export const lhosts: readonly Lhost[] = [courier];
+export const lhosts: readonly Lhost[] = [
+  // Providers, recognised by their own From, headers or sentences.
+  gmail,
+  yahoo,
+  // MTAs.
+  courier,
+  dragonfly,
+];
 
 /** The reader of the MTA that wrote this report, if lasthop knows it. */
 export function lhostOf(input: LhostInput): Lhost | undefined {
