@@ -3,9 +3,13 @@
  * holds reads the report. One file per MTA; the table of what each recognises and reads is
  * its test (test/core/lhost-<name>.test.ts).
  */
+import { amazonses } from "./amazonses.ts";
+import { amazonworkmail } from "./amazonworkmail.ts";
 import { courier } from "./courier.ts";
 import { dragonfly } from "./dragonfly.ts";
 import { gmail } from "./gmail.ts";
+import { receivingses } from "./receivingses.ts";
+import { sendgrid } from "./sendgrid.ts";
 import type { Lhost, LhostInput } from "./types.ts";
 import { yahoo } from "./yahoo.ts";
 
@@ -13,6 +17,10 @@ export const lhosts: readonly Lhost[] = [
   // Providers, recognised by their own From, headers or sentences.
   gmail,
   yahoo,
+  amazonworkmail,
+  receivingses,
+  amazonses,
+  sendgrid,
   // MTAs.
   courier,
   dragonfly,
