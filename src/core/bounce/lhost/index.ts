@@ -8,6 +8,7 @@ import { amazonworkmail } from "./amazonworkmail.ts";
 import { courier } from "./courier.ts";
 import { dragonfly } from "./dragonfly.ts";
 import { gmail } from "./gmail.ts";
+import { office365 } from "./office365.ts";
 import { receivingses } from "./receivingses.ts";
 import { sendgrid } from "./sendgrid.ts";
 import type { Lhost, LhostInput } from "./types.ts";
@@ -17,6 +18,7 @@ export const lhosts: readonly Lhost[] = [
   // Providers, recognised by their own From, headers or sentences.
   gmail,
   yahoo,
+  office365,
   amazonworkmail,
   receivingses,
   amazonses,
