@@ -8,7 +8,10 @@ import { amazonworkmail } from "./amazonworkmail.ts";
 import { courier } from "./courier.ts";
 import { dragonfly } from "./dragonfly.ts";
 import { gmail } from "./gmail.ts";
+import { googlegroups } from "./googlegroups.ts";
+import { googleworkspace } from "./googleworkspace.ts";
 import { office365 } from "./office365.ts";
+import { outlook } from "./outlook.ts";
 import { receivingses } from "./receivingses.ts";
 import { sendgrid } from "./sendgrid.ts";
 import type { Lhost, LhostInput } from "./types.ts";
@@ -16,8 +19,11 @@ import { yahoo } from "./yahoo.ts";
 
 export const lhosts: readonly Lhost[] = [
   // Providers, recognised by their own From, headers or sentences.
+  googlegroups,
+  googleworkspace,
   gmail,
   yahoo,
+  outlook,
   office365,
   amazonworkmail,
   receivingses,
