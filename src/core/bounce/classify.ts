@@ -107,7 +107,8 @@ type Decision = { reason: string; rule: string };
  * full mailbox, 550 5.7.1 for an unknown user), and a code is only taken when the words agree.
  */
 function reasonOf(facts: BounceFacts): Decision {
-  if (facts.action === "delivered" || facts.action === "relayed" || facts.action === "expanded") return { reason: "delivered", rule: "action" };
+  if (facts.action === "delivered" || facts.action === "relayed" || facts.action === "expanded")
+    return { reason: "delivered", rule: "action" };
   if (facts.enhancedCode?.startsWith("2.")) return { reason: "delivered", rule: "action" };
   // A diagnosis is a few lines; past 16 KB it is not one, and bounded input keeps matching linear.
   const text = normalizeText(facts.diagnostic?.slice(0, 16 * 1024));

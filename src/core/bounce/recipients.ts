@@ -56,8 +56,7 @@ function recipientReport(recipient: string, input: RecipientInput): RecipientRep
   const inText = enhancedCodesIn(diagnostic);
   const codes = inText.length ? inText : enhancedCodesIn(segment || input.context || "");
   const enhancedCode = bestEnhancedCode(input.status, codes, smtpCode);
-  const command =
-    input.command ?? commandIn(segment) ?? commandIn(diagnostic) ?? (input.context ? commandIn(input.context) : undefined);
+  const command = input.command ?? commandIn(segment) ?? commandIn(diagnostic) ?? (input.context ? commandIn(input.context) : undefined);
   const hint = explicitReason(`${diagnostic}\n${segment}`) ?? (input.context ? explicitReason(input.context) : undefined);
   const domain = recipient.split("@")[1];
   const facts: BounceFacts = {

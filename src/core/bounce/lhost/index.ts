@@ -6,10 +6,12 @@
 import { amazonses } from "./amazonses.ts";
 import { amazonworkmail } from "./amazonworkmail.ts";
 import { courier } from "./courier.ts";
+import { deutschetelekom } from "./deutschetelekom.ts";
 import { dragonfly } from "./dragonfly.ts";
 import { gmail } from "./gmail.ts";
 import { googlegroups } from "./googlegroups.ts";
 import { googleworkspace } from "./googleworkspace.ts";
+import { mimecast } from "./mimecast.ts";
 import { office365 } from "./office365.ts";
 import { outlook } from "./outlook.ts";
 import { receivingses } from "./receivingses.ts";
@@ -29,6 +31,8 @@ export const lhosts: readonly Lhost[] = [
   receivingses,
   amazonses,
   sendgrid,
+  mimecast,
+  deutschetelekom,
   // MTAs.
   courier,
   dragonfly,
