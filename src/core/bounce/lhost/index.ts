@@ -5,13 +5,17 @@
  */
 import { activehunter } from "./activehunter.ts";
 import { amavis } from "./amavis.ts";
+import { amazonses } from "./amazonses.ts";
+import { amazonworkmail } from "./amazonworkmail.ts";
 import { aol } from "./aol.ts";
 import { apachejames } from "./apachejames.ts";
 import { barracuda } from "./barracuda.ts";
 import { bigfoot } from "./bigfoot.ts";
 import { biglobe } from "./biglobe.ts";
 import { courier } from "./courier.ts";
+import { deutschetelekom } from "./deutschetelekom.ts";
 import { domino } from "./domino.ts";
+import { dragonfly } from "./dragonfly.ts";
 import { einsundeins } from "./einsundeins.ts";
 import { exchange2003 } from "./exchange2003.ts";
 import { exchange2007 } from "./exchange2007.ts";
@@ -19,7 +23,10 @@ import { exim } from "./exim.ts";
 import { ezweb } from "./ezweb.ts";
 import { facebook } from "./facebook.ts";
 import { fml } from "./fml.ts";
+import { gmail } from "./gmail.ts";
 import { gmx } from "./gmx.ts";
+import { googlegroups } from "./googlegroups.ts";
+import { googleworkspace } from "./googleworkspace.ts";
 import { imailserver } from "./imailserver.ts";
 import { interscanmss } from "./interscanmss.ts";
 import { kddi } from "./kddi.ts";
@@ -30,28 +37,45 @@ import { mcafee } from "./mcafee.ts";
 import { messagelabs } from "./messagelabs.ts";
 import { messagingserver } from "./messagingserver.ts";
 import { mfilter } from "./mfilter.ts";
+import { mimecast } from "./mimecast.ts";
 import { mxlogic } from "./mxlogic.ts";
 import { notes } from "./notes.ts";
+import { office365 } from "./office365.ts";
 import { opensmtpd } from "./opensmtpd.ts";
+import { outlook } from "./outlook.ts";
 import { postfix } from "./postfix.ts";
 import { powermta } from "./powermta.ts";
 import { qmail } from "./qmail.ts";
+import { receivingses } from "./receivingses.ts";
+import { sendgrid } from "./sendgrid.ts";
 import { sendmail } from "./sendmail.ts";
 import { surfcontrol } from "./surfcontrol.ts";
-import { verizon } from "./verizon.ts";
-import { yandex } from "./yandex.ts";
-import { zoho } from "./zoho.ts";
-
 import { v5sendmail } from "./v5sendmail.ts";
+import { verizon } from "./verizon.ts";
 import { x1 } from "./x1.ts";
 import { x2 } from "./x2.ts";
 import { x3 } from "./x3.ts";
 import { x4 } from "./x4.ts";
 import { x6 } from "./x6.ts";
+import { yahoo } from "./yahoo.ts";
+import { yandex } from "./yandex.ts";
+import { zoho } from "./zoho.ts";
 import type { Lhost, LhostInput } from "./types.ts";
 
 export const lhosts: readonly Lhost[] = [
   // Providers and appliances: a header, sender or line of their own.
+  googlegroups,
+  googleworkspace,
+  gmail,
+  yahoo,
+  outlook,
+  office365,
+  amazonworkmail,
+  receivingses,
+  amazonses,
+  sendgrid,
+  mimecast,
+  deutschetelekom,
   kddi,
   ezweb,
   biglobe,
@@ -88,6 +112,7 @@ export const lhosts: readonly Lhost[] = [
   imailserver,
   // The generic MTAs.
   courier,
+  dragonfly,
   qmail,
   exim,
   postfix,
