@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { redactRecipient, recipientOf } from "../core/recipient.ts";
 import { nextState } from "../core/state.ts";
-import { recipientEffect } from "../core/suppression.ts";
+import { recipientEffect, unclassified } from "../core/suppression.ts";
 import { stateRank, type Channel, type DeliveryState, type SuppressionReason } from "../core/model.ts";
 import type { SendRequest } from "../core/schema.ts";
 import { messageEventType } from "../core/webhook-events.ts";
@@ -287,6 +287,10 @@ export class MessageDO extends DurableObject<Env> {
     );
     if (next !== row.status) {
       this.outbox.push({ kind: "count", account: row.account, channel: row.channel, outcome: next, at: event.receivedAt });
+    }
+    // What the classifier could not decide is shown, so a team sees how much of its feedback that is.
+    if (event.type === "bounced" && unclassified(event.detail)) {
+      this.outbox.push({ kind: "count", account: row.account, channel: row.channel, outcome: "bounce_unclassified", at: event.receivedAt });
     }
     this.emit(row, event, next);
     // Parts, receipts and the receipt deadline are our own sends' bookkeeping.

@@ -99,7 +99,7 @@ export function bounceDetail(input: {
     ...(input.permanent !== undefined ? { permanent: input.permanent } : {}),
     ...(input.recipient ? { recipient: input.recipient.trim() } : {}),
   });
-  return { class: verdict.class, reason: verdict.reason, smtpCode, enhancedCode, diagnostic: clip(input.diagnostic) };
+  return { class: verdict.class, reason: verdict.reason, rule: verdict.rule, smtpCode, enhancedCode, diagnostic: clip(input.diagnostic) };
 }
 
 /** The first SMTP reply code in a diagnostic ("550 5.1.1 …", "smtp;550 …"), as the DSN reader finds it. */

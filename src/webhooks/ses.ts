@@ -516,7 +516,7 @@ export function classifySesBounce(input: {
   recipient?: string;
 }): Classification & { sesSuppressed?: true } {
   if (input.bounceSubType && SUPPRESSED_SUBTYPES.has(input.bounceSubType))
-    return { class: "hard", reason: "suppressed", sesSuppressed: true };
+    return { class: "hard", reason: "suppressed", rule: "provider:ses-suppression-list", sesSuppressed: true };
   const permanent = input.bounceType === "Permanent" ? true : input.bounceType === "Transient" ? false : undefined;
   const found = classifyProviderBounce({
     ...(input.smtpCode ? { smtpCode: input.smtpCode } : {}),
@@ -525,11 +525,11 @@ export function classifySesBounce(input: {
     ...(permanent !== undefined ? { permanent } : {}),
     ...(input.recipient ? { recipient: input.recipient } : {}),
   });
-  if (permanent === undefined) return { class: "undetermined", reason: found.reason };
+  if (permanent === undefined) return { class: "undetermined", reason: found.reason, rule: `ses-undetermined:${found.rule}` };
   const hinted = SUBTYPE_REASONS[input.bounceSubType ?? ""];
   const evidence = input.smtpCode || input.enhancedCode || input.diagnostic;
   if (!hinted || (evidence && !VAGUE.has(found.reason))) return found;
-  return { class: permanent ? classOf(hinted, true) : "soft", reason: hinted };
+  return { class: permanent ? classOf(hinted, true) : "soft", reason: hinted, rule: "provider:ses-subtype" };
 }
 
 /**

@@ -578,6 +578,7 @@ describe("events", () => {
     expect(event.detail).toEqual({
       class: "hard",
       reason: "userunknown",
+      rule: "status-code",
       smtpCode: 550,
       enhancedCode: "5.1.1",
       diagnostic: "550 5.1.1 <kijitora@example.jp>... User Unknown",

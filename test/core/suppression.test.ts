@@ -18,9 +18,11 @@ describe("recipientEffect", () => {
     ["webpush", "bounced", { class: "hard", reason: "token_invalid" }, suppress("token_invalid")],
     // soft and undetermined bounces only count
     ["email", "bounced", { class: "soft", reason: "mailbox_full" }, SOFT],
-    ["email", "bounced", { class: "undetermined", reason: "unknown" }, SOFT],
+    ["email", "bounced", { class: "undetermined", reason: "unknown" }, null],
+    ["email", "bounced", { class: "soft", reason: "onhold" }, null],
+    ["email", "bounced", { class: "soft", reason: "undefined" }, null],
     ["apns", "bounced", { class: "soft", reason: "x" }, SOFT],
-    ["webpush", "bounced", { class: "undetermined", reason: "x" }, SOFT],
+    ["webpush", "bounced", { class: "undetermined", reason: "x" }, null],
     ["sms", "bounced", { class: "soft", reason: "absent_subscriber" }, SOFT],
     ["email", "bounced", {}, SOFT],
     // complaints: abuse (or unspecified) suppresses; RFC 5965 fraud/virus/other do not

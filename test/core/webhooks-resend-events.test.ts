@@ -64,6 +64,7 @@ describe("Resend normalize: every documented email event, from Resend's examples
         providerType: "email.bounced/Permanent/Suppressed",
         class: "hard",
         reason: "suppressed",
+        rule: "provider:ses-suppression-list",
         sesSuppressed: true,
         bounceType: "Permanent",
         bounceSubType: "Suppressed",
@@ -159,7 +160,11 @@ describe("Resend normalize: bounces", () => {
     expect(event.type).toBe("bounced");
     expect(event.detail).toMatchObject(detail);
     expect(recipientEffect("email", event)).toEqual(
-      detail.class === "hard" ? { kind: "suppress", reason: "hard_bounce" } : { kind: "soft_bounce" },
+      detail.class === "hard"
+        ? { kind: "suppress", reason: "hard_bounce" }
+        : detail.class === "undetermined"
+          ? null
+          : { kind: "soft_bounce" },
     );
   });
 });

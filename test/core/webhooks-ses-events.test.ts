@@ -317,9 +317,13 @@ describe("SES normalize: bounces", () => {
     const event = await only(body);
     expect(event.type).toBe("bounced");
     expect(event.detail).toMatchObject(detail);
-    // hard suppresses; soft and undetermined only count.
+    // hard suppresses; soft only counts; undetermined does nothing (an unknown is no evidence).
     expect(recipientEffect("email", event)).toEqual(
-      detail.class === "hard" ? { kind: "suppress", reason: "hard_bounce" } : { kind: "soft_bounce" },
+      detail.class === "hard"
+        ? { kind: "suppress", reason: "hard_bounce" }
+        : detail.class === "undetermined"
+          ? null
+          : { kind: "soft_bounce" },
     );
   });
 

@@ -154,6 +154,36 @@ describe("applying events", () => {
     expect(entry).toMatchObject({ reason: "soft_bounce_limit", sourceEventId: `soft-${ids[5]}`, messageId: ids[5] });
   });
 
+  it("bounces nobody could classify never suppress, and are counted as bounce_unclassified", async () => {
+    const to = await subscription("onhold-run");
+    const hash = await sha256Hex(to.endpoint);
+    const counted = async () => {
+      const body = (await (await api("/v1/stats")).json()) as any;
+      return body.buckets
+        .filter((b: any) => b.channel === "webpush")
+        .reduce((s: number, b: any) => s + (b.counts.bounce_unclassified ?? 0), 0);
+    };
+    const before = await counted();
+    const ids = await Promise.all(
+      [0, 1, 2, 3].map(async (i) => (await send({ channel: "webpush", to, payload: `h${i}` })).body.id as string),
+    );
+    await Promise.all(ids.map((id) => waitForStatus(id, "accepted")));
+    const kinds = [
+      { class: "soft", reason: "onhold" },
+      { class: "soft", reason: "undefined" },
+      { class: "undetermined", reason: "mailboxfull" },
+      { class: "soft", reason: "onhold" },
+    ];
+    await postEvents(ids.map((id, i) => event(id, "bounced", `unknown-${id}`, kinds[i])));
+    for (const id of ids) {
+      await waitForStatus(id, "bounced");
+      await effectsDone(id);
+    }
+    await waitFor(async () => (await counted()) === before + 4, "four unclassified bounces counted");
+    // Four in a row, over the soft-bounce limit of 3: still not suppressed.
+    expect((await api(`/v1/suppressions/webpush/${hash}`)).status).toBe(404);
+  });
+
   it("an event for a message nobody knows is counted as unlinked, not dropped", async () => {
     const unlinked = async () => {
       const body = (await (await api("/v1/stats")).json()) as any;

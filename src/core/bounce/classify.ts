@@ -35,11 +35,16 @@ export type BounceFacts = {
   recipientDomain?: string;
   /** A reason the reporting MTA's own wording states (report.ts). */
   hint?: string;
+  /** A reason the reporting MTA's reader found in that MTA's own messages (lhost/). */
+  mtaReason?: string;
+  /** That reader's name, for the rule that records the decision. */
+  mta?: string;
   /** The report says outright the failure is temporary (a delay notice) or permanent. */
   temporary?: boolean;
 };
 
-export type Classification = { class: BounceClass; reason: string };
+/** `rule` names the step that decided the reason (see reasonOf), so a wrong result can be traced. */
+export type Classification = { class: BounceClass; reason: string; rule: string };
 
 const HARD = new Set(["userunknown", "hostunknown", "hasmoved"]);
 const NOT_BOUNCES = new Set(["delivered", "feedback", "vacation"]);
@@ -49,8 +54,8 @@ const TENTATIVE = new Set(["undefined", "onhold", "systemerror", "securityerror"
 const BEFORE_DATA = new Set<SmtpCommand | undefined>(["CONN", "EHLO", "HELO", "MAIL", "RCPT"]);
 
 export function classifyBounce(facts: BounceFacts): Classification {
-  const reason = reasonOf(facts);
-  return { class: classOf(reason, isPermanent(facts)), reason };
+  const { reason, rule } = reasonOf(facts);
+  return { class: classOf(reason, isPermanent(facts)), reason, rule };
 }
 
 /** Sisimai's hard rule. */
@@ -85,31 +90,54 @@ export function normalizeText(text: string | undefined): string {
   return t.replace(/\s+/g, " ");
 }
 
-function reasonOf(facts: BounceFacts): string {
-  if (facts.action === "delivered" || facts.action === "relayed" || facts.action === "expanded") return "delivered";
-  if (facts.enhancedCode?.startsWith("2.")) return "delivered";
+type Decision = { reason: string; rule: string };
+
+/**
+ * The decision order, each step named in `rule`:
+ * - `action`: not a failure (delivered, relayed, a 2.x.x status);
+ * - `reporting-mta`: the reporting MTA's own summary names a final reason;
+ * - `mta:<name>`: that MTA's reader found the reason in the MTA's own messages (lhost/);
+ * - `provider:<host>`: a remote provider's code book (its codes mean something of their own);
+ * - `status-code`: the enhanced status code, where the words do not contradict it;
+ * - `phrase`: the phrase tables over the diagnostic;
+ * - `command`: the SMTP command decided (a refusal at RCPT is about the address, after DATA the content);
+ * - `status-class`, `reply-code`, `diagnostic-type`: what a bare code or type says;
+ * - `onhold` (nothing applies to words that exist) or `undefined` (no words at all).
+ * The MTA's own statements come before the code because codes are misused widely (5.1.1 for a
+ * full mailbox, 550 5.7.1 for an unknown user), and a code is only taken when the words agree.
+ */
+function reasonOf(facts: BounceFacts): Decision {
+  if (facts.action === "delivered" || facts.action === "relayed" || facts.action === "expanded")
+    return { reason: "delivered", rule: "action" };
+  if (facts.enhancedCode?.startsWith("2.")) return { reason: "delivered", rule: "action" };
   // A diagnosis is a few lines; past 16 KB it is not one, and bounded input keeps matching linear.
   const text = normalizeText(facts.diagnostic?.slice(0, 16 * 1024));
-  if (facts.hint && !TENTATIVE.has(facts.hint)) return facts.hint;
+  if (facts.hint && !TENTATIVE.has(facts.hint)) return { reason: facts.hint, rule: "reporting-mta" };
+  if (facts.mtaReason && !TENTATIVE.has(facts.mtaReason)) return { reason: facts.mtaReason, rule: `mta:${facts.mta ?? "?"}` };
   const byProvider = providerReason(facts, text);
-  if (byProvider) return byProvider;
+  if (byProvider) return { reason: byProvider.reason, rule: `provider:${byProvider.provider}` };
 
   const smtpLike = !facts.diagnosticType || facts.diagnosticType === "smtp";
   const byCode = statusReason(facts.enhancedCode);
-  let reason = smtpLike ? probe(facts, text, byCode) : undefined;
-  if (!reason || reason === "undefined") {
-    reason = secondLook(facts, text, byCode, smtpLike);
-    if (reason === "undefined") reason = undefined;
-    if (!reason && facts.action === "delayed") reason = "expired";
-    if (!reason) reason = matchesAny(text, reasonPhrases.vacation) ? "vacation" : text ? "onhold" : "undefined";
-  }
-  return reason;
+  const probed = smtpLike ? probe(facts, text, byCode) : undefined;
+  if (probed && probed.reason !== "undefined") return probed;
+  const second = secondLook(facts, text, byCode, smtpLike);
+  if (second && second.reason !== "undefined") return second;
+  if (facts.mtaReason) return { reason: facts.mtaReason, rule: `mta:${facts.mta ?? "?"}` };
+  if (facts.action === "delayed") return { reason: "expired", rule: "action" };
+  if (matchesAny(text, reasonPhrases.vacation)) return { reason: "vacation", rule: "phrase" };
+  return text ? { reason: "onhold", rule: "onhold" } : { reason: "undefined", rule: "undefined" };
 }
 
-/** Rule 2: the provider's own code book. */
-function providerReason(facts: BounceFacts, text: string): string | undefined {
+/** The provider's own code book. */
+function providerReason(facts: BounceFacts, text: string): { reason: string; provider: string } | undefined {
   const provider = providerOf(facts.recipientDomain, facts.hosts ?? []);
   if (!provider) return undefined;
+  const reason = providerRule(provider, facts, text);
+  return reason ? { reason, provider: provider.hosts[0] ?? "?" } : undefined;
+}
+
+function providerRule(provider: RemoteHost, facts: BounceFacts, text: string): string | undefined {
   const klass = facts.enhancedCode?.[0] ?? (facts.smtpCode ? String(facts.smtpCode)[0] : undefined);
   for (const rule of provider.rules) {
     if (rule.code !== undefined && facts.enhancedCode !== rule.code) continue;
@@ -145,7 +173,7 @@ const has = (text: string, reason: string) =>
  * Rules 3 and 4: each reason in turn, the first that holds wins. The order matters: a full
  * mailbox often comes with 5.1.1, a relay refusal with "user unknown".
  */
-function probe(facts: BounceFacts, text: string, byCode: string | undefined): string | undefined {
+function probe(facts: BounceFacts, text: string, byCode: string | undefined): Decision | undefined {
   const { hint, command } = facts;
   const is = (reason: string) => hint === reason;
   const order: Array<[string, () => boolean]> = [
@@ -199,7 +227,14 @@ function probe(facts: BounceFacts, text: string, byCode: string | undefined): st
     ["toomanyconn", () => byCode === "toomanyconn" || has(text, "toomanyconn")],
     ["blocked", () => byCode === "blocked" || has(text, "blocked")],
   ];
-  for (const [reason, holds] of order) if (is(reason) || holds()) return reason;
+  for (const [reason, holds] of order) {
+    if (is(reason)) return { reason, rule: "reporting-mta" };
+    if (!holds()) continue;
+    if (byCode === reason) return { reason, rule: "status-code" };
+    // The words alone were not enough where the command decides (RCPT: the address; after DATA: the content).
+    const byCommand = (reason === "userunknown" || reason === "filtered" || reason === "rejected") && facts.command !== undefined;
+    return { reason, rule: byCommand ? "command" : "phrase" };
+  }
   return undefined;
 }
 
@@ -232,18 +267,18 @@ const SECOND_LOOK = [
   "mailererror",
 ];
 
-function secondLook(facts: BounceFacts, text: string, byCode: string | undefined, smtpLike: boolean): string | undefined {
-  if (facts.hint && facts.hint !== "undefined" && facts.hint !== "onhold") return facts.hint;
-  if (byCode && !TENTATIVE.has(byCode) && smtpLike) return byCode;
-  for (const reason of SECOND_LOOK) if (has(text, reason)) return reason;
-  if (byCode) return byCode;
+function secondLook(facts: BounceFacts, text: string, byCode: string | undefined, smtpLike: boolean): Decision | undefined {
+  if (facts.hint && facts.hint !== "undefined" && facts.hint !== "onhold") return { reason: facts.hint, rule: "reporting-mta" };
+  if (byCode && !TENTATIVE.has(byCode) && smtpLike) return { reason: byCode, rule: "status-code" };
+  for (const reason of SECOND_LOOK) if (has(text, reason)) return { reason, rule: "phrase" };
+  if (byCode) return { reason: byCode, rule: "status-code" };
   const subject = facts.enhancedCode?.slice(1, 3);
-  if (subject === ".6") return "contenterror";
-  if (subject === ".7") return "securityerror";
-  if (facts.diagnosticType?.startsWith("x-unix")) return "mailererror";
+  if (subject === ".6") return { reason: "contenterror", rule: "status-class" };
+  if (subject === ".7") return { reason: "securityerror", rule: "status-class" };
+  if (facts.diagnosticType?.startsWith("x-unix")) return { reason: "mailererror", rule: "diagnostic-type" };
   const code = facts.smtpCode ?? 0;
-  if ((code > 400 && code < 408) || (code > 500 && code < 508)) return "syntaxerror";
-  if (facts.action === "delayed") return "expired";
-  if (facts.command === "EHLO" || facts.command === "HELO") return "blocked";
+  if ((code > 400 && code < 408) || (code > 500 && code < 508)) return { reason: "syntaxerror", rule: "reply-code" };
+  if (facts.action === "delayed") return { reason: "expired", rule: "action" };
+  if (facts.command === "EHLO" || facts.command === "HELO") return { reason: "blocked", rule: "command" };
   return undefined;
 }

@@ -98,6 +98,9 @@ function bounceDetail(r: RecipientReport): Record<string, unknown> {
   return {
     class: r.class,
     reason: field(r.reason),
+    // Which classifier rule decided, and which MTA's reader found the facts: a wrong result can be traced.
+    rule: r.rule,
+    ...(r.mta ? { mta: r.mta } : {}),
     ...(r.smtpCode ? { smtpCode: r.smtpCode } : {}),
     ...(r.enhancedCode ? { enhancedCode: field(r.enhancedCode) } : {}),
     ...(r.diagnostic ? { diagnostic: field(r.diagnostic) } : {}),

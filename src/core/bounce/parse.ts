@@ -158,7 +158,7 @@ function complaintOf(
 
 /** A recipient named by a report that is not a bounce (a complaint, an auto-reply, a success DSN). */
 function notABounce(recipient: string, reason: string, action: DsnAction = "delivered"): RecipientReport {
-  return { recipient, action, status: "", class: "undetermined", reason };
+  return { recipient, action, status: "", class: "undetermined", reason, rule: "not-a-bounce" };
 }
 
 function forwardedBounce(h: Headers | undefined): boolean {

@@ -10,8 +10,10 @@ import { bestEnhancedCode, commandIn, enhancedCodesIn, replyCodeIn } from "./cod
 import { parseDeliveryStatus, type DsnFields, type DsnRecipientFields } from "./dsn.ts";
 import { header, type Headers } from "./headers.ts";
 import type { MimeView } from "./mime.ts";
+import { lhostOf } from "./lhost/index.ts";
+import type { LhostRecipient } from "./lhost/types.ts";
 import { explicitReason, hostsIn, looksDelayed, looksLikeBounce, reportText, textRecipients, type TextRecipient } from "./report.ts";
-import type { DsnAction, RecipientReport } from "./types.ts";
+import type { DsnAction, RecipientReport, SmtpCommand } from "./types.ts";
 
 export function sesRecipients(ses: Exclude<SesNotification, { type: "complaint" }>): RecipientReport[] {
   return ses.recipients
@@ -41,6 +43,10 @@ type RecipientInput = {
   temporary?: boolean;
   lastAttemptDate?: string;
   willRetryUntil?: string;
+  /** What the reporting MTA's reader (lhost/) found: its name, the command and its own reason. */
+  mta?: string;
+  command?: SmtpCommand;
+  mtaReason?: string;
 };
 
 function recipientReport(recipient: string, input: RecipientInput): RecipientReport {
@@ -50,7 +56,7 @@ function recipientReport(recipient: string, input: RecipientInput): RecipientRep
   const inText = enhancedCodesIn(diagnostic);
   const codes = inText.length ? inText : enhancedCodesIn(segment || input.context || "");
   const enhancedCode = bestEnhancedCode(input.status, codes, smtpCode);
-  const command = commandIn(segment) ?? commandIn(diagnostic) ?? (input.context ? commandIn(input.context) : undefined);
+  const command = input.command ?? commandIn(segment) ?? commandIn(diagnostic) ?? (input.context ? commandIn(input.context) : undefined);
   const hint = explicitReason(`${diagnostic}\n${segment}`) ?? (input.context ? explicitReason(input.context) : undefined);
   const domain = recipient.split("@")[1];
   const facts: BounceFacts = {
@@ -63,6 +69,8 @@ function recipientReport(recipient: string, input: RecipientInput): RecipientRep
     ...(domain ? { recipientDomain: domain } : {}),
     hosts: [input.remoteMta, ...hostsIn(`${diagnostic}\n${segment}`), input.reportingMta].filter((h): h is string => !!h),
     ...(hint ? { hint } : {}),
+    ...(input.mtaReason ? { mtaReason: input.mtaReason } : {}),
+    ...(input.mta ? { mta: input.mta } : {}),
     ...(input.temporary !== undefined ? { temporary: input.temporary } : {}),
   };
   let classified = classifyBounce(facts);
@@ -83,8 +91,10 @@ function recipientReport(recipient: string, input: RecipientInput): RecipientRep
     ...(command ? { command } : {}),
     ...(input.lastAttemptDate ? { lastAttemptDate: input.lastAttemptDate } : {}),
     ...(input.willRetryUntil ? { willRetryUntil: input.willRetryUntil } : {}),
+    ...(input.mta ? { mta: input.mta } : {}),
     class: classified.class,
     reason: classified.reason,
+    rule: classified.rule,
   };
 }
 
@@ -147,6 +157,11 @@ export function bounceRecipients(
 
   const delayed = looksDelayed(report, header(h, "subject"));
   const reportingMta = dsn.reportingMta;
+  // The MTA that wrote the report, when lasthop has its reader: it knows where its facts are.
+  const lhost = lhostOf({ headers: h, subject: header(h, "subject") ?? "", from: header(h, "from") ?? "", report });
+  const read = lhost ? lhost.read({ headers: h, subject: header(h, "subject") ?? "", from: header(h, "from") ?? "", report }) : [];
+  const readFor = (address: string | undefined): LhostRecipient | undefined =>
+    address ? read.find((r) => r.recipient.toLowerCase() === address.toLowerCase()) : undefined;
 
   if (dsn.recipients.length) {
     const single = dsn.recipients.length === 1;
@@ -154,10 +169,14 @@ export function bounceRecipients(
     const mentioned = textRecipients(report, (a) => own.has(a));
     return dsn.recipients.map((r) => {
       const segment = segmentFor(r, mentioned, single);
+      const mine = readFor(r.recipient) ?? readFor(r.originalRecipient) ?? (single && read.length === 1 ? read[0] : undefined);
       return recipientReport(r.recipient, {
         action: normalizeAction(r.action) ?? (delayed ? "delayed" : "failed"),
-        status: r.status,
-        diagnostic: r.diagnostic,
+        status: r.status ?? mine?.status,
+        diagnostic: r.diagnostic || mine?.diagnostic,
+        ...(mine && lhost
+          ? { mta: lhost.name, ...(mine.command ? { command: mine.command } : {}), ...(mine.reason ? { mtaReason: mine.reason } : {}) }
+          : {}),
         diagnosticType: r.diagnosticType,
         remoteMta: r.remoteMta,
         segment,
@@ -168,6 +187,25 @@ export function bounceRecipients(
         willRetryUntil: r.willRetryUntil,
       });
     });
+  }
+
+  const fromReader = read.filter((r) => !own.has(r.recipient.toLowerCase()));
+  if (lhost && fromReader.length) {
+    const single = fromReader.length === 1;
+    return fromReader.map((r) =>
+      recipientReport(r.recipient, {
+        action: r.action ?? (delayed ? "delayed" : "failed"),
+        ...(r.status ? { status: r.status } : {}),
+        diagnostic: r.diagnostic,
+        segment: r.diagnostic,
+        ...(single ? { context: report } : {}),
+        ...(r.remoteMta ? { remoteMta: r.remoteMta } : {}),
+        temporary: (r.action ?? (delayed ? "delayed" : "failed")) === "delayed",
+        mta: lhost.name,
+        ...(r.command ? { command: r.command } : {}),
+        ...(r.reason ? { mtaReason: r.reason } : {}),
+      }),
+    );
   }
 
   // The report's own addresses (its sender, the original sender it is addressed to) are

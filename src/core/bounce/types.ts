@@ -25,9 +25,13 @@ export type RecipientReport = {
   command?: SmtpCommand;
   lastAttemptDate?: string;
   willRetryUntil?: string;
+  /** The MTA whose reader (lhost/) found this recipient's facts. */
+  mta?: string;
   class: BounceClass;
   /** Sisimai's vocabulary: userunknown, mailboxfull, ..., delivered for non-bounce actions. */
   reason: string;
+  /** Which rule of the classifier decided the reason (classify.ts): a wrong result can be traced. */
+  rule: string;
 };
 
 /** RFC 5965 §3.1/3.2 fields (and their equivalents in SES JSON and Microsoft JMRP reports). */
