@@ -5,15 +5,9 @@
 // to the same receiver, with at most `concurrency` requests in flight per endpoint (lasthop's
 // ENDPOINT_CONCURRENCY). fetch() (undici, keep-alive), each answer's body read, as EndpointDO
 // reads a prefix of it. An untimed warm-up first (connections, JIT), to a hook no figure counts.
+import { deliveryHeaders } from "../src/core/webhook-delivery.ts";
 import { runJobInChild, serveOneJob } from "./child-job.ts";
 import { forEachConcurrent } from "./net.ts";
-
-// EndpointDO's own signing code, loaded at run time: a static import would make bench's
-// tsconfig (noUncheckedIndexedAccess) type-check src/core/webhook-delivery.ts, which src's own
-// tsconfig checks without that option (its RETRY_SCHEDULE_MS[n] does not pass it).
-type DeliveryHeaders = (secrets: readonly string[], id: string, body: string, now: number) => Promise<Record<string, string>>;
-const DELIVERY_MODULE = new URL("../src/core/webhook-delivery.ts", import.meta.url).href;
-const { deliveryHeaders } = (await import(DELIVERY_MODULE)) as { deliveryHeaders: DeliveryHeaders };
 
 export type LoopJob = {
   endpoints: Array<{ url: string; secret: string }>;

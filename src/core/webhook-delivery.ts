@@ -36,7 +36,8 @@ export function nextAttemptAt(
   if (retryAfterMs != null && !Number.isNaN(retryAfterMs)) {
     return now + Math.min(RETRY_AFTER_CAP_MS, Math.max(RETRY_AFTER_FLOOR_MS, Math.round(retryAfterMs)));
   }
-  return now + Math.round(RETRY_SCHEDULE_MS[n] * (1 - JITTER + random() * 2 * JITTER));
+  const delay = RETRY_SCHEDULE_MS[n] ?? 0;
+  return now + Math.round(delay * (1 - JITTER + random() * 2 * JITTER));
 }
 
 /** Retry-After: delta-seconds or an HTTP-date, relative to now; null when absent or unparseable; never negative. */

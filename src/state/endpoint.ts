@@ -83,6 +83,8 @@ export class EndpointDO extends DurableObject<Env> {
   /** Deliveries being attempted by this instance (a restart forgets them: they are due again). */
   private readonly inFlight = new Set<string>();
   private running = false;
+  /** The running delivery pass: events enqueued during it get workers at once, not after it. */
+  private pool?: { target: EndpointTarget; clock: () => number; active: number; made: number; workers: Set<Promise<void>> };
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -130,7 +132,10 @@ export class EndpointDO extends DurableObject<Env> {
         added += cursor.toArray().length;
       }
     });
-    if (added > 0) await this.wake(now);
+    if (added > 0) {
+      this.spawn();
+      await this.wake(now);
+    }
     return added;
   }
 
@@ -162,8 +167,15 @@ export class EndpointDO extends DurableObject<Env> {
       }
       if (!target.enabled) this.failPending("endpoint disabled", clock());
       else {
-        const counts = await Promise.all(Array.from({ length: ENDPOINT_CONCURRENCY }, () => this.worker(target, clock)));
-        made = counts.reduce((a, b) => a + b, 0);
+        const pool = { target, clock, active: 0, made: 0, workers: new Set<Promise<void>>() };
+        this.pool = pool;
+        try {
+          this.spawn();
+          while (pool.workers.size > 0) await Promise.all([...pool.workers]);
+        } finally {
+          this.pool = undefined;
+        }
+        made = pool.made;
       }
       this.expire(clock());
     } finally {
@@ -185,6 +197,28 @@ export class EndpointDO extends DurableObject<Env> {
        WHERE result IS NULL`,
       now,
     );
+  }
+
+  /**
+   * Tops the running pass up to ENDPOINT_CONCURRENCY workers. A worker ends when nothing is due,
+   * so events that arrive during a pass (the next queue batch) would otherwise get only the
+   * workers still busy with a slow answer.
+   */
+  private spawn(): void {
+    const pool = this.pool;
+    if (!pool || !pool.target.enabled) return;
+    while (pool.active < ENDPOINT_CONCURRENCY) {
+      pool.active += 1;
+      const work: Promise<void> = this.worker(pool.target, pool.clock)
+        .then((n) => {
+          pool.made += n;
+        })
+        .finally(() => {
+          pool.active -= 1;
+          pool.workers.delete(work);
+        });
+      pool.workers.add(work);
+    }
   }
 
   /** One of the run's workers: takes the next due delivery, while the rate allows. */

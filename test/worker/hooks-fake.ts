@@ -9,11 +9,12 @@ import { Webhook } from "standardwebhooks";
 export const HOOKS_HOST = "hooks.test";
 
 export type Delivery = { name: string; headers: Record<string, string>; body: string; event: any };
-type Answer = { status: number; headers?: Record<string, string>; hang?: boolean };
+type Answer = { status: number; headers?: Record<string, string>; hang?: boolean; hold?: Promise<void> };
 
 export function installHooks() {
   const received: Delivery[] = [];
   const answers = new Map<string, Answer[]>();
+  const inFlight = new Map<string, { now: number; max: number }>();
   const previous = globalThis.fetch;
   globalThis.fetch = async (input: RequestInfo | URL, init?: RequestInit) => {
     const request = new Request(input, init);
@@ -23,6 +24,15 @@ export function installHooks() {
     const body = await request.text();
     received.push({ name, headers: Object.fromEntries(request.headers), body, event: JSON.parse(body) });
     const answer = answers.get(name)?.shift() ?? { status: 200 };
+    const flight = inFlight.get(name) ?? { now: 0, max: 0 };
+    inFlight.set(name, flight);
+    flight.now += 1;
+    flight.max = Math.max(flight.max, flight.now);
+    try {
+      await answer.hold;
+    } finally {
+      flight.now -= 1;
+    }
     if (answer.hang) {
       // Until the caller gives up: its abort signal is the only way out.
       await new Promise<void>((_, reject) => request.signal.addEventListener("abort", () => reject(request.signal.reason)));
@@ -35,6 +45,8 @@ export function installHooks() {
   return {
     url: (name: string) => `https://${HOOKS_HOST}/${name}`,
     to: (name: string) => received.filter((d) => d.name === name),
+    /** The most deliveries to `name` that were being answered at once. */
+    maxInFlight: (name: string) => inFlight.get(name)?.max ?? 0,
     answer(name: string, ...queued: Answer[]) {
       answers.set(name, [...(answers.get(name) ?? []), ...queued]);
     },

@@ -7,7 +7,7 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RETRY_SCHEDULE_MS } from "../../src/core/webhook-delivery.ts";
-import type { EndpointDO } from "../../src/state/endpoint.ts";
+import { ENDPOINT_CONCURRENCY, type EndpointDO } from "../../src/state/endpoint.ts";
 import { endpointStub } from "../../src/state/stubs.ts";
 import { waitFor } from "../wait.ts";
 import { adminAccount, api, json, unique, waitForStatus, webpush, type AdminAccount } from "./helpers.ts";
@@ -392,6 +392,26 @@ describe("deliveries", () => {
     expect(starts).toHaveLength(count);
     for (const t of starts) expect(starts.filter((s) => s >= t && s < t + 1000).length).toBeLessThanOrEqual(rate);
     for (const t of starts) expect(starts.filter((s) => s >= t && s < t + 10_000).length).toBeLessThanOrEqual(rate * 10 * 1.05);
+  });
+
+  it("events that arrive while a slow answer holds a delivery pass get the full 16 in flight", async () => {
+    const a = await adminAccount();
+    const name = `late-${unique()}`;
+    await endpoint(a, name);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    // The first delivery is held: its pass stays open while the next events arrive.
+    hooks.answer(name, { status: 200, hold: held }, ...Array.from({ length: 40 }, () => ({ status: 200, hold: held })));
+    await suppress(a);
+    await waitFor(() => hooks.maxInFlight(name) === 1, "the first delivery held");
+    await Promise.all(Array.from({ length: 40 }, () => suppress(a)));
+    await waitFor(
+      () => hooks.maxInFlight(name) >= ENDPOINT_CONCURRENCY,
+      () => `16 in flight (saw ${hooks.maxInFlight(name)})`,
+    );
+    release();
+    await received(name, 41);
+    expect(hooks.maxInFlight(name)).toBe(ENDPOINT_CONCURRENCY);
   });
 
   it("attempts and payloads are deleted after the retention", async () => {
