@@ -20,6 +20,8 @@ import { hookRoutes } from "./hook-routes.ts";
 import { HookStore, type HookLimits } from "./hooks.ts";
 import { close, listen, urlHost } from "./http.ts";
 import { OAuthService, type ServiceAccount } from "./oauth.ts";
+import { EspService } from "./esp.ts";
+import { espRoutes } from "./esp-routes.ts";
 import { providerWebhookRoutes } from "./provider-webhook-routes.ts";
 import { ProviderWebhooks } from "./provider-webhooks.ts";
 import { DEFAULT_SMS_REST_ACCOUNTS, SmsRestService, type SmsRestAccount } from "./sms-rest.ts";
@@ -68,6 +70,8 @@ export type SandboxOptions = {
   smsRestAccounts?: SmsRestAccount[];
   /** The REST aggregator's SMS URL (inbound webhook) for numbers without their own. */
   smsRestInboundUrl?: string;
+  /** The region SES's SigV4 credentials are scoped to. Default us-east-1. */
+  sesRegion?: string;
   /** Largest message the MTA accepts, advertised as SIZE. Default 10 MiB. */
   smtpMaxSize?: number;
   /** How long the MTA holds the 250 after DATA for a "slow" recipient. Default 2000 ms (at most 30 s). */
@@ -112,6 +116,8 @@ export type Sandbox = {
   webhooks: ProviderWebhooks;
   /** The webhook receiver: hooks that record what arrives at `${httpUrl}/_sandbox/hooks/<name>` (also /_sandbox/hooks). */
   hooks: HookStore;
+  /** The email providers' send APIs: `esp.config()` (also GET /_sandbox/esp/config) and what they accepted. */
+  esp: EspService;
   close(): Promise<void>;
 };
 
@@ -148,6 +154,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   });
   const webhooks = new ProviderWebhooks();
   const hooks = new HookStore(opts.hookLimits);
+  const esp = new EspService(store, webhooks, { sesRegion: opts.sesRegion });
   // Bad keys fail the start, before anything listens.
   for (const key of opts.apnsKeys ?? []) apns.registerKey(key);
   for (const account of opts.fcmServiceAccounts ?? []) oauth.registerServiceAccount(account);
@@ -158,11 +165,14 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     ...smsRoutes(smsc, smsRest),
     ...dnsRoutes(dns),
     ...providerWebhookRoutes(webhooks),
+    ...espRoutes(esp),
     ...hookRoutes(hooks),
   ]);
 
   const closeAll = () =>
-    Promise.all([close(control), webpush.close(), apns.close(), smtp.close(), smsc.close(), smsRest.close()]).then(() => undefined);
+    Promise.all([close(control), webpush.close(), apns.close(), smtp.close(), smsc.close(), smsRest.close(), esp.close()]).then(
+      () => undefined,
+    );
   let webpushUrl: string;
   let apnsUrl: string;
   let smtpAddress: { host: string; port: number };
@@ -185,6 +195,8 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   webhooks.setOrigin(httpUrl);
   // Receiving URLs and 3xx locations name the control server.
   hooks.setOrigin(httpUrl);
+  // The send APIs' base URLs name the control server.
+  esp.setOrigin(httpUrl);
 
   let closing: Promise<void> | null = null;
   return {
@@ -199,6 +211,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     dns,
     webhooks,
     hooks,
+    esp,
     close: () => (closing ??= closeAll()),
   };
 }
@@ -238,6 +251,9 @@ async function runFromCommandLine(): Promise<void> {
   console.log(`sandbox DNS (DoH JSON)  ${sandbox.dohUrl}  (records: POST ${sandbox.httpUrl}/_sandbox/dns/records)`);
   console.log(
     `sandbox provider hooks ${sandbox.httpUrl}/_sandbox/webhooks/emit  (credentials: GET ${sandbox.httpUrl}/_sandbox/webhooks/config; default target: PUT ${sandbox.httpUrl}/_sandbox/webhooks/target)`,
+  );
+  console.log(
+    `sandbox email APIs     ${sandbox.httpUrl}/{sendgrid,ses,mailgun,postmark,resend}/…  (credentials: GET ${sandbox.httpUrl}/_sandbox/esp/config)`,
   );
   console.log(
     `sandbox event receiver ${sandbox.httpUrl}/_sandbox/hooks/<name>  (make one: POST ${sandbox.httpUrl}/_sandbox/hooks {"name"}; read: GET …/<name>/received)`,
