@@ -2,9 +2,11 @@
 //   POST /sendgrid/v3/mail/send                 Authorization: Bearer <apiKey>; JSON v3 mail/send
 //        -> 202, empty body, X-Message-Id; 401/400/413/429 as {"errors":[{message, field, help}]}
 //   POST /ses/v2/email/outbound-emails          AWS SigV4 (service ses, the sandbox's region), verified
-//        with the aws4 package over what was received; JSON SendEmail (Simple or Raw content)
-//        -> 200 {"MessageId"}; errors {"message"} with x-amzn-ErrorType (403 SignatureDoesNotMatchException,
-//        UnrecognizedClientException, MissingAuthenticationTokenException, InvalidSignatureException;
+//        with the aws4 package over what was received; JSON SendEmail (Simple, Raw or Template content)
+//        -> 200 {"MessageId"}; errors {"message"} with x-amzn-ErrorType, as AWS's REST-JSON services answer
+//        (403 InvalidSignatureException for a signature that does not match, with the canonical string and
+//        string-to-sign, or an expired / mis-scoped one; UnrecognizedClientException, MissingAuthenticationTokenException,
+//        IncompleteSignatureException;
 //        400 BadRequestException, MessageRejected; 429 TooManyRequestsException)
 //   POST /mailgun/v3/{domain}/messages          HTTP Basic api:<apiKey>; multipart/form-data or urlencoded
 //   POST /mailgun/v3/{domain}/messages.mime     (form field `message`: the MIME message)
@@ -427,12 +429,9 @@ export class EspService {
       return awsError(403, "InvalidSignatureException", `Signature expired: ${amzDate} is now earlier or later than the 15 minute window.`);
     const contentSha = header(req.headers, "x-amz-content-sha256");
     const bodyHash = createHash("sha256").update(req.body).digest("hex");
-    const mismatch = () =>
-      awsError(
-        403,
-        "SignatureDoesNotMatchException",
-        "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
-      );
+    const MISMATCH =
+      "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.";
+    const mismatch = (detail = "") => awsError(403, "InvalidSignatureException", MISMATCH + detail);
     if (contentSha !== null && contentSha !== bodyHash) return mismatch();
     const headers: Record<string, string> = {};
     for (const name of signedNames) {
@@ -455,8 +454,13 @@ export class EspService {
       } as aws4.Request,
       this.#creds.ses,
     );
-    const expected = (signer as unknown as { signature(): string }).signature();
-    if (!same(expected, signature!)) return mismatch();
+    const internals = signer as unknown as { signature(): string; canonicalString(): string; stringToSign(): string };
+    const expected = internals.signature();
+    // As AWS's REST-JSON front ends do, the answer says what should have been signed.
+    if (!same(expected, signature!))
+      return mismatch(
+        `\n\nThe Canonical String for this request should have been\n'${internals.canonicalString()}'\n\nThe String-to-Sign should have been\n'${internals.stringToSign()}'\n`,
+      );
     if (req.oversized) return awsError(400, "BadRequestException", `Request body exceeds ${MAX_ESP_BODY_BYTES} bytes.`);
     const body = parseJson(req.body);
     if (body === null) return awsError(400, "BadRequestException", "Could not parse the request body as JSON.");
@@ -581,6 +585,12 @@ export class EspService {
         "The Server Token you provided in the X-Postmark-Server-Token request header was invalid. Please verify that you are using a valid token.",
       );
     if (req.oversized) return pmError(413, 300, "Request Entity Too Large");
+    if (!/^application\/json\b/i.test(header(req.headers, "content-type") ?? ""))
+      return pmError(
+        422,
+        409,
+        "JSON required. Your HTTP request does not have the Accept and Content-Type headers set to application/json.",
+      );
     const body = parseJson(req.body);
     if (body === null) return pmError(422, 402, "Received invalid JSON input.");
     const from = typeof body.From === "string" ? body.From : "";

@@ -209,10 +209,12 @@ describe("SES v2 SendEmail", () => {
   it("refuses a body changed after signing, a wrong secret, an unknown key and no signature, with 403 and SES's error", async () => {
     const tampered = await sesSend(sesEmail(), { tamper: (text) => text.replace("bob@", "eve@") });
     expect(tampered.status).toBe(403);
-    expect(tampered.headers["x-amzn-errortype"]).toBe("SignatureDoesNotMatchException");
-    expect(JSON.parse(tampered.text).message).toMatch(/^The request signature we calculated does not match the signature you provided/);
+    expect(tampered.headers["x-amzn-errortype"]).toBe("InvalidSignatureException");
+    const { message } = JSON.parse(tampered.text) as { message: string };
+    expect(message).toMatch(/^The request signature we calculated does not match the signature you provided/);
+    expect(message).toContain("The Canonical String for this request should have been\n'POST\n/ses/v2/email/outbound-emails\n");
     const wrongSecret = await sesSend(sesEmail(), { secret: "not-the-secret" });
-    expect([wrongSecret.status, wrongSecret.headers["x-amzn-errortype"]]).toEqual([403, "SignatureDoesNotMatchException"]);
+    expect([wrongSecret.status, wrongSecret.headers["x-amzn-errortype"]]).toEqual([403, "InvalidSignatureException"]);
     const unknownKey = await sesSend(sesEmail(), { keyId: "AKIAUNKNOWN0000000" });
     expect([unknownKey.status, unknownKey.headers["x-amzn-errortype"]]).toEqual([403, "UnrecognizedClientException"]);
     expect(JSON.parse(unknownKey.text)).toEqual({ message: "The security token included in the request is invalid." });
@@ -353,6 +355,16 @@ describe("Postmark /email", () => {
     const missing = await json(postmarkUrl(), {}, postmarkEmail());
     expect(missing.status).toBe(401);
     expect(await missing.json()).toMatchObject({ ErrorCode: 10 });
+  });
+
+  it("refuses a body that is not JSON with 422 ErrorCode 409", async () => {
+    const res = await fetch(postmarkUrl(), {
+      method: "POST",
+      headers: { "x-postmark-server-token": cfg.postmark.serverToken, "content-type": "text/plain" },
+      body: JSON.stringify(postmarkEmail()),
+    });
+    expect(res.status).toBe(422);
+    expect(await res.json()).toMatchObject({ ErrorCode: 409 });
   });
 
   it("refuses a missing To with 422 ErrorCode 300, and an inactive recipient with 422 ErrorCode 406", async () => {
