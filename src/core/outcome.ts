@@ -22,11 +22,12 @@ export const outcomeDetail = z.looseObject({
   providerMessageId: z.string().optional(),
   submitted: submitted.optional(),
   /**
-   * SMS: the route that carried the message. The bridge names its SMPP route; the edge
+   * The route that carried the message (SMS and email). The bridge names its SMPP route; the edge
    * replaces it with the account's route name and keeps the bridge's as `bridgeRoute`.
    */
   route: z.string().optional(),
-  routeType: z.enum(["smpp", "rest"]).optional(),
+  /** The route's type: smpp, rest, vonage (SMS); relay, sendgrid, ses, mailgun, postmark, resend (email). */
+  routeType: z.string().optional(),
   bridgeRoute: z.string().optional(),
   /** SMPP: the SMSC's id of each submitted part, in part order and canonical form. */
   smscIds: z.array(z.string()).optional(),
