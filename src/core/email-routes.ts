@@ -75,15 +75,15 @@ export function routingIssues(config: Routing): Array<{ path: (string | number)[
     if (names.has(route.name)) issues.push({ path: ["routes", i, "name"], message: `route name ${route.name} is used twice` });
     names.add(route.name);
   });
-  config.rules?.forEach((rule, i) =>
+  config.rules?.forEach((rule, i) => {
     rule.routes.forEach((name, j) => {
       if (!names.has(name)) issues.push({ path: ["rules", i, "routes", j], message: `no route is named ${name}` });
-    }),
-  );
+    });
+  });
   config.split?.forEach((share, i) => {
     if (!names.has(share.route)) issues.push({ path: ["split", i, "route"], message: `no route is named ${share.route}` });
   });
-  if (config.split && config.split.every((s) => s.weight === 0))
+  if (config.split?.every((s) => s.weight === 0))
     issues.push({ path: ["split"], message: "at least one weight must be above 0" });
   return issues;
 }

@@ -52,10 +52,10 @@ export function blockLhost(format: BlockFormat): Lhost {
 function detects(format: BlockFormat, input: LhostInput): boolean {
   const { from, subject, header, body } = format.detect;
   const tests = [
-    from && from.test(input.from),
-    subject && subject.test(input.subject),
+    from?.test(input.from),
+    subject?.test(input.subject),
     header && (input.headers.get(header[0]) ?? []).some((v) => header[1].test(v)),
-    body && body.test(input.report),
+    body?.test(input.report),
   ].filter((t) => t !== undefined);
   return tests.length > 0 && tests.every(Boolean);
 }
