@@ -45,6 +45,7 @@ interface __BaseEnv_Env {
 	LIMITER: DurableObjectNamespace<import("./src/index").LimiterDO>;
 	REPLAYS: DurableObjectNamespace<import("./src/index").ReplayDO>;
 	WEBHOOK_ENDPOINTS: DurableObjectNamespace<import("./src/index").EndpointDO>;
+	CIRCUITS: DurableObjectNamespace<import("./src/index").CircuitDO>;
 	BRIDGE?: DurableObjectNamespace<import("./src/index").BridgeContainer>;
 }
 declare namespace Cloudflare {
@@ -96,6 +97,7 @@ declare namespace Cloudflare {
 		LIMITER: DurableObjectNamespace<import("./src/index").LimiterDO>;
 		REPLAYS: DurableObjectNamespace<import("./src/index").ReplayDO>;
 		WEBHOOK_ENDPOINTS: DurableObjectNamespace<import("./src/index").EndpointDO>;
+		CIRCUITS: DurableObjectNamespace<import("./src/index").CircuitDO>;
 		BRIDGE: DurableObjectNamespace<import("./src/index").BridgeContainer>;
 	}
 	interface Env extends __BaseEnv_Env {}

@@ -386,9 +386,9 @@ export async function lasthopComposed(text: string, account: string, bounceDomai
     // A computed specifier: the Worker's module names Worker-only types that this tsconfig does not load.
     const specifier = new URL("../src/channels/email.ts", import.meta.url).href;
     const { composeEmail } = (await import(specifier)) as {
-      composeEmail(job: unknown, config: unknown, env: { PUBLIC_URL: string; UNSUBSCRIBE_SECRET: string }): Promise<string>;
+      composeEmail(job: unknown, config: unknown, env: { PUBLIC_URL: string; UNSUBSCRIBE_SECRET: string }): Promise<{ raw: string }>;
     };
-    const raw = await composeEmail(
+    const { raw } = await composeEmail(
       {
         id: randomUUID(),
         account,

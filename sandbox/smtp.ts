@@ -170,6 +170,7 @@ export class SmtpService {
     if (refusal === null) return callback();
     this.#store.record<"email">({
       channel: "email",
+      provider: "smtp",
       to: address.address,
       status: refusal.code,
       outcome: refusal.code >= 500 ? "rejected" : "deferred",
@@ -212,6 +213,7 @@ export class SmtpService {
       if (stream.sizeExceeded) {
         this.#store.record<"email">({
           channel: "email",
+          provider: "smtp",
           to: rcptTo.join(", "),
           status: 552,
           outcome: "rejected",
@@ -226,7 +228,7 @@ export class SmtpService {
       const raw = Buffer.concat(chunks).toString("utf8");
       const accept = () => {
         this.#messages += 1;
-        this.#store.record<"email">({ channel: "email", to: rcptTo.join(", "), status: 250, outcome: "accepted", headers, payload: raw });
+        this.#store.record<"email">({ channel: "email", provider: "smtp", to: rcptTo.join(", "), status: 250, outcome: "accepted", headers, payload: raw });
         callback(null, `2.0.0 Ok: queued as ${queueId}`);
       };
       if (!rcptTo.some((address) => address.toLowerCase().includes("slow"))) return accept();

@@ -8,6 +8,7 @@ import { startBridgeProcess } from "./bridge-process.ts";
 import { DEV_BOUNCE_DOMAIN, DEV_SENDING_DOMAIN, loadOrMakeDevKeys, makeDevKeys, type DevKeys } from "./dev-keys.ts";
 import { startSandbox, type Sandbox, type SandboxOptions } from "./main.ts";
 import { freePort } from "./ports.ts";
+import { ESP_PROVIDERS } from "./esp.ts";
 import { WEBHOOK_PROVIDERS, type WebhookProvider } from "./provider-webhooks.ts";
 
 export { freePort };
@@ -278,11 +279,14 @@ async function configureProviderWebhooks(
   accountKey: string,
 ): Promise<{ account: string; urls: Record<WebhookProvider, string> }> {
   const config = sandbox.webhooks.config();
+  const send = sandbox.esp.config();
   for (const provider of WEBHOOK_PROVIDERS) {
+    // The send API's credentials beside the webhook secrets: one section per provider.
+    const { baseUrl: _, ...credentials } = (send as Partial<Record<string, { baseUrl: string }>>)[provider] ?? { baseUrl: "" };
     const response = await fetch(`${workerUrl}/v1/providers/${provider}`, {
       method: "PUT",
       headers: { authorization: `Bearer ${accountKey}`, "content-type": "application/json" },
-      body: JSON.stringify(config[provider]),
+      body: JSON.stringify({ ...config[provider], ...credentials }),
     });
     if (!response.ok) {
       throw new Error(
@@ -292,8 +296,29 @@ async function configureProviderWebhooks(
     await response.body?.cancel();
   }
   sandbox.webhooks.setTarget({ workerUrl, account, smsSender: DEV_SMS_SENDERS[0] });
+  await configureEmailRoutes(sandbox, workerUrl, accountKey);
   const urls = Object.fromEntries(WEBHOOK_PROVIDERS.map((p) => [p, sandbox.webhooks.defaultUrl(p)!])) as Record<WebhookProvider, string>;
   return { account, urls };
+}
+
+/**
+ * One email route of each type, named after its type, the relay first: the hosted ones at the
+ * sandbox's simulators of their send APIs (GET the section, set `routes`, PUT it back: the
+ * masked secrets a read shows are kept).
+ */
+async function configureEmailRoutes(sandbox: Sandbox, workerUrl: string, accountKey: string): Promise<void> {
+  const headers = { authorization: `Bearer ${accountKey}`, "content-type": "application/json" };
+  const current = await fetch(`${workerUrl}/v1/email/settings`, { headers });
+  if (!current.ok) throw new Error(`reading the email settings: ${current.status} ${await current.text()}`);
+  const settings = (await current.json()) as Record<string, unknown>;
+  const send = sandbox.esp.config();
+  const routes = [
+    { name: "relay", type: "relay" },
+    ...ESP_PROVIDERS.map((type) => ({ name: type, type, baseUrl: send[type].baseUrl })),
+  ];
+  const response = await fetch(`${workerUrl}/v1/email/settings`, { method: "PUT", headers, body: JSON.stringify({ ...settings, routes }) });
+  if (!response.ok) throw new Error(`configuring the email routes: ${response.status} ${await response.text()}`);
+  await response.body?.cancel();
 }
 
 /**

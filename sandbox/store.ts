@@ -64,7 +64,7 @@ export type Received<C extends Channel = "webpush"> = {
   headers: HeadersOf[C];
   /** Decoded message content (see PayloadOf), or null when there was none or it could not be decoded. */
   payload: PayloadOf[C];
-  /** email sent through a provider's send API (esp.ts): which provider, and its id of the message. */
+  /** email: which simulator received it, `smtp` (the MTA, from the relay) or a provider's send API (esp.ts) with its id of the message. */
   provider?: string;
   providerMessageId?: string;
   /** apns: the team and key whose provider token authenticated the push. */

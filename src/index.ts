@@ -11,6 +11,7 @@ export { AccountDO } from "./state/account.ts";
 export { ConfigDO } from "./state/config.ts";
 export { DirectoryDO } from "./state/directory.ts";
 export { EndpointDO } from "./state/endpoint.ts";
+export { CircuitDO } from "./state/circuit.ts";
 export { LimiterDO } from "./state/limiter.ts";
 export { ReplayDO } from "./state/replay.ts";
 export { MessageDO } from "./state/message.ts";

@@ -2,6 +2,7 @@ import { apnsTopicAllowed } from "../core/apns.ts";
 import { sha256Hex, utf8 } from "../core/bytes.ts";
 import { channelConfigured } from "../core/channels.ts";
 import { emailSenderAllowed } from "../core/email.ts";
+import { routesOf } from "../core/email-routes.ts";
 import { canonicalJson, messageIdFor } from "../core/ids.ts";
 import { tokenChannels, type SuppressionReason } from "../core/model.ts";
 import { recipientKey, recipientOf } from "../core/recipient.ts";
@@ -83,6 +84,12 @@ function assertSendable(env: Env, config: AccountRuntime, request: SendRequest):
     if (allowed === "domain") {
       throw new ApiError(422, "sender_not_allowed", "the From domain is not one of this account's sending domains", [
         { path: "from", message: "use an address at one of the account's sending domains" },
+      ]);
+    }
+    const routes = routesOf(config.sections.email!);
+    if (request.route !== undefined && !routes.some((r) => r.name === request.route)) {
+      throw new ApiError(422, "route_not_configured", `the account has no email route named ${request.route}`, [
+        { path: "route", message: `one of: ${routes.map((r) => r.name).join(", ")}; or leave it out to use the account's routes` },
       ]);
     }
   }

@@ -1,5 +1,5 @@
 import { Mailbox, createMimeMessage, type MIMEMessage } from "mimetext/browser";
-import { BRIDGE_SMTP_PATH, type SmtpBatch } from "../core/bridge.ts";
+import { BRIDGE_SMTP_PATH, bridgeServes, type SmtpBatch } from "../core/bridge.ts";
 import type { AccountRuntime } from "../core/config/runtime.ts";
 import {
   base64Lines,
@@ -14,9 +14,14 @@ import {
 import { encodedValue, headerValue, linesWithinLimit, mailboxValue } from "../core/mail-header.ts";
 import type { SendOutcome } from "../core/outcome.ts";
 import type { EmailSend } from "../core/schema.ts";
+import { emailRoutePlan, type EmailRoute, type EspRoute } from "../core/email-routes.ts";
+import { checkEndpointUrl, parseDevHosts } from "../core/webhook-url.ts";
 import { sendBatchToBridge } from "./bridge.ts";
+import { sendEsp } from "./esp/index.ts";
+import { noCircuits, overRoutes, withRoute, type Circuits } from "./failover.ts";
 
-export type EmailJob = { id: string; account: string; createdAt: string; request: EmailSend; config: AccountRuntime };
+/** `route`: the route the message is pinned to (one that took it or may have). */
+export type EmailJob = { id: string; account: string; createdAt: string; request: EmailSend; route?: string; config: AccountRuntime };
 
 /**
  * Composes the RFC 5322 message. Deterministic for a message (Date is its creation time,
@@ -26,8 +31,9 @@ export async function composeEmail(
   job: EmailJob,
   config: EmailAccountConfig,
   env: Pick<Env, "PUBLIC_URL" | "UNSUBSCRIBE_SECRET">,
-): Promise<string> {
+): Promise<{ raw: string; headers: Record<string, string> }> {
   const { request, id } = job;
+  const headers = await addedHeaders(job, config, env);
   const msg = createMimeMessage();
   // Boundaries from the message id rather than Math.random: every retry relays the same bytes.
   const compact = id.replace(/-/g, "");
@@ -41,18 +47,8 @@ export async function composeEmail(
   const fromDomain = domainOf(request.from);
   msg.setHeader("Date", new Date(job.createdAt).toUTCString().replace("GMT", "+0000"));
   msg.setHeader("Message-ID", `<${id}@${fromDomain}>`);
-  msg.setHeader("X-Lasthop-Message-Id", id);
-  // Feedback-ID: campaign:customer:mail type:sender id (Gmail's Feedback Loop).
-  const tag = (request.tags?.[0] ?? "default").replace(/[^\w.-]/g, "_");
-  msg.setHeader("Feedback-ID", `${tag}:${job.account.replace(/[^\w.-]/g, "_")}:lasthop:${config.feedbackSenderId}`);
   if (request.replyTo) msg.setHeader("Reply-To", new Mailbox(request.replyTo));
-  if (wantsListUnsubscribe(request.listUnsubscribe, request.tags)) {
-    const token = await signUnsubscribeToken(env.UNSUBSCRIBE_SECRET, { account: job.account, recipient: request.to, messageId: id });
-    const https = `${env.PUBLIC_URL.replace(/\/$/, "")}/u/${token}`;
-    msg.setHeader("List-Unsubscribe", folded("List-Unsubscribe", `<${https}>, <mailto:unsubscribe+${id}@${config.bounceDomain}>`));
-    msg.setHeader("List-Unsubscribe-Post", "List-Unsubscribe=One-Click");
-  }
-  for (const [name, value] of Object.entries(request.headers ?? {})) msg.setHeader(name, folded(name, value));
+  for (const [name, value] of Object.entries(headers)) msg.setHeader(name, folded(name, value));
   for (const [contentType, data] of [
     ["text/plain", request.text],
     ["text/html", request.html],
@@ -64,7 +60,29 @@ export async function composeEmail(
   const raw = msg.asRaw();
   // The schema refuses what cannot be folded; this keeps a broken line from ever reaching an MTA.
   if (!linesWithinLimit(raw)) throw new Error(`a line of the composed message is over 998 octets`);
-  return raw;
+  return { raw, headers };
+}
+
+/**
+ * The header fields lasthop adds to a message, then the send's own, unfolded and in the order
+ * they are written: the relay's MIME carries them, and hosted providers that take fields get them.
+ */
+async function addedHeaders(
+  { request, id, account }: EmailJob,
+  config: EmailAccountConfig,
+  env: Pick<Env, "PUBLIC_URL" | "UNSUBSCRIBE_SECRET">,
+): Promise<Record<string, string>> {
+  const headers: Record<string, string> = { "X-Lasthop-Message-Id": id };
+  // Feedback-ID: campaign:customer:mail type:sender id (Gmail's Feedback Loop).
+  const tag = (request.tags?.[0] ?? "default").replace(/[^\w.-]/g, "_");
+  headers["Feedback-ID"] = `${tag}:${account.replace(/[^\w.-]/g, "_")}:lasthop:${config.feedbackSenderId}`;
+  if (wantsListUnsubscribe(request.listUnsubscribe, request.tags)) {
+    const token = await signUnsubscribeToken(env.UNSUBSCRIBE_SECRET, { account, recipient: request.to, messageId: id });
+    const https = `${env.PUBLIC_URL.replace(/\/$/, "")}/u/${token}`;
+    headers["List-Unsubscribe"] = `<${https}>, <mailto:unsubscribe+${id}@${config.bounceDomain}>`;
+    headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click";
+  }
+  return { ...headers, ...request.headers };
 }
 
 /** A header value folded for its field, or an error (compose_error) when it cannot be. */
@@ -81,29 +99,63 @@ function writeAs(msg: MIMEMessage, name: string, text: string | null): void {
   field.dump = () => text;
 }
 
+type Composed = EmailJob & { raw: string; headers: Record<string, string> };
+
 /**
- * Relays a group of emails through the bridge (SMTP lives there): composed here, DKIM
- * signed and delivered there, one outcome per job back. A bridge that cannot be reached
- * leaves every job to the queue's retry.
+ * Sends a group of emails over each account's routes (`overRoutes`): composed here once, then
+ * the relay legs of a round go to the bridge together (DKIM signed and delivered there) and
+ * each hosted provider's leg is one API call with the same message. A route that certainly did
+ * not take a message passes it on; one that may have keeps it (the message is pinned there).
  */
-export async function sendEmailBatch(jobs: EmailJob[], env: Env): Promise<SendOutcome[]> {
+export async function sendEmailBatch(jobs: EmailJob[], env: Env, circuits: Circuits = noCircuits): Promise<SendOutcome[]> {
   const outcomes: SendOutcome[] = new Array(jobs.length);
-  const items: SmtpBatch["items"] = [];
-  const indexes: number[] = [];
+  const plans: Array<{ index: number; job: Composed; routes: EmailRoute[] }> = [];
   for (const [index, job] of jobs.entries()) {
     const config = job.config.sections.email;
     if (!config) {
       outcomes[index] = { kind: "failed", detail: { reason: "channel_not_configured", hint: "the account has no email settings" } };
       continue;
     }
-    let raw: string;
+    const routes = emailRoutePlan(config, { id: job.id, route: job.request.route, tags: job.request.tags }, job.route);
+    if (routes.length === 0) {
+      outcomes[index] = { kind: "failed", detail: { reason: "no_route", wanted: job.request.route ?? null, pinned: job.route ?? null } };
+      continue;
+    }
     try {
-      raw = await composeEmail(job, config, env);
+      plans.push({ index, job: { ...job, ...(await composeEmail(job, config, env)) }, routes });
     } catch (err) {
       // Composition is deterministic: what fails once fails every time, so no retry.
       outcomes[index] = { kind: "failed", detail: { reason: "compose_error", error: String(err) } };
-      continue;
     }
+  }
+  const routed = await overRoutes(plans, (legs) => emailRound(legs, env), circuits);
+  routed.forEach(({ outcome, route, passed }, k) => {
+    outcomes[plans[k]!.index] = withRoute(outcome, route, passed);
+  });
+  return outcomes;
+}
+
+/** One round: the relay legs through the bridge in chunks, each hosted provider's leg by its own API. */
+async function emailRound(legs: Array<{ job: Composed; route: EmailRoute }>, env: Env): Promise<SendOutcome[]> {
+  const outcomes: SendOutcome[] = new Array(legs.length);
+  const items: SmtpBatch["items"] = [];
+  const indexes: number[] = [];
+  const work: Promise<void>[] = [];
+  const devHosts = parseDevHosts(env.WEBHOOK_DEV_HOSTS);
+  legs.forEach(({ job, route }, i) => {
+    if (route.type !== "relay") {
+      work.push(
+        sendHosted(job, route, devHosts).then((outcome) => {
+          outcomes[i] = outcome;
+        }),
+      );
+      return;
+    }
+    if (!bridgeServes(env, "email")) {
+      outcomes[i] = { kind: "retry", detail: { reason: "route_down", submitted: "no", hint: "the bridge does not serve email in this deployment" } };
+      return;
+    }
+    const config = job.config.sections.email!;
     items.push({
       id: job.id,
       account: job.account,
@@ -116,24 +168,44 @@ export async function sendEmailBatch(jobs: EmailJob[], env: Env): Promise<SendOu
         ),
       ),
       rcptTo: job.request.to,
-      raw,
+      raw: job.raw,
       ...dkimFor(job, config),
       relay: config.relay,
     });
-    indexes.push(index);
-  }
+    indexes.push(i);
+  });
   for (const chunk of chunks(items, indexes)) {
-    const results = await sendBatchToBridge(
-      env,
-      BRIDGE_SMTP_PATH,
-      { items: chunk.items },
-      chunk.items.map((item) => item.id),
+    work.push(
+      sendBatchToBridge(
+        env,
+        BRIDGE_SMTP_PATH,
+        { items: chunk.items },
+        chunk.items.map((item) => item.id),
+      ).then((results) => {
+        chunk.indexes.forEach((index, k) => {
+          outcomes[index] = results[k]!;
+        });
+      }),
     );
-    chunk.indexes.forEach((index, i) => {
-      outcomes[index] = results[i];
-    });
   }
+  await Promise.all(work);
   return outcomes;
+}
+
+/**
+ * One message through a hosted provider. A base URL outside the rules every outbound URL
+ * follows (https to a public host; plain http only to a dev host) is a misconfigured route:
+ * nothing is sent, and the next route may take the message.
+ */
+function sendHosted(job: Composed, route: EspRoute, devHosts: readonly string[]): Promise<SendOutcome> {
+  if (route.baseUrl !== undefined) {
+    const verdict = checkEndpointUrl(route.baseUrl, devHosts);
+    if (!verdict.ok) {
+      return Promise.resolve({ kind: "retry", detail: { reason: "route_misconfigured", submitted: "no", hint: verdict.message } });
+    }
+  }
+  const message = { id: job.id, account: job.account, request: job.request, raw: job.raw, headers: job.headers };
+  return sendEsp(message, route, job.config.sections);
 }
 
 /**

@@ -5,34 +5,28 @@ import type { SendOutcome } from "../core/outcome.ts";
 import type { SendRequest } from "../core/schema.ts";
 import { vapidFrom } from "../core/webpush.ts";
 import { sendApnsBatch, type ApnsJob } from "./apns.ts";
-import { sendEmailBatch } from "./email.ts";
+import { sendEmailBatch, type EmailJob } from "./email.ts";
+import type { Circuits } from "./failover.ts";
 import { sendFcm } from "./fcm.ts";
 import type { SendJob, SmsJob } from "./job.ts";
 import { sendSmsBatch } from "./sms.ts";
 import { sendWebPush } from "./webpush.ts";
 
 /**
- * Sends a batch of jobs, one outcome per job in order. APNs and email jobs travel together
- * in one bridge request each (the bridge fans them out over HTTP/2 and pooled SMTP
- * connections); the others go one fetch each.
+ * Sends a batch of jobs, one outcome per job in order. APNs jobs travel together in one bridge
+ * request (the bridge fans them out over HTTP/2); email and SMS go over each account's routes
+ * (`circuits`: the batch's view of their circuits); the others go one fetch each.
  */
-export async function sendAll(jobs: SendJob[], env: Env): Promise<SendOutcome[]> {
+export async function sendAll(jobs: SendJob[], env: Env, circuits: { email?: Circuits; sms?: Circuits } = {}): Promise<SendOutcome[]> {
   const outcomes: SendOutcome[] = new Array(jobs.length);
   const apns: Array<ApnsJob & { index: number }> = [];
-  const email: Array<{
-    index: number;
-    id: string;
-    account: string;
-    createdAt: string;
-    config: SendJob["config"];
-    request: Extract<SendRequest, { channel: "email" }>;
-  }> = [];
+  const email: Array<EmailJob & { index: number }> = [];
   const sms: Array<SmsJob & { index: number }> = [];
   const pending: Promise<void>[] = [];
   jobs.forEach((job, index) => {
     const { request } = job;
     if (request.channel === "apns" && channelConfigured("apns", env, job.config)) apns.push({ ...job, index, request });
-    else if (request.channel === "email" && bridgeServes(env, "email")) email.push({ ...job, index, request });
+    else if (request.channel === "email") email.push({ ...job, index, request });
     else if (request.channel === "sms") sms.push({ ...job, index, request });
     else
       pending.push(
@@ -50,8 +44,8 @@ export async function sendAll(jobs: SendJob[], env: Env): Promise<SendOutcome[]>
   };
   pending.push(
     grouped(apns, (g) => sendApnsBatch(g, env)),
-    grouped(email, (g) => sendEmailBatch(g, env)),
-    grouped(sms, (g) => sendSmsBatch(g, env)),
+    grouped(email, (g) => sendEmailBatch(g, env, circuits.email)),
+    grouped(sms, (g) => sendSmsBatch(g, env, circuits.sms)),
   );
   await Promise.all(pending);
   return outcomes;

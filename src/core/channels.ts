@@ -6,6 +6,7 @@
  */
 import { bridgeReachable, bridgeServes } from "./bridge.ts";
 import type { AccountRuntime } from "./config/runtime.ts";
+import { routesOf } from "./email-routes.ts";
 import { parseServiceAccount } from "./google-oauth.ts";
 import type { Channel } from "./model.ts";
 import { vapidFrom } from "./webpush.ts";
@@ -24,8 +25,12 @@ export function channelConfigured(channel: Channel, settings: ChannelSettings, c
       // the bridge must hold the deployment's key (BRIDGE_CHANNELS names apns).
       return (config.sections.apns !== undefined && bridgeReachable(settings)) || bridgeServes(settings, "apns");
     case "email":
-      // Unsubscribe links are signed: without the secret no compliant message can be built.
-      return bridgeServes(settings, "email") && Boolean(settings.UNSUBSCRIBE_SECRET);
+      // Unsubscribe links are signed: without the secret no compliant message can be built. The
+      // relay needs the bridge; an account with a hosted provider's route can send without one.
+      return (
+        Boolean(settings.UNSUBSCRIBE_SECRET) &&
+        (bridgeServes(settings, "email") || routesOf(config.sections.email ?? {}).some((r) => r.type !== "relay"))
+      );
     case "sms":
       // Routes are the account's own: smsSenderAllowed answers no_config without them.
       return true;

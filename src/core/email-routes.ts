@@ -8,6 +8,10 @@ import { z } from "zod";
 
 export const ESP_TYPES = ["sendgrid", "ses", "mailgun", "postmark", "resend"] as const;
 export type EspType = (typeof ESP_TYPES)[number];
+
+export function isEspType(value: unknown): value is EspType {
+  return typeof value === "string" && (ESP_TYPES as readonly string[]).includes(value);
+}
 export const EMAIL_ROUTE_TYPES = ["relay", ...ESP_TYPES] as const;
 export type EmailRouteType = (typeof EMAIL_ROUTE_TYPES)[number];
 

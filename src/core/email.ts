@@ -6,6 +6,7 @@ import { z } from "zod";
 import { fromBase64, toBase64Url, utf8 } from "./bytes.ts";
 import { dkimKey, smtpRelay } from "./bridge.ts";
 import { returnPathHost } from "./domains.ts";
+import { emailRouting, routingIssues } from "./email-routes.ts";
 
 /** One account's email setup (its `email` configuration section; `EMAIL_CONFIG` seeds it). */
 export const emailAccountConfig = z.strictObject({
@@ -20,6 +21,9 @@ export const emailAccountConfig = z.strictObject({
     .string()
     .regex(/^[\w.-]+$/)
     .default("lasthop"),
+  ...emailRouting,
+}).superRefine((config, ctx) => {
+  for (const issue of routingIssues(config)) ctx.addIssue({ code: "custom", ...issue });
 });
 export type EmailAccountConfig = z.infer<typeof emailAccountConfig>;
 

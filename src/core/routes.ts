@@ -3,7 +3,9 @@
  * hosted providers; SMS: SMPP binds and REST aggregators): which outcome passes a message on to
  * the next route, which pins it, and each route's circuit. Pure: the state lives in CircuitDO.
  */
-import type { SendOutcome } from "./outcome.ts";
+import type { OutcomeDetail, SendOutcome } from "./outcome.ts";
+
+const PASSING = new Set(["route_down", "route_auth", "route_misconfigured", "circuit_open"]);
 
 /**
  * A route that certainly did not take the message and is down (or refuses our credentials):
@@ -12,8 +14,12 @@ import type { SendOutcome } from "./outcome.ts";
 export function passesOn(outcome: SendOutcome): boolean {
   if (outcome.kind !== "retry" || outcome.detail.submitted !== "no") return false;
   const status = Number(outcome.detail.status ?? 0);
-  return outcome.detail.reason === "route_down" || outcome.detail.reason === "route_auth" || status === 502 || status === 503;
+  const reason = outcome.detail.reason;
+  return PASSING.has(reason ?? "") || status === 502 || status === 503;
 }
+
+/** Reasons that blame the route rather than the message (a timeout, a bridge that cannot be reached). */
+const UNHEALTHY = new Set(["network_error", "timeout", "route_down", "route_auth", "route_misconfigured", "bridge_unreachable", "bridge_error"]);
 
 /**
  * What the outcome says of the route's health: false for a failure that points at the route
@@ -25,11 +31,11 @@ export function routeHealthy(outcome: SendOutcome): boolean | null {
   if (outcome.kind !== "retry") return true;
   const status = Number(outcome.detail.status ?? 0);
   const reason = outcome.detail.reason;
-  return !(status >= 500 || reason === "network_error" || reason === "route_down" || reason === "route_auth" || reason === "timeout");
+  return !(status >= 500 || (reason !== undefined && UNHEALTHY.has(reason)));
 }
 
 /** Failures in a row that open a circuit, and how long it stays open before one probe may pass. */
-export const CIRCUIT_THRESHOLD = 5;
+export const CIRCUIT_THRESHOLD = 3;
 export const CIRCUIT_COOL_DOWN_MS = 30_000;
 /** How long a half-open circuit's probe is lent to one sender before another may probe. */
 export const CIRCUIT_PROBE_LEASE_MS = 30_000;
@@ -65,4 +71,12 @@ export function observe(circuit: Circuit, healthy: boolean, now: number, thresho
   // A failed probe reopens at once; a closed circuit opens at the threshold.
   if (circuit.state === "half_open" || failures >= threshold) return { state: "open", failures, openedAt: now, probeUntil: 0 };
   return { ...circuit, failures };
+}
+
+/**
+ * The route an event pins its message to: the one that took it (`accepted`) or may have
+ * (`submitted: "maybe"`). From then on the route plan (SMS and email) offers that route alone.
+ */
+export function pinnedRoute(type: string, detail: Pick<OutcomeDetail, "route" | "submitted">): string | null {
+  return detail.route !== undefined && (type === "accepted" || detail.submitted === "maybe") ? detail.route : null;
 }

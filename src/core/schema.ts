@@ -2,6 +2,7 @@
  * The send contract: one zod schema per channel, the single source of truth for the
  * API's validation and for the types every other module uses (`z.infer`).
  */
+import { routeName } from "./email-routes.ts";
 import { z } from "zod";
 import { fromBase64, utf8 } from "./bytes.ts";
 import { bounceClasses, channels, eventTypes } from "./model.ts";
@@ -80,6 +81,8 @@ export const emailSend = z
     headers: customHeaders.optional(),
     tags: z.array(z.string().min(1).max(64)).max(10).optional(),
     listUnsubscribe: z.boolean().optional(),
+    /** One of the account's email routes by name: the message takes that route alone. */
+    route: routeName.optional(),
     ...common,
   })
   .refine((m) => m.text !== undefined || m.html !== undefined, {

@@ -2,6 +2,8 @@ import { sendAll } from "../channels/index.ts";
 import type { SendOutcome } from "../core/outcome.ts";
 import { emailRetryDelaySeconds, outlivesMaxAge, retryDelaySeconds } from "../core/retry.ts";
 import type { AccountRuntime } from "../core/config/runtime.ts";
+import { routesOf } from "../core/email-routes.ts";
+import { CircuitGate } from "../state/circuit-gate.ts";
 import { accountRuntime } from "../state/config-read.ts";
 import { messageStub } from "../state/stubs.ts";
 import type { AttemptStart, QueuedSend } from "../state/types.ts";
@@ -39,11 +41,31 @@ export async function consumeSends(batch: MessageBatch<QueuedSend>, env: Env): P
         config: await configs.get(message.body.account)!,
       })),
     );
-    outcomes = await sendAll(jobs, env);
+    const [email, sms] = await Promise.all([
+      CircuitGate.open(env, "email", routeNames(jobs, "email")),
+      CircuitGate.open(env, "sms", routeNames(jobs, "sms")),
+    ]);
+    outcomes = await sendAll(jobs, env, { email, sms });
+    await Promise.all([email.report(), sms.report()]);
   } catch (err) {
     outcomes = started.map(() => ({ kind: "retry", detail: { reason: "send_crashed", error: String(err) } }));
   }
   await Promise.all(started.map((s, i) => settle(s, outcomes[i], env)));
+}
+
+/**
+ * Per account with jobs of this channel in the batch, its route names, when it has more than
+ * one: with a single route there is nowhere to fail over to, and no circuit is read or kept.
+ */
+function routeNames(jobs: ReadonlyArray<{ account: string; request: { channel: string }; config: AccountRuntime }>, channel: "email" | "sms") {
+  const names = new Map<string, string[]>();
+  for (const job of jobs) {
+    if (job.request.channel !== channel || names.has(job.account)) continue;
+    const { email, sms } = job.config.sections;
+    const routes = channel === "email" ? (email ? routesOf(email) : []) : (sms?.routes ?? []);
+    if (routes.length > 1) names.set(job.account, routes.map((r) => r.name));
+  }
+  return names;
 }
 
 async function begin(message: Message<QueuedSend>, env: Env): Promise<Started | null> {

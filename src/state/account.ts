@@ -2,7 +2,8 @@ import { DurableObject } from "cloudflare:workers";
 import type { Channel } from "../core/model.ts";
 import type { SuppressionEntry } from "./types.ts";
 
-export type StatsBucket = { hour: string; channel: Channel; counts: Record<string, number> };
+/** One hour of one channel: counts per outcome, and the same per route for messages a route carried. */
+export type StatsBucket = { hour: string; channel: Channel; counts: Record<string, number>; routes?: Record<string, Record<string, number>> };
 
 /** Adds up the buckets of several counter shards, in hour and channel order. */
 export function mergeBuckets(lists: StatsBucket[][]): StatsBucket[] {
@@ -11,6 +12,11 @@ export function mergeBuckets(lists: StatsBucket[][]): StatsBucket[] {
     const key = `${bucket.hour} ${bucket.channel}`;
     const into = merged.get(key) ?? { hour: bucket.hour, channel: bucket.channel, counts: {} };
     for (const [outcome, n] of Object.entries(bucket.counts)) into.counts[outcome] = (into.counts[outcome] ?? 0) + n;
+    for (const [route, counts] of Object.entries(bucket.routes ?? {})) {
+      into.routes ??= {};
+      const target = (into.routes[route] ??= {});
+      for (const [outcome, n] of Object.entries(counts)) target[outcome] = (target[outcome] ?? 0) + n;
+    }
     merged.set(key, into);
   }
   return [...merged.values()].sort((a, b) => (a.hour === b.hour ? a.channel.localeCompare(b.channel) : a.hour.localeCompare(b.hour)));
@@ -66,18 +72,32 @@ export class AccountDO extends DurableObject<Env> {
       CREATE TABLE IF NOT EXISTS counter (
         hour TEXT NOT NULL, channel TEXT NOT NULL, outcome TEXT NOT NULL, n INTEGER NOT NULL,
         PRIMARY KEY (hour, channel, outcome));
+      CREATE TABLE IF NOT EXISTS route_counter (
+        hour TEXT NOT NULL, channel TEXT NOT NULL, route TEXT NOT NULL, outcome TEXT NOT NULL, n INTEGER NOT NULL,
+        PRIMARY KEY (hour, channel, route, outcome));
       CREATE TABLE IF NOT EXISTS inbound_sms (
         seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, route TEXT NOT NULL, provider TEXT NOT NULL,
         sender TEXT NOT NULL, recipient TEXT NOT NULL, body TEXT NOT NULL, keyword TEXT, reply_id TEXT, received_at TEXT NOT NULL);
     `);
   }
 
-  async count(channel: Channel | "none", outcome: string, at: string, n = 1): Promise<void> {
+  /** Counts one outcome; with `route`, also in that route's split. */
+  async count(channel: Channel | "none", outcome: string, at: string, n = 1, route?: string): Promise<void> {
     this.sql.exec(
       `INSERT INTO counter (hour, channel, outcome, n) VALUES (?, ?, ?, ?)
        ON CONFLICT (hour, channel, outcome) DO UPDATE SET n = n + excluded.n`,
       hourOf(at),
       channel,
+      outcome,
+      n,
+    );
+    if (route === undefined) return;
+    this.sql.exec(
+      `INSERT INTO route_counter (hour, channel, route, outcome, n) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (hour, channel, route, outcome) DO UPDATE SET n = n + excluded.n`,
+      hourOf(at),
+      channel,
+      route,
       outcome,
       n,
     );
@@ -99,6 +119,22 @@ export class AccountDO extends DurableObject<Env> {
       const bucket = buckets.get(key) ?? { hour: r.hour, channel: r.channel, counts: {} };
       bucket.counts[r.outcome] = r.n;
       buckets.set(key, bucket);
+    }
+    const routed = this.sql
+      .exec<{ hour: string; channel: Channel; route: string; outcome: string; n: number }>(
+        `SELECT hour, channel, route, outcome, n FROM route_counter WHERE hour >= ? AND hour < ? AND (? IS NULL OR channel = ?)`,
+        hourOf(from),
+        to,
+        channel ?? null,
+        channel ?? null,
+      )
+      .toArray();
+    for (const r of routed) {
+      // A route count always has its channel count beside it (the same call wrote both).
+      const bucket = buckets.get(`${r.hour} ${r.channel}`);
+      if (!bucket) continue;
+      bucket.routes ??= {};
+      (bucket.routes[r.route] ??= {})[r.outcome] = r.n;
     }
     return [...buckets.values()];
   }

@@ -12,7 +12,7 @@ import type { EffectInput, QueuedSend, RefMapping } from "./types.ts";
 /** Stored as JSON in the outbox: a change of shape must still read what an older version wrote. */
 export type MessageEffect =
   | { kind: "enqueue"; job: QueuedSend }
-  | { kind: "count"; account: string; channel: Channel; outcome: string; at: string }
+  | { kind: "count"; account: string; channel: Channel; outcome: string; at: string; route?: string }
   | { kind: "recipient"; input: EffectInput }
   | { kind: "ref"; provider: string; providerMessageId: string; mapping: RefMapping }
   | { kind: "webhook"; account: string; events: WebhookEvent[] };
@@ -28,7 +28,7 @@ export async function performEffect(env: Env, effect: MessageEffect, message: { 
       await refStub(env, effect.mapping.account, effect.provider, effect.providerMessageId).map(effect.mapping);
       return;
     case "count":
-      await counterStub(env, effect.account, message?.id ?? effect.account).count(effect.channel, effect.outcome, effect.at);
+      await counterStub(env, effect.account, message?.id ?? effect.account).count(effect.channel, effect.outcome, effect.at, 1, effect.route);
       return;
     case "recipient":
       await recipientStub(env, effect.input.account, effect.input.channel, effect.input.recipientKey).applyEffect(effect.input);

@@ -6,6 +6,9 @@ import { stateRank, type Channel, type DeliveryState, type SuppressionReason } f
 import type { SendRequest } from "../core/schema.ts";
 import { messageEventType } from "../core/webhook-events.ts";
 import { optOutKey } from "../core/sms/account.ts";
+import { isEspType } from "../core/email-routes.ts";
+import { outcomeDetail } from "../core/outcome.ts";
+import { pinnedRoute } from "../core/routes.ts";
 import { performEffect, type MessageEffect } from "./message-effects.ts";
 import { Meta } from "./meta.ts";
 import { Outbox } from "./outbox.ts";
@@ -166,7 +169,7 @@ export class MessageDO extends DurableObject<Env> {
       });
     });
     await this.outbox.flush();
-    const route = this.sms.route();
+    const route = this.meta.get("route");
     return { action: "send", request, attempt, createdAt: row.created_at, ...(route ? { route } : {}) };
   }
 
@@ -277,6 +280,8 @@ export class MessageDO extends DurableObject<Env> {
   private record(row: MessageRow, event: TimelineEvent): DeliveryState {
     const next = nextState(row.status, event.type);
     this.timeline.add(event);
+    // Our own send outcomes only: a route that took the message, or may have, is the only one it may take from now on.
+    const route = this.meta.get("external") ? undefined : this.pin(row, event, next);
     const providerId = typeof event.detail.providerMessageId === "string" ? event.detail.providerMessageId : null;
     this.sql.exec(
       `UPDATE message SET status = ?, updated_at = ?, provider_message_id = COALESCE(provider_message_id, ?) WHERE id = ?`,
@@ -286,7 +291,7 @@ export class MessageDO extends DurableObject<Env> {
       row.id,
     );
     if (next !== row.status) {
-      this.outbox.push({ kind: "count", account: row.account, channel: row.channel, outcome: next, at: event.receivedAt });
+      this.outbox.push({ kind: "count", account: row.account, channel: row.channel, outcome: next, at: event.receivedAt, route });
     }
     // What the classifier could not decide is shown, so a team sees how much of its feedback that is.
     if (event.type === "bounced" && unclassified(event.detail)) {
@@ -315,6 +320,29 @@ export class MessageDO extends DurableObject<Env> {
       });
     }
     return next;
+  }
+
+  /**
+   * Pins the message to the route an outcome names when that route took it or may have
+   * (`pinnedRoute`), and returns the message's route. The first acceptance by a hosted email
+   * provider maps the provider's id to this message (RefDO), so its webhooks that do not echo
+   * our id still find it.
+   */
+  private pin(row: MessageRow, event: TimelineEvent, next: DeliveryState): string | undefined {
+    const parsed = outcomeDetail.safeParse(event.detail);
+    if (!parsed.success) return this.meta.get("route");
+    const pinned = pinnedRoute(event.type, parsed.data);
+    if (pinned !== null) this.meta.set("route", pinned);
+    const { routeType, providerMessageId } = parsed.data;
+    if (event.type === "accepted" && row.status !== "accepted" && next === "accepted" && isEspType(routeType) && providerMessageId) {
+      this.outbox.push({
+        kind: "ref",
+        provider: routeType,
+        providerMessageId,
+        mapping: { account: row.account, messageId: row.id, segment: 1, segments: 1 },
+      });
+    }
+    return this.meta.get("route");
   }
 
   /**
@@ -385,6 +413,7 @@ export class MessageDO extends DurableObject<Env> {
       ...(row.provider_message_id ? { providerMessageId: row.provider_message_id } : {}),
       ...(external ? { external: { provider: external } } : {}),
       ...(request.metadata ? { metadata: request.metadata } : {}),
+      ...(this.meta.get("route") ? { route: this.meta.get("route") } : {}),
       ...(row.channel === "sms" && !external ? this.sms.view(row.status) : {}),
       events: this.timeline.list(),
     };

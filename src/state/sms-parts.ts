@@ -1,12 +1,11 @@
 /**
- * A MessageDO's SMS bookkeeping: the route the message is pinned to, its parts with their
+ * A MessageDO's SMS bookkeeping: its parts with their
  * SMSC ids and latest receipts, the receipts already applied, and how long to wait for
  * them. Reads and writes over the DO's SQLite storage, called inside the MessageDO's own
  * transactions; what must happen elsewhere (RefDO mappings) is returned for its outbox.
  */
 import type { DeliveryState } from "../core/model.ts";
 import { outcomeDetail } from "../core/outcome.ts";
-import { pinnedRoute } from "../core/sms/account.ts";
 import { aggregateReceipts } from "../core/sms/dlr.ts";
 import type { MessageEffect } from "./message-effects.ts";
 import type { Meta } from "./meta.ts";
@@ -31,19 +30,13 @@ export class SmsParts {
     `);
   }
 
-  /** The route a retry must take: the one that carried the message, or may have. */
-  route(): string | undefined {
-    return this.meta.get("route");
-  }
-
   /** When to stop waiting for receipts (epoch ms) while the message is `accepted`; 0 otherwise. */
   deadline(status: DeliveryState): number {
     return status === "accepted" ? Number(this.meta.get("receipt_deadline") ?? 0) : 0;
   }
 
   /**
-   * One recorded event of an SMS message: pins the route that carried (or may have carried)
-   * it, and on its first `accepted` keeps its parts' SMSC ids and the receipt deadline.
+   * One recorded event of an SMS message: on its first `accepted`, keeps its parts' SMSC ids and the receipt deadline.
    * Returns the RefDO mappings to write, so each part's receipt finds its way back.
    */
   record(
@@ -65,9 +58,6 @@ export class SmsParts {
       return [];
     }
     const { route, smscIds, routeType, bridgeRoute } = parsed.data;
-    // A route that may have submitted the message is the only one it may take from now on.
-    const pinned = pinnedRoute(event.type, parsed.data);
-    if (pinned !== null) this.meta.set("route", pinned);
     if (event.type !== "accepted" || next !== "accepted" || message.status === "accepted") return [];
     const effects: MessageEffect[] = [];
     if (routeType === "smpp" && smscIds) {
@@ -132,12 +122,10 @@ export class SmsParts {
   }
 
   /** What GET /v1/messages/:id shows of it. */
-  view(status: DeliveryState): Pick<MessageView, "route" | "receipts" | "receiptDeadline"> {
-    const route = this.route();
+  view(status: DeliveryState): Pick<MessageView, "receipts" | "receiptDeadline"> {
     const parts = this.parts();
     const deadline = this.deadline(status);
     return {
-      ...(route ? { route } : {}),
       ...(parts.length > 0 ? { receipts: parts.map(receiptView) } : {}),
       ...(deadline ? { receiptDeadline: new Date(deadline).toISOString() } : {}),
     };

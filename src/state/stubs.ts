@@ -79,3 +79,8 @@ export function replayStub(env: Pick<Env, "REPLAYS">, account: string, provider:
 export function endpointStub(env: Pick<Env, "WEBHOOK_ENDPOINTS">, account: string, endpointId: string) {
   return env.WEBHOOK_ENDPOINTS.get(env.WEBHOOK_ENDPOINTS.idFromName(`${account}:webhook:${endpointId}`));
 }
+
+/** One account's route circuits for one channel (email, sms). */
+export function circuitStub(env: Pick<Env, "CIRCUITS">, account: string, channel: "email" | "sms") {
+  return env.CIRCUITS.get(env.CIRCUITS.idFromName(`${account}:circuits:${channel}`));
+}

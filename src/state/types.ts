@@ -25,7 +25,7 @@ export type MessageView = {
   /** Sent elsewhere: lasthop learnt of it from this provider's events (no request, no attempts). */
   external?: { provider: string };
   metadata?: Record<string, unknown>;
-  /** SMS: the route that carried the message (or may have: it is pinned there). */
+  /** The route that carried the message (or may have: it is pinned there), SMS and email. */
   route?: string;
   /** SMS over SMPP: one entry per part, with its SMSC id and its latest receipt. */
   receipts?: Array<{ segment: number; smscId: string; stat?: string; err?: string; at?: string }>;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { batchResults, itemResultOf } from "../../src/core/bridge.ts";
 import { sendOutcome } from "../../src/core/outcome.ts";
-import { pinnedRoute } from "../../src/core/sms/account.ts";
+import { pinnedRoute } from "../../src/core/routes.ts";
 
 const id = "6e2a3f0c-0000-4000-8000-000000000000";
 

@@ -23,13 +23,16 @@ export async function verifiedBody(request: Request): Promise<string | Response>
   return verdict.ok ? raw : Response.json({ error: { code: "invalid_signature", message: verdict.reason, details: [] } }, { status: 401 });
 }
 
-export function installBridge(opts: { down?: boolean } = {}) {
+/** `other`: answers requests to other hosts (a hosted provider's fake), or null to let them through. */
+export function installBridge(opts: { down?: boolean; other?: (request: Request) => Promise<Response | null> } = {}) {
   const calls: BridgeCall[] = [];
   const expiredSeen = new Set<string>();
   const realFetch = globalThis.fetch;
   const spy = vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
     const request = new Request(input as RequestInfo, init);
-    if (new URL(request.url).hostname !== TEST_BRIDGE_HOST) return realFetch(input as RequestInfo, init);
+    if (new URL(request.url).hostname !== TEST_BRIDGE_HOST) {
+      return (await opts.other?.(request)) ?? realFetch(input as RequestInfo, init);
+    }
     const signed = await verifiedBody(request);
     if (signed instanceof Response) return signed;
     const raw = signed;

@@ -4,7 +4,6 @@
  * are its own), and the opt-out keywords and replies its recipients get.
  */
 import { z } from "zod";
-import type { OutcomeDetail } from "../outcome.ts";
 
 /** A route carried by an SMPP route of the bridge (its SMPP_ROUTES name). */
 export const smppRoute = z.strictObject({
@@ -113,13 +112,6 @@ export function candidateRoutes(config: SmsAccountConfig, wanted?: "smpp" | "res
   return config.routes.filter((r) => wanted === undefined || r.type === wanted);
 }
 
-/**
- * The route an event pins its message to: the one that took it (`accepted`) or may have
- * (`submitted: "maybe"`). From then on candidateRoutes offers that route alone.
- */
-export function pinnedRoute(type: string, detail: Pick<OutcomeDetail, "route" | "submitted">): string | null {
-  return detail.route !== undefined && (type === "accepted" || detail.submitted === "maybe") ? detail.route : null;
-}
 
 /**
  * The suppression key of an opt-out: STOP silences one sender for one recipient (the number
