@@ -199,6 +199,21 @@ describe("refusals at send time", () => {
     expect(outcome).toMatchObject({ kind: "retry", detail: { reason: "route_auth", status: 403, errorCode: "InvalidSignatureException" } });
   });
 
+  it("bad input never throws: an unsendable credential or an unknown route type is an outcome, nothing sent", async () => {
+    const broken = {
+      ...sections(),
+      "provider:sendgrid": { apiKey: "SG.bad\nkey" },
+      "provider:mailgun": { apiKey: "kéy\u2603", domain: "mg" },
+    };
+    for (const type of ["sendgrid", "mailgun"] as const) {
+      const outcome = await sendEsp(message(), route(type), broken);
+      expect(outcome).toMatchObject({ kind: "retry", detail: { reason: "route_auth", submitted: "no" } });
+      expect(await kept(type)).toEqual([]);
+    }
+    const unknown = await sendEsp(message(), { name: "x", type: "sparkpost" } as unknown as EspRoute, sections());
+    expect(unknown).toMatchObject({ kind: "retry", detail: { reason: "route_auth", submitted: "no" } });
+  });
+
   it("an unreachable route: network_error, maybe submitted", async () => {
     const closed = { name: "gone", type: "resend", baseUrl: "http://127.0.0.1:9" } as EspRoute;
     const outcome = await sendEsp(message(), closed, sections(), { timeoutMs: 2_000 });
