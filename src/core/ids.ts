@@ -8,8 +8,8 @@ import { sha256Hex, toHex, utf8 } from "./bytes.ts";
 export async function messageIdFor(account: string, idempotencyKey?: string): Promise<string> {
   if (!idempotencyKey) return crypto.randomUUID();
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", utf8(`${account}\0${idempotencyKey}`)));
-  digest[6] = (digest[6] & 0x0f) | 0x80; // version 8
-  digest[8] = (digest[8] & 0x3f) | 0x80; // RFC 9562 variant
+  digest[6] = (digest[6]! & 0x0f) | 0x80; // version 8
+  digest[8] = (digest[8]! & 0x3f) | 0x80; // RFC 9562 variant
   const hex = toHex(digest.subarray(0, 16));
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }

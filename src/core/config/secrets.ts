@@ -32,7 +32,7 @@ export async function keyRing(text: string | undefined): Promise<KeyRing> {
     if (keys.has(kid)) throw new Error(`CONFIG_KEYS names ${kid} twice`);
     keys.set(kid, await crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["encrypt", "decrypt"]));
   }
-  return { current: entries[0].split(":")[0], keys };
+  return { current: entries[0]!.split(":")[0]!, keys };
 }
 
 /** `v1.<kid>.<iv>.<ciphertext>` (base64url). */

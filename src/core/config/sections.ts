@@ -140,6 +140,7 @@ type Visit = (value: string, set: (next: string) => void, location: string) => v
 function walk(doc: unknown, path: string[], visit: Visit, location = ""): void {
   if (doc === null || typeof doc !== "object") return;
   const [head, ...rest] = path;
+  if (head === undefined) return;
   const keys = head === "*" ? (Array.isArray(doc) ? doc.map((_, i) => String(i)) : []) : [head];
   for (const key of keys) {
     if (!Object.hasOwn(doc, key)) continue;
