@@ -228,7 +228,15 @@ export class SmtpService {
       const raw = Buffer.concat(chunks).toString("utf8");
       const accept = () => {
         this.#messages += 1;
-        this.#store.record<"email">({ channel: "email", provider: "smtp", to: rcptTo.join(", "), status: 250, outcome: "accepted", headers, payload: raw });
+        this.#store.record<"email">({
+          channel: "email",
+          provider: "smtp",
+          to: rcptTo.join(", "),
+          status: 250,
+          outcome: "accepted",
+          headers,
+          payload: raw,
+        });
         callback(null, `2.0.0 Ok: queued as ${queueId}`);
       };
       if (!rcptTo.some((address) => address.toLowerCase().includes("slow"))) return accept();

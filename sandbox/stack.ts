@@ -312,10 +312,7 @@ async function configureEmailRoutes(sandbox: Sandbox, workerUrl: string, account
   if (!current.ok) throw new Error(`reading the email settings: ${current.status} ${await current.text()}`);
   const settings = (await current.json()) as Record<string, unknown>;
   const send = sandbox.esp.config();
-  const routes = [
-    { name: "relay", type: "relay" },
-    ...ESP_PROVIDERS.map((type) => ({ name: type, type, baseUrl: send[type].baseUrl })),
-  ];
+  const routes = [{ name: "relay", type: "relay" }, ...ESP_PROVIDERS.map((type) => ({ name: type, type, baseUrl: send[type].baseUrl }))];
   const response = await fetch(`${workerUrl}/v1/email/settings`, { method: "PUT", headers, body: JSON.stringify({ ...settings, routes }) });
   if (!response.ok) throw new Error(`configuring the email routes: ${response.status} ${await response.text()}`);
   await response.body?.cancel();

@@ -152,7 +152,10 @@ async function emailRound(legs: Array<{ job: Composed; route: EmailRoute }>, env
       return;
     }
     if (!bridgeServes(env, "email")) {
-      outcomes[i] = { kind: "retry", detail: { reason: "route_down", submitted: "no", hint: "the bridge does not serve email in this deployment" } };
+      outcomes[i] = {
+        kind: "retry",
+        detail: { reason: "route_down", submitted: "no", hint: "the bridge does not serve email in this deployment" },
+      };
       return;
     }
     const config = job.config.sections.email!;

@@ -37,7 +37,10 @@ export async function overRoutes<J extends { account: string }, R extends Named>
     pending.forEach((entry, i) => {
       const route = entry.plan.routes[entry.at]!;
       if (!circuits.admits(entry.plan.job.account, route.name)) {
-        outcomes[i] = { kind: "retry", detail: { reason: "circuit_open", submitted: "no", hint: `repeated failures on route ${route.name}` } };
+        outcomes[i] = {
+          kind: "retry",
+          detail: { reason: "circuit_open", submitted: "no", hint: `repeated failures on route ${route.name}` },
+        };
         return;
       }
       legs.push({ job: entry.plan.job, route });

@@ -1,8 +1,6 @@
-import { bridgeServes } from "../core/bridge.ts";
 import { channelConfigured } from "../core/channels.ts";
 import { parseServiceAccount } from "../core/google-oauth.ts";
 import type { SendOutcome } from "../core/outcome.ts";
-import type { SendRequest } from "../core/schema.ts";
 import { vapidFrom } from "../core/webpush.ts";
 import { sendApnsBatch, type ApnsJob } from "./apns.ts";
 import { sendEmailBatch, type EmailJob } from "./email.ts";

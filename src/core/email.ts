@@ -9,22 +9,24 @@ import { returnPathHost } from "./domains.ts";
 import { emailRouting, routingIssues } from "./email-routes.ts";
 
 /** One account's email setup (its `email` configuration section; `EMAIL_CONFIG` seeds it). */
-export const emailAccountConfig = z.strictObject({
-  /** Domains the account may put in From: besides its verified `/v1/domains`. */
-  sendingDomains: z.array(z.string().min(1).max(253)).max(1000).default([]),
-  /** The domain of the VERP return-path; its MX (or Email Routing) brings bounces back to us. */
-  bounceDomain: z.string().min(1),
-  dkim: dkimKey.optional(),
-  relay: smtpRelay,
-  /** The sender id part of Feedback-ID (Gmail's aggregate complaint data). */
-  feedbackSenderId: z
-    .string()
-    .regex(/^[\w.-]+$/)
-    .default("lasthop"),
-  ...emailRouting,
-}).superRefine((config, ctx) => {
-  for (const issue of routingIssues(config)) ctx.addIssue({ code: "custom", ...issue });
-});
+export const emailAccountConfig = z
+  .strictObject({
+    /** Domains the account may put in From: besides its verified `/v1/domains`. */
+    sendingDomains: z.array(z.string().min(1).max(253)).max(1000).default([]),
+    /** The domain of the VERP return-path; its MX (or Email Routing) brings bounces back to us. */
+    bounceDomain: z.string().min(1),
+    dkim: dkimKey.optional(),
+    relay: smtpRelay,
+    /** The sender id part of Feedback-ID (Gmail's aggregate complaint data). */
+    feedbackSenderId: z
+      .string()
+      .regex(/^[\w.-]+$/)
+      .default("lasthop"),
+    ...emailRouting,
+  })
+  .superRefine((config, ctx) => {
+    for (const issue of routingIssues(config)) ctx.addIssue({ code: "custom", ...issue });
+  });
 export type EmailAccountConfig = z.infer<typeof emailAccountConfig>;
 
 /** The domain of an address, lower-cased; an envelope address may keep its closing `>`. */

@@ -19,7 +19,15 @@ export function passesOn(outcome: SendOutcome): boolean {
 }
 
 /** Reasons that blame the route rather than the message (a timeout, a bridge that cannot be reached). */
-const UNHEALTHY = new Set(["network_error", "timeout", "route_down", "route_auth", "route_misconfigured", "bridge_unreachable", "bridge_error"]);
+const UNHEALTHY = new Set([
+  "network_error",
+  "timeout",
+  "route_down",
+  "route_auth",
+  "route_misconfigured",
+  "bridge_unreachable",
+  "bridge_error",
+]);
 
 /**
  * What the outcome says of the route's health: false for a failure that points at the route

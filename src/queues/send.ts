@@ -57,13 +57,20 @@ export async function consumeSends(batch: MessageBatch<QueuedSend>, env: Env): P
  * Per account with jobs of this channel in the batch, its route names, when it has more than
  * one: with a single route there is nowhere to fail over to, and no circuit is read or kept.
  */
-function routeNames(jobs: ReadonlyArray<{ account: string; request: { channel: string }; config: AccountRuntime }>, channel: "email" | "sms") {
+function routeNames(
+  jobs: ReadonlyArray<{ account: string; request: { channel: string }; config: AccountRuntime }>,
+  channel: "email" | "sms",
+) {
   const names = new Map<string, string[]>();
   for (const job of jobs) {
     if (job.request.channel !== channel || names.has(job.account)) continue;
     const { email, sms } = job.config.sections;
     const routes = channel === "email" ? (email ? routesOf(email) : []) : (sms?.routes ?? []);
-    if (routes.length > 1) names.set(job.account, routes.map((r) => r.name));
+    if (routes.length > 1)
+      names.set(
+        job.account,
+        routes.map((r) => r.name),
+      );
   }
   return names;
 }

@@ -3,7 +3,12 @@ import type { Channel } from "../core/model.ts";
 import type { SuppressionEntry } from "./types.ts";
 
 /** One hour of one channel: counts per outcome, and the same per route for messages a route carried. */
-export type StatsBucket = { hour: string; channel: Channel; counts: Record<string, number>; routes?: Record<string, Record<string, number>> };
+export type StatsBucket = {
+  hour: string;
+  channel: Channel;
+  counts: Record<string, number>;
+  routes?: Record<string, Record<string, number>>;
+};
 
 /** Adds up the buckets of several counter shards, in hour and channel order. */
 export function mergeBuckets(lists: StatsBucket[][]): StatsBucket[] {
@@ -13,14 +18,19 @@ export function mergeBuckets(lists: StatsBucket[][]): StatsBucket[] {
     const into = merged.get(key) ?? { hour: bucket.hour, channel: bucket.channel, counts: {} };
     for (const [outcome, n] of Object.entries(bucket.counts)) into.counts[outcome] = (into.counts[outcome] ?? 0) + n;
     for (const [route, counts] of Object.entries(bucket.routes ?? {})) {
-      into.routes ??= {};
-      const target = (into.routes[route] ??= {});
-      for (const [outcome, n] of Object.entries(counts)) target[outcome] = (target[outcome] ?? 0) + n;
+      for (const [outcome, n] of Object.entries(counts)) addRouteCount(into, route, outcome, n);
     }
     merged.set(key, into);
   }
   return [...merged.values()].sort((a, b) => (a.hour === b.hour ? a.channel.localeCompare(b.channel) : a.hour.localeCompare(b.hour)));
 }
+function addRouteCount(bucket: StatsBucket, route: string, outcome: string, n: number): void {
+  bucket.routes ??= {};
+  const counts = bucket.routes[route] ?? {};
+  counts[outcome] = (counts[outcome] ?? 0) + n;
+  bucket.routes[route] = counts;
+}
+
 export type SuppressionPage = { items: SuppressionEntry[]; nextCursor: string | null };
 
 /** An MO message as the account's inbox keeps it. */
@@ -132,9 +142,7 @@ export class AccountDO extends DurableObject<Env> {
     for (const r of routed) {
       // A route count always has its channel count beside it (the same call wrote both).
       const bucket = buckets.get(`${r.hour} ${r.channel}`);
-      if (!bucket) continue;
-      bucket.routes ??= {};
-      (bucket.routes[r.route] ??= {})[r.outcome] = r.n;
+      if (bucket) addRouteCount(bucket, r.route, r.outcome, r.n);
     }
     return [...buckets.values()];
   }

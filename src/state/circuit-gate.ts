@@ -31,7 +31,9 @@ export class CircuitGate {
         try {
           gate.admissions.set(account, (await circuitStub(env, account, channel).admit([...names])) as Record<string, Admission>);
         } catch (err) {
-          console.error(JSON.stringify({ msg: "reading route circuits failed; sending as if closed", account, channel, error: String(err) }));
+          console.error(
+            JSON.stringify({ msg: "reading route circuits failed; sending as if closed", account, channel, error: String(err) }),
+          );
         }
       }),
     );

@@ -206,7 +206,7 @@ export class EndpointDO extends DurableObject<Env> {
    */
   private spawn(): void {
     const pool = this.pool;
-    if (!pool || !pool.target.enabled) return;
+    if (!pool?.target.enabled) return;
     while (pool.active < ENDPOINT_CONCURRENCY) {
       pool.active += 1;
       const work: Promise<void> = this.worker(pool.target, pool.clock)

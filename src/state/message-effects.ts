@@ -28,7 +28,13 @@ export async function performEffect(env: Env, effect: MessageEffect, message: { 
       await refStub(env, effect.mapping.account, effect.provider, effect.providerMessageId).map(effect.mapping);
       return;
     case "count":
-      await counterStub(env, effect.account, message?.id ?? effect.account).count(effect.channel, effect.outcome, effect.at, 1, effect.route);
+      await counterStub(env, effect.account, message?.id ?? effect.account).count(
+        effect.channel,
+        effect.outcome,
+        effect.at,
+        1,
+        effect.route,
+      );
       return;
     case "recipient":
       await recipientStub(env, effect.input.account, effect.input.channel, effect.input.recipientKey).applyEffect(effect.input);

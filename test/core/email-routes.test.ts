@@ -33,7 +33,13 @@ describe("the email section's routing", () => {
 });
 
 describe("emailRoutePlan", () => {
-  const config = { routes, rules: [{ tag: "marketing", routes: ["sg", "ses"] }, { tag: "transactional", routes: ["relay"] }] };
+  const config = {
+    routes,
+    rules: [
+      { tag: "marketing", routes: ["sg", "ses"] },
+      { tag: "transactional", routes: ["relay"] },
+    ],
+  };
 
   it("every route in order by default", () => {
     expect(names(emailRoutePlan({ routes }, { id: id(1) }))).toEqual(["relay", "sg", "ses"]);

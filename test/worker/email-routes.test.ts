@@ -110,8 +110,14 @@ describe("routes in order", () => {
     const deferred = await waitForStatus(id, "deferred", account.key);
     expect(deferred.route).toBe("sg");
     expect(deferred.events.at(-1).detail).toMatchObject({ route: "sg", submitted: "maybe", status: 500 });
-    // The retry (EMAIL_RETRY_BASE_SECONDS 1) goes to SendGrid again, and only there.
-    await waitFor(() => esp.of("sendgrid", id).length >= 2, `a second SendGrid attempt of ${id}`);
+    // The retry (EMAIL_RETRY_BASE_SECONDS 1) goes to SendGrid again, and only there: even a 503,
+    // which passes an unpinned message on, now only defers it.
+    esp.mode.sendgrid = "503";
+    await waitFor(async () => {
+      const m = (await getMessage(id, account.key)).body;
+      return m.events.some((e: { type: string; detail: any }) => e.type === "deferred" && e.detail.reason === "route_down");
+    }, `a 503 deferral of ${id} on its pinned route`);
+    expect(bridge.relayed.filter((item) => item.id === id)).toHaveLength(0);
     esp.mode.sendgrid = "ok";
     const m = await waitForStatus(id, "accepted", account.key);
     expect(m.route).toBe("sg");
@@ -218,7 +224,10 @@ describe("choosing a route", () => {
 describe("feedback through the provider id", () => {
   it("a SendGrid event that does not echo our id finds the message through the X-Message-Id mapping", async () => {
     const signer = await sendgridSigner();
-    const account = await routedAccount({ routes: [SENDGRID] }, { sendgrid: { apiKey: FAKE_SENDGRID.apiKey, webhookPublicKey: signer.publicKey } });
+    const account = await routedAccount(
+      { routes: [SENDGRID] },
+      { sendgrid: { apiKey: FAKE_SENDGRID.apiKey, webhookPublicKey: signer.publicKey } },
+    );
     const body = mail();
     const id = await sendOk(account, body);
     const m = await waitForStatus(id, "accepted", account.key);
@@ -233,7 +242,12 @@ describe("feedback through the provider id", () => {
         response: "250 2.0.0 OK",
       },
     ]);
-    const res = await api(`/v1/webhooks/sendgrid/${account.id}`, { method: "POST", body: events, headers: await signer.headers(events), key: null });
+    const res = await api(`/v1/webhooks/sendgrid/${account.id}`, {
+      method: "POST",
+      body: events,
+      headers: await signer.headers(events),
+      key: null,
+    });
     expect(res.status).toBe(200);
     const delivered = await waitForStatus(id, "delivered", account.key);
     expect(delivered.external).toBeUndefined();

@@ -22,7 +22,10 @@ export function espFake() {
       const body = await request.json();
       calls.push({ provider: "sendgrid", body, at: Date.now() });
       if (mode.sendgrid === "401" || request.headers.get("authorization") !== `Bearer ${FAKE_SENDGRID.apiKey}`) {
-        return Response.json({ errors: [{ field: null, message: "The provided authorization grant is invalid, expired, or revoked" }] }, { status: 401 });
+        return Response.json(
+          { errors: [{ field: null, message: "The provided authorization grant is invalid, expired, or revoked" }] },
+          { status: 401 },
+        );
       }
       if (mode.sendgrid === "500") return Response.json({ errors: [{ message: "Internal Server Error" }] }, { status: 500 });
       const id = crypto.randomUUID().replace(/-/g, "").slice(0, 22);

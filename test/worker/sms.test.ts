@@ -4,7 +4,7 @@ import { twilioSignature } from "../../src/core/sms/twilio.ts";
 import { API_KEY_B, API_KEY_C } from "../fixtures.ts";
 import { dlr, installSms, postInboundSms, TEST_TWILIO } from "./sms-fake.ts";
 import { waitFor } from "../wait.ts";
-import { api, BASE, eventsMarker, getMessage, send, waitForStatus } from "./helpers.ts";
+import { api, BASE, eventsMarker, getMessage, json, send, waitForStatus } from "./helpers.ts";
 
 let fake: ReturnType<typeof installSms>;
 afterEach(() => fake.restore());
@@ -200,9 +200,15 @@ describe("REST first, SMPP second (account C)", () => {
     const next = await send({ ...sms(handset()), from: "+15005550008" }, { key: API_KEY_C });
     const m = await waitForStatus(next.body.id, "accepted", API_KEY_C);
     expect(m.events.find((e: { type: string }) => e.type === "accepted").detail.failedOver).toEqual([
-      { route: "rest", reason: "route_down" },
+      { route: "rest", reason: "circuit_open" },
     ]);
     expect(restOfC()).toBe(restCalls);
+    // The circuit lives in the account's CircuitDO, so every isolate sees it; the API shows it.
+    const routes = await json(await api("/v1/routes", { key: API_KEY_C }));
+    expect(routes.body.sms).toEqual([
+      { name: "rest", type: "rest", circuit: { state: "open", failures: 3, openedAt: expect.any(String) } },
+      { name: "smpp", type: "smpp", circuit: { state: "closed", failures: 0 } },
+    ]);
     // Each went out once, on SMPP only.
     for (const id of [...ids, next.body.id]) expect(fake.smpp.filter((i) => i.id === id)).toHaveLength(1);
   });

@@ -112,7 +112,6 @@ export function candidateRoutes(config: SmsAccountConfig, wanted?: "smpp" | "res
   return config.routes.filter((r) => wanted === undefined || r.type === wanted);
 }
 
-
 /**
  * The suppression key of an opt-out: STOP silences one sender for one recipient (the number
  * they texted), not every sender of the account. `recipient:sender`; neither can hold a colon.
