@@ -5,6 +5,7 @@ import { referenceFor } from "../core/sms/segment.ts";
 import { sendBatchToBridge } from "./bridge.ts";
 import type { SmsJob } from "./job.ts";
 import { sendTwilio } from "./sms-rest.ts";
+import { sendVonage } from "./sms-vonage.ts";
 
 type Pending = { index: number; job: SmsJob; routes: SmsRoute[]; at: number; passed: Array<{ route: string; reason: unknown }> };
 
@@ -107,7 +108,7 @@ async function attempt(pending: Pending[], env: Env): Promise<SendOutcome[]> {
       return;
     }
     work.push(
-      sendTwilio(route, entry.job, env).then((outcome) => {
+      (route.type === "vonage" ? sendVonage(route, entry.job, env) : sendTwilio(route, entry.job, env)).then((outcome) => {
         observe(key, outcome);
         results[i] = outcome;
       }),

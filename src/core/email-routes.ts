@@ -83,8 +83,7 @@ export function routingIssues(config: Routing): Array<{ path: (string | number)[
   config.split?.forEach((share, i) => {
     if (!names.has(share.route)) issues.push({ path: ["split", i, "route"], message: `no route is named ${share.route}` });
   });
-  if (config.split?.every((s) => s.weight === 0))
-    issues.push({ path: ["split"], message: "at least one weight must be above 0" });
+  if (config.split?.every((s) => s.weight === 0)) issues.push({ path: ["split"], message: "at least one weight must be above 0" });
   return issues;
 }
 
