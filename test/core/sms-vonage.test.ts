@@ -53,7 +53,9 @@ describe("the route's settings", () => {
     expect(route().baseUrl).toBe("https://rest.nexmo.com");
     expect(vonageRoute.safeParse({ name: "v", type: "vonage", apiKey: "abcd1234" }).success).toBe(false);
     expect(vonageRoute.safeParse({ name: "v", type: "vonage", apiKey: "abcd1234", signatureSecret: "s3cr3t" }).success).toBe(true);
-    expect(vonageRoute.safeParse({ name: "v", type: "vonage", apiKey: "abcd1234", apiSecret: "x", baseUrl: "ftp://x" }).success).toBe(false);
+    expect(vonageRoute.safeParse({ name: "v", type: "vonage", apiKey: "abcd1234", apiSecret: "x", baseUrl: "ftp://x" }).success).toBe(
+      false,
+    );
     const config = smsAccountConfig.parse({
       routes: [
         { name: "rest", type: "rest", baseUrl: "https://api.twilio.example", accountSid: `AC${"a".repeat(32)}`, authToken: "t".repeat(20) },
@@ -100,13 +102,16 @@ describe("the request", () => {
     expect(params.type).toBe("unicode");
   });
 
-  it.each(["md5hash", "sha256"] as const)("with a signature secret (%s): sig over every field and the timestamp, no api_secret", async (method) => {
-    const secret = `sig-${SECRET}`;
-    const { params } = await vonageRequest(route({ apiSecret: undefined, signatureSecret: secret, signatureMethod: method }), SEND, NOW);
-    expect(params.api_secret).toBeUndefined();
-    expect(params.timestamp).toBe(String(NOW / 1000));
-    expect(params.sig).toBe(sign(params, secret, method));
-  });
+  it.each(["md5hash", "sha256"] as const)(
+    "with a signature secret (%s): sig over every field and the timestamp, no api_secret",
+    async (method) => {
+      const secret = `sig-${SECRET}`;
+      const { params } = await vonageRequest(route({ apiSecret: undefined, signatureSecret: secret, signatureMethod: method }), SEND, NOW);
+      expect(params.api_secret).toBeUndefined();
+      expect(params.timestamp).toBe(String(NOW / 1000));
+      expect(params.sig).toBe(sign(params, secret, method));
+    },
+  );
 
   it("a route with both secrets signs: Vonage refuses both at once (status 32)", async () => {
     const { params } = await vonageRequest(route({ signatureSecret: "sig-secret" }), SEND, NOW);
@@ -137,7 +142,10 @@ describe("the answer", () => {
     const body = { "message-count": "2", messages: [...ok("0C01").messages, { status: "1", "error-text": "Throttled" }] };
     const outcome = vonageSendOutcome(200, body);
     expect(outcome.kind).toBe("accepted");
-    expect(outcome.detail).toMatchObject({ providerMessageId: "0C01", failedParts: [{ part: 2, vonageStatus: 1, errorText: "Throttled" }] });
+    expect(outcome.detail).toMatchObject({
+      providerMessageId: "0C01",
+      failedParts: [{ part: 2, vonageStatus: 1, errorText: "Throttled" }],
+    });
   });
 
   type Row = [status: number, kind: string, reason: string, submitted: string, passes: boolean, healthy: boolean];
