@@ -1,7 +1,7 @@
 // Starts the sandbox: the control API over HTTP (which also serves FCM and Google's OAuth token
 // endpoint), the simulated web push service over HTTPS, APNs over HTTP/2 + TLS and a receiving
 // MTA over SMTP (STARTTLS), an SMSC over SMPP, and a Twilio-style REST SMS aggregator (on the
-// control server, under /sms/), and DNS over HTTPS (`/dns-query`, records published through
+// control server, under /sms/), and Vonage's SMS API (under /vonage/, sms-vonage.ts), and DNS over HTTPS (`/dns-query`, records published through
 // /_sandbox/dns/records) for sending domains, and the email and SMS providers' own webhook
 // senders (SendGrid, SES through SNS, Mailgun, Postmark, Resend, Standard Webhooks, Vonage:
 // /_sandbox/webhooks/*, provider-webhook-routes.ts), and a webhook receiver for lasthop's own
@@ -23,9 +23,11 @@ import { OAuthService, type ServiceAccount } from "./oauth.ts";
 import { EspService } from "./esp.ts";
 import { espRoutes } from "./esp-routes.ts";
 import { providerWebhookRoutes } from "./provider-webhook-routes.ts";
-import { ProviderWebhooks } from "./provider-webhooks.ts";
+import { ProviderWebhooks, type VonageSignatureMethod } from "./provider-webhooks.ts";
 import { DEFAULT_SMS_REST_ACCOUNTS, SmsRestService, type SmsRestAccount } from "./sms-rest.ts";
 import { smsRoutes } from "./sms-routes.ts";
+import { smsVonageRoutes } from "./sms-vonage-routes.ts";
+import { VonageSmsService } from "./sms-vonage.ts";
 import { DEFAULT_SMSC_DLR_DELAY_MS, DEFAULT_SMSC_LATE_DLR_MS, SmscService, type SmscCredential, type SmscIdMode } from "./smsc.ts";
 import { smtpRoutes } from "./smtp-routes.ts";
 import { SmtpService } from "./smtp.ts";
@@ -70,6 +72,8 @@ export type SandboxOptions = {
   smsRestAccounts?: SmsRestAccount[];
   /** The REST aggregator's SMS URL (inbound webhook) for numbers without their own. */
   smsRestInboundUrl?: string;
+  /** How Vonage's SMS API checks `sig` and signs its receipts. Default md5hash. */
+  vonageSignatureMethod?: VonageSignatureMethod;
   /** The region SES's SigV4 credentials are scoped to. Default us-east-1. */
   sesRegion?: string;
   /** Largest message the MTA accepts, advertised as SIZE. Default 10 MiB. */
@@ -103,6 +107,8 @@ export type Sandbox = {
   smsc: { host: string; port: number };
   /** The Twilio-style REST aggregator: `${baseUrl}/2010-04-01/Accounts/${accountSid}/Messages.json`, first configured account. */
   smsRest: { baseUrl: string; accountSid: string; authToken: string };
+  /** Vonage's SMS API: `smsVonage.config()` (also GET /_sandbox/sms/vonage/config), its behaviours and numbers. */
+  smsVonage: VonageSmsService;
   /** PEM file of the dev CA; give it to clients as NODE_EXTRA_CA_CERTS or `ca:`. */
   caPath: string;
   /** DNS over HTTPS (JSON API) answering from `dns`: the Worker's DOH_URL. */
@@ -152,6 +158,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     accounts: opts.smsRestAccounts ?? DEFAULT_SMS_REST_ACCOUNTS,
     inboundUrl: opts.smsRestInboundUrl,
   });
+  const smsVonage = new VonageSmsService(store, { ...smsDelays, signatureMethod: opts.vonageSignatureMethod });
   const webhooks = new ProviderWebhooks();
   const hooks = new HookStore(opts.hookLimits);
   const esp = new EspService(store, webhooks, { sesRegion: opts.sesRegion });
@@ -163,6 +170,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     ...fcmRoutes(fcm, oauth),
     ...smtpRoutes(smtp),
     ...smsRoutes(smsc, smsRest),
+    ...smsVonageRoutes(smsVonage),
     ...dnsRoutes(dns),
     ...providerWebhookRoutes(webhooks),
     ...espRoutes(esp),
@@ -170,9 +178,16 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   ]);
 
   const closeAll = () =>
-    Promise.all([close(control), webpush.close(), apns.close(), smtp.close(), smsc.close(), smsRest.close(), esp.close()]).then(
-      () => undefined,
-    );
+    Promise.all([
+      close(control),
+      webpush.close(),
+      apns.close(),
+      smtp.close(),
+      smsc.close(),
+      smsRest.close(),
+      smsVonage.close(),
+      esp.close(),
+    ]).then(() => undefined);
   let webpushUrl: string;
   let apnsUrl: string;
   let smtpAddress: { host: string; port: number };
@@ -197,6 +212,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   hooks.setOrigin(httpUrl);
   // The send APIs' base URLs name the control server.
   esp.setOrigin(httpUrl);
+  smsVonage.setOrigin(httpUrl);
 
   let closing: Promise<void> | null = null;
   return {
@@ -206,6 +222,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     smtp: smtpAddress,
     smsc: smscAddress,
     smsRest: { baseUrl: `${httpUrl}/sms`, accountSid: smsRest.defaultAccount.sid, authToken: smsRest.defaultAccount.authToken },
+    smsVonage,
     caPath: tls.caPath,
     dohUrl: `${httpUrl}/dns-query`,
     dns,
@@ -248,6 +265,7 @@ async function runFromCommandLine(): Promise<void> {
   console.log(
     `sandbox SMS REST      ${sandbox.smsRest.baseUrl}/2010-04-01/Accounts/${sandbox.smsRest.accountSid}/Messages.json  (Basic ${sandbox.smsRest.accountSid}:${sandbox.smsRest.authToken})`,
   );
+  console.log(`sandbox Vonage SMS    ${sandbox.httpUrl}/vonage/sms/json  (credentials: GET ${sandbox.httpUrl}/_sandbox/sms/vonage/config)`);
   console.log(`sandbox DNS (DoH JSON)  ${sandbox.dohUrl}  (records: POST ${sandbox.httpUrl}/_sandbox/dns/records)`);
   console.log(
     `sandbox provider hooks ${sandbox.httpUrl}/_sandbox/webhooks/emit  (credentials: GET ${sandbox.httpUrl}/_sandbox/webhooks/config; default target: PUT ${sandbox.httpUrl}/_sandbox/webhooks/target)`,

@@ -6,6 +6,7 @@ import { sendBatchToBridge } from "./bridge.ts";
 import { noCircuits, overRoutes, withRoute, type Circuits } from "./failover.ts";
 import type { SmsJob } from "./job.ts";
 import { sendTwilio } from "./sms-rest.ts";
+import { sendVonage } from "./sms-vonage.ts";
 
 /**
  * Sends SMS jobs over each account's ordered routes (`overRoutes`). SMPP jobs for one bridge
@@ -60,7 +61,7 @@ async function attempt(pending: Array<{ job: SmsJob; route: SmsRoute }>, env: En
       return;
     }
     work.push(
-      sendTwilio(route, job, env).then((outcome) => {
+      (route.type === "vonage" ? sendVonage(route, job, env) : sendTwilio(route, job, env)).then((outcome) => {
         results[i] = outcome;
       }),
     );

@@ -189,7 +189,7 @@ export const smsSend = z.strictObject({
       "must be E.164, a short code or an alphanumeric sender id (at most 11 characters, at least one letter)",
     ),
   body: z.string().min(1).max(1600),
-  route: z.enum(["smpp", "rest"]).optional(),
+  route: z.enum(["smpp", "rest", "vonage"]).optional(),
   ...common,
 });
 

@@ -121,7 +121,7 @@ export type Sections = {
 /** The secret fields of each section, as dotted paths; `*` walks every element of an array. */
 export const secretPaths: Record<string, readonly string[]> = {
   email: ["dkim.privateKey", "relay.auth.pass"],
-  sms: ["routes.*.authToken"],
+  sms: ["routes.*.authToken", "routes.*.apiSecret", "routes.*.signatureSecret"],
   apns: ["key"],
   fcm: ["serviceAccount.private_key", "serviceAccount.private_key_id"],
   webpush: ["privateKey"],

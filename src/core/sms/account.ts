@@ -4,6 +4,7 @@
  * are its own), and the opt-out keywords and replies its recipients get.
  */
 import { z } from "zod";
+import { vonageRoute } from "./vonage.ts";
 
 /** A route carried by an SMPP route of the bridge (its SMPP_ROUTES name). */
 export const smppRoute = z.strictObject({
@@ -23,8 +24,9 @@ export const restRoute = z.strictObject({
   authToken: z.string().min(16),
 });
 
-export const smsRoute = z.discriminatedUnion("type", [smppRoute, restRoute]);
+export const smsRoute = z.discriminatedUnion("type", [smppRoute, restRoute, vonageRoute]);
 export type SmsRoute = z.infer<typeof smsRoute>;
+export type SmsRouteType = SmsRoute["type"];
 
 /** What a handset gets back for STOP, START and HELP unless the account says otherwise. */
 const DEFAULT_REPLIES = {
@@ -63,7 +65,7 @@ export function senderKey(address: string): string {
 export function smsSenderAllowed(
   config: SmsAccountConfig | undefined,
   from: string,
-  route?: "smpp" | "rest",
+  route?: SmsRouteType,
 ): "ok" | "no_config" | "sender" | "route" {
   if (!config) return "no_config";
   if (!config.senders.some((s) => senderKey(s) === senderKey(from))) return "sender";
@@ -104,7 +106,7 @@ export function routeByName(config: SmsAccountConfig, name: string): SmsRoute | 
  * for, or only the one it is pinned to (a route that may already have submitted it: a
  * message is never submitted on two routes).
  */
-export function candidateRoutes(config: SmsAccountConfig, wanted?: "smpp" | "rest", pinned?: string): SmsRoute[] {
+export function candidateRoutes(config: SmsAccountConfig, wanted?: SmsRouteType, pinned?: string): SmsRoute[] {
   if (pinned !== undefined) {
     const route = routeByName(config, pinned);
     return route ? [route] : [];
