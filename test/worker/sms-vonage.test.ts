@@ -175,6 +175,17 @@ describe("a Vonage route", () => {
     expect(fakes.rest.some((url) => url.includes(res.body.id))).toBe(false);
   });
 
+  it("[vonage with a wrong key, rest]: Vonage's status 4 (credentials) passes the message to the next route", async () => {
+    fakes = installFakes({ restStatus: 201 });
+    const { account, sender } = await accountWith([vonageRoute("vonage", { apiKey: "wrongkey" }), restRoute]);
+    const res = await send({ channel: "sms", to: handset(), from: sender, body: "hi" }, { key: account.key });
+    // The fake aggregator answers 201 with an error body: lasthop reads it as taken (no sid) on route rest.
+    const m = await waitForStatus(res.body.id, "accepted", account.key);
+    expect(m.route).toBe("rest");
+    expect(m.events.find((e: { type: string }) => e.type === "accepted").detail.failedOver).toEqual([{ route: "vonage", reason: "route_auth" }]);
+    expect(fakes.vonage.filter((c) => c.params["client-ref"] === res.body.id)).toHaveLength(1);
+  });
+
   it("a receipt for a dead number (err-code 3) bounces the message hard", async () => {
     fakes = installFakes();
     const { account, sender } = await accountWith([vonageRoute("vonage")]);
