@@ -7,7 +7,7 @@ import { env } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { app } from "../../src/api/app.ts";
 import { secretPaths } from "../../src/core/config/sections.ts";
-import { configStub, keyIndexStub } from "../../src/state/stubs.ts";
+import { circuitStub, configStub, keyIndexStub } from "../../src/state/stubs.ts";
 import { waitFor } from "../wait.ts";
 import { adminAccount, api, BASE, json, unique, webpush, type AdminAccount } from "./helpers.ts";
 import { sendgridSigner, vonageParams } from "./provider-signers.ts";
@@ -522,6 +522,22 @@ const ISOLATION: Record<string, Row> = {
       () => "A's stats to count its message",
     );
     expect((await json(await api("/v1/stats", { key: b.key }))).body.buckets).toEqual([]);
+  },
+  "GET /v1/routes": async ({ a, b }) => {
+    // A has two email routes and an open circuit on one; B sees only its own (the relay, closed).
+    const settings = {
+      bounceDomain: `bounces.${unique()}.example`,
+      relay: { mode: "direct" },
+      routes: [
+        { name: "sg", type: "sendgrid" },
+        { name: "relay", type: "relay" },
+      ],
+    };
+    expect((await api("/v1/email/settings", { method: "PUT", json: settings, key: a.key })).status).toBe(200);
+    await circuitStub(env, a.id, "email").report([1, 2, 3].map(() => ({ route: "sg", healthy: false })));
+    const mine = await json(await api("/v1/routes", { key: a.key }));
+    expect(mine.body.email[0]).toMatchObject({ name: "sg", circuit: { state: "open", failures: 3 } });
+    expect(await json(await api("/v1/routes", { key: b.key }))).toEqual({ status: 200, body: { email: [], sms: [] } });
   },
   "GET /v1/sms/inbound": async ({ b }) => {
     // B is a fresh account: nothing of any other account's inbox shows.
