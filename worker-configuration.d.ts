@@ -35,6 +35,8 @@ interface __BaseEnv_Env {
 	SMS_DLR_WAIT_SECONDS: string;
 	WEBHOOK_DEV_HOSTS?: string;
 	WEBHOOK_RETENTION_DAYS?: string;
+	ESP_TIMEOUT_SECONDS?: string;
+	ROUTE_CIRCUIT_COOL_DOWN_SECONDS?: string;
 	MESSAGE: DurableObjectNamespace<import("./src/index").MessageDO>;
 	RECIPIENT: DurableObjectNamespace<import("./src/index").RecipientDO>;
 	ACCOUNT: DurableObjectNamespace<import("./src/index").AccountDO>;
@@ -87,6 +89,8 @@ declare namespace Cloudflare {
 		SMS_DLR_WAIT_SECONDS: string;
 		WEBHOOK_DEV_HOSTS?: string;
 		WEBHOOK_RETENTION_DAYS?: string;
+		ESP_TIMEOUT_SECONDS?: string;
+		ROUTE_CIRCUIT_COOL_DOWN_SECONDS?: string;
 		MESSAGE: DurableObjectNamespace<import("./src/index").MessageDO>;
 		RECIPIENT: DurableObjectNamespace<import("./src/index").RecipientDO>;
 		ACCOUNT: DurableObjectNamespace<import("./src/index").AccountDO>;

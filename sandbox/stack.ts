@@ -53,6 +53,12 @@ export type StackOptions = SandboxOptions & {
    * Default true.
    */
   webhookReceiver?: boolean;
+  /**
+   * With an `accountKey`: give that account one email route of each type, named after its type,
+   * the relay first, the hosted ones at the sandbox's send APIs (PUT /v1/email/settings).
+   * On for `npm start`; off by default, so a test stack relays only unless it asks.
+   */
+  emailRoutes?: boolean;
 };
 
 /** The dev account's SMS senders: MO and receipts addressed to them come back to it. */
@@ -246,6 +252,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const webhookAccount = (opts.emailAccounts ?? ["dev"])[0];
     const providerWebhooks =
       accountKey && webhookAccount ? await configureProviderWebhooks(sandbox, url.origin, webhookAccount, accountKey) : null;
+    if (accountKey && opts.emailRoutes) await configureEmailRoutes(sandbox, url.origin, accountKey);
     const webhookReceiver =
       accountKey && (opts.webhookReceiver ?? true) ? await connectWebhookReceiver(sandbox, url.origin, accountKey) : null;
     let closing: Promise<void> | null = null;
@@ -296,7 +303,6 @@ async function configureProviderWebhooks(
     await response.body?.cancel();
   }
   sandbox.webhooks.setTarget({ workerUrl, account, smsSender: DEV_SMS_SENDERS[0] });
-  await configureEmailRoutes(sandbox, workerUrl, accountKey);
   const urls = Object.fromEntries(WEBHOOK_PROVIDERS.map((p) => [p, sandbox.webhooks.defaultUrl(p)!])) as Record<WebhookProvider, string>;
   return { account, urls };
 }

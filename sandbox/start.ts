@@ -9,7 +9,7 @@ if (!existsSync(devVars)) {
   console.log("created .dev.vars from .dev.vars.example (dev-only keys)");
 }
 
-const stack = await startStack({ watch: true, devKeysFile: join(REPO_ROOT, ".sandbox/dev-keys.json") });
+const stack = await startStack({ watch: true, devKeysFile: join(REPO_ROOT, ".sandbox/dev-keys.json"), emailRoutes: true });
 console.log(`
 lasthop is running
   API (Worker)        ${stack.workerUrl}          API key: dev-key-lasthop
@@ -23,6 +23,8 @@ lasthop is running
   sandbox SMSC (SMPP) ${stack.sandbox.smsc.host}:${stack.sandbox.smsc.port}  (system_id lasthop; the dev account's "smpp" route, through the bridge)
   sandbox SMS REST    ${stack.sandbox.smsRest.baseUrl}  (Twilio-compatible; the dev account's "rest" route; MO: POST /_sandbox/sms/mo)
   sandbox DNS (DoH)   ${stack.sandbox.dohUrl}  (the Worker's DOH_URL for /v1/domains; publish with POST /_sandbox/dns/records)
+  email routes        relay first, then sendgrid, ses, mailgun, postmark, resend at the sandbox's send APIs
+                      (send with "route":"<name>"; GET ${stack.workerUrl}/v1/routes; what each received: /_sandbox/received?channel=email, field provider)
 ${providerWebhookLines()}
 ${webhookReceiverLines()}
 Press Ctrl+C to stop.`);

@@ -145,7 +145,7 @@ async function emailRound(legs: Array<{ job: Composed; route: EmailRoute }>, env
   legs.forEach(({ job, route }, i) => {
     if (route.type !== "relay") {
       work.push(
-        sendHosted(job, route, devHosts).then((outcome) => {
+        sendHosted(job, route, devHosts, Number(env.ESP_TIMEOUT_SECONDS ?? 30) * 1000).then((outcome) => {
           outcomes[i] = outcome;
         }),
       );
@@ -200,7 +200,7 @@ async function emailRound(legs: Array<{ job: Composed; route: EmailRoute }>, env
  * follows (https to a public host; plain http only to a dev host) is a misconfigured route:
  * nothing is sent, and the next route may take the message.
  */
-function sendHosted(job: Composed, route: EspRoute, devHosts: readonly string[]): Promise<SendOutcome> {
+function sendHosted(job: Composed, route: EspRoute, devHosts: readonly string[], timeoutMs: number): Promise<SendOutcome> {
   if (route.baseUrl !== undefined) {
     const verdict = checkEndpointUrl(route.baseUrl, devHosts);
     if (!verdict.ok) {
@@ -208,7 +208,7 @@ function sendHosted(job: Composed, route: EspRoute, devHosts: readonly string[])
     }
   }
   const message = { id: job.id, account: job.account, request: job.request, raw: job.raw, headers: job.headers };
-  return sendEsp(message, route, job.config.sections);
+  return sendEsp(message, route, job.config.sections, { timeoutMs });
 }
 
 /**

@@ -29,7 +29,7 @@ export class CircuitDO extends DurableObject<Env> {
     const answer: Record<string, Admission> = {};
     for (const route of routes) {
       const circuit = this.read(route);
-      const { admitted, next } = admit(circuit, now);
+      const { admitted, next } = admit(circuit, now, Number(this.env.ROUTE_CIRCUIT_COOL_DOWN_SECONDS ?? 30) * 1000);
       if (next !== circuit) this.write(route, next);
       answer[route] = !admitted ? "open" : next.state === "closed" ? "closed" : "probe";
     }

@@ -182,7 +182,9 @@ describe("a Vonage route", () => {
     // The fake aggregator answers 201 with an error body: lasthop reads it as taken (no sid) on route rest.
     const m = await waitForStatus(res.body.id, "accepted", account.key);
     expect(m.route).toBe("rest");
-    expect(m.events.find((e: { type: string }) => e.type === "accepted").detail.failedOver).toEqual([{ route: "vonage", reason: "route_auth" }]);
+    expect(m.events.find((e: { type: string }) => e.type === "accepted").detail.failedOver).toEqual([
+      { route: "vonage", reason: "route_auth" },
+    ]);
     expect(fakes.vonage.filter((c) => c.params["client-ref"] === res.body.id)).toHaveLength(1);
   });
 
