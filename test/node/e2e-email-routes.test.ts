@@ -20,7 +20,6 @@ beforeAll(async () => {
 afterAll(async () => stack?.stop());
 
 const TYPES = ["relay", "sendgrid", "ses", "mailgun", "postmark", "resend"] as const;
-const HOSTED = TYPES.filter((t) => t !== "relay");
 
 const fresh = (label: string) => `${label}-${randomUUID().slice(0, 8)}@example.com`;
 const mail = (to: string, extra: Record<string, unknown> = {}) => ({
