@@ -1,5 +1,6 @@
 // Small request/response helpers shared by the sandbox servers.
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import { setTimeout as sleep } from "node:timers/promises";
 
 export type Body = {
   /** The first `limit + 1` bytes at most: enough to tell "fits" from "too large". */
@@ -74,4 +75,46 @@ export function close(server: Server): Promise<void> {
 /** Host part of a URL for a listen address (IPv6 literals need brackets). */
 export function urlHost(host: string): string {
   return host.includes(":") ? `[${host}]` : host;
+}
+
+export type RetryOptions = {
+  tries: number;
+  /** Doubled after each failed try. */
+  firstBackoffMs: number;
+  /** Per try. */
+  timeoutMs: number;
+  /** Ends the tries when the sandbox closes; an aborted backoff sleep rejects. */
+  signal: AbortSignal;
+  /** Called before each try is sent, e.g. to count attempts. */
+  onAttempt?: () => void;
+};
+
+/** A webhook POST retried with exponential backoff; true once a 2xx came back. */
+export async function postWithRetries(
+  url: string,
+  request: { headers: Record<string, string>; body: string },
+  options: RetryOptions,
+): Promise<boolean> {
+  const { tries, firstBackoffMs, timeoutMs, signal, onAttempt } = options;
+  for (let attempt = 1; attempt <= tries; attempt++) {
+    if (signal.aborted) return false;
+    onAttempt?.();
+    try {
+      const res = await fetch(url, {
+        method: "POST",
+        headers: request.headers,
+        body: request.body,
+        signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
+        // A redirect is an answer, not a delivery: real providers don't follow it either.
+        redirect: "manual",
+      });
+      // Drained so the keep-alive socket can be reused.
+      await res.arrayBuffer().catch(() => undefined);
+      if (res.status >= 200 && res.status < 300) return true;
+    } catch {
+      // refused, reset or timed out: try again
+    }
+    if (attempt < tries) await sleep(firstBackoffMs * 2 ** (attempt - 1), undefined, { signal });
+  }
+  return false;
 }

@@ -30,7 +30,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import twilio from "twilio";
 import { CappedMap, CappedSet } from "./capped.ts";
-import { readBody, sendJson } from "./http.ts";
+import { postWithRetries, readBody, sendJson } from "./http.ts";
 import { loadSmpp } from "./smpp-types.ts";
 import { outcomeOf } from "./smsc.ts";
 import type { ReceivedStore } from "./store.ts";
@@ -344,36 +344,31 @@ export class SmsRestService {
   }
 
   /** One webhook, signed, retried with backoff; true once a 2xx came back. */
-  async #post(url: string, params: Record<string, string>, authToken: string): Promise<boolean> {
+  #post(url: string, params: Record<string, string>, authToken: string): Promise<boolean> {
     const signature = twilio.getExpectedTwilioSignature(authToken, url, params);
     const idempotencyToken = `${randomUUID()}`;
-    const body = new URLSearchParams(params).toString();
-    const signal = this.#abort.signal;
-    for (let attempt = 1; attempt <= CALLBACK_TRIES; attempt++) {
-      if (signal.aborted) return false;
-      this.#stats.callbackAttempts += 1;
-      try {
-        const res = await fetch(url, {
-          method: "POST",
-          headers: {
-            "content-type": "application/x-www-form-urlencoded; charset=utf-8",
-            "user-agent": "TwilioProxy/1.1",
-            "x-twilio-signature": signature,
-            "i-twilio-idempotency-token": idempotencyToken,
-            accept: "*/*",
-          },
-          body,
-          signal: AbortSignal.any([signal, AbortSignal.timeout(CALLBACK_TIMEOUT_MS)]),
-          redirect: "manual",
-        });
-        await res.arrayBuffer().catch(() => undefined);
-        if (res.status >= 200 && res.status < 300) return true;
-      } catch {
-        // refused, reset or timed out: try again
-      }
-      if (attempt < CALLBACK_TRIES) await sleep(CALLBACK_FIRST_BACKOFF_MS * 2 ** (attempt - 1), undefined, { signal });
-    }
-    return false;
+    return postWithRetries(
+      url,
+      {
+        headers: {
+          "content-type": "application/x-www-form-urlencoded; charset=utf-8",
+          "user-agent": "TwilioProxy/1.1",
+          "x-twilio-signature": signature,
+          "i-twilio-idempotency-token": idempotencyToken,
+          accept: "*/*",
+        },
+        body: new URLSearchParams(params).toString(),
+      },
+      {
+        tries: CALLBACK_TRIES,
+        firstBackoffMs: CALLBACK_FIRST_BACKOFF_MS,
+        timeoutMs: CALLBACK_TIMEOUT_MS,
+        signal: this.#abort.signal,
+        onAttempt: () => {
+          this.#stats.callbackAttempts += 1;
+        },
+      },
+    );
   }
 
   #background(run: () => Promise<void>): void {

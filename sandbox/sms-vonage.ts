@@ -29,7 +29,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CappedSet } from "./capped.ts";
-import { readBody, sendJson } from "./http.ts";
+import { postWithRetries, readBody, sendJson } from "./http.ts";
 import { vonageSignature, type VonageSignatureMethod } from "./provider-webhooks.ts";
 import { countSegments } from "./sms-rest.ts";
 import { outcomeOf } from "./smsc.ts";
@@ -350,28 +350,20 @@ export class VonageSmsService {
     }
   }
 
-  async #post(url: string, params: Record<string, string>): Promise<boolean> {
-    const signal = this.#abort.signal;
-    const body = new URLSearchParams(params).toString();
-    for (let attempt = 1; attempt <= DLR_TRIES; attempt++) {
-      if (signal.aborted) return false;
-      this.#stats.dlrAttempts += 1;
-      try {
-        const res = await fetch(url, {
-          method: "POST",
-          headers: { "content-type": "application/x-www-form-urlencoded" },
-          body,
-          signal: AbortSignal.any([signal, AbortSignal.timeout(DLR_TIMEOUT_MS)]),
-          redirect: "manual",
-        });
-        await res.arrayBuffer().catch(() => undefined);
-        if (res.status >= 200 && res.status < 300) return true;
-      } catch {
-        // refused, reset or timed out: try again
-      }
-      if (attempt < DLR_TRIES) await sleep(DLR_FIRST_BACKOFF_MS * 2 ** (attempt - 1), undefined, { signal });
-    }
-    return false;
+  #post(url: string, params: Record<string, string>): Promise<boolean> {
+    return postWithRetries(
+      url,
+      { headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams(params).toString() },
+      {
+        tries: DLR_TRIES,
+        firstBackoffMs: DLR_FIRST_BACKOFF_MS,
+        timeoutMs: DLR_TIMEOUT_MS,
+        signal: this.#abort.signal,
+        onAttempt: () => {
+          this.#stats.dlrAttempts += 1;
+        },
+      },
+    );
   }
 
   #takeBehaviour(): VonageBehaviour {
