@@ -32,6 +32,7 @@ import { createHash, randomBytes, randomUUID, timingSafeEqual } from "node:crypt
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import aws4 from "aws4";
+import { BehaviourSlot, drop, Hanging } from "./behaviour.ts";
 import { CappedMap, CappedSet } from "./capped.ts";
 import { readBody } from "./http.ts";
 import type { EmitInput, ProviderWebhooks, WebhookEvent } from "./provider-webhooks.ts";
@@ -46,7 +47,6 @@ export const OUR_ID = "lasthop_id";
 export const DEFAULT_SES_REGION = "us-east-1";
 /** The sandbox's body limit for every provider (real ones allow more; 413 beyond it). */
 export const MAX_ESP_BODY_BYTES = 512 * 1024;
-const HANG_MAX_MS = 120_000;
 const SIGV4_SKEW_MS = 15 * 60_000;
 const WEBHOOK_DELAY_MS = 50;
 
@@ -120,8 +120,11 @@ export class EspService {
   readonly #messages: EspMessage[] = [];
   readonly #throttled = new CappedSet<string>();
   readonly #idempotency = new CappedMap<string, { hash: string; id: string }>();
-  readonly #behaviour = new Map<EspProvider, { mode: Behaviour; remaining: number | null }>();
-  readonly #hanging = new Set<ServerResponse>();
+  readonly #behaviour = Object.fromEntries(ESP_PROVIDERS.map((provider) => [provider, new BehaviourSlot<Behaviour>("ok")])) as Record<
+    EspProvider,
+    BehaviourSlot<Behaviour>
+  >;
+  readonly #hanging = new Hanging();
   readonly #abort = new AbortController();
   #stats: EspStats = emptyStats();
   #origin = "http://127.0.0.1";
@@ -180,20 +183,17 @@ export class EspService {
     mode: Behaviour,
     times?: number,
   ): { provider: EspProvider; mode: Behaviour; remaining: number | null } {
-    if (mode === "ok") this.#behaviour.delete(provider);
-    else this.#behaviour.set(provider, { mode, remaining: times ?? null });
+    this.#behaviour[provider].set(mode, times);
     return this.behaviour(provider);
   }
 
   behaviour(provider: EspProvider): { provider: EspProvider; mode: Behaviour; remaining: number | null } {
-    const current = this.#behaviour.get(provider);
-    return { provider, mode: current?.mode ?? "ok", remaining: current?.remaining ?? null };
+    return { provider, ...this.#behaviour[provider].current() };
   }
 
   close(): Promise<void> {
     this.#abort.abort();
-    for (const res of this.#hanging) res.destroy();
-    this.#hanging.clear();
+    this.#hanging.destroyAll();
     return Promise.resolve();
   }
 
@@ -201,7 +201,7 @@ export class EspService {
   async serve(provider: EspProvider, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const stats = this.#stats[provider];
     stats.requests += 1;
-    const mode = this.#takeBehaviour(provider);
+    const mode = this.#behaviour[provider].take();
     if (mode === "503") {
       stats.unavailable += 1;
       return write(res, { ...unavailable(provider), headers: { ...unavailable(provider).headers, connection: "close" } });
@@ -209,19 +209,11 @@ export class EspService {
     const body = await readBody(req, MAX_ESP_BODY_BYTES);
     if (mode === "hang") {
       stats.hung += 1;
-      this.#hanging.add(res);
-      const timer = setTimeout(() => res.destroy(), HANG_MAX_MS);
-      timer.unref();
-      res.on("close", () => {
-        clearTimeout(timer);
-        this.#hanging.delete(res);
-      });
-      return;
+      return this.#hanging.hold(res);
     }
     if (mode === "drop") {
       stats.dropped += 1;
-      req.socket.destroy();
-      return;
+      return drop(req);
     }
     const request: Request = {
       method: req.method ?? "POST",
@@ -244,13 +236,6 @@ export class EspService {
       stats.refused += 1;
     }
     write(res, answer);
-  }
-
-  #takeBehaviour(provider: EspProvider): Behaviour {
-    const current = this.#behaviour.get(provider);
-    if (current === undefined) return "ok";
-    if (current.remaining !== null && --current.remaining <= 0) this.#behaviour.delete(provider);
-    return current.mode;
   }
 
   #keep(message: EspMessage, status: number): void {

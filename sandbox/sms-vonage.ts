@@ -28,6 +28,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
+import { BehaviourSlot, drop, Hanging } from "./behaviour.ts";
 import { CappedSet } from "./capped.ts";
 import { postWithRetries, readBody, sendJson } from "./http.ts";
 import { vonageSignature, type VonageSignatureMethod } from "./provider-webhooks.ts";
@@ -40,7 +41,6 @@ export type VonageBehaviour = (typeof VONAGE_BEHAVIOURS)[number];
 
 const MAX_BODY_BYTES = 64 * 1024;
 const MAX_TEXT_CHARS = 3200;
-const HANG_MAX_MS = 120_000;
 const TIMESTAMP_TOLERANCE_S = 5 * 60;
 const DLR_TRIES = 5;
 const DLR_FIRST_BACKOFF_MS = 200;
@@ -127,9 +127,9 @@ export class VonageSmsService {
   readonly #signatureMethod: VonageSignatureMethod;
   readonly #throttledOnce = new CappedSet<string>();
   readonly #numbers = new Map<string, { status: number; errorText: string }>();
-  readonly #hanging = new Set<ServerResponse>();
+  readonly #hanging = new Hanging();
   readonly #abort = new AbortController();
-  #behaviour: { mode: VonageBehaviour; remaining: number | null } | null = null;
+  readonly #behaviour = new BehaviourSlot<VonageBehaviour>("ok");
   #origin = "";
   #callback: string | null = null;
   #balance = 10;
@@ -184,12 +184,12 @@ export class VonageSmsService {
   }
 
   setBehaviour(mode: VonageBehaviour, times?: number): { mode: VonageBehaviour; remaining: number | null } {
-    this.#behaviour = mode === "ok" ? null : { mode, remaining: times ?? null };
+    this.#behaviour.set(mode, times);
     return this.behaviour();
   }
 
   behaviour(): { mode: VonageBehaviour; remaining: number | null } {
-    return { mode: this.#behaviour?.mode ?? "ok", remaining: this.#behaviour?.remaining ?? null };
+    return this.#behaviour.current();
   }
 
   stats(): VonageSmsStats {
@@ -198,15 +198,14 @@ export class VonageSmsService {
 
   close(): Promise<void> {
     this.#abort.abort();
-    for (const res of this.#hanging) res.destroy();
-    this.#hanging.clear();
+    this.#hanging.destroyAll();
     return Promise.resolve();
   }
 
   /** POST /vonage/sms/json */
   async send(req: IncomingMessage, res: ServerResponse): Promise<void> {
     this.#stats.requests += 1;
-    const mode = this.#takeBehaviour();
+    const mode = this.#behaviour.take();
     if (mode === "503") {
       this.#stats.unavailable += 1;
       const text = "<html><body><h1>503 Service Unavailable</h1></body></html>";
@@ -217,19 +216,11 @@ export class VonageSmsService {
     const body = await readBody(req, MAX_BODY_BYTES);
     if (mode === "hang") {
       this.#stats.hung += 1;
-      this.#hanging.add(res);
-      const timer = setTimeout(() => res.destroy(), HANG_MAX_MS);
-      timer.unref();
-      res.on("close", () => {
-        clearTimeout(timer);
-        this.#hanging.delete(res);
-      });
-      return;
+      return this.#hanging.hold(res);
     }
     if (mode === "drop") {
       this.#stats.dropped += 1;
-      req.socket.destroy();
-      return;
+      return drop(req);
     }
     const params = body.oversized ? null : paramsOf(req.headers["content-type"] ?? "", body.bytes.toString("utf8"));
     if (params === null) return this.#refuse(res, 3, "Invalid Parameters", "");
@@ -364,13 +355,6 @@ export class VonageSmsService {
         },
       },
     );
-  }
-
-  #takeBehaviour(): VonageBehaviour {
-    const current = this.#behaviour;
-    if (current === null) return "ok";
-    if (current.remaining !== null && --current.remaining <= 0) this.#behaviour = null;
-    return current.mode;
   }
 
   #background(run: () => Promise<void>): void {

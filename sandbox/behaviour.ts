@@ -1,0 +1,58 @@
+// Misbehaviour shared by the provider simulators: a mode set for the next `times` requests
+// (or until set back to "ok"), and the "hang" and "drop" answers.
+import type { IncomingMessage, ServerResponse } from "node:http";
+
+// A hung request ends by itself eventually, so a forgotten behaviour can't pin sockets forever.
+const HANG_MAX_MS = 120_000;
+
+/** One behaviour: "ok", or a mode taken by each request until `remaining` runs out. */
+export class BehaviourSlot<Mode extends string> {
+  #current: { mode: Mode; remaining: number | null } | null = null;
+  readonly #ok: Mode;
+
+  constructor(ok: Mode) {
+    this.#ok = ok;
+  }
+
+  set(mode: Mode, times?: number): void {
+    this.#current = mode === this.#ok ? null : { mode, remaining: times ?? null };
+  }
+
+  current(): { mode: Mode; remaining: number | null } {
+    return { mode: this.#current?.mode ?? this.#ok, remaining: this.#current?.remaining ?? null };
+  }
+
+  /** The mode for this request; counts it against `times`. */
+  take(): Mode {
+    const current = this.#current;
+    if (current === null) return this.#ok;
+    if (current.remaining !== null && --current.remaining <= 0) this.#current = null;
+    return current.mode;
+  }
+}
+
+/** Responses kept open without an answer, so close() can end them. */
+export class Hanging {
+  readonly #open = new Set<ServerResponse>();
+
+  /** Never answers: the response stays open until the client leaves or HANG_MAX_MS pass. */
+  hold(res: ServerResponse): void {
+    this.#open.add(res);
+    const timer = setTimeout(() => res.destroy(), HANG_MAX_MS);
+    timer.unref();
+    res.on("close", () => {
+      clearTimeout(timer);
+      this.#open.delete(res);
+    });
+  }
+
+  destroyAll(): void {
+    for (const res of this.#open) res.destroy();
+    this.#open.clear();
+  }
+}
+
+/** Ends the connection without an answer (after the request was read). */
+export function drop(req: IncomingMessage): void {
+  req.socket.destroy();
+}
