@@ -6,7 +6,7 @@ import { randomUUID } from "node:crypto";
 import type { Stack } from "../sandbox/stack.ts";
 import { DEV_ADMIN_KEY } from "../sandbox/stack.ts";
 import { sendThroughLasthop } from "./e2e.ts";
-import { forEachConcurrent, sleep } from "./net.ts";
+import { api, forEachConcurrent, median, sleep } from "./net.ts";
 import type { Figure } from "./report.ts";
 import { BENCH_FROM, benchRecipient, emailSubject } from "./smtp.ts";
 
@@ -102,34 +102,24 @@ async function postDirect(sendgrid: { baseUrl: string; apiKey: string }, text: s
 
 /** A fresh account whose email goes through one SendGrid route at the simulator. */
 async function routedAccount(stack: Stack, sendgrid: { baseUrl: string; apiKey: string }): Promise<string> {
-  const account = await call<{ apiKey: { key: string } }>(stack.workerUrl, DEV_ADMIN_KEY, "POST", "/v1/admin/accounts", {
+  const account = await api<{ apiKey: { key: string } }>(stack.workerUrl, DEV_ADMIN_KEY, "POST", "/v1/admin/accounts", {
     name: "bench esp",
   });
   const key = (
-    await call<{ key: string }>(stack.workerUrl, account.apiKey.key, "POST", "/v1/api-keys", {
+    await api<{ key: string }>(stack.workerUrl, account.apiKey.key, "POST", "/v1/api-keys", {
       name: "bench esp",
       scopes: ["send", "read", "config:write"],
       ratePerSecond: 100_000,
     })
   ).key;
-  await call(stack.workerUrl, key, "PUT", "/v1/providers/sendgrid", { apiKey: sendgrid.apiKey });
-  await call(stack.workerUrl, key, "PUT", "/v1/email/settings", {
+  await api(stack.workerUrl, key, "PUT", "/v1/providers/sendgrid", { apiKey: sendgrid.apiKey });
+  await api(stack.workerUrl, key, "PUT", "/v1/email/settings", {
     sendingDomains: [BENCH_FROM.split("@")[1]],
     bounceDomain: "bounces.lasthop.test",
     relay: { mode: "direct" },
     routes: [{ name: "sendgrid", type: "sendgrid", baseUrl: sendgrid.baseUrl }],
   });
   return key;
-}
-
-async function call<T>(workerUrl: string, key: string, method: string, path: string, body?: unknown): Promise<T> {
-  const res = await fetch(`${workerUrl}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as T;
 }
 
 async function until(done: () => boolean, boundMs: number): Promise<boolean> {
@@ -139,10 +129,4 @@ async function until(done: () => boolean, boundMs: number): Promise<boolean> {
     await sleep(10);
   }
   return true;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }

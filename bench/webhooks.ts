@@ -15,7 +15,7 @@ import { createHmac } from "node:crypto";
 import { DEV_ADMIN_KEY } from "../sandbox/stack.ts";
 import type { Settings } from "./figures.ts";
 import type { HookCounter, HookStats } from "./hook-counter.ts";
-import { forEachConcurrent, sleep } from "./net.ts";
+import { api, forEachConcurrent, median, sleep } from "./net.ts";
 import type { Figure } from "./report.ts";
 import { sendWithPlainLoop } from "./webhook-loop-sender.ts";
 
@@ -304,20 +304,4 @@ async function freshAccountKey(workerUrl: string, name: string): Promise<string>
     ratePerSecond: 100_000,
   });
   return created.key;
-}
-
-async function api<T>(workerUrl: string, key: string, method: string, path: string, body?: unknown): Promise<T> {
-  const res = await fetch(`${workerUrl}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as T;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
