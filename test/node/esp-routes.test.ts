@@ -10,25 +10,19 @@ import type { AccountRuntime } from "../../src/core/config/runtime.ts";
 import type { EspRoute, EspType } from "../../src/core/email-routes.ts";
 import type { EspMessage } from "../../src/core/esp/message.ts";
 import { passesOn, routeHealthy } from "../../src/core/routes.ts";
+import { type EspConfig, ESP_PROVIDERS, espConfig, resetEsp } from "./fixtures/esp.ts";
 import { control, startTestSandbox, type TestSandbox } from "./fixtures/sandbox.ts";
 
-type EspConfig = {
-  sendgrid: { baseUrl: string; apiKey: string };
-  ses: { baseUrl: string; region: string; accessKeyId: string; secretAccessKey: string };
-  mailgun: { baseUrl: string; apiKey: string; domain: string };
-  postmark: { baseUrl: string; serverToken: string };
-  resend: { baseUrl: string; apiKey: string };
-};
 type Kept = { provider: string; messageId: string; to: string[]; from: string | null; subject: string | null; lasthopId: string | null };
 
-const PROVIDERS = ["sendgrid", "ses", "mailgun", "postmark", "resend"] as const satisfies readonly EspType[];
+const PROVIDERS = ESP_PROVIDERS satisfies readonly EspType[];
 
 let sandbox: TestSandbox;
 let cfg: EspConfig;
 
 beforeAll(async () => {
   sandbox = await startTestSandbox();
-  cfg = (await (await control(sandbox, "GET", "/_sandbox/esp/config")).json()) as EspConfig;
+  cfg = await espConfig(sandbox);
 });
 
 afterAll(async () => {
@@ -36,8 +30,7 @@ afterAll(async () => {
 });
 
 beforeEach(async () => {
-  expect((await control(sandbox, "DELETE", "/_sandbox/received")).status).toBe(204);
-  for (const provider of PROVIDERS) await behave(provider, "ok");
+  await resetEsp(sandbox);
 });
 
 async function behave(provider: EspType, mode: string): Promise<void> {

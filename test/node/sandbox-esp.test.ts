@@ -7,15 +7,9 @@ import aws4 from "aws4";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { waitFor } from "../wait.ts";
 import { closeHttpServer, listenLocal } from "./fixtures/http-server.ts";
+import { type EspConfig, ESP_PROVIDERS, espConfig, resetEsp } from "./fixtures/esp.ts";
 import { control, startTestSandbox, type TestSandbox } from "./fixtures/sandbox.ts";
 
-type EspConfig = {
-  sendgrid: { baseUrl: string; apiKey: string };
-  ses: { baseUrl: string; region: string; accessKeyId: string; secretAccessKey: string };
-  mailgun: { baseUrl: string; apiKey: string; domain: string };
-  postmark: { baseUrl: string; serverToken: string };
-  resend: { baseUrl: string; apiKey: string };
-};
 type Kept = {
   provider: string;
   messageId: string;
@@ -30,14 +24,12 @@ type Stats = Record<
   { requests: number; accepted: number; refused: number; unavailable: number; hung: number; dropped: number; webhooksSent: number }
 >;
 
-const PROVIDERS = ["sendgrid", "ses", "mailgun", "postmark", "resend"] as const;
-
 let sandbox: TestSandbox;
 let cfg: EspConfig;
 
 beforeAll(async () => {
   sandbox = await startTestSandbox();
-  cfg = (await (await control(sandbox, "GET", "/_sandbox/esp/config")).json()) as EspConfig;
+  cfg = await espConfig(sandbox);
 });
 
 afterAll(async () => {
@@ -45,10 +37,7 @@ afterAll(async () => {
 });
 
 beforeEach(async () => {
-  expect((await control(sandbox, "DELETE", "/_sandbox/received")).status).toBe(204);
-  for (const provider of PROVIDERS) {
-    expect((await control(sandbox, "POST", `/_sandbox/esp/${provider}/behaviour`, { mode: "ok" })).status).toBe(200);
-  }
+  await resetEsp(sandbox);
 });
 
 async function kept(provider?: string): Promise<Kept[]> {
@@ -432,7 +421,7 @@ describe("Resend /emails", () => {
 });
 
 // ---- Behaviours ----
-const validRequest: Record<(typeof PROVIDERS)[number], () => Promise<{ status: number }>> = {
+const validRequest: Record<(typeof ESP_PROVIDERS)[number], () => Promise<{ status: number }>> = {
   sendgrid: () => json(sendgridUrl(), { authorization: `Bearer ${cfg.sendgrid.apiKey}` }, sendgridMail()),
   ses: () => sesSend(sesEmail()),
   mailgun: () =>
@@ -447,14 +436,14 @@ const validRequest: Record<(typeof PROVIDERS)[number], () => Promise<{ status: n
 
 describe("behaviours", () => {
   it("503 answers each provider's 503 for `times` requests, then it accepts again", async () => {
-    for (const provider of PROVIDERS) {
+    for (const provider of ESP_PROVIDERS) {
       const set = await control(sandbox, "POST", `/_sandbox/esp/${provider}/behaviour`, { mode: "503", times: 1 });
       expect(await set.json()).toEqual({ provider, mode: "503", remaining: 1 });
       expect((await validRequest[provider]()).status).toBe(503);
       expect((await validRequest[provider]()).status).toBe(provider === "sendgrid" ? 202 : 200);
     }
     const counted = await stats();
-    for (const provider of PROVIDERS) expect(counted[provider]).toMatchObject({ requests: 2, unavailable: 1, accepted: 1 });
+    for (const provider of ESP_PROVIDERS) expect(counted[provider]).toMatchObject({ requests: 2, unavailable: 1, accepted: 1 });
   });
 
   it("drop reads the request and closes the connection: the client sees a network error, nothing is kept", async () => {
