@@ -116,6 +116,17 @@ function parseJsonObject(bytes: Buffer): Record<string, unknown> | null {
   }
 }
 
+/** The phone number in a control path (the pattern's first group); null once an error has been sent. */
+export function pathNumber(res: ServerResponse, path: RegExp, pathname: string): string | null {
+  try {
+    // "+" is often left unencoded in a path; a space is what a form decoder would make of it.
+    return decodeURIComponent(path.exec(pathname)![1]!).replace(/^ /, "+");
+  } catch {
+    error(res, 400, "invalid_number", "the number in the path is not valid percent-encoding");
+    return null;
+  }
+}
+
 /** The control API's error shape, `{error: {code, message}}`. */
 export function error(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
   sendJson(res, status, { error: { code, message } }, headers);

@@ -11,7 +11,7 @@
 //   GET    /_sandbox/sms/smsc      -> 200 {binds, submits, submitTimes, tpsViolations, redeliveries, pendingDeliveries, ...}
 //   GET    /_sandbox/sms/rest      -> 200 {messages, callbacksSent, callbackAttempts, callbacksFailed, inboundSent, inboundFailed, restFail}
 //   PUT    /_sandbox/sms/rest/numbers/{number}   {smsUrl, accountSid?} -> 200 {number, smsUrl, accountSid}
-import { error, readJsonInput, type Route } from "./control.ts";
+import { error, pathNumber, readJsonInput, type Route } from "./control.ts";
 import { sendEmpty, sendJson } from "./http.ts";
 import type { RestFail, SmsRestService } from "./sms-rest.ts";
 import type { SmscFaults, SmscService } from "./smsc.ts";
@@ -94,14 +94,8 @@ export function smsRoutes(smsc: SmscService, rest: SmsRestService): Route[] {
       handle: async (req, res, url) => {
         const input = await readJsonInput(req, res);
         if (input === null) return;
-        let number: string;
-        try {
-          number = decodeURIComponent(NUMBER_PATH.exec(url.pathname)![1]!);
-        } catch {
-          return error(res, 400, "invalid_number", "the number in the path is not valid percent-encoding");
-        }
-        // "+" is often left unencoded in a path; a space is what a form decoder would make of it.
-        number = number.replace(/^ /, "+");
+        const number = pathNumber(res, NUMBER_PATH, url.pathname);
+        if (number === null) return;
         if (!/^\+?[0-9]{3,15}$/.test(number)) return error(res, 400, "invalid_number", "number must be a phone number, e.g. +15551234567");
         const { smsUrl, accountSid } = input;
         if (typeof smsUrl !== "string" || (accountSid !== undefined && typeof accountSid !== "string")) {

@@ -6,7 +6,7 @@
 //   GET  /_sandbox/sms/vonage                          -> 200 {requests, accepted, refused, unavailable, hung, dropped, dlrsSent, dlrAttempts, dlrsFailed}
 //   POST /_sandbox/sms/vonage/behaviour                {mode: "ok"|"503"|"hang"|"drop", times?} -> 200 {mode, remaining}
 //   GET  /_sandbox/sms/vonage/behaviour                -> 200 {mode, remaining}
-import { error, readJsonInput, type Route } from "./control.ts";
+import { error, pathNumber, readJsonInput, type Route } from "./control.ts";
 import { sendJson } from "./http.ts";
 import { VONAGE_BEHAVIOURS, type VonageBehaviour, type VonageSmsService } from "./sms-vonage.ts";
 
@@ -38,12 +38,8 @@ export function smsVonageRoutes(vonage: VonageSmsService): Route[] {
       handle: async (req, res, url) => {
         const input = await readJsonInput(req, res);
         if (input === null) return;
-        let number: string;
-        try {
-          number = decodeURIComponent(NUMBER_PATH.exec(url.pathname)![1]!).replace(/^ /, "+");
-        } catch {
-          return error(res, 400, "invalid_number", "the number in the path is not valid percent-encoding");
-        }
+        const number = pathNumber(res, NUMBER_PATH, url.pathname);
+        if (number === null) return;
         if (!/^\+?\d{7,15}$/.test(number)) return error(res, 400, "invalid_number", "number must be a phone number, e.g. 447700900000");
         const { status, errorText } = input;
         if (typeof status !== "number" || !Number.isInteger(status) || status < 0 || status > 9999)
