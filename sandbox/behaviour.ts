@@ -5,6 +5,16 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 // A hung request ends by itself eventually, so a forgotten behaviour can't pin sockets forever.
 const HANG_MAX_MS = 120_000;
 
+/** What each simulated send API counts: requests, their answers, and the misbehaviours served. */
+export type SendStats = {
+  requests: number;
+  accepted: number;
+  refused: number;
+  unavailable: number;
+  hung: number;
+  dropped: number;
+};
+
 /** One behaviour: "ok", or a mode taken by each request until `remaining` runs out. */
 export class BehaviourSlot<Mode extends string> {
   #current: { mode: Mode; remaining: number | null } | null = null;

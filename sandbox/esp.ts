@@ -32,7 +32,7 @@ import { createHash, randomBytes, randomUUID, timingSafeEqual } from "node:crypt
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import aws4 from "aws4";
-import { BehaviourSlot, drop, Hanging } from "./behaviour.ts";
+import { BehaviourSlot, drop, Hanging, type SendStats } from "./behaviour.ts";
 import { CappedMap, CappedSet } from "./capped.ts";
 import { readBody } from "./http.ts";
 import type { EmitInput, ProviderWebhooks, WebhookEvent } from "./provider-webhooks.ts";
@@ -77,19 +77,7 @@ export type EspMessage = {
   raw: string;
 };
 
-export type EspStats = Record<
-  EspProvider,
-  {
-    requests: number;
-    accepted: number;
-    refused: number;
-    unavailable: number;
-    hung: number;
-    dropped: number;
-    webhooksSent: number;
-    webhooksFailed: number;
-  }
->;
+export type EspStats = Record<EspProvider, SendStats & { webhooksSent: number; webhooksFailed: number }>;
 
 /** A provider's answer, and the message to keep when it accepted one. */
 export type Answer = {

@@ -77,12 +77,15 @@ export function urlHost(host: string): string {
   return host.includes(":") ? `[${host}]` : host;
 }
 
-export type RetryOptions = {
+export type RetryPolicy = {
   tries: number;
   /** Doubled after each failed try. */
   firstBackoffMs: number;
   /** Per try. */
   timeoutMs: number;
+};
+
+export type RetryOptions = RetryPolicy & {
   /** Ends the tries when the sandbox closes; an aborted backoff sleep rejects. */
   signal: AbortSignal;
   /** Called before each try is sent, e.g. to count attempts. */

@@ -30,7 +30,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import twilio from "twilio";
 import { CappedMap, CappedSet } from "./capped.ts";
-import { postWithRetries, readBody, sendJson } from "./http.ts";
+import { postWithRetries, type RetryPolicy, readBody, sendJson } from "./http.ts";
 import { loadSmpp } from "./smpp-types.ts";
 import { outcomeOf } from "./smsc.ts";
 import type { ReceivedStore } from "./store.ts";
@@ -44,9 +44,7 @@ export const API_VERSION = "2010-04-01";
 
 const MAX_FORM_BYTES = 64 * 1024;
 const SENT_DELAY_MS = 50;
-const CALLBACK_TRIES = 5;
-const CALLBACK_FIRST_BACKOFF_MS = 200;
-const CALLBACK_TIMEOUT_MS = 5_000;
+const CALLBACK_RETRIES: RetryPolicy = { tries: 5, firstBackoffMs: 200, timeoutMs: 5_000 };
 const E164 = /^\+[1-9]\d{6,14}$/;
 
 export type SmsRestAccount = { sid: string; authToken: string };
@@ -360,9 +358,7 @@ export class SmsRestService {
         body: new URLSearchParams(params).toString(),
       },
       {
-        tries: CALLBACK_TRIES,
-        firstBackoffMs: CALLBACK_FIRST_BACKOFF_MS,
-        timeoutMs: CALLBACK_TIMEOUT_MS,
+        ...CALLBACK_RETRIES,
         signal: this.#abort.signal,
         onAttempt: () => {
           this.#stats.callbackAttempts += 1;

@@ -28,9 +28,9 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
-import { BehaviourSlot, drop, Hanging } from "./behaviour.ts";
+import { BehaviourSlot, drop, Hanging, type SendStats } from "./behaviour.ts";
 import { CappedSet } from "./capped.ts";
-import { postWithRetries, readBody, sendJson } from "./http.ts";
+import { postWithRetries, type RetryPolicy, readBody, sendJson } from "./http.ts";
 import { vonageSignature, type VonageSignatureMethod } from "./provider-webhooks.ts";
 import { countSegments } from "./sms-rest.ts";
 import { outcomeOf } from "./smsc.ts";
@@ -42,9 +42,7 @@ export type VonageBehaviour = (typeof VONAGE_BEHAVIOURS)[number];
 const MAX_BODY_BYTES = 64 * 1024;
 const MAX_TEXT_CHARS = 3200;
 const TIMESTAMP_TOLERANCE_S = 5 * 60;
-const DLR_TRIES = 5;
-const DLR_FIRST_BACKOFF_MS = 200;
-const DLR_TIMEOUT_MS = 5_000;
+const DLR_RETRIES: RetryPolicy = { tries: 5, firstBackoffMs: 200, timeoutMs: 5_000 };
 const PART_PRICE = 0.0333;
 const NETWORK = "310260";
 
@@ -90,13 +88,7 @@ export type VonageSmsConfig = {
   callback: string | null;
 };
 
-export type VonageSmsStats = {
-  requests: number;
-  accepted: number;
-  refused: number;
-  unavailable: number;
-  hung: number;
-  dropped: number;
+export type VonageSmsStats = SendStats & {
   dlrsSent: number;
   dlrAttempts: number;
   dlrsFailed: number;
@@ -346,9 +338,7 @@ export class VonageSmsService {
       url,
       { headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams(params).toString() },
       {
-        tries: DLR_TRIES,
-        firstBackoffMs: DLR_FIRST_BACKOFF_MS,
-        timeoutMs: DLR_TIMEOUT_MS,
+        ...DLR_RETRIES,
         signal: this.#abort.signal,
         onAttempt: () => {
           this.#stats.dlrAttempts += 1;
