@@ -23,7 +23,8 @@
 // time that address is sent to (per provider, since start or a clear); "inactive" -> refused where
 // the provider refuses at send time (SES MessageRejected, Postmark 406), accepted elsewhere;
 // after acceptance, when the webhook senders have a target, the provider's signed webhook:
-// "bounce" -> bounce, "soft" -> soft_bounce, "complain" -> complaint, "inactive" -> bounce, else delivered.
+// "bounce" -> bounce, "soft" -> soft_bounce, "complain" -> delivered then complaint, "open" ->
+// delivered then open, "inactive" -> bounce, else delivered.
 //
 // Behaviours (setBehaviour): "503" answers the provider's own 503 before reading the request;
 // "hang" reads the request and never answers (until the client leaves, at most 120 s); "drop"
@@ -244,19 +245,22 @@ export class EspService {
     if (!this.#webhooks || !target) return;
     const webhooks = this.#webhooks;
     for (const recipient of message.to) {
-      const input: EmitInput = {
+      const inputs: EmitInput[] = eventsFor(recipient).map((event) => ({
         provider: message.provider,
-        event: eventFor(recipient),
+        event,
         recipient: bareAddress(recipient),
         providerMessageId: webhookMessageId(message),
         ...(message.lasthopId ? { lasthopId: message.lasthopId } : {}),
-      };
+      }));
       const signal = this.#abort.signal;
       (async () => {
-        await sleep(WEBHOOK_DELAY_MS, undefined, { signal });
-        const result = await webhooks.emit(input);
-        if (result.status >= 200 && result.status < 300) this.#stats[message.provider].webhooksSent += 1;
-        else this.#stats[message.provider].webhooksFailed += 1;
+        // In order, as the provider sends them: an open never comes before its delivery.
+        for (const input of inputs) {
+          await sleep(WEBHOOK_DELAY_MS, undefined, { signal });
+          const result = await webhooks.emit(input);
+          if (result.status >= 200 && result.status < 300) this.#stats[message.provider].webhooksSent += 1;
+          else this.#stats[message.provider].webhooksFailed += 1;
+        }
       })().catch(() => {
         if (!signal.aborted) this.#stats[message.provider].webhooksFailed += 1;
       });
@@ -735,12 +739,14 @@ function rateHeaders(): Record<string, string> {
   };
 }
 
-function eventFor(recipient: string): WebhookEvent {
+/** The webhooks an accepted recipient's words call for, in the order the provider would send them. */
+function eventsFor(recipient: string): WebhookEvent[] {
   const lower = recipient.toLowerCase();
-  if (lower.includes("bounce") || lower.includes("inactive")) return "bounce";
-  if (lower.includes("soft")) return "soft_bounce";
-  if (lower.includes("complain")) return "complaint";
-  return "delivered";
+  if (lower.includes("bounce") || lower.includes("inactive")) return ["bounce"];
+  if (lower.includes("soft")) return ["soft_bounce"];
+  if (lower.includes("complain")) return ["delivered", "complaint"];
+  if (lower.includes("open")) return ["delivered", "open"];
+  return ["delivered"];
 }
 
 /** The id the provider's webhooks name the message by (Mailgun's without the angle brackets). */

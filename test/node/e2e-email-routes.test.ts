@@ -110,6 +110,23 @@ describe("npm start's routes: one of each type, relay first", () => {
   );
 });
 
+describe("engagement and complaints through each provider's webhooks", () => {
+  it.each(TYPES.filter((t) => t !== "relay"))("%s: an open lands on the timeline; a complaint suppresses", async (type) => {
+    const opened = await sendOk(mail(fresh(`open-${type}`), { route: type }));
+    const complained = fresh(`complain-${type}`);
+    const complaint = await sendOk(mail(complained, { route: type }));
+    await waitFor(async () => {
+      const m = (await stack.api(`/v1/messages/${opened}`)).body;
+      return m.status === "delivered" && m.events.some((e: { type: string }) => e.type === "opened");
+    }, `${type}: message ${opened} delivered and opened`);
+    await waitFor(
+      async () => (await stack.api(`/v1/suppressions/email/${encodeURIComponent(complained)}`)).body?.reason === "complaint",
+      `${type}: ${complained} suppressed for a complaint`,
+    );
+    expect((await stack.api(`/v1/messages/${complaint}`)).body.route).toBe(type);
+  });
+});
+
 describe("failover between providers", () => {
   it("route 1 answers 503: messages move to route 2, none reaches two providers, and the circuit opens, then recovers", async () => {
     await setRoutes(["sendgrid", "postmark", "relay"]);
