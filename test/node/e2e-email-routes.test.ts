@@ -201,7 +201,7 @@ describe("rules", () => {
     });
     const from = new Date(Date.now() - 3_600_000).toISOString();
     const ids: string[] = [];
-    const inFlight = 20;
+    const inFlight = 10;
     for (let i = 0; i < 1000; i += inFlight) {
       ids.push(...(await Promise.all(Array.from({ length: Math.min(inFlight, 1000 - i) }, () => sendOk(mail(fresh("split")))))));
     }
