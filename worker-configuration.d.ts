@@ -37,6 +37,7 @@ interface __BaseEnv_Env {
 	WEBHOOK_RETENTION_DAYS?: string;
 	ESP_TIMEOUT_SECONDS?: string;
 	ROUTE_CIRCUIT_COOL_DOWN_SECONDS?: string;
+	PROVIDER_EVENT_HOLD_SECONDS?: string;
 	MESSAGE: DurableObjectNamespace<import("./src/index").MessageDO>;
 	RECIPIENT: DurableObjectNamespace<import("./src/index").RecipientDO>;
 	ACCOUNT: DurableObjectNamespace<import("./src/index").AccountDO>;
@@ -91,6 +92,7 @@ declare namespace Cloudflare {
 		WEBHOOK_RETENTION_DAYS?: string;
 		ESP_TIMEOUT_SECONDS?: string;
 		ROUTE_CIRCUIT_COOL_DOWN_SECONDS?: string;
+		PROVIDER_EVENT_HOLD_SECONDS?: string;
 		MESSAGE: DurableObjectNamespace<import("./src/index").MessageDO>;
 		RECIPIENT: DurableObjectNamespace<import("./src/index").RecipientDO>;
 		ACCOUNT: DurableObjectNamespace<import("./src/index").AccountDO>;

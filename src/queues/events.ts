@@ -1,3 +1,5 @@
+import { isEspType, routesOf } from "../core/email-routes.ts";
+import { accountRuntime } from "../state/config-read.ts";
 import type { ProviderEvent, ProviderEventPack } from "../core/provider-event.ts";
 import type { CanonicalEvent } from "../core/schema.ts";
 import { retryDelaySeconds } from "../core/retry.ts";
@@ -74,12 +76,25 @@ async function applyCanonical(env: Env, event: CanonicalEvent): Promise<void> {
  * external one. An id echoed by the provider that is not a message of this account is not
  * trusted further than the provider's own id.
  */
-export async function applyProviderEvent(env: Env, event: ProviderEvent): Promise<ApplyResult> {
+export async function applyProviderEvent(env: Env, event: ProviderEvent): Promise<ApplyResult | { kind: "held" }> {
   if (event.messageId) {
     const result = (await messageStub(env, event.account, event.messageId).apply(toTimelineEvent(event))) as ApplyResult;
     if (result.kind !== "unknown") return result;
   }
-  return (await refStub(env, event.account, event.provider, event.providerMessageId).providerEvent(event)) as ApplyResult;
+  const holdMs = (await sendsThrough(env, event)) ? Number(env.PROVIDER_EVENT_HOLD_SECONDS ?? 300) * 1000 : 0;
+  const ref = refStub(env, event.account, event.provider, event.providerMessageId);
+  return (await ref.providerEvent(event, { holdMs })) as ApplyResult | { kind: "held" };
+}
+
+/**
+ * Whether the account sends email through this provider (one of its routes): then an event
+ * without our id may be one of ours whose send result is still on its way (an SES identity
+ * notification carries no tags), and is held for its mapping before it is taken as external.
+ */
+async function sendsThrough(env: Env, event: ProviderEvent): Promise<boolean> {
+  if (event.channel !== "email" || !isEspType(event.provider)) return false;
+  const { sections } = await accountRuntime(env, event.account);
+  return sections.email !== undefined && routesOf(sections.email).some((route) => route.type === event.provider);
 }
 
 /** Events that could not be applied after every retry: kept visible in the stats and the log. */

@@ -180,7 +180,9 @@ export class MessageDO extends DurableObject<Env> {
     if (this.timeline.has(event.id)) return { kind: "duplicate", state: row.status };
     const full: TimelineEvent = { ...event, receivedAt: event.receivedAt ?? new Date().toISOString() };
     const next = this.ctx.storage.transactionSync(() => this.record(row, full));
-    await this.outbox.flush();
+    // A RefDO folding in a held provider event calls this while our own outbox drain waits on
+    // that RefDO's map(): the running drain picks the new items up; waiting here would wait for ourselves.
+    if (!this.outbox.busy) await this.outbox.flush();
     const deadline = this.sms.deadline(this.row()!.status);
     if (deadline) await this.scheduleAlarm(deadline);
     return { kind: "applied", state: next, changed: next !== row.status };

@@ -29,6 +29,7 @@ export class RefDO extends DurableObject<Env> {
       CREATE TABLE IF NOT EXISTS parked (key TEXT PRIMARY KEY, receipt TEXT NOT NULL, at INTEGER NOT NULL);
     `);
     this.sql.exec(`CREATE TABLE IF NOT EXISTS external (recipient_key TEXT PRIMARY KEY, message_id TEXT NOT NULL)`);
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS held_event (id TEXT PRIMARY KEY, event TEXT NOT NULL, until INTEGER NOT NULL)`);
   }
 
   /** Writes the mapping (idempotent) and hands over whatever was parked. */
@@ -47,7 +48,14 @@ export class RefDO extends DurableObject<Env> {
       await this.forward(JSON.parse(receipt) as ReceiptInput);
       this.sql.exec(`DELETE FROM parked WHERE key = ?`, key);
     }
-    return parked.length;
+    // Provider events that came before the send result: ours after all. Deleted once applied.
+    const held = this.sql.exec<{ id: string; event: string }>(`SELECT id, event FROM held_event ORDER BY until`).toArray();
+    const ours = this.mapping()!;
+    for (const { id, event } of held) {
+      await messageStub(this.env, ours.account, ours.message_id).apply(toTimelineEvent(JSON.parse(event) as ProviderEvent));
+      this.sql.exec(`DELETE FROM held_event WHERE id = ?`, id);
+    }
+    return parked.length + held.length;
   }
 
   /** Applies a receipt to its message, or parks it until the mapping arrives. */
@@ -59,7 +67,7 @@ export class RefDO extends DurableObject<Env> {
       JSON.stringify(input),
       Date.now(),
     );
-    await this.ctx.storage.setAlarm(Date.now() + PARKED_TTL_MS);
+    await this.armAt(Date.now() + PARKED_TTL_MS);
     return { kind: "parked" };
   }
 
@@ -68,9 +76,23 @@ export class RefDO extends DurableObject<Env> {
    * message of this provider message and recipient (one provider message may go to several
    * recipients, and each has its own suppression), made the first time.
    */
-  async providerEvent(event: ProviderEvent): Promise<ApplyResult> {
+  async providerEvent(event: ProviderEvent, opts: { holdMs?: number } = {}): Promise<ApplyResult | { kind: "held" }> {
     const ours = this.mapping();
     if (ours) return (await messageStub(this.env, ours.account, ours.message_id).apply(toTimelineEvent(event))) as unknown as ApplyResult;
+    // The account sends through this provider: an event without our id may be about a message
+    // whose send result has not mapped this id yet. Held until the mapping comes or the hold ends.
+    const external = this.sql.exec(`SELECT 1 FROM external LIMIT 1`).toArray().length > 0;
+    if (opts.holdMs && opts.holdMs > 0 && !external) {
+      const until = Date.now() + opts.holdMs;
+      this.sql.exec(`INSERT OR IGNORE INTO held_event (id, event, until) VALUES (?, ?, ?)`, event.id, JSON.stringify(event), until);
+      await this.armAt(until);
+      return { kind: "held" };
+    }
+    return this.external(event);
+  }
+
+  /** Mail lasthop did not send: the external message of this provider message and recipient, made the first time. */
+  private async external(event: ProviderEvent): Promise<ApplyResult> {
     const key = await recipientKey(event.channel, event.recipient);
     // The id is written before the MessageDO is: a crash in between finds it here next time.
     this.sql.exec(`INSERT OR IGNORE INTO external (recipient_key, message_id) VALUES (?, ?)`, key, crypto.randomUUID());
@@ -87,11 +109,40 @@ export class RefDO extends DurableObject<Env> {
     return (await messageStub(this.env, event.account, id).applyExternal(input, toTimelineEvent(event))) as unknown as ApplyResult;
   }
 
+  /**
+   * Held provider events whose hold ended with no mapping are external mail after all; parked
+   * receipts nobody claimed within PARKED_TTL_MS are dropped with a log line.
+   */
   override async alarm(): Promise<void> {
+    await this.sweep(Date.now());
+  }
+
+  /** What the alarm does, at `now` (tests drive the clock). */
+  async sweep(now: number): Promise<void> {
     if (this.mapping()) return;
-    const n = this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM parked`).one().n;
-    if (n > 0) console.warn(JSON.stringify({ msg: "parked receipts never matched a message; dropping them", count: n }));
-    this.sql.exec(`DELETE FROM parked`);
+    const due = this.sql
+      .exec<{ id: string; event: string }>(`SELECT id, event FROM held_event WHERE until <= ? ORDER BY until`, now)
+      .toArray();
+    for (const { id, event } of due) {
+      await this.external(JSON.parse(event) as ProviderEvent);
+      this.sql.exec(`DELETE FROM held_event WHERE id = ?`, id);
+    }
+    const stale = this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM parked WHERE at <= ?`, now - PARKED_TTL_MS).one().n;
+    if (stale > 0) console.warn(JSON.stringify({ msg: "parked receipts never matched a message; dropping them", count: stale }));
+    this.sql.exec(`DELETE FROM parked WHERE at <= ?`, now - PARKED_TTL_MS);
+    const next = this.sql
+      .exec<{ at: number | null }>(
+        `SELECT MIN(at) AS at FROM (SELECT MIN(until) AS at FROM held_event UNION ALL SELECT MIN(at) + ? AS at FROM parked)`,
+        PARKED_TTL_MS,
+      )
+      .one().at;
+    if (next !== null) await this.ctx.storage.setAlarm(next);
+  }
+
+  /** One alarm serves held events and parked receipts: keep the earlier. */
+  private async armAt(at: number): Promise<void> {
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || at < current) await this.ctx.storage.setAlarm(at);
   }
 
   private async forward(input: ReceiptInput): Promise<ReceiptResult> {

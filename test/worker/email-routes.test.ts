@@ -8,7 +8,8 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { CIRCUIT_COOL_DOWN_MS, CIRCUIT_THRESHOLD } from "../../src/core/routes.ts";
-import { circuitStub } from "../../src/state/stubs.ts";
+import type { RefDO } from "../../src/state/ref.ts";
+import { circuitStub, refStub } from "../../src/state/stubs.ts";
 import { waitFor } from "../wait.ts";
 import { installBridge } from "./bridge-fake.ts";
 import { espFake, FAKE_POSTMARK, FAKE_SENDGRID } from "./esp-fake.ts";
@@ -222,6 +223,77 @@ describe("choosing a route", () => {
 });
 
 describe("feedback through the provider id", () => {
+  async function sendgridEvents(account: AdminAccount, signer: Awaited<ReturnType<typeof sendgridSigner>>, events: unknown[]) {
+    const body = JSON.stringify(events);
+    const res = await api(`/v1/webhooks/sendgrid/${account.id}`, { method: "POST", body, headers: await signer.headers(body), key: null });
+    expect(res.status).toBe(200);
+  }
+  const held = (account: AdminAccount, providerId: string) =>
+    runInDurableObject(
+      refStub(env, account.id, "sendgrid", providerId),
+      (_i: unknown, state: DurableObjectState) => state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM held_event").one().n,
+    );
+
+  it("an event that outruns the send result is held, then folded into the message when the id is mapped", async () => {
+    const signer = await sendgridSigner();
+    const account = await routedAccount(
+      { routes: [SENDGRID] },
+      { sendgrid: { apiKey: FAKE_SENDGRID.apiKey, webhookPublicKey: signer.publicKey } },
+    );
+    const body = mail();
+    const providerId = `early${unique()}${unique()}`;
+    // SendGrid's delivered event, without our id, before lasthop has recorded the send.
+    await sendgridEvents(account, signer, [
+      {
+        email: body.to,
+        event: "delivered",
+        timestamp: Math.floor(Date.now() / 1000),
+        sg_event_id: `ev-${unique()}${unique()}`,
+        sg_message_id: `${providerId}.filter0001.16648.5515E0B88.0`,
+        response: "250 2.0.0 OK",
+      },
+    ]);
+    await waitFor(async () => (await held(account, providerId)) === 1, "the early event held in its RefDO");
+    esp.next.sendgridId = providerId;
+    const id = await sendOk(account, body);
+    const delivered = await waitForStatus(id, "delivered", account.key);
+    expect(delivered.external).toBeUndefined();
+    await waitFor(async () => (await held(account, providerId)) === 0, "the held event deleted once applied");
+  });
+
+  it("a held event whose hold ends with no mapping is external mail after all (its bounce suppresses)", async () => {
+    const signer = await sendgridSigner();
+    const account = await routedAccount(
+      { routes: [SENDGRID] },
+      { sendgrid: { apiKey: FAKE_SENDGRID.apiKey, webhookPublicKey: signer.publicKey } },
+    );
+    const to = `gone-${unique()}@example.net`;
+    const providerId = `elsewhere${unique()}${unique()}`;
+    await sendgridEvents(account, signer, [
+      {
+        email: to,
+        event: "bounce",
+        type: "bounce",
+        status: "5.1.1",
+        reason: "550 5.1.1 The email account that you tried to reach does not exist",
+        timestamp: Math.floor(Date.now() / 1000),
+        sg_event_id: `ev-${unique()}${unique()}`,
+        sg_message_id: `${providerId}.filter0001.16648.5515E0B88.0`,
+      },
+    ]);
+    await waitFor(async () => (await held(account, providerId)) === 1, "the event held in its RefDO");
+    expect((await api(`/v1/suppressions/email/${encodeURIComponent(to)}`, { key: account.key })).status).toBe(404);
+    // The hold (PROVIDER_EVENT_HOLD_SECONDS) ends: the alarm's sweep, with the clock past it.
+    await runInDurableObject(refStub(env, account.id, "sendgrid", providerId), (instance: RefDO) => instance.sweep(Date.now() + 3_600_000));
+    expect(await held(account, providerId)).toBe(0);
+    const entry = await waitFor(async () => {
+      const res = await json(await api(`/v1/suppressions/email/${encodeURIComponent(to)}`, { key: account.key }));
+      return res.status === 200 ? res.body : null;
+    }, `${to} suppressed`);
+    expect(entry.reason).toBe("hard_bounce");
+    expect((await getMessage(entry.messageId, account.key)).body.external).toEqual({ provider: "sendgrid" });
+  });
+
   it("a SendGrid event that does not echo our id finds the message through the X-Message-Id mapping", async () => {
     const signer = await sendgridSigner();
     const account = await routedAccount(

@@ -15,6 +15,8 @@ export function espFake() {
   const calls: EspCall[] = [];
   const mode: Record<"sendgrid" | "postmark", Mode> = { sendgrid: "ok", postmark: "ok" };
   const ids = new Map<string, string>();
+  /** The X-Message-Id SendGrid gives the next message it takes (a test that posts its webhook first). */
+  const next: { sendgridId: string | null } = { sendgridId: null };
   async function handle(request: Request): Promise<Response | null> {
     const url = new URL(request.url);
     if (url.hostname === FAKE_SENDGRID.host && url.pathname === "/v3/mail/send") {
@@ -28,7 +30,8 @@ export function espFake() {
         );
       }
       if (mode.sendgrid === "500") return Response.json({ errors: [{ message: "Internal Server Error" }] }, { status: 500 });
-      const id = crypto.randomUUID().replace(/-/g, "").slice(0, 22);
+      const id = next.sendgridId ?? crypto.randomUUID().replace(/-/g, "").slice(0, 22);
+      next.sendgridId = null;
       ids.set(id, (body as any).custom_args?.lasthop_id ?? (body as any).personalizations?.[0]?.custom_args?.lasthop_id);
       return new Response(null, { status: 202, headers: { "x-message-id": id } });
     }
@@ -48,5 +51,5 @@ export function espFake() {
   /** What one provider received for one of our messages. */
   const of = (provider: "sendgrid" | "postmark", messageId: string) =>
     calls.filter((c) => c.provider === provider && JSON.stringify(c.body).includes(messageId));
-  return { calls, mode, handle, of };
+  return { calls, mode, next, handle, of };
 }
