@@ -399,3 +399,55 @@ describe("provider codes that decide more than the status", () => {
     expect(sendgrid.outcome(503, new Headers({ "retry-after": "30" }), "")).toMatchObject({ kind: "retry", retryAfter: 30 });
   });
 });
+
+describe("metadata reaches each provider where it carries key/value pairs", () => {
+  const metadata = {
+    customer: "c_42",
+    plan: "pro",
+    count: 3,
+    [`lasthop_id`]: "not-ours",
+    email: "shadow@example.com",
+    note: "has spaces",
+    long: "x".repeat(500),
+  };
+  const withMetadata: EspMessage = { ...message, request: { ...message.request, metadata } };
+  const form = (req: EspRequest) => req.body as FormData;
+
+  it("SendGrid: custom args, ours last; a key that would shadow an event field or a value over the cap is left out", () => {
+    const body = json(sendgrid.request(withMetadata, { name: "sg", type: "sendgrid" }, { apiKey: "SG.key" }));
+    expect(body.custom_args).toEqual({ customer: "c_42", plan: "pro", count: "3", note: "has spaces", lasthop_id: ID });
+  });
+
+  it("Postmark: Metadata within 20-character names and 80-character values, ours kept", () => {
+    const body = json(postmark.request(withMetadata, { name: "pm", type: "postmark" }, { serverToken: "t" }));
+    expect(body.Metadata).toEqual({
+      customer: "c_42",
+      plan: "pro",
+      count: "3",
+      email: "shadow@example.com",
+      note: "has spaces",
+      lasthop_id: ID,
+    });
+  });
+
+  it("Mailgun: v: variables beside v:lasthop_id", () => {
+    const f = form(mailgun.request(withMetadata, { name: "mg", type: "mailgun" }, { apiKey: "k", domain: "mg.acme.test" }));
+    expect(f.getAll("v:lasthop_id")).toEqual([ID]);
+    expect(f.get("v:customer")).toBe("c_42");
+    expect(f.get("v:count")).toBe("3");
+    expect(f.get("v:long")).toBeNull();
+  });
+
+  it.each(["ses", "resend"] as const)("%s: tags, only pairs already in the tag alphabet", (type) => {
+    const built =
+      type === "ses"
+        ? json(ses.request(withMetadata, { name: "ses", type: "ses" }, { accessKeyId: "A", secretAccessKey: "s" })).EmailTags
+        : json(resend.request(withMetadata, { name: "re", type: "resend" }, { apiKey: "re_k" })).tags;
+    const pairs = (built as Array<Record<string, string>>).map((t) => [t.Name ?? t.name, t.Value ?? t.value]);
+    expect(pairs).toContainEqual(["lasthop_id", ID]);
+    expect(pairs).toContainEqual(["customer", "c_42"]);
+    expect(pairs).toContainEqual(["count", "3"]);
+    expect(pairs.filter(([name]) => name === "lasthop_id")).toHaveLength(1);
+    expect(pairs.some(([name]) => name === "note" || name === "email")).toBe(false);
+  });
+});

@@ -106,6 +106,39 @@ export function safeTags(tags: readonly string[] | undefined, ourKey: string): s
   return [...out];
 }
 
+/** SES and Resend tags: names and values of letters, digits, _ and -, at most 256 each. */
+export const TAG_PAIR_LIMITS = { maxPairs: 40, maxKey: 256, maxValue: 256, pattern: /^[A-Za-z0-9_-]+$/ };
+
+/** What a provider lets a message carry as custom key/value pairs (custom args, metadata, variables, tags). */
+export type PairLimits = {
+  maxPairs: number;
+  maxKey: number;
+  maxValue: number;
+  /** Keys and values must match (SES and Resend tags: letters, digits, _ and -). */
+  pattern?: RegExp;
+  /** Names the provider uses itself (SendGrid flattens custom args among its event fields). */
+  reserved?: ReadonlySet<string>;
+};
+
+/**
+ * The send's metadata as the string pairs a provider can carry: strings as they are, other
+ * values as JSON; our id's key is never overwritten. A pair outside the provider's limits is
+ * left out rather than cut (a cut value would read as a different one): the message keeps its
+ * metadata in lasthop either way, and the event stream carries it whole.
+ */
+export function metadataPairs(metadata: Record<string, unknown> | undefined, ourKey: string, limits: PairLimits): Array<[string, string]> {
+  const pairs: Array<[string, string]> = [];
+  for (const [key, raw] of Object.entries(metadata ?? {})) {
+    if (pairs.length >= limits.maxPairs) break;
+    const value = typeof raw === "string" ? raw : JSON.stringify(raw);
+    if (key === ourKey || key === "" || value === undefined || limits.reserved?.has(key.toLowerCase())) continue;
+    if (key.length > limits.maxKey || value.length > limits.maxValue) continue;
+    if (limits.pattern && !(limits.pattern.test(key) && limits.pattern.test(value))) continue;
+    pairs.push([key, value]);
+  }
+  return pairs;
+}
+
 function clean(error: ProviderError): ProviderError {
   return Object.fromEntries(Object.entries(error).filter(([, v]) => v !== undefined && v !== null && v !== ""));
 }

@@ -9,7 +9,7 @@ import type { EspRoute } from "../email-routes.ts";
 import { defaultBaseUrl } from "../email-routes.ts";
 import type { SendOutcome } from "../outcome.ts";
 import { OUR_ID_KEY } from "../provider-event.ts";
-import { accepted, base, type EspRequest, plain, record, refusal, text } from "./answer.ts";
+import { accepted, base, type EspRequest, metadataPairs, plain, record, refusal, text } from "./answer.ts";
 import type { EspMessage } from "./message.ts";
 
 export type MailgunCreds = Required<Pick<Sections["provider:mailgun"], "apiKey" | "domain">>;
@@ -18,12 +18,15 @@ type Route = Extract<EspRoute, { type: "mailgun" }>;
 /** Mailgun takes at most 3 tags per message, each at most 128 ASCII characters. */
 const MAX_TAGS = 3;
 const MAX_TAG_LENGTH = 128;
+/** Mailgun keeps a message's user variables under 4 KB: 10 of ≤ 64 + ≤ 300 stay under it. */
+const VARIABLE_LIMITS = { maxPairs: 10, maxKey: 64, maxValue: 300 };
 
 export function request(message: EspMessage, route: Route, creds: MailgunCreds): EspRequest {
   const form = new FormData();
   form.append("to", message.request.to);
   form.append("message", new Blob([message.raw], { type: "message/rfc822" }), "message.mime");
   form.append(`v:${OUR_ID_KEY}`, message.id);
+  for (const [key, value] of metadataPairs(message.request.metadata, OUR_ID_KEY, VARIABLE_LIMITS)) form.append(`v:${key}`, value);
   const tags = [...new Set((message.request.tags ?? []).map((tag) => tag.replace(/[^\x20-\x7e]/g, "_").slice(0, MAX_TAG_LENGTH)))];
   for (const tag of tags.slice(0, MAX_TAGS)) form.append("o:tag", tag);
   return {

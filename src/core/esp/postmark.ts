@@ -13,6 +13,7 @@ import {
   base,
   type EspRequest,
   mailbox,
+  metadataPairs,
   plain,
   record,
   refusal,
@@ -28,6 +29,8 @@ export type PostmarkCreds = Required<Pick<Section, "serverToken">> & Pick<Sectio
 type Route = Extract<EspRoute, { type: "postmark" }>;
 
 export const DEFAULT_MESSAGE_STREAM = "outbound";
+/** Postmark's metadata: at most 10 fields (ours is one), names ≤ 20 characters, values ≤ 80. */
+const METADATA_LIMITS = { maxPairs: 9, maxKey: 20, maxValue: 80 };
 /** Postmark takes one tag of at most 1000 characters. */
 const MAX_TAG_LENGTH = 1000;
 
@@ -43,7 +46,7 @@ export function request(message: EspMessage, route: Route, creds: PostmarkCreds)
     ...(send.replyTo ? { ReplyTo: send.replyTo } : {}),
     Headers: Object.entries(message.headers).map(([Name, value]) => ({ Name, Value: unfolded(value) })),
     ...(tag ? { Tag: tag } : {}),
-    Metadata: { [OUR_ID_KEY]: message.id },
+    Metadata: { ...Object.fromEntries(metadataPairs(send.metadata, OUR_ID_KEY, METADATA_LIMITS)), [OUR_ID_KEY]: message.id },
     MessageStream: creds.messageStream ?? DEFAULT_MESSAGE_STREAM,
   };
   return {

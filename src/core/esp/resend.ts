@@ -8,7 +8,20 @@ import type { EspRoute } from "../email-routes.ts";
 import { defaultBaseUrl } from "../email-routes.ts";
 import type { SendOutcome } from "../outcome.ts";
 import { OUR_ID_KEY } from "../provider-event.ts";
-import { accepted, base, type EspRequest, mailbox, plain, record, refusal, safeTags, text, unfolded } from "./answer.ts";
+import {
+  accepted,
+  base,
+  type EspRequest,
+  mailbox,
+  metadataPairs,
+  plain,
+  record,
+  refusal,
+  safeTags,
+  TAG_PAIR_LIMITS,
+  text,
+  unfolded,
+} from "./answer.ts";
 import type { EspMessage } from "./message.ts";
 
 export type ResendCreds = Required<Pick<Sections["provider:resend"], "apiKey">>;
@@ -28,7 +41,12 @@ export function request(message: EspMessage, route: Route, creds: ResendCreds): 
     ...(send.html !== undefined && send.html !== "" ? { html: send.html } : {}),
     ...(send.replyTo ? { reply_to: send.replyTo } : {}),
     ...(Object.keys(headers).length > 0 ? { headers } : {}),
-    tags: [{ name: OUR_ID_KEY, value: message.id }, ...safeTags(send.tags, OUR_ID_KEY).map((name) => ({ name, value: TAG_PRESENT }))],
+    tags: [
+      { name: OUR_ID_KEY, value: message.id },
+      ...safeTags(send.tags, OUR_ID_KEY).map((name) => ({ name, value: TAG_PRESENT })),
+      // Metadata whose keys and values are already in the tag alphabet rides as tags too.
+      ...metadataPairs(send.metadata, OUR_ID_KEY, TAG_PAIR_LIMITS).map(([name, value]) => ({ name, value })),
+    ],
   };
   return {
     url: `${base(route.baseUrl ?? defaultBaseUrl("resend"))}/emails`,

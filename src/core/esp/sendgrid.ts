@@ -9,7 +9,7 @@ import type { EspRoute } from "../email-routes.ts";
 import { defaultBaseUrl } from "../email-routes.ts";
 import type { SendOutcome } from "../outcome.ts";
 import { OUR_ID_KEY } from "../provider-event.ts";
-import { accepted, base, type EspRequest, plain, record, refusal, text, unfolded } from "./answer.ts";
+import { accepted, base, type EspRequest, metadataPairs, plain, record, refusal, text, unfolded } from "./answer.ts";
 import type { EspMessage } from "./message.ts";
 
 export type SendgridCreds = Required<Pick<Sections["provider:sendgrid"], "apiKey">>;
@@ -30,6 +30,14 @@ export const SENDGRID_RESERVED_HEADERS: ReadonlySet<string> = new Set([
   "cc",
   "bcc",
 ]);
+/** The fields of SendGrid's Event Webhook events, which custom args must not shadow. */
+const EVENT_FIELDS: ReadonlySet<string> = new Set(
+  "email timestamp event smtp-id sg_event_id sg_message_id category useragent ip url url_offset reason status response attempt type tls cert_err asm_group_id marketing_campaign_id marketing_campaign_name pool sg_machine_open bounce_classification send_at".split(
+    " ",
+  ),
+);
+/** SendGrid caps all custom args of a message at 10,000 bytes: 20 pairs of ≤ 64 + ≤ 400 stay under it. */
+const CUSTOM_ARG_LIMITS = { maxPairs: 20, maxKey: 64, maxValue: 400, reserved: EVENT_FIELDS };
 /** At most 10 categories per message, each at most 255 characters. */
 const MAX_CATEGORIES = 10;
 const MAX_CATEGORY_LENGTH = 255;
@@ -55,9 +63,9 @@ export function request(message: EspMessage, route: Route, creds: SendgridCreds)
     content,
     ...(Object.keys(headers).length > 0 ? { headers } : {}),
     ...(categories.length > 0 ? { categories } : {}),
-    // Only our id: other custom args would appear beside SendGrid's own fields in every event
-    // (a metadata key "email" or "event" would shadow them), so metadata stays with lasthop.
-    custom_args: { [OUR_ID_KEY]: message.id },
+    // Custom args come back flattened among SendGrid's own event fields: metadata keys that
+    // would shadow one of those are left out, and ours is written last so nothing replaces it.
+    custom_args: { ...Object.fromEntries(metadataPairs(send.metadata, OUR_ID_KEY, CUSTOM_ARG_LIMITS)), [OUR_ID_KEY]: message.id },
   };
   return {
     url: `${base(route.baseUrl ?? defaultBaseUrl("sendgrid"))}/v3/mail/send`,

@@ -10,7 +10,19 @@ import type { EspRoute } from "../email-routes.ts";
 import { defaultBaseUrl } from "../email-routes.ts";
 import type { SendOutcome } from "../outcome.ts";
 import { OUR_ID_KEY } from "../provider-event.ts";
-import { accepted, base, type EspRequest, plain, record, refusal, retryNotSubmitted, safeTags, text } from "./answer.ts";
+import {
+  accepted,
+  base,
+  type EspRequest,
+  metadataPairs,
+  plain,
+  record,
+  refusal,
+  retryNotSubmitted,
+  safeTags,
+  TAG_PAIR_LIMITS,
+  text,
+} from "./answer.ts";
 import type { EspMessage } from "./message.ts";
 
 type Section = Sections["provider:ses"];
@@ -30,6 +42,10 @@ export function request(message: EspMessage, route: Route, creds: SesCreds): Esp
     { Name: OUR_ID_KEY, Value: message.id },
     ...safeTags(message.request.tags, OUR_ID_KEY).map((tag) => ({ Name: tag, Value: TAG_PRESENT })),
   ];
+  // Metadata whose keys and values are already in the tag alphabet rides as tags too (SES: ≤ 50 tags).
+  for (const [Name, Value] of metadataPairs(message.request.metadata, OUR_ID_KEY, { ...TAG_PAIR_LIMITS, maxPairs: 50 - tags.length })) {
+    if (!tags.some((t) => t.Name === Name)) tags.push({ Name, Value });
+  }
   const body = {
     FromEmailAddress: message.request.from,
     Destination: { ToAddresses: [message.request.to] },
