@@ -405,7 +405,7 @@ describe("metadata reaches each provider where it carries key/value pairs", () =
     customer: "c_42",
     plan: "pro",
     count: 3,
-    [`lasthop_id`]: "not-ours",
+    lasthop_id: "not-ours",
     email: "shadow@example.com",
     note: "has spaces",
     long: "x".repeat(500),
