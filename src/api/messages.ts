@@ -3,7 +3,8 @@ import { z } from "zod";
 import { batchRequest } from "../core/schema.ts";
 import type { EndpointInfo } from "../core/webhook-endpoint.ts";
 import type { DeliveryView } from "../state/endpoint.ts";
-import { configStub, endpointStub, messageStub } from "../state/stubs.ts";
+import { configStub, counterStubs, endpointStub, messageStub } from "../state/stubs.ts";
+import { decodeCursor, mergePages, messageSearchQuery, recipientKeysFor, type IndexRow } from "../core/message-search.ts";
 import { acceptMessage } from "./accept.ts";
 import { limitBody } from "./body.ts";
 import { ApiError, readJson, validationError } from "../core/http.ts";
@@ -24,6 +25,40 @@ function readIdempotencyKey(header: string | undefined): string | undefined {
     ]);
   }
   return parsed.data;
+}
+
+/**
+ * `GET /v1/messages`: the account's messages newest first, filtered, a page at a time. Each of
+ * the account's 16 counter shards holds the index rows of the messages it counts; every shard
+ * answers its newest `limit + 1` matches at once and the page is their merge.
+ */
+async function searchMessages(env: Env, account: string, query: Record<string, string>) {
+  const parsed = messageSearchQuery.safeParse(query);
+  if (!parsed.success) throw validationError(parsed.error);
+  const q = parsed.data;
+  const before = q.cursor === undefined ? undefined : decodeCursor(q.cursor);
+  if (before === null) {
+    throw new ApiError(400, "validation_failed", "the cursor is invalid", [
+      { path: "cursor", message: "use nextCursor from a previous page" },
+    ]);
+  }
+  const shardQuery = {
+    ...(q.recipient !== undefined ? { recipientKeys: await recipientKeysFor(q.recipient, q.channel) } : {}),
+    ...(q.channel ? { channel: q.channel } : {}),
+    ...(q.status ? { status: q.status } : {}),
+    ...(q.tag ? { tag: q.tag } : {}),
+    ...(q.route ? { route: q.route } : {}),
+    ...(q.provider ? { provider: q.provider } : {}),
+    ...(q.providerMessageId ? { providerMessageId: q.providerMessageId } : {}),
+    ...(q.from ? { from: new Date(q.from).toISOString() } : {}),
+    ...(q.until ? { until: new Date(q.until).toISOString() } : {}),
+    ...(before ? { before } : {}),
+    limit: q.limit + 1,
+  };
+  const pages = await Promise.all(counterStubs(env, account).map(async (shard) => (await shard.search(shardQuery)) as IndexRow[]));
+  const { data, nextCursor } = mergePages(pages, q.limit);
+  // The recipient's key is the index's business: the page shows `to` as the message view does.
+  return { data: data.map(({ recipientKey: _key, ...row }) => row), nextCursor };
 }
 
 /** How many items of a batch are accepted at once: DO calls in flight per request. */
@@ -60,6 +95,7 @@ export const messages = new Hono<AppEnv>()
     }
     return c.json({ results }, 202);
   })
+  .get("/", async (c) => c.json(await searchMessages(c.env, c.get("account"), c.req.query())))
   .get("/:id", async (c) => {
     const id = c.req.param("id");
     const message = z.uuid().safeParse(id).success ? await messageStub(c.env, c.get("account"), id).get() : null;

@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import type { IndexRow, ShardQuery } from "../core/message-search.ts";
 import type { Channel } from "../core/model.ts";
 import type { SuppressionEntry } from "./types.ts";
 
@@ -50,7 +51,7 @@ export type InboundPage = { items: InboundSms[]; nextCursor: string | null };
 /** MO messages an account's inbox keeps (GET /v1/sms/inbound); older ones are dropped. */
 const INBOX_LIMIT = 100_000;
 
-type IndexRow = {
+type SuppressionRow = {
   channel: Channel;
   recipient_key: string;
   recipient: string;
@@ -82,6 +83,17 @@ export class AccountDO extends DurableObject<Env> {
       CREATE TABLE IF NOT EXISTS counter (
         hour TEXT NOT NULL, channel TEXT NOT NULL, outcome TEXT NOT NULL, n INTEGER NOT NULL,
         PRIMARY KEY (hour, channel, outcome));
+      CREATE TABLE IF NOT EXISTS message_index (
+        id TEXT PRIMARY KEY, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, channel TEXT NOT NULL, status TEXT NOT NULL,
+        recipient_key TEXT NOT NULL, recipient TEXT NOT NULL, tags TEXT NOT NULL, route TEXT, provider TEXT, provider_message_id TEXT);
+      CREATE INDEX IF NOT EXISTS message_index_created ON message_index (created_at, id);
+      CREATE INDEX IF NOT EXISTS message_index_recipient ON message_index (recipient_key, created_at, id);
+      CREATE INDEX IF NOT EXISTS message_index_channel ON message_index (channel, created_at, id);
+      CREATE INDEX IF NOT EXISTS message_index_status ON message_index (status, created_at, id);
+      CREATE INDEX IF NOT EXISTS message_index_route ON message_index (route, created_at, id);
+      CREATE INDEX IF NOT EXISTS message_index_provider ON message_index (provider, created_at, id);
+      CREATE INDEX IF NOT EXISTS message_index_provider_id ON message_index (provider_message_id);
+      CREATE TABLE IF NOT EXISTS message_tag (tag TEXT NOT NULL, created_at TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (tag, created_at, id)) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS route_counter (
         hour TEXT NOT NULL, channel TEXT NOT NULL, route TEXT NOT NULL, outcome TEXT NOT NULL, n INTEGER NOT NULL,
         PRIMARY KEY (hour, channel, route, outcome));
@@ -91,8 +103,12 @@ export class AccountDO extends DurableObject<Env> {
     `);
   }
 
-  /** Counts one outcome; with `route`, also in that route's split. */
-  async count(channel: Channel | "none", outcome: string, at: string, n = 1, route?: string): Promise<void> {
+  /**
+   * Counts one outcome; with `route`, also in that route's split; with `row`, keeps the
+   * message's search index row (this shard holds the rows of the messages it counts).
+   */
+  async count(channel: Channel | "none", outcome: string, at: string, n = 1, route?: string, row?: IndexRow): Promise<void> {
+    if (row) this.index(row);
     this.sql.exec(
       `INSERT INTO counter (hour, channel, outcome, n) VALUES (?, ?, ?, ?)
        ON CONFLICT (hour, channel, outcome) DO UPDATE SET n = n + excluded.n`,
@@ -111,6 +127,81 @@ export class AccountDO extends DurableObject<Env> {
       outcome,
       n,
     );
+  }
+
+  /**
+   * One message's index row, written whole each time its state changes. At least once and in
+   * any order: a row older than the one kept changes nothing, and its tags are written once.
+   */
+  index(row: IndexRow): void {
+    this.sql.exec(
+      `INSERT INTO message_index (id, created_at, updated_at, channel, status, recipient_key, recipient, tags, route, provider, provider_message_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at, status = excluded.status,
+         route = COALESCE(excluded.route, route), provider = COALESCE(excluded.provider, provider),
+         provider_message_id = COALESCE(excluded.provider_message_id, provider_message_id)
+       WHERE excluded.updated_at >= message_index.updated_at`,
+      row.id,
+      row.createdAt,
+      row.updatedAt,
+      row.channel,
+      row.status,
+      row.recipientKey,
+      row.to,
+      JSON.stringify(row.tags),
+      row.route ?? null,
+      row.provider ?? null,
+      row.providerMessageId ?? null,
+    );
+    for (const tag of row.tags)
+      this.sql.exec(`INSERT OR IGNORE INTO message_tag (tag, created_at, id) VALUES (?, ?, ?)`, tag, row.createdAt, row.id);
+  }
+
+  /** This shard's newest rows matching every filter given, older than `before`, at most `limit`. */
+  async search(q: ShardQuery): Promise<IndexRow[]> {
+    const where: string[] = [];
+    const args: Array<string | number> = [];
+    const eq = (column: string, value: string | undefined) => {
+      if (value === undefined) return;
+      where.push(`m.${column} = ?`);
+      args.push(value);
+    };
+    if (q.recipientKeys) {
+      where.push(`m.recipient_key IN (${q.recipientKeys.map(() => "?").join(", ")})`);
+      args.push(...q.recipientKeys);
+    }
+    eq("channel", q.channel);
+    eq("status", q.status);
+    eq("route", q.route);
+    eq("provider", q.provider);
+    eq("provider_message_id", q.providerMessageId);
+    if (q.from !== undefined) {
+      where.push("m.created_at >= ?");
+      args.push(q.from);
+    }
+    if (q.until !== undefined) {
+      where.push("m.created_at < ?");
+      args.push(q.until);
+    }
+    if (q.before) {
+      where.push("(m.created_at, m.id) < (?, ?)");
+      args.push(...q.before);
+    }
+    // A tag narrows through its own table (tag, created_at, id): newest first without a scan.
+    const from = q.tag === undefined ? "message_index m" : "message_tag t JOIN message_index m ON m.id = t.id";
+    if (q.tag !== undefined) {
+      where.unshift("t.tag = ?");
+      args.unshift(q.tag);
+    }
+    const order = q.tag === undefined ? "m.created_at DESC, m.id DESC" : "t.created_at DESC, t.id DESC";
+    const rows = this.sql
+      .exec<IndexSql>(
+        `SELECT m.* FROM ${from} ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY ${order} LIMIT ?`,
+        ...args,
+        q.limit,
+      )
+      .toArray();
+    return rows.map(fromSql);
   }
 
   async stats(from: string, to: string, channel?: Channel): Promise<StatsBucket[]> {
@@ -171,7 +262,7 @@ export class AccountDO extends DurableObject<Env> {
     for (let i = 0; i < keys.length; i += 90) {
       const slice = keys.slice(i, i + 90);
       const rows = this.sql
-        .exec<IndexRow>(
+        .exec<SuppressionRow>(
           `SELECT * FROM suppression WHERE channel = ? AND recipient_key IN (${slice.map(() => "?").join(",")})`,
           channel,
           ...slice,
@@ -185,7 +276,7 @@ export class AccountDO extends DurableObject<Env> {
   /** Keyset pagination over (channel, recipient_key): stable under concurrent inserts. */
   async listSuppressions(channel: Channel | undefined, after: [string, string] | undefined, limit: number): Promise<SuppressionPage> {
     const rows = this.sql
-      .exec<IndexRow>(
+      .exec<SuppressionRow>(
         `SELECT * FROM suppression
          WHERE (? IS NULL OR channel = ?) AND (? IS NULL OR (channel, recipient_key) > (?, ?))
          ORDER BY channel, recipient_key LIMIT ?`,
@@ -265,7 +356,7 @@ export class AccountDO extends DurableObject<Env> {
   }
 }
 
-function entryOf(r: IndexRow): SuppressionEntry {
+function entryOf(r: SuppressionRow): SuppressionEntry {
   return {
     channel: r.channel,
     recipientKey: r.recipient_key,
@@ -274,5 +365,35 @@ function entryOf(r: IndexRow): SuppressionEntry {
     at: r.at,
     ...(r.source_event_id ? { sourceEventId: r.source_event_id } : {}),
     ...(r.message_id ? { messageId: r.message_id } : {}),
+  };
+}
+
+type IndexSql = {
+  id: string;
+  created_at: string;
+  updated_at: string;
+  channel: Channel;
+  status: string;
+  recipient_key: string;
+  recipient: string;
+  tags: string;
+  route: string | null;
+  provider: string | null;
+  provider_message_id: string | null;
+};
+
+function fromSql(r: IndexSql): IndexRow {
+  return {
+    id: r.id,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    channel: r.channel,
+    status: r.status,
+    recipientKey: r.recipient_key,
+    to: r.recipient,
+    tags: JSON.parse(r.tags) as string[],
+    ...(r.route !== null ? { route: r.route } : {}),
+    ...(r.provider !== null ? { provider: r.provider } : {}),
+    ...(r.provider_message_id !== null ? { providerMessageId: r.provider_message_id } : {}),
   };
 }

@@ -3,6 +3,7 @@
  * recipient's suppression, the RefDOs that lead receipts back, and the event stream out. Each is written to the
  * outbox with the change and performed after it (src/state/outbox.ts).
  */
+import type { IndexRow } from "../core/message-search.ts";
 import type { Channel } from "../core/model.ts";
 import type { WebhookEvent } from "../core/webhook-events.ts";
 import { emitEvents } from "./emit.ts";
@@ -12,7 +13,7 @@ import type { EffectInput, QueuedSend, RefMapping } from "./types.ts";
 /** Stored as JSON in the outbox: a change of shape must still read what an older version wrote. */
 export type MessageEffect =
   | { kind: "enqueue"; job: QueuedSend }
-  | { kind: "count"; account: string; channel: Channel; outcome: string; at: string; route?: string }
+  | { kind: "count"; account: string; channel: Channel; outcome: string; at: string; route?: string; row?: IndexRow }
   | { kind: "recipient"; input: EffectInput }
   | { kind: "ref"; provider: string; providerMessageId: string; mapping: RefMapping }
   | { kind: "webhook"; account: string; events: WebhookEvent[] };
@@ -34,6 +35,7 @@ export async function performEffect(env: Env, effect: MessageEffect, message: { 
         effect.at,
         1,
         effect.route,
+        effect.row,
       );
       return;
     case "recipient":

@@ -9,6 +9,7 @@ import { optOutKey } from "../core/sms/account.ts";
 import { isEspType } from "../core/email-routes.ts";
 import { outcomeDetail } from "../core/outcome.ts";
 import { pinnedRoute } from "../core/routes.ts";
+import type { IndexRow } from "../core/message-search.ts";
 import { performEffect, type MessageEffect } from "./message-effects.ts";
 import { Meta } from "./meta.ts";
 import { Outbox } from "./outbox.ts";
@@ -121,7 +122,7 @@ export class MessageDO extends DurableObject<Env> {
       };
       this.timeline.add(event);
       this.emit(this.row()!, event, status);
-      this.outbox.push({ kind: "count", account: input.account, channel: request.channel, outcome: status, at: now });
+      this.outbox.push({ kind: "count", account: input.account, channel: request.channel, outcome: status, at: now, row: this.indexRow() });
       // Opt-out confirmations and HELP answers reach a recipient who opted out: they are the reply.
       if (input.bypassSuppression) this.meta.set("bypass_suppression", "1");
       if (!suppression) this.outbox.push({ kind: "enqueue", job: { account: input.account, messageId: input.id } });
@@ -223,7 +224,14 @@ export class MessageDO extends DurableObject<Env> {
         };
         this.timeline.add(first);
         this.emit(this.row()!, first, "accepted");
-        this.outbox.push({ kind: "count", account: input.account, channel: input.channel, outcome: "accepted", at: now });
+        this.outbox.push({
+          kind: "count",
+          account: input.account,
+          channel: input.channel,
+          outcome: "accepted",
+          at: now,
+          row: this.indexRow(),
+        });
       });
     }
     return this.apply(event);
@@ -293,7 +301,15 @@ export class MessageDO extends DurableObject<Env> {
       row.id,
     );
     if (next !== row.status) {
-      this.outbox.push({ kind: "count", account: row.account, channel: row.channel, outcome: next, at: event.receivedAt, route });
+      this.outbox.push({
+        kind: "count",
+        account: row.account,
+        channel: row.channel,
+        outcome: next,
+        at: event.receivedAt,
+        route,
+        row: this.indexRow(),
+      });
     }
     // What the classifier could not decide is shown, so a team sees how much of its feedback that is.
     if (event.type === "bounced" && unclassified(event.detail)) {
@@ -334,8 +350,11 @@ export class MessageDO extends DurableObject<Env> {
     const parsed = outcomeDetail.safeParse(event.detail);
     if (!parsed.success) return this.meta.get("route");
     const pinned = pinnedRoute(event.type, parsed.data);
-    if (pinned !== null) this.meta.set("route", pinned);
     const { routeType, providerMessageId } = parsed.data;
+    if (pinned !== null) {
+      this.meta.set("route", pinned);
+      if (routeType) this.meta.set("route_type", routeType);
+    }
     if (event.type === "accepted" && row.status !== "accepted" && next === "accepted" && isEspType(routeType) && providerMessageId) {
       this.outbox.push({
         kind: "ref",
@@ -345,6 +364,27 @@ export class MessageDO extends DurableObject<Env> {
       });
     }
     return this.meta.get("route");
+  }
+
+  /** The message's search index row as it stands (written with each state change's count). */
+  private indexRow(): IndexRow {
+    const row = this.row()!;
+    const request = JSON.parse(row.request) as { tags?: string[] };
+    const route = this.meta.get("route");
+    const provider = this.meta.get("route_type") ?? this.meta.get("external");
+    return {
+      id: row.id,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+      channel: row.channel,
+      status: row.status,
+      recipientKey: row.recipient_key,
+      to: row.to_redacted,
+      tags: request.tags ?? [],
+      ...(route ? { route } : {}),
+      ...(provider ? { provider } : {}),
+      ...(row.provider_message_id ? { providerMessageId: row.provider_message_id } : {}),
+    };
   }
 
   /**

@@ -523,6 +523,16 @@ const ISOLATION: Record<string, Row> = {
     );
     expect((await json(await api("/v1/stats", { key: b.key }))).body.buckets).toEqual([]);
   },
+  "GET /v1/messages": async ({ a, b }) => {
+    const sent = await json(await api("/v1/messages", { method: "POST", json: await webpush(`iso-${unique()}`), key: a.key }));
+    await waitFor(
+      async () => (await json(await api("/v1/messages", { key: a.key }))).body.data.some((m: { id: string }) => m.id === sent.body.id),
+      () => "A's message in A's search",
+    );
+    // B's search finds nothing of A's, however it asks (A's id as a provider id, A's recipient).
+    expect((await json(await api("/v1/messages", { key: b.key }))).body).toEqual({ data: [], nextCursor: null });
+    expect((await json(await api(`/v1/messages?providerMessageId=${sent.body.id}`, { key: b.key }))).body.data).toEqual([]);
+  },
   "GET /v1/routes": async ({ a, b }) => {
     // A has two email routes and an open circuit on one; B sees only its own (the relay, closed).
     const settings = {
