@@ -32,7 +32,7 @@ function readIdempotencyKey(header: string | undefined): string | undefined {
  * the account's 16 counter shards holds the index rows of the messages it counts; every shard
  * answers its newest `limit + 1` matches at once and the page is their merge.
  */
-async function searchMessages(env: Env, account: string, query: Record<string, string>) {
+export async function searchMessages(env: Env, account: string, query: Record<string, string>) {
   const parsed = messageSearchQuery.safeParse(query);
   if (!parsed.success) throw validationError(parsed.error);
   const q = parsed.data;
