@@ -14,7 +14,7 @@ const statsQuery = z.strictObject({
   channel: channelParam.optional(),
 });
 
-/** Hourly counts per channel and outcome; `none` holds events that linked to no message. */
+/** Hourly counts per channel and outcome (and per route in `routes`); `none` holds events that linked to no message. */
 export const stats = new Hono<AppEnv>().get("/", async (c) => {
   const parsed = statsQuery.safeParse(c.req.query());
   if (!parsed.success) throw validationError(parsed.error);
