@@ -4,6 +4,7 @@ import { consumeDeadEvents, consumeEvents, type EventsQueueBody } from "./queues
 import { consumeDeadSends, consumeSends } from "./queues/send.ts";
 import { consumeWebhooks } from "./queues/webhooks.ts";
 import type { WebhooksQueueBody } from "./state/emit.ts";
+import { retainAll } from "./state/retention-run.ts";
 import type { QueuedSend } from "./state/types.ts";
 
 export { BridgeContainer } from "./containers/bridge.ts";
@@ -30,6 +31,11 @@ export default {
     const raw = new Uint8Array(await new Response(message.raw).arrayBuffer());
     const result = await ingestFeedbackEmail(env, raw, message.to);
     if (result.outcome === "not_ours") message.setReject("550 5.1.1 not a bounce address of this deployment");
+  },
+
+  /** Hourly: retention (each account's index shards expire old messages and bodies in bounded batches). */
+  async scheduled(_controller, env) {
+    await retainAll(env);
   },
 
   /** One Worker consumes every queue; the queue's name says which job it is. */

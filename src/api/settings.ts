@@ -87,6 +87,9 @@ export const emailSettings = sectionRoutes(new Hono<AppEnv>(), "/settings", () =
 /** `/v1/sms/settings`: routes (REST auth tokens are secrets), senders, keywords and replies. */
 export const smsSettings = sectionRoutes(new Hono<AppEnv>(), "/settings", () => "sms");
 
+/** `/v1/retention`: how long messages, timelines and bodies are kept (see core/retention.ts). */
+export const retention = sectionRoutes(new Hono<AppEnv>(), "/", () => "retention");
+
 /** `/v1/providers/:provider`: each provider's credentials and webhook secrets. */
 export const providers = sectionRoutes(new Hono<AppEnv>(), "/:provider", (p) =>
   providerNames.includes(p as never) ? (`provider:${p}` as SectionName) : null,

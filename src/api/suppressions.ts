@@ -30,7 +30,7 @@ function decodeCursor(cursor: string | undefined): [string, string] | undefined 
 }
 
 /** Parses `/:channel/:recipient`; push tokens and endpoints are addressed by their SHA-256. */
-function target(account: string, channelText: string, recipientText: string) {
+export function recipientTarget(account: string, channelText: string, recipientText: string) {
   const channel = channelParam.safeParse(channelText);
   if (!channel.success) throw new ApiError(404, "not_found", `no channel ${channelText}`);
   const key = recipientKeyFromPath(channel.data, recipientText);
@@ -81,13 +81,13 @@ export const suppressions = new Hono<AppEnv>()
     return c.json({ data: page.items, nextCursor: page.nextCursor });
   })
   .get("/:channel/:recipient", async (c) => {
-    const t = target(c.get("account"), c.req.param("channel"), c.req.param("recipient"));
+    const t = recipientTarget(c.get("account"), c.req.param("channel"), c.req.param("recipient"));
     const entry = await recipientStub(c.env, t.account, t.channel, t.recipientKey).check();
     if (!entry) throw new ApiError(404, "not_found", "this recipient is not suppressed");
     return c.json(entry);
   })
   .put("/:channel/:recipient", async (c) => {
-    const t = target(c.get("account"), c.req.param("channel"), c.req.param("recipient"));
+    const t = recipientTarget(c.get("account"), c.req.param("channel"), c.req.param("recipient"));
     const entry = await recipientStub(c.env, t.account, t.channel, t.recipientKey).suppress(
       { ...t, reason: "manual", at: new Date().toISOString() },
       true,
@@ -95,7 +95,7 @@ export const suppressions = new Hono<AppEnv>()
     return c.json(entry, 200);
   })
   .delete("/:channel/:recipient", async (c) => {
-    const t = target(c.get("account"), c.req.param("channel"), c.req.param("recipient"));
+    const t = recipientTarget(c.get("account"), c.req.param("channel"), c.req.param("recipient"));
     const existed = await recipientStub(c.env, t.account, t.channel, t.recipientKey).unsuppress(t);
     if (!existed) throw new ApiError(404, "not_found", "this recipient is not suppressed");
     return c.body(null, 204);

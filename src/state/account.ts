@@ -1,6 +1,8 @@
 import { DurableObject } from "cloudflare:workers";
 import type { IndexRow, ShardQuery } from "../core/message-search.ts";
 import type { Channel } from "../core/model.ts";
+import { erasedRecipient, type Retention } from "../core/retention.ts";
+import { Retainer, type IndexedMessage } from "./retention.ts";
 import type { SuppressionEntry } from "./types.ts";
 
 /** One hour of one channel: counts per outcome, and the same per route for messages a route carried. */
@@ -72,6 +74,7 @@ export function hourOf(iso: string): string {
  */
 export class AccountDO extends DurableObject<Env> {
   private readonly sql: SqlStorage;
+  private readonly retainer: Retainer;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -101,6 +104,64 @@ export class AccountDO extends DurableObject<Env> {
         seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, route TEXT NOT NULL, provider TEXT NOT NULL,
         sender TEXT NOT NULL, recipient TEXT NOT NULL, body TEXT NOT NULL, keyword TEXT, reply_id TEXT, received_at TEXT NOT NULL);
     `);
+    this.retainer = new Retainer(this.sql, env);
+  }
+
+  /** Retention: keeps the account's policy and starts the passes (the `scheduled` handler calls this). */
+  async retain(account: string, policy: Retention, batch?: number): Promise<void> {
+    this.retainer.setPolicy(account, policy, batch);
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null) await this.ctx.storage.setAlarm(Date.now());
+  }
+
+  /** One bounded retention pass a run; the next run follows at once while more is due. */
+  override async alarm(): Promise<void> {
+    if (await this.retainer.pass(Date.now())) await this.ctx.storage.setAlarm(Date.now());
+  }
+
+  /** A retention pass at `now` (tests drive the clock); true when more is due. */
+  async retentionPass(now: number): Promise<boolean> {
+    return this.retainer.pass(now);
+  }
+
+  /** Erasure: this shard's indexed messages of these recipient keys, at most `limit`. */
+  async messagesOf(keys: string[], limit: number): Promise<IndexedMessage[]> {
+    return this.retainer.messagesOf(keys, limit);
+  }
+
+  /** Erasure: the index rows of messages already purged. */
+  async unindex(ids: string[]): Promise<void> {
+    this.retainer.unindex(ids);
+  }
+
+  /** Erasure: an SMS number's MO messages leave the inbox. */
+  async eraseInbound(sender: string): Promise<number> {
+    return this.retainer.eraseInbound(sender);
+  }
+
+  /** Erasure: the suppression index keeps an erased recipient's entries under the hash alone. */
+  async anonymizeSuppressions(channel: Channel, keys: Record<string, string>): Promise<void> {
+    for (const [key, hashed] of Object.entries(keys))
+      this.sql.exec(
+        `UPDATE suppression SET recipient_key = ?, recipient = ? WHERE channel = ? AND recipient_key = ?`,
+        hashed,
+        hashed,
+        channel,
+        key,
+      );
+  }
+
+  /** The suppression index's keys on `channel` that start with `prefix` (an SMS number's opt-out pairs). */
+  async suppressionKeysLike(channel: Channel, prefix: string): Promise<string[]> {
+    return this.sql
+      .exec<{ recipient_key: string }>(
+        `SELECT recipient_key FROM suppression WHERE channel = ? AND substr(recipient_key, 1, ?) = ?`,
+        channel,
+        prefix.length,
+        prefix,
+      )
+      .toArray()
+      .map((r) => r.recipient_key);
   }
 
   /**
@@ -252,7 +313,9 @@ export class AccountDO extends DurableObject<Env> {
   }
 
   async unindexSuppression(channel: Channel, recipientKey: string): Promise<void> {
-    this.sql.exec(`DELETE FROM suppression WHERE channel = ? AND recipient_key = ?`, channel, recipientKey);
+    // An erased recipient's entry is indexed under its hash.
+    const hashed = await erasedRecipient(recipientKey);
+    this.sql.exec(`DELETE FROM suppression WHERE channel = ? AND recipient_key IN (?, ?)`, channel, recipientKey, hashed);
   }
 
   /** The entries among `keys` (at most 1,000 + their SMS pairs), in one read of the index. */

@@ -433,6 +433,12 @@ export class ConfigDO extends DurableObject<Env> {
 
   // ── Webhook endpoints (webhook-endpoints.ts) ──
 
+  /** An erasure is audited by the recipient's hash (the audit log keeps no address). */
+  async auditErasure(account: string, actor: Actor, target: string, change: unknown): Promise<void> {
+    await this.seed(account);
+    this.audit(actor, "recipient.erase", target, change);
+  }
+
   private auditBy(actor: Actor) {
     return (action: string, target: string, change: unknown) => this.audit(actor, action, target, change);
   }

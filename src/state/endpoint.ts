@@ -139,6 +139,26 @@ export class EndpointDO extends DurableObject<Env> {
     return added;
   }
 
+  /**
+   * Erasure: the deliveries of these messages, and any naming one of `needles` (a recipient's
+   * address, number or token, JSON-escaped as the payload holds it), go with their attempts.
+   */
+  async erase(messageIds: string[], needles: string[]): Promise<number> {
+    return this.ctx.storage.transactionSync(() => {
+      const ids = new Set<string>();
+      for (const id of messageIds)
+        for (const r of this.sql.exec<{ event_id: string }>(`SELECT event_id FROM delivery WHERE message_id = ?`, id)) ids.add(r.event_id);
+      for (const needle of needles)
+        for (const r of this.sql.exec<{ event_id: string }>(`SELECT event_id FROM delivery WHERE instr(payload, ?) > 0`, needle))
+          ids.add(r.event_id);
+      for (const id of ids) {
+        this.sql.exec(`DELETE FROM attempt WHERE event_id = ?`, id);
+        this.sql.exec(`DELETE FROM delivery WHERE event_id = ?`, id);
+      }
+      return ids.size;
+    });
+  }
+
   override async alarm(): Promise<void> {
     await this.run();
   }

@@ -9,6 +9,7 @@ import { optOutKey } from "../core/sms/account.ts";
 import { isEspType } from "../core/email-routes.ts";
 import { outcomeDetail } from "../core/outcome.ts";
 import { pinnedRoute } from "../core/routes.ts";
+import { withoutBody } from "../core/retention.ts";
 import type { IndexRow } from "../core/message-search.ts";
 import { performEffect, type MessageEffect } from "./message-effects.ts";
 import { Meta } from "./meta.ts";
@@ -28,6 +29,9 @@ import type {
   SuppressionEntry,
   TimelineEvent,
 } from "./types.ts";
+
+/** States in which a send may still need the request's content. */
+const PENDING = new Set<DeliveryState>(["queued", "sending", "deferred"]);
 
 type MessageRow = {
   id: string;
@@ -425,6 +429,36 @@ export class MessageDO extends DurableObject<Env> {
         },
       ],
     });
+  }
+
+  /**
+   * Retention: drops the content of the request, keeping what the message is shown, linked and
+   * announced by. A message still being sent keeps it (its timeline's expiry takes it later).
+   */
+  async expireBody(): Promise<"expired" | "pending" | "none"> {
+    const row = this.row();
+    if (!row) return "none";
+    if (PENDING.has(row.status)) return "pending";
+    const request = JSON.parse(row.request) as SendRequest & { bodyExpired?: boolean };
+    if (request.bodyExpired) return "expired";
+    this.sql.exec(`UPDATE message SET request = ? WHERE id = ?`, JSON.stringify(withoutBody(request)), row.id);
+    return "expired";
+  }
+
+  /**
+   * Retention and erasure: everything this object holds goes (the row, the timeline, the outbox,
+   * parts, meta) and its alarm with it. The tables stay, empty, for this running instance.
+   */
+  async purge(): Promise<boolean> {
+    const existed = this.row() !== undefined;
+    const tables = this.sql
+      .exec<{ name: string }>(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'`)
+      .toArray();
+    this.ctx.storage.transactionSync(() => {
+      for (const { name } of tables) this.sql.exec(`DELETE FROM "${name}"`);
+    });
+    await this.ctx.storage.deleteAlarm();
+    return existed;
   }
 
   /** One alarm serves the outbox and the receipt deadline: keep the earlier of the two. */

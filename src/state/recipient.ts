@@ -108,6 +108,14 @@ export class RecipientDO extends DurableObject<Env> {
     return existed;
   }
 
+  /**
+   * Erasure: the entry stays, so the recipient is never sent to again (this object is found by
+   * its name), but holds the hash alone in place of the address. True when there was one.
+   */
+  async erase(hashed: string): Promise<boolean> {
+    return this.sql.exec(`UPDATE suppression SET recipient_key = ?, recipient = ?`, hashed, hashed).rowsWritten > 0;
+  }
+
   /** Applies an event's effect once per event id. */
   async applyEffect(input: EffectInput): Promise<void> {
     const seen = this.sql.exec(`SELECT 1 FROM applied WHERE event_id = ?`, input.eventId).toArray().length > 0;

@@ -110,6 +110,22 @@ export class RefDO extends DurableObject<Env> {
   }
 
   /**
+   * Erasure: what this object keeps of an erased recipient's messages goes: their mappings,
+   * the external message of these recipient keys, and held events or parked receipts naming
+   * any of `needles` (the address, number or token as the provider wrote it).
+   */
+  async erase(messageIds: string[], keys: string[], needles: string[]): Promise<void> {
+    this.ctx.storage.transactionSync(() => {
+      for (const id of messageIds) this.sql.exec(`DELETE FROM mapping WHERE message_id = ?`, id);
+      for (const key of keys) this.sql.exec(`DELETE FROM external WHERE recipient_key = ?`, key);
+      for (const needle of needles) {
+        this.sql.exec(`DELETE FROM held_event WHERE instr(event, ?) > 0`, needle);
+        this.sql.exec(`DELETE FROM parked WHERE instr(receipt, ?) > 0`, needle);
+      }
+    });
+  }
+
+  /**
    * Held provider events whose hold ended with no mapping are external mail after all; parked
    * receipts nobody claimed within PARKED_TTL_MS are dropped with a log line.
    */

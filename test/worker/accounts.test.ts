@@ -398,9 +398,9 @@ async function expectUnchanged(path: string, a: Account, before: unknown) {
 }
 
 /** A's section stays A's: B reads 404, deletes 404, and its own PUT leaves A's as it was. */
-function sectionRows(path: string): Record<string, Row> {
+function sectionRows(path: string, body = SECTION_BODIES[path]!): Record<string, Row> {
   const setup = async ({ a }: Pair) => {
-    const put = await json(await api(path, { method: "PUT", json: await SECTION_BODIES[path]!(), key: a.key }));
+    const put = await json(await api(path, { method: "PUT", json: await body(), key: a.key }));
     expect(put.status).toBe(200);
     return put.body;
   };
@@ -412,7 +412,7 @@ function sectionRows(path: string): Record<string, Row> {
     },
     [`PUT ${path}`]: async (p) => {
       const before = await setup(p);
-      expect((await api(path, { method: "PUT", json: await SECTION_BODIES[path]!(), key: p.b.key })).status).toBe(200);
+      expect((await api(path, { method: "PUT", json: await body(), key: p.b.key })).status).toBe(200);
       await expectUnchanged(path, p.a, before);
     },
     [`DELETE ${path}`]: async (p) => {
@@ -515,6 +515,18 @@ const ISOLATION: Record<string, Row> = {
     expect((await api(path, { method: "DELETE", key: b.key })).status).toBe(404);
     expect((await api(path, { key: a.key })).status).toBe(200);
   },
+  "DELETE /v1/recipients/:channel/:recipient": async ({ a, b }) => {
+    // B erasing A's recipient erases nothing of A's: A's message and suppression stay whole.
+    const to = `iso-erase-${unique()}@example.com`;
+    await api(`/v1/suppressions/email/${to}`, { method: "PUT", key: a.key });
+    const sent = await json(await api("/v1/messages", { method: "POST", json: await webpush(`iso-${unique()}`), key: a.key }));
+    const erased = await json(await api(`/v1/recipients/email/${to}`, { method: "DELETE", key: b.key }));
+    expect(erased.body).toEqual({ done: true, messages: 0, inbound: 0, suppressions: 0 });
+    expect((await json(await api(`/v1/suppressions/email/${to}`, { key: a.key }))).body.recipient).toBe(to);
+    expect((await api(`/v1/messages/${sent.body.id}`, { key: a.key })).status).toBe(200);
+    const audit = await json(await api("/v1/audit?limit=1000", { key: a.key }));
+    expect(audit.body.data.some((e: { action: string }) => e.action === "recipient.erase")).toBe(false);
+  },
   "GET /v1/stats": async ({ a, b }) => {
     await api("/v1/messages", { method: "POST", json: await webpush(`iso-${unique()}`), key: a.key });
     await waitFor(
@@ -582,6 +594,8 @@ const ISOLATION: Record<string, Row> = {
   ...sectionRows("/v1/push/apns"),
   ...sectionRows("/v1/push/fcm"),
   ...sectionRows("/v1/push/webpush"),
+  // Retention has no secret, so it is not among SECTION_BODIES' masked sections.
+  ...sectionRows("/v1/retention", async () => ({ timelineDays: 10 + Math.floor(Math.random() * 300), bodyDays: 3 })),
   ...Object.fromEntries(providerPaths.flatMap((p) => Object.entries(sectionRows(p)))),
   "POST /v1/suppressions/check": async ({ a, b }) => {
     const addr = `iso-${unique()}@example.com`;

@@ -8,6 +8,7 @@ import { eventTypes } from "../model.ts";
 import { emailAccountConfig } from "../email.ts";
 import { serviceAccount } from "../google-oauth.ts";
 import { smsAccountConfig } from "../sms/account.ts";
+import { retentionSection } from "../retention.ts";
 import { mask } from "./secrets.ts";
 
 /** Email sending: the relay, the bounce domain, and domains besides the verified `/v1/domains`. */
@@ -107,15 +108,17 @@ export const sections = {
   apns: apnsSection,
   fcm: fcmSection,
   webpush: webpushSection,
+  retention: retentionSection,
   ...Object.fromEntries(providerNames.map((name) => [`provider:${name}`, providerSections[name]])),
 } as Record<string, z.ZodType>;
-export type SectionName = "email" | "sms" | "apns" | "fcm" | "webpush" | `provider:${ProviderName}`;
+export type SectionName = "email" | "sms" | "apns" | "fcm" | "webpush" | "retention" | `provider:${ProviderName}`;
 export type Sections = {
   email: z.infer<typeof emailSection>;
   sms: z.infer<typeof smsAccountConfig>;
   apns: z.infer<typeof apnsSection>;
   fcm: z.infer<typeof fcmSection>;
   webpush: z.infer<typeof webpushSection>;
+  retention: z.infer<typeof retentionSection>;
 } & { [P in ProviderName as `provider:${P}`]: z.infer<(typeof providerSections)[P]> };
 
 /** The secret fields of each section, as dotted paths; `*` walks every element of an array. */
