@@ -66,7 +66,7 @@ describe("withoutBody", () => {
     ],
     [
       "SMS keeps the numbers",
-      { channel: "sms", from: "+15550000000", to: "+15551111111", text: "code 1234" } as SendRequest,
+      { channel: "sms", from: "+15550000000", to: "+15551111111", body: "code 1234" } as SendRequest,
       { channel: "sms", from: "+15550000000", to: "+15551111111", bodyExpired: true },
     ],
   ];
