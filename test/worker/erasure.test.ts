@@ -144,6 +144,39 @@ describe("DELETE /v1/recipients/{channel}/{recipient}", () => {
     expect(after.body.data).toEqual([]);
   });
 
+  it("erases a number: its MO messages, and its opt-out pairs kept as hashes", async () => {
+    const account = await adminAccount("Erasure SMS Co");
+    const number = `+1555${String(Math.floor(Math.random() * 1e7)).padStart(7, "0")}`;
+    const inbox = env.ACCOUNT.get(env.ACCOUNT.idFromName(account.id));
+    for (const id of ["mo-1", "mo-2"])
+      await inbox.recordInbound({
+        id: `${id}-${unique()}`,
+        route: "smpp",
+        provider: "smpp",
+        from: number,
+        to: "12345",
+        body: id === "mo-1" ? "STOP" : "hello again",
+        keyword: id === "mo-1" ? "STOP" : null,
+        replyId: null,
+        receivedAt: new Date().toISOString(),
+      });
+    const pair = `${number}:12345`;
+    for (const key of [number, pair])
+      expect((await api(`/v1/suppressions/sms/${encodeURIComponent(key)}`, { method: "PUT", key: account.key })).status).toBe(200);
+    const digits = number.slice(1);
+    expect((await everyStoredRow()).some((row) => row.includes(digits))).toBe(true);
+
+    const erased = await json(await api(`/v1/recipients/sms/${encodeURIComponent(number)}`, { method: "DELETE", key: account.key }));
+    expect(erased.body).toEqual({ done: true, messages: 0, inbound: 2, suppressions: 2 });
+    expect((await everyStoredRow()).filter((row) => row.includes(digits))).toEqual([]);
+    expect((await json(await api("/v1/sms/inbound", { key: account.key }))).body.data).toEqual([]);
+    // Both entries stand, by hash: the number's own and its opt-out of sender 12345.
+    for (const key of [number, pair]) {
+      const entry = await json(await api(`/v1/suppressions/sms/${encodeURIComponent(key)}`, { key: account.key }));
+      expect(entry.body.recipient).toBe(await erasedRecipient(key));
+    }
+  });
+
   it("refuses a bad recipient or channel and a key without the scope, changing nothing", async () => {
     const account = await emailAccount();
     const bad = await json(await api("/v1/recipients/email/not-an-address", { method: "DELETE", key: account.key }));
