@@ -16,3 +16,14 @@ export function nextState(current: DeliveryState, event: EventType): DeliverySta
 export function isTerminal(state: DeliveryState): boolean {
   return terminalStates.has(state);
 }
+
+/**
+ * Counters a feedback event adds besides its state change (a soft bounce and a complaint move no
+ * state, or not always): `bounce_hard` or `bounce_soft` by the bounce's class (undetermined is
+ * soft: it suppresses nothing), `complained` for a complaint.
+ */
+export function feedbackOutcome(type: EventType, detail: Record<string, unknown>): "bounce_hard" | "bounce_soft" | "complained" | null {
+  if (type === "bounced") return detail.class === "hard" ? "bounce_hard" : "bounce_soft";
+  if (type === "complained") return "complained";
+  return null;
+}

@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { redactRecipient, recipientOf } from "../core/recipient.ts";
-import { nextState } from "../core/state.ts";
+import { feedbackOutcome, nextState } from "../core/state.ts";
 import { recipientEffect, unclassified } from "../core/suppression.ts";
 import { stateRank, type Channel, type DeliveryState, type SuppressionReason } from "../core/model.ts";
 import type { SendRequest } from "../core/schema.ts";
@@ -315,6 +315,9 @@ export class MessageDO extends DurableObject<Env> {
         row: this.indexRow(),
       });
     }
+    const feedback = feedbackOutcome(event.type, event.detail);
+    if (feedback)
+      this.outbox.push({ kind: "count", account: row.account, channel: row.channel, outcome: feedback, at: event.receivedAt, route });
     // What the classifier could not decide is shown, so a team sees how much of its feedback that is.
     if (event.type === "bounced" && unclassified(event.detail)) {
       this.outbox.push({ kind: "count", account: row.account, channel: row.channel, outcome: "bounce_unclassified", at: event.receivedAt });

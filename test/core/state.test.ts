@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { deliveryStates, engagementTypes, type DeliveryState, type EventType } from "../../src/core/model.ts";
-import { isTerminal, nextState } from "../../src/core/state.ts";
+import { feedbackOutcome, isTerminal, nextState } from "../../src/core/state.ts";
 
 describe("nextState", () => {
   it.each<[DeliveryState, EventType, DeliveryState]>([
@@ -89,5 +89,20 @@ describe("isTerminal", () => {
     ["suppressed", true],
   ])("%s → %s", (state, expected) => {
     expect(isTerminal(state)).toBe(expected);
+  });
+});
+
+describe("feedbackOutcome", () => {
+  it.each([
+    ["bounced", { class: "hard", reason: "userunknown" }, "bounce_hard"],
+    ["bounced", { class: "soft", reason: "mailboxfull" }, "bounce_soft"],
+    ["bounced", { class: "undetermined" }, "bounce_soft"],
+    ["bounced", {}, "bounce_soft"],
+    ["complained", { feedbackType: "abuse" }, "complained"],
+    ["delivered", {}, null],
+    ["opened", {}, null],
+    ["deferred", { class: "soft" }, null],
+  ] as Array<[EventType, Record<string, unknown>, string | null]>)("%s %j counts %s", (type, detail, expected) => {
+    expect(feedbackOutcome(type, detail)).toBe(expected);
   });
 });

@@ -154,6 +154,31 @@ describe("applying events", () => {
     expect(entry).toMatchObject({ reason: "soft_bounce_limit", sourceEventId: `soft-${ids[5]}`, messageId: ids[5] });
   });
 
+  it("counts hard and soft bounces and complaints once per event, whatever the state did", async () => {
+    const ids = await Promise.all(
+      ["count-hard", "count-soft", "count-complaint"].map(async (p) => (await acceptedMessage(p)).id as string),
+    );
+    const before = {
+      hard: await statsCount("bounce_hard"),
+      soft: await statsCount("bounce_soft"),
+      complained: await statsCount("complained"),
+    };
+    const events = [
+      event(ids[0]!, "bounced", `hard-${ids[0]}`, { class: "hard", reason: "userunknown" }),
+      event(ids[1]!, "bounced", `soft-${ids[1]}`, { class: "soft", reason: "mailboxfull" }),
+      event(ids[2]!, "complained", `arf-${ids[2]}`, { feedbackType: "abuse" }),
+    ];
+    // Each twice: a replay counts nothing.
+    expect((await postEvents([...events, ...events])).status).toBe(202);
+    for (const id of ids) await eventsMarker(id);
+    for (const id of ids) await effectsDone(id);
+    expect({
+      hard: await statsCount("bounce_hard"),
+      soft: await statsCount("bounce_soft"),
+      complained: await statsCount("complained"),
+    }).toEqual({ hard: before.hard + 1, soft: before.soft + 1, complained: before.complained + 1 });
+  });
+
   it("bounces nobody could classify never suppress, and are counted as bounce_unclassified", async () => {
     const to = await subscription("onhold-run");
     const hash = await sha256Hex(to.endpoint);
