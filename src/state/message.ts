@@ -297,8 +297,10 @@ export class MessageDO extends DurableObject<Env> {
     // Our own send outcomes only: a route that took the message, or may have, is the only one it may take from now on.
     const route = this.meta.get("external") ? undefined : this.pin(row, event, next);
     const providerId = typeof event.detail.providerMessageId === "string" ? event.detail.providerMessageId : null;
+    // updated_at never goes back: an event received earlier but applied later (a provider's event
+    // held until our send result mapped its id) must still move the search row, which keeps the newest.
     this.sql.exec(
-      `UPDATE message SET status = ?, updated_at = ?, provider_message_id = COALESCE(provider_message_id, ?) WHERE id = ?`,
+      `UPDATE message SET status = ?, updated_at = MAX(updated_at, ?), provider_message_id = COALESCE(provider_message_id, ?) WHERE id = ?`,
       next,
       event.receivedAt,
       providerId,

@@ -2,7 +2,9 @@
  * GET /v1/messages: the account's messages newest first, each filter on its own and combined,
  * pages that cover every match once, and bad input refused with the field named.
  */
+import { env } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { messageStub } from "../../src/state/stubs.ts";
 import { waitFor } from "../wait.ts";
 import { installBridge } from "./bridge-fake.ts";
 import { adminAccount, api, effectsDone, json, send, unique, waitForStatus, type AdminAccount } from "./helpers.ts";
@@ -103,6 +105,28 @@ describe("GET /v1/messages", () => {
       "the retry's acceptance in the index",
     );
     expect((await search(account, "status=deferred")).body.data).toEqual([]);
+  });
+
+  it("an event received before the last one but applied after it still moves the index row", async () => {
+    // A provider's `delivered` that came before our send result is held, then applied with its
+    // own (earlier) receivedAt: the row must still show `delivered`.
+    const account = await emailAccount();
+    const res = await send(mail(`late-${unique()}@example.net`, []), { key: account.key });
+    const accepted = await waitForStatus(res.body.id, "accepted", account.key);
+    await effectsDone(res.body.id, account.id);
+    const earlier = new Date(Date.parse(accepted.updatedAt) - 50).toISOString();
+    const applied = await messageStub(env, account.id, res.body.id).apply({
+      id: `held-${unique()}`,
+      type: "delivered",
+      occurredAt: earlier,
+      receivedAt: earlier,
+      provider: "sendgrid",
+      detail: {},
+    });
+    expect(applied).toMatchObject({ kind: "applied", state: "delivered" });
+    await effectsDone(res.body.id, account.id);
+    const row = (await search(account, `status=delivered`)).body.data.find((m: { id: string }) => m.id === res.body.id);
+    expect(row).toMatchObject({ status: "delivered", updatedAt: accepted.updatedAt });
   });
 
   it.each([
