@@ -55,6 +55,13 @@ module.exports = {
       to: { path: "^src/(channels|queues|containers)/" },
     },
     {
+      name: "dashboard-through-the-api",
+      comment: "src/dashboard reads and writes through the public API in process: core and api only, never state or channels directly.",
+      severity: "error",
+      from: { path: "^src/dashboard/" },
+      to: { path: "^src/", pathNot: "^src/(core|api|dashboard)/" },
+    },
+    {
       name: "queues-not-api",
       severity: "error",
       from: { path: "^src/queues/" },

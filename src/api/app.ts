@@ -21,6 +21,7 @@ import type { AppEnv } from "./types.ts";
 import { webhooks } from "./webhooks.ts";
 import { providerWebhooks } from "./provider-webhooks.ts";
 import { webhookEndpoints } from "./webhook-endpoints.ts";
+import { dashboard } from "../dashboard/index.tsx";
 
 export const app = new Hono<AppEnv>();
 
@@ -62,6 +63,11 @@ app.route("/v1/webhooks", providerWebhooks);
 app.route("/v1/inbound", inbound);
 app.use("/u/*", limitBody);
 app.route("/u", unsubscribeRoutes);
+// The dashboard reads and writes through this app's own fetch: the public API, in process.
+app.route(
+  "/dashboard",
+  dashboard((req, env, ctx) => app.fetch(req, env, ctx)),
+);
 
 app.notFound((c) => c.json(errorBody("not_found", `no route ${c.req.method} ${c.req.path}`), 404));
 
