@@ -22,6 +22,7 @@ import { webhooks } from "./webhooks.ts";
 import { providerWebhooks } from "./provider-webhooks.ts";
 import { webhookEndpoints } from "./webhook-endpoints.ts";
 import { dashboard } from "../dashboard/index.tsx";
+import { bridgeHealth } from "./bridge-health.ts";
 
 export const app = new Hono<AppEnv>();
 
@@ -44,6 +45,7 @@ app.use("/v1/domains/*", scoped("config:write"));
 app.use("/v1/api-keys/*", scoped("keys:write"));
 app.use("/v1/audit/*", scoped("read"));
 app.use("/v1/webhook-endpoints/*", scoped("config:write"));
+app.use("/v1/bridge/*", scoped("read"));
 app.route("/v1/messages", messages);
 app.route("/v1/suppressions", suppressions);
 app.route("/v1/stats", stats);
@@ -57,6 +59,7 @@ app.route("/v1/domains", domains);
 app.route("/v1/api-keys", apiKeys);
 app.route("/v1/audit", audit);
 app.route("/v1/webhook-endpoints", webhookEndpoints);
+app.route("/v1/bridge", bridgeHealth);
 app.route("/v1/admin", admin);
 app.route("/v1/webhooks", webhooks);
 app.route("/v1/webhooks", providerWebhooks);

@@ -5,13 +5,13 @@ const W = 240;
 const H = 64;
 const PAD = 12;
 
-export const Spark: FC<{ label: string; hours: string[]; values: number[] }> = ({ label, hours, values }) => {
+export const Spark: FC<{ label: string; hours: string[]; values: number[]; tone?: "ok" }> = ({ label, hours, values, tone }) => {
   const max = Math.max(1, ...values);
   const step = values.length > 1 ? (W - 2) / (values.length - 1) : 0;
   const points = values.map((v, i) => `${(1 + i * step).toFixed(1)},${(H - PAD - (v / max) * (H - PAD - 4)).toFixed(1)}`);
   const total = values.reduce((a, b) => a + b, 0);
   return (
-    <figure>
+    <figure class={tone}>
       <figcaption>
         <span>{label}</span>
         <span>{total}</span>

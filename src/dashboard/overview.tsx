@@ -2,11 +2,53 @@
 import { Hono } from "hono";
 import { errorText } from "./api-client.ts";
 import { Spark } from "./chart.tsx";
-import { Page } from "./layout.tsx";
+import { ErrorBox, Page } from "./layout.tsx";
 import { status } from "./status.ts";
 import type { DashEnv } from "./types.ts";
 
 type Bucket = { hour: string; channel: string; counts: Record<string, number> };
+
+type Health =
+  | { configured: false }
+  | { configured: true; reachable: false; error: string }
+  | {
+      configured: true;
+      reachable: true;
+      apns: { enabled: boolean; sessions: number };
+      smtp: { connections: number };
+      smpp: { routes: number; binds: number; up: number } | null;
+      inFlight: number | null;
+    };
+
+/** The bridge (APNs, SMTP, SMPP): its sessions, connections, binds and batches in flight, or why they are unknown. */
+const BridgeState = ({ health }: { health: Health }) => {
+  if (!health.configured) return <p>This deployment has no bridge: APNs, SMTP and SMPP are not sent from here.</p>;
+  if (!health.reachable) return <ErrorBox text={`The bridge is unreachable: ${health.error}`} />;
+  return (
+    <div class="table">
+      <table aria-labelledby="bridge">
+        <tbody>
+          <tr>
+            <th scope="row">APNs sessions</th>
+            <td>{health.apns.sessions}</td>
+          </tr>
+          <tr>
+            <th scope="row">SMTP connections</th>
+            <td>{health.smtp.connections}</td>
+          </tr>
+          <tr>
+            <th scope="row">SMPP binds up</th>
+            <td>{health.smpp ? `${health.smpp.up} of ${health.smpp.binds} (${health.smpp.routes} routes)` : "no SMPP routes"}</td>
+          </tr>
+          <tr>
+            <th scope="row">Batches in flight</th>
+            <td>{health.inFlight ?? "unknown"}</td>
+          </tr>
+        </tbody>
+      </table>
+    </div>
+  );
+};
 
 const HOUR = 3_600_000;
 /** The outcomes charted besides accepted and delivered, as /v1/stats names them. */
@@ -23,10 +65,10 @@ const OTHERS = [
 export const overviewPages = new Hono<DashEnv>().get("/", async (c) => {
   const to = Math.ceil(Date.now() / HOUR) * HOUR;
   const from = to - 24 * HOUR;
-  const answer = await c.var.api.get<{ buckets: Bucket[] }>("/v1/stats", {
-    from: new Date(from).toISOString(),
-    to: new Date(to).toISOString(),
-  });
+  const [answer, bridge] = await Promise.all([
+    c.var.api.get<{ buckets: Bucket[] }>("/v1/stats", { from: new Date(from).toISOString(), to: new Date(to).toISOString() }),
+    c.var.api.get<Health>("/v1/bridge/health"),
+  ]);
   c.status(status(answer));
   const hours = Array.from({ length: 24 }, (_, i) => new Date(from + i * HOUR).toISOString());
   const byChannel = new Map<string, Map<string, Record<string, number>>>();
@@ -48,7 +90,7 @@ export const overviewPages = new Hono<DashEnv>().get("/", async (c) => {
           <h2 id={`ch-${channel}`}>{channel === "none" ? "Events linked to no message" : channel}</h2>
           <div class="apart">
             <Spark label="Accepted (next hop took it)" hours={hours} values={series(channel, "accepted")} />
-            <Spark label="Delivered (confirmed)" hours={hours} values={series(channel, "delivered")} />
+            <Spark label="Delivered (confirmed)" hours={hours} values={series(channel, "delivered")} tone="ok" />
           </div>
           <div class="grid">
             {OTHERS.map(([outcome, label]) => (
@@ -57,6 +99,8 @@ export const overviewPages = new Hono<DashEnv>().get("/", async (c) => {
           </div>
         </section>
       ))}
+      <h2 id="bridge">Bridge</h2>
+      {bridge.ok ? <BridgeState health={bridge.body} /> : <ErrorBox text={errorText(bridge)} />}
       <p class="muted">
         Bounces are counted together; each message's timeline shows its class (hard or soft). Complaints appear in timelines, not in these
         counts.

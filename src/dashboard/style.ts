@@ -29,22 +29,26 @@ th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid var(--line);v
 th{color:var(--mut);font-weight:600}
 code,pre,.mono{font-family:ui-monospace,monospace;font-size:.85rem;overflow-wrap:anywhere}
 pre{white-space:pre-wrap;margin:0}
+td pre{min-width:14rem}
+td time{white-space:nowrap}
 .alert{border:1px solid var(--bad);color:var(--bad);padding:.5rem .75rem;border-radius:4px;margin:.5rem 0 1rem}
 .notice{border:1px solid var(--ok);color:var(--ok);padding:.5rem .75rem;border-radius:4px;margin:.5rem 0 1rem}
 .secret{border:2px solid var(--warn);padding:.75rem;border-radius:4px;margin:.5rem 0 1rem}
 .muted{color:var(--mut)}
 .pill{display:inline-block;padding:0 .4rem;border-radius:999px;border:1px solid var(--line);font-size:.8rem}
 .pill.bad{border-color:var(--bad);color:var(--bad)}.pill.ok{border-color:var(--ok);color:var(--ok)}
-.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(16rem,1fr));gap:1rem}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(10rem,1fr));gap:.75rem;margin-top:.75rem}
 figure{margin:0;border:1px solid var(--line);border-radius:4px;padding:.5rem}
-figcaption{font-size:.85rem;font-weight:600;display:flex;justify-content:space-between}
+figcaption{font-size:.85rem;font-weight:600;display:flex;justify-content:space-between;gap:.5rem}
+.apart figure{border-width:2px}
+figure.ok svg.chart .line{stroke:var(--ok)}figure.ok svg.chart .area{fill:var(--ok)}
 svg.chart{width:100%;height:auto;display:block}
 svg.chart .line{fill:none;stroke:var(--acc);stroke-width:1.5}
 svg.chart .area{fill:var(--acc);opacity:.12}
 svg.chart .axis{stroke:var(--line)}
 svg.chart text{fill:var(--mut);font-size:9px}
 .apart{display:grid;grid-template-columns:1fr 1fr;gap:1rem}
-@media (max-width:40rem){.apart{grid-template-columns:1fr}main{padding:.6rem}header form{margin-left:0}}
+@media (max-width:40rem){main{padding:.6rem}header form{margin-left:0}}
 .signin{max-width:26rem;margin:4rem auto}
 .signin label{margin-bottom:.75rem}
 `;
