@@ -54,6 +54,7 @@ export const settingsPages = new Hono<DashEnv>()
     return c.html(
       <Page title="Settings" path="/dashboard/settings" csrf={c.var.csrf} notice={q.done ? (NOTICES[q.done] ?? null) : null}>
         <h2 id="domains">Sending domains</h2>
+        {domains.ok && domains.body.data.length === 0 ? <p class="muted">No sending domains yet.</p> : null}
         {domains.ok ? (
           domains.body.data.map((d) => (
             <section aria-label={d.domain}>
@@ -135,7 +136,7 @@ export const settingsPages = new Hono<DashEnv>()
                 {keys.body.data.map((k) => (
                   <tr>
                     <td>{k.name}</td>
-                    <td class="mono">{k.prefix}…</td>
+                    <td class="mono">{k.prefix ? `${k.prefix}…` : "—"}</td>
                     <td>{k.scopes.join(", ")}</td>
                     <td>{k.ratePerSecond}/s</td>
                     <td>

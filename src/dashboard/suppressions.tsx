@@ -192,7 +192,7 @@ export const suppressionPages = new Hono<DashEnv>()
         status(answer),
       );
     }
-    return c.redirect(`/dashboard/suppressions?${new URLSearchParams({ done: "added", who: recipient })}`, 303);
+    return c.redirect(`/dashboard/suppressions?${new URLSearchParams({ channel, done: "added", who: recipient })}`, 303);
   })
   .get("/suppressions/remove", (c) => {
     const channel = c.req.query("channel") ?? "";
@@ -229,5 +229,5 @@ export const suppressionPages = new Hono<DashEnv>()
         status(answer),
       );
     }
-    return c.redirect(`/dashboard/suppressions?${new URLSearchParams({ done: "removed", who: recipient })}`, 303);
+    return c.redirect(`/dashboard/suppressions?${new URLSearchParams({ channel, done: "removed", who: recipient })}`, 303);
   });

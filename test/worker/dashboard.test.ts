@@ -211,6 +211,103 @@ describe("dashboard forms", () => {
     expect(listed).toContain("https://hooks.dash.example/in");
     expect(listed).not.toContain("whsec_");
   });
+
+  it("exports suppressions as CSV, filtered by channel and reason", async () => {
+    const account = await adminAccount("Dash CSV");
+    const cookie = await signIn(account.key);
+    const addresses = [`one-${unique()}@dash.example`, `two-${unique()}@dash.example`];
+    for (const address of addresses) {
+      expect((await api(`/v1/suppressions/email/${encodeURIComponent(address)}`, { method: "PUT", key: account.key })).status).toBe(200);
+    }
+    const res = await page("/dashboard/suppressions.csv?channel=email", cookie);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toContain("text/csv");
+    expect(res.headers.get("content-disposition")).toContain("suppressions.csv");
+    const lines = (await res.text()).trim().split("\r\n");
+    expect(lines[0]).toBe("channel,recipient,reason,at,messageId");
+    expect(lines.slice(1).sort()).toEqual(
+      addresses.sort().map((a) => expect.stringMatching(new RegExp(`^"email","${a.replace(".", "\\.")}","manual","[^"]+",""$`))),
+    );
+    const none = await (await page("/dashboard/suppressions.csv?channel=email&reason=hard_bounce", cookie)).text();
+    expect(none.trim()).toBe("channel,recipient,reason,at,messageId");
+    expect((await page("/dashboard/suppressions?reason=manual", cookie).then((r) => r.text())).includes(addresses[0]!)).toBe(true);
+  });
+
+  it("disables, enables and rotates an endpoint, lists its attempts and recovers a window", async () => {
+    const account = await adminAccount("Dash Endpoint");
+    const cookie = await signIn(account.key);
+    const token = await csrfOf(cookie);
+    const made = await json(
+      await api("/v1/webhook-endpoints", { method: "POST", key: account.key, json: { url: "https://hooks.dash.example/e" } }),
+    );
+    const id = made.body.id as string;
+    const endpoint = async () => (await json(await api(`/v1/webhook-endpoints/${id}`, { key: account.key }))).body;
+
+    const disabled = await post(`/dashboard/webhooks/${id}/enabled`, { enabled: "false", _csrf: token }, cookie);
+    expect(disabled.status).toBe(303);
+    expect(disabled.headers.get("location")).toBe(`/dashboard/webhooks/${id}?done=disabled`);
+    expect(await endpoint()).toMatchObject({ enabled: false, disabledReason: "manual" });
+    const shown = await (await page(`/dashboard/webhooks/${id}?done=disabled`, cookie)).text();
+    expect(shown).toContain("disabled (manual)");
+    expect(shown).toContain("nothing is delivered to it");
+    expect((await post(`/dashboard/webhooks/${id}/enabled`, { enabled: "true", _csrf: token }, cookie)).status).toBe(303);
+    expect(await endpoint()).toMatchObject({ enabled: true });
+
+    const rotated = await post(`/dashboard/webhooks/${id}/rotate`, { _csrf: token }, cookie);
+    expect(rotated.status).toBe(200);
+    const secret = /<code>(whsec_[^<]+)<\/code>/.exec(await rotated.text())?.[1];
+    expect(secret).toBeDefined();
+    expect(secret).not.toBe(made.body.secret);
+    expect((await endpoint()).secretRotatedAt).not.toBeNull();
+
+    const since = new Date(Date.now() - 3_600_000).toISOString();
+    const recovered = await post(`/dashboard/webhooks/${id}/recover`, { since, until: "", _csrf: token }, cookie);
+    expect(recovered.status).toBe(303);
+    expect(recovered.headers.get("location")).toBe(`/dashboard/webhooks/${id}?done=recovered`);
+    const bad = await post(`/dashboard/webhooks/${id}/recover`, { since: "yesterday", _csrf: token }, cookie);
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toContain("400 validation_failed");
+    const attempts = await page(`/dashboard/webhooks/${id}?status=failed`, cookie);
+    expect(attempts.status).toBe(200);
+    expect(await attempts.text()).toContain("No attempts.");
+    expect((await page("/dashboard/webhooks/whe_nope", cookie)).status).toBe(404);
+  });
+
+  it("creates an API key (shown once) and revokes it after a confirmation page", async () => {
+    const account = await adminAccount("Dash Keys");
+    const cookie = await signIn(account.key);
+    const token = await csrfOf(cookie);
+    const body = new URLSearchParams([
+      ["name", "reporting"],
+      ["scopes", "read"],
+      ["scopes", "send"],
+      ["_csrf", token],
+    ]);
+    const created = await page("/dashboard/settings/keys", cookie, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", origin: BASE },
+      body: body.toString(),
+    });
+    expect(created.status).toBe(201);
+    const key = /<code>(lh_[^<]+)<\/code>/.exec(await created.text())?.[1];
+    expect(key).toBeDefined();
+    const keys = (await json(await api("/v1/api-keys", { key: account.key }))).body.data as Array<{
+      id: string;
+      name: string;
+      scopes: string[];
+    }>;
+    const made = keys.find((k) => k.name === "reporting")!;
+    expect(made.scopes).toEqual(["read", "send"]);
+    expect((await api("/v1/stats", { key })).status).toBe(200);
+    const settings = await (await page("/dashboard/settings", cookie)).text();
+    expect(settings).toContain("reporting");
+    expect(settings).not.toContain(key!);
+
+    expect(await (await page(`/dashboard/settings/keys/${made.id}/revoke`, cookie)).text()).toContain("Revoke the key");
+    const revoked = await post(`/dashboard/settings/keys/${made.id}/revoke`, { _csrf: token }, cookie);
+    expect(revoked.status).toBe(303);
+    expect((await api("/v1/stats", { key })).status).toBe(401);
+  });
 });
 
 describe("dashboard pages", () => {
