@@ -22,11 +22,13 @@ export function cleanQuery(query: Record<string, string | undefined>): Record<st
 
 export function apiClient(fetchApi: ApiFetch, c: { req: { url: string }; env: Env; executionCtx: ExecutionContext }, key: string): Api {
   const origin = new URL(c.req.url).origin;
+  const state = { unauthorized: false };
   const call = async <T>(method: string, path: string, json?: unknown): Promise<ApiAnswer<T>> => {
     const headers = new Headers({ authorization: `Bearer ${key}`, accept: "application/json" });
     if (json !== undefined) headers.set("content-type", "application/json");
     const request = new Request(`${origin}${path}`, { method, headers, body: json === undefined ? undefined : JSON.stringify(json) });
     const res = await fetchApi(request, c.env, executionContext(c));
+    if (res.status === 401) state.unauthorized = true;
     const text = await res.text();
     let body: unknown = null;
     try {
@@ -42,6 +44,9 @@ export function apiClient(fetchApi: ApiFetch, c: { req: { url: string }; env: En
       return call<T>("GET", params ? `${path}?${params}` : path);
     },
     send: <T>(method: string, path: string, json?: unknown) => call<T>(method, path, json),
+    get unauthorized() {
+      return state.unauthorized;
+    },
   };
 }
 

@@ -8,7 +8,7 @@
  * show a new secret once.
  */
 import { Hono } from "hono";
-import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import { deleteCookie, generateCookie, getCookie, setCookie } from "hono/cookie";
 import { csrf } from "hono/csrf";
 import { apiClient, errorText } from "./api-client.ts";
 import { Bare, ErrorBox } from "./layout.tsx";
@@ -23,6 +23,11 @@ import { webhookPages } from "./webhooks.tsx";
 
 /** Same-origin files only: no inline script or style, no framing, forms post here only. */
 const CSP = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/** The session cookie's attributes, the same when it is set and when it is cleared. */
+function cookieOptions(url: string) {
+  return { httpOnly: true, sameSite: "Strict", path: "/dashboard", secure: secureCookie(url) } as const;
+}
 
 /** Where to go after sign-in: a dashboard path only (no open redirect). */
 function nextPath(value: string | undefined): string {
@@ -65,7 +70,16 @@ export function dashboard(fetchApi: ApiFetch) {
 
   app.get("/sign-in", (c) =>
     c.html(
-      <SignIn next={nextPath(c.req.query("next"))} notice={c.req.query("signed-out") !== undefined ? "You are signed out." : undefined} />,
+      <SignIn
+        next={nextPath(c.req.query("next"))}
+        notice={
+          c.req.query("signed-out") !== undefined
+            ? "You are signed out."
+            : c.req.query("expired") !== undefined
+              ? "Your session ended: the API no longer accepts its key. Sign in again."
+              : undefined
+        }
+      />,
     ),
   );
 
@@ -79,13 +93,7 @@ export function dashboard(fetchApi: ApiFetch) {
     if (!answer.ok)
       return c.html(<SignIn next={next} error={`The API refused this key: ${errorText(answer)}`} />, answer.status === 429 ? 429 : 401);
     const { value } = await sealSession(c.env, key);
-    setCookie(c, SESSION_COOKIE, value, {
-      httpOnly: true,
-      sameSite: "Strict",
-      path: "/dashboard",
-      secure: secureCookie(c.req.url),
-      maxAge: SESSION_TTL_MS / 1000,
-    });
+    setCookie(c, SESSION_COOKIE, value, { ...cookieOptions(c.req.url), maxAge: SESSION_TTL_MS / 1000 });
     return c.redirect(next, 303);
   });
 
@@ -99,7 +107,8 @@ export function dashboard(fetchApi: ApiFetch) {
     }
     c.set("session", session);
     c.set("csrf", await csrfToken(session));
-    c.set("api", apiClient(fetchApi, c, session.key));
+    const api = apiClient(fetchApi, c, session.key);
+    c.set("api", api);
     if (c.req.method === "POST") {
       const form = await c.req.parseBody();
       if (!(await csrfValid(session, form._csrf))) {
@@ -115,10 +124,16 @@ export function dashboard(fetchApi: ApiFetch) {
       }
     }
     await next();
+    // The key stopped working (revoked, or its account disabled): the session ends here.
+    if (api.unauthorized) {
+      const cleared = generateCookie(SESSION_COOKIE, "", { ...cookieOptions(c.req.url), maxAge: 0 });
+      c.res = undefined;
+      c.res = new Response(null, { status: 303, headers: { location: "/dashboard/sign-in?expired", "set-cookie": cleared } });
+    }
   });
 
   app.post("/sign-out", (c) => {
-    deleteCookie(c, SESSION_COOKIE, { path: "/dashboard", secure: secureCookie(c.req.url), httpOnly: true, sameSite: "Strict" });
+    deleteCookie(c, SESSION_COOKIE, cookieOptions(c.req.url));
     return c.redirect("/dashboard/sign-in?signed-out", 303);
   });
 

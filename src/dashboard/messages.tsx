@@ -33,8 +33,8 @@ const TEXT_FIELDS = [
   ["route", "Route", ""],
   ["provider", "Provider", ""],
   ["providerMessageId", "Provider message id", ""],
-  ["from", "Created from", "2026-01-31T00:00:00Z"],
-  ["until", "Created before", "2026-02-01T00:00:00Z"],
+  ["from", "Created from", "e.g. 2026-01-31T00:00:00Z"],
+  ["until", "Created before", "e.g. 2026-02-01T00:00:00Z"],
 ] as const;
 
 export const messagePages = new Hono<DashEnv>()
@@ -77,17 +77,23 @@ export const messagePages = new Hono<DashEnv>()
                   ))}
                 </select>
               </label>
-              {TEXT_FIELDS.slice(1).map(([name, label, hint]) => (
-                <label>
-                  {label}
-                  <input type="text" name={name} value={query[name] ?? ""} placeholder={hint} />
-                </label>
-              ))}
-              <label>
-                Per page
-                <input type="number" name="limit" min="1" max="100" value={query.limit ?? ""} placeholder="50" />
-              </label>
               <button type="submit">Search</button>
+              {/* Open when one of them is in use, so a linked search shows all it filters on. */}
+              <details class="more" open={TEXT_FIELDS.slice(1).some(([name]) => query[name]) || query.limit !== undefined}>
+                <summary>More filters</summary>
+                <div class="fields">
+                  {TEXT_FIELDS.slice(1).map(([name, label, hint]) => (
+                    <label>
+                      {label}
+                      <input type="text" name={name} value={query[name] ?? ""} placeholder={hint} />
+                    </label>
+                  ))}
+                  <label>
+                    Per page
+                    <input type="number" name="limit" min="1" max="100" value={query.limit ?? ""} placeholder="50" />
+                  </label>
+                </div>
+              </details>
             </div>
           </form>
         </search>

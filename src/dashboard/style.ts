@@ -30,6 +30,8 @@ th{color:var(--mut);font-weight:600}
 code,pre,.mono{font-family:ui-monospace,monospace;font-size:.85rem;overflow-wrap:anywhere}
 pre{white-space:pre-wrap;margin:0}
 td pre{min-width:14rem}
+td.mono{min-width:11rem}
+details.more{flex-basis:100%}details.more .fields{margin:.5rem 0 0}
 td time{white-space:nowrap}
 .alert{border:1px solid var(--bad);color:var(--bad);padding:.5rem .75rem;border-radius:4px;margin:.5rem 0 1rem}
 .notice{border:1px solid var(--ok);color:var(--ok);padding:.5rem .75rem;border-radius:4px;margin:.5rem 0 1rem}

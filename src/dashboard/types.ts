@@ -10,6 +10,8 @@ export type ApiAnswer<T = unknown> = { ok: boolean; status: number; body: T };
 export type Api = {
   get<T = unknown>(path: string, query?: Record<string, string | undefined>): Promise<ApiAnswer<T>>;
   send<T = unknown>(method: "POST" | "PUT" | "PATCH" | "DELETE", path: string, json?: unknown): Promise<ApiAnswer<T>>;
+  /** Whether the API answered 401 to any call: the session's key no longer works (revoked). */
+  readonly unauthorized: boolean;
 };
 
 export type DashEnv = {

@@ -304,9 +304,16 @@ describe("dashboard forms", () => {
     expect(settings).not.toContain(key!);
 
     expect(await (await page(`/dashboard/settings/keys/${made.id}/revoke`, cookie)).text()).toContain("Revoke the key");
+    // A session made with the key ends with it: the next page goes back to sign-in and clears the cookie.
+    const theirs = await signIn(key!);
     const revoked = await post(`/dashboard/settings/keys/${made.id}/revoke`, { _csrf: token }, cookie);
     expect(revoked.status).toBe(303);
     expect((await api("/v1/stats", { key })).status).toBe(401);
+    const ended = await page("/dashboard/messages", theirs);
+    expect(ended.status).toBe(303);
+    expect(ended.headers.get("location")).toBe("/dashboard/sign-in?expired");
+    expect(ended.headers.get("set-cookie")).toMatch(new RegExp(`^${SESSION_COOKIE}=;.*Max-Age=0`));
+    expect(await (await page("/dashboard/sign-in?expired")).text()).toContain("Your session ended");
   });
 });
 
