@@ -10,8 +10,9 @@
 import { Hono } from "hono";
 import { deleteCookie, generateCookie, getCookie, setCookie } from "hono/cookie";
 import { csrf } from "hono/csrf";
+import { HTTPException } from "hono/http-exception";
 import { apiClient, errorText } from "./api-client.ts";
-import { Bare, ErrorBox } from "./layout.tsx";
+import { Bare, ErrorBox, Page } from "./layout.tsx";
 import { messagePages } from "./messages.tsx";
 import { overviewPages } from "./overview.tsx";
 import { csrfToken, csrfValid, openSession, sealSession, secureCookie, SESSION_COOKIE, SESSION_TTL_MS } from "./session.ts";
@@ -50,6 +51,15 @@ const SignIn = ({ next, error, notice }: { next: string; error?: string; notice?
       </label>
       <button type="submit">Sign in</button>
     </form>
+  </Bare>
+);
+
+const Refused = ({ text }: { text: string }) => (
+  <Bare title="Refused">
+    <ErrorBox text={text} />
+    <p>
+      <a href="/dashboard">Back to the dashboard</a>
+    </p>
   </Bare>
 );
 
@@ -112,15 +122,7 @@ export function dashboard(fetchApi: ApiFetch) {
     if (c.req.method === "POST") {
       const form = await c.req.parseBody();
       if (!(await csrfValid(session, form._csrf))) {
-        return c.html(
-          <Bare title="Refused">
-            <ErrorBox text="403: this form's CSRF token is missing or wrong. Reload the page and try again." />
-            <p>
-              <a href="/dashboard">Back to the dashboard</a>
-            </p>
-          </Bare>,
-          403,
-        );
+        return c.html(<Refused text="403: this form's CSRF token is missing or wrong. Reload the page and try again." />, 403);
       }
     }
     await next();
@@ -142,5 +144,24 @@ export function dashboard(fetchApi: ApiFetch) {
   app.route("/", suppressionPages);
   app.route("/", webhookPages);
   app.route("/", settingsPages);
+  app.all("*", (c) =>
+    c.html(
+      <Page title="Not found" path="" csrf={c.var.csrf} error={`404: there is no dashboard page ${c.req.path}`}>
+        <p>
+          <a href="/dashboard">Back to the overview</a>
+        </p>
+      </Page>,
+      404,
+    ),
+  );
+
+  // An error is a page that says so, never a blank one or a JSON body in the browser.
+  app.onError((err, c) => {
+    if (err instanceof HTTPException && err.status === 403) {
+      return c.html(<Refused text="403: this form was not sent from this dashboard (its Origin does not match)." />, 403);
+    }
+    console.error(JSON.stringify({ msg: "dashboard error", path: c.req.path, error: String(err), stack: (err as Error).stack }));
+    return c.html(<Refused text="500: something went wrong on our side. Reload the page to try again." />, 500);
+  });
   return app;
 }

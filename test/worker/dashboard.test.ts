@@ -190,6 +190,14 @@ describe("dashboard forms", () => {
     const html = await res.text();
     expect(html).toContain('role="alert"');
     expect(html).toContain("400 validation_failed");
+    const missing = await page("/dashboard/nowhere", cookie);
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get("content-type")).toContain("text/html");
+    expect(await missing.text()).toContain("404: there is no dashboard page /dashboard/nowhere");
+    const crossSite = await post("/dashboard/sign-out", { _csrf: await csrfOf(cookie) }, cookie, "https://evil.example");
+    expect(crossSite.status).toBe(403);
+    expect(crossSite.headers.get("content-type")).toContain("text/html");
+    expect(crossSite.headers.get("set-cookie")).toBeNull();
     const webhook = await post("/dashboard/webhooks", { url: "http://127.0.0.1/hook", _csrf: await csrfOf(cookie) }, cookie);
     expect(webhook.status).toBe(422);
     expect(await webhook.text()).toContain('role="alert"');
