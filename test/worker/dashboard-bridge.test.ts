@@ -5,34 +5,10 @@
 import { SELF } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { SESSION_COOKIE } from "../../src/dashboard/session.ts";
-import { TEST_BRIDGE_HOST } from "../fixtures.ts";
+import { fakeBridgeHealth as fakeBridge } from "./bridge-health-fake.ts";
 import { adminAccount, api, BASE, json } from "./helpers.ts";
 
 afterEach(() => vi.restoreAllMocks());
-
-/** The bridge's two read-only answers, as bridge/src/server.ts gives them. */
-function fakeBridge(answer: (path: string) => Response) {
-  const realFetch = globalThis.fetch;
-  vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
-    const request = new Request(input as RequestInfo, init);
-    const url = new URL(request.url);
-    return url.hostname === TEST_BRIDGE_HOST ? answer(url.pathname) : realFetch(input as RequestInfo, init);
-  });
-}
-
-const HEALTHZ = {
-  ok: true,
-  apns: { enabled: true, sessions: { "https://api.push.apple.com": 2, "https://api.sandbox.push.apple.com": 1 } },
-  smtp: { connections: { "mx.other-tenant.example": 3, "mx.example.net": 1 } },
-  smpp: {
-    enabled: true,
-    routes: {
-      carrier: { binds: [{ state: "up" }, { state: "binding" }], up: 1 },
-      backup: { binds: [{ state: "up" }], up: 1 },
-    },
-  },
-};
-const METRICS = "# HELP bridge_in_flight Batch requests\n# TYPE bridge_in_flight gauge\nbridge_in_flight 4\n";
 
 async function signIn(key: string): Promise<string> {
   const res = await SELF.fetch(`${BASE}/dashboard/sign-in`, {
@@ -47,7 +23,7 @@ async function signIn(key: string): Promise<string> {
 
 describe("GET /v1/bridge/health", () => {
   it("answers the bridge's sessions, connections, binds and in-flight batches as totals", async () => {
-    fakeBridge((path) => (path === "/healthz" ? Response.json(HEALTHZ) : new Response(METRICS)));
+    fakeBridge();
     const account = await adminAccount("Bridge Co");
     const res = await json(await api("/v1/bridge/health", { key: account.key }));
     expect(res.status).toBe(200);
