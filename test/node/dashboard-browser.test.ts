@@ -110,11 +110,14 @@ describe("the dashboard in Chromium", () => {
     expect(new URL(page.url()).pathname).toBe("/dashboard/sign-in");
     await shot(page, "7-signed-out");
 
-    // The remaining pages render too, without a console error.
+    // The remaining pages render too, without a console error; this sign-in with the keyboard only.
     await page.getByLabel("API key").fill(stack.apiKey);
-    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.keyboard.press("Enter");
     await page.waitForURL(`${stack.workerUrl}/dashboard`);
     await page.getByRole("heading", { name: "email" }).waitFor();
+    // The first Tab reaches the skip link, which lands on the page's content.
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate(() => document.activeElement?.textContent?.trim())).toBe("Skip to content");
     // The stack's bridge is up: its health is a table, not the unreachable state.
     expect(await page.getByRole("table", { name: "Bridge" }).getByText("SMTP connections").count()).toBe(1);
     await shot(page, "8-overview");

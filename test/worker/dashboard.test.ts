@@ -124,13 +124,20 @@ describe("dashboard sign-in", () => {
     const good = await signIn(account.key);
     const tampered = `${good.slice(0, -4)}${good.endsWith("AAAA") ? "BBBB" : "AAAA"}`;
     const expired = (await sealSession(env, account.key, Date.now() - 13 * 3_600_000)).value;
-    for (const path of PAGES) {
+    const more = [
+      `/dashboard/messages/${crypto.randomUUID()}`,
+      "/dashboard/webhooks/whe_0123456789abcdef01234567",
+      "/dashboard/suppressions.csv?channel=email",
+      "/dashboard/settings/keys/key_x/revoke",
+      "/dashboard/nowhere",
+    ];
+    for (const path of [...PAGES, ...more]) {
       for (const cookie of [undefined, tampered, expired, "garbage"]) {
         const res = await page(path, cookie);
         expect(res.status, `${path} with ${cookie?.slice(0, 12)}`).toBe(303);
         expect(res.headers.get("location")).toBe(`/dashboard/sign-in?next=${encodeURIComponent(path)}`);
       }
-      expect((await page(path, good)).status, path).toBe(200);
+      expect((await page(path, good)).status, path).not.toBe(303);
     }
   });
 
@@ -164,6 +171,11 @@ describe("dashboard forms", () => {
     ]) {
       expect((await attempt).status).toBe(403);
     }
+    expect(await suppressed(account, address)).toBe(404);
+    // Without a session a POST goes to sign-in and changes nothing either.
+    const anonymous = await post("/dashboard/suppressions/add", { ...form, _csrf: token });
+    expect(anonymous.status).toBe(303);
+    expect(anonymous.headers.get("location")).toBe("/dashboard/sign-in");
     expect(await suppressed(account, address)).toBe(404);
 
     const ok = await post("/dashboard/suppressions/add", { ...form, _csrf: token }, cookie);
