@@ -100,7 +100,7 @@ export const messagePages = new Hono<DashEnv>()
         {answer.ok ? (
           <>
             <div class="table">
-              <table>
+              <table class="stack">
                 <caption class="muted">{answer.body.data.length === 0 ? "No messages match." : "Newest first"}</caption>
                 <thead>
                   <tr>
@@ -115,18 +115,20 @@ export const messagePages = new Hono<DashEnv>()
                 <tbody>
                   {answer.body.data.map((m) => (
                     <tr>
-                      <td>
+                      <td data-label="Created">
                         <a href={`/dashboard/messages/${m.id}`}>
                           <Time at={m.createdAt} />
                         </a>
                       </td>
-                      <td>{m.channel}</td>
-                      <td class="mono">{m.to}</td>
-                      <td>
+                      <td data-label="Channel">{m.channel}</td>
+                      <td data-label="To" class="mono">
+                        {m.to}
+                      </td>
+                      <td data-label="Status">
                         <span class="pill">{m.status}</span>
                       </td>
-                      <td>{m.route ? `${m.route}${m.provider ? ` (${m.provider})` : ""}` : (m.provider ?? "")}</td>
-                      <td>{m.tags.join(", ")}</td>
+                      <td data-label="Route">{m.route ? `${m.route}${m.provider ? ` (${m.provider})` : ""}` : (m.provider ?? "")}</td>
+                      <td data-label="Tags">{m.tags.join(", ")}</td>
                     </tr>
                   ))}
                 </tbody>
@@ -205,7 +207,7 @@ export const messagePages = new Hono<DashEnv>()
         <p class="muted">Accepted means the next hop took the message; only a delivery event says it was delivered.</p>
         <h2 id="timeline">Timeline</h2>
         <div class="table">
-          <table aria-labelledby="timeline">
+          <table class="stack" aria-labelledby="timeline">
             <thead>
               <tr>
                 <th scope="col">Event</th>
@@ -218,17 +220,17 @@ export const messagePages = new Hono<DashEnv>()
             <tbody>
               {m.events.map((e) => (
                 <tr>
-                  <td>
+                  <td data-label="Event">
                     <span class="pill">{e.type}</span>
                   </td>
-                  <td>{e.provider}</td>
-                  <td>
+                  <td data-label="Provider">{e.provider}</td>
+                  <td data-label="Occurred">
                     <Time at={e.occurredAt} />
                   </td>
-                  <td>
+                  <td data-label="Received">
                     <Time at={e.receivedAt} />
                   </td>
-                  <td>
+                  <td data-label="Detail">
                     <Detail value={e.detail} />
                   </td>
                 </tr>
@@ -273,7 +275,7 @@ export const messagePages = new Hono<DashEnv>()
             <p class="muted">No event of this message went to a webhook endpoint.</p>
           ) : (
             <div class="table">
-              <table aria-labelledby="deliveries">
+              <table class="stack" aria-labelledby="deliveries">
                 <thead>
                   <tr>
                     <th scope="col">Endpoint</th>
@@ -285,16 +287,16 @@ export const messagePages = new Hono<DashEnv>()
                 <tbody>
                   {deliveries.body.data.map((d) => (
                     <tr>
-                      <td>
+                      <td data-label="Endpoint">
                         <a href={`/dashboard/webhooks/${d.endpointId}`} class="mono">
                           {d.url}
                         </a>
                       </td>
-                      <td>{d.eventType}</td>
-                      <td>
+                      <td data-label="Event">{d.eventType}</td>
+                      <td data-label="Status">
                         <span class={`pill ${d.status === "failed" ? "bad" : d.status === "succeeded" ? "ok" : ""}`}>{d.status}</span>
                       </td>
-                      <td>
+                      <td data-label="Attempts">
                         {d.attempts
                           .map(
                             (a) =>

@@ -50,7 +50,10 @@ svg.chart .area{fill:var(--acc);opacity:.12}
 svg.chart .axis{stroke:var(--line)}
 svg.chart text{fill:var(--mut);font-size:9px}
 .apart{display:grid;grid-template-columns:1fr 1fr;gap:1rem}
-@media (max-width:40rem){main{padding:.6rem}header form{margin-left:0}}
+@media (max-width:40rem){main{padding:.6rem}header form{margin-left:0}
+table.stack thead{display:none}table.stack tr{display:block;border-bottom:1px solid var(--line);padding:.4rem 0}
+table.stack td{display:flex;gap:.5rem;border:0;padding:.1rem 0}table.stack td::before{content:attr(data-label);color:var(--mut);min-width:5.5rem;flex:none;font-size:.8rem}
+table.stack td pre,table.stack td.mono{min-width:0}}
 .signin{max-width:26rem;margin:4rem auto}
 .signin label{margin-bottom:.75rem}
 `;

@@ -78,7 +78,7 @@ export const suppressionPages = new Hono<DashEnv>()
           </div>
         </form>
         <div class="table">
-          <table>
+          <table class="stack">
             <caption class="muted">{data.length === 0 ? "No suppressions match." : `${data.length} shown`}</caption>
             <thead>
               <tr>
@@ -95,14 +95,16 @@ export const suppressionPages = new Hono<DashEnv>()
             <tbody>
               {data.map((e) => (
                 <tr>
-                  <td>{e.channel}</td>
-                  <td class="mono">{e.recipient}</td>
-                  <td>{e.reason}</td>
-                  <td>
+                  <td data-label="Channel">{e.channel}</td>
+                  <td data-label="Recipient" class="mono">
+                    {e.recipient}
+                  </td>
+                  <td data-label="Reason">{e.reason}</td>
+                  <td data-label="Since">
                     <Time at={e.at} />
                   </td>
-                  <td>{e.messageId ? <a href={`/dashboard/messages/${e.messageId}`}>open</a> : "—"}</td>
-                  <td>
+                  <td data-label="Message">{e.messageId ? <a href={`/dashboard/messages/${e.messageId}`}>open</a> : "—"}</td>
+                  <td data-label="Action">
                     <a
                       href={`/dashboard/suppressions/remove?${new URLSearchParams({ channel: e.channel, recipient: e.recipientKey })}`}
                       aria-label={`Remove ${e.recipient}`}

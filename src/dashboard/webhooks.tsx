@@ -57,7 +57,7 @@ export const webhookPages = new Hono<DashEnv>()
       <Page title="Webhook endpoints" path="/dashboard/webhooks" csrf={c.var.csrf} error={answer.ok ? null : errorText(answer)}>
         {answer.ok ? (
           <div class="table">
-            <table>
+            <table class="stack">
               <caption class="muted">{answer.body.data.length === 0 ? "No endpoints yet." : "Where lasthop posts your events"}</caption>
               <thead>
                 <tr>
@@ -70,16 +70,16 @@ export const webhookPages = new Hono<DashEnv>()
               <tbody>
                 {answer.body.data.map((e) => (
                   <tr>
-                    <td>
+                    <td data-label="URL">
                       <a href={`/dashboard/webhooks/${e.id}`} class="mono">
                         {e.url}
                       </a>
                     </td>
-                    <td>{e.description ?? ""}</td>
-                    <td>
+                    <td data-label="Description">{e.description ?? ""}</td>
+                    <td data-label="State">
                       <EnabledPill endpoint={e} />
                     </td>
-                    <td>
+                    <td data-label="Created">
                       <Time at={e.createdAt} />
                     </td>
                   </tr>
@@ -218,7 +218,7 @@ export const webhookPages = new Hono<DashEnv>()
         {attempts.ok ? (
           <>
             <div class="table">
-              <table aria-labelledby="attempts">
+              <table class="stack" aria-labelledby="attempts">
                 <thead>
                   <tr>
                     <th scope="col">At</th>
@@ -233,10 +233,10 @@ export const webhookPages = new Hono<DashEnv>()
                 <tbody>
                   {attempts.body.data.map((a) => (
                     <tr>
-                      <td>
+                      <td data-label="At">
                         <Time at={a.at} />
                       </td>
-                      <td>
+                      <td data-label="Event">
                         {a.eventType}
                         {a.messageId ? (
                           <>
@@ -246,13 +246,13 @@ export const webhookPages = new Hono<DashEnv>()
                         ) : null}{" "}
                         <span class="muted">({a.trigger})</span>
                       </td>
-                      <td>
+                      <td data-label="Result">
                         <span class={`pill ${a.result === "failed" ? "bad" : a.result === "succeeded" ? "ok" : ""}`}>{a.result}</span>
                       </td>
-                      <td>{a.statusCode ?? "—"}</td>
-                      <td>{a.durationMs === null ? "—" : `${a.durationMs} ms`}</td>
-                      <td>{a.error ?? ""}</td>
-                      <td>
+                      <td data-label="HTTP">{a.statusCode ?? "—"}</td>
+                      <td data-label="Time">{a.durationMs === null ? "—" : `${a.durationMs} ms`}</td>
+                      <td data-label="Error">{a.error ?? ""}</td>
+                      <td data-label="Next">
                         <Time at={a.nextAttemptAt} />
                       </td>
                     </tr>
