@@ -51,8 +51,22 @@ module.exports = {
       name: "api-not-channels",
       comment: "Routes accept and enqueue; sending is the queue consumers' job.",
       severity: "error",
-      from: { path: "^src/api/" },
+      from: { path: "^src/api/", pathNot: "^src/api/bridge-health\\.ts$" },
       to: { path: "^src/(channels|queues|containers)/" },
+    },
+    {
+      name: "api-bridge-health-reads-only",
+      comment: "GET /v1/bridge/health reads the bridge's health through its one client, and nothing else of channels.",
+      severity: "error",
+      from: { path: "^src/api/bridge-health\\.ts$" },
+      to: { path: "^src/(channels|queues|containers)/", pathNot: "^src/channels/bridge\\.ts$" },
+    },
+    {
+      name: "dashboard-through-the-api",
+      comment: "src/dashboard reads and writes through the public API in process: core and api only, never state or channels directly.",
+      severity: "error",
+      from: { path: "^src/dashboard/" },
+      to: { path: "^src/", pathNot: "^src/(core|api|dashboard)/" },
     },
     {
       name: "queues-not-api",

@@ -22,6 +22,8 @@ import type { AppEnv } from "./types.ts";
 import { webhooks } from "./webhooks.ts";
 import { providerWebhooks } from "./provider-webhooks.ts";
 import { webhookEndpoints } from "./webhook-endpoints.ts";
+import { dashboard } from "../dashboard/index.tsx";
+import { bridgeHealth } from "./bridge-health.ts";
 
 export const app = new Hono<AppEnv>();
 
@@ -46,6 +48,7 @@ app.use("/v1/audit/*", scoped("read"));
 app.use("/v1/recipients/*", scoped("suppressions:write"));
 app.use("/v1/retention", scoped("config:write"));
 app.use("/v1/webhook-endpoints/*", scoped("config:write"));
+app.use("/v1/bridge/*", scoped("read"));
 app.route("/v1/messages", messages);
 app.route("/v1/suppressions", suppressions);
 app.route("/v1/stats", stats);
@@ -61,12 +64,18 @@ app.route("/v1/audit", audit);
 app.route("/v1/recipients", recipients);
 app.route("/v1/retention", retention);
 app.route("/v1/webhook-endpoints", webhookEndpoints);
+app.route("/v1/bridge", bridgeHealth);
 app.route("/v1/admin", admin);
 app.route("/v1/webhooks", webhooks);
 app.route("/v1/webhooks", providerWebhooks);
 app.route("/v1/inbound", inbound);
 app.use("/u/*", limitBody);
 app.route("/u", unsubscribeRoutes);
+// The dashboard reads and writes through this app's own fetch: the public API, in process.
+app.route(
+  "/dashboard",
+  dashboard((req, env, ctx) => app.fetch(req, env, ctx)),
+);
 
 app.notFound((c) => c.json(errorBody("not_found", `no route ${c.req.method} ${c.req.path}`), 404));
 

@@ -20,6 +20,18 @@ export async function callBridge(env: Env, path: string, body: unknown): Promise
   return fetch(new URL(path, env.BRIDGE_URL), { method: "POST", headers, body: raw });
 }
 
+/**
+ * A GET of the bridge's unsigned, read-only paths (`/healthz`, `/metrics`) by the same URL or
+ * binding as `callBridge`; null when this deployment has no bridge. With several container
+ * instances it asks one of them.
+ */
+export async function bridgeGet(env: Env, path: "/healthz" | "/metrics", signal?: AbortSignal): Promise<Response | null> {
+  const { BRIDGE: binding, BRIDGE_INSTANCES } = env as ContainerEnv;
+  if (binding) return binding.get(binding.idFromName(bridgeInstance(BRIDGE_INSTANCES))).fetch(`http://bridge${path}`, { signal });
+  if (!env.BRIDGE_URL) return null;
+  return fetch(new URL(path, env.BRIDGE_URL), { signal });
+}
+
 /** The production environment's extra bindings (wrangler.toml `[env.production]`). */
 type ContainerEnv = { BRIDGE?: DurableObjectNamespace; BRIDGE_INSTANCES?: string };
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The real peers the tests use, from Debian's packages: openssl (the sandbox's dev CA),
 # Postfix and its smtp-sink (a receiving MTA and DSN generator we did not write), postfix-pcre,
-# and python3-dkim (an independent DKIM verifier). Runs before `npm test` (the pretest step):
+# python3-dkim (an independent DKIM verifier) and chromium (the dashboard's browser test,
+# driven by playwright-core). Runs before `npm test` (the pretest step):
 # installs what is missing when it can (root with apt-get), otherwise stops at once with the
 # one command to run. No test skips for a missing peer.
 set -euo pipefail
@@ -12,6 +13,7 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 [ -f /etc/postfix/dynamicmaps.cf.d/pcre ] || [ -e /usr/lib/postfix/postfix-pcre.so ] || need+=(postfix-pcre)
 # The system python3 (not a pyenv or venv one) is the one Debian's python3-dkim serves.
 /usr/bin/python3 -c 'import dkim, nacl' >/dev/null 2>&1 || need+=(python3-dkim)
+[ -x /usr/bin/chromium ] || need+=(chromium)
 
 [ ${#need[@]} -eq 0 ] && exit 0
 

@@ -14,6 +14,7 @@ import { sendgridSigner, vonageParams } from "./provider-signers.ts";
 import { SELF } from "cloudflare:test";
 import { installPushService } from "./push-service.ts";
 import { webhookEndpointRows } from "./webhook-isolation.ts";
+import { bridgeHealthRows } from "./bridge-health-fake.ts";
 
 let push: ReturnType<typeof installPushService>;
 beforeEach(() => {
@@ -589,6 +590,7 @@ const ISOLATION: Record<string, Row> = {
   },
   ...domainRows(),
   ...webhookEndpointRows(),
+  ...bridgeHealthRows(),
   ...sectionRows("/v1/email/settings"),
   ...sectionRows("/v1/sms/settings"),
   ...sectionRows("/v1/push/apns"),
