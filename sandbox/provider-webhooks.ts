@@ -122,6 +122,17 @@ export type SignedRequest = { url: string; headers: Record<string, string>; body
 
 export type EmitResult = { url: string; status: number; body: unknown; payload: unknown };
 
+/** One webhook this sandbox posted, as GET /_sandbox/webhooks/sent lists it (the status is the receiver's; null: unreachable). */
+export type SentWebhook = {
+  at: string;
+  provider: WebhookProvider;
+  event: WebhookEvent;
+  recipient: string;
+  providerMessageId: string | null;
+  lasthopId: string | null;
+  status: number | null;
+};
+
 export type WebhookTarget = { workerUrl: string; account: string; smsSender: string };
 
 export type SnsConfirmation = { topicArn: string; token: string; at: string };
@@ -248,6 +259,8 @@ export class ProviderWebhooks {
   #origin: string | null = null;
   #target: WebhookTarget | null = null;
   #sent = 0;
+  /** What was posted, oldest first (the last 10,000): a demo compares it with what lasthop recorded. */
+  readonly #log: SentWebhook[] = [];
 
   constructor() {
     const pair = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
@@ -285,6 +298,11 @@ export class ProviderWebhooks {
   /** Requests posted (whatever the answer). */
   get sent(): number {
     return this.#sent;
+  }
+
+  /** The webhooks posted, oldest first. */
+  get log(): readonly SentWebhook[] {
+    return this.#log;
   }
 
   config(): ProviderConfigs {
@@ -363,6 +381,17 @@ export class ProviderWebhooks {
   async emit(input: EmitInput): Promise<EmitResult> {
     const request = this.build(input);
     this.#sent++;
+    const entry: SentWebhook = {
+      at: new Date().toISOString(),
+      provider: input.provider,
+      event: input.event,
+      recipient: input.recipient.trim(),
+      providerMessageId: input.providerMessageId ?? null,
+      lasthopId: input.lasthopId ?? null,
+      status: null,
+    };
+    this.#log.push(entry);
+    if (this.#log.length > 10_000) this.#log.shift();
     const response = await fetch(request.url, {
       method: "POST",
       headers: request.headers,
@@ -370,6 +399,7 @@ export class ProviderWebhooks {
       redirect: "manual",
       signal: AbortSignal.timeout(30_000),
     });
+    entry.status = response.status;
     const text = await response.text();
     let body: unknown = text === "" ? null : text;
     try {
