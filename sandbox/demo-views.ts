@@ -55,6 +55,17 @@ export function simulatorOutcome(plan: Plan, arrivals: readonly Arrival[], webho
   return last.outcome === "throttled" ? "pending" : "failed";
 }
 
+/** What the simulators' outcome was read from, for a message that is not as expected: each answer, each webhook and its reply. */
+export function simulatorEvidence(plan: Plan, arrivals: readonly Arrival[], webhooks: readonly SentWebhook[]): string {
+  const answers = arrivals.filter((a) => a.channel === plan.body.channel && arrivedFor(plan, a)).map((a) => `${a.status} ${a.outcome}`);
+  const posted = plan.provider
+    ? webhooks
+        .filter((w) => w.provider === plan.provider && w.recipient.toLowerCase() === plan.recipient.toLowerCase())
+        .map((w) => `${w.event} webhook answered ${w.status ?? "nothing yet"}`)
+    : [];
+  return [...answers, ...posted].join(", ") || "nothing arrived";
+}
+
 function arrivedFor(plan: Plan, a: Arrival): boolean {
   const channel = plan.body.channel;
   if (channel === "sms") return plan.marker !== undefined && JSON.stringify(a.payload ?? "").includes(plan.marker);

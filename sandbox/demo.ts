@@ -17,6 +17,7 @@ import {
   receiverOutcome,
   type SentWebhook,
   settled,
+  simulatorEvidence,
   simulatorOutcome,
 } from "./demo-views.ts";
 
@@ -88,6 +89,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
   const say = (line: string) => out.write(`${line}\n`);
   const runId = opts.runId ?? String(randomInt(0, 1_000_000)).padStart(6, "0");
   if (!/^\d{6}$/.test(runId)) throw new DemoError("runId must be 6 digits (it goes into phone numbers)");
+  const stallMs = opts.timeoutMs ?? 60_000;
+  if (!(stallMs > 0)) throw new DemoError("timeoutMs must be a positive number of milliseconds (--timeout in seconds)");
   const receiver = opts.receiver ?? "dev";
   const smsSender = opts.smsSender ?? "+15005550006";
   const espRoutes = opts.espRoutes ?? ["sendgrid", "postmark"];
@@ -107,7 +110,6 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
   const stops = plans.filter((p) => p.case === STOP_CASE);
   say(`  ${stops.length} handsets text STOP to ${smsSender} (through the sandbox SMSC)`);
   for (const p of stops) await client.sandbox("POST", "/_sandbox/sms/mo", { from: p.recipient, to: smsSender, body: "STOP" });
-  const stallMs = opts.timeoutMs ?? 60_000;
   const deadline = Date.now() + stallMs;
   for (const p of stops) {
     const path = `/v1/suppressions/sms/${encodeURIComponent(`${p.recipient}:${smsSender}`)}`;
@@ -159,7 +161,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
     .filter((m) => !(m.lasthop === m.plan.expected && m.simulators === m.lasthop && m.receiver === m.lasthop))
     .map(
       (m) =>
-        `${m.plan.channel} / ${m.plan.case}: ${m.id} to ${m.plan.recipient} expected ${m.plan.expected}; lasthop ${m.lasthop}, simulators ${m.simulators}, receiver ${m.receiver}`,
+        `${m.plan.channel} / ${m.plan.case}: ${m.id} to ${m.plan.recipient} expected ${m.plan.expected}; ` +
+        `lasthop ${m.lasthop} (${m.timeline}), simulators ${m.simulators} (${m.evidence}), receiver ${m.receiver} (${m.events})`,
     );
   const ok = summaries.every((r) => r.ok);
 
@@ -203,7 +206,17 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
   };
 }
 
-type Observed = { plan: Plan; id: string; lasthop: Outcome; simulators: Outcome; receiver: Outcome };
+type Observed = {
+  plan: Plan;
+  id: string;
+  lasthop: Outcome;
+  simulators: Outcome;
+  receiver: Outcome;
+  /** What each outcome was read from, to say why when a message is not as expected. */
+  timeline: string;
+  evidence: string;
+  events: string;
+};
 
 /**
  * The three views of every message now. `views` keeps lasthop's view of a settled message
@@ -237,6 +250,9 @@ async function observe(
       lasthop: lasthopOutcome(views.get(plan)),
       simulators: simulatorOutcome(plan, arrivals, webhooks),
       receiver: receiverOutcome(events.get(id)),
+      timeline: views.get(plan)?.events?.map((e) => e.type).join(" → ") ?? "not read",
+      evidence: simulatorEvidence(plan, arrivals, webhooks),
+      events: events.get(id)?.join(", ") ?? "no events",
     };
   });
 }

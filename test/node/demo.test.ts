@@ -50,6 +50,8 @@ describe("npm run demo", () => {
       account: stack.account,
       out: { write: (text: string) => printed.push(text) },
     });
+    // The demo's own output in the test log: the table, and why any message is not as expected.
+    console.log(printed.join(""));
     const table = Object.fromEntries(
       summary.rows.map((r) => [`${r.channel} / ${r.case}`, { lasthop: r.lasthop, simulators: r.simulators, receiver: r.receiver }]),
     );
