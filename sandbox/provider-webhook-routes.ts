@@ -17,7 +17,7 @@
 //        vonage: delivered, bounce (err-code 3), soft_bounce (err-code 2), deferred (buffered), mo (text, default "STOP")
 //   GET  /_sandbox/webhooks/ses/confirmations  -> 200 [{topicArn, token, at}]
 //   GET  /_sandbox/webhooks/stats          -> 200 {sent, confirmations}
-//   GET  /_sandbox/webhooks/sent[?provider=] -> 200 [{at, provider, event, recipient, providerMessageId, lasthopId, status}],
+//   GET  /_sandbox/webhooks/sent[?provider=] -> 200 [{at, provider, event, recipient, providerMessageId, lasthopId, status, attempts}],
 //        oldest first (the last 10,000; status null until the receiver answered, or when it could not be reached)
 import { randomUUID } from "node:crypto";
 import type { ServerResponse } from "node:http";
