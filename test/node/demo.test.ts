@@ -2,6 +2,9 @@
 // its count, and lasthop's table equal to what the simulators and the event-stream receiver saw.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DemoError, runDemo } from "../../sandbox/demo.ts";
+import type { Plan } from "../../sandbox/demo-mix.ts";
+import { Progress } from "../../sandbox/demo-report.ts";
+import { eventsByMessage, lasthopOutcome, receiverOutcome, settled, simulatorOutcome } from "../../sandbox/demo-views.ts";
 import { startTestStack, type TestStack } from "./stack-helpers.ts";
 
 let stack: TestStack;
@@ -89,5 +92,85 @@ describe("npm run demo", () => {
     const refused = runDemo({ workerUrl: stack.workerUrl, sandboxUrl: stack.sandbox.httpUrl, apiKey: "not-a-key", account: stack.account });
     await expect(refused).rejects.toBeInstanceOf(DemoError);
     await expect(refused).rejects.toThrow(/API key was refused \(401/);
+  });
+});
+
+describe("the demo's views and progress", () => {
+  const plan = (channel: string, body: Record<string, unknown>, extra: Partial<Plan> = {}): Plan => ({
+    key: "demo-000001-0",
+    channel,
+    case: "delivered",
+    expected: "delivered",
+    recipient: "reader-000001-0@example.com",
+    body,
+    ...extra,
+  });
+
+  it("reads each view to the same outcome words", () => {
+    const esp = plan("email sendgrid", { channel: "email" }, { provider: "sendgrid", expected: "complained" });
+    const accepted = { channel: "email", to: "reader-000001-0@example.com", status: 202, outcome: "accepted", provider: "sendgrid" };
+    const hook = (event: string, status: number | null) => ({
+      provider: "sendgrid",
+      event,
+      recipient: "Reader-000001-0@example.com",
+      status,
+    });
+    expect(simulatorOutcome(esp, [], [])).toBe("suppressed");
+    expect(simulatorOutcome(esp, [accepted], [])).toBe("accepted");
+    expect(simulatorOutcome(esp, [accepted], [hook("delivered", 200)])).toBe("delivered");
+    expect(simulatorOutcome(esp, [accepted], [hook("delivered", 200), hook("complaint", null)])).toBe("pending");
+    expect(simulatorOutcome(esp, [accepted], [hook("delivered", 200), hook("complaint", 200)])).toBe("complained");
+    // A webhook lasthop refused is no news lasthop has.
+    expect(simulatorOutcome(esp, [accepted], [hook("delivered", 500)])).toBe("accepted");
+
+    const push = plan("fcm", { channel: "fcm" }, { recipient: "demo-000001-0-slow", expected: "accepted" });
+    const answer = (status: number, outcome: string) => ({ channel: "fcm", to: "demo-000001-0-slow", status, outcome });
+    expect(simulatorOutcome(push, [answer(429, "throttled")], [])).toBe("pending");
+    expect(simulatorOutcome(push, [answer(429, "throttled"), answer(200, "accepted")], [])).toBe("accepted");
+    expect(simulatorOutcome(push, [answer(404, "gone")], [])).toBe("bounced");
+
+    const sms = plan("sms", { channel: "sms" }, { recipient: "+10000010000000", marker: "(ref 000001-0)" });
+    const smsc = (outcome: string, text: string) => ({ channel: "sms", to: "10000010000000", status: 0, outcome, payload: { text } });
+    expect(simulatorOutcome(sms, [smsc("delivered", "You are unsubscribed")], [])).toBe("suppressed");
+    expect(simulatorOutcome(sms, [smsc("bounce", "shipped (ref 000001-0)")], [])).toBe("bounced");
+
+    expect(lasthopOutcome(undefined)).toBe("pending");
+    expect(lasthopOutcome({ status: "deferred" })).toBe("pending");
+    expect(lasthopOutcome({ status: "delivered", events: [{ type: "delivered" }, { type: "complained" }] })).toBe("complained");
+    expect(receiverOutcome(["message.accepted", "message.delivered", "message.complained"])).toBe("complained");
+    expect(receiverOutcome(["message.deferred", "message.accepted"])).toBe("accepted");
+    expect(receiverOutcome(["message.deferred"])).toBe("pending");
+
+    // A complaint case is not settled at delivered; a bounce where delivery was expected is (and is wrong).
+    expect(settled(esp, "delivered")).toBe(false);
+    expect(settled(esp, "complained")).toBe(true);
+    expect(settled(plan("sms", { channel: "sms" }), "bounced")).toBe(true);
+    expect(settled(plan("sms", { channel: "sms" }), "accepted")).toBe(false);
+
+    // Deliveries are at least once: the same event twice counts once.
+    const delivery = (id: string, type: string) => ({ body: JSON.stringify({ type, data: { id, message: { id: "m1" } } }) });
+    expect(eventsByMessage([delivery("e1", "message.accepted"), delivery("e1", "message.accepted"), { body: "not json" }])).toEqual(
+      new Map([["m1", ["message.accepted"]]]),
+    );
+  });
+
+  it("redraws one line on a terminal, and writes plain lines otherwise", () => {
+    const tty: string[] = [];
+    const bar = new Progress({ write: (text: string) => tty.push(text), isTTY: true });
+    bar.update(3, 4, { accepted: 2, bounced: 1, pending: 1 });
+    bar.update(4, 4, { accepted: 3, bounced: 1 });
+    bar.done();
+    expect(tty).toHaveLength(3);
+    expect(tty[0]).toMatch(/^\r\x1b\[K\[█{18}░{6}\] 3\/4 final {2}accepted 2 · bounced 1 · pending 1 {2}\d+\.\ds$/);
+    expect(tty[1]).toMatch(/^\r\x1b\[K\[█{24}\] 4\/4 final/);
+    expect(tty[2]).toBe("\n");
+
+    const plain: string[] = [];
+    const lines = new Progress({ write: (text: string) => plain.push(text) });
+    lines.update(1, 4, { pending: 3, accepted: 1 });
+    lines.update(2, 4, { pending: 2, accepted: 2 });
+    lines.done();
+    // At most one line every two seconds: the second update, a moment later, is not written.
+    expect(plain).toEqual([expect.stringMatching(/^ {2}\d+\.\ds {2}1\/4 final {2}accepted 1 · pending 3\n$/)]);
   });
 });
