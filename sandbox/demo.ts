@@ -70,8 +70,8 @@ export type DemoSummary = {
   /** Messages that had not settled, or whose views still differ, when the wait ended. */
   pending: string[];
   elapsedMs: number;
-  /** Messages the search (GET /v1/messages) showed in another state than their own read, at the end; null without a search. */
-  searchBehind: number | null;
+  /** At the end, the messages the search (GET /v1/messages) showed in another state than their own read, or missed; null without a search. */
+  searchDiffers: { otherState: number; missing: number } | null;
 };
 
 /** The stack is not there or not set up as the demo needs; the message says what to do. */
@@ -170,7 +170,12 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
   const final = await observe(client, plans, ids, fullViews, receiver, null);
   // The search index follows each message a little behind; how far, now that everything settled.
   const indexed = await client.statuses(since);
-  const searchBehind = indexed ? plans.filter((p) => indexed.get(ids.get(p)!) !== fullViews.get(p)?.status).length : null;
+  const searchDiffers = indexed
+    ? {
+        otherState: plans.filter((p) => indexed.has(ids.get(p)!) && indexed.get(ids.get(p)!) !== fullViews.get(p)?.status).length,
+        missing: plans.filter((p) => !indexed.has(ids.get(p)!)).length,
+      }
+    : null;
   const summaries = rows.map((row): RowSummary => {
     const mine = final.filter((m) => m.plan.channel === row.channel && m.plan.case === row.case);
     const lasthop = count(mine.map((m) => m.lasthop));
@@ -205,8 +210,10 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
       ? `ok: ${plans.length} messages, lasthop's view equals the simulators' and the receiver's (${((Date.now() - started) / 1000).toFixed(1)} s)`
       : "MISMATCH: see the rows marked above",
   );
-  if (searchBehind)
-    say(`note: GET /v1/messages (the search) still showed ${searchBehind} of them in an earlier state than GET /v1/messages/:id`);
+  if (searchDiffers && (searchDiffers.otherState || searchDiffers.missing))
+    say(
+      `note: GET /v1/messages (the search) showed ${searchDiffers.otherState} of them in another state than GET /v1/messages/:id, and missed ${searchDiffers.missing}`,
+    );
   say(`watch them: ${opts.workerUrl}/dashboard`);
 
   return {
@@ -227,7 +234,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
     ok,
     pending,
     elapsedMs: Date.now() - started,
-    searchBehind,
+    searchDiffers,
   };
 }
 
