@@ -7,7 +7,7 @@ import { randomInt } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { type Outcome, type Plan, planMix, STOP_CASE } from "./demo-mix.ts";
+import { type Outcome, type Plan, planMix, type Row, STOP_CASE } from "./demo-mix.ts";
 import { count, type Out, Progress, renderTable, type RowSummary, sameCounts } from "./demo-report.ts";
 import {
   type Arrival,
@@ -168,7 +168,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
   // The summary from fresh reads of every message: lasthop's own view, in full.
   const fullViews = new Map<Plan, MessageView>();
   const final = await observe(client, plans, ids, fullViews, receiver, null);
-  // The search index follows each message a little behind; how far, now that everything settled.
+  // The search's rows, which should agree with each message's own read now that everything settled.
   const indexed = await client.statuses(since);
   const searchDiffers = indexed
     ? {
@@ -176,21 +176,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
         missing: plans.filter((p) => !indexed.has(ids.get(p)!)).length,
       }
     : null;
-  const summaries = rows.map((row): RowSummary => {
-    const mine = final.filter((m) => m.plan.channel === row.channel && m.plan.case === row.case);
-    const lasthop = count(mine.map((m) => m.lasthop));
-    const simulators = count(mine.map((m) => m.simulators));
-    const receiverCounts = count(mine.map((m) => m.receiver));
-    const ok = (lasthop[row.expected] ?? 0) === mine.length && sameCounts(lasthop, simulators) && sameCounts(lasthop, receiverCounts);
-    return { ...row, sent: mine.length, lasthop, simulators, receiver: receiverCounts, ok };
-  });
-  const pending = final
-    .filter((m) => !(m.lasthop === m.plan.expected && m.simulators === m.lasthop && m.receiver === m.lasthop))
-    .map(
-      (m) =>
-        `${m.plan.channel} / ${m.plan.case}: ${m.id} to ${m.plan.recipient} expected ${m.plan.expected}; ` +
-        `lasthop ${m.lasthop} (${m.timeline}), simulators ${m.simulators} (${m.evidence}), receiver ${m.receiver} (${m.events})`,
-    );
+  const { summaries, pending } = summarize(rows, final);
   const ok = summaries.every((r) => r.ok);
 
   say("");
@@ -236,6 +222,26 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
     elapsedMs: Date.now() - started,
     searchDiffers,
   };
+}
+
+/** The rows (each view's counts, and whether they agree with each other and the case) and the messages not as expected. */
+function summarize(rows: readonly Row[], final: readonly Observed[]): { summaries: RowSummary[]; pending: string[] } {
+  const summaries = rows.map((row): RowSummary => {
+    const mine = final.filter((m) => m.plan.channel === row.channel && m.plan.case === row.case);
+    const lasthop = count(mine.map((m) => m.lasthop));
+    const simulators = count(mine.map((m) => m.simulators));
+    const receiver = count(mine.map((m) => m.receiver));
+    const ok = (lasthop[row.expected] ?? 0) === mine.length && sameCounts(lasthop, simulators) && sameCounts(lasthop, receiver);
+    return { ...row, sent: mine.length, lasthop, simulators, receiver, ok };
+  });
+  const pending = final
+    .filter((m) => !(m.lasthop === m.plan.expected && m.simulators === m.lasthop && m.receiver === m.lasthop))
+    .map(
+      (m) =>
+        `${m.plan.channel} / ${m.plan.case}: ${m.id} to ${m.plan.recipient} expected ${m.plan.expected}; ` +
+        `lasthop ${m.lasthop} (${m.timeline}), simulators ${m.simulators} (${m.evidence}), receiver ${m.receiver} (${m.events})`,
+    );
+  return { summaries, pending };
 }
 
 type Observed = {
