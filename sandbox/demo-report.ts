@@ -14,7 +14,7 @@ export type RowSummary = Row & {
   ok: boolean;
 };
 
-export type Out = { write(text: string): unknown; isTTY?: boolean };
+export type Out = { write(text: string): unknown; isTTY?: boolean; columns?: number };
 
 const BAR = 24;
 /** Without a terminal, a line at most this often (and when the count moved). */
@@ -39,7 +39,10 @@ export class Progress {
     const line = `${done}/${total} final  ${outcomes}${note ? `  ${note}` : ""}`;
     if (this.#out.isTTY) {
       const filled = total === 0 ? BAR : Math.round((done / total) * BAR);
-      this.#out.write(`\r\x1b[K[${"█".repeat(filled)}${"░".repeat(BAR - filled)}] ${line}  ${seconds}s`);
+      const text = `[${"█".repeat(filled)}${"░".repeat(BAR - filled)}] ${seconds}s  ${line}`;
+      // One line narrower than the terminal: a line that wraps could not be redrawn with \r.
+      const width = this.#out.columns ? this.#out.columns - 1 : text.length;
+      this.#out.write(`\r\x1b[K${text.length > width ? `${text.slice(0, Math.max(0, width - 1))}…` : text}`);
       this.#drawn = true;
       return;
     }
