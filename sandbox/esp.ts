@@ -24,7 +24,8 @@
 // the provider refuses at send time (SES MessageRejected, Postmark 406), accepted elsewhere;
 // after acceptance, when the webhook senders have a target, the provider's signed webhook:
 // "bounce" -> bounce, "soft" -> soft_bounce, "complain" -> delivered then complaint, "open" ->
-// delivered then open, "inactive" -> bounce, else delivered.
+// delivered then open, "inactive" -> bounce, else delivered. A webhook answered 5xx or 429, or
+// not answered, is posted again (5 tries, from 250 ms, doubling), as the providers retry theirs.
 //
 // Behaviours (setBehaviour): "503" answers the provider's own 503 before reading the request;
 // "hang" reads the request and never answers (until the client leaves, at most 120 s); "drop"
@@ -50,6 +51,8 @@ export const DEFAULT_SES_REGION = "us-east-1";
 export const MAX_ESP_BODY_BYTES = 512 * 1024;
 const SIGV4_SKEW_MS = 15 * 60_000;
 const WEBHOOK_DELAY_MS = 50;
+/** Tries of one webhook (SendGrid and Postmark retry for hours; the sandbox, briefly). */
+const WEBHOOK_RETRY = { tries: 5, firstBackoffMs: 250 };
 
 export function isEspProvider(value: unknown): value is EspProvider {
   return typeof value === "string" && (ESP_PROVIDERS as readonly string[]).includes(value);
@@ -257,7 +260,8 @@ export class EspService {
         // In order, as the provider sends them: an open never comes before its delivery.
         for (const input of inputs) {
           await sleep(WEBHOOK_DELAY_MS, undefined, { signal });
-          const result = await webhooks.emit(input);
+          // As the providers do, a webhook lasthop refuses (5xx) or does not answer is posted again.
+          const result = await webhooks.emit(input, { ...WEBHOOK_RETRY, signal });
           if (result.status >= 200 && result.status < 300) this.#stats[message.provider].webhooksSent += 1;
           else this.#stats[message.provider].webhooksFailed += 1;
         }

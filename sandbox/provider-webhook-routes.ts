@@ -17,6 +17,8 @@
 //        vonage: delivered, bounce (err-code 3), soft_bounce (err-code 2), deferred (buffered), mo (text, default "STOP")
 //   GET  /_sandbox/webhooks/ses/confirmations  -> 200 [{topicArn, token, at}]
 //   GET  /_sandbox/webhooks/stats          -> 200 {sent, confirmations}
+//   GET  /_sandbox/webhooks/sent[?provider=] -> 200 [{at, provider, event, recipient, providerMessageId, lasthopId, status, attempts}],
+//        oldest first (the last 10,000; status null until the receiver answered, or when it could not be reached)
 import { randomUUID } from "node:crypto";
 import type { ServerResponse } from "node:http";
 import { error, readJsonInput, type Route } from "./control.ts";
@@ -127,6 +129,16 @@ export function providerWebhookRoutes(webhooks: ProviderWebhooks): Route[] {
       },
     },
     { method: "GET", path: "/_sandbox/webhooks/ses/confirmations", handle: (_req, res) => sendJson(res, 200, webhooks.confirmations) },
+    {
+      method: "GET",
+      path: "/_sandbox/webhooks/sent",
+      handle: (_req, res, url) => {
+        const provider = url.searchParams.get("provider");
+        if (provider !== null && !isWebhookProvider(provider))
+          return error(res, 400, "unknown_provider", `provider must be one of ${WEBHOOK_PROVIDERS.join(", ")}`);
+        sendJson(res, 200, provider === null ? webhooks.log : webhooks.log.filter((sent) => sent.provider === provider));
+      },
+    },
     {
       method: "GET",
       path: "/_sandbox/webhooks/stats",

@@ -25,6 +25,7 @@ import { createHash, createHmac, createSign, generateKeyPairSync, randomBytes, r
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { Webhook as StandardWebhook } from "standardwebhooks";
 import { Webhook as SvixWebhook } from "svix";
 import { CappedMap } from "./capped.ts";
@@ -121,6 +122,22 @@ export type EmitInput = {
 export type SignedRequest = { url: string; headers: Record<string, string>; body: string; payload: unknown };
 
 export type EmitResult = { url: string; status: number; body: unknown; payload: unknown };
+
+/** One webhook this sandbox posted, as GET /_sandbox/webhooks/sent lists it (the status is the receiver's; null: unreachable). */
+export type SentWebhook = {
+  at: string;
+  provider: WebhookProvider;
+  event: WebhookEvent;
+  recipient: string;
+  providerMessageId: string | null;
+  lasthopId: string | null;
+  status: number | null;
+  /** Posts made: more than one when a 5xx, a 429 or no answer was retried. */
+  attempts: number;
+};
+
+/** How often a post answered 5xx or 429, or not answered, is tried in all, the first wait (doubling after each), and what stops it. */
+export type EmitRetry = { tries: number; firstBackoffMs: number; signal?: AbortSignal };
 
 export type WebhookTarget = { workerUrl: string; account: string; smsSender: string };
 
@@ -248,6 +265,8 @@ export class ProviderWebhooks {
   #origin: string | null = null;
   #target: WebhookTarget | null = null;
   #sent = 0;
+  /** What was posted, oldest first (the last 10,000): a demo compares it with what lasthop recorded. */
+  readonly #log: SentWebhook[] = [];
 
   constructor() {
     const pair = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
@@ -285,6 +304,11 @@ export class ProviderWebhooks {
   /** Requests posted (whatever the answer). */
   get sent(): number {
     return this.#sent;
+  }
+
+  /** The webhooks posted, oldest first. */
+  get log(): readonly SentWebhook[] {
+    return this.#log;
   }
 
   config(): ProviderConfigs {
@@ -359,25 +383,57 @@ export class ProviderWebhooks {
     }
   }
 
-  /** Builds, signs and posts; the answer is the receiver's. */
-  async emit(input: EmitInput): Promise<EmitResult> {
+  /**
+   * Builds, signs and posts; the answer is the receiver's. With `retry`, a post answered 5xx or
+   * 429, or not answered, is made again (the same signed request) after a backoff, as the
+   * providers retry theirs: the answer is then the last one.
+   */
+  async emit(input: EmitInput, retry: EmitRetry = { tries: 1, firstBackoffMs: 0 }): Promise<EmitResult> {
     const request = this.build(input);
-    this.#sent++;
-    const response = await fetch(request.url, {
-      method: "POST",
-      headers: request.headers,
-      body: request.body,
-      redirect: "manual",
-      signal: AbortSignal.timeout(30_000),
-    });
-    const text = await response.text();
-    let body: unknown = text === "" ? null : text;
-    try {
-      if (text !== "") body = JSON.parse(text);
-    } catch {
-      // Not JSON: the text as it came.
+    const entry: SentWebhook = {
+      at: new Date().toISOString(),
+      provider: input.provider,
+      event: input.event,
+      recipient: input.recipient.trim(),
+      providerMessageId: input.providerMessageId ?? null,
+      lasthopId: input.lasthopId ?? null,
+      status: null,
+      attempts: 0,
+    };
+    this.#log.push(entry);
+    if (this.#log.length > 10_000) this.#log.shift();
+    for (let attempt = 1; ; attempt++) {
+      this.#sent++;
+      entry.attempts = attempt;
+      let response: Response;
+      try {
+        response = await fetch(request.url, {
+          method: "POST",
+          headers: request.headers,
+          body: request.body,
+          redirect: "manual",
+          signal: retry.signal ? AbortSignal.any([retry.signal, AbortSignal.timeout(30_000)]) : AbortSignal.timeout(30_000),
+        });
+      } catch (cause) {
+        if (attempt >= retry.tries || retry.signal?.aborted) throw cause;
+        await sleep(retry.firstBackoffMs * 2 ** (attempt - 1), undefined, retry.signal ? { signal: retry.signal } : {});
+        continue;
+      }
+      entry.status = response.status;
+      const text = await response.text();
+      // A refusal that says "later" (5xx, 429) is retried; any other answer is the receiver's verdict.
+      if ((response.status >= 500 || response.status === 429) && attempt < retry.tries && !retry.signal?.aborted) {
+        await sleep(retry.firstBackoffMs * 2 ** (attempt - 1), undefined, retry.signal ? { signal: retry.signal } : {});
+        continue;
+      }
+      let body: unknown = text === "" ? null : text;
+      try {
+        if (text !== "") body = JSON.parse(text);
+      } catch {
+        // Not JSON: the text as it came.
+      }
+      return { url: request.url, status: response.status, body, payload: request.payload };
     }
-    return { url: request.url, status: response.status, body, payload: request.payload };
   }
 
   // ---- SendGrid: a batch (here of one) of Event Webhook events. ----
