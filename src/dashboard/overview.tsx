@@ -54,8 +54,10 @@ const HOUR = 3_600_000;
 /** The outcomes charted besides accepted and delivered, as /v1/stats names them. */
 const OTHERS = [
   ["queued", "Sent (queued)"],
-  ["bounced", "Bounced"],
+  ["bounce_hard", "Hard bounces"],
+  ["bounce_soft", "Soft bounces"],
   ["bounce_unclassified", "Bounces not classified"],
+  ["complained", "Complaints"],
   ["failed", "Failed"],
   ["expired", "Expired"],
   ["suppressed", "Suppressed"],
@@ -101,10 +103,7 @@ export const overviewPages = new Hono<DashEnv>().get("/", async (c) => {
       ))}
       <h2 id="bridge">Bridge</h2>
       {bridge.ok ? <BridgeState health={bridge.body} /> : <ErrorBox text={errorText(bridge)} />}
-      <p class="muted">
-        Bounces are counted together; each message's timeline shows its class (hard or soft). Complaints appear in timelines, not in these
-        counts.
-      </p>
+      <p class="muted">Bounces and complaints are counted per event: a soft bounce later delivered counts as both.</p>
     </Page>,
   );
 });

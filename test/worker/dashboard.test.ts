@@ -6,6 +6,7 @@
 import { env, SELF } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { sealSession, SESSION_COOKIE } from "../../src/dashboard/session.ts";
+import { waitFor } from "../wait.ts";
 import { installBridge } from "./bridge-fake.ts";
 import { adminAccount, api, BASE, json, send, unique, type AdminAccount } from "./helpers.ts";
 
@@ -94,6 +95,22 @@ describe("dashboard sign-in", () => {
     const home = await page("/dashboard", cookieOf(res));
     expect(home.status).toBe(200);
     expect(await home.text()).toContain("Accepted is not delivered");
+  });
+
+  it("charts each channel's counts, hard bounces apart from soft ones, accepted apart from delivered", async () => {
+    const account = await emailAccount("Overview Co");
+    const res = await send(
+      { channel: "email", from: "news@dash.example", to: `bounce-${unique()}@example.net`, subject: "s", text: "t" },
+      { key: account.key },
+    );
+    expect(res.status).toBe(202);
+    const cookie = await signIn(account.key);
+    const html = await waitFor(async () => {
+      const text = await (await page("/dashboard", cookie)).text();
+      return text.includes("Hard bounces: 1 in 24 hours") ? text : null;
+    }, "the overview to chart the hard bounce");
+    expect(html).toContain("Soft bounces: 0 in 24 hours");
+    expect(html).toContain("Accepted (next hop took it): 0 in 24 hours");
   });
 
   it("refuses a wrong key and a key without read scope, with the API's error shown and no cookie", async () => {
