@@ -3,9 +3,11 @@ import { createECDH, createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import createClient, { type Client } from "openapi-fetch";
 import { freePort } from "../../sandbox/ports.ts";
 import { startStack, type Stack, type StackOptions } from "../../sandbox/stack.ts";
 import { waitFor } from "../wait.ts";
+import type { components, paths } from "./api-types.d.ts";
 import { control } from "./fixtures/sandbox.ts";
 
 export type TestStack = Stack & {
@@ -13,13 +15,20 @@ export type TestStack = Stack & {
   secret: string;
   account: string;
   api(path: string, init?: RequestInit): Promise<{ status: number; body: any }>;
+  /** The Worker's API through a client typed from the OpenAPI document (docs/openapi.json), with the account's key. */
+  client: Client<paths>;
   sandboxGet(path: string): Promise<any>;
   sandboxPost(path: string, body?: unknown): Promise<any>;
+  /** The message once it has `status`, as the typed client reads it. */
+  waitForMessage(id: string, status: string, ms?: number): Promise<Message>;
+  /** The same, untyped, for the tests that still read answers as `any`. */
   waitForStatus(id: string, status: string, ms?: number): Promise<any>;
   /** A sample's value in the bridge's /metrics (the first line of that name; 0 when absent). */
   bridgeMetric(name: string): Promise<number>;
   stop(): Promise<void>;
 };
+
+export type Message = components["schemas"]["Message"];
 
 export async function startTestStack(extra: Partial<StackOptions> = {}): Promise<TestStack> {
   const apiKey = randomBytes(16).toString("hex");
@@ -62,16 +71,17 @@ export async function startTestStack(extra: Partial<StackOptions> = {}): Promise
     });
     return { status: res.status, body: (await res.json().catch(() => null)) as any };
   };
+  const client = createClient<paths>({ baseUrl: stack.workerUrl, headers: { authorization: `Bearer ${apiKey}` } });
   const sandboxGet = async (path: string) => (await control(stack.sandbox, "GET", path)).json();
   const sandboxPost = async (path: string, body: unknown = {}) =>
     (await control(stack.sandbox, "POST", path, body)).json().catch(() => null);
-  const waitForStatus = (id: string, status: string, ms?: number) => {
+  const waitForMessage = (id: string, status: string, ms?: number): Promise<Message> => {
     let seen: unknown;
     return waitFor(
       async () => {
-        const m = await api(`/v1/messages/${id}`);
-        seen = m.body?.status;
-        return seen === status ? m.body : null;
+        const { data } = await client.GET("/v1/messages/{id}", { params: { path: { id } } });
+        seen = data?.status;
+        return seen === status ? data! : null;
       },
       () => `message ${id} to be ${status} (it is ${String(seen)})`,
       ms,
@@ -88,9 +98,11 @@ export async function startTestStack(extra: Partial<StackOptions> = {}): Promise
     secret,
     account,
     api,
+    client,
     sandboxGet,
     sandboxPost,
-    waitForStatus,
+    waitForMessage,
+    waitForStatus: waitForMessage,
     bridgeMetric,
     stop: async () => {
       await stack.close();
