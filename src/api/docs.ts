@@ -3,8 +3,8 @@
  * `GET /openapi.json` (the document, generated once per isolate) and `GET /docs`: swagger-ui,
  * its bundle and stylesheet served by the Worker from the swagger-ui-dist package (imported as
  * text, wrangler.toml `[[rules]]`), so the reference works with no CDN and offline. The page's
- * own CSP allows this origin's scripts only; inline styles are allowed because swagger-ui sets
- * style attributes, data: images because its stylesheet embeds its icons.
+ * own CSP allows this origin's scripts and styles only (swagger-ui sets styles through the DOM,
+ * which CSP allows), and data: images because its stylesheet embeds its icons.
  */
 import { Hono } from "hono";
 import bundle from "swagger-ui-dist/swagger-ui-bundle.js";
@@ -15,7 +15,7 @@ import type { AppEnv } from "./types.ts";
 const CSP = [
   "default-src 'none'",
   "script-src 'self'",
-  "style-src 'self' 'unsafe-inline'",
+  "style-src 'self'",
   "img-src 'self' data:",
   "connect-src 'self'",
   "base-uri 'none'",
