@@ -158,8 +158,10 @@ export const statsResponse = z.object({
   buckets: z.array(
     z.object({
       hour: time,
-      channel: z.enum(channels),
-      counts: z.record(z.string(), z.number().int()).describe("per outcome; `none/unlinked` holds events that linked to no message"),
+      channel: z
+        .union([z.enum(channels), z.literal("none")])
+        .describe("`none`: events that reached no message (`unlinked`, `event_dead_lettered`)"),
+      counts: z.record(z.string(), z.number().int()).describe("per outcome"),
       routes: z.record(z.string(), z.record(z.string(), z.number().int())).optional().describe("the same counts per route"),
     }),
   ),

@@ -2074,6 +2074,84 @@ export interface components {
             sourceEventId?: string;
             messageId?: string;
         };
+        EmailSettingsShown: {
+            /** @default [] */
+            sendingDomains: string[];
+            bounceDomain: string;
+            dkim?: {
+                domain: string;
+                selector: string;
+                /** @description a secret, shown masked: `…` and its last characters */
+                privateKey: string;
+                /**
+                 * @default rsa-sha256
+                 * @enum {string}
+                 */
+                algorithm: "rsa-sha256" | "ed25519-sha256";
+            };
+            relay: {
+                /** @enum {string} */
+                mode: "direct";
+            } | {
+                /** @enum {string} */
+                mode: "smarthost";
+                host: string;
+                port: number;
+                secure: boolean;
+                /** @default true */
+                requireTLS: boolean;
+                auth?: {
+                    user: string;
+                    /** @description a secret, shown masked: `…` and its last characters */
+                    pass: string;
+                };
+            };
+            /** @default lasthop */
+            feedbackSenderId: string;
+            routes?: ({
+                name: string;
+                /** @enum {string} */
+                type: "relay";
+            } | {
+                name: string;
+                /** @enum {string} */
+                type: "sendgrid";
+                /** Format: uri */
+                baseUrl?: string;
+            } | {
+                name: string;
+                /** @enum {string} */
+                type: "ses";
+                /** Format: uri */
+                baseUrl?: string;
+            } | {
+                name: string;
+                /** @enum {string} */
+                type: "mailgun";
+                /** Format: uri */
+                baseUrl?: string;
+            } | {
+                name: string;
+                /** @enum {string} */
+                type: "postmark";
+                /** Format: uri */
+                baseUrl?: string;
+            } | {
+                name: string;
+                /** @enum {string} */
+                type: "resend";
+                /** Format: uri */
+                baseUrl?: string;
+            })[];
+            rules?: {
+                tag: string;
+                routes: string[];
+            }[];
+            split?: {
+                route: string;
+                weight: number;
+            }[];
+        };
         EmailSettings: {
             /** @default [] */
             sendingDomains: string[];
@@ -2150,6 +2228,61 @@ export interface components {
                 weight: number;
             }[];
         };
+        SmsSettingsShown: {
+            routes: ({
+                name: string;
+                /** @enum {string} */
+                type: "smpp";
+                bridgeRoute?: string;
+            } | {
+                name: string;
+                /** @enum {string} */
+                type: "rest";
+                /** Format: uri */
+                baseUrl: string;
+                accountSid: string;
+                /** @description a secret, shown masked: `…` and its last characters */
+                authToken: string;
+            } | {
+                name: string;
+                /** @enum {string} */
+                type: "vonage";
+                /**
+                 * Format: uri
+                 * @default https://rest.nexmo.com
+                 */
+                baseUrl: string;
+                apiKey: string;
+                /** @description a secret, shown masked: `…` and its last characters */
+                apiSecret?: string;
+                /** @description a secret, shown masked: `…` and its last characters */
+                signatureSecret?: string;
+                /** @enum {string} */
+                signatureMethod?: "md5hash" | "md5" | "sha1" | "sha256" | "sha512";
+            })[];
+            senders: string[];
+            /** @default {} */
+            keywords: {
+                stop?: string[];
+                start?: string[];
+                help?: string[];
+            };
+            /**
+             * @default {
+             *       "stop": "You are unsubscribed and will get no more messages from this number. Reply START to resubscribe.",
+             *       "start": "You are resubscribed. Reply STOP to unsubscribe.",
+             *       "help": "Reply STOP to unsubscribe, START to resubscribe. Msg & data rates may apply."
+             *     }
+             */
+            replies: {
+                /** @default You are unsubscribed and will get no more messages from this number. Reply START to resubscribe. */
+                stop: string;
+                /** @default You are resubscribed. Reply STOP to unsubscribe. */
+                start: string;
+                /** @default Reply STOP to unsubscribe, START to resubscribe. Msg & data rates may apply. */
+                help: string;
+            };
+        };
         SmsSettings: {
             routes: ({
                 name: string;
@@ -2202,6 +2335,18 @@ export interface components {
                 help: string;
             };
         };
+        ApnsSettingsShown: {
+            keyId: string;
+            teamId: string;
+            /** @description a secret, shown masked: `…` and its last characters */
+            key: string;
+            topics: string[];
+            /**
+             * @default production
+             * @enum {string}
+             */
+            environment: "production" | "sandbox";
+        };
         ApnsSettings: {
             keyId: string;
             teamId: string;
@@ -2212,6 +2357,20 @@ export interface components {
              * @enum {string}
              */
             environment: "production" | "sandbox";
+        };
+        FcmSettingsShown: {
+            serviceAccount: {
+                /** @enum {string} */
+                type: "service_account";
+                project_id: string;
+                /** @description a secret, shown masked: `…` and its last characters */
+                private_key: string;
+                client_email: string;
+                /** Format: uri */
+                token_uri: string;
+            } & {
+                [key: string]: unknown;
+            };
         };
         FcmSettings: {
             serviceAccount: {
@@ -2226,10 +2385,82 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        WebPushSettingsShown: {
+            subject: string;
+            publicKey: string;
+            /** @description a secret, shown masked: `…` and its last characters */
+            privateKey: string;
+        };
         WebPushSettings: {
             subject: string;
             publicKey: string;
             privateKey: string;
+        };
+        /** @description the provider's section, secrets masked */
+        ProviderSettingsShown: {
+            webhookPublicKey?: string;
+            /** @description a secret, shown masked: `…` and its last characters */
+            apiKey?: string;
+        } | {
+            topicArns?: string[];
+            region?: string;
+            accessKeyId?: string;
+            /** @description a secret, shown masked: `…` and its last characters */
+            secretAccessKey?: string;
+            configurationSet?: string;
+        } | {
+            /** @description a secret, shown masked: `…` and its last characters */
+            webhookSigningKey?: string;
+            /** @description a secret, shown masked: `…` and its last characters */
+            apiKey?: string;
+            domain?: string;
+        } | {
+            webhookUsername?: string;
+            /** @description a secret, shown masked: `…` and its last characters */
+            webhookPassword?: string;
+            /** @description a secret, shown masked: `…` and its last characters */
+            serverToken?: string;
+            messageStream?: string;
+        } | {
+            /** @description a secret, shown masked: `…` and its last characters */
+            webhookSecret?: string;
+            /** @description a secret, shown masked: `…` and its last characters */
+            apiKey?: string;
+        } | {
+            /** @description a secret, shown masked: `…` and its last characters */
+            webhookSecret: string;
+            mapping: {
+                /** @default type */
+                type: string;
+                providerMessageId: string;
+                recipient: string;
+                /** @default timestamp */
+                occurredAt: string;
+                messageId?: string;
+                bounceClass?: string;
+                diagnostic?: string;
+                /**
+                 * @default email
+                 * @enum {string}
+                 */
+                channel: "email" | "sms";
+                types: {
+                    [key: string]: ("queued" | "sending" | "deferred" | "accepted" | "delivered" | "bounced" | "failed" | "expired" | "suppressed" | "opened" | "clicked" | "complained" | "unsubscribed" | "resubscribed" | "inbound") | {
+                        /** @enum {string} */
+                        type: "queued" | "sending" | "deferred" | "accepted" | "delivered" | "bounced" | "failed" | "expired" | "suppressed" | "opened" | "clicked" | "complained" | "unsubscribed" | "resubscribed" | "inbound";
+                        /** @enum {string} */
+                        bounceClass?: "hard" | "soft";
+                    };
+                };
+            };
+        } | {
+            /** @description a secret, shown masked: `…` and its last characters */
+            signatureSecret?: string;
+            /** @enum {string} */
+            signatureMethod?: "md5hash" | "md5" | "sha1" | "sha256" | "sha512";
+            apiKey?: string;
+            /** @description a secret, shown masked: `…` and its last characters */
+            apiSecret?: string;
         };
         /** @description the section of the provider the path names (its credentials and webhook secrets) */
         ProviderSettings: {
@@ -3297,9 +3528,9 @@ export interface operations {
                         buckets: {
                             /** @description ISO 8601 time */
                             hour: string;
-                            /** @enum {string} */
-                            channel: "email" | "apns" | "fcm" | "webpush" | "sms";
-                            /** @description per outcome; `none/unlinked` holds events that linked to no message */
+                            /** @description `none`: events that reached no message (`unlinked`, `event_dead_lettered`) */
+                            channel: ("email" | "apns" | "fcm" | "webpush" | "sms") | "none";
+                            /** @description per outcome */
                             counts: {
                                 [key: string]: number;
                             };
@@ -3600,7 +3831,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["EmailSettings"];
+                    "application/json": components["schemas"]["EmailSettingsShown"];
                 };
             };
             /** @description no valid credentials or signature (unauthorized, invalid_signature) */
@@ -3662,7 +3893,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["EmailSettings"];
+                    "application/json": components["schemas"]["EmailSettingsShown"];
                 };
             };
             /** @description invalid request: `details` names each field (validation_failed, invalid_json, …) */
@@ -3812,7 +4043,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SmsSettings"];
+                    "application/json": components["schemas"]["SmsSettingsShown"];
                 };
             };
             /** @description no valid credentials or signature (unauthorized, invalid_signature) */
@@ -3874,7 +4105,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SmsSettings"];
+                    "application/json": components["schemas"]["SmsSettingsShown"];
                 };
             };
             /** @description invalid request: `details` names each field (validation_failed, invalid_json, …) */
@@ -4024,7 +4255,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ApnsSettings"];
+                    "application/json": components["schemas"]["ApnsSettingsShown"];
                 };
             };
             /** @description no valid credentials or signature (unauthorized, invalid_signature) */
@@ -4086,7 +4317,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ApnsSettings"];
+                    "application/json": components["schemas"]["ApnsSettingsShown"];
                 };
             };
             /** @description invalid request: `details` names each field (validation_failed, invalid_json, …) */
@@ -4236,7 +4467,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["FcmSettings"];
+                    "application/json": components["schemas"]["FcmSettingsShown"];
                 };
             };
             /** @description no valid credentials or signature (unauthorized, invalid_signature) */
@@ -4298,7 +4529,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["FcmSettings"];
+                    "application/json": components["schemas"]["FcmSettingsShown"];
                 };
             };
             /** @description invalid request: `details` names each field (validation_failed, invalid_json, …) */
@@ -4448,7 +4679,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["WebPushSettings"];
+                    "application/json": components["schemas"]["WebPushSettingsShown"];
                 };
             };
             /** @description no valid credentials or signature (unauthorized, invalid_signature) */
@@ -4510,7 +4741,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["WebPushSettings"];
+                    "application/json": components["schemas"]["WebPushSettingsShown"];
                 };
             };
             /** @description invalid request: `details` names each field (validation_failed, invalid_json, …) */
@@ -4662,7 +4893,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ProviderSettings"];
+                    "application/json": components["schemas"]["ProviderSettingsShown"];
                 };
             };
             /** @description no valid credentials or signature (unauthorized, invalid_signature) */
@@ -4726,7 +4957,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ProviderSettings"];
+                    "application/json": components["schemas"]["ProviderSettingsShown"];
                 };
             };
             /** @description invalid request: `details` names each field (validation_failed, invalid_json, …) */
@@ -4884,7 +5115,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["WebPushSettings"];
+                    "application/json": components["schemas"]["WebPushSettingsShown"];
                 };
             };
             /** @description invalid request: `details` names each field (validation_failed, invalid_json, …) */

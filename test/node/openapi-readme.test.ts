@@ -4,8 +4,7 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { apiRoutes } from "../../src/api/openapi/document.ts";
-import type { ApiRoute } from "../../src/api/openapi/registry.ts";
+import { findRoute } from "../../src/api/openapi/lookup.ts";
 
 const README = readFileSync(fileURLToPath(new URL("../../README.md", import.meta.url)), "utf8");
 
@@ -111,15 +110,6 @@ function examples(): Example[] {
   return found;
 }
 
-/** The documented route of a concrete path; `<id>` placeholders and real values fill `{param}`. */
-function routeOf(method: string, path: string): ApiRoute | undefined {
-  return apiRoutes.find((r) => {
-    if (r.method !== method) return false;
-    const pattern = new RegExp(`^${r.path.replace(/\{[^}]+\}/g, "[^/]+")}$`);
-    return pattern.test(path);
-  });
-}
-
 const found = examples();
 
 describe("README example requests", () => {
@@ -129,7 +119,7 @@ describe("README example requests", () => {
   });
 
   it.each(found.map((e) => [`line ${e.line}: ${e.method.toUpperCase()} ${e.path}`, e] as const))("%s", (_, example) => {
-    const route = routeOf(example.method, example.path);
+    const route = findRoute(example.method, example.path);
     expect(route, "not an operation of the OpenAPI document").toBeDefined();
     if (route!.body) {
       expect(example.body, "the operation takes a body").toBeDefined();
@@ -145,7 +135,7 @@ describe("README example requests", () => {
   });
 
   it("a body the schema refuses is caught (the check is real)", () => {
-    const route = routeOf("post", "/v1/messages")!;
+    const route = findRoute("post", "/v1/messages")!;
     expect((route.body as { safeParse(v: unknown): { success: boolean } }).safeParse({ channel: "sms", to: "nope" }).success).toBe(false);
   });
 });

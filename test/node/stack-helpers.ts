@@ -3,7 +3,8 @@ import { createECDH, createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import createClient, { type Client } from "openapi-fetch";
+import createClient, { type Client, type Middleware } from "openapi-fetch";
+import { documentedAnswer, findRoute } from "../../src/api/openapi/lookup.ts";
 import { freePort } from "../../sandbox/ports.ts";
 import { startStack, type Stack, type StackOptions } from "../../sandbox/stack.ts";
 import { waitFor } from "../wait.ts";
@@ -29,6 +30,31 @@ export type TestStack = Stack & {
 };
 
 export type Message = components["schemas"]["Message"];
+
+/**
+ * Holds an answer to the document: a status the operation does not document, or a body its zod
+ * schema (the one the document was generated from) refuses, throws, so an end-to-end test fails
+ * when the behaviour drifts from the description.
+ */
+export async function assertDocumented(method: string, url: string, response: Response): Promise<void> {
+  const path = new URL(url).pathname;
+  const route = findRoute(method, decodeURIComponent(path));
+  if (!route) throw new Error(`${method} ${path} is not in the OpenAPI document`);
+  const answer = documentedAnswer(route, response.status);
+  if (!answer) throw new Error(`${method} ${route.path} answered ${response.status}, which the document does not list`);
+  if (!answer.schema || !answer.contentType.includes("json")) return;
+  const parsed = answer.schema.safeParse(await response.clone().json());
+  if (!parsed.success) {
+    throw new Error(
+      `${method} ${route.path} ${response.status}: the answer is not the documented one: ${JSON.stringify(parsed.error.issues)}`,
+    );
+  }
+}
+
+/** Every answer the typed client gets, held to the document. */
+export const conformsToDocument: Middleware = {
+  onResponse: ({ request, response }) => assertDocumented(request.method, request.url, response),
+};
 
 export async function startTestStack(extra: Partial<StackOptions> = {}): Promise<TestStack> {
   const apiKey = randomBytes(16).toString("hex");
@@ -72,6 +98,7 @@ export async function startTestStack(extra: Partial<StackOptions> = {}): Promise
     return { status: res.status, body: (await res.json().catch(() => null)) as any };
   };
   const client = createClient<paths>({ baseUrl: stack.workerUrl, headers: { authorization: `Bearer ${apiKey}` } });
+  client.use(conformsToDocument);
   const sandboxGet = async (path: string) => (await control(stack.sandbox, "GET", path)).json();
   const sandboxPost = async (path: string, body: unknown = {}) =>
     (await control(stack.sandbox, "POST", path, body)).json().catch(() => null);

@@ -82,7 +82,8 @@ const errorText: Record<ErrorStatus, string> = {
 /** The JSON body's errors: malformed or invalid (400), over the limit (413), not JSON (415). */
 export const JSON_BODY_ERRORS = [400, 413, 415] as const satisfies readonly ErrorStatus[];
 
-function authErrors(auth: Auth): ErrorStatus[] {
+/** What a route's door itself can answer: 401, and with an API key 403 (scope, disabled account) and 429. */
+export function authErrors(auth: Auth): ErrorStatus[] {
   if (auth === "apiKey") return [401, 403, 429];
   if (auth === "public") return [];
   return [401];

@@ -6,11 +6,15 @@
 import { z } from "zod";
 import { vapidRequest } from "../../core/api-requests.ts";
 import { providerNames, providerSections, sections } from "../../core/config/sections.ts";
+import { shownSection } from "../../core/config/shown.ts";
 import { JSON_BODY_ERRORS, type ApiRoute } from "./registry.ts";
 
 const MASKED = "Secrets are shown masked; a masked value sent back unchanged keeps the stored secret.";
 
-function sectionRoutes(path: string, tag: string, what: string, schema: z.ZodType, params?: z.ZodObject): ApiRoute[] {
+/** A section's request schema (what PUT validates) and its answer's (secrets masked). */
+type Section = { schema: z.ZodType; shown: z.ZodType };
+
+function sectionRoutes(path: string, tag: string, what: string, { schema, shown }: Section, params?: z.ZodObject): ApiRoute[] {
   const common = { path, tag, auth: "apiKey" as const, ...(params ? { params } : {}) };
   return [
     {
@@ -18,7 +22,7 @@ function sectionRoutes(path: string, tag: string, what: string, schema: z.ZodTyp
       method: "get",
       summary: `Read ${what}`,
       description: MASKED,
-      responses: { 200: { description: "the section, secrets masked", schema } },
+      responses: { 200: { description: "the section, secrets masked", schema: shown } },
       errors: [404],
     },
     {
@@ -27,7 +31,7 @@ function sectionRoutes(path: string, tag: string, what: string, schema: z.ZodTyp
       summary: `Replace ${what}`,
       description: `${MASKED} 422 secret_masked: a masked value that matches no stored secret.`,
       body: schema,
-      responses: { 200: { description: "the section as stored, secrets masked", schema } },
+      responses: { 200: { description: "the section as stored, secrets masked", schema: shown } },
       errors: [...JSON_BODY_ERRORS, 404, 422],
     },
     {
@@ -40,13 +44,22 @@ function sectionRoutes(path: string, tag: string, what: string, schema: z.ZodTyp
   ];
 }
 
-const section = (name: string, id: string) => sections[name]!.meta({ id });
+const section = (name: string, id: string): Section => ({
+  schema: sections[name]!.meta({ id }),
+  shown: shownSection(name, sections[name]!).meta({ id: `${id}Shown` }),
+});
 const webpush = section("webpush", "WebPushSettings");
 
+type Union = [z.ZodType, z.ZodType, ...z.ZodType[]];
 /** One provider's section; which one the path names. */
-const providerSection = z
-  .union(providerNames.map((name) => providerSections[name]) as unknown as [z.ZodType, z.ZodType, ...z.ZodType[]])
-  .meta({ id: "ProviderSettings", description: "the section of the provider the path names (its credentials and webhook secrets)" });
+const providerSection: Section = {
+  schema: z
+    .union(providerNames.map((name) => providerSections[name]) as unknown as Union)
+    .meta({ id: "ProviderSettings", description: "the section of the provider the path names (its credentials and webhook secrets)" }),
+  shown: z
+    .union(providerNames.map((name) => shownSection(`provider:${name}`, providerSections[name])) as unknown as Union)
+    .meta({ id: "ProviderSettingsShown", description: "the provider's section, secrets masked" }),
+};
 
 export const settingsRoutes: ApiRoute[] = [
   ...sectionRoutes("/v1/email/settings", "Configuration", "the email settings", section("email", "EmailSettings")),
@@ -69,7 +82,7 @@ export const settingsRoutes: ApiRoute[] = [
     description: "Made here; the answer's `publicKey` is the one to give the browser's PushManager.subscribe.",
     auth: "apiKey",
     body: vapidRequest,
-    responses: { 201: { description: "the web push section, private key masked", schema: webpush } },
+    responses: { 201: { description: "the web push section, private key masked", schema: webpush.shown } },
     errors: [...JSON_BODY_ERRORS, 422],
   },
 ];
