@@ -95,6 +95,8 @@ export async function startTestStack(extra: Partial<StackOptions> = {}): Promise
       ...init,
       headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json", ...init.headers },
     });
+    // Untyped, but every answer is still held to the OpenAPI document.
+    await assertDocumented(init.method ?? "GET", res.url, res);
     return { status: res.status, body: (await res.json().catch(() => null)) as any };
   };
   const client = createClient<paths>({ baseUrl: stack.workerUrl, headers: { authorization: `Bearer ${apiKey}` } });

@@ -11,6 +11,7 @@ import type { DomainView } from "../../src/core/domains.ts";
 import type { EndpointInfo } from "../../src/core/webhook-endpoint.ts";
 import { app } from "../../src/api/app.ts";
 import { SCOPES, type Scope } from "../../src/core/config/keys.ts";
+import { eventBody } from "../../src/api/openapi/events.ts";
 import { documentedAnswer, findRoute } from "../../src/api/openapi/lookup.ts";
 import { waitFor } from "../wait.ts";
 import { installHooks } from "./hooks-fake.ts";
@@ -299,6 +300,15 @@ describe("the app's answers are the documented ones", () => {
       await waitFor(async () => (await checked(`/v1/messages/${sent.body.id}`, key)).body.status === "accepted", "the message accepted");
       await checked("/v1/messages?limit=5&channel=webpush", key);
       await waitFor(async () => (await checked(`/v1/messages/${sent.body.id}/deliveries`, key)).body.data.length > 0, "a delivery");
+      // What reached the endpoint (a test event, message.accepted) is the document's webhook body for its type.
+      const delivered = await waitFor(() => {
+        const got = hooks.to("tour");
+        return got.some((d) => d.event.type === "message.accepted") ? got : null;
+      }, "message.accepted at the endpoint");
+      for (const d of delivered) {
+        const parsed = eventBody(d.event.type).safeParse(d.event);
+        expect(parsed.success ? [] : parsed.error.issues, `the ${d.event.type} delivery`).toEqual([]);
+      }
       const attempts = await checked(`/v1/webhook-endpoints/${ep}/attempts?limit=5`, key);
       await checked(`/v1/webhook-endpoints/${ep}/events/${attempts.body.data[0].eventId}/resend`, { ...key, method: "POST" });
       await checked(`/v1/webhook-endpoints/${ep}/recover`, {

@@ -5,7 +5,7 @@
  */
 import type { z } from "zod";
 import { apiRoutes } from "./document.ts";
-import { authErrors, errorSchema, type ApiRoute } from "./registry.ts";
+import { errorSchema, routeErrors, type ApiRoute } from "./registry.ts";
 
 const matchers = apiRoutes.map((route) => ({
   route,
@@ -25,11 +25,6 @@ export function findRoute(method: string, path: string): ApiRoute | undefined {
 export function documentedAnswer(route: ApiRoute, status: number): { schema?: z.ZodType; contentType: string } | null {
   const answer = route.responses[status];
   if (answer) return { ...(answer.schema ? { schema: answer.schema } : {}), contentType: answer.contentType ?? "application/json" };
-  if (status >= 400 && documentedErrors(route).includes(status)) return { schema: errorSchema, contentType: "application/json" };
+  if (status >= 400 && (routeErrors(route) as number[]).includes(status)) return { schema: errorSchema, contentType: "application/json" };
   return null;
-}
-
-/** Every error status a route documents, its auth's included. */
-export function documentedErrors(route: ApiRoute): number[] {
-  return [...authErrors(route.auth), ...(route.errors ?? [])];
 }

@@ -75,7 +75,7 @@ const errorText: Record<ErrorStatus, string> = {
   415: "the body is not declared application/json (unsupported_media_type)",
   422: "valid JSON the platform cannot act on (see `code`)",
   429: "over the API key's rate limit (rate_limited); `Retry-After` says when to retry",
-  500: "something went wrong on our side",
+  500: "something went wrong on our side (internal_error); retry, with the same Idempotency-Key for a send",
   502: "an upstream the route needs did not answer",
 };
 
@@ -87,6 +87,15 @@ export function authErrors(auth: Auth): ErrorStatus[] {
   if (auth === "apiKey") return [401, 403, 429];
   if (auth === "public") return [];
   return [401];
+}
+
+/**
+ * Every error status a route documents: its door's, its own, and 500, which any route answers
+ * when something fails on our side (app.ts onError: `internal_error`, retry with the same
+ * Idempotency-Key).
+ */
+export function routeErrors(route: ApiRoute): ErrorStatus[] {
+  return [...new Set([...authErrors(route.auth), ...(route.errors ?? []), 500 as const])].sort((a, b) => a - b);
 }
 
 function security(auth: Auth): RouteConfig["security"] {
@@ -109,7 +118,7 @@ export function routeConfig(route: ApiRoute): RouteConfig & { "x-scopes"?: strin
       ...(answer.schema ? { content: content(answer.schema, answer.contentType) } : {}),
     };
   }
-  const errors = [...new Set([...authErrors(route.auth), ...(route.errors ?? [])])].sort((a, b) => a - b);
+  const errors = routeErrors(route);
   for (const status of errors) {
     responses[status] = {
       description: errorText[status],
