@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { z } from "zod";
+import { accountListQuery, createAccountRequest, patchAccountRequest } from "../core/api-requests.ts";
 import { toHex } from "../core/bytes.ts";
 import { keyHash, keyPrefix, newApiKey, newKeyId, SCOPES, DEFAULT_RATE_PER_SECOND } from "../core/config/keys.ts";
 import { ApiError, readJson, validationError } from "../core/http.ts";
@@ -8,15 +8,6 @@ import { configStub, directoryStub, keyIndexStub } from "../state/stubs.ts";
 import { adminAuth } from "./auth.ts";
 import { limitBody } from "./body.ts";
 import type { AppEnv } from "./types.ts";
-
-const createAccount = z.strictObject({ name: z.string().trim().min(1).max(200) });
-const patchAccount = z
-  .strictObject({ name: z.string().trim().min(1).max(200).optional(), disabled: z.boolean().optional() })
-  .refine((p) => p.name !== undefined || p.disabled !== undefined, "set name or disabled");
-const listQuery = z.strictObject({
-  cursor: z.string().max(200).optional(),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
-});
 
 /** Account ids: `acct_` and 16 hex digits, never a colon (DO names join parts with one). */
 function newAccountId(): string {
@@ -30,7 +21,7 @@ function newAccountId(): string {
 export const admin = new Hono<AppEnv>()
   .use(adminAuth())
   .post("/accounts", limitBody, async (c) => {
-    const parsed = createAccount.safeParse(readJson(c.req.raw.headers, await c.req.text()));
+    const parsed = createAccountRequest.safeParse(readJson(c.req.raw.headers, await c.req.text()));
     if (!parsed.success) throw validationError(parsed.error);
     const id = newAccountId();
     const key = newApiKey();
@@ -48,7 +39,7 @@ export const admin = new Hono<AppEnv>()
     return c.json({ ...account, apiKey: { ...record, key } }, 201);
   })
   .get("/accounts", async (c) => {
-    const parsed = listQuery.safeParse(c.req.query());
+    const parsed = accountListQuery.safeParse(c.req.query());
     if (!parsed.success) throw validationError(parsed.error);
     const page = await directoryStub(c.env).listAccounts(parsed.data.cursor ?? null, parsed.data.limit);
     return c.json({ data: page.items, nextCursor: page.nextCursor });
@@ -62,7 +53,7 @@ export const admin = new Hono<AppEnv>()
   })
   .patch("/accounts/:id", limitBody, async (c) => {
     const id = c.req.param("id");
-    const parsed = patchAccount.safeParse(readJson(c.req.raw.headers, await c.req.text()));
+    const parsed = patchAccountRequest.safeParse(readJson(c.req.raw.headers, await c.req.text()));
     if (!parsed.success) throw validationError(parsed.error);
     if (!(await directoryStub(c.env).hasAccount(id))) throw new ApiError(404, "not_found", `no account ${id}`);
     const info = await configStub(c.env, id).update(id, parsed.data, "admin");

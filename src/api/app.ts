@@ -6,7 +6,9 @@ import { admin } from "./admin.ts";
 import { apiKeys } from "./api-keys.ts";
 import { audit } from "./audit.ts";
 import { scoped } from "./auth.ts";
+import { routeScopes } from "./scopes.ts";
 import { limitBody } from "./body.ts";
+import { docs } from "./docs.ts";
 import { domains } from "./domains.ts";
 import { ApiError, errorBody } from "../core/http.ts";
 import { messages } from "./messages.ts";
@@ -32,23 +34,11 @@ app.use(secureHeaders());
 
 app.get("/", (c) => c.json({ name: "lasthop", api: "/v1" }));
 app.get("/healthz", (c) => c.json({ ok: true }));
+// The OpenAPI document and its interactive reference (docs.ts).
+app.route("/", docs);
 
-// Every account route names the scope it needs: reads need `read`, writes their own.
-app.use("/v1/messages/*", scoped("send"));
-app.use("/v1/suppressions/*", scoped("suppressions:write", ["/v1/suppressions/check"]));
-app.use("/v1/stats/*", scoped("read"));
-app.use("/v1/routes/*", scoped("read"));
-app.use("/v1/sms/*", scoped("config:write"));
-app.use("/v1/email/*", scoped("config:write"));
-app.use("/v1/push/*", scoped("config:write"));
-app.use("/v1/providers/*", scoped("config:write"));
-app.use("/v1/domains/*", scoped("config:write"));
-app.use("/v1/api-keys/*", scoped("keys:write"));
-app.use("/v1/audit/*", scoped("read"));
-app.use("/v1/recipients/*", scoped("suppressions:write"));
-app.use("/v1/retention", scoped("config:write"));
-app.use("/v1/webhook-endpoints/*", scoped("config:write"));
-app.use("/v1/bridge/*", scoped("read"));
+// Every account route names the scope it needs: reads need `read`, writes their own (scopes.ts).
+for (const { prefix, write, readPosts } of routeScopes) app.use(`${prefix}/*`, scoped(write, readPosts));
 app.route("/v1/messages", messages);
 app.route("/v1/suppressions", suppressions);
 app.route("/v1/stats", stats);

@@ -1,14 +1,9 @@
 import { Hono } from "hono";
-import { z } from "zod";
+import { auditQuery } from "../core/api-requests.ts";
 import { validationError } from "../core/http.ts";
 import type { AuditPage } from "../state/config.ts";
 import { configStub } from "../state/stubs.ts";
 import type { AppEnv } from "./types.ts";
-
-const auditQuery = z.strictObject({
-  cursor: z.string().regex(/^\d+$/, "use nextCursor from a previous page").optional(),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
-});
 
 /** `GET /v1/audit`: every configuration change of the account, newest first, secrets masked. */
 export const audit = new Hono<AppEnv>().get("/", async (c) => {

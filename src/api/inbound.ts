@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { z } from "zod";
+import { inboundEmailRequest } from "../core/api-requests.ts";
 import { fromBase64 } from "../core/bytes.ts";
 import { ingestFeedbackEmail } from "./feedback-email.ts";
 import { ingestMo } from "./mo.ts";
@@ -17,12 +17,6 @@ import type { AppEnv } from "./types.ts";
 /** The bridge caps inbound mail at 10 MiB; base64 and JSON add a third. */
 const MAX_INBOUND_BYTES = 16 * 1024 * 1024;
 
-const inboundEmail = z.strictObject({
-  to: z.string().min(3),
-  from: z.string(),
-  raw: z.base64(),
-});
-
 /**
  * `POST /v1/inbound/email`: the bridge's inbound SMTP server hands over one message per
  * recipient, signed like every bridge call. 202 means enqueued (the bridge then answers
@@ -38,7 +32,7 @@ export const inbound = new Hono<AppEnv>().post(
     const raw = await c.req.text();
     await assertSigned(c.env.WEBHOOK_SECRET, EDGE_EMAIL_INBOUND_PATH, c.req.raw.headers, raw);
     const value = readJson(c.req.raw.headers, raw);
-    const parsed = inboundEmail.safeParse(value);
+    const parsed = inboundEmailRequest.safeParse(value);
     if (!parsed.success) throw validationError(parsed.error);
     const result = await ingestFeedbackEmail(c.env, fromBase64(parsed.data.raw), parsed.data.to);
     if (result.outcome === "not_ours")

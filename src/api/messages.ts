@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { z } from "zod";
+import { idempotencyKey } from "../core/api-requests.ts";
 import { batchRequest } from "../core/schema.ts";
 import type { EndpointInfo } from "../core/webhook-endpoint.ts";
 import type { DeliveryView } from "../state/endpoint.ts";
@@ -9,12 +10,6 @@ import { acceptMessage } from "./accept.ts";
 import { limitBody } from "./body.ts";
 import { ApiError, readJson, validationError } from "../core/http.ts";
 import type { AppEnv } from "./types.ts";
-
-const idempotencyKey = z
-  .string()
-  .min(1)
-  .max(255)
-  .regex(/^[\x21-\x7e]+$/, "printable ASCII without spaces");
 
 function readIdempotencyKey(header: string | undefined): string | undefined {
   if (header === undefined) return undefined;

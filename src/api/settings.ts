@@ -4,7 +4,7 @@
  * showed it, keeps the stored one), `DELETE` removes it. Every write is in the audit log.
  */
 import { Hono } from "hono";
-import { z } from "zod";
+import { vapidRequest } from "../core/api-requests.ts";
 import { toBase64Url } from "../core/bytes.ts";
 import { keepMaskedSecrets, maskedSecretPaths, providerNames, sections, type SectionName } from "../core/config/sections.ts";
 import { smsClaims } from "../core/sms/account.ts";
@@ -94,8 +94,6 @@ export const retention = sectionRoutes(new Hono<AppEnv>(), "/", () => "retention
 export const providers = sectionRoutes(new Hono<AppEnv>(), "/:provider", (p) =>
   providerNames.includes(p as never) ? (`provider:${p}` as SectionName) : null,
 );
-
-const vapidRequest = z.strictObject({ subject: z.string().regex(/^(mailto:|https:)/, "a mailto: or https: URL (RFC 8292 §2.1)") });
 
 /**
  * `/v1/push/apns`, `/v1/push/fcm`, `/v1/push/webpush`: the account's own push credentials.

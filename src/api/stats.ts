@@ -1,18 +1,11 @@
 import { Hono } from "hono";
-import { z } from "zod";
-import { channelParam } from "../core/schema.ts";
+import { statsQuery } from "../core/api-requests.ts";
 import { mergeBuckets, type StatsBucket } from "../state/account.ts";
 import { counterStubs } from "../state/stubs.ts";
 import { ApiError, validationError } from "../core/http.ts";
 import type { AppEnv } from "./types.ts";
 
 const DAY_MS = 86_400_000;
-
-const statsQuery = z.strictObject({
-  from: z.iso.datetime({ offset: true }).optional(),
-  to: z.iso.datetime({ offset: true }).optional(),
-  channel: channelParam.optional(),
-});
 
 /** Hourly counts per channel and outcome (and per route in `routes`); `none` holds events that linked to no message. */
 export const stats = new Hono<AppEnv>().get("/", async (c) => {

@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { z } from "zod";
+import { suppressionCheckRequest, suppressionListQuery } from "../core/api-requests.ts";
 import { fromBase64 } from "../core/bytes.ts";
 import { channelParam } from "../core/schema.ts";
 import { recipientKey, recipientKeyFromPath } from "../core/recipient.ts";
@@ -9,12 +9,6 @@ import { accountStub, recipientStub } from "../state/stubs.ts";
 import { ApiError, readJson, validationError } from "../core/http.ts";
 import { limitBody } from "./body.ts";
 import type { AppEnv } from "./types.ts";
-
-const listQuery = z.strictObject({
-  channel: channelParam.optional(),
-  cursor: z.string().optional(),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
-});
 
 function decodeCursor(cursor: string | undefined): [string, string] | undefined {
   if (!cursor) return undefined;
@@ -42,19 +36,12 @@ export function recipientTarget(account: string, channelText: string, recipientT
   return { account, channel: channel.data as Channel, recipientKey: key, recipient: key };
 }
 
-const checkRequest = z.strictObject({
-  channel: channelParam,
-  recipients: z.array(z.string().trim().min(1).max(2048)).min(1).max(1000),
-  /** SMS: the sender the list is for; a STOP to this sender suppresses as surely as a dead number. */
-  from: z.string().trim().min(1).max(32).optional(),
-});
-
 /**
  * Which of up to 1,000 recipients are suppressed, with why and since when: for a team that
  * sends elsewhere and filters its list first. One read of the account's suppression index.
  */
 async function check(env: Env, account: string, body: unknown) {
-  const parsed = checkRequest.safeParse(body);
+  const parsed = suppressionCheckRequest.safeParse(body);
   if (!parsed.success) throw validationError(parsed.error);
   const { channel, recipients, from } = parsed.data;
   const keys = await Promise.all(recipients.map((r) => recipientKey(channel, r)));
@@ -74,7 +61,7 @@ async function check(env: Env, account: string, body: unknown) {
 export const suppressions = new Hono<AppEnv>()
   .post("/check", limitBody, async (c) => c.json(await check(c.env, c.get("account"), readJson(c.req.raw.headers, await c.req.text()))))
   .get("/", async (c) => {
-    const parsed = listQuery.safeParse(c.req.query());
+    const parsed = suppressionListQuery.safeParse(c.req.query());
     if (!parsed.success) throw validationError(parsed.error);
     const { channel, cursor, limit } = parsed.data;
     const page = await accountStub(c.env, c.get("account")).listSuppressions(channel, decodeCursor(cursor), limit);

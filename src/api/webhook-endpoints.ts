@@ -6,7 +6,8 @@
  * object's (EndpointDO).
  */
 import { Hono } from "hono";
-import { z } from "zod";
+import type { z } from "zod";
+import { attemptsQuery, recoverRequest } from "../core/api-requests.ts";
 import { ApiError, readJson, validationError } from "../core/http.ts";
 import {
   endpointCreate,
@@ -42,21 +43,6 @@ async function found(env: Env, account: string, id: string): Promise<EndpointInf
   if (!info) throw new ApiError(404, "not_found", `no webhook endpoint ${id}`);
   return info;
 }
-
-const time = z.iso.datetime({ offset: true }).transform((s) => Date.parse(s));
-
-const attemptsQuery = z.strictObject({
-  status: z.enum(["succeeded", "failed"]).optional(),
-  since: time.optional(),
-  until: time.optional(),
-  cursor: z.string().regex(/^\d+$/, "use nextCursor from a previous page").optional(),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
-});
-
-const recoverBody = z.strictObject({ since: time, until: time.optional() }).refine((b) => b.until === undefined || b.until > b.since, {
-  message: "until must be after since",
-  path: ["until"],
-});
 
 export const webhookEndpoints = new Hono<AppEnv>()
   .get("/", async (c) => {
@@ -125,7 +111,7 @@ export const webhookEndpoints = new Hono<AppEnv>()
   .post("/:id/recover", limitBody, async (c) => {
     const account = c.get("account");
     const { id } = await found(c.env, account, c.req.param("id"));
-    const { since, until } = await body(c, recoverBody);
+    const { since, until } = await body(c, recoverRequest);
     const recovered = await endpointStub(c.env, account, id).recover(since, until ?? Date.now() + 1);
     return c.json({ recovered }, 202);
   })

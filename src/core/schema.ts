@@ -27,7 +27,11 @@ const e164 = z.string().regex(/^\+[1-9]\d{6,14}$/, "must be an E.164 number such
 /** Fields every channel accepts. `sendAt` is refused loudly rather than ignored. */
 const common = {
   metadata: z.record(z.string(), z.unknown()).optional(),
-  sendAt: z.never({ error: "sendAt is not supported: lasthop sends at once; schedule on your side" }).optional(),
+  // The document (src/api/openapi) needs a type for `never`: `not: {}` is the JSON Schema of no value.
+  sendAt: z
+    .never({ error: "sendAt is not supported: lasthop sends at once; schedule on your side" })
+    .meta({ type: "string", not: {}, description: "refused: lasthop sends at once; schedule on your side" })
+    .optional(),
 };
 
 const noLineBreak = (what: string) => z.string().refine((s) => !hasLineBreak(s), `${what} may not contain CR or LF (header injection)`);

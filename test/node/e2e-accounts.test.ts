@@ -10,7 +10,7 @@ import { generateApnsKey, generateServiceAccount } from "../../sandbox/keys.ts";
 import { createTransport } from "nodemailer";
 import { dsn } from "../dsn-fixture.ts";
 import { waitFor } from "../wait.ts";
-import { startTestStack, type TestStack } from "./stack-helpers.ts";
+import { assertDocumented, startTestStack, type TestStack } from "./stack-helpers.ts";
 
 let stack: TestStack;
 beforeAll(async () => {
@@ -21,11 +21,14 @@ afterAll(async () => stack?.stop());
 type Answer = { status: number; body: any };
 
 async function call(key: string, path: string, init: { method?: string; json?: unknown } = {}): Promise<Answer> {
+  const method = init.method ?? (init.json === undefined ? "GET" : "POST");
   const res = await fetch(`${stack.workerUrl}${path}`, {
-    method: init.method ?? (init.json === undefined ? "GET" : "POST"),
+    method,
     headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
     ...(init.json === undefined ? {} : { body: JSON.stringify(init.json) }),
   });
+  // Every answer is held to the OpenAPI document (status listed, body passes its schema).
+  await assertDocumented(method, res.url, res);
   return { status: res.status, body: await res.json().catch(() => null) };
 }
 

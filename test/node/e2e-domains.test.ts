@@ -13,8 +13,6 @@ beforeAll(async () => {
 });
 afterAll(async () => stack?.stop());
 
-type Record_ = { type: string; name: string; value: string; priority?: number; purpose: string; status: string };
-
 /** DNS for the verifier: what the sandbox's DNS holds, as node's dns.resolve answers (TXT: arrays of strings). */
 async function resolver(name: string, type: string): Promise<string[][]> {
   const found = stack.sandbox.dns.lookup(name, type as "TXT");
@@ -25,30 +23,32 @@ async function resolver(name: string, type: string): Promise<string[][]> {
 describe("a sending domain through the stack", () => {
   it("added, published, verified over DoH; mail From it is signed with both keys, each verifying", async () => {
     const domain = `shop-${Date.now().toString(36)}.example`;
-    const added = await stack.api("/v1/domains", { method: "POST", body: JSON.stringify({ domain }) });
-    expect(added.status, JSON.stringify(added.body)).toBe(201);
-    const records = added.body.records as Record_[];
+    // Through the client typed from the OpenAPI document (each answer held to it).
+    const added = await stack.client.POST("/v1/domains", { body: { domain } });
+    expect(added.response.status, JSON.stringify(added.error)).toBe(201);
+    const records = added.data!.records;
+    const verify = () => stack.client.POST("/v1/domains/{domain}/verify", { params: { path: { domain } } });
 
-    const mail = { channel: "email", from: `orders@${domain}`, to: "buyer@example.com", subject: "Your order", text: "Thanks!" };
-    const refused = await stack.api("/v1/messages", { method: "POST", body: JSON.stringify(mail) });
-    expect(refused.status).toBe(422);
+    const mail = { channel: "email", from: `orders@${domain}`, to: "buyer@example.com", subject: "Your order", text: "Thanks!" } as const;
+    const refused = await stack.client.POST("/v1/messages", { body: mail });
+    expect(refused.response.status).toBe(422);
 
     // Nothing published yet: the sandbox resolver answers NXDOMAIN for every name.
-    const before = await stack.api(`/v1/domains/${domain}/verify`, { method: "POST" });
-    expect(before.body.records.map((r: Record_) => r.status)).toEqual(["missing", "missing", "missing", "missing", "missing"]);
+    const before = await verify();
+    expect(before.data!.records.map((r) => r.status)).toEqual(["missing", "missing", "missing", "missing", "missing"]);
 
     for (const r of records) {
       const res = await stack.sandboxPost("/_sandbox/dns/records", { name: r.name, type: r.type, value: r.value, priority: r.priority });
       expect(res).toMatchObject({ name: r.name, type: r.type });
     }
-    const verified = await stack.api(`/v1/domains/${domain}/verify`, { method: "POST" });
-    expect(verified.status).toBe(200);
-    expect(verified.body.status).toBe("verified");
-    expect(verified.body.records.every((r: Record_) => r.status === "verified")).toBe(true);
+    const verified = await verify();
+    expect(verified.response.status).toBe(200);
+    expect(verified.data!.status).toBe("verified");
+    expect(verified.data!.records.every((r) => r.status === "verified")).toBe(true);
 
-    const sent = await stack.api("/v1/messages", { method: "POST", body: JSON.stringify(mail) });
-    expect(sent.status, JSON.stringify(sent.body)).toBe(202);
-    await stack.waitForStatus(sent.body.id, "accepted");
+    const sent = await stack.client.POST("/v1/messages", { body: mail });
+    expect(sent.response.status, JSON.stringify(sent.error)).toBe(202);
+    await stack.waitForMessage(sent.data!.id, "accepted");
     const arrived = await waitFor(async () => {
       const list = (await stack.sandboxGet("/_sandbox/received?channel=email")) as any[];
       return list.find((m) => m.to === "buyer@example.com" && m.outcome === "accepted");

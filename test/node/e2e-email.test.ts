@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dkimVerify } from "./postfix.ts";
 import { waitFor } from "../wait.ts";
+import type { components } from "./api-types.d.ts";
 import { startTestStack, type TestStack } from "./stack-helpers.ts";
 
 let stack: TestStack;
@@ -11,7 +12,8 @@ beforeAll(async () => {
 });
 afterAll(async () => stack?.stop());
 
-const email = (to: string, extra: Record<string, unknown> = {}) => ({
+type SendRequest = components["schemas"]["SendRequest"];
+const email = (to: string, extra: Partial<Extract<SendRequest, { channel: "email" }>> = {}): SendRequest => ({
   channel: "email",
   from: "news@lasthop.test",
   fromName: "Lasthop",
@@ -21,13 +23,16 @@ const email = (to: string, extra: Record<string, unknown> = {}) => ({
   html: "<p>Hello <b>ünïcode</b></p>",
   ...extra,
 });
-const send = async (body: unknown) => (await stack.api("/v1/messages", { method: "POST", body: JSON.stringify(body) })).body;
+// Through the client typed from the OpenAPI document.
+const send = async (body: SendRequest) => (await stack.client.POST("/v1/messages", { body })).data!;
+const suppression = (address: string) =>
+  stack.client.GET("/v1/suppressions/{channel}/{recipient}", { params: { path: { channel: "email", recipient: address } } });
 const received = async (to: string) => ((await stack.sandboxGet("/_sandbox/received?channel=email")) as any[]).filter((r) => r.to === to);
 
 describe("email through the bridge to the sandbox MTA", () => {
   it("arrives as DKIM-signed MIME over STARTTLS with AUTH, from the VERP envelope sender", async () => {
     const sent = await send(email("reader@example.com"));
-    const message = await stack.waitForStatus(sent.id, "accepted");
+    const message = await stack.waitForMessage(sent.id, "accepted");
     expect(message.providerMessageId).toMatch(/^[A-Z0-9]{10}$/);
     const [arrived] = await waitFor(async () => {
       const r = (await received("reader@example.com")).filter((m) => m.outcome === "accepted");
@@ -62,36 +67,36 @@ describe("email through the bridge to the sandbox MTA", () => {
 
   it("5.1.1 bounces and suppresses; 5.7.1 bounces without suppressing; 4.7.1 is retried and delivered", async () => {
     const dead = await send(email("bounce@example.com"));
-    expect((await stack.waitForStatus(dead.id, "bounced")).events.at(-1).detail).toMatchObject({
+    expect((await stack.waitForMessage(dead.id, "bounced")).events.at(-1)!.detail).toMatchObject({
       smtpCode: 550,
       enhancedCode: "5.1.1",
       class: "hard",
       reason: "userunknown",
     });
-    await waitFor(async () => (await stack.api("/v1/suppressions/email/bounce%40example.com")).status === 200);
+    await waitFor(async () => (await suppression("bounce@example.com")).response.status === 200);
     const blocked = await send(email("block@example.com"));
-    expect((await stack.waitForStatus(blocked.id, "bounced")).events.at(-1).detail).toMatchObject({
+    expect((await stack.waitForMessage(blocked.id, "bounced")).events.at(-1)!.detail).toMatchObject({
       smtpCode: 554,
       enhancedCode: "5.7.1",
       class: "soft",
     });
     // Marker: a later hard bounce's suppression has landed, so the 5.7.1's would have too.
     const later = await send(email("bounce-after-block@example.com"));
-    await stack.waitForStatus(later.id, "bounced");
+    await stack.waitForMessage(later.id, "bounced");
     await waitFor(
-      async () => (await stack.api("/v1/suppressions/email/bounce-after-block%40example.com")).status === 200,
+      async () => (await suppression("bounce-after-block@example.com")).response.status === 200,
       "the later hard bounce suppressed",
     );
-    expect((await stack.api("/v1/suppressions/email/block%40example.com")).status).toBe(404);
+    expect((await suppression("block@example.com")).response.status).toBe(404);
     const soft = await send(email("soft@example.com"));
-    const delivered = await stack.waitForStatus(soft.id, "accepted");
+    const delivered = await stack.waitForMessage(soft.id, "accepted");
     expect(delivered.attempts).toBe(2);
-    expect(delivered.events.find((e: any) => e.type === "deferred").detail).toMatchObject({ smtpCode: 451, enhancedCode: "4.7.1" });
+    expect(delivered.events.find((e) => e.type === "deferred")!.detail).toMatchObject({ smtpCode: 451, enhancedCode: "4.7.1" });
   });
 
   it("one-click unsubscribe from the delivered message's own header suppresses the address", async () => {
     const sent = await send(email("leaving@example.com"));
-    await stack.waitForStatus(sent.id, "accepted");
+    await stack.waitForMessage(sent.id, "accepted");
     const [arrived] = (await received("leaving@example.com")).filter((m) => m.outcome === "accepted");
     const url = /List-Unsubscribe: <(http[^>]+)>/.exec(arrived.payload)![1]!;
     const res = await fetch(url, {
@@ -100,18 +105,18 @@ describe("email through the bridge to the sandbox MTA", () => {
       body: "List-Unsubscribe=One-Click",
     });
     expect(res.status).toBe(200);
-    await waitFor(async () => (await stack.api("/v1/suppressions/email/leaving%40example.com")).body?.reason === "unsubscribe");
+    await waitFor(async () => (await suppression("leaving@example.com")).data?.reason === "unsubscribe");
     expect((await send(email("leaving@example.com"))).status).toBe("suppressed");
   });
 
   it("a bridge killed during a batch loses no message: the queue redelivers", async () => {
-    const ids = await Promise.all(Array.from({ length: 8 }, (_, i) => send(email(`slow-${i}@example.com`)).then((r) => r.id as string)));
+    const ids = await Promise.all(Array.from({ length: 8 }, (_, i) => send(email(`slow-${i}@example.com`)).then((r) => r.id)));
     // The batch is at the bridge, held by the sandbox's slow DATA answer.
     await waitFor(async () => (await stack.bridgeMetric("bridge_in_flight")) > 0, "a batch in flight at the bridge");
     await stack.restartBridge();
-    const messages = await Promise.all(ids.map((id) => stack.waitForStatus(id, "accepted")));
+    const messages = await Promise.all(ids.map((id) => stack.waitForMessage(id, "accepted")));
     // The crash really cut a batch: those messages were deferred for the bridge, then retried.
-    const cut = messages.filter((m) => m.events.some((e: any) => e.type === "deferred" && /^bridge_/.test(e.detail.reason)));
+    const cut = messages.filter((m) => m.events.some((e) => e.type === "deferred" && /^bridge_/.test(String(e.detail.reason))));
     expect(cut.length).toBeGreaterThan(0);
     for (let i = 0; i < 8; i++) {
       const accepted = (await received(`slow-${i}@example.com`)).filter((m) => m.outcome === "accepted");

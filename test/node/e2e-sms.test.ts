@@ -4,6 +4,7 @@
 // are signed by the `twilio` package; MO keywords from both doors.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "../wait.ts";
+import type { components } from "./api-types.d.ts";
 import { startTestStack, type TestStack } from "./stack-helpers.ts";
 
 let stack: TestStack;
@@ -14,14 +15,19 @@ afterAll(async () => stack?.stop());
 
 let n = 0;
 const handset = (last4 = "4321") => `+1415${String(200 + n++).padStart(3, "0")}${last4}`;
-const sms = (to: string, extra: Record<string, unknown> = {}) => ({
+type SendRequest = components["schemas"]["SendRequest"];
+const sms = (to: string, extra: Partial<Extract<SendRequest, { channel: "sms" }>> = {}): SendRequest => ({
   channel: "sms",
   to,
   from: "+15005550006",
   body: "Your code is 123456",
   ...extra,
 });
-const send = async (body: unknown) => (await stack.api("/v1/messages", { method: "POST", body: JSON.stringify(body) })).body;
+// Through the client typed from the OpenAPI document.
+const send = async (body: SendRequest) => (await stack.client.POST("/v1/messages", { body })).data!;
+const suppression = (recipient: string) =>
+  stack.client.GET("/v1/suppressions/{channel}/{recipient}", { params: { path: { channel: "sms", recipient } } });
+const inbox = async (limit: number) => (await stack.client.GET("/v1/sms/inbound", { params: { query: { limit } } })).data!.data;
 const received = async (to: string) =>
   ((await stack.sandboxGet("/_sandbox/received?channel=sms")) as any[]).filter((r) => r.to === to || r.to === to.slice(1));
 
@@ -30,7 +36,7 @@ describe("SMS over SMPP through the bridge", () => {
     const to = handset();
     const sent = await send(sms(to, { body: "Price: 10€ {code} [ok]" }));
     expect(sent).toMatchObject({ status: "queued", segments: 1, encoding: "gsm7" });
-    const delivered = await stack.waitForStatus(sent.id, "delivered");
+    const delivered = await stack.waitForMessage(sent.id, "delivered");
     expect(delivered.route).toBe("smpp");
     expect(delivered.receipts).toEqual([expect.objectContaining({ segment: 1, stat: "DELIVRD" })]);
     const [arrived] = await received(to);
@@ -44,8 +50,8 @@ describe("SMS over SMPP through the bridge", () => {
     const body = "Привет! Ваш заказ №4521 отправлен 🚚 ".repeat(5).trim();
     const sent = await send(sms(to, { body }));
     expect(sent).toMatchObject({ segments: 3, encoding: "ucs2" });
-    const delivered = await stack.waitForStatus(sent.id, "delivered");
-    expect(delivered.receipts.map((r: { stat: string }) => r.stat)).toEqual(["DELIVRD", "DELIVRD", "DELIVRD"]);
+    const delivered = await stack.waitForMessage(sent.id, "delivered");
+    expect(delivered.receipts!.map((r) => r.stat)).toEqual(["DELIVRD", "DELIVRD", "DELIVRD"]);
     const [arrived] = await received(to);
     expect(arrived.payload).toMatchObject({ text: body, encoding: "ucs2", segments: 3 });
     const udh = arrived.payload.udh as string[];
@@ -57,13 +63,13 @@ describe("SMS over SMPP through the bridge", () => {
   it("UNDELIV bounces and suppresses the number; ESME_RTHROTTLED is slowed down and retried", async () => {
     const dead = handset("0000");
     const first = await send(sms(dead));
-    const bounced = await stack.waitForStatus(first.id, "bounced");
-    expect(bounced.events.at(-1).detail).toMatchObject({ class: "hard", reason: "undeliv" });
-    await waitFor(async () => (await stack.api(`/v1/suppressions/sms/${encodeURIComponent(dead)}`)).status === 200);
+    const bounced = await stack.waitForMessage(first.id, "bounced");
+    expect(bounced.events.at(-1)!.detail).toMatchObject({ class: "hard", reason: "undeliv" });
+    await waitFor(async () => (await suppression(dead)).response.status === 200);
     expect(await send(sms(dead))).toMatchObject({ status: "suppressed", reason: "hard_bounce" });
 
     const throttled = await send(sms(handset("2222")));
-    await stack.waitForStatus(throttled.id, "delivered");
+    await stack.waitForMessage(throttled.id, "delivered");
   });
 
   it("STOP from the handset suppresses that sender, confirms once, and START/HELP answer", async () => {
@@ -71,7 +77,7 @@ describe("SMS over SMPP through the bridge", () => {
     expect(await stack.sandboxPost("/_sandbox/sms/mo", { from, to: "+15005550006", body: "Stop" })).toMatchObject({ route: "smpp" });
     const confirm = await waitFor(async () => (await received(from)).find((r) => /unsubscribed/.test(r.payload.text)));
     expect(confirm.payload.from).toMatch(/15005550006$/);
-    await waitFor(async () => (await stack.api(`/v1/suppressions/sms/${encodeURIComponent(`${from}:+15005550006`)}`)).status === 200);
+    await waitFor(async () => (await suppression(`${from}:+15005550006`)).response.status === 200);
     expect(await send(sms(from))).toMatchObject({ status: "suppressed", reason: "sms_stop" });
     // Another of the account's senders may still write to them.
     expect((await send(sms(from, { from: "12345" }))).status).toBe("queued");
@@ -80,7 +86,7 @@ describe("SMS over SMPP through the bridge", () => {
     await waitFor(async () => (await received(from)).find((r) => /resubscribed/.test(r.payload.text)));
     const again = await send(sms(from, { body: "welcome back" }));
     expect(again.status).toBe("queued");
-    await stack.waitForStatus(again.id, "delivered");
+    await stack.waitForMessage(again.id, "delivered");
 
     await stack.sandboxPost("/_sandbox/sms/mo", { from, to: "+15005550006", body: "help" });
     await waitFor(async () =>
@@ -89,8 +95,8 @@ describe("SMS over SMPP through the bridge", () => {
     // The HELP reply is the marker: STOP, START and HELP took the same path in that order, so a
     // second confirmation of the STOP would have come before it.
     expect((await received(from)).filter((r) => /unsubscribed/.test(r.payload.text))).toHaveLength(1);
-    const inbox = (await stack.api("/v1/sms/inbound?limit=20")).body.data.filter((m: { from: string }) => m.from.endsWith(from.slice(1)));
-    expect(inbox.map((m: { keyword: string }) => m.keyword)).toEqual(["help", "start", "stop"]);
+    const mine = (await inbox(20)).filter((m) => m.from.endsWith(from.slice(1)));
+    expect(mine.map((m) => m.keyword)).toEqual(["help", "start", "stop"]);
   });
 });
 
@@ -98,7 +104,7 @@ describe("SMS over the REST route (Twilio-compatible aggregator)", () => {
   it("sends with Basic auth and ends delivered on a callback signed by the twilio package", async () => {
     const to = handset();
     const sent = await send(sms(to, { route: "rest" }));
-    const delivered = await stack.waitForStatus(sent.id, "delivered");
+    const delivered = await stack.waitForMessage(sent.id, "delivered");
     expect(delivered.route).toBe("rest");
     expect(delivered.providerMessageId).toMatch(/^SM[0-9a-f]{32}$/);
     const [arrived] = await received(to);
@@ -108,8 +114,8 @@ describe("SMS over the REST route (Twilio-compatible aggregator)", () => {
   it("undelivered 30005 bounces and suppresses; a forged callback is refused", async () => {
     const to = handset("0000");
     const sent = await send(sms(to, { route: "rest" }));
-    const bounced = await stack.waitForStatus(sent.id, "bounced");
-    expect(bounced.events.at(-1).detail).toMatchObject({ errorCode: 30005, class: "hard" });
+    const bounced = await stack.waitForMessage(sent.id, "bounced");
+    expect(bounced.events.at(-1)!.detail).toMatchObject({ errorCode: 30005, class: "hard" });
     const url = `${stack.workerUrl}/v1/webhooks/twilio?account=${stack.account}&route=rest&message=${sent.id}`;
     const forged = await fetch(url, {
       method: "POST",
@@ -123,7 +129,6 @@ describe("SMS over the REST route (Twilio-compatible aggregator)", () => {
     const from = handset();
     await stack.sandboxPost("/_sandbox/sms/mo", { from, to: "+15005550006", body: "INFO", route: "rest" });
     await waitFor(async () => (await received(from)).find((r) => /Reply STOP/.test(r.payload.text)));
-    const inbox = (await stack.api("/v1/sms/inbound?limit=50")).body.data;
-    expect(inbox.find((m: { from: string }) => m.from === from)).toMatchObject({ provider: "twilio", route: "rest", keyword: "help" });
+    expect((await inbox(50)).find((m) => m.from === from)).toMatchObject({ provider: "twilio", route: "rest", keyword: "help" });
   });
 });

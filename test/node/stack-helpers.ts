@@ -3,9 +3,12 @@ import { createECDH, createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import createClient, { type Client, type Middleware } from "openapi-fetch";
+import { documentedAnswer, findRoute } from "../../src/api/openapi/lookup.ts";
 import { freePort } from "../../sandbox/ports.ts";
 import { startStack, type Stack, type StackOptions } from "../../sandbox/stack.ts";
 import { waitFor } from "../wait.ts";
+import type { components, paths } from "./api-types.d.ts";
 import { control } from "./fixtures/sandbox.ts";
 
 export type TestStack = Stack & {
@@ -13,12 +16,46 @@ export type TestStack = Stack & {
   secret: string;
   account: string;
   api(path: string, init?: RequestInit): Promise<{ status: number; body: any }>;
+  /** The Worker's API through a client typed from the OpenAPI document (docs/openapi.json), with the account's key. */
+  client: Client<paths>;
   sandboxGet(path: string): Promise<any>;
   sandboxPost(path: string, body?: unknown): Promise<any>;
+  /** The message once it has `status`, as the typed client reads it. */
+  waitForMessage(id: string, status: string, ms?: number): Promise<Message>;
+  /** The same, untyped, for the tests that still read answers as `any`. */
   waitForStatus(id: string, status: string, ms?: number): Promise<any>;
   /** A sample's value in the bridge's /metrics (the first line of that name; 0 when absent). */
   bridgeMetric(name: string): Promise<number>;
   stop(): Promise<void>;
+};
+
+export type Message = components["schemas"]["Message"];
+
+/**
+ * Holds an answer to the document: a status the operation does not document, or a body its zod
+ * schema (the one the document was generated from) refuses, throws, so an end-to-end test fails
+ * when the behaviour drifts from the description.
+ */
+export async function assertDocumented(method: string, url: string, response: Response): Promise<void> {
+  // A 5xx that is not JSON is wrangler dev's own ("Error: Network connection lost" under load), not the app's answer.
+  if (response.status >= 500 && !/json/.test(response.headers.get("content-type") ?? "")) return;
+  const path = new URL(url).pathname;
+  const route = findRoute(method, decodeURIComponent(path));
+  if (!route) throw new Error(`${method} ${path} is not in the OpenAPI document`);
+  const answer = documentedAnswer(route, response.status);
+  if (!answer) throw new Error(`${method} ${route.path} answered ${response.status}, which the document does not list`);
+  if (!answer.schema || !answer.contentType.includes("json")) return;
+  const parsed = answer.schema.safeParse(await response.clone().json());
+  if (!parsed.success) {
+    throw new Error(
+      `${method} ${route.path} ${response.status}: the answer is not the documented one: ${JSON.stringify(parsed.error.issues)}`,
+    );
+  }
+}
+
+/** Every answer the typed client gets, held to the document. */
+export const conformsToDocument: Middleware = {
+  onResponse: ({ request, response }) => assertDocumented(request.method, request.url, response),
 };
 
 export async function startTestStack(extra: Partial<StackOptions> = {}): Promise<TestStack> {
@@ -60,18 +97,22 @@ export async function startTestStack(extra: Partial<StackOptions> = {}): Promise
       ...init,
       headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json", ...init.headers },
     });
+    // Untyped, but every answer is still held to the OpenAPI document.
+    await assertDocumented(init.method ?? "GET", res.url, res);
     return { status: res.status, body: (await res.json().catch(() => null)) as any };
   };
+  const client = createClient<paths>({ baseUrl: stack.workerUrl, headers: { authorization: `Bearer ${apiKey}` } });
+  client.use(conformsToDocument);
   const sandboxGet = async (path: string) => (await control(stack.sandbox, "GET", path)).json();
   const sandboxPost = async (path: string, body: unknown = {}) =>
     (await control(stack.sandbox, "POST", path, body)).json().catch(() => null);
-  const waitForStatus = (id: string, status: string, ms?: number) => {
+  const waitForMessage = (id: string, status: string, ms?: number): Promise<Message> => {
     let seen: unknown;
     return waitFor(
       async () => {
-        const m = await api(`/v1/messages/${id}`);
-        seen = m.body?.status;
-        return seen === status ? m.body : null;
+        const { data } = await client.GET("/v1/messages/{id}", { params: { path: { id } } });
+        seen = data?.status;
+        return seen === status ? data! : null;
       },
       () => `message ${id} to be ${status} (it is ${String(seen)})`,
       ms,
@@ -88,9 +129,11 @@ export async function startTestStack(extra: Partial<StackOptions> = {}): Promise
     secret,
     account,
     api,
+    client,
     sandboxGet,
     sandboxPost,
-    waitForStatus,
+    waitForMessage,
+    waitForStatus: waitForMessage,
     bridgeMetric,
     stop: async () => {
       await stack.close();

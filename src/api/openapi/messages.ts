@@ -1,0 +1,81 @@
+/** `/v1/messages` (src/api/messages.ts, accept.ts): send, send many, search, read, and each message's webhook deliveries. */
+import { z } from "zod";
+import { idempotencyKey } from "../../core/api-requests.ts";
+import { batchResponse, messageDeliveries, messageSearchPage, messageView, sendAccepted } from "../../core/api-responses.ts";
+import { messageSearchQuery } from "../../core/message-search.ts";
+import { batchRequest, sendRequest } from "../../core/schema.ts";
+import { JSON_BODY_ERRORS, type ApiRoute } from "./registry.ts";
+
+const send = sendRequest.meta({ id: "SendRequest" });
+const accepted = sendAccepted.meta({ id: "SendAccepted" });
+const message = messageView.meta({ id: "Message" });
+
+const idempotency = z.object({
+  "idempotency-key": idempotencyKey
+    .optional()
+    .describe("the same key and body answer the same message (200); the same key with another body is 409"),
+});
+const messageId = z.object({ id: z.string().describe("the message id (a UUID)") });
+
+export const messageRoutes: ApiRoute[] = [
+  {
+    method: "post",
+    path: "/v1/messages",
+    tag: "Messages",
+    summary: "Send one message",
+    description:
+      "Validates the send for its channel, checks the account can act on it (422 otherwise), and queues it. `accepted` later means the next hop took custody; only feedback says `delivered`.",
+    auth: "apiKey",
+    headers: idempotency,
+    body: send,
+    responses: {
+      202: { description: "queued (or suppressed: `status` says so, with `reason`)", schema: accepted },
+      200: { description: "replayed: this Idempotency-Key already made this message", schema: accepted },
+    },
+    errors: [...JSON_BODY_ERRORS, 409, 422],
+  },
+  {
+    method: "post",
+    path: "/v1/messages/batch",
+    tag: "Messages",
+    summary: "Send up to 1,000 messages",
+    description:
+      "Each item is a send request, accepted on its own: the answer holds one result or one error per item, in order. With an Idempotency-Key, item `i` uses `<key>:<i>`.",
+    auth: "apiKey",
+    headers: idempotency,
+    body: batchRequest.extend({ messages: z.array(send).min(1).max(1000) }),
+    responses: { 202: { description: "one result per item", schema: batchResponse } },
+    errors: JSON_BODY_ERRORS,
+  },
+  {
+    method: "get",
+    path: "/v1/messages",
+    tag: "Messages",
+    summary: "Search messages",
+    description: "The account's messages newest first, filtered, a page at a time.",
+    auth: "apiKey",
+    query: messageSearchQuery,
+    responses: { 200: { description: "a page", schema: messageSearchPage } },
+    errors: [400],
+  },
+  {
+    method: "get",
+    path: "/v1/messages/{id}",
+    tag: "Messages",
+    summary: "A message and its timeline",
+    auth: "apiKey",
+    params: messageId,
+    responses: { 200: { description: "the message", schema: message } },
+    errors: [404],
+  },
+  {
+    method: "get",
+    path: "/v1/messages/{id}/deliveries",
+    tag: "Messages",
+    summary: "The message's events at each webhook endpoint",
+    auth: "apiKey",
+    params: messageId,
+    responses: { 200: { description: "deliveries with their attempts", schema: messageDeliveries } },
+    errors: [404],
+  },
+];

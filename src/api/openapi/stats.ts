@@ -1,0 +1,49 @@
+/** `GET /v1/stats` (src/api/stats.ts), `GET /v1/routes` (route-status.ts), `GET /v1/sms/inbound` (sms.ts), `GET /v1/audit` (audit.ts). */
+import { auditQuery, inboundListQuery, statsQuery } from "../../core/api-requests.ts";
+import { auditPage, inboundSmsPage, routeStatusResponse, statsResponse } from "../../core/api-responses.ts";
+import type { ApiRoute } from "./registry.ts";
+
+export const readRoutes: ApiRoute[] = [
+  {
+    method: "get",
+    path: "/v1/stats",
+    tag: "Stats",
+    summary: "Hourly counts per channel, outcome and route",
+    description: "Between `from` and `to` (default: the last 24 hours). `none/unlinked` counts events that linked to no message.",
+    auth: "apiKey",
+    query: statsQuery,
+    responses: { 200: { description: "the buckets", schema: statsResponse } },
+    errors: [400],
+  },
+  {
+    method: "get",
+    path: "/v1/routes",
+    tag: "Stats",
+    summary: "Email and SMS routes with their circuits",
+    description:
+      "In the order they are tried, each with its circuit (`closed`, `open` since `openedAt`, or `half_open` while one probe is out). A route with nowhere to fail over to keeps no circuit and reads closed.",
+    auth: "apiKey",
+    responses: { 200: { description: "the routes", schema: routeStatusResponse } },
+  },
+  {
+    method: "get",
+    path: "/v1/sms/inbound",
+    tag: "SMS",
+    summary: "Inbound SMS (MO), newest first",
+    auth: "apiKey",
+    query: inboundListQuery,
+    responses: { 200: { description: "a page", schema: inboundSmsPage } },
+    errors: [400],
+  },
+  {
+    method: "get",
+    path: "/v1/audit",
+    tag: "Configuration",
+    summary: "The audit log",
+    description: "Every configuration change of the account, newest first, secrets masked.",
+    auth: "apiKey",
+    query: auditQuery,
+    responses: { 200: { description: "a page", schema: auditPage } },
+    errors: [400],
+  },
+];

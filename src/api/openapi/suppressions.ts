@@ -1,0 +1,70 @@
+/** `/v1/suppressions` (src/api/suppressions.ts): the account's suppression list. */
+import { z } from "zod";
+import { suppressionCheckRequest, suppressionListQuery } from "../../core/api-requests.ts";
+import { suppressionCheckResponse, suppressionEntry, suppressionPage } from "../../core/api-responses.ts";
+import { channelParam } from "../../core/schema.ts";
+import { JSON_BODY_ERRORS, type ApiRoute } from "./registry.ts";
+
+const entry = suppressionEntry.meta({ id: "Suppression" });
+const target = z.object({
+  channel: channelParam,
+  recipient: z
+    .string()
+    .describe(
+      "an address or E.164 number (URL-encoded), or the SHA-256 hex of a push token or endpoint; an SMS opt-out is `<handset>:<sender>`",
+    ),
+});
+
+export const suppressionRoutes: ApiRoute[] = [
+  {
+    method: "post",
+    path: "/v1/suppressions/check",
+    tag: "Suppressions",
+    summary: "Which of up to 1,000 recipients are suppressed",
+    description: "For a team that sends elsewhere and filters its list first. A read: the `read` scope is enough.",
+    auth: "apiKey",
+    body: suppressionCheckRequest,
+    responses: { 200: { description: "one row per recipient, in order", schema: suppressionCheckResponse } },
+    errors: JSON_BODY_ERRORS,
+  },
+  {
+    method: "get",
+    path: "/v1/suppressions",
+    tag: "Suppressions",
+    summary: "List suppressions",
+    auth: "apiKey",
+    query: suppressionListQuery,
+    responses: { 200: { description: "a page", schema: suppressionPage } },
+    errors: [400],
+  },
+  {
+    method: "get",
+    path: "/v1/suppressions/{channel}/{recipient}",
+    tag: "Suppressions",
+    summary: "One recipient's suppression",
+    auth: "apiKey",
+    params: target,
+    responses: { 200: { description: "suppressed: why and since when", schema: entry } },
+    errors: [400, 404],
+  },
+  {
+    method: "put",
+    path: "/v1/suppressions/{channel}/{recipient}",
+    tag: "Suppressions",
+    summary: "Suppress a recipient (reason manual)",
+    auth: "apiKey",
+    params: target,
+    responses: { 200: { description: "the entry", schema: entry } },
+    errors: [400, 404],
+  },
+  {
+    method: "delete",
+    path: "/v1/suppressions/{channel}/{recipient}",
+    tag: "Suppressions",
+    summary: "Lift a suppression",
+    auth: "apiKey",
+    params: target,
+    responses: { 204: { description: "lifted" } },
+    errors: [400, 404],
+  },
+];

@@ -1,0 +1,135 @@
+/**
+ * The signed doors feedback comes in by: the bridge and Twilio (src/api/webhooks.ts), the
+ * providers' own webhooks (provider-webhooks.ts), the bridge's inbound mail and SMS (inbound.ts).
+ */
+import { z } from "zod";
+import { inboundEmailRequest } from "../../core/api-requests.ts";
+import { eventsAccepted, inboundEmailResponse, inboundSmsResponse, providerWebhookResponse } from "../../core/api-responses.ts";
+import { smsInbound } from "../../core/bridge.ts";
+import { providerNames } from "../../core/config/sections.ts";
+import { eventBatch } from "../../core/schema.ts";
+import { JSON_BODY_ERRORS, type ApiRoute, type SignedScheme } from "./registry.ts";
+
+/** The Standard Webhooks headers every bridge door takes (the signature scheme is the bridge's). */
+const standardHeaders = z.object({
+  "webhook-id": z.string().describe("unique per delivery"),
+  "webhook-timestamp": z.string().describe("Unix seconds; refused beyond 5 minutes"),
+  "webhook-signature": z.string().describe("`v1,<base64 HMAC-SHA256>` under the door's key"),
+});
+
+const BRIDGE = "Signed by the bridge with the door's key (derived from WEBHOOK_SECRET and this path): 401 and nothing read otherwise.";
+
+/** Which scheme authenticates each provider's webhooks. */
+const providerSchemes: Record<(typeof providerNames)[number], SignedScheme> = {
+  sendgrid: "sendgridSignature",
+  ses: "snsSignature",
+  mailgun: "mailgunSignature",
+  postmark: "postmarkBasic",
+  resend: "svixSignature",
+  standard: "standardWebhooksSignature",
+  vonage: "vonageSignature",
+};
+
+const providerParams = z.object({
+  provider: z.enum(providerNames),
+  account: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,128}$/)
+    .describe("the account whose provider section verifies the webhook (never read from the body)"),
+});
+const PROVIDER =
+  "The provider's own webhook, for mail and SMS lasthop sent or not. 404 unless the account configured the provider; the body (≤ 1 MiB) is verified by the provider's own scheme before anything of it is believed (401, nothing recorded); then normalized (400 if it is not the provider's shape) and enqueued.";
+
+export const webhookRoutes: ApiRoute[] = [
+  {
+    method: "post",
+    path: "/v1/webhooks/bridge",
+    tag: "Signed doors",
+    summary: "Canonical events from the bridge",
+    description: `${BRIDGE} Enqueued and answered before they are applied.`,
+    auth: ["bridgeSignature"],
+    headers: standardHeaders,
+    body: eventBatch,
+    responses: { 202: { description: "enqueued", schema: eventsAccepted } },
+    errors: [...JSON_BODY_ERRORS],
+  },
+  {
+    method: "post",
+    path: "/v1/webhooks/twilio",
+    tag: "Signed doors",
+    summary: "Twilio-compatible status callbacks and inbound SMS",
+    description:
+      "Status callbacks carry `?account&route&message`, inbound SMS `?account&route`; X-Twilio-Signature over the full URL and the sorted POST parameters is checked against the route's auth token first.",
+    auth: ["twilioSignature"],
+    query: z.object({
+      account: z.string(),
+      route: z.string().describe("the account's REST SMS route"),
+      message: z.string().optional().describe("our message id (status callbacks)"),
+    }),
+    body: {
+      contentType: "application/x-www-form-urlencoded",
+      schema: z.record(z.string(), z.string()).describe("Twilio's parameters: MessageStatus, or From, To, Body and MessageSid"),
+    },
+    responses: {
+      204: { description: "a status callback, enqueued" },
+      200: { description: "an inbound SMS, recorded: an empty TwiML answer (no reply)", schema: z.string(), contentType: "text/xml" },
+    },
+    errors: [400, 413],
+  },
+  {
+    method: "post",
+    path: "/v1/webhooks/{provider}/{account}",
+    tag: "Signed doors",
+    summary: "A provider's webhook",
+    description: PROVIDER,
+    auth: providerNames.map((p) => providerSchemes[p]),
+    params: providerParams,
+    body: {
+      contentType: "application/json",
+      schema: z.unknown().describe("the provider's own body (Vonage also as a form)"),
+    },
+    responses: {
+      200: { description: "events enqueued, or an SNS handshake answered", schema: providerWebhookResponse },
+      204: { description: "Vonage inbound SMS, taken" },
+    },
+    errors: [400, 404, 413, 502],
+  },
+  {
+    method: "get",
+    path: "/v1/webhooks/{provider}/{account}",
+    tag: "Signed doors",
+    summary: "Vonage's webhook as a GET",
+    description: "Vonage may send its signed parameters as a query; every other provider answers 405.",
+    auth: ["vonageSignature"],
+    params: providerParams,
+    responses: {
+      200: { description: "a receipt, enqueued", schema: providerWebhookResponse },
+      204: { description: "an inbound SMS, taken" },
+    },
+    errors: [400, 404, 405],
+  },
+  {
+    method: "post",
+    path: "/v1/inbound/email",
+    tag: "Signed doors",
+    summary: "Inbound mail from the bridge's SMTP server",
+    description: `${BRIDGE} One message per recipient, up to 16 MiB. 422 not_ours makes the bridge answer 550; anything else but 202 makes it 451, so the sender retries.`,
+    auth: ["bridgeSignature"],
+    headers: standardHeaders,
+    body: inboundEmailRequest,
+    responses: { 202: { description: "parsed and enqueued", schema: inboundEmailResponse } },
+    errors: [...JSON_BODY_ERRORS, 422],
+  },
+  {
+    method: "post",
+    path: "/v1/inbound/sms",
+    tag: "Signed doors",
+    summary: "A deliver_sm from the bridge's SMPP binds",
+    description: `${BRIDGE} A delivery receipt or an MO message; 422 not_ours when no account owns the sender.`,
+    auth: ["bridgeSignature"],
+    headers: standardHeaders,
+    body: smsInbound,
+    responses: { 202: { description: "taken", schema: inboundSmsResponse } },
+    errors: [...JSON_BODY_ERRORS, 422],
+  },
+];
