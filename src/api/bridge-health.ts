@@ -6,6 +6,7 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { bridgeGet } from "../channels/bridge.ts";
+import type { BridgeHealth } from "../core/api-responses.ts";
 import type { AppEnv } from "./types.ts";
 
 const TIMEOUT_MS = 3000;
@@ -24,18 +25,6 @@ function sample(text: string, name: string): number | null {
   const value = line ? Number(line.slice(name.length + 1)) : Number.NaN;
   return Number.isFinite(value) ? value : null;
 }
-
-export type BridgeHealth =
-  | { configured: false }
-  | { configured: true; reachable: false; error: string }
-  | {
-      configured: true;
-      reachable: true;
-      apns: { enabled: boolean; sessions: number };
-      smtp: { connections: number };
-      smpp: { routes: number; binds: number; up: number } | null;
-      inFlight: number | null;
-    };
 
 export async function readBridgeHealth(env: Env): Promise<BridgeHealth> {
   const signal = AbortSignal.timeout(TIMEOUT_MS);

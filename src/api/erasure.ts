@@ -8,6 +8,7 @@
  * Order makes it safe to repeat: messages are purged before their index rows go, so a crash
  * (or a recipient with more messages than one request erases) is finished by calling again.
  */
+import type { ErasureResult } from "../core/api-responses.ts";
 import type { Channel } from "../core/model.ts";
 import { erasedRecipient } from "../core/retention.ts";
 import { accountStub, configStub, counterStubs, endpointStub, messageStub, recipientStub, refStub } from "../state/stubs.ts";
@@ -15,8 +16,6 @@ import { accountStub, configStub, counterStubs, endpointStub, messageStub, recip
 /** Messages one request erases; past it the answer says `done: false` and a repeat goes on. */
 export const ERASE_LIMIT = 500;
 const PAGE = 100;
-
-export type ErasureResult = { done: boolean; messages: number; inbound: number; suppressions: number };
 
 export async function eraseRecipient(
   env: Env,

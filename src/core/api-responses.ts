@@ -298,3 +298,27 @@ export const inboundSmsResponse = z.union([
     replyId: z.string().optional(),
   }),
 ]);
+
+/** DELETE /v1/recipients/{channel}/{recipient}: what one request erased (api/erasure.ts). */
+export const erasureResult = z.object({
+  done: z.boolean().describe("false: more messages remained than one request erases; call again"),
+  messages: z.number().int().describe("messages erased whole (row, timeline, body, search row, event-stream deliveries)"),
+  inbound: z.number().int().describe("MO messages erased (SMS)"),
+  suppressions: z.number().int().describe("suppression entries kept under the recipient's hash alone"),
+});
+export type ErasureResult = z.infer<typeof erasureResult>;
+
+/** GET /v1/bridge/health: the shared bridge in totals (api/bridge-health.ts). */
+export const bridgeHealthResponse = z.union([
+  z.object({ configured: z.literal(false) }),
+  z.object({ configured: z.literal(true), reachable: z.literal(false), error: z.string() }),
+  z.object({
+    configured: z.literal(true),
+    reachable: z.literal(true),
+    apns: z.object({ enabled: z.boolean(), sessions: z.number().int() }),
+    smtp: z.object({ connections: z.number().int() }),
+    smpp: z.object({ routes: z.number().int(), binds: z.number().int(), up: z.number().int() }).nullable(),
+    inFlight: z.number().nullable().describe("batches the bridge is working on; null when its metrics do not say"),
+  }),
+]);
+export type BridgeHealth = z.infer<typeof bridgeHealthResponse>;

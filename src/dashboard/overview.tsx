@@ -1,5 +1,6 @@
 /** Overview: each channel's last 24 hours from GET /v1/stats, accepted and delivered apart. */
 import { Hono } from "hono";
+import type { BridgeHealth } from "../core/api-responses.ts";
 import { errorText } from "./api-client.ts";
 import { Spark } from "./chart.tsx";
 import { ErrorBox, Page } from "./layout.tsx";
@@ -8,20 +9,8 @@ import type { DashEnv } from "./types.ts";
 
 type Bucket = { hour: string; channel: string; counts: Record<string, number> };
 
-type Health =
-  | { configured: false }
-  | { configured: true; reachable: false; error: string }
-  | {
-      configured: true;
-      reachable: true;
-      apns: { enabled: boolean; sessions: number };
-      smtp: { connections: number };
-      smpp: { routes: number; binds: number; up: number } | null;
-      inFlight: number | null;
-    };
-
 /** The bridge (APNs, SMTP, SMPP): its sessions, connections, binds and batches in flight, or why they are unknown. */
-const BridgeState = ({ health }: { health: Health }) => {
+const BridgeState = ({ health }: { health: BridgeHealth }) => {
   if (!health.configured) return <p>This deployment has no bridge: APNs, SMTP and SMPP are not sent from here.</p>;
   if (!health.reachable) return <ErrorBox text={`The bridge is unreachable: ${health.error}`} />;
   return (
@@ -69,7 +58,7 @@ export const overviewPages = new Hono<DashEnv>().get("/", async (c) => {
   const from = to - 24 * HOUR;
   const [answer, bridge] = await Promise.all([
     c.var.api.get<{ buckets: Bucket[] }>("/v1/stats", { from: new Date(from).toISOString(), to: new Date(to).toISOString() }),
-    c.var.api.get<Health>("/v1/bridge/health"),
+    c.var.api.get<BridgeHealth>("/v1/bridge/health"),
   ]);
   c.status(status(answer));
   const hours = Array.from({ length: 24 }, (_, i) => new Date(from + i * HOUR).toISOString());

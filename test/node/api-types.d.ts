@@ -194,6 +194,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/recipients/{channel}/{recipient}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Erase a recipient's personal data
+         * @description Their messages go whole (row, timeline, body, search row), with the event-stream deliveries that named them and, for a number, its MO messages. A suppression stays under `sha256:<hex of the key>` only, so the recipient is still never sent to; the audit log records `recipient.erase` by that hash. At most 500 messages a request: `done: false` means call again (it is safe to repeat).
+         *
+         *     Needs an API key with the `suppressions:write` scope.
+         */
+        delete: operations["deleteV1RecipientsChannelRecipient"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/stats": {
         parameters: {
             query?: never;
@@ -230,6 +252,28 @@ export interface paths {
          *     Needs an API key with the `read` scope.
          */
         get: operations["getV1Routes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/bridge/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The bridge's health, in totals
+         * @description APNs sessions, SMTP connections, SMPP binds up and batches in flight of the bridge this deployment sends through; totals only, since the bridge is shared by every account. `configured: false` when there is no bridge, `reachable: false` with the error when it did not answer within 3 s.
+         *
+         *     Needs an API key with the `read` scope.
+         */
+        get: operations["getV1BridgeHealth"];
         put?: never;
         post?: never;
         delete?: never;
@@ -435,6 +479,38 @@ export interface paths {
          * @description Needs an API key with the `config:write` scope.
          */
         delete: operations["deleteV1PushWebpush"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/retention": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read the retention policy
+         * @description Secrets are shown masked; a masked value sent back unchanged keeps the stored secret.
+         *
+         *     Needs an API key with the `read` scope.
+         */
+        get: operations["getV1Retention"];
+        /**
+         * Replace the retention policy
+         * @description Secrets are shown masked; a masked value sent back unchanged keeps the stored secret. 422 secret_masked: a masked value that matches no stored secret.
+         *
+         *     Needs an API key with the `config:write` scope.
+         */
+        put: operations["putV1Retention"];
+        post?: never;
+        /**
+         * Delete the retention policy
+         * @description Needs an API key with the `config:write` scope.
+         */
+        delete: operations["deleteV1Retention"];
         options?: never;
         head?: never;
         patch?: never;
@@ -2396,6 +2472,30 @@ export interface components {
             publicKey: string;
             privateKey: string;
         };
+        RetentionSettingsShown: {
+            /**
+             * @description days a message, its timeline and its search row are kept
+             * @default 30
+             */
+            timelineDays: number;
+            /**
+             * @description days a message's content is kept (at most timelineDays)
+             * @default 7
+             */
+            bodyDays: number;
+        };
+        RetentionSettings: {
+            /**
+             * @description days a message, its timeline and its search row are kept
+             * @default 30
+             */
+            timelineDays: number;
+            /**
+             * @description days a message's content is kept (at most timelineDays)
+             * @default 7
+             */
+            bodyDays: number;
+        };
         /** @description the provider's section, secrets masked */
         ProviderSettingsShown: {
             webhookPublicKey?: string;
@@ -3609,6 +3709,95 @@ export interface operations {
             };
         };
     };
+    deleteV1RecipientsChannelRecipient: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                channel: "email" | "apns" | "fcm" | "webpush" | "sms";
+                /** @description an address or E.164 number (URL-encoded), or the SHA-256 hex of a push token or endpoint; an SMS opt-out is `<handset>:<sender>` */
+                recipient: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description what was erased */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description false: more messages remained than one request erases; call again */
+                        done: boolean;
+                        /** @description messages erased whole (row, timeline, body, search row, event-stream deliveries) */
+                        messages: number;
+                        /** @description MO messages erased (SMS) */
+                        inbound: number;
+                        /** @description suppression entries kept under the recipient's hash alone */
+                        suppressions: number;
+                    };
+                };
+            };
+            /** @description invalid request: `details` names each field (validation_failed, invalid_json, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no valid credentials or signature (unauthorized, invalid_signature) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the key lacks the scope (insufficient_scope) or the account is disabled (account_disabled) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description over the API key's rate limit (rate_limited); `Retry-After` says when to retry */
+            429: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description something went wrong on our side (internal_error); retry, with the same Idempotency-Key for a send */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     getV1Stats: {
         parameters: {
             query?: {
@@ -3748,6 +3937,92 @@ export interface operations {
                             route: string;
                             weight: number;
                         }[];
+                    };
+                };
+            };
+            /** @description no valid credentials or signature (unauthorized, invalid_signature) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the key lacks the scope (insufficient_scope) or the account is disabled (account_disabled) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description over the API key's rate limit (rate_limited); `Retry-After` says when to retry */
+            429: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description something went wrong on our side (internal_error); retry, with the same Idempotency-Key for a send */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getV1BridgeHealth: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the bridge's state */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {boolean} */
+                        configured: false;
+                    } | {
+                        /** @enum {boolean} */
+                        configured: true;
+                        /** @enum {boolean} */
+                        reachable: false;
+                        error: string;
+                    } | {
+                        /** @enum {boolean} */
+                        configured: true;
+                        /** @enum {boolean} */
+                        reachable: true;
+                        apns: {
+                            enabled: boolean;
+                            sessions: number;
+                        };
+                        smtp: {
+                            connections: number;
+                        };
+                        smpp: {
+                            routes: number;
+                            binds: number;
+                            up: number;
+                        } | null;
+                        /** @description batches the bridge is working on; null when its metrics do not say */
+                        inFlight: number | null;
                     };
                 };
             };
@@ -5091,6 +5366,245 @@ export interface operations {
         };
     };
     deleteV1PushWebpush: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description no valid credentials or signature (unauthorized, invalid_signature) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the key lacks the scope (insufficient_scope) or the account is disabled (account_disabled) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description over the API key's rate limit (rate_limited); `Retry-After` says when to retry */
+            429: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description something went wrong on our side (internal_error); retry, with the same Idempotency-Key for a send */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getV1Retention: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the section, secrets masked */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RetentionSettingsShown"];
+                };
+            };
+            /** @description no valid credentials or signature (unauthorized, invalid_signature) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the key lacks the scope (insufficient_scope) or the account is disabled (account_disabled) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description over the API key's rate limit (rate_limited); `Retry-After` says when to retry */
+            429: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description something went wrong on our side (internal_error); retry, with the same Idempotency-Key for a send */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    putV1Retention: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RetentionSettings"];
+            };
+        };
+        responses: {
+            /** @description the section as stored, secrets masked */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RetentionSettingsShown"];
+                };
+            };
+            /** @description invalid request: `details` names each field (validation_failed, invalid_json, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no valid credentials or signature (unauthorized, invalid_signature) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the key lacks the scope (insufficient_scope) or the account is disabled (account_disabled) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is over the route's limit (payload_too_large, event_too_large) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is not declared application/json (unsupported_media_type) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description valid JSON the platform cannot act on (see `code`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description over the API key's rate limit (rate_limited); `Retry-After` says when to retry */
+            429: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description something went wrong on our side (internal_error); retry, with the same Idempotency-Key for a send */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteV1Retention: {
         parameters: {
             query?: never;
             header?: never;

@@ -1,6 +1,6 @@
-/** `GET /v1/stats` (src/api/stats.ts), `GET /v1/routes` (route-status.ts), `GET /v1/sms/inbound` (sms.ts), `GET /v1/audit` (audit.ts). */
+/** `GET /v1/stats` (src/api/stats.ts), `GET /v1/routes` (route-status.ts), `GET /v1/bridge/health` (bridge-health.ts), `GET /v1/sms/inbound` (sms.ts), `GET /v1/audit` (audit.ts). */
 import { auditQuery, inboundListQuery, statsQuery } from "../../core/api-requests.ts";
-import { auditPage, inboundSmsPage, routeStatusResponse, statsResponse } from "../../core/api-responses.ts";
+import { auditPage, bridgeHealthResponse, inboundSmsPage, routeStatusResponse, statsResponse } from "../../core/api-responses.ts";
 import type { ApiRoute } from "./registry.ts";
 
 export const readRoutes: ApiRoute[] = [
@@ -24,6 +24,16 @@ export const readRoutes: ApiRoute[] = [
       "In the order they are tried, each with its circuit (`closed`, `open` since `openedAt`, or `half_open` while one probe is out). A route with nowhere to fail over to keeps no circuit and reads closed.",
     auth: "apiKey",
     responses: { 200: { description: "the routes", schema: routeStatusResponse } },
+  },
+  {
+    method: "get",
+    path: "/v1/bridge/health",
+    tag: "Stats",
+    summary: "The bridge's health, in totals",
+    description:
+      "APNs sessions, SMTP connections, SMPP binds up and batches in flight of the bridge this deployment sends through; totals only, since the bridge is shared by every account. `configured: false` when there is no bridge, `reachable: false` with the error when it did not answer within 3 s.",
+    auth: "apiKey",
+    responses: { 200: { description: "the bridge's state", schema: bridgeHealthResponse } },
   },
   {
     method: "get",

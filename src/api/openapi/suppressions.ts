@@ -1,7 +1,7 @@
-/** `/v1/suppressions` (src/api/suppressions.ts): the account's suppression list. */
+/** `/v1/suppressions` (src/api/suppressions.ts): the account's suppression list; `/v1/recipients` (recipients.ts): erasure. */
 import { z } from "zod";
 import { suppressionCheckRequest, suppressionListQuery } from "../../core/api-requests.ts";
-import { suppressionCheckResponse, suppressionEntry, suppressionPage } from "../../core/api-responses.ts";
+import { erasureResult, suppressionCheckResponse, suppressionEntry, suppressionPage } from "../../core/api-responses.ts";
 import { channelParam } from "../../core/schema.ts";
 import { JSON_BODY_ERRORS, type ApiRoute } from "./registry.ts";
 
@@ -65,6 +65,18 @@ export const suppressionRoutes: ApiRoute[] = [
     auth: "apiKey",
     params: target,
     responses: { 204: { description: "lifted" } },
+    errors: [400, 404],
+  },
+  {
+    method: "delete",
+    path: "/v1/recipients/{channel}/{recipient}",
+    tag: "Suppressions",
+    summary: "Erase a recipient's personal data",
+    description:
+      "Their messages go whole (row, timeline, body, search row), with the event-stream deliveries that named them and, for a number, its MO messages. A suppression stays under `sha256:<hex of the key>` only, so the recipient is still never sent to; the audit log records `recipient.erase` by that hash. At most 500 messages a request: `done: false` means call again (it is safe to repeat).",
+    auth: "apiKey",
+    params: target,
+    responses: { 200: { description: "what was erased", schema: erasureResult } },
     errors: [400, 404],
   },
 ];
