@@ -161,7 +161,11 @@ export const statsResponse = z.object({
       channel: z
         .union([z.enum(channels), z.literal("none")])
         .describe("`none`: events that reached no message (`unlinked`, `event_dead_lettered`)"),
-      counts: z.record(z.string(), z.number().int()).describe("per outcome"),
+      counts: z
+        .record(z.string(), z.number().int())
+        .describe(
+          "per outcome: each state messages entered (queued, accepted, delivered, bounced…), and per feedback event bounce_hard, bounce_soft, bounce_unclassified and complained",
+        ),
       routes: z.record(z.string(), z.record(z.string(), z.number().int())).optional().describe("the same counts per route"),
     }),
   ),

@@ -3827,7 +3827,7 @@ export interface operations {
                             hour: string;
                             /** @description `none`: events that reached no message (`unlinked`, `event_dead_lettered`) */
                             channel: ("email" | "apns" | "fcm" | "webpush" | "sms") | "none";
-                            /** @description per outcome */
+                            /** @description per outcome: each state messages entered (queued, accepted, delivered, bounced…), and per feedback event bounce_hard, bounce_soft, bounce_unclassified and complained */
                             counts: {
                                 [key: string]: number;
                             };
