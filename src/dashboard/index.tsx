@@ -12,7 +12,7 @@ import { deleteCookie, generateCookie, getCookie, setCookie } from "hono/cookie"
 import { csrf } from "hono/csrf";
 import { HTTPException } from "hono/http-exception";
 import { apiClient, errorText } from "./api-client.ts";
-import { Bare, ErrorBox, Page } from "./layout.tsx";
+import { Bare, ErrorBox, Outcome, Page } from "./layout.tsx";
 import { messagePages } from "./messages.tsx";
 import { overviewPages } from "./overview.tsx";
 import { csrfToken, csrfValid, openSession, sealSession, secureCookie, SESSION_COOKIE, SESSION_TTL_MS } from "./session.ts";
@@ -37,12 +37,7 @@ function nextPath(value: string | undefined): string {
 
 const SignIn = ({ next, error, notice }: { next: string; error?: string; notice?: string }) => (
   <Bare title="Sign in to lasthop">
-    {error ? <ErrorBox text={error} /> : null}
-    {notice ? (
-      <p class="notice" role="status">
-        {notice}
-      </p>
-    ) : null}
+    <Outcome error={error} notice={notice} />
     <form method="post" action="/dashboard/sign-in">
       <input type="hidden" name="next" value={next} />
       <label>

@@ -59,12 +59,7 @@ export const Page: FC<PropsWithChildren<{ title: string; path: string; csrf: str
       </header>
       <main id="main">
         <h1>{title}</h1>
-        {error ? <ErrorBox text={error} /> : null}
-        {notice ? (
-          <p class="notice" role="status">
-            {notice}
-          </p>
-        ) : null}
+        <Outcome error={error} notice={notice} />
         {children}
       </main>
     </body>
@@ -75,6 +70,38 @@ export const ErrorBox: FC<{ text: string }> = ({ text }) => (
   <p class="alert" role="alert">
     {text}
   </p>
+);
+
+/** What the last action came to: its error, or its notice (a live region, so it is read out). */
+export const Outcome: FC<{ error?: string | null; notice?: string | null }> = ({ error, notice }) => (
+  <>
+    {error ? <ErrorBox text={error} /> : null}
+    {notice ? (
+      <p class="notice" role="status">
+        {notice}
+      </p>
+    ) : null}
+  </>
+);
+
+/** The second step of a destructive action: its POST (CSRF and `fields` carried) or Cancel. */
+export const Confirm: FC<{ action: string; csrf: string; label: string; cancel: string; fields?: Record<string, string> }> = ({
+  action,
+  csrf,
+  label,
+  cancel,
+  fields = {},
+}) => (
+  <form method="post" action={action}>
+    <Csrf token={csrf} />
+    {Object.entries(fields).map(([name, value]) => (
+      <input type="hidden" name={name} value={value} />
+    ))}
+    <button type="submit" class="danger">
+      {label}
+    </button>{" "}
+    <a href={cancel}>Cancel</a>
+  </form>
 );
 
 export const Bare: FC<PropsWithChildren<{ title: string }>> = ({ title, children }) => (

@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import { SCOPES } from "../core/config/keys.ts";
 import { providerNames } from "../core/config/sections.ts";
 import { errorText } from "./api-client.ts";
-import { Csrf, ErrorBox, Page, Time } from "./layout.tsx";
+import { Confirm, Csrf, ErrorBox, Page, Time } from "./layout.tsx";
 import { status } from "./status.ts";
 import type { ApiAnswer, DashEnv } from "./types.ts";
 
@@ -237,13 +237,12 @@ export const settingsPages = new Hono<DashEnv>()
         <p>
           Revoke the key <code>{id}</code>? Everything using it stops working, this dashboard too if you signed in with it.
         </p>
-        <form method="post" action={`/dashboard/settings/keys/${encodeURIComponent(id)}/revoke`}>
-          <Csrf token={c.var.csrf} />
-          <button type="submit" class="danger">
-            Revoke
-          </button>{" "}
-          <a href="/dashboard/settings">Cancel</a>
-        </form>
+        <Confirm
+          action={`/dashboard/settings/keys/${encodeURIComponent(id)}/revoke`}
+          csrf={c.var.csrf}
+          label="Revoke"
+          cancel="/dashboard/settings"
+        />
       </Page>,
     );
   })

@@ -2,7 +2,7 @@
 import { Hono } from "hono";
 import { channels, suppressionReasons } from "../core/model.ts";
 import { cleanQuery, errorText } from "./api-client.ts";
-import { Csrf, Page, Time } from "./layout.tsx";
+import { Confirm, Csrf, Page, Time } from "./layout.tsx";
 import { status } from "./status.ts";
 import type { Api, ApiAnswer, DashEnv } from "./types.ts";
 
@@ -204,15 +204,13 @@ export const suppressionPages = new Hono<DashEnv>()
         <p>
           Remove <strong class="mono">{recipient}</strong> ({channel}) from the suppression list? Messages to it will be sent again.
         </p>
-        <form method="post" action="/dashboard/suppressions/remove">
-          <Csrf token={c.var.csrf} />
-          <input type="hidden" name="channel" value={channel} />
-          <input type="hidden" name="recipient" value={recipient} />
-          <button type="submit" class="danger">
-            Remove
-          </button>{" "}
-          <a href="/dashboard/suppressions">Cancel</a>
-        </form>
+        <Confirm
+          action="/dashboard/suppressions/remove"
+          csrf={c.var.csrf}
+          label="Remove"
+          cancel="/dashboard/suppressions"
+          fields={{ channel, recipient }}
+        />
       </Page>,
     );
   })
