@@ -47,77 +47,97 @@ function snsTestCertificate(): { cert: string; key: string } {
 }
 const sns = snsTestCertificate();
 
-// Two projects: Worker tests run inside workerd (the real runtime, DOs and Queues local);
-// node tests start real processes (wrangler dev, the sandbox) on loopback.
+// The Worker tests' runtime: wrangler.toml's bindings plus keys made at run time.
+const workerd = () => ({
+  plugins: [
+    cloudflareTest({
+      wrangler: { configPath: "./wrangler.toml" },
+      miniflare: {
+        bindings: {
+          API_KEYS: JSON.stringify({
+            [sha256(API_KEY_A)]: ACCOUNT_A,
+            [sha256(API_KEY_B)]: ACCOUNT_B,
+            [sha256(API_KEY_C)]: ACCOUNT_C,
+          }),
+          WEBHOOK_SECRET: `whsec_${randomBytes(32).toString("base64")}`,
+          CONFIG_KEYS: `test1:${randomBytes(32).toString("base64")}`,
+          ADMIN_API_KEY: ADMIN_KEY,
+          VAPID_PUBLIC_KEY: vapid.getPublicKey().toString("base64url"),
+          VAPID_PRIVATE_KEY: vapid.getPrivateKey().toString("base64url"),
+          VAPID_SUBJECT: "mailto:tests@lasthop.dev",
+          WEBPUSH_ALLOWED_HOSTS: `fcm.googleapis.com,*.notify.windows.com,${TEST_PUSH_HOST}`,
+          RETRY_BASE_SECONDS: "0",
+          // A fake bridge answers at this URL (test/worker/bridge-fake.ts); FCM is left unconfigured here
+          // and proven end to end against the sandbox in test/node.
+          BRIDGE_URL: `https://${TEST_BRIDGE_HOST}`,
+          BRIDGE_CHANNELS: "apns,email,sms",
+          EMAIL_CONFIG: JSON.stringify({
+            [ACCOUNT_A]: {
+              sendingDomains: ["lasthop.test"],
+              bounceDomain: "bounces.lasthop.test",
+              relay: { mode: "smarthost", host: "smtp.test", port: 587, secure: false },
+            },
+          }),
+          UNSUBSCRIBE_SECRET: randomBytes(32).toString("hex"),
+          PUBLIC_URL: "https://lasthop.test",
+          EMAIL_RETRY_BASE_SECONDS: "1",
+          EMAIL_MAX_AGE_SECONDS: "8",
+          FCM_SERVICE_ACCOUNT: "",
+          SOFT_BOUNCE_LIMIT: "3",
+          SMS_CONFIG: JSON.stringify(TEST_SMS_CONFIG),
+          SMS_DLR_WAIT_SECONDS: "4",
+          // Sending domains are checked against a fake resolver (test/worker/doh-fake.ts).
+          DOH_URL: `https://${TEST_DOH_HOST}/dns-query`,
+          BOUNCE_MX_HOST: TEST_BOUNCE_MX_HOST,
+          SPF_INCLUDE: TEST_SPF_INCLUDE,
+          TEST_SNS_CERT: sns.cert,
+          TEST_SNS_KEY: sns.key,
+        },
+      },
+    }),
+  ],
+});
+
+// Worker tests run inside workerd (the real runtime, DOs and Queues local); node tests start real
+// processes (wrangler dev, the bridge, the sandbox) on loopback. The proof suites (issue 17) are
+// projects of their own, so `npm run test:faults` and `npm run test:security` run them alone and
+// `npm test` runs everything: faults (crashes, restarts, misbehaving peers, webhook storms) and
+// security (fuzzing, forged requests, SSRF, isolation, secrets in logs), each in both runtimes.
+const SUITES = ["faults", "security"] as const;
+
+// Per-test timeouts are a backstop for a hang: every wait in a test has its own bound
+// (test/wait.ts, WAIT_MS) that fails first and says what it waited for, so these sit well
+// above a few such waits in a row on a busy machine.
+const workerProject = (name: string, include: string[], exclude: string[] = []) => ({
+  ...workerd(),
+  test: { name, include, exclude, testTimeout: 180_000 },
+});
+// Hooks start stacks (wrangler dev, the bridge, the sandbox), slow on a busy machine. Long runs
+// set LONG_RUN_MS and are guarded by a stall detector instead.
+const nodeProject = (name: string, include: string[], exclude: string[] = []) => ({
+  test: { name, include, exclude, testTimeout: 300_000, hookTimeout: 300_000 },
+});
+
 export default defineConfig({
   test: {
     // CI (.ci/run sets CI) reads the counts from a JSON report; people read the default one.
     reporters: process.env.CI ? ["default", "json"] : ["default"],
     outputFile: { json: "test-results/vitest.json" },
     projects: [
-      {
-        plugins: [
-          cloudflareTest({
-            wrangler: { configPath: "./wrangler.toml" },
-            miniflare: {
-              bindings: {
-                API_KEYS: JSON.stringify({
-                  [sha256(API_KEY_A)]: ACCOUNT_A,
-                  [sha256(API_KEY_B)]: ACCOUNT_B,
-                  [sha256(API_KEY_C)]: ACCOUNT_C,
-                }),
-                WEBHOOK_SECRET: `whsec_${randomBytes(32).toString("base64")}`,
-                CONFIG_KEYS: `test1:${randomBytes(32).toString("base64")}`,
-                ADMIN_API_KEY: ADMIN_KEY,
-                VAPID_PUBLIC_KEY: vapid.getPublicKey().toString("base64url"),
-                VAPID_PRIVATE_KEY: vapid.getPrivateKey().toString("base64url"),
-                VAPID_SUBJECT: "mailto:tests@lasthop.dev",
-                WEBPUSH_ALLOWED_HOSTS: `fcm.googleapis.com,*.notify.windows.com,${TEST_PUSH_HOST}`,
-                RETRY_BASE_SECONDS: "0",
-                // A fake bridge answers at this URL (test/worker/bridge-fake.ts); FCM is left unconfigured here
-                // and proven end to end against the sandbox in test/node.
-                BRIDGE_URL: `https://${TEST_BRIDGE_HOST}`,
-                BRIDGE_CHANNELS: "apns,email,sms",
-                EMAIL_CONFIG: JSON.stringify({
-                  [ACCOUNT_A]: {
-                    sendingDomains: ["lasthop.test"],
-                    bounceDomain: "bounces.lasthop.test",
-                    relay: { mode: "smarthost", host: "smtp.test", port: 587, secure: false },
-                  },
-                }),
-                UNSUBSCRIBE_SECRET: randomBytes(32).toString("hex"),
-                PUBLIC_URL: "https://lasthop.test",
-                EMAIL_RETRY_BASE_SECONDS: "1",
-                EMAIL_MAX_AGE_SECONDS: "8",
-                FCM_SERVICE_ACCOUNT: "",
-                SOFT_BOUNCE_LIMIT: "3",
-                SMS_CONFIG: JSON.stringify(TEST_SMS_CONFIG),
-                SMS_DLR_WAIT_SECONDS: "4",
-                // Sending domains are checked against a fake resolver (test/worker/doh-fake.ts).
-                DOH_URL: `https://${TEST_DOH_HOST}/dns-query`,
-                BOUNCE_MX_HOST: TEST_BOUNCE_MX_HOST,
-                SPF_INCLUDE: TEST_SPF_INCLUDE,
-                TEST_SNS_CERT: sns.cert,
-                TEST_SNS_KEY: sns.key,
-              },
-            },
-          }),
-        ],
-        // Per-test timeouts are a backstop for a hang: every wait in a test has its own bound
-        // (test/wait.ts, WAIT_MS) that fails first and says what it waited for, so these sit well
-        // above a few such waits in a row on a busy machine.
-        test: { name: "worker", include: ["test/worker/**/*.test.ts"], testTimeout: 180_000 },
-      },
-      {
-        test: {
-          name: "node",
-          include: ["test/node/**/*.test.ts", "test/core/**/*.test.ts"],
-          // As above; hooks start stacks (wrangler dev, the bridge, the sandbox), slow on a busy
-          // machine. Long runs set LONG_RUN_MS and are guarded by a stall detector instead.
-          testTimeout: 300_000,
-          hookTimeout: 300_000,
-        },
-      },
+      workerProject(
+        "worker",
+        ["test/worker/**/*.test.ts"],
+        SUITES.map((suite) => `test/worker/${suite}/**`),
+      ),
+      nodeProject(
+        "node",
+        ["test/node/**/*.test.ts", "test/core/**/*.test.ts"],
+        SUITES.map((suite) => `test/node/${suite}/**`),
+      ),
+      ...SUITES.flatMap((suite) => [
+        workerProject(`${suite}-worker`, [`test/worker/${suite}/**/*.test.ts`]),
+        nodeProject(suite, [`test/node/${suite}/**/*.test.ts`]),
+      ]),
     ],
   },
 });
