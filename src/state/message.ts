@@ -13,7 +13,7 @@ import { withoutBody } from "../core/retention.ts";
 import type { IndexRow } from "../core/message-search.ts";
 import { performEffect, type MessageEffect } from "./message-effects.ts";
 import { Meta } from "./meta.ts";
-import { Outbox } from "./outbox.ts";
+import { OUTBOX_RETRY_MS, Outbox } from "./outbox.ts";
 import { SmsParts } from "./sms-parts.ts";
 import { recipientStub } from "./stubs.ts";
 import { Timeline } from "./timeline.ts";
@@ -100,6 +100,10 @@ export class MessageDO extends DurableObject<Env> {
 
     const now = new Date().toISOString();
     const status: DeliveryState = suppression ? "suppressed" : "queued";
+    // The answer does not wait for the effects (counter, event stream, send queue): from the commit
+    // on they are durable in the outbox. This alarm, armed before the commit, drains them if the
+    // drain below is cut short (an eviction, a crash); a drain that completes takes it back.
+    await this.scheduleAlarm(Date.now() + OUTBOX_RETRY_MS);
     this.ctx.storage.transactionSync(() => {
       this.sql.exec(
         `INSERT INTO message (id, account, channel, recipient_key, recipient, to_redacted, status, created_at, updated_at, body_hash, request)
@@ -131,7 +135,7 @@ export class MessageDO extends DurableObject<Env> {
       if (input.bypassSuppression) this.meta.set("bypass_suppression", "1");
       if (!suppression) this.outbox.push({ kind: "enqueue", job: { account: input.account, messageId: input.id } });
     });
-    await this.outbox.flush();
+    this.ctx.waitUntil(this.drainThenSettle());
     return { kind: "created", message: this.view(this.row()!), reason: suppression?.reason };
   }
 
@@ -464,6 +468,24 @@ export class MessageDO extends DurableObject<Env> {
     });
     await this.ctx.storage.deleteAlarm();
     return existed;
+  }
+
+  /**
+   * Drains the outbox after an answer that did not wait for it; once it is empty, the alarm keeps
+   * only the receipt deadline (if any), so the backstop armed for the drain costs no invocation.
+   * A failed drain leaves the alarm to the outbox's retry.
+   */
+  private async drainThenSettle(): Promise<void> {
+    try {
+      await this.outbox.flush();
+      if (!this.outbox.empty) return;
+      const row = this.row();
+      const deadline = row ? this.sms.deadline(row.status) : 0;
+      if (deadline) await this.ctx.storage.setAlarm(deadline);
+      else await this.ctx.storage.deleteAlarm();
+    } catch (err) {
+      console.error(JSON.stringify({ msg: "outbox drain after create failed; the alarm retries", error: String(err) }));
+    }
   }
 
   /** One alarm serves the outbox and the receipt deadline: keep the earlier of the two. */

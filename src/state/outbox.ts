@@ -33,6 +33,11 @@ export class Outbox<Item> {
     return this.draining !== undefined;
   }
 
+  /** Whether no effect is waiting. */
+  get empty(): boolean {
+    return this.sql.exec(`SELECT 1 FROM outbox LIMIT 1`).toArray().length === 0;
+  }
+
   /** Performs the outbox in order; one drain at a time, a failure leaves the rest to the alarm. */
   flush(): Promise<void> {
     this.draining ??= this.drain().finally(() => (this.draining = undefined));

@@ -22,7 +22,9 @@ describe("crash points", () => {
     const stub = messageStub(env, ACCOUNT_A, id);
     await runInDurableObject(stub, async (instance: MessageDO) => {
       const realQueue = (instance as any).env.SEND_PUSH;
-      (instance as any).env = { ...(instance as any).env, SEND_PUSH: { send: () => Promise.reject(new Error("queue unavailable")) } };
+      let refused = 0;
+      const down = { send: () => (refused++, Promise.reject(new Error("queue unavailable"))) };
+      (instance as any).env = { ...(instance as any).env, SEND_PUSH: down };
       const result = await instance.create({
         id,
         account: ACCOUNT_A,
@@ -32,6 +34,8 @@ describe("crash points", () => {
         bodyHash: "h",
       });
       expect(result.kind).toBe("created");
+      // The 202 does not wait for the outbox: its drain meets the outage after the answer.
+      await waitFor(() => refused > 0 && !(instance as any).outbox.busy, "the drain after create to meet the queue outage and stop");
       (instance as any).env = { ...(instance as any).env, SEND_PUSH: realQueue };
     });
     await sendMarker(await webpush("marker")); // a later send went through: this one was never queued
@@ -40,6 +44,38 @@ describe("crash points", () => {
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     await waitForStatus(id, "accepted");
     expect(push.to("outage")).toHaveLength(1);
+  });
+
+  it("the 202 does not wait for the outbox: a drain that hangs leaves the backstop alarm armed", async () => {
+    const request = (await webpush("hung-queue")) as any;
+    const id = await messageIdFor(ACCOUNT_A);
+    const stub = messageStub(env, ACCOUNT_A, id);
+    await runInDurableObject(stub, async (instance: MessageDO, state) => {
+      let release!: () => void;
+      const hung = new Promise<void>((resolve) => (release = resolve));
+      const realQueue = (instance as any).env.SEND_PUSH;
+      (instance as any).env = { ...(instance as any).env, SEND_PUSH: { send: () => hung } };
+      const before = Date.now();
+      const result = await instance.create({
+        id,
+        account: ACCOUNT_A,
+        request,
+        recipientKey: await recipientKey("webpush", request.to.endpoint),
+        recipient: "x",
+        bodyHash: "h",
+      });
+      expect(result.kind).toBe("created");
+      expect((instance as any).outbox.busy).toBe(true);
+      // If this isolate died now, the alarm would drain the outbox (the test above runs that alarm).
+      expect(await state.storage.getAlarm()).toBeGreaterThanOrEqual(before);
+      (instance as any).env = { ...(instance as any).env, SEND_PUSH: realQueue };
+      release();
+      // Its drain done, the alarm is taken back: a message costs no extra invocation.
+      await waitFor(
+        async () => !(instance as any).outbox.busy && (await state.storage.getAlarm()) === null,
+        "the drain to end and the alarm to go",
+      );
+    });
   });
 
   it("a redelivered send job for a message already accepted sends nothing twice", async () => {
