@@ -38,6 +38,7 @@ interface __BaseEnv_Env {
 	ESP_TIMEOUT_SECONDS?: string;
 	ROUTE_CIRCUIT_COOL_DOWN_SECONDS?: string;
 	PROVIDER_EVENT_HOLD_SECONDS?: string;
+	METER?: string;
 	MESSAGE: DurableObjectNamespace<import("./src/index").MessageDO>;
 	RECIPIENT: DurableObjectNamespace<import("./src/index").RecipientDO>;
 	ACCOUNT: DurableObjectNamespace<import("./src/index").AccountDO>;
@@ -93,6 +94,7 @@ declare namespace Cloudflare {
 		ESP_TIMEOUT_SECONDS?: string;
 		ROUTE_CIRCUIT_COOL_DOWN_SECONDS?: string;
 		PROVIDER_EVENT_HOLD_SECONDS?: string;
+		METER?: string;
 		MESSAGE: DurableObjectNamespace<import("./src/index").MessageDO>;
 		RECIPIENT: DurableObjectNamespace<import("./src/index").RecipientDO>;
 		ACCOUNT: DurableObjectNamespace<import("./src/index").AccountDO>;

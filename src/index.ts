@@ -4,6 +4,7 @@ import { consumeDeadEvents, consumeEvents, type EventsQueueBody } from "./queues
 import { consumeDeadSends, consumeSends } from "./queues/send.ts";
 import { consumeWebhooks } from "./queues/webhooks.ts";
 import type { WebhooksQueueBody } from "./state/emit.ts";
+import { meterBatch, meterOn, metered, tally } from "./state/meter.ts";
 import { retainAll } from "./state/retention-run.ts";
 import type { QueuedSend } from "./state/types.ts";
 
@@ -21,13 +22,18 @@ export { RefDO } from "./state/ref.ts";
 export { TokenDO } from "./state/token.ts";
 
 export default {
-  fetch: app.fetch,
+  fetch(request, env, ctx) {
+    if (meterOn(env)) tally("worker.fetch");
+    return app.fetch(request, metered(env), ctx);
+  },
 
   /**
    * Cloudflare Email Routing delivers the bounce domain's mail here. Mail for an address
    * that is not at a bounce domain is rejected; everything else is parsed and applied.
    */
-  async email(message, env) {
+  async email(message, rawEnv) {
+    if (meterOn(rawEnv)) tally("worker.email");
+    const env = metered(rawEnv);
     const raw = new Uint8Array(await new Response(message.raw).arrayBuffer());
     const result = await ingestFeedbackEmail(env, raw, message.to);
     if (result.outcome === "not_ours") message.setReject("550 5.1.1 not a bounce address of this deployment");
@@ -35,11 +41,14 @@ export default {
 
   /** Hourly: retention (each account's index shards expire old messages and bodies in bounded batches). */
   async scheduled(_controller, env) {
-    await retainAll(env);
+    if (meterOn(env)) tally("worker.scheduled");
+    await retainAll(metered(env));
   },
 
   /** One Worker consumes every queue; the queue's name says which job it is. */
-  async queue(batch, env) {
+  async queue(batch, rawEnv) {
+    meterBatch(rawEnv, batch);
+    const env = metered(rawEnv);
     const name = batch.queue;
     if (/send-(push|email|sms)-dlq$/.test(name)) return consumeDeadSends(batch as MessageBatch<QueuedSend>, env);
     if (/send-(push|email|sms)$/.test(name)) return consumeSends(batch as MessageBatch<QueuedSend>, env);

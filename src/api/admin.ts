@@ -4,6 +4,7 @@ import { toHex } from "../core/bytes.ts";
 import { keyHash, keyPrefix, newApiKey, newKeyId, SCOPES, DEFAULT_RATE_PER_SECOND } from "../core/config/keys.ts";
 import { ApiError, readJson, validationError } from "../core/http.ts";
 import { forgetAccount, forgetGrants } from "../state/config-read.ts";
+import { meterOn, meterSnapshot } from "../state/meter.ts";
 import { configStub, directoryStub, keyIndexStub } from "../state/stubs.ts";
 import { adminAuth } from "./auth.ts";
 import { limitBody } from "./body.ts";
@@ -20,6 +21,10 @@ function newAccountId(): string {
  */
 export const admin = new Hono<AppEnv>()
   .use(adminAuth())
+  .get("/meter", (c) => {
+    if (!meterOn(c.env)) throw new ApiError(404, "meter_off", 'cost instrumentation is off in this deployment (METER is not "1")');
+    return c.json({ counts: meterSnapshot() });
+  })
   .post("/accounts", limitBody, async (c) => {
     const parsed = createAccountRequest.safeParse(readJson(c.req.raw.headers, await c.req.text()));
     if (!parsed.success) throw validationError(parsed.error);

@@ -326,3 +326,12 @@ export const bridgeHealthResponse = z.union([
   }),
 ]);
 export type BridgeHealth = z.infer<typeof bridgeHealthResponse>;
+
+/** GET /v1/admin/meter: the cost instrumentation's counts (src/state/meter.ts), platform-wide. */
+export const meterResponse = z.object({
+  counts: z
+    .record(z.string(), z.number())
+    .describe(
+      "counts since this runtime started: worker.<handler> invocations, do.<BINDING> requests (and per method, .alarm, .ms waited), queue.write/read/delete operations (per 64 KB), subrequest(.<host>), sql.read/sql.write rows",
+    ),
+});

@@ -4,6 +4,7 @@ import type { Channel } from "../core/model.ts";
 import { erasedRecipient, type Retention } from "../core/retention.ts";
 import { Retainer, type IndexedMessage } from "./retention.ts";
 import type { SuppressionEntry } from "./types.ts";
+import { meterAlarm, metered, meteredSql } from "./meter.ts";
 
 /** One hour of one channel: counts per outcome, and the same per route for messages a route carried. */
 export type StatsBucket = {
@@ -77,8 +78,8 @@ export class AccountDO extends DurableObject<Env> {
   private readonly retainer: Retainer;
 
   constructor(ctx: DurableObjectState, env: Env) {
-    super(ctx, env);
-    this.sql = ctx.storage.sql;
+    super(ctx, metered(env));
+    this.sql = meteredSql(env, ctx.storage.sql);
     this.sql.exec(`
       CREATE TABLE IF NOT EXISTS suppression (
         channel TEXT NOT NULL, recipient_key TEXT NOT NULL, recipient TEXT NOT NULL, reason TEXT NOT NULL,
@@ -116,6 +117,7 @@ export class AccountDO extends DurableObject<Env> {
 
   /** One bounded retention pass a run; the next run follows at once while more is due. */
   override async alarm(): Promise<void> {
+    meterAlarm(this.env, "ACCOUNT");
     if (await this.retainer.pass(Date.now())) await this.ctx.storage.setAlarm(Date.now());
   }
 

@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { admit, closedCircuit, observe, type Circuit } from "../core/routes.ts";
+import { metered, meteredSql } from "./meter.ts";
 
 /** What a sender may do on a route now: send, send the one probe of a half-open circuit, or pass over it. */
 export type Admission = "closed" | "probe" | "open";
@@ -17,8 +18,8 @@ export class CircuitDO extends DurableObject<Env> {
   private readonly sql: SqlStorage;
 
   constructor(ctx: DurableObjectState, env: Env) {
-    super(ctx, env);
-    this.sql = ctx.storage.sql;
+    super(ctx, metered(env));
+    this.sql = meteredSql(env, ctx.storage.sql);
     this.sql.exec(
       `CREATE TABLE IF NOT EXISTS circuit (route TEXT PRIMARY KEY, state TEXT NOT NULL, failures INTEGER NOT NULL, opened_at INTEGER NOT NULL, probe_until INTEGER NOT NULL)`,
     );

@@ -8,6 +8,7 @@ import { keyRing, open, seal, sealedWith, type KeyRing } from "../core/config/se
 import { seedAccounts } from "../core/config/seed.ts";
 import type { DisabledReason, EndpointCreate, EndpointInfo, EndpointPatch, EndpointTarget } from "../core/webhook-endpoint.ts";
 import { WebhookEndpoints } from "./webhook-endpoints.ts";
+import { metered, meteredSql } from "./meter.ts";
 
 export type AccountInfo = { id: string; name: string; createdAt: string; disabled: boolean };
 export type KeyRecord = {
@@ -61,8 +62,8 @@ export class ConfigDO extends DurableObject<Env> {
   private readonly endpoints: WebhookEndpoints;
 
   constructor(ctx: DurableObjectState, env: Env) {
-    super(ctx, env);
-    this.sql = ctx.storage.sql;
+    super(ctx, metered(env));
+    this.sql = meteredSql(env, ctx.storage.sql);
     this.sql.exec(`
       CREATE TABLE IF NOT EXISTS account (id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at TEXT NOT NULL, disabled INTEGER NOT NULL DEFAULT 0);
       CREATE TABLE IF NOT EXISTS api_key (

@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { seedAccounts } from "../core/config/seed.ts";
 import { smsClaims } from "../core/sms/account.ts";
+import { metered, meteredSql } from "./meter.ts";
 
 export type DirectoryAccount = { id: string; name: string; createdAt: string; disabled: boolean };
 export type AccountList = { items: DirectoryAccount[]; nextCursor: string | null };
@@ -22,8 +23,8 @@ export class DirectoryDO extends DurableObject<Env> {
   private seeded = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
-    super(ctx, env);
-    this.sql = ctx.storage.sql;
+    super(ctx, metered(env));
+    this.sql = meteredSql(env, ctx.storage.sql);
     this.sql.exec(`
       CREATE TABLE IF NOT EXISTS account (id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at TEXT NOT NULL, disabled INTEGER NOT NULL DEFAULT 0);
       CREATE TABLE IF NOT EXISTS claim (kind TEXT NOT NULL, value TEXT NOT NULL, account TEXT NOT NULL, PRIMARY KEY (kind, value, account));

@@ -14,6 +14,7 @@ import { signingSecrets } from "../core/webhook-secrets.ts";
 import { emitEvents } from "./emit.ts";
 import { Meta } from "./meta.ts";
 import { configStub } from "./stubs.ts";
+import { meterAlarm, metered, meteredSql } from "./meter.ts";
 
 export type Trigger = "scheduled" | "manual" | "test";
 export type DeliveryStatus = "pending" | "succeeded" | "failed";
@@ -87,8 +88,8 @@ export class EndpointDO extends DurableObject<Env> {
   private pool?: { target: EndpointTarget; clock: () => number; active: number; made: number; workers: Set<Promise<void>> };
 
   constructor(ctx: DurableObjectState, env: Env) {
-    super(ctx, env);
-    this.sql = ctx.storage.sql;
+    super(ctx, metered(env));
+    this.sql = meteredSql(env, ctx.storage.sql);
     this.sql.exec(`
       CREATE TABLE IF NOT EXISTS delivery (
         event_id TEXT PRIMARY KEY, type TEXT NOT NULL, message_id TEXT, payload TEXT NOT NULL, created_at INTEGER NOT NULL,
@@ -160,6 +161,7 @@ export class EndpointDO extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
+    meterAlarm(this.env, "WEBHOOK_ENDPOINTS");
     await this.run();
   }
 

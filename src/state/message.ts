@@ -29,6 +29,7 @@ import type {
   SuppressionEntry,
   TimelineEvent,
 } from "./types.ts";
+import { meterAlarm, metered, meteredSql } from "./meter.ts";
 
 /** States in which a send may still need the request's content. */
 const PENDING = new Set<DeliveryState>(["queued", "sending", "deferred"]);
@@ -65,8 +66,8 @@ export class MessageDO extends DurableObject<Env> {
   private readonly sms: SmsParts;
 
   constructor(ctx: DurableObjectState, env: Env) {
-    super(ctx, env);
-    this.sql = ctx.storage.sql;
+    super(ctx, metered(env));
+    this.sql = meteredSql(env, ctx.storage.sql);
     this.sql.exec(`
       CREATE TABLE IF NOT EXISTS message (
         id TEXT PRIMARY KEY, account TEXT NOT NULL, channel TEXT NOT NULL,
@@ -280,6 +281,7 @@ export class MessageDO extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
+    meterAlarm(this.env, "MESSAGE");
     await this.outbox.flush();
     const row = this.row();
     const deadline = row ? this.sms.deadline(row.status) : 0;

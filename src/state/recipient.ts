@@ -5,6 +5,7 @@ import type { WebhookEvent } from "../core/webhook-events.ts";
 import { emitEvents } from "./emit.ts";
 import { accountStub } from "./stubs.ts";
 import type { EffectInput, RecipientTarget, SuppressionEntry } from "./types.ts";
+import { metered, meteredSql } from "./meter.ts";
 
 type SuppressionRow = {
   channel: SuppressionEntry["channel"];
@@ -28,8 +29,8 @@ export class RecipientDO extends DurableObject<Env> {
   private readonly sql: SqlStorage;
 
   constructor(ctx: DurableObjectState, env: Env) {
-    super(ctx, env);
-    this.sql = ctx.storage.sql;
+    super(ctx, metered(env));
+    this.sql = meteredSql(env, ctx.storage.sql);
     this.sql.exec(`
       CREATE TABLE IF NOT EXISTS suppression (
         channel TEXT NOT NULL, recipient_key TEXT PRIMARY KEY, recipient TEXT NOT NULL, reason TEXT NOT NULL,

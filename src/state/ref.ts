@@ -3,6 +3,7 @@ import type { ProviderEvent } from "../core/provider-event.ts";
 import { recipientKey } from "../core/recipient.ts";
 import { messageStub } from "./stubs.ts";
 import type { ApplyResult, ReceiptInput, ReceiptResult, RefMapping, TimelineEvent } from "./types.ts";
+import { meterAlarm, metered, meteredSql } from "./meter.ts";
 
 /** A receipt nobody claims is kept this long, then dropped with a log line. */
 const PARKED_TTL_MS = 7 * 24 * 3600 * 1000;
@@ -22,8 +23,8 @@ export class RefDO extends DurableObject<Env> {
   private readonly sql: SqlStorage;
 
   constructor(ctx: DurableObjectState, env: Env) {
-    super(ctx, env);
-    this.sql = ctx.storage.sql;
+    super(ctx, metered(env));
+    this.sql = meteredSql(env, ctx.storage.sql);
     this.sql.exec(`
       CREATE TABLE IF NOT EXISTS mapping (account TEXT NOT NULL, message_id TEXT NOT NULL, segment INTEGER NOT NULL, segments INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS parked (key TEXT PRIMARY KEY, receipt TEXT NOT NULL, at INTEGER NOT NULL);
@@ -130,6 +131,7 @@ export class RefDO extends DurableObject<Env> {
    * receipts nobody claimed within PARKED_TTL_MS are dropped with a log line.
    */
   override async alarm(): Promise<void> {
+    meterAlarm(this.env, "REFS");
     await this.sweep(Date.now());
   }
 

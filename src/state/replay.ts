@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import { meterAlarm, metered, meteredSql } from "./meter.ts";
 
 /**
  * Signed deliveries already seen, for the schemes whose signature does not cover a delivery id
@@ -10,8 +11,8 @@ export class ReplayDO extends DurableObject<Env> {
   private readonly sql: SqlStorage;
 
   constructor(ctx: DurableObjectState, env: Env) {
-    super(ctx, env);
-    this.sql = ctx.storage.sql;
+    super(ctx, metered(env));
+    this.sql = meteredSql(env, ctx.storage.sql);
     this.sql.exec(`CREATE TABLE IF NOT EXISTS seen (key TEXT PRIMARY KEY, until INTEGER NOT NULL)`);
   }
 
@@ -31,6 +32,7 @@ export class ReplayDO extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
+    meterAlarm(this.env, "REPLAYS");
     const now = Date.now();
     this.sql.exec(`DELETE FROM seen WHERE until < ?`, now);
     const next = this.sql.exec<{ until: number | null }>(`SELECT MIN(until) AS until FROM seen`).one().until;

@@ -890,6 +890,26 @@ export interface paths {
         patch: operations["patchV1AdminAccountsId"];
         trace?: never;
     };
+    "/v1/admin/meter": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Cost instrumentation counts
+         * @description What the platform bills, counted as the code runs (DO requests, Queue operations, subrequests, SQLite rows, Worker invocations), for the cost-per-message figure of `npm run bench`. Only where `METER` is "1" (the bench's stack); 404 `meter_off` elsewhere.
+         */
+        get: operations["getV1AdminMeter"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/webhooks/bridge": {
         parameters: {
             query?: never;
@@ -7846,6 +7866,58 @@ export interface operations {
             };
             /** @description the body is not declared application/json (unsupported_media_type) */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description something went wrong on our side (internal_error); retry, with the same Idempotency-Key for a send */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getV1AdminMeter: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the counts */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description counts since this runtime started: worker.<handler> invocations, do.<BINDING> requests (and per method, .alarm, .ms waited), queue.write/read/delete operations (per 64 KB), subrequest(.<host>), sql.read/sql.write rows */
+                        counts: {
+                            [key: string]: number;
+                        };
+                    };
+                };
+            };
+            /** @description no valid credentials or signature (unauthorized, invalid_signature) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

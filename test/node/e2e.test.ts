@@ -10,8 +10,10 @@ import type { components } from "./api-types.d.ts";
 import { startTestStack, type TestStack } from "./stack-helpers.ts";
 
 let stack: TestStack;
+// This stack meters its costs (METER, src/state/meter.ts): the last test reads what a message cost.
+const adminKey = `admin-${randomBytes(16).toString("hex")}`;
 beforeAll(async () => {
-  stack = await startTestStack();
+  stack = await startTestStack({ vars: { METER: "1", ADMIN_API_KEY: adminKey } });
 });
 afterAll(async () => stack?.stop());
 
@@ -165,5 +167,39 @@ describe("web push through the whole stack", () => {
     expect(delivered.events.at(-1)).toMatchObject({ id: "e2e-dlr-1", provider: "bridge" });
     // The signed event took the path the refused ones would have, after them: neither was applied.
     expect(delivered.events.filter((e) => ["e2e-forged", "e2e-expired", "e2e-platform-secret"].includes(e.id))).toEqual([]);
+  });
+});
+
+describe("the cost meter (METER=1) in the whole stack", () => {
+  const meter = async (): Promise<Record<string, number>> => {
+    const res = await stack.api("/v1/admin/meter", { headers: { authorization: `Bearer ${adminKey}` } });
+    expect(res.status).toBe(200);
+    return res.body.counts;
+  };
+
+  it("counts what one web push cost the platform: invocations, DO requests, queue operations, a subrequest, SQLite rows", async () => {
+    const to = await subscribe("e2e-meter");
+    const before = await meter();
+    const sent = await send({ channel: "webpush", to, payload: "metered" });
+    await waitForStatus(sent.body.id, "accepted");
+    // The drain after the answer and the consumer's settle finish on their own time: wait for the queue's delete.
+    let after: Record<string, number> = {};
+    const d = (key: string) => (after[key] ?? 0) - (before[key] ?? 0);
+    await waitFor(
+      async () => {
+        after = await meter();
+        return d("queue.delete") >= 1 && d("do.ACCOUNT") >= 2;
+      },
+      () => `the meter to count the send's queue ack and counters (${JSON.stringify(after)})`,
+    );
+    expect(d("worker.fetch")).toBeGreaterThanOrEqual(2); // the send, and the meter reads themselves
+    expect(d("worker.queue")).toBeGreaterThanOrEqual(1);
+    expect(d("do.MESSAGE.create")).toBe(1);
+    expect(d("do.MESSAGE.beginAttempt")).toBe(1);
+    expect(d("do.RECIPIENT")).toBeGreaterThanOrEqual(1); // suppression checks
+    expect(d("queue.write")).toBeGreaterThanOrEqual(1);
+    expect(d("queue.read")).toBeGreaterThanOrEqual(1);
+    expect(d(`subrequest.${new URL(to.endpoint).host}`)).toBe(1);
+    expect(d("sql.write")).toBeGreaterThan(0);
   });
 });

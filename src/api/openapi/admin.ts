@@ -1,7 +1,7 @@
 /** `/v1/admin` (src/api/admin.ts): the platform admin's accounts. */
 import { z } from "zod";
 import { accountListQuery, createAccountRequest, patchAccountRequest } from "../../core/api-requests.ts";
-import { accountCreated, accountInfo, accountList } from "../../core/api-responses.ts";
+import { accountCreated, accountInfo, accountList, meterResponse } from "../../core/api-responses.ts";
 import { JSON_BODY_ERRORS, type ApiRoute } from "./registry.ts";
 
 const account = accountInfo.meta({ id: "Account" });
@@ -50,5 +50,16 @@ export const adminRoutes: ApiRoute[] = [
     body: patchAccountRequest,
     responses: { 200: { description: "the account", schema: account } },
     errors: [...JSON_BODY_ERRORS, 404],
+  },
+  {
+    method: "get",
+    path: "/v1/admin/meter",
+    tag: "Admin",
+    summary: "Cost instrumentation counts",
+    description:
+      'What the platform bills, counted as the code runs (DO requests, Queue operations, subrequests, SQLite rows, Worker invocations), for the cost-per-message figure of `npm run bench`. Only where `METER` is "1" (the bench\'s stack); 404 `meter_off` elsewhere.',
+    auth: "adminKey",
+    responses: { 200: { description: "the counts", schema: meterResponse } },
+    errors: [404],
   },
 ];
