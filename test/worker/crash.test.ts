@@ -23,7 +23,12 @@ describe("crash points", () => {
     await runInDurableObject(stub, async (instance: MessageDO) => {
       const realQueue = (instance as any).env.SEND_PUSH;
       let refused = 0;
-      const down = { send: () => (refused++, Promise.reject(new Error("queue unavailable"))) };
+      const down = {
+        send: () => {
+          refused++;
+          return Promise.reject(new Error("queue unavailable"));
+        },
+      };
       (instance as any).env = { ...(instance as any).env, SEND_PUSH: down };
       const result = await instance.create({
         id,
