@@ -32,10 +32,18 @@ export function startBaselineWorker(opts: {
   webhookSecret: string;
   sendgridPublicKey: string;
   standardSecret: string;
+  vapid: { subject: string; publicKey: string; privateKey: string };
 }): Promise<StartedWorker> {
   return startLocalWorker({
     config: fileURLToPath(new URL("./baseline/wrangler.toml", import.meta.url)),
-    vars: { WEBHOOK_SECRET: opts.webhookSecret, SENDGRID_PUBLIC_KEY: opts.sendgridPublicKey, STANDARD_SECRET: opts.standardSecret },
+    vars: {
+      WEBHOOK_SECRET: opts.webhookSecret,
+      SENDGRID_PUBLIC_KEY: opts.sendgridPublicKey,
+      STANDARD_SECRET: opts.standardSecret,
+      VAPID_PUBLIC_KEY: opts.vapid.publicKey,
+      VAPID_PRIVATE_KEY: opts.vapid.privateKey,
+      VAPID_SUBJECT: opts.vapid.subject,
+    },
     port: opts.port,
     persistTo: opts.persistTo,
   });

@@ -40,7 +40,12 @@ export async function bouncesParsed(rounds = 8): Promise<Figure> {
 }
 
 /** Sends each message over its own SMTP transaction, `concurrency` connections at a time. */
-async function deliver(host: string, port: number, messages: Array<{ to: string; raw: string }>, concurrency: number): Promise<number> {
+export async function deliver(
+  host: string,
+  port: number,
+  messages: Array<{ to: string; raw: string }>,
+  concurrency: number,
+): Promise<number> {
   let refused = 0;
   await forEachConcurrent(messages.length, concurrency, async (i) => {
     const { to, raw } = messages[i]!;

@@ -96,12 +96,13 @@ export async function sendThroughLasthop(
   body: (i: number) => string,
   n: number,
   concurrency: number,
+  path = "/v1/messages",
 ): Promise<SendLog> {
   const log: SendLog = { statuses: {}, failures: {}, accepted: new Set(), ids: [] };
   await forEachConcurrent(n, concurrency, async (i) => {
     let response: Response;
     try {
-      response = await fetch(`${workerUrl}/v1/messages`, {
+      response = await fetch(`${workerUrl}${path}`, {
         method: "POST",
         headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
         body: body(i),

@@ -27,14 +27,21 @@ type Run = { rate: number; requests: number; statuses: Record<string, number>; p
  * (a timeline entry), and the objects they reach stay few (a local workerd keeps every Durable
  * Object's SQLite file open, and tens of thousands of external messages run it out of files).
  */
-function sendgridPool(secrets: ProviderSecrets, requests: number, size: number, run: string, messageIds: readonly string[]): Signed[] {
+export function sendgridPool(
+  secrets: ProviderSecrets,
+  requests: number,
+  size: number,
+  run: string,
+  messageIds: readonly string[],
+  event = "open",
+): Signed[] {
   const timestamp = String(Math.floor(Date.now() / 1000));
   return Array.from({ length: requests }, (_, r) => {
     const events = Array.from({ length: size }, (_, i) => {
       const n = (r * size + i) % messageIds.length;
       return {
         email: `b-${n}@example.net`,
-        event: "open",
+        event,
         timestamp: Number(timestamp),
         sg_event_id: `${run}-${r}-${i}`,
         sg_message_id: `${run}x${n}.filter0001.16648.5515E0B88.0`,

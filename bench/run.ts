@@ -33,6 +33,7 @@ import { smppSubmits, smppTpsAccuracy } from "./smpp.ts";
 import { plainText, startSmtpSink } from "./smtp.ts";
 import { espRouteEmails, type EspSettings } from "./esp.ts";
 import { searchAtScale, type SearchSettings } from "./search.ts";
+import { costPerMessage, type CostSettings } from "./cost.ts";
 
 // Modest on purpose: 2 cores host the client, the sandbox, two workerd processes and the bridge.
 const SETTINGS: Settings = {
@@ -56,6 +57,9 @@ const SETTINGS: Settings = {
 
 /** The SendGrid route figure (bench/esp.ts): 300 emails × 3 rounds per side. */
 const ESP: EspSettings = { messages: 300, concurrency: 10, rounds: 3, textBytes: 3_400 };
+
+/** The cost figure (bench/cost.ts): per channel, 200 messages and their feedback, from the meter's counts. */
+const COST: CostSettings = { messages: 200, concurrency: 10 };
 
 /** The message search figure (bench/search.ts): 1,000,000 indexed against 1,000, 20 pages each. */
 const SEARCH: SearchSettings = { large: 1_000_000, small: 1_000, fillChunk: 10_000, repeats: 20, limit: 50 };
@@ -82,6 +86,7 @@ const GROUPS = [
   "webhooks-out",
   "esp",
   "search",
+  "cost",
 ] as const;
 const ONLY = (process.env.BENCH_ONLY ?? "")
   .split(",")
@@ -108,6 +113,7 @@ const METHOD = [
   'SendGrid route (bench/esp.ts): a fresh account made by the platform admin with one email route, `sendgrid`, at the sandbox\'s SendGrid v3 simulator (sandbox/esp.ts: Bearer key checked, JSON body read and parsed, 202 with X-Message-Id), its key from PUT /v1/providers/sendgrid. lasthop is driven by fetch() `POST /v1/messages` `{channel: "email", from, to: "bench-<i>@example.net", subject, text, route: "sendgrid"}` with a fixed number in flight; the Worker composes the message, builds SendGrid\'s v3 body (personalizations, content, headers with List-Unsubscribe, custom_args lasthop_id) and posts it from the send consumer. The baseline is a plain Node loop in the bench process posting the same v3 mail/send requests (same recipient, subject and text, our id in custom_args) with fetch() and the same number in flight. Each interval runs from its first send until the simulator\'s accepted counter (read in process every 10 ms) holds every accepted send. While the figure runs the simulator\'s webhooks go to an account with no SendGrid webhook (404), so neither side carries webhook processing. One untimed warm-up of 50 per side, then 3 rounds with the order swapped each round; each figure is the median round.',
   "Message search (bench/search.ts): a Worker of its own (bench/search/wrangler.toml) whose Durable Object is lasthop's AccountDO (a subclass adds a bulk fill through the same index() the outbox calls) and whose GET /v1/messages is lasthop's own searchMessages (validation, recipient keys, the fan-out to the account's 17 counter objects, the merge). One account gets 1,000,000 synthetic email messages (one per second of creation time; 50,000 recipients; 1 in 10 tagged weekly, 1 in 100 welcome; statuses and routes in fixed proportions) spread over its 16 shards, another 1,000 of the same. Each query is asked once of each account untimed, then 20 times alternating; each figure is the median page time (fetch from the bench process to the parsed answer), the baseline the same page of the 1,000-message account.",
   "SMPP TPS accuracy: a second bridge runs in the bench process (bridge/src/app.ts startBridge, the SMPP config built in code, a stand-in edge that answers 204) with one route per cap (`tps` C, window 10, registeredDelivery false, one bind_transceiver to the same sandbox SMSC), as this figure measures rate accuracy, not speed. For each cap, C × 6 messages are posted at once (every signed batch in flight from the start, batch deadline past the run) so the offered rate stays above the cap throughout; the SMSC, armed with the same cap (its `tps` fault: more than C submit_sm in a sliding second answers ESME_RTHROTTLED and counts a violation), records each submit_sm's arrival (Date.now(), ms). Achieved = (n − 1) / (last − first) over those times; the ratio is achieved / configured. The second row is the most submit_sm in any 1-second window (t − 1000, t], as the SMSC counts; it must be ≤ C.",
+  "Cost per message (bench/cost.ts): the stack runs with METER=1 when this figure runs (src/state/meter.ts counts, as the code runs: Worker invocations per handler; Durable Object requests per binding and method, alarms included, and the wall time each caller waited; Queue operations per 64 KB written, read and deleted; subrequests; SQLite rows read and written, from each statement's cursor). Per case, 10 untimed messages first, then N messages with 10 in flight; the counts are read through GET /v1/admin/meter before and after, once they have not moved for 1.5 s (the effects that follow an outcome, counters and the event stream, included), and divided by N. Cases: web push and FCM (send → accepted); email through the relay to smtp-sink plus one DSN per message through the bridge's inbound SMTP (→ bounced, suppression included: every message bounces, the worst case); email through a SendGrid route at the simulator plus one signed `delivered` event per message in batches of 100 (→ delivered). Dollars: Cloudflare's list prices beyond the included amounts (Workers $0.30/M requests and $0.02/M CPU ms; Durable Objects $0.15/M requests, $12.50/M GB-s at 128 MB, SQLite $0.001/M rows read and $1.00/M rows written; Queues $0.40/M operations); DO duration is the callers' waited time (an upper bound: it counts queueing, and overlapping calls twice); Worker CPU is every workerd process's CPU over the run (/proc, the objects' CPU included: an upper bound). Not included: storage (GB-months), the bridge's container, and the customer's event-stream endpoints (the bench account has none).",
 ];
 
 async function main(): Promise<void> {
@@ -137,7 +143,8 @@ async function main(): Promise<void> {
       webpushPort: 0,
       persistTo: join(temp, "lasthop-state"),
       certDir: join(temp, "certs"),
-      vars: { ...secrets.vars(), WEBHOOK_DEV_HOSTS: devHosts.join(",") },
+      // METER=1 (src/state/meter.ts) only when the cost figure runs: a Map increment per DO call, queue send and fetch.
+      vars: { ...secrets.vars(), WEBHOOK_DEV_HOSTS: devHosts.join(","), ...(runs("cost") ? { METER: "1" } : {}) },
       // No event endpoint for the bench account: every figure's messages would otherwise also be
       // delivered as events to the sandbox's dev receiver, a load none of the baselines carries.
       // The outbound webhook figure makes accounts and endpoints of its own.
@@ -157,6 +164,7 @@ async function main(): Promise<void> {
       webhookSecret: secrets.webhookSecret,
       sendgridPublicKey: providers.sendgridPublicKey,
       standardSecret: providers.standardSecret,
+      vapid: secrets.vapid,
     });
     stops.push(baseline.close);
     const node = await startNodeWebhookServer(secrets.webhookSecret);
@@ -248,6 +256,7 @@ async function main(): Promise<void> {
     if (hookCounter) figures.push(...(await outboundWebhooks(stack.workerUrl, hookCounter, SETTINGS.webhooksOut, notes)));
     if (runs("esp")) figures.push(await espRouteEmails(stack, ESP, plainText(ESP.textBytes), notes));
     if (runs("search")) figures.push(...(await searchAtScale(SEARCH, join(temp, "search-state"), notes)));
+    if (runs("cost")) figures.push(...(await costPerMessage(stack, secrets.apiKey, subscription, providers, COST, notes)));
 
     console.log();
     printTable(figures);

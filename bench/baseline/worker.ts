@@ -5,6 +5,8 @@ import { sendRequest } from "../../src/core/schema.ts";
 import { EDGE_EVENTS_PATH } from "../../src/core/bridge.ts";
 import { doorSecret, verify, webhookHeaders } from "../../src/core/standard-webhooks.ts";
 import { verify as verifySendgrid } from "../../src/webhooks/sendgrid.ts";
+import { sendWebPush } from "../../src/channels/webpush.ts";
+import type { WebPushSend } from "../../src/core/schema.ts";
 
 type BaselineEnv = {
   STORE: DurableObjectNamespace<BaselineStore>;
@@ -12,6 +14,11 @@ type BaselineEnv = {
   WEBHOOK_SECRET: string;
   SENDGRID_PUBLIC_KEY: string;
   STANDARD_SECRET: string;
+  /** The web push hop (the end-to-end figure's bound): its own queue, and lasthop's VAPID keys. */
+  PUSHES: Queue<WebPushSend>;
+  VAPID_PUBLIC_KEY: string;
+  VAPID_PRIVATE_KEY: string;
+  VAPID_SUBJECT: string;
 };
 
 /** A body as queue messages of at most 64 KB each (one Queues op each), in sendBatch calls of at most 256 KB. */
@@ -41,6 +48,14 @@ export default {
       await env.STORE.get(env.STORE.idFromName(id)).insert(id, JSON.stringify(parsed.data));
       return Response.json({ id, status: "queued" }, { status: 202 });
     }
+    if (request.method === "POST" && pathname === "/webpush") {
+      // The end-to-end web push figure's bound: the same body validated, one Queue send, 202;
+      // the consumer below makes the same push with lasthop's own sender. No state, no checks.
+      const parsed = sendRequest.safeParse(await request.json().catch(() => undefined));
+      if (!parsed.success || parsed.data.channel !== "webpush") return Response.json({ error: "validation_failed" }, { status: 400 });
+      await env.PUSHES.send(parsed.data);
+      return Response.json({ id: crypto.randomUUID(), status: "queued" }, { status: 202 });
+    }
     if (request.method === "POST" && pathname === EDGE_EVENTS_PATH) {
       // Verify the HMAC with the door's key (derived per request, as lasthop does) and enqueue: nothing else.
       const raw = await request.text();
@@ -67,7 +82,19 @@ export default {
     return Response.json({ error: "not_found" }, { status: 404 });
   },
 
-  async queue(batch) {
+  async queue(batch, env) {
+    if (batch.queue === "bench-baseline-pushes") {
+      const vapid = { subject: env.VAPID_SUBJECT, publicKey: env.VAPID_PUBLIC_KEY, privateKey: env.VAPID_PRIVATE_KEY };
+      // As lasthop's send consumer: the batch's pushes at once; a push to retry goes back to the queue.
+      await Promise.all(
+        (batch.messages as readonly Message<WebPushSend>[]).map(async (m) => {
+          const outcome = await sendWebPush(m.body, vapid);
+          if (outcome.kind === "retry") m.retry();
+          else m.ack();
+        }),
+      );
+      return;
+    }
     batch.ackAll();
   },
-} satisfies ExportedHandler<BaselineEnv, string>;
+} satisfies ExportedHandler<BaselineEnv, string | WebPushSend>;

@@ -1,0 +1,326 @@
+// Cost per message, per channel, from instrumentation: the stack runs with METER=1 (src/state/meter.ts
+// counts Worker invocations, Durable Object requests and the time callers waited on them, Queue
+// operations, subrequests and SQLite rows as the code runs); each case sends N messages, waits for
+// their outcome and the feedback the case includes, waits until the counts stop moving, and divides
+// the difference by N. The price list turns the counts into dollars per million messages, printed
+// beside Amazon SES's $0.10 per 1,000 emails.
+import { readdirSync, readFileSync } from "node:fs";
+import { DEV_ADMIN_KEY, type Stack } from "../sandbox/stack.ts";
+import { dsn } from "../test/dsn-fixture.ts";
+import { deliver } from "./bounces.ts";
+import { fcmSend } from "./fcm.ts";
+import { api, forEachConcurrent, sleep } from "./net.ts";
+import { webpushSend } from "./payloads.ts";
+import { sendgridPool, type ProviderSecrets } from "./providers.ts";
+import type { Figure } from "./report.ts";
+import type { PushSubscriptionJson } from "../sandbox/webpush.ts";
+
+/**
+ * Cloudflare's published prices (Workers Paid, beyond the included amounts), USD. Workers: requests
+ * and CPU time; Durable Objects: requests (each RPC call and alarm), duration at 128 MB, SQLite rows;
+ * Queues: operations of 64 KB (a message is written, read and deleted). Subrequests are not billed.
+ */
+export const PRICES = {
+  workerRequest: 0.3 / 1e6,
+  workerCpuMs: 0.02 / 1e6,
+  doRequest: 0.15 / 1e6,
+  doGbSecond: 12.5 / 1e6,
+  doMemoryGb: 0.128,
+  sqlRowRead: 0.001 / 1e6,
+  sqlRowWritten: 1.0 / 1e6,
+  queueOperation: 0.4 / 1e6,
+} as const;
+
+/** Amazon SES: $0.10 per 1,000 emails sent (outbound, no attachments), per million. */
+export const SES_PER_MILLION = 100;
+
+export type CostSettings = { messages: number; concurrency: number };
+
+type Counts = Record<string, number>;
+
+/** What one message cost, in the meter's units, and the dollars per million messages. */
+export type Cost = {
+  perMessage: {
+    workerInvocations: number;
+    doRequests: number;
+    doWaitMs: number;
+    queueOps: number;
+    subrequests: number;
+    rowsRead: number;
+    rowsWritten: number;
+    cpuMs: number;
+  };
+  perMillion: { total: number; workers: number; doRequests: number; doDuration: number; sqlite: number; queues: number };
+};
+
+/** Turns per-message counts into dollars per million messages, item by item. */
+export function priced(diff: Counts, n: number, cpuMs: number): Cost {
+  const sum = (match: (key: string) => boolean) =>
+    Object.entries(diff)
+      .filter(([k]) => match(k))
+      .reduce((a, [, v]) => a + v, 0);
+  const perMessage = {
+    workerInvocations: sum((k) => /^worker\.[a-z]+$/.test(k)) / n,
+    doRequests: sum((k) => /^do\.[A-Z_]+$/.test(k)) / n,
+    doWaitMs: sum((k) => /^do\.[A-Z_]+\.ms$/.test(k)) / n,
+    queueOps: sum((k) => /^queue\.(write|read|delete)$/.test(k)) / n,
+    subrequests: (diff.subrequest ?? 0) / n,
+    rowsRead: (diff["sql.read"] ?? 0) / n,
+    rowsWritten: (diff["sql.write"] ?? 0) / n,
+    cpuMs: cpuMs / n,
+  };
+  const m = 1e6;
+  const workers = m * (perMessage.workerInvocations * PRICES.workerRequest + perMessage.cpuMs * PRICES.workerCpuMs);
+  const doRequests = m * perMessage.doRequests * PRICES.doRequest;
+  const doDuration = m * (perMessage.doWaitMs / 1000) * PRICES.doMemoryGb * PRICES.doGbSecond;
+  const sqlite = m * (perMessage.rowsRead * PRICES.sqlRowRead + perMessage.rowsWritten * PRICES.sqlRowWritten);
+  const queues = m * perMessage.queueOps * PRICES.queueOperation;
+  return {
+    perMessage,
+    perMillion: { total: workers + doRequests + doDuration + sqlite + queues, workers, doRequests, doDuration, sqlite, queues },
+  };
+}
+
+async function meter(stack: Stack): Promise<Counts> {
+  const res = await fetch(`${stack.workerUrl}/v1/admin/meter`, { headers: { authorization: `Bearer ${DEV_ADMIN_KEY}` } });
+  if (!res.ok) throw new Error(`GET /v1/admin/meter: ${res.status} ${await res.text()} (does the stack run with METER=1?)`);
+  return ((await res.json()) as { counts: Counts }).counts;
+}
+
+/** CPU time (ms) of every workerd process on the machine: the stack's runtime (and an idle baseline's, if any). */
+function workerdCpuMs(): number {
+  let ticks = 0;
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, "utf8").trim() !== "workerd") continue;
+      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime, in USER_HZ (100 on Linux)
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  return ticks * 10;
+}
+
+/** Waits until the counts have not moved for `quietMs` (effects after the outcome: counters, events). */
+async function settled(stack: Stack, quietMs = 1_500, boundMs = 60_000): Promise<Counts> {
+  const deadline = Date.now() + boundMs;
+  let last = JSON.stringify(await meter(stack));
+  let since = Date.now();
+  for (;;) {
+    await sleep(250);
+    const now = await meter(stack);
+    // The meter reads themselves count worker.fetch: leave them out of "moving".
+    const key = JSON.stringify({ ...now, "worker.fetch": 0 });
+    if (key !== last) {
+      last = key;
+      since = Date.now();
+    } else if (Date.now() - since >= quietMs) return now;
+    if (Date.now() > deadline) return now;
+  }
+}
+
+const diffOf = (before: Counts, after: Counts): Counts =>
+  Object.fromEntries(Object.keys(after).map((k) => [k, (after[k] ?? 0) - (before[k] ?? 0)]));
+
+type Case = {
+  name: string;
+  channel: string;
+  /** Sends (and, where the case includes it, the feedback); resolves once every message reached its outcome. */
+  run: (n: number) => Promise<{ ids: string[]; note: string }>;
+};
+
+async function sendAll(stack: Stack, key: string, body: (i: number) => unknown, n: number, concurrency: number): Promise<string[]> {
+  const ids: string[] = [];
+  await forEachConcurrent(n, concurrency, async (i) => {
+    const res = await fetch(`${stack.workerUrl}/v1/messages`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: typeof body(i) === "string" ? (body(i) as string) : JSON.stringify(body(i)),
+    });
+    if (res.status !== 202) throw new Error(`send ${i}: ${res.status} ${await res.text()}`);
+    ids[i] = ((await res.json()) as { id: string }).id;
+  });
+  return ids;
+}
+
+async function untilStatus(stack: Stack, key: string, ids: string[], statuses: string[], boundMs = 120_000): Promise<void> {
+  const deadline = Date.now() + boundMs;
+  const pending = new Set(ids);
+  while (pending.size) {
+    await forEachConcurrent(pending.size, 5, async (i) => {
+      const id = [...pending][i];
+      if (!id) return;
+      const res = await fetch(`${stack.workerUrl}/v1/messages/${id}`, { headers: { authorization: `Bearer ${key}` } });
+      if (res.ok && statuses.includes(((await res.json()) as { status: string }).status)) pending.delete(id);
+    });
+    if (!pending.size) return;
+    if (Date.now() > deadline) throw new Error(`${pending.size} of ${ids.length} messages not ${statuses.join("/")} within ${boundMs} ms`);
+    await sleep(250);
+  }
+}
+
+/**
+ * The cases: web push and FCM (no feedback path); email through the relay with one DSN per message
+ * back through the bridge's inbound SMTP (the worst case: every message bounces); email through the
+ * SendGrid route with one signed `delivered` event per message, in SendGrid-style batches of 100.
+ */
+export async function costPerMessage(
+  stack: Stack,
+  apiKey: string,
+  subscription: PushSubscriptionJson,
+  providers: ProviderSecrets,
+  s: CostSettings,
+  notes: string[],
+): Promise<Figure[]> {
+  const sendgridKey = await sendgridAccount(stack, providers);
+  const cases: Case[] = [
+    {
+      name: "web push",
+      channel: "webpush",
+      run: async (n) => {
+        const ids = await sendAll(stack, apiKey, (i) => webpushSend(subscription, "cost", i), n, s.concurrency);
+        await untilStatus(stack, apiKey, ids, ["accepted"]);
+        return { ids, note: "send → push service accepted (no feedback path: a 410 comes back on the send)" };
+      },
+    },
+    {
+      name: "FCM",
+      channel: "fcm",
+      run: async (n) => {
+        const ids = await sendAll(stack, apiKey, (i) => fcmSend(i), n, s.concurrency);
+        await untilStatus(stack, apiKey, ids, ["accepted"]);
+        return { ids, note: "send → FCM accepted" };
+      },
+    },
+    {
+      name: "email, relay, + 1 DSN each",
+      channel: "email",
+      run: async (n) => {
+        const ids = await sendAll(
+          stack,
+          apiKey,
+          (i) => ({ channel: "email", from: "news@lasthop.test", to: `cost-${i}@example.net`, subject: "s", text: "t" }),
+          n,
+          s.concurrency,
+        );
+        await untilStatus(stack, apiKey, ids, ["accepted"]);
+        const messages = ids.map((id, i) => ({ to: `bounce+${id}@bounces.lasthop.test`, raw: dsn(id, `cost-${i}@example.net`) }));
+        const refused = await deliver(stack.inboundSmtp.host, stack.inboundSmtp.port, messages, 4);
+        if (refused) throw new Error(`cost: ${refused} DSNs refused by the bridge`);
+        await untilStatus(stack, apiKey, ids, ["bounced"]);
+        return { ids, note: "send → relay → sink accepted, then a DSN per message → bridge inbound SMTP → bounced (suppression included)" };
+      },
+    },
+    {
+      name: "email, SendGrid route, + 1 event each",
+      channel: "email",
+      run: async (n) => {
+        const ids = await sendAll(
+          stack,
+          sendgridKey,
+          (i) => ({
+            channel: "email",
+            from: "news@lasthop.test",
+            to: `cost-sg-${i}@example.net`,
+            subject: "s",
+            text: "t",
+            route: "sendgrid",
+          }),
+          n,
+          s.concurrency,
+        );
+        await untilStatus(stack, sendgridKey, ids, ["accepted"]);
+        const batches = Array.from({ length: Math.ceil(ids.length / 100) }, (_, r) =>
+          sendgridPool(
+            providers,
+            1,
+            Math.min(100, ids.length - r * 100),
+            `cost-${Date.now()}-${r}`,
+            ids.slice(r * 100, r * 100 + 100),
+            "delivered",
+          ),
+        ).flat();
+        for (const batch of batches) {
+          const res = await fetch(`${stack.workerUrl}/v1/webhooks/sendgrid/${sendgridAccountId}`, {
+            method: "POST",
+            headers: batch.headers,
+            body: batch.body,
+          });
+          if (!res.ok) throw new Error(`SendGrid events: ${res.status} ${await res.text()}`);
+        }
+        await untilStatus(stack, sendgridKey, ids, ["delivered"]);
+        return {
+          ids,
+          note: "send → SendGrid simulator accepted, then one signed `delivered` event per message (batches of 100) → delivered",
+        };
+      },
+    },
+  ];
+
+  const figures: Figure[] = [];
+  for (const c of cases) {
+    await c.run(Math.min(10, s.messages)); // warm-up: isolates, caches, the objects' first open
+    await settled(stack);
+    const before = await meter(stack);
+    const cpuBefore = workerdCpuMs();
+    const { ids, note } = await c.run(s.messages);
+    const after = await settled(stack);
+    const cpu = workerdCpuMs() - cpuBefore;
+    const diff = diffOf(before, after);
+    const cost = priced(diff, ids.length, cpu);
+    const p = cost.perMessage;
+    const $ = cost.perMillion;
+    notes.push(
+      `cost, ${c.name}: ${note}; per message ${p.workerInvocations.toFixed(2)} Worker invocations, ${p.doRequests.toFixed(2)} DO requests (${p.doWaitMs.toFixed(1)} ms waited), ${p.queueOps.toFixed(2)} Queue ops, ${p.subrequests.toFixed(2)} subrequests, ${p.rowsRead.toFixed(1)} rows read, ${p.rowsWritten.toFixed(1)} rows written, ${p.cpuMs.toFixed(1)} ms workerd CPU; $/million: Workers ${$.workers.toFixed(2)}, DO requests ${$.doRequests.toFixed(2)}, DO duration ${$.doDuration.toFixed(2)}, SQLite ${$.sqlite.toFixed(2)}, Queues ${$.queues.toFixed(2)}; by DO method ${JSON.stringify(perMethod(diff, ids.length))}`,
+    );
+    figures.push({
+      name: `cost per million messages, ${c.name} (${c.channel}), from instrumentation`,
+      unit: "$/M",
+      value: $.total,
+      baselines: [{ name: "Amazon SES, $0.10 per 1,000 emails", value: SES_PER_MILLION }],
+      settings: `${ids.length} messages, ${s.concurrency} in flight; Cloudflare list prices; the bridge's own compute (a container, priced per instance-hour) not included`,
+    });
+  }
+  return figures;
+}
+
+let sendgridAccountId = "";
+
+/** DO requests per message by binding and method, rounded (what a message costs where). */
+function perMethod(diff: Counts, n: number): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(diff)
+      .filter(([k, v]) => /^do\.[A-Z_]+\.[a-zA-Z]+$/.test(k) && !k.endsWith(".ms") && v > 0)
+      .map(([k, v]) => [k.slice(3), Math.round((v / n) * 100) / 100]),
+  );
+}
+
+/** A fresh account whose email goes through one SendGrid route, with SendGrid's event webhook configured. */
+async function sendgridAccount(stack: Stack, providers: ProviderSecrets): Promise<string> {
+  const account = await api<{ id: string; apiKey: { key: string } }>(stack.workerUrl, DEV_ADMIN_KEY, "POST", "/v1/admin/accounts", {
+    name: "bench cost sendgrid",
+  });
+  sendgridAccountId = account.id;
+  const key = (
+    await api<{ key: string }>(stack.workerUrl, account.apiKey.key, "POST", "/v1/api-keys", {
+      name: "bench cost",
+      scopes: ["send", "read", "config:write"],
+      ratePerSecond: 100_000,
+    })
+  ).key;
+  const config = (await (await fetch(`${stack.sandbox.httpUrl}/_sandbox/esp/config`)).json()) as {
+    sendgrid: { baseUrl: string; apiKey: string };
+  };
+  await api(stack.workerUrl, key, "PUT", "/v1/providers/sendgrid", {
+    apiKey: config.sendgrid.apiKey,
+    webhookPublicKey: providers.sendgridPublicKey,
+  });
+  await api(stack.workerUrl, key, "PUT", "/v1/email/settings", {
+    sendingDomains: ["lasthop.test"],
+    bounceDomain: "bounces.lasthop.test",
+    relay: { mode: "direct" },
+    routes: [{ name: "sendgrid", type: "sendgrid", baseUrl: config.sendgrid.baseUrl }],
+  });
+  return key;
+}
