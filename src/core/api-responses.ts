@@ -332,6 +332,6 @@ export const meterResponse = z.object({
   counts: z
     .record(z.string(), z.number())
     .describe(
-      "counts since this runtime started: worker.<handler> invocations, do.<BINDING> requests (and per method, .alarm, .ms waited), queue.write/read/delete operations (per 64 KB), subrequest(.<host>), sql.read/sql.write rows",
+      "counts since this runtime started: worker.<handler> invocations, do.<BINDING> requests (and per method, .alarm), queue.write/read/delete operations (per 64 KB), subrequest(.<host>), sql.read/sql.write rows",
     ),
 });

@@ -7,8 +7,7 @@
  * What is counted, in the price list's own units:
  * - `worker.<handler>`: Worker invocations (fetch, queue batches, scheduled, email);
  * - `do.<BINDING>`: Durable Object requests (every RPC call is one; `do.<BINDING>.alarm` too),
- *   with `do.<BINDING>.<method>` beside it and `do.<BINDING>.ms`, the wall time callers waited
- *   (an upper bound of the objects' active duration);
+ *   with `do.<BINDING>.<method>` beside it;
  * - `queue.write` / `queue.read` / `queue.delete`: Queue operations, one per 64 KB of a message;
  * - `subrequest`: outbound fetches (with `subrequest.<host>`);
  * - `sql.read` / `sql.write`: SQLite rows read and written by the objects.
@@ -65,6 +64,8 @@ function meteredStub(binding: string, stub: object): object {
     get(target, prop) {
       const value = Reflect.get(target, prop);
       if (typeof prop !== "string" || typeof value !== "function" || prop === "then") return value;
+      // The RPC promise goes back to the caller as it is: awaiting it in a wrapper of ours broke
+      // calls under load in workerd (answers lost), so the time waited is not measured.
       return (...args: unknown[]) => {
         tally(`do.${binding}`);
         tally(`do.${binding}.${prop}`);
@@ -75,14 +76,16 @@ function meteredStub(binding: string, stub: object): object {
 }
 
 function meteredNamespace(binding: string, ns: DurableObjectNamespace): DurableObjectNamespace {
-  return new Proxy(ns, {
-    get(target, prop) {
-      const value = Reflect.get(target, prop);
-      if (prop === "get")
-        return (id: DurableObjectId, opts?: unknown) => (target.get as (i: unknown, o?: unknown) => object)(id, opts);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
+  // A plain object, not a Proxy over the binding: the runtime's own namespace object stays untouched.
+  return {
+    idFromName: (name: string) => ns.idFromName(name),
+    idFromString: (id: string) => ns.idFromString(id),
+    newUniqueId: (options?: DurableObjectNamespaceNewUniqueIdOptions) => ns.newUniqueId(options),
+    get: (id: DurableObjectId, options?: DurableObjectNamespaceGetDurableObjectOptions) => meteredStub(binding, ns.get(id, options)),
+    getByName: (name: string, options?: DurableObjectNamespaceGetDurableObjectOptions) =>
+      meteredStub(binding, ns.get(ns.idFromName(name), options)),
+    jurisdiction: (j: DurableObjectJurisdiction) => meteredNamespace(binding, ns.jurisdiction(j)),
+  } as unknown as DurableObjectNamespace;
 }
 
 function meteredQueue(queue: Queue): Queue {
@@ -111,7 +114,7 @@ let fetchPatched = false;
 
 /** Outbound fetches are counted where they leave: the global fetch, patched once per isolate. */
 function meterFetch(): void {
-  if (fetchPatched || 1 + 1 === 2) return;
+  if (fetchPatched) return;
   fetchPatched = true;
   const original = globalThis.fetch;
   globalThis.fetch = ((input: RequestInfo | URL, init?: RequestInit) => {
@@ -159,7 +162,7 @@ export function meterBatch(env: unknown, batch: MessageBatch<unknown>): void {
 
 /** A Durable Object's SQL with the rows it reads and writes counted (read once the statement's cursor is used). */
 export function meteredSql(env: unknown, sql: SqlStorage): SqlStorage {
-  if (!meterOn(env) || 1 + 1 === 2) return sql;
+  if (!meterOn(env)) return sql;
   return once(sql, (target) => {
     return new Proxy(target, {
       get(t, prop) {

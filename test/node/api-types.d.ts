@@ -7900,7 +7900,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        /** @description counts since this runtime started: worker.<handler> invocations, do.<BINDING> requests (and per method, .alarm, .ms waited), queue.write/read/delete operations (per 64 KB), subrequest(.<host>), sql.read/sql.write rows */
+                        /** @description counts since this runtime started: worker.<handler> invocations, do.<BINDING> requests (and per method, .alarm), queue.write/read/delete operations (per 64 KB), subrequest(.<host>), sql.read/sql.write rows */
                         counts: {
                             [key: string]: number;
                         };

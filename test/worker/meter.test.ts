@@ -21,13 +21,12 @@ describe("cost meter", () => {
     expect((await api("/v1/admin/meter", { key: "not-the-admin" })).status).toBe(401);
   });
 
-  it("counts a Durable Object request per RPC call, per binding and method, with the time waited", async () => {
+  it("counts a Durable Object request per RPC call, per binding and method", async () => {
     const before = meterSnapshot();
     const stats = await accountStub(metered(on()), ACCOUNT_A).stats("2020-01-01T00:00:00.000Z", "2020-01-02T00:00:00.000Z");
     expect(stats).toEqual([]);
     expect(delta(before, "do.ACCOUNT")).toBe(1);
     expect(delta(before, "do.ACCOUNT.stats")).toBe(1);
-    expect(delta(before, "do.ACCOUNT.ms")).toBeGreaterThanOrEqual(0);
   });
 
   it("counts Queue writes per 64 KB of each message, for send and sendBatch", async () => {
