@@ -131,14 +131,21 @@ type Case = {
 
 async function sendAll(stack: Stack, key: string, body: (i: number) => unknown, n: number, concurrency: number): Promise<string[]> {
   const ids: string[] = [];
+  const run = `${Date.now()}`;
   await forEachConcurrent(n, concurrency, async (i) => {
-    const res = await fetch(`${stack.workerUrl}/v1/messages`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
-      body: typeof body(i) === "string" ? (body(i) as string) : JSON.stringify(body(i)),
-    });
-    if (res.status !== 202) throw new Error(`send ${i}: ${res.status} ${await res.text()}`);
-    ids[i] = ((await res.json()) as { id: string }).id;
+    // As a careful client: a lost answer (a busy local runtime drops a few) is asked again under the same key.
+    for (let attempt = 1; ; attempt++) {
+      const res = await fetch(`${stack.workerUrl}/v1/messages`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json", "idempotency-key": `cost-${run}-${i}` },
+        body: typeof body(i) === "string" ? (body(i) as string) : JSON.stringify(body(i)),
+      });
+      if (res.status === 202 || res.status === 200) {
+        ids[i] = ((await res.json()) as { id: string }).id;
+        return;
+      }
+      if (res.status < 500 || attempt === 3) throw new Error(`send ${i}: ${res.status} ${await res.text()}`);
+    }
   });
   return ids;
 }
