@@ -25,6 +25,7 @@ import type { SendOutcome } from "../../../src/core/outcome.ts";
 import { queueIdOf, smtpOutcome } from "../../../src/core/smtp.ts";
 import { reasonLabel, type Metrics } from "../metrics.ts";
 import { DkimError, signMessage } from "./dkim.ts";
+import { SignerUnavailableError, type Signer } from "./sign-pool.ts";
 import {
   dnsCode,
   dnsRetry,
@@ -63,6 +64,8 @@ export type SmtpSenderOptions = {
   timeoutMs: number;
   log: Logger;
   metrics?: Metrics;
+  /** Where DKIM signatures are made: the bridge's thread pool (sign-pool.ts); default, this thread. */
+  signer?: Signer;
 };
 
 type SmtpErrorLike = Error & { code?: string; responseCode?: number; response?: string; command?: string };
@@ -85,6 +88,7 @@ export class SmtpSender {
   readonly #options: SmtpSenderOptions;
   readonly #accounts: KeyedLimiter;
   readonly #domains: KeyedLimiter;
+  readonly #signer: Signer;
   /** Smarthosts whose AUTH failure was already logged at error level (one line per endpoint; bounded). */
   readonly #reportedAuth = new Set<string>();
 
@@ -92,6 +96,7 @@ export class SmtpSender {
     this.#options = options;
     this.#accounts = new KeyedLimiter(options.maxPerAccount, "account");
     this.#domains = new KeyedLimiter(options.maxPerDomain, "destination");
+    this.#signer = options.signer ?? { sign: signMessage };
   }
 
   send(items: SmtpItem[]): Promise<ItemResult[]> {
@@ -128,8 +133,10 @@ export class SmtpSender {
   async #deliver(item: SmtpItem): Promise<SendOutcome> {
     let data: Buffer;
     try {
-      data = await signMessage(item.raw, item.dkim);
+      data = await this.#signer.sign(item.raw, item.dkim);
     } catch (error) {
+      // The signing threads died or are closing: nothing was sent, and it is never sent unsigned.
+      if (error instanceof SignerUnavailableError) return { kind: "retry", detail: { reason: "dkim_unavailable", error: error.message } };
       if (!(error instanceof DkimError)) throw error;
       // The key came from the edge: a key that cannot sign will not sign on a retry either.
       return { kind: "failed", detail: { reason: "dkim", error: error.message } };
