@@ -48,6 +48,9 @@ describe("DKIM signatures", () => {
   it.each(MESSAGES)("%s: the same bytes as mailauth's dkimSign, RSA and Ed25519 together", async (_name, raw) => {
     const signTime = new Date("2026-11-22T08:00:00Z");
     const theirs = await dkimSign(Buffer.from(raw), {
+      signingDomain: RSA.domain,
+      selector: RSA.selector,
+      privateKey: RSA.privateKey,
       headerList: [...SIGNED_HEADERS],
       signTime,
       signatureData: [RSA, ED].map((k) => ({
