@@ -73,7 +73,12 @@ describe("DKIM signatures", () => {
   it.each([
     ["no From header", "Subject: x\r\n\r\nbody\r\n", RSA, /no From header/],
     ["a key of the other algorithm", MESSAGES[0]![1], { ...RSA, algorithm: "ed25519-sha256" as const }, /Invalid key type/],
-    ["a key that is not a key", MESSAGES[0]![1], { ...RSA, privateKey: "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n" }, /DKIM/],
+    [
+      "a key that is not a key",
+      MESSAGES[0]![1],
+      { ...RSA, privateKey: "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n" },
+      /DKIM/,
+    ],
     ["a selector that would break the header", MESSAGES[0]![1], { ...RSA, selector: "s; b=x" }, /invalid s= value/],
     [
       "an RSA key under 1024 bits",

@@ -234,11 +234,11 @@ export class SmppRoute {
           if (!(await this.waitUp(wait)))
             return unsent(this.#closing ? "shutting_down" : smscIds.length === 0 ? "route_down" : "connection_lost");
         }
-        const slot = await this.#queue.acquire(deadline, true);
+        const slot = this.#queue.tryNow() ?? (await this.#queue.acquire(deadline, true));
         if (slot === "down") continue; // every bind went down while waiting: back to the check above
         if (slot === "timeout") return unsent("batch_deadline");
         if (slot === "closed") return unsent("shutting_down");
-        if (!(await this.throttle.take(deadline))) {
+        if (!this.throttle.tryTake() && !(await this.throttle.take(deadline))) {
           slot.window.release();
           this.#queue.pump();
           return unsent(this.#closing ? "shutting_down" : "batch_deadline");
