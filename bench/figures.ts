@@ -81,7 +81,8 @@ export type Settings = {
    * SMPP submit_sm/s: measured messages per sender per round (+ an untimed warm-up), rounds, the
    * window (the stack route's, and the bare client's), items per signed bridge request and requests in flight.
    */
-  smpp: { messages: number; warmup: number; rounds: number; window: number; batch: number; inFlight: number };
+  /** `binds`: the bridge route's binds to the SMSC (each with its own window), BENCH_SMPP_BINDS. */
+  smpp: { messages: number; warmup: number; rounds: number; window: number; batch: number; inFlight: number; binds: number };
   /** SMPP TPS accuracy: the caps tried (one route each), seconds of load at the cap, the route's window, items per request. */
   smppTps: { caps: number[]; seconds: number; window: number; batch: number };
   /**
