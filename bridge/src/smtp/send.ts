@@ -280,9 +280,11 @@ export class SmtpSender {
   async #transact(item: SmtpItem, lease: Lease, data: Buffer, remoteMta: string): Promise<SendOutcome> {
     const started = performance.now();
     let reusable = false;
+    let clean = false;
     try {
       const result = await this.#exchange(item, lease, data, remoteMta);
       reusable = result.reusable && !lease.connection.destroyed;
+      clean = reusable && result.outcome.kind === "accepted";
       this.#options.metrics?.smtpTransactionDuration.observe({ kind: result.outcome.kind }, (performance.now() - started) / 1000);
       this.#options.log.debug(
         { id: item.id, connection: lease.connectionId, reused: lease.reused, remoteMta, kind: result.outcome.kind },
@@ -290,7 +292,7 @@ export class SmtpSender {
       );
       return result.outcome;
     } finally {
-      lease.release(reusable);
+      lease.release(reusable, clean);
     }
   }
 
