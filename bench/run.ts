@@ -48,7 +48,15 @@ const SETTINGS: Settings = {
   // window 10 is the stack route's own (sandbox/stack.ts); 4 × 100 = 400 items wait in the bridge for its 10 slots.
   // The warm-up as long as a measured run: after 1,000 the bridge's first measured round still ran at half speed.
   // BENCH_SMPP_BINDS=4 gives the route 4 binds (4 windows of W) for the scaling figure; the client keeps one.
-  smpp: { messages: 5_000, warmup: 5_000, rounds: 3, window: 10, batch: 100, inFlight: 4, binds: Number(process.env.BENCH_SMPP_BINDS || 1) },
+  smpp: {
+    messages: 5_000,
+    warmup: 5_000,
+    rounds: 3,
+    window: 10,
+    batch: 100,
+    inFlight: 4,
+    binds: Number(process.env.BENCH_SMPP_BINDS || 1),
+  },
   // 6 s at each cap: 1,200 and 300 messages, all offered at once.
   smppTps: { caps: [200, 50], seconds: 6, window: 10, batch: 100 },
   // 16 in flight per endpoint is EndpointDO's ENDPOINT_CONCURRENCY; 500 events × 5 endpoints stays well under a minute a run.

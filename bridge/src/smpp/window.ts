@@ -84,7 +84,7 @@ export class WindowQueue<T> {
     if (this.#closed || this.#waiters.length > 0) return null;
     const usable = this.#lanes().filter((lane) => lane.usable);
     const lane = usable.length > 0 ? this.#pick(usable) : undefined;
-    if (!lane || !lane.window.tryAcquire()) return null;
+    if (!lane?.window.tryAcquire()) return null;
     return { owner: lane.owner, window: lane.window };
   }
 
