@@ -1,5 +1,6 @@
 // The figures. Each runs the baseline and lasthop with the identical client and settings,
 // back to back, and notes every non-2xx answer, error, missing or repeated arrival in `notes`.
+import { generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,7 +25,7 @@ import { waitForAppliedEvents } from "./feedback.ts";
 import { load, type LoadResult, type LoadSettings, type Target } from "./load.ts";
 import { sendWithNodeApn, type NodeApnJob, type NodeApnPhase } from "./node-apn-sender.ts";
 import { signedEventPool, webpushSend } from "./payloads.ts";
-import { EDGE_EVENTS_PATH } from "../src/core/bridge.ts";
+import { EDGE_EVENTS_PATH, type DkimKey } from "../src/core/bridge.ts";
 import { doorSecret } from "../src/core/standard-webhooks.ts";
 import type { Figure } from "./report.ts";
 import type { Secrets } from "./secrets.ts";
@@ -80,7 +81,8 @@ export type Settings = {
    * SMPP submit_sm/s: measured messages per sender per round (+ an untimed warm-up), rounds, the
    * window (the stack route's, and the bare client's), items per signed bridge request and requests in flight.
    */
-  smpp: { messages: number; warmup: number; rounds: number; window: number; batch: number; inFlight: number };
+  /** `binds`: the bridge route's binds to the SMSC (each with its own window), BENCH_SMPP_BINDS. */
+  smpp: { messages: number; warmup: number; rounds: number; window: number; batch: number; inFlight: number; binds: number };
   /** SMPP TPS accuracy: the caps tried (one route each), seconds of load at the cap, the route's window, items per request. */
   smppTps: { caps: number[]; seconds: number; window: number; batch: number };
   /**
@@ -653,8 +655,17 @@ export async function smtpMessages(sys: Systems, s: Settings, notes: string[]): 
     privateKey: stack.keys.dkim.privateKeyPem,
     algorithm: "rsa-sha256" as const,
   };
+  // An Ed25519 key of the same domain (RFC 8463), made here: the sink verifies nothing.
+  const ed25519 = {
+    domain: dkim.domain,
+    selector: `${dkim.selector}e`,
+    privateKey: generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }) as string,
+    algorithm: "ed25519-sha256" as const,
+  };
   const sample = smtpMessage(0, "00000000-0000-4000-8000-000000000000", size);
   const dkimBytes = await dkimHeaderBytes(sample, dkim);
+  const dualBytes = await dkimHeaderBytes(sample, [dkim, ed25519]);
+  const edBytes = await dkimHeaderBytes(sample, ed25519);
   // smtp-source reads LF lines and sends each with CRLF: the same bytes as the bridge's raw.
   const dir = mkdtempSync(join(tmpdir(), "lasthop-smtp-source-"));
   const file = join(dir, "message.txt");
@@ -669,7 +680,14 @@ export async function smtpMessages(sys: Systems, s: Settings, notes: string[]): 
     firstNotAccepted: unknown;
   } => ({ name, rates: [], sent: 0, counted: 0, expected: 0, runs: [], statuses: {}, kinds: {}, failures: {}, firstNotAccepted: null });
   const on = viaBridge("bridge, DKIM on");
+  const dual = viaBridge("bridge, DKIM RSA + Ed25519");
+  const edOnly = viaBridge("bridge, DKIM Ed25519");
   const off = viaBridge("bridge, DKIM off");
+  const keysOf = new Map<typeof on, DkimKey | DkimKey[]>([
+    [on, dkim],
+    [dual, [dkim, ed25519]],
+    [edOnly, ed25519],
+  ]);
   const reuse: SmtpSender & { failed: SmtpSourceRun[] } = {
     name: `smtp-source -s ${sessions} -d`,
     rates: [],
@@ -712,7 +730,7 @@ export async function smtpMessages(sys: Systems, s: Settings, notes: string[]): 
           inFlight,
           account,
           relay,
-          ...(sender === on ? { dkim } : {}),
+          ...(keysOf.has(sender) ? { dkim: keysOf.get(sender)! } : {}),
         });
         addUp(sender.statuses, log.statuses);
         addUp(sender.kinds, log.kinds);
@@ -751,9 +769,13 @@ export async function smtpMessages(sys: Systems, s: Settings, notes: string[]): 
   try {
     // The bridge is long-lived: one untimed warm-up per mode (JIT, mailauth, the pool's connections).
     await bridgeRun(on, w, false);
+    await bridgeRun(dual, w, false);
+    await bridgeRun(edOnly, w, false);
     await bridgeRun(off, w, false);
     const steps = [
       () => bridgeRun(on, n, true),
+      () => bridgeRun(dual, n, true),
+      () => bridgeRun(edOnly, n, true),
       () => bridgeRun(off, n, true),
       () => sourceRun(reuse, true),
       () => sourceRun(fresh, false),
@@ -766,7 +788,7 @@ export async function smtpMessages(sys: Systems, s: Settings, notes: string[]): 
   }
 
   const health = (await (await fetch(`${stack.bridgeUrl}/healthz`)).json()) as { smtp?: { connections?: Record<string, number> } };
-  for (const b of [on, off]) {
+  for (const b of [on, dual, edOnly, off]) {
     notes.push(
       `SMTP, ${b.name}: ${w} warm-up + ${rounds} × ${n} measured messages; accepted/s per round ${rates(b.rates)} (median ${median(b.rates).toFixed(0)}); ` +
         `HTTP answers ${JSON.stringify(b.statuses)}${Object.keys(b.failures).length ? ` (first non-200 bodies: ${JSON.stringify(b.failures)})` : ""}; ` +
@@ -785,8 +807,8 @@ export async function smtpMessages(sys: Systems, s: Settings, notes: string[]): 
     `SMTP, the bridge's /healthz connections afterwards ${JSON.stringify(health.smtp?.connections ?? {})}; smtp-sink stderr: ${sink.stderr().trim() ? `\`${sink.stderr().trim().slice(0, 300)}\`` : "empty"}`,
   );
 
-  const settings = (withDkim: boolean) =>
-    `${rounds} × ${n} messages per sender, ${size} B each${withDkim ? ` + ${dkimBytes} B DKIM-Signature (rsa-sha256, 2048-bit, relaxed/relaxed, signed in the bridge)` : ", no DKIM"}; ` +
+  const settings = (signing: string) =>
+    `${rounds} × ${n} messages per sender, ${size} B each${signing}; ` +
     `bridge: ${batch} per signed request, ${inFlight} in flight, SMTP_MAX_PER_DOMAIN ${sessions} (≤ ${sessions} connections, ${w}-message untimed warm-up); ` +
     `smtp-source: ${sessions} sessions, the same message (-F), HELO, no pipelining; one smtp-sink (-c, no dump) for all`;
   const baselines = [
@@ -799,14 +821,30 @@ export async function smtpMessages(sys: Systems, s: Settings, notes: string[]): 
       unit: "msg/s",
       value: median(on.rates),
       baselines,
-      settings: settings(true),
+      settings: settings(` + ${dkimBytes} B DKIM-Signature (rsa-sha256, 2048-bit, relaxed/relaxed, signed in the bridge)`),
+    },
+    {
+      name: `SMTP messages/s (bridge → smtp-sink, DKIM RSA + Ed25519), median of ${rounds} rounds`,
+      unit: "msg/s",
+      value: median(dual.rates),
+      baselines,
+      settings: settings(
+        ` + ${dualBytes} B of two DKIM-Signatures (rsa-sha256 2048-bit and ed25519-sha256, one body hash, signed in the bridge: a verified domain's default)`,
+      ),
+    },
+    {
+      name: `SMTP messages/s (bridge → smtp-sink, DKIM Ed25519 alone), median of ${rounds} rounds`,
+      unit: "msg/s",
+      value: median(edOnly.rates),
+      baselines,
+      settings: settings(` + ${edBytes} B DKIM-Signature (ed25519-sha256 only, signed in the bridge)`),
     },
     {
       name: `SMTP messages/s (bridge → smtp-sink, DKIM off), median of ${rounds} rounds`,
       unit: "msg/s",
       value: median(off.rates),
       baselines,
-      settings: settings(false),
+      settings: settings(", no DKIM"),
     },
   ];
 }

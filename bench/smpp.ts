@@ -331,13 +331,13 @@ export async function smppSubmits(sys: { stack: Stack; secrets: Secrets }, s: Se
 
   const plan = planSms(measured[0]!.body);
   return {
-    name: `SMPP submit_sm/s (bridge → sandbox SMSC, window ${window}, no TPS cap), median of ${rounds} rounds`,
+    name: `SMPP submit_sm/s (bridge → sandbox SMSC, window ${window}, ${s.smpp.binds} bind${s.smpp.binds === 1 ? "" : "s"}, no TPS cap), median of ${rounds} rounds`,
     unit: "sub/s",
     value: median(bridge.rates),
     baselines: [{ name: `bare smpp 0.5 client in a child process, the same parts, ≤ ${window} unanswered`, value: median(client.rates) }],
     settings:
       `${rounds} × ${n} messages per sender, ${BODY_CHARS} chars ${plan.encoding} (${plan.segments} part, ${segmentSms(measured[0]!.body, 0)[0]!.shortMessage.length} B short_message), a distinct number each, registered_delivery 0; ` +
-      `one bind_transceiver each; bridge: ${batch} items per signed request, ${inFlight} in flight, ${w}-message untimed warm-up; client: ${w}-part untimed warm-up per process`,
+      `bridge: ${s.smpp.binds} bind_transceiver (each its own window of ${window}; BENCH_SMPP_BINDS), client: one; bridge: ${batch} items per signed request, ${inFlight} in flight, ${w}-message untimed warm-up; client: ${w}-part untimed warm-up per process`,
   };
 }
 

@@ -161,7 +161,7 @@ export function smtpMessage(i: number, id: string, size: number): string {
 }
 
 /** Bytes the bridge puts in front of `raw` when it signs with `dkim` (its own signMessage, once). */
-export async function dkimHeaderBytes(raw: string, dkim: DkimKey): Promise<number> {
+export async function dkimHeaderBytes(raw: string, dkim: DkimKey | DkimKey[]): Promise<number> {
   return (await signMessage(raw, dkim)).length - Buffer.byteLength(raw);
 }
 
@@ -175,7 +175,7 @@ export type SmtpRelay = { mode: "smarthost"; host: string; port: number; secure:
 export async function sendSmtpThroughBridge(
   bridgeUrl: string,
   secret: string,
-  opts: { messages: number; size: number; batch: number; inFlight: number; account: string; relay: SmtpRelay; dkim?: DkimKey },
+  opts: { messages: number; size: number; batch: number; inFlight: number; account: string; relay: SmtpRelay; dkim?: DkimKey | DkimKey[] },
 ): Promise<BridgeLog> {
   const items = new Map<string, string>();
   const requests: Array<{ body: string; headers: Record<string, string> }> = [];

@@ -40,6 +40,8 @@ export type StackOptions = SandboxOptions & {
   smsAccounts?: string[];
   /** Overrides for the bridge's SMPP route to the sandbox SMSC (window, tps, timeouts…). */
   smppRoute?: Record<string, unknown>;
+  /** Binds of that route, all to the sandbox SMSC (default 1; the bench's scaling figure uses more). */
+  smppBinds?: number;
   /**
    * The API key of the first email account: with it the stack configures every provider's
    * webhooks for that account (PUT /v1/providers/{provider} with the sandbox's dev credentials)
@@ -148,7 +150,12 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       SMPP_ROUTES: JSON.stringify([
         {
           name: "sandbox",
-          binds: [{ host: sandbox.smsc.host, port: sandbox.smsc.port, ...DEV_SMPP_BIND, mode: "transceiver" }],
+          binds: Array.from({ length: opts.smppBinds ?? 1 }, () => ({
+            host: sandbox.smsc.host,
+            port: sandbox.smsc.port,
+            ...DEV_SMPP_BIND,
+            mode: "transceiver",
+          })),
           window: 10,
           submitIdBase: 16,
           receiptIdBase: 10,

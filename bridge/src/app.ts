@@ -18,6 +18,7 @@ import { systemResolver, type SmtpResolver } from "./smtp/dns.ts";
 import { InboundSmtpServer } from "./smtp/inbound.ts";
 import { SmtpPool } from "./smtp/pool.ts";
 import { SmtpSender } from "./smtp/send.ts";
+import { SignPool } from "./smtp/sign-pool.ts";
 import { SmppService, type SmppHealth } from "./smpp/service.ts";
 
 export type Bridge = {
@@ -83,7 +84,11 @@ export async function startBridge(config: Config, options: BridgeOptions = {}): 
     smppService = new SmppService({ ...config.smpp, secret: config.secret, log, metrics });
   }
   const smppActive = smppService;
+  // DKIM signatures are made on threads of their own (sign-pool.ts); 0 threads signs inline.
+  const dkimThreads = smtpConfig.dkimThreads ?? 0;
+  const signPool = dkimThreads > 0 ? new SignPool({ threads: dkimThreads, log }) : null;
   const smtp = new SmtpSender({
+    ...(signPool ? { signer: signPool } : {}),
     pool: smtpPool,
     resolver: options.smtpResolver ?? systemResolver(smtpConfig.timeoutMs),
     directPort: smtpConfig.directPort,
@@ -176,7 +181,7 @@ export async function startBridge(config: Config, options: BridgeOptions = {}): 
     } catch (error) {
       // Typically EADDRINUSE on INBOUND_SMTP_PORT: undo what started, the caller reports it.
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await Promise.all([pool?.close(500), smtp.close(500)]);
+      await Promise.all([pool?.close(500), smtp.close(500), signPool?.close()]);
       throw error;
     }
     log.info(
@@ -213,7 +218,8 @@ export async function startBridge(config: Config, options: BridgeOptions = {}): 
       if (!(await within(allClosed, Math.min(remaining(), 1_000)))) server.closeAllConnections();
       await Promise.all([
         pool?.close(Math.max(remaining(), 500)),
-        smtp.close(Math.max(remaining(), 500)),
+        // Signing threads end after the relay: what it still sends was signed before it closed.
+        smtp.close(Math.max(remaining(), 500)).then(() => signPool?.close()),
         smppActive?.close(Math.max(remaining(), 500)),
         inboundClosed,
       ]);

@@ -6,7 +6,7 @@
  */
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { hostname } from "node:os";
+import { availableParallelism, hostname } from "node:os";
 import { domainToASCII } from "node:url";
 import { z } from "zod";
 import { APNS_PRODUCTION_ORIGIN, APNS_SANDBOX_ORIGIN } from "../../src/core/apns.ts";
@@ -47,6 +47,8 @@ export type SmtpConfig = {
   timeoutMs: number;
   /** Extra trusted CA (PEM) for TLS to a smarthost, appended to Node's default roots; dev only. */
   ca?: string;
+  /** DKIM signing threads (sign-pool.ts); 0 signs on the event loop. Default: one per core. */
+  dkimThreads?: number;
 };
 
 /**
@@ -294,6 +296,7 @@ const schema = z
     SMTP_MAX_PER_ACCOUNT: integer(1, 1_000, 20),
     SMTP_TIMEOUT_MS: integer(1_000, 600_000, 30_000),
     SMTP_CA_FILE: optional(z.string().trim()),
+    SMTP_DKIM_THREADS: integer(0, 64, availableParallelism()),
     INBOUND_DOMAINS: domainList,
     EDGE_URL: edgeOrigin,
     INBOUND_SMTP_HOST: optional(z.string().trim()),
@@ -531,7 +534,15 @@ export function parseSmppRoutes(text: string): SmppRouteConfig[] {
 
 /** The default SMTP relay settings (the SMTP_* variables unset). */
 export function smtpDefaults(): SmtpConfig {
-  return { heloName: defaultHeloName(), directPort: 25, idleMs: 30_000, maxPerDomain: 5, maxPerAccount: 20, timeoutMs: 30_000 };
+  return {
+    heloName: defaultHeloName(),
+    directPort: 25,
+    idleMs: 30_000,
+    maxPerDomain: 5,
+    maxPerAccount: 20,
+    timeoutMs: 30_000,
+    dkimThreads: availableParallelism(),
+  };
 }
 
 /** The machine's host name when it is usable in EHLO, else "localhost". */
@@ -574,6 +585,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxPerAccount: v.SMTP_MAX_PER_ACCOUNT,
     timeoutMs: v.SMTP_TIMEOUT_MS,
     ...(v.SMTP_CA_FILE !== undefined ? { ca: caPem(v.SMTP_CA_FILE, "SMTP_CA_FILE") } : {}),
+    dkimThreads: v.SMTP_DKIM_THREADS,
   };
   let inbound: InboundConfig | undefined;
   if (v.INBOUND_DOMAINS !== undefined && v.EDGE_URL !== undefined) {

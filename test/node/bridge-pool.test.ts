@@ -51,6 +51,18 @@ describe("APNs session pool", () => {
     expect(bridge.pool!.sessionCounts()).toEqual({ [fixture.origin]: 2 });
   });
 
+  it("under load, spreads over more sessions before any fills: 4 allowed, 400 held streams, a limit of 1000", async () => {
+    const { fixture, bridge } = await fixtureAndBridge({ maxConcurrentStreams: 1000 }, { sessionsPerOrigin: 4 });
+    fixture.behaviors.set(deviceToken("held"), { holdMs: 200 });
+    const items = Array.from({ length: 400 }, () => item("held"));
+    const results = (await Promise.all([sendBatch(bridge, items.slice(0, 200)), sendBatch(bridge, items.slice(200))])).flat();
+    expect(results.every((r) => r.kind === "accepted")).toBe(true);
+    expect(fixture.stats.sessions).toBeGreaterThan(1); // one session could have taken them all
+    expect(fixture.stats.sessions).toBeLessThanOrEqual(4);
+    expect(fixture.stats.refusedStreams).toBe(0);
+    expectAnsweredOnce(fixture, items);
+  });
+
   it("GOAWAY mid-batch: streams above the last-stream-id are retried on another session, each item answered once", async () => {
     const { fixture, bridge } = await fixtureAndBridge({ maxConcurrentStreams: 50, goawayAfterStreams: 30 });
     fixture.behaviors.set(deviceToken("held"), { holdMs: 10 });

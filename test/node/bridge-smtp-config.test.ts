@@ -1,7 +1,7 @@
 // The SMTP relay's configuration: defaults, every SMTP_* variable, and one clear line naming
 // the variable (exit 1) when a value is wrong. The process check runs the real entry point.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { hostname, tmpdir } from "node:os";
+import { availableParallelism, hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig, smtpDefaults } from "../../bridge/src/config.ts";
@@ -30,9 +30,16 @@ function withFile<T>(name: string, content: string, use: (path: string) => T): T
 }
 
 describe("SMTP settings", () => {
-  it("always on, with defaults: HELO = host name, port 25, 30 s idle and timeout, 5 per domain, 20 per account", () => {
+  it("always on, with defaults: HELO = host name, port 25, 30 s idle and timeout, 5 per domain, 20 per account, a DKIM thread per core", () => {
     const { smtp } = loadConfig({ BRIDGE_SECRET: SECRET });
-    const expected = { directPort: 25, idleMs: 30_000, maxPerDomain: 5, maxPerAccount: 20, timeoutMs: 30_000 };
+    const expected = {
+      directPort: 25,
+      idleMs: 30_000,
+      maxPerDomain: 5,
+      maxPerAccount: 20,
+      timeoutMs: 30_000,
+      dkimThreads: availableParallelism(),
+    };
     expect(smtp).toEqual({ heloName: expect.any(String), ...expected });
     expect(smtp!.heloName).toBe(/^[A-Za-z0-9.-]+$/.test(hostname()) && hostname() !== "" ? hostname() : "localhost");
     expect(smtpDefaults()).toEqual(smtp);
@@ -50,6 +57,7 @@ describe("SMTP settings", () => {
         SMTP_MAX_PER_ACCOUNT: "50",
         SMTP_TIMEOUT_MS: "10000",
         SMTP_CA_FILE: caFile,
+        SMTP_DKIM_THREADS: "3",
       });
       expect(smtp).toEqual({
         heloName: "out1.mail.example.com",
@@ -59,6 +67,7 @@ describe("SMTP settings", () => {
         maxPerAccount: 50,
         timeoutMs: 10_000,
         ca: cert,
+        dkimThreads: 3,
       });
     });
   });
@@ -75,6 +84,7 @@ describe("SMTP settings", () => {
     expect(problem({ SMTP_MAX_PER_DOMAIN: "0" })).toBe("SMTP_MAX_PER_DOMAIN must be between 1 and 100");
     expect(problem({ SMTP_MAX_PER_ACCOUNT: "-1" })).toMatch(/^SMTP_MAX_PER_ACCOUNT must be a whole number/);
     expect(problem({ SMTP_TIMEOUT_MS: "10" })).toBe("SMTP_TIMEOUT_MS must be between 1000 and 600000");
+    expect(problem({ SMTP_DKIM_THREADS: "65" })).toBe("SMTP_DKIM_THREADS must be between 0 and 64");
     expect(problem({ SMTP_IDLE_MS: "forever" })).toMatch(/^SMTP_IDLE_MS must be a whole number/);
     expect(problem({ SMTP_CA_FILE: "/nonexistent/ca.pem" })).toBe("SMTP_CA_FILE cannot be read (/nonexistent/ca.pem): ENOENT");
     withFile("ca.pem", "not a certificate", (path) =>

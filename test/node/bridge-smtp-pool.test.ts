@@ -68,7 +68,7 @@ describe("connection reuse", () => {
     expect(Object.values(bridge.smtpPool.connectionCounts()).reduce((a, b) => a + b, 0)).toBe(fixture.stats.opened);
   });
 
-  it("sequential messages go over one connection (RSET-probed between messages)", async () => {
+  it("sequential messages go over one connection", async () => {
     const bridge = await bridgeWith();
     for (let i = 0; i < 5; i++) expect((await send(bridge, batch(1, { prefix: `seq${i}-` })))[0]!.kind).toBe("accepted");
     expect(fixture.stats.opened).toBe(1);
@@ -120,6 +120,25 @@ describe("the pool itself", () => {
       const third = await pool.acquire(endpoint()); // and a healthy idle one passes the probe
       expect(third.connectionId).toBe(second.connectionId);
       expect(third.reused).toBe(true);
+      third.release(true);
+    } finally {
+      await pool.close(1_000);
+    }
+  });
+
+  it("right after a completed transaction the connection goes out again unprobed; after anything else it is probed", async () => {
+    const pool = new SmtpPool({ heloName: "bridge.lasthop.test", maxPerHost: 1, idleMs: 30_000, timeoutMs: 5_000, ca: fixture.caPem });
+    try {
+      const first = await pool.acquire(endpoint());
+      first.release(true, true); // 250 after DATA
+      fixture.cut(); // in the same tick: only an RSET probe could tell, and none is sent
+      const second = await pool.acquire(endpoint());
+      expect(second.connectionId).toBe(first.connectionId);
+      expect(second.reused).toBe(true);
+      second.release(true); // a refusal, say: state may be left on the server
+      const third = await pool.acquire(endpoint()); // probed: the cut connection is found and replaced
+      expect(third.connectionId).not.toBe(first.connectionId);
+      expect(third.reused).toBe(false);
       third.release(true);
     } finally {
       await pool.close(1_000);

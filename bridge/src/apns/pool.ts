@@ -9,7 +9,9 @@
  * - Up to `sessionsPerOrigin` sessions per origin and partition, opened on demand. A request goes to the
  *   ready session with the fewest active streams that is still below the limit the peer
  *   advertised (SETTINGS_MAX_CONCURRENT_STREAMS, read live: APNs may change it). When every
- *   session is full, requests wait in a bounded FIFO queue until a stream frees.
+ *   session is full, requests wait in a bounded FIFO queue until a stream frees. Under load
+ *   (SPREAD_STREAMS or more on even the least busy session) the next session is opened before
+ *   the others fill, so the load spreads over connections instead of queueing on one.
  * - A session that receives GOAWAY, errors, loses its socket or fails a PING is taken out of
  *   the pool at once; the next request opens a fresh one.
  * - Never sent twice once APNs answered: a request is re-sent (once, on another session) only
@@ -31,6 +33,10 @@ const { NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM, NGHTTP2_CANCEL } = http2.const
 
 /** Waiting requests per origin beyond which new ones fail fast (the edge retries them). */
 export const MAX_QUEUE = 10_000;
+/** Active streams on the least busy session at which the next session (up to the cap) is opened. */
+export const SPREAD_STREAMS = 100;
+/** After a session failed to come up, no extra session is opened for load alone for this long. */
+const SPREAD_PAUSE_MS = 5_000;
 /** APNs error bodies are a few dozen bytes; anything bigger is cut off. */
 const MAX_RESPONSE_BYTES = 64 * 1024;
 
@@ -72,6 +78,8 @@ export class TransportError extends Error {
 
 type Entry = {
   id: number;
+  /** The pool it belongs to (its origin and partition). */
+  pool: OriginPool;
   origin: string;
   /** The credential this session carries tokens of ("" for the bridge's own key). */
   partition: string;
@@ -100,6 +108,8 @@ class OriginPool {
   readonly partition: string;
   readonly sessions: Entry[] = [];
   readonly waiters: Waiter[] = [];
+  /** performance.now() before which load alone opens no session (one failed to come up). */
+  spreadPausedUntil = 0;
   constructor(origin: string, partition: string) {
     this.origin = origin;
     this.partition = partition;
@@ -209,6 +219,7 @@ export class Http2Pool {
       const entry = this.#pick(pool);
       if (entry) {
         this.#take(entry);
+        if (entry.active >= SPREAD_STREAMS && performance.now() >= pool.spreadPausedUntil) this.#spread(pool);
         return Promise.resolve(entry);
       }
     }
@@ -238,13 +249,21 @@ export class Http2Pool {
 
   /** Hands free streams to waiters in FIFO order; opens a session when they cannot all be served. */
   #drain(pool: OriginPool): void {
+    let last: Entry | undefined;
     while (pool.waiters.length > 0) {
       const entry = this.#pick(pool);
       if (!entry) break;
       this.#take(entry);
+      last = entry;
       pool.waiters.shift()!.resolve(entry);
     }
-    if (pool.waiters.length === 0 || this.#closed) return;
+    if (pool.waiters.length > 0 || (last && last.active >= SPREAD_STREAMS && performance.now() >= pool.spreadPausedUntil))
+      this.#spread(pool);
+  }
+
+  /** Opens one more session if the cap allows and none is connecting. */
+  #spread(pool: OriginPool): void {
+    if (this.#closed) return;
     const connecting = pool.sessions.some((e) => !e.ready && !e.retired);
     // One connection attempt at a time per origin: no thundering herd of handshakes, and a
     // failing origin is not hammered.
@@ -259,6 +278,7 @@ export class Http2Pool {
     });
     const entry: Entry = {
       id: this.#nextId++,
+      pool,
       origin: pool.origin,
       partition: pool.partition,
       session,
@@ -308,7 +328,7 @@ export class Http2Pool {
     entry.retired = true;
     clearInterval(entry.pingTimer);
     clearTimeout(entry.idleTimer);
-    const pool = this.#originPool(entry.origin, entry.partition);
+    const pool = entry.pool;
     const at = pool.sessions.indexOf(entry);
     if (at >= 0) pool.sessions.splice(at, 1);
     if (!entry.session.closed && !entry.session.destroyed) {
@@ -321,6 +341,7 @@ export class Http2Pool {
     // A connection that never became usable fails the waiters unless another session can
     // serve them: they were never sent, so the edge's queue retries them later. Reconnecting
     // here instead would hammer an origin that is down until every deadline passed.
+    if (!entry.ready) pool.spreadPausedUntil = performance.now() + SPREAD_PAUSE_MS;
     if (!entry.ready && !pool.sessions.some((e) => e.ready && !e.retired)) {
       const why = entry.failure ? `: ${entry.failure}` : "";
       for (const waiter of pool.waiters.splice(0))
@@ -393,7 +414,7 @@ export class Http2Pool {
         released = true;
         entry.active--;
         if (entry.active === 0) this.#idle(entry);
-        this.#drain(this.#originPool(entry.origin, entry.partition));
+        this.#drain(entry.pool);
       };
       if (deadline.expired) {
         release();

@@ -38,7 +38,7 @@ import type { Logger } from "pino";
 import type { SmppBatch } from "../../../src/core/bridge.ts";
 import type { OutcomeDetail, SendOutcome } from "../../../src/core/outcome.ts";
 import { canonicalSmscId } from "../../../src/core/sms/dlr.ts";
-import { planSms, segmentSms, smsPayload } from "../../../src/core/sms/segment.ts";
+import { planSms, segmentSms, smsPayload, type SmsEncoding } from "../../../src/core/sms/segment.ts";
 import { classifySubmitStatus } from "../../../src/core/sms/smpp-status.ts";
 import type { SmppRouteConfig } from "../config.ts";
 import type { Metrics } from "../metrics.ts";
@@ -188,13 +188,17 @@ export class SmppRoute {
   async send(item: SmppItem, deadline: number): Promise<RouteOutcome> {
     const { config } = this;
     const route = this.name;
-    const plan = planSms(item.body);
     let parts: PartBytes[];
+    let plan: { segments: number; encoding: SmsEncoding };
     if (config.useMessagePayload) {
+      plan = planSms(item.body);
       const payload = smsPayload(item.body);
       parts = [{ esmClass: 0, dataCoding: payload.dataCoding, shortMessage: Buffer.alloc(0), payload: toBuffer(payload.messagePayload) }];
     } else {
-      parts = segmentSms(item.body, item.reference).map((p) => ({
+      const segments = segmentSms(item.body, item.reference);
+      // The parts say what planSms would (one layout of the text, not two per message).
+      plan = { segments: segments.length, encoding: segments[0]!.dataCoding === 8 ? "ucs2" : "gsm7" };
+      parts = segments.map((p) => ({
         esmClass: p.esmClass,
         dataCoding: p.dataCoding,
         shortMessage: toBuffer(p.shortMessage),
@@ -234,11 +238,11 @@ export class SmppRoute {
           if (!(await this.waitUp(wait)))
             return unsent(this.#closing ? "shutting_down" : smscIds.length === 0 ? "route_down" : "connection_lost");
         }
-        const slot = await this.#queue.acquire(deadline, true);
+        const slot = this.#queue.tryNow() ?? (await this.#queue.acquire(deadline, true));
         if (slot === "down") continue; // every bind went down while waiting: back to the check above
         if (slot === "timeout") return unsent("batch_deadline");
         if (slot === "closed") return unsent("shutting_down");
-        if (!(await this.throttle.take(deadline))) {
+        if (!this.throttle.tryTake() && !(await this.throttle.take(deadline))) {
           slot.window.release();
           this.#queue.pump();
           return unsent(this.#closing ? "shutting_down" : "batch_deadline");

@@ -60,7 +60,6 @@ type Pending = {
   settled: boolean;
   timedOut: boolean;
   started: number;
-  timer: NodeJS.Timeout | undefined;
   settle(answer: SubmitAnswer): void;
 };
 
@@ -71,7 +70,9 @@ export class SmppConnection {
   #state: BindState = "down";
   #session: Session | null = null;
   #window: Window;
+  /** Submits waiting for their response, oldest first (Map order): one timer serves them all. */
   #pending = new Map<number, Pending>();
+  #responseTimer: NodeJS.Timeout | undefined;
   #timedOut = 0;
   #closing = false;
   #attempt = 0;
@@ -133,11 +134,10 @@ export class SmppConnection {
     }
     let settle!: (answer: SubmitAnswer) => void;
     const answer = new Promise<SubmitAnswer>((resolve) => (settle = resolve));
-    const pending: Pending = { window, settled: false, timedOut: false, started: performance.now(), timer: undefined, settle: () => {} };
+    const pending: Pending = { window, settled: false, timedOut: false, started: performance.now(), settle: () => {} };
     pending.settle = (a) => {
       if (pending.settled) return;
       pending.settled = true;
-      clearTimeout(pending.timer);
       settle(a);
     };
     const pdu = new smpp.PDU("submit_sm", params);
@@ -155,19 +155,40 @@ export class SmppConnection {
       return null;
     }
     this.#pending.set(pdu.sequence_number, pending);
-    pending.timer = setTimeout(() => {
+    if (!this.#responseTimer) this.#armResponseTimer(session, pending.started);
+    return answer;
+  }
+
+  /** Wakes when the submit written at `started` is due; a timer per submit cost more than the submit. */
+  #armResponseTimer(session: Session, started: number): void {
+    const due = started + this.options.responseTimeoutMs - performance.now();
+    this.#responseTimer = setTimeout(() => this.#expireResponses(session), Math.max(0, due));
+  }
+
+  /** Submits past the response timeout answer "timeout" (their slots stay taken); the timer moves to the next one. */
+  #expireResponses(session: Session): void {
+    this.#responseTimer = undefined;
+    if (this.#session !== session) return;
+    const now = performance.now();
+    const timeout = this.options.responseTimeoutMs;
+    for (const pending of this.#pending.values()) {
+      if (pending.timedOut) continue;
+      if (pending.started + timeout > now) {
+        this.#armResponseTimer(session, pending.started);
+        return;
+      }
       pending.timedOut = true;
       this.#timedOut++;
       pending.settle({ kind: "timeout" });
-      if (this.#timedOut >= window.size && this.#session === session) {
+      if (this.#timedOut >= pending.window.size) {
         this.options.log.warn(
-          { route: this.options.route, bind: this.label, window: window.size },
+          { route: this.options.route, bind: this.label, window: pending.window.size },
           "smpp: every window slot waits for a late submit_sm_resp; restarting the session",
         );
         this.#lost(session, "window stalled by unanswered submits");
+        return;
       }
-    }, this.options.responseTimeoutMs);
-    return answer;
+    }
   }
 
   /**
@@ -330,7 +351,6 @@ export class SmppConnection {
     const pending = this.#pending.get(sequence);
     if (!pending) return;
     this.#pending.delete(sequence);
-    clearTimeout(pending.timer);
     if (pending.timedOut) this.#timedOut = Math.max(0, this.#timedOut - 1);
     pending.window.release();
     pending.settle({
@@ -352,8 +372,9 @@ export class SmppConnection {
     this.#enquireDeadline = undefined;
     const pending = [...this.#pending.values()];
     this.#pending.clear();
+    clearTimeout(this.#responseTimer);
+    this.#responseTimer = undefined;
     for (const p of pending) {
-      clearTimeout(p.timer);
       p.window.release();
       p.settle({ kind: "connection_lost" });
     }

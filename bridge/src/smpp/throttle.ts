@@ -81,6 +81,15 @@ export class Throttle {
     return this.#queue.length;
   }
 
+  /** Takes a grant if one is free at once (nobody waits, no spacing or pause due): the common case without a cap, with no promise. */
+  tryTake(): boolean {
+    if (this.#closed || this.#queue.length > 0) return false;
+    const now = this.#now();
+    if (this.#earliest(now) > now) return false;
+    this.#grant(now);
+    return true;
+  }
+
   /**
    * Resolves true when the caller may write one submit_sm now (write it in the same tick), false
    * when `deadline` (clock ms) comes first or the throttle is closed.

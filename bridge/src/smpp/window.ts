@@ -57,7 +57,8 @@ type Waiter<T> = {
   resolve(result: AcquireResult<T>): void;
   /** Give up with "down" when no lane is usable at all (the caller decides what that means). */
   abortOnDown: boolean;
-  timer: NodeJS.Timeout | undefined;
+  /** performance.now() ms at which it gives up with "timeout". */
+  deadline: number;
 };
 
 export class WindowQueue<T> {
@@ -65,6 +66,9 @@ export class WindowQueue<T> {
   #waiters: Array<Waiter<T>> = [];
   #next = 0;
   #closed = false;
+  /** One timer for every waiter's deadline (a timer per waiting submit cost more than the submit). */
+  #timer: NodeJS.Timeout | undefined;
+  #timerAt = Infinity;
 
   constructor(lanes: () => Array<Lane<T>>) {
     this.#lanes = lanes;
@@ -75,6 +79,15 @@ export class WindowQueue<T> {
     return this.#waiters.length;
   }
 
+  /** A slot at once when nobody waits and a usable lane has room, else null (then `acquire`). */
+  tryNow(): Slot<T> | null {
+    if (this.#closed || this.#waiters.length > 0) return null;
+    const usable = this.#lanes().filter((lane) => lane.usable);
+    const lane = usable.length > 0 ? this.#pick(usable) : undefined;
+    if (!lane?.window.tryAcquire()) return null;
+    return { owner: lane.owner, window: lane.window };
+  }
+
   /**
    * Resolves with a slot (the caller must write at once or give it back with `window.release()`),
    * "timeout" at `deadline` (performance.now() ms), "down" when `abortOnDown` and no lane is
@@ -83,17 +96,8 @@ export class WindowQueue<T> {
   acquire(deadline: number, abortOnDown: boolean): Promise<AcquireResult<T>> {
     if (this.#closed) return Promise.resolve("closed");
     return new Promise((resolve) => {
-      const waiter: Waiter<T> = { resolve, abortOnDown, timer: undefined };
-      const ms = deadline - performance.now();
-      waiter.timer = setTimeout(
-        () => {
-          const at = this.#waiters.indexOf(waiter);
-          if (at >= 0) this.#waiters.splice(at, 1);
-          resolve("timeout");
-        },
-        Math.max(0, ms),
-      );
-      this.#waiters.push(waiter);
+      this.#waiters.push({ resolve, abortOnDown, deadline });
+      if (deadline < this.#timerAt) this.#arm(deadline);
       this.pump();
     });
   }
@@ -107,10 +111,11 @@ export class WindowQueue<T> {
       // Nothing can take a submit: those who asked to be told give up, the others keep waiting.
       const keep: Array<Waiter<T>> = [];
       for (const waiter of this.#waiters) {
-        if (waiter.abortOnDown) this.#settle(waiter, "down");
+        if (waiter.abortOnDown) waiter.resolve("down");
         else keep.push(waiter);
       }
       this.#waiters = keep;
+      if (keep.length === 0) this.#disarm();
       return;
     }
     while (this.#waiters.length > 0) {
@@ -118,15 +123,47 @@ export class WindowQueue<T> {
       if (!lane) return;
       if (!lane.window.tryAcquire()) return; // cannot happen (#pick saw room), but never over-commit
       const waiter = this.#waiters.shift()!;
-      this.#settle(waiter, { owner: lane.owner, window: lane.window });
+      waiter.resolve({ owner: lane.owner, window: lane.window });
     }
+    if (this.#waiters.length === 0) this.#disarm();
+  }
+
+  #disarm(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
   }
 
   /** Every waiter gets "closed", and so does every later acquire. */
   close(): void {
     this.#closed = true;
-    for (const waiter of this.#waiters) this.#settle(waiter, "closed");
+    this.#disarm();
+    for (const waiter of this.#waiters) waiter.resolve("closed");
     this.#waiters = [];
+  }
+
+  #arm(at: number): void {
+    clearTimeout(this.#timer);
+    this.#timerAt = at;
+    this.#timer = setTimeout(() => this.#expire(), Math.max(0, at - performance.now()));
+  }
+
+  /** The earliest deadline came: those past theirs get "timeout"; the timer moves to the next one. */
+  #expire(): void {
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
+    const now = performance.now();
+    let next = Infinity;
+    const keep: Array<Waiter<T>> = [];
+    for (const waiter of this.#waiters) {
+      if (waiter.deadline <= now) waiter.resolve("timeout");
+      else {
+        keep.push(waiter);
+        next = Math.min(next, waiter.deadline);
+      }
+    }
+    this.#waiters = keep;
+    if (next < Infinity) this.#arm(next);
   }
 
   #pick(usable: Array<Lane<T>>): Lane<T> | undefined {
@@ -138,10 +175,5 @@ export class WindowQueue<T> {
     }
     if (best) this.#next = (usable.indexOf(best) + 1) % n;
     return best;
-  }
-
-  #settle(waiter: Waiter<T>, result: AcquireResult<T>): void {
-    clearTimeout(waiter.timer);
-    waiter.resolve(result);
   }
 }

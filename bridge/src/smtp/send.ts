@@ -25,6 +25,7 @@ import type { SendOutcome } from "../../../src/core/outcome.ts";
 import { queueIdOf, smtpOutcome } from "../../../src/core/smtp.ts";
 import { reasonLabel, type Metrics } from "../metrics.ts";
 import { DkimError, signMessage } from "./dkim.ts";
+import { SignerUnavailableError, type Signer } from "./sign-pool.ts";
 import {
   dnsCode,
   dnsRetry,
@@ -63,6 +64,8 @@ export type SmtpSenderOptions = {
   timeoutMs: number;
   log: Logger;
   metrics?: Metrics;
+  /** Where DKIM signatures are made: the bridge's thread pool (sign-pool.ts); default, this thread. */
+  signer?: Signer;
 };
 
 type SmtpErrorLike = Error & { code?: string; responseCode?: number; response?: string; command?: string };
@@ -85,6 +88,7 @@ export class SmtpSender {
   readonly #options: SmtpSenderOptions;
   readonly #accounts: KeyedLimiter;
   readonly #domains: KeyedLimiter;
+  readonly #signer: Signer;
   /** Smarthosts whose AUTH failure was already logged at error level (one line per endpoint; bounded). */
   readonly #reportedAuth = new Set<string>();
 
@@ -92,6 +96,7 @@ export class SmtpSender {
     this.#options = options;
     this.#accounts = new KeyedLimiter(options.maxPerAccount, "account");
     this.#domains = new KeyedLimiter(options.maxPerDomain, "destination");
+    this.#signer = options.signer ?? { sign: signMessage };
   }
 
   send(items: SmtpItem[]): Promise<ItemResult[]> {
@@ -128,8 +133,10 @@ export class SmtpSender {
   async #deliver(item: SmtpItem): Promise<SendOutcome> {
     let data: Buffer;
     try {
-      data = await signMessage(item.raw, item.dkim);
+      data = await this.#signer.sign(item.raw, item.dkim);
     } catch (error) {
+      // The signing threads died or are closing: nothing was sent, and it is never sent unsigned.
+      if (error instanceof SignerUnavailableError) return { kind: "retry", detail: { reason: "dkim_unavailable", error: error.message } };
       if (!(error instanceof DkimError)) throw error;
       // The key came from the edge: a key that cannot sign will not sign on a retry either.
       return { kind: "failed", detail: { reason: "dkim", error: error.message } };
@@ -273,9 +280,11 @@ export class SmtpSender {
   async #transact(item: SmtpItem, lease: Lease, data: Buffer, remoteMta: string): Promise<SendOutcome> {
     const started = performance.now();
     let reusable = false;
+    let clean = false;
     try {
       const result = await this.#exchange(item, lease, data, remoteMta);
       reusable = result.reusable && !lease.connection.destroyed;
+      clean = reusable && result.outcome.kind === "accepted";
       this.#options.metrics?.smtpTransactionDuration.observe({ kind: result.outcome.kind }, (performance.now() - started) / 1000);
       this.#options.log.debug(
         { id: item.id, connection: lease.connectionId, reused: lease.reused, remoteMta, kind: result.outcome.kind },
@@ -283,7 +292,7 @@ export class SmtpSender {
       );
       return result.outcome;
     } finally {
-      lease.release(reusable);
+      lease.release(reusable, clean);
     }
   }
 
