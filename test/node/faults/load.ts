@@ -100,29 +100,6 @@ export async function settle(
   return ids.map((id) => states.get(id)!);
 }
 
-/** Completions per second in each phase of a run, from the settled counts seen over time. */
-export class RateMeter {
-  readonly #marks: Array<{ at: number; count: number; phase: string }> = [];
-  phase = "before";
-
-  mark(count: number): void {
-    this.#marks.push({ at: Date.now(), count, phase: this.phase });
-  }
-
-  /** Per phase: messages completed, seconds spent, and their rate (per second). */
-  rates(): Record<string, { completed: number; seconds: number; perSecond: number }> {
-    const out: Record<string, { completed: number; seconds: number; perSecond: number }> = {};
-    for (let i = 1; i < this.#marks.length; i++) {
-      const [a, b] = [this.#marks[i - 1]!, this.#marks[i]!];
-      const phase = (out[b.phase] ??= { completed: 0, seconds: 0, perSecond: 0 });
-      phase.completed += b.count - a.count;
-      phase.seconds += (b.at - a.at) / 1000;
-    }
-    for (const phase of Object.values(out)) phase.perSecond = phase.seconds > 0 ? Math.round((phase.completed / phase.seconds) * 10) / 10 : 0;
-    return out;
-  }
-}
-
 /** How many times each key occurs. */
 export function tally<T>(items: T[], key: (item: T) => string | null | undefined): Map<string, T[]> {
   const out = new Map<string, T[]>();
@@ -134,4 +111,26 @@ export function tally<T>(items: T[], key: (item: T) => string | null | undefined
     out.set(k, list);
   }
   return out;
+}
+
+/**
+ * The most attempts a schedule allows in `elapsedSeconds`: the first at once, each later one
+ * after at least `minDelaySeconds(retry)` (the schedule with its jitter at its low end), with a
+ * second of slack for rounding. More than this, and something retried faster than its schedule.
+ */
+export function attemptsAllowed(elapsedSeconds: number, minDelaySeconds: (retry: number) => number): number {
+  let attempts = 1;
+  let spent = 0;
+  for (; attempts < 10_000; attempts++) {
+    const delay = minDelaySeconds(attempts);
+    if (spent + delay > elapsedSeconds + 1) break;
+    spent += delay;
+  }
+  return attempts;
+}
+
+/** Seconds from a message's creation to its outcome. */
+export function secondsToOutcome(m: MessageView): number {
+  const outcome = outcomeEvents(m)[0];
+  return (Date.parse(outcome?.occurredAt ?? new Date().toISOString()) - Date.parse(String(m.createdAt))) / 1000;
 }
