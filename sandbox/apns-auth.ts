@@ -129,10 +129,10 @@ export class ProviderTokens {
   }
 
   #state(connection: object, keyId: string): TokenState {
-    let keys = this.#onConnection.get(connection);
-    if (keys === undefined) this.#onConnection.set(connection, (keys = new Map()));
-    let state = keys.get(keyId);
-    if (state === undefined) keys.set(keyId, (state = { current: null, changedAt: 0, changeAllowed: false, expiryRound: this.#expiryRound }));
+    const keys = this.#onConnection.get(connection) ?? new Map<string, TokenState>();
+    this.#onConnection.set(connection, keys);
+    const state = keys.get(keyId) ?? { current: null, changedAt: 0, changeAllowed: false, expiryRound: this.#expiryRound };
+    keys.set(keyId, state);
     if (state.expiryRound !== this.#expiryRound) {
       if (state.current !== null) state.changeAllowed = true;
       state.expiryRound = this.#expiryRound;

@@ -74,7 +74,12 @@ export function espRoutes(esp: EspService): Route[] {
         sendJson(
           res,
           200,
-          esp.setBehaviour(provider, mode as Behaviour, typeof times === "number" ? times : undefined, typeof seconds === "number" ? seconds : undefined),
+          esp.setBehaviour(
+            provider,
+            mode as Behaviour,
+            typeof times === "number" ? times : undefined,
+            typeof seconds === "number" ? seconds : undefined,
+          ),
         );
       },
     },

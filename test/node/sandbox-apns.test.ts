@@ -395,7 +395,8 @@ describe("APNs provider API", () => {
     it("counts token updates per connection: a provider that restarts (new connection, new token) is not refused", async () => {
       const key = generateApnsKey();
       expect(
-        (await control(sandbox, "POST", "/_sandbox/apns/keys", { keyId: key.keyId, teamId: key.teamId, publicKeyPem: key.publicKeyPem })).status,
+        (await control(sandbox, "POST", "/_sandbox/apns/keys", { keyId: key.keyId, teamId: key.teamId, publicKeyPem: key.publicKeyPem }))
+          .status,
       ).toBe(201);
       const device = await deviceToken();
       const before = await stats();

@@ -36,7 +36,10 @@ describe("the bridge killed mid-flight", () => {
       const started = Date.now();
 
       const tokens = await Promise.all(
-        Array.from({ length: PER_CHANNEL }, async (_, i) => (await stack.sandboxPost("/_sandbox/apns/tokens", { name: `kill${i}` })).token as string),
+        Array.from(
+          { length: PER_CHANNEL },
+          async (_, i) => (await stack.sandboxPost("/_sandbox/apns/tokens", { name: `kill${i}` })).token as string,
+        ),
       );
       // Ending in 7: the sandbox's outcome digits (0000, 1111, 2222) never come up.
       const numbers = Array.from({ length: PER_CHANNEL }, (_, i) => `+1648${100_000 + i}7`);
@@ -103,7 +106,8 @@ describe("the bridge killed mid-flight", () => {
           duplicates += list.length - 1;
           // Each repeat needs an attempt whose fate the edge could not know.
           const unknown = maybeSubmitted(message!);
-          if (unknown.length < list.length - 1) outsideWindows.push({ channel, id, arrivals: list.map((a) => a.at), events: message!.events });
+          if (unknown.length < list.length - 1)
+            outsideWindows.push({ channel, id, arrivals: list.map((a) => a.at), events: message!.events });
           for (const e of unknown.slice(0, list.length - 1)) {
             const name = `${e.detail!.reason}${e.detail!.status ? ` ${e.detail!.status}` : ""}`;
             windows[name] = (windows[name] ?? 0) + 1;

@@ -63,7 +63,10 @@ async function phases(
 
 function report(name: string, result: Record<Phase, PhaseResult>, extra: Record<string, unknown> = {}) {
   const rates = Object.fromEntries(
-    Object.entries(result).map(([phase, r]) => [phase, { messages: r.messages.length, seconds: Math.round(r.seconds), perSecond: r.perSecond }]),
+    Object.entries(result).map(([phase, r]) => [
+      phase,
+      { messages: r.messages.length, seconds: Math.round(r.seconds), perSecond: r.perSecond },
+    ]),
   );
   console.log(`peers/${name}: ${JSON.stringify({ ...rates, ...extra })}`);
 }
@@ -121,9 +124,18 @@ describe("APNs sending GOAWAY every 500 streams", () => {
       const result = await phases(
         async (phase, count) => {
           const tokens = await Promise.all(
-            Array.from({ length: count }, async (_, i) => (await stack.sandboxPost("/_sandbox/apns/tokens", { name: `g${phase}${i}` })).token),
+            Array.from(
+              { length: count },
+              async (_, i) => (await stack.sandboxPost("/_sandbox/apns/tokens", { name: `g${phase}${i}` })).token,
+            ),
           );
-          return tokens.map((to, i) => ({ channel: "apns", to, topic: "com.example.app", pushType: "alert", payload: { aps: { alert: `${phase} ${i}` } } }));
+          return tokens.map((to, i) => ({
+            channel: "apns",
+            to,
+            topic: "com.example.app",
+            pushType: "alert",
+            payload: { aps: { alert: `${phase} ${i}` } },
+          }));
         },
         COUNTS.apns,
         {
@@ -142,7 +154,10 @@ describe("APNs sending GOAWAY every 500 streams", () => {
       );
       expect([...ids].filter((id) => arrived.get(id)?.length !== 1)).toEqual([]);
       const stats = (await stack.sandboxGet("/_sandbox/apns/stats")) as { sessionsOpened: number };
-      report("apns-goaway", result, { sessionsOpened: stats.sessionsOpened - statsBefore.sessionsOpened, maxAttemptsPerMessage: maxAttempts });
+      report("apns-goaway", result, {
+        sessionsOpened: stats.sessionsOpened - statsBefore.sessionsOpened,
+        maxAttemptsPerMessage: maxAttempts,
+      });
     },
     LONG_RUN_MS,
   );
@@ -189,7 +204,11 @@ describe(`an email provider answering 503 for ${ESP_OUTAGE_SECONDS} s`, () => {
       const attempts = all.reduce((sum, m) => sum + Number(m.attempts), 0);
       expect(stats.requests - requestsBefore).toBeLessThanOrEqual(attempts);
       expect(result.during.messages.some((m) => Number(m.attempts) > 1)).toBe(true);
-      report("esp-503", result, { requests: stats.requests - requestsBefore, unavailable: stats.unavailable, maxAttemptsPerMessage: maxAttempts });
+      report("esp-503", result, {
+        requests: stats.requests - requestsBefore,
+        unavailable: stats.unavailable,
+        maxAttemptsPerMessage: maxAttempts,
+      });
     },
     LONG_RUN_MS,
   );
@@ -203,7 +222,12 @@ describe("the customer's event-stream endpoint hanging", () => {
       const sinceIndex = stack.sandbox.hooks.received(hook)!.length;
       const result = await phases(
         async (phase, count) =>
-          Array.from({ length: count }, (_, i) => ({ channel: "sms", to: `+1653${PHASE_NO[phase]}${10_000 + i}7`, from: "+15005550006", body: phase })),
+          Array.from({ length: count }, (_, i) => ({
+            channel: "sms",
+            to: `+1653${PHASE_NO[phase]}${10_000 + i}7`,
+            from: "+15005550006",
+            body: phase,
+          })),
         COUNTS.hooks,
         {
           // Held past the attempt timeout: the delivery ends as "no answer", as a hung endpoint's does.
@@ -220,7 +244,12 @@ describe("the customer's event-stream endpoint hanging", () => {
           .map((a) => ({ ...a, event: JSON.parse(a.body) as { type: string; data: { messageId?: string } } }))
           .filter((a) => ids.has(a.event.data.messageId ?? ""));
       // Every message's `delivered` event reaches the endpoint with a 200, however long its hung attempts took.
-      const deliveredAt = () => new Set(mine().filter((a) => a.status === 200 && a.event.type === "message.delivered").map((a) => a.event.data.messageId));
+      const deliveredAt = () =>
+        new Set(
+          mine()
+            .filter((a) => a.status === 200 && a.event.type === "message.delivered")
+            .map((a) => a.event.data.messageId),
+        );
       await waitForProgress(() => deliveredAt().size, ids.size, { stallMs: 90_000, what: "message.delivered events at the endpoint" });
       const arrivals = mine();
       const byEvent = tally(arrivals, (a) => a.headers["webhook-id"]);

@@ -19,7 +19,10 @@ afterAll(async () => stack?.stop());
 
 async function load(tag: string) {
   const tokens = await Promise.all(
-    Array.from({ length: PER_CHANNEL }, async (_, i) => (await stack.sandboxPost("/_sandbox/apns/tokens", { name: `${tag}${i}` })).token as string),
+    Array.from(
+      { length: PER_CHANNEL },
+      async (_, i) => (await stack.sandboxPost("/_sandbox/apns/tokens", { name: `${tag}${i}` })).token as string,
+    ),
   );
   const prefix = tag === "stop" ? "1649" : "1650";
   return Array.from({ length: PER_CHANNEL }, (_, i) => [
