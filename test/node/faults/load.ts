@@ -65,7 +65,9 @@ export type MessageView = {
   [field: string]: unknown;
 };
 
-export const isSettled = (m: MessageView | undefined): boolean => m !== undefined && OUTCOMES[m.channel]?.has(m.status) === true;
+/** A provider's later `delivered` (an ESP's event webhook) follows email's custody; the send's outcome is still the one before it. */
+export const isSettled = (m: MessageView | undefined): boolean =>
+  m !== undefined && (OUTCOMES[m.channel]?.has(m.status) === true || m.status === "delivered");
 
 /** The message's outcome events (see OUTCOMES); a correct run has exactly one per message. */
 export const outcomeEvents = (m: MessageView) => m.events.filter((e) => OUTCOMES[m.channel]!.has(e.type));
@@ -96,7 +98,15 @@ export async function settle(
     await options.onRound?.(count);
     return count;
   };
-  await waitForProgress(settled, ids.length, { stallMs: options.stallMs ?? 90_000, what: "messages with an outcome", everyMs: 1000 });
+  try {
+    await waitForProgress(settled, ids.length, { stallMs: options.stallMs ?? 90_000, what: "messages with an outcome", everyMs: 1000 });
+  } catch (error) {
+    // Say where the rest stand: their states, and the last event of one of them.
+    const open = ids.map((id) => states.get(id)).filter((m) => !isSettled(m));
+    const byStatus = tally(open, (m) => m?.status ?? "unread");
+    const counts = Object.fromEntries([...byStatus].map(([status, list]) => [status, list.length]));
+    throw new Error(`${(error as Error).message}; open: ${JSON.stringify(counts)}; e.g. ${JSON.stringify(open[0]?.events.slice(-3))}`);
+  }
   return ids.map((id) => states.get(id)!);
 }
 

@@ -71,10 +71,11 @@ function report(name: string, result: Record<Phase, PhaseResult>, extra: Record<
   console.log(`peers/${name}: ${JSON.stringify({ ...rates, ...extra })}`);
 }
 
-/** Every message ended as `status` with one outcome, and none was tried more often than `minDelay`'s schedule allows. */
-function expectCompleteAndCalm(result: Record<Phase, PhaseResult>, status: string, minDelay: (retry: number) => number) {
+/** Every message ended as `status` (or one of them) with one outcome, and none was tried more often than `minDelay`'s schedule allows. */
+function expectCompleteAndCalm(result: Record<Phase, PhaseResult>, status: string | string[], minDelay: (retry: number) => number) {
   const all = Object.values(result).flatMap((r) => r.messages);
-  expect(all.filter((m) => m.status !== status || outcomeEvents(m).length !== 1).map((m) => [m.id, m.status])).toEqual([]);
+  const ok = new Set([status].flat());
+  expect(all.filter((m) => !ok.has(m.status) || outcomeEvents(m).length !== 1).map((m) => [m.id, m.status])).toEqual([]);
   const hot = all
     .map((m) => ({ id: m.id, attempts: Number(m.attempts), allowed: attemptsAllowed(secondsToOutcome(m), minDelay) }))
     .filter((m) => m.attempts > m.allowed);
@@ -197,7 +198,8 @@ describe(`an email provider answering 503 for ${ESP_OUTAGE_SECONDS} s`, () => {
             ).then(() => undefined),
         },
       );
-      const maxAttempts = expectCompleteAndCalm(result, "accepted", (retry) => emailRetryDelaySeconds(retry, RETRY_BASE, () => 0));
+      // The sandbox's SendGrid reports delivery by its event webhook a moment after the 202: either state is the end.
+      const maxAttempts = expectCompleteAndCalm(result, ["accepted", "delivered"], (retry) => emailRetryDelaySeconds(retry, RETRY_BASE, () => 0));
       const all = Object.values(result).flatMap((r) => r.messages);
       // What the provider saw: one request per attempt, no more.
       const stats = (await stack.sandboxGet("/_sandbox/esp/stats")).sendgrid as { requests: number; unavailable: number; accepted: number };
@@ -241,16 +243,20 @@ describe("the customer's event-stream endpoint hanging", () => {
         stack.sandbox.hooks
           .received(hook)!
           .slice(sinceIndex)
-          .map((a) => ({ ...a, event: JSON.parse(a.body) as { type: string; data: { messageId?: string } } }))
-          .filter((a) => ids.has(a.event.data.messageId ?? ""));
+          .map((a) => ({ ...a, event: JSON.parse(a.body) as { type: string; data: { message?: { id: string } } } }))
+          .filter((a) => ids.has(a.event.data.message?.id ?? ""));
       // Every message's `delivered` event reaches the endpoint with a 200, however long its hung attempts took.
       const deliveredAt = () =>
         new Set(
           mine()
             .filter((a) => a.status === 200 && a.event.type === "message.delivered")
-            .map((a) => a.event.data.messageId),
+            .map((a) => a.event.data.message?.id),
         );
-      await waitForProgress(() => deliveredAt().size, ids.size, { stallMs: 90_000, what: "message.delivered events at the endpoint" });
+      // An event whose retry met a hang too waits for the schedule's third attempt (5 min): the stall limit is above it.
+      await waitForProgress(() => deliveredAt().size, ids.size, {
+        stallMs: RETRY_SCHEDULE_MS[2]! + 60_000,
+        what: "message.delivered events at the endpoint",
+      });
       const arrivals = mine();
       const byEvent = tally(arrivals, (a) => a.headers["webhook-id"]);
       const hung = arrivals.filter((a) => a.aborted || a.status === null).length;
