@@ -174,7 +174,8 @@ export class MessageDO extends DurableObject<Env> {
     const current = this.row()!;
     if (stateRank[current.status] >= stateRank.accepted) return { action: "skip", reason: "done" };
     // Another job's attempt is running (the watchdog's re-enqueue met the queue's own job): one sends.
-    if (current.status === "sending" && Date.now() < this.watchdogDue()) return { action: "skip", reason: "in_flight" };
+    const runningSince = Number(this.meta.get("attempt_at") ?? 0);
+    if (current.status === "sending" && Date.now() - runningSince < this.watchdogGraceMs()) return { action: "skip", reason: "in_flight" };
     const attempt = current.attempts + 1;
     const now = new Date().toISOString();
     this.ctx.storage.transactionSync(() => {
@@ -187,6 +188,7 @@ export class MessageDO extends DurableObject<Env> {
         provider: "lasthop",
         detail: { attempt },
       });
+      this.meta.set("attempt_at", String(Date.parse(now)));
       this.armWatchdog(Date.now());
     });
     await this.outbox.flush();
@@ -513,8 +515,11 @@ export class MessageDO extends DurableObject<Env> {
 
   /** The send is due at `at`: the watchdog looks WATCHDOG_BASES later. Inside the caller's transaction. */
   private armWatchdog(at: number): void {
-    const grace = Math.max(WATCHDOG_MIN_MS, WATCHDOG_BASES * Number(this.env.RETRY_BASE_SECONDS ?? 30) * 1000);
-    this.meta.set("send_due", String(at + grace));
+    this.meta.set("send_due", String(at + this.watchdogGraceMs()));
+  }
+
+  private watchdogGraceMs(): number {
+    return Math.max(WATCHDOG_MIN_MS, WATCHDOG_BASES * Number(this.env.RETRY_BASE_SECONDS ?? 30) * 1000);
   }
 
   private watchdogDue(): number {

@@ -89,7 +89,7 @@ describe("crash points", () => {
       expect(await instance.beginAttempt()).toMatchObject({ action: "send", attempt: 1 });
       expect(await instance.beginAttempt()).toEqual({ action: "skip", reason: "in_flight" });
       // An attempt that never reported (its consumer died) is retried once overdue.
-      (instance as any).meta.set("send_due", String(Date.now() - 1));
+      (instance as any).meta.set("attempt_at", String(Date.now() - 60_001));
       expect(await instance.beginAttempt()).toMatchObject({ action: "send", attempt: 2 });
     });
   });
