@@ -199,7 +199,9 @@ describe(`an email provider answering 503 for ${ESP_OUTAGE_SECONDS} s`, () => {
         },
       );
       // The sandbox's SendGrid reports delivery by its event webhook a moment after the 202: either state is the end.
-      const maxAttempts = expectCompleteAndCalm(result, ["accepted", "delivered"], (retry) => emailRetryDelaySeconds(retry, RETRY_BASE, () => 0));
+      const maxAttempts = expectCompleteAndCalm(result, ["accepted", "delivered"], (retry) =>
+        emailRetryDelaySeconds(retry, RETRY_BASE, () => 0),
+      );
       const all = Object.values(result).flatMap((r) => r.messages);
       // What the provider saw: one request per attempt, no more.
       const stats = (await stack.sandboxGet("/_sandbox/esp/stats")).sendgrid as { requests: number; unavailable: number; accepted: number };
