@@ -30,11 +30,16 @@ type KeyState = {
   keyId: string;
   teamId: string;
   publicKey: KeyObject;
-  /** The token this key is currently signing with, as far as APNs is concerned. */
+};
+
+/** One key's token on one connection, as far as APNs is concerned. */
+type TokenState = {
   current: string | null;
   changedAt: number;
   /** Set once APNs has told the provider its token expired: the next change is then expected. */
   changeAllowed: boolean;
+  /** The expire-tokens round this state has caught up with. */
+  expiryRound: number;
 };
 
 // "APNs rejects any request whose token contains a timestamp that is more than one hour old."
@@ -54,6 +59,10 @@ export class ProviderTokens {
   readonly #seenTokens = new CappedSet<string>();
   #seen = 0;
   #changes = 0;
+  /** Per connection, per key: the token it signs with there. Gone with the connection. */
+  readonly #onConnection = new WeakMap<object, Map<string, TokenState>>();
+  /** How many times expire-tokens ran: a connection's states catch up when next used. */
+  #expiryRound = 0;
 
   /** Registers (or replaces) a signing key; throws when the PEM is not a P-256 key. */
   register(key: ApnsKey): void {
@@ -68,13 +77,13 @@ export class ProviderTokens {
     if (publicKey.asymmetricKeyType !== "ec" || publicKey.asymmetricKeyDetails?.namedCurve !== "prime256v1") {
       throw new Error("publicKeyPem must be a P-256 (prime256v1) key: APNs signs with ES256");
     }
-    this.#keys.set(key.keyId, { keyId: key.keyId, teamId: key.teamId, publicKey, current: null, changedAt: 0, changeAllowed: false });
+    this.#keys.set(key.keyId, { keyId: key.keyId, teamId: key.teamId, publicKey });
     // Tokens verified against a replaced key must be checked again.
     for (const [token, verified] of this.#verified) if (verified.keyId === key.keyId) this.#verified.delete(token);
   }
 
-  /** Checks the `authorization` request header of one push. */
-  check(authorization: string | undefined, nowMs: number = Date.now()): ProviderTokenVerdict {
+  /** Checks the `authorization` request header of one push arriving on `connection`. */
+  check(authorization: string | undefined, connection: object, nowMs: number = Date.now()): ProviderTokenVerdict {
     const match = /^bearer\s+(\S+)\s*$/i.exec(authorization ?? "");
     if (match === null) return { ok: false, status: 403, reason: "MissingProviderToken" };
     const token = match[1]!;
@@ -83,26 +92,27 @@ export class ProviderTokens {
     if (verified === null) return { ok: false, status: 403, reason: "InvalidProviderToken" };
     const key = this.#keys.get(verified.keyId);
     if (key === undefined) return { ok: false, status: 403, reason: "InvalidProviderToken" };
+    const state = this.#state(connection, key.keyId);
 
     if (this.#expired.has(token) || nowMs - verified.iatMs > MAX_TOKEN_AGE_MS) {
       // The provider now has to refresh, so its next token is not an over-eager update.
-      if (token === key.current) key.changeAllowed = true;
+      if (token === state.current) state.changeAllowed = true;
       return { ok: false, status: 403, reason: "ExpiredProviderToken" };
     }
     if (verified.iatMs - nowMs > MAX_CLOCK_SKEW_MS) return { ok: false, status: 403, reason: "InvalidProviderToken" };
 
-    if (key.current !== token) {
-      // The first token of a key is not an update; later ones must wait 20 minutes unless APNs
-      // itself declared the current one expired.
-      if (key.current !== null) {
-        if (!key.changeAllowed && nowMs - key.changedAt < MIN_CHANGE_INTERVAL_MS) {
+    if (state.current !== token) {
+      // A key's first token on a connection is not an update; later ones must wait 20 minutes
+      // unless APNs itself declared the current one expired.
+      if (state.current !== null) {
+        if (!state.changeAllowed && nowMs - state.changedAt < MIN_CHANGE_INTERVAL_MS) {
           return { ok: false, status: 429, reason: "TooManyProviderTokenUpdates" };
         }
         this.#changes += 1;
       }
-      key.current = token;
-      key.changedAt = nowMs;
-      key.changeAllowed = false;
+      state.current = token;
+      state.changedAt = nowMs;
+      state.changeAllowed = false;
     }
     return { ok: true, keyId: key.keyId, teamId: key.teamId };
   }
@@ -110,16 +120,24 @@ export class ProviderTokens {
   /** The fault behind `POST /_sandbox/apns/expire-tokens`: every token seen so far is now stale. */
   expireAll(): void {
     for (const token of this.#verified.keys()) this.#expired.add(token);
-    for (const key of this.#keys.values()) {
-      if (key.current !== null) {
-        this.#expired.add(key.current);
-        key.changeAllowed = true;
-      }
-    }
+    // Every connection's current token is among them; each may change once, when next used.
+    this.#expiryRound += 1;
   }
 
   stats(): ProviderTokenStats {
     return { providerTokensSeen: this.#seen, tokenChanges: this.#changes };
+  }
+
+  #state(connection: object, keyId: string): TokenState {
+    const keys = this.#onConnection.get(connection) ?? new Map<string, TokenState>();
+    this.#onConnection.set(connection, keys);
+    const state = keys.get(keyId) ?? { current: null, changedAt: 0, changeAllowed: false, expiryRound: this.#expiryRound };
+    keys.set(keyId, state);
+    if (state.expiryRound !== this.#expiryRound) {
+      if (state.current !== null) state.changeAllowed = true;
+      state.expiryRound = this.#expiryRound;
+    }
+    return state;
   }
 
   #verify(token: string): { keyId: string; iatMs: number } | null {

@@ -1,7 +1,7 @@
 // Control API routes for the APNs simulator:
 //   POST /_sandbox/apns/tokens          {"name"?: string}                    -> 201 {"token"}
 //   POST /_sandbox/apns/keys            {keyId, teamId, publicKeyPem}         -> 201 {keyId, teamId}
-//   POST /_sandbox/apns/faults          {"goawayAfter"?: n, "destroyAfter"?: n} -> 200 (the armed faults)
+//   POST /_sandbox/apns/faults          {"goawayAfter"?: n, "destroyAfter"?: n, "goawayEvery"?: n} -> 200 (the armed faults)
 //   POST /_sandbox/apns/expire-tokens                                        -> 204
 //   GET  /_sandbox/apns/stats                                                -> 200 {sessions, sessionsOpened, acceptedByTeam, providerTokensSeen, tokenChanges}
 import type { ApnsFaults, ApnsService } from "./apns.ts";
@@ -51,7 +51,7 @@ export function apnsRoutes(apns: ApnsService): Route[] {
         const input = await readJsonInput(req, res);
         if (input === null) return;
         const faults: ApnsFaults = {};
-        for (const name of ["goawayAfter", "destroyAfter"] as const) {
+        for (const name of ["goawayAfter", "destroyAfter", "goawayEvery"] as const) {
           const value = input[name];
           if (value === undefined) continue;
           if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {

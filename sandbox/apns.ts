@@ -46,6 +46,8 @@ export type ApnsFaults = {
   goawayAfter?: number;
   /** After the n-th request from now: that connection's socket is destroyed, nothing answered. */
   destroyAfter?: number;
+  /** Every n-th request from now (until faults change): GOAWAY on its connection, as goawayAfter, again and again. */
+  goawayEvery?: number;
 };
 
 export type ApnsStats = {
@@ -152,7 +154,7 @@ export class ApnsService {
     }
   }
 
-  /** Arms one-shot faults, counted over requests received from now on (any session). */
+  /** Arms faults (one-shot, or goawayEvery repeating), counted over requests received from now on (any session). */
   setFaults(faults: ApnsFaults): void {
     this.#faults = { ...faults };
     this.#receivedSinceFaults = 0;
@@ -216,7 +218,8 @@ export class ApnsService {
       else session.destroy();
       return;
     }
-    if (this.#faults.goawayAfter === this.#receivedSinceFaults) {
+    const every = this.#faults.goawayEvery;
+    if (this.#faults.goawayAfter === this.#receivedSinceFaults || (every !== undefined && this.#receivedSinceFaults % every === 0)) {
       delete this.#faults.goawayAfter;
       state.lastStreamId = id;
       session.goaway(constants.NGHTTP2_NO_ERROR, id);
@@ -246,7 +249,7 @@ export class ApnsService {
     if (headers[":method"] !== "POST") return void reply(405, "MethodNotAllowed");
     const path = DEVICE_PATH.exec(header(headers, ":path") ?? "");
     if (path === null) return void reply(404, "BadPath");
-    const auth = this.#tokens.check(header(headers, "authorization") ?? undefined);
+    const auth = this.#tokens.check(header(headers, "authorization") ?? undefined, session);
     if (!auth.ok) return void reply(auth.status, auth.reason);
     // "APNs doesn't support authentication tokens from multiple developer accounts over a single
     // connection." Apple documents no reason for it; providers report InvalidProviderToken.

@@ -1,5 +1,6 @@
-// Misbehaviour shared by the provider simulators: a mode set for the next `times` requests
-// (or until set back to "ok"), and the "hang" and "drop" answers.
+// Misbehaviour shared by the provider simulators: a mode set for the next `times` requests, or
+// for the next `seconds` (an outage window), or until set back to "ok"; and the "hang" and
+// "drop" answers.
 import type { IncomingMessage, ServerResponse } from "node:http";
 
 // A hung request ends by itself eventually, so a forgotten behaviour can't pin sockets forever.
@@ -15,29 +16,44 @@ export type SendStats = {
   dropped: number;
 };
 
-/** One behaviour: "ok", or a mode taken by each request until `remaining` runs out. */
+/** One behaviour: "ok", or a mode taken by each request until `remaining` runs out or `until` passes. */
 export class BehaviourSlot<Mode extends string> {
-  #current: { mode: Mode; remaining: number | null } | null = null;
+  #current: { mode: Mode; remaining: number | null; until: number | null } | null = null;
   readonly #ok: Mode;
+  readonly #now: () => number;
 
-  constructor(ok: Mode) {
+  constructor(ok: Mode, now: () => number = Date.now) {
     this.#ok = ok;
+    this.#now = now;
   }
 
-  set(mode: Mode, times?: number): void {
-    this.#current = mode === this.#ok ? null : { mode, remaining: times ?? null };
+  /** `times`: for that many requests; `seconds`: for that long from now; both: whichever ends first. */
+  set(mode: Mode, times?: number, seconds?: number): void {
+    this.#current =
+      mode === this.#ok ? null : { mode, remaining: times ?? null, until: seconds === undefined ? null : this.#now() + seconds * 1000 };
   }
 
-  current(): { mode: Mode; remaining: number | null } {
-    return { mode: this.#current?.mode ?? this.#ok, remaining: this.#current?.remaining ?? null };
+  /** The mode now, the requests it has left (null: not counted) and, for a window, when it ends (ISO). */
+  current(): { mode: Mode; remaining: number | null; until?: string } {
+    const current = this.#live();
+    return {
+      mode: current?.mode ?? this.#ok,
+      remaining: current?.remaining ?? null,
+      ...(current?.until != null ? { until: new Date(current.until).toISOString() } : {}),
+    };
   }
 
   /** The mode for this request; counts it against `times`. */
   take(): Mode {
-    const current = this.#current;
+    const current = this.#live();
     if (current === null) return this.#ok;
     if (current.remaining !== null && --current.remaining <= 0) this.#current = null;
     return current.mode;
+  }
+
+  #live() {
+    if (this.#current?.until != null && this.#now() >= this.#current.until) this.#current = null;
+    return this.#current;
   }
 }
 

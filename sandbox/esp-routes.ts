@@ -9,8 +9,9 @@
 //   GET    /_sandbox/esp/received?provider=       -> 200 [{provider, messageId, to, from, subject, lasthopId, at, contentType, raw}]
 //   DELETE /_sandbox/esp/received                 -> 204 (also on DELETE /_sandbox/received[?channel=email])
 //   GET    /_sandbox/esp/stats                    -> 200 per provider {requests, accepted, refused, unavailable, hung, dropped, webhooksSent, webhooksFailed}
-//   POST   /_sandbox/esp/{provider}/behaviour     {mode: "ok"|"503"|"hang"|"drop", times?} -> 200 {provider, mode, remaining}
-//   GET    /_sandbox/esp/{provider}/behaviour     -> 200 {provider, mode, remaining}
+//   POST   /_sandbox/esp/{provider}/behaviour     {mode: "ok"|"503"|"hang"|"drop", times?, seconds?} -> 200 {provider, mode, remaining, until?}
+//          (times: the next n requests; seconds: an outage window from now; neither: until changed)
+//   GET    /_sandbox/esp/{provider}/behaviour     -> 200 {provider, mode, remaining, until?}
 import { error, readJsonInput, type Route } from "./control.ts";
 import { BEHAVIOURS, ESP_PROVIDERS, type Behaviour, type EspService, isEspProvider } from "./esp.ts";
 import { sendEmpty, sendJson } from "./http.ts";
@@ -63,12 +64,23 @@ export function espRoutes(esp: EspService): Route[] {
         if (!isEspProvider(provider)) return error(res, 404, "unknown_provider", `provider must be one of ${ESP_PROVIDERS.join(", ")}`);
         const input = await readJsonInput(req, res);
         if (input === null) return;
-        const { mode, times } = input;
+        const { mode, times, seconds } = input;
         if (typeof mode !== "string" || !(BEHAVIOURS as readonly string[]).includes(mode))
           return error(res, 400, "invalid_behaviour", `mode must be one of ${BEHAVIOURS.join(", ")}`);
         if (times !== undefined && times !== null && (typeof times !== "number" || !Number.isInteger(times) || times < 1))
           return error(res, 400, "invalid_behaviour", "times must be a positive integer (a request count)");
-        sendJson(res, 200, esp.setBehaviour(provider, mode as Behaviour, typeof times === "number" ? times : undefined));
+        if (seconds !== undefined && seconds !== null && (typeof seconds !== "number" || !(seconds > 0) || seconds > 3600))
+          return error(res, 400, "invalid_behaviour", "seconds must be a number of seconds above 0, at most 3600 (an outage window)");
+        sendJson(
+          res,
+          200,
+          esp.setBehaviour(
+            provider,
+            mode as Behaviour,
+            typeof times === "number" ? times : undefined,
+            typeof seconds === "number" ? seconds : undefined,
+          ),
+        );
       },
     },
   ];

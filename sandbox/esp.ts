@@ -174,12 +174,13 @@ export class EspService {
     provider: EspProvider,
     mode: Behaviour,
     times?: number,
-  ): { provider: EspProvider; mode: Behaviour; remaining: number | null } {
-    this.#behaviour[provider].set(mode, times);
+    seconds?: number,
+  ): { provider: EspProvider; mode: Behaviour; remaining: number | null; until?: string } {
+    this.#behaviour[provider].set(mode, times, seconds);
     return this.behaviour(provider);
   }
 
-  behaviour(provider: EspProvider): { provider: EspProvider; mode: Behaviour; remaining: number | null } {
+  behaviour(provider: EspProvider): { provider: EspProvider; mode: Behaviour; remaining: number | null; until?: string } {
     return { provider, ...this.#behaviour[provider].current() };
   }
 

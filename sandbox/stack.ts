@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 // The whole local stack in one process tree: the sandbox (every last hop, simulated), the
 // bridge (a Node process, as in production) and the Worker under wrangler dev (local
@@ -90,6 +91,11 @@ export type Stack = {
   inboundSmtp: { host: string; port: number };
   /** Kills the bridge with SIGKILL (a crash) and starts a fresh one on the same port. */
   restartBridge(): Promise<void>;
+  /**
+   * Stops wrangler dev and starts it again on the same port and persistence (`persistTo`):
+   * "stop" disposes it as wrangler dev does on SIGTERM; "kill" first SIGKILLs its workerd.
+   */
+  restartWorker(how?: "stop" | "kill"): Promise<void>;
   close(): Promise<void>;
 };
 
@@ -228,18 +234,35 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       WEBHOOK_DEV_HOSTS: new URL(sandbox.httpUrl).host,
       ...opts.vars,
     };
-    const worker = await unstable_startWorker({
-      config: `${REPO_ROOT}wrangler.toml`,
-      bindings: Object.fromEntries(Object.entries(vars).map(([name, value]) => [name, { type: "plain_text", value }])),
-      dev: {
-        server: { hostname: "127.0.0.1", port: workerPort },
-        inspector: false,
-        watch: opts.watch ?? false,
-        ...(opts.persistTo ? { persist: opts.persistTo } : {}),
-      },
-    });
+    // The workerd processes of our wrangler dev: children of this process that appeared while it started.
+    let workerds: number[] = [];
+    const startWorker = async () => {
+      const before = new Set(workerdPids());
+      const started = await unstable_startWorker({
+        config: `${REPO_ROOT}wrangler.toml`,
+        bindings: Object.fromEntries(Object.entries(vars).map(([name, value]) => [name, { type: "plain_text", value }])),
+        dev: {
+          server: { hostname: "127.0.0.1", port: workerPort },
+          inspector: false,
+          watch: opts.watch ?? false,
+          ...(opts.persistTo ? { persist: opts.persistTo } : {}),
+        },
+      });
+      await started.ready;
+      workerds = workerdPids().filter((pid) => !before.has(pid));
+      return started;
+    };
+    let worker = await startWorker();
     closers.push(() => worker.dispose());
-    await worker.ready;
+    const restartWorker = async (how: "stop" | "kill" = "stop") => {
+      // A crash: workerd (wrangler dev's runtime, a child of this process) dies at once, nothing flushed.
+      if (how === "kill") {
+        if (workerds.length === 0) throw new Error("no workerd process of this stack found to kill");
+        for (const pid of workerds) process.kill(pid, "SIGKILL");
+      }
+      await worker.dispose().catch(() => {});
+      worker = await startWorker();
+    };
     const url = await worker.url;
     // The aggregator's "a message comes in" webhook for each dev number, like a Twilio console setting.
     const smsInboundAccount = (opts.smsAccounts ?? ["dev"])[0];
@@ -273,6 +296,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       keys,
       workerVars: vars,
       restartBridge,
+      restartWorker,
       close: () => (closing ??= closeAll()),
     };
   } catch (error) {
@@ -358,6 +382,16 @@ export async function connectWebhookReceiver(sandbox: Sandbox, workerUrl: string
   if (!created.ok) throw new Error(`creating the webhook endpoint ${url}: ${created.status} ${await created.text()}`);
   const endpoint = (await created.json()) as { id: string; secret: string };
   return { name, url, endpointId: endpoint.id, secret: endpoint.secret };
+}
+
+/** The workerd processes (wrangler dev's runtime) that are children of this process. */
+function workerdPids(): number[] {
+  const out = spawnSync("ps", ["-o", "pid=,comm=", "--ppid", String(process.pid)], { encoding: "utf8" }).stdout ?? "";
+  return out
+    .split("\n")
+    .map((line) => line.trim().split(/\s+/))
+    .filter(([pid, name]) => pid && name === "workerd")
+    .map(([pid]) => Number(pid));
 }
 
 function escapeRegExp(text: string): string {

@@ -34,6 +34,15 @@ import { meterAlarm, metered, meteredSql } from "./meter.ts";
 /** States in which a send may still need the request's content. */
 const PENDING = new Set<DeliveryState>(["queued", "sending", "deferred"]);
 
+/**
+ * How long, in units of RETRY_BASE_SECONDS (and never under a minute), a pending send may go
+ * past its due time (the enqueue, an attempt's start, a retry's delay) before the object
+ * enqueues it again: 30 min in production, 1 min under the tests' base of 1 s. Far above a
+ * send's duration, so an attempt still running is never doubled.
+ */
+const WATCHDOG_BASES = 60;
+const WATCHDOG_MIN_MS = 60_000;
+
 type MessageRow = {
   id: string;
   account: string;
@@ -134,7 +143,10 @@ export class MessageDO extends DurableObject<Env> {
       this.outbox.push({ kind: "count", account: input.account, channel: request.channel, outcome: status, at: now, row: this.indexRow() });
       // Opt-out confirmations and HELP answers reach a recipient who opted out: they are the reply.
       if (input.bypassSuppression) this.meta.set("bypass_suppression", "1");
-      if (!suppression) this.outbox.push({ kind: "enqueue", job: { account: input.account, messageId: input.id } });
+      if (!suppression) {
+        this.outbox.push({ kind: "enqueue", job: { account: input.account, messageId: input.id } });
+        this.armWatchdog(Date.now());
+      }
     });
     this.ctx.waitUntil(this.drainThenSettle());
     return { kind: "created", message: this.view(this.row()!), reason: suppression?.reason };
@@ -165,6 +177,9 @@ export class MessageDO extends DurableObject<Env> {
     // `delivered` that outran our own send), and `sending` must not write over it.
     const current = this.row()!;
     if (stateRank[current.status] >= stateRank.accepted) return { action: "skip", reason: "done" };
+    // Another job's attempt is running (the watchdog's re-enqueue met the queue's own job): one sends.
+    const runningSince = Number(this.meta.get("attempt_at") ?? 0);
+    if (current.status === "sending" && Date.now() - runningSince < this.watchdogGraceMs()) return { action: "skip", reason: "in_flight" };
     const attempt = current.attempts + 1;
     const now = new Date().toISOString();
     this.ctx.storage.transactionSync(() => {
@@ -177,8 +192,11 @@ export class MessageDO extends DurableObject<Env> {
         provider: "lasthop",
         detail: { attempt },
       });
+      this.meta.set("attempt_at", String(Date.parse(now)));
+      this.armWatchdog(Date.now());
     });
     await this.outbox.flush();
+    await this.scheduleWatchdog();
     const route = this.meta.get("route");
     return { action: "send", request, attempt, createdAt: row.created_at, ...(route ? { route } : {}) };
   }
@@ -193,8 +211,7 @@ export class MessageDO extends DurableObject<Env> {
     // A RefDO folding in a held provider event calls this while our own outbox drain waits on
     // that RefDO's map(): the running drain picks the new items up; waiting here would wait for ourselves.
     if (!this.outbox.busy) await this.outbox.flush();
-    const deadline = this.sms.deadline(this.row()!.status);
-    if (deadline) await this.scheduleAlarm(deadline);
+    await this.settleAlarm();
     return { kind: "applied", state: next, changed: next !== row.status };
   }
 
@@ -283,6 +300,7 @@ export class MessageDO extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     meterAlarm(this.env, "MESSAGE");
     await this.outbox.flush();
+    await this.watchdog();
     const row = this.row();
     const deadline = row ? this.sms.deadline(row.status) : 0;
     if (!row || !deadline) return;
@@ -300,6 +318,10 @@ export class MessageDO extends DurableObject<Env> {
   private record(row: MessageRow, event: TimelineEvent): DeliveryState {
     const next = nextState(row.status, event.type);
     this.timeline.add(event);
+    // A retry is due once its delay has passed.
+    if (next === "deferred" && event.type === "deferred") {
+      this.armWatchdog(Date.parse(event.occurredAt) + Number(event.detail.retryInSeconds ?? 0) * 1000);
+    }
     // Our own send outcomes only: a route that took the message, or may have, is the only one it may take from now on.
     const route = this.meta.get("external") ? undefined : this.pin(row, event, next);
     const providerId = typeof event.detail.providerMessageId === "string" ? event.detail.providerMessageId : null;
@@ -473,21 +495,73 @@ export class MessageDO extends DurableObject<Env> {
   }
 
   /**
-   * Drains the outbox after an answer that did not wait for it; once it is empty, the alarm keeps
-   * only the receipt deadline (if any), so the backstop armed for the drain costs no invocation.
-   * A failed drain leaves the alarm to the outbox's retry.
+   * Drains the outbox after an answer that did not wait for it, then settles the alarm, so the
+   * backstop armed for the drain costs no invocation. A failed drain leaves the alarm to the
+   * outbox's retry.
    */
   private async drainThenSettle(): Promise<void> {
     try {
       await this.outbox.flush();
-      if (!this.outbox.empty) return;
-      const row = this.row();
-      const deadline = row ? this.sms.deadline(row.status) : 0;
-      if (deadline) await this.ctx.storage.setAlarm(deadline);
-      else await this.ctx.storage.deleteAlarm();
+      await this.settleAlarm();
     } catch (err) {
       console.error(JSON.stringify({ msg: "outbox drain after create failed; the alarm retries", error: String(err) }));
     }
+  }
+
+  /**
+   * With the outbox empty, the alarm is exactly what the state still needs: the receipt deadline
+   * and, while the send is pending, the watchdog; nothing else (a finished message keeps none).
+   * With effects waiting it stays as the outbox set it.
+   */
+  private async settleAlarm(): Promise<void> {
+    const row = this.row();
+    const wants = [row ? this.sms.deadline(row.status) : 0, row && PENDING.has(row.status) ? this.watchdogDue() : 0].filter((at) => at > 0);
+    const at = wants.length > 0 ? Math.min(...wants) : 0;
+    // Effects still waiting: the alarm serves them too, so only ever bring it earlier.
+    if (!this.outbox.empty) return at ? this.scheduleAlarm(at) : undefined;
+    if (at) await this.ctx.storage.setAlarm(at);
+    else await this.ctx.storage.deleteAlarm();
+  }
+
+  /**
+   * The send watchdog: a pending message whose next attempt has not begun well after it was due
+   * lost its queue job (a local Queue lives in memory and a wrangler dev restart empties it), so
+   * it is enqueued again. The consumer's checks make the extra job harmless: a finished message
+   * is skipped, and so is one whose attempt is still running.
+   */
+  private async watchdog(): Promise<void> {
+    const row = this.row();
+    const due = this.watchdogDue();
+    if (!row || !PENDING.has(row.status) || !due) return;
+    if (Date.now() < due) return this.scheduleAlarm(due);
+    console.warn(
+      JSON.stringify({ msg: "send watchdog: no attempt since it was due; enqueued again", messageId: row.id, status: row.status }),
+    );
+    this.ctx.storage.transactionSync(() => {
+      this.outbox.push({ kind: "enqueue", job: { account: row.account, messageId: row.id } });
+      this.armWatchdog(Date.now());
+    });
+    await this.outbox.flush();
+    await this.scheduleWatchdog();
+  }
+
+  /** The send is due at `at`: the watchdog looks WATCHDOG_BASES later. Inside the caller's transaction. */
+  private armWatchdog(at: number): void {
+    this.meta.set("send_due", String(at + this.watchdogGraceMs()));
+  }
+
+  private watchdogGraceMs(): number {
+    return Math.max(WATCHDOG_MIN_MS, WATCHDOG_BASES * Number(this.env.RETRY_BASE_SECONDS ?? 30) * 1000);
+  }
+
+  private watchdogDue(): number {
+    return Number(this.meta.get("send_due") ?? 0);
+  }
+
+  private async scheduleWatchdog(): Promise<void> {
+    const row = this.row();
+    const due = this.watchdogDue();
+    if (row && PENDING.has(row.status) && due) await this.scheduleAlarm(due);
   }
 
   /** One alarm serves the outbox and the receipt deadline: keep the earlier of the two. */

@@ -72,7 +72,7 @@ export type QueuedSend = { account: string; messageId: string };
 
 export type AttemptStart =
   | { action: "send"; request: SendRequest; attempt: number; createdAt: string; route?: string }
-  | { action: "skip"; reason: "unknown" | "done" | "suppressed" };
+  | { action: "skip"; reason: "unknown" | "done" | "suppressed" | "in_flight" };
 
 export type ApplyResult =
   | { kind: "applied"; state: DeliveryState; changed: boolean }

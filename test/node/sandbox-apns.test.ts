@@ -392,6 +392,26 @@ describe("APNs provider API", () => {
       expect(answered(await push(openSession(), device)).status).toBe(200);
     });
 
+    it("counts token updates per connection: a provider that restarts (new connection, new token) is not refused", async () => {
+      const key = generateApnsKey();
+      expect(
+        (await control(sandbox, "POST", "/_sandbox/apns/keys", { keyId: key.keyId, teamId: key.teamId, publicKeyPem: key.publicKeyPem }))
+          .status,
+      ).toBe(201);
+      const device = await deviceToken();
+      const before = await stats();
+      const first = openSession();
+      expect(answered(await push(first, device, {}, providerToken(key, { iat: nowSeconds() - 1 }))).status).toBe(200);
+      // The restarted provider: its own connection and a token signed now, minutes inside the first's 20.
+      const restarted = openSession();
+      const fresh = providerToken(key, { iat: nowSeconds() - 2 });
+      expect(answered(await push(restarted, device, {}, fresh)).status).toBe(200);
+      // On that connection the token is still held to the rule: another one at once is an update too soon.
+      const tooSoon = answered(await push(restarted, device, {}, providerToken(key, { iat: nowSeconds() - 3 })));
+      expect([tooSoon.status, reason(tooSoon)]).toEqual([429, "TooManyProviderTokenUpdates"]);
+      expect((await stats()).tokenChanges - before.tokenChanges).toBe(0);
+    });
+
     it("refuses a key registration whose PEM is not P-256", async () => {
       const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 }).publicKey.export({ type: "spki", format: "pem" });
       const res = await control(sandbox, "POST", "/_sandbox/apns/keys", { keyId: "ABCDEFGHIJ", teamId: "TEAM123456", publicKeyPem: rsa });
@@ -437,6 +457,32 @@ describe("APNs provider API", () => {
 
       // The fault was one-shot: a new connection works normally.
       expect(answered(await push(openSession(), await deviceToken())).status).toBe(200);
+    });
+
+    it("goawayEvery: every n-th request sends GOAWAY on its connection, again and again, until faults change", async () => {
+      expect((await control(sandbox, "POST", "/_sandbox/apns/faults", { goawayEvery: 3 })).status).toBe(200);
+      let goaways = 0;
+      const open = () => {
+        const session = openSession();
+        session.once("goaway", () => (goaways += 1));
+        return session;
+      };
+      let session = open();
+      const statuses: number[] = [];
+      for (let i = 1; i <= 7; i++) {
+        statuses.push(answered(await push(session, await deviceToken())).status);
+        if (i % 3 === 0) {
+          // The GOAWAY names this request as the last stream: it is answered, the connection is done.
+          await waitFor(() => goaways === i / 3, `a GOAWAY after request ${i}`);
+          session = open();
+        }
+      }
+      expect(statuses).toEqual(Array(7).fill(200));
+      expect(goaways).toBe(2);
+      // Cleared: a connection carries any number of requests again (a GOAWAY would refuse the later ones).
+      expect((await control(sandbox, "POST", "/_sandbox/apns/faults", {})).status).toBe(200);
+      const quiet = openSession();
+      for (let i = 0; i < 4; i++) expect(answered(await push(quiet, await deviceToken())).status).toBe(200);
     });
 
     it("destroyAfter: drops the connection mid-flight and records none of its unanswered pushes", async () => {

@@ -446,6 +446,20 @@ describe("behaviours", () => {
     for (const provider of ESP_PROVIDERS) expect(counted[provider]).toMatchObject({ requests: 2, unavailable: 1, accepted: 1 });
   });
 
+  it("503 for `seconds`: an outage window, shown with its end; out-of-range windows are refused", async () => {
+    const set = await control(sandbox, "POST", "/_sandbox/esp/postmark/behaviour", { mode: "503", seconds: 600 });
+    const answer = await set.json();
+    expect(answer).toMatchObject({ provider: "postmark", mode: "503", remaining: null });
+    expect(Date.parse(answer.until) - Date.now()).toBeGreaterThan(500_000);
+    // Not counted: every request inside the window gets the 503.
+    for (let i = 0; i < 3; i++) expect((await validRequest.postmark()).status).toBe(503);
+    for (const seconds of [0, -1, 3601, "30"]) {
+      expect((await control(sandbox, "POST", "/_sandbox/esp/postmark/behaviour", { mode: "503", seconds })).status).toBe(400);
+    }
+    await control(sandbox, "POST", "/_sandbox/esp/postmark/behaviour", { mode: "ok" });
+    expect((await validRequest.postmark()).status).toBe(200);
+  });
+
   it("drop reads the request and closes the connection: the client sees a network error, nothing is kept", async () => {
     await control(sandbox, "POST", "/_sandbox/esp/postmark/behaviour", { mode: "drop" });
     await expect(validRequest.postmark()).rejects.toThrow();

@@ -75,11 +75,67 @@ describe("crash points", () => {
       expect(await state.storage.getAlarm()).toBeGreaterThanOrEqual(before);
       (instance as any).env = { ...(instance as any).env, SEND_PUSH: realQueue };
       release();
-      // Its drain done, the alarm is taken back: a message costs no extra invocation.
+      // Its drain done, the backstop is taken back: the alarm left is the send watchdog's, no sooner.
+      const watchdog = Number((instance as any).meta.get("send_due"));
+      expect(watchdog).toBeGreaterThanOrEqual(before + 60_000);
       await waitFor(
-        async () => !(instance as any).outbox.busy && (await state.storage.getAlarm()) === null,
-        "the drain to end and the alarm to go",
+        async () => !(instance as any).outbox.busy && (await state.storage.getAlarm()) === watchdog,
+        "the drain to end and the alarm to be the watchdog's",
       );
+    });
+  });
+
+  it("a send job the queue lost (a local queue emptied by a restart) is enqueued again by the watchdog once overdue", async () => {
+    const request = (await webpush("lost-job")) as any;
+    const id = await messageIdFor(ACCOUNT_A);
+    const stub = messageStub(env, ACCOUNT_A, id);
+    await runInDurableObject(stub, async (instance: MessageDO) => {
+      const realQueue = (instance as any).env.SEND_PUSH;
+      // The queue takes the job and then loses it.
+      (instance as any).env = { ...(instance as any).env, SEND_PUSH: { send: () => Promise.resolve() } };
+      await instance.create({
+        id,
+        account: ACCOUNT_A,
+        request,
+        recipientKey: await recipientKey("webpush", request.to.endpoint),
+        recipient: "x",
+        bodyHash: "h",
+      });
+      // The 202 does not wait for the outbox: let its drain hand the job to the losing queue first.
+      await waitFor(() => !(instance as any).outbox.busy, "the drain after create to end");
+      (instance as any).env = { ...(instance as any).env, SEND_PUSH: realQueue };
+    });
+    await sendMarker(await webpush("marker"));
+    expect((await getMessage(id)).body.status).toBe("queued");
+    // Not yet overdue: the alarm leaves it to the queue.
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    await sendMarker(await webpush("marker"));
+    expect(push.to("lost-job")).toHaveLength(0);
+    // Overdue (the watchdog's minute, passed here by moving the due time back): enqueued again, sent once.
+    await runInDurableObject(stub, (instance: MessageDO) => (instance as any).meta.set("send_due", String(Date.now() - 1)));
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    await waitForStatus(id, "accepted");
+    expect(push.to("lost-job")).toHaveLength(1);
+  });
+
+  it("a second job for a message whose attempt is still running is skipped, so the watchdog never doubles a send", async () => {
+    const request = (await webpush("in-flight")) as any;
+    const id = await messageIdFor(ACCOUNT_A);
+    await runInDurableObject(messageStub(env, ACCOUNT_A, id), async (instance: MessageDO) => {
+      (instance as any).env = { ...(instance as any).env, SEND_PUSH: { send: () => Promise.resolve() } };
+      await instance.create({
+        id,
+        account: ACCOUNT_A,
+        request,
+        recipientKey: await recipientKey("webpush", request.to.endpoint),
+        recipient: "x",
+        bodyHash: "h",
+      });
+      expect(await instance.beginAttempt()).toMatchObject({ action: "send", attempt: 1 });
+      expect(await instance.beginAttempt()).toEqual({ action: "skip", reason: "in_flight" });
+      // An attempt that never reported (its consumer died) is retried once overdue.
+      (instance as any).meta.set("attempt_at", String(Date.now() - 60_001));
+      expect(await instance.beginAttempt()).toMatchObject({ action: "send", attempt: 2 });
     });
   });
 
