@@ -9,8 +9,11 @@ import { LONG_RUN_MS } from "../../wait.ts";
 import { startTestStack, type TestStack } from "../stack-helpers.ts";
 import { type MessageView, outcomeEvents, prng, runSeed, sendBatches, settle, tally } from "./load.ts";
 
-/** Messages per channel (FAULT_MESSAGES overrides, for a quicker or a longer run). */
-const PER_CHANNEL = Number(process.env.FAULT_MESSAGES ?? 1000);
+/**
+ * Messages per channel: 150 in `npm test` and CI, so the suite stays bounded on a shared 2-core
+ * machine; `FAULT_MESSAGES=1000 npm run test:faults` is the issue's full run.
+ */
+const PER_CHANNEL = Number(process.env.FAULT_MESSAGES ?? 150);
 /** Crashes per run. */
 const KILLS = 6;
 

@@ -18,7 +18,8 @@ const SMSC_DROP_EVERY = 100;
 const APNS_GOAWAY_EVERY = 500;
 const ESP_OUTAGE_SECONDS = Number(process.env.FAULT_ESP_OUTAGE_SECONDS ?? 30);
 const HOOK_HANGS = 5;
-const scale = Number(process.env.FAULT_PEER_SCALE ?? 1);
+// Half the batch sizes by default (bounded for CI); FAULT_PEER_SCALE=1 is the full run.
+const scale = Number(process.env.FAULT_PEER_SCALE ?? 0.5);
 const COUNTS = {
   sms: { before: 50 * scale, during: 300 * scale, after: 50 * scale },
   apns: { before: 100 * scale, during: 1100 * scale, after: 100 * scale },

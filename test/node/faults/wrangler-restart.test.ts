@@ -9,7 +9,7 @@ import { startTestStack, type TestStack } from "../stack-helpers.ts";
 import { outcomeEvents, sendBatches, settle } from "./load.ts";
 
 /** Messages per channel and run (FAULT_RESTART_MESSAGES overrides). */
-const PER_CHANNEL = Number(process.env.FAULT_RESTART_MESSAGES ?? 100);
+const PER_CHANNEL = Number(process.env.FAULT_RESTART_MESSAGES ?? 30);
 
 let stack: TestStack;
 beforeAll(async () => {
