@@ -117,12 +117,16 @@ export async function bridgeSigned(path: string, body: string | Uint8Array | und
   return { headers: await signedHeaders(await doorSecret(env.WEBHOOK_SECRET, path), text(body)) };
 }
 
-/** A Twilio status callback or MO for account A's REST route, signed with its token over the URL and form. */
+/**
+ * A Twilio status callback or MO for account A's REST route, signed with its token over the URL
+ * (as the Worker parses it) and the form. The fuzzed query keeps only its `message`.
+ */
 export async function twilioSigned(query: string, body: string | Uint8Array | undefined): Promise<Signed> {
-  const signedQuery = `account=${ACCOUNT_A}&route=rest${query ? `&${query}` : ""}`;
+  const message = new URLSearchParams(query).get("message");
+  const signedQuery = `account=${ACCOUNT_A}&route=rest${message !== null ? `&message=${encodeURIComponent(message)}` : ""}`;
   const entries = [...new URLSearchParams(text(body))];
-  const signature = await twilioSignature(TEST_TWILIO.authToken, `${BASE}/v1/webhooks/twilio?${signedQuery}`, entries);
-  return { headers: { "x-twilio-signature": signature }, query: signedQuery };
+  const url = new URL(`${BASE}/v1/webhooks/twilio?${signedQuery}`).href;
+  return { headers: { "x-twilio-signature": await twilioSignature(TEST_TWILIO.authToken, url, entries) }, query: signedQuery };
 }
 
 /** A provider's webhook signed as that provider signs it, with the fuzz account's secret. */

@@ -31,13 +31,19 @@ const stringValue = (v: unknown) => (typeof v === "string" ? v : (JSON.stringify
 
 function paramArbitrary(route: FuzzRoute, pools: Pools): fc.Arbitrary<Record<string, string>> {
   const names = [...route.path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!);
-  const shapes = route.params ? (arbitraryOf(route.params) as fc.Arbitrary<Record<string, unknown>>) : fc.constant({});
+  const shapes: fc.Arbitrary<Record<string, unknown>> = route.params
+    ? (arbitraryOf(route.params) as fc.Arbitrary<Record<string, unknown>>)
+    : fc.constant({});
   return shapes.chain((shape) =>
     fc.record(
       Object.fromEntries(
         names.map((name) => {
           const real = pools(route, name);
-          const valid = fc.oneof(fc.constant(stringValue(shape[name] ?? "x")), ...(real.length ? [fc.constantFrom(...real)] : []));
+          const shaped = fc.constant(stringValue(shape[name] ?? "x"));
+          // Real ids first: a path that names something that exists reaches deepest.
+          const valid = real.length
+            ? fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...real) }, { weight: 1, arbitrary: shaped })
+            : shaped;
           return [name, hostileSegment(valid)];
         }),
       ),

@@ -15,9 +15,10 @@ export type FuzzAuth = Auth | "dashboard";
 /**
  * How a route answers an error. `json`: exactly `{error:{code,message,details}}`. `html`: a page
  * (the dashboard, whose errors are pages a browser shows, or a 303 to sign-in), though a JSON
- * error there must still have the one shape.
+ * error there must still have the one shape. `text`: the suppressions CSV download, whose error is
+ * the API's as one line of text (a download link: the browser shows it as it is).
  */
-export type ErrorForm = "json" | "html";
+export type ErrorForm = "json" | "html" | "text";
 
 export type FuzzRoute = {
   method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
@@ -32,7 +33,7 @@ export type FuzzRoute = {
   body?: z.ZodType;
   contentType?: string;
   /** A dashboard form's valid-shaped fields (it has no zod schema: the API behind it validates). */
-  form?: fc.Arbitrary<Record<string, string>>;
+  form?: fc.Arbitrary<Partial<Record<string, string>>>;
 };
 
 const fromApi = (r: ApiRoute): FuzzRoute => {
@@ -133,3 +134,28 @@ export function appRouteKeys(routes: readonly { method: string; path: string }[]
 }
 
 export const routeKey = (r: Pick<FuzzRoute, "method" | "path">) => `${r.method} ${r.path}`;
+
+/**
+ * The fuzz runs in groups, one test file each (fuzz-<group>.test.ts): SELF.fetch gets slower with
+ * every request a workerd instance has served (cloudflare/workers-sdk#15446: ~6 ms to ~370 ms after
+ * 1,500), and each file gets a fresh instance. A group is the routes whose key starts with one of
+ * its prefixes; fuzz.test.ts fails if a route is in no group or in two.
+ */
+export const fuzzGroups = {
+  public: ["GET /openapi.json", "GET /docs", "GET /u/", "POST /u/", "GET / ", "GET /healthz"],
+  messages: ["/v1/messages", "/v1/suppressions", "/v1/recipients", "/v1/stats", "/v1/routes", "/v1/bridge", "/v1/sms/inbound", "/v1/audit"],
+  settings: ["/v1/email", "/v1/sms/settings", "/v1/push", "/v1/retention", "/v1/providers"],
+  accounts: ["/v1/domains", "/v1/api-keys", "/v1/webhook-endpoints", "/v1/admin"],
+  doors: ["/v1/webhooks", "/v1/inbound"],
+  "dashboard-pages": ["GET /dashboard"],
+  "dashboard-forms": ["POST /dashboard"],
+} as const;
+export type FuzzGroup = keyof typeof fuzzGroups;
+
+/** The groups a route is in (by its key, `METHOD /path`, with a space after it so `GET / ` is the root alone). */
+export function groupsOf(route: FuzzRoute): FuzzGroup[] {
+  const key = `${routeKey(route)} `;
+  return (Object.keys(fuzzGroups) as FuzzGroup[]).filter((g) =>
+    fuzzGroups[g].some((prefix) => (prefix.includes(" ") ? key.startsWith(prefix) : key.split(" ")[1]!.startsWith(prefix))),
+  );
+}
