@@ -78,7 +78,7 @@ export async function fuzzAccount(): Promise<FuzzAccount> {
   return { account, spareKeyId: spare.body.id, spareAccountId: spareAccount.id, cookie, csrf, sign, provisionProviders };
 }
 
-async function dashboardSession(key: string): Promise<{ cookie: string; csrf: string }> {
+export async function dashboardSession(key: string): Promise<{ cookie: string; csrf: string }> {
   const signIn = await SELF.fetch(`${BASE}/dashboard/sign-in`, {
     method: "POST",
     redirect: "manual",

