@@ -28,6 +28,18 @@ export const NUM_RUNS = 20;
 /** fast-check's seed, printed with the totals: set it here to replay a run. */
 const SEED = Date.now() % 2 ** 31;
 
+async function newEndpoint(key: string): Promise<string> {
+  const made = await json(await api("/v1/webhook-endpoints", { method: "POST", json: { url: "https://hooks.fuzz.example/in" }, key }));
+  expect(made.status).toBe(201);
+  return made.body.id;
+}
+
+async function newDomain(key: string): Promise<string> {
+  const domain = `${unique()}.example`;
+  expect((await api("/v1/domains", { method: "POST", json: { domain }, key })).status).toBe(201);
+  return domain;
+}
+
 export function fuzzGroup(group: FuzzGroup): void {
   let fuzz: FuzzAccount;
   let real: Record<string, string[]> = {};
@@ -49,11 +61,8 @@ export function fuzzGroup(group: FuzzGroup): void {
     const message = await json(await api("/v1/messages", { method: "POST", json: await webpush(`fuzz-${unique()}`), key }));
     const recipient = `fuzz-${unique()}@example.com`;
     await api(`/v1/suppressions/email/${recipient}`, { method: "PUT", key });
-    const endpoint = await json(
-      await api("/v1/webhook-endpoints", { method: "POST", json: { url: "https://hooks.fuzz.example/in" }, key }),
-    );
-    const domain = `${unique()}.example`;
-    await api("/v1/domains", { method: "POST", json: { domain }, key });
+    const endpoint = await newEndpoint(key);
+    const domain = await newDomain(key);
     const token = await signUnsubscribeToken(env.UNSUBSCRIBE_SECRET, {
       account: fuzz.account.id,
       recipient,
@@ -62,7 +71,7 @@ export function fuzzGroup(group: FuzzGroup): void {
     real = {
       message: [message.body.id].filter(Boolean),
       recipient: [recipient],
-      endpoint: [endpoint.body.id].filter(Boolean),
+      endpoint: [endpoint],
       domain: [domain],
       token: [token],
     };
@@ -107,6 +116,9 @@ export function fuzzGroup(group: FuzzGroup): void {
       // A provider webhook reaches its verifier only while the account has the provider's section;
       // the fuzz of the settings routes may have removed them.
       if (route.path.startsWith("/v1/webhooks/{provider}")) await fuzz.provisionProviders();
+      // An earlier route may have deleted the real endpoint or domain: each route gets ones that exist.
+      if (/webhook(s|-endpoints)\/\{id\}/.test(route.path)) real.endpoint = [await newEndpoint(fuzz.account.key)];
+      if (route.path.includes("{domain}")) real.domain = [await newDomain(fuzz.account.key)];
       const count = { requests: 0, byStatus: new Map<number, number>() };
       counts.set(routeKey(route), count);
       const found: string[] = [];
