@@ -7,7 +7,7 @@
  * session's CSRF token; forms answer with a redirect (POST, redirect, GET), except those that
  * show a new secret once.
  */
-import { Hono } from "hono";
+import { Hono, type Context } from "hono";
 import { deleteCookie, generateCookie, getCookie, setCookie } from "hono/cookie";
 import { csrf } from "hono/csrf";
 import { HTTPException } from "hono/http-exception";
@@ -58,6 +58,18 @@ const Refused = ({ text }: { text: string }) => (
   </Bare>
 );
 
+/** A body that says it is a form but is not one (a multipart body without its parts): refused, not a 500. */
+const Unreadable = () => <Refused text="400: this form's body could not be read. Reload the page and try again." />;
+
+/** The posted form, or null when the body cannot be parsed as the form its content type names. */
+async function formOf(c: Context<DashEnv>): Promise<Record<string, string | File> | null> {
+  try {
+    return await c.req.parseBody();
+  } catch {
+    return null;
+  }
+}
+
 export function dashboard(fetchApi: ApiFetch) {
   const app = new Hono<DashEnv>();
 
@@ -89,7 +101,8 @@ export function dashboard(fetchApi: ApiFetch) {
   );
 
   app.post("/sign-in", async (c) => {
-    const form = await c.req.parseBody();
+    const form = await formOf(c);
+    if (!form) return c.html(<Unreadable />, 400);
     const key = typeof form.key === "string" ? form.key.trim() : "";
     const next = nextPath(typeof form.next === "string" ? form.next : undefined);
     if (!key) return c.html(<SignIn next={next} error="Enter an API key." />, 400);
@@ -115,7 +128,8 @@ export function dashboard(fetchApi: ApiFetch) {
     const api = apiClient(fetchApi, c, session.key);
     c.set("api", api);
     if (c.req.method === "POST") {
-      const form = await c.req.parseBody();
+      const form = await formOf(c);
+      if (!form) return c.html(<Unreadable />, 400);
       if (!(await csrfValid(session, form._csrf))) {
         return c.html(<Refused text="403: this form's CSRF token is missing or wrong. Reload the page and try again." />, 403);
       }

@@ -1,10 +1,11 @@
 /**
  * The bridge's two read-only answers (/healthz, /metrics) as bridge/src/server.ts gives them,
- * for GET /v1/bridge/health; and its row of the isolation table (test/worker/accounts.test.ts).
+ * for GET /v1/bridge/health; and its row of the isolation table (isolation-table.ts).
  */
 import { expect, vi } from "vitest";
 import { TEST_BRIDGE_HOST } from "../fixtures.ts";
-import { api, json, type AdminAccount } from "./helpers.ts";
+import { api, json } from "./helpers.ts";
+import type { Row } from "./isolation-table.ts";
 
 export const HEALTHZ = {
   ok: true,
@@ -32,11 +33,12 @@ export function fakeBridgeHealth(
 }
 
 /** The bridge is the platform's: every account reads the same totals, and no host another account sends to. */
-export function bridgeHealthRows(): Record<string, (pair: { a: AdminAccount; b: AdminAccount }) => Promise<void>> {
+export function bridgeHealthRows(): Record<string, Row> {
   return {
-    "GET /v1/bridge/health": async ({ a, b }) => {
+    "GET /v1/bridge/health": async ({ a, b, ready }) => {
       const spy = fakeBridgeHealth();
       try {
+        await ready();
         const [seenByA, seenByB] = [
           await json(await api("/v1/bridge/health", { key: a.key })),
           await json(await api("/v1/bridge/health", { key: b.key })),
