@@ -42,7 +42,11 @@ export async function ingestFeedbackEmails(env: Env, messages: ReadonlyArray<{ r
 }
 
 /** One message parsed, linked and turned into events, nothing enqueued yet. */
-async function readFeedbackEmail(env: Env, raw: Uint8Array, envelopeTo: string): Promise<{ result: IngestResult; events: CanonicalEvent[] }> {
+async function readFeedbackEmail(
+  env: Env,
+  raw: Uint8Array,
+  envelopeTo: string,
+): Promise<{ result: IngestResult; events: CanonicalEvent[] }> {
   const accounts = await owners(env, domainOf(envelopeTo));
   if (accounts.length === 0) return { result: { outcome: "not_ours" }, events: [] };
   const report = await parseFeedbackMessage(raw, { envelopeTo });

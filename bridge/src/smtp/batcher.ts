@@ -42,7 +42,8 @@ export class Batcher<T, A> {
     if (batch.length === 0) return;
     this.#call(batch.map((w) => w.item)).then(
       (answers) => {
-        for (const [i, w] of batch.entries()) w.resolve(answers[i] ?? this.#failed(new Error(`no answer for item ${i} of ${batch.length}`)));
+        for (const [i, w] of batch.entries())
+          w.resolve(answers[i] ?? this.#failed(new Error(`no answer for item ${i} of ${batch.length}`)));
       },
       (error: unknown) => {
         for (const w of batch) w.resolve(this.#failed(error));

@@ -111,7 +111,11 @@ export class InboundSmtpServer {
     this.#batcher = new Batcher(
       (emails) => this.#post(emails),
       (error): EdgeAnswer => ({ kind: "temporary", error: errorText(error) }),
-      { maxItems: INBOUND_EMAIL_BATCH_MAX, maxBytes: MAX_BATCH_BYTES, lingerMs: BATCH_LINGER_MS },
+      {
+        maxItems: Math.min(options.batch?.maxItems ?? INBOUND_EMAIL_BATCH_MAX, INBOUND_EMAIL_BATCH_MAX),
+        maxBytes: MAX_BATCH_BYTES,
+        lingerMs: options.batch?.lingerMs ?? BATCH_LINGER_MS,
+      },
     );
     this.#accepts = inboundDomainMatcher(options.domains);
     this.#server = new SMTPServer({

@@ -4,7 +4,13 @@
  */
 import { z } from "zod";
 import { INBOUND_EMAIL_BATCH_MAX, inboundEmailBatchRequest, inboundEmailRequest } from "../../core/api-requests.ts";
-import { eventsAccepted, inboundEmailBatchResponse, inboundEmailResponse, inboundSmsResponse, providerWebhookResponse } from "../../core/api-responses.ts";
+import {
+  eventsAccepted,
+  inboundEmailBatchResponse,
+  inboundEmailResponse,
+  inboundSmsResponse,
+  providerWebhookResponse,
+} from "../../core/api-responses.ts";
 import { smsInbound } from "../../core/bridge.ts";
 import { providerNames } from "../../core/config/sections.ts";
 import { eventBatch } from "../../core/schema.ts";
