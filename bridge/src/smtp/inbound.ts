@@ -57,7 +57,7 @@ export const MAX_RECIPIENTS = 100;
 export const MAX_CLIENTS = 100;
 
 /** How long the first message of a batch waits for others: what ends together travels together. */
-export const BATCH_LINGER_MS = 5;
+export const BATCH_LINGER_MS = 2;
 
 /** A batch's JSON stays under this (the edge takes 16 MiB); a larger message goes alone. */
 export const MAX_BATCH_BYTES = 12 * 1024 * 1024;
