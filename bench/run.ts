@@ -9,7 +9,7 @@ import { startStack } from "../sandbox/stack.ts";
 import type { PushSubscriptionJson } from "../sandbox/webpush.ts";
 import { startBaselineWorker } from "./baseline.ts";
 import { startWorkerAt } from "./before.ts";
-import { bouncesParsed, inboundBounces } from "./bounces.ts";
+import { bouncesParsed, inboundBounces, inboundEdge } from "./bounces.ts";
 import { providerEventsIngested, providerSecrets, STANDARD_MAPPING } from "./providers.ts";
 import { sendThroughLasthop } from "./e2e.ts";
 import { webpushSend } from "./payloads.ts";
@@ -225,7 +225,8 @@ async function main(): Promise<void> {
     if (runs("email")) figures.push(await endToEndEmails(systems, SETTINGS, notes));
     if (runs("bounces")) {
       figures.push(await bouncesParsed());
-      figures.push(await inboundBounces(stack, secrets.apiKey, sink));
+      figures.push(...(await inboundBounces(stack, secrets.apiKey, sink)));
+      figures.push(await inboundEdge(stack, secrets.apiKey, secrets.webhookSecret));
     }
     if (runs("smpp")) {
       figures.push(await smppSubmits(systems, SETTINGS, notes));

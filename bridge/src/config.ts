@@ -70,6 +70,8 @@ export type InboundConfig = {
   edgeTimeoutMs: number;
   /** STARTTLS certificate chain and key (PEM); without them STARTTLS is not offered. */
   tls?: { cert: string; key: string };
+  /** How messages are batched to the edge: the defaults of smtp/inbound.ts unless set (tests). */
+  batch?: { lingerMs?: number; maxItems?: number };
 };
 
 /** One SMPP bind of a route (SMPP_ROUTES[].binds[]). */

@@ -12,6 +12,7 @@ import { feedbackEvents } from "../core/bounce/events.ts";
 import { RETURN_PATH_LABEL } from "../core/domains.ts";
 import { domainOf } from "../core/email.ts";
 import { claimants } from "../state/config-read.ts";
+import type { CanonicalEvent } from "../core/schema.ts";
 import { enqueueEvents } from "./enqueue.ts";
 import { accountStub, messageStub } from "../state/stubs.ts";
 
@@ -21,8 +22,33 @@ export type IngestResult =
   | { outcome: "not_ours" };
 
 export async function ingestFeedbackEmail(env: Env, raw: Uint8Array, envelopeTo: string): Promise<IngestResult> {
+  const read = await readFeedbackEmail(env, raw, envelopeTo);
+  await enqueueEvents(env.EVENTS, read.events);
+  return read.result;
+}
+
+/**
+ * Several messages at once (the bridge's batch): each read as above, concurrently, and all
+ * their events enqueued together (as few sendBatch calls as fit). A failure fails the lot, so
+ * the bridge answers 451 to every sender and nothing it said 250 to is lost.
+ */
+export async function ingestFeedbackEmails(env: Env, messages: ReadonlyArray<{ raw: Uint8Array; to: string }>): Promise<IngestResult[]> {
+  const reads = await Promise.all(messages.map((m) => readFeedbackEmail(env, m.raw, m.to)));
+  await enqueueEvents(
+    env.EVENTS,
+    reads.flatMap((r) => r.events),
+  );
+  return reads.map((r) => r.result);
+}
+
+/** One message parsed, linked and turned into events, nothing enqueued yet. */
+async function readFeedbackEmail(
+  env: Env,
+  raw: Uint8Array,
+  envelopeTo: string,
+): Promise<{ result: IngestResult; events: CanonicalEvent[] }> {
   const accounts = await owners(env, domainOf(envelopeTo));
-  if (accounts.length === 0) return { outcome: "not_ours" };
+  if (accounts.length === 0) return { result: { outcome: "not_ours" }, events: [] };
   const report = await parseFeedbackMessage(raw, { envelopeTo });
   const receivedAt = new Date().toISOString();
   // Only the accounts that own this domain are asked: a report naming another
@@ -36,10 +62,9 @@ export async function ingestFeedbackEmail(env: Env, raw: Uint8Array, envelopeTo:
       );
       await accountStub(env, account ?? accounts[0]).count("none", "unlinked", receivedAt);
     }
-    return { outcome: "unlinked", kind: report.kind };
+    return { result: { outcome: "unlinked", kind: report.kind }, events: [] };
   }
-  await enqueueEvents(env.EVENTS, events);
-  return { outcome: "enqueued", kind: report.kind, events: events.length };
+  return { result: { outcome: "enqueued", kind: report.kind, events: events.length }, events };
 }
 
 /**

@@ -1,7 +1,8 @@
 import { Hono } from "hono";
-import { inboundEmailRequest } from "../core/api-requests.ts";
+import { inboundEmailBatchRequest, inboundEmailRequest } from "../core/api-requests.ts";
+import type { InboundEmailBatchResponse } from "../core/api-responses.ts";
 import { fromBase64 } from "../core/bytes.ts";
-import { ingestFeedbackEmail } from "./feedback-email.ts";
+import { ingestFeedbackEmail, ingestFeedbackEmails } from "./feedback-email.ts";
 import { ingestMo } from "./mo.ts";
 import { EDGE_EMAIL_INBOUND_PATH, EDGE_SMS_INBOUND_PATH, smsInbound } from "../core/bridge.ts";
 import { derivedEventId } from "../core/ids.ts";
@@ -14,6 +15,8 @@ import { ApiError, assertSigned, readJson, validationError } from "../core/http.
 import { signatureHeadersFirst } from "./signature-headers.ts";
 import type { AppEnv } from "./types.ts";
 
+const notOurs = (to: string) => `${to} is not at a bounce domain of this deployment`;
+
 /** The bridge caps inbound mail at 10 MiB; base64 and JSON add a third. */
 const MAX_INBOUND_BYTES = 16 * 1024 * 1024;
 
@@ -21,7 +24,9 @@ const MAX_INBOUND_BYTES = 16 * 1024 * 1024;
  * `POST /v1/inbound/email`: the bridge's inbound SMTP server hands over one message per
  * recipient, signed like every bridge call. 202 means enqueued (the bridge then answers
  * 250 to the sending MTA); 422 `not_ours` makes it answer 550; anything else makes it 451,
- * so the sender retries and nothing is lost.
+ * so the sender retries and nothing is lost. A body `{messages: [...]}` carries several (the
+ * bridge batches what arrives together): 202 with one result per message, not_ours among
+ * them; any failure fails the whole batch.
  */
 export const inbound = new Hono<AppEnv>().post(
   "/email",
@@ -32,11 +37,24 @@ export const inbound = new Hono<AppEnv>().post(
     const raw = await c.req.text();
     await assertSigned(c.env.WEBHOOK_SECRET, EDGE_EMAIL_INBOUND_PATH, c.req.raw.headers, raw);
     const value = readJson(c.req.raw.headers, raw);
+    if (typeof value === "object" && value !== null && "messages" in value) {
+      const batch = inboundEmailBatchRequest.safeParse(value);
+      if (!batch.success) throw validationError(batch.error);
+      const results = await ingestFeedbackEmails(
+        c.env,
+        batch.data.messages.map((m) => ({ raw: fromBase64(m.raw), to: m.to })),
+      );
+      const body: InboundEmailBatchResponse = {
+        results: results.map((result, i) =>
+          result.outcome === "not_ours" ? { error: { code: "not_ours", message: notOurs(batch.data.messages[i]!.to) } } : result,
+        ),
+      };
+      return c.json(body, 202);
+    }
     const parsed = inboundEmailRequest.safeParse(value);
     if (!parsed.success) throw validationError(parsed.error);
     const result = await ingestFeedbackEmail(c.env, fromBase64(parsed.data.raw), parsed.data.to);
-    if (result.outcome === "not_ours")
-      throw new ApiError(422, "not_ours", `${parsed.data.to} is not at a bounce domain of this deployment`);
+    if (result.outcome === "not_ours") throw new ApiError(422, "not_ours", notOurs(parsed.data.to));
     return c.json(result, 202);
   },
 );

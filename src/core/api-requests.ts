@@ -88,3 +88,14 @@ export const inboundEmailRequest = z.strictObject({
   from: z.string(),
   raw: z.base64(),
 });
+
+/** At most this many messages per batch: the edge parses them all inside one request's CPU budget. */
+export const INBOUND_EMAIL_BATCH_MAX = 100;
+
+/**
+ * `POST /v1/inbound/email` with several messages at once (the bridge batches what arrives
+ * together): each gets its own result, in order, and all are enqueued together or not at all.
+ */
+export const inboundEmailBatchRequest = z.strictObject({
+  messages: z.array(inboundEmailRequest).min(1).max(INBOUND_EMAIL_BATCH_MAX),
+});

@@ -293,6 +293,17 @@ export const inboundEmailResponse = z.object({
   events: z.number().int().optional(),
 });
 
+/** `POST /v1/inbound/email` with `messages`: one result per message, in order; not_ours is the only per-message refusal. */
+export const inboundEmailBatchResponse = z.object({
+  results: z.array(
+    z.union([
+      inboundEmailResponse,
+      z.object({ error: z.object({ code: z.literal("not_ours"), message: z.string() }) }).describe("no account owns the address"),
+    ]),
+  ),
+});
+export type InboundEmailBatchResponse = z.infer<typeof inboundEmailBatchResponse>;
+
 /** `POST /v1/inbound/sms`: a receipt's fate, or an MO's. */
 export const inboundSmsResponse = z.union([
   z.object({ outcome: z.enum(["applied", "duplicate", "parked", "unknown"]) }),

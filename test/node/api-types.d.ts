@@ -985,7 +985,7 @@ export interface paths {
         put?: never;
         /**
          * Inbound mail from the bridge's SMTP server
-         * @description Signed by the bridge with the door's key (derived from WEBHOOK_SECRET and this path): 401 and nothing read otherwise. One message per recipient, up to 16 MiB. 422 not_ours makes the bridge answer 550; anything else but 202 makes it 451, so the sender retries.
+         * @description Signed by the bridge with the door's key (derived from WEBHOOK_SECRET and this path): 401 and nothing read otherwise. One message per recipient, or a batch of them (`messages`, at most 100: one result each, in order, enqueued together), up to 16 MiB. 422 not_ours (in a batch, that message's result) makes the bridge answer 550; anything else but 202 makes it 451, so the sender retries.
          */
         post: operations["postV1InboundEmail"];
         delete?: never;
@@ -8320,6 +8320,12 @@ export interface operations {
                     to: string;
                     from: string;
                     raw: string;
+                } | {
+                    messages: {
+                        to: string;
+                        from: string;
+                        raw: string;
+                    }[];
                 };
             };
         };
@@ -8336,6 +8342,20 @@ export interface operations {
                         /** @description what the message was: dsn, arf, auto_reply, … */
                         kind: string;
                         events?: number;
+                    } | {
+                        results: ({
+                            /** @enum {string} */
+                            outcome: "enqueued" | "unlinked";
+                            /** @description what the message was: dsn, arf, auto_reply, … */
+                            kind: string;
+                            events?: number;
+                        } | {
+                            error: {
+                                /** @enum {string} */
+                                code: "not_ours";
+                                message: string;
+                            };
+                        })[];
                     };
                 };
             };

@@ -146,6 +146,45 @@ async function dialogue(port: number, lines: string[]): Promise<string[]> {
   return out;
 }
 
+/**
+ * Several senders whose transactions end together: each connection gets as far as the message
+ * body, then every final "." is written in the same tick. Returns each one's reply to it.
+ */
+async function endTogether(port: number, messages: Array<{ to: string; raw: string }>): Promise<string[]> {
+  const sessions = await Promise.all(
+    messages.map(async ({ to, raw }) => {
+      const socket: Socket = connect(port, "127.0.0.1");
+      let buffer = "";
+      const waiting: Array<(reply: string) => void> = [];
+      socket.on("data", (chunk: Buffer) => {
+        buffer += chunk.toString("latin1");
+        for (;;) {
+          const match = /^((?:\d{3}-[^\r\n]*\r\n)*\d{3}(?: [^\r\n]*)?\r\n)/.exec(buffer);
+          if (!match) break;
+          buffer = buffer.slice(match[1]!.length);
+          waiting.shift()?.(match[1]!.trimEnd());
+        }
+      });
+      const reply = () => new Promise<string>((resolve) => waiting.push(resolve));
+      const say = (line: string) => {
+        const next = reply();
+        socket.write(`${line}\r\n`);
+        return next;
+      };
+      await reply(); // greeting
+      for (const line of ["EHLO mta.sender.test", "MAIL FROM:<>", `RCPT TO:<${to}>`]) expect(await say(line)).toMatch(/^250/);
+      expect(await say("DATA")).toMatch(/^354/);
+      socket.write(raw.endsWith("\r\n") ? raw : `${raw}\r\n`);
+      return { socket, say };
+    }),
+  );
+  try {
+    return await Promise.all(sessions.map((s) => s.say(".")));
+  } finally {
+    for (const s of sessions) s.socket.destroy();
+  }
+}
+
 /** A DSN as an MTA writes it (RFC 3464), with 8-bit and non-UTF-8 bytes and a dot-stuffed line. */
 function dsn(rcpt: string): Buffer {
   const head = [
@@ -347,7 +386,7 @@ describe("inbound SMTP → edge", () => {
     expect(edge.requests).toHaveLength(0);
   });
 
-  it("two recipients → two signed POSTs with the same bytes; one 250", async () => {
+  it("two recipients → one signed batch with an item each, the same bytes; one 250", async () => {
     const a = bounceAddress();
     const b = bounceAddress();
     const message = dsn(a);
@@ -355,8 +394,8 @@ describe("inbound SMTP → edge", () => {
     expect(result.response).toBe("250 2.0.0 Ok: handed to lasthop");
     expect(edge.requests.map((r) => r.json.to).sort()).toEqual([a, b].sort());
     expect(edge.requests.every((r) => r.verified && rawOf(r).equals(message) && r.json.from === "")).toBe(true);
-    // Each POST is signed on its own (its own webhook-id).
-    expect(new Set(edge.requests.map((r) => r.headers["webhook-id"])).size).toBe(2);
+    expect(new Set(edge.requests.map((r) => r.batch)).size).toBe(1);
+    expect(new Set(edge.requests.map((r) => r.headers["webhook-id"])).size).toBe(1);
   });
 
   it("two recipients, the edge takes one and fails the other → 451 for the message", async () => {
@@ -415,6 +454,84 @@ describe("inbound SMTP: an accepted-subdomain entry (lh-bounces.*)", () => {
   });
 });
 
+describe("inbound SMTP: messages that end together travel together", () => {
+  let edge: FakeEdge<Posted>;
+  let bridge: Bridge;
+  let port: number;
+  const plain = (to: string) => `From: MAILER-DAEMON@mx.example.net\r\nTo: ${to}\r\nSubject: DSN\r\n\r\nrecipient unknown\r\n`;
+
+  beforeAll(async () => {
+    edge = await startEdge();
+    // Batches of three and a linger that never runs out here: three senders are one batch, not a race.
+    bridge = await startBridge(inboundConfig(edge.url, { batch: { maxItems: 3, lingerMs: 600_000 } }));
+    port = bridge.inbound!.port;
+  });
+  afterAll(async () => {
+    await bridge?.close();
+    await edge?.close();
+  });
+  beforeEach(() => {
+    edge.requests.length = 0;
+    edge.mode = "accept";
+    edge.delayMs = 0;
+  });
+
+  it("one signed POST for all of them, each sender's 250 only after the edge answered it", async () => {
+    const rcpts = [bounceAddress(), bounceAddress(), bounceAddress()];
+    edge.delayMs = 300;
+    const started = performance.now();
+    const replies = await endTogether(
+      port,
+      rcpts.map((to) => ({ to, raw: plain(to) })),
+    );
+    expect(replies).toEqual(rcpts.map(() => "250 2.0.0 Ok: handed to lasthop"));
+    expect(performance.now() - started).toBeGreaterThanOrEqual(300); // the edge's answer came first
+    expect(edge.requests.map((r) => r.json.to).sort()).toEqual([...rcpts].sort());
+    expect(new Set(edge.requests.map((r) => r.batch)).size).toBe(1);
+    expect(edge.requests.every((r) => r.verified && rawOf(r).toString("latin1") === plain(r.json.to))).toBe(true);
+  });
+
+  it("the edge fails the batch → 451 to every sender in it; sent again, the edge takes them → 250 each", async () => {
+    const rcpts = [bounceAddress(), bounceAddress(), bounceAddress()];
+    const messages = rcpts.map((to) => ({ to, raw: plain(to) }));
+    edge.mode = "fail";
+    expect(await endTogether(port, messages)).toEqual(rcpts.map(() => "451 4.3.0 Temporary failure, try again later"));
+    edge.mode = "accept";
+    expect(await endTogether(port, messages)).toEqual(rcpts.map(() => "250 2.0.0 Ok: handed to lasthop"));
+    expect(
+      edge.requests
+        .filter((r) => r.batch === edge.requests.at(-1)!.batch)
+        .map((r) => r.json.to)
+        .sort(),
+    ).toEqual([...rcpts].sort());
+  });
+
+  it("one message of the batch is not ours: its sender gets 550, the others 250", async () => {
+    const rcpts = [bounceAddress(), bounceAddress(), bounceAddress()];
+    edge.mode = (request) => (request.json.to === rcpts[1] ? "not_ours" : "accept");
+    const replies = await endTogether(
+      port,
+      rcpts.map((to) => ({ to, raw: plain(to) })),
+    );
+    expect(replies).toEqual([
+      "250 2.0.0 Ok: handed to lasthop",
+      `550 5.1.1 <${rcpts[1]}>: Recipient address rejected`,
+      "250 2.0.0 Ok: handed to lasthop",
+    ]);
+    expect(new Set(edge.requests.map((r) => r.batch)).size).toBe(1);
+  });
+
+  it("an answer without a result per message is no answer: 451 to all", async () => {
+    const rcpts = [bounceAddress(), bounceAddress(), bounceAddress()];
+    edge.mode = { status: 202, body: { outcome: "enqueued", kind: "dsn" } }; // a single message's answer to a batch
+    const replies = await endTogether(
+      port,
+      rcpts.map((to) => ({ to, raw: plain(to) })),
+    );
+    expect(replies).toEqual(rcpts.map(() => "451 4.3.0 Temporary failure, try again later"));
+  });
+});
+
 describe("inbound SMTP: the edge is down", () => {
   it("connection refused → 451, nothing lost: the sender retries", async () => {
     const bridge = await startBridge(inboundConfig(`http://127.0.0.1:${await freePort()}`));
@@ -424,6 +541,26 @@ describe("inbound SMTP: the edge is down", () => {
       expect(result.response).toBe("451 4.3.0 Temporary failure, try again later");
     } finally {
       await bridge.close();
+    }
+  });
+
+  it("a batch while the edge is down: no sender hears 250; once it is back, each message sent again reaches it", async () => {
+    const edge = await startEdge();
+    const edgePort = Number(new URL(edge.url).port);
+    await edge.close(); // the edge's port, with nobody listening
+    const bridge = await startBridge(inboundConfig(`http://127.0.0.1:${edgePort}`, { batch: { maxItems: 3, lingerMs: 600_000 } }));
+    let back: FakeEdge<Posted> | undefined;
+    try {
+      const rcpts = [bounceAddress(), bounceAddress(), bounceAddress()];
+      const messages = rcpts.map((to) => ({ to, raw: `Subject: DSN for ${to}\r\n\r\nunknown\r\n` }));
+      expect(await endTogether(bridge.inbound!.port, messages)).toEqual(rcpts.map(() => "451 4.3.0 Temporary failure, try again later"));
+      back = await startFakeEdge<Posted>({ port: edgePort });
+      expect(await endTogether(bridge.inbound!.port, messages)).toEqual(rcpts.map(() => "250 2.0.0 Ok: handed to lasthop"));
+      // Every message a sender heard 250 for is at the edge, byte for byte.
+      expect(back.requests.map((r) => [r.json.to, rawOf(r).toString("latin1")]).sort()).toEqual(messages.map((m) => [m.to, m.raw]).sort());
+    } finally {
+      await bridge.close();
+      await back?.close();
     }
   });
 });

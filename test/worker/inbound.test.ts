@@ -106,4 +106,34 @@ describe("POST /v1/inbound/email — the bridge's inbound SMTP", () => {
     expect(stray.status).toBe(422);
     expect(((await stray.json()) as any).error.code).toBe("not_ours");
   });
+
+  it("a batch: one result per message in order (not_ours among them), every linked message bounced", async () => {
+    const sent = await Promise.all(["batch-a@example.org", "batch-b@example.org"].map((to) => send(email(to))));
+    for (const s of sent) await waitForStatus(s.body.id, "accepted");
+    const item = (id: string, to: string) => ({ to: `bounce+${id}@bounces.lasthop.test`, from: "", raw: b64(dsn(id, to)) });
+    const res = await post({
+      messages: [
+        item(sent[0]!.body.id, "batch-a@example.org"),
+        { to: "postmaster@lasthop.test", from: "", raw: b64(dsn(sent[0]!.body.id, "batch-a@example.org")) },
+        item(sent[1]!.body.id, "batch-b@example.org"),
+      ],
+    });
+    expect(res.status).toBe(202);
+    const body = (await res.json()) as any;
+    expect(body.results).toHaveLength(3);
+    expect(body.results[0]).toMatchObject({ outcome: "enqueued", kind: "dsn", events: 1 });
+    expect(body.results[1].error.code).toBe("not_ours");
+    expect(body.results[2]).toMatchObject({ outcome: "enqueued", kind: "dsn", events: 1 });
+    for (const s of sent) await waitForStatus(s.body.id, "bounced");
+  });
+
+  it("a batch that is not one (empty, or an item with a bad field) is refused whole: 400", async () => {
+    const good = { to: "bounce+x@bounces.lasthop.test", from: "", raw: b64(dsn("x", "batch-bad@example.org")) };
+    expect((await post({ messages: [] })).status).toBe(400);
+    const bad = await post({ messages: [good, { ...good, raw: "not base64!" }] });
+    expect(bad.status).toBe(400);
+    const error = ((await bad.json()) as any).error;
+    expect(error.code).toBe("validation_failed");
+    expect(JSON.stringify(error.details)).toContain("raw");
+  });
 });

@@ -3,8 +3,14 @@
  * Cloudflare Email Routing). DSNs, ARF complaints and replies arrive by SMTP, and the bridge hands
  * each message to the edge before it answers the final ".":
  *
- *   sending MTA ──SMTP──▶ bridge ──signed POST /v1/inbound/email, one per recipient──▶ edge
- *               ◀─ 250 ───┘ only after every POST got a 2xx
+ *   sending MTA ──SMTP──▶ bridge ──signed POST /v1/inbound/email, one item per recipient──▶ edge
+ *               ◀─ 250 ───┘ only after the edge took every recipient's item
+ *
+ * What arrives together travels together: the items of every transaction that ends within
+ * BATCH_LINGER_MS of the first go to the edge as one batch `{messages: [...]}` (bounded in items
+ * and bytes), and each transaction waits for its own items' results. One POST per batch instead
+ * of one per message is what lets DSNs through at the rate MTAs send them; the edge enqueues a
+ * batch whole or not at all, so a failed batch is a 451 to every sender in it.
  *
  * Nothing is stored here (the bridge is stateless). The reply to DATA waits for the edge: a 2xx
  * for every recipient → 250; the edge says a recipient is not ours (422 `not_ours`) → 550;
@@ -17,8 +23,9 @@
  * edge must treat a repeated message as a replay (its event dedupe does).
  *
  * The message goes to the edge as JSON, so the exact bytes survive whatever they are (8-bit,
- * not UTF-8): `{"to": rcpt, "from": mailFrom or "", "raw": base64 of the message}` with
- * Standard Webhooks headers signed over that JSON text with the door's key (`postToEdge`).
+ * not UTF-8): each item `{"to": rcpt, "from": mailFrom or "", "raw": base64 of the message}`, the
+ * batch `{"messages": [items]}` with Standard Webhooks headers signed over that JSON text with the
+ * door's key (`postToEdge`); the answer holds one result per item, in order.
  *
  * Envelope rules: MAIL FROM takes anything, the null sender `<>` included (DSNs come from it).
  * RCPT TO takes only addresses in one of the configured domains (case-insensitive; an entry
@@ -33,8 +40,11 @@
 import type { AddressInfo } from "node:net";
 import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMTPServerSession } from "smtp-server";
 import type { Logger } from "pino";
+import { INBOUND_EMAIL_BATCH_MAX } from "../../../src/core/api-requests.ts";
+import { inboundEmailBatchResponse } from "../../../src/core/api-responses.ts";
 import { EDGE_EMAIL_INBOUND_PATH } from "../../../src/core/bridge.ts";
-import { postToEdge } from "../edge.ts";
+import { errorText, postToEdge } from "../edge.ts";
+import { Batcher } from "./batcher.ts";
 import type { InboundConfig } from "../config.ts";
 import type { Metrics } from "../metrics.ts";
 import { recipientDomain } from "./dns.ts";
@@ -46,7 +56,13 @@ export const MAX_RECIPIENTS = 100;
 /** Simultaneous SMTP connections; beyond, smtp-server answers 421 and the sender retries later. */
 export const MAX_CLIENTS = 100;
 
-/** The body of `POST ${EDGE_URL}/v1/inbound/email` (signed over its JSON text). */
+/** How long the first message of a batch waits for others: what ends together travels together. */
+export const BATCH_LINGER_MS = 2;
+
+/** A batch's JSON stays under this (the edge takes 16 MiB); a larger message goes alone. */
+export const MAX_BATCH_BYTES = 12 * 1024 * 1024;
+
+/** One item of the body of `POST ${EDGE_URL}/v1/inbound/email`, `{messages: [items]}` (signed over its JSON text). */
 export type InboundEmail = {
   /** The accepted RCPT TO address, as the sender wrote it. */
   to: string;
@@ -85,12 +101,22 @@ export class InboundSmtpServer {
   readonly #options: InboundOptions;
   readonly #server: SMTPServer;
   readonly #accepts: (domain: string) => boolean;
+  readonly #batcher: Batcher<InboundEmail, EdgeAnswer>;
   #inFlight = 0;
   #idleWaiters: Array<() => void> = [];
   #closing: Promise<void> | undefined;
 
   constructor(options: InboundOptions) {
     this.#options = options;
+    this.#batcher = new Batcher(
+      (emails) => this.#post(emails),
+      (error): EdgeAnswer => ({ kind: "temporary", error: errorText(error) }),
+      {
+        maxItems: Math.min(options.batch?.maxItems ?? INBOUND_EMAIL_BATCH_MAX, INBOUND_EMAIL_BATCH_MAX),
+        maxBytes: MAX_BATCH_BYTES,
+        lingerMs: options.batch?.lingerMs ?? BATCH_LINGER_MS,
+      },
+    );
     this.#accepts = inboundDomainMatcher(options.domains);
     this.#server = new SMTPServer({
       name: options.heloName,
@@ -241,14 +267,17 @@ export class InboundSmtpServer {
     });
   }
 
-  /** One POST per recipient (concurrently); the SMTP reply the answers add up to. */
+  /** One batch item per recipient; the SMTP reply their answers add up to. */
   async #handOff(session: SMTPServerSession, raw: Buffer): Promise<Reply> {
     const { log } = this.#options;
     const started = performance.now();
     const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : "";
     const rcpts = session.envelope.rcptTo.map((r) => r.address);
     const base64 = raw.toString("base64");
-    const answers = await Promise.all(rcpts.map((to) => this.#post({ to, from, raw: base64 })));
+    // The JSON an item adds to the batch: its base64, the addresses, the keys and quotes.
+    const answers = await Promise.all(
+      rcpts.map((to) => this.#batcher.submit({ to, from, raw: base64 }, base64.length + to.length + from.length + 32)),
+    );
     const edge = rcpts.map((to, i) => {
       const a = answers[i]!;
       return {
@@ -283,13 +312,20 @@ export class InboundSmtpServer {
     return reply;
   }
 
-  async #post(email: InboundEmail): Promise<EdgeAnswer> {
+  /** One signed POST for a batch; an answer per item, in order. */
+  async #post(emails: InboundEmail[]): Promise<EdgeAnswer[]> {
     const { edgeUrl, secret, edgeTimeoutMs, log } = this.#options;
-    const reply = await postToEdge(edgeUrl, EDGE_EMAIL_INBOUND_PATH, secret, email, edgeTimeoutMs);
-    if ("error" in reply) return { kind: "temporary", error: reply.error };
+    const all = (answer: EdgeAnswer) => emails.map(() => answer);
+    const reply = await postToEdge(edgeUrl, EDGE_EMAIL_INBOUND_PATH, secret, { messages: emails }, edgeTimeoutMs);
+    if ("error" in reply) return all({ kind: "temporary", error: reply.error });
     const { status, text } = reply;
-    if (status >= 200 && status < 300) return { kind: "accepted", status };
-    if (status === 422 && errorCode(text) === "not_ours") return { kind: "not_ours", status };
+    if (status >= 200 && status < 300) {
+      const results = batchResults(text);
+      if (results?.length === emails.length)
+        return results.map((r) => ("error" in r ? { kind: "not_ours", status: 422 } : { kind: "accepted", status }));
+      log.error({ status, body: text.slice(0, 200) }, "the edge answered an inbound batch without a result per message");
+      return all({ kind: "temporary", status, error: "the edge's answer has no result per message" });
+    }
     if (status === 401)
       log.error({ status }, "the edge refused the bridge's signature on an inbound message: check BRIDGE_SECRET on both sides");
     else if (status >= 300 && status < 500)
@@ -297,14 +333,14 @@ export class InboundSmtpServer {
         { status, body: text.slice(0, 200) },
         "the edge refused an inbound message: check EDGE_URL and the edge's /v1/inbound/email",
       );
-    return { kind: "temporary", status, error: `the edge answered ${status}` };
+    return all({ kind: "temporary", status, error: `the edge answered ${status}` });
   }
 }
 
-function errorCode(text: string): string | undefined {
+function batchResults(text: string) {
   try {
-    const code = (JSON.parse(text) as { error?: { code?: unknown } } | null)?.error?.code;
-    return typeof code === "string" ? code : undefined;
+    const parsed = inboundEmailBatchResponse.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data.results : undefined;
   } catch {
     return undefined;
   }

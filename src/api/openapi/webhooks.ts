@@ -3,8 +3,14 @@
  * providers' own webhooks (provider-webhooks.ts), the bridge's inbound mail and SMS (inbound.ts).
  */
 import { z } from "zod";
-import { inboundEmailRequest } from "../../core/api-requests.ts";
-import { eventsAccepted, inboundEmailResponse, inboundSmsResponse, providerWebhookResponse } from "../../core/api-responses.ts";
+import { INBOUND_EMAIL_BATCH_MAX, inboundEmailBatchRequest, inboundEmailRequest } from "../../core/api-requests.ts";
+import {
+  eventsAccepted,
+  inboundEmailBatchResponse,
+  inboundEmailResponse,
+  inboundSmsResponse,
+  providerWebhookResponse,
+} from "../../core/api-responses.ts";
 import { smsInbound } from "../../core/bridge.ts";
 import { providerNames } from "../../core/config/sections.ts";
 import { eventBatch } from "../../core/schema.ts";
@@ -113,11 +119,11 @@ export const webhookRoutes: ApiRoute[] = [
     path: "/v1/inbound/email",
     tag: "Signed doors",
     summary: "Inbound mail from the bridge's SMTP server",
-    description: `${BRIDGE} One message per recipient, up to 16 MiB. 422 not_ours makes the bridge answer 550; anything else but 202 makes it 451, so the sender retries.`,
+    description: `${BRIDGE} One message per recipient, or a batch of them (\`messages\`, at most ${INBOUND_EMAIL_BATCH_MAX}: one result each, in order, enqueued together), up to 16 MiB. 422 not_ours (in a batch, that message's result) makes the bridge answer 550; anything else but 202 makes it 451, so the sender retries.`,
     auth: ["bridgeSignature"],
     headers: standardHeaders,
-    body: inboundEmailRequest,
-    responses: { 202: { description: "parsed and enqueued", schema: inboundEmailResponse } },
+    body: z.union([inboundEmailRequest, inboundEmailBatchRequest]),
+    responses: { 202: { description: "parsed and enqueued", schema: z.union([inboundEmailResponse, inboundEmailBatchResponse]) } },
     errors: [...JSON_BODY_ERRORS, 422],
   },
   {

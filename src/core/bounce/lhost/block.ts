@@ -51,13 +51,12 @@ export function blockLhost(format: BlockFormat): Lhost {
 
 function detects(format: BlockFormat, input: LhostInput): boolean {
   const { from, subject, header, body } = format.detect;
-  const tests = [
-    from?.test(input.from),
-    subject?.test(input.subject),
-    header && (input.headers.get(header[0]) ?? []).some((v) => header[1].test(v)),
-    body?.test(input.report),
-  ].filter((t) => t !== undefined);
-  return tests.length > 0 && tests.every(Boolean);
+  if (!from && !subject && !header && !body) return false;
+  // Every reader runs this on every bounce: the short header tests first, the scan of the whole report last.
+  if (from && !from.test(input.from)) return false;
+  if (subject && !subject.test(input.subject)) return false;
+  if (header && !(input.headers.get(header[0]) ?? []).some((v) => header[1].test(v))) return false;
+  return !body || body.test(input.report);
 }
 
 function section(format: BlockFormat, report: string): string {
