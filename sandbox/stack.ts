@@ -26,6 +26,8 @@ export type StackOptions = SandboxOptions & {
   persistTo?: string;
   /** Plain-text bindings that override wrangler.toml, .dev.vars and the stack's own (tests pass generated keys). */
   vars?: Record<string, string>;
+  /** Every chunk the bridge process writes, besides showing it (the secrets-in-logs test reads them). */
+  onBridgeOutput?: (text: string) => void;
   /** Reload the Worker when its source changes. On for `npm start`, off for tests and benchmarks. */
   watch?: boolean;
   /** Keep the generated APNs key and service account in this file (npm start); default: fresh each run. */
@@ -157,11 +159,11 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       ]),
       LOG_LEVEL: process.env.BRIDGE_LOG_LEVEL ?? "warn",
     };
-    let bridge = await startBridgeProcess(REPO_ROOT, bridgePort, bridgeEnv);
+    let bridge = await startBridgeProcess(REPO_ROOT, bridgePort, bridgeEnv, opts.onBridgeOutput);
     closers.push(() => bridge.stop());
     const restartBridge = async () => {
       await bridge.kill();
-      bridge = await startBridgeProcess(REPO_ROOT, bridgePort, bridgeEnv);
+      bridge = await startBridgeProcess(REPO_ROOT, bridgePort, bridgeEnv, opts.onBridgeOutput);
     };
 
     // workerd verifies TLS; this makes it trust the sandbox's dev CA. Miniflare reads the
