@@ -66,6 +66,9 @@ export type StackOptions = SandboxOptions & {
 /** The dev account's SMS senders: MO and receipts addressed to them come back to it. */
 export const DEV_SMS_SENDERS = ["+15005550006", "12345", "LASTHOP"];
 /** The sandbox SMSC's dev credentials (SMPP 3.4 passwords are at most 8 characters). */
+/** Worker bindings that are secrets or carry them (keys, passwords, DKIM keys in EMAIL_CONFIG, REST tokens in SMS_CONFIG). */
+const SECRET_VAR = /SECRET|PRIVATE|API_KEY|CONFIG_KEYS|SERVICE_ACCOUNT|_CONFIG$/;
+
 export const DEV_SMPP_BIND = { systemId: "lasthop", password: "devpass1" };
 
 export type Stack = {
@@ -225,7 +228,11 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     };
     const worker = await unstable_startWorker({
       config: `${REPO_ROOT}wrangler.toml`,
-      bindings: Object.fromEntries(Object.entries(vars).map(([name, value]) => [name, { type: "plain_text", value }])),
+      // Secrets (and the seeds that carry them) as secret_text: wrangler prints plain_text values in
+      // its bindings table, and a 40-character prefix of a key is a leak too.
+      bindings: Object.fromEntries(
+        Object.entries(vars).map(([name, value]) => [name, { type: SECRET_VAR.test(name) ? "secret_text" : "plain_text", value }]),
+      ),
       dev: {
         server: { hostname: "127.0.0.1", port: workerPort },
         inspector: false,
