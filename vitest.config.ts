@@ -90,6 +90,8 @@ const workerd = () => ({
           DOH_URL: `https://${TEST_DOH_HOST}/dns-query`,
           BOUNCE_MX_HOST: TEST_BOUNCE_MX_HOST,
           SPF_INCLUDE: TEST_SPF_INCLUDE,
+          // The forged-request suite's count per scheme (test/worker/security/forged.test.ts); 1,000 unless told.
+          FORGED_TOTAL: process.env.FORGED_TOTAL ?? "1000",
           TEST_SNS_CERT: sns.cert,
           TEST_SNS_KEY: sns.key,
         },
