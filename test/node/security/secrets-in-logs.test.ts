@@ -38,7 +38,7 @@ function capture(): void {
   for (const level of ["log", "info", "warn", "error", "debug"] as const) {
     const original = console[level];
     console[level] = (...args: unknown[]) => {
-      captured.push(args.map((a) => (typeof a === "string" ? a : (JSON.stringify(a) ?? String(a)))).join(" ") + "\n");
+      captured.push(`${args.map((a) => (typeof a === "string" ? a : (JSON.stringify(a) ?? String(a)))).join(" ")}\n`);
       original.apply(console, args);
     };
     restore.push(() => {

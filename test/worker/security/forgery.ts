@@ -84,7 +84,8 @@ async function barrage(tally: Barrage, plan: Plan, from: number, count: number):
       const kind = kinds[i % kinds.length]!;
       const res = await plan.makers[kind]!(i);
       const body = await res.text();
-      const t = (tally.byKind[kind] ??= { sent: 0, refused: 0, statuses: {} });
+      tally.byKind[kind] ??= { sent: 0, refused: 0, statuses: {} };
+      const t = tally.byKind[kind];
       t.sent++;
       tally.total++;
       t.statuses[res.status] = (t.statuses[res.status] ?? 0) + 1;

@@ -107,7 +107,7 @@ async function play(request: Request): Promise<Response | null> {
   return null;
 }
 
-let restore: Array<() => void> = [];
+const restore: Array<() => void> = [];
 let recorder: ReturnType<typeof installRecorder> | undefined;
 /** Installed last, after a test's fakes, so it sees every request before they do. */
 function record(): ReturnType<typeof installRecorder> {
