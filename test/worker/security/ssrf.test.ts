@@ -327,3 +327,44 @@ describe("hosted email providers' base URLs", () => {
     }
   });
 });
+
+describe("an FCM service account's token_uri (the account's own key file)", () => {
+  /** A real RSA key as PKCS#8 PEM: the assertion must be signed before the token_uri is asked. */
+  async function pem(): Promise<string> {
+    const pair = (await crypto.subtle.generateKey(
+      { name: "RSASSA-PKCS1-v1_5", modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" },
+      true,
+      ["sign"],
+    )) as CryptoKeyPair;
+    const der = new Uint8Array((await crypto.subtle.exportKey("pkcs8", pair.privateKey)) as ArrayBuffer);
+    const b64 = btoa(String.fromCharCode(...der)).replace(/.{64}/g, "$&\n");
+    return `-----BEGIN PRIVATE KEY-----\n${b64}\n-----END PRIVATE KEY-----\n`;
+  }
+
+  const uris: Array<[string, string]> = [
+    ["metadata", "https://169.254.169.254/token"],
+    ["loopback, decimal", "https://2130706433/token"],
+    ["IPv4-mapped private", "https://[::ffff:10.0.0.1]/token"],
+    ["localhost", "https://localhost/token"],
+    ["plain http", "http://oauth.example.com/token"],
+    ["a 302 to the metadata service", `https://${REDIRECTOR}/token`],
+  ];
+  it.each(uris)("%s: %s is never asked (or its redirect never followed); the send records an error", async (_what, tokenUri) => {
+    const recorder = record();
+    const a = await adminAccount("SSRF FCM");
+    const serviceAccount = {
+      type: "service_account",
+      project_id: `p-${unique()}`,
+      private_key: await pem(),
+      private_key_id: unique().repeat(4),
+      client_email: "svc@p.iam.gserviceaccount.com",
+      token_uri: tokenUri,
+    };
+    const put = await json(await api("/v1/push/fcm", { method: "PUT", json: { serviceAccount }, key: a.key }));
+    expect(put.status, JSON.stringify(put.body)).toBe(200);
+    const res = await send({ channel: "fcm", to: "device-ssrf", message: { notification: { title: "hi" } } }, { key: a.key });
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    await waitFor(async () => (await getMessage(res.body.id, a.key)).body.events.length > 2, "the FCM attempt's outcome");
+    expect(recorder.calls.every((c) => c.host === REDIRECTOR && c.redirect === "manual")).toBe(true);
+  });
+});
