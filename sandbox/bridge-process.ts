@@ -6,13 +6,33 @@ import { join } from "node:path";
 
 export type BridgeProcess = { url: string; process: ChildProcess; stop(): Promise<void>; kill(): Promise<void> };
 
-export async function startBridgeProcess(repoRoot: string, port: number, env: Record<string, string>): Promise<BridgeProcess> {
+/**
+ * `onOutput`: also hands every chunk the bridge writes (stdout and stderr, still shown as before)
+ * to the caller, for a test that reads the logs; without it the child writes to ours directly.
+ */
+export async function startBridgeProcess(
+  repoRoot: string,
+  port: number,
+  env: Record<string, string>,
+  onOutput?: (text: string) => void,
+): Promise<BridgeProcess> {
   // Another bridge on the port would answer our health check and take our traffic.
   await assertPortFree(port);
   const child = spawn(process.execPath, [join(repoRoot, "bridge/src/main.ts")], {
     env: { ...process.env, BRIDGE_HOST: "127.0.0.1", BRIDGE_PORT: String(port), ...env },
-    stdio: ["ignore", "inherit", "inherit"],
+    stdio: ["ignore", onOutput ? "pipe" : "inherit", onOutput ? "pipe" : "inherit"],
   });
+  if (onOutput) {
+    for (const [from, to] of [
+      [child.stdout, process.stdout],
+      [child.stderr, process.stderr],
+    ] as const) {
+      from?.on("data", (chunk: Buffer) => {
+        onOutput(chunk.toString("utf8"));
+        to.write(chunk);
+      });
+    }
+  }
   const url = `http://127.0.0.1:${port}`;
   // However the parent ends (process.exit after a stuck shutdown, a test runner finishing), the
   // bridge goes with it rather than holding its ports as an orphan.

@@ -27,6 +27,8 @@ export type StackOptions = SandboxOptions & {
   persistTo?: string;
   /** Plain-text bindings that override wrangler.toml, .dev.vars and the stack's own (tests pass generated keys). */
   vars?: Record<string, string>;
+  /** Every chunk the bridge process writes, besides showing it (the secrets-in-logs test reads them). */
+  onBridgeOutput?: (text: string) => void;
   /** Reload the Worker when its source changes. On for `npm start`, off for tests and benchmarks. */
   watch?: boolean;
   /** Keep the generated APNs key and service account in this file (npm start); default: fresh each run. */
@@ -67,6 +69,9 @@ export type StackOptions = SandboxOptions & {
 /** The dev account's SMS senders: MO and receipts addressed to them come back to it. */
 export const DEV_SMS_SENDERS = ["+15005550006", "12345", "LASTHOP"];
 /** The sandbox SMSC's dev credentials (SMPP 3.4 passwords are at most 8 characters). */
+/** Worker bindings that are secrets or carry them (keys, passwords, DKIM keys in EMAIL_CONFIG, REST tokens in SMS_CONFIG). */
+const SECRET_VAR = /SECRET|PRIVATE|API_KEY|CONFIG_KEYS|SERVICE_ACCOUNT|_CONFIG$/;
+
 export const DEV_SMPP_BIND = { systemId: "lasthop", password: "devpass1" };
 
 export type Stack = {
@@ -170,11 +175,11 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       ]),
       LOG_LEVEL: process.env.BRIDGE_LOG_LEVEL ?? "warn",
     };
-    let bridge = await startBridgeProcess(REPO_ROOT, bridgePort, bridgeEnv);
+    let bridge = await startBridgeProcess(REPO_ROOT, bridgePort, bridgeEnv, opts.onBridgeOutput);
     closers.push(() => bridge.stop());
     const restartBridge = async () => {
       await bridge.kill();
-      bridge = await startBridgeProcess(REPO_ROOT, bridgePort, bridgeEnv);
+      bridge = await startBridgeProcess(REPO_ROOT, bridgePort, bridgeEnv, opts.onBridgeOutput);
     };
 
     // workerd verifies TLS; this makes it trust the sandbox's dev CA. Miniflare reads the
@@ -240,7 +245,11 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       const before = new Set(workerdPids());
       const started = await unstable_startWorker({
         config: `${REPO_ROOT}wrangler.toml`,
-        bindings: Object.fromEntries(Object.entries(vars).map(([name, value]) => [name, { type: "plain_text", value }])),
+        // Secrets (and the seeds that carry them) as secret_text: wrangler prints plain_text values in
+        // its bindings table, and a 40-character prefix of a key is a leak too.
+        bindings: Object.fromEntries(
+          Object.entries(vars).map(([name, value]) => [name, { type: SECRET_VAR.test(name) ? "secret_text" : "plain_text", value }]),
+        ),
         dev: {
           server: { hostname: "127.0.0.1", port: workerPort },
           inspector: false,

@@ -15,7 +15,7 @@ import { encodedValue, headerValue, linesWithinLimit, mailboxValue } from "../co
 import type { SendOutcome } from "../core/outcome.ts";
 import type { EmailSend } from "../core/schema.ts";
 import { emailRoutePlan, type EmailRoute, type EspRoute } from "../core/email-routes.ts";
-import { checkEndpointUrl, parseDevHosts } from "../core/webhook-url.ts";
+import { parseDevHosts, routeUrlRefusal } from "../core/webhook-url.ts";
 import { sendBatchToBridge } from "./bridge.ts";
 import { sendEsp } from "./esp/index.ts";
 import { noCircuits, overRoutes, withRoute, type Circuits } from "./failover.ts";
@@ -201,12 +201,8 @@ async function emailRound(legs: Array<{ job: Composed; route: EmailRoute }>, env
  * nothing is sent, and the next route may take the message.
  */
 function sendHosted(job: Composed, route: EspRoute, devHosts: readonly string[], timeoutMs: number): Promise<SendOutcome> {
-  if (route.baseUrl !== undefined) {
-    const verdict = checkEndpointUrl(route.baseUrl, devHosts);
-    if (!verdict.ok) {
-      return Promise.resolve({ kind: "retry", detail: { reason: "route_misconfigured", submitted: "no", hint: verdict.message } });
-    }
-  }
+  const refusal = route.baseUrl === undefined ? null : routeUrlRefusal(route.baseUrl, devHosts);
+  if (refusal) return Promise.resolve(refusal);
   const message = { id: job.id, account: job.account, request: job.request, raw: job.raw, headers: job.headers };
   return sendEsp(message, route, job.config.sections, { timeoutMs });
 }

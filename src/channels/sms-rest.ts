@@ -31,8 +31,10 @@ export async function sendTwilio(route: RestRoute, job: SmsJob, env: Pick<Env, "
   });
   let response: Response;
   try {
+    // No redirects: a 3xx from the aggregator must not take our credentials and the message elsewhere.
     response = await fetch(url, {
       method: "POST",
+      redirect: "manual",
       headers: {
         authorization: `Basic ${btoa(`${route.accountSid}:${route.authToken}`)}`,
         "content-type": "application/x-www-form-urlencoded",

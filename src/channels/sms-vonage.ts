@@ -22,8 +22,10 @@ export async function sendVonage(route: VonageRoute, job: SmsJob, env: Pick<Env,
   });
   let response: Response;
   try {
+    // No redirects: a 3xx must not take the message (and the signed request) to another host.
     response = await fetch(url, {
       method: "POST",
+      redirect: "manual",
       headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
       body: new URLSearchParams(params),
     });

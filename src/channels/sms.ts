@@ -5,6 +5,7 @@ import { referenceFor } from "../core/sms/segment.ts";
 import { sendBatchToBridge } from "./bridge.ts";
 import { noCircuits, overRoutes, withRoute, type Circuits } from "./failover.ts";
 import type { SmsJob } from "./job.ts";
+import { parseDevHosts, routeUrlRefusal } from "../core/webhook-url.ts";
 import { sendTwilio } from "./sms-rest.ts";
 import { sendVonage } from "./sms-vonage.ts";
 
@@ -47,6 +48,7 @@ async function attempt(pending: Array<{ job: SmsJob; route: SmsRoute }>, env: En
   const results: SendOutcome[] = new Array(pending.length);
   const smpp = new Map<string, number[]>();
   const work: Promise<void>[] = [];
+  const devHosts = parseDevHosts(env.WEBHOOK_DEV_HOSTS);
   pending.forEach(({ job, route }, i) => {
     if (route.type === "smpp") {
       if (!bridgeServes(env, "sms")) {
@@ -58,6 +60,12 @@ async function attempt(pending: Array<{ job: SmsJob; route: SmsRoute }>, env: En
       }
       const bridgeRoute = route.bridgeRoute ?? route.name;
       smpp.set(bridgeRoute, [...(smpp.get(bridgeRoute) ?? []), i]);
+      return;
+    }
+    // The account's own base URL: held to the outbound URL rules before anything is sent.
+    const refusal = routeUrlRefusal(route.baseUrl, devHosts);
+    if (refusal) {
+      results[i] = refusal;
       return;
     }
     work.push(

@@ -8,6 +8,8 @@
  * layer.
  */
 
+import type { SendOutcome } from "./outcome.ts";
+
 export type UrlVerdict = { ok: true; url: URL } | { ok: false; code: "url_invalid" | "url_not_https" | "url_not_allowed"; message: string };
 
 export const MAX_URL_LENGTH = 2048;
@@ -31,6 +33,16 @@ export function checkEndpointUrl(raw: string, devHosts: readonly string[]): UrlV
   if (url.protocol !== "https:") return { ok: false, code: "url_not_https", message: "the scheme must be https" };
   const refusal = hostRefusal(url.hostname);
   return refusal ? { ok: false, code: "url_not_allowed", message: refusal } : { ok: true, url };
+}
+
+/**
+ * A route's base URL (a hosted email provider's, an SMS REST aggregator's, Vonage's) under the
+ * same rules: a URL outside them is a misconfigured route, so nothing is sent, the message was
+ * surely not taken and the next route may have it. Null when the route may be called.
+ */
+export function routeUrlRefusal(baseUrl: string, devHosts: readonly string[]): SendOutcome | null {
+  const verdict = checkEndpointUrl(baseUrl, devHosts);
+  return verdict.ok ? null : { kind: "retry", detail: { reason: "route_misconfigured", submitted: "no", hint: verdict.message } };
 }
 
 /** DEV_WEBHOOK_HOSTS-style value: comma-separated, trimmed, lower-cased, empties dropped. */
@@ -108,6 +120,7 @@ function ipv6Refusal(bracketed: string): string | null {
   if (zeros(0, 8)) return `${bracketed} is the unspecified address`;
   if (zeros(0, 7) && g[7] === 1) return `${bracketed} is the loopback address`;
   if (zeros(0, 5) && g[5] === 0xffff) return viaV4("an IPv4-mapped form", embedded(g[6], g[7]));
+  if (zeros(0, 4) && g[4] === 0xffff && g[5] === 0) return viaV4("an IPv4-translated form", embedded(g[6], g[7])); // ::ffff:0:a.b.c.d (RFC 2765)
   if (zeros(0, 6)) return viaV4("an IPv4-compatible form", embedded(g[6], g[7])); // deprecated ::a.b.c.d
   if (g[0] === 0x64 && g[1] === 0xff9b && zeros(2, 6)) return viaV4("a NAT64 form", embedded(g[6], g[7]));
   if (g[0] === 0x64 && g[1] === 0xff9b && g[2] === 1) return `${bracketed} is a local-use NAT64 address (64:ff9b:1::/48)`;
@@ -115,6 +128,7 @@ function ipv6Refusal(bracketed: string): string | null {
   if (g[0] === 0xfd00 && g[1] === 0x0ec2 && zeros(2, 7) && g[7] === 0x254) return `${bracketed} is the AWS metadata service`;
   if ((g[0] & 0xfe00) === 0xfc00) return `${bracketed} is a unique local address (fc00::/7)`;
   if ((g[0] & 0xffc0) === 0xfe80) return `${bracketed} is a link-local address (fe80::/10)`;
+  if ((g[0] & 0xffc0) === 0xfec0) return `${bracketed} is a site-local address (fec0::/10, deprecated but still routed inside sites)`;
   if ((g[0] & 0xff00) === 0xff00) return `${bracketed} is a multicast address (ff00::/8)`;
   return null;
 }

@@ -15,6 +15,7 @@ import {
   type ApnsSigningKey,
   type ApnsTokenState,
 } from "../core/apns-token.ts";
+import { checkEndpointUrl, parseDevHosts } from "../core/webhook-url.ts";
 
 /**
  * One OAuth access token per service account, shared by every isolate: the Durable
@@ -77,8 +78,12 @@ export class TokenDO extends DurableObject<Env> {
   private async mint(serviceAccountJson: string, scope: string): Promise<AccessToken> {
     const sa = parseServiceAccount(serviceAccountJson);
     if (!sa) throw new Error("FCM_SERVICE_ACCOUNT is not a service account JSON");
+    // The key file comes from the account: its token_uri follows the outbound URL rules, and no redirect.
+    const verdict = checkEndpointUrl(sa.token_uri, parseDevHosts(this.env.WEBHOOK_DEV_HOSTS));
+    if (!verdict.ok) throw new Error(`the service account's token_uri is refused: ${verdict.message}`);
     const response = await fetch(sa.token_uri, {
       method: "POST",
+      redirect: "manual",
       headers: { "content-type": "application/x-www-form-urlencoded" },
       body: tokenRequestBody(await signAssertion(sa, scope)),
     });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { MAX_URL_LENGTH, checkEndpointUrl, parseDevHosts, type UrlVerdict } from "../../src/core/webhook-url.ts";
+import { MAX_URL_LENGTH, checkEndpointUrl, parseDevHosts, routeUrlRefusal, type UrlVerdict } from "../../src/core/webhook-url.ts";
 
 type Code = Extract<UrlVerdict, { ok: false }>["code"];
 
@@ -21,6 +21,7 @@ describe("checkEndpointUrl without dev hosts", () => {
     ["169.253.x (below link-local)", "https://169.253.0.1/"],
     ["public IPv6", "https://[2606:4700::1111]/"],
     ["IPv4-mapped public", "https://[::ffff:8.8.8.8]/"],
+    ["IPv4-translated public", "https://[::ffff:0:8.8.8.8]/"],
     ["NAT64 of a public IPv4", "https://[64:ff9b::808:808]/"],
     ["6to4 of a public IPv4", "https://[2002:808:808::1]/"],
     ["IDN", "https://bücher.example/"],
@@ -98,6 +99,10 @@ describe("checkEndpointUrl without dev hosts", () => {
     ["IPv4-mapped metadata", "https://[::ffff:169.254.169.254]/", "url_not_allowed", /IPv4-mapped.*metadata/],
     ["IPv4-mapped private, long form", "https://[0:0:0:0:0:ffff:a00:1]/", "url_not_allowed", /IPv4-mapped.*private/],
     ["IPv4-compatible loopback", "https://[::127.0.0.1]/", "url_not_allowed", /IPv4-compatible.*loopback/],
+    ["IPv4-translated loopback (::ffff:0:0/96)", "https://[::ffff:0:127.0.0.1]/", "url_not_allowed", /IPv4-translated.*loopback/],
+    ["IPv4-translated metadata, hex", "https://[::ffff:0:a9fe:a9fe]/", "url_not_allowed", /IPv4-translated.*metadata/],
+    ["site-local fec0::/10", "https://[fec0::1]/", "url_not_allowed", /site-local/],
+    ["site-local fec0::/10 top", "https://[feff::1]/", "url_not_allowed", /site-local/],
     ["NAT64 loopback", "https://[64:ff9b::127.0.0.1]/", "url_not_allowed", /NAT64.*loopback/],
     ["NAT64 metadata, hex", "https://[64:ff9b::a9fe:a9fe]/", "url_not_allowed", /NAT64.*metadata/],
     ["local-use NAT64", "https://[64:ff9b:1::8.8.8.8]/", "url_not_allowed", /local-use NAT64/],
@@ -166,5 +171,32 @@ describe("parseDevHosts", () => {
     ["[::1]:7000", ["[::1]:7000"]],
   ])("%j → %j", (value, expected) => {
     expect(parseDevHosts(value)).toEqual(expected);
+  });
+});
+
+describe("routeUrlRefusal: a route's base URL under the same rules", () => {
+  it.each<[string, string, readonly string[], boolean]>([
+    ["a provider's public API", "https://api.twilio.com", [], true],
+    ["Vonage's default", "https://rest.nexmo.com", [], true],
+    ["a public API with a path prefix", "https://eu.api.example.com/sms", [], true],
+    ["plain http to a public host", "http://api.example.com", [], false],
+    ["loopback", "https://127.0.0.1:8443", [], false],
+    ["decimal loopback", "https://2130706433", [], false],
+    ["metadata", "https://169.254.169.254/latest", [], false],
+    ["10/8", "https://10.0.0.7", [], false],
+    ["IPv4-mapped private", "https://[::ffff:192.168.0.1]", [], false],
+    ["unique local IPv6", "https://[fd12::1]", [], false],
+    ["userinfo hiding the host", "https://api.twilio.com@127.0.0.1", [], false],
+    ["localhost", "https://localhost", [], false],
+    ["the sandbox, named as a dev host", "http://127.0.0.1:9000/sms", ["127.0.0.1:9000"], true],
+    ["the sandbox's host, another port", "http://127.0.0.1:9001/sms", ["127.0.0.1:9000"], false],
+  ])("%s: %s", (_label, baseUrl, devHosts, allowed) => {
+    const refusal = routeUrlRefusal(baseUrl, devHosts);
+    if (allowed) expect(refusal).toBeNull();
+    else
+      expect(refusal).toMatchObject({
+        kind: "retry",
+        detail: { reason: "route_misconfigured", submitted: "no", hint: expect.any(String) },
+      });
   });
 });
