@@ -150,7 +150,7 @@ async function sendAll(stack: Stack, key: string, body: (i: number) => unknown, 
   return ids;
 }
 
-async function untilStatus(stack: Stack, key: string, ids: string[], statuses: string[], boundMs = 120_000): Promise<void> {
+async function untilStatus(stack: Stack, key: string, ids: string[], statuses: string[], boundMs = 300_000): Promise<void> {
   const deadline = Date.now() + boundMs;
   const pending = new Set(ids);
   while (pending.size) {
