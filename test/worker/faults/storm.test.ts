@@ -21,9 +21,9 @@ import { sendgridSigner } from "../provider-signers.ts";
 import { SELF } from "cloudflare:test";
 
 /** Unique provider events in the storm. */
-const STORM_EVENTS = 300;
+const STORM_EVENTS = 2_000;
 /** Our messages they are about (about ten events each: a send, its delivery or bounce, opens and clicks). */
-const STORM_MESSAGES = 30;
+const STORM_MESSAGES = 200;
 /** Share of the unique events whose message's send result comes after them. */
 const EARLY_SHARE = 0.05;
 /** Events per signed POST (SendGrid batches its webhook; a POST stays well under the 1 MiB door). */
@@ -80,14 +80,28 @@ function sendgridEvent(m: { id: string; to: string }, { event, n, extra }: Spec)
 const OK = { response: "250 2.0.0 OK" };
 /** The events of one message by its kind, before engagement: SendGrid's `processed`, a few `deferred`, then the outcome. */
 function baseSpecs(kind: Kind, random: () => number): Spec[] {
-  const start: Spec[] = [{ event: "processed", n: 0 }, ...Array.from({ length: Math.floor(random() * 3) }, (_, i) => ({ event: "deferred", n: 1 + i }))];
+  const start: Spec[] = [
+    { event: "processed", n: 0 },
+    ...Array.from({ length: Math.floor(random() * 3) }, (_, i) => ({ event: "deferred", n: 1 + i })),
+  ];
   switch (kind) {
     case "delivered":
-      return [...start, { event: "delivered", n: 10, extra: OK }, { event: "open", n: 20, extra: { useragent: "Mozilla/5.0", ip: "192.0.2.1" } }];
+      return [
+        ...start,
+        { event: "delivered", n: 10, extra: OK },
+        { event: "open", n: 20, extra: { useragent: "Mozilla/5.0", ip: "192.0.2.1" } },
+      ];
     case "complaint":
       return [...start, { event: "delivered", n: 10, extra: OK }, { event: "spamreport", n: 30 }];
     case "hard_bounce":
-      return [...start, { event: "bounce", n: 10, extra: { type: "bounce", status: "5.1.1", reason: "550 5.1.1 The email account that you tried to reach does not exist" } }];
+      return [
+        ...start,
+        {
+          event: "bounce",
+          n: 10,
+          extra: { type: "bounce", status: "5.1.1", reason: "550 5.1.1 The email account that you tried to reach does not exist" },
+        },
+      ];
     case "soft_bounce":
       return [...start, { event: "bounce", n: 10, extra: { type: "blocked", status: "4.2.2", reason: "452 4.2.2 Mailbox full" } }];
   }
@@ -101,7 +115,17 @@ function baseSpecs(kind: Kind, random: () => number): Spec[] {
  * reaches `delivered` first never counts `accepted`): the storm proves what is order-free.
  */
 function plan(recipients: string[], random: () => number): Planned[] {
-  const kinds: Kind[] = ["delivered", "delivered", "delivered", "delivered", "delivered", "delivered", "hard_bounce", "soft_bounce", "complaint"];
+  const kinds: Kind[] = [
+    "delivered",
+    "delivered",
+    "delivered",
+    "delivered",
+    "delivered",
+    "delivered",
+    "hard_bounce",
+    "soft_bounce",
+    "complaint",
+  ];
   const planned: Planned[] = recipients.map((to) => {
     const kind = kinds[Math.floor(random() * kinds.length)]!;
     return { to, kind, early: false, specs: baseSpecs(kind, random), id: "", events: [] };
@@ -112,7 +136,11 @@ function plan(recipients: string[], random: () => number): Planned[] {
   while (total < STORM_EVENTS) {
     const p = engaged[Math.floor(random() * engaged.length)]!;
     const click = random() < 0.3;
-    p.specs.push({ event: click ? "click" : "open", n: n++, extra: click ? { url: "https://example.com/a", useragent: "Mozilla/5.0" } : { ip: "192.0.2.7" } });
+    p.specs.push({
+      event: click ? "click" : "open",
+      n: n++,
+      extra: click ? { url: "https://example.com/a", useragent: "Mozilla/5.0" } : { ip: "192.0.2.7" },
+    });
     total++;
   }
   let early = 0;
@@ -124,7 +152,8 @@ function plan(recipients: string[], random: () => number): Planned[] {
   }
   // What the early ones lost is made up on the others, so the storm holds STORM_EVENTS events.
   const late = engaged.filter((p) => !p.early);
-  while (planned.reduce((n, p) => n + p.specs.length, 0) < STORM_EVENTS) late[Math.floor(random() * late.length)]!.specs.push({ event: "open", n: n++, extra: { ip: "192.0.2.8" } });
+  while (planned.reduce((n, p) => n + p.specs.length, 0) < STORM_EVENTS)
+    late[Math.floor(random() * late.length)]!.specs.push({ event: "open", n: n++, extra: { ip: "192.0.2.8" } });
   return planned;
 }
 
@@ -207,7 +236,9 @@ async function appliedEvents(account: string, ids: string[]): Promise<number> {
 }
 
 describe("the webhook storm", () => {
-  it(`${STORM_EVENTS.toLocaleString("en")} SendGrid events, each 1–10 times, shuffled, 5 % before their send result, end as the unique events make them`, { timeout: LONG_RUN_MS }, async () => {
+  it(`${STORM_EVENTS.toLocaleString("en")} SendGrid events, each 1–10 times, shuffled, 5 % before their send result, end as the unique events make them`, {
+    timeout: LONG_RUN_MS,
+  }, async () => {
     const seed = REPLAY_SEED ?? Math.floor(Math.random() * 2 ** 31);
     console.log(`storm seed ${seed} (set REPLAY_SEED to it to replay this storm)`);
     const random = prng(seed);
@@ -246,7 +277,10 @@ describe("the webhook storm", () => {
       console.log(`storm: ${STORM_MESSAGES} messages sent in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
       // The unique events, normalized as the door will; what the core expects of them.
-      const normalized = await normalize(planned.flatMap((p) => p.events), { account: account.id, receivedAt: new Date().toISOString() });
+      const normalized = await normalize(
+        planned.flatMap((p) => p.events),
+        { account: account.id, receivedAt: new Date().toISOString() },
+      );
       if (!normalized.ok) throw new Error(JSON.stringify(normalized.issues));
       expect(normalized.events).toHaveLength(STORM_EVENTS);
       const byMessage = new Map<string, ProviderEvent[]>();
@@ -257,13 +291,23 @@ describe("the webhook storm", () => {
 
       // Each event 1–10 times, shuffled; the early messages' deliveries come first, before their send results.
       const deliveries = planned.map((p) => p.events.flatMap((e) => Array.from({ length: 1 + Math.floor(random() * 10) }, () => e)));
-      const earlyStream = shuffle(planned.flatMap((p, i) => (p.early ? deliveries[i]! : [])), random);
-      const restStream = shuffle(planned.flatMap((p, i) => (p.early ? [] : deliveries[i]!)), random);
+      const earlyStream = shuffle(
+        planned.flatMap((p, i) => (p.early ? deliveries[i]! : [])),
+        random,
+      );
+      const restStream = shuffle(
+        planned.flatMap((p, i) => (p.early ? [] : deliveries[i]!)),
+        random,
+      );
       const posts = (stream: Array<Record<string, unknown>>) =>
         Array.from({ length: Math.ceil(stream.length / POST_EVENTS) }, (_, i) => stream.slice(i * POST_EVENTS, (i + 1) * POST_EVENTS));
       const post = async (events: Array<Record<string, unknown>>) => {
         const body = JSON.stringify(events);
-        const res = await SELF.fetch(`${BASE}/v1/webhooks/sendgrid/${account.id}`, { method: "POST", body, headers: await signer.headers(body) });
+        const res = await SELF.fetch(`${BASE}/v1/webhooks/sendgrid/${account.id}`, {
+          method: "POST",
+          body,
+          headers: await signer.headers(body),
+        });
         expect(res.status, await res.clone().text()).toBe(200);
       };
       const ids = planned.map((p) => p.id);
@@ -275,21 +319,35 @@ describe("the webhook storm", () => {
         everyMs: 1_000,
       });
       // Their sends were waiting on SendGrid all along: none is accepted yet.
-      for (const id of earlyMessages.slice(0, 20)) expect(((await messageStub(env, account.id, id).get()) as MessageView | null)!.events.some((e) => e.type === "accepted")).toBe(false);
+      for (const id of earlyMessages.slice(0, 20))
+        expect(((await messageStub(env, account.id, id).get()) as MessageView | null)!.events.some((e) => e.type === "accepted")).toBe(
+          false,
+        );
       release();
       await pool(posts(restStream), POSTS_IN_FLIGHT, post);
       const posted = Date.now();
-      console.log(`storm: ${earlyStream.length + restStream.length} deliveries of ${STORM_EVENTS} events (${earlyCount} early) posted in ${((posted - started) / 1000).toFixed(1)} s`);
+      console.log(
+        `storm: ${earlyStream.length + restStream.length} deliveries of ${STORM_EVENTS} events (${earlyCount} early) posted in ${((posted - started) / 1000).toFixed(1)} s`,
+      );
       try {
-        await waitForProgress(async () => { const n = await appliedEvents(account.id, ids); console.log(`DEBUG ${(Date.now()-posted)/1000}s applied ${n}`); return n; }, STORM_EVENTS, { stallMs: 20_000, what: "storm events applied", everyMs: 2_000 });
+        await waitForProgress(() => appliedEvents(account.id, ids), STORM_EVENTS, {
+          stallMs: 60_000,
+          what: "storm events applied",
+          everyMs: 2_000,
+        });
       } catch (err) {
+        // Which events never arrived, to tell a lost event from a slow machine.
         const have = new Set<string>();
-        await pool(ids, 16, async (id) => { for (const e of ((await messageStub(env, account.id, id).get()) as MessageView | null)!.events) have.add(e.id); });
-        console.log("DEBUG missing", JSON.stringify(normalized.events.filter((e) => !have.has(e.id))));
+        await pool(ids, 16, async (id) => {
+          for (const e of ((await messageStub(env, account.id, id).get()) as MessageView | null)!.events) have.add(e.id);
+        });
+        console.log(`storm: missing ${JSON.stringify(normalized.events.filter((e) => !have.has(e.id)).slice(0, 20))}`);
         throw err;
       }
       await pool(ids, 16, (id) => effectsDone(id, account.id));
-      console.log(`storm: applied ${((Date.now() - posted) / 1000).toFixed(1)} s after the last post; ${((Date.now() - started) / 1000).toFixed(1)} s in all`);
+      console.log(
+        `storm: applied ${((Date.now() - posted) / 1000).toFixed(1)} s after the last post; ${((Date.now() - started) / 1000).toFixed(1)} s in all`,
+      );
 
       // States and timelines.
       const seen = new Map<string, Expected>();
@@ -304,7 +362,9 @@ describe("the webhook storm", () => {
       // Suppressions: the account's list, every page.
       const suppressions = new Map<string, { reason: string; sourceEventId: string }>();
       for (let cursor: string | null = ""; cursor !== null; ) {
-        const page = await json(await api(`/v1/suppressions?channel=email&limit=1000${cursor ? `&cursor=${cursor}` : ""}`, { key: account.key }));
+        const page = await json(
+          await api(`/v1/suppressions?channel=email&limit=1000${cursor ? `&cursor=${cursor}` : ""}`, { key: account.key }),
+        );
         expect(page.status).toBe(200);
         for (const entry of page.body.data) suppressions.set(entry.messageId, { reason: entry.reason, sourceEventId: entry.sourceEventId });
         cursor = page.body.nextCursor;
@@ -315,7 +375,8 @@ describe("the webhook storm", () => {
       const stats = await json(await api("/v1/stats?channel=email", { key: account.key }));
       expect(stats.status).toBe(200);
       const total: Record<string, number> = {};
-      for (const bucket of stats.body.buckets) for (const [k, n] of Object.entries(bucket.counts as Record<string, number>)) total[k] = (total[k] ?? 0) + n;
+      for (const bucket of stats.body.buckets)
+        for (const [k, n] of Object.entries(bucket.counts as Record<string, number>)) total[k] = (total[k] ?? 0) + n;
       expect(total).toEqual(counts);
       const kinds: Record<string, number> = {};
       for (const p of planned) kinds[`${p.kind}${p.early ? " (early)" : ""}`] = (kinds[`${p.kind}${p.early ? " (early)" : ""}`] ?? 0) + 1;
