@@ -63,15 +63,21 @@ async function lasthopCount(b: AppliedBench, ids: readonly string[]): Promise<nu
   return n;
 }
 
-/** Rows in the baseline's per-message objects of `ids`. */
-async function baselineCount(b: AppliedBench, ids: readonly string[]): Promise<number> {
+/** Rows in the baseline's per-message objects of `ids`; null when the answer was an error (asked again next round). */
+async function baselineCount(b: AppliedBench, ids: readonly string[]): Promise<number | null> {
   const response = await fetch(`${b.baselineUrl}/applied`, { method: "POST", body: JSON.stringify(ids) });
+  if (!response.ok) return null;
   return ((await response.json()) as { rows: number }).rows;
 }
 
 /** Posts the batches at once and times until `count` has grown by every event (or the bound ran out). */
-async function timed(url: string, posts: ReturnType<typeof batches>, count: () => Promise<number>) {
-  const before = await count();
+async function timed(url: string, posts: ReturnType<typeof batches>, read: () => Promise<number | null>) {
+  // A read that failed (the local runtime answered an error under load) keeps the last count.
+  let first = await read();
+  while (first === null) first = await sleep(250).then(read);
+  const before: number = first;
+  let last = before;
+  const count = async () => (last = (await read()) ?? last);
   const started = Date.now();
   const answers = await Promise.all(posts.map((p) => fetch(url, { method: "POST", ...p }).then((r) => r.status)));
   let now = before;

@@ -95,8 +95,12 @@ export default {
     }
     if (request.method === "POST" && pathname === "/applied") {
       const ids = (await request.json()) as string[];
-      const rows = await Promise.all(ids.map((id) => env.LOG.get(env.LOG.idFromName(id)).rows()));
-      return Response.json({ rows: rows.reduce((a, b) => a + b, 0) });
+      try {
+        const rows = await Promise.all(ids.map((id) => env.LOG.get(env.LOG.idFromName(id)).rows()));
+        return Response.json({ rows: rows.reduce((a, b) => a + b, 0) });
+      } catch (err) {
+        return Response.json({ error: String(err) }, { status: 503 });
+      }
     }
     if (request.method === "POST" && pathname === "/standard") {
       const raw = await request.text();
