@@ -11,6 +11,7 @@ import { startBaselineWorker } from "./baseline.ts";
 import { startWorkerAt } from "./before.ts";
 import { bouncesParsed, inboundBounces, inboundEdge } from "./bounces.ts";
 import { providerEventsIngested, providerSecrets, STANDARD_MAPPING } from "./providers.ts";
+import { appliedScaling } from "./applied.ts";
 import { sendThroughLasthop } from "./e2e.ts";
 import { webpushSend } from "./payloads.ts";
 import {
@@ -77,7 +78,7 @@ const SEARCH: SearchSettings = { large: 1_000_000, small: 1_000, fillChunk: 10_0
  * BENCH_ONLY=<group>[,<group>…] runs only those groups of figures (the stack still starts
  * whole); unset, everything runs. Groups: sends, e2e, webhooks (provider/bridge events in), fcm, apns, smtp,
  * email, bounces, smpp, providers, webhooks-out (lasthop's own event stream out to endpoints), esp (the SendGrid route),
- * search (a GET /v1/messages page at 1,000,000 indexed messages).
+ * search (a GET /v1/messages page at 1,000,000 indexed messages), applied (provider events applied/s at 1, 10, 100 messages).
  * BENCH_BEFORE=<git revision> also runs that revision's Worker beside this one (same bindings)
  * as a baseline of the sends figure, e.g. the last commit before a change meant to cost nothing.
  */
@@ -96,6 +97,7 @@ const GROUPS = [
   "esp",
   "search",
   "cost",
+  "applied",
 ] as const;
 const ONLY = (process.env.BENCH_ONLY ?? "")
   .split(",")
@@ -121,6 +123,7 @@ const METHOD = [
   "Outbound webhooks (lasthop's event stream, bench/webhooks.ts): per fan-out F (1, 5), a fresh account made by the platform admin (so no other endpoint or event shares its stream; the stack's own dev receiver is off) with F endpoints (`POST /v1/webhook-endpoints`, eventTypes [recipient.suppressed]) at F paths of one receiver: a plain Node `http` server in a child process of its own (bench/hook-counter.ts) that counts distinct webhook-ids per path, keeps each body, and answers 200 {\"ok\":true} at once (the sandbox's hooks, which keep every delivery's headers too, are not used). lasthop's interval: from just before the first of N = 500 `PUT /v1/suppressions/email/<addr>` (16 in flight, as fast as the API answers; each emits one `recipient.suppressed`; the same N addresses every run, each PUT a fresh event) until the receiver holds N distinct deliveries at every path (its own clock). Baseline: a plain Node loop in a child process (bench/webhook-loop-sender.ts) POSTs the N bodies lasthop delivered in its untimed warm-up run (the same bytes and webhook-ids) to each of the F paths, signed per request inside the clock with src/core/webhook-delivery.ts deliveryHeaders and that endpoint's secret, with fetch() and 16 in flight per endpoint (EndpointDO's ENDPOINT_CONCURRENCY), after 200 untimed warm-up POSTs; its interval runs from its first POST until the receiver holds the same N × F. Rates are N × F over the interval. lasthop warms up once per fan-out (not counted), then 3 rounds (order swapped each round), each figure the median round. One delivery per side is checked against the endpoint's secret with node:crypto's HMAC.",
   'SendGrid route (bench/esp.ts): a fresh account made by the platform admin with one email route, `sendgrid`, at the sandbox\'s SendGrid v3 simulator (sandbox/esp.ts: Bearer key checked, JSON body read and parsed, 202 with X-Message-Id), its key from PUT /v1/providers/sendgrid. lasthop is driven by fetch() `POST /v1/messages` `{channel: "email", from, to: "bench-<i>@example.net", subject, text, route: "sendgrid"}` with a fixed number in flight; the Worker composes the message, builds SendGrid\'s v3 body (personalizations, content, headers with List-Unsubscribe, custom_args lasthop_id) and posts it from the send consumer. The baseline is a plain Node loop in the bench process posting the same v3 mail/send requests (same recipient, subject and text, our id in custom_args) with fetch() and the same number in flight. Each interval runs from its first send until the simulator\'s accepted counter (read in process every 10 ms) holds every accepted send. While the figure runs the simulator\'s webhooks go to an account with no SendGrid webhook (404), so neither side carries webhook processing. One untimed warm-up of 50 per side, then 3 rounds with the order swapped each round; each figure is the median round.',
   "Message search (bench/search.ts): a Worker of its own (bench/search/wrangler.toml) whose Durable Object is lasthop's AccountDO (a subclass adds a bulk fill through the same index() the outbox calls) and whose GET /v1/messages is lasthop's own searchMessages (validation, recipient keys, the fan-out to the account's 17 counter objects, the merge). One account gets 1,000,000 synthetic email messages (one per second of creation time; 50,000 recipients; 1 in 10 tagged weekly, 1 in 100 welcome; statuses and routes in fixed proportions) spread over its 16 shards, another 1,000 of the same. Each query is asked once of each account untimed, then 20 times alternating; each figure is the median page time (fetch from the bench process to the parsed answer), the baseline the same page of the 1,000-message account.",
+  "Provider events applied (bench/applied.ts): 100 web pushes sent through lasthop; for each spread S of 1, 10 and 100 of them, 4,000 SendGrid `open` events naming the S messages in turn (our id in `lasthop_id`, each its own sg_event_id), signed before the clock in 4 batches of 1,000 posted at once. lasthop verifies, normalizes, packs, enqueues, and its consumer applies each event to the message's MessageDO (timeline, outbox: counters, event stream); the interval runs until the S timelines (GET /v1/messages/:id) hold 4,000 more events. Baseline (a) /sendgrid-apply verifies with the same code, enqueues each event's id and message in packs of 100, and its consumer writes one row per event (INSERT OR IGNORE) into one Durable Object per message, 128 events in flight as lasthop's consumer; its interval runs until those objects hold 4,000 more rows. Baseline first, then lasthop, per spread.",
   "SMPP TPS accuracy: a second bridge runs in the bench process (bridge/src/app.ts startBridge, the SMPP config built in code, a stand-in edge that answers 204) with one route per cap (`tps` C, window 10, registeredDelivery false, one bind_transceiver to the same sandbox SMSC), as this figure measures rate accuracy, not speed. For each cap, C × 6 messages are posted at once (every signed batch in flight from the start, batch deadline past the run) so the offered rate stays above the cap throughout; the SMSC, armed with the same cap (its `tps` fault: more than C submit_sm in a sliding second answers ESME_RTHROTTLED and counts a violation), records each submit_sm's arrival (Date.now(), ms). Achieved = (n − 1) / (last − first) over those times; the ratio is achieved / configured. The second row is the most submit_sm in any 1-second window (t − 1000, t], as the SMSC counts; it must be ≤ C.",
   "Cost per message (bench/cost.ts): the stack runs with METER=1 when this figure runs (src/state/meter.ts counts, as the code runs: Worker invocations per handler; Durable Object requests per binding and method, alarms included; Queue operations per 64 KB written, read and deleted; subrequests; SQLite rows read and written, from each statement's cursor). Per case, 10 untimed messages first, then N messages with 10 in flight; the counts are read through GET /v1/admin/meter before and after, once they have not moved for 1.5 s (the effects that follow an outcome, counters and the event stream, included), and divided by N. Cases: web push and FCM (send → accepted); email through the relay to smtp-sink plus one DSN per message through the bridge's inbound SMTP (→ bounced, suppression included: every message bounces, the worst case); email through a SendGrid route at the simulator plus one signed `delivered` event per message in batches of 100 (→ delivered). Dollars: Cloudflare's list prices beyond the included amounts (Workers $0.30/M requests and $0.02/M CPU ms; Durable Objects $0.15/M requests, $12.50/M GB-s at 128 MB, SQLite $0.001/M rows read and $1.00/M rows written; Queues $0.40/M operations); Worker CPU is every workerd process's CPU over the run (/proc, the objects' CPU included: an upper bound), and the same time stands in for the objects' duration (billed wall-clock while active; a lower bound where an object awaits another). Not included: storage (GB-months), the bridge's container, and the customer's event-stream endpoints (the bench account has none).",
 ];
@@ -259,6 +262,28 @@ async function main(): Promise<void> {
             secrets: providers,
             load: SETTINGS.load,
             warmup: SETTINGS.warmup,
+          },
+          notes,
+        )),
+      );
+    }
+    if (runs("applied")) {
+      const put = await fetch(`${stack.workerUrl}/v1/providers/sendgrid`, {
+        method: "PUT",
+        headers: { authorization: `Bearer ${secrets.apiKey}`, "content-type": "application/json" },
+        body: JSON.stringify({ webhookPublicKey: providers.sendgridPublicKey }),
+      });
+      if (!put.ok) throw new Error(`PUT /v1/providers/sendgrid: ${put.status} ${await put.text()}`);
+      const sent = await sendThroughLasthop(stack.workerUrl, secrets.apiKey, (i) => webpushSend(subscription, "applied", i), 100, 10);
+      figures.push(
+        ...(await appliedScaling(
+          {
+            messageIds: sent.ids,
+            workerUrl: stack.workerUrl,
+            baselineUrl: baseline.url,
+            apiKey: secrets.apiKey,
+            account: "bench",
+            secrets: providers,
           },
           notes,
         )),

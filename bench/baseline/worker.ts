@@ -8,9 +8,14 @@ import { verify as verifySendgrid } from "../../src/webhooks/sendgrid.ts";
 import { sendWebPush } from "../../src/channels/webpush.ts";
 import type { WebPushSend } from "../../src/core/schema.ts";
 
+/** A pack of provider events on the baseline's own consumer: event id and the message it names. */
+type Pack = Array<{ id: string; message: string }>;
+
 type BaselineEnv = {
   STORE: DurableObjectNamespace<BaselineStore>;
+  LOG: DurableObjectNamespace<BaselineEventLog>;
   EVENTS: Queue<string>;
+  PACKS: Queue<Pack>;
   WEBHOOK_SECRET: string;
   SENDGRID_PUBLIC_KEY: string;
   STANDARD_SECRET: string;
@@ -36,6 +41,23 @@ export class BaselineStore extends DurableObject<BaselineEnv> {
     sql.exec(`INSERT INTO message (id, request) VALUES (?, ?)`, id, request);
   }
 }
+
+/** One message's events: one row per event, a replay ignored (the least an event consumer must keep). */
+export class BaselineEventLog extends DurableObject<BaselineEnv> {
+  add(id: string): void {
+    const sql = this.ctx.storage.sql;
+    sql.exec(`CREATE TABLE IF NOT EXISTS event (id TEXT PRIMARY KEY)`);
+    sql.exec(`INSERT OR IGNORE INTO event (id) VALUES (?)`, id);
+  }
+  rows(): number {
+    const sql = this.ctx.storage.sql;
+    sql.exec(`CREATE TABLE IF NOT EXISTS event (id TEXT PRIMARY KEY)`);
+    return sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM event`).one().n;
+  }
+}
+
+/** Provider events in flight at once in the baseline's consumer: lasthop's EVENTS_IN_FLIGHT. */
+const IN_FLIGHT = 128;
 
 export default {
   async fetch(request, env) {
@@ -72,6 +94,29 @@ export default {
       await enqueueRaw(env.EVENTS, raw);
       return Response.json({ accepted: true }, { status: 200 });
     }
+    if (request.method === "POST" && pathname === "/sendgrid-apply") {
+      // The applied figures' baseline: the same verify, then each event's id and message in packs of 100.
+      const raw = await request.text();
+      const verdict = await verifySendgrid({ headers: request.headers, rawBody: raw, publicKey: env.SENDGRID_PUBLIC_KEY });
+      if (!verdict.ok) return Response.json({ error: verdict.reason }, { status: 401 });
+      const events = (JSON.parse(raw) as Array<{ sg_event_id: string; lasthop_id: string }>).map((e) => ({
+        id: e.sg_event_id,
+        message: e.lasthop_id,
+      }));
+      const packs: Pack[] = [];
+      for (let i = 0; i < events.length; i += 100) packs.push(events.slice(i, i + 100));
+      for (let i = 0; i < packs.length; i += 25) await env.PACKS.sendBatch(packs.slice(i, i + 25).map((body) => ({ body })));
+      return Response.json({ accepted: events.length }, { status: 200 });
+    }
+    if (request.method === "POST" && pathname === "/applied") {
+      const ids = (await request.json()) as string[];
+      try {
+        const rows = await Promise.all(ids.map((id) => env.LOG.get(env.LOG.idFromName(id)).rows()));
+        return Response.json({ rows: rows.reduce((a, b) => a + b, 0) });
+      } catch (err) {
+        return Response.json({ error: String(err) }, { status: 503 });
+      }
+    }
     if (request.method === "POST" && pathname === "/standard") {
       const raw = await request.text();
       const verdict = await verify(env.STANDARD_SECRET, webhookHeaders(request.headers), raw);
@@ -95,6 +140,18 @@ export default {
       );
       return;
     }
+    if (batch.queue !== "bench-baseline-packs") return batch.ackAll();
+    // Every event of the batch to its message's object, IN_FLIGHT at a time, as lasthop's consumer does.
+    const work = (batch.messages as Array<Message<Pack>>).flatMap((m) => m.body);
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: IN_FLIGHT }, async () => {
+        while (next < work.length) {
+          const event = work[next++]!;
+          await env.LOG.get(env.LOG.idFromName(event.message)).add(event.id);
+        }
+      }),
+    );
     batch.ackAll();
   },
-} satisfies ExportedHandler<BaselineEnv, string | WebPushSend>;
+} satisfies ExportedHandler<BaselineEnv, string | Pack | WebPushSend>;

@@ -66,7 +66,10 @@ async function applyCanonical(env: Env, event: CanonicalEvent): Promise<void> {
   const result = await messageStub(env, event.account, event.messageId).apply(event);
   if (result.kind === "unknown") {
     console.warn(JSON.stringify({ msg: "event for an unknown message", eventId: event.id, messageId: event.messageId }));
-    await accountStub(env, event.account).count("none", "unlinked", event.receivedAt ?? new Date().toISOString());
+    // Once per event: the queue redelivers an event whose ack was lost.
+    await accountStub(env, event.account).count("none", "unlinked", event.receivedAt ?? new Date().toISOString(), {
+      once: { subject: `unlinked:${event.messageId}:${event.id}`, seq: 0 },
+    });
   }
 }
 
@@ -104,7 +107,7 @@ export async function consumeDeadEvents(batch: MessageBatch<EventsQueueBody>, en
     const events = isPack(body) ? body.events : [body];
     console.error(JSON.stringify({ msg: "event dead-lettered", events }));
     const first = events[0];
-    if (first) await accountStub(env, first.account).count("none", "event_dead_lettered", new Date().toISOString(), events.length);
+    if (first) await accountStub(env, first.account).count("none", "event_dead_lettered", new Date().toISOString(), { n: events.length });
     message.ack();
   }
 }

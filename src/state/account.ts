@@ -2,6 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { IndexRow, ShardQuery } from "../core/message-search.ts";
 import type { Channel } from "../core/model.ts";
 import { erasedRecipient, type Retention } from "../core/retention.ts";
+import { CountLedger, type CountKey } from "./count-ledger.ts";
 import { Retainer, type IndexedMessage } from "./retention.ts";
 import type { SuppressionEntry } from "./types.ts";
 import { meterAlarm, metered, meteredSql } from "./meter.ts";
@@ -34,6 +35,9 @@ function addRouteCount(bucket: StatsBucket, route: string, outcome: string, n: n
   counts[outcome] = (counts[outcome] ?? 0) + n;
   bucket.routes[route] = counts;
 }
+
+/** `n` counts at once; `route` adds to that route's split; `row` is the message's index row; `once` makes it exactly once. */
+export type CountOptions = { n?: number; route?: string; row?: IndexRow; once?: CountKey };
 
 export type SuppressionPage = { items: SuppressionEntry[]; nextCursor: string | null };
 
@@ -76,6 +80,7 @@ export function hourOf(iso: string): string {
 export class AccountDO extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   private readonly retainer: Retainer;
+  private readonly ledger: CountLedger;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, metered(env));
@@ -106,6 +111,7 @@ export class AccountDO extends DurableObject<Env> {
         sender TEXT NOT NULL, recipient TEXT NOT NULL, body TEXT NOT NULL, keyword TEXT, reply_id TEXT, received_at TEXT NOT NULL);
     `);
     this.retainer = new Retainer(this.sql, env);
+    this.ledger = new CountLedger(this.sql);
   }
 
   /** Retention: keeps the account's policy and starts the passes (the `scheduled` handler calls this). */
@@ -168,28 +174,41 @@ export class AccountDO extends DurableObject<Env> {
 
   /**
    * Counts one outcome; with `route`, also in that route's split; with `row`, keeps the
-   * message's search index row (this shard holds the rows of the messages it counts).
+   * message's search index row (this shard holds the rows of the messages it counts). With
+   * `once`, exactly once: a retry of a count already made (its answer lost) changes nothing.
+   * Returns whether it counted.
    */
-  async count(channel: Channel | "none", outcome: string, at: string, n = 1, route?: string, row?: IndexRow): Promise<void> {
-    if (row) this.index(row);
-    this.sql.exec(
-      `INSERT INTO counter (hour, channel, outcome, n) VALUES (?, ?, ?, ?)
-       ON CONFLICT (hour, channel, outcome) DO UPDATE SET n = n + excluded.n`,
-      hourOf(at),
-      channel,
-      outcome,
-      n,
-    );
-    if (route === undefined) return;
-    this.sql.exec(
-      `INSERT INTO route_counter (hour, channel, route, outcome, n) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT (hour, channel, route, outcome) DO UPDATE SET n = n + excluded.n`,
-      hourOf(at),
-      channel,
-      route,
-      outcome,
-      n,
-    );
+  async count(channel: Channel | "none", outcome: string, at: string, options: CountOptions = {}): Promise<boolean> {
+    const { n = 1, route, row, once } = options;
+    // The mark, the counts and the index row commit together: a retry finds all of them or none.
+    return this.ctx.storage.transactionSync(() => {
+      if (once && !this.ledger.claim(once, Date.now())) return false;
+      if (row) this.index(row);
+      this.sql.exec(
+        `INSERT INTO counter (hour, channel, outcome, n) VALUES (?, ?, ?, ?)
+         ON CONFLICT (hour, channel, outcome) DO UPDATE SET n = n + excluded.n`,
+        hourOf(at),
+        channel,
+        outcome,
+        n,
+      );
+      if (route !== undefined)
+        this.sql.exec(
+          `INSERT INTO route_counter (hour, channel, route, outcome, n) VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT (hour, channel, route, outcome) DO UPDATE SET n = n + excluded.n`,
+          hourOf(at),
+          channel,
+          route,
+          outcome,
+          n,
+        );
+      return true;
+    });
+  }
+
+  /** The exactly-once marks this shard keeps (bounded by COUNT_DEDUPE_MS; tests and the bench read it). */
+  async countMarks(): Promise<number> {
+    return this.ledger.size();
   }
 
   /**

@@ -18,8 +18,16 @@ export type MessageEffect =
   | { kind: "ref"; provider: string; providerMessageId: string; mapping: RefMapping }
   | { kind: "webhook"; account: string; events: WebhookEvent[] };
 
-/** `message`: the MessageDO's own row, read when the effect runs. */
-export async function performEffect(env: Env, effect: MessageEffect, message: { id: string; channel: Channel } | undefined): Promise<void> {
+/**
+ * `message`: the MessageDO's own row, read when the effect runs; `seq`: the effect's place in its
+ * outbox, the same each time it is retried (a count is made once per message and seq).
+ */
+export async function performEffect(
+  env: Env,
+  effect: MessageEffect,
+  message: { id: string; channel: Channel } | undefined,
+  seq: number,
+): Promise<void> {
   switch (effect.kind) {
     case "enqueue":
       // One queue per channel family: email's and SMS's schedules and limits differ from push's.
@@ -29,14 +37,11 @@ export async function performEffect(env: Env, effect: MessageEffect, message: { 
       await refStub(env, effect.mapping.account, effect.provider, effect.providerMessageId).map(effect.mapping);
       return;
     case "count":
-      await counterStub(env, effect.account, message?.id ?? effect.account).count(
-        effect.channel,
-        effect.outcome,
-        effect.at,
-        1,
-        effect.route,
-        effect.row,
-      );
+      await counterStub(env, effect.account, message?.id ?? effect.account).count(effect.channel, effect.outcome, effect.at, {
+        route: effect.route,
+        row: effect.row,
+        ...(message ? { once: { subject: message.id, seq } } : {}),
+      });
       return;
     case "recipient":
       await recipientStub(env, effect.input.account, effect.input.channel, effect.input.recipientKey).applyEffect(effect.input);

@@ -90,7 +90,7 @@ export class MessageDO extends DurableObject<Env> {
     // this.env is read when an effect runs, not captured here.
     this.outbox = new Outbox(
       this.sql,
-      (effect) => performEffect(this.env, effect, this.row()),
+      (effect, seq) => performEffect(this.env, effect, this.row(), seq),
       (at) => this.scheduleAlarm(at),
     );
     this.sms = new SmsParts(this.sql, this.meta);

@@ -3,7 +3,9 @@
  * the same transaction as the state change they follow and performed, in order, after it
  * commits. One that fails stays first in line and the object's alarm drains again later, so
  * a crash or an outage between a state change and its effects delays them instead of losing
- * them. Delivery is at least once: a drain cut short repeats the effect that was in flight.
+ * them. Delivery is at least once: a drain cut short repeats the effect that was in flight. Effects
+ * run one at a time in `seq` order, and an effect's `seq` is the same each time it is tried, so a
+ * receiver can make one exactly once by keeping the highest `seq` it took (state/count-ledger.ts).
  */
 
 /** How long a failed effect waits before the alarm tries the outbox again. */
@@ -11,12 +13,12 @@ export const OUTBOX_RETRY_MS = 5_000;
 
 export class Outbox<Item> {
   private readonly sql: SqlStorage;
-  private readonly perform: (item: Item) => Promise<void>;
+  private readonly perform: (item: Item, seq: number) => Promise<void>;
   private readonly retryAt: (at: number) => Promise<void>;
   private draining?: Promise<void>;
 
   /** `retryAt` arms the alarm that will call flush() again (the owner may share it with other deadlines). */
-  constructor(sql: SqlStorage, perform: (item: Item) => Promise<void>, retryAt: (at: number) => Promise<void>) {
+  constructor(sql: SqlStorage, perform: (item: Item, seq: number) => Promise<void>, retryAt: (at: number) => Promise<void>) {
     this.sql = sql;
     this.perform = perform;
     this.retryAt = retryAt;
@@ -49,7 +51,7 @@ export class Outbox<Item> {
       const next = this.sql.exec<{ seq: number; item: string }>(`SELECT seq, item FROM outbox ORDER BY seq LIMIT 1`).toArray()[0];
       if (!next) return;
       try {
-        await this.perform(JSON.parse(next.item) as Item);
+        await this.perform(JSON.parse(next.item) as Item, next.seq);
       } catch (err) {
         console.error(JSON.stringify({ msg: "outbox item failed; retrying from the alarm", error: String(err) }));
         await this.retryAt(Date.now() + OUTBOX_RETRY_MS);

@@ -11,7 +11,13 @@ export const FAKE_POSTMARK = { host: "postmark.fake.test", serverToken: "8f1d5c4
 export type EspCall = { provider: "sendgrid" | "postmark"; body: any; at: number };
 export type Mode = "ok" | "503" | "500" | "401";
 
-export function espFake() {
+/**
+ * `sendgridId`: the X-Message-Id for one of our messages (a test that posts its webhooks before the
+ * send result knows it in advance); `hold`: resolves when SendGrid may answer for that message.
+ */
+export type EspFakeOptions = { sendgridId?: (lasthopId: string) => string; hold?: (lasthopId: string) => Promise<void> };
+
+export function espFake(options: EspFakeOptions = {}) {
   const calls: EspCall[] = [];
   const mode: Record<"sendgrid" | "postmark", Mode> = { sendgrid: "ok", postmark: "ok" };
   const ids = new Map<string, string>();
@@ -30,9 +36,11 @@ export function espFake() {
         );
       }
       if (mode.sendgrid === "500") return Response.json({ errors: [{ message: "Internal Server Error" }] }, { status: 500 });
-      const id = next.sendgridId ?? crypto.randomUUID().replace(/-/g, "").slice(0, 22);
+      const ours: string = (body as any).custom_args?.lasthop_id ?? (body as any).personalizations?.[0]?.custom_args?.lasthop_id;
+      await options.hold?.(ours);
+      const id = next.sendgridId ?? options.sendgridId?.(ours) ?? crypto.randomUUID().replace(/-/g, "").slice(0, 22);
       next.sendgridId = null;
-      ids.set(id, (body as any).custom_args?.lasthop_id ?? (body as any).personalizations?.[0]?.custom_args?.lasthop_id);
+      ids.set(id, ours);
       return new Response(null, { status: 202, headers: { "x-message-id": id } });
     }
     if (url.hostname === FAKE_POSTMARK.host && url.pathname === "/email") {

@@ -5,10 +5,10 @@ import { env, runInDurableObject } from "cloudflare:test";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { ProviderEvent } from "../../src/core/provider-event.ts";
-import { mergeBuckets } from "../../src/state/account.ts";
-import { counterStubs, messageStub, recipientStub, refStub } from "../../src/state/stubs.ts";
+import { messageStub, recipientStub, refStub } from "../../src/state/stubs.ts";
 import { applyProviderEvent } from "../../src/queues/events.ts";
 import type { MessageView } from "../../src/state/types.ts";
+import { counters, minus } from "./counters.ts";
 import { effectsDone } from "./helpers.ts";
 import { within } from "../wait.ts";
 
@@ -49,23 +49,9 @@ function eventsFor(run: string): ProviderEvent[] {
   ];
 }
 
-/** The account's counters, summed over its shards and hours. */
-async function counters(): Promise<Record<string, number>> {
-  const buckets = mergeBuckets(
-    await Promise.all(counterStubs(env, ACCOUNT).map((s) => s.stats("2000-01-01T00:00:00Z", "2100-01-01T00:00:00Z"))),
-  );
-  const sum: Record<string, number> = {};
-  for (const b of buckets) for (const [k, n] of Object.entries(b.counts)) sum[k] = (sum[k] ?? 0) + n;
-  return sum;
-}
-
-function minus(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
-  return Object.fromEntries(Object.entries(after).flatMap(([k, n]) => (n - (before[k] ?? 0) ? [[k, n - (before[k] ?? 0)]] : [])));
-}
-
 /** Applies `deliveries` in order, a few at a time, and says what the stores then hold about run `run`'s message. */
 async function outcome(run: string, deliveries: ProviderEvent[]) {
-  const before = await counters();
+  const before = await counters(ACCOUNT);
   // A few at a time, as a queue batch would apply them.
   for (let i = 0; i < deliveries.length; i += BATCH) {
     await Promise.all(deliveries.slice(i, i + BATCH).map((event) => within(applyProviderEvent(env, event), `apply ${event.id}`, 10_000)));
@@ -79,7 +65,7 @@ async function outcome(run: string, deliveries: ProviderEvent[]) {
     status: message.status,
     timeline: message.events.map((e: { id: string }) => anonymous(e.id)).sort(),
     suppression: suppression ? { reason: suppression.reason, sourceEventId: anonymous(suppression.sourceEventId ?? "") } : null,
-    counts: minus(await counters(), before),
+    counts: minus(await counters(ACCOUNT), before),
   };
 }
 
