@@ -153,15 +153,20 @@ async function sendAll(stack: Stack, key: string, body: (i: number) => unknown, 
 async function untilStatus(stack: Stack, key: string, ids: string[], statuses: string[], boundMs = 300_000): Promise<void> {
   const deadline = Date.now() + boundMs;
   const pending = new Set(ids);
+  const seen: Record<string, string> = {};
   while (pending.size) {
-    await forEachConcurrent(pending.size, 5, async (i) => {
-      const id = [...pending][i];
-      if (!id) return;
+    const round = [...pending];
+    await forEachConcurrent(round.length, 5, async (i) => {
+      const id = round[i]!;
       const res = await fetch(`${stack.workerUrl}/v1/messages/${id}`, { headers: { authorization: `Bearer ${key}` } });
-      if (res.ok && statuses.includes(((await res.json()) as { status: string }).status)) pending.delete(id);
+      seen[id] = res.ok ? ((await res.json()) as { status: string }).status : `http ${res.status}`;
+      if (statuses.includes(seen[id]!)) pending.delete(id);
     });
     if (!pending.size) return;
-    if (Date.now() > deadline) throw new Error(`${pending.size} of ${ids.length} messages not ${statuses.join("/")} within ${boundMs} ms`);
+    if (Date.now() > deadline) {
+      const left = [...pending].map((id) => `${id}: ${seen[id]}`).slice(0, 10);
+      throw new Error(`${pending.size} of ${ids.length} messages not ${statuses.join("/")} within ${boundMs} ms (${left.join(", ")})`);
+    }
     await sleep(250);
   }
 }
