@@ -208,15 +208,17 @@ export async function costPerMessage(
       name: "email, relay, + 1 DSN each",
       channel: "email",
       run: async (n) => {
+        // Fresh addresses each run: the warm-up's bounced ones are suppressed.
+        const r = ++round;
         const ids = await sendAll(
           stack,
           apiKey,
-          (i) => ({ channel: "email", from: "news@lasthop.test", to: `cost-${i}@example.net`, subject: "s", text: "t" }),
+          (i) => ({ channel: "email", from: "news@lasthop.test", to: `cost-${r}-${i}@example.net`, subject: "s", text: "t" }),
           n,
           s.concurrency,
         );
         await untilStatus(stack, apiKey, ids, ["accepted"]);
-        const messages = ids.map((id, i) => ({ to: `bounce+${id}@bounces.lasthop.test`, raw: dsn(id, `cost-${i}@example.net`) }));
+        const messages = ids.map((id, i) => ({ to: `bounce+${id}@bounces.lasthop.test`, raw: dsn(id, `cost-${r}-${i}@example.net`) }));
         const refused = await deliver(stack.inboundSmtp.host, stack.inboundSmtp.port, messages, 4);
         if (refused) throw new Error(`cost: ${refused} DSNs refused by the bridge`);
         await untilStatus(stack, apiKey, ids, ["bounced"]);
@@ -227,13 +229,14 @@ export async function costPerMessage(
       name: "email, SendGrid route, + 1 event each",
       channel: "email",
       run: async (n) => {
+        const r = ++round;
         const ids = await sendAll(
           stack,
           sendgridKey,
           (i) => ({
             channel: "email",
             from: "news@lasthop.test",
-            to: `cost-sg-${i}@example.net`,
+            to: `cost-sg-${r}-${i}@example.net`,
             subject: "s",
             text: "t",
             route: "sendgrid",
@@ -297,6 +300,8 @@ export async function costPerMessage(
 }
 
 let sendgridAccountId = "";
+/** Each run's recipients are its own. */
+let round = 0;
 
 /** DO requests per message by binding and method, rounded (what a message costs where). */
 function perMethod(diff: Counts, n: number): Record<string, number> {
