@@ -154,7 +154,12 @@ describe("APNs sending GOAWAY every 500 streams", () => {
         ),
         (a) => a.headers["apns-id"],
       );
-      expect([...ids].filter((id) => arrived.get(id)?.length !== 1)).toEqual([]);
+      // Every push reached APNs; one that reached it twice must be in the README's window: APNs took
+      // it and the edge did not hear (a bridge call that failed or timed out: `submitted: "maybe"`).
+      const messages = new Map(Object.values(result).flatMap((r) => r.messages.map((m) => [m.id, m] as const)));
+      const inWindow = (id: string) => messages.get(id)!.events.some((e) => e.type === "deferred" && e.detail?.submitted === "maybe");
+      expect([...ids].filter((id) => !arrived.get(id)?.length)).toEqual([]);
+      expect([...ids].filter((id) => arrived.get(id)!.length > 1 && !inWindow(id))).toEqual([]);
       const stats = (await stack.sandboxGet("/_sandbox/apns/stats")) as { sessionsOpened: number };
       report("apns-goaway", result, {
         sessionsOpened: stats.sessionsOpened - statsBefore.sessionsOpened,
