@@ -11,7 +11,7 @@ import { emailRetryDelaySeconds, retryDelaySeconds } from "../../../src/core/ret
 import { ATTEMPT_TIMEOUT_MS, MAX_ATTEMPTS, RETRY_SCHEDULE_MS } from "../../../src/core/webhook-delivery.ts";
 import { LONG_RUN_MS, waitFor, waitForProgress } from "../../wait.ts";
 import { startTestStack, type TestStack } from "../stack-helpers.ts";
-import { attemptsAllowed, type MessageView, outcomeEvents, sendBatches, secondsToOutcome, settle, tally } from "./load.ts";
+import { attemptsAllowed, type MessageView, outcomeEvents, patient, sendBatches, secondsToOutcome, settle, tally } from "./load.ts";
 
 /** Each fault's knobs (the issue's figures) and how many messages run before, during and after it. */
 const SMSC_DROP_EVERY = 100;
@@ -175,12 +175,14 @@ describe(`an email provider answering 503 for ${ESP_OUTAGE_SECONDS} s`, () => {
     "every email accepted once after the window, throughput back after, attempts within the email schedule",
     async () => {
       // The account's one route: SendGrid's send API (a single route has no circuit and nowhere to fail over to).
-      const settings = (await stack.api("/v1/email/settings")).body;
+      const settings = (await patient(() => stack.api("/v1/email/settings"))).body;
       const baseUrl = (await stack.sandboxGet("/_sandbox/esp/config")).sendgrid.baseUrl;
-      const put = await stack.api("/v1/email/settings", {
-        method: "PUT",
-        body: JSON.stringify({ ...settings, routes: [{ name: "sendgrid", type: "sendgrid", baseUrl }] }),
-      });
+      const put = await patient(() =>
+        stack.api("/v1/email/settings", {
+          method: "PUT",
+          body: JSON.stringify({ ...settings, routes: [{ name: "sendgrid", type: "sendgrid", baseUrl }] }),
+        }),
+      );
       expect(put.status, JSON.stringify(put.body)).toBe(200);
       const requestsBefore = (await stack.sandboxGet("/_sandbox/esp/stats")).sendgrid.requests as number;
       const result = await phases(
