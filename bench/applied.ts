@@ -2,8 +2,8 @@
 // writes one row per event into one Durable Object per message (baseline (a)'s /sendgrid-apply),
 // at 1, 10 and 100 distinct messages: what a MessageDO does per event beyond storing it, and
 // whether the rate grows with the messages the events are spread over.
-import { randomUUID, sign } from "node:crypto";
-import type { ProviderSecrets } from "./providers.ts";
+import { randomUUID } from "node:crypto";
+import { sendgridPool, type ProviderSecrets } from "./providers.ts";
 import { sleep } from "./net.ts";
 import type { Figure } from "./report.ts";
 
@@ -23,35 +23,9 @@ const BATCH = 1_000;
 /** How long one figure may take before it is reported as far as it got. */
 const BOUND_MS = 300_000;
 
-/** SendGrid batches of `open` events (each its own sg_event_id) naming `ids` in turn, signed. */
-function batches(secrets: ProviderSecrets, ids: readonly string[], run: string) {
-  const timestamp = String(Math.floor(Date.now() / 1000));
-  return Array.from({ length: APPLIED_EVENTS / BATCH }, (_, r) => {
-    const events = Array.from({ length: BATCH }, (_, i) => {
-      const n = (r * BATCH + i) % ids.length;
-      return {
-        email: `b-${n}@example.net`,
-        event: "open",
-        timestamp: Number(timestamp),
-        sg_event_id: `${run}-${r}-${i}`,
-        sg_message_id: `${run}x${n}.filter0001.16648.5515E0B88.0`,
-        lasthop_id: ids[n],
-        useragent: "Mozilla/5.0 (bench)",
-        ip: "192.0.2.1",
-      };
-    });
-    const body = JSON.stringify(events);
-    const signature = sign("sha256", Buffer.from(timestamp + body), secrets.sendgridPrivateKey).toString("base64");
-    return {
-      body,
-      headers: {
-        "content-type": "application/json",
-        "x-twilio-email-event-webhook-signature": signature,
-        "x-twilio-email-event-webhook-timestamp": timestamp,
-      },
-    };
-  });
-}
+/** SendGrid batches of `open` events (each its own sg_event_id) naming `ids` in turn, signed (bench/providers.ts). */
+const batches = (secrets: ProviderSecrets, ids: readonly string[], run: string) =>
+  sendgridPool(secrets, APPLIED_EVENTS / BATCH, BATCH, run, ids);
 
 /** Events on lasthop's timelines of `ids` (GET /v1/messages/:id). */
 async function lasthopCount(b: AppliedBench, ids: readonly string[]): Promise<number> {
