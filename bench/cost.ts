@@ -80,7 +80,14 @@ export function priced(diff: Counts, n: number, cpuMs: number): Cost {
   };
 }
 
+/**
+ * The bench's own requests to the stack (status polls, meter reads): not part of what a message
+ * costs, so they are taken out of the counts (each a Worker invocation, a poll also a MessageDO get).
+ */
+const own = { polls: 0, meterReads: 0 };
+
 async function meter(stack: Stack): Promise<Counts> {
+  own.meterReads++;
   const res = await fetch(`${stack.workerUrl}/v1/admin/meter`, { headers: { authorization: `Bearer ${DEV_ADMIN_KEY}` } });
   if (!res.ok) throw new Error(`GET /v1/admin/meter: ${res.status} ${await res.text()} (does the stack run with METER=1?)`);
   return ((await res.json()) as { counts: Counts }).counts;
@@ -122,6 +129,17 @@ async function settled(stack: Stack, quietMs = 1_500, boundMs = 60_000): Promise
 const diffOf = (before: Counts, after: Counts): Counts =>
   Object.fromEntries(Object.keys(after).map((k) => [k, (after[k] ?? 0) - (before[k] ?? 0)]));
 
+/** The counts less the bench's own requests: `polls` status reads and `reads` meter reads (the last read's own count included). */
+function withoutOwn(diff: Counts, polls: number, reads: number): Counts {
+  const less = (key: string, n: number) => ({ [key]: Math.max(0, (diff[key] ?? 0) - n) });
+  return {
+    ...diff,
+    ...less("worker.fetch", polls + reads),
+    ...less("do.MESSAGE", polls),
+    ...less("do.MESSAGE.get", polls),
+  };
+}
+
 type Case = {
   name: string;
   channel: string;
@@ -158,6 +176,7 @@ async function untilStatus(stack: Stack, key: string, ids: string[], statuses: s
     const round = [...pending];
     await forEachConcurrent(round.length, 5, async (i) => {
       const id = round[i]!;
+      own.polls++;
       const res = await fetch(`${stack.workerUrl}/v1/messages/${id}`, { headers: { authorization: `Bearer ${key}` } });
       seen[id] = res.ok ? ((await res.json()) as { status: string }).status : `http ${res.status}`;
       if (statuses.includes(seen[id]!)) pending.delete(id);
@@ -230,63 +249,76 @@ export async function costPerMessage(
       channel: "email",
       run: async (n) => {
         const r = ++round;
-        const ids = await sendAll(
-          stack,
-          sendgridKey,
-          (i) => ({
-            channel: "email",
-            from: "news@lasthop.test",
-            to: `cost-sg-${r}-${i}@example.net`,
-            subject: "s",
-            text: "t",
-            route: "sendgrid",
-          }),
-          n,
-          s.concurrency,
-        );
-        await untilStatus(stack, sendgridKey, ids, ["accepted"]);
-        const batches = Array.from({ length: Math.ceil(ids.length / 100) }, (_, r) =>
-          sendgridPool(
-            providers,
-            1,
-            Math.min(100, ids.length - r * 100),
-            `cost-${Date.now()}-${r}`,
-            ids.slice(r * 100, r * 100 + 100),
-            "delivered",
-          ),
-        ).flat();
-        for (const batch of batches) {
-          const res = await fetch(`${stack.workerUrl}/v1/webhooks/sendgrid/${sendgridAccountId}`, {
-            method: "POST",
-            headers: batch.headers,
-            body: batch.body,
-          });
-          if (!res.ok) throw new Error(`SendGrid events: ${res.status} ${await res.text()}`);
+        // The case's own batched events are the feedback: the simulator's per-message webhooks
+        // (posted to the stack's default account) are turned off meanwhile.
+        const target = await sandboxTarget(stack);
+        await fetch(`${stack.sandbox.httpUrl}/_sandbox/webhooks/target`, { method: "DELETE" });
+        try {
+          return await sendgridCase(n, r);
+        } finally {
+          if (target) await fetch(`${stack.sandbox.httpUrl}/_sandbox/webhooks/target`, { method: "PUT", body: JSON.stringify(target) });
         }
-        await untilStatus(stack, sendgridKey, ids, ["delivered"]);
-        return {
-          ids,
-          note: "send → SendGrid simulator accepted, then one signed `delivered` event per message (batches of 100) → delivered",
-        };
       },
     },
   ];
+
+  async function sendgridCase(n: number, r: number): Promise<{ ids: string[]; note: string }> {
+    const ids = await sendAll(
+      stack,
+      sendgridKey,
+      (i) => ({
+        channel: "email",
+        from: "news@lasthop.test",
+        to: `cost-sg-${r}-${i}@example.net`,
+        subject: "s",
+        text: "t",
+        route: "sendgrid",
+      }),
+      n,
+      s.concurrency,
+    );
+    await untilStatus(stack, sendgridKey, ids, ["accepted"]);
+    const batches = Array.from({ length: Math.ceil(ids.length / 100) }, (_, r) =>
+      sendgridPool(
+        providers,
+        1,
+        Math.min(100, ids.length - r * 100),
+        `cost-${Date.now()}-${r}`,
+        ids.slice(r * 100, r * 100 + 100),
+        "delivered",
+      ),
+    ).flat();
+    for (const batch of batches) {
+      const res = await fetch(`${stack.workerUrl}/v1/webhooks/sendgrid/${sendgridAccountId}`, {
+        method: "POST",
+        headers: batch.headers,
+        body: batch.body,
+      });
+      if (!res.ok) throw new Error(`SendGrid events: ${res.status} ${await res.text()}`);
+    }
+    await untilStatus(stack, sendgridKey, ids, ["delivered"]);
+    return {
+      ids,
+      note: "send → SendGrid simulator accepted, then one signed `delivered` event per message (batches of 100) → delivered",
+    };
+  }
 
   const figures: Figure[] = [];
   for (const c of cases) {
     await c.run(Math.min(10, s.messages)); // warm-up: isolates, caches, the objects' first open
     await settled(stack);
     const before = await meter(stack);
+    const ownBefore = { ...own };
     const cpuBefore = workerdCpuMs();
     const { ids, note } = await c.run(s.messages);
     const after = await settled(stack);
     const cpu = workerdCpuMs() - cpuBefore;
-    const diff = diffOf(before, after);
+    const diff = withoutOwn(diffOf(before, after), own.polls - ownBefore.polls, own.meterReads - ownBefore.meterReads);
     const cost = priced(diff, ids.length, cpu);
     const p = cost.perMessage;
     const $ = cost.perMillion;
     notes.push(
-      `cost, ${c.name}: ${note}; per message ${p.workerInvocations.toFixed(2)} Worker invocations, ${p.doRequests.toFixed(2)} DO requests, ${p.queueOps.toFixed(2)} Queue ops, ${p.subrequests.toFixed(2)} subrequests, ${p.rowsRead.toFixed(1)} rows read, ${p.rowsWritten.toFixed(1)} rows written, ${p.cpuMs.toFixed(1)} ms workerd CPU; $/million: Workers ${$.workers.toFixed(2)}, DO requests ${$.doRequests.toFixed(2)}, DO duration ${$.doDuration.toFixed(2)}, SQLite ${$.sqlite.toFixed(2)}, Queues ${$.queues.toFixed(2)}; by DO method ${JSON.stringify(perMethod(diff, ids.length))}`,
+      `cost, ${c.name}: ${note}; per message ${p.workerInvocations.toFixed(2)} Worker invocations, ${p.doRequests.toFixed(2)} DO requests, ${p.queueOps.toFixed(2)} Queue ops, ${p.subrequests.toFixed(2)} subrequests, ${p.rowsRead.toFixed(1)} rows read, ${p.rowsWritten.toFixed(1)} rows written, ${p.cpuMs.toFixed(1)} ms workerd CPU; $/million: Workers ${$.workers.toFixed(2)}, DO requests ${$.doRequests.toFixed(2)}, DO duration ${$.doDuration.toFixed(2)}, SQLite ${$.sqlite.toFixed(2)}, Queues ${$.queues.toFixed(2)}; by DO method ${JSON.stringify(perMethod(diff, ids.length))}; rows written by table ${JSON.stringify(perTable(diff, ids.length))}`,
     );
     figures.push({
       name: `cost per million messages, ${c.name} (${c.channel}), from instrumentation`,
@@ -299,6 +331,12 @@ export async function costPerMessage(
   return figures;
 }
 
+/** The sandbox's default webhook target (where its email simulators post), if one is set. */
+async function sandboxTarget(stack: Stack): Promise<unknown> {
+  const res = await fetch(`${stack.sandbox.httpUrl}/_sandbox/webhooks/target`);
+  return res.ok ? res.json() : null;
+}
+
 let sendgridAccountId = "";
 /** Each run's recipients are its own. */
 let round = 0;
@@ -309,6 +347,16 @@ function perMethod(diff: Counts, n: number): Record<string, number> {
     Object.entries(diff)
       .filter(([k, v]) => /^do\.[A-Z_]+\.[a-zA-Z]+$/.test(k) && v > 0)
       .map(([k, v]) => [k.slice(3), Math.round((v / n) * 100) / 100]),
+  );
+}
+
+/** SQLite rows written per message by table (index rows included), largest first. */
+function perTable(diff: Counts, n: number): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(diff)
+      .filter(([k, v]) => k.startsWith("sql.write.") && v > 0)
+      .sort(([, a], [, b]) => b - a)
+      .map(([k, v]) => [k.slice(10), Math.round((v / n) * 100) / 100]),
   );
 }
 

@@ -10,6 +10,7 @@
 //                                             (each exactly the body for lasthop's PUT /v1/providers/{provider})
 //   PUT  /_sandbox/webhooks/target  {workerUrl, account, smsSender?}  -> 200 the target: where emit posts by default
 //   GET  /_sandbox/webhooks/target         -> 200 the target, or 404 when none is set
+//   DELETE /_sandbox/webhooks/target       -> 204; no target: the email simulators post no webhooks
 //   POST /_sandbox/webhooks/emit    {provider, event, recipient, url?, providerMessageId?, lasthopId?, text?, sender?}
 //        -> 200 {url, status, body, payload}: the receiver's status and body, and the payload as sent
 //           (400 for an unknown provider or event, 502 when the receiver could not be reached)
@@ -107,6 +108,14 @@ export function providerWebhookRoutes(webhooks: ProviderWebhooks): Route[] {
         } catch (cause) {
           error(res, 400, "invalid_target", (cause as Error).message);
         }
+      },
+    },
+    {
+      method: "DELETE",
+      path: "/_sandbox/webhooks/target",
+      handle: (_req, res) => {
+        webhooks.clearTarget();
+        res.writeHead(204).end();
       },
     },
     {

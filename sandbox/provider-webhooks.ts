@@ -289,6 +289,11 @@ export class ProviderWebhooks {
     return this.#target;
   }
 
+  /** No default target: the email simulators then post no webhooks of their own. */
+  clearTarget(): void {
+    this.#target = null;
+  }
+
   get target(): WebhookTarget | null {
     return this.#target;
   }

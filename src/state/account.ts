@@ -39,6 +39,9 @@ function addRouteCount(bucket: StatsBucket, route: string, outcome: string, n: n
 /** `n` counts at once; `route` adds to that route's split; `row` is the message's index row; `once` makes it exactly once. */
 export type CountOptions = { n?: number; route?: string; row?: IndexRow; once?: CountKey };
 
+/** One outcome to count: `n` (default 1) in `at`'s hour, and in `route`'s split when given. */
+export type CountItem = { channel: Channel | "none"; outcome: string; at: string; n?: number; route?: string };
+
 export type SuppressionPage = { items: SuppressionEntry[]; nextCursor: string | null };
 
 /** An MO message as the account's inbox keeps it. */
@@ -94,14 +97,15 @@ export class AccountDO extends DurableObject<Env> {
         PRIMARY KEY (hour, channel, outcome));
       CREATE TABLE IF NOT EXISTS message_index (
         id TEXT PRIMARY KEY, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, channel TEXT NOT NULL, status TEXT NOT NULL,
-        recipient_key TEXT NOT NULL, recipient TEXT NOT NULL, tags TEXT NOT NULL, route TEXT, provider TEXT, provider_message_id TEXT);
+        recipient_key TEXT NOT NULL, recipient TEXT NOT NULL, tags TEXT NOT NULL, route TEXT, provider TEXT, provider_message_id TEXT)
+        WITHOUT ROWID;
       CREATE INDEX IF NOT EXISTS message_index_created ON message_index (created_at, id);
       CREATE INDEX IF NOT EXISTS message_index_recipient ON message_index (recipient_key, created_at, id);
       CREATE INDEX IF NOT EXISTS message_index_channel ON message_index (channel, created_at, id);
       CREATE INDEX IF NOT EXISTS message_index_status ON message_index (status, created_at, id);
-      CREATE INDEX IF NOT EXISTS message_index_route ON message_index (route, created_at, id);
-      CREATE INDEX IF NOT EXISTS message_index_provider ON message_index (provider, created_at, id);
-      CREATE INDEX IF NOT EXISTS message_index_provider_id ON message_index (provider_message_id);
+      CREATE INDEX IF NOT EXISTS message_index_route ON message_index (route, created_at, id) WHERE route IS NOT NULL;
+      CREATE INDEX IF NOT EXISTS message_index_provider ON message_index (provider, created_at, id) WHERE provider IS NOT NULL;
+      CREATE INDEX IF NOT EXISTS message_index_provider_id ON message_index (provider_message_id) WHERE provider_message_id IS NOT NULL;
       CREATE TABLE IF NOT EXISTS message_tag (tag TEXT NOT NULL, created_at TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (tag, created_at, id)) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS route_counter (
         hour TEXT NOT NULL, channel TEXT NOT NULL, route TEXT NOT NULL, outcome TEXT NOT NULL, n INTEGER NOT NULL,
@@ -180,28 +184,48 @@ export class AccountDO extends DurableObject<Env> {
    */
   async count(channel: Channel | "none", outcome: string, at: string, options: CountOptions = {}): Promise<boolean> {
     const { n = 1, route, row, once } = options;
+    return this.countMany([{ channel, outcome, at, n, ...(route !== undefined ? { route } : {}) }], {
+      ...(row ? { row } : {}),
+      ...(once ? { once } : {}),
+    });
+  }
+
+  /**
+   * Several outcomes at once (one outbox row's), under one exactly-once mark and with one index
+   * row; the same outcome in the same hour is one upsert.
+   */
+  async countMany(counts: CountItem[], options: Pick<CountOptions, "row" | "once"> = {}): Promise<boolean> {
+    const { row, once } = options;
+    const folded = new Map<string, CountItem & { n: number }>();
+    for (const c of counts) {
+      const key = JSON.stringify([hourOf(c.at), c.channel, c.outcome, c.route ?? null]);
+      const seen = folded.get(key);
+      folded.set(key, { ...c, n: (seen?.n ?? 0) + (c.n ?? 1) });
+    }
     // The mark, the counts and the index row commit together: a retry finds all of them or none.
     return this.ctx.storage.transactionSync(() => {
       if (once && !this.ledger.claim(once, Date.now())) return false;
       if (row) this.index(row);
-      this.sql.exec(
-        `INSERT INTO counter (hour, channel, outcome, n) VALUES (?, ?, ?, ?)
-         ON CONFLICT (hour, channel, outcome) DO UPDATE SET n = n + excluded.n`,
-        hourOf(at),
-        channel,
-        outcome,
-        n,
-      );
-      if (route !== undefined)
+      for (const { channel, outcome, at, route, n } of folded.values()) {
         this.sql.exec(
-          `INSERT INTO route_counter (hour, channel, route, outcome, n) VALUES (?, ?, ?, ?, ?)
-           ON CONFLICT (hour, channel, route, outcome) DO UPDATE SET n = n + excluded.n`,
+          `INSERT INTO counter (hour, channel, outcome, n) VALUES (?, ?, ?, ?)
+           ON CONFLICT (hour, channel, outcome) DO UPDATE SET n = n + excluded.n`,
           hourOf(at),
           channel,
-          route,
           outcome,
           n,
         );
+        if (route !== undefined)
+          this.sql.exec(
+            `INSERT INTO route_counter (hour, channel, route, outcome, n) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (hour, channel, route, outcome) DO UPDATE SET n = n + excluded.n`,
+            hourOf(at),
+            channel,
+            route,
+            outcome,
+            n,
+          );
+      }
       return true;
     });
   }
@@ -212,31 +236,50 @@ export class AccountDO extends DurableObject<Env> {
   }
 
   /**
-   * One message's index row, written whole each time its state changes. At least once and in
-   * any order: a row older than the one kept changes nothing, and its tags are written once.
+   * One message's index row, kept as its state changes. At least once and in any order: a row
+   * older than the one kept changes nothing, and its tags are written with its first row. Only
+   * the columns that change are written: SQLite bills each index an UPDATE names as a row written.
    */
   index(row: IndexRow): void {
+    const kept = this.sql
+      .exec<Pick<IndexSql, "updated_at" | "status" | "route" | "provider" | "provider_message_id">>(
+        `SELECT updated_at, status, route, provider, provider_message_id FROM message_index WHERE id = ?`,
+        row.id,
+      )
+      .toArray()[0];
+    if (!kept) {
+      this.sql.exec(
+        `INSERT INTO message_index (id, created_at, updated_at, channel, status, recipient_key, recipient, tags, route, provider, provider_message_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        row.id,
+        row.createdAt,
+        row.updatedAt,
+        row.channel,
+        row.status,
+        row.recipientKey,
+        row.to,
+        JSON.stringify(row.tags),
+        row.route ?? null,
+        row.provider ?? null,
+        row.providerMessageId ?? null,
+      );
+      for (const tag of row.tags)
+        this.sql.exec(`INSERT OR IGNORE INTO message_tag (tag, created_at, id) VALUES (?, ?, ?)`, tag, row.createdAt, row.id);
+      return;
+    }
+    if (row.updatedAt < kept.updated_at) return;
+    // A column given replaces the kept one; one not given keeps it.
+    const changes: Array<[string, string]> = [["updated_at", row.updatedAt]];
+    if (row.status !== kept.status) changes.push(["status", row.status]);
+    if (row.route !== undefined && row.route !== kept.route) changes.push(["route", row.route]);
+    if (row.provider !== undefined && row.provider !== kept.provider) changes.push(["provider", row.provider]);
+    if (row.providerMessageId !== undefined && row.providerMessageId !== kept.provider_message_id)
+      changes.push(["provider_message_id", row.providerMessageId]);
     this.sql.exec(
-      `INSERT INTO message_index (id, created_at, updated_at, channel, status, recipient_key, recipient, tags, route, provider, provider_message_id)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at, status = excluded.status,
-         route = COALESCE(excluded.route, route), provider = COALESCE(excluded.provider, provider),
-         provider_message_id = COALESCE(excluded.provider_message_id, provider_message_id)
-       WHERE excluded.updated_at >= message_index.updated_at`,
+      `UPDATE message_index SET ${changes.map(([column]) => `${column} = ?`).join(", ")} WHERE id = ?`,
+      ...changes.map(([, value]) => value),
       row.id,
-      row.createdAt,
-      row.updatedAt,
-      row.channel,
-      row.status,
-      row.recipientKey,
-      row.to,
-      JSON.stringify(row.tags),
-      row.route ?? null,
-      row.provider ?? null,
-      row.providerMessageId ?? null,
     );
-    for (const tag of row.tags)
-      this.sql.exec(`INSERT OR IGNORE INTO message_tag (tag, created_at, id) VALUES (?, ?, ?)`, tag, row.createdAt, row.id);
   }
 
   /** This shard's newest rows matching every filter given, older than `before`, at most `limit`. */

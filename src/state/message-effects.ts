@@ -19,37 +19,57 @@ export type MessageEffect =
   | { kind: "webhook"; account: string; events: WebhookEvent[] };
 
 /**
- * `message`: the MessageDO's own row, read when the effect runs; `seq`: the effect's place in its
- * outbox, the same each time it is retried (a count is made once per message and seq).
+ * One outbox row's effects, in order, folded where one call does for several: the row's counts
+ * go to the counter shard in one call (exactly once by the row's `seq`, the same each time the row
+ * is retried), and its events to the event stream in one queue message. `message` is the
+ * MessageDO's own row, read when the effects run.
  */
-export async function performEffect(
+export async function performEffects(
   env: Env,
-  effect: MessageEffect,
+  effects: MessageEffect[],
   message: { id: string; channel: Channel } | undefined,
   seq: number,
 ): Promise<void> {
-  switch (effect.kind) {
-    case "enqueue":
-      // One queue per channel family: email's and SMS's schedules and limits differ from push's.
-      await queueFor(env, message?.channel).send(effect.job);
-      return;
-    case "ref":
-      await refStub(env, effect.mapping.account, effect.provider, effect.providerMessageId).map(effect.mapping);
-      return;
-    case "count":
-      await counterStub(env, effect.account, message?.id ?? effect.account).count(effect.channel, effect.outcome, effect.at, {
-        route: effect.route,
-        row: effect.row,
-        ...(message ? { once: { subject: message.id, seq } } : {}),
-      });
-      return;
-    case "recipient":
-      await recipientStub(env, effect.input.account, effect.input.channel, effect.input.recipientKey).applyEffect(effect.input);
-      return;
-    case "webhook":
-      await emitEvents(env, effect.account, effect.events);
-      return;
+  const counts = effects.filter((e) => e.kind === "count");
+  const webhooks = effects.filter((e) => e.kind === "webhook");
+  for (const effect of effects) {
+    switch (effect.kind) {
+      case "enqueue":
+        // One queue per channel family: email's and SMS's schedules and limits differ from push's.
+        await queueFor(env, message?.channel).send(effect.job);
+        break;
+      case "ref":
+        await refStub(env, effect.mapping.account, effect.provider, effect.providerMessageId).map(effect.mapping);
+        break;
+      case "count":
+        // All of the row's counts at the first one's place.
+        if (effect === counts[0]) await countAll(env, counts, message, seq);
+        break;
+      case "recipient":
+        await recipientStub(env, effect.input.account, effect.input.channel, effect.input.recipientKey).applyEffect(effect.input);
+        break;
+      case "webhook":
+        if (effect === webhooks[0])
+          await emitEvents(
+            env,
+            effect.account,
+            webhooks.flatMap((w) => w.events),
+          );
+        break;
+    }
   }
+}
+
+type CountEffect = Extract<MessageEffect, { kind: "count" }>;
+
+/** A row's counts in one call to the message's counter shard, with the newest index row among them. */
+async function countAll(env: Env, counts: CountEffect[], message: { id: string } | undefined, seq: number): Promise<void> {
+  const first = counts[0]!;
+  const row = counts.findLast((c) => c.row)?.row;
+  await counterStub(env, first.account, message?.id ?? first.account).countMany(
+    counts.map(({ channel, outcome, at, route }) => ({ channel, outcome, at, ...(route !== undefined ? { route } : {}) })),
+    { ...(row ? { row } : {}), ...(message ? { once: { subject: message.id, seq } } : {}) },
+  );
 }
 
 function queueFor(env: Env, channel: Channel | undefined): Queue {

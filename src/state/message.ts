@@ -11,7 +11,7 @@ import { outcomeDetail } from "../core/outcome.ts";
 import { pinnedRoute } from "../core/routes.ts";
 import { withoutBody } from "../core/retention.ts";
 import type { IndexRow } from "../core/message-search.ts";
-import { performEffect, type MessageEffect } from "./message-effects.ts";
+import { performEffects, type MessageEffect } from "./message-effects.ts";
 import { Meta } from "./meta.ts";
 import { OUTBOX_RETRY_MS, Outbox } from "./outbox.ts";
 import { SmsParts } from "./sms-parts.ts";
@@ -83,14 +83,14 @@ export class MessageDO extends DurableObject<Env> {
         recipient_key TEXT NOT NULL, recipient TEXT NOT NULL, to_redacted TEXT NOT NULL,
         status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
         created_at TEXT NOT NULL, updated_at TEXT NOT NULL, provider_message_id TEXT,
-        body_hash TEXT NOT NULL, request TEXT NOT NULL);
+        body_hash TEXT NOT NULL, request TEXT NOT NULL) WITHOUT ROWID;
     `);
     this.timeline = new Timeline(this.sql);
     this.meta = new Meta(this.sql);
     // this.env is read when an effect runs, not captured here.
     this.outbox = new Outbox(
       this.sql,
-      (effect, seq) => performEffect(this.env, effect, this.row(), seq),
+      (effects, seq) => performEffects(this.env, effects, this.row(), seq),
       (at) => this.scheduleAlarm(at),
     );
     this.sms = new SmsParts(this.sql, this.meta);
@@ -114,7 +114,7 @@ export class MessageDO extends DurableObject<Env> {
     // on they are durable in the outbox. This alarm, armed before the commit, drains them if the
     // drain below is cut short (an eviction, a crash); a drain that completes takes it back.
     await this.scheduleAlarm(Date.now() + OUTBOX_RETRY_MS);
-    this.ctx.storage.transactionSync(() => {
+    this.transact(() => {
       this.sql.exec(
         `INSERT INTO message (id, account, channel, recipient_key, recipient, to_redacted, status, created_at, updated_at, body_hash, request)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -182,7 +182,7 @@ export class MessageDO extends DurableObject<Env> {
     if (current.status === "sending" && Date.now() - runningSince < this.watchdogGraceMs()) return { action: "skip", reason: "in_flight" };
     const attempt = current.attempts + 1;
     const now = new Date().toISOString();
-    this.ctx.storage.transactionSync(() => {
+    this.transact(() => {
       this.sql.exec(`UPDATE message SET attempts = ? WHERE id = ?`, attempt, row.id);
       this.record(current, {
         id: `${row.id}:attempt:${attempt}`,
@@ -207,7 +207,7 @@ export class MessageDO extends DurableObject<Env> {
     if (!row) return { kind: "unknown" };
     if (this.timeline.has(event.id)) return { kind: "duplicate", state: row.status };
     const full: TimelineEvent = { ...event, receivedAt: event.receivedAt ?? new Date().toISOString() };
-    const next = this.ctx.storage.transactionSync(() => this.record(row, full));
+    const next = this.transact(() => this.record(row, full));
     // A RefDO folding in a held provider event calls this while our own outbox drain waits on
     // that RefDO's map(): the running drain picks the new items up; waiting here would wait for ourselves.
     if (!this.outbox.busy) await this.outbox.flush();
@@ -224,7 +224,7 @@ export class MessageDO extends DurableObject<Env> {
   async applyExternal(input: ExternalInput, event: TimelineEvent): Promise<ApplyResult> {
     if (!this.row()) {
       const now = new Date().toISOString();
-      this.ctx.storage.transactionSync(() => {
+      this.transact(() => {
         this.sql.exec(
           `INSERT INTO message (id, account, channel, recipient_key, recipient, to_redacted, status, created_at, updated_at, provider_message_id, body_hash, request)
            VALUES (?, ?, ?, ?, ?, ?, 'accepted', ?, ?, ?, 'external', ?)`,
@@ -268,7 +268,7 @@ export class MessageDO extends DurableObject<Env> {
     const row = this.row();
     if (!row) return { kind: "unknown" };
     if (this.sms.seen(input)) return { kind: "duplicate", state: row.status };
-    const next = this.ctx.storage.transactionSync(() => {
+    const next = this.transact(() => {
       const event = this.sms.receive(row.id, input);
       return event && !this.timeline.has(event.id) ? this.record(row, event) : row.status;
     });
@@ -537,7 +537,7 @@ export class MessageDO extends DurableObject<Env> {
     console.warn(
       JSON.stringify({ msg: "send watchdog: no attempt since it was due; enqueued again", messageId: row.id, status: row.status }),
     );
-    this.ctx.storage.transactionSync(() => {
+    this.transact(() => {
       this.outbox.push({ kind: "enqueue", job: { account: row.account, messageId: row.id } });
       this.armWatchdog(Date.now());
     });
@@ -568,6 +568,11 @@ export class MessageDO extends DurableObject<Env> {
   private async scheduleAlarm(at: number): Promise<void> {
     const current = await this.ctx.storage.getAlarm();
     if (current === null || at < current) await this.ctx.storage.setAlarm(at);
+  }
+
+  /** A transaction whose outbox effects are written as one row (performed, and folded, together). */
+  private transact<T>(fn: () => T): T {
+    return this.ctx.storage.transactionSync(() => this.outbox.collect(fn));
   }
 
   private row(): MessageRow | undefined {

@@ -7,7 +7,7 @@ export class Meta {
 
   constructor(sql: SqlStorage) {
     this.sql = sql;
-    sql.exec(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`);
+    sql.exec(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID`);
   }
 
   get(key: string): string | undefined {

@@ -10,7 +10,7 @@
  *   with `do.<BINDING>.<method>` beside it;
  * - `queue.write` / `queue.read` / `queue.delete`: Queue operations, one per 64 KB of a message;
  * - `subrequest`: outbound fetches (with `subrequest.<host>`);
- * - `sql.read` / `sql.write`: SQLite rows read and written by the objects.
+ * - `sql.read` / `sql.write`: SQLite rows read and written by the objects (`sql.write.<table>`: by table).
  *
  * The counts live in module memory: in one workerd process (wrangler dev) the Worker and its
  * objects share it. They are platform-wide, never per account, and name no recipient.
@@ -174,12 +174,19 @@ export function meteredSql(env: unknown, sql: SqlStorage): SqlStorage {
           queueMicrotask(() => {
             tally("sql.read", cursor.rowsRead);
             tally("sql.write", cursor.rowsWritten);
+            // Where the writes go, by table (index rows included), for finding what a message costs.
+            if (cursor.rowsWritten) tally(`sql.write.${writtenTable(query)}`, cursor.rowsWritten);
           });
           return cursor;
         };
       },
     });
   });
+}
+
+/** The table a write statement names (`INSERT … INTO t`, `UPDATE t`, `DELETE FROM t`), or "other". */
+function writtenTable(query: string): string {
+  return /\b(?:INTO|UPDATE|FROM)\s+([a-z_]+)/i.exec(query)?.[1] ?? "other";
 }
 
 /** An alarm invocation is a billed Durable Object request. */

@@ -3,9 +3,14 @@
  * the same transaction as the state change they follow and performed, in order, after it
  * commits. One that fails stays first in line and the object's alarm drains again later, so
  * a crash or an outage between a state change and its effects delays them instead of losing
- * them. Delivery is at least once: a drain cut short repeats the effect that was in flight. Effects
- * run one at a time in `seq` order, and an effect's `seq` is the same each time it is tried, so a
- * receiver can make one exactly once by keeping the highest `seq` it took (state/count-ledger.ts).
+ * them.
+ *
+ * The effects a transaction pushes inside `collect` share one row (SQLite bills rows written:
+ * one insert and one delete per transaction, not per effect) and are performed together, so the
+ * owner can fold them (one counter call, one event-stream message). Delivery is at least once: a
+ * drain cut short performs the row that was in flight again, whole. Rows are performed one at a
+ * time in `seq` order, and a row's `seq` is the same each time it is tried, so a receiver can make
+ * an effect exactly once by keeping the highest `seq` it took (state/count-ledger.ts).
  */
 
 /** How long a failed effect waits before the alarm tries the outbox again. */
@@ -13,12 +18,16 @@ export const OUTBOX_RETRY_MS = 5_000;
 
 export class Outbox<Item> {
   private readonly sql: SqlStorage;
-  private readonly perform: (item: Item, seq: number) => Promise<void>;
+  private readonly perform: (items: Item[], seq: number) => Promise<void>;
   private readonly retryAt: (at: number) => Promise<void>;
   private draining?: Promise<void>;
+  private collecting?: Item[];
 
-  /** `retryAt` arms the alarm that will call flush() again (the owner may share it with other deadlines). */
-  constructor(sql: SqlStorage, perform: (item: Item, seq: number) => Promise<void>, retryAt: (at: number) => Promise<void>) {
+  /**
+   * `perform` takes one row's effects, in the order they were pushed; `retryAt` arms the alarm
+   * that will call flush() again (the owner may share it with other deadlines).
+   */
+  constructor(sql: SqlStorage, perform: (items: Item[], seq: number) => Promise<void>, retryAt: (at: number) => Promise<void>) {
     this.sql = sql;
     this.perform = perform;
     this.retryAt = retryAt;
@@ -27,7 +36,25 @@ export class Outbox<Item> {
 
   /** Records an effect; call it inside the transaction that makes the change it follows. */
   push(item: Item): void {
-    this.sql.exec(`INSERT INTO outbox (item) VALUES (?)`, JSON.stringify(item));
+    if (this.collecting) this.collecting.push(item);
+    else this.sql.exec(`INSERT INTO outbox (item) VALUES (?)`, JSON.stringify([item]));
+  }
+
+  /**
+   * Runs `fn` (inside the caller's transaction) with every effect it pushes written as one row
+   * when it returns. Nested calls join the outer one.
+   */
+  collect<T>(fn: () => T): T {
+    if (this.collecting) return fn();
+    const items: Item[] = [];
+    this.collecting = items;
+    try {
+      const result = fn();
+      if (items.length > 0) this.sql.exec(`INSERT INTO outbox (item) VALUES (?)`, JSON.stringify(items));
+      return result;
+    } finally {
+      this.collecting = undefined;
+    }
   }
 
   /** Whether a drain is running: it will also perform whatever is pushed before it ends. */
@@ -50,8 +77,10 @@ export class Outbox<Item> {
     for (;;) {
       const next = this.sql.exec<{ seq: number; item: string }>(`SELECT seq, item FROM outbox ORDER BY seq LIMIT 1`).toArray()[0];
       if (!next) return;
+      // A row written before rows held several effects is one effect alone.
+      const stored = JSON.parse(next.item) as Item | Item[];
       try {
-        await this.perform(JSON.parse(next.item) as Item, next.seq);
+        await this.perform(Array.isArray(stored) ? stored : [stored], next.seq);
       } catch (err) {
         console.error(JSON.stringify({ msg: "outbox item failed; retrying from the alarm", error: String(err) }));
         await this.retryAt(Date.now() + OUTBOX_RETRY_MS);

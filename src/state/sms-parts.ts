@@ -9,6 +9,7 @@ import { outcomeDetail } from "../core/outcome.ts";
 import { aggregateReceipts } from "../core/sms/dlr.ts";
 import type { MessageEffect } from "./message-effects.ts";
 import type { Meta } from "./meta.ts";
+import { LazyTables } from "./tables.ts";
 import type { MessageView, ReceiptInput, TimelineEvent } from "./types.ts";
 
 type PartRow = { segment: number; smsc_id: string; stat: string | null; err: string | null; at: string | null };
@@ -20,14 +21,20 @@ const smsRouting = outcomeDetail.pick({ route: true, routeType: true, bridgeRout
 export class SmsParts {
   private readonly sql: SqlStorage;
   private readonly meta: Meta;
+  private readonly tables: LazyTables;
 
   constructor(sql: SqlStorage, meta: Meta) {
     this.sql = sql;
     this.meta = meta;
-    sql.exec(`
+    // An SMS message's own tables: made with its first part, never for the other channels.
+    this.tables = new LazyTables(
+      sql,
+      "part",
+      `
       CREATE TABLE IF NOT EXISTS part (segment INTEGER PRIMARY KEY, smsc_id TEXT NOT NULL, stat TEXT, err TEXT, at TEXT);
-      CREATE TABLE IF NOT EXISTS receipt (key TEXT PRIMARY KEY);
-    `);
+      CREATE TABLE IF NOT EXISTS receipt (key TEXT PRIMARY KEY) WITHOUT ROWID;
+    `,
+    );
   }
 
   /** When to stop waiting for receipts (epoch ms) while the message is `accepted`; 0 otherwise. */
@@ -62,6 +69,7 @@ export class SmsParts {
     const effects: MessageEffect[] = [];
     if (routeType === "smpp" && smscIds) {
       const segments = smscIds.length;
+      this.tables.ensure();
       smscIds.forEach((smscId, i) => {
         this.sql.exec(`INSERT OR IGNORE INTO part (segment, smsc_id) VALUES (?, ?)`, i + 1, smscId);
         effects.push({
@@ -78,6 +86,7 @@ export class SmsParts {
 
   /** Whether this receipt (part, stat and err) was applied already: a redelivered deliver_sm. */
   seen(input: PartReceipt): boolean {
+    if (!this.tables.exist) return false;
     return this.sql.exec(`SELECT 1 FROM receipt WHERE key = ?`, receiptKey(input)).toArray().length > 0;
   }
 
@@ -88,6 +97,7 @@ export class SmsParts {
    */
   receive(messageId: string, input: PartReceipt): TimelineEvent | null {
     const at = input.doneAt ?? input.receivedAt;
+    this.tables.ensure();
     this.sql.exec(`INSERT INTO receipt (key) VALUES (?)`, receiptKey(input));
     this.sql.exec(
       `INSERT INTO part (segment, smsc_id, stat, err, at) VALUES (?, ?, ?, ?, ?)
@@ -132,6 +142,7 @@ export class SmsParts {
   }
 
   private parts(): PartRow[] {
+    if (!this.tables.exist) return [];
     return this.sql.exec<PartRow>(`SELECT segment, smsc_id, stat, err, at FROM part ORDER BY segment`).toArray();
   }
 }

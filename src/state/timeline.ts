@@ -12,10 +12,13 @@ export class Timeline {
 
   constructor(sql: SqlStorage) {
     this.sql = sql;
+    // Keyed by the event id alone (one row written per event, no second index): a message's
+    // handful of events are read whole, in `seq` order. Objects made before this keep their
+    // older table (seq AUTOINCREMENT, id UNIQUE), which the same statements serve.
     sql.exec(`
       CREATE TABLE IF NOT EXISTS event (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, type TEXT NOT NULL,
-        occurred_at TEXT NOT NULL, received_at TEXT NOT NULL, provider TEXT NOT NULL, detail TEXT NOT NULL);
+        id TEXT PRIMARY KEY, seq INTEGER NOT NULL, type TEXT NOT NULL,
+        occurred_at TEXT NOT NULL, received_at TEXT NOT NULL, provider TEXT NOT NULL, detail TEXT NOT NULL) WITHOUT ROWID;
     `);
   }
 
@@ -25,7 +28,8 @@ export class Timeline {
 
   add(e: TimelineEvent): void {
     this.sql.exec(
-      `INSERT INTO event (id, type, occurred_at, received_at, provider, detail) VALUES (?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO event (id, seq, type, occurred_at, received_at, provider, detail)
+       VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM event), ?, ?, ?, ?, ?)`,
       e.id,
       e.type,
       e.occurredAt,

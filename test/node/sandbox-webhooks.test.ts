@@ -396,6 +396,11 @@ describe("the control routes", () => {
       expect(unreachable.status).toBe(502);
       expect((await unreachable.json()).error.code).toBe("receiver_unreachable");
       expect((await control(fresh, "PUT", "/_sandbox/webhooks/target", { workerUrl: origin, account: "a/b" })).status).toBe(400);
+
+      // Cleared, the target is gone again and emit without a url is refused as before.
+      expect((await control(fresh, "DELETE", "/_sandbox/webhooks/target")).status).toBe(204);
+      expect((await control(fresh, "GET", "/_sandbox/webhooks/target")).status).toBe(404);
+      expect((await control(fresh, "POST", "/_sandbox/webhooks/emit", body)).status).toBe(400);
     } finally {
       await fresh.close();
     }
