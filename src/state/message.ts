@@ -12,11 +12,12 @@ import { pinnedRoute } from "../core/routes.ts";
 import { withoutBody } from "../core/retention.ts";
 import type { IndexRow } from "../core/message-search.ts";
 import { performEffects, type MessageEffect } from "./message-effects.ts";
-import { Meta } from "./meta.ts";
-import { OUTBOX_RETRY_MS, Outbox } from "./outbox.ts";
+import { META_DDL, Meta } from "./meta.ts";
+import { OUTBOX_DDL, OUTBOX_RETRY_MS, Outbox } from "./outbox.ts";
 import { SmsParts } from "./sms-parts.ts";
 import { recipientStub } from "./stubs.ts";
-import { Timeline } from "./timeline.ts";
+import { LazyTables } from "./tables.ts";
+import { TIMELINE_DDL, Timeline } from "./timeline.ts";
 import type {
   ApplyResult,
   AttemptStart,
@@ -32,6 +33,15 @@ import type {
 import { meterAlarm, metered, meteredSql } from "./meter.ts";
 
 /** States in which a send may still need the request's content. */
+const MESSAGE_DDL = `
+  CREATE TABLE IF NOT EXISTS message (
+    id TEXT PRIMARY KEY, account TEXT NOT NULL, channel TEXT NOT NULL,
+    recipient_key TEXT NOT NULL, recipient TEXT NOT NULL, to_redacted TEXT NOT NULL,
+    status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL, provider_message_id TEXT,
+    body_hash TEXT NOT NULL, request TEXT NOT NULL) WITHOUT ROWID;
+`;
+
 const PENDING = new Set<DeliveryState>(["queued", "sending", "deferred"]);
 
 /**
@@ -69,6 +79,7 @@ type MessageRow = {
  */
 export class MessageDO extends DurableObject<Env> {
   private readonly sql: SqlStorage;
+  private readonly tables: LazyTables;
   private readonly timeline: Timeline;
   private readonly meta: Meta;
   private readonly outbox: Outbox<MessageEffect>;
@@ -77,21 +88,17 @@ export class MessageDO extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, metered(env));
     this.sql = meteredSql(env, ctx.storage.sql);
-    this.sql.exec(`
-      CREATE TABLE IF NOT EXISTS message (
-        id TEXT PRIMARY KEY, account TEXT NOT NULL, channel TEXT NOT NULL,
-        recipient_key TEXT NOT NULL, recipient TEXT NOT NULL, to_redacted TEXT NOT NULL,
-        status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
-        created_at TEXT NOT NULL, updated_at TEXT NOT NULL, provider_message_id TEXT,
-        body_hash TEXT NOT NULL, request TEXT NOT NULL) WITHOUT ROWID;
-    `);
+    // Made with the message (create, applyExternal): a read of an id that is not a message here
+    // (a DSN tried against each account that claims its domain, a GET of a wrong id) writes nothing.
+    this.tables = new LazyTables(this.sql, "message", [MESSAGE_DDL, TIMELINE_DDL, META_DDL, OUTBOX_DDL].join("\n"));
     this.timeline = new Timeline(this.sql);
-    this.meta = new Meta(this.sql);
+    this.meta = new Meta(this.sql, false);
     // this.env is read when an effect runs, not captured here.
     this.outbox = new Outbox(
       this.sql,
       (effects, seq) => performEffects(this.env, effects, this.row(), seq),
       (at) => this.scheduleAlarm(at),
+      () => this.tables.exist,
     );
     this.sms = new SmsParts(this.sql, this.meta);
   }
@@ -115,6 +122,7 @@ export class MessageDO extends DurableObject<Env> {
     // drain below is cut short (an eviction, a crash); a drain that completes takes it back.
     await this.scheduleAlarm(Date.now() + OUTBOX_RETRY_MS);
     this.transact(() => {
+      this.tables.ensure();
       this.sql.exec(
         `INSERT INTO message (id, account, channel, recipient_key, recipient, to_redacted, status, created_at, updated_at, body_hash, request)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -225,6 +233,7 @@ export class MessageDO extends DurableObject<Env> {
     if (!this.row()) {
       const now = new Date().toISOString();
       this.transact(() => {
+        this.tables.ensure();
         this.sql.exec(
           `INSERT INTO message (id, account, channel, recipient_key, recipient, to_redacted, status, created_at, updated_at, provider_message_id, body_hash, request)
            VALUES (?, ?, ?, ?, ?, ?, 'accepted', ?, ?, ?, 'external', ?)`,
@@ -555,6 +564,7 @@ export class MessageDO extends DurableObject<Env> {
   }
 
   private watchdogDue(): number {
+    if (!this.tables.exist) return 0;
     return Number(this.meta.get("send_due") ?? 0);
   }
 
@@ -572,10 +582,18 @@ export class MessageDO extends DurableObject<Env> {
 
   /** A transaction whose outbox effects are written as one row (performed, and folded, together). */
   private transact<T>(fn: () => T): T {
-    return this.ctx.storage.transactionSync(() => this.outbox.collect(fn));
+    try {
+      return this.ctx.storage.transactionSync(() => this.outbox.collect(fn));
+    } catch (err) {
+      // Rolled back: tables this transaction made are gone with it.
+      this.tables.forget();
+      this.sms.forget();
+      throw err;
+    }
   }
 
   private row(): MessageRow | undefined {
+    if (!this.tables.exist) return undefined;
     return this.sql.exec<MessageRow>(`SELECT * FROM message LIMIT 1`).toArray()[0];
   }
 

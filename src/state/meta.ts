@@ -2,12 +2,15 @@
  * A Durable Object's few named values (a flag, a pin, a deadline), in its SQLite storage so
  * they commit in the same transaction as the rows they describe.
  */
+export const META_DDL = `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;`;
+
 export class Meta {
   private readonly sql: SqlStorage;
 
-  constructor(sql: SqlStorage) {
+  /** `create`: false when the owner makes the table itself (META_DDL), on its first write. */
+  constructor(sql: SqlStorage, create = true) {
     this.sql = sql;
-    sql.exec(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID`);
+    if (create) sql.exec(META_DDL);
   }
 
   get(key: string): string | undefined {

@@ -184,8 +184,10 @@ export function meteredSql(env: unknown, sql: SqlStorage): SqlStorage {
   });
 }
 
-/** The table a write statement names (`INSERT … INTO t`, `UPDATE t`, `DELETE FROM t`), or "other". */
+/** The table a write statement names (`INSERT … INTO t`, `UPDATE t`, `DELETE FROM t`; `schema.t` for the DDL that makes it), or "other". */
 function writtenTable(query: string): string {
+  const ddl = /^\s*CREATE\s+(?:TABLE|INDEX)\s+(?:IF NOT EXISTS\s+)?([a-z_]+)/i.exec(query);
+  if (ddl) return `schema.${ddl[1]}`;
   return /\b(?:INTO|UPDATE|FROM)\s+([a-z_]+)/i.exec(query)?.[1] ?? "other";
 }
 

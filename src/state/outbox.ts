@@ -16,22 +16,33 @@
 /** How long a failed effect waits before the alarm tries the outbox again. */
 export const OUTBOX_RETRY_MS = 5_000;
 
+/** The owner makes the table with its own, on its first write (an object that only reads has none). */
+export const OUTBOX_DDL = `CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, item TEXT NOT NULL);`;
+
 export class Outbox<Item> {
   private readonly sql: SqlStorage;
   private readonly perform: (items: Item[], seq: number) => Promise<void>;
   private readonly retryAt: (at: number) => Promise<void>;
   private draining?: Promise<void>;
   private collecting?: Item[];
+  /** Whether the owner's tables (the outbox's among them) exist yet. */
+  private readonly ready: () => boolean;
 
   /**
    * `perform` takes one row's effects, in the order they were pushed; `retryAt` arms the alarm
-   * that will call flush() again (the owner may share it with other deadlines).
+   * that will call flush() again (the owner may share it with other deadlines); `ready` says
+   * whether the owner has made its tables yet (before, there is nothing to drain).
    */
-  constructor(sql: SqlStorage, perform: (items: Item[], seq: number) => Promise<void>, retryAt: (at: number) => Promise<void>) {
+  constructor(
+    sql: SqlStorage,
+    perform: (items: Item[], seq: number) => Promise<void>,
+    retryAt: (at: number) => Promise<void>,
+    ready: () => boolean,
+  ) {
     this.sql = sql;
+    this.ready = ready;
     this.perform = perform;
     this.retryAt = retryAt;
-    sql.exec(`CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, item TEXT NOT NULL)`);
   }
 
   /** Records an effect; call it inside the transaction that makes the change it follows. */
@@ -64,6 +75,7 @@ export class Outbox<Item> {
 
   /** Whether no effect is waiting. */
   get empty(): boolean {
+    if (!this.ready()) return true;
     return this.sql.exec(`SELECT 1 FROM outbox LIMIT 1`).toArray().length === 0;
   }
 
@@ -74,6 +86,7 @@ export class Outbox<Item> {
   }
 
   private async drain(): Promise<void> {
+    if (!this.ready()) return;
     for (;;) {
       const next = this.sql.exec<{ seq: number; item: string }>(`SELECT seq, item FROM outbox ORDER BY seq LIMIT 1`).toArray()[0];
       if (!next) return;

@@ -4,6 +4,7 @@ import { recipientKey } from "../core/recipient.ts";
 import { messageStub } from "./stubs.ts";
 import type { ApplyResult, ReceiptInput, ReceiptResult, RefMapping, TimelineEvent } from "./types.ts";
 import { meterAlarm, metered, meteredSql } from "./meter.ts";
+import { LazyTables } from "./tables.ts";
 
 /** A receipt nobody claims is kept this long, then dropped with a log line. */
 const PARKED_TTL_MS = 7 * 24 * 3600 * 1000;
@@ -21,16 +22,24 @@ const PARKED_TTL_MS = 7 * 24 * 3600 * 1000;
  */
 export class RefDO extends DurableObject<Env> {
   private readonly sql: SqlStorage;
+  private readonly waiting: LazyTables;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, metered(env));
     this.sql = meteredSql(env, ctx.storage.sql);
-    this.sql.exec(`
-      CREATE TABLE IF NOT EXISTS mapping (account TEXT NOT NULL, message_id TEXT NOT NULL, segment INTEGER NOT NULL, segments INTEGER NOT NULL);
-      CREATE TABLE IF NOT EXISTS parked (key TEXT PRIMARY KEY, receipt TEXT NOT NULL, at INTEGER NOT NULL);
-    `);
-    this.sql.exec(`CREATE TABLE IF NOT EXISTS external (recipient_key TEXT PRIMARY KEY, message_id TEXT NOT NULL)`);
-    this.sql.exec(`CREATE TABLE IF NOT EXISTS held_event (id TEXT PRIMARY KEY, event TEXT NOT NULL, until INTEGER NOT NULL)`);
+    this.sql.exec(
+      `CREATE TABLE IF NOT EXISTS mapping (account TEXT NOT NULL, message_id TEXT NOT NULL, segment INTEGER NOT NULL, segments INTEGER NOT NULL)`,
+    );
+    // What waits for a mapping, and mail we did not send: most provider ids never need these.
+    this.waiting = new LazyTables(
+      this.sql,
+      "parked",
+      `
+      CREATE TABLE IF NOT EXISTS parked (key TEXT PRIMARY KEY, receipt TEXT NOT NULL, at INTEGER NOT NULL) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS external (recipient_key TEXT PRIMARY KEY, message_id TEXT NOT NULL) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS held_event (id TEXT PRIMARY KEY, event TEXT NOT NULL, until INTEGER NOT NULL) WITHOUT ROWID;
+    `,
+    );
   }
 
   /** Writes the mapping (idempotent) and hands over whatever was parked. */
@@ -44,6 +53,7 @@ export class RefDO extends DurableObject<Env> {
         mapping.segments,
       );
     }
+    if (!this.waiting.exist) return 0;
     const parked = this.sql.exec<{ key: string; receipt: string }>(`SELECT key, receipt FROM parked ORDER BY at`).toArray();
     for (const { key, receipt } of parked) {
       await this.forward(JSON.parse(receipt) as ReceiptInput);
@@ -62,6 +72,7 @@ export class RefDO extends DurableObject<Env> {
   /** Applies a receipt to its message, or parks it until the mapping arrives. */
   async receipt(input: ReceiptInput): Promise<ReceiptResult> {
     if (this.mapping()) return this.forward(input);
+    this.waiting.ensure();
     this.sql.exec(
       `INSERT OR IGNORE INTO parked (key, receipt, at) VALUES (?, ?, ?)`,
       `${input.stat}:${input.err ?? ""}`,
@@ -82,9 +93,10 @@ export class RefDO extends DurableObject<Env> {
     if (ours) return (await messageStub(this.env, ours.account, ours.message_id).apply(toTimelineEvent(event))) as unknown as ApplyResult;
     // The account sends through this provider: an event without our id may be about a message
     // whose send result has not mapped this id yet. Held until the mapping comes or the hold ends.
-    const external = this.sql.exec(`SELECT 1 FROM external LIMIT 1`).toArray().length > 0;
+    const external = this.waiting.exist && this.sql.exec(`SELECT 1 FROM external LIMIT 1`).toArray().length > 0;
     if (opts.holdMs && opts.holdMs > 0 && !external) {
       const until = Date.now() + opts.holdMs;
+      this.waiting.ensure();
       this.sql.exec(`INSERT OR IGNORE INTO held_event (id, event, until) VALUES (?, ?, ?)`, event.id, JSON.stringify(event), until);
       await this.armAt(until);
       return { kind: "held" };
@@ -95,6 +107,7 @@ export class RefDO extends DurableObject<Env> {
   /** Mail lasthop did not send: the external message of this provider message and recipient, made the first time. */
   private async external(event: ProviderEvent): Promise<ApplyResult> {
     const key = await recipientKey(event.channel, event.recipient);
+    this.waiting.ensure();
     // The id is written before the MessageDO is: a crash in between finds it here next time.
     this.sql.exec(`INSERT OR IGNORE INTO external (recipient_key, message_id) VALUES (?, ?)`, key, crypto.randomUUID());
     const id = this.sql.exec<{ message_id: string }>(`SELECT message_id FROM external WHERE recipient_key = ?`, key).one().message_id;
@@ -118,6 +131,7 @@ export class RefDO extends DurableObject<Env> {
   async erase(messageIds: string[], keys: string[], needles: string[]): Promise<void> {
     this.ctx.storage.transactionSync(() => {
       for (const id of messageIds) this.sql.exec(`DELETE FROM mapping WHERE message_id = ?`, id);
+      if (!this.waiting.exist) return;
       for (const key of keys) this.sql.exec(`DELETE FROM external WHERE recipient_key = ?`, key);
       for (const needle of needles) {
         this.sql.exec(`DELETE FROM held_event WHERE instr(event, ?) > 0`, needle);
@@ -137,7 +151,7 @@ export class RefDO extends DurableObject<Env> {
 
   /** What the alarm does, at `now` (tests drive the clock). */
   async sweep(now: number): Promise<void> {
-    if (this.mapping()) return;
+    if (this.mapping() || !this.waiting.exist) return;
     const due = this.sql
       .exec<{ id: string; event: string }>(`SELECT id, event FROM held_event WHERE until <= ? ORDER BY until`, now)
       .toArray();

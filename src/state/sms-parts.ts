@@ -37,6 +37,11 @@ export class SmsParts {
     );
   }
 
+  /** A transaction that may have made the tables rolled back. */
+  forget(): void {
+    this.tables.forget();
+  }
+
   /** When to stop waiting for receipts (epoch ms) while the message is `accepted`; 0 otherwise. */
   deadline(status: DeliveryState): number {
     return status === "accepted" ? Number(this.meta.get("receipt_deadline") ?? 0) : 0;

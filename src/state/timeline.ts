@@ -7,19 +7,21 @@ import type { TimelineEvent } from "./types.ts";
 
 type EventRow = { id: string; type: EventType; occurred_at: string; received_at: string; provider: string; detail: string };
 
+// Keyed by the event id alone (one row written per event, no second index): a message's handful
+// of events are read whole, in `seq` order. Objects made before this keep their older table
+// (seq AUTOINCREMENT, id UNIQUE), which the same statements serve.
+export const TIMELINE_DDL = `
+  CREATE TABLE IF NOT EXISTS event (
+    id TEXT PRIMARY KEY, seq INTEGER NOT NULL, type TEXT NOT NULL,
+    occurred_at TEXT NOT NULL, received_at TEXT NOT NULL, provider TEXT NOT NULL, detail TEXT NOT NULL) WITHOUT ROWID;
+`;
+
 export class Timeline {
   private readonly sql: SqlStorage;
 
+  /** The owner makes the table (TIMELINE_DDL) with its own, on its first write. */
   constructor(sql: SqlStorage) {
     this.sql = sql;
-    // Keyed by the event id alone (one row written per event, no second index): a message's
-    // handful of events are read whole, in `seq` order. Objects made before this keep their
-    // older table (seq AUTOINCREMENT, id UNIQUE), which the same statements serve.
-    sql.exec(`
-      CREATE TABLE IF NOT EXISTS event (
-        id TEXT PRIMARY KEY, seq INTEGER NOT NULL, type TEXT NOT NULL,
-        occurred_at TEXT NOT NULL, received_at TEXT NOT NULL, provider TEXT NOT NULL, detail TEXT NOT NULL) WITHOUT ROWID;
-    `);
   }
 
   has(id: string): boolean {
