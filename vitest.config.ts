@@ -95,6 +95,8 @@ const workerd = () => ({
           // has a file of its own: past ~1,500 requests in one file the harness's SELF.fetch overflows the
           // stack (workers-sdk#15446), and a file's requests slow as it goes.
           FORGED_TOTAL: process.env.FORGED_TOTAL ?? "400",
+          // The webhook storm's unique events (test/worker/faults/storm.test.ts), one message per ten.
+          STORM_EVENTS: process.env.STORM_EVENTS ?? "1000",
           TEST_SNS_CERT: sns.cert,
           TEST_SNS_KEY: sns.key,
         },

@@ -298,7 +298,8 @@ async function main(): Promise<void> {
     printTable(figures);
     console.log();
     for (const note of notes) console.log(`- ${note}`);
-    const reportPath = fileURLToPath(new URL("./REPORT.md", import.meta.url));
+    // The committed report is a whole run's; a partial one goes beside it (not committed).
+    const reportPath = fileURLToPath(new URL(ONLY.length ? "./REPORT.partial.md" : "./REPORT.md", import.meta.url));
     writeReport(reportPath, figures, METHOD, notes);
     if (ONLY.length) console.log("(BENCH_ONLY: the report holds only these figures)");
     console.log(`\nwrote ${reportPath}`);

@@ -97,8 +97,8 @@ export class AccountDO extends DurableObject<Env> {
         PRIMARY KEY (hour, channel, outcome));
       CREATE TABLE IF NOT EXISTS message_index (
         id TEXT PRIMARY KEY, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, channel TEXT NOT NULL, status TEXT NOT NULL,
-        recipient_key TEXT NOT NULL, recipient TEXT NOT NULL, tags TEXT NOT NULL, route TEXT, provider TEXT, provider_message_id TEXT)
-        WITHOUT ROWID;
+        recipient_key TEXT NOT NULL, recipient TEXT NOT NULL, tags TEXT NOT NULL, route TEXT, provider TEXT, provider_message_id TEXT,
+        counted_seq INTEGER) WITHOUT ROWID;
       CREATE INDEX IF NOT EXISTS message_index_created ON message_index (created_at, id);
       CREATE INDEX IF NOT EXISTS message_index_recipient ON message_index (recipient_key, created_at, id);
       CREATE INDEX IF NOT EXISTS message_index_channel ON message_index (channel, created_at, id);
@@ -114,6 +114,9 @@ export class AccountDO extends DurableObject<Env> {
         seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, route TEXT NOT NULL, provider TEXT NOT NULL,
         sender TEXT NOT NULL, recipient TEXT NOT NULL, body TEXT NOT NULL, keyword TEXT, reply_id TEXT, received_at TEXT NOT NULL);
     `);
+    // Shards made before a message's count mark rode on its search row get the column once.
+    if (!this.sql.exec(`SELECT 1 FROM pragma_table_info('message_index') WHERE name = 'counted_seq'`).toArray().length)
+      this.sql.exec(`ALTER TABLE message_index ADD COLUMN counted_seq INTEGER`);
     this.retainer = new Retainer(this.sql, env);
     this.ledger = new CountLedger(this.sql);
   }
@@ -202,10 +205,13 @@ export class AccountDO extends DurableObject<Env> {
       const seen = folded.get(key);
       folded.set(key, { ...c, n: (seen?.n ?? 0) + (c.n ?? 1) });
     }
+    // A message's mark is its search row's `counted_seq` (no row of its own); other subjects' are the ledger's.
+    const onRow = row !== undefined && once !== undefined && once.subject === row.id;
     // The mark, the counts and the index row commit together: a retry finds all of them or none.
     return this.ctx.storage.transactionSync(() => {
-      if (once && !this.ledger.claim(once, Date.now())) return false;
-      if (row) this.index(row);
+      if (onRow && this.countedOnRow(once)) return false;
+      if (once && !onRow && !this.ledger.claim(once, Date.now())) return false;
+      if (row) this.index(row, onRow ? once.seq : undefined);
       for (const { channel, outcome, at, route, n } of folded.values()) {
         this.sql.exec(
           `INSERT INTO counter (hour, channel, outcome, n) VALUES (?, ?, ?, ?)
@@ -236,11 +242,23 @@ export class AccountDO extends DurableObject<Env> {
   }
 
   /**
+   * Whether the message's count at `once.seq` was made: its search row's mark, or for a message
+   * counted before marks rode on the row, the ledger's.
+   */
+  private countedOnRow(once: CountKey): boolean {
+    const kept = this.sql
+      .exec<{ counted_seq: number | null }>(`SELECT counted_seq FROM message_index WHERE id = ?`, once.subject)
+      .toArray()[0];
+    if (kept?.counted_seq != null) return kept.counted_seq >= once.seq;
+    return this.ledger.counted(once, Date.now());
+  }
+
+  /**
    * One message's index row, kept as its state changes. At least once and in any order: a row
    * older than the one kept changes nothing, and its tags are written with its first row. Only
    * the columns that change are written: SQLite bills each index an UPDATE names as a row written.
    */
-  index(row: IndexRow): void {
+  index(row: IndexRow, countedSeq?: number): void {
     const kept = this.sql
       .exec<Pick<IndexSql, "updated_at" | "status" | "route" | "provider" | "provider_message_id">>(
         `SELECT updated_at, status, route, provider, provider_message_id FROM message_index WHERE id = ?`,
@@ -249,8 +267,8 @@ export class AccountDO extends DurableObject<Env> {
       .toArray()[0];
     if (!kept) {
       this.sql.exec(
-        `INSERT INTO message_index (id, created_at, updated_at, channel, status, recipient_key, recipient, tags, route, provider, provider_message_id)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO message_index (id, created_at, updated_at, channel, status, recipient_key, recipient, tags, route, provider, provider_message_id, counted_seq)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         row.id,
         row.createdAt,
         row.updatedAt,
@@ -262,14 +280,19 @@ export class AccountDO extends DurableObject<Env> {
         row.route ?? null,
         row.provider ?? null,
         row.providerMessageId ?? null,
+        countedSeq ?? null,
       );
       for (const tag of row.tags)
         this.sql.exec(`INSERT OR IGNORE INTO message_tag (tag, created_at, id) VALUES (?, ?, ?)`, tag, row.createdAt, row.id);
       return;
     }
-    if (row.updatedAt < kept.updated_at) return;
-    // A column given replaces the kept one; one not given keeps it.
-    const changes: Array<[string, string]> = [["updated_at", row.updatedAt]];
+    const changes: Array<[string, string | number]> = countedSeq === undefined ? [] : [["counted_seq", countedSeq]];
+    // An older row than the one kept moves nothing but the mark. A column given replaces the kept one; one not given keeps it.
+    if (row.updatedAt < kept.updated_at) {
+      if (changes.length) this.sql.exec(`UPDATE message_index SET counted_seq = ? WHERE id = ?`, countedSeq!, row.id);
+      return;
+    }
+    changes.push(["updated_at", row.updatedAt]);
     if (row.status !== kept.status) changes.push(["status", row.status]);
     if (row.route !== undefined && row.route !== kept.route) changes.push(["route", row.route]);
     if (row.provider !== undefined && row.provider !== kept.provider) changes.push(["provider", row.provider]);

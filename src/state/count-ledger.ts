@@ -45,6 +45,20 @@ export class CountLedger {
 
   /** True the first time `key` is seen (the count goes ahead, the mark is kept in `now`'s hour); false for a retry. */
   claim(key: CountKey, now: number): boolean {
+    if (this.counted(key, now)) return false;
+    const hour = Math.floor(now / MARK_BUCKET_MS);
+    this.sql.exec(
+      `INSERT INTO count_mark_hour (hour, subject, seq) VALUES (?, ?, ?) ON CONFLICT (hour, subject) DO UPDATE SET seq = excluded.seq`,
+      hour,
+      key.subject,
+      key.seq,
+    );
+    this.prune(now, PRUNE_PER_CLAIM);
+    return true;
+  }
+
+  /** Whether `key` (or a later count of its subject) was counted within the window; writes nothing. */
+  counted(key: CountKey, now: number): boolean {
     const hour = Math.floor(now / MARK_BUCKET_MS);
     const hours = Array.from({ length: WINDOW_BUCKETS + 1 }, (_, i) => hour - i);
     const mark = this.sql
@@ -54,19 +68,10 @@ export class CountLedger {
         ...hours,
       )
       .one().seq;
-    if (mark !== null && mark >= key.seq) return false;
-    if (this.legacy) {
-      const old = this.sql.exec<{ seq: number }>(`SELECT seq FROM count_mark WHERE subject = ?`, key.subject).toArray()[0];
-      if (old && old.seq >= key.seq) return false;
-    }
-    this.sql.exec(
-      `INSERT INTO count_mark_hour (hour, subject, seq) VALUES (?, ?, ?) ON CONFLICT (hour, subject) DO UPDATE SET seq = excluded.seq`,
-      hour,
-      key.subject,
-      key.seq,
-    );
-    this.prune(now, PRUNE_PER_CLAIM);
-    return true;
+    if (mark !== null && mark >= key.seq) return true;
+    if (!this.legacy) return false;
+    const old = this.sql.exec<{ seq: number }>(`SELECT seq FROM count_mark WHERE subject = ?`, key.subject).toArray()[0];
+    return old !== undefined && old.seq >= key.seq;
   }
 
   /** Deletes at most `limit` marks of the hours past the window. */

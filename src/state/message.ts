@@ -191,15 +191,18 @@ export class MessageDO extends DurableObject<Env> {
     const attempt = current.attempts + 1;
     const now = new Date().toISOString();
     this.transact(() => {
-      this.sql.exec(`UPDATE message SET attempts = ? WHERE id = ?`, attempt, row.id);
-      this.record(current, {
-        id: `${row.id}:attempt:${attempt}`,
-        type: "sending",
-        occurredAt: now,
-        receivedAt: now,
-        provider: "lasthop",
-        detail: { attempt },
-      });
+      this.record(
+        current,
+        {
+          id: `${row.id}:attempt:${attempt}`,
+          type: "sending",
+          occurredAt: now,
+          receivedAt: now,
+          provider: "lasthop",
+          detail: { attempt },
+        },
+        attempt,
+      );
       this.meta.set("attempt_at", String(Date.parse(now)));
       this.armWatchdog(Date.now());
     });
@@ -324,7 +327,8 @@ export class MessageDO extends DurableObject<Env> {
     });
   }
 
-  private record(row: MessageRow, event: TimelineEvent): DeliveryState {
+  /** Records one new event (inside a transaction); `attempts`, when an attempt begins with it. */
+  private record(row: MessageRow, event: TimelineEvent, attempts?: number): DeliveryState {
     const next = nextState(row.status, event.type);
     this.timeline.add(event);
     // A retry is due once its delay has passed.
@@ -337,10 +341,12 @@ export class MessageDO extends DurableObject<Env> {
     // updated_at never goes back: an event received earlier but applied later (a provider's event
     // held until our send result mapped its id) must still move the search row, which keeps the newest.
     this.sql.exec(
-      `UPDATE message SET status = ?, updated_at = MAX(updated_at, ?), provider_message_id = COALESCE(provider_message_id, ?) WHERE id = ?`,
+      `UPDATE message SET status = ?, updated_at = MAX(updated_at, ?), provider_message_id = COALESCE(provider_message_id, ?),
+         attempts = COALESCE(?, attempts) WHERE id = ?`,
       next,
       event.receivedAt,
       providerId,
+      attempts ?? null,
       row.id,
     );
     if (next !== row.status) {
@@ -356,10 +362,25 @@ export class MessageDO extends DurableObject<Env> {
     }
     const feedback = feedbackOutcome(event.type, event.detail);
     if (feedback)
-      this.outbox.push({ kind: "count", account: row.account, channel: row.channel, outcome: feedback, at: event.receivedAt, route });
+      this.outbox.push({
+        kind: "count",
+        account: row.account,
+        channel: row.channel,
+        outcome: feedback,
+        at: event.receivedAt,
+        route,
+        row: this.indexRow(),
+      });
     // What the classifier could not decide is shown, so a team sees how much of its feedback that is.
     if (event.type === "bounced" && unclassified(event.detail)) {
-      this.outbox.push({ kind: "count", account: row.account, channel: row.channel, outcome: "bounce_unclassified", at: event.receivedAt });
+      this.outbox.push({
+        kind: "count",
+        account: row.account,
+        channel: row.channel,
+        outcome: "bounce_unclassified",
+        at: event.receivedAt,
+        row: this.indexRow(),
+      });
     }
     this.emit(row, event, next);
     // Parts, receipts and the receipt deadline are our own sends' bookkeeping.
