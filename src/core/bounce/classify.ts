@@ -119,13 +119,14 @@ function reasonOf(facts: BounceFacts): Decision {
 
   const smtpLike = !facts.diagnosticType || facts.diagnosticType === "smtp";
   const byCode = statusReason(facts.enhancedCode);
-  const probed = smtpLike ? probe(facts, text, byCode) : undefined;
+  const says = saysOf(text);
+  const probed = smtpLike ? probe(facts, says, byCode) : undefined;
   if (probed && probed.reason !== "undefined") return probed;
-  const second = secondLook(facts, text, byCode, smtpLike);
+  const second = secondLook(facts, says, byCode, smtpLike);
   if (second && second.reason !== "undefined") return second;
   if (facts.mtaReason) return { reason: facts.mtaReason, rule: `mta:${facts.mta ?? "?"}` };
   if (facts.action === "delayed") return { reason: "expired", rule: "action" };
-  if (matchesAny(text, reasonPhrases.vacation)) return { reason: "vacation", rule: "phrase" };
+  if (says("vacation")) return { reason: "vacation", rule: "phrase" };
   return text ? { reason: "onhold", rule: "onhold" } : { reason: "undefined", rule: "undefined" };
 }
 
@@ -165,67 +166,79 @@ function providerOf(domain: string | undefined, hosts: readonly string[]): Remot
   return undefined;
 }
 
-/** Whether the text says `reason`; "rejected" words about the recipient address are not about the sender. */
-const has = (text: string, reason: string) =>
-  matchesAny(text, reasonPhrases[reason]) && (reason !== "rejected" || !matchesAny(text, notRejected));
+/** Whether a text says a reason: the probes ask about the same reasons several times, so each is read once. */
+type Says = (reason: string) => boolean;
+
+/** Whether `text` says `reason`; "rejected" words about the recipient address are not about the sender. */
+function saysOf(text: string): Says {
+  const known = new Map<string, boolean>();
+  return (reason) => {
+    let said = known.get(reason);
+    if (said === undefined) {
+      said = matchesAny(text, reasonPhrases[reason]) && (reason !== "rejected" || !matchesAny(text, notRejected));
+      known.set(reason, said);
+    }
+    return said;
+  };
+}
 
 /**
  * Rules 3 and 4: each reason in turn, the first that holds wins. The order matters: a full
  * mailbox often comes with 5.1.1, a relay refusal with "user unknown".
  */
-function probe(facts: BounceFacts, text: string, byCode: string | undefined): Decision | undefined {
+function probe(facts: BounceFacts, has: Says, byCode: string | undefined): Decision | undefined {
   const { hint, command } = facts;
   const is = (reason: string) => hint === reason;
   const order: Array<[string, () => boolean]> = [
-    ["mailboxfull", () => byCode === "mailboxfull" || has(text, "mailboxfull")],
+    ["mailboxfull", () => byCode === "mailboxfull" || has("mailboxfull")],
     // 5.2.3 is the per-mailbox limit (exceedlimit), whatever the words say about the size.
-    ["mesgtoobig", () => byCode === "mesgtoobig" || (byCode !== "exceedlimit" && has(text, "mesgtoobig"))],
-    ["exceedlimit", () => byCode === "exceedlimit" || has(text, "exceedlimit")],
-    ["suspend", () => facts.smtpCode === 525 || has(text, "suspend")],
-    ["hasmoved", () => has(text, "hasmoved")],
-    ["norelaying", () => command !== "CONN" && command !== "EHLO" && command !== "HELO" && has(text, "norelaying")],
-    ["authfailure", () => byCode === "authfailure" || has(text, "authfailure")],
+    ["mesgtoobig", () => byCode === "mesgtoobig" || (byCode !== "exceedlimit" && has("mesgtoobig"))],
+    ["exceedlimit", () => byCode === "exceedlimit" || has("exceedlimit")],
+    ["suspend", () => facts.smtpCode === 525 || has("suspend")],
+    ["hasmoved", () => has("hasmoved")],
+    ["norelaying", () => command !== "CONN" && command !== "EHLO" && command !== "HELO" && has("norelaying")],
+    ["authfailure", () => byCode === "authfailure" || has("authfailure")],
     [
       "userunknown",
       () => {
         if (byCode === "suspend") return false;
         if (byCode === "userunknown") {
           // 5.1.1 is also what many servers send for a relay refusal, a block or a full mailbox.
-          return !["norelaying", "blocked", "mailboxfull", "hasmoved", "rejected", "notaccept"].some((r) => has(text, r));
+          return !["norelaying", "blocked", "mailboxfull", "hasmoved", "rejected", "notaccept"].some((r) => has(r));
         }
-        return command === "RCPT" && has(text, "userunknown");
+        return command === "RCPT" && has("userunknown");
       },
     ],
     [
       "filtered",
       () => {
         if (byCode === "suspend") return false;
-        if (byCode === "filtered") return has(text, "userunknown") || has(text, "filtered");
+        if (byCode === "filtered") return has("userunknown") || has("filtered");
         // "User unknown" once the content was sent (or when nobody says when) is a filter's excuse.
         if (BEFORE_DATA.has(command)) return false;
-        return has(text, "filtered") || has(text, "userunknown");
+        return has("filtered") || has("userunknown");
       },
     ],
-    ["requireptr", () => byCode === "requireptr" || has(text, "requireptr")],
-    ["notcompliantrfc", () => has(text, "notcompliantrfc")],
-    ["badreputation", () => has(text, "badreputation")],
-    ["contenterror", () => !spamDetected(facts, text, byCode) && (byCode === "contenterror" || has(text, "contenterror"))],
+    ["requireptr", () => byCode === "requireptr" || has("requireptr")],
+    ["notcompliantrfc", () => has("notcompliantrfc")],
+    ["badreputation", () => has("badreputation")],
+    ["contenterror", () => !spamDetected(facts, has, byCode) && (byCode === "contenterror" || has("contenterror"))],
     [
       "rejected",
       () => {
         if (byCode === "rejected") return true;
-        const words = has(text, "rejected");
+        const words = has("rejected");
         if (command === "MAIL") return words;
         if (command === "DATA" && byCode !== "userunknown") return words;
         if (!byCode || byCode === "securityerror" || byCode === "systemerror") return words;
         return false;
       },
     ],
-    ["hostunknown", () => (byCode === "hostunknown" ? !has(text, "networkerror") : has(text, "hostunknown"))],
-    ["spamdetected", () => spamDetected(facts, text, byCode)],
-    ["speeding", () => has(text, "speeding")],
-    ["toomanyconn", () => byCode === "toomanyconn" || has(text, "toomanyconn")],
-    ["blocked", () => byCode === "blocked" || has(text, "blocked")],
+    ["hostunknown", () => (byCode === "hostunknown" ? !has("networkerror") : has("hostunknown"))],
+    ["spamdetected", () => spamDetected(facts, has, byCode)],
+    ["speeding", () => has("speeding")],
+    ["toomanyconn", () => byCode === "toomanyconn" || has("toomanyconn")],
+    ["blocked", () => byCode === "blocked" || has("blocked")],
   ];
   for (const [reason, holds] of order) {
     if (is(reason)) return { reason, rule: "reporting-mta" };
@@ -238,11 +251,11 @@ function probe(facts: BounceFacts, text: string, byCode: string | undefined): De
   return undefined;
 }
 
-function spamDetected(facts: BounceFacts, text: string, byCode: string | undefined): boolean {
+function spamDetected(facts: BounceFacts, has: Says, byCode: string | undefined): boolean {
   if (!facts.enhancedCode) return false;
   if (facts.hint === "spamdetected" || byCode === "spamdetected") return true;
   if (BEFORE_DATA.has(facts.command)) return false;
-  return has(text, "spamdetected");
+  return has("spamdetected");
 }
 
 /** What the probes could not settle: the words alone, then the code's subject, then the context. */
@@ -267,10 +280,10 @@ const SECOND_LOOK = [
   "mailererror",
 ];
 
-function secondLook(facts: BounceFacts, text: string, byCode: string | undefined, smtpLike: boolean): Decision | undefined {
+function secondLook(facts: BounceFacts, has: Says, byCode: string | undefined, smtpLike: boolean): Decision | undefined {
   if (facts.hint && facts.hint !== "undefined" && facts.hint !== "onhold") return { reason: facts.hint, rule: "reporting-mta" };
   if (byCode && !TENTATIVE.has(byCode) && smtpLike) return { reason: byCode, rule: "status-code" };
-  for (const reason of SECOND_LOOK) if (has(text, reason)) return { reason, rule: "phrase" };
+  for (const reason of SECOND_LOOK) if (has(reason)) return { reason, rule: "phrase" };
   if (byCode) return { reason: byCode, rule: "status-code" };
   const subject = facts.enhancedCode?.slice(1, 3);
   if (subject === ".6") return { reason: "contenterror", rule: "status-class" };

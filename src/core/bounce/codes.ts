@@ -134,11 +134,26 @@ function commandOf(word: string): SmtpCommand | undefined {
   return undefined;
 }
 
+/**
+ * All the patterns as one alternation per kind of input: most texts name no command, and one
+ * pass that finds nothing rules out the patterns one by one (case-insensitive: a superset).
+ */
+const anyOf = (patterns: readonly RegExp[], flags: string) => new RegExp(patterns.map((p) => `(?:${p.source})`).join("|"), flags);
+const ANY_COMMAND_LINE = anyOf(
+  COMMAND_PATTERNS.filter((p) => p.multiline),
+  "im",
+);
+const ANY_COMMAND_FLAT = anyOf(
+  COMMAND_PATTERNS.filter((p) => !p.multiline),
+  "i",
+);
+
 /** The refused command a text names, if it names one. */
 export function commandIn(whole: string): SmtpCommand | undefined {
   // Line-anchored patterns read the lines; the others read across folded lines.
   const text = whole.slice(0, 32 * 1024);
   const flat = text.replace(/\s+/g, " ");
+  if (!ANY_COMMAND_LINE.test(text) && !ANY_COMMAND_FLAT.test(flat)) return undefined;
   for (const pattern of COMMAND_PATTERNS) {
     let found: SmtpCommand | undefined;
     for (const match of (pattern.multiline ? text : flat).matchAll(pattern)) found = commandOf(match[1] ?? "") ?? found;

@@ -24,7 +24,8 @@ export function fieldBlocks(text: string): Field[][] {
       last = undefined;
       continue;
     }
-    if (/^[ \t]/.test(line)) {
+    const first = line.charCodeAt(0);
+    if (first === 0x20 || first === 0x09) {
       // RFC 5322 §2.2.3 unfolding: the line break goes, the white space stays (one space).
       if (last) last.value = `${last.value} ${line.trim()}`.trim();
       continue;

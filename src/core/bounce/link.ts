@@ -49,9 +49,12 @@ export function linkMessage(evidence: LinkEvidence): Link | null {
   }
   // Headers quoted inline (qmail, Exim, Gmail paste the returned message into the text).
   const body = evidence.body.slice(0, 2 * 1024 * 1024);
-  const quotedOwn = /^[ \t>]*X-Lasthop-Message-Id:[ \t]*([0-9a-f-]{36})\b/im.exec(body)?.[1];
+  // The field names first, as plain words: a line-anchored pattern is tried at every position of the body.
+  const quotedOwn = /X-Lasthop-Message-Id:/i.test(body)
+    ? /^[ \t>]*X-Lasthop-Message-Id:[ \t]*([0-9a-f-]{36})\b/im.exec(body)?.[1]
+    : undefined;
   if (quotedOwn && UUID.test(quotedOwn)) return { messageId: quotedOwn.toLowerCase(), linkedBy: "x-lasthop-message-id" };
-  const quotedId = /^[ \t>]*Message-I[Dd]:[ \t]*<([0-9a-fA-F-]{36})@[^>\s]+>/m.exec(body)?.[1];
+  const quotedId = body.includes("Message-I") ? /^[ \t>]*Message-I[Dd]:[ \t]*<([0-9a-fA-F-]{36})@[^>\s]+>/m.exec(body)?.[1] : undefined;
   if (quotedId && OUR_ID.test(quotedId)) return { messageId: quotedId, linkedBy: "message-id" };
   const envid = uuid(evidence.originalEnvelopeId);
   if (envid) return { messageId: envid, linkedBy: "original-envelope-id" };

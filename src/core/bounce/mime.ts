@@ -50,12 +50,19 @@ export async function readMessage(input: Uint8Array): Promise<MimeView> {
   const bytes = stripMboxLine(input);
   const { headerText, bodyStart } = splitHead(bytes);
   const body = decode(bytes.subarray(bodyStart, bodyStart + MAX_BODY_BYTES), MAX_BODY_BYTES);
-  const rawHeaders = headerMap((fieldBlocks(headerText)[0] ?? []).map((f) => ({ key: f.name, value: f.value })));
-  const view: MimeView = { headers: rawHeaders, text: "", deliveryStatus: [], feedbackReport: [], returned: [], body };
-  if (plainText(rawHeaders, headerText)) {
-    // Plain ASCII/UTF-8 text without encodings: the body is the text, MIME has nothing to add.
-    view.text = body.slice(0, MAX_PART_CHARS);
-    return view;
+  const unread: Headers = new Map();
+  const view: MimeView = { headers: unread, text: "", deliveryStatus: [], feedbackReport: [], returned: [], body };
+  // Our own reading of the headers is needed to tell plain text, or when postal-mime gives none:
+  // a multipart or encoded message is not plain text whatever its fields say.
+  const maybePlain = !headerText.includes("=?") && !/multipart\//i.test(headerText);
+  const ownHeaders = () => headerMap((fieldBlocks(headerText)[0] ?? []).map((f) => ({ key: f.name, value: f.value })));
+  if (maybePlain) {
+    view.headers = ownHeaders();
+    if (plainText(view.headers)) {
+      // Plain ASCII/UTF-8 text without encodings: the body is the text, MIME has nothing to add.
+      view.text = body.slice(0, MAX_PART_CHARS);
+      return view;
+    }
   }
   try {
     // Every message/rfc822 stays an attachment: the returned message is evidence, not text.
@@ -64,6 +71,7 @@ export async function readMessage(input: Uint8Array): Promise<MimeView> {
       attachmentEncoding: "arraybuffer",
     });
     if (email.headers.length) view.headers = headerMap(email.headers);
+    else if (view.headers === unread) view.headers = ownHeaders();
     view.text = (email.text ?? "").slice(0, MAX_PART_CHARS);
     for (const part of email.attachments) {
       const type = part.mimeType.toLowerCase();
@@ -87,22 +95,21 @@ export async function readMessage(input: Uint8Array): Promise<MimeView> {
     }
   } catch {
     // Not parseable as MIME (or over postal-mime's limits): the raw body is all there is.
+    if (view.headers === unread) view.headers = ownHeaders();
   }
   if (!view.text.trim() && !view.deliveryStatus.length && !view.feedbackReport.length) view.text = body.slice(0, MAX_PART_CHARS);
   return view;
 }
 
-/** A single text/plain part in 7/8-bit US-ASCII or UTF-8, with no encoded words in its headers. */
-function plainText(headers: Headers, headerText: string): boolean {
+/** A single text/plain part in 7/8-bit US-ASCII or UTF-8 (the caller has seen no encoded words or multipart in its headers). */
+function plainText(headers: Headers): boolean {
   const type = (headers.get("content-type")?.[0] ?? "text/plain").toLowerCase();
   const encoding = (headers.get("content-transfer-encoding")?.[0] ?? "7bit").toLowerCase().trim();
   const charset = /charset\s*=\s*"?([\w.:-]+)/.exec(type)?.[1] ?? "us-ascii";
   return (
     /^text\/plain\b/.test(type) &&
     (encoding === "7bit" || encoding === "8bit") &&
-    (charset === "us-ascii" || charset === "utf-8" || charset === "ascii") &&
-    !headerText.includes("=?") &&
-    !/multipart\//i.test(headerText)
+    (charset === "us-ascii" || charset === "utf-8" || charset === "ascii")
   );
 }
 

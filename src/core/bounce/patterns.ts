@@ -12,11 +12,32 @@ export type Phrase = string | RegExp;
 /** A phrase and the MTA or provider that writes it. */
 export type Entry = readonly [phrase: Phrase, source: string];
 
+/**
+ * RegExps that together match wherever any of `phrases` does: the phrases as alternations,
+ * one per set of flags (strings taken literally). One pass over a text, where a list tried
+ * entry by entry cost a pass per entry.
+ */
+export function anyPhrase(phrases: readonly Phrase[]): RegExp[] {
+  const byFlags = new Map<string, string[]>();
+  for (const phrase of phrases) {
+    const flags = typeof phrase === "string" ? "" : phrase.flags;
+    const source = typeof phrase === "string" ? phrase.replace(/[.*+?^${}()|[\]\\]/g, "\\$&") : `(?:${phrase.source})`;
+    byFlags.set(flags, [...(byFlags.get(flags) ?? []), source]);
+  }
+  return [...byFlags].map(([flags, sources]) => new RegExp(sources.join("|"), flags));
+}
+
+/** Each entry list's alternations, made on first use. */
+const alternations = new WeakMap<readonly Entry[], RegExp[]>();
+
 export function matchesAny(text: string, entries: readonly Entry[] | undefined): boolean {
   if (!entries || !text) return false;
-  for (const [phrase] of entries) {
-    if (typeof phrase === "string" ? text.includes(phrase) : phrase.test(text)) return true;
+  let any = alternations.get(entries);
+  if (!any) {
+    any = anyPhrase(entries.map(([phrase]) => phrase));
+    alternations.set(entries, any);
   }
+  for (const re of any) if (re.test(text)) return true;
   return false;
 }
 

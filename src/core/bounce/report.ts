@@ -7,20 +7,32 @@
  */
 import { addressesIn } from "./address.ts";
 import { enhancedCodesIn } from "./codes.ts";
-import { explicitPhrases, returnedMessageMarkers, type Phrase } from "./patterns.ts";
+import { anyPhrase, explicitPhrases, returnedMessageMarkers, type Phrase } from "./patterns.ts";
 
 /** The report reads at most this much prose: a bounce's own text is short, the rest is quoted mail. */
 const MAX_REPORT_CHARS = 64 * 1024;
+
+/**
+ * Each marker on its own at the very start (a marker whose first match is at 0 cuts nothing),
+ * and all of them as one alternation: one pass over the text finds the earliest marker,
+ * where one pass per marker cost a scan of the whole body each.
+ */
+const markersAtStart = returnedMessageMarkers.map(([marker]) => new RegExp(marker.source, `${marker.flags}y`));
+const anyMarker = (markers: readonly RegExp[]) => new RegExp(markers.map((m) => `(?:${m.source})`).join("|"), "im");
+const allMarkers = anyMarker(returnedMessageMarkers.map(([marker]) => marker));
 
 /** The report's own text: line breaks normalized, cut where the returned message begins. */
 export function reportText(text: string): string {
   let body = text.length > MAX_REPORT_CHARS * 4 ? text.slice(0, MAX_REPORT_CHARS * 4) : text;
   body = body.replace(/\r\n?/g, "\n");
-  let cut = body.length;
-  for (const [marker] of returnedMessageMarkers) {
-    const found = marker.exec(body);
-    if (found && found.index > 0 && found.index < cut) cut = found.index;
-  }
+  const atStart = markersAtStart.filter((m) => {
+    m.lastIndex = 0;
+    return m.test(body);
+  });
+  const markers = atStart.length
+    ? anyMarker(returnedMessageMarkers.flatMap(([m], k) => (atStart.includes(markersAtStart[k]!) ? [] : [m])))
+    : allMarkers;
+  const cut = markers.exec(body)?.index ?? body.length;
   return body.slice(0, Math.min(cut, MAX_REPORT_CHARS));
 }
 
@@ -45,7 +57,8 @@ export function textRecipients(report: string, isExcluded: (address: string) => 
   const found: Array<{ address: string; line: number }> = [];
   const seen = new Set<string>();
   lines.forEach((line, index) => {
-    if (NOT_RECIPIENT_LINE.test(line)) return;
+    // A line without "@" names no address: most lines, and the cheapest test.
+    if (!line.includes("@") || NOT_RECIPIENT_LINE.test(line)) return;
     for (const address of addressesIn(line.replace(SENDER_CONTEXT, " "))) {
       const key = address.toLowerCase();
       if (seen.has(key) || isExcluded(key)) continue;
@@ -88,6 +101,9 @@ function segmentOf(lines: string[], mention: { address: string; line: number }, 
   return lines.slice(mention.line, end).join("\n");
 }
 
+/** Whether any explicit phrase is there at all: most texts have none, and one pass says so. */
+const ANY_EXPLICIT = anyPhrase(explicitPhrases.map((entry) => entry.phrase));
+
 /**
  * The reason the reporting MTA states in its own words, if any (patterns.ts
  * `explicitPhrases`). A weak phrase gives way to a specific enhanced code in `text`.
@@ -97,30 +113,43 @@ export function explicitReason(text: string): string | undefined {
     .slice(0, 32 * 1024)
     .toLowerCase()
     .replace(/[ \t]+/g, " ");
-  const specific = enhancedCodesIn(lower).some((c) => !/\.0$|^\d\.0\./.test(c));
+  if (!matchesSome(ANY_EXPLICIT, lower)) return undefined;
+  // Read only when a weak phrase matched: most texts match none, and the codes cost a pass of their own.
+  let specific: boolean | undefined;
   for (const entry of explicitPhrases) {
     if (!matches(lower, entry.phrase)) continue;
-    if (entry.weak && specific) continue;
+    if (entry.weak) {
+      specific ??= enhancedCodesIn(lower).some((c) => !/\.0$|^\d\.0\./.test(c));
+      if (specific) continue;
+    }
     return entry.reason;
   }
   return undefined;
+}
+
+function matchesSome(patterns: readonly RegExp[], text: string): boolean {
+  for (const re of patterns) if (re.test(text)) return true;
+  return false;
 }
 
 function matches(text: string, phrase: Phrase): boolean {
   return typeof phrase === "string" ? text.includes(phrase) : phrase.test(text);
 }
 
+/** Where reports name the remote host (made once: matchAll reads a copy, so they keep no state). */
+const HOST_PATTERNS: readonly RegExp[] = [
+  /\bhost:? \[?([a-z0-9][a-z0-9.-]*\.[a-z]{2,})\]?/gi, // Postfix, Exim, GMX
+  /while talking to ([a-z0-9][a-z0-9.-]*\.[a-z]{2,})\.?:/gi, // Sendmail
+  /remote (?:system|server at|host|mta): ?(?:dns;)?\s*([a-z0-9][a-z0-9.-]*\.[a-z]{2,})/gi, // Sun ONE, Exchange
+  /\b([a-z0-9][a-z0-9.-]*\.[a-z]{2,}) \[\d{1,3}(?:\.\d{1,3}){3}\]:/gi, // Courier
+];
+
 /** Host names a text mentions as the remote side ("host mx.example.jp[192.0.2.1] said"). */
 export function hostsIn(text: string): string[] {
   const hosts = new Set<string>();
-  const patterns = [
-    /\bhost:? \[?([a-z0-9][a-z0-9.-]*\.[a-z]{2,})\]?/gi, // Postfix, Exim, GMX
-    /while talking to ([a-z0-9][a-z0-9.-]*\.[a-z]{2,})\.?:/gi, // Sendmail
-    /remote (?:system|server at|host|mta): ?(?:dns;)?\s*([a-z0-9][a-z0-9.-]*\.[a-z]{2,})/gi, // Sun ONE, Exchange
-    /\b([a-z0-9][a-z0-9.-]*\.[a-z]{2,}) \[\d{1,3}(?:\.\d{1,3}){3}\]:/gi, // Courier
-  ];
   const bounded = text.slice(0, 32 * 1024);
-  for (const pattern of patterns) for (const [, host = ""] of bounded.matchAll(pattern)) hosts.add(host.toLowerCase().replace(/\.$/, ""));
+  for (const pattern of HOST_PATTERNS)
+    for (const [, host = ""] of bounded.matchAll(pattern)) hosts.add(host.toLowerCase().replace(/\.$/, ""));
   return [...hosts];
 }
 

@@ -25,12 +25,18 @@ function detect(input: LhostInput): boolean {
   const received = input.headers.get("received") ?? [];
   const messageId = (input.headers.get("message-id") ?? [])[0] ?? "";
   const hits = [
-    /Postmaster@(?:ezweb\.ne\.jp|au\.com)/i.test(input.from),
-    input.subject.trim() === "Mail System Error - Returned Mail",
-    received.some((v) => v.includes("ezweb.ne.jp (EZweb Mail) with") || v.includes(".au.com (")),
-    /\.ezweb\.ne\.jp>\s*$|\.au\.com>\s*$/.test(messageId),
-  ].filter(Boolean).length;
-  return hits >= 2;
+    () => /Postmaster@(?:ezweb\.ne\.jp|au\.com)/i.test(input.from),
+    () => input.subject.trim() === "Mail System Error - Returned Mail",
+    () => received.some((v) => v.includes("ezweb.ne.jp (EZweb Mail) with") || v.includes(".au.com (")),
+    () => /\.ezweb\.ne\.jp>\s*$|\.au\.com>\s*$/.test(messageId),
+  ];
+  // Two hits decide: stop at the second, or once too few checks are left to make two.
+  let count = 0;
+  for (const [k, hit] of hits.entries()) {
+    if (count + (hits.length - k) < 2) return false;
+    if (hit() && ++count === 2) return true;
+  }
+  return false;
 }
 
 function read(input: LhostInput): LhostRecipient[] {
