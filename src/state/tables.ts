@@ -27,7 +27,9 @@ export class LazyTables {
   /** Makes the tables if they are not there yet; call it before a write. */
   ensure(): void {
     if (this.exist) return;
-    this.sql.exec(this.ddl);
+    // One statement at a time: a cursor over several reports the last one's rows written only, and
+    // the meter (state/meter.ts) counts what each statement writes, the schema's rows included.
+    for (const statement of this.ddl.split(";").filter((s) => s.trim())) this.sql.exec(statement);
     this.known = true;
   }
 
