@@ -127,11 +127,34 @@ describe("the signing thread pool", () => {
     pool = new SignPool({ threads: 1 });
     await within(pool.sign(MESSAGES[0]![1], RSA), "a first signature");
     const first = pool.workers[0]!;
-    // The pool's own exit listener ran first: the replacement exists and holds the job.
-    first.once("exit", () => void pool!.workers[0]!.terminate());
-    const job = pool.sign(MESSAGES[0]![1], RSA);
+    // Many jobs, so the thread is still busy when it is ended (one job alone can be answered
+    // before terminate() lands). A job answered before the thread's exit is signed; every other
+    // one went to the replacement, which dies too: those fail.
+    const answered = new Set<number>();
+    const jobs = Array.from({ length: 200 }, (_, i) => {
+      const job = pool!.sign(MESSAGES[0]![1], [RSA, ED]);
+      job.then(() => answered.add(i)).catch(() => {});
+      return job;
+    });
+    let answeredBeforeExit: Set<number> | undefined;
+    // The pool's own exit listener ran first: the replacement exists and holds the stranded jobs.
+    first.once("exit", () => {
+      answeredBeforeExit = new Set(answered);
+      void pool!.workers[0]!.terminate();
+    });
     await first.terminate();
-    await expect(within(job, "the job's end")).rejects.toThrow(SignerUnavailableError);
+    const settled = await within(Promise.allSettled(jobs), "the 200 jobs' ends");
+    expect(answeredBeforeExit).toBeDefined();
+    const stranded = settled.filter((_, i) => !answeredBeforeExit!.has(i));
+    expect(stranded.length).toBeGreaterThan(0);
+    for (const result of stranded) {
+      expect(result.status).toBe("rejected");
+      expect((result as PromiseRejectedResult).reason).toBeInstanceOf(SignerUnavailableError);
+    }
+    for (const i of answeredBeforeExit!) {
+      const message = (settled[i] as PromiseFulfilledResult<Buffer>).value;
+      expect((await verdicts(message)).map((v) => v[2])).toEqual(["pass", "pass"]);
+    }
     // The second replacement waits a moment (its predecessor never answered), then signs.
     await waitFor(() => pool!.workers.length === 1, "the second replacement thread");
     const later = await within(pool.sign(MESSAGES[0]![1], RSA), "a signature after the replacement");
