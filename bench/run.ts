@@ -106,6 +106,15 @@ const ONLY = (process.env.BENCH_ONLY ?? "")
 const unknownGroups = ONLY.filter((g) => !(GROUPS as readonly string[]).includes(g));
 if (unknownGroups.length) throw new Error(`BENCH_ONLY: unknown group(s) ${unknownGroups.join(", ")}; known: ${GROUPS.join(", ")}`);
 const runs = (group: (typeof GROUPS)[number]) => ONLY.length === 0 || ONLY.includes(group);
+const begun = new Set<string>();
+/** `runs`, and the first time a group starts, a line on stderr: a long run's progress, and where its logs belong. */
+const begins = (group: (typeof GROUPS)[number]) => {
+  if (runs(group) && !begun.has(group)) {
+    begun.add(group);
+    console.error(`[bench ${new Date().toISOString()}] ${group}`);
+  }
+  return runs(group);
+};
 
 /** How the figures were taken, for the report. */
 const METHOD = [
@@ -212,87 +221,130 @@ async function main(): Promise<void> {
     };
     const notes: string[] = [];
     const figures: Figure[] = [];
+    const failed: string[] = [];
+    /** One group's figures: a group that fails is noted (and fails the run) but the others still run and are reported. */
+    const guarded = async (group: string, work: () => Promise<unknown>) => {
+      try {
+        await work();
+      } catch (error) {
+        failed.push(group);
+        notes.push(`${group}: FAILED, its figures are missing: ${String(error).slice(0, 500)}`);
+        console.error(`[bench] ${group} failed:`, error);
+      }
+    };
     console.log(`lasthop bench — ${environment()}`);
     if (ONLY.length) notes.push(`BENCH_ONLY=${ONLY.join(",")}: only these groups of figures ran`);
-    if (runs("sends")) figures.push(await sendsAccepted(systems, SETTINGS, notes));
+    if (begins("sends"))
+      await guarded("sends", async () => {
+        figures.push(await sendsAccepted(systems, SETTINGS, notes));
+      });
     // The webhook figure names messages sent by the end-to-end one, so it needs that one too.
-    if (runs("e2e") || runs("webhooks")) {
-      const e2e = await endToEndPushes(systems, SETTINGS, notes);
-      if (runs("e2e")) figures.push(e2e.figure);
-      if (runs("webhooks")) figures.push(await webhooksIngested(systems, SETTINGS, e2e.messageIds, notes));
-    }
+    if (begins("e2e") || begins("webhooks"))
+      await guarded("e2e", async () => {
+        const e2e = await endToEndPushes(systems, SETTINGS, notes);
+        if (begins("e2e")) figures.push(e2e.figure);
+        if (begins("webhooks")) figures.push(await webhooksIngested(systems, SETTINGS, e2e.messageIds, notes));
+      });
     // The new channels last, so the three figures above run as they always have.
-    if (runs("fcm")) figures.push(await endToEndFcm(systems, SETTINGS, notes));
-    if (runs("apns")) figures.push(await apnsNotifications(systems, SETTINGS, notes));
-    if (runs("smtp")) figures.push(...(await smtpMessages(systems, SETTINGS, notes)));
-    if (runs("email")) figures.push(await endToEndEmails(systems, SETTINGS, notes));
-    if (runs("bounces")) {
-      figures.push(await bouncesParsed());
-      figures.push(...(await inboundBounces(stack, secrets.apiKey, sink)));
-      figures.push(await inboundEdge(stack, secrets.apiKey, secrets.webhookSecret));
-    }
-    if (runs("smpp")) {
-      figures.push(await smppSubmits(systems, SETTINGS, notes));
-      figures.push(...(await smppTpsAccuracy(systems, SETTINGS, notes)));
-    }
-    if (runs("providers")) {
-      // The bench account takes SendGrid's and a Standard Webhooks sender's events, configured through the API.
-      for (const [provider, body] of [
-        ["sendgrid", { webhookPublicKey: providers.sendgridPublicKey }],
-        ["standard", { webhookSecret: providers.standardSecret, mapping: STANDARD_MAPPING }],
-      ] as const) {
-        const put = await fetch(`${stack.workerUrl}/v1/providers/${provider}`, {
+    if (begins("fcm"))
+      await guarded("fcm", async () => {
+        figures.push(await endToEndFcm(systems, SETTINGS, notes));
+      });
+    if (begins("apns"))
+      await guarded("apns", async () => {
+        figures.push(await apnsNotifications(systems, SETTINGS, notes));
+      });
+    if (begins("smtp"))
+      await guarded("smtp", async () => {
+        figures.push(...(await smtpMessages(systems, SETTINGS, notes)));
+      });
+    if (begins("email"))
+      await guarded("email", async () => {
+        figures.push(await endToEndEmails(systems, SETTINGS, notes));
+      });
+    if (begins("bounces"))
+      await guarded("bounces", async () => {
+        figures.push(await bouncesParsed());
+        figures.push(...(await inboundBounces(stack, secrets.apiKey, sink)));
+        figures.push(await inboundEdge(stack, secrets.apiKey, secrets.webhookSecret));
+      });
+    if (begins("smpp"))
+      await guarded("smpp", async () => {
+        figures.push(await smppSubmits(systems, SETTINGS, notes));
+        figures.push(...(await smppTpsAccuracy(systems, SETTINGS, notes)));
+      });
+    if (begins("providers"))
+      await guarded("providers", async () => {
+        // The bench account takes SendGrid's and a Standard Webhooks sender's events, configured through the API.
+        for (const [provider, body] of [
+          ["sendgrid", { webhookPublicKey: providers.sendgridPublicKey }],
+          ["standard", { webhookSecret: providers.standardSecret, mapping: STANDARD_MAPPING }],
+        ] as const) {
+          const put = await fetch(`${stack.workerUrl}/v1/providers/${provider}`, {
+            method: "PUT",
+            headers: { authorization: `Bearer ${secrets.apiKey}`, "content-type": "application/json" },
+            body: JSON.stringify(body),
+          });
+          if (!put.ok) throw new Error(`PUT /v1/providers/${provider}: ${put.status} ${await put.text()}`);
+        }
+        // 200 web pushes sent through lasthop: the provider events name them by our id.
+        const sent = await sendThroughLasthop(stack.workerUrl, secrets.apiKey, (i) => webpushSend(subscription, "providers", i), 200, 10);
+        if (sent.ids.length === 0) throw new Error(`provider figures: no message was accepted (${JSON.stringify(sent.statuses)})`);
+        figures.push(
+          ...(await providerEventsIngested(
+            {
+              messageIds: sent.ids,
+              workerUrl: stack.workerUrl,
+              baselineUrl: baseline.url,
+              apiKey: secrets.apiKey,
+              account: "bench",
+              secrets: providers,
+              load: SETTINGS.load,
+              warmup: SETTINGS.warmup,
+            },
+            notes,
+          )),
+        );
+      });
+    if (begins("applied"))
+      await guarded("applied", async () => {
+        const put = await fetch(`${stack.workerUrl}/v1/providers/sendgrid`, {
           method: "PUT",
           headers: { authorization: `Bearer ${secrets.apiKey}`, "content-type": "application/json" },
-          body: JSON.stringify(body),
+          body: JSON.stringify({ webhookPublicKey: providers.sendgridPublicKey }),
         });
-        if (!put.ok) throw new Error(`PUT /v1/providers/${provider}: ${put.status} ${await put.text()}`);
-      }
-      // 200 web pushes sent through lasthop: the provider events name them by our id.
-      const sent = await sendThroughLasthop(stack.workerUrl, secrets.apiKey, (i) => webpushSend(subscription, "providers", i), 200, 10);
-      if (sent.ids.length === 0) throw new Error(`provider figures: no message was accepted (${JSON.stringify(sent.statuses)})`);
-      figures.push(
-        ...(await providerEventsIngested(
-          {
-            messageIds: sent.ids,
-            workerUrl: stack.workerUrl,
-            baselineUrl: baseline.url,
-            apiKey: secrets.apiKey,
-            account: "bench",
-            secrets: providers,
-            load: SETTINGS.load,
-            warmup: SETTINGS.warmup,
-          },
-          notes,
-        )),
-      );
-    }
-    if (runs("applied")) {
-      const put = await fetch(`${stack.workerUrl}/v1/providers/sendgrid`, {
-        method: "PUT",
-        headers: { authorization: `Bearer ${secrets.apiKey}`, "content-type": "application/json" },
-        body: JSON.stringify({ webhookPublicKey: providers.sendgridPublicKey }),
+        if (!put.ok) throw new Error(`PUT /v1/providers/sendgrid: ${put.status} ${await put.text()}`);
+        const sent = await sendThroughLasthop(stack.workerUrl, secrets.apiKey, (i) => webpushSend(subscription, "applied", i), 100, 10);
+        figures.push(
+          ...(await appliedScaling(
+            {
+              messageIds: sent.ids,
+              workerUrl: stack.workerUrl,
+              baselineUrl: baseline.url,
+              apiKey: secrets.apiKey,
+              account: "bench",
+              secrets: providers,
+            },
+            notes,
+          )),
+        );
       });
-      if (!put.ok) throw new Error(`PUT /v1/providers/sendgrid: ${put.status} ${await put.text()}`);
-      const sent = await sendThroughLasthop(stack.workerUrl, secrets.apiKey, (i) => webpushSend(subscription, "applied", i), 100, 10);
-      figures.push(
-        ...(await appliedScaling(
-          {
-            messageIds: sent.ids,
-            workerUrl: stack.workerUrl,
-            baselineUrl: baseline.url,
-            apiKey: secrets.apiKey,
-            account: "bench",
-            secrets: providers,
-          },
-          notes,
-        )),
-      );
-    }
-    if (hookCounter) figures.push(...(await outboundWebhooks(stack.workerUrl, hookCounter, SETTINGS.webhooksOut, notes)));
-    if (runs("esp")) figures.push(await espRouteEmails(stack, ESP, plainText(ESP.textBytes), notes));
-    if (runs("search")) figures.push(...(await searchAtScale(SEARCH, join(temp, "search-state"), notes)));
-    if (runs("cost")) figures.push(...(await costPerMessage(stack, secrets.apiKey, subscription, providers, COST, notes)));
+    if (hookCounter)
+      await guarded("webhooks-out", async () => {
+        figures.push(...(await outboundWebhooks(stack.workerUrl, hookCounter, SETTINGS.webhooksOut, notes)));
+      });
+    if (begins("esp"))
+      await guarded("esp", async () => {
+        figures.push(await espRouteEmails(stack, ESP, plainText(ESP.textBytes), notes));
+      });
+    if (begins("search"))
+      await guarded("search", async () => {
+        figures.push(...(await searchAtScale(SEARCH, join(temp, "search-state"), notes)));
+      });
+    if (begins("cost"))
+      await guarded("cost", async () => {
+        figures.push(...(await costPerMessage(stack, secrets.apiKey, subscription, providers, COST, notes)));
+      });
 
     console.log();
     printTable(figures);
@@ -303,6 +355,10 @@ async function main(): Promise<void> {
     writeReport(reportPath, figures, METHOD, notes);
     if (ONLY.length) console.log("(BENCH_ONLY: the report holds only these figures)");
     console.log(`\nwrote ${reportPath}`);
+    if (failed.length) {
+      console.error(`[bench] failed groups: ${failed.join(", ")}`);
+      process.exitCode = 1;
+    }
   } finally {
     for (const stop of stops.reverse()) await stop().catch((error: unknown) => console.error("stopping:", error));
     rmSync(temp, { recursive: true, force: true });

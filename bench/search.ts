@@ -65,9 +65,18 @@ export async function searchAtScale(s: SearchSettings, persistTo: string, notes:
 
 async function fill(url: string, account: string, count: number, chunk: number): Promise<void> {
   for (let from = 0; from < count; from += chunk) {
-    const res = await fetch(`${url}/fill?account=${account}&from=${from}&to=${Math.min(count, from + chunk)}`, { method: "POST" });
-    if (!res.ok) throw new Error(`fill ${account} ${from}: ${res.status} ${await res.text()}`);
-    await res.body?.cancel();
+    // A chunk is rows by id through AccountDO's own index() (an upsert): one that failed (a
+    // local runtime that dropped the connection under this load) is sent again, at most 3 times.
+    for (let attempt = 1; ; attempt++) {
+      const res = await fetch(`${url}/fill?account=${account}&from=${from}&to=${Math.min(count, from + chunk)}`, { method: "POST" });
+      if (res.ok) {
+        await res.body?.cancel();
+        break;
+      }
+      const why = `fill ${account} ${from}: ${res.status} ${await res.text()}`;
+      if (attempt === 3) throw new Error(why);
+      console.error(`bench: ${why} (try ${attempt} of 3)`);
+    }
   }
 }
 
