@@ -18,6 +18,7 @@ import { systemResolver, type SmtpResolver } from "./smtp/dns.ts";
 import { InboundSmtpServer } from "./smtp/inbound.ts";
 import { SmtpPool } from "./smtp/pool.ts";
 import { SmtpSender } from "./smtp/send.ts";
+import { StsPolicies } from "./smtp/mta-sts.ts";
 import { SignPool } from "./smtp/sign-pool.ts";
 import { SmppService, type SmppHealth } from "./smpp/service.ts";
 
@@ -87,10 +88,26 @@ export async function startBridge(config: Config, options: BridgeOptions = {}): 
   // DKIM signatures are made on threads of their own (sign-pool.ts); 0 threads signs inline.
   const dkimThreads = smtpConfig.dkimThreads ?? 0;
   const signPool = dkimThreads > 0 ? new SignPool({ threads: dkimThreads, log }) : null;
+  const smtpResolver = options.smtpResolver ?? systemResolver(smtpConfig.timeoutMs);
+  const sts =
+    smtpConfig.mtaSts !== false
+      ? new StsPolicies({
+          resolver: smtpResolver,
+          port: smtpConfig.mtaStsPort ?? 443,
+          timeoutMs: smtpConfig.timeoutMs,
+          ...(smtpConfig.ca ? { ca: smtpConfig.ca } : {}),
+          log,
+        })
+      : undefined;
   const smtp = new SmtpSender({
     ...(signPool ? { signer: signPool } : {}),
+    ...(sts ? { sts } : {}),
+    onTlsSession: (session) => {
+      metrics.tlsSessions.inc({ mode: session.mode, result: session.result });
+      if (session.result !== "success") log.warn(session, "mta-sts: a session failed its policy's checks");
+    },
     pool: smtpPool,
-    resolver: options.smtpResolver ?? systemResolver(smtpConfig.timeoutMs),
+    resolver: smtpResolver,
     directPort: smtpConfig.directPort,
     maxPerDomain: smtpConfig.maxPerDomain,
     maxPerAccount: smtpConfig.maxPerAccount,

@@ -49,6 +49,10 @@ export type SmtpConfig = {
   ca?: string;
   /** DKIM signing threads (sign-pool.ts); 0 signs on the event loop. Default: one per core. */
   dkimThreads?: number;
+  /** MTA-STS (RFC 8461) for direct delivery: on unless SMTP_MTA_STS=off. */
+  mtaSts?: boolean;
+  /** Port of the MTA-STS policy servers: 443 in production; tests serve the policy elsewhere. */
+  mtaStsPort?: number;
 };
 
 /**
@@ -299,6 +303,8 @@ const schema = z
     SMTP_TIMEOUT_MS: integer(1_000, 600_000, 30_000),
     SMTP_CA_FILE: optional(z.string().trim()),
     SMTP_DKIM_THREADS: integer(0, 64, availableParallelism()),
+    SMTP_MTA_STS: optional(z.enum(["on", "off"], { error: 'must be "on" or "off"' })).transform((v) => v !== "off"),
+    SMTP_MTA_STS_PORT: integer(1, 65_535, 443),
     INBOUND_DOMAINS: domainList,
     EDGE_URL: edgeOrigin,
     INBOUND_SMTP_HOST: optional(z.string().trim()),
@@ -544,6 +550,8 @@ export function smtpDefaults(): SmtpConfig {
     maxPerAccount: 20,
     timeoutMs: 30_000,
     dkimThreads: availableParallelism(),
+    mtaSts: true,
+    mtaStsPort: 443,
   };
 }
 
@@ -588,6 +596,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     timeoutMs: v.SMTP_TIMEOUT_MS,
     ...(v.SMTP_CA_FILE !== undefined ? { ca: caPem(v.SMTP_CA_FILE, "SMTP_CA_FILE") } : {}),
     dkimThreads: v.SMTP_DKIM_THREADS,
+    mtaSts: v.SMTP_MTA_STS,
+    mtaStsPort: v.SMTP_MTA_STS_PORT,
   };
   let inbound: InboundConfig | undefined;
   if (v.INBOUND_DOMAINS !== undefined && v.EDGE_URL !== undefined) {

@@ -41,6 +41,8 @@ export type Metrics = {
   smppSubmitLatency: Histogram<"route">;
   /** submit_sm that had to wait for the route's rate (spacing, 1-second window or a throttle pause). */
   smppThrottleWaits: Counter<"route">;
+  /** Direct SMTP sessions to domains with an MTA-STS policy, by mode and TLS-RPT result type (or success). */
+  tlsSessions: Counter<"mode" | "result">;
   /**
    * deliver_sm/data_sm handled, by kind (dlr, mo) and outcome: `forwarded` (the edge took it),
    * `rejected` (the edge refused it for good; acknowledged), `deferred` (ESME_RX_T_APPN: the SMSC
@@ -161,6 +163,12 @@ export function createMetrics(
     labelNames: ["route"] as const,
     registers: [registry],
   });
+  const tlsSessions = new Counter({
+    name: "bridge_smtp_tls_sessions_total",
+    help: "Direct SMTP sessions under an MTA-STS policy, by mode and result (success or the TLS-RPT result type)",
+    labelNames: ["mode", "result"] as const,
+    registers: [registry],
+  });
   const smppInbound = new Counter({
     name: "bridge_smpp_inbound_total",
     help: "deliver_sm/data_sm by kind (dlr, mo) and outcome (forwarded, rejected, deferred, invalid)",
@@ -185,6 +193,7 @@ export function createMetrics(
     smppSubmitLatency,
     smppThrottleWaits,
     smppInbound,
+    tlsSessions,
   };
 }
 

@@ -17,6 +17,7 @@ const PASSED_THROUGH = [
   "SMTP_MAX_PER_DOMAIN",
   "SMTP_MAX_PER_ACCOUNT",
   "SMTP_DKIM_THREADS",
+  "SMTP_MTA_STS",
   "LOG_LEVEL",
 ] as const;
 

@@ -39,6 +39,8 @@ describe("SMTP settings", () => {
       maxPerAccount: 20,
       timeoutMs: 30_000,
       dkimThreads: availableParallelism(),
+      mtaSts: true,
+      mtaStsPort: 443,
     };
     expect(smtp).toEqual({ heloName: expect.any(String), ...expected });
     expect(smtp!.heloName).toBe(/^[A-Za-z0-9.-]+$/.test(hostname()) && hostname() !== "" ? hostname() : "localhost");
@@ -58,6 +60,8 @@ describe("SMTP settings", () => {
         SMTP_TIMEOUT_MS: "10000",
         SMTP_CA_FILE: caFile,
         SMTP_DKIM_THREADS: "3",
+        SMTP_MTA_STS: "off",
+        SMTP_MTA_STS_PORT: "8443",
       });
       expect(smtp).toEqual({
         heloName: "out1.mail.example.com",
@@ -68,6 +72,8 @@ describe("SMTP settings", () => {
         timeoutMs: 10_000,
         ca: cert,
         dkimThreads: 3,
+        mtaSts: false,
+        mtaStsPort: 8443,
       });
     });
   });
@@ -85,6 +91,8 @@ describe("SMTP settings", () => {
     expect(problem({ SMTP_MAX_PER_ACCOUNT: "-1" })).toMatch(/^SMTP_MAX_PER_ACCOUNT must be a whole number/);
     expect(problem({ SMTP_TIMEOUT_MS: "10" })).toBe("SMTP_TIMEOUT_MS must be between 1000 and 600000");
     expect(problem({ SMTP_DKIM_THREADS: "65" })).toBe("SMTP_DKIM_THREADS must be between 0 and 64");
+    expect(problem({ SMTP_MTA_STS: "yes" })).toBe('SMTP_MTA_STS must be "on" or "off"');
+    expect(problem({ SMTP_MTA_STS_PORT: "0" })).toBe("SMTP_MTA_STS_PORT must be between 1 and 65535");
     expect(problem({ SMTP_IDLE_MS: "forever" })).toMatch(/^SMTP_IDLE_MS must be a whole number/);
     expect(problem({ SMTP_CA_FILE: "/nonexistent/ca.pem" })).toBe("SMTP_CA_FILE cannot be read (/nonexistent/ca.pem): ENOENT");
     withFile("ca.pem", "not a certificate", (path) =>

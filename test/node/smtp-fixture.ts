@@ -48,6 +48,11 @@ export type SmtpFixtureOptions = {
   credentials?: { user: string; pass: string };
   /** Delay before answering DATA's final ".", so concurrent sessions overlap. */
   holdMs?: number;
+  /** The certificate offered (default: a self-signed one for localhost). */
+  certificate?: { key: string; cert: string };
+  /** Where to listen (default 127.0.0.1, a free port): several fixtures on 127.0.0.x share a port as MX hosts do. */
+  host?: string;
+  port?: number;
 };
 
 export type SmtpFixture = {
@@ -77,6 +82,8 @@ let certificate: { key: string; cert: string } | undefined;
 
 export async function startSmtpFixture(options: SmtpFixtureOptions = {}): Promise<SmtpFixture> {
   certificate ??= makeCertificate();
+  const offered = options.certificate ?? certificate;
+  const host = options.host ?? "127.0.0.1";
   const mode = options.tls ?? "starttls";
   const credentials = options.credentials ?? { user: "relay-user", pass: "relay-pass" };
   const received: Received[] = [];
@@ -88,8 +95,8 @@ export async function startSmtpFixture(options: SmtpFixtureOptions = {}): Promis
 
   const server: SMTPServer = new SMTPServer({
     name: "mx.fixture.test",
-    key: certificate.key,
-    cert: certificate.cert,
+    key: offered.key,
+    cert: offered.cert,
     secure: mode === "implicit",
     ...(options.size !== undefined ? { size: options.size } : {}),
     disabledCommands: mode === "none" ? ["STARTTLS"] : [],
@@ -157,14 +164,14 @@ export async function startSmtpFixture(options: SmtpFixtureOptions = {}): Promis
   server.on("error", () => {}); // client sockets cut on purpose
   await new Promise<void>((resolve, reject) => {
     server.server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
+    server.listen(options.port ?? 0, host, () => resolve());
   });
   const { port } = server.server.address() as AddressInfo;
 
   return {
-    host: "127.0.0.1",
+    host,
     port,
-    caPem: certificate.cert,
+    caPem: offered.cert,
     received,
     rcpts,
     auths,

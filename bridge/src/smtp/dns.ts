@@ -26,6 +26,8 @@ export type SmtpResolver = {
   resolveMx(domain: string): Promise<MxRecord[]>;
   /** IPv4 and IPv6 addresses of a host (IPv4 first); throws with a node:dns `code` when there are none or DNS fails. */
   resolveAddresses(host: string): Promise<string[]>;
+  /** TXT records of a name, each joined from its character strings (MTA-STS); without it, no MTA-STS. */
+  resolveTxt?(name: string): Promise<string[]>;
 };
 
 /** Codes that say "this name has no such record" (as opposed to "DNS did not answer"). */
@@ -47,6 +49,7 @@ export function systemResolver(timeoutMs: number): SmtpResolver {
   const resolver = new Resolver({ timeout: Math.max(1, Math.floor(timeoutMs / 2)), tries: 2 });
   return {
     resolveMx: (domain) => resolver.resolveMx(domain),
+    resolveTxt: async (name) => (await resolver.resolveTxt(name)).map((strings) => strings.join("")),
     async resolveAddresses(host) {
       const [v4, v6] = await Promise.allSettled([resolver.resolve4(host), resolver.resolve6(host)]);
       const addresses = [...(v4.status === "fulfilled" ? v4.value : []), ...(v6.status === "fulfilled" ? v6.value : [])];

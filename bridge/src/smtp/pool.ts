@@ -25,7 +25,7 @@
  */
 import { createHash } from "node:crypto";
 import { isIP } from "node:net";
-import { rootCertificates } from "node:tls";
+import { checkServerIdentity, rootCertificates, type TLSSocket } from "node:tls";
 import SMTPConnection from "nodemailer/lib/smtp-connection";
 import type { Logger } from "pino";
 import { MAX_WAITING } from "./limits.ts";
@@ -138,6 +138,12 @@ export type Lease = {
    * `clean`: the transaction completed (250 after DATA), so the next one may skip the RSET probe.
    */
   release(reusable: boolean, clean?: boolean): void;
+  /**
+   * Whether this session's TLS would pass a verifying client for `hostname` (MTA-STS testing
+   * mode asks this of an opportunistic session): the chain against the pool's trust store, then
+   * the name. `code` is Node's verification code when it would not.
+   */
+  verifyTls(hostname: string): { ok: true } | { ok: false; code: string; reason: string };
 };
 
 type SmtpErrorLike = Error & { code?: string; responseCode?: number; response?: string };
@@ -271,7 +277,14 @@ export class SmtpPool {
   }
 
   #tlsOptions(endpoint: Endpoint): Record<string, unknown> {
-    if (!endpoint.verify) return { rejectUnauthorized: false, ...(endpoint.servername ? { servername: endpoint.servername } : {}) };
+    // The trust store is given to unverified sessions too: `authorized` on their socket then says
+    // what a verifying client would have concluded (Lease.verifyTls).
+    if (!endpoint.verify)
+      return {
+        rejectUnauthorized: false,
+        ...(this.#ca ? { ca: this.#ca } : {}),
+        ...(endpoint.servername ? { servername: endpoint.servername } : {}),
+      };
     return {
       rejectUnauthorized: true,
       minVersion: "TLSv1.2",
@@ -351,8 +364,10 @@ export class SmtpPool {
     } catch (error) {
       this.#discard(pooled);
       if (error instanceof TlsRequiredError || error instanceof AuthError) throw error;
-      const e = error as SmtpErrorLike;
-      throw new ConnectError(e.message, e.code);
+      const e = error as SmtpErrorLike & { originalCode?: string };
+      // nodemailer files a handshake's verification error (CERT_HAS_EXPIRED, …) under its own
+      // code and keeps the original as originalCode: MTA-STS needs the original.
+      throw new ConnectError(e.message, e.originalCode ?? e.code);
     }
     log?.debug(
       { connection: pooled.id, host: endpoint.label, secure: conn.secure, authenticated: conn.authenticated },
@@ -401,6 +416,7 @@ export class SmtpPool {
       connection: pooled.conn,
       connectionId: pooled.id,
       reused,
+      verifyTls: (hostname) => tlsVerdict(pooled.conn, hostname),
       release: (reusable, clean = false) => {
         if (released) return;
         released = true;
@@ -455,4 +471,24 @@ export class SmtpPool {
     state.waiting.shift()?.(); // a place is free: the next waiter opens a connection
     if (state.open === 0 && state.waiting.length === 0) this.#hosts.delete(pooled.endpoint.key);
   }
+}
+
+/** The TLS socket under a nodemailer connection (it keeps it as `_socket`), when the session is under TLS. */
+function tlsSocketOf(conn: SMTPConnection): TLSSocket | undefined {
+  const socket = (conn as unknown as { _socket?: TLSSocket })._socket;
+  return conn.secure && socket && typeof socket.getPeerCertificate === "function" ? socket : undefined;
+}
+
+function tlsVerdict(conn: SMTPConnection, hostname: string): { ok: true } | { ok: false; code: string; reason: string } {
+  const socket = tlsSocketOf(conn);
+  if (!socket) return { ok: false, code: "STARTTLS_NOT_SUPPORTED", reason: "the session is not under TLS" };
+  if (!socket.authorized) {
+    const error = socket.authorizationError as unknown as Error | string | null;
+    const code = typeof error === "string" ? error : ((error as (Error & { code?: string }) | null)?.code ?? "UNABLE_TO_VERIFY");
+    return { ok: false, code, reason: `certificate not trusted: ${code}` };
+  }
+  const mismatch = checkServerIdentity(hostname, socket.getPeerCertificate());
+  if (mismatch)
+    return { ok: false, code: (mismatch as Error & { code?: string }).code ?? "ERR_TLS_CERT_ALTNAME_INVALID", reason: mismatch.message };
+  return { ok: true };
 }

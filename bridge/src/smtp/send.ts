@@ -36,6 +36,8 @@ import {
   withDeadline,
   type SmtpResolver,
 } from "./dns.ts";
+import { policyAllowsMx, tlsFailureOf, type StsFailure } from "../../../src/core/mta-sts.ts";
+import type { StsLookup, StsPolicies } from "./mta-sts.ts";
 import { KeyedLimiter, LimiterClosedError, QueueFullError, QueueTimeoutError } from "./limits.ts";
 import {
   AuthError,
@@ -66,6 +68,21 @@ export type SmtpSenderOptions = {
   metrics?: Metrics;
   /** Where DKIM signatures are made: the bridge's thread pool (sign-pool.ts); default, this thread. */
   signer?: Signer;
+  /** MTA-STS policies of recipient domains (direct mode); without it, no MTA-STS. */
+  sts?: StsPolicies;
+  /** Each direct session under a policy, for TLS-RPT (RFC 8460): success, or the failure's result type. */
+  onTlsSession?: (session: TlsSession) => void;
+};
+
+/** One session (or attempt at one) to an MX host of a domain with an MTA-STS policy. */
+export type TlsSession = {
+  domain: string;
+  policyId: string;
+  mode: "enforce" | "testing";
+  mxHost: string;
+  receivingIp?: string;
+  result: "success" | StsFailure;
+  reason?: string;
 };
 
 type SmtpErrorLike = Error & { code?: string; responseCode?: number; response?: string; command?: string };
@@ -78,6 +95,16 @@ function replyOf(response: string): { code: number; text: string } | undefined {
 
 function message(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).slice(0, 512);
+}
+
+/** Deferred by MTA-STS: no MX host of the domain passed its policy's checks. */
+function stsRetry(error: string, remoteMta: string): SendOutcome {
+  return { kind: "retry", detail: { reason: "mta_sts", error: error.slice(0, 512), remoteMta } };
+}
+
+/** A handshake that failed on the certificate (not a refused or dropped connection). */
+function isTlsError(error: ConnectError): boolean {
+  return error.code !== undefined && (tlsFailureOf(error.code) !== "validation-failure" || /^ERR_TLS|^ERR_SSL|ETLS/.test(error.code));
 }
 
 function connectionRetry(error: unknown, remoteMta?: string): SendOutcome {
@@ -229,9 +256,26 @@ export class SmtpSender {
     const { resolver, directPort, timeoutMs } = this.#options;
     const route = await routeDomain(domain, resolver, timeoutMs);
     if (route.kind === "outcome") return route.outcome;
+    const sts: StsLookup = this.#options.sts ? await this.#options.sts.lookup(domain) : {};
+    const policy = sts.policy?.mode === "enforce" || sts.policy?.mode === "testing" ? { ...sts.policy, mode: sts.policy.mode } : undefined;
+    const report = (session: Omit<TlsSession, "domain" | "policyId" | "mode">) => {
+      if (policy) this.#options.onTlsSession?.({ domain, policyId: sts.id ?? "", mode: policy.mode, ...session });
+    };
     let failure: SendOutcome | undefined;
+    let stsFailure: SendOutcome | undefined;
     let dnsFailure: unknown;
     for (const host of route.hosts) {
+      // RFC 8461 §4.1: under a policy only its MX hosts are candidates; in testing mode the
+      // others are still tried (and reported).
+      if (policy && !policyAllowsMx(policy, host)) {
+        const reason = `${host} is not an MX host of ${domain}'s MTA-STS policy`;
+        report({ mxHost: host, result: "validation-failure", reason });
+        if (policy.mode === "enforce") {
+          stsFailure = stsRetry(reason, host);
+          continue;
+        }
+      }
+      const enforced = policy?.mode === "enforce";
       let addresses: string[];
       if (isIP(host)) addresses = [host];
       else {
@@ -246,31 +290,50 @@ export class SmtpSender {
         }
       }
       for (const address of addresses.slice(0, MAX_ADDRESSES_PER_HOST)) {
+        // Enforce: a verified session (PKIX chain, the MX host's name, TLS 1.2+) or none, in a
+        // pool of its own. Otherwise opportunistic TLS (RFC 7435), checked after the fact in testing mode.
         const endpoint: Endpoint = {
-          key: endpointKey({ mode: "direct", host, port: directPort, tls: "starttls" }),
+          key: endpointKey({ mode: enforced ? "direct-sts" : "direct", host, port: directPort, tls: "starttls" }),
           label: `${host}:${directPort}`,
           host: address,
           port: directPort,
           ...(isIP(host) ? {} : { servername: host }),
           tls: "starttls",
-          requireTLS: false,
-          verify: false,
+          requireTLS: enforced,
+          verify: enforced,
         };
         let lease: Lease;
         try {
           lease = await this.#options.pool.acquire(endpoint);
         } catch (error) {
+          if (enforced && (error instanceof TlsRequiredError || (error instanceof ConnectError && isTlsError(error)))) {
+            // The MX host cannot prove it is the host the policy names: the next one, else defer.
+            const result: StsFailure = error instanceof TlsRequiredError ? "starttls-not-supported" : tlsFailureOf(error.code);
+            report({ mxHost: host, receivingIp: address, result, reason: error.message });
+            stsFailure = stsRetry(`${host}: ${result}: ${error.message}`, host);
+            continue;
+          }
           if (!(error instanceof ConnectError)) throw error;
           // Not reachable (refused, timed out, no greeting, 421 greeting): the next address, then the next MX.
           this.#options.log.debug({ id: item.id, host, address, error: error.message }, "smtp mx host not reachable, trying the next");
           failure = connectionRetry(error, host);
           continue;
         }
+        if (policy) {
+          const verdict = enforced ? ({ ok: true } as const) : lease.verifyTls(host);
+          if (verdict.ok) report({ mxHost: host, receivingIp: address, result: "success" });
+          else {
+            const result: StsFailure = verdict.code === "STARTTLS_NOT_SUPPORTED" ? "starttls-not-supported" : tlsFailureOf(verdict.code);
+            report({ mxHost: host, receivingIp: address, result, reason: verdict.reason });
+          }
+        }
         // Once a session is up, its answer is final for this attempt (RFC 5321 §5.1: only
         // connection failures move on to the next MX).
         return this.#transact(item, lease, data, host);
       }
     }
+    // Under an enforced policy no host could be used: defer (RFC 8461 §5.1), never bounce.
+    if (stsFailure) return stsFailure;
     if (failure) return failure;
     if (dnsFailure !== undefined) return dnsRetry(domain, dnsFailure);
     return noHostOutcome(domain, route.implicit ? "no MX and no address record (A/AAAA)" : "no MX host has an address record (A/AAAA)");
