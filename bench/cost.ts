@@ -93,19 +93,30 @@ async function meter(stack: Stack): Promise<Counts> {
   return ((await res.json()) as { counts: Counts }).counts;
 }
 
-/** CPU time (ms) of every workerd process on the machine: the stack's runtime (and an idle baseline's, if any). */
-function workerdCpuMs(): number {
-  let ticks = 0;
+/** CPU time (ms) of each workerd process on the machine, by pid. */
+function workerdCpuMs(): Map<string, number> {
+  const byPid = new Map<string, number>();
   for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
     try {
       if (readFileSync(`/proc/${pid}/comm`, "utf8").trim() !== "workerd") continue;
       const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime, in USER_HZ (100 on Linux)
+      byPid.set(pid, (Number(fields[11]) + Number(fields[12])) * 10); // utime + stime, in USER_HZ (100 on Linux)
     } catch {
       // The process ended meanwhile.
     }
   }
-  return ticks * 10;
+  return byPid;
+}
+
+/**
+ * CPU used between two readings by the workerd processes alive at both (the stack's runtime): one
+ * that started or ended in between (another program's tests) is not the stack's, and would make
+ * the difference meaningless, even negative.
+ */
+function cpuBetween(before: Map<string, number>, after: Map<string, number>): number {
+  let ms = 0;
+  for (const [pid, at] of after) if (before.has(pid)) ms += at - before.get(pid)!;
+  return ms;
 }
 
 /** Waits until the counts have not moved for `quietMs` (effects after the outcome: counters, events). */
@@ -312,7 +323,7 @@ export async function costPerMessage(
     const cpuBefore = workerdCpuMs();
     const { ids, note } = await c.run(s.messages);
     const after = await settled(stack);
-    const cpu = workerdCpuMs() - cpuBefore;
+    const cpu = cpuBetween(cpuBefore, workerdCpuMs());
     const diff = withoutOwn(diffOf(before, after), own.polls - ownBefore.polls, own.meterReads - ownBefore.meterReads);
     const cost = priced(diff, ids.length, cpu);
     const p = cost.perMessage;
