@@ -95,7 +95,7 @@ beforeAll(async () => {
   ca = makeCa();
   fixtures = await startMxFixtures();
   // The policy server's certificate covers mta-sts.<domain> of every domain here but badcert.test.
-  const names = ["good", "expired", "onlybad", "notlisted", "plain", "testing", "cache", "invalid", "html", "redirect"].map(
+  const names = ["good", "expired", "onlybad", "notlisted", "plain", "testing", "cache", "invalid", "html", "redirect", "brokenpolicy"].map(
     (d) => `mta-sts.${d}.test`,
   );
   const cert = issueCertificate(ca, names);
@@ -123,6 +123,7 @@ beforeAll(async () => {
   publish("plain.test", [MX.plain.host], { id: "p1", body: policy("enforce", [MX.plain.host]) });
   publish("testing.test", [MX.expired.host], { id: "t1", body: policy("testing", [MX.expired.host]) });
   publish("nopolicy.test", [MX.mismatch.host]);
+  publish("brokenpolicy.test", [MX.mismatch.host], { id: "b1", body: "version: STSv1\nmode: enforce\nmax_age: 60" });
 });
 
 afterAll(async () => {
@@ -204,6 +205,13 @@ describe("testing and no policy", () => {
     expect(result).toMatchObject({ kind: "accepted", detail: { remoteMta: MX.expired.host } });
     expect(receivedAt("expired")).toEqual(["frank@testing.test"]);
     expect((await sessions())["testing/certificate-expired"]).toBe((before["testing/certificate-expired"] ?? 0) + 1);
+  });
+
+  it("a policy announced but not valid: delivered as without one, and counted (sts-policy-invalid)", async () => {
+    const before = await sessions();
+    const result = await deliver("heidi@brokenpolicy.test");
+    expect(result).toMatchObject({ kind: "accepted", detail: { remoteMta: MX.mismatch.host } });
+    expect((await sessions())["none/sts-policy-invalid"]).toBe((before["none/sts-policy-invalid"] ?? 0) + 1);
   });
 
   it("no policy: opportunistic TLS as before, a certificate for another name is no obstacle", async () => {

@@ -78,7 +78,9 @@ export type SmtpSenderOptions = {
 export type TlsSession = {
   domain: string;
   policyId: string;
-  mode: "enforce" | "testing";
+  /** `none`: the policy announced could not be had (a fetch or policy failure), so none applied. */
+  mode: "enforce" | "testing" | "none";
+  /** Empty for a failure of the policy itself (no MX host was involved yet). */
   mxHost: string;
   receivingIp?: string;
   result: "success" | StsFailure;
@@ -261,6 +263,17 @@ export class SmtpSender {
     const report = (session: Omit<TlsSession, "domain" | "policyId" | "mode">) => {
       if (policy) this.#options.onTlsSession?.({ domain, policyId: sts.id ?? "", mode: policy.mode, ...session });
     };
+    // A policy announced but not fetched, or not valid: a failed session for TLS-RPT (RFC 8460
+    // §4.3), and the delivery goes on under the cached policy, if any, else as without one.
+    if (sts.failure)
+      this.#options.onTlsSession?.({
+        domain,
+        policyId: sts.id ?? "",
+        mode: policy?.mode ?? "none",
+        mxHost: "",
+        result: sts.failure.resultType,
+        reason: sts.failure.reason,
+      });
     let failure: SendOutcome | undefined;
     let stsFailure: SendOutcome | undefined;
     let dnsFailure: unknown;
