@@ -221,6 +221,24 @@ async function main(): Promise<void> {
     };
     const notes: string[] = [];
     const figures: Figure[] = [];
+    /** Where the provider-event figures post, and the messages their events name. */
+    const eventTarget = (messageIds: string[]) => ({
+      messageIds,
+      workerUrl: stack.workerUrl,
+      baselineUrl: baseline.url,
+      apiKey: secrets.apiKey,
+      account: "bench",
+      secrets: providers,
+    });
+    /** The bench account's webhook configuration for a provider, through the API (PUT /v1/providers/<provider>). */
+    const configureProvider = async (provider: string, body: unknown) => {
+      const put = await fetch(`${stack.workerUrl}/v1/providers/${provider}`, {
+        method: "PUT",
+        headers: { authorization: `Bearer ${secrets.apiKey}`, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      if (!put.ok) throw new Error(`PUT /v1/providers/${provider}: ${put.status} ${await put.text()}`);
+    };
     const failed: string[] = [];
     /** One group's figures: a group that fails is noted (and fails the run) but the others still run and are reported. */
     const guarded = async (group: string, work: () => Promise<unknown>) => {
@@ -276,58 +294,18 @@ async function main(): Promise<void> {
     if (begins("providers"))
       await guarded("providers", async () => {
         // The bench account takes SendGrid's and a Standard Webhooks sender's events, configured through the API.
-        for (const [provider, body] of [
-          ["sendgrid", { webhookPublicKey: providers.sendgridPublicKey }],
-          ["standard", { webhookSecret: providers.standardSecret, mapping: STANDARD_MAPPING }],
-        ] as const) {
-          const put = await fetch(`${stack.workerUrl}/v1/providers/${provider}`, {
-            method: "PUT",
-            headers: { authorization: `Bearer ${secrets.apiKey}`, "content-type": "application/json" },
-            body: JSON.stringify(body),
-          });
-          if (!put.ok) throw new Error(`PUT /v1/providers/${provider}: ${put.status} ${await put.text()}`);
-        }
+        await configureProvider("sendgrid", { webhookPublicKey: providers.sendgridPublicKey });
+        await configureProvider("standard", { webhookSecret: providers.standardSecret, mapping: STANDARD_MAPPING });
         // 200 web pushes sent through lasthop: the provider events name them by our id.
         const sent = await sendThroughLasthop(stack.workerUrl, secrets.apiKey, (i) => webpushSend(subscription, "providers", i), 200, 10);
         if (sent.ids.length === 0) throw new Error(`provider figures: no message was accepted (${JSON.stringify(sent.statuses)})`);
-        figures.push(
-          ...(await providerEventsIngested(
-            {
-              messageIds: sent.ids,
-              workerUrl: stack.workerUrl,
-              baselineUrl: baseline.url,
-              apiKey: secrets.apiKey,
-              account: "bench",
-              secrets: providers,
-              load: SETTINGS.load,
-              warmup: SETTINGS.warmup,
-            },
-            notes,
-          )),
-        );
+        figures.push(...(await providerEventsIngested({ ...eventTarget(sent.ids), load: SETTINGS.load, warmup: SETTINGS.warmup }, notes)));
       });
     if (begins("applied"))
       await guarded("applied", async () => {
-        const put = await fetch(`${stack.workerUrl}/v1/providers/sendgrid`, {
-          method: "PUT",
-          headers: { authorization: `Bearer ${secrets.apiKey}`, "content-type": "application/json" },
-          body: JSON.stringify({ webhookPublicKey: providers.sendgridPublicKey }),
-        });
-        if (!put.ok) throw new Error(`PUT /v1/providers/sendgrid: ${put.status} ${await put.text()}`);
+        await configureProvider("sendgrid", { webhookPublicKey: providers.sendgridPublicKey });
         const sent = await sendThroughLasthop(stack.workerUrl, secrets.apiKey, (i) => webpushSend(subscription, "applied", i), 100, 10);
-        figures.push(
-          ...(await appliedScaling(
-            {
-              messageIds: sent.ids,
-              workerUrl: stack.workerUrl,
-              baselineUrl: baseline.url,
-              apiKey: secrets.apiKey,
-              account: "bench",
-              secrets: providers,
-            },
-            notes,
-          )),
-        );
+        figures.push(...(await appliedScaling(eventTarget(sent.ids), notes)));
       });
     if (hookCounter)
       await guarded("webhooks-out", async () => {
