@@ -50,6 +50,7 @@ interface __BaseEnv_Env {
 	REPLAYS: DurableObjectNamespace<import("./src/index").ReplayDO>;
 	WEBHOOK_ENDPOINTS: DurableObjectNamespace<import("./src/index").EndpointDO>;
 	CIRCUITS: DurableObjectNamespace<import("./src/index").CircuitDO>;
+	POOLS: DurableObjectNamespace<import("./src/index").PoolDO>;
 	BRIDGE?: DurableObjectNamespace<import("./src/index").BridgeContainer>;
 }
 declare namespace Cloudflare {
@@ -106,6 +107,7 @@ declare namespace Cloudflare {
 		REPLAYS: DurableObjectNamespace<import("./src/index").ReplayDO>;
 		WEBHOOK_ENDPOINTS: DurableObjectNamespace<import("./src/index").EndpointDO>;
 		CIRCUITS: DurableObjectNamespace<import("./src/index").CircuitDO>;
+		POOLS: DurableObjectNamespace<import("./src/index").PoolDO>;
 		BRIDGE: DurableObjectNamespace<import("./src/index").BridgeContainer>;
 	}
 	interface Env extends __BaseEnv_Env {}

@@ -14,6 +14,7 @@ export { ConfigDO } from "./state/config.ts";
 export { DirectoryDO } from "./state/directory.ts";
 export { EndpointDO } from "./state/endpoint.ts";
 export { CircuitDO } from "./state/circuit.ts";
+export { PoolDO } from "./state/pool.ts";
 export { LimiterDO } from "./state/limiter.ts";
 export { ReplayDO } from "./state/replay.ts";
 export { MessageDO } from "./state/message.ts";

@@ -84,6 +84,9 @@ function sectionRoutes(router: Hono<AppEnv>, path: string, nameOf: (param: strin
 /** `/v1/email/settings`: the relay, the bounce domain, DKIM and sending domains besides `/v1/domains`. */
 export const emailSettings = sectionRoutes(new Hono<AppEnv>(), "/settings", () => "email");
 
+/** `/v1/email/delivery`: IP pools and their warm-up, per-destination throttles, reputation thresholds (core/ip-pools.ts). */
+export const deliverySettings = sectionRoutes(new Hono<AppEnv>(), "/delivery", () => "delivery");
+
 /** `/v1/sms/settings`: routes (REST auth tokens are secrets), senders, keywords and replies. */
 export const smsSettings = sectionRoutes(new Hono<AppEnv>(), "/settings", () => "sms");
 

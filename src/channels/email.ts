@@ -15,6 +15,7 @@ import { encodedValue, headerValue, linesWithinLimit, mailboxValue } from "../co
 import type { SendOutcome } from "../core/outcome.ts";
 import type { EmailSend } from "../core/schema.ts";
 import { emailRoutePlan, type EmailRoute, type EspRoute } from "../core/email-routes.ts";
+import { unpaced, type PacedItem, type RelayPacing } from "../core/ip-pools.ts";
 import { parseDevHosts, routeUrlRefusal } from "../core/webhook-url.ts";
 import { sendBatchToBridge } from "./bridge.ts";
 import { sendEsp } from "./esp/index.ts";
@@ -107,7 +108,12 @@ type Composed = EmailJob & { raw: string; headers: Record<string, string> };
  * each hosted provider's leg is one API call with the same message. A route that certainly did
  * not take a message passes it on; one that may have keeps it (the message is pinned there).
  */
-export async function sendEmailBatch(jobs: EmailJob[], env: Env, circuits: Circuits = noCircuits): Promise<SendOutcome[]> {
+export async function sendEmailBatch(
+  jobs: EmailJob[],
+  env: Env,
+  circuits: Circuits = noCircuits,
+  pacing: RelayPacing = unpaced,
+): Promise<SendOutcome[]> {
   const outcomes: SendOutcome[] = new Array(jobs.length);
   const plans: Array<{ index: number; job: Composed; routes: EmailRoute[] }> = [];
   for (const [index, job] of jobs.entries()) {
@@ -128,17 +134,20 @@ export async function sendEmailBatch(jobs: EmailJob[], env: Env, circuits: Circu
       outcomes[index] = { kind: "failed", detail: { reason: "compose_error", error: String(err) } };
     }
   }
-  const routed = await overRoutes(plans, (legs) => emailRound(legs, env), circuits);
+  const routed = await overRoutes(plans, (legs) => emailRound(legs, env, pacing), circuits);
   routed.forEach(({ outcome, route, passed }, k) => {
     outcomes[plans[k]!.index] = withRoute(outcome, route, passed);
   });
   return outcomes;
 }
 
-/** One round: the relay legs through the bridge in chunks, each hosted provider's leg by its own API. */
-async function emailRound(legs: Array<{ job: Composed; route: EmailRoute }>, env: Env): Promise<SendOutcome[]> {
+/**
+ * One round: the relay legs through the account's pools (`pacing`: source address, warm-up,
+ * destination throttles) and the bridge in chunks, each hosted provider's leg by its own API.
+ */
+async function emailRound(legs: Array<{ job: Composed; route: EmailRoute }>, env: Env, pacing: RelayPacing): Promise<SendOutcome[]> {
   const outcomes: SendOutcome[] = new Array(legs.length);
-  const items: SmtpBatch["items"] = [];
+  const items: PacedItem[] = [];
   const indexes: number[] = [];
   const work: Promise<void>[] = [];
   const devHosts = parseDevHosts(env.WEBHOOK_DEV_HOSTS);
@@ -159,7 +168,7 @@ async function emailRound(legs: Array<{ job: Composed; route: EmailRoute }>, env
       return;
     }
     const config = job.config.sections.email!;
-    items.push({
+    const item: SmtpBatch["items"][number] = {
       id: job.id,
       account: job.account,
       mailFrom: verpAddress(
@@ -174,25 +183,41 @@ async function emailRound(legs: Array<{ job: Composed; route: EmailRoute }>, env
       raw: job.raw,
       ...dkimFor(job, config),
       relay: config.relay,
-    });
+    };
+    items.push({ item, tags: job.request.tags, delivery: job.config.sections.delivery });
     indexes.push(i);
   });
-  for (const chunk of chunks(items, indexes)) {
+  if (items.length > 0)
     work.push(
-      sendBatchToBridge(
-        env,
-        BRIDGE_SMTP_PATH,
-        { items: chunk.items },
-        chunk.items.map((item) => item.id),
-      ).then((results) => {
+      pacing(items, relayToBridge(env)).then((results) => {
+        indexes.forEach((index, k) => {
+          outcomes[index] = results[k]!;
+        });
+      }),
+    );
+  await Promise.all(work);
+  return outcomes;
+}
+
+/** Relay items to the bridge in chunks under its body limit, one outcome per item in order. */
+function relayToBridge(env: Env) {
+  return async (items: SmtpBatch["items"]): Promise<SendOutcome[]> => {
+    const outcomes: SendOutcome[] = new Array(items.length);
+    await Promise.all(
+      [...chunks(items, [...items.keys()])].map(async (chunk) => {
+        const results = await sendBatchToBridge(
+          env,
+          BRIDGE_SMTP_PATH,
+          { items: chunk.items },
+          chunk.items.map((item) => item.id),
+        );
         chunk.indexes.forEach((index, k) => {
           outcomes[index] = results[k]!;
         });
       }),
     );
-  }
-  await Promise.all(work);
-  return outcomes;
+    return outcomes;
+  };
 }
 
 /**

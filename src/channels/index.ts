@@ -5,6 +5,7 @@ import { vapidFrom } from "../core/webpush.ts";
 import { sendApnsBatch, type ApnsJob } from "./apns.ts";
 import { sendEmailBatch, type EmailJob } from "./email.ts";
 import type { Circuits } from "./failover.ts";
+import type { RelayPacing } from "../core/ip-pools.ts";
 import { sendFcm } from "./fcm.ts";
 import type { SendJob, SmsJob } from "./job.ts";
 import { sendSmsBatch } from "./sms.ts";
@@ -13,9 +14,14 @@ import { sendWebPush } from "./webpush.ts";
 /**
  * Sends a batch of jobs, one outcome per job in order. APNs jobs travel together in one bridge
  * request (the bridge fans them out over HTTP/2); email and SMS go over each account's routes
- * (`circuits`: the batch's view of their circuits); the others go one fetch each.
+ * (`circuits`: the batch's view of their circuits; `pacing`: relay mail's IP pools and
+ * destination throttles); the others go one fetch each.
  */
-export async function sendAll(jobs: SendJob[], env: Env, circuits: { email?: Circuits; sms?: Circuits } = {}): Promise<SendOutcome[]> {
+export async function sendAll(
+  jobs: SendJob[],
+  env: Env,
+  circuits: { email?: Circuits; sms?: Circuits; pacing?: RelayPacing } = {},
+): Promise<SendOutcome[]> {
   const outcomes: SendOutcome[] = new Array(jobs.length);
   const apns: Array<ApnsJob & { index: number }> = [];
   const email: Array<EmailJob & { index: number }> = [];
@@ -42,7 +48,7 @@ export async function sendAll(jobs: SendJob[], env: Env, circuits: { email?: Cir
   };
   pending.push(
     grouped(apns, (g) => sendApnsBatch(g, env)),
-    grouped(email, (g) => sendEmailBatch(g, env, circuits.email)),
+    grouped(email, (g) => sendEmailBatch(g, env, circuits.email, circuits.pacing)),
     grouped(sms, (g) => sendSmsBatch(g, env, circuits.sms)),
   );
   await Promise.all(pending);

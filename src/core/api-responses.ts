@@ -188,6 +188,37 @@ export const routeStatusResponse = z.object({
   split: z.array(splitShare).optional(),
 });
 
+const dayCounts = z.object({
+  used: z.number().describe("messages the pool admitted on this address today (what its warm-up cap counts)"),
+  sent: z.number().describe("accepted by the receiving MTA"),
+  deferred: z.number().describe("answered 4xx (or not reached) by the receiving side"),
+  bounced: z.number().describe("refused with 5xx at the relay, and bounces that came back later"),
+  complaints: z.number(),
+});
+/** One pool of `GET /v1/email/pools`: its addresses today, its destinations' rates in force. */
+export const poolView = z.object({
+  pool: z.string().describe("the pool's name; `default` is the bridge's own address"),
+  day: z.string().describe("the UTC day the counts are of"),
+  addresses: z.array(
+    z.object({
+      ip: z.string().nullable().describe("null: the bridge's own address"),
+      dailyCap: z.number().nullable().describe("today's warm-up cap; null when the address is warm"),
+      warming: z.boolean(),
+      today: dayCounts,
+    }),
+  ),
+  destinations: z.array(
+    z.object({
+      name: z.string(),
+      perMinute: z.number().describe("the configured rate"),
+      ratePerMinute: z.number().describe("the rate in force: lower after throttling replies, recovering each quiet minute"),
+      concurrency: z.number().nullable(),
+    }),
+  ),
+});
+export type PoolView = z.infer<typeof poolView>;
+export const poolsResponse = z.object({ data: z.array(poolView) });
+
 /** `GET /v1/sms/inbound`. */
 export const inboundSms = z.object({
   id: z.string(),

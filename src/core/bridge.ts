@@ -129,6 +129,12 @@ export const smtpItem = z.strictObject({
    */
   dkim: z.union([dkimKey, z.array(dkimKey).min(1).max(4)]).optional(),
   relay: smtpRelay,
+  /**
+   * The source address to bind outbound SMTP to: the address the account's IP pool and its
+   * warm-up picked (src/state/pool.ts). Absent: the bridge's own. The bridge answers `retry`
+   * (reason `connection`) when it cannot bind it, so mail never leaves from another address.
+   */
+  sourceAddress: z.union([z.ipv4(), z.ipv6()]).optional(),
 });
 export const smtpBatch = z.strictObject({ items: z.array(smtpItem).min(1).max(200) });
 export type SmtpBatch = z.infer<typeof smtpBatch>;

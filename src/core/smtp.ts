@@ -179,9 +179,34 @@ export function smtpOutcome(reply: SmtpReply, queueId?: string): SendOutcome {
     // 250 after DATA is custody by the receiving MTA, not delivery to the mailbox.
     return { kind: "accepted", detail: { ...detail, ...(queueId ? { providerMessageId: queueId } : {}) } };
   }
-  if (reply.code >= 400 && reply.code < 500) return { kind: "retry", detail: { ...detail, reason: "deferred" } };
+  if (reply.code >= 400 && reply.code < 500)
+    return {
+      kind: "retry",
+      detail: { ...detail, reason: "deferred", ...(throttlingReply({ ...reply, enhancedCode }) ? { throttled: true } : {}) },
+    };
   const { class: bounceClass, reason } = classifyReply({ ...reply, enhancedCode });
   return { kind: "bounced", detail: { ...detail, class: bounceClass, reason, diagnostic: reply.text.slice(0, 512) } };
+}
+
+/** 4.7.x codes that name a security or authentication problem, not the sender's pace. */
+const NOT_PACE = new Set(["4.7.5", "4.7.6", "4.7.7", "4.7.12", "4.7.15", "4.7.24", "4.7.25", "4.7.26"]);
+const PACE_TEXT = /\b(rate|too many|throttl|volume|slow down|busy|TS0[1-4])/i;
+
+/**
+ * Whether a transient reply asks the sender to slow down, for the destination's adaptive
+ * throttle: 421 (the service closes the channel: Yahoo's "[TSS04] temporarily deferred due to
+ * unexpected volume", Gmail's "421-4.7.0 … unusual rate"), or a 4.7.x other than an
+ * authentication or TLS problem, or a 4xx whose text speaks of rate or volume (Microsoft's
+ * "451 4.7.500 Server busy", "4.7.650 … rate limited"). A full mailbox (4.2.2) is not one.
+ */
+export function throttlingReply(reply: SmtpReply): boolean {
+  if (reply.code < 400 || reply.code >= 500) return false;
+  const enhanced = reply.enhancedCode ?? enhancedCodeOf(reply.text);
+  if (enhanced !== undefined && NOT_PACE.has(enhanced)) return false;
+  if (reply.code === 421) return true;
+  if (enhanced?.startsWith("4.7.")) return true;
+  if (enhanced === "4.2.2" || enhanced?.startsWith("4.1.")) return false;
+  return PACE_TEXT.test(reply.text);
 }
 
 /** The queue id most MTAs print in their 250 after DATA ("250 2.0.0 Ok: queued as 4Bx…"). */

@@ -31,6 +31,7 @@ export const webhookEventTypes = [
   "recipient.unsuppressed",
   "sms.inbound",
   "endpoint.disabled",
+  "pool.reputation_alert",
 ] as const;
 export type WebhookEventType = (typeof webhookEventTypes)[number];
 
@@ -95,6 +96,16 @@ const endpointDisabledData = z.object({
   failingSince: isoTime.nullable(),
 });
 
+const poolAlertData = z.object({
+  id: z.string().describe("pool:<pool>:<day>:<kind>: one alert per pool, UTC day and kind"),
+  pool: z.string().describe("the IP pool of the account's delivery settings; default is the bridge's own address"),
+  day: z.string().describe("the UTC day the counts are of (YYYY-MM-DD)"),
+  kind: z.enum(["bounce_rate", "complaint_rate"]),
+  rate: z.number().describe("bounced or complaints / sent, over the day so far"),
+  threshold: z.number().describe("the account's threshold (delivery.reputation)"),
+  counts: z.object({ sent: z.number(), bounced: z.number(), complaints: z.number() }),
+});
+
 const testData = z.object({ id: z.string(), endpointId: z.string(), message: z.string() });
 
 const envelope = <T extends string, D extends z.ZodType>(type: z.ZodLiteral<T> | z.ZodEnum<Record<T, T>>, data: D) =>
@@ -105,6 +116,7 @@ export const webhookEvent = z.discriminatedUnion("type", [
   envelope(z.enum(["recipient.suppressed", "recipient.unsuppressed"]), recipientData),
   envelope(z.literal("sms.inbound"), smsInboundData),
   envelope(z.literal("endpoint.disabled"), endpointDisabledData),
+  envelope(z.literal("pool.reputation_alert"), poolAlertData),
   envelope(z.literal("test"), testData),
 ]);
 export type WebhookEvent = z.infer<typeof webhookEvent>;
@@ -124,6 +136,7 @@ export function eventChannel(event: WebhookEvent): Channel | null {
     case "sms.inbound":
       return "sms";
     case "endpoint.disabled":
+    case "pool.reputation_alert":
     case "test":
       return null;
     default:
@@ -139,6 +152,7 @@ export function eventMessageId(event: WebhookEvent): string | null {
       return event.data.messageId ?? null;
     case "sms.inbound":
     case "endpoint.disabled":
+    case "pool.reputation_alert":
     case "test":
       return null;
     default:

@@ -4,6 +4,7 @@ import { emailRetryDelaySeconds, outlivesMaxAge, retryDelaySeconds } from "../co
 import type { AccountRuntime } from "../core/config/runtime.ts";
 import { routesOf } from "../core/email-routes.ts";
 import { CircuitGate } from "../state/circuit-gate.ts";
+import { poolPacing } from "../state/pool-gate.ts";
 import { accountRuntime } from "../state/config-read.ts";
 import { messageStub } from "../state/stubs.ts";
 import type { AttemptStart, QueuedSend } from "../state/types.ts";
@@ -45,7 +46,7 @@ export async function consumeSends(batch: MessageBatch<QueuedSend>, env: Env): P
       CircuitGate.open(env, "email", routeNames(jobs, "email")),
       CircuitGate.open(env, "sms", routeNames(jobs, "sms")),
     ]);
-    outcomes = await sendAll(jobs, env, { email, sms });
+    outcomes = await sendAll(jobs, env, { email, sms, pacing: poolPacing(env) });
     await Promise.all([email.report(), sms.report()]);
   } catch (err) {
     outcomes = started.map(() => ({ kind: "retry", detail: { reason: "send_crashed", error: String(err) } }));

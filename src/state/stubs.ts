@@ -84,3 +84,8 @@ export function endpointStub(env: Pick<Env, "WEBHOOK_ENDPOINTS">, account: strin
 export function circuitStub(env: Pick<Env, "CIRCUITS">, account: string, channel: "email" | "sms") {
   return env.CIRCUITS.get(env.CIRCUITS.idFromName(`${account}:circuits:${channel}`));
 }
+
+/** One account's IP pool (`default`: the bridge's own address): warm-up counts, destination throttles, counters. */
+export function poolStub(env: Pick<Env, "POOLS">, account: string, pool: string) {
+  return env.POOLS.get(env.POOLS.idFromName(`${account}:pool:${pool}`));
+}

@@ -78,6 +78,8 @@ function keyOf(event: WebhookEvent): string {
       return `${event.type} +${event.data.from.replace(/^\+/, "")}`;
     case "endpoint.disabled":
       return `${event.type} ${event.data.endpointId}`;
+    case "pool.reputation_alert":
+      return `${event.type} ${event.data.pool}`;
     case "test":
       return `${event.type} ${event.data.id}`;
     default:

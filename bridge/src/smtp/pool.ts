@@ -59,6 +59,8 @@ export type Endpoint = {
   /** Verify the server certificate (smarthost); false = opportunistic TLS (direct MX delivery). */
   verify: boolean;
   auth?: { user: string; pass: string };
+  /** The local address outbound connections bind to (the message's IP pool); absent: the system's choice. */
+  localAddress?: string;
 };
 
 export type PoolOptions = {
@@ -170,9 +172,18 @@ export function step(conn: SMTPConnection, start: (done: (error?: Error | null) 
 }
 
 /** Where a pool key keeps the password: a short hash, never the password itself. */
-export function endpointKey(parts: { mode: string; host: string; port: number; tls: string; user?: string; pass?: string }): string {
+export function endpointKey(parts: {
+  mode: string;
+  host: string;
+  port: number;
+  tls: string;
+  user?: string;
+  pass?: string;
+  localAddress?: string | undefined;
+}): string {
   const secret = parts.pass === undefined ? "" : createHash("sha256").update(parts.pass).digest("base64url").slice(0, 16);
-  return [parts.mode, `${parts.host.toLowerCase()}:${parts.port}`, parts.tls, parts.user ?? "", secret].join("|");
+  // A connection bound to one source address never carries another's mail (its pool's reputation).
+  return [parts.mode, `${parts.host.toLowerCase()}:${parts.port}`, parts.tls, parts.user ?? "", secret, parts.localAddress ?? ""].join("|");
 }
 
 export class SmtpPool {
@@ -298,6 +309,7 @@ export class SmtpPool {
     return new SMTPConnection({
       host: endpoint.host,
       port: endpoint.port,
+      ...(endpoint.localAddress ? { localAddress: endpoint.localAddress } : {}),
       ...(endpoint.servername && !isIP(endpoint.servername) ? { servername: endpoint.servername } : {}),
       secure: endpoint.tls === "implicit",
       // TLS is enforced in #open, after EHLO, so that "not offered" is told apart from "failed".

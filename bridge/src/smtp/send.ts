@@ -150,6 +150,8 @@ export class SmtpSender {
       log.error({ id: item.id, err: error }, "smtp delivery failed unexpectedly");
       outcome = { kind: "retry", detail: { reason: "internal", error: message(error) } };
     }
+    // Which address the message left from (or would have): the pool's counters and reputation.
+    if (item.sourceAddress) outcome = { ...outcome, detail: { ...outcome.detail, sourceAddress: item.sourceAddress } } as SendOutcome;
     metrics?.outcomes.inc({ channel: "email", kind: outcome.kind, reason: reasonLabel(outcome.detail) });
     metrics?.requestDuration.observe({ channel: "email" }, (performance.now() - started) / 1000);
     log.debug(
@@ -209,6 +211,7 @@ export class SmtpSender {
         port: relay.port,
         tls,
         ...(relay.auth ? { user: relay.auth.user, pass: relay.auth.pass } : {}),
+        localAddress: item.sourceAddress,
       }),
       label: `${relay.host}:${relay.port}`,
       host: relay.host,
@@ -218,6 +221,7 @@ export class SmtpSender {
       requireTLS: !relay.secure && relay.requireTLS,
       verify: true,
       ...(relay.auth ? { auth: relay.auth } : {}),
+      ...(item.sourceAddress ? { localAddress: item.sourceAddress } : {}),
     };
     let lease: Lease;
     try {
@@ -306,7 +310,13 @@ export class SmtpSender {
         // Enforce: a verified session (PKIX chain, the MX host's name, TLS 1.2+) or none, in a
         // pool of its own. Otherwise opportunistic TLS (RFC 7435), checked after the fact in testing mode.
         const endpoint: Endpoint = {
-          key: endpointKey({ mode: enforced ? "direct-sts" : "direct", host, port: directPort, tls: "starttls" }),
+          key: endpointKey({
+            mode: enforced ? "direct-sts" : "direct",
+            host,
+            port: directPort,
+            tls: "starttls",
+            localAddress: item.sourceAddress,
+          }),
           label: `${host}:${directPort}`,
           host: address,
           port: directPort,
@@ -314,6 +324,7 @@ export class SmtpSender {
           tls: "starttls",
           requireTLS: enforced,
           verify: enforced,
+          ...(item.sourceAddress ? { localAddress: item.sourceAddress } : {}),
         };
         let lease: Lease;
         try {

@@ -67,6 +67,12 @@ export const settingsRoutes: ApiRoute[] = [
   ...sectionRoutes("/v1/push/apns", "Configuration", "the APNs credentials", section("apns", "ApnsSettings")),
   ...sectionRoutes("/v1/push/fcm", "Configuration", "the FCM credentials", section("fcm", "FcmSettings")),
   ...sectionRoutes("/v1/push/webpush", "Configuration", "the VAPID key pair", webpush),
+  ...sectionRoutes(
+    "/v1/email/delivery",
+    "Configuration",
+    "the IP pools, warm-up and destination throttles",
+    section("delivery", "DeliverySettings"),
+  ),
   ...sectionRoutes("/v1/retention", "Configuration", "the retention policy", section("retention", "RetentionSettings")),
   ...sectionRoutes(
     "/v1/providers/{provider}",

@@ -1,6 +1,13 @@
-/** `GET /v1/stats` (src/api/stats.ts), `GET /v1/routes` (route-status.ts), `GET /v1/bridge/health` (bridge-health.ts), `GET /v1/sms/inbound` (sms.ts), `GET /v1/audit` (audit.ts). */
+/** `GET /v1/stats` (src/api/stats.ts), `GET /v1/routes` (route-status.ts), `GET /v1/email/pools` (pools.ts), `GET /v1/bridge/health` (bridge-health.ts), `GET /v1/sms/inbound` (sms.ts), `GET /v1/audit` (audit.ts). */
 import { auditQuery, inboundListQuery, statsQuery } from "../../core/api-requests.ts";
-import { auditPage, bridgeHealthResponse, inboundSmsPage, routeStatusResponse, statsResponse } from "../../core/api-responses.ts";
+import {
+  auditPage,
+  bridgeHealthResponse,
+  inboundSmsPage,
+  poolsResponse,
+  routeStatusResponse,
+  statsResponse,
+} from "../../core/api-responses.ts";
 import type { ApiRoute } from "./registry.ts";
 
 export const readRoutes: ApiRoute[] = [
@@ -24,6 +31,16 @@ export const readRoutes: ApiRoute[] = [
       "In the order they are tried, each with its circuit (`closed`, `open` since `openedAt`, or `half_open` while one probe is out). A route with nowhere to fail over to keeps no circuit and reads closed.",
     auth: "apiKey",
     responses: { 200: { description: "the routes", schema: routeStatusResponse } },
+  },
+  {
+    method: "get",
+    path: "/v1/email/pools",
+    tag: "Stats",
+    summary: "IP pools: warm-up, counters and destination rates",
+    description:
+      "Each pool of the `delivery` settings and `default` (the bridge's own address): each address's warm-up cap and counts of the UTC day (sent, deferred, bounced, complaints), and each destination's rate in force (lower after throttling replies, recovering each quiet minute). An account without delivery settings has none.",
+    auth: "apiKey",
+    responses: { 200: { description: "the pools", schema: poolsResponse } },
   },
   {
     method: "get",

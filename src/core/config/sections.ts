@@ -9,6 +9,7 @@ import { emailAccountConfig } from "../email.ts";
 import { serviceAccount } from "../google-oauth.ts";
 import { smsAccountConfig } from "../sms/account.ts";
 import { retentionSection } from "../retention.ts";
+import { deliverySection } from "../ip-pools.ts";
 import { mask } from "./secrets.ts";
 
 /** Email sending: the relay, the bounce domain, and domains besides the verified `/v1/domains`. */
@@ -109,9 +110,10 @@ export const sections = {
   fcm: fcmSection,
   webpush: webpushSection,
   retention: retentionSection,
+  delivery: deliverySection,
   ...Object.fromEntries(providerNames.map((name) => [`provider:${name}`, providerSections[name]])),
 } as Record<string, z.ZodType>;
-export type SectionName = "email" | "sms" | "apns" | "fcm" | "webpush" | "retention" | `provider:${ProviderName}`;
+export type SectionName = "email" | "sms" | "apns" | "fcm" | "webpush" | "retention" | "delivery" | `provider:${ProviderName}`;
 export type Sections = {
   email: z.infer<typeof emailSection>;
   sms: z.infer<typeof smsAccountConfig>;
@@ -119,6 +121,7 @@ export type Sections = {
   fcm: z.infer<typeof fcmSection>;
   webpush: z.infer<typeof webpushSection>;
   retention: z.infer<typeof retentionSection>;
+  delivery: z.infer<typeof deliverySection>;
 } & { [P in ProviderName as `provider:${P}`]: z.infer<(typeof providerSections)[P]> };
 
 /** The secret fields of each section, as dotted paths; `*` walks every element of an array. */

@@ -1,0 +1,129 @@
+import type { SmtpBatch } from "../core/bridge.ts";
+import { domainOf } from "../core/email.ts";
+import { destinationFor, paced, poolFor, type DeliverySection, type RelayPacing } from "../core/ip-pools.ts";
+import type { SendOutcome } from "../core/outcome.ts";
+import type { PoolConfig, Settled } from "./pool.ts";
+import { poolStub } from "./stubs.ts";
+
+type SmtpItem = SmtpBatch["items"][number];
+
+/** What the pool object needs of the section, for one pool. */
+export function poolConfig(account: string, section: DeliverySection, pool: string): PoolConfig {
+  const defined = section.pools.find((p) => p.name === pool);
+  return {
+    account,
+    pool,
+    addresses: defined?.addresses ?? [],
+    overflow: defined?.overflow ?? false,
+    destinations: Object.fromEntries(section.destinations.map((d) => [d.name, { perMinute: d.perMinute, concurrency: d.concurrency }])),
+    reputation: section.reputation,
+  };
+}
+
+/**
+ * The send consumer's pacing of relay mail (`RelayPacing`): per account and pool, one
+ * `PoolDO.admit` before the bridge call and one `report` after it. The admitted go out bound to
+ * the address the pool chose; the rest are deferred (`retry` with the pool's `retryAfter`,
+ * nothing submitted), never failed. Accounts without a `delivery` section pass straight
+ * through with no request. A pool object that cannot be reached defers its mail: sending over a
+ * warm-up cap or a receiver's limit costs reputation that a short wait does not.
+ */
+export function poolPacing(env: Pick<Env, "POOLS">): RelayPacing {
+  return async (items, send) => {
+    const outcomes: SendOutcome[] = new Array(items.length);
+    const groups = new Map<string, { config: PoolConfig; indexes: number[]; destinations: Array<string | undefined> }>();
+    const toSend: Array<{ index: number; item: SmtpItem; group?: string; destination?: string | undefined }> = [];
+    items.forEach(({ item, tags, delivery }, index) => {
+      if (!paced(delivery)) {
+        toSend.push({ index, item });
+        return;
+      }
+      const domain = domainOf(item.rcptTo);
+      const pool = poolFor(delivery, { tags, domain });
+      const key = `${item.account}\u0000${pool}`;
+      const group = groups.get(key) ?? { config: poolConfig(item.account, delivery, pool), indexes: [], destinations: [] };
+      groups.set(key, group);
+      group.indexes.push(index);
+      group.destinations.push(destinationFor(delivery, domain)?.name);
+    });
+    const leases = new Map<string, string>();
+    await Promise.all(
+      [...groups].map(async ([key, group]) => {
+        const { config, indexes, destinations } = group;
+        try {
+          const { lease, admissions } = await poolStub(env, config.account, config.pool).admit(
+            config,
+            destinations.map((destination) => ({ destination })),
+          );
+          leases.set(key, lease);
+          admissions.forEach((admission, k) => {
+            const index = indexes[k]!;
+            const destination = destinations[k];
+            if (admission.go) {
+              const item = admission.sourceAddress ? { ...items[index]!.item, sourceAddress: admission.sourceAddress } : items[index]!.item;
+              toSend.push({ index, item, group: key, destination });
+            } else
+              outcomes[index] = {
+                kind: "retry",
+                retryAfter: admission.retryAfter,
+                detail: {
+                  reason: admission.reason,
+                  submitted: "no",
+                  limit: admission.limit,
+                  pool: config.pool,
+                  ...(destination ? { destination } : {}),
+                },
+              };
+          });
+        } catch (err) {
+          console.error(
+            JSON.stringify({
+              msg: "the pool object could not be reached; deferring its mail",
+              account: config.account,
+              pool: config.pool,
+              error: String(err),
+            }),
+          );
+          for (const index of indexes)
+            outcomes[index] = {
+              kind: "retry",
+              detail: { reason: "pool_unavailable", submitted: "no", pool: config.pool, error: String(err) },
+            };
+        }
+      }),
+    );
+    if (toSend.length > 0) {
+      const sent = await send(toSend.map((s) => s.item));
+      toSend.forEach((s, k) => {
+        const outcome = sent[k]!;
+        const group = s.group ? groups.get(s.group) : undefined;
+        // The pool travels with the outcome: the message's feedback is counted against it later.
+        outcomes[s.index] = group ? ({ ...outcome, detail: { ...outcome.detail, pool: group.config.pool } } as SendOutcome) : outcome;
+      });
+    }
+    await Promise.all(
+      [...groups].map(async ([key, group]) => {
+        const lease = leases.get(key);
+        if (!lease) return;
+        const settled: Settled[] = [];
+        for (const s of toSend) {
+          if (s.group !== key) continue;
+          const outcome = outcomes[s.index]!;
+          settled.push({
+            destination: s.destination,
+            sourceAddress: s.item.sourceAddress,
+            kind: outcome.kind,
+            ...(outcome.detail.throttled === true ? { throttled: true } : {}),
+          });
+        }
+        try {
+          await poolStub(env, group.config.account, group.config.pool).report(group.config, lease, settled);
+        } catch (err) {
+          // The lease lapses by itself (LEASE_MS); the counters miss this batch.
+          console.error(JSON.stringify({ msg: "reporting to the pool object failed", account: group.config.account, error: String(err) }));
+        }
+      }),
+    );
+    return outcomes;
+  };
+}
