@@ -190,7 +190,7 @@ export const routeStatusResponse = z.object({
 
 const dayCounts = z.object({
   used: z.number().describe("messages the pool admitted on this address today (what its warm-up cap counts)"),
-  sent: z.number().describe("accepted by the receiving MTA"),
+  sent: z.number().describe("answered by the receiving MTA: accepted (2xx) or refused (5xx) in the session"),
   deferred: z.number().describe("answered 4xx (or not reached) by the receiving side"),
   bounced: z.number().describe("refused with 5xx at the relay, and bounces that came back later"),
   complaints: z.number(),

@@ -76,12 +76,14 @@ export class PoolDO extends DurableObject<Env> {
     const admissions: Admission[] = new Array(items.length);
     // Addresses first: a warm-up cap refuses before a throttle token is spent.
     let chosen: Array<string | null>;
-    const budgets = config.addresses.map((a) => ({ ip: a.ip, cap: dailyCap(a.warmup, day), used: this.row(day, a.ip).used }));
+    const before = new Map(config.addresses.map((a) => [a.ip, this.row(day, a.ip).used]));
+    let budgets = config.addresses.map((a) => ({ ip: a.ip, cap: dailyCap(a.warmup, day), used: before.get(a.ip)! }));
     if (budgets.length === 0) chosen = items.map(() => OWN);
     else {
       const assigned = assignAddresses(budgets, this.rotation, items.length, config.overflow);
       this.rotation = assigned.rotation;
       chosen = assigned.assigned;
+      budgets = assigned.budgets;
     }
     const byDestination = new Map<string, number[]>();
     chosen.forEach((ip, i) => {
@@ -117,7 +119,7 @@ export class PoolDO extends DurableObject<Env> {
         }
       });
     }
-    for (const b of budgets) this.add(day, b.ip, { used: b.used - this.row(day, b.ip).used });
+    for (const b of budgets) this.add(day, b.ip, { used: b.used - before.get(b.ip)! });
     return { lease, admissions };
   }
 
@@ -135,7 +137,8 @@ export class PoolDO extends DurableObject<Env> {
       const ip = s.sourceAddress ?? OWN;
       if (s.kind === "accepted") this.add(day, ip, { sent: 1 });
       else if (s.kind === "retry") this.add(day, ip, { deferred: 1 });
-      else if (s.kind === "bounced") this.add(day, ip, { bounced: 1 });
+      // Refused in session: the receiver answered it (sent) and refused it (bounced).
+      else if (s.kind === "bounced") this.add(day, ip, { sent: 1, bounced: 1 });
     }
     await this.alertIfDue(config, day, now);
   }

@@ -260,6 +260,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/email/pools": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * IP pools: warm-up, counters and destination rates
+         * @description Each pool of the `delivery` settings and `default` (the bridge's own address): each address's warm-up cap and counts of the UTC day (sent, deferred, bounced, complaints), and each destination's rate in force (lower after throttling replies, recovering each quiet minute). An account without delivery settings has none.
+         *
+         *     Needs an API key with the `read` scope.
+         */
+        get: operations["getV1EmailPools"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/bridge/health": {
         parameters: {
             query?: never;
@@ -479,6 +501,38 @@ export interface paths {
          * @description Needs an API key with the `config:write` scope.
          */
         delete: operations["deleteV1PushWebpush"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/email/delivery": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read the IP pools, warm-up and destination throttles
+         * @description Secrets are shown masked; a masked value sent back unchanged keeps the stored secret.
+         *
+         *     Needs an API key with the `read` scope.
+         */
+        get: operations["getV1EmailDelivery"];
+        /**
+         * Replace the IP pools, warm-up and destination throttles
+         * @description Secrets are shown masked; a masked value sent back unchanged keeps the stored secret. 422 secret_masked: a masked value that matches no stored secret.
+         *
+         *     Needs an API key with the `config:write` scope.
+         */
+        put: operations["putV1EmailDelivery"];
+        post?: never;
+        /**
+         * Delete the IP pools, warm-up and destination throttles
+         * @description Needs an API key with the `config:write` scope.
+         */
+        delete: operations["deleteV1EmailDelivery"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1357,6 +1411,26 @@ export interface webhooks {
         patch?: never;
         trace?: never;
     };
+    "pool.reputation_alert": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * pool.reputation_alert, POSTed to each endpoint that takes it
+         * @description Delivered at least once, retried on a schedule (0, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h ±10 %) until a 2xx; 410 disables the endpoint; 429 and 503 are retried after their Retry-After.
+         */
+        post: operations["eventPoolReputationAlertEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     test: {
         parameters: {
             query?: never;
@@ -1951,6 +2025,31 @@ export interface components {
                 failingSince: string | null;
             };
         };
+        PoolReputationAlertEvent: {
+            /** @enum {string} */
+            type: "pool.reputation_alert";
+            /** @description when lasthop emitted the event */
+            timestamp: string;
+            data: {
+                /** @description pool:<pool>:<day>:<kind>: one alert per pool, UTC day and kind */
+                id: string;
+                /** @description the IP pool of the account's delivery settings; default is the bridge's own address */
+                pool: string;
+                /** @description the UTC day the counts are of (YYYY-MM-DD) */
+                day: string;
+                /** @enum {string} */
+                kind: "bounce_rate" | "complaint_rate";
+                /** @description bounced or complaints / sent, over the day so far */
+                rate: number;
+                /** @description the account's threshold (delivery.reputation) */
+                threshold: number;
+                counts: {
+                    sent: number;
+                    bounced: number;
+                    complaints: number;
+                };
+            };
+        };
         TestEvent: {
             /** @enum {string} */
             type: "test";
@@ -2491,6 +2590,96 @@ export interface components {
             subject: string;
             publicKey: string;
             privateKey: string;
+        };
+        DeliverySettingsShown: {
+            /** @default [] */
+            pools: {
+                name: string;
+                addresses: {
+                    ip: string;
+                    warmup?: {
+                        /** Format: date */
+                        startedOn: string;
+                        schedule?: number[];
+                    };
+                }[];
+                /** @default false */
+                overflow: boolean;
+            }[];
+            defaultPool?: string;
+            /** @default [] */
+            poolRules: {
+                tag?: string;
+                domain?: string;
+                pool: string;
+            }[];
+            /** @default [] */
+            destinations: {
+                name: string;
+                domains: string[];
+                perMinute: number;
+                concurrency?: number;
+            }[];
+            /**
+             * @default {
+             *       "bounceRate": 0.05,
+             *       "complaintRate": 0.001,
+             *       "minSent": 500
+             *     }
+             */
+            reputation: {
+                /** @default 0.05 */
+                bounceRate: number;
+                /** @default 0.001 */
+                complaintRate: number;
+                /** @default 500 */
+                minSent: number;
+            };
+        };
+        DeliverySettings: {
+            /** @default [] */
+            pools: {
+                name: string;
+                addresses: {
+                    ip: string;
+                    warmup?: {
+                        /** Format: date */
+                        startedOn: string;
+                        schedule?: number[];
+                    };
+                }[];
+                /** @default false */
+                overflow: boolean;
+            }[];
+            defaultPool?: string;
+            /** @default [] */
+            poolRules: {
+                tag?: string;
+                domain?: string;
+                pool: string;
+            }[];
+            /** @default [] */
+            destinations: {
+                name: string;
+                domains: string[];
+                perMinute: number;
+                concurrency?: number;
+            }[];
+            /**
+             * @default {
+             *       "bounceRate": 0.05,
+             *       "complaintRate": 0.001,
+             *       "minSent": 500
+             *     }
+             */
+            reputation: {
+                /** @default 0.05 */
+                bounceRate: number;
+                /** @default 0.001 */
+                complaintRate: number;
+                /** @default 500 */
+                minSent: number;
+            };
         };
         RetentionSettingsShown: {
             /**
@@ -4000,6 +4189,97 @@ export interface operations {
             };
         };
     };
+    getV1EmailPools: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the pools */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            /** @description the pool's name; `default` is the bridge's own address */
+                            pool: string;
+                            /** @description the UTC day the counts are of */
+                            day: string;
+                            addresses: {
+                                /** @description null: the bridge's own address */
+                                ip: string | null;
+                                /** @description today's warm-up cap; null when the address is warm */
+                                dailyCap: number | null;
+                                warming: boolean;
+                                today: {
+                                    /** @description messages the pool admitted on this address today (what its warm-up cap counts) */
+                                    used: number;
+                                    /** @description answered by the receiving MTA: accepted (2xx) or refused (5xx) in the session */
+                                    sent: number;
+                                    /** @description answered 4xx (or not reached) by the receiving side */
+                                    deferred: number;
+                                    /** @description refused with 5xx at the relay, and bounces that came back later */
+                                    bounced: number;
+                                    complaints: number;
+                                };
+                            }[];
+                            destinations: {
+                                name: string;
+                                /** @description the configured rate */
+                                perMinute: number;
+                                /** @description the rate in force: lower after throttling replies, recovering each quiet minute */
+                                ratePerMinute: number;
+                                concurrency: number | null;
+                            }[];
+                        }[];
+                    };
+                };
+            };
+            /** @description no valid credentials or signature (unauthorized, invalid_signature) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the key lacks the scope (insufficient_scope) or the account is disabled (account_disabled) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description over the API key's rate limit (rate_limited); `Retry-After` says when to retry */
+            429: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description something went wrong on our side (internal_error); retry, with the same Idempotency-Key for a send */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     getV1BridgeHealth: {
         parameters: {
             query?: never;
@@ -5450,6 +5730,245 @@ export interface operations {
             };
         };
     };
+    getV1EmailDelivery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the section, secrets masked */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliverySettingsShown"];
+                };
+            };
+            /** @description no valid credentials or signature (unauthorized, invalid_signature) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the key lacks the scope (insufficient_scope) or the account is disabled (account_disabled) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description over the API key's rate limit (rate_limited); `Retry-After` says when to retry */
+            429: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description something went wrong on our side (internal_error); retry, with the same Idempotency-Key for a send */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    putV1EmailDelivery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeliverySettings"];
+            };
+        };
+        responses: {
+            /** @description the section as stored, secrets masked */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliverySettingsShown"];
+                };
+            };
+            /** @description invalid request: `details` names each field (validation_failed, invalid_json, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no valid credentials or signature (unauthorized, invalid_signature) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the key lacks the scope (insufficient_scope) or the account is disabled (account_disabled) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is over the route's limit (payload_too_large, event_too_large) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is not declared application/json (unsupported_media_type) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description valid JSON the platform cannot act on (see `code`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description over the API key's rate limit (rate_limited); `Retry-After` says when to retry */
+            429: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description something went wrong on our side (internal_error); retry, with the same Idempotency-Key for a send */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteV1EmailDelivery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description no valid credentials or signature (unauthorized, invalid_signature) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the key lacks the scope (insufficient_scope) or the account is disabled (account_disabled) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description over the API key's rate limit (rate_limited); `Retry-After` says when to retry */
+            429: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description something went wrong on our side (internal_error); retry, with the same Idempotency-Key for a send */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     getV1Retention: {
         parameters: {
             query?: never;
@@ -6787,7 +7306,7 @@ export interface operations {
                 "application/json": {
                     url: string;
                     /** @description only these types; absent: every type but message.queued */
-                    eventTypes?: ("message.queued" | "message.accepted" | "message.deferred" | "message.delivered" | "message.bounced" | "message.failed" | "message.expired" | "message.suppressed" | "message.complained" | "message.unsubscribed" | "message.opened" | "message.clicked" | "recipient.suppressed" | "recipient.unsuppressed" | "sms.inbound" | "endpoint.disabled")[];
+                    eventTypes?: ("message.queued" | "message.accepted" | "message.deferred" | "message.delivered" | "message.bounced" | "message.failed" | "message.expired" | "message.suppressed" | "message.complained" | "message.unsubscribed" | "message.opened" | "message.clicked" | "recipient.suppressed" | "recipient.unsuppressed" | "sms.inbound" | "endpoint.disabled" | "pool.reputation_alert")[];
                     /** @description only these channels' events */
                     channels?: ("email" | "apns" | "fcm" | "webpush" | "sms")[];
                     description?: string;
@@ -7044,7 +7563,7 @@ export interface operations {
                 "application/json": {
                     url?: string;
                     /** @description only these types; absent: every type but message.queued */
-                    eventTypes?: ("message.queued" | "message.accepted" | "message.deferred" | "message.delivered" | "message.bounced" | "message.failed" | "message.expired" | "message.suppressed" | "message.complained" | "message.unsubscribed" | "message.opened" | "message.clicked" | "recipient.suppressed" | "recipient.unsuppressed" | "sms.inbound" | "endpoint.disabled")[] | null;
+                    eventTypes?: ("message.queued" | "message.accepted" | "message.deferred" | "message.delivered" | "message.bounced" | "message.failed" | "message.expired" | "message.suppressed" | "message.complained" | "message.unsubscribed" | "message.opened" | "message.clicked" | "recipient.suppressed" | "recipient.unsuppressed" | "sms.inbound" | "endpoint.disabled" | "pool.reputation_alert")[] | null;
                     /** @description only these channels' events */
                     channels?: ("email" | "apns" | "fcm" | "webpush" | "sms")[] | null;
                     description?: string | null;
@@ -9291,6 +9810,49 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["EndpointDisabledEvent"];
+            };
+        };
+        responses: {
+            /** @description any 2xx: taken */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description gone: the endpoint is disabled */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description later: retried after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    eventPoolReputationAlertEvent: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description the event id: the same on every retry, so a receiver dedupes by it */
+                "webhook-id": string;
+                /** @description Unix seconds of this attempt */
+                "webhook-timestamp": string;
+                /** @description space-separated `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, one per live secret of the endpoint (two while a rotation overlaps) */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PoolReputationAlertEvent"];
             };
         };
         responses: {

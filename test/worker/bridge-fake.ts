@@ -10,7 +10,9 @@ import { vi } from "vitest";
 import { doorSecret, verify, webhookHeaders } from "../../src/core/standard-webhooks.ts";
 import { TEST_BRIDGE_HOST } from "../fixtures.ts";
 
-export type SmtpCall = { items: Array<{ id: string; account: string; mailFrom: string; rcptTo: string; raw: string; relay: unknown }> };
+export type SmtpCall = {
+  items: Array<{ id: string; account: string; mailFrom: string; rcptTo: string; raw: string; relay: unknown; sourceAddress?: string }>;
+};
 export type BridgeCall = {
   items: Array<{ id: string; token: string; topic: string; pushType: string; priority?: number; sandbox?: boolean; credential?: number }>;
   credentials?: Array<{ teamId: string; keyId: string; token: string }>;
@@ -85,27 +87,40 @@ export function installBridge(opts: { down?: boolean; other?: (request: Request)
   const relayed: SmtpCall["items"] = [];
   const attemptsByRcpt = new Map<string, number>();
   // Answers like a receiving MTA by recipient: bounce → 550 5.1.1, block → 554 5.7.1,
-  // soft → 451 4.7.1 on the first attempt, never → 451 every time, else 250.
+  // soft → 451 4.7.1 on the first attempt, never → 451 every time, throttle → 421 4.7.0 (a rate
+  // limit) on the first attempt, else 250. Each answer names the source address, as the bridge's do.
   function smtp(body: SmtpCall): Response {
     const results = body.items.map((item) => {
-      relayed.push(item);
-      const n = (attemptsByRcpt.get(item.rcptTo) ?? 0) + 1;
-      attemptsByRcpt.set(item.rcptTo, n);
-      if (item.rcptTo.includes("bounce"))
-        return { id: item.id, kind: "bounced", detail: { smtpCode: 550, enhancedCode: "5.1.1", class: "hard", reason: "userunknown" } };
-      if (item.rcptTo.includes("block"))
-        return { id: item.id, kind: "bounced", detail: { smtpCode: 554, enhancedCode: "5.7.1", class: "soft", reason: "rejected" } };
-      if (item.rcptTo.includes("never") || (item.rcptTo.includes("soft") && n === 1)) {
-        return {
-          id: item.id,
-          kind: "retry",
-          detail: { smtpCode: 451, enhancedCode: "4.7.1", reason: "deferred", response: "451 4.7.1 Greylisted" },
-        };
-      }
-      mail.push(item);
-      return { id: item.id, kind: "accepted", detail: { smtpCode: 250, providerMessageId: `Q${n}${item.id.slice(0, 6)}` } };
+      const answer = smtpAnswer(item);
+      return item.sourceAddress ? { ...answer, detail: { ...answer.detail, sourceAddress: item.sourceAddress } } : answer;
     });
     return Response.json({ results });
+  }
+  function smtpAnswer(item: SmtpCall["items"][number]) {
+    relayed.push(item);
+    const n = (attemptsByRcpt.get(item.rcptTo) ?? 0) + 1;
+    attemptsByRcpt.set(item.rcptTo, n);
+    if (item.rcptTo.includes("bounce"))
+      return { id: item.id, kind: "bounced", detail: { smtpCode: 550, enhancedCode: "5.1.1", class: "hard", reason: "userunknown" } };
+    if (item.rcptTo.includes("block"))
+      return { id: item.id, kind: "bounced", detail: { smtpCode: 554, enhancedCode: "5.7.1", class: "soft", reason: "rejected" } };
+    if (item.rcptTo.includes("never") || (item.rcptTo.includes("soft") && n === 1)) {
+      return {
+        id: item.id,
+        kind: "retry",
+        detail: { smtpCode: 451, enhancedCode: "4.7.1", reason: "deferred", response: "451 4.7.1 Greylisted" },
+      };
+    }
+    if (item.rcptTo.includes("throttle") && n === 1) {
+      const response = "421 4.7.0 [TSS04] Messages temporarily deferred due to unexpected volume";
+      return {
+        id: item.id,
+        kind: "retry",
+        detail: { smtpCode: 421, enhancedCode: "4.7.0", reason: "deferred", response, throttled: true },
+      };
+    }
+    mail.push(item);
+    return { id: item.id, kind: "accepted", detail: { smtpCode: 250, providerMessageId: `Q${n}${item.id.slice(0, 6)}` } };
   }
   return { calls, mail, relayed, restore: () => spy.mockRestore() };
 }

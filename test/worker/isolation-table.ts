@@ -9,7 +9,7 @@
 import { createExecutionContext, env, SELF, waitOnExecutionContext } from "cloudflare:test";
 import { app } from "../../src/api/app.ts";
 import { expect } from "vitest";
-import { circuitStub } from "../../src/state/stubs.ts";
+import { circuitStub, poolStub } from "../../src/state/stubs.ts";
 import { waitFor } from "../wait.ts";
 import { bridgeHealthRows } from "./bridge-health-fake.ts";
 import { api, BASE, json, unique, webpush, type AdminAccount } from "./helpers.ts";
@@ -330,6 +330,34 @@ export const ISOLATION: Record<string, Row> = {
   ...sectionRows("/v1/push/webpush"),
   // Retention has no secret, so it is not among SECTION_BODIES' masked sections.
   ...sectionRows("/v1/retention", async () => ({ timelineDays: 10 + Math.floor(Math.random() * 300), bodyDays: 3 })),
+  ...sectionRows("/v1/email/delivery", async () => ({
+    pools: [{ name: `p${Math.floor(Math.random() * 1e6)}`, addresses: [{ ip: "127.0.0.9" }] }],
+    destinations: [{ name: "google", domains: ["gmail.com"], perMinute: 1 + Math.floor(Math.random() * 1000) }],
+  })),
+  "GET /v1/email/pools": async ({ a, b, ready }) => {
+    // A's pool object holds a day's counts; B, with the same pool name, reads none of them.
+    const delivery = { pools: [{ name: "shared", addresses: [{ ip: "127.0.0.9" }] }] };
+    for (const x of [a, b]) expect((await api("/v1/email/delivery", { method: "PUT", json: delivery, key: x.key })).status).toBe(200);
+    const config = {
+      account: a.id,
+      pool: "shared",
+      addresses: delivery.pools[0]!.addresses,
+      overflow: false,
+      destinations: {},
+      reputation: { bounceRate: 0.05, complaintRate: 0.001, minSent: 500 },
+    };
+    const { lease } = await poolStub(env, a.id, "shared").admit(config, [{}, {}]);
+    await poolStub(env, a.id, "shared").report(
+      config,
+      lease,
+      [1, 2].map(() => ({ kind: "accepted" as const, sourceAddress: "127.0.0.9" })),
+    );
+    const mine = await json(await api("/v1/email/pools", { key: a.key }));
+    expect(mine.body.data[0].addresses[0].today).toMatchObject({ used: 2, sent: 2 });
+    await ready();
+    const theirs = await json(await api("/v1/email/pools", { key: b.key }));
+    expect(theirs.body.data[0].addresses[0].today).toEqual({ used: 0, sent: 0, deferred: 0, bounced: 0, complaints: 0 });
+  },
   ...Object.fromEntries(providerPaths.flatMap((p) => Object.entries(sectionRows(p)))),
   "POST /v1/suppressions/check": async ({ a, b, ready }) => {
     const addr = `iso-${unique()}@example.com`;
@@ -401,6 +429,8 @@ const SNAPSHOT_READS = [
   "/v1/suppressions?limit=1000",
   "/v1/sms/inbound?limit=1000",
   "/v1/retention",
+  "/v1/email/delivery",
+  "/v1/email/pools",
   ...Object.keys(SECTION_BODIES),
 ];
 
