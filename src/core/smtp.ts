@@ -191,21 +191,28 @@ export function smtpOutcome(reply: SmtpReply, queueId?: string): SendOutcome {
 /** 4.7.x codes that name a security or authentication problem, not the sender's pace. */
 const NOT_PACE = new Set(["4.7.5", "4.7.6", "4.7.7", "4.7.12", "4.7.15", "4.7.24", "4.7.25", "4.7.26"]);
 const PACE_TEXT = /\b(rate|too many|throttl|volume|slow down|busy|TS0[1-4])/i;
+const GREYLIST = /\b(grey|gray)[ -]?list/i;
 
 /**
  * Whether a transient reply asks the sender to slow down, for the destination's adaptive
  * throttle: 421 (the service closes the channel: Yahoo's "[TSS04] temporarily deferred due to
  * unexpected volume", Gmail's "421-4.7.0 … unusual rate"), or a 4.7.x other than an
  * authentication or TLS problem, or a 4xx whose text speaks of rate or volume (Microsoft's
- * "451 4.7.500 Server busy", "4.7.650 … rate limited"). A full mailbox (4.2.2) is not one.
+ * "451 4.7.500 Server busy", "4.7.650 … rate limited"). Not one: 454 (TLS not available, RFC
+ * 3207, or a temporary AUTH failure, RFC 4954: the server's state), greylisting whatever code it
+ * wears ("450 4.2.0", "451 4.7.1": it asks for a later retry of this message, not a slower pace),
+ * and X.1.x / X.2.x (the address or the mailbox: full, or one recipient receiving too fast,
+ * Gmail's "450-4.2.1 … at a rate": slowing the whole destination would not help).
  */
 export function throttlingReply(reply: SmtpReply): boolean {
   if (reply.code < 400 || reply.code >= 500) return false;
-  const enhanced = reply.enhancedCode ?? enhancedCodeOf(reply.text);
+  // A continuation line's code as well ("421-4.7.26 …" quoted alone), which enhancedCodeOf does not read.
+  const enhanced = reply.enhancedCode ?? enhancedCodeOf(reply.text) ?? /^[45]\d\d-([45]\.\d{1,3}\.\d{1,3})\b/.exec(reply.text)?.[1];
   if (enhanced !== undefined && NOT_PACE.has(enhanced)) return false;
+  if (reply.code === 454 || GREYLIST.test(reply.text)) return false;
   if (reply.code === 421) return true;
+  if (enhanced?.startsWith("4.1.") || enhanced?.startsWith("4.2.")) return false;
   if (enhanced?.startsWith("4.7.")) return true;
-  if (enhanced === "4.2.2" || enhanced?.startsWith("4.1.")) return false;
   return PACE_TEXT.test(reply.text);
 }
 

@@ -7,6 +7,8 @@
  *   block  → 554 5.7.1 after DATA     drop  → the socket is cut after DATA's final "." (no reply)
  *   else   → 250 2.0.0 Ok: queued as <id> after DATA
  *
+ * `answers` adds replies of one's own, matched the same way and checked before those above.
+ *
  * It records every message (envelope, raw bytes as received, the session it came on, whether
  * the session was under TLS, who authenticated), the AUTH attempts, and the sessions: how many
  * were opened and the most that were open at once. Enhanced status codes are written into the
@@ -53,6 +55,8 @@ export type SmtpFixtureOptions = {
   /** Where to listen (default 127.0.0.1, a free port): several fixtures on 127.0.0.x share a port as MX hosts do. */
   host?: string;
   port?: number;
+  /** Replies of one's own: the first whose `match` the RCPT TO address contains, at RCPT or after DATA (421 closes the session). */
+  answers?: Array<{ match: string; at: "rcpt" | "data"; code: number; text: string }>;
 };
 
 export type SmtpFixture = {
@@ -68,6 +72,8 @@ export type SmtpFixture = {
    * messages between the end of their data and the reply, now / at most at once.
    */
   stats: { opened: number; open: number; maxOpen: number; busy: number; maxBusy: number; sessionIds: Set<string> };
+  /** The client's end of each session, by session id (kept across reset(): a pooled session outlives a test). */
+  remotes: Map<string, { address: string; port: number }>;
   holdMs: number;
   reset(): void;
   /** Cuts every open session (the server stays up). */
@@ -90,6 +96,11 @@ export async function startSmtpFixture(options: SmtpFixtureOptions = {}): Promis
   const rcpts: SmtpFixture["rcpts"] = [];
   const auths: AuthAttempt[] = [];
   const stats = { opened: 0, open: 0, maxOpen: 0, busy: 0, maxBusy: 0, sessionIds: new Set<string>() };
+  const remotes: SmtpFixture["remotes"] = new Map();
+  const answer = (at: "rcpt" | "data", addresses: string[]): Coded | undefined => {
+    const found = options.answers?.find((a) => a.at === at && addresses.some((address) => address.toLowerCase().includes(a.match)));
+    return found ? refuse(found.code, found.text) : undefined;
+  };
   const fixture = { holdMs: options.holdMs ?? 0 };
   const timers = new Set<NodeJS.Timeout>();
 
@@ -111,6 +122,7 @@ export async function startSmtpFixture(options: SmtpFixtureOptions = {}): Promis
       stats.open++;
       stats.maxOpen = Math.max(stats.maxOpen, stats.open);
       stats.sessionIds.add(session.id);
+      remotes.set(session.id, { address: session.remoteAddress, port: session.remotePort });
       callback();
     },
     onClose() {
@@ -125,6 +137,8 @@ export async function startSmtpFixture(options: SmtpFixtureOptions = {}): Promis
     },
     onRcptTo(address: SMTPServerAddress, session: SMTPServerSession, callback) {
       rcpts.push({ session: session.id, address: address.address });
+      const own = answer("rcpt", [address.address]);
+      if (own) return callback(own);
       const local = address.address.toLowerCase();
       if (local.includes("bounce")) return callback(refuse(550, `5.1.1 <${address.address}>: Recipient address rejected: User unknown`));
       if (local.includes("soft")) return callback(refuse(451, "4.7.1 Greylisted, try again later"));
@@ -147,6 +161,8 @@ export async function startSmtpFixture(options: SmtpFixtureOptions = {}): Promis
         stats.maxBusy = Math.max(stats.maxBusy, stats.busy);
         const reply = () => {
           stats.busy--;
+          const own = answer("data", rcptTo);
+          if (own) return callback(own);
           if (rcptTo.some((r) => r.includes("block"))) return callback(refuse(554, "5.7.1 Message rejected as spam by policy"));
           received.push(message);
           callback(null, `2.0.0 Ok: queued as ${randomBytes(5).toString("hex").toUpperCase()}`);
@@ -176,6 +192,7 @@ export async function startSmtpFixture(options: SmtpFixtureOptions = {}): Promis
     rcpts,
     auths,
     stats,
+    remotes,
     get holdMs() {
       return fixture.holdMs;
     },
