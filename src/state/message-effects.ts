@@ -1,13 +1,14 @@
 /**
  * What a MessageDO's state changes set off elsewhere: enqueueing the send, counting, the
- * recipient's suppression, the RefDOs that lead receipts back, and the event stream out. Each is written to the
+ * recipient's suppression, the RefDOs that lead receipts back, the IP pool's reputation
+ * counters, and the event stream out. Each is written to the
  * outbox with the change and performed after it (src/state/outbox.ts).
  */
 import type { IndexRow } from "../core/message-search.ts";
 import type { Channel } from "../core/model.ts";
 import type { WebhookEvent } from "../core/webhook-events.ts";
 import { emitEvents } from "./emit.ts";
-import { counterStub, recipientStub, refStub } from "./stubs.ts";
+import { counterStub, poolStub, recipientStub, refStub } from "./stubs.ts";
 import type { EffectInput, QueuedSend, RefMapping } from "./types.ts";
 
 /** Stored as JSON in the outbox: a change of shape must still read what an older version wrote. */
@@ -16,7 +17,8 @@ export type MessageEffect =
   | { kind: "count"; account: string; channel: Channel; outcome: string; at: string; route?: string; row?: IndexRow }
   | { kind: "recipient"; input: EffectInput }
   | { kind: "ref"; provider: string; providerMessageId: string; mapping: RefMapping }
-  | { kind: "webhook"; account: string; events: WebhookEvent[] };
+  | { kind: "webhook"; account: string; events: WebhookEvent[] }
+  | { kind: "pool"; account: string; pool: string; sourceAddress?: string; feedback: "bounced" | "complained"; eventId: string };
 
 /**
  * One outbox row's effects, in order, folded where one call does for several: the row's counts
@@ -47,6 +49,10 @@ export async function performEffects(
         break;
       case "recipient":
         await recipientStub(env, effect.input.account, effect.input.channel, effect.input.recipientKey).applyEffect(effect.input);
+        break;
+      case "pool":
+        // Feedback that came back later, counted against the pool and address the message left from.
+        await poolStub(env, effect.account, effect.pool).feedback(effect.eventId, effect.sourceAddress, effect.feedback);
         break;
       case "webhook":
         if (effect === webhooks[0])

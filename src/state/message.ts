@@ -388,6 +388,7 @@ export class MessageDO extends DurableObject<Env> {
       const waitSeconds = Number(this.env.SMS_DLR_WAIT_SECONDS ?? 0);
       for (const effect of this.sms.record(row, event, next, waitSeconds)) this.outbox.push(effect);
     }
+    this.poolFeedback(row, event);
     const effect = recipientEffect(row.channel, event);
     if (effect) {
       this.outbox.push({
@@ -405,6 +406,33 @@ export class MessageDO extends DurableObject<Env> {
       });
     }
     return next;
+  }
+
+  /**
+   * The IP pool a relay message left from (its acceptance names it), and feedback that came back
+   * later (a DSN, an ARF complaint: events that do not come from our own send, so carry no pool)
+   * counted against it, for the pool's reputation. A bounce in the SMTP session was counted by
+   * the send consumer's report already.
+   */
+  private poolFeedback(row: MessageRow, event: TimelineEvent): void {
+    if (row.channel !== "email") return;
+    if (event.type === "accepted" && typeof event.detail.pool === "string") {
+      this.meta.set("pool", event.detail.pool);
+      if (typeof event.detail.sourceAddress === "string") this.meta.set("source_address", event.detail.sourceAddress);
+      return;
+    }
+    if ((event.type !== "bounced" && event.type !== "complained") || event.detail.pool !== undefined) return;
+    const pool = this.meta.get("pool");
+    if (!pool) return;
+    const sourceAddress = this.meta.get("source_address");
+    this.outbox.push({
+      kind: "pool",
+      account: row.account,
+      pool,
+      ...(sourceAddress ? { sourceAddress } : {}),
+      feedback: event.type,
+      eventId: event.id,
+    });
   }
 
   /**

@@ -54,6 +54,7 @@ export class PoolDO extends DurableObject<Env> {
   private rotation = 0;
   private leases = 0;
   private prunedOn = "";
+  private configJson: string | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, metered(env));
@@ -62,14 +63,20 @@ export class PoolDO extends DurableObject<Env> {
       `CREATE TABLE IF NOT EXISTS address_day (day TEXT NOT NULL, ip TEXT NOT NULL, used INTEGER NOT NULL DEFAULT 0, sent INTEGER NOT NULL DEFAULT 0, deferred INTEGER NOT NULL DEFAULT 0, bounced INTEGER NOT NULL DEFAULT 0, complaints INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (day, ip)) WITHOUT ROWID`,
     );
     this.sql.exec(`CREATE TABLE IF NOT EXISTS alert (day TEXT NOT NULL, kind TEXT NOT NULL, PRIMARY KEY (day, kind)) WITHOUT ROWID`);
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS feedback_seen (id TEXT PRIMARY KEY, day TEXT NOT NULL) WITHOUT ROWID`);
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID`);
   }
 
   /** Each item's admission, in order, and the lease that holds the admitted in flight until `report`. `now`: tests drive the clock. */
   async admit(config: PoolConfig, items: AdmitItem[], now = Date.now()): Promise<{ lease: string; admissions: Admission[] }> {
     const day = utcDay(now);
+    this.remember(config);
     if (day !== this.prunedOn) {
       // Counts are kept for a month (the API shows today's; the rest is history for support).
-      this.sql.exec(`DELETE FROM address_day WHERE day < ?`, utcDay(now - KEEP_DAYS * 86_400_000));
+      const before = utcDay(now - KEEP_DAYS * 86_400_000);
+      this.sql.exec(`DELETE FROM address_day WHERE day < ?`, before);
+      this.sql.exec(`DELETE FROM feedback_seen WHERE day < ?`, utcDay(now - 2 * 86_400_000));
+      this.sql.exec(`DELETE FROM alert WHERE day < ?`, before);
       this.prunedOn = day;
     }
     const lease = `l${++this.leases}`;
@@ -143,11 +150,30 @@ export class PoolDO extends DurableObject<Env> {
     await this.alertIfDue(config, day, now);
   }
 
-  /** A bounce or complaint that came back later (a DSN, an FBL report) about mail this pool sent. */
-  async feedback(config: PoolConfig, sourceAddress: string | undefined, kind: "bounced" | "complained", now = Date.now()): Promise<void> {
+  /**
+   * A bounce or complaint that came back later (a DSN, an FBL report) about mail this pool sent,
+   * counted once by its event id (the message's outbox may perform it again), against the
+   * configuration the pool last saw.
+   */
+  async feedback(eventId: string, sourceAddress: string | undefined, kind: "bounced" | "complained", now = Date.now()): Promise<void> {
     const day = utcDay(now);
+    if (this.sql.exec(`INSERT OR IGNORE INTO feedback_seen (day, id) VALUES (?, ?)`, day, eventId).rowsWritten === 0) return;
     this.add(day, sourceAddress ?? OWN, kind === "bounced" ? { bounced: 1 } : { complaints: 1 });
-    await this.alertIfDue(config, day, now);
+    const config = this.lastConfig();
+    if (config) await this.alertIfDue(config, day, now);
+  }
+
+  /** Keeps the configuration a call brought, for feedback that comes without one. */
+  private remember(config: PoolConfig): void {
+    const json = JSON.stringify(config);
+    if (json === this.configJson) return;
+    this.sql.exec(`INSERT INTO kv (key, value) VALUES ('config', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, json);
+    this.configJson = json;
+  }
+
+  private lastConfig(): PoolConfig | undefined {
+    this.configJson ??= this.sql.exec<{ value: string }>(`SELECT value FROM kv WHERE key = 'config'`).toArray()[0]?.value;
+    return this.configJson ? (JSON.parse(this.configJson) as PoolConfig) : undefined;
   }
 
   /** The pool as `GET /v1/pools` shows it: each address's cap and counts today, each destination's rate in force. */

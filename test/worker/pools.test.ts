@@ -15,7 +15,7 @@ import { poolStub } from "../../src/state/stubs.ts";
 import { waitFor } from "../wait.ts";
 import { installBridge } from "./bridge-fake.ts";
 import { installHooks } from "./hooks-fake.ts";
-import { adminAccount, api, getMessage, json, send, unique, waitForStatus, type AdminAccount } from "./helpers.ts";
+import { adminAccount, api, effectsDone, getMessage, json, postEvents, send, unique, waitForStatus, type AdminAccount } from "./helpers.ts";
 
 let bridge: ReturnType<typeof installBridge>;
 beforeEach(() => {
@@ -245,6 +245,40 @@ describe("the send path", () => {
       return pools.body.data[0].destinations[0].ratePerMinute === 60 ? true : null;
     }, "the destination's rate halved after the 421");
     await waitForStatus(slowed, "accepted", account.key);
+  });
+
+  it("counts feedback that comes back later (a DSN, a complaint) against the address the message left from, once", async () => {
+    const account = await pooledAccount({ pools: [{ name: "tx", addresses: [{ ip: "127.0.0.6" }] }], defaultPool: "tx" });
+    const [bounced, complained] = await Promise.all([1, 2].map(() => sendOk(account, mail(`later-${unique()}@example.net`))));
+    for (const id of [bounced!, complained!]) await waitForStatus(id, "accepted", account.key);
+    const feedback = [
+      {
+        id: `dsn-${bounced}`,
+        account: account.id,
+        messageId: bounced,
+        type: "bounced",
+        occurredAt: new Date().toISOString(),
+        provider: "bridge",
+        detail: { class: "hard", reason: "userunknown" },
+      },
+      {
+        id: `arf-${complained}`,
+        account: account.id,
+        messageId: complained,
+        type: "complained",
+        occurredAt: new Date().toISOString(),
+        provider: "bridge",
+        detail: { feedbackType: "abuse" },
+      },
+    ];
+    // Sent twice, as a provider's retry would: counted once.
+    for (let i = 0; i < 2; i++) expect((await postEvents(feedback)).status).toBe(202);
+    await waitForStatus(bounced!, "bounced", account.key);
+    await effectsDone(bounced!, account.id);
+    await effectsDone(complained!, account.id);
+    const pools = await json(await api("/v1/email/pools", { key: account.key }));
+    const tx = pools.body.data.find((p: { pool: string }) => p.pool === "tx");
+    expect(tx.addresses[0]).toMatchObject({ ip: "127.0.0.6", today: { sent: 2, bounced: 1, complaints: 1 } });
   });
 
   it("raises pool.reputation_alert once when the day's bounce rate passes the threshold", async () => {
