@@ -47,15 +47,22 @@ export const ipPool = z.strictObject({
   overflow: z.boolean().default(false),
 });
 
-export const destination = z.strictObject({
-  name,
-  /** Recipient domains that share the receiver's limits (gmail.com, googlemail.com). */
-  domains: z.array(domainPattern).min(1).max(200),
-  /** Messages per minute, per pool: receivers throttle by source address. */
-  perMinute: z.number().int().min(1).max(1_000_000),
-  /** Messages in flight to this destination at once, across every bridge. */
-  concurrency: z.number().int().min(1).max(10_000).optional(),
-});
+export const destination = z
+  .strictObject({
+    name,
+    /** Recipient domains that share the receiver's limits (gmail.com, googlemail.com). */
+    domains: z.array(domainPattern).max(200).default([]),
+    /**
+     * MX hosts that make a domain this receiver's (`*.google.com` takes every Google Workspace
+     * domain): asked over DNS (DOH_URL) for a domain no `domains` entry names, cached per isolate.
+     */
+    mx: z.array(domainPattern).max(50).default([]),
+    /** Messages per minute, per pool: receivers throttle by source address. */
+    perMinute: z.number().int().min(1).max(1_000_000),
+    /** Messages in flight to this destination at once, across every bridge. */
+    concurrency: z.number().int().min(1).max(10_000).optional(),
+  })
+  .refine((d) => d.domains.length + d.mx.length > 0, "a destination names recipient domains, MX hosts, or both");
 export type Destination = z.infer<typeof destination>;
 
 export const poolRule = z
@@ -126,9 +133,29 @@ export function poolFor(section: DeliverySection, message: { tags?: readonly str
   return section.defaultPool ?? DEFAULT_POOL;
 }
 
-/** The throttled destination a recipient domain belongs to, if any (the first that lists it). */
-export function destinationFor(section: DeliverySection, domain: string): Destination | undefined {
-  return section.destinations.find((d) => d.domains.some((pattern) => domainMatches(pattern, domain)));
+/**
+ * The throttled destination a recipient domain belongs to, if any: the first that lists the
+ * domain, else (given the domain's MX hosts) the first whose MX patterns match one of them.
+ */
+export function destinationFor(section: DeliverySection, domain: string, mxHosts: readonly string[] = []): Destination | undefined {
+  return (
+    section.destinations.find((d) => d.domains.some((pattern) => domainMatches(pattern, domain))) ??
+    section.destinations.find((d) => d.mx.some((pattern) => mxHosts.some((host) => domainMatches(pattern, host))))
+  );
+}
+
+/** Whether the domain's MX hosts could decide its destination (no domain entry names it, and some destination has MX patterns). */
+export function needsMx(section: DeliverySection, domain: string): boolean {
+  return (
+    section.destinations.some((d) => d.mx.length > 0) &&
+    !section.destinations.some((d) => d.domains.some((pattern) => domainMatches(pattern, domain)))
+  );
+}
+
+/** The host of an MX record's data as DNS JSON gives it ("10 aspmx.l.google.com."), lower-cased. */
+export function mxHost(data: string): string | null {
+  const host = data.trim().split(/\s+/)[1]?.replace(/\.$/, "").toLowerCase();
+  return host ? host : null;
 }
 
 type SmtpItem = SmtpBatch["items"][number];

@@ -1,11 +1,33 @@
 import type { SmtpBatch } from "../core/bridge.ts";
 import { domainOf } from "../core/email.ts";
-import { destinationFor, paced, poolFor, type DeliverySection, type RelayPacing } from "../core/ip-pools.ts";
+import { lookup } from "../core/doh.ts";
+import { destinationFor, mxHost, needsMx, paced, poolFor, type DeliverySection, type RelayPacing } from "../core/ip-pools.ts";
 import type { SendOutcome } from "../core/outcome.ts";
 import type { PoolConfig, Settled } from "./pool.ts";
 import { poolStub } from "./stubs.ts";
 
 type SmtpItem = SmtpBatch["items"][number];
+
+const MX_CACHE_MS = 600_000;
+const MX_FAILURE_CACHE_MS = 30_000;
+const MX_CACHE_MAX = 10_000;
+const mxCache = new Map<string, { hosts: string[]; until: number }>();
+
+/**
+ * A domain's MX hosts for destinations matched by MX (`*.google.com`), over DNS-over-HTTPS,
+ * cached per isolate (10 min; a failed lookup 30 s, and it counts as no MX: the mail goes
+ * unthrottled rather than held on a resolver's outage).
+ */
+async function mxHostsOf(resolver: string | undefined, domain: string, now = Date.now()): Promise<string[]> {
+  const hit = mxCache.get(domain);
+  if (hit && hit.until > now) return hit.hosts;
+  if (!resolver) return [];
+  const answer = await lookup(resolver, domain, "MX", 2_000);
+  const hosts = answer.kind === "answer" ? answer.values.map(mxHost).filter((h): h is string => h !== null) : [];
+  if (mxCache.size >= MX_CACHE_MAX) mxCache.delete(mxCache.keys().next().value!);
+  mxCache.set(domain, { hosts, until: now + (answer.kind === "error" ? MX_FAILURE_CACHE_MS : MX_CACHE_MS) });
+  return hosts;
+}
 
 /** What the pool object needs of the section, for one pool. */
 export function poolConfig(account: string, section: DeliverySection, pool: string): PoolConfig {
@@ -28,9 +50,16 @@ export function poolConfig(account: string, section: DeliverySection, pool: stri
  * through with no request. A pool object that cannot be reached defers its mail: sending over a
  * warm-up cap or a receiver's limit costs reputation that a short wait does not.
  */
-export function poolPacing(env: Pick<Env, "POOLS">): RelayPacing {
+export function poolPacing(env: Pick<Env, "POOLS" | "DOH_URL">): RelayPacing {
   return async (items, send) => {
     const outcomes: SendOutcome[] = new Array(items.length);
+    const mx = new Map<string, string[]>();
+    const wanted = new Set<string>();
+    for (const { item, delivery } of items) {
+      const domain = domainOf(item.rcptTo);
+      if (paced(delivery) && needsMx(delivery, domain)) wanted.add(domain);
+    }
+    await Promise.all([...wanted].map(async (domain) => mx.set(domain, await mxHostsOf(env.DOH_URL, domain))));
     const groups = new Map<string, { config: PoolConfig; indexes: number[]; destinations: Array<string | undefined> }>();
     const toSend: Array<{ index: number; item: SmtpItem; group?: string; destination?: string | undefined }> = [];
     items.forEach(({ item, tags, delivery }, index) => {
@@ -44,7 +73,7 @@ export function poolPacing(env: Pick<Env, "POOLS">): RelayPacing {
       const group = groups.get(key) ?? { config: poolConfig(item.account, delivery, pool), indexes: [], destinations: [] };
       groups.set(key, group);
       group.indexes.push(index);
-      group.destinations.push(destinationFor(delivery, domain)?.name);
+      group.destinations.push(destinationFor(delivery, domain, mx.get(domain))?.name);
     });
     const leases = new Map<string, string>();
     await Promise.all(
