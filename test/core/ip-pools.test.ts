@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { deliverySection, destinationFor, domainMatches, paced, poolFor } from "../../src/core/ip-pools.ts";
+import { deliverySection, destinationFor, domainMatches, mxHost, needsMx, paced, poolFor } from "../../src/core/ip-pools.ts";
 import { reputationAlert } from "../../src/core/pool-reputation.ts";
 
 const section = deliverySection.parse({
@@ -59,6 +59,42 @@ describe("destinationFor and patterns", () => {
   });
 });
 
+describe("destinations by MX host", () => {
+  const byMx = deliverySection.parse({
+    destinations: [
+      { name: "listed", domains: ["example.com"], perMinute: 10 },
+      { name: "google", domains: ["gmail.com"], mx: ["*.google.com"], perMinute: 600 },
+      { name: "microsoft", mx: ["*.mail.protection.outlook.com"], perMinute: 300 },
+    ],
+  });
+
+  it.each([
+    ["acme.example", ["aspmx.l.google.com", "alt1.aspmx.l.google.com"], "google"],
+    ["contoso.example", ["contoso-example.mail.protection.outlook.com"], "microsoft"],
+    ["other.example", ["mx.other.example"], undefined],
+    // A domain entry wins over what its MX says.
+    ["example.com", ["aspmx.l.google.com"], "listed"],
+    ["gmail.com", [], "google"],
+  ])("%s with MX %j → %s", (domain, hosts, name) => {
+    expect(destinationFor(byMx, domain, hosts)?.name).toBe(name);
+  });
+
+  it("asks for MX only where it could decide", () => {
+    expect(needsMx(byMx, "acme.example")).toBe(true);
+    expect(needsMx(byMx, "gmail.com")).toBe(false);
+    expect(needsMx(section, "acme.example")).toBe(false);
+  });
+
+  it.each([
+    ["10 aspmx.l.google.com.", "aspmx.l.google.com"],
+    ["5 MX.Example.NET", "mx.example.net"],
+    ["0 .", null],
+    ["garbage", null],
+  ])("MX data %j → %j", (data, host) => {
+    expect(mxHost(data)).toBe(host);
+  });
+});
+
 describe("the section refuses what cannot work, with the path", () => {
   it.each([
     [{ pools: [{ name: "default", addresses: [{ ip: "127.0.0.2" }] }] }, ["pools", 0, "name"]],
@@ -90,6 +126,7 @@ describe("the section refuses what cannot work, with the path", () => {
     ],
     [{ destinations: [{ name: "g", domains: ["gmail"], perMinute: 10 }] }, ["destinations", 0, "domains", 0]],
     [{ destinations: [{ name: "g", domains: ["gmail.com"], perMinute: 0 }] }, ["destinations", 0, "perMinute"]],
+    [{ destinations: [{ name: "g", perMinute: 5 }] }, ["destinations", 0]],
   ])("%j", (input, path) => {
     const result = deliverySection.safeParse(input);
     expect(result.success).toBe(false);

@@ -14,6 +14,7 @@ import { poolConfig } from "../../src/state/pool-gate.ts";
 import { poolStub } from "../../src/state/stubs.ts";
 import { waitFor } from "../wait.ts";
 import { installBridge } from "./bridge-fake.ts";
+import { installDoh } from "./doh-fake.ts";
 import { installHooks } from "./hooks-fake.ts";
 import { adminAccount, api, effectsDone, getMessage, json, postEvents, send, unique, waitForStatus, type AdminAccount } from "./helpers.ts";
 
@@ -245,6 +246,28 @@ describe("the send path", () => {
       return pools.body.data[0].destinations[0].ratePerMinute === 60 ? true : null;
     }, "the destination's rate halved after the 421");
     await waitForStatus(slowed, "accepted", account.key);
+  });
+
+  it("a domain no entry names is the destination its MX hosts point at (asked over DoH once per isolate)", async () => {
+    const doh = installDoh();
+    try {
+      const domain = `workspace-${unique()}.example`;
+      doh.records.push({ name: domain, type: "MX", value: "aspmx.l.google.com", priority: 1 });
+      const account = await pooledAccount({ destinations: [{ name: "google", mx: ["*.google.com"], perMinute: 60 }] });
+      const ids = await Promise.all([1, 2, 3].map(() => sendOk(account, mail(`staff-${unique()}@${domain}`))));
+      const deferred = await waitFor(async () => {
+        for (const id of ids) {
+          const held = (await events(id, account.key)).find((e) => e.type === "deferred");
+          if (held) return held;
+        }
+        return null;
+      }, "one of three held back by google's rate of one a second");
+      expect(deferred.detail).toMatchObject({ reason: "throttled", destination: "google", submitted: "no" });
+      expect(doh.queries.filter((q) => q.name === domain && q.type === "MX").length).toBeGreaterThanOrEqual(1);
+      for (const id of ids) await waitForStatus(id, "accepted", account.key);
+    } finally {
+      doh.restore();
+    }
   });
 
   it("counts feedback that comes back later (a DSN, a complaint) against the address the message left from, once", async () => {
