@@ -39,6 +39,10 @@ interface __BaseEnv_Env {
 	ROUTE_CIRCUIT_COOL_DOWN_SECONDS?: string;
 	PROVIDER_EVENT_HOLD_SECONDS?: string;
 	METER?: string;
+	TLSRPT_FROM?: string;
+	TLSRPT_ORGANIZATION?: string;
+	TLSRPT_DKIM_KEY?: string;
+	TLSRPT_DKIM_SELECTOR?: string;
 	MESSAGE: DurableObjectNamespace<import("./src/index").MessageDO>;
 	RECIPIENT: DurableObjectNamespace<import("./src/index").RecipientDO>;
 	ACCOUNT: DurableObjectNamespace<import("./src/index").AccountDO>;
@@ -50,6 +54,7 @@ interface __BaseEnv_Env {
 	REPLAYS: DurableObjectNamespace<import("./src/index").ReplayDO>;
 	WEBHOOK_ENDPOINTS: DurableObjectNamespace<import("./src/index").EndpointDO>;
 	CIRCUITS: DurableObjectNamespace<import("./src/index").CircuitDO>;
+	TLS_DOMAINS: DurableObjectNamespace<import("./src/index").TlsDomainDO>;
 	BRIDGE?: DurableObjectNamespace<import("./src/index").BridgeContainer>;
 }
 declare namespace Cloudflare {
@@ -95,6 +100,10 @@ declare namespace Cloudflare {
 		ROUTE_CIRCUIT_COOL_DOWN_SECONDS?: string;
 		PROVIDER_EVENT_HOLD_SECONDS?: string;
 		METER?: string;
+		TLSRPT_FROM?: string;
+		TLSRPT_ORGANIZATION?: string;
+		TLSRPT_DKIM_KEY?: string;
+		TLSRPT_DKIM_SELECTOR?: string;
 		MESSAGE: DurableObjectNamespace<import("./src/index").MessageDO>;
 		RECIPIENT: DurableObjectNamespace<import("./src/index").RecipientDO>;
 		ACCOUNT: DurableObjectNamespace<import("./src/index").AccountDO>;
@@ -106,6 +115,7 @@ declare namespace Cloudflare {
 		REPLAYS: DurableObjectNamespace<import("./src/index").ReplayDO>;
 		WEBHOOK_ENDPOINTS: DurableObjectNamespace<import("./src/index").EndpointDO>;
 		CIRCUITS: DurableObjectNamespace<import("./src/index").CircuitDO>;
+		TLS_DOMAINS: DurableObjectNamespace<import("./src/index").TlsDomainDO>;
 		BRIDGE: DurableObjectNamespace<import("./src/index").BridgeContainer>;
 	}
 	interface Env extends __BaseEnv_Env {}

@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { providerTokenIds } from "./apns-token.ts";
+import { TLS_RPT_RESULT_TYPES } from "./tls-rpt.ts";
 import { outcomeWith, type SendOutcome } from "./outcome.ts";
 
 export const apnsItem = z.strictObject({
@@ -198,6 +199,40 @@ export const EDGE_SMS_INBOUND_PATH = "/v1/inbound/sms";
 
 /** Where the bridge's inbound SMTP server hands the edge each message, one POST per recipient. */
 export const EDGE_EMAIL_INBOUND_PATH = "/v1/inbound/email";
+
+/**
+ * One direct SMTP session under a policy, as the bridge posts it for TLS-RPT (RFC 8460): the
+ * policy it was held to (`string` its lines, §4.4), and `success` or the §4.3 result type with
+ * what the sender saw. Counts only: no message, no account, no recipient.
+ */
+export const tlsSessionReport = z.strictObject({
+  policy: z.strictObject({
+    type: z.enum(["sts", "no-policy-found"]),
+    domain: z.string().min(1).max(253),
+    string: z.array(z.string().max(1_000)).max(100).optional(),
+    mxHost: z.array(z.string().max(253)).max(100).optional(),
+  }),
+  result: z.enum(["success", ...TLS_RPT_RESULT_TYPES]),
+  sendingMtaIp: z.string().max(64).optional(),
+  receivingMxHostname: z.string().max(253).optional(),
+  receivingIp: z.string().max(64).optional(),
+  additionalInformation: z.string().max(1_000).optional(),
+  failureReasonCode: z.string().max(1_000).optional(),
+});
+export type TlsSessionReport = z.infer<typeof tlsSessionReport>;
+
+/**
+ * What the bridge posts to `EDGE_TLS_INBOUND_PATH`: sessions batched, with an id the bridge keeps
+ * across its retries so the edge counts a batch once (each policy domain's object remembers the
+ * batch ids of the day).
+ */
+export const tlsSessionBatch = z.strictObject({
+  batchId: z.uuid(),
+  sessions: z.array(tlsSessionReport).min(1).max(500),
+});
+export type TlsSessionBatch = z.infer<typeof tlsSessionBatch>;
+
+export const EDGE_TLS_INBOUND_PATH = "/v1/inbound/tls";
 
 /** Where canonical events reach the edge: from the bridge, or any Standard Webhooks sender given this door's key. */
 export const EDGE_EVENTS_PATH = "/v1/webhooks/bridge";
