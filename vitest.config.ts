@@ -98,7 +98,7 @@ const workerd = () => ({
           // The webhook storm's unique events (test/worker/faults/storm.test.ts), one message per ten.
           STORM_EVENTS: process.env.STORM_EVENTS ?? "1000",
           // The platform's DKIM key for TLS-RPT report mail (RFC 8460 §5.3), made now.
-          TLSRPT_DKIM_KEY: generateKeyPairSync("rsa", { modulusLength: 2048 })
+          TLSRPT_DKIM_PRIVATE_KEY: generateKeyPairSync("rsa", { modulusLength: 2048 })
             .privateKey.export({ type: "pkcs8", format: "pem" })
             .toString(),
           TEST_SNS_CERT: sns.cert,

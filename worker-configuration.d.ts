@@ -41,7 +41,7 @@ interface __BaseEnv_Env {
 	METER?: string;
 	TLSRPT_FROM?: string;
 	TLSRPT_ORGANIZATION?: string;
-	TLSRPT_DKIM_KEY?: string;
+	TLSRPT_DKIM_PRIVATE_KEY?: string;
 	TLSRPT_DKIM_SELECTOR?: string;
 	MESSAGE: DurableObjectNamespace<import("./src/index").MessageDO>;
 	RECIPIENT: DurableObjectNamespace<import("./src/index").RecipientDO>;
@@ -102,7 +102,7 @@ declare namespace Cloudflare {
 		METER?: string;
 		TLSRPT_FROM?: string;
 		TLSRPT_ORGANIZATION?: string;
-		TLSRPT_DKIM_KEY?: string;
+		TLSRPT_DKIM_PRIVATE_KEY?: string;
 		TLSRPT_DKIM_SELECTOR?: string;
 		MESSAGE: DurableObjectNamespace<import("./src/index").MessageDO>;
 		RECIPIENT: DurableObjectNamespace<import("./src/index").RecipientDO>;

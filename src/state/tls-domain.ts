@@ -37,7 +37,7 @@ type ReportRow = { id: string; day: string; json: string };
 /** Who sends the reports: the platform's From address, its domain (the submitter) and its DKIM key. */
 export type Reporter = { from: string; submitter: string; organization: string; dkim?: SmtpBatch["items"][number]["dkim"] };
 
-/** The reporter from the environment: TLSRPT_FROM (default tlsrpt@<host of PUBLIC_URL>), TLSRPT_DKIM_KEY (PEM) and TLSRPT_DKIM_SELECTOR. */
+/** The reporter from the environment: TLSRPT_FROM (default tlsrpt@<host of PUBLIC_URL>), TLSRPT_DKIM_PRIVATE_KEY (PEM) and TLSRPT_DKIM_SELECTOR. */
 export function reporterOf(env: Env): Reporter {
   const host = (() => {
     try {
@@ -48,7 +48,7 @@ export function reporterOf(env: Env): Reporter {
   })();
   const from = env.TLSRPT_FROM || `tlsrpt@${host}`;
   const submitter = from.slice(from.lastIndexOf("@") + 1).toLowerCase();
-  const key = env.TLSRPT_DKIM_KEY;
+  const key = env.TLSRPT_DKIM_PRIVATE_KEY;
   return {
     from,
     submitter,
@@ -269,7 +269,8 @@ export class TlsDomainDO extends DurableObject<Env> {
       // §5.4: a 2xx is success; anything else may be retried.
       return response.ok ? { kind: "sent" } : { kind: "retry", why: `HTTP ${response.status}` };
     }
-    if (!reporter.dkim) return { kind: "dropped", why: "no platform DKIM key (TLSRPT_DKIM_KEY): a report mail must be DKIM-signed" };
+    if (!reporter.dkim)
+      return { kind: "dropped", why: "no platform DKIM key (TLSRPT_DKIM_PRIVATE_KEY): a report mail must be DKIM-signed" };
     const start = dayStart(report.day);
     const id = crypto.randomUUID();
     const raw = reportEmail({
