@@ -19,6 +19,7 @@ import { InboundSmtpServer } from "./smtp/inbound.ts";
 import { SmtpPool } from "./smtp/pool.ts";
 import { SmtpSender } from "./smtp/send.ts";
 import { StsPolicies } from "./smtp/mta-sts.ts";
+import { edgeStsCache } from "./smtp/sts-edge.ts";
 import { TlsReports, tlsSessionReport } from "./smtp/tls-reports.ts";
 import { SignPool } from "./smtp/sign-pool.ts";
 import { SmppService, type SmppHealth } from "./smpp/service.ts";
@@ -90,6 +91,8 @@ export async function startBridge(config: Config, options: BridgeOptions = {}): 
   const dkimThreads = smtpConfig.dkimThreads ?? 0;
   const signPool = dkimThreads > 0 ? new SignPool({ threads: dkimThreads, log }) : null;
   const smtpResolver = options.smtpResolver ?? systemResolver(smtpConfig.timeoutMs);
+  // The edge, when the bridge has one: the shared MTA-STS cache and where TLS-RPT sessions go.
+  const edgeUrl = config.inbound?.edgeUrl ?? config.smpp?.edgeUrl;
   const sts =
     smtpConfig.mtaSts !== false
       ? new StsPolicies({
@@ -97,11 +100,11 @@ export async function startBridge(config: Config, options: BridgeOptions = {}): 
           port: smtpConfig.mtaStsPort ?? 443,
           timeoutMs: smtpConfig.timeoutMs,
           ...(smtpConfig.ca ? { ca: smtpConfig.ca } : {}),
+          ...(edgeUrl ? { shared: edgeStsCache({ edgeUrl, secret: config.secret, log }) } : {}),
           log,
         })
       : undefined;
   // TLS-RPT: sessions go to the edge, which reports them daily (RFC 8460), when the bridge has one.
-  const edgeUrl = config.inbound?.edgeUrl ?? config.smpp?.edgeUrl;
   const tlsReports = sts && edgeUrl ? new TlsReports({ edgeUrl, secret: config.secret, log, metrics }) : null;
   const smtp = new SmtpSender({
     ...(signPool ? { signer: signPool } : {}),

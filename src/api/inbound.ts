@@ -6,9 +6,11 @@ import { ingestFeedbackEmail, ingestFeedbackEmails } from "./feedback-email.ts";
 import { ingestMo } from "./mo.ts";
 import {
   EDGE_EMAIL_INBOUND_PATH,
+  EDGE_MTA_STS_PATH,
   EDGE_SMS_INBOUND_PATH,
   EDGE_TLS_INBOUND_PATH,
   smsInbound,
+  stsPolicyExchange,
   tlsSessionBatch,
   type TlsSessionReport,
 } from "../core/bridge.ts";
@@ -138,4 +140,20 @@ inbound.post("/tls", signatureHeadersFirst, limitBody, async (c) => {
     [...byDomain].map(([domain, sessions]) => tlsDomainStub(c.env, domain).record(domain, parsed.data.batchId, sessions)),
   );
   return c.json({ domains: byDomain.size, counted: counted.filter(Boolean).length }, 202);
+});
+
+/**
+ * `POST /v1/inbound/mta-sts`: the bridges' shared MTA-STS policy cache, one recipient domain's in
+ * its platform-wide object. `{domain}` reads the live policy, `{domain, policy}` offers one a
+ * bridge just fetched; both answer `{policy}` (null when there is none that has not expired). The
+ * bridge still decides with core/mta-sts.ts's rules: this is a second-level cache it may skip.
+ */
+inbound.post("/mta-sts", signatureHeadersFirst, limitBody, async (c) => {
+  const raw = await c.req.text();
+  await assertSigned(c.env.WEBHOOK_SECRET, EDGE_MTA_STS_PATH, c.req.raw.headers, raw);
+  const parsed = stsPolicyExchange.safeParse(readJson(c.req.raw.headers, raw));
+  if (!parsed.success) throw validationError(parsed.error);
+  const { domain, policy } = parsed.data;
+  const stub = tlsDomainStub(c.env, domain);
+  return c.json({ policy: policy ? await stub.offerStsPolicy(domain, policy) : await stub.stsPolicy() }, 200);
 });

@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { providerTokenIds } from "./apns-token.ts";
+import { STS_MAX_AGE_LIMIT } from "./mta-sts.ts";
 import { TLS_RPT_RESULT_TYPES } from "./tls-rpt.ts";
 import { outcomeWith, type SendOutcome } from "./outcome.ts";
 
@@ -233,6 +234,41 @@ export const tlsSessionBatch = z.strictObject({
 export type TlsSessionBatch = z.infer<typeof tlsSessionBatch>;
 
 export const EDGE_TLS_INBOUND_PATH = "/v1/inbound/tls";
+
+/**
+ * An MTA-STS policy as a cache keeps it (core/mta-sts.ts `CachedStsPolicy`): what the bridges
+ * share through the edge, so a policy one of them fetched serves the others until it expires.
+ */
+export const cachedStsPolicy = z
+  .strictObject({
+    id: z.string().regex(/^[A-Za-z0-9]{1,32}$/),
+    policy: z.strictObject({
+      mode: z.enum(["enforce", "testing", "none"]),
+      maxAge: z.number().int().min(0).max(STS_MAX_AGE_LIMIT),
+      mx: z.array(z.string().min(1).max(253)).max(100),
+    }),
+    fetchedAt: z.number().int().nonnegative(),
+    expiresAt: z.number().int().nonnegative(),
+  })
+  // A policy lasts its max_age from its fetch, never longer (what a cache may claim).
+  .refine((c) => c.expiresAt <= c.fetchedAt + c.policy.maxAge * 1000, { message: "expiresAt is past fetchedAt + max_age" });
+
+/**
+ * `EDGE_MTA_STS_PATH`: `{domain}` asks for the shared policy of a recipient domain, `{domain,
+ * policy}` offers one just fetched (kept when it is newer than what the edge has). Both answer
+ * `{policy}`: the edge's live one, or null.
+ */
+export const stsPolicyExchange = z.strictObject({
+  domain: z
+    .string()
+    .min(1)
+    .max(253)
+    .transform((d) => d.toLowerCase()),
+  policy: cachedStsPolicy.optional(),
+});
+export const stsPolicyAnswer = z.strictObject({ policy: cachedStsPolicy.nullable() });
+
+export const EDGE_MTA_STS_PATH = "/v1/inbound/mta-sts";
 
 /** Where canonical events reach the edge: from the bridge, or any Standard Webhooks sender given this door's key. */
 export const EDGE_EVENTS_PATH = "/v1/webhooks/bridge";

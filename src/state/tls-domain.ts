@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { BRIDGE_SMTP_PATH, batchResults, type SmtpBatch, type TlsSessionReport } from "../core/bridge.ts";
 import { lookup } from "../core/doh.ts";
+import type { CachedStsPolicy } from "../core/mta-sts.ts";
 import { doorSecret, signedHeaders } from "../core/standard-webhooks.ts";
 import {
   buildReport,
@@ -108,6 +109,25 @@ export class TlsDomainDO extends DurableObject<Env> {
     });
     if (counted && (await this.ctx.storage.getAlarm()) === null) await this.arm(now);
     return counted;
+  }
+
+  /** The shared MTA-STS policy of this domain while it lasts (RFC 8461 max_age), else null. */
+  stsPolicy(now = Date.now()): CachedStsPolicy | null {
+    const stored = this.meta.get("sts_policy");
+    const cached = stored ? (JSON.parse(stored) as CachedStsPolicy) : null;
+    return cached && cached.expiresAt > now ? cached : null;
+  }
+
+  /**
+   * A bridge's freshly fetched policy: kept when it was fetched later than the one here (two
+   * bridges racing after an id change agree on the newer fetch). Answers what is kept now.
+   */
+  offerStsPolicy(domain: string, offered: CachedStsPolicy, now = Date.now()): CachedStsPolicy | null {
+    if (!this.meta.get("domain")) this.meta.set("domain", domain);
+    const stored = this.meta.get("sts_policy");
+    const current = stored ? (JSON.parse(stored) as CachedStsPolicy) : null;
+    if (!current || offered.fetchedAt > current.fetchedAt) this.meta.set("sts_policy", JSON.stringify(offered));
+    return this.stsPolicy(now);
   }
 
   override async alarm(): Promise<void> {

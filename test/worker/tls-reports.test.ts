@@ -6,7 +6,7 @@
  */
 import { env, runInDurableObject, SELF } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { EDGE_TLS_INBOUND_PATH, type TlsSessionReport } from "../../src/core/bridge.ts";
+import { EDGE_MTA_STS_PATH, EDGE_TLS_INBOUND_PATH, type TlsSessionReport } from "../../src/core/bridge.ts";
 import { doorSecret, signedHeaders } from "../../src/core/standard-webhooks.ts";
 import { dayStart, DAY_MS, utcDay } from "../../src/core/tls-report-schedule.ts";
 import type { TlsDomainDO } from "../../src/state/tls-domain.ts";
@@ -50,10 +50,10 @@ afterEach(() => {
   doh.restore();
 });
 
-async function post(payload: unknown, secret = env.WEBHOOK_SECRET): Promise<Response> {
+async function post(payload: unknown, secret = env.WEBHOOK_SECRET, door = EDGE_TLS_INBOUND_PATH): Promise<Response> {
   const body = JSON.stringify(payload);
-  const headers = await signedHeaders(await doorSecret(secret, EDGE_TLS_INBOUND_PATH), body);
-  return SELF.fetch(`${BASE}${EDGE_TLS_INBOUND_PATH}`, {
+  const headers = await signedHeaders(await doorSecret(secret, door), body);
+  return SELF.fetch(`${BASE}${door}`, {
     method: "POST",
     headers: { ...headers, "content-type": "application/json" },
     body,
@@ -232,5 +232,44 @@ describe("the daily report", () => {
     expect(await rows(ssrf, "SELECT status FROM delivery")).toEqual([{ status: "dropped" }]);
     expect(await rows(none, "SELECT * FROM tally")).toEqual([]);
     expect(await rows(none, "SELECT * FROM report")).toEqual([]);
+  });
+});
+
+describe("POST /v1/inbound/mta-sts — the bridges' shared policy cache", () => {
+  const sts = (payload: unknown, secret = env.WEBHOOK_SECRET) => post(payload, secret, EDGE_MTA_STS_PATH);
+  const cached = (id: string, fetchedAt: number, maxAge = 86_400) => ({
+    id,
+    policy: { mode: "enforce", maxAge, mx: ["mx.example.net"] },
+    fetchedAt,
+    expiresAt: fetchedAt + maxAge * 1000,
+  });
+
+  it("keeps the latest fetched policy of a domain and answers it until it expires", async () => {
+    const domain = `${unique()}.example`;
+    expect(await (await sts({ domain })).json()).toEqual({ policy: null });
+    const now = Date.now();
+    const offered = await sts({ domain, policy: cached("a1", now) });
+    expect(offered.status).toBe(200);
+    expect(await offered.json()).toEqual({ policy: cached("a1", now) });
+    // Case does not make another domain; an older fetch does not replace a newer one.
+    expect(await (await sts({ domain: domain.toUpperCase(), policy: cached("a0", now - 60_000) })).json()).toEqual({
+      policy: cached("a1", now),
+    });
+    expect(await (await sts({ domain })).json()).toEqual({ policy: cached("a1", now) });
+    // One fetched long ago with a short max_age has expired: none to share.
+    const stale = `${unique()}.example`;
+    await sts({ domain: stale, policy: cached("s1", now - 120_000, 60) });
+    expect(await (await sts({ domain: stale })).json()).toEqual({ policy: null });
+  });
+
+  it("refuses a bad signature (401), and a policy that claims to outlive its max_age (400)", async () => {
+    const domain = `${unique()}.example`;
+    const res = await sts({ domain, policy: cached("b1", Date.now()) }, `whsec_${btoa("a different secret of 32 bytes!!")}`);
+    expect(res.status).toBe(401);
+    expect(await (await sts({ domain })).json()).toEqual({ policy: null });
+    const forever = { ...cached("b2", Date.now(), 60), expiresAt: Date.now() + 10 * DAY_MS };
+    const bad = await sts({ domain, policy: forever });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { code: string } }).error.code).toBe("validation_failed");
   });
 });
