@@ -131,6 +131,11 @@ export const smtpItem = z.strictObject({
    */
   dkim: z.union([dkimKey, z.array(dkimKey).min(1).max(4)]).optional(),
   relay: smtpRelay,
+  /**
+   * A TLS-RPT report mail (RFC 8460 §3): delivered despite any TLS failure, so without the
+   * recipient domain's MTA-STS policy (opportunistic TLS), and its session not reported.
+   */
+  tlsReport: z.literal(true).optional(),
 });
 export const smtpBatch = z.strictObject({ items: z.array(smtpItem).min(1).max(200) });
 export type SmtpBatch = z.infer<typeof smtpBatch>;

@@ -317,6 +317,7 @@ export class TlsDomainDO extends DurableObject<Env> {
       raw,
       dkim: reporter.dkim,
       relay: { mode: "direct" },
+      tlsReport: true,
     };
     const outcome = await this.relay(item);
     if (outcome.kind === "accepted") return { kind: "sent" };

@@ -181,6 +181,16 @@ describe("enforce", () => {
     expect(after["enforce/certificate-host-mismatch"]).toBe((before["enforce/certificate-host-mismatch"] ?? 0) + 1);
   });
 
+  it("a TLS-RPT report mail is delivered despite the policy (RFC 8460 §3), its session not counted", async () => {
+    const before = await sessions();
+    const item = { ...smtpItem({ rcptTo: "tlsrpt@onlybad.test", relay: { mode: "direct" } }), tlsReport: true };
+    const res = await signedPost(`${bridge.url}${BRIDGE_SMTP_PATH}`, { items: [item] });
+    const [result] = batchResults.parse(await res.json()).results;
+    expect(result).toMatchObject({ kind: "accepted" });
+    expect([...receivedAt("mismatch"), ...receivedAt("expired")]).toEqual(["tlsrpt@onlybad.test"]);
+    expect(await sessions()).toEqual(before);
+  });
+
   it("an MX the policy does not name: not connected to at all, deferred", async () => {
     const opened = fixtures.good.stats.opened;
     const result = await deliver("dave@notlisted.test");

@@ -172,6 +172,8 @@ describe("the daily report", () => {
     expect(mails).toHaveLength(1);
     const mail = mails[0]! as (typeof mails)[number] & { dkim?: { domain: string; selector: string } };
     expect(mail.relay).toEqual({ mode: "direct" });
+    // §3: delivered despite TLS failures (the bridge skips the domain's MTA-STS policy for it).
+    expect((mail as { tlsReport?: boolean }).tlsReport).toBe(true);
     expect(mail.mailFrom).toBe("tlsrpt@lasthop.test");
     expect(mail.dkim).toMatchObject({ domain: "lasthop.test", selector: "tlsrpt" });
     expect(mail.raw).toContain('Content-Type: multipart/report; report-type="tlsrpt"');
