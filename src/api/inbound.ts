@@ -124,7 +124,10 @@ inbound.post("/sms", signatureHeadersFirst, limitBody, async (c) => {
  * batch id once a day, so the bridge may post a batch again when it lost our answer. 202 once
  * every domain has counted it; any failure is a 5xx and the bridge retries the whole batch.
  */
-inbound.post("/tls", signatureHeadersFirst, limitBody, async (c) => {
+/** 500 sessions, each with its policy's lines: well past the default 256 KiB for long policies. */
+const MAX_TLS_BATCH_BYTES = 4 * 1024 * 1024;
+
+inbound.post("/tls", signatureHeadersFirst, limitBodyTo(MAX_TLS_BATCH_BYTES), async (c) => {
   const raw = await c.req.text();
   await assertSigned(c.env.WEBHOOK_SECRET, EDGE_TLS_INBOUND_PATH, c.req.raw.headers, raw);
   const parsed = tlsSessionBatch.safeParse(readJson(c.req.raw.headers, raw));
@@ -153,7 +156,8 @@ inbound.post("/mta-sts", signatureHeadersFirst, limitBody, async (c) => {
   await assertSigned(c.env.WEBHOOK_SECRET, EDGE_MTA_STS_PATH, c.req.raw.headers, raw);
   const parsed = stsPolicyExchange.safeParse(readJson(c.req.raw.headers, raw));
   if (!parsed.success) throw validationError(parsed.error);
-  const { domain, policy } = parsed.data;
+  const { policy } = parsed.data;
+  const domain = parsed.data.domain.toLowerCase();
   const stub = tlsDomainStub(c.env, domain);
   return c.json({ policy: policy ? await stub.offerStsPolicy(domain, policy) : await stub.stsPolicy() }, 200);
 });

@@ -238,6 +238,9 @@ export const tlsSessionBatch = z.strictObject({
 });
 export type TlsSessionBatch = z.infer<typeof tlsSessionBatch>;
 
+/** The edge's answer: how many policy domains the batch had, and how many counted it now (0 for a batch seen). */
+export const tlsSessionBatchAnswer = z.strictObject({ domains: z.number().int(), counted: z.number().int() });
+
 export const EDGE_TLS_INBOUND_PATH = "/v1/inbound/tls";
 
 /**
@@ -264,11 +267,8 @@ export const cachedStsPolicy = z
  * `{policy}`: the edge's live one, or null.
  */
 export const stsPolicyExchange = z.strictObject({
-  domain: z
-    .string()
-    .min(1)
-    .max(253)
-    .transform((d) => d.toLowerCase()),
+  /** A DNS name: compared without case. */
+  domain: z.string().min(1).max(253),
   policy: cachedStsPolicy.optional(),
 });
 export const stsPolicyAnswer = z.strictObject({ policy: cachedStsPolicy.nullable() });

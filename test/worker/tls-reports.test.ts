@@ -275,3 +275,20 @@ describe("POST /v1/inbound/mta-sts — the bridges' shared policy cache", () => 
     expect(((await bad.json()) as { error: { code: string } }).error.code).toBe("validation_failed");
   });
 });
+
+describe("the TLS doors", () => {
+  it("take only bodies signed for themselves, and are in the OpenAPI document", async () => {
+    const body = JSON.stringify({ domain: `${unique()}.example` });
+    // Signed for the sessions door, posted at the policy door: refused.
+    const headers = await signedHeaders(await doorSecret(env.WEBHOOK_SECRET, EDGE_TLS_INBOUND_PATH), body);
+    const crossed = await SELF.fetch(`${BASE}${EDGE_MTA_STS_PATH}`, {
+      method: "POST",
+      headers: { ...headers, "content-type": "application/json" },
+      body,
+    });
+    expect(crossed.status).toBe(401);
+    const doc = (await (await SELF.fetch(`${BASE}/openapi.json`)).json()) as { paths: Record<string, { post?: unknown }> };
+    expect(doc.paths[EDGE_TLS_INBOUND_PATH]?.post).toBeDefined();
+    expect(doc.paths[EDGE_MTA_STS_PATH]?.post).toBeDefined();
+  });
+});
