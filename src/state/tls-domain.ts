@@ -364,7 +364,11 @@ export class TlsDomainDO extends DurableObject<Env> {
     const due = this.sql.exec<{ t: number | null }>(`SELECT MIN(next_at) AS t FROM delivery WHERE status = 'pending'`).one().t;
     if (due !== null) candidates.push(due);
     const day = this.sql.exec<{ d: string | null }>(`SELECT MIN(day) AS d FROM tally`).one().d;
-    if (day !== null) candidates.push(Math.max(at, reportDueAt(dayStart(day), Math.random())));
+    if (day !== null) {
+      // A day still here after its report was due is one whose TXT lookup failed: ask again later, not at once.
+      const due = reportDueAt(dayStart(day), Math.random());
+      candidates.push(due > at ? due : at + retryDelay(1));
+    }
     const oldest = this.sql.exec<{ t: number | null }>(`SELECT MIN(created_at) AS t FROM report`).one().t;
     if (oldest !== null) candidates.push(oldest + REPORT_RETRY_WINDOW_MS + 60_000);
     if (candidates.length === 0) return;

@@ -222,6 +222,23 @@ describe("the daily report", () => {
     expect(receiver.received.length).toBeLessThan(15);
   });
 
+  it("keeps a day's tally while DNS fails, asks again with backoff, and drops it after the window", async () => {
+    // The fake resolver answers SERVFAIL for names under a label starting "servfail".
+    const domain = `servfail-${unique()}.example`;
+    await post({ batchId: crypto.randomUUID(), sessions: [ok(domain)] });
+    const at = tomorrow();
+    await runAt(domain, at);
+    expect(await rows(domain, "SELECT day FROM tally")).toHaveLength(1);
+    const alarm = await runInDurableObject(tlsDomainStub(env, domain), (_: TlsDomainDO, state: DurableObjectState) =>
+      state.storage.getAlarm(),
+    );
+    // Not a tight loop: the next look is minutes away.
+    expect(alarm! - Date.now()).toBeGreaterThan(60_000);
+    await runAt(domain, at + 25 * 3_600_000);
+    expect(await rows(domain, "SELECT day FROM tally")).toEqual([]);
+    expect(receiver.received).toEqual([]);
+  });
+
   it("never POSTs to an rua outside the URL rules, and drops a tally when the domain asks for no reports", async () => {
     const [ssrf, none] = [`${unique()}.example`, `${unique()}.example`];
     doh.publish({ name: `_smtp._tls.${ssrf}`, type: "TXT", value: "v=TLSRPTv1;rua=https://127.0.0.1/x" });
