@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { createECDH, createHash, randomBytes } from "node:crypto";
+import { createECDH, createHash, generateKeyPairSync, randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -97,6 +97,10 @@ const workerd = () => ({
           FORGED_TOTAL: process.env.FORGED_TOTAL ?? "400",
           // The webhook storm's unique events (test/worker/faults/storm.test.ts), one message per ten.
           STORM_EVENTS: process.env.STORM_EVENTS ?? "1000",
+          // The platform's DKIM key for TLS-RPT report mail (RFC 8460 §5.3), made now.
+          TLSRPT_DKIM_PRIVATE_KEY: generateKeyPairSync("rsa", { modulusLength: 2048 })
+            .privateKey.export({ type: "pkcs8", format: "pem" })
+            .toString(),
           TEST_SNS_CERT: sns.cert,
           TEST_SNS_KEY: sns.key,
         },

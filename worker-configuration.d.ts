@@ -39,6 +39,10 @@ interface __BaseEnv_Env {
 	ROUTE_CIRCUIT_COOL_DOWN_SECONDS?: string;
 	PROVIDER_EVENT_HOLD_SECONDS?: string;
 	METER?: string;
+	TLSRPT_FROM?: string;
+	TLSRPT_ORGANIZATION?: string;
+	TLSRPT_DKIM_PRIVATE_KEY?: string;
+	TLSRPT_DKIM_SELECTOR?: string;
 	MESSAGE: DurableObjectNamespace<import("./src/index").MessageDO>;
 	RECIPIENT: DurableObjectNamespace<import("./src/index").RecipientDO>;
 	ACCOUNT: DurableObjectNamespace<import("./src/index").AccountDO>;
@@ -51,6 +55,7 @@ interface __BaseEnv_Env {
 	WEBHOOK_ENDPOINTS: DurableObjectNamespace<import("./src/index").EndpointDO>;
 	CIRCUITS: DurableObjectNamespace<import("./src/index").CircuitDO>;
 	POOLS: DurableObjectNamespace<import("./src/index").PoolDO>;
+	TLS_DOMAINS: DurableObjectNamespace<import("./src/index").TlsDomainDO>;
 	BRIDGE?: DurableObjectNamespace<import("./src/index").BridgeContainer>;
 }
 declare namespace Cloudflare {
@@ -96,6 +101,10 @@ declare namespace Cloudflare {
 		ROUTE_CIRCUIT_COOL_DOWN_SECONDS?: string;
 		PROVIDER_EVENT_HOLD_SECONDS?: string;
 		METER?: string;
+		TLSRPT_FROM?: string;
+		TLSRPT_ORGANIZATION?: string;
+		TLSRPT_DKIM_PRIVATE_KEY?: string;
+		TLSRPT_DKIM_SELECTOR?: string;
 		MESSAGE: DurableObjectNamespace<import("./src/index").MessageDO>;
 		RECIPIENT: DurableObjectNamespace<import("./src/index").RecipientDO>;
 		ACCOUNT: DurableObjectNamespace<import("./src/index").AccountDO>;
@@ -108,6 +117,7 @@ declare namespace Cloudflare {
 		WEBHOOK_ENDPOINTS: DurableObjectNamespace<import("./src/index").EndpointDO>;
 		CIRCUITS: DurableObjectNamespace<import("./src/index").CircuitDO>;
 		POOLS: DurableObjectNamespace<import("./src/index").PoolDO>;
+		TLS_DOMAINS: DurableObjectNamespace<import("./src/index").TlsDomainDO>;
 		BRIDGE: DurableObjectNamespace<import("./src/index").BridgeContainer>;
 	}
 	interface Env extends __BaseEnv_Env {}

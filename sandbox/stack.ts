@@ -237,6 +237,10 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       SNS_ORIGIN_PATTERN: escapeRegExp(new URL(sandbox.httpUrl).origin),
       // Event endpoints may be plain http on the sandbox's host:port (its receiver, /_sandbox/hooks).
       WEBHOOK_DEV_HOSTS: new URL(sandbox.httpUrl).host,
+      // TLS-RPT report mail (RFC 8460 §5.3) is DKIM-signed by the platform: the dev key, made at run time.
+      TLSRPT_FROM: `tlsrpt@${keys.dkim.domain}`,
+      TLSRPT_DKIM_PRIVATE_KEY: keys.dkim.privateKeyPem,
+      TLSRPT_DKIM_SELECTOR: keys.dkim.selector,
       ...opts.vars,
     };
     // The workerd processes of our wrangler dev: children of this process that appeared while it started.

@@ -21,6 +21,7 @@ export { MessageDO } from "./state/message.ts";
 export { RecipientDO } from "./state/recipient.ts";
 export { RefDO } from "./state/ref.ts";
 export { TokenDO } from "./state/token.ts";
+export { TlsDomainDO } from "./state/tls-domain.ts";
 
 export default {
   fetch(request, env, ctx) {

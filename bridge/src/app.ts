@@ -19,6 +19,8 @@ import { InboundSmtpServer } from "./smtp/inbound.ts";
 import { SmtpPool } from "./smtp/pool.ts";
 import { SmtpSender } from "./smtp/send.ts";
 import { StsPolicies } from "./smtp/mta-sts.ts";
+import { edgeStsCache } from "./smtp/sts-edge.ts";
+import { TlsReports, tlsSessionReport } from "./smtp/tls-reports.ts";
 import { SignPool } from "./smtp/sign-pool.ts";
 import { SmppService, type SmppHealth } from "./smpp/service.ts";
 
@@ -89,6 +91,8 @@ export async function startBridge(config: Config, options: BridgeOptions = {}): 
   const dkimThreads = smtpConfig.dkimThreads ?? 0;
   const signPool = dkimThreads > 0 ? new SignPool({ threads: dkimThreads, log }) : null;
   const smtpResolver = options.smtpResolver ?? systemResolver(smtpConfig.timeoutMs);
+  // The edge, when the bridge has one: the shared MTA-STS cache and where TLS-RPT sessions go.
+  const edgeUrl = config.inbound?.edgeUrl ?? config.smpp?.edgeUrl;
   const sts =
     smtpConfig.mtaSts !== false
       ? new StsPolicies({
@@ -96,15 +100,19 @@ export async function startBridge(config: Config, options: BridgeOptions = {}): 
           port: smtpConfig.mtaStsPort ?? 443,
           timeoutMs: smtpConfig.timeoutMs,
           ...(smtpConfig.ca ? { ca: smtpConfig.ca } : {}),
+          ...(edgeUrl ? { shared: edgeStsCache({ edgeUrl, secret: config.secret, log }) } : {}),
           log,
         })
       : undefined;
+  // TLS-RPT: sessions go to the edge, which reports them daily (RFC 8460), when the bridge has one.
+  const tlsReports = sts && edgeUrl ? new TlsReports({ edgeUrl, secret: config.secret, log, metrics }) : null;
   const smtp = new SmtpSender({
     ...(signPool ? { signer: signPool } : {}),
     ...(sts ? { sts } : {}),
     onTlsSession: (session) => {
       metrics.tlsSessions.inc({ mode: session.mode, result: session.result });
       if (session.result !== "success") log.warn(session, "mta-sts: a session failed its policy's checks");
+      tlsReports?.add(tlsSessionReport(session, sts?.cached(session.domain)));
     },
     pool: smtpPool,
     resolver: smtpResolver,
@@ -198,7 +206,7 @@ export async function startBridge(config: Config, options: BridgeOptions = {}): 
     } catch (error) {
       // Typically EADDRINUSE on INBOUND_SMTP_PORT: undo what started, the caller reports it.
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await Promise.all([pool?.close(500), smtp.close(500), signPool?.close()]);
+      await Promise.all([pool?.close(500), smtp.close(500), signPool?.close(), tlsReports?.close(0)]);
       throw error;
     }
     log.info(
@@ -240,6 +248,8 @@ export async function startBridge(config: Config, options: BridgeOptions = {}): 
         smppActive?.close(Math.max(remaining(), 500)),
         inboundClosed,
       ]);
+      // The last sessions of this process, after the deliveries that made them.
+      await tlsReports?.close(Math.max(remaining(), 500));
     })();
     return closing;
   };

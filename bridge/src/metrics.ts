@@ -43,6 +43,8 @@ export type Metrics = {
   smppThrottleWaits: Counter<"route">;
   /** Direct SMTP sessions to domains with an MTA-STS policy, by mode and TLS-RPT result type (or success). */
   tlsSessions: Counter<"mode" | "result">;
+  /** TLS-RPT sessions the bridge gave up on: `overflow` (the edge was away too long), `rejected` (the edge refused the batch). */
+  tlsReportsDropped: Counter<"why">;
   /**
    * deliver_sm/data_sm handled, by kind (dlr, mo) and outcome: `forwarded` (the edge took it),
    * `rejected` (the edge refused it for good; acknowledged), `deferred` (ESME_RX_T_APPN: the SMSC
@@ -169,6 +171,12 @@ export function createMetrics(
     labelNames: ["mode", "result"] as const,
     registers: [registry],
   });
+  const tlsReportsDropped = new Counter({
+    name: "bridge_tls_report_sessions_dropped_total",
+    help: "TLS-RPT sessions not handed to the edge: overflow (oldest dropped past the bound) or rejected (the edge refused the batch)",
+    labelNames: ["why"] as const,
+    registers: [registry],
+  });
   const smppInbound = new Counter({
     name: "bridge_smpp_inbound_total",
     help: "deliver_sm/data_sm by kind (dlr, mo) and outcome (forwarded, rejected, deferred, invalid)",
@@ -194,6 +202,7 @@ export function createMetrics(
     smppThrottleWaits,
     smppInbound,
     tlsSessions,
+    tlsReportsDropped,
   };
 }
 

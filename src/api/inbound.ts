@@ -4,11 +4,20 @@ import type { InboundEmailBatchResponse } from "../core/api-responses.ts";
 import { fromBase64 } from "../core/bytes.ts";
 import { ingestFeedbackEmail, ingestFeedbackEmails } from "./feedback-email.ts";
 import { ingestMo } from "./mo.ts";
-import { EDGE_EMAIL_INBOUND_PATH, EDGE_SMS_INBOUND_PATH, smsInbound } from "../core/bridge.ts";
+import {
+  EDGE_EMAIL_INBOUND_PATH,
+  EDGE_MTA_STS_PATH,
+  EDGE_SMS_INBOUND_PATH,
+  EDGE_TLS_INBOUND_PATH,
+  smsInbound,
+  stsPolicyExchange,
+  tlsSessionBatch,
+  type TlsSessionReport,
+} from "../core/bridge.ts";
 import { derivedEventId } from "../core/ids.ts";
 import { accountForAddress, senderKey } from "../core/sms/account.ts";
 import { claimants } from "../state/config-read.ts";
-import { accountStub, refStub } from "../state/stubs.ts";
+import { accountStub, refStub, tlsDomainStub } from "../state/stubs.ts";
 import type { ReceiptResult } from "../state/types.ts";
 import { limitBody, limitBodyTo } from "./body.ts";
 import { ApiError, assertSigned, readJson, validationError } from "../core/http.ts";
@@ -107,4 +116,48 @@ inbound.post("/sms", signatureHeadersFirst, limitBody, async (c) => {
     receivedAt: item.receivedAt,
   });
   return c.json(result, 202);
+});
+
+/**
+ * `POST /v1/inbound/tls`: the bridge's direct SMTP sessions under MTA-STS policies, batched, for
+ * TLS-RPT. Each policy domain's sessions go to that domain's platform-wide object, which counts a
+ * batch id once a day, so the bridge may post a batch again when it lost our answer. 202 once
+ * every domain has counted it; any failure is a 5xx and the bridge retries the whole batch.
+ */
+/** 500 sessions, each with its policy's lines: well past the default 256 KiB for long policies. */
+const MAX_TLS_BATCH_BYTES = 4 * 1024 * 1024;
+
+inbound.post("/tls", signatureHeadersFirst, limitBodyTo(MAX_TLS_BATCH_BYTES), async (c) => {
+  const raw = await c.req.text();
+  await assertSigned(c.env.WEBHOOK_SECRET, EDGE_TLS_INBOUND_PATH, c.req.raw.headers, raw);
+  const parsed = tlsSessionBatch.safeParse(readJson(c.req.raw.headers, raw));
+  if (!parsed.success) throw validationError(parsed.error);
+  const byDomain = new Map<string, TlsSessionReport[]>();
+  for (const session of parsed.data.sessions) {
+    const domain = session.policy.domain.toLowerCase();
+    const list = byDomain.get(domain) ?? [];
+    list.push(session);
+    byDomain.set(domain, list);
+  }
+  const counted = await Promise.all(
+    [...byDomain].map(([domain, sessions]) => tlsDomainStub(c.env, domain).record(domain, parsed.data.batchId, sessions)),
+  );
+  return c.json({ domains: byDomain.size, counted: counted.filter(Boolean).length }, 202);
+});
+
+/**
+ * `POST /v1/inbound/mta-sts`: the bridges' shared MTA-STS policy cache, one recipient domain's in
+ * its platform-wide object. `{domain}` reads the live policy, `{domain, policy}` offers one a
+ * bridge just fetched; both answer `{policy}` (null when there is none that has not expired). The
+ * bridge still decides with core/mta-sts.ts's rules: this is a second-level cache it may skip.
+ */
+inbound.post("/mta-sts", signatureHeadersFirst, limitBody, async (c) => {
+  const raw = await c.req.text();
+  await assertSigned(c.env.WEBHOOK_SECRET, EDGE_MTA_STS_PATH, c.req.raw.headers, raw);
+  const parsed = stsPolicyExchange.safeParse(readJson(c.req.raw.headers, raw));
+  if (!parsed.success) throw validationError(parsed.error);
+  const { policy } = parsed.data;
+  const domain = parsed.data.domain.toLowerCase();
+  const stub = tlsDomainStub(c.env, domain);
+  return c.json({ policy: policy ? await stub.offerStsPolicy(domain, policy) : await stub.stsPolicy() }, 200);
 });

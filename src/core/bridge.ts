@@ -5,6 +5,8 @@
  */
 import { z } from "zod";
 import { providerTokenIds } from "./apns-token.ts";
+import { STS_MAX_AGE_LIMIT } from "./mta-sts.ts";
+import { TLS_RPT_RESULT_TYPES } from "./tls-rpt.ts";
 import { outcomeWith, type SendOutcome } from "./outcome.ts";
 
 export const apnsItem = z.strictObject({
@@ -135,6 +137,11 @@ export const smtpItem = z.strictObject({
    * (reason `connection`) when it cannot bind it, so mail never leaves from another address.
    */
   sourceAddress: z.union([z.ipv4(), z.ipv6()]).optional(),
+  /**
+   * A TLS-RPT report mail (RFC 8460 §3): delivered despite any TLS failure, so without the
+   * recipient domain's MTA-STS policy (opportunistic TLS), and its session not reported.
+   */
+  tlsReport: z.literal(true).optional(),
 });
 export const smtpBatch = z.strictObject({ items: z.array(smtpItem).min(1).max(200) });
 export type SmtpBatch = z.infer<typeof smtpBatch>;
@@ -204,6 +211,75 @@ export const EDGE_SMS_INBOUND_PATH = "/v1/inbound/sms";
 
 /** Where the bridge's inbound SMTP server hands the edge each message, one POST per recipient. */
 export const EDGE_EMAIL_INBOUND_PATH = "/v1/inbound/email";
+
+/**
+ * One direct SMTP session under a policy, as the bridge posts it for TLS-RPT (RFC 8460): the
+ * policy it was held to (`string` its lines, §4.4), and `success` or the §4.3 result type with
+ * what the sender saw. Counts only: no message, no account, no recipient.
+ */
+export const tlsSessionReport = z.strictObject({
+  policy: z.strictObject({
+    type: z.enum(["sts", "no-policy-found"]),
+    domain: z.string().min(1).max(253),
+    string: z.array(z.string().max(1_000)).max(100).optional(),
+    mxHost: z.array(z.string().max(253)).max(100).optional(),
+  }),
+  result: z.enum(["success", ...TLS_RPT_RESULT_TYPES]),
+  sendingMtaIp: z.string().max(64).optional(),
+  receivingMxHostname: z.string().max(253).optional(),
+  receivingIp: z.string().max(64).optional(),
+  additionalInformation: z.string().max(1_000).optional(),
+  failureReasonCode: z.string().max(1_000).optional(),
+});
+export type TlsSessionReport = z.infer<typeof tlsSessionReport>;
+
+/**
+ * What the bridge posts to `EDGE_TLS_INBOUND_PATH`: sessions batched, with an id the bridge keeps
+ * across its retries so the edge counts a batch once (each policy domain's object remembers the
+ * batch ids of the day).
+ */
+export const tlsSessionBatch = z.strictObject({
+  batchId: z.uuid(),
+  sessions: z.array(tlsSessionReport).min(1).max(500),
+});
+export type TlsSessionBatch = z.infer<typeof tlsSessionBatch>;
+
+/** The edge's answer: how many policy domains the batch had, and how many counted it now (0 for a batch seen). */
+export const tlsSessionBatchAnswer = z.strictObject({ domains: z.number().int(), counted: z.number().int() });
+
+export const EDGE_TLS_INBOUND_PATH = "/v1/inbound/tls";
+
+/**
+ * An MTA-STS policy as a cache keeps it (core/mta-sts.ts `CachedStsPolicy`): what the bridges
+ * share through the edge, so a policy one of them fetched serves the others until it expires.
+ */
+export const cachedStsPolicy = z
+  .strictObject({
+    id: z.string().regex(/^[A-Za-z0-9]{1,32}$/),
+    policy: z.strictObject({
+      mode: z.enum(["enforce", "testing", "none"]),
+      maxAge: z.number().int().min(0).max(STS_MAX_AGE_LIMIT),
+      mx: z.array(z.string().min(1).max(253)).max(100),
+    }),
+    fetchedAt: z.number().int().nonnegative(),
+    expiresAt: z.number().int().nonnegative(),
+  })
+  // A policy lasts its max_age from its fetch, never longer (what a cache may claim).
+  .refine((c) => c.expiresAt <= c.fetchedAt + c.policy.maxAge * 1000, { message: "expiresAt is past fetchedAt + max_age" });
+
+/**
+ * `EDGE_MTA_STS_PATH`: `{domain}` asks for the shared policy of a recipient domain, `{domain,
+ * policy}` offers one just fetched (kept when it is newer than what the edge has). Both answer
+ * `{policy}`: the edge's live one, or null.
+ */
+export const stsPolicyExchange = z.strictObject({
+  /** A DNS name: compared without case. */
+  domain: z.string().min(1).max(253),
+  policy: cachedStsPolicy.optional(),
+});
+export const stsPolicyAnswer = z.strictObject({ policy: cachedStsPolicy.nullable() });
+
+export const EDGE_MTA_STS_PATH = "/v1/inbound/mta-sts";
 
 /** Where canonical events reach the edge: from the bridge, or any Standard Webhooks sender given this door's key. */
 export const EDGE_EVENTS_PATH = "/v1/webhooks/bridge";

@@ -153,6 +153,14 @@ export function stsStep(record: StsRecord | { kind: "error" }, cached: CachedSts
   return live ? { kind: "use", cached: live } : { kind: "none" };
 }
 
+/**
+ * The policy as the lines of its file (TLS-RPT's `policy-string`, RFC 8460 §4.4), in the order of
+ * RFC 8461 §3.2's example: we keep the parsed policy, not the text, so this is its canonical form.
+ */
+export function stsPolicyLines(policy: StsPolicy): string[] {
+  return ["version: STSv1", `mode: ${policy.mode}`, ...policy.mx.map((mx) => `mx: ${mx}`), `max_age: ${policy.maxAge}`];
+}
+
 /** A fetched policy as the cache keeps it (`mode: none` too: it ends an older policy at once). */
 export function cachePolicy(id: string, policy: StsPolicy, now: number): CachedStsPolicy {
   return { id, policy, fetchedAt: now, expiresAt: now + policy.maxAge * 1000 };

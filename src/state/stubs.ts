@@ -89,3 +89,13 @@ export function circuitStub(env: Pick<Env, "CIRCUITS">, account: string, channel
 export function poolStub(env: Pick<Env, "POOLS">, account: string, pool: string) {
   return env.POOLS.get(env.POOLS.idFromName(`${account}:pool:${pool}`));
 }
+
+/**
+ * One policy domain's TLS-RPT tally and reports (and, with it, the domain's shared MTA-STS
+ * policy): platform-wide, the one exception to names that start with an account. The reporting
+ * organisation of RFC 8460 is the MTA operator, and what the object holds is counts, MX hosts and
+ * IPs of the platform's sessions, never an account's data.
+ */
+export function tlsDomainStub(env: Pick<Env, "TLS_DOMAINS">, domain: string) {
+  return env.TLS_DOMAINS.get(env.TLS_DOMAINS.idFromName(`platform:tls:${domain.toLowerCase()}`));
+}

@@ -1068,6 +1068,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/inbound/tls": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * TLS-RPT sessions from the bridge
+         * @description Signed by the bridge with the door's key (derived from WEBHOOK_SECRET and this path): 401 and nothing read otherwise. The bridge's direct SMTP sessions under MTA-STS policies, batched (at most 500), for the daily RFC 8460 reports. Each policy domain's object counts a batch id once a day, so the bridge posts a batch again when it lost the answer.
+         */
+        post: operations["postV1InboundTls"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/inbound/mta-sts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The bridges' shared MTA-STS policy cache
+         * @description Signed by the bridge with the door's key (derived from WEBHOOK_SECRET and this path): 401 and nothing read otherwise. `{domain}` reads a recipient domain's latest fetched policy (null when none or expired); `{domain, policy}` offers one a bridge just fetched (kept when fetched later than the one held).
+         */
+        post: operations["postV1InboundMtaSts"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/u/{token}": {
         parameters: {
             query?: never;
@@ -2616,7 +2656,10 @@ export interface components {
             /** @default [] */
             destinations: {
                 name: string;
+                /** @default [] */
                 domains: string[];
+                /** @default [] */
+                mx: string[];
                 perMinute: number;
                 concurrency?: number;
             }[];
@@ -2661,7 +2704,10 @@ export interface components {
             /** @default [] */
             destinations: {
                 name: string;
+                /** @default [] */
                 domains: string[];
+                /** @default [] */
+                mx: string[];
                 perMinute: number;
                 concurrency?: number;
             }[];
@@ -9032,6 +9078,205 @@ export interface operations {
             };
             /** @description valid JSON the platform cannot act on (see `code`) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description something went wrong on our side (internal_error); retry, with the same Idempotency-Key for a send */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postV1InboundTls: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description unique per delivery */
+                "webhook-id": string;
+                /** @description Unix seconds; refused beyond 5 minutes */
+                "webhook-timestamp": string;
+                /** @description `v1,<base64 HMAC-SHA256>` under the door's key */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** Format: uuid */
+                    batchId: string;
+                    sessions: {
+                        policy: {
+                            /** @enum {string} */
+                            type: "sts" | "no-policy-found";
+                            domain: string;
+                            string?: string[];
+                            mxHost?: string[];
+                        };
+                        /** @enum {string} */
+                        result: "success" | "starttls-not-supported" | "certificate-host-mismatch" | "certificate-expired" | "certificate-not-trusted" | "validation-failure" | "tlsa-invalid" | "dnssec-invalid" | "dane-required" | "sts-policy-fetch-error" | "sts-policy-invalid" | "sts-webpki-invalid";
+                        sendingMtaIp?: string;
+                        receivingMxHostname?: string;
+                        receivingIp?: string;
+                        additionalInformation?: string;
+                        failureReasonCode?: string;
+                    }[];
+                };
+            };
+        };
+        responses: {
+            /** @description counted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        domains: number;
+                        counted: number;
+                    };
+                };
+            };
+            /** @description invalid request: `details` names each field (validation_failed, invalid_json, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no valid credentials or signature (unauthorized, invalid_signature) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is over the route's limit (payload_too_large, event_too_large) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is not declared application/json (unsupported_media_type) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description something went wrong on our side (internal_error); retry, with the same Idempotency-Key for a send */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postV1InboundMtaSts: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description unique per delivery */
+                "webhook-id": string;
+                /** @description Unix seconds; refused beyond 5 minutes */
+                "webhook-timestamp": string;
+                /** @description `v1,<base64 HMAC-SHA256>` under the door's key */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    domain: string;
+                    policy?: {
+                        id: string;
+                        policy: {
+                            /** @enum {string} */
+                            mode: "enforce" | "testing" | "none";
+                            maxAge: number;
+                            mx: string[];
+                        };
+                        fetchedAt: number;
+                        expiresAt: number;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description the live policy, or null */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        policy: {
+                            id: string;
+                            policy: {
+                                /** @enum {string} */
+                                mode: "enforce" | "testing" | "none";
+                                maxAge: number;
+                                mx: string[];
+                            };
+                            fetchedAt: number;
+                            expiresAt: number;
+                        } | null;
+                    };
+                };
+            };
+            /** @description invalid request: `details` names each field (validation_failed, invalid_json, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no valid credentials or signature (unauthorized, invalid_signature) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is over the route's limit (payload_too_large, event_too_large) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is not declared application/json (unsupported_media_type) */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -10,8 +10,17 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startBridge, type Bridge } from "../../bridge/src/app.ts";
 import type { SmtpResolver } from "../../bridge/src/smtp/dns.ts";
 import { StsPolicies } from "../../bridge/src/smtp/mta-sts.ts";
-import { batchResults, BRIDGE_SMTP_PATH, type BatchResults } from "../../src/core/bridge.ts";
+import {
+  batchResults,
+  BRIDGE_SMTP_PATH,
+  EDGE_MTA_STS_PATH,
+  EDGE_TLS_INBOUND_PATH,
+  tlsSessionBatch,
+  type BatchResults,
+} from "../../src/core/bridge.ts";
 import { issueCertificate, makeCa, type TestCa } from "./fixtures/tls.ts";
+import { startFakeEdge } from "./fixtures/fake-edge.ts";
+import { waitFor } from "../wait.ts";
 import { dnsError, signedPost, smtpItem, startSmtpFixture, testConfig, type SmtpFixture } from "./smtp-fixture.ts";
 
 const MX = {
@@ -181,6 +190,16 @@ describe("enforce", () => {
     expect(after["enforce/certificate-host-mismatch"]).toBe((before["enforce/certificate-host-mismatch"] ?? 0) + 1);
   });
 
+  it("a TLS-RPT report mail is delivered despite the policy (RFC 8460 §3), its session not counted", async () => {
+    const before = await sessions();
+    const item = { ...smtpItem({ rcptTo: "tlsrpt@onlybad.test", relay: { mode: "direct" } }), tlsReport: true };
+    const res = await signedPost(`${bridge.url}${BRIDGE_SMTP_PATH}`, { items: [item] });
+    const [result] = batchResults.parse(await res.json()).results;
+    expect(result).toMatchObject({ kind: "accepted" });
+    expect([...receivedAt("mismatch"), ...receivedAt("expired")]).toEqual(["tlsrpt@onlybad.test"]);
+    expect(await sessions()).toEqual(before);
+  });
+
   it("an MX the policy does not name: not connected to at all, deferred", async () => {
     const opened = fixtures.good.stats.opened;
     const result = await deliver("dave@notlisted.test");
@@ -300,5 +319,57 @@ describe("StsPolicies: the cache (RFC 8461 §3.3, §5.1)", () => {
     const before = policyRequests.length;
     expect(await cache.lookup("twice.test")).toEqual({});
     expect(policyRequests.length).toBe(before);
+  });
+});
+
+describe("with an edge (EDGE_URL)", () => {
+  it("posts each session to the edge for TLS-RPT, with the policy's lines, and offers the fetched policy", async () => {
+    const edge = await startFakeEdge();
+    edge.mode = (request) => (request.path === EDGE_MTA_STS_PATH ? { status: 200, body: { policy: null } } : "accept");
+    const config = testConfig({ directPort: fixtures.good.port, ca: ca.cert, mtaStsPort: (policyServer.address() as AddressInfo).port });
+    const withEdge = await startBridge(
+      {
+        ...config,
+        inbound: {
+          host: "127.0.0.1",
+          port: 0,
+          domains: ["bounces.example.com"],
+          edgeUrl: edge.url,
+          maxBytes: 1_000_000,
+          edgeTimeoutMs: 2_000,
+        },
+      },
+      { smtpResolver: resolver },
+    );
+    try {
+      const item = smtpItem({ rcptTo: "gina@expired.test", relay: { mode: "direct" } });
+      const res = await signedPost(`${withEdge.url}${BRIDGE_SMTP_PATH}`, { items: [item] });
+      expect(batchResults.parse(await res.json()).results[0]).toMatchObject({ kind: "accepted" });
+      const batch = await waitFor(() => edge.requests.find((r) => r.path === EDGE_TLS_INBOUND_PATH), "a session batch at the edge");
+      expect(batch.verified).toBe(true);
+      const { sessions } = tlsSessionBatch.parse(batch.json);
+      const lines = ["version: STSv1", "mode: enforce", "mx: *.sts.test", "max_age: 86400"];
+      expect(sessions).toEqual([
+        {
+          policy: { type: "sts", domain: "expired.test", string: lines, mxHost: ["*.sts.test"] },
+          result: "certificate-expired",
+          receivingMxHostname: MX.expired.host,
+          receivingIp: MX.expired.ip,
+          failureReasonCode: expect.any(String),
+        },
+        {
+          policy: { type: "sts", domain: "expired.test", string: lines, mxHost: ["*.sts.test"] },
+          result: "success",
+          receivingMxHostname: MX.good.host,
+          receivingIp: MX.good.ip,
+        },
+      ]);
+      // The policy this bridge fetched was offered to the edge for the other instances.
+      const offered = edge.requests.find((r) => r.path === EDGE_MTA_STS_PATH && "policy" in r.json);
+      expect(offered?.json).toMatchObject({ domain: "expired.test", policy: { id: "e1", policy: { mode: "enforce" } } });
+    } finally {
+      await withEdge.close();
+      await edge.close();
+    }
   });
 });

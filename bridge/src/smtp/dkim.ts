@@ -30,6 +30,9 @@ export const SIGNED_HEADERS = [
   "List-Unsubscribe-Post",
   "Reply-To",
   "Feedback-ID",
+  // RFC 8460 §5.3: a TLS report's own header fields SHOULD be in its DKIM signature.
+  "TLS-Report-Domain",
+  "TLS-Report-Submitter",
 ] as const;
 const FIELD_NAMES = SIGNED_HEADERS.join(":");
 

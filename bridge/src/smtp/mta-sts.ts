@@ -26,6 +26,7 @@ import {
   type StsRecord,
 } from "../../../src/core/mta-sts.ts";
 import { dnsCode, isPermanentDnsError, type SmtpResolver } from "./dns.ts";
+import type { SharedStsCache } from "./sts-edge.ts";
 
 /** What applies to a delivery to a domain: its policy (if any), and what went wrong finding it. */
 export type StsLookup = {
@@ -48,6 +49,11 @@ export type StsOptions = {
   maxDomains?: number;
   now?: () => number;
   log?: Logger;
+  /**
+   * The policy cache every bridge instance sees (the edge): asked before a fetch, given what this
+   * one fetched. The rules stay stsStep's; this only saves fetches.
+   */
+  shared?: SharedStsCache;
 };
 
 const DEFAULT_RECHECK_MS = 5 * 60_000;
@@ -98,7 +104,19 @@ export class StsPolicies {
 
   async #lookup(domain: string): Promise<StsLookup> {
     const record = await this.#record(domain);
-    const step = stsStep(record, this.#cache.get(domain), this.#now());
+    let step = stsStep(record, this.#cache.get(domain), this.#now());
+    if (step.kind === "fetch" && this.#options.shared) {
+      // Another instance may have fetched this id already: a live policy under the same id is
+      // what this one would fetch. Anything else (none, another id, expired) and we fetch.
+      const shared = await this.#options.shared.get(domain);
+      if (shared && shared.id === step.id) {
+        const next = stsStep(record, shared, this.#now());
+        if (next.kind === "use") {
+          this.#remember(domain, shared);
+          step = next;
+        }
+      }
+    }
     let result: StsLookup;
     if (step.kind === "none") result = {};
     else if (step.kind === "use") result = this.#applied(step.cached);
@@ -107,6 +125,8 @@ export class StsPolicies {
         const policy = await this.#fetch(domain);
         const cached = cachePolicy(step.id, policy, this.#now());
         this.#remember(domain, cached);
+        // Shared in the background: the delivery does not wait for the edge.
+        void this.#options.shared?.offer(domain, cached).catch(() => {});
         result = this.#applied(cached);
       } catch (error) {
         const failure =

@@ -262,7 +262,8 @@ export class SmtpSender {
     const { resolver, directPort, timeoutMs } = this.#options;
     const route = await routeDomain(domain, resolver, timeoutMs);
     if (route.kind === "outcome") return route.outcome;
-    const sts: StsLookup = this.#options.sts ? await this.#options.sts.lookup(domain) : {};
+    // A TLS report must reach its domain even when TLS to it is what is broken (RFC 8460 §3).
+    const sts: StsLookup = this.#options.sts && !item.tlsReport ? await this.#options.sts.lookup(domain) : {};
     const policy = sts.policy?.mode === "enforce" || sts.policy?.mode === "testing" ? { ...sts.policy, mode: sts.policy.mode } : undefined;
     const report = (session: Omit<TlsSession, "domain" | "policyId" | "mode">) => {
       if (policy) this.#options.onTlsSession?.({ domain, policyId: sts.id ?? "", mode: policy.mode, ...session });

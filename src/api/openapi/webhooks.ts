@@ -11,7 +11,7 @@ import {
   inboundSmsResponse,
   providerWebhookResponse,
 } from "../../core/api-responses.ts";
-import { smsInbound } from "../../core/bridge.ts";
+import { smsInbound, stsPolicyAnswer, stsPolicyExchange, tlsSessionBatch, tlsSessionBatchAnswer } from "../../core/bridge.ts";
 import { providerNames } from "../../core/config/sections.ts";
 import { eventBatch } from "../../core/schema.ts";
 import { JSON_BODY_ERRORS, type ApiRoute, type SignedScheme } from "./registry.ts";
@@ -137,5 +137,29 @@ export const webhookRoutes: ApiRoute[] = [
     body: smsInbound,
     responses: { 202: { description: "taken", schema: inboundSmsResponse } },
     errors: [...JSON_BODY_ERRORS, 422],
+  },
+  {
+    method: "post",
+    path: "/v1/inbound/tls",
+    tag: "Signed doors",
+    summary: "TLS-RPT sessions from the bridge",
+    description: `${BRIDGE} The bridge's direct SMTP sessions under MTA-STS policies, batched (at most 500), for the daily RFC 8460 reports. Each policy domain's object counts a batch id once a day, so the bridge posts a batch again when it lost the answer.`,
+    auth: ["bridgeSignature"],
+    headers: standardHeaders,
+    body: tlsSessionBatch,
+    responses: { 202: { description: "counted", schema: tlsSessionBatchAnswer } },
+    errors: [...JSON_BODY_ERRORS],
+  },
+  {
+    method: "post",
+    path: "/v1/inbound/mta-sts",
+    tag: "Signed doors",
+    summary: "The bridges' shared MTA-STS policy cache",
+    description: `${BRIDGE} \`{domain}\` reads a recipient domain's latest fetched policy (null when none or expired); \`{domain, policy}\` offers one a bridge just fetched (kept when fetched later than the one held).`,
+    auth: ["bridgeSignature"],
+    headers: standardHeaders,
+    body: stsPolicyExchange,
+    responses: { 200: { description: "the live policy, or null", schema: stsPolicyAnswer } },
+    errors: [...JSON_BODY_ERRORS],
   },
 ];
