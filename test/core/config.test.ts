@@ -103,6 +103,7 @@ describe("sections: secrets masked on the way out, kept when sent back masked", 
     expect(Object.keys(sections).sort()).toEqual(
       [
         "apns",
+        "delivery",
         "email",
         "fcm",
         "retention",

@@ -134,5 +134,14 @@ describe("TLS-RPT sessions to the edge", () => {
       result: "sts-policy-fetch-error",
       failureReasonCode: "HTTP 404",
     });
+    // From a pool's source address: the report names it (sending-mta-ip).
+    const pooled: TlsSession = {
+      ...base,
+      result: "certificate-expired",
+      receivingIp: "192.0.2.25",
+      sendingIp: "198.51.100.7",
+      reason: "expired",
+    };
+    expect(tlsSessionReport(pooled, cached)).toMatchObject({ sendingMtaIp: "198.51.100.7", receivingIp: "192.0.2.25" });
   });
 });

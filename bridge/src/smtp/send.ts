@@ -83,6 +83,8 @@ export type TlsSession = {
   /** Empty for a failure of the policy itself (no MX host was involved yet). */
   mxHost: string;
   receivingIp?: string;
+  /** The source address the session left from (the message's IP pool), when one was asked for. */
+  sendingIp?: string;
   result: "success" | StsFailure;
   reason?: string;
 };
@@ -266,7 +268,14 @@ export class SmtpSender {
     const sts: StsLookup = this.#options.sts && !item.tlsReport ? await this.#options.sts.lookup(domain) : {};
     const policy = sts.policy?.mode === "enforce" || sts.policy?.mode === "testing" ? { ...sts.policy, mode: sts.policy.mode } : undefined;
     const report = (session: Omit<TlsSession, "domain" | "policyId" | "mode">) => {
-      if (policy) this.#options.onTlsSession?.({ domain, policyId: sts.id ?? "", mode: policy.mode, ...session });
+      if (policy)
+        this.#options.onTlsSession?.({
+          domain,
+          policyId: sts.id ?? "",
+          mode: policy.mode,
+          ...session,
+          ...(item.sourceAddress ? { sendingIp: item.sourceAddress } : {}),
+        });
     };
     // A policy announced but not fetched, or not valid: a failed session for TLS-RPT (RFC 8460
     // §4.3), and the delivery goes on under the cached policy, if any, else as without one.

@@ -43,6 +43,7 @@ export function tlsSessionReport(session: TlsSession, cached: CachedStsPolicy | 
     result: session.result,
     ...(session.mxHost ? { receivingMxHostname: session.mxHost } : {}),
     ...(session.receivingIp ? { receivingIp: session.receivingIp } : {}),
+    ...(session.sendingIp ? { sendingMtaIp: session.sendingIp } : {}),
     // §4.4: failure-reason-code is the free text of what went wrong (additional-information is a URI).
     ...(session.result !== "success" && session.reason ? { failureReasonCode: session.reason.slice(0, 1_000) } : {}),
   };
