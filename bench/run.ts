@@ -77,7 +77,14 @@ const COST: CostSettings = { messages: 200, concurrency: 10 };
  * warming address with a cap of 200 offered 400. EMAIL_MAX_AGE_SECONDS (wrangler.toml, 172,800) and the email
  * queue's max_retries (100) leave the held-back mail far from expiring within the run.
  */
-const POOLS: PoolsSettings = { perMinute: 600, minutes: 3, warmupCap: 200, concurrency: 20, textBytes: 3_400 };
+const POOLS: PoolsSettings = {
+  // BENCH_POOLS_PER_MINUTE=R: another destination rate (60 keeps the local queue's deferral churn small).
+  perMinute: Number(process.env.BENCH_POOLS_PER_MINUTE || 600),
+  minutes: 3,
+  warmupCap: 200,
+  concurrency: 20,
+  textBytes: 3_400,
+};
 
 /** The message search figure (bench/search.ts): 1,000,000 indexed against 1,000, 20 pages each. */
 const SEARCH: SearchSettings = { large: 1_000_000, small: 1_000, fillChunk: 10_000, repeats: 20, limit: 50 };
