@@ -35,6 +35,7 @@ import { plainText, startSmtpSink } from "./smtp.ts";
 import { espRouteEmails, type EspSettings } from "./esp.ts";
 import { searchAtScale, type SearchSettings } from "./search.ts";
 import { costPerMessage, type CostSettings } from "./cost.ts";
+import { poolFigures, type PoolsSettings } from "./pools.ts";
 
 // Modest on purpose: 2 cores host the client, the sandbox, two workerd processes and the bridge.
 const SETTINGS: Settings = {
@@ -71,6 +72,20 @@ const ESP: EspSettings = { messages: 300, concurrency: 10, rounds: 3, textBytes:
 /** The cost figure (bench/cost.ts): per channel, 200 messages and their feedback, from the meter's counts. */
 const COST: CostSettings = { messages: 200, concurrency: 10 };
 
+/**
+ * The IP pool figures (bench/pools.ts): a destination throttled at 600/min offered 3 minutes' worth at once, and a
+ * warming address with a cap of 200 offered 400. EMAIL_MAX_AGE_SECONDS (wrangler.toml, 172,800) and the email
+ * queue's max_retries (100) leave the held-back mail far from expiring within the run.
+ */
+const POOLS: PoolsSettings = {
+  // BENCH_POOLS_PER_MINUTE=R: another destination rate (60 keeps the local queue's deferral churn small).
+  perMinute: Number(process.env.BENCH_POOLS_PER_MINUTE || 600),
+  minutes: 3,
+  warmupCap: 200,
+  concurrency: 20,
+  textBytes: 3_400,
+};
+
 /** The message search figure (bench/search.ts): 1,000,000 indexed against 1,000, 20 pages each. */
 const SEARCH: SearchSettings = { large: 1_000_000, small: 1_000, fillChunk: 10_000, repeats: 20, limit: 50 };
 
@@ -78,7 +93,9 @@ const SEARCH: SearchSettings = { large: 1_000_000, small: 1_000, fillChunk: 10_0
  * BENCH_ONLY=<group>[,<group>…] runs only those groups of figures (the stack still starts
  * whole); unset, everything runs. Groups: sends, e2e, webhooks (provider/bridge events in), fcm, apns, smtp,
  * email, bounces, smpp, providers, webhooks-out (lasthop's own event stream out to endpoints), esp (the SendGrid route),
- * search (a GET /v1/messages page at 1,000,000 indexed messages), applied (provider events applied/s at 1, 10, 100 messages).
+ * search (a GET /v1/messages page at 1,000,000 indexed messages), applied (provider events applied/s at 1, 10, 100 messages),
+ * pools (IP pools through the whole stack: a destination throttle's per-minute accuracy at the sink, a warming
+ * address's daily cap; 5 to 10 minutes: the throttle's 3 minutes at its rate, longer where the local queue falls behind).
  * BENCH_BEFORE=<git revision> also runs that revision's Worker beside this one (same bindings)
  * as a baseline of the sends figure, e.g. the last commit before a change meant to cost nothing.
  */
@@ -98,6 +115,7 @@ const GROUPS = [
   "search",
   "cost",
   "applied",
+  "pools",
 ] as const;
 const ONLY = (process.env.BENCH_ONLY ?? "")
   .split(",")
@@ -135,6 +153,7 @@ const METHOD = [
   "Provider events applied (bench/applied.ts): 100 web pushes sent through lasthop; for each spread S of 1, 10 and 100 of them, 4,000 SendGrid `open` events naming the S messages in turn (our id in `lasthop_id`, each its own sg_event_id), signed before the clock in 4 batches of 1,000 posted at once. lasthop verifies, normalizes, packs, enqueues, and its consumer applies each event to the message's MessageDO (timeline, outbox: counters, event stream); the interval runs until the S timelines (GET /v1/messages/:id) hold 4,000 more events. Baseline (a) /sendgrid-apply verifies with the same code, enqueues each event's id and message in packs of 100, and its consumer writes one row per event (INSERT OR IGNORE) into one Durable Object per message, 128 events in flight as lasthop's consumer; its interval runs until those objects hold 4,000 more rows. Baseline first, then lasthop, per spread.",
   "SMPP TPS accuracy: a second bridge runs in the bench process (bridge/src/app.ts startBridge, the SMPP config built in code, a stand-in edge that answers 204) with one route per cap (`tps` C, window 10, registeredDelivery false, one bind_transceiver to the same sandbox SMSC), as this figure measures rate accuracy, not speed. For each cap, C × 6 messages are posted at once (every signed batch in flight from the start, batch deadline past the run) so the offered rate stays above the cap throughout; the SMSC, armed with the same cap (its `tps` fault: more than C submit_sm in a sliding second answers ESME_RTHROTTLED and counts a violation), records each submit_sm's arrival (Date.now(), ms). Achieved = (n − 1) / (last − first) over those times; the ratio is achieved / configured. The second row is the most submit_sm in any 1-second window (t − 1000, t], as the SMSC counts; it must be ≤ C.",
   "Cost per message (bench/cost.ts): the stack runs with METER=1 when this figure runs (src/state/meter.ts counts, as the code runs: Worker invocations per handler; Durable Object requests per binding and method, alarms included; Queue operations per 64 KB written, read and deleted; subrequests; SQLite rows read and written, from each statement's cursor). Per case, 10 untimed messages first, then N messages with 10 in flight; the counts are read through GET /v1/admin/meter before and after, once they have not moved for 1.5 s (the effects that follow an outcome, counters and the event stream, included), and divided by N. Cases: web push and FCM (send → accepted); email through the relay to smtp-sink plus one DSN per message through the bridge's inbound SMTP (→ bounced, suppression included: every message bounces, the worst case); email through a SendGrid route at the simulator plus one signed `delivered` event per message in batches of 100 (→ delivered). Dollars: Cloudflare's list prices beyond the included amounts (Workers $0.30/M requests and $0.02/M CPU ms; Durable Objects $0.15/M requests, $12.50/M GB-s at 128 MB, SQLite $0.001/M rows read and $1.00/M rows written; Queues $0.40/M operations); Worker CPU is every workerd process's CPU over the run (/proc, the objects' CPU included: an upper bound), and the same time stands in for the objects' duration (billed wall-clock while active; a lower bound where an object awaits another). Not included: storage (GB-months), the bridge's container, and the customer's event-stream endpoints (the bench account has none).",
+  "IP pools (bench/pools.ts): fresh accounts made by the platform admin (POST /v1/admin/accounts), email relayed through the stack's bridge to the same smtp-sink (smarthost, plain SMTP), no DKIM, 3,400 B texts. Throttle: `PUT /v1/email/delivery {destinations: [{name: \"bench\", domains: [\"throttle.example\"], perMinute: R}]}`, R = 600 (BENCH_POOLS_PER_MINUTE sets another); N = 3R emails to `bench-<i>@throttle.example` posted with 20 in flight as fast as the API takes them (an answer that is not 2xx, or none within 120 s, is counted, its message not followed) (the queue holds them; the send consumer's pool gate defers what the rate holds back with its slot as retryAfter, and they come back through the queue). Each arrival's time is the moment the sink's counter (-c, on its pipe) moved, read by the bench; over every 60 s window sliding by 1 s from the first arrival, wholly before the last, the arrivals are counted: the most and the fewest against R (the issue's goal: within 2 %), and the whole run's (n − 1)/(last − first) per minute against R. Then every message is read back with GET /v1/messages/:id until all are `accepted` (bounded 60 s), and the first 50's timelines give the deferrals' reasons. Warm-up: a pool `warm` of one address 127.0.0.2 (the bridge binds it; loopback) with `warmup {startedOn: today UTC, schedule: [C]}`, C = 200, as defaultPool; 2C emails offered the same way; the figure is what the sink counted once it reached C and then 5 s passed with nothing more, against C; the rest read `deferred` with reason `warmup` (until the next UTC day).",
 ];
 
 async function main(): Promise<void> {
@@ -318,6 +337,10 @@ async function main(): Promise<void> {
     if (begins("search"))
       await guarded("search", async () => {
         figures.push(...(await searchAtScale(SEARCH, join(temp, "search-state"), notes)));
+      });
+    if (begins("pools"))
+      await guarded("pools", async () => {
+        figures.push(...(await poolFigures(stack, sink, POOLS, plainText(POOLS.textBytes), notes)));
       });
     if (begins("cost"))
       await guarded("cost", async () => {

@@ -32,6 +32,11 @@ export type SmtpSink = {
   reached(count: number, timeoutMs: number): Promise<number | null>;
   /** The counter once it has not moved for `quietMs` (bounded by `timeoutMs`). */
   settled(quietMs: number, timeoutMs: number): Promise<number>;
+  /**
+   * Calls `listener(count, at)` each time the counter moves (at: performance.now() as the pipe
+   * delivered it; a counter that moved by k in one read is k arrivals at that moment); returns the unsubscribe.
+   */
+  onCount(listener: (count: number, at: number) => void): () => void;
   /** Anything the sink wrote on stderr (nothing, normally). */
   stderr(): string;
   close(): Promise<void>;
@@ -52,6 +57,7 @@ export async function startSmtpSink(port: number): Promise<SmtpSink> {
   let tail = "";
   let errors = "";
   const waiters: Array<{ count: number; resolve: (at: number | null) => void; timer?: NodeJS.Timeout }> = [];
+  const listeners = new Set<(count: number, at: number) => void>();
   child.stdout!.setEncoding("latin1");
   child.stdout!.on("data", (chunk: string) => {
     const at = performance.now();
@@ -60,7 +66,10 @@ export async function startSmtpSink(port: number): Promise<SmtpSink> {
     if (end < 0) return;
     const match = /mesg=(\d+)/.exec(tail.slice(tail.lastIndexOf("\r", end - 1) + 1, end));
     tail = tail.slice(end + 1);
-    if (match) count = Number(match[1]);
+    if (match && Number(match[1]) !== count) {
+      count = Number(match[1]);
+      for (const listener of listeners) listener(count, at);
+    }
     for (let i = waiters.length - 1; i >= 0; i--) {
       if (count < waiters[i]!.count) continue;
       const [waiter] = waiters.splice(i, 1);
@@ -116,6 +125,10 @@ export async function startSmtpSink(port: number): Promise<SmtpSink> {
         if (count !== seen) [seen, quietSince] = [count, Date.now()];
       }
       return count;
+    },
+    onCount: (listener) => {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
     },
     stderr: () => errors,
     close,
