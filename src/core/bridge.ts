@@ -138,6 +138,11 @@ export const smtpItem = z.strictObject({
    */
   sourceAddress: z.union([z.ipv4(), z.ipv6()]).optional(),
   /**
+   * Hold the message this long before sending it: its slot under the destination's throttle
+   * (src/core/throttle.ts dates grants up to HOLD_MS ahead), so a batch's messages leave at the rate.
+   */
+  holdMs: z.number().int().min(1).max(10_000).optional(),
+  /**
    * A TLS-RPT report mail (RFC 8460 §3): delivered despite any TLS failure, so without the
    * recipient domain's MTA-STS policy (opportunistic TLS), and its session not reported.
    */

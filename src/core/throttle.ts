@@ -19,6 +19,12 @@ export const RECOVER_EVERY_MS = 60_000;
 export const MIN_RATE_DIVISOR = 16;
 /** A lease of in-flight messages not given back (a consumer that died) lapses after this. */
 export const LEASE_MS = 300_000;
+/**
+ * How far ahead a grant may be dated: a message whose slot falls within this is admitted with
+ * the wait until its slot (the bridge holds it that long), so a send batch that arrives every few
+ * seconds fills the slots between its arrivals instead of being refused all but one second's worth.
+ */
+export const HOLD_MS = 5_000;
 
 export type ThrottleState = {
   /** The configured messages per minute this state was made for (a new configuration starts over). */
@@ -31,10 +37,20 @@ export type ThrottleState = {
   lastRecover: number;
   /** In-flight leases: id → [count, lapses at]. */
   leases: Record<string, [number, number]>;
+  /** Where the slots told to refused messages end: the next refused start after it, so the backlog comes back spread at the rate. */
+  promised: number;
 };
 
 export function newThrottle(perMinute: number): ThrottleState {
-  return { configured: perMinute, rate: perMinute, tat: -Infinity, lastSlowDown: -Infinity, lastRecover: -Infinity, leases: {} };
+  return {
+    configured: perMinute,
+    rate: perMinute,
+    tat: -Infinity,
+    lastSlowDown: -Infinity,
+    lastRecover: -Infinity,
+    leases: {},
+    promised: -Infinity,
+  };
 }
 
 /** The state for the configuration in force: a changed rate starts over. */
@@ -64,8 +80,10 @@ function inFlight(state: ThrottleState, now: number): { count: number; leases: T
 
 export type Grant = {
   state: ThrottleState;
-  /** How many of the `want` may go now (the first ones). */
+  /** How many of the `want` may go (the first ones). */
   granted: number;
+  /** For each one granted, in order: milliseconds to hold it before sending (its slot; at most `HOLD_MS`). */
+  holdMs: number[];
   /** For each one refused, in order: milliseconds until it should ask again (its slot at the current rate). */
   waitMs: number[];
   /** What held the rest back. */
@@ -73,9 +91,10 @@ export type Grant = {
 };
 
 /**
- * Grants up to `want` messages now under the rate and the concurrency cap; the grants are one
- * lease (`leaseId`) counted in flight until `release` or `LEASE_MS`. The refused get spread slots:
- * the k-th waits until the k-th interval after the last grant, so they come back at the rate.
+ * Grants up to `want` messages under the rate and the concurrency cap, each dated to its slot
+ * (held up to `HOLD_MS`); the grants are one lease (`leaseId`) counted in flight until `release`
+ * or `LEASE_MS`. The refused are told slots after every slot already told (`promised`), one
+ * interval apart, so a backlog comes back at the rate rather than all at once.
  */
 export function grant(
   current: ThrottleState,
@@ -91,20 +110,29 @@ export function grant(
   const room = limits.concurrency === undefined ? Infinity : Math.max(0, limits.concurrency - flight.count);
   let tat = state.tat;
   let granted = 0;
-  while (granted < want && granted < room && Math.max(tat, now) - tolerance <= now) {
+  const holdMs: number[] = [];
+  // A grant is sent at its slot less the tolerance: the GCRA condition, dated up to HOLD_MS ahead.
+  while (granted < want && granted < room && Math.max(tat, now) - tolerance <= now + HOLD_MS) {
+    holdMs.push(Math.max(0, Math.max(tat, now) - tolerance - now));
     tat = Math.max(tat, now) + interval;
     granted++;
   }
   const leases = granted > 0 ? { ...flight.leases, [leaseId]: [granted, now + LEASE_MS] as [number, number] } : flight.leases;
   const waitMs: number[] = [];
   const byRate = granted < room;
-  for (let k = 0; k < want - granted; k++) {
-    // Held by concurrency: ask again soon (a lease may come back any moment); by rate: at its slot.
-    waitMs.push(byRate ? Math.max(0, Math.max(tat, now) + k * interval - tolerance - now) : 1_000 + k * interval);
+  const refused = want - granted;
+  // Refused by rate: slots after the grants and after every slot told before, asked for again a
+  // little before the slot comes within reach (it is then granted, held until its time).
+  const first = Math.max(tat, now, state.promised);
+  for (let k = 0; k < refused; k++) {
+    // Held by concurrency: ask again soon (a lease may come back any moment).
+    waitMs.push(byRate ? Math.max(0, first + k * interval - tolerance - HOLD_MS / 2 - now) : 1_000 + k * interval);
   }
+  const promised = byRate && refused > 0 ? first + refused * interval : state.promised;
   return {
-    state: { ...state, tat, leases },
+    state: { ...state, tat, leases, promised },
     granted,
+    holdMs,
     waitMs,
     ...(granted < want ? { limit: byRate ? ("rate" as const) : ("concurrency" as const) } : {}),
   };

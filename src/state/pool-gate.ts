@@ -89,7 +89,11 @@ export function poolPacing(env: Pick<Env, "POOLS" | "DOH_URL">): RelayPacing {
             const index = indexes[k]!;
             const destination = destinations[k];
             if (admission.go) {
-              const item = admission.sourceAddress ? { ...items[index]!.item, sourceAddress: admission.sourceAddress } : items[index]!.item;
+              const item = {
+                ...items[index]!.item,
+                ...(admission.sourceAddress ? { sourceAddress: admission.sourceAddress } : {}),
+                ...(admission.holdMs ? { holdMs: admission.holdMs } : {}),
+              };
               toSend.push({ index, item, group: key, destination });
             } else
               outcomes[index] = {

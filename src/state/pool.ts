@@ -21,7 +21,7 @@ export type PoolConfig = {
 /** Each message of a batch: the destination it belongs to, if a throttled one. */
 export type AdmitItem = { destination?: string | undefined };
 export type Admission =
-  | { go: true; sourceAddress?: string }
+  | { go: true; sourceAddress?: string; holdMs?: number }
   | { go: false; reason: "throttled" | "warmup"; limit: string; retryAfter: number };
 
 /** How a sent message ended at the relay, for the counters and the destination's throttle. */
@@ -112,8 +112,10 @@ export class PoolDO extends DurableObject<Env> {
       this.throttles.set(destination, result.state);
       indexes.forEach((i, k) => {
         const ip = chosen[i]!;
-        if (k < result.granted) admissions[i] = ip === OWN ? { go: true } : { go: true, sourceAddress: ip };
-        else {
+        if (k < result.granted) {
+          const hold = result.holdMs[k]! > 0 ? { holdMs: Math.ceil(result.holdMs[k]!) } : {};
+          admissions[i] = ip === OWN ? { go: true, ...hold } : { go: true, sourceAddress: ip, ...hold };
+        } else {
           // Not sent: the address's place under its cap is given back.
           const budget = budgets.find((b) => b.ip === ip);
           if (budget) budget.used--;

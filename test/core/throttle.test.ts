@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   grant,
+  HOLD_MS,
   LEASE_MS,
   MIN_RATE_DIVISOR,
   newThrottle,
@@ -13,16 +14,16 @@ import {
   type ThrottleState,
 } from "../../src/core/throttle.ts";
 
-/** Asks for `want` every `everyMs` over `durationMs`, as batches would; returns each grant's time. */
+/** Asks for `want` every `everyMs` over `durationMs`, as batches would; returns each grant's send time (its hold included), in order. */
 function drive(perMinute: number, want: number, everyMs: number, durationMs: number, start = 1_000_000): number[] {
   let state: ThrottleState = newThrottle(perMinute);
   const times: number[] = [];
   for (let now = start; now < start + durationMs; now += everyMs) {
     const g = grant(state, now, want, {}, `l${now}`);
     state = release(g.state, `l${now}`);
-    for (let k = 0; k < g.granted; k++) times.push(now);
+    for (let k = 0; k < g.granted; k++) times.push(now + g.holdMs[k]!);
   }
-  return times;
+  return times.sort((a, b) => a - b);
 }
 
 /** The most grants in any window of `windowMs` (sliding, at every grant). */
@@ -58,16 +59,26 @@ describe("grant: messages per minute across callers", () => {
     },
   );
 
-  it("from idle, grants at most one second's worth at once", () => {
+  it("from idle, grants one second's worth at once and dates the rest of the next HOLD_MS to their slots", () => {
     const g = grant(newThrottle(600), 0, 1_000, {}, "a");
-    expect(g.granted).toBe(10);
+    expect(HOLD_MS).toBe(5_000);
+    expect(g.granted).toBe(60);
+    expect(g.holdMs.slice(0, 10)).toEqual(new Array(10).fill(0));
+    expect(g.holdMs.slice(10, 13)).toEqual([100, 200, 300]);
+    expect(g.holdMs.at(-1)).toBe(5_000);
     expect(g.limit).toBe("rate");
   });
 
-  it("spreads the refused over the slots after the grants, at the rate", () => {
-    const g = grant(newThrottle(60), 0, 4, {}, "a");
-    expect(g.granted).toBe(1);
-    expect(g.waitMs).toEqual([1_000, 2_000, 3_000]);
+  it("spreads the refused over slots after the grants and after every slot told before, at the rate", () => {
+    const g = grant(newThrottle(60), 0, 9, {}, "a");
+    expect(g.granted).toBe(6);
+    expect(g.holdMs).toEqual([0, 1_000, 2_000, 3_000, 4_000, 5_000]);
+    // Slots 6 s, 7 s, 8 s: asked for again half a hold before each.
+    expect(g.waitMs).toEqual([3_500, 4_500, 5_500]);
+    // A second batch at once is told the slots after those.
+    const next = grant(g.state, 0, 2, {}, "b");
+    expect(next.granted).toBe(0);
+    expect(next.waitMs).toEqual([6_500, 7_500]);
   });
 
   it("caps what is in flight at the concurrency, until the lease comes back or lapses", () => {
@@ -99,7 +110,10 @@ describe("adaptive: a throttling reply halves the rate, quiet minutes double it 
     s = slowDown(s, SLOW_DOWN_EVERY_MS - 1); // the same burst of 421s
     expect(rateNow(s, SLOW_DOWN_EVERY_MS - 1)).toBe(800);
     let t = 0;
-    for (let i = 0; i < 10; i++) s = slowDown(s, (t += SLOW_DOWN_EVERY_MS));
+    for (let i = 0; i < 10; i++) {
+      t += SLOW_DOWN_EVERY_MS;
+      s = slowDown(s, t);
+    }
     expect(rateNow(s, t)).toBe(1_600 / MIN_RATE_DIVISOR);
     expect(rateNow(s, t + RECOVER_EVERY_MS - 1)).toBe(100);
     expect(rateNow(s, t + RECOVER_EVERY_MS)).toBe(200);
@@ -113,7 +127,8 @@ describe("adaptive: a throttling reply halves the rate, quiet minutes double it 
     for (let now = 0; now < 59_000; now += 100) {
       const g = grant(s, now, 50, {}, `l${now}`);
       s = release(g.state, `l${now}`);
-      granted += g.granted;
+      // Counted when sent: at the grant's slot.
+      granted += g.holdMs.filter((hold) => now + hold < 59_000).length;
     }
     expect(granted).toBeGreaterThanOrEqual(294);
     expect(granted).toBeLessThanOrEqual(306);

@@ -118,6 +118,16 @@ describe("binding outbound SMTP to the item's source address", () => {
   });
 });
 
+describe("holding a message to its slot (holdMs, a throttle's grant dated ahead)", () => {
+  it("the held message is sent after the others and not before its hold", async () => {
+    const started = performance.now();
+    const results = await send([{ ...item("held@example.net"), holdMs: 1_500 }, item("now@example.net")]);
+    expect(results.map((r) => r.kind)).toEqual(["accepted", "accepted"]);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(1_500);
+    expect(fixture.rcpts.map((r) => r.address)).toEqual(["now@example.net", "held@example.net"]);
+  });
+});
+
 describe("a reply that asks the sender to slow down: retry with throttled", () => {
   it("421 4.7.0 at RCPT and after DATA, 451 4.7.500 → throttled; 450 4.2.2 → a retry without it", async () => {
     const items = [

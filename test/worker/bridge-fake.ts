@@ -11,7 +11,16 @@ import { doorSecret, verify, webhookHeaders } from "../../src/core/standard-webh
 import { TEST_BRIDGE_HOST } from "../fixtures.ts";
 
 export type SmtpCall = {
-  items: Array<{ id: string; account: string; mailFrom: string; rcptTo: string; raw: string; relay: unknown; sourceAddress?: string }>;
+  items: Array<{
+    id: string;
+    account: string;
+    mailFrom: string;
+    rcptTo: string;
+    raw: string;
+    relay: unknown;
+    sourceAddress?: string;
+    holdMs?: number;
+  }>;
 };
 export type BridgeCall = {
   items: Array<{ id: string; token: string; topic: string; pushType: string; priority?: number; sandbox?: boolean; credential?: number }>;

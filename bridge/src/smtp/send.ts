@@ -181,6 +181,8 @@ export class SmtpSender {
         enhancedCode: "5.1.3",
         text: `invalid recipient address ${JSON.stringify(item.rcptTo.slice(0, 256))}`,
       });
+    // Its slot under the destination's throttle (the edge dated the grant ahead): wait for it.
+    if (item.holdMs) await new Promise((resolve) => setTimeout(resolve, item.holdMs));
     const relay = item.relay;
     const destination = relay.mode === "smarthost" ? `smarthost:${relay.host.toLowerCase()}:${relay.port}` : domain;
 
