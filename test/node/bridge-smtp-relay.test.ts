@@ -184,6 +184,9 @@ describe("relaying a message", () => {
           "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
           "Reply-To: support@example.com",
           "Feedback-ID: campaign1:acct_test:lasthop",
+          // A TLS-RPT report's own fields (RFC 8460 §5.3), signed when present.
+          "TLS-Report-Domain: example.net",
+          "TLS-Report-Submitter: mail.example.com",
           "X-Mailer: not signed",
         ],
       });
