@@ -1,33 +1,22 @@
 // Starts baseline (a), bench/baseline/worker.ts, under the same local runtime as lasthop.
 // Call it after startStack(): the stack sets NODE_EXTRA_CA_CERTS before wrangler first loads.
 import { fileURLToPath } from "node:url";
+import { startDevWorker } from "../sandbox/dev-worker.ts";
 
 export type StartedWorker = { url: string; close(): Promise<void> };
 
-/** A Worker under wrangler dev on loopback, with plain-text bindings and its own persistence. */
-export async function startLocalWorker(opts: {
-  config: string;
-  vars: Record<string, string>;
-  port: number;
-  persistTo: string;
-}): Promise<StartedWorker> {
-  const { unstable_startWorker } = await import("wrangler");
-  const worker = await unstable_startWorker({
+/** A Worker under wrangler dev on a loopback port of its own, with plain-text bindings and its own persistence. */
+export async function startLocalWorker(opts: { config: string; vars: Record<string, string>; persistTo: string }): Promise<StartedWorker> {
+  // Port 0: workerd binds a free port itself, so no other process can take it first.
+  const { worker, url } = await startDevWorker({
     config: opts.config,
     bindings: Object.fromEntries(Object.entries(opts.vars).map(([name, value]) => [name, { type: "plain_text" as const, value }])),
-    dev: { server: { hostname: "127.0.0.1", port: opts.port }, inspector: false, persist: opts.persistTo },
+    dev: { server: { hostname: "127.0.0.1", port: 0 }, inspector: false, persist: opts.persistTo },
   });
-  try {
-    await worker.ready;
-  } catch (error) {
-    await worker.dispose();
-    throw error;
-  }
-  return { url: (await worker.url).origin, close: () => worker.dispose() };
+  return { url: url.origin, close: () => worker.dispose() };
 }
 
 export function startBaselineWorker(opts: {
-  port: number;
   persistTo: string;
   webhookSecret: string;
   sendgridPublicKey: string;
@@ -44,7 +33,6 @@ export function startBaselineWorker(opts: {
       VAPID_PRIVATE_KEY: opts.vapid.privateKey,
       VAPID_SUBJECT: opts.vapid.subject,
     },
-    port: opts.port,
     persistTo: opts.persistTo,
   });
 }

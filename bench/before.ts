@@ -11,7 +11,6 @@ import { startLocalWorker } from "./baseline.ts";
 export async function startWorkerAt(opts: {
   rev: string;
   dir: string;
-  port: number;
   persistTo: string;
   vars: Record<string, string>;
 }): Promise<{ url: string; commit: string; close(): Promise<void> }> {
@@ -25,7 +24,6 @@ export async function startWorkerAt(opts: {
   const worker = await startLocalWorker({
     config: join(opts.dir, "wrangler.toml"),
     vars: opts.vars,
-    port: opts.port,
     persistTo: opts.persistTo,
   });
   return { ...worker, commit };

@@ -175,7 +175,7 @@ async function main(): Promise<void> {
     const devHosts = [`127.0.0.1:${sandboxPort}`, ...(hookCounter ? [new URL(hookCounter.origin).host] : [])];
     // The stack first: it sets NODE_EXTRA_CA_CERTS before wrangler loads (see baseline.ts).
     const stack = await startStack({
-      workerPort: await freePort(),
+      workerPort: 0,
       // Free ports throughout, so a running `npm start` never collides with the bench.
       bridgePort: 0,
       inboundSmtpPort: 0,
@@ -200,7 +200,6 @@ async function main(): Promise<void> {
     });
     stops.push(stack.close);
     const baseline = await startBaselineWorker({
-      port: await freePort(),
       persistTo: join(temp, "baseline-state"),
       webhookSecret: secrets.webhookSecret,
       sendgridPublicKey: providers.sendgridPublicKey,
@@ -223,7 +222,6 @@ async function main(): Promise<void> {
       ? await startWorkerAt({
           rev: process.env.BENCH_BEFORE,
           dir: join(temp, "before-tree"),
-          port: await freePort(),
           persistTo: join(temp, "before-state"),
           vars: stack.workerVars,
         })

@@ -4,7 +4,7 @@
 // page does not slow down as the account grows.
 import { fileURLToPath } from "node:url";
 import { startLocalWorker } from "./baseline.ts";
-import { freePort, median } from "./net.ts";
+import { median } from "./net.ts";
 import type { Figure } from "./report.ts";
 
 export type SearchSettings = { large: number; small: number; fillChunk: number; repeats: number; limit: number };
@@ -23,7 +23,6 @@ export async function searchAtScale(s: SearchSettings, persistTo: string, notes:
   const worker = await startLocalWorker({
     config: fileURLToPath(new URL("./search/wrangler.toml", import.meta.url)),
     vars: {},
-    port: await freePort(),
     persistTo,
   });
   try {

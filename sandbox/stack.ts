@@ -1,4 +1,3 @@
-import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 // The whole local stack in one process tree: the sandbox (every last hop, simulated), the
 // bridge (a Node process, as in production) and the Worker under wrangler dev (local
@@ -8,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { startBridgeProcess } from "./bridge-process.ts";
 import { DEV_BOUNCE_DOMAIN, DEV_SENDING_DOMAIN, loadOrMakeDevKeys, makeDevKeys, type DevKeys } from "./dev-keys.ts";
 import { startSandbox, type Sandbox, type SandboxOptions } from "./main.ts";
+import { PortInUseError, startDevWorker, waitForPortFree } from "./dev-worker.ts";
 import { freePort } from "./ports.ts";
 import { ESP_PROVIDERS } from "./esp.ts";
 import { WEBHOOK_PROVIDERS, type WebhookProvider } from "./provider-webhooks.ts";
@@ -17,7 +17,10 @@ export { freePort };
 export const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
 
 export type StackOptions = SandboxOptions & {
-  /** Worker port. Default 8787. */
+  /**
+   * Worker port. Default 8787; 0 picks a free port, and another one if that is taken before
+   * wrangler dev binds it (the bridge is started again with the new EDGE_URL).
+   */
   workerPort?: number;
   /** Bridge port. Default 8790; 0 picks a free port. */
   bridgePort?: number;
@@ -139,10 +142,10 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     });
 
     const secret = opts.vars?.WEBHOOK_SECRET ?? opts.bridgeSecret ?? DEV_BRIDGE_SECRET;
-    const bridgePort = opts.bridgePort === 0 ? await freePort() : (opts.bridgePort ?? 8790);
-    const inboundPort = opts.inboundSmtpPort === 0 ? await freePort() : (opts.inboundSmtpPort ?? 2526);
-    const workerPort = opts.workerPort ?? 8787;
-    const bridgeEnv = {
+    let bridgePort = opts.bridgePort === 0 ? await freePort() : (opts.bridgePort ?? 8790);
+    let inboundPort = opts.inboundSmtpPort === 0 ? await freePort() : (opts.inboundSmtpPort ?? 2526);
+    let workerPort = opts.workerPort === 0 ? await freePort() : (opts.workerPort ?? 8787);
+    const bridgeEnvFor = (): Record<string, string> => ({
       // The bounce domain, and every verified sending domain's return-path host (the edge judges which are claimed).
       INBOUND_DOMAINS: `${DEV_BOUNCE_DOMAIN},lh-bounces.*`,
       INBOUND_SMTP_PORT: String(inboundPort),
@@ -174,8 +177,25 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         },
       ]),
       LOG_LEVEL: process.env.BRIDGE_LOG_LEVEL ?? "warn",
+    });
+    let bridgeEnv = bridgeEnvFor();
+    // Ports picked free can be taken before the bridge binds them: then it exits, and is started
+    // again on new ones (three tries). Ports the caller named are used as given.
+    const freeBridgePorts = opts.bridgePort === 0 && opts.inboundSmtpPort === 0;
+    const startBridge = async () => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await startBridgeProcess(REPO_ROOT, bridgePort, bridgeEnv, opts.onBridgeOutput);
+        } catch (error) {
+          if (!freeBridgePorts || attempt === 3) throw error;
+          console.error(`the bridge did not start on ${bridgePort}/${inboundPort} (${String(error)}); trying new ports`);
+          bridgePort = await freePort();
+          inboundPort = await freePort();
+          bridgeEnv = bridgeEnvFor();
+        }
+      }
     };
-    let bridge = await startBridgeProcess(REPO_ROOT, bridgePort, bridgeEnv, opts.onBridgeOutput);
+    let bridge = await startBridge();
     closers.push(() => bridge.stop());
     const restartBridge = async () => {
       await bridge.kill();
@@ -183,9 +203,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     };
 
     // workerd verifies TLS; this makes it trust the sandbox's dev CA. Miniflare reads the
-    // variable when its module loads, hence the dynamic import after setting it.
+    // variable when its module loads (startDevWorker imports wrangler when first called).
     process.env.NODE_EXTRA_CA_CERTS = sandbox.caPath;
-    const { unstable_startWorker } = await import("wrangler");
     // Every account relays through the bridge to the sandbox MTA as its smarthost
     // (STARTTLS required, AUTH), signing with the dev DKIM key.
     const emailAccount = {
@@ -225,7 +244,6 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       BRIDGE_CHANNELS: "apns,email,sms",
       SMS_CONFIG: JSON.stringify(Object.fromEntries((opts.smsAccounts ?? ["dev"]).map((a) => [a, smsAccount]))),
       EMAIL_CONFIG: JSON.stringify(Object.fromEntries((opts.emailAccounts ?? ["dev"]).map((a) => [a, emailAccount]))),
-      PUBLIC_URL: `http://127.0.0.1:${workerPort}`,
       UNSUBSCRIBE_SECRET: "dev-unsubscribe-secret-change-me",
       FCM_ORIGIN: `${sandbox.httpUrl}/fcm`,
       FCM_SERVICE_ACCOUNT: keys.fcm.json,
@@ -241,18 +259,21 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       TLSRPT_FROM: `tlsrpt@${keys.dkim.domain}`,
       TLSRPT_DKIM_PRIVATE_KEY: keys.dkim.privateKeyPem,
       TLSRPT_DKIM_SELECTOR: keys.dkim.selector,
-      ...opts.vars,
     };
+    // The Worker's own origin, unless the test names another (a PUBLIC_URL in opts.vars).
+    const varsFor = (port: number): Record<string, string> => ({ ...vars, PUBLIC_URL: `http://127.0.0.1:${port}`, ...opts.vars });
     // The workerd processes of our wrangler dev: children of this process that appeared while it started.
     let workerds: number[] = [];
     const startWorker = async () => {
-      const before = new Set(workerdPids());
-      const started = await unstable_startWorker({
+      const started = await startDevWorker({
         config: `${REPO_ROOT}wrangler.toml`,
         // Secrets (and the seeds that carry them) as secret_text: wrangler prints plain_text values in
         // its bindings table, and a 40-character prefix of a key is a leak too.
         bindings: Object.fromEntries(
-          Object.entries(vars).map(([name, value]) => [name, { type: SECRET_VAR.test(name) ? "secret_text" : "plain_text", value }]),
+          Object.entries(varsFor(workerPort)).map(([name, value]) => [
+            name,
+            { type: SECRET_VAR.test(name) ? "secret_text" : "plain_text", value },
+          ]),
         ),
         dev: {
           server: { hostname: "127.0.0.1", port: workerPort },
@@ -261,11 +282,25 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
           ...(opts.persistTo ? { persist: opts.persistTo } : {}),
         },
       });
-      await started.ready;
-      workerds = workerdPids().filter((pid) => !before.has(pid));
-      return started;
+      workerds = started.workerds;
+      return started.worker;
     };
-    let worker = await startWorker();
+    const startFirstWorker = async () => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await startWorker();
+        } catch (error) {
+          // Taken before workerd bound it: a new port, and the bridge started again to post there.
+          if (!(error instanceof PortInUseError) || opts.workerPort !== 0 || attempt === 3) throw error;
+          console.error(`wrangler dev could not bind ${workerPort} (${error.message}); trying a new port`);
+          workerPort = await freePort();
+          bridgeEnv = bridgeEnvFor();
+          await bridge.stop();
+          bridge = await startBridge();
+        }
+      }
+    };
+    let worker = await startFirstWorker();
     closers.push(() => worker.dispose());
     const restartWorker = async (how: "stop" | "kill" = "stop") => {
       // A crash: workerd (wrangler dev's runtime, a child of this process) dies at once, nothing flushed.
@@ -274,7 +309,16 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         for (const pid of workerds) process.kill(pid, "SIGKILL");
       }
       await worker.dispose().catch(() => {});
-      worker = await startWorker();
+      // The bridge posts to this port: wait until it can be bound, and again if it was taken anyway.
+      for (let attempt = 1; ; attempt++) {
+        await waitForPortFree(workerPort);
+        try {
+          worker = await startWorker();
+          return;
+        } catch (error) {
+          if (!(error instanceof PortInUseError) || attempt === 3) throw error;
+        }
+      }
     };
     const url = await worker.url;
     // The aggregator's "a message comes in" webhook for each dev number, like a Twilio console setting.
@@ -307,7 +351,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       inboundSmtp: { host: "127.0.0.1", port: inboundPort },
       sandbox,
       keys,
-      workerVars: vars,
+      workerVars: varsFor(workerPort),
       restartBridge,
       restartWorker,
       close: () => (closing ??= closeAll()),
@@ -395,16 +439,6 @@ export async function connectWebhookReceiver(sandbox: Sandbox, workerUrl: string
   if (!created.ok) throw new Error(`creating the webhook endpoint ${url}: ${created.status} ${await created.text()}`);
   const endpoint = (await created.json()) as { id: string; secret: string };
   return { name, url, endpointId: endpoint.id, secret: endpoint.secret };
-}
-
-/** The workerd processes (wrangler dev's runtime) that are children of this process. */
-function workerdPids(): number[] {
-  const out = spawnSync("ps", ["-o", "pid=,comm=", "--ppid", String(process.pid)], { encoding: "utf8" }).stdout ?? "";
-  return out
-    .split("\n")
-    .map((line) => line.trim().split(/\s+/))
-    .filter(([pid, name]) => pid && name === "workerd")
-    .map(([pid]) => Number(pid));
 }
 
 function escapeRegExp(text: string): string {

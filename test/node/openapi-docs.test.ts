@@ -5,22 +5,22 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type Browser } from "playwright-core";
-import { unstable_startWorker } from "wrangler";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort } from "../../sandbox/ports.ts";
+import { type DevWorker, startDevWorker } from "../../sandbox/dev-worker.ts";
 
-let worker: Awaited<ReturnType<typeof unstable_startWorker>>;
+let worker: DevWorker;
 let origin: string;
 let browser: Browser;
 const stateDir = mkdtempSync(join(tmpdir(), "lasthop-docs-"));
 
 beforeAll(async () => {
-  worker = await unstable_startWorker({
+  // Port 0: workerd binds a free port itself (a port picked beforehand can be taken first).
+  const started = await startDevWorker({
     config: "wrangler.toml",
-    dev: { server: { hostname: "127.0.0.1", port: await freePort() }, inspector: false, watch: false, persist: stateDir },
+    dev: { server: { hostname: "127.0.0.1", port: 0 }, inspector: false, watch: false, persist: stateDir },
   });
-  await worker.ready;
-  origin = new URL(await worker.url).origin;
+  worker = started.worker;
+  origin = started.url.origin;
   // Debian's chromium (docs/TOOLCHAIN: Playwright's own download needs the internet).
   browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--headless", "--no-sandbox", "--disable-gpu"] });
 });

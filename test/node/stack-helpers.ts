@@ -5,7 +5,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import createClient, { type Client, type Middleware } from "openapi-fetch";
 import { documentedAnswer, findRoute } from "../../src/api/openapi/lookup.ts";
-import { freePort } from "../../sandbox/ports.ts";
 import { startStack, type Stack, type StackOptions } from "../../sandbox/stack.ts";
 import { waitFor } from "../wait.ts";
 import type { components, paths } from "./api-types.d.ts";
@@ -66,7 +65,7 @@ export async function startTestStack(extra: Partial<StackOptions> = {}): Promise
   vapid.generateKeys();
   const stateDir = mkdtempSync(join(tmpdir(), "lasthop-e2e-"));
   const stack = await startStack({
-    workerPort: await freePort(),
+    workerPort: 0,
     bridgePort: 0,
     inboundSmtpPort: 0,
     httpPort: 0,
