@@ -9,15 +9,15 @@ import { doorSecret, signedHeaders } from "../core/standard-webhooks.ts";
  * Containers a `BRIDGE` binding (a Container Durable Object) can stand in for the URL,
  * and nothing else in the edge changes.
  */
-export async function callBridge(env: Env, path: string, body: unknown): Promise<Response> {
+export async function callBridge(env: Env, path: string, body: unknown, signal?: AbortSignal): Promise<Response> {
   const raw = JSON.stringify(body);
   const headers = { ...(await signedHeaders(await doorSecret(env.WEBHOOK_SECRET, path), raw)), "content-type": "application/json" };
   const { BRIDGE: binding, BRIDGE_INSTANCES } = env as ContainerEnv;
   if (binding) {
     const stub = binding.get(binding.idFromName(bridgeInstance(BRIDGE_INSTANCES)));
-    return stub.fetch(`http://bridge${path}`, { method: "POST", headers, body: raw });
+    return stub.fetch(`http://bridge${path}`, { method: "POST", headers, body: raw, signal });
   }
-  return fetch(new URL(path, env.BRIDGE_URL), { method: "POST", headers, body: raw });
+  return fetch(new URL(path, env.BRIDGE_URL), { method: "POST", headers, body: raw, signal });
 }
 
 /**
@@ -50,13 +50,19 @@ export function bridgeInstance(instances: string | undefined, random = Math.rand
  * answers outside the contract, every item is left to the queue's retry: nothing the
  * bridge did not confirm is reported as sent.
  */
-export async function sendBatchToBridge(env: Env, path: string, body: unknown, ids: readonly string[]): Promise<SendOutcome[]> {
+export async function sendBatchToBridge(
+  env: Env,
+  path: string,
+  body: unknown,
+  ids: readonly string[],
+  signal?: AbortSignal,
+): Promise<SendOutcome[]> {
   const all = (detail: OutcomeDetail): SendOutcome[] => ids.map(() => ({ kind: "retry", detail }));
   // `submitted: "maybe"`: without the bridge's answer nobody knows whether it reached the next
   // hop (a connection lost mid-request looks like one never made), so a route may not pass it on.
   let response: Response;
   try {
-    response = await callBridge(env, path, body);
+    response = await callBridge(env, path, body, signal);
   } catch (err) {
     return all({ reason: "bridge_unreachable", error: String(err), submitted: "maybe" });
   }

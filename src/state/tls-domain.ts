@@ -1,8 +1,9 @@
 import { DurableObject } from "cloudflare:workers";
-import { BRIDGE_SMTP_PATH, batchResults, type SmtpBatch, type TlsSessionReport } from "../core/bridge.ts";
+import { sendBatchToBridge } from "../channels/bridge.ts";
+import { BRIDGE_SMTP_PATH, type SmtpBatch, type TlsSessionReport } from "../core/bridge.ts";
+import type { SendOutcome } from "../core/outcome.ts";
 import { lookup } from "../core/doh.ts";
 import type { CachedStsPolicy } from "../core/mta-sts.ts";
-import { doorSecret, signedHeaders } from "../core/standard-webhooks.ts";
 import {
   buildReport,
   emptyTally,
@@ -325,30 +326,16 @@ export class TlsDomainDO extends DurableObject<Env> {
     return outcome.kind === "retry" ? { kind: "retry", why } : { kind: "dropped", why };
   }
 
-  /**
-   * One report mail through the bridge's relay door, signed with that door's key. Objects import
-   * core only (the rooms), so this is the few lines of channels/bridge.ts's call a DO needs:
-   * BRIDGE_URL, or the production `BRIDGE` Container binding.
-   */
-  private async relay(item: SmtpBatch["items"][number]): Promise<{ kind: string; detail: unknown }> {
-    const raw = JSON.stringify({ items: [item] });
-    const headers = {
-      ...(await signedHeaders(await doorSecret(this.env.WEBHOOK_SECRET, BRIDGE_SMTP_PATH), raw)),
-      "content-type": "application/json",
-    };
-    const binding = (this.env as { BRIDGE?: DurableObjectNamespace }).BRIDGE;
-    const init = { method: "POST", headers, body: raw, signal: AbortSignal.timeout(POST_TIMEOUT_MS) };
-    let response: Response;
-    try {
-      response = binding
-        ? await binding.get(binding.idFromName("bridge-0")).fetch(`http://bridge${BRIDGE_SMTP_PATH}`, init)
-        : await fetch(new URL(BRIDGE_SMTP_PATH, this.env.BRIDGE_URL), init);
-    } catch (error) {
-      return { kind: "retry", detail: { reason: "bridge_unreachable", error: String(error) } };
-    }
-    const parsed = batchResults.safeParse(await response.json().catch(() => null));
-    const result = response.ok && parsed.success ? parsed.data.results.find((r) => r.id === item.id) : undefined;
-    return result ?? { kind: "retry", detail: { reason: "bridge_error", status: response.status } };
+  /** One report mail through the bridge's relay door: the edge's one bridge client, bounded. */
+  private async relay(item: SmtpBatch["items"][number]): Promise<SendOutcome> {
+    const [outcome] = await sendBatchToBridge(
+      this.env,
+      BRIDGE_SMTP_PATH,
+      { items: [item] },
+      [item.id],
+      AbortSignal.timeout(POST_TIMEOUT_MS),
+    );
+    return outcome ?? { kind: "retry", detail: { reason: "bridge_error", error: "no result for this item" } };
   }
 
   /** Reports past the retry window go, with their deliveries (sent ones included: the day is over). */
