@@ -240,7 +240,6 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       // `npm start` runs (which keep their state and their dev keys) and new in every test stack.
       ADMIN_API_KEY: DEV_ADMIN_KEY,
       CONFIG_KEYS: `stack:${createHash("sha256").update(`lasthop config key\n${keys.dkim.privateKeyPem}`).digest("base64")}`,
-      BRIDGE_URL: bridge.url,
       BRIDGE_CHANNELS: "apns,email,sms",
       SMS_CONFIG: JSON.stringify(Object.fromEntries((opts.smsAccounts ?? ["dev"]).map((a) => [a, smsAccount]))),
       EMAIL_CONFIG: JSON.stringify(Object.fromEntries((opts.emailAccounts ?? ["dev"]).map((a) => [a, emailAccount]))),
@@ -261,7 +260,13 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       TLSRPT_DKIM_SELECTOR: keys.dkim.selector,
     };
     // The Worker's own origin, unless the test names another (a PUBLIC_URL in opts.vars).
-    const varsFor = (port: number): Record<string, string> => ({ ...vars, PUBLIC_URL: `http://127.0.0.1:${port}`, ...opts.vars });
+    // The bridge's URL is read at each start: a retried start may have moved the bridge.
+    const varsFor = (port: number): Record<string, string> => ({
+      ...vars,
+      BRIDGE_URL: bridge.url,
+      PUBLIC_URL: `http://127.0.0.1:${port}`,
+      ...opts.vars,
+    });
     // The workerd processes of our wrangler dev: children of this process that appeared while it started.
     let workerds: number[] = [];
     const startWorker = async () => {
