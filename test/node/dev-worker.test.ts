@@ -42,7 +42,7 @@ it("freePort picks bindable ports below the kernel's ephemeral range, which outg
   const ports = await Promise.all(Array.from({ length: 20 }, () => freePort()));
   for (const picked of ports) {
     expect(picked).toBeGreaterThanOrEqual(20_000);
-    expect(picked).toBeLessThan(ephemeralStart);
+    expect(picked).toBeLessThan(ephemeralStart!);
     expect(await canBind(picked)).toBe(true);
   }
   // The one held by this file is never offered.
