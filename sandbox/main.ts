@@ -282,7 +282,9 @@ async function runFromCommandLine(): Promise<void> {
   );
   console.log(`sandbox Vonage SMS    ${sandbox.httpUrl}/vonage/sms/json  (credentials: GET ${sandbox.httpUrl}/_sandbox/sms/vonage/config)`);
   console.log(`sandbox DNS (DoH JSON)  ${sandbox.dohUrl}  (records: POST ${sandbox.httpUrl}/_sandbox/dns/records)`);
-  console.log(`sandbox DNS (UDP/TCP)  ${urlHost(sandbox.dnsServer.host)}:${sandbox.dnsServer.port}  (the same records; the bridge's SMTP_DNS_SERVERS)`);
+  console.log(
+    `sandbox DNS (UDP/TCP)  ${urlHost(sandbox.dnsServer.host)}:${sandbox.dnsServer.port}  (the same records; the bridge's SMTP_DNS_SERVERS)`,
+  );
   console.log(
     `sandbox provider hooks ${sandbox.httpUrl}/_sandbox/webhooks/emit  (credentials: GET ${sandbox.httpUrl}/_sandbox/webhooks/config; default target: PUT ${sandbox.httpUrl}/_sandbox/webhooks/target)`,
   );

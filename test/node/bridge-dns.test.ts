@@ -38,7 +38,11 @@ beforeAll(async () => {
   const good = await startSmtpFixture({ host: MX.good.ip, certificate: issueCertificate(ca, [MX.good.host]) });
   fixtures = {
     good,
-    mismatch: await startSmtpFixture({ host: MX.mismatch.ip, port: good.port, certificate: issueCertificate(ca, ["mail.somewhere-else.test"]) }),
+    mismatch: await startSmtpFixture({
+      host: MX.mismatch.ip,
+      port: good.port,
+      certificate: issueCertificate(ca, ["mail.somewhere-else.test"]),
+    }),
   };
   policyServer = await startPolicyServer(ca, ["enforce.dns.test"], POLICY_IP);
   policyServer.policies.set("enforce.dns.test", { body: stsPolicy("enforce", [MX.mismatch.host]) });

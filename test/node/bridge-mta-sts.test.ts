@@ -97,9 +97,19 @@ beforeAll(async () => {
   ca = makeCa();
   fixtures = await startMxFixtures();
   // The policy server's certificate covers mta-sts.<domain> of every domain here but badcert.test.
-  const domains = ["good", "expired", "onlybad", "notlisted", "plain", "testing", "cache", "invalid", "html", "redirect", "brokenpolicy"].map(
-    (d) => `${d}.test`,
-  );
+  const domains = [
+    "good",
+    "expired",
+    "onlybad",
+    "notlisted",
+    "plain",
+    "testing",
+    "cache",
+    "invalid",
+    "html",
+    "redirect",
+    "brokenpolicy",
+  ].map((d) => `${d}.test`);
   policyServer = await startPolicyServer(ca, domains, POLICY_IP);
   const policyPort = policyServer.port;
   bridge = await startBridge(testConfig({ directPort: fixtures.good.port, ca: ca.cert, mtaStsPort: policyPort }), {

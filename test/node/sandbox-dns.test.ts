@@ -130,7 +130,12 @@ describe("the sandbox's DNS stub (UDP and TCP), read by node:dns", () => {
         { exchange: "mx2.stub.test", priority: 20 },
       ],
     ],
-    ["TXT, short", [{ name: "_mta-sts.stub.test", type: "TXT", value: "v=STSv1; id=20260101;" }], (r) => r.resolveTxt("_mta-sts.stub.test"), [["v=STSv1; id=20260101;"]]],
+    [
+      "TXT, short",
+      [{ name: "_mta-sts.stub.test", type: "TXT", value: "v=STSv1; id=20260101;" }],
+      (r) => r.resolveTxt("_mta-sts.stub.test"),
+      [["v=STSv1; id=20260101;"]],
+    ],
     [
       "TXT, long: in 255-octet strings",
       [{ name: "s1._domainkey.stub.test", type: "TXT", value: long }],
@@ -194,7 +199,12 @@ describe("the sandbox's DNS stub (UDP and TCP), read by node:dns", () => {
           socket.once("message", resolve);
           socket.send(message, sandbox.dnsServer.port, sandbox.dnsServer.host);
         });
-      const query = dnsPacket.encode({ id: 7, type: "query", flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: "TXT", name: "big.stub.test" }] });
+      const query = dnsPacket.encode({
+        id: 7,
+        type: "query",
+        flags: dnsPacket.RECURSION_DESIRED,
+        questions: [{ type: "TXT", name: "big.stub.test" }],
+      });
       const answer = await ask(query);
       expect(answer.length).toBeLessThanOrEqual(512);
       const decoded = dnsPacket.decode(answer);
