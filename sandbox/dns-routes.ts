@@ -6,11 +6,10 @@
 //   DELETE /_sandbox/dns/records?name=<name>[&type=<type>]                            -> 204 (404 when none matched)
 //   GET    /_sandbox/dns/records                                                      -> 200 [records]
 import { error, readJsonInput, type Route } from "./control.ts";
-import { DNS_TYPES, dnsValueProblem, isDnsType, type DnsStore } from "./dns.ts";
+import { DNS_TYPES, dnsValueProblem, isDnsName, isDnsType, type DnsStore } from "./dns.ts";
 import { sendEmpty, sendJson } from "./http.ts";
 
 const TYPES = `type must be one of ${Object.keys(DNS_TYPES).join(", ")}`;
-const NAME = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?$/;
 
 export function dnsRoutes(dns: DnsStore): Route[] {
   return [
@@ -20,7 +19,7 @@ export function dnsRoutes(dns: DnsStore): Route[] {
       handle: (_req, res, url) => {
         const name = url.searchParams.get("name") ?? "";
         const type = (url.searchParams.get("type") ?? "A").toUpperCase();
-        if (!NAME.test(name)) return error(res, 400, "invalid_name", "name must be a domain name");
+        if (!isDnsName(name)) return error(res, 400, "invalid_name", "name must be a domain name");
         if (!isDnsType(type)) return error(res, 400, "unsupported_type", TYPES);
         sendJson(res, 200, dns.answer(name, type));
       },
@@ -32,7 +31,7 @@ export function dnsRoutes(dns: DnsStore): Route[] {
         const input = await readJsonInput(req, res);
         if (input === null) return;
         const { name, type, value, priority } = input;
-        if (typeof name !== "string" || !NAME.test(name)) return error(res, 400, "invalid_name", "name must be a domain name");
+        if (typeof name !== "string" || !isDnsName(name)) return error(res, 400, "invalid_name", "name must be a domain name");
         if (!isDnsType(type)) return error(res, 400, "unsupported_type", TYPES);
         if (typeof value !== "string" || value.length === 0 || value.length > 4000) {
           return error(res, 400, "invalid_value", "value must be a string of 1 to 4000 characters");
@@ -52,7 +51,7 @@ export function dnsRoutes(dns: DnsStore): Route[] {
       handle: (_req, res, url) => {
         const name = url.searchParams.get("name") ?? "";
         const type = url.searchParams.get("type");
-        if (!NAME.test(name)) return error(res, 400, "invalid_name", "name must be a domain name");
+        if (!isDnsName(name)) return error(res, 400, "invalid_name", "name must be a domain name");
         if (type !== null && !isDnsType(type)) return error(res, 400, "unsupported_type", TYPES);
         if (dns.remove(name, type ?? undefined) === 0) return error(res, 404, "not_found", `no record at ${name}`);
         sendEmpty(res, 204);

@@ -3,7 +3,8 @@
 // is seen alike by the Worker (DoH) and by a process that only speaks DNS (the bridge, with
 // SMTP_DNS_SERVERS pointing here). A, AAAA, MX, TXT and CNAME (followed); NXDOMAIN for a name with
 // no record, NOERROR and no answer for a name with records of other types; FORMERR for a query
-// that does not decode or asks no question. A UDP answer larger than the client can take (512
+// that does not decode or asks no question; SERVFAIL for a stored record the wire format cannot
+// carry. A UDP answer larger than the client can take (512
 // octets, or its EDNS size) goes out truncated (TC) and empty, so the client asks again over TCP.
 import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import { createServer, type Server, type Socket as TcpSocket } from "node:net";
@@ -11,6 +12,7 @@ import dnsPacket, { type Answer, type Packet } from "dns-packet";
 import { DNS_TTL, dnsName, isDnsType, type DnsRecord, type DnsStore } from "./dns.ts";
 
 const FORMERR = 1;
+const SERVFAIL = 2;
 const NXDOMAIN = 3;
 const CLASSIC_UDP_SIZE = 512;
 /** A TCP client that sends more than this without a whole query is cut off. */
@@ -45,7 +47,13 @@ export function answerQuery(store: DnsStore, query: Buffer, transport: "udp" | "
     questions: [question],
     answers: records.map(wireRecord),
   };
-  const bytes = encode(response);
+  let bytes: Buffer;
+  try {
+    bytes = encode(response);
+  } catch {
+    // A stored record the wire format cannot carry (a label over 63 octets): the server failed, not the name.
+    return encode({ id, type: "response", flags: flags | SERVFAIL, questions: [question] });
+  }
   // Over UDP, what does not fit goes out empty with TC set: the client asks again over TCP.
   const limit = transport === "tcp" ? 65_535 : Math.max(CLASSIC_UDP_SIZE, ednsSize(packet) ?? CLASSIC_UDP_SIZE);
   if (bytes.length > limit) {

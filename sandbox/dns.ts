@@ -21,10 +21,21 @@ export function isDnsType(value: unknown): value is DnsType {
   return typeof value === "string" && Object.hasOwn(DNS_TYPES, value);
 }
 
+const LABELS = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?$/;
+
+/** A domain name the wire format can carry: letters, digits, `_`, `-`; labels of 1–63 octets, 253 in all. */
+export function isDnsName(name: string): boolean {
+  return LABELS.test(name) && name.replace(/\.$/, "").length <= 253 && name.split(".").every((label) => label.length <= 63);
+}
+
 /** Why a value cannot be stored under a type (an A record must hold an IPv4 address…), or null. */
 export function dnsValueProblem(type: DnsType, value: string): string | null {
   if (type === "A" && !isIPv4(value)) return "an A record's value must be an IPv4 address";
   if (type === "AAAA" && !isIPv6(value)) return "an AAAA record's value must be an IPv6 address";
+  // "." is the null MX (RFC 7505).
+  if ((type === "MX" && value !== "." && !isDnsName(value)) || (type === "CNAME" && !isDnsName(value))) {
+    return `a ${type} record's value must be a domain name`;
+  }
   return null;
 }
 
