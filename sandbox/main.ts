@@ -2,7 +2,8 @@
 // endpoint), the simulated web push service over HTTPS, APNs over HTTP/2 + TLS and a receiving
 // MTA over SMTP (STARTTLS), an SMSC over SMPP, and a Twilio-style REST SMS aggregator (on the
 // control server, under /sms/), and Vonage's SMS API (under /vonage/, sms-vonage.ts), and DNS over HTTPS (`/dns-query`, records published through
-// /_sandbox/dns/records) for sending domains, and the email and SMS providers' own webhook
+// /_sandbox/dns/records) for sending domains, and a DNS stub over UDP and TCP answering from the
+// same records (dns-server.ts: the bridge's SMTP_DNS_SERVERS), and the email and SMS providers' own webhook
 // senders (SendGrid, SES through SNS, Mailgun, Postmark, Resend, Standard Webhooks, Vonage:
 // /_sandbox/webhooks/*, provider-webhook-routes.ts), and a webhook receiver for lasthop's own
 // outbound events (/_sandbox/hooks/*, hook-routes.ts).
@@ -14,6 +15,7 @@ import { ApnsService } from "./apns.ts";
 import { createControlServer } from "./control.ts";
 import { dnsRoutes } from "./dns-routes.ts";
 import { DnsStore } from "./dns.ts";
+import { startDnsServer, type DnsServer } from "./dns-server.ts";
 import { fcmRoutes } from "./fcm-routes.ts";
 import { FcmService } from "./fcm.ts";
 import { hookRoutes } from "./hook-routes.ts";
@@ -58,6 +60,11 @@ export type SandboxOptions = {
    * a free port too (the same rule as apnsPort).
    */
   smscPort?: number;
+  /**
+   * DNS stub (UDP and TCP on one port) port. Default 8553; 0 picks a free port. When omitted
+   * while webpushPort is 0, a free port too (the same rule as apnsPort).
+   */
+  dnsPort?: number;
   /** system_id/password pairs the SMSC accepts. Default [{systemId: "lasthop", password: "devpass1"}]. */
   smscCredentials?: SmscCredential[];
   /** Delay before a DLR (and the REST aggregator's final status callback). Default 200 ms. */
@@ -113,7 +120,9 @@ export type Sandbox = {
   caPath: string;
   /** DNS over HTTPS (JSON API) answering from `dns`: the Worker's DOH_URL. */
   dohUrl: string;
-  /** The records the DoH endpoint answers from (also reachable through /_sandbox/dns/records). */
+  /** The DNS stub (UDP and TCP, one port) answering from `dns`: the bridge's SMTP_DNS_SERVERS is `${host}:${port}`. */
+  dnsServer: { host: string; port: number };
+  /** The records the DoH endpoint and the DNS stub answer from (also reachable through /_sandbox/dns/records). */
   dns: DnsStore;
   /**
    * The providers' webhook senders: their dev credentials (`config()`, the bodies for lasthop's
@@ -132,6 +141,7 @@ export const DEFAULT_WEBPUSH_PORT = 8793;
 export const DEFAULT_APNS_PORT = 8792;
 export const DEFAULT_SMTP_PORT = 2525;
 export const DEFAULT_SMSC_PORT = 2775;
+export const DEFAULT_DNS_PORT = 8553;
 
 export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
   const host = opts.host ?? "127.0.0.1";
@@ -177,9 +187,11 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     ...hookRoutes(hooks),
   ]);
 
+  let dnsServer: DnsServer | undefined;
   const closeAll = () =>
     Promise.all([
       close(control),
+      dnsServer?.close(),
       webpush.close(),
       apns.close(),
       smtp.close(),
@@ -198,6 +210,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     apnsUrl = await apns.listen(host, opts.apnsPort ?? (opts.webpushPort === 0 ? 0 : DEFAULT_APNS_PORT));
     smtpAddress = await smtp.listen(host, opts.smtpPort ?? (opts.webpushPort === 0 ? 0 : DEFAULT_SMTP_PORT));
     smscAddress = await smsc.listen(host, opts.smscPort ?? (opts.webpushPort === 0 ? 0 : DEFAULT_SMSC_PORT));
+    dnsServer = await startDnsServer(dns, host, opts.dnsPort ?? (opts.webpushPort === 0 ? 0 : DEFAULT_DNS_PORT));
     httpPort = await listen(control, host, opts.httpPort ?? DEFAULT_HTTP_PORT);
   } catch (error) {
     await closeAll();
@@ -225,6 +238,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     smsVonage,
     caPath: tls.caPath,
     dohUrl: `${httpUrl}/dns-query`,
+    dnsServer: { host: dnsServer.host, port: dnsServer.port },
     dns,
     webhooks,
     hooks,
@@ -248,6 +262,7 @@ async function runFromCommandLine(): Promise<void> {
     apnsPort: portFromEnv("SANDBOX_APNS_PORT", DEFAULT_APNS_PORT),
     smtpPort: portFromEnv("SANDBOX_SMTP_PORT", DEFAULT_SMTP_PORT),
     smscPort: portFromEnv("SANDBOX_SMSC_PORT", DEFAULT_SMSC_PORT),
+    dnsPort: portFromEnv("SANDBOX_DNS_PORT", DEFAULT_DNS_PORT),
     certDir: process.env.SANDBOX_CERT_DIR || undefined,
   });
   console.log(`sandbox control API   ${sandbox.httpUrl}`);
@@ -267,6 +282,9 @@ async function runFromCommandLine(): Promise<void> {
   );
   console.log(`sandbox Vonage SMS    ${sandbox.httpUrl}/vonage/sms/json  (credentials: GET ${sandbox.httpUrl}/_sandbox/sms/vonage/config)`);
   console.log(`sandbox DNS (DoH JSON)  ${sandbox.dohUrl}  (records: POST ${sandbox.httpUrl}/_sandbox/dns/records)`);
+  console.log(
+    `sandbox DNS (UDP/TCP)  ${urlHost(sandbox.dnsServer.host)}:${sandbox.dnsServer.port}  (the same records; the bridge's SMTP_DNS_SERVERS)`,
+  );
   console.log(
     `sandbox provider hooks ${sandbox.httpUrl}/_sandbox/webhooks/emit  (credentials: GET ${sandbox.httpUrl}/_sandbox/webhooks/config; default target: PUT ${sandbox.httpUrl}/_sandbox/webhooks/target)`,
   );

@@ -159,6 +159,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       APNS_CA_FILE: sandbox.caPath,
       SMTP_CA_FILE: sandbox.caPath,
       SMTP_HELO_NAME: "bridge.lasthop.test",
+      // Every DNS question of the SMTP path (MX, _mta-sts TXT, A/AAAA) goes to the sandbox's stub,
+      // which answers from the records published at /_sandbox/dns/records (as DoH does for the Worker).
+      SMTP_DNS_SERVERS: `${sandbox.dnsServer.host.includes(":") ? `[${sandbox.dnsServer.host}]` : sandbox.dnsServer.host}:${sandbox.dnsServer.port}`,
       // One SMPP route, "sandbox", bound to the sandbox SMSC. Its ids are hex in submit_sm_resp
       // and decimal in receipt texts (idMode "hex"), as many real SMSCs write them.
       SMPP_ROUTES: JSON.stringify([

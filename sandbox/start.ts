@@ -23,6 +23,7 @@ lasthop is running
   sandbox SMSC (SMPP) ${stack.sandbox.smsc.host}:${stack.sandbox.smsc.port}  (system_id lasthop; the dev account's "smpp" route, through the bridge)
   sandbox SMS REST    ${stack.sandbox.smsRest.baseUrl}  (Twilio-compatible; the dev account's "rest" route; MO: POST /_sandbox/sms/mo)
   sandbox DNS (DoH)   ${stack.sandbox.dohUrl}  (the Worker's DOH_URL for /v1/domains; publish with POST /_sandbox/dns/records)
+  sandbox DNS (stub)  ${stack.sandbox.dnsServer.host}:${stack.sandbox.dnsServer.port}  (UDP/TCP, the same records: the bridge's SMTP_DNS_SERVERS)
   email routes        relay first, then sendgrid, ses, mailgun, postmark, resend at the sandbox's send APIs
                       (send with "route":"<name>"; GET ${stack.workerUrl}/v1/routes; what each received: /_sandbox/received?channel=email, field provider)
 ${providerWebhookLines()}

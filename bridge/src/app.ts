@@ -90,7 +90,7 @@ export async function startBridge(config: Config, options: BridgeOptions = {}): 
   // DKIM signatures are made on threads of their own (sign-pool.ts); 0 threads signs inline.
   const dkimThreads = smtpConfig.dkimThreads ?? 0;
   const signPool = dkimThreads > 0 ? new SignPool({ threads: dkimThreads, log }) : null;
-  const smtpResolver = options.smtpResolver ?? systemResolver(smtpConfig.timeoutMs);
+  const smtpResolver = options.smtpResolver ?? systemResolver(smtpConfig.timeoutMs, smtpConfig.dnsServers);
   // The edge, when the bridge has one: the shared MTA-STS cache and where TLS-RPT sessions go.
   const edgeUrl = config.inbound?.edgeUrl ?? config.smpp?.edgeUrl;
   const sts =

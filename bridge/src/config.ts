@@ -6,6 +6,7 @@
  */
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { availableParallelism, hostname } from "node:os";
 import { domainToASCII } from "node:url";
 import { z } from "zod";
@@ -53,6 +54,11 @@ export type SmtpConfig = {
   mtaSts?: boolean;
   /** Port of the MTA-STS policy servers: 443 in production; tests serve the policy elsewhere. */
   mtaStsPort?: number;
+  /**
+   * The DNS servers every lookup of the SMTP path asks (MX, `_mta-sts` TXT, A/AAAA), as
+   * node:dns setServers takes them (`ip`, `ip:port`, `[ipv6]:port`); absent = the system's.
+   */
+  dnsServers?: string[];
 };
 
 /**
@@ -263,6 +269,31 @@ const edgeOrigin = optional(
     ),
 ).transform((v) => (v === undefined ? undefined : new URL(v).origin));
 
+/** One DNS server: an IP address, or one with a port (`192.0.2.1:53`, `[2001:db8::1]:53`). */
+function dnsServerEntry(entry: string): boolean {
+  if (isIP(entry) !== 0) return true;
+  const match = /^(?:\[([^\]]+)\]|([0-9.]+)):(\d{1,5})$/.exec(entry);
+  if (!match) return false;
+  const [, v6, v4, port] = match;
+  const ipOk = v6 !== undefined ? isIP(v6) === 6 : isIP(v4!) === 4;
+  return ipOk && Number(port) >= 1 && Number(port) <= 65_535;
+}
+
+/** SMTP_DNS_SERVERS: comma-separated DNS servers, in the order to ask them. */
+const dnsServers = optional(
+  z
+    .string()
+    .transform((v) =>
+      v
+        .split(",")
+        .map((s) => s.trim())
+        .filter((s) => s !== ""),
+    )
+    .refine((list) => list.length > 0 && list.every(dnsServerEntry), {
+      error: "must be a comma-separated list of IP addresses, each with an optional port, such as 127.0.0.1:8553 or [::1]:53",
+    }),
+);
+
 /** Apple's key ids and team ids are 10 letters and digits. */
 const appleId = optional(
   z
@@ -305,6 +336,7 @@ const schema = z
     SMTP_DKIM_THREADS: integer(0, 64, availableParallelism()),
     SMTP_MTA_STS: optional(z.enum(["on", "off"], { error: 'must be "on" or "off"' })).transform((v) => v !== "off"),
     SMTP_MTA_STS_PORT: integer(1, 65_535, 443),
+    SMTP_DNS_SERVERS: dnsServers,
     INBOUND_DOMAINS: domainList,
     EDGE_URL: edgeOrigin,
     INBOUND_SMTP_HOST: optional(z.string().trim()),
@@ -598,6 +630,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dkimThreads: v.SMTP_DKIM_THREADS,
     mtaSts: v.SMTP_MTA_STS,
     mtaStsPort: v.SMTP_MTA_STS_PORT,
+    ...(v.SMTP_DNS_SERVERS !== undefined ? { dnsServers: v.SMTP_DNS_SERVERS } : {}),
   };
   let inbound: InboundConfig | undefined;
   if (v.INBOUND_DOMAINS !== undefined && v.EDGE_URL !== undefined) {

@@ -4,8 +4,6 @@
 // a local HTTPS policy server for mta-sts.<domain> (names resolved by the injected resolver, the
 // port by SMTP_MTA_STS_PORT), and `_mta-sts` TXT records in the resolver. The cache's rules are
 // checked on StsPolicies itself with a clock of the test's.
-import { createServer, type Server } from "node:https";
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startBridge, type Bridge } from "../../bridge/src/app.ts";
 import type { SmtpResolver } from "../../bridge/src/smtp/dns.ts";
@@ -19,6 +17,7 @@ import {
   type BatchResults,
 } from "../../src/core/bridge.ts";
 import { issueCertificate, makeCa, type TestCa } from "./fixtures/tls.ts";
+import { startPolicyServer, stsPolicy as policy, type PolicyServer } from "./fixtures/mta-sts.ts";
 import { startFakeEdge } from "./fixtures/fake-edge.ts";
 import { waitFor } from "../wait.ts";
 import { dnsError, signedPost, smtpItem, startSmtpFixture, testConfig, type SmtpFixture } from "./smtp-fixture.ts";
@@ -32,9 +31,6 @@ const MX = {
 const POLICY_IP = "127.0.0.6";
 const DAY = 86_400_000;
 
-/** Policy files served at https://mta-sts.<domain>/.well-known/mta-sts.txt, by domain. */
-const policies = new Map<string, { status?: number; type?: string; body: string; location?: string }>();
-const policyRequests: string[] = [];
 const txt = new Map<string, string[]>();
 const mx = new Map<string, Array<{ exchange: string; priority: number }>>();
 const addresses = new Map<string, string[]>([
@@ -62,9 +58,6 @@ const resolver: SmtpResolver & { txtQueries: string[] } = {
   },
 };
 
-const policy = (mode: string, mxs: string[], maxAge = 86_400) =>
-  ["version: STSv1", `mode: ${mode}`, ...mxs.map((m) => `mx: ${m}`), `max_age: ${maxAge}`].join("\r\n");
-
 /** A domain with MX hosts and (optionally) a policy. */
 function publish(domain: string, hosts: string[], sts?: { id: string; body: string }): void {
   mx.set(
@@ -73,13 +66,13 @@ function publish(domain: string, hosts: string[], sts?: { id: string; body: stri
   );
   if (sts) {
     txt.set(`_mta-sts.${domain}`, [`v=STSv1; id=${sts.id};`]);
-    policies.set(domain, { body: sts.body });
+    policyServer.policies.set(domain, { body: sts.body });
   }
 }
 
 let ca: TestCa;
 let fixtures: Record<keyof typeof MX, SmtpFixture>;
-let policyServer: Server;
+let policyServer: PolicyServer;
 let bridge: Bridge;
 
 async function startMxFixtures(): Promise<Record<keyof typeof MX, SmtpFixture>> {
@@ -104,23 +97,21 @@ beforeAll(async () => {
   ca = makeCa();
   fixtures = await startMxFixtures();
   // The policy server's certificate covers mta-sts.<domain> of every domain here but badcert.test.
-  const names = ["good", "expired", "onlybad", "notlisted", "plain", "testing", "cache", "invalid", "html", "redirect", "brokenpolicy"].map(
-    (d) => `mta-sts.${d}.test`,
-  );
-  const cert = issueCertificate(ca, names);
-  policyServer = createServer({ key: cert.key, cert: cert.cert }, (req, res) => {
-    const domain = (req.headers.host ?? "").replace(/^mta-sts\./, "").replace(/:\d+$/, "");
-    policyRequests.push(`${domain}${req.url}`);
-    const served = req.url === "/.well-known/mta-sts.txt" ? policies.get(domain) : undefined;
-    if (!served) return res.writeHead(404).end();
-    res.writeHead(served.status ?? 200, {
-      "content-type": served.type ?? "text/plain; charset=utf-8",
-      ...(served.location ? { location: served.location } : {}),
-    });
-    res.end(served.body);
-  });
-  await new Promise<void>((resolve) => policyServer.listen(0, POLICY_IP, resolve));
-  const policyPort = (policyServer.address() as AddressInfo).port;
+  const domains = [
+    "good",
+    "expired",
+    "onlybad",
+    "notlisted",
+    "plain",
+    "testing",
+    "cache",
+    "invalid",
+    "html",
+    "redirect",
+    "brokenpolicy",
+  ].map((d) => `${d}.test`);
+  policyServer = await startPolicyServer(ca, domains, POLICY_IP);
+  const policyPort = policyServer.port;
   bridge = await startBridge(testConfig({ directPort: fixtures.good.port, ca: ca.cert, mtaStsPort: policyPort }), {
     smtpResolver: resolver,
   });
@@ -137,7 +128,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await bridge?.close();
-  await new Promise((resolve) => policyServer?.close(resolve));
+  await policyServer?.close();
   for (const fixture of Object.values(fixtures ?? {})) await fixture.close();
 });
 
@@ -245,7 +236,7 @@ describe("StsPolicies: the cache (RFC 8461 §3.3, §5.1)", () => {
   const sts = () =>
     new StsPolicies({
       resolver,
-      port: (policyServer.address() as AddressInfo).port,
+      port: policyServer.port,
       ca: ca.cert,
       timeoutMs: 5_000,
       recheckMs: 60_000,
@@ -255,8 +246,8 @@ describe("StsPolicies: the cache (RFC 8461 §3.3, §5.1)", () => {
   it("fetched once; the TXT id asked again only after recheckMs; a new id fetches again; a withdrawn record keeps the policy until max_age", async () => {
     const cache = sts();
     txt.set("_mta-sts.cache.test", ["v=STSv1; id=c1"]);
-    policies.set("cache.test", { body: policy("enforce", ["mx.cache.test"], 600) });
-    const fetches = () => policyRequests.filter((r) => r.startsWith("cache.test")).length;
+    policyServer.policies.set("cache.test", { body: policy("enforce", ["mx.cache.test"], 600) });
+    const fetches = () => policyServer.requests.filter((r) => r.startsWith("cache.test")).length;
     const queries = () => resolver.txtQueries.filter((q) => q === "_mta-sts.cache.test").length;
     const [f0, q0] = [fetches(), queries()];
 
@@ -272,7 +263,7 @@ describe("StsPolicies: the cache (RFC 8461 §3.3, §5.1)", () => {
     expect([fetches() - f0, queries() - q0]).toEqual([1, 2]);
 
     txt.set("_mta-sts.cache.test", ["v=STSv1; id=c2"]);
-    policies.set("cache.test", { body: policy("testing", ["mx.cache.test"], 600) });
+    policyServer.policies.set("cache.test", { body: policy("testing", ["mx.cache.test"], 600) });
     clock += 61_000; // a new id: fetched again
     expect(await cache.lookup("cache.test")).toMatchObject({ id: "c2", policy: { mode: "testing" } });
     expect(fetches() - f0).toBe(2);
@@ -287,10 +278,10 @@ describe("StsPolicies: the cache (RFC 8461 §3.3, §5.1)", () => {
   it("a failed refetch keeps the cached policy and reports the failure", async () => {
     const cache = sts();
     txt.set("_mta-sts.cache.test", ["v=STSv1; id=d1"]);
-    policies.set("cache.test", { body: policy("enforce", ["mx.cache.test"], 3_600) });
+    policyServer.policies.set("cache.test", { body: policy("enforce", ["mx.cache.test"], 3_600) });
     expect(await cache.lookup("cache.test")).toMatchObject({ id: "d1", policy: { mode: "enforce" } });
     txt.set("_mta-sts.cache.test", ["v=STSv1; id=d2"]);
-    policies.set("cache.test", { status: 500, body: "oops" });
+    policyServer.policies.set("cache.test", { status: 500, body: "oops" });
     clock += 61_000;
     expect(await cache.lookup("cache.test")).toMatchObject({
       id: "d1",
@@ -307,7 +298,7 @@ describe("StsPolicies: the cache (RFC 8461 §3.3, §5.1)", () => {
   ] as const)("%s: no policy applies, and the failure is %s", async (name, resultType, served) => {
     const cache = sts();
     txt.set(`_mta-sts.${name}.test`, ["v=STSv1; id=x1"]);
-    policies.set(`${name}.test`, served);
+    policyServer.policies.set(`${name}.test`, served);
     const lookup = await cache.lookup(`${name}.test`);
     expect(lookup.policy).toBeUndefined();
     expect(lookup.failure?.resultType).toBe(resultType);
@@ -316,9 +307,9 @@ describe("StsPolicies: the cache (RFC 8461 §3.3, §5.1)", () => {
   it("several TXT records: no policy, and no fetch", async () => {
     const cache = sts();
     txt.set("_mta-sts.twice.test", ["v=STSv1; id=1", "v=STSv1; id=2"]);
-    const before = policyRequests.length;
+    const before = policyServer.requests.length;
     expect(await cache.lookup("twice.test")).toEqual({});
-    expect(policyRequests.length).toBe(before);
+    expect(policyServer.requests.length).toBe(before);
   });
 });
 
@@ -326,7 +317,7 @@ describe("with an edge (EDGE_URL)", () => {
   it("posts each session to the edge for TLS-RPT, with the policy's lines, and offers the fetched policy", async () => {
     const edge = await startFakeEdge();
     edge.mode = (request) => (request.path === EDGE_MTA_STS_PATH ? { status: 200, body: { policy: null } } : "accept");
-    const config = testConfig({ directPort: fixtures.good.port, ca: ca.cert, mtaStsPort: (policyServer.address() as AddressInfo).port });
+    const config = testConfig({ directPort: fixtures.good.port, ca: ca.cert, mtaStsPort: policyServer.port });
     const withEdge = await startBridge(
       {
         ...config,

@@ -62,6 +62,7 @@ describe("SMTP settings", () => {
         SMTP_DKIM_THREADS: "3",
         SMTP_MTA_STS: "off",
         SMTP_MTA_STS_PORT: "8443",
+        SMTP_DNS_SERVERS: " 127.0.0.1:8553, 192.0.2.53,[::1]:5353 ,2001:db8::53 ",
       });
       expect(smtp).toEqual({
         heloName: "out1.mail.example.com",
@@ -74,6 +75,7 @@ describe("SMTP settings", () => {
         dkimThreads: 3,
         mtaSts: false,
         mtaStsPort: 8443,
+        dnsServers: ["127.0.0.1:8553", "192.0.2.53", "[::1]:5353", "2001:db8::53"],
       });
     });
   });
@@ -98,6 +100,26 @@ describe("SMTP settings", () => {
     withFile("ca.pem", "not a certificate", (path) =>
       expect(problem({ SMTP_CA_FILE: path })).toBe(`SMTP_CA_FILE must hold a PEM certificate (${path})`),
     );
+  });
+
+  it.each([
+    ["a host name", "dns.example.com"],
+    ["a port without an address", ":53"],
+    ["port 0", "127.0.0.1:0"],
+    ["a port past 65535", "127.0.0.1:65536"],
+    ["an IPv6 address with a port but no brackets", "::1:53:x"],
+    ["brackets around IPv4", "[127.0.0.1]:53"],
+    ["an address out of range", "256.1.1.1"],
+    ["only commas", " , "],
+    ["one bad entry among good ones", "127.0.0.1,resolver"],
+  ])("SMTP_DNS_SERVERS with %s is refused, naming the variable", (_, value) => {
+    expect(problem({ SMTP_DNS_SERVERS: value })).toBe(
+      "SMTP_DNS_SERVERS must be a comma-separated list of IP addresses, each with an optional port, such as 127.0.0.1:8553 or [::1]:53",
+    );
+  });
+
+  it("SMTP_DNS_SERVERS empty counts as unset: the system's resolver", () => {
+    expect(loadConfig({ BRIDGE_SECRET: SECRET, SMTP_DNS_SERVERS: "  " }).smtp).toEqual(smtpDefaults());
   });
 
   it("the process: a bad SMTP value → exit 1 and one line on stderr", async () => {

@@ -44,9 +44,13 @@ export function isPermanentDnsError(error: unknown): boolean {
   return code !== undefined && PERMANENT.has(code);
 }
 
-/** node:dns/promises, bounded: each query times out after `timeoutMs` and is tried twice. */
-export function systemResolver(timeoutMs: number): SmtpResolver {
+/**
+ * node:dns/promises, bounded: each query times out after `timeoutMs` and is tried twice. `servers`
+ * (SMTP_DNS_SERVERS) replaces the system's DNS servers for this resolver only; made once per bridge.
+ */
+export function systemResolver(timeoutMs: number, servers?: readonly string[]): SmtpResolver {
   const resolver = new Resolver({ timeout: Math.max(1, Math.floor(timeoutMs / 2)), tries: 2 });
+  if (servers && servers.length > 0) resolver.setServers([...servers]);
   return {
     resolveMx: (domain) => resolver.resolveMx(domain),
     resolveTxt: async (name) => (await resolver.resolveTxt(name)).map((strings) => strings.join("")),
