@@ -115,7 +115,7 @@ export function signUnsubscribeToken(secret: string, claim: UnsubscribeClaim): P
 /** The claim of a token we signed, or null for anything forged, truncated or tampered with. */
 export async function verifyUnsubscribeToken(secret: string, token: string): Promise<UnsubscribeClaim | null> {
   const value = await verifyToken(secret, "", token, 3);
-  if (!value || !value.every((v) => typeof v === "string")) return null;
+  if (!value?.every((v) => typeof v === "string")) return null;
   const [account, recipient, messageId] = value as [string, string, string];
   return { account, recipient, messageId };
 }

@@ -22,7 +22,10 @@ export type TrackingPrivacy = TrackingSection["privacy"];
 export const trackingOverride = z.strictObject({ opens: z.boolean().optional(), clicks: z.boolean().optional() });
 export type TrackingOverride = z.infer<typeof trackingOverride>;
 
-export function trackingWanted(section: TrackingSection | undefined, override: TrackingOverride | undefined): { opens: boolean; clicks: boolean } {
+export function trackingWanted(
+  section: TrackingSection | undefined,
+  override: TrackingOverride | undefined,
+): { opens: boolean; clicks: boolean } {
   return { opens: override?.opens ?? section?.opens ?? false, clicks: override?.clicks ?? section?.clicks ?? false };
 }
 

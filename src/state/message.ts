@@ -314,7 +314,7 @@ export class MessageDO extends DurableObject<Env> {
    */
   async track(input: TrackInput): Promise<TrackResult> {
     const row = this.row();
-    if (!row || row.channel !== "email") return { kind: "unknown" };
+    if (row?.channel !== "email") return { kind: "unknown" };
     let url: string | undefined;
     let link: { link: number; url: string } | undefined;
     if (input.kind === "c") {

@@ -51,9 +51,8 @@ export class Timeline {
 
   /** When the first event of a type happened (its `occurredAt`), if there is one. */
   firstAt(type: EventType): string | undefined {
-    return this.sql
-      .exec<{ occurred_at: string }>(`SELECT occurred_at FROM event WHERE type = ? ORDER BY seq LIMIT 1`, type)
-      .toArray()[0]?.occurred_at;
+    return this.sql.exec<{ occurred_at: string }>(`SELECT occurred_at FROM event WHERE type = ? ORDER BY seq LIMIT 1`, type).toArray()[0]
+      ?.occurred_at;
   }
 
   /** How many opens or clicks (of this link, for clicks) were a person's: `detail.machine` false. */

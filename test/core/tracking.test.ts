@@ -48,11 +48,15 @@ describe("tracking tokens: signed, and refused when anything changes", () => {
   });
   it.each([
     ["another secret", async () => verifyTrackingToken("other", await signTrackingToken(SECRET, claim), "c")],
-    ["a pixel token used as a link", async () => verifyTrackingToken(SECRET, await signTrackingToken(SECRET, { ...claim, kind: "o" }), "c")],
+    [
+      "a pixel token used as a link",
+      async () => verifyTrackingToken(SECRET, await signTrackingToken(SECRET, { ...claim, kind: "o" }), "c"),
+    ],
     ["a negative index", async () => verifyTrackingToken(SECRET, await signTrackingToken(SECRET, { ...claim, index: -1 }), "c")],
     [
       "an unsubscribe token (same secret, other purpose)",
-      async () => verifyTrackingToken(SECRET, await signUnsubscribeToken(SECRET, { account: "acme", recipient: "a@b.c", messageId: "x" }), "c"),
+      async () =>
+        verifyTrackingToken(SECRET, await signUnsubscribeToken(SECRET, { account: "acme", recipient: "a@b.c", messageId: "x" }), "c"),
     ],
     ["a truncated token", async () => verifyTrackingToken(SECRET, (await signTrackingToken(SECRET, claim)).slice(0, -1), "c")],
     ["garbage", () => verifyTrackingToken(SECRET, "not.a.token", "c")],
@@ -88,7 +92,15 @@ describe("trackedLinks and rewriteLinks: http(s) hrefs of <a> only, in order", (
     expect(hrefs).toHaveLength(4);
     const claims = await Promise.all(hrefs.map((t) => verifyTrackingToken(SECRET, t, "c")));
     expect(claims.map((c) => c?.index)).toEqual([0, 1, 2, 3]);
-    for (const kept of ["mailto:help@shop.example", "tel:+15550100", 'href="#top"', `${BASE}/u/sometoken`, "javascript:alert(1)", "logo.png", "style.css"]) {
+    for (const kept of [
+      "mailto:help@shop.example",
+      "tel:+15550100",
+      'href="#top"',
+      `${BASE}/u/sometoken`,
+      "javascript:alert(1)",
+      "logo.png",
+      "style.css",
+    ]) {
       expect(rewritten).toContain(kept);
     }
     expect(rewritten).not.toContain("shop.example/a?");
@@ -96,7 +108,9 @@ describe("trackedLinks and rewriteLinks: http(s) hrefs of <a> only, in order", (
     expect(trackedLinks(rewritten, BASE)).toEqual([]);
   });
   it("is deterministic: the same html and message give the same bytes (every retry relays the same)", async () => {
-    expect(await trackedHtml(html, { opens: true, clicks: true }, links)).toBe(await trackedHtml(html, { opens: true, clicks: true }, links));
+    expect(await trackedHtml(html, { opens: true, clicks: true }, links)).toBe(
+      await trackedHtml(html, { opens: true, clicks: true }, links),
+    );
   });
 });
 
@@ -129,10 +143,22 @@ describe("machineReason: the first rule that flags an open or click", () => {
     ["a HEAD from a link checker", "HEAD", CHROME, 60_000, "head_request"],
     ["no user agent", "GET", "", 60_000, "no_user_agent"],
     ["Barracuda", "GET", "Mozilla/5.0 (compatible; Barracuda Sentinel)", 60_000, "scanner"],
-    ["Bing's link preview", "GET", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) BingPreview/1.0b", 60_000, "scanner"],
+    [
+      "Bing's link preview",
+      "GET",
+      "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) BingPreview/1.0b",
+      60_000,
+      "scanner",
+    ],
     ["Googlebot", "GET", "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", 60_000, "scanner"],
     ["Slack's unfurler", "GET", "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)", 60_000, "scanner"],
-    ["headless Chrome", "GET", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0.0.0 Safari/537.36", 60_000, "scanner"],
+    [
+      "headless Chrome",
+      "GET",
+      "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0.0.0 Safari/537.36",
+      60_000,
+      "scanner",
+    ],
     ["python-requests", "GET", "python-requests/2.31.0", 60_000, "scanner"],
     ["curl", "GET", "curl/8.5.0", 60_000, "scanner"],
     ["Go", "GET", "Go-http-client/1.1", 60_000, "scanner"],

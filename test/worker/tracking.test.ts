@@ -56,7 +56,8 @@ async function relayedHtml(id: string): Promise<string> {
   return (await PostalMime.parse(item.raw)).html ?? "";
 }
 
-const tokensOf = (html: string, door: "o" | "c") => [...html.matchAll(new RegExp(`${BASE}/t/${door}/([\\w-]+\\.[\\w-]+)`, "g"))].map((m) => m[1]!);
+const tokensOf = (html: string, door: "o" | "c") =>
+  [...html.matchAll(new RegExp(`${BASE}/t/${door}/([\\w-]+\\.[\\w-]+)`, "g"))].map((m) => m[1]!);
 const get = (path: string, headers: Record<string, string> = {}) =>
   SELF.fetch(`${BASE}${path}`, { redirect: "manual", headers: { "user-agent": CHROME, ...headers } });
 /** The token with one character of its payload changed. */
@@ -78,7 +79,9 @@ describe("open and click tracking", () => {
     const hooks = installHooks();
     onTestFinished(() => hooks.restore());
     const a = await account({ opens: true, clicks: true, privacy: "truncated" });
-    const endpoint = await json(await api("/v1/webhook-endpoints", { method: "POST", json: { url: hooks.url(`track-${a.id}`) }, key: a.key }));
+    const endpoint = await json(
+      await api("/v1/webhook-endpoints", { method: "POST", json: { url: hooks.url(`track-${a.id}`) }, key: a.key }),
+    );
     expect(endpoint.status).toBe(201);
     const id = await sendMail(a);
     const html = await relayedHtml(id);
@@ -99,7 +102,11 @@ describe("open and click tracking", () => {
     expect(click.headers.get("cache-control")).toContain("no-store");
 
     const mpp = await get(`/t/o/${pixel}`, { "user-agent": "Mozilla/5.0", "cf-connecting-ip": "17.58.0.1" });
-    expect([mpp.status, mpp.headers.get("content-type"), mpp.headers.get("cache-control")]).toEqual([200, "image/gif", "no-store, max-age=0"]);
+    expect([mpp.status, mpp.headers.get("content-type"), mpp.headers.get("cache-control")]).toEqual([
+      200,
+      "image/gif",
+      "no-store, max-age=0",
+    ]);
     expect(new Uint8Array(await mpp.arrayBuffer()).slice(0, 6)).toEqual(new TextEncoder().encode("GIF89a"));
     expect((await get(`/t/o/${pixel}`, { "cf-connecting-ip": "2001:db8:85a3:8d3::1" })).status).toBe(200);
 
