@@ -3,6 +3,7 @@ import { SELF, env } from "cloudflare:test";
 import PostalMime from "postal-mime";
 import { afterEach, beforeEach, describe, expect, it, onTestFinished } from "vitest";
 import { signTrackingToken } from "../../src/core/tracking.ts";
+import { messageStub } from "../../src/state/stubs.ts";
 import { passTime, waitFor } from "../wait.ts";
 import { installBridge } from "./bridge-fake.ts";
 import { espFake, FAKE_SENDGRID } from "./esp-fake.ts";
@@ -179,6 +180,16 @@ describe("open and click tracking", () => {
     const asB = await signTrackingToken(env.UNSUBSCRIBE_SECRET, { account: b.id, messageId: id, kind: "c", index: 0 });
     expect((await get(`/t/c/${asB}`)).status).toBe(404);
     expect(await trackingEvents(id, a.key)).toEqual([]);
+  });
+
+  it("a click still leads to its link after the message's body expired (retention keeps the tracked links)", async () => {
+    const a = await account({ clicks: true });
+    const id = await sendMail(a);
+    const [, second] = tokensOf(await relayedHtml(id), "c");
+    await waitForStatus(id, "accepted", a.key);
+    expect(await messageStub(env, a.id, id).expireBody()).toBe("expired");
+    const click = await get(`/t/c/${second}`);
+    expect([click.status, click.headers.get("location")]).toEqual([302, "https://shop.example/b?x=1&y=2"]);
   });
 
   it("a hosted provider receives the rewritten html too; the send's own choice overrides the account's", async () => {
