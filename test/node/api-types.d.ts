@@ -1580,7 +1580,7 @@ export interface components {
                 occurredAt: string;
                 /** @description ISO 8601 time */
                 receivedAt: string;
-                /** @description the event's evidence: SMTP reply, DSN status, bounce class, DLR stat, … */
+                /** @description the event's evidence: SMTP reply, DSN status, bounce class, DLR stat, …; for message.opened and message.clicked: machine, machineReason, first, link and url (a click), ip and userAgent (per the account's tracking.privacy) */
                 detail: {
                     [key: string]: unknown;
                 };
@@ -1621,7 +1621,7 @@ export interface components {
                 occurredAt: string;
                 /** @description ISO 8601 time */
                 receivedAt: string;
-                /** @description the event's evidence: SMTP reply, DSN status, bounce class, DLR stat, … */
+                /** @description the event's evidence: SMTP reply, DSN status, bounce class, DLR stat, …; for message.opened and message.clicked: machine, machineReason, first, link and url (a click), ip and userAgent (per the account's tracking.privacy) */
                 detail: {
                     [key: string]: unknown;
                 };
@@ -1662,7 +1662,7 @@ export interface components {
                 occurredAt: string;
                 /** @description ISO 8601 time */
                 receivedAt: string;
-                /** @description the event's evidence: SMTP reply, DSN status, bounce class, DLR stat, … */
+                /** @description the event's evidence: SMTP reply, DSN status, bounce class, DLR stat, …; for message.opened and message.clicked: machine, machineReason, first, link and url (a click), ip and userAgent (per the account's tracking.privacy) */
                 detail: {
                     [key: string]: unknown;
                 };
@@ -1703,7 +1703,7 @@ export interface components {
                 occurredAt: string;
                 /** @description ISO 8601 time */
                 receivedAt: string;
-                /** @description the event's evidence: SMTP reply, DSN status, bounce class, DLR stat, … */
+                /** @description the event's evidence: SMTP reply, DSN status, bounce class, DLR stat, …; for message.opened and message.clicked: machine, machineReason, first, link and url (a click), ip and userAgent (per the account's tracking.privacy) */
                 detail: {
                     [key: string]: unknown;
                 };
@@ -1744,7 +1744,7 @@ export interface components {
                 occurredAt: string;
                 /** @description ISO 8601 time */
                 receivedAt: string;
-                /** @description the event's evidence: SMTP reply, DSN status, bounce class, DLR stat, … */
+                /** @description the event's evidence: SMTP reply, DSN status, bounce class, DLR stat, …; for message.opened and message.clicked: machine, machineReason, first, link and url (a click), ip and userAgent (per the account's tracking.privacy) */
                 detail: {
                     [key: string]: unknown;
                 };
@@ -1785,7 +1785,7 @@ export interface components {
                 occurredAt: string;
                 /** @description ISO 8601 time */
                 receivedAt: string;
-                /** @description the event's evidence: SMTP reply, DSN status, bounce class, DLR stat, … */
+                /** @description the event's evidence: SMTP reply, DSN status, bounce class, DLR stat, …; for message.opened and message.clicked: machine, machineReason, first, link and url (a click), ip and userAgent (per the account's tracking.privacy) */
                 detail: {
                     [key: string]: unknown;
                 };
@@ -1826,7 +1826,7 @@ export interface components {
                 occurredAt: string;
                 /** @description ISO 8601 time */
                 receivedAt: string;
-                /** @description the event's evidence: SMTP reply, DSN status, bounce class, DLR stat, … */
+                /** @description the event's evidence: SMTP reply, DSN status, bounce class, DLR stat, …; for message.opened and message.clicked: machine, machineReason, first, link and url (a click), ip and userAgent (per the account's tracking.privacy) */
                 detail: {
                     [key: string]: unknown;
                 };
@@ -1867,7 +1867,7 @@ export interface components {
                 occurredAt: string;
                 /** @description ISO 8601 time */
                 receivedAt: string;
-                /** @description the event's evidence: SMTP reply, DSN status, bounce class, DLR stat, … */
+                /** @description the event's evidence: SMTP reply, DSN status, bounce class, DLR stat, …; for message.opened and message.clicked: machine, machineReason, first, link and url (a click), ip and userAgent (per the account's tracking.privacy) */
                 detail: {
                     [key: string]: unknown;
                 };
@@ -1908,7 +1908,7 @@ export interface components {
                 occurredAt: string;
                 /** @description ISO 8601 time */
                 receivedAt: string;
-                /** @description the event's evidence: SMTP reply, DSN status, bounce class, DLR stat, … */
+                /** @description the event's evidence: SMTP reply, DSN status, bounce class, DLR stat, …; for message.opened and message.clicked: machine, machineReason, first, link and url (a click), ip and userAgent (per the account's tracking.privacy) */
                 detail: {
                     [key: string]: unknown;
                 };
@@ -1949,7 +1949,7 @@ export interface components {
                 occurredAt: string;
                 /** @description ISO 8601 time */
                 receivedAt: string;
-                /** @description the event's evidence: SMTP reply, DSN status, bounce class, DLR stat, … */
+                /** @description the event's evidence: SMTP reply, DSN status, bounce class, DLR stat, …; for message.opened and message.clicked: machine, machineReason, first, link and url (a click), ip and userAgent (per the account's tracking.privacy) */
                 detail: {
                     [key: string]: unknown;
                 };
@@ -1990,7 +1990,7 @@ export interface components {
                 occurredAt: string;
                 /** @description ISO 8601 time */
                 receivedAt: string;
-                /** @description the event's evidence: SMTP reply, DSN status, bounce class, DLR stat, … */
+                /** @description the event's evidence: SMTP reply, DSN status, bounce class, DLR stat, …; for message.opened and message.clicked: machine, machineReason, first, link and url (a click), ip and userAgent (per the account's tracking.privacy) */
                 detail: {
                     [key: string]: unknown;
                 };
@@ -2031,7 +2031,7 @@ export interface components {
                 occurredAt: string;
                 /** @description ISO 8601 time */
                 receivedAt: string;
-                /** @description the event's evidence: SMTP reply, DSN status, bounce class, DLR stat, … */
+                /** @description the event's evidence: SMTP reply, DSN status, bounce class, DLR stat, …; for message.opened and message.clicked: machine, machineReason, first, link and url (a click), ip and userAgent (per the account's tracking.privacy) */
                 detail: {
                     [key: string]: unknown;
                 };
