@@ -17,10 +17,11 @@ import { routeStatus } from "./route-status.ts";
 import { sms } from "./sms.ts";
 import { stats } from "./stats.ts";
 import { suppressions } from "./suppressions.ts";
+import { trackingRoutes } from "./tracking.ts";
 import { unsubscribeRoutes } from "./unsubscribe.tsx";
 import { inbound } from "./inbound.ts";
 import { pools } from "./pools.ts";
-import { deliverySettings, emailSettings, providers, push, retention, smsSettings } from "./settings.ts";
+import { deliverySettings, emailSettings, providers, push, retention, smsSettings, trackingSettings } from "./settings.ts";
 import type { AppEnv } from "./types.ts";
 import { webhooks } from "./webhooks.ts";
 import { providerWebhooks } from "./provider-webhooks.ts";
@@ -48,6 +49,7 @@ app.route("/v1/sms", sms);
 app.route("/v1/sms", smsSettings);
 app.route("/v1/email", emailSettings);
 app.route("/v1/email", deliverySettings);
+app.route("/v1/email", trackingSettings);
 app.route("/v1/email", pools);
 app.route("/v1/push", push);
 app.route("/v1/providers", providers);
@@ -64,6 +66,7 @@ app.route("/v1/webhooks", providerWebhooks);
 app.route("/v1/inbound", inbound);
 app.use("/u/*", limitBody);
 app.route("/u", unsubscribeRoutes);
+app.route("/t", trackingRoutes);
 // The dashboard reads and writes through this app's own fetch: the public API, in process.
 app.route(
   "/dashboard",

@@ -87,6 +87,9 @@ export const emailSettings = sectionRoutes(new Hono<AppEnv>(), "/settings", () =
 /** `/v1/email/delivery`: IP pools and their warm-up, per-destination throttles, reputation thresholds (core/ip-pools.ts). */
 export const deliverySettings = sectionRoutes(new Hono<AppEnv>(), "/delivery", () => "delivery");
 
+/** `/v1/email/tracking`: open and click tracking, and what their events keep of the reader (core/tracking.ts). */
+export const trackingSettings = sectionRoutes(new Hono<AppEnv>(), "/tracking", () => "tracking");
+
 /** `/v1/sms/settings`: routes (REST auth tokens are secrets), senders, keywords and replies. */
 export const smsSettings = sectionRoutes(new Hono<AppEnv>(), "/settings", () => "sms");
 

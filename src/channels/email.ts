@@ -16,6 +16,7 @@ import type { SendOutcome } from "../core/outcome.ts";
 import type { EmailSend } from "../core/schema.ts";
 import { emailRoutePlan, type EmailRoute, type EspRoute } from "../core/email-routes.ts";
 import { unpaced, type PacedItem, type RelayPacing } from "../core/ip-pools.ts";
+import { trackedHtml, trackingWanted } from "../core/tracking.ts";
 import { parseDevHosts, routeUrlRefusal } from "../core/webhook-url.ts";
 import { sendBatchToBridge } from "./bridge.ts";
 import { sendEsp } from "./esp/index.ts";
@@ -128,7 +129,8 @@ export async function sendEmailBatch(
       continue;
     }
     try {
-      plans.push({ index, job: { ...job, ...(await composeEmail(job, config, env)) }, routes });
+      const tracked = await withTracking(job, env);
+      plans.push({ index, job: { ...tracked, ...(await composeEmail(tracked, config, env)) }, routes });
     } catch (err) {
       // Composition is deterministic: what fails once fails every time, so no retry.
       outcomes[index] = { kind: "failed", detail: { reason: "compose_error", error: String(err) } };
@@ -139,6 +141,19 @@ export async function sendEmailBatch(
     outcomes[plans[k]!.index] = withRoute(outcome, route, passed);
   });
   return outcomes;
+}
+
+/**
+ * The send as every route receives it (the relay's MIME and each hosted provider's request):
+ * its html with links through `/t/c/{token}` and the open pixel, when the account's `tracking`
+ * section or the send asks. Deterministic, like the composition: every retry sends the same html.
+ */
+async function withTracking(job: EmailJob, env: Pick<Env, "PUBLIC_URL" | "UNSUBSCRIBE_SECRET">): Promise<EmailJob> {
+  const html = job.request.html;
+  const wanted = trackingWanted(job.config.sections.tracking, job.request.tracking);
+  if (html === undefined || (!wanted.opens && !wanted.clicks)) return job;
+  const links = { base: env.PUBLIC_URL, secret: env.UNSUBSCRIBE_SECRET, account: job.account, messageId: job.id };
+  return { ...job, request: { ...job.request, html: await trackedHtml(html, wanted, links) } };
 }
 
 /**

@@ -3,10 +3,11 @@
  * rules, and the signed one-click unsubscribe token (RFC 8058).
  */
 import { z } from "zod";
-import { fromBase64, toBase64Url, utf8 } from "./bytes.ts";
+import { utf8 } from "./bytes.ts";
 import { dkimKey, smtpRelay } from "./bridge.ts";
 import { returnPathHost } from "./domains.ts";
 import { emailRouting, routingIssues } from "./email-routes.ts";
+import { signToken, verifyToken } from "./signed-token.ts";
 
 /** One account's email setup (its `email` configuration section; `EMAIL_CONFIG` seeds it). */
 export const emailAccountConfig = z
@@ -106,30 +107,17 @@ export function wantsListUnsubscribe(listUnsubscribe: boolean | undefined, tags:
 
 export type UnsubscribeClaim = { account: string; recipient: string; messageId: string };
 
-async function hmacKey(secret: string): Promise<CryptoKey> {
-  return crypto.subtle.importKey("raw", utf8(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
-}
-
-/** `<payload>.<mac>`, both base64url: the link carries who unsubscribes from what, and proves we wrote it. */
-export async function signUnsubscribeToken(secret: string, claim: UnsubscribeClaim): Promise<string> {
-  const payload = toBase64Url(utf8(JSON.stringify([claim.account, claim.recipient, claim.messageId])));
-  const mac = await crypto.subtle.sign("HMAC", await hmacKey(secret), utf8(payload));
-  return `${payload}.${toBase64Url(mac)}`;
+/** `<payload>.<mac>` (core/signed-token.ts): the link carries who unsubscribes from what, and proves we wrote it. */
+export function signUnsubscribeToken(secret: string, claim: UnsubscribeClaim): Promise<string> {
+  return signToken(secret, "", [claim.account, claim.recipient, claim.messageId]);
 }
 
 /** The claim of a token we signed, or null for anything forged, truncated or tampered with. */
 export async function verifyUnsubscribeToken(secret: string, token: string): Promise<UnsubscribeClaim | null> {
-  const [payload, mac, extra] = token.split(".");
-  if (!payload || !mac || extra !== undefined || !/^[\w-]+$/.test(payload) || !/^[\w-]+$/.test(mac)) return null;
-  try {
-    if (!(await crypto.subtle.verify("HMAC", await hmacKey(secret), fromBase64(mac), utf8(payload)))) return null;
-    const value = JSON.parse(new TextDecoder().decode(fromBase64(payload)));
-    if (!Array.isArray(value) || value.length !== 3 || !value.every((v) => typeof v === "string")) return null;
-    const [account, recipient, messageId] = value as [string, string, string];
-    return { account, recipient, messageId };
-  } catch {
-    return null;
-  }
+  const value = await verifyToken(secret, "", token, 3);
+  if (!value?.every((v) => typeof v === "string")) return null;
+  const [account, recipient, messageId] = value as [string, string, string];
+  return { account, recipient, messageId };
 }
 
 /** Base64 with CRLF every 76 characters (RFC 2045 §6.8). */

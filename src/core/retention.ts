@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { sha256Hex } from "./bytes.ts";
 import type { SendRequest } from "./schema.ts";
+import { trackedLinks } from "./tracking.ts";
 
 const DAY_MS = 86_400_000;
 
@@ -36,13 +37,19 @@ export function retentionCutoffs(policy: Retention, now: number): { bodiesBefore
 /**
  * A send request without its content: what the message still needs to be shown, linked and
  * announced until its timeline expires (channel, recipient, sender, tags, metadata, route).
- * A web push subscription keeps its endpoint only: its keys exist to encrypt a body.
+ * A web push subscription keeps its endpoint only: its keys exist to encrypt a body. An html
+ * email keeps its tracked links' URLs (`links`, core/tracking.ts), so a click still leads
+ * where it did until the timeline goes.
  */
-export function withoutBody(request: SendRequest): Record<string, unknown> {
+export function withoutBody(request: SendRequest, ownBase = ""): Record<string, unknown> {
   const kept: Record<string, unknown> = { channel: request.channel };
   const source = request as Record<string, unknown>;
   kept.to = request.channel === "webpush" ? { endpoint: request.to.endpoint } : request.to;
   for (const field of ["from", "tags", "metadata", "route"]) if (source[field] !== undefined) kept[field] = source[field];
+  if (request.channel === "email" && request.html !== undefined) {
+    const links = trackedLinks(request.html, ownBase);
+    if (links.length > 0) kept.links = links;
+  }
   kept.bodyExpired = true;
   return kept;
 }

@@ -7,6 +7,7 @@ import { z } from "zod";
 import { fromBase64, utf8 } from "./bytes.ts";
 import { bounceClasses, channels, eventTypes } from "./model.ts";
 import { HEADER_NAME, hasLineBreak, reservedHeaders } from "./email.ts";
+import { trackingOverride } from "./tracking.ts";
 import { MAX_LINE_OCTETS, hasControlCharacter, headerValue } from "./mail-header.ts";
 
 const base64UrlBytes = (length: number, what: string) =>
@@ -85,6 +86,8 @@ export const emailSend = z
     headers: customHeaders.optional(),
     tags: z.array(z.string().min(1).max(64)).max(10).optional(),
     listUnsubscribe: z.boolean().optional(),
+    /** Open and click tracking for this message, over the account's `tracking` section (core/tracking.ts). */
+    tracking: trackingOverride.optional(),
     /** One of the account's email routes by name: the message takes that route alone. */
     route: routeName.optional(),
     ...common,

@@ -57,7 +57,11 @@ const messageEventData = z.object({
   provider: z.string().describe("who reported it: lasthop, bridge, twilio, sendgrid, ses, …"),
   occurredAt: isoTime,
   receivedAt: isoTime,
-  detail: z.record(z.string(), z.unknown()).describe("the event's evidence: SMTP reply, DSN status, bounce class, DLR stat, …"),
+  detail: z
+    .record(z.string(), z.unknown())
+    .describe(
+      "the event's evidence: SMTP reply, DSN status, bounce class, DLR stat, …; for message.opened and message.clicked: machine, machineReason, first, link and url (a click), ip and userAgent (per the account's tracking.privacy)",
+    ),
   message: messageSummary,
 });
 

@@ -10,6 +10,7 @@ import { isEspType } from "../core/email-routes.ts";
 import { outcomeDetail } from "../core/outcome.ts";
 import { pinnedRoute } from "../core/routes.ts";
 import { withoutBody } from "../core/retention.ts";
+import { machineReason, readerDetail, trackedLinks } from "../core/tracking.ts";
 import type { IndexRow } from "../core/message-search.ts";
 import { performEffects, type MessageEffect } from "./message-effects.ts";
 import { META_DDL, Meta } from "./meta.ts";
@@ -29,6 +30,8 @@ import type {
   ReceiptResult,
   SuppressionEntry,
   TimelineEvent,
+  TrackInput,
+  TrackResult,
 } from "./types.ts";
 import { meterAlarm, metered, meteredSql } from "./meter.ts";
 
@@ -304,6 +307,47 @@ export class MessageDO extends DurableObject<Env> {
     });
   }
 
+  /**
+   * An open or a click (api/tracking.ts): a click leads to the link of that index in the
+   * message's own html (or the links kept when its body expired), or nowhere. Each is its own
+   * event; `first` marks the first human open of the message, or the first human click of a link.
+   */
+  async track(input: TrackInput): Promise<TrackResult> {
+    const row = this.row();
+    if (row?.channel !== "email") return { kind: "unknown" };
+    let url: string | undefined;
+    let link: { link: number; url: string } | undefined;
+    if (input.kind === "c") {
+      const request = JSON.parse(row.request) as { html?: string; links?: string[] };
+      const links = request.html !== undefined ? trackedLinks(request.html, this.env.PUBLIC_URL) : (request.links ?? []);
+      url = links[input.index];
+      if (url === undefined) return { kind: "no_link" };
+      link = { link: input.index, url };
+    }
+    const type = input.kind === "o" ? "opened" : "clicked";
+    const accepted = this.timeline.firstAt("accepted");
+    const reason = machineReason({
+      method: input.method,
+      userAgent: input.userAgent,
+      sinceAcceptedMs: accepted === undefined ? undefined : Date.parse(input.at) - Date.parse(accepted),
+    });
+    const first = reason === null && this.timeline.humanCount(type, link?.link) === 0;
+    await this.apply({
+      id: `${row.id}:${type}:${crypto.randomUUID()}`,
+      type,
+      occurredAt: input.at,
+      provider: "lasthop",
+      detail: {
+        machine: reason !== null,
+        ...(reason ? { machineReason: reason } : {}),
+        first,
+        ...link,
+        ...readerDetail(input.privacy, input.ip, input.userAgent),
+      },
+    });
+    return url === undefined ? { kind: "recorded", machine: reason !== null } : { kind: "recorded", url, machine: reason !== null };
+  }
+
   async get(): Promise<MessageView | null> {
     const row = this.row();
     return row ? this.view(row) : null;
@@ -532,7 +576,7 @@ export class MessageDO extends DurableObject<Env> {
     if (PENDING.has(row.status)) return "pending";
     const request = JSON.parse(row.request) as SendRequest & { bodyExpired?: boolean };
     if (request.bodyExpired) return "expired";
-    this.sql.exec(`UPDATE message SET request = ? WHERE id = ?`, JSON.stringify(withoutBody(request)), row.id);
+    this.sql.exec(`UPDATE message SET request = ? WHERE id = ?`, JSON.stringify(withoutBody(request, this.env.PUBLIC_URL)), row.id);
     return "expired";
   }
 

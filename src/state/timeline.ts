@@ -49,6 +49,24 @@ export class Timeline {
     return row ? (JSON.parse(row.detail) as Record<string, unknown>) : undefined;
   }
 
+  /** When the first event of a type happened (its `occurredAt`), if there is one. */
+  firstAt(type: EventType): string | undefined {
+    return this.sql.exec<{ occurred_at: string }>(`SELECT occurred_at FROM event WHERE type = ? ORDER BY seq LIMIT 1`, type).toArray()[0]
+      ?.occurred_at;
+  }
+
+  /** How many opens or clicks (of this link, for clicks) were a person's: `detail.machine` false. */
+  humanCount(type: "opened" | "clicked", link?: number): number {
+    return this.sql
+      .exec<{ n: number }>(
+        `SELECT COUNT(*) AS n FROM event WHERE type = ? AND json_extract(detail, '$.machine') = 0
+           AND (?2 IS NULL OR json_extract(detail, '$.link') = ?2)`,
+        type,
+        link ?? null,
+      )
+      .one().n;
+  }
+
   list(): TimelineEvent[] {
     return this.sql
       .exec<EventRow>(`SELECT id, type, occurred_at, received_at, provider, detail FROM event ORDER BY seq`)

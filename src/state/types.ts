@@ -3,6 +3,7 @@ import type { Channel, DeliveryState, EventType, SuppressionReason } from "../co
 import type { RecipientEffect } from "../core/suppression.ts";
 import type { SendRequest } from "../core/schema.ts";
 import type { DlrStat } from "../core/bridge.ts";
+import type { TrackingPrivacy } from "../core/tracking.ts";
 
 export type TimelineEvent = {
   id: string;
@@ -117,3 +118,15 @@ export type ReceiptResult =
   | { kind: "duplicate"; state: DeliveryState }
   | { kind: "parked" }
   | { kind: "unknown" };
+
+/** An open or click, as the tracking routes saw it; the account comes from the verified token only. */
+export type TrackInput = {
+  kind: "o" | "c";
+  index: number;
+  method: string;
+  userAgent: string;
+  ip: string | null;
+  privacy: TrackingPrivacy;
+  at: string;
+};
+export type TrackResult = { kind: "unknown" } | { kind: "no_link" } | { kind: "recorded"; url?: string; machine: boolean };

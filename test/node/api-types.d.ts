@@ -538,6 +538,38 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/email/tracking": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read open and click tracking
+         * @description Secrets are shown masked; a masked value sent back unchanged keeps the stored secret.
+         *
+         *     Needs an API key with the `read` scope.
+         */
+        get: operations["getV1EmailTracking"];
+        /**
+         * Replace open and click tracking
+         * @description Secrets are shown masked; a masked value sent back unchanged keeps the stored secret. 422 secret_masked: a masked value that matches no stored secret.
+         *
+         *     Needs an API key with the `config:write` scope.
+         */
+        put: operations["putV1EmailTracking"];
+        post?: never;
+        /**
+         * Delete open and click tracking
+         * @description Needs an API key with the `config:write` scope.
+         */
+        delete: operations["deleteV1EmailTracking"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/retention": {
         parameters: {
             query?: never;
@@ -1129,6 +1161,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/t/o/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The open pixel
+         * @description A 1×1 transparent GIF, `Cache-Control: no-store`, whatever the token (the answer says nothing of its validity). A token lasthop signed records an `opened` event on its message (`machine`, `first`, IP and user agent per the account's `tracking.privacy`); any other records nothing.
+         */
+        get: operations["getTOToken"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/t/c/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A tracked link
+         * @description 302 to the link of that index in the message's own html, and a `clicked` event on the message. The token carries the index, never the URL, so it can lead nowhere the message did not: a forged or altered token is a 400, a link or message that is not there a 404, and neither redirects.
+         */
+        get: operations["getTCToken"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export interface webhooks {
     "message.queued": {
@@ -1508,7 +1580,7 @@ export interface components {
                 occurredAt: string;
                 /** @description ISO 8601 time */
                 receivedAt: string;
-                /** @description the event's evidence: SMTP reply, DSN status, bounce class, DLR stat, … */
+                /** @description the event's evidence: SMTP reply, DSN status, bounce class, DLR stat, …; for message.opened and message.clicked: machine, machineReason, first, link and url (a click), ip and userAgent (per the account's tracking.privacy) */
                 detail: {
                     [key: string]: unknown;
                 };
@@ -1549,7 +1621,7 @@ export interface components {
                 occurredAt: string;
                 /** @description ISO 8601 time */
                 receivedAt: string;
-                /** @description the event's evidence: SMTP reply, DSN status, bounce class, DLR stat, … */
+                /** @description the event's evidence: SMTP reply, DSN status, bounce class, DLR stat, …; for message.opened and message.clicked: machine, machineReason, first, link and url (a click), ip and userAgent (per the account's tracking.privacy) */
                 detail: {
                     [key: string]: unknown;
                 };
@@ -1590,7 +1662,7 @@ export interface components {
                 occurredAt: string;
                 /** @description ISO 8601 time */
                 receivedAt: string;
-                /** @description the event's evidence: SMTP reply, DSN status, bounce class, DLR stat, … */
+                /** @description the event's evidence: SMTP reply, DSN status, bounce class, DLR stat, …; for message.opened and message.clicked: machine, machineReason, first, link and url (a click), ip and userAgent (per the account's tracking.privacy) */
                 detail: {
                     [key: string]: unknown;
                 };
@@ -1631,7 +1703,7 @@ export interface components {
                 occurredAt: string;
                 /** @description ISO 8601 time */
                 receivedAt: string;
-                /** @description the event's evidence: SMTP reply, DSN status, bounce class, DLR stat, … */
+                /** @description the event's evidence: SMTP reply, DSN status, bounce class, DLR stat, …; for message.opened and message.clicked: machine, machineReason, first, link and url (a click), ip and userAgent (per the account's tracking.privacy) */
                 detail: {
                     [key: string]: unknown;
                 };
@@ -1672,7 +1744,7 @@ export interface components {
                 occurredAt: string;
                 /** @description ISO 8601 time */
                 receivedAt: string;
-                /** @description the event's evidence: SMTP reply, DSN status, bounce class, DLR stat, … */
+                /** @description the event's evidence: SMTP reply, DSN status, bounce class, DLR stat, …; for message.opened and message.clicked: machine, machineReason, first, link and url (a click), ip and userAgent (per the account's tracking.privacy) */
                 detail: {
                     [key: string]: unknown;
                 };
@@ -1713,7 +1785,7 @@ export interface components {
                 occurredAt: string;
                 /** @description ISO 8601 time */
                 receivedAt: string;
-                /** @description the event's evidence: SMTP reply, DSN status, bounce class, DLR stat, … */
+                /** @description the event's evidence: SMTP reply, DSN status, bounce class, DLR stat, …; for message.opened and message.clicked: machine, machineReason, first, link and url (a click), ip and userAgent (per the account's tracking.privacy) */
                 detail: {
                     [key: string]: unknown;
                 };
@@ -1754,7 +1826,7 @@ export interface components {
                 occurredAt: string;
                 /** @description ISO 8601 time */
                 receivedAt: string;
-                /** @description the event's evidence: SMTP reply, DSN status, bounce class, DLR stat, … */
+                /** @description the event's evidence: SMTP reply, DSN status, bounce class, DLR stat, …; for message.opened and message.clicked: machine, machineReason, first, link and url (a click), ip and userAgent (per the account's tracking.privacy) */
                 detail: {
                     [key: string]: unknown;
                 };
@@ -1795,7 +1867,7 @@ export interface components {
                 occurredAt: string;
                 /** @description ISO 8601 time */
                 receivedAt: string;
-                /** @description the event's evidence: SMTP reply, DSN status, bounce class, DLR stat, … */
+                /** @description the event's evidence: SMTP reply, DSN status, bounce class, DLR stat, …; for message.opened and message.clicked: machine, machineReason, first, link and url (a click), ip and userAgent (per the account's tracking.privacy) */
                 detail: {
                     [key: string]: unknown;
                 };
@@ -1836,7 +1908,7 @@ export interface components {
                 occurredAt: string;
                 /** @description ISO 8601 time */
                 receivedAt: string;
-                /** @description the event's evidence: SMTP reply, DSN status, bounce class, DLR stat, … */
+                /** @description the event's evidence: SMTP reply, DSN status, bounce class, DLR stat, …; for message.opened and message.clicked: machine, machineReason, first, link and url (a click), ip and userAgent (per the account's tracking.privacy) */
                 detail: {
                     [key: string]: unknown;
                 };
@@ -1877,7 +1949,7 @@ export interface components {
                 occurredAt: string;
                 /** @description ISO 8601 time */
                 receivedAt: string;
-                /** @description the event's evidence: SMTP reply, DSN status, bounce class, DLR stat, … */
+                /** @description the event's evidence: SMTP reply, DSN status, bounce class, DLR stat, …; for message.opened and message.clicked: machine, machineReason, first, link and url (a click), ip and userAgent (per the account's tracking.privacy) */
                 detail: {
                     [key: string]: unknown;
                 };
@@ -1918,7 +1990,7 @@ export interface components {
                 occurredAt: string;
                 /** @description ISO 8601 time */
                 receivedAt: string;
-                /** @description the event's evidence: SMTP reply, DSN status, bounce class, DLR stat, … */
+                /** @description the event's evidence: SMTP reply, DSN status, bounce class, DLR stat, …; for message.opened and message.clicked: machine, machineReason, first, link and url (a click), ip and userAgent (per the account's tracking.privacy) */
                 detail: {
                     [key: string]: unknown;
                 };
@@ -1959,7 +2031,7 @@ export interface components {
                 occurredAt: string;
                 /** @description ISO 8601 time */
                 receivedAt: string;
-                /** @description the event's evidence: SMTP reply, DSN status, bounce class, DLR stat, … */
+                /** @description the event's evidence: SMTP reply, DSN status, bounce class, DLR stat, …; for message.opened and message.clicked: machine, machineReason, first, link and url (a click), ip and userAgent (per the account's tracking.privacy) */
                 detail: {
                     [key: string]: unknown;
                 };
@@ -2153,6 +2225,10 @@ export interface components {
             };
             tags?: string[];
             listUnsubscribe?: boolean;
+            tracking?: {
+                opens?: boolean;
+                clicks?: boolean;
+            };
             route?: string;
             metadata?: {
                 [key: string]: unknown;
@@ -2726,6 +2802,42 @@ export interface components {
                 /** @default 500 */
                 minSent: number;
             };
+        };
+        TrackingSettingsShown: {
+            /**
+             * @description add an open pixel to html mail
+             * @default false
+             */
+            opens: boolean;
+            /**
+             * @description rewrite html links through /t/c/{token}
+             * @default false
+             */
+            clicks: boolean;
+            /**
+             * @description what an open or click keeps: full IP and user agent; the IP cut to /24 (IPv4) or /48 (IPv6) and the user agent; or neither
+             * @default truncated
+             * @enum {string}
+             */
+            privacy: "full" | "truncated" | "none";
+        };
+        TrackingSettings: {
+            /**
+             * @description add an open pixel to html mail
+             * @default false
+             */
+            opens: boolean;
+            /**
+             * @description rewrite html links through /t/c/{token}
+             * @default false
+             */
+            clicks: boolean;
+            /**
+             * @description what an open or click keeps: full IP and user agent; the IP cut to /24 (IPv4) or /48 (IPv6) and the user agent; or neither
+             * @default truncated
+             * @enum {string}
+             */
+            privacy: "full" | "truncated" | "none";
         };
         RetentionSettingsShown: {
             /**
@@ -5951,6 +6063,245 @@ export interface operations {
         };
     };
     deleteV1EmailDelivery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description no valid credentials or signature (unauthorized, invalid_signature) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the key lacks the scope (insufficient_scope) or the account is disabled (account_disabled) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description over the API key's rate limit (rate_limited); `Retry-After` says when to retry */
+            429: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description something went wrong on our side (internal_error); retry, with the same Idempotency-Key for a send */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getV1EmailTracking: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the section, secrets masked */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrackingSettingsShown"];
+                };
+            };
+            /** @description no valid credentials or signature (unauthorized, invalid_signature) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the key lacks the scope (insufficient_scope) or the account is disabled (account_disabled) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description over the API key's rate limit (rate_limited); `Retry-After` says when to retry */
+            429: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description something went wrong on our side (internal_error); retry, with the same Idempotency-Key for a send */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    putV1EmailTracking: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TrackingSettings"];
+            };
+        };
+        responses: {
+            /** @description the section as stored, secrets masked */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrackingSettingsShown"];
+                };
+            };
+            /** @description invalid request: `details` names each field (validation_failed, invalid_json, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no valid credentials or signature (unauthorized, invalid_signature) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the key lacks the scope (insufficient_scope) or the account is disabled (account_disabled) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is over the route's limit (payload_too_large, event_too_large) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is not declared application/json (unsupported_media_type) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description valid JSON the platform cannot act on (see `code`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description over the API key's rate limit (rate_limited); `Retry-After` says when to retry */
+            429: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description something went wrong on our side (internal_error); retry, with the same Idempotency-Key for a send */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteV1EmailTracking: {
         parameters: {
             query?: never;
             header?: never;
@@ -9375,6 +9726,86 @@ export interface operations {
             };
             /** @description the body is over the route's limit (payload_too_large, event_too_large) */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description something went wrong on our side (internal_error); retry, with the same Idempotency-Key for a send */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getTOToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the signed token lasthop wrote into the message's html */
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the pixel */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/gif": string;
+                };
+            };
+            /** @description something went wrong on our side (internal_error); retry, with the same Idempotency-Key for a send */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getTCToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the signed token lasthop wrote into the message's html */
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description to the original link (`Location`) */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description invalid request: `details` names each field (validation_failed, invalid_json, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

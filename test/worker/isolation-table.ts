@@ -9,6 +9,7 @@
 import { createExecutionContext, env, SELF, waitOnExecutionContext } from "cloudflare:test";
 import { app } from "../../src/api/app.ts";
 import { expect } from "vitest";
+import { signTrackingToken } from "../../src/core/tracking.ts";
 import { circuitStub, poolStub } from "../../src/state/stubs.ts";
 import { waitFor } from "../wait.ts";
 import { bridgeHealthRows } from "./bridge-health-fake.ts";
@@ -184,6 +185,51 @@ function domainRows(): Record<string, Row> {
 
 export const providerPaths = Object.keys(SECTION_BODIES).filter((p) => p.startsWith("/v1/providers/"));
 
+/**
+ * The tracking doors take no key: the signed token names the account. A token that names B with
+ * A's message id reaches B's (empty) object: the click is a 404, the pixel records nothing, and
+ * A's message has no open or click.
+ */
+function trackingRows(): Record<string, Row> {
+  const setup = async ({ a }: Pair) => {
+    const domain = `${unique()}.example`;
+    const settings = { bounceDomain: `bounces.${domain}`, sendingDomains: [domain], relay: { mode: "direct" } };
+    expect((await api("/v1/email/settings", { method: "PUT", json: settings, key: a.key })).status).toBe(200);
+    const mail = {
+      channel: "email",
+      from: `news@${domain}`,
+      to: `iso-${unique()}@example.com`,
+      subject: "Hi",
+      html: `<a href="https://${domain}/x">x</a>`,
+      tracking: { opens: true, clicks: true },
+    };
+    const sent = await json(await api("/v1/messages", { method: "POST", json: mail, key: a.key }));
+    expect(sent.status, JSON.stringify(sent.body)).toBe(202);
+    return sent.body.id as string;
+  };
+  const noEngagement = async (a: AdminAccount, id: string) => {
+    const m = await json(await api(`/v1/messages/${id}`, { key: a.key }));
+    expect(m.body.events.filter((e: { type: string }) => e.type === "opened" || e.type === "clicked")).toEqual([]);
+  };
+  return {
+    "GET /t/c/:token": async (p) => {
+      const id = await setup(p);
+      await p.ready([id]);
+      const token = await signTrackingToken(env.UNSUBSCRIBE_SECRET, { account: p.b.id, messageId: id, kind: "c", index: 0 });
+      const res = await SELF.fetch(`${BASE}/t/c/${token}`, { redirect: "manual" });
+      expect([res.status, res.headers.get("location")]).toEqual([404, null]);
+      await noEngagement(p.a, id);
+    },
+    "GET /t/o/:token": async (p) => {
+      const id = await setup(p);
+      await p.ready([id]);
+      const token = await signTrackingToken(env.UNSUBSCRIBE_SECRET, { account: p.b.id, messageId: id, kind: "o", index: 0 });
+      expect((await SELF.fetch(`${BASE}/t/o/${token}`)).status).toBe(200);
+      await noEngagement(p.a, id);
+    },
+  };
+}
+
 export const ISOLATION: Record<string, Row> = {
   "POST /v1/messages": async ({ a, b, ready }) => {
     const body = await webpush(`iso-${unique()}`);
@@ -334,6 +380,8 @@ export const ISOLATION: Record<string, Row> = {
     pools: [{ name: `p${Math.floor(Math.random() * 1e6)}`, addresses: [{ ip: "127.0.0.9" }] }],
     destinations: [{ name: "google", domains: ["gmail.com"], perMinute: 1 + Math.floor(Math.random() * 1000) }],
   })),
+  ...sectionRows("/v1/email/tracking", async () => ({ opens: Math.random() < 0.5, clicks: true, privacy: "full" })),
+  ...trackingRows(),
   "GET /v1/email/pools": async ({ a, b, ready }) => {
     // A's pool object holds a day's counts; B, with the same pool name, reads none of them.
     const delivery = { pools: [{ name: "shared", addresses: [{ ip: "127.0.0.9" }] }] };
@@ -430,6 +478,7 @@ const SNAPSHOT_READS = [
   "/v1/sms/inbound?limit=1000",
   "/v1/retention",
   "/v1/email/delivery",
+  "/v1/email/tracking",
   "/v1/email/pools",
   ...Object.keys(SECTION_BODIES),
 ];

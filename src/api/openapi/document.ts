@@ -14,6 +14,7 @@ import { registerRoutes, type ApiRoute } from "./registry.ts";
 import { settingsRoutes } from "./settings.ts";
 import { readRoutes } from "./stats.ts";
 import { suppressionRoutes } from "./suppressions.ts";
+import { trackingRoutes } from "./tracking.ts";
 import { unsubscribeRoutes } from "./unsubscribe.ts";
 import { webhookEndpointRoutes } from "./webhook-endpoints.ts";
 import { webhookRoutes } from "./webhooks.ts";
@@ -31,6 +32,7 @@ export const apiRoutes: readonly ApiRoute[] = [
   ...adminRoutes,
   ...webhookRoutes,
   ...unsubscribeRoutes,
+  ...trackingRoutes,
 ];
 
 const STANDARD =

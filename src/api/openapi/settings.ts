@@ -73,6 +73,7 @@ export const settingsRoutes: ApiRoute[] = [
     "the IP pools, warm-up and destination throttles",
     section("delivery", "DeliverySettings"),
   ),
+  ...sectionRoutes("/v1/email/tracking", "Configuration", "open and click tracking", section("tracking", "TrackingSettings")),
   ...sectionRoutes("/v1/retention", "Configuration", "the retention policy", section("retention", "RetentionSettings")),
   ...sectionRoutes(
     "/v1/providers/{provider}",

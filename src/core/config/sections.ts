@@ -10,6 +10,7 @@ import { serviceAccount } from "../google-oauth.ts";
 import { smsAccountConfig } from "../sms/account.ts";
 import { retentionSection } from "../retention.ts";
 import { deliverySection } from "../ip-pools.ts";
+import { trackingSection } from "../tracking.ts";
 import { mask } from "./secrets.ts";
 
 /** Email sending: the relay, the bounce domain, and domains besides the verified `/v1/domains`. */
@@ -111,9 +112,10 @@ export const sections = {
   webpush: webpushSection,
   retention: retentionSection,
   delivery: deliverySection,
+  tracking: trackingSection,
   ...Object.fromEntries(providerNames.map((name) => [`provider:${name}`, providerSections[name]])),
 } as Record<string, z.ZodType>;
-export type SectionName = "email" | "sms" | "apns" | "fcm" | "webpush" | "retention" | "delivery" | `provider:${ProviderName}`;
+export type SectionName = "email" | "sms" | "apns" | "fcm" | "webpush" | "retention" | "delivery" | "tracking" | `provider:${ProviderName}`;
 export type Sections = {
   email: z.infer<typeof emailSection>;
   sms: z.infer<typeof smsAccountConfig>;
@@ -122,6 +124,7 @@ export type Sections = {
   webpush: z.infer<typeof webpushSection>;
   retention: z.infer<typeof retentionSection>;
   delivery: z.infer<typeof deliverySection>;
+  tracking: z.infer<typeof trackingSection>;
 } & { [P in ProviderName as `provider:${P}`]: z.infer<(typeof providerSections)[P]> };
 
 /** The secret fields of each section, as dotted paths; `*` walks every element of an array. */
