@@ -28,7 +28,8 @@ export type AcceptOptions = { idempotencyKey?: string; bypassSuppression?: boole
 
 /**
  * Accepts one send: validate, check the channel can act on it, then create the message
- * in its MessageDO, which checks suppression and enqueues it. Throws ApiError otherwise.
+ * in its MessageDO, which checks suppression and enqueues it (or, with a `sendAt` ahead, arms
+ * its alarm for then). Throws ApiError otherwise.
  */
 export async function acceptMessage(env: Env, account: string, value: unknown, options: AcceptOptions = {}): Promise<Accepted> {
   const { idempotencyKey } = options;
@@ -38,9 +39,11 @@ export async function acceptMessage(env: Env, account: string, value: unknown, o
   const parsed = sendRequest.safeParse(value);
   if (!parsed.success) throw validationError(parsed.error);
   const request = parsed.data;
+  // Bounds before the account's configuration (400 before 422, as every other field); with a key, a replay may still answer.
+  const schedule = scheduleOf(request.sendAt, Date.now());
+  if (schedule.kind === "invalid" && !idempotencyKey) throw sendAtError(schedule.message);
   assertSendable(env, await accountRuntime(env, account), request);
 
-  const schedule = scheduleOf(request.sendAt, Date.now());
   const recipient = recipientOf(request);
   const key = await recipientKey(request.channel, recipient);
   const id = await messageIdFor(account, idempotencyKey);
@@ -60,7 +63,7 @@ export async function acceptMessage(env: Env, account: string, value: unknown, o
   let result: CreateResult;
   if (schedule.kind === "invalid") {
     // A sendAt that was ahead when the message was made is past for its replay: that replay still answers it.
-    result = (await (idempotencyKey ? stub.create({ ...input, replayOnly: true }) : { kind: "absent" })) as unknown as CreateResult;
+    result = (await stub.create({ ...input, replayOnly: true })) as unknown as CreateResult;
     if (result.kind === "absent") throw sendAtError(schedule.message);
   } else {
     result = (await stub.create(input)) as unknown as CreateResult;

@@ -45,7 +45,9 @@ export const sendAccepted = z.object({
 
 /** `POST /v1/messages/batch`: one result per item, in order; an invalid item never fails the others. */
 export const batchResponse = z.object({
-  batchId: z.uuid().describe("names the batch for POST /v1/messages/batches/{batchId}/cancel (the same on a replay with the same Idempotency-Key)"),
+  batchId: z
+    .uuid()
+    .describe("names the batch for POST /v1/messages/batches/{batchId}/cancel (the same on a replay with the same Idempotency-Key)"),
   results: z.array(z.union([sendAccepted, errorResponse])),
 });
 

@@ -51,14 +51,7 @@ export const stateRank: Record<DeliveryState, number> = {
   canceled: 4,
 };
 
-export const terminalStates: ReadonlySet<DeliveryState> = new Set([
-  "delivered",
-  "bounced",
-  "failed",
-  "expired",
-  "suppressed",
-  "canceled",
-]);
+export const terminalStates: ReadonlySet<DeliveryState> = new Set(["delivered", "bounced", "failed", "expired", "suppressed", "canceled"]);
 
 export const suppressionReasons = [
   "hard_bounce",

@@ -659,7 +659,7 @@ export class MessageDO extends DurableObject<Env> {
    */
   private async release(): Promise<void> {
     const row = this.row();
-    if (!row || row.status !== "scheduled") return;
+    if (row?.status !== "scheduled") return;
     const at = this.sendAt();
     if (Date.now() < at) return this.scheduleAlarm(at);
     const now = new Date().toISOString();

@@ -1,7 +1,14 @@
 /** `/v1/messages` (src/api/messages.ts, accept.ts): send, send many, search, read, and each message's webhook deliveries. */
 import { z } from "zod";
 import { idempotencyKey } from "../../core/api-requests.ts";
-import { batchCancelResponse, batchResponse, messageDeliveries, messageSearchPage, messageView, sendAccepted } from "../../core/api-responses.ts";
+import {
+  batchCancelResponse,
+  batchResponse,
+  messageDeliveries,
+  messageSearchPage,
+  messageView,
+  sendAccepted,
+} from "../../core/api-responses.ts";
 import { messageSearchQuery } from "../../core/message-search.ts";
 import { BATCH_MAX, batchRequest, sendRequest } from "../../core/schema.ts";
 import { JSON_BODY_ERRORS, type ApiRoute } from "./registry.ts";
