@@ -3,13 +3,15 @@
  * the outbox, cancel of one message and of a batch. Alarms are run with runDurableObjectAlarm;
  * "its time has come" is the stored send_at moved back, never a wait.
  */
-import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { createScheduledController, env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import worker from "../../src/index.ts";
+import type { AccountDO } from "../../src/state/account.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sha256Hex } from "../../src/core/bytes.ts";
 import { canonicalJson, messageIdFor } from "../../src/core/ids.ts";
 import { recipientKey } from "../../src/core/recipient.ts";
 import type { MessageDO } from "../../src/state/message.ts";
-import { messageStub } from "../../src/state/stubs.ts";
+import { counterStub, messageStub } from "../../src/state/stubs.ts";
 import { ACCOUNT_A } from "../fixtures.ts";
 import { waitFor } from "../wait.ts";
 import { adminAccount, api, getMessage, json, send, sendMarker, unique, waitForStatus, webpush } from "./helpers.ts";
@@ -27,6 +29,7 @@ afterAll(() => {
   push.restore();
 });
 
+const DAY = 86_400_000;
 const inAnHour = () => new Date(Date.now() + 3600_000).toISOString();
 
 /** Its time has come: the stored sendAt moved back, then the alarm run if one is armed (as the runtime would at sendAt). */
@@ -229,6 +232,34 @@ describe("scheduled sends", () => {
     );
     expect(res.status).toBe(400);
     expect(res.body.error.details.map((d: any) => d.path)).toEqual(["sendAt"]);
+  });
+});
+
+describe("scheduled sends and retention", () => {
+  it("a message still scheduled keeps its body and its timeline past a short retention; once canceled it goes", async () => {
+    const account = await adminAccount("Sched Retain");
+    expect((await api("/v1/retention", { method: "PUT", key: account.key, json: { timelineDays: 1, bodyDays: 1 } })).status).toBe(200);
+    const res = await send(await webpush(`retain-${unique()}`, { sendAt: new Date(Date.now() + 71 * 3600_000).toISOString() }), {
+      key: account.key,
+    });
+    const id = res.body.id as string;
+    await worker.scheduled!(createScheduledController({ scheduledTime: Date.now(), cron: "17 * * * *" }), env);
+    const shard = counterStub(env, account.id, id) as unknown as DurableObjectStub<AccountDO>;
+    await waitFor(
+      async () => (await json(await api("/v1/messages?status=scheduled", { key: account.key }))).body.data.some((m: any) => m.id === id),
+      "its search row",
+    );
+    await shard.retentionPass(Date.now() + 2 * DAY);
+    const kept = await getMessage(id, account.key);
+    expect(kept.body.status).toBe("scheduled");
+    expect(await messageStub(env, account.id, id).expireBody()).toBe("pending");
+    expect((await cancel(id, account.key)).status).toBe(200);
+    await waitFor(
+      async () => (await json(await api("/v1/messages?status=canceled", { key: account.key }))).body.data.some((m: any) => m.id === id),
+      "its search row to say canceled",
+    );
+    await shard.retentionPass(Date.now() + 2 * DAY);
+    expect((await getMessage(id, account.key)).status).toBe(404);
   });
 });
 
