@@ -13,7 +13,8 @@ import { WEBPUSH_MAX_PLAINTEXT, endpointAllowed, parseAllowlist, payloadText } f
 import { accountRuntime } from "../state/config-read.ts";
 import { messageStub } from "../state/stubs.ts";
 import type { AccountRuntime } from "../core/config/runtime.ts";
-import type { CreateResult } from "../state/types.ts";
+import type { CreateInput, CreateResult } from "../state/types.ts";
+import { scheduleOf } from "../core/schedule.ts";
 import { ApiError, tooDeep, validationError } from "../core/http.ts";
 import { jsonValueDepthWithin } from "../core/json-depth.ts";
 
@@ -27,7 +28,8 @@ export type AcceptOptions = { idempotencyKey?: string; bypassSuppression?: boole
 
 /**
  * Accepts one send: validate, check the channel can act on it, then create the message
- * in its MessageDO, which checks suppression and enqueues it. Throws ApiError otherwise.
+ * in its MessageDO, which checks suppression and enqueues it (or, with a `sendAt` ahead, arms
+ * its alarm for then). Throws ApiError otherwise.
  */
 export async function acceptMessage(env: Env, account: string, value: unknown, options: AcceptOptions = {}): Promise<Accepted> {
   const { idempotencyKey } = options;
@@ -37,12 +39,16 @@ export async function acceptMessage(env: Env, account: string, value: unknown, o
   const parsed = sendRequest.safeParse(value);
   if (!parsed.success) throw validationError(parsed.error);
   const request = parsed.data;
+  // Bounds before the account's configuration (400 before 422, as every other field); with a key, a replay may still answer.
+  const schedule = scheduleOf(request.sendAt, Date.now());
+  if (schedule.kind === "invalid" && !idempotencyKey) throw sendAtError(schedule.message);
   assertSendable(env, await accountRuntime(env, account), request);
 
   const recipient = recipientOf(request);
   const key = await recipientKey(request.channel, recipient);
   const id = await messageIdFor(account, idempotencyKey);
-  const result = (await messageStub(env, account, id).create({
+  const stub = messageStub(env, account, id);
+  const input: CreateInput = {
     id,
     account,
     request,
@@ -51,10 +57,21 @@ export async function acceptMessage(env: Env, account: string, value: unknown, o
     recipient: tokenChannels.has(request.channel) ? key : recipient,
     bodyHash: await sha256Hex(canonicalJson(value)),
     ...(options.bypassSuppression ? { bypassSuppression: true } : {}),
-  })) as unknown as CreateResult; // RPC typing turns `unknown` fields into never: the shape is ours.
+    ...(schedule.kind === "at" ? { sendAt: schedule.at } : {}),
+  };
+  // RPC typing turns `unknown` fields into never: the shape is ours.
+  let result: CreateResult;
+  if (schedule.kind === "invalid") {
+    // A sendAt that was ahead when the message was made is past for its replay: that replay still answers it.
+    result = (await stub.create({ ...input, replayOnly: true })) as unknown as CreateResult;
+    if (result.kind === "absent") throw sendAtError(schedule.message);
+  } else {
+    result = (await stub.create(input)) as unknown as CreateResult;
+  }
   if (result.kind === "conflict") {
     throw new ApiError(409, "idempotency_conflict", "this Idempotency-Key was used with a different body");
   }
+  if (result.kind === "absent") throw new Error("create answered absent without replayOnly");
   const { message, reason } = result;
   // SMS: the parts the body becomes (what the carrier bills), known before anything is queued.
   const plan = request.channel === "sms" ? planSms(request.body) : null;
@@ -67,6 +84,11 @@ export async function acceptMessage(env: Env, account: string, value: unknown, o
       ...(plan ? { segments: plan.segments, encoding: plan.encoding } : {}),
     },
   };
+}
+
+/** A `sendAt` of the right form at the wrong time: the same 400 as the schema's own refusals. */
+export function sendAtError(message: string, path = "sendAt"): ApiError {
+  return new ApiError(400, "validation_failed", "the request is invalid", [{ path, code: "invalid_value", message }]);
 }
 
 /** What valid JSON the platform still cannot act on (422), or a payload too large once encrypted (400). */

@@ -4,9 +4,12 @@ import { idempotencyKey } from "../core/api-requests.ts";
 import { batchRequest } from "../core/schema.ts";
 import type { EndpointInfo } from "../core/webhook-endpoint.ts";
 import type { DeliveryView } from "../state/endpoint.ts";
-import { configStub, counterStubs, endpointStub, messageStub } from "../state/stubs.ts";
+import { accountStub, configStub, counterStubs, endpointStub, messageStub } from "../state/stubs.ts";
+import type { CancelResult } from "../state/types.ts";
+import { messageIdFor } from "../core/ids.ts";
+import { scheduleOf } from "../core/schedule.ts";
 import { decodeCursor, mergePages, messageSearchQuery, recipientKeysFor, type IndexRow } from "../core/message-search.ts";
-import { acceptMessage } from "./accept.ts";
+import { acceptMessage, sendAtError } from "./accept.ts";
 import { limitBody } from "./body.ts";
 import { ApiError, readJson, validationError } from "../core/http.ts";
 import type { AppEnv } from "./types.ts";
@@ -56,6 +59,46 @@ export async function searchMessages(env: Env, account: string, query: Record<st
   return { data: data.map(({ recipientKey: _key, ...row }) => row), nextCursor };
 }
 
+/** A batch's `sendAt` for the items that give none (an item's own wins); a non-object item stays as it is, to fail alone. */
+function withSendAt(item: unknown, sendAt: string | undefined): unknown {
+  if (sendAt === undefined || item === null || typeof item !== "object" || Array.isArray(item) || "sendAt" in item) return item;
+  return { ...item, sendAt };
+}
+
+/**
+ * The batch's `sendAt` out of bounds is the whole batch's 400 (path `sendAt`), not a thousand
+ * item errors; unless this Idempotency-Key already made the batch (its time has since passed):
+ * then each item answers its replay.
+ */
+async function assertBatchSchedule(env: Env, account: string, sendAt: string | undefined, key: string | undefined): Promise<void> {
+  const schedule = scheduleOf(sendAt, Date.now());
+  if (schedule.kind !== "invalid") return;
+  if (key && (await messageStub(env, account, await messageIdFor(account, `${key}:0`)).get())) return;
+  throw sendAtError(schedule.message);
+}
+
+/**
+ * Cancels every member still scheduled, BATCH_CONCURRENCY at a time (a batch has at most
+ * BATCH_MAX members, so the work is bounded); the others are counted, never an error. Safe to
+ * repeat: a member canceled before counts as canceled again.
+ */
+async function cancelBatch(env: Env, account: string, batchId: string, members: string[]) {
+  let canceled = 0;
+  let notCancelable = 0;
+  for (let start = 0; start < members.length; start += BATCH_CONCURRENCY) {
+    const results = await Promise.all(
+      members
+        .slice(start, start + BATCH_CONCURRENCY)
+        .map(async (id) => (await messageStub(env, account, id).cancel()) as unknown as CancelResult),
+    );
+    for (const r of results) {
+      if (r.kind === "canceled") canceled++;
+      else if (r.kind === "not_cancelable") notCancelable++;
+    }
+  }
+  return { batchId, canceled, notCancelable };
+}
+
 /** How many items of a batch are accepted at once: DO calls in flight per request. */
 const BATCH_CONCURRENCY = 50;
 
@@ -71,7 +114,9 @@ export const messages = new Hono<AppEnv>()
     const value = readJson(c.req.raw.headers, await c.req.text());
     const parsed = batchRequest.safeParse(value);
     if (!parsed.success) throw validationError(parsed.error);
-    const items = parsed.data.messages;
+    const account = c.get("account");
+    const { messages: items, sendAt } = parsed.data;
+    await assertBatchSchedule(c.env, account, sendAt, key);
     const results: unknown[] = new Array(items.length);
     // One bad item never fails the others: each gets its own result or error, in order.
     for (let start = 0; start < items.length; start += BATCH_CONCURRENCY) {
@@ -79,7 +124,7 @@ export const messages = new Hono<AppEnv>()
         items.slice(start, start + BATCH_CONCURRENCY).map(async (item, offset) => {
           const index = start + offset;
           try {
-            const accepted = await acceptMessage(c.env, c.get("account"), item, { idempotencyKey: key && `${key}:${index}` });
+            const accepted = await acceptMessage(c.env, account, withSendAt(item, sendAt), { idempotencyKey: key && `${key}:${index}` });
             results[index] = accepted.body;
           } catch (err) {
             if (!(err instanceof ApiError)) throw err;
@@ -88,7 +133,31 @@ export const messages = new Hono<AppEnv>()
         }),
       );
     }
-    return c.json({ results }, 202);
+    // Kept before the answer names the batch, so its cancel always finds every member made.
+    const batchId = await messageIdFor(account, key && `${key}:batch`);
+    const members = results.flatMap((r) => (r && typeof (r as { id?: unknown }).id === "string" ? [(r as { id: string }).id] : []));
+    await accountStub(c.env, account).recordBatch(batchId, members);
+    return c.json({ batchId, results }, 202);
+  })
+  .post("/batches/:batchId/cancel", async (c) => {
+    const batchId = c.req.param("batchId");
+    const account = c.get("account");
+    const members = z.uuid().safeParse(batchId).success ? await accountStub(c.env, account).batchMembers(batchId) : null;
+    if (!members) throw new ApiError(404, "not_found", `no batch ${batchId}`);
+    return c.json(await cancelBatch(c.env, account, batchId, members));
+  })
+  .post("/:id/cancel", async (c) => {
+    const id = c.req.param("id");
+    const result = z.uuid().safeParse(id).success
+      ? ((await messageStub(c.env, c.get("account"), id).cancel()) as unknown as CancelResult)
+      : ({ kind: "unknown" } as const);
+    if (result.kind === "unknown") throw new ApiError(404, "not_found", `no message ${id}`);
+    if (result.kind === "not_cancelable") {
+      throw new ApiError(409, "not_cancelable", `message ${id} is ${result.status}: only a scheduled message can be canceled`, [
+        { path: "status", message: result.status },
+      ]);
+    }
+    return c.json(result.message);
   })
   .get("/", async (c) => c.json(await searchMessages(c.env, c.get("account"), c.req.query())))
   .get("/:id", async (c) => {

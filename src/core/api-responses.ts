@@ -35,14 +35,28 @@ export const healthResponse = z.object({ ok: z.literal(true) });
 /** One send accepted (202), replayed by its Idempotency-Key (200), or suppressed before it was queued. */
 export const sendAccepted = z.object({
   id: z.uuid().describe("the message id"),
-  status: z.enum(deliveryStates).describe("`queued`, or `suppressed` (with `reason`) when the recipient is on the suppression list"),
+  status: z
+    .enum(deliveryStates)
+    .describe("`queued`; `scheduled` with a `sendAt` ahead; or `suppressed` (with `reason`) when the recipient is on the suppression list"),
   reason: z.enum(suppressionReasons).optional(),
   segments: z.number().int().optional().describe("SMS: the parts the body becomes (what the carrier bills)"),
   encoding: z.enum(["gsm7", "ucs2"]).optional().describe("SMS: the alphabet of those parts"),
 });
 
 /** `POST /v1/messages/batch`: one result per item, in order; an invalid item never fails the others. */
-export const batchResponse = z.object({ results: z.array(z.union([sendAccepted, errorResponse])) });
+export const batchResponse = z.object({
+  batchId: z
+    .uuid()
+    .describe("names the batch for POST /v1/messages/batches/{batchId}/cancel (the same on a replay with the same Idempotency-Key)"),
+  results: z.array(z.union([sendAccepted, errorResponse])),
+});
+
+/** `POST /v1/messages/batches/:batchId/cancel`: what the cancel did to the batch's messages. */
+export const batchCancelResponse = z.object({
+  batchId: z.uuid(),
+  canceled: z.number().int().describe("members now canceled (including any canceled before)"),
+  notCancelable: z.number().int().describe("members that had gone already (or were suppressed at create)"),
+});
 
 export const timelineEvent = z.object({
   id: z.string(),
@@ -79,6 +93,7 @@ export const messageView = z.object({
     .optional()
     .describe("SMS over SMPP: one entry per part, with its latest receipt"),
   receiptDeadline: time.optional().describe("SMS while accepted: with no receipt by then the message ends expired"),
+  sendAt: time.optional().describe("a scheduled send: when it goes (or went)"),
   events: z.array(timelineEvent),
 });
 

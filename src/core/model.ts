@@ -5,8 +5,13 @@
 export const channels = ["email", "apns", "fcm", "webpush", "sms"] as const;
 export type Channel = (typeof channels)[number];
 
-/** Delivery states. `accepted` means the next hop took custody: it is never `delivered`. */
+/**
+ * Delivery states. `accepted` means the next hop took custody: it is never `delivered`.
+ * `scheduled` waits for its `sendAt` (below `queued`: going moves it up); `canceled` ends one
+ * that was canceled before it went.
+ */
 export const deliveryStates = [
+  "scheduled",
   "queued",
   "sending",
   "deferred",
@@ -16,6 +21,7 @@ export const deliveryStates = [
   "failed",
   "expired",
   "suppressed",
+  "canceled",
 ] as const;
 export type DeliveryState = (typeof deliveryStates)[number];
 
@@ -32,6 +38,7 @@ export const eventTypes = [...deliveryStates, ...engagementTypes, "inbound"] as 
 export type EventType = (typeof eventTypes)[number];
 
 export const stateRank: Record<DeliveryState, number> = {
+  scheduled: -1,
   queued: 0,
   sending: 1,
   deferred: 2,
@@ -41,9 +48,10 @@ export const stateRank: Record<DeliveryState, number> = {
   failed: 4,
   expired: 4,
   suppressed: 4,
+  canceled: 4,
 };
 
-export const terminalStates: ReadonlySet<DeliveryState> = new Set(["delivered", "bounced", "failed", "expired", "suppressed"]);
+export const terminalStates: ReadonlySet<DeliveryState> = new Set(["delivered", "bounced", "failed", "expired", "suppressed", "canceled"]);
 
 export const suppressionReasons = [
   "hard_bounce",

@@ -9,6 +9,7 @@ import { bounceClasses, channels, eventTypes } from "./model.ts";
 import { HEADER_NAME, hasLineBreak, reservedHeaders } from "./email.ts";
 import { trackingOverride } from "./tracking.ts";
 import { MAX_LINE_OCTETS, hasControlCharacter, headerValue } from "./mail-header.ts";
+import { sendAtField } from "./schedule.ts";
 
 const base64UrlBytes = (length: number, what: string) =>
   z.string().refine(
@@ -25,14 +26,10 @@ const base64UrlBytes = (length: number, what: string) =>
 
 const e164 = z.string().regex(/^\+[1-9]\d{6,14}$/, "must be an E.164 number such as +14155550100");
 
-/** Fields every channel accepts. `sendAt` is refused loudly rather than ignored. */
+/** Fields every channel accepts. `sendAt`'s bounds depend on the clock: core/schedule.ts checks them. */
 const common = {
   metadata: z.record(z.string(), z.unknown()).optional(),
-  // The document (src/api/openapi) needs a type for `never`: `not: {}` is the JSON Schema of no value.
-  sendAt: z
-    .never({ error: "sendAt is not supported: lasthop sends at once; schedule on your side" })
-    .meta({ type: "string", not: {}, description: "refused: lasthop sends at once; schedule on your side" })
-    .optional(),
+  sendAt: sendAtField.optional(),
 };
 
 const noLineBreak = (what: string) => z.string().refine((s) => !hasLineBreak(s), `${what} may not contain CR or LF (header injection)`);
@@ -205,8 +202,13 @@ export type SendRequest = z.infer<typeof sendRequest>;
 export type WebPushSend = z.infer<typeof webpushSend>;
 export type EmailSend = z.infer<typeof emailSend>;
 
+/** At most this many items a batch (and so a batch's members to cancel). */
+export const BATCH_MAX = 1000;
+
 export const batchRequest = z.strictObject({
-  messages: z.array(z.unknown()).min(1).max(1000),
+  messages: z.array(z.unknown()).min(1).max(BATCH_MAX),
+  /** Every item's `sendAt` unless the item gives its own. */
+  sendAt: sendAtField.optional(),
 });
 
 export const bounceDetail = z.looseObject({

@@ -10,6 +10,7 @@ import { channels, deliveryStates, suppressionReasons, type Channel, type EventT
 
 /** Message events: one per timeline event lasthop applies (`sending`, `inbound` and `resubscribed` are not sent). */
 export const messageEventTypes = [
+  "message.scheduled",
   "message.queued",
   "message.accepted",
   "message.deferred",
@@ -22,6 +23,7 @@ export const messageEventTypes = [
   "message.unsubscribed",
   "message.opened",
   "message.clicked",
+  "message.canceled",
 ] as const;
 export type MessageEventType = (typeof messageEventTypes)[number];
 
@@ -35,8 +37,11 @@ export const webhookEventTypes = [
 ] as const;
 export type WebhookEventType = (typeof webhookEventTypes)[number];
 
-/** Types an endpoint gets only when it names them (`message.queued` doubles the volume for little news). */
-export const optInEventTypes: ReadonlySet<WebhookEventType> = new Set(["message.queued"]);
+/**
+ * Types an endpoint gets only when it names them (`message.queued` doubles the volume for little
+ * news; `message.scheduled` is the accept the API answered already).
+ */
+export const optInEventTypes: ReadonlySet<WebhookEventType> = new Set(["message.queued", "message.scheduled"]);
 
 const isoTime = z.string().describe("ISO 8601 time");
 

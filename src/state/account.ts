@@ -1,3 +1,4 @@
+import { Batches } from "./batches.ts";
 import { DurableObject } from "cloudflare:workers";
 import type { IndexRow, ShardQuery } from "../core/message-search.ts";
 import type { Channel } from "../core/model.ts";
@@ -84,6 +85,7 @@ export class AccountDO extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   private readonly retainer: Retainer;
   private readonly ledger: CountLedger;
+  private readonly batches: Batches;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, metered(env));
@@ -119,6 +121,17 @@ export class AccountDO extends DurableObject<Env> {
       this.sql.exec(`ALTER TABLE message_index ADD COLUMN counted_seq INTEGER`);
     this.retainer = new Retainer(this.sql, env);
     this.ledger = new CountLedger(this.sql);
+    this.batches = new Batches(this.sql);
+  }
+
+  /** A send batch's message ids, kept for its cancel (state/batches.ts). */
+  async recordBatch(id: string, members: string[]): Promise<void> {
+    this.batches.record(id, members, Date.now());
+  }
+
+  /** The message ids of one of this account's batches, or null. */
+  async batchMembers(id: string): Promise<string[] | null> {
+    return this.batches.members(id);
   }
 
   /** Retention: keeps the account's policy and starts the passes (the `scheduled` handler calls this). */

@@ -22,6 +22,7 @@ import { TIMELINE_DDL, Timeline } from "./timeline.ts";
 import type {
   ApplyResult,
   AttemptStart,
+  CancelResult,
   CreateInput,
   CreateResult,
   ExternalInput,
@@ -46,6 +47,9 @@ const MESSAGE_DDL = `
 `;
 
 const PENDING = new Set<DeliveryState>(["queued", "sending", "deferred"]);
+
+/** States whose send may still need the request's content (retention keeps the body). */
+const UNSENT = new Set<DeliveryState>([...PENDING, "scheduled"]);
 
 /**
  * How long, in units of RETRY_BASE_SECONDS (and never under a minute), a pending send may go
@@ -113,13 +117,16 @@ export class MessageDO extends DurableObject<Env> {
       if (existing.body_hash !== input.bodyHash) return { kind: "conflict" };
       return { kind: "replay", message: this.view(existing), reason: this.suppressedReason() };
     }
+    if (input.replayOnly) return { kind: "absent" };
     const { request } = input;
     const suppression = input.bypassSuppression ? null : await suppressionOf(this.env, input.account, request, input.recipientKey);
     // The suppression check awaited: a concurrent create may have won meanwhile.
     if (this.row()) return this.create(input);
 
     const now = new Date().toISOString();
-    const status: DeliveryState = suppression ? "suppressed" : "queued";
+    // A scheduled send is not enqueued: the alarm at its sendAt releases it (release()).
+    const scheduled = !suppression && input.sendAt !== undefined;
+    const status: DeliveryState = suppression ? "suppressed" : scheduled ? "scheduled" : "queued";
     // The answer does not wait for the effects (counter, event stream, send queue): from the commit
     // on they are durable in the outbox. This alarm, armed before the commit, drains them if the
     // drain below is cut short (an eviction, a crash); a drain that completes takes it back.
@@ -147,14 +154,19 @@ export class MessageDO extends DurableObject<Env> {
         occurredAt: now,
         receivedAt: now,
         provider: "lasthop",
-        detail: suppression ? { reason: suppression.reason, since: suppression.at } : {},
+        detail: suppression
+          ? { reason: suppression.reason, since: suppression.at }
+          : scheduled
+            ? { sendAt: new Date(input.sendAt!).toISOString() }
+            : {},
       };
+      if (input.sendAt !== undefined) this.meta.set("send_at", String(input.sendAt));
       this.timeline.add(event);
       this.emit(this.row()!, event, status);
       this.outbox.push({ kind: "count", account: input.account, channel: request.channel, outcome: status, at: now, row: this.indexRow() });
       // Opt-out confirmations and HELP answers reach a recipient who opted out: they are the reply.
       if (input.bypassSuppression) this.meta.set("bypass_suppression", "1");
-      if (!suppression) {
+      if (!suppression && !scheduled) {
         this.outbox.push({ kind: "enqueue", job: { account: input.account, messageId: input.id } });
         this.armWatchdog(Date.now());
       }
@@ -172,6 +184,8 @@ export class MessageDO extends DurableObject<Env> {
     const row = this.row();
     if (!row) return { action: "skip", reason: "unknown" };
     if (stateRank[row.status] >= stateRank.accepted) return { action: "skip", reason: "done" };
+    // Not released yet (a stray job): its alarm enqueues it when it is due.
+    if (row.status === "scheduled") return { action: "skip", reason: "scheduled" };
     const request = JSON.parse(row.request) as SendRequest;
     const suppression = this.meta.get("bypass_suppression") ? null : await suppressionOf(this.env, row.account, request, row.recipient_key);
     if (suppression) {
@@ -212,7 +226,10 @@ export class MessageDO extends DurableObject<Env> {
     await this.outbox.flush();
     await this.scheduleWatchdog();
     const route = this.meta.get("route");
-    return { action: "send", request, attempt, createdAt: row.created_at, ...(route ? { route } : {}) };
+    // Email's age limit (and its Date header) count from when the send was due, not from the create.
+    const sendAt = this.sendAt();
+    const createdAt = sendAt ? new Date(sendAt).toISOString() : row.created_at;
+    return { action: "send", request, attempt, createdAt, ...(route ? { route } : {}) };
   }
 
   /** Applies one event: dedupe by id, move the state by rank, queue the side effects. */
@@ -348,6 +365,32 @@ export class MessageDO extends DurableObject<Env> {
     return url === undefined ? { kind: "recorded", machine: reason !== null } : { kind: "recorded", url, machine: reason !== null };
   }
 
+  /**
+   * Cancels a scheduled message before it goes: `canceled`, in the timeline and the event stream,
+   * and its alarm settled. A second cancel answers the same; a message already released (or
+   * suppressed at create) is not cancelable and says its status.
+   */
+  async cancel(): Promise<CancelResult> {
+    const row = this.row();
+    if (!row) return { kind: "unknown" };
+    if (row.status === "canceled") return { kind: "canceled", message: this.view(row) };
+    if (row.status !== "scheduled") return { kind: "not_cancelable", status: row.status };
+    const now = new Date().toISOString();
+    this.transact(() =>
+      this.record(row, {
+        id: `${row.id}:canceled`,
+        type: "canceled",
+        occurredAt: now,
+        receivedAt: now,
+        provider: "lasthop",
+        detail: { sendAt: new Date(this.sendAt()).toISOString() },
+      }),
+    );
+    await this.outbox.flush();
+    await this.settleAlarm();
+    return { kind: "canceled", message: this.view(this.row()!) };
+  }
+
   async get(): Promise<MessageView | null> {
     const row = this.row();
     return row ? this.view(row) : null;
@@ -356,6 +399,7 @@ export class MessageDO extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     meterAlarm(this.env, "MESSAGE");
     await this.outbox.flush();
+    await this.release();
     await this.watchdog();
     const row = this.row();
     const deadline = row ? this.sms.deadline(row.status) : 0;
@@ -573,7 +617,7 @@ export class MessageDO extends DurableObject<Env> {
   async expireBody(): Promise<"expired" | "pending" | "none"> {
     const row = this.row();
     if (!row) return "none";
-    if (PENDING.has(row.status)) return "pending";
+    if (UNSENT.has(row.status)) return "pending";
     const request = JSON.parse(row.request) as SendRequest & { bodyExpired?: boolean };
     if (request.bodyExpired) return "expired";
     this.sql.exec(`UPDATE message SET request = ? WHERE id = ?`, JSON.stringify(withoutBody(request, this.env.PUBLIC_URL)), row.id);
@@ -611,13 +655,17 @@ export class MessageDO extends DurableObject<Env> {
   }
 
   /**
-   * With the outbox empty, the alarm is exactly what the state still needs: the receipt deadline
-   * and, while the send is pending, the watchdog; nothing else (a finished message keeps none).
+   * With the outbox empty, the alarm is exactly what the state still needs: the receipt deadline,
+   * a scheduled send's sendAt and, while the send is pending, the watchdog; nothing else (a finished message keeps none).
    * With effects waiting it stays as the outbox set it.
    */
   private async settleAlarm(): Promise<void> {
     const row = this.row();
-    const wants = [row ? this.sms.deadline(row.status) : 0, row && PENDING.has(row.status) ? this.watchdogDue() : 0].filter((at) => at > 0);
+    const wants = [
+      row ? this.sms.deadline(row.status) : 0,
+      row && PENDING.has(row.status) ? this.watchdogDue() : 0,
+      row?.status === "scheduled" ? this.sendAt() : 0,
+    ].filter((at) => at > 0);
     const at = wants.length > 0 ? Math.min(...wants) : 0;
     // Effects still waiting: the alarm serves them too, so only ever bring it earlier.
     if (!this.outbox.empty) return at ? this.scheduleAlarm(at) : undefined;
@@ -645,6 +693,40 @@ export class MessageDO extends DurableObject<Env> {
     });
     await this.outbox.flush();
     await this.scheduleWatchdog();
+  }
+
+  /**
+   * A scheduled message whose sendAt has come goes: `queued` (counted, announced) and its enqueue
+   * in one transaction, then the outbox drains it. An enqueue that fails stays in the outbox,
+   * whose retry alarm performs it again, so a crash between the alarm and the queue loses nothing.
+   * Before its time it only re-arms the alarm (which the outbox's own retries may have taken).
+   */
+  private async release(): Promise<void> {
+    const row = this.row();
+    if (row?.status !== "scheduled") return;
+    const at = this.sendAt();
+    if (Date.now() < at) return this.scheduleAlarm(at);
+    const now = new Date().toISOString();
+    this.transact(() => {
+      this.record(row, {
+        id: `${row.id}:queued`,
+        type: "queued",
+        occurredAt: now,
+        receivedAt: now,
+        provider: "lasthop",
+        detail: { sendAt: new Date(at).toISOString() },
+      });
+      this.outbox.push({ kind: "enqueue", job: { account: row.account, messageId: row.id } });
+      this.armWatchdog(Date.now());
+    });
+    await this.outbox.flush();
+    await this.scheduleWatchdog();
+  }
+
+  /** A scheduled send's time (epoch ms), 0 for a message sent at once. */
+  private sendAt(): number {
+    if (!this.tables.exist) return 0;
+    return Number(this.meta.get("send_at") ?? 0);
   }
 
   /** The send is due at `at`: the watchdog looks WATCHDOG_BASES later. Inside the caller's transaction. */
@@ -710,6 +792,7 @@ export class MessageDO extends DurableObject<Env> {
       ...(request.metadata ? { metadata: request.metadata } : {}),
       ...(this.meta.get("route") ? { route: this.meta.get("route") } : {}),
       ...(row.channel === "sms" && !external ? this.sms.view(row.status) : {}),
+      ...(this.sendAt() ? { sendAt: new Date(this.sendAt()).toISOString() } : {}),
       events: this.timeline.list(),
     };
   }

@@ -42,8 +42,13 @@ export class Retainer {
     const { bodiesBefore, timelinesBefore } = retentionCutoffs(JSON.parse(policy) as Retention, now);
     const batch = Number(this.meta.get("retention_batch") ?? RETENTION_BATCH);
 
+    // A message still waiting for its sendAt (≤ 72 h, under a 1-day policy) is kept until it went.
     const expired = this.sql
-      .exec<{ id: string }>(`SELECT id FROM message_index WHERE created_at < ? ORDER BY created_at, id LIMIT ?`, timelinesBefore, batch)
+      .exec<{ id: string }>(
+        `SELECT id FROM message_index WHERE created_at < ? AND status != 'scheduled' ORDER BY created_at, id LIMIT ?`,
+        timelinesBefore,
+        batch,
+      )
       .toArray()
       .map((r) => r.id);
     await inBatches(expired, (id) => messageStub(this.env, account, id).purge());

@@ -35,6 +35,8 @@ export type MessageView = {
    * message ends `expired` (reason no_delivery_receipt).
    */
   receiptDeadline?: string;
+  /** A scheduled send: when it goes (or went). */
+  sendAt?: string;
   events: TimelineEvent[];
 };
 
@@ -47,6 +49,10 @@ export type CreateInput = {
   bodyHash: string;
   /** Keyword replies (STOP/HELP confirmations) go to a recipient who opted out. */
   bypassSuppression?: boolean;
+  /** A scheduled send: epoch ms when it goes (core/schedule.ts decided it is ahead). */
+  sendAt?: number;
+  /** Only answer an existing message (replay or conflict); make none (`absent`). */
+  replayOnly?: boolean;
 };
 
 /**
@@ -66,14 +72,21 @@ export type ExternalInput = {
 export type CreateResult =
   | { kind: "created"; message: MessageView; reason?: SuppressionReason }
   | { kind: "replay"; message: MessageView; reason?: SuppressionReason }
-  | { kind: "conflict" };
+  | { kind: "conflict" }
+  | { kind: "absent" };
+
+/** A cancel: done (or done before: a second cancel is the same), too late, or no such message. */
+export type CancelResult =
+  | { kind: "canceled"; message: MessageView }
+  | { kind: "not_cancelable"; status: DeliveryState }
+  | { kind: "unknown" };
 
 /** What a send queue carries: just the ids; the MessageDO holds the request (channels' SendJob is the send itself). */
 export type QueuedSend = { account: string; messageId: string };
 
 export type AttemptStart =
   | { action: "send"; request: SendRequest; attempt: number; createdAt: string; route?: string }
-  | { action: "skip"; reason: "unknown" | "done" | "suppressed" | "in_flight" };
+  | { action: "skip"; reason: "unknown" | "done" | "suppressed" | "in_flight" | "scheduled" };
 
 export type ApplyResult =
   | { kind: "applied"; state: DeliveryState; changed: boolean }

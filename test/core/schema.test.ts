@@ -178,7 +178,11 @@ describe("sendRequest", () => {
     ["to of 254 characters", { ...valid.email, to: `${"a".repeat(64)}@${"d".repeat(184)}.test` }, true],
     ["to of 255 characters", { ...valid.email, to: `${"a".repeat(64)}@${"d".repeat(185)}.test` }, false, "to"],
     // common
-    ["sendAt is refused", { ...valid.sms, sendAt: "2030-01-01T00:00:00Z" }, false, "sendAt"],
+    ["sendAt with an offset", { ...valid.sms, sendAt: "2030-01-01T09:00:00+02:00" }, true],
+    ["sendAt in UTC", { ...valid.email, sendAt: "2030-01-01T00:00:00Z" }, true],
+    ["sendAt without an offset", { ...valid.sms, sendAt: "2030-01-01T00:00:00" }, false, "sendAt"],
+    ["sendAt as a date alone", { ...valid.sms, sendAt: "2030-01-01" }, false, "sendAt"],
+    ["sendAt as a number", { ...valid.sms, sendAt: 1893456000 }, false, "sendAt"],
     ["an unknown field is refused", { ...valid.sms, priority: "high" }, false, ""],
     ["an unknown channel", { ...valid.sms, channel: "pigeon" }, false, "channel"],
   ])("%s → valid: %s", (_, request, ok, path) => {

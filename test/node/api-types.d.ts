@@ -51,7 +51,7 @@ export interface paths {
         put?: never;
         /**
          * Send one message
-         * @description Validates the send for its channel, checks the account can act on it (422 otherwise), and queues it. `accepted` later means the next hop took custody; only feedback says `delivered`.
+         * @description Validates the send for its channel, checks the account can act on it (422 otherwise), and queues it; with `sendAt` ahead (at most 72 h) it is `scheduled` until then, and can be canceled. `accepted` later means the next hop took custody; only feedback says `delivered`.
          *
          *     Needs an API key with the `send` scope.
          */
@@ -73,11 +73,55 @@ export interface paths {
         put?: never;
         /**
          * Send up to 1,000 messages
-         * @description Each item is a send request, accepted on its own: the answer holds one result or one error per item, in order. With an Idempotency-Key, item `i` uses `<key>:<i>`.
+         * @description Each item is a send request, accepted on its own: the answer holds one result or one error per item, in order, and the `batchId` that cancels the batch's scheduled messages. The batch's `sendAt` applies to every item that gives none. With an Idempotency-Key, item `i` uses `<key>:<i>`.
          *
          *     Needs an API key with the `send` scope.
          */
         post: operations["postV1MessagesBatch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/messages/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel a scheduled message
+         * @description A message still `scheduled` ends `canceled` (in its timeline, and `message.canceled` on the event stream). A second cancel answers the same. A message that went already is 409 `not_cancelable`, its status in `details`.
+         *
+         *     Needs an API key with the `send` scope.
+         */
+        post: operations["postV1MessagesIdCancel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/messages/batches/{batchId}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel a batch's scheduled messages
+         * @description Cancels every message of the batch that is still `scheduled`; the others are counted as `notCancelable`. Safe to repeat. A batch is known for 7 days.
+         *
+         *     Needs an API key with the `send` scope.
+         */
+        post: operations["postV1MessagesBatchesBatchIdCancel"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1203,6 +1247,26 @@ export interface paths {
     };
 }
 export interface webhooks {
+    "message.scheduled": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * message.scheduled, POSTed to each endpoint that takes it
+         * @description Delivered at least once, retried on a schedule (0, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h ±10 %) until a 2xx; 410 disables the endpoint; 429 and 503 are retried after their Retry-After.
+         */
+        post: operations["eventMessageScheduledEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "message.queued": {
         parameters: {
             query?: never;
@@ -1443,6 +1507,26 @@ export interface webhooks {
         patch?: never;
         trace?: never;
     };
+    "message.canceled": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * message.canceled, POSTed to each endpoint that takes it
+         * @description Delivered at least once, retried on a schedule (0, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h ±10 %) until a 2xx; 410 disables the endpoint; 429 and 503 are retried after their Retry-After.
+         */
+        post: operations["eventMessageCanceledEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "recipient.suppressed": {
         parameters: {
             query?: never;
@@ -1566,6 +1650,47 @@ export interface webhooks {
 }
 export interface components {
     schemas: {
+        MessageScheduledEvent: {
+            /** @enum {string} */
+            type: "message.scheduled";
+            /** @description when lasthop emitted the event */
+            timestamp: string;
+            data: {
+                /** @description the event id (= webhook-id) */
+                id: string;
+                /** @description who reported it: lasthop, bridge, twilio, sendgrid, ses, … */
+                provider: string;
+                /** @description ISO 8601 time */
+                occurredAt: string;
+                /** @description ISO 8601 time */
+                receivedAt: string;
+                /** @description the event's evidence: SMTP reply, DSN status, bounce class, DLR stat, …; for message.opened and message.clicked: machine, machineReason, first, link and url (a click), ip and userAgent (per the account's tracking.privacy) */
+                detail: {
+                    [key: string]: unknown;
+                };
+                message: {
+                    /** @description the message id (POST /v1/messages answered it) */
+                    id: string;
+                    /** @enum {string} */
+                    channel: "email" | "apns" | "fcm" | "webpush" | "sms";
+                    /** @description the recipient: address, number, device token or push endpoint, in full */
+                    to: string;
+                    /**
+                     * @description the message's state after this event
+                     * @enum {string}
+                     */
+                    status: "scheduled" | "queued" | "sending" | "deferred" | "accepted" | "delivered" | "bounced" | "failed" | "expired" | "suppressed" | "canceled";
+                    tags: string[];
+                    metadata?: {
+                        [key: string]: unknown;
+                    };
+                    /** @description sent through a provider, not by lasthop */
+                    external?: {
+                        provider: string;
+                    };
+                };
+            };
+        };
         MessageQueuedEvent: {
             /** @enum {string} */
             type: "message.queued";
@@ -1595,7 +1720,7 @@ export interface components {
                      * @description the message's state after this event
                      * @enum {string}
                      */
-                    status: "queued" | "sending" | "deferred" | "accepted" | "delivered" | "bounced" | "failed" | "expired" | "suppressed";
+                    status: "scheduled" | "queued" | "sending" | "deferred" | "accepted" | "delivered" | "bounced" | "failed" | "expired" | "suppressed" | "canceled";
                     tags: string[];
                     metadata?: {
                         [key: string]: unknown;
@@ -1636,7 +1761,7 @@ export interface components {
                      * @description the message's state after this event
                      * @enum {string}
                      */
-                    status: "queued" | "sending" | "deferred" | "accepted" | "delivered" | "bounced" | "failed" | "expired" | "suppressed";
+                    status: "scheduled" | "queued" | "sending" | "deferred" | "accepted" | "delivered" | "bounced" | "failed" | "expired" | "suppressed" | "canceled";
                     tags: string[];
                     metadata?: {
                         [key: string]: unknown;
@@ -1677,7 +1802,7 @@ export interface components {
                      * @description the message's state after this event
                      * @enum {string}
                      */
-                    status: "queued" | "sending" | "deferred" | "accepted" | "delivered" | "bounced" | "failed" | "expired" | "suppressed";
+                    status: "scheduled" | "queued" | "sending" | "deferred" | "accepted" | "delivered" | "bounced" | "failed" | "expired" | "suppressed" | "canceled";
                     tags: string[];
                     metadata?: {
                         [key: string]: unknown;
@@ -1718,7 +1843,7 @@ export interface components {
                      * @description the message's state after this event
                      * @enum {string}
                      */
-                    status: "queued" | "sending" | "deferred" | "accepted" | "delivered" | "bounced" | "failed" | "expired" | "suppressed";
+                    status: "scheduled" | "queued" | "sending" | "deferred" | "accepted" | "delivered" | "bounced" | "failed" | "expired" | "suppressed" | "canceled";
                     tags: string[];
                     metadata?: {
                         [key: string]: unknown;
@@ -1759,7 +1884,7 @@ export interface components {
                      * @description the message's state after this event
                      * @enum {string}
                      */
-                    status: "queued" | "sending" | "deferred" | "accepted" | "delivered" | "bounced" | "failed" | "expired" | "suppressed";
+                    status: "scheduled" | "queued" | "sending" | "deferred" | "accepted" | "delivered" | "bounced" | "failed" | "expired" | "suppressed" | "canceled";
                     tags: string[];
                     metadata?: {
                         [key: string]: unknown;
@@ -1800,7 +1925,7 @@ export interface components {
                      * @description the message's state after this event
                      * @enum {string}
                      */
-                    status: "queued" | "sending" | "deferred" | "accepted" | "delivered" | "bounced" | "failed" | "expired" | "suppressed";
+                    status: "scheduled" | "queued" | "sending" | "deferred" | "accepted" | "delivered" | "bounced" | "failed" | "expired" | "suppressed" | "canceled";
                     tags: string[];
                     metadata?: {
                         [key: string]: unknown;
@@ -1841,7 +1966,7 @@ export interface components {
                      * @description the message's state after this event
                      * @enum {string}
                      */
-                    status: "queued" | "sending" | "deferred" | "accepted" | "delivered" | "bounced" | "failed" | "expired" | "suppressed";
+                    status: "scheduled" | "queued" | "sending" | "deferred" | "accepted" | "delivered" | "bounced" | "failed" | "expired" | "suppressed" | "canceled";
                     tags: string[];
                     metadata?: {
                         [key: string]: unknown;
@@ -1882,7 +2007,7 @@ export interface components {
                      * @description the message's state after this event
                      * @enum {string}
                      */
-                    status: "queued" | "sending" | "deferred" | "accepted" | "delivered" | "bounced" | "failed" | "expired" | "suppressed";
+                    status: "scheduled" | "queued" | "sending" | "deferred" | "accepted" | "delivered" | "bounced" | "failed" | "expired" | "suppressed" | "canceled";
                     tags: string[];
                     metadata?: {
                         [key: string]: unknown;
@@ -1923,7 +2048,7 @@ export interface components {
                      * @description the message's state after this event
                      * @enum {string}
                      */
-                    status: "queued" | "sending" | "deferred" | "accepted" | "delivered" | "bounced" | "failed" | "expired" | "suppressed";
+                    status: "scheduled" | "queued" | "sending" | "deferred" | "accepted" | "delivered" | "bounced" | "failed" | "expired" | "suppressed" | "canceled";
                     tags: string[];
                     metadata?: {
                         [key: string]: unknown;
@@ -1964,7 +2089,7 @@ export interface components {
                      * @description the message's state after this event
                      * @enum {string}
                      */
-                    status: "queued" | "sending" | "deferred" | "accepted" | "delivered" | "bounced" | "failed" | "expired" | "suppressed";
+                    status: "scheduled" | "queued" | "sending" | "deferred" | "accepted" | "delivered" | "bounced" | "failed" | "expired" | "suppressed" | "canceled";
                     tags: string[];
                     metadata?: {
                         [key: string]: unknown;
@@ -2005,7 +2130,7 @@ export interface components {
                      * @description the message's state after this event
                      * @enum {string}
                      */
-                    status: "queued" | "sending" | "deferred" | "accepted" | "delivered" | "bounced" | "failed" | "expired" | "suppressed";
+                    status: "scheduled" | "queued" | "sending" | "deferred" | "accepted" | "delivered" | "bounced" | "failed" | "expired" | "suppressed" | "canceled";
                     tags: string[];
                     metadata?: {
                         [key: string]: unknown;
@@ -2046,7 +2171,48 @@ export interface components {
                      * @description the message's state after this event
                      * @enum {string}
                      */
-                    status: "queued" | "sending" | "deferred" | "accepted" | "delivered" | "bounced" | "failed" | "expired" | "suppressed";
+                    status: "scheduled" | "queued" | "sending" | "deferred" | "accepted" | "delivered" | "bounced" | "failed" | "expired" | "suppressed" | "canceled";
+                    tags: string[];
+                    metadata?: {
+                        [key: string]: unknown;
+                    };
+                    /** @description sent through a provider, not by lasthop */
+                    external?: {
+                        provider: string;
+                    };
+                };
+            };
+        };
+        MessageCanceledEvent: {
+            /** @enum {string} */
+            type: "message.canceled";
+            /** @description when lasthop emitted the event */
+            timestamp: string;
+            data: {
+                /** @description the event id (= webhook-id) */
+                id: string;
+                /** @description who reported it: lasthop, bridge, twilio, sendgrid, ses, … */
+                provider: string;
+                /** @description ISO 8601 time */
+                occurredAt: string;
+                /** @description ISO 8601 time */
+                receivedAt: string;
+                /** @description the event's evidence: SMTP reply, DSN status, bounce class, DLR stat, …; for message.opened and message.clicked: machine, machineReason, first, link and url (a click), ip and userAgent (per the account's tracking.privacy) */
+                detail: {
+                    [key: string]: unknown;
+                };
+                message: {
+                    /** @description the message id (POST /v1/messages answered it) */
+                    id: string;
+                    /** @enum {string} */
+                    channel: "email" | "apns" | "fcm" | "webpush" | "sms";
+                    /** @description the recipient: address, number, device token or push endpoint, in full */
+                    to: string;
+                    /**
+                     * @description the message's state after this event
+                     * @enum {string}
+                     */
+                    status: "scheduled" | "queued" | "sending" | "deferred" | "accepted" | "delivered" | "bounced" | "failed" | "expired" | "suppressed" | "canceled";
                     tags: string[];
                     metadata?: {
                         [key: string]: unknown;
@@ -2193,10 +2359,10 @@ export interface components {
              */
             id: string;
             /**
-             * @description `queued`, or `suppressed` (with `reason`) when the recipient is on the suppression list
+             * @description `queued`; `scheduled` with a `sendAt` ahead; or `suppressed` (with `reason`) when the recipient is on the suppression list
              * @enum {string}
              */
-            status: "queued" | "sending" | "deferred" | "accepted" | "delivered" | "bounced" | "failed" | "expired" | "suppressed";
+            status: "scheduled" | "queued" | "sending" | "deferred" | "accepted" | "delivered" | "bounced" | "failed" | "expired" | "suppressed" | "canceled";
             /** @enum {string} */
             reason?: "hard_bounce" | "soft_bounce_limit" | "complaint" | "unsubscribe" | "token_invalid" | "sms_stop" | "manual";
             /** @description SMS: the parts the body becomes (what the carrier bills) */
@@ -2233,7 +2399,10 @@ export interface components {
             metadata?: {
                 [key: string]: unknown;
             };
-            /** @description refused: lasthop sends at once; schedule on your side */
+            /**
+             * Format: date-time
+             * @description when to send (RFC 3339 with an offset): at most 72 h ahead; up to 60 s in the past is sent at once. The message is `scheduled` until then and can be canceled
+             */
             sendAt?: string;
         } | {
             /** @enum {string} */
@@ -2256,7 +2425,10 @@ export interface components {
             metadata?: {
                 [key: string]: unknown;
             };
-            /** @description refused: lasthop sends at once; schedule on your side */
+            /**
+             * Format: date-time
+             * @description when to send (RFC 3339 with an offset): at most 72 h ahead; up to 60 s in the past is sent at once. The message is `scheduled` until then and can be canceled
+             */
             sendAt?: string;
         } | {
             /** @enum {string} */
@@ -2285,7 +2457,10 @@ export interface components {
             metadata?: {
                 [key: string]: unknown;
             };
-            /** @description refused: lasthop sends at once; schedule on your side */
+            /**
+             * Format: date-time
+             * @description when to send (RFC 3339 with an offset): at most 72 h ahead; up to 60 s in the past is sent at once. The message is `scheduled` until then and can be canceled
+             */
             sendAt?: string;
         } | {
             /** @enum {string} */
@@ -2308,7 +2483,10 @@ export interface components {
             metadata?: {
                 [key: string]: unknown;
             };
-            /** @description refused: lasthop sends at once; schedule on your side */
+            /**
+             * Format: date-time
+             * @description when to send (RFC 3339 with an offset): at most 72 h ahead; up to 60 s in the past is sent at once. The message is `scheduled` until then and can be canceled
+             */
             sendAt?: string;
         } | {
             /** @enum {string} */
@@ -2321,7 +2499,10 @@ export interface components {
             metadata?: {
                 [key: string]: unknown;
             };
-            /** @description refused: lasthop sends at once; schedule on your side */
+            /**
+             * Format: date-time
+             * @description when to send (RFC 3339 with an offset): at most 72 h ahead; up to 60 s in the past is sent at once. The message is `scheduled` until then and can be canceled
+             */
             sendAt?: string;
         };
         Message: {
@@ -2332,7 +2513,7 @@ export interface components {
             /** @description the recipient; a push token or endpoint is shown as its SHA-256 hex */
             to: string;
             /** @enum {string} */
-            status: "queued" | "sending" | "deferred" | "accepted" | "delivered" | "bounced" | "failed" | "expired" | "suppressed";
+            status: "scheduled" | "queued" | "sending" | "deferred" | "accepted" | "delivered" | "bounced" | "failed" | "expired" | "suppressed" | "canceled";
             attempts: number;
             /** @description ISO 8601 time */
             createdAt: string;
@@ -2359,10 +2540,12 @@ export interface components {
             }[];
             /** @description SMS while accepted: with no receipt by then the message ends expired */
             receiptDeadline?: string;
+            /** @description a scheduled send: when it goes (or went) */
+            sendAt?: string;
             events: {
                 id: string;
                 /** @enum {string} */
-                type: "queued" | "sending" | "deferred" | "accepted" | "delivered" | "bounced" | "failed" | "expired" | "suppressed" | "opened" | "clicked" | "complained" | "unsubscribed" | "resubscribed" | "inbound";
+                type: "scheduled" | "queued" | "sending" | "deferred" | "accepted" | "delivered" | "bounced" | "failed" | "expired" | "suppressed" | "canceled" | "opened" | "clicked" | "complained" | "unsubscribed" | "resubscribed" | "inbound";
                 /** @description ISO 8601 time */
                 occurredAt: string;
                 /** @description ISO 8601 time */
@@ -2912,9 +3095,9 @@ export interface components {
                  */
                 channel: "email" | "sms";
                 types: {
-                    [key: string]: ("queued" | "sending" | "deferred" | "accepted" | "delivered" | "bounced" | "failed" | "expired" | "suppressed" | "opened" | "clicked" | "complained" | "unsubscribed" | "resubscribed" | "inbound") | {
+                    [key: string]: ("scheduled" | "queued" | "sending" | "deferred" | "accepted" | "delivered" | "bounced" | "failed" | "expired" | "suppressed" | "canceled" | "opened" | "clicked" | "complained" | "unsubscribed" | "resubscribed" | "inbound") | {
                         /** @enum {string} */
-                        type: "queued" | "sending" | "deferred" | "accepted" | "delivered" | "bounced" | "failed" | "expired" | "suppressed" | "opened" | "clicked" | "complained" | "unsubscribed" | "resubscribed" | "inbound";
+                        type: "scheduled" | "queued" | "sending" | "deferred" | "accepted" | "delivered" | "bounced" | "failed" | "expired" | "suppressed" | "canceled" | "opened" | "clicked" | "complained" | "unsubscribed" | "resubscribed" | "inbound";
                         /** @enum {string} */
                         bounceClass?: "hard" | "soft";
                     };
@@ -2969,9 +3152,9 @@ export interface components {
                  */
                 channel: "email" | "sms";
                 types: {
-                    [key: string]: ("queued" | "sending" | "deferred" | "accepted" | "delivered" | "bounced" | "failed" | "expired" | "suppressed" | "opened" | "clicked" | "complained" | "unsubscribed" | "resubscribed" | "inbound") | {
+                    [key: string]: ("scheduled" | "queued" | "sending" | "deferred" | "accepted" | "delivered" | "bounced" | "failed" | "expired" | "suppressed" | "canceled" | "opened" | "clicked" | "complained" | "unsubscribed" | "resubscribed" | "inbound") | {
                         /** @enum {string} */
-                        type: "queued" | "sending" | "deferred" | "accepted" | "delivered" | "bounced" | "failed" | "expired" | "suppressed" | "opened" | "clicked" | "complained" | "unsubscribed" | "resubscribed" | "inbound";
+                        type: "scheduled" | "queued" | "sending" | "deferred" | "accepted" | "delivered" | "bounced" | "failed" | "expired" | "suppressed" | "canceled" | "opened" | "clicked" | "complained" | "unsubscribed" | "resubscribed" | "inbound";
                         /** @enum {string} */
                         bounceClass?: "hard" | "soft";
                     };
@@ -3137,7 +3320,7 @@ export interface operations {
             query?: {
                 recipient?: string;
                 channel?: "email" | "apns" | "fcm" | "webpush" | "sms";
-                status?: "queued" | "sending" | "deferred" | "accepted" | "delivered" | "bounced" | "failed" | "expired" | "suppressed";
+                status?: "scheduled" | "queued" | "sending" | "deferred" | "accepted" | "delivered" | "bounced" | "failed" | "expired" | "suppressed" | "canceled";
                 tag?: string;
                 route?: string;
                 provider?: string;
@@ -3363,6 +3546,11 @@ export interface operations {
             content: {
                 "application/json": {
                     messages: components["schemas"]["SendRequest"][];
+                    /**
+                     * Format: date-time
+                     * @description when to send (RFC 3339 with an offset): at most 72 h ahead; up to 60 s in the past is sent at once. The message is `scheduled` until then and can be canceled
+                     */
+                    sendAt?: string;
                 };
             };
         };
@@ -3374,6 +3562,11 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
+                        /**
+                         * Format: uuid
+                         * @description names the batch for POST /v1/messages/batches/{batchId}/cancel (the same on a replay with the same Idempotency-Key)
+                         */
+                        batchId: string;
                         results: ({
                             /**
                              * Format: uuid
@@ -3381,10 +3574,10 @@ export interface operations {
                              */
                             id: string;
                             /**
-                             * @description `queued`, or `suppressed` (with `reason`) when the recipient is on the suppression list
+                             * @description `queued`; `scheduled` with a `sendAt` ahead; or `suppressed` (with `reason`) when the recipient is on the suppression list
                              * @enum {string}
                              */
-                            status: "queued" | "sending" | "deferred" | "accepted" | "delivered" | "bounced" | "failed" | "expired" | "suppressed";
+                            status: "scheduled" | "queued" | "sending" | "deferred" | "accepted" | "delivered" | "bounced" | "failed" | "expired" | "suppressed" | "canceled";
                             /** @enum {string} */
                             reason?: "hard_bounce" | "soft_bounce_limit" | "complaint" | "unsubscribe" | "token_invalid" | "sms_stop" | "manual";
                             /** @description SMS: the parts the body becomes (what the carrier bills) */
@@ -3448,6 +3641,162 @@ export interface operations {
             };
             /** @description the body is not declared application/json (unsupported_media_type) */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description over the API key's rate limit (rate_limited); `Retry-After` says when to retry */
+            429: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description something went wrong on our side (internal_error); retry, with the same Idempotency-Key for a send */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postV1MessagesIdCancel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the message id (a UUID) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the canceled message */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description no valid credentials or signature (unauthorized, invalid_signature) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the key lacks the scope (insufficient_scope) or the account is disabled (account_disabled) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description over the API key's rate limit (rate_limited); `Retry-After` says when to retry */
+            429: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description something went wrong on our side (internal_error); retry, with the same Idempotency-Key for a send */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postV1MessagesBatchesBatchIdCancel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the batchId POST /v1/messages/batch answered */
+                batchId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description what the cancel did */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        batchId: string;
+                        /** @description members now canceled (including any canceled before) */
+                        canceled: number;
+                        /** @description members that had gone already (or were suppressed at create) */
+                        notCancelable: number;
+                    };
+                };
+            };
+            /** @description no valid credentials or signature (unauthorized, invalid_signature) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the key lacks the scope (insufficient_scope) or the account is disabled (account_disabled) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7703,7 +8052,7 @@ export interface operations {
                 "application/json": {
                     url: string;
                     /** @description only these types; absent: every type but message.queued */
-                    eventTypes?: ("message.queued" | "message.accepted" | "message.deferred" | "message.delivered" | "message.bounced" | "message.failed" | "message.expired" | "message.suppressed" | "message.complained" | "message.unsubscribed" | "message.opened" | "message.clicked" | "recipient.suppressed" | "recipient.unsuppressed" | "sms.inbound" | "endpoint.disabled" | "pool.reputation_alert")[];
+                    eventTypes?: ("message.scheduled" | "message.queued" | "message.accepted" | "message.deferred" | "message.delivered" | "message.bounced" | "message.failed" | "message.expired" | "message.suppressed" | "message.complained" | "message.unsubscribed" | "message.opened" | "message.clicked" | "message.canceled" | "recipient.suppressed" | "recipient.unsuppressed" | "sms.inbound" | "endpoint.disabled" | "pool.reputation_alert")[];
                     /** @description only these channels' events */
                     channels?: ("email" | "apns" | "fcm" | "webpush" | "sms")[];
                     description?: string;
@@ -7960,7 +8309,7 @@ export interface operations {
                 "application/json": {
                     url?: string;
                     /** @description only these types; absent: every type but message.queued */
-                    eventTypes?: ("message.queued" | "message.accepted" | "message.deferred" | "message.delivered" | "message.bounced" | "message.failed" | "message.expired" | "message.suppressed" | "message.complained" | "message.unsubscribed" | "message.opened" | "message.clicked" | "recipient.suppressed" | "recipient.unsuppressed" | "sms.inbound" | "endpoint.disabled" | "pool.reputation_alert")[] | null;
+                    eventTypes?: ("message.scheduled" | "message.queued" | "message.accepted" | "message.deferred" | "message.delivered" | "message.bounced" | "message.failed" | "message.expired" | "message.suppressed" | "message.complained" | "message.unsubscribed" | "message.opened" | "message.clicked" | "message.canceled" | "recipient.suppressed" | "recipient.unsuppressed" | "sms.inbound" | "endpoint.disabled" | "pool.reputation_alert")[] | null;
                     /** @description only these channels' events */
                     channels?: ("email" | "apns" | "fcm" | "webpush" | "sms")[] | null;
                     description?: string | null;
@@ -8875,7 +9224,7 @@ export interface operations {
                         /** Format: uuid */
                         messageId: string;
                         /** @enum {string} */
-                        type: "queued" | "sending" | "deferred" | "accepted" | "delivered" | "bounced" | "failed" | "expired" | "suppressed" | "opened" | "clicked" | "complained" | "unsubscribed" | "resubscribed" | "inbound";
+                        type: "scheduled" | "queued" | "sending" | "deferred" | "accepted" | "delivered" | "bounced" | "failed" | "expired" | "suppressed" | "canceled" | "opened" | "clicked" | "complained" | "unsubscribed" | "resubscribed" | "inbound";
                         /** Format: date-time */
                         occurredAt: string;
                         /** Format: date-time */
@@ -9824,6 +10173,49 @@ export interface operations {
             };
         };
     };
+    eventMessageScheduledEvent: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description the event id: the same on every retry, so a receiver dedupes by it */
+                "webhook-id": string;
+                /** @description Unix seconds of this attempt */
+                "webhook-timestamp": string;
+                /** @description space-separated `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, one per live secret of the endpoint (two while a rotation overlaps) */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MessageScheduledEvent"];
+            };
+        };
+        responses: {
+            /** @description any 2xx: taken */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description gone: the endpoint is disabled */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description later: retried after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     eventMessageQueuedEvent: {
         parameters: {
             query?: never;
@@ -10314,6 +10706,49 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["MessageClickedEvent"];
+            };
+        };
+        responses: {
+            /** @description any 2xx: taken */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description gone: the endpoint is disabled */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description later: retried after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    eventMessageCanceledEvent: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description the event id: the same on every retry, so a receiver dedupes by it */
+                "webhook-id": string;
+                /** @description Unix seconds of this attempt */
+                "webhook-timestamp": string;
+                /** @description space-separated `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, one per live secret of the endpoint (two while a rotation overlaps) */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MessageCanceledEvent"];
             };
         };
         responses: {

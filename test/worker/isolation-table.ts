@@ -251,6 +251,21 @@ export const ISOLATION: Record<string, Row> = {
     expect(second.body.results[0].id).toMatch(/./);
     expect(second.body.results[0].id).not.toBe(first.body.results[0].id);
   },
+  "POST /v1/messages/:id/cancel": async ({ a, b, ready }) => {
+    const sendAt = new Date(Date.now() + 3600_000).toISOString();
+    const sent = await json(await api("/v1/messages", { method: "POST", json: await webpush(`iso-${unique()}`, { sendAt }), key: a.key }));
+    expect(sent.body.status).toBe("scheduled");
+    await ready([sent.body.id]);
+    expect((await api(`/v1/messages/${sent.body.id}/cancel`, { method: "POST", key: b.key })).status).toBe(404);
+  },
+  "POST /v1/messages/batches/:batchId/cancel": async ({ a, b, ready }) => {
+    const sendAt = new Date(Date.now() + 3600_000).toISOString();
+    const body = { sendAt, messages: [await webpush(`iso-${unique()}`)] };
+    const made = await json(await api("/v1/messages/batch", { method: "POST", json: body, key: a.key }));
+    expect(made.body.results[0].status).toBe("scheduled");
+    await ready([made.body.results[0].id]);
+    expect((await api(`/v1/messages/batches/${made.body.batchId}/cancel`, { method: "POST", key: b.key })).status).toBe(404);
+  },
   "GET /v1/messages/:id": async ({ a, b, ready }) => {
     const sent = await json(await api("/v1/messages", { method: "POST", json: await webpush(`iso-${unique()}`), key: a.key }));
     await ready([sent.body.id]);

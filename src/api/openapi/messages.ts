@@ -1,9 +1,16 @@
 /** `/v1/messages` (src/api/messages.ts, accept.ts): send, send many, search, read, and each message's webhook deliveries. */
 import { z } from "zod";
 import { idempotencyKey } from "../../core/api-requests.ts";
-import { batchResponse, messageDeliveries, messageSearchPage, messageView, sendAccepted } from "../../core/api-responses.ts";
+import {
+  batchCancelResponse,
+  batchResponse,
+  messageDeliveries,
+  messageSearchPage,
+  messageView,
+  sendAccepted,
+} from "../../core/api-responses.ts";
 import { messageSearchQuery } from "../../core/message-search.ts";
-import { batchRequest, sendRequest } from "../../core/schema.ts";
+import { BATCH_MAX, batchRequest, sendRequest } from "../../core/schema.ts";
 import { JSON_BODY_ERRORS, type ApiRoute } from "./registry.ts";
 
 const send = sendRequest.meta({ id: "SendRequest" });
@@ -24,7 +31,7 @@ export const messageRoutes: ApiRoute[] = [
     tag: "Messages",
     summary: "Send one message",
     description:
-      "Validates the send for its channel, checks the account can act on it (422 otherwise), and queues it. `accepted` later means the next hop took custody; only feedback says `delivered`.",
+      "Validates the send for its channel, checks the account can act on it (422 otherwise), and queues it; with `sendAt` ahead (at most 72 h) it is `scheduled` until then, and can be canceled. `accepted` later means the next hop took custody; only feedback says `delivered`.",
     auth: "apiKey",
     headers: idempotency,
     body: send,
@@ -40,12 +47,36 @@ export const messageRoutes: ApiRoute[] = [
     tag: "Messages",
     summary: "Send up to 1,000 messages",
     description:
-      "Each item is a send request, accepted on its own: the answer holds one result or one error per item, in order. With an Idempotency-Key, item `i` uses `<key>:<i>`.",
+      "Each item is a send request, accepted on its own: the answer holds one result or one error per item, in order, and the `batchId` that cancels the batch's scheduled messages. The batch's `sendAt` applies to every item that gives none. With an Idempotency-Key, item `i` uses `<key>:<i>`.",
     auth: "apiKey",
     headers: idempotency,
-    body: batchRequest.extend({ messages: z.array(send).min(1).max(1000) }),
+    body: batchRequest.extend({ messages: z.array(send).min(1).max(BATCH_MAX) }),
     responses: { 202: { description: "one result per item", schema: batchResponse } },
     errors: JSON_BODY_ERRORS,
+  },
+  {
+    method: "post",
+    path: "/v1/messages/{id}/cancel",
+    tag: "Messages",
+    summary: "Cancel a scheduled message",
+    description:
+      "A message still `scheduled` ends `canceled` (in its timeline, and `message.canceled` on the event stream). A second cancel answers the same. A message that went already is 409 `not_cancelable`, its status in `details`.",
+    auth: "apiKey",
+    params: messageId,
+    responses: { 200: { description: "the canceled message", schema: message } },
+    errors: [404, 409],
+  },
+  {
+    method: "post",
+    path: "/v1/messages/batches/{batchId}/cancel",
+    tag: "Messages",
+    summary: "Cancel a batch's scheduled messages",
+    description:
+      "Cancels every message of the batch that is still `scheduled`; the others are counted as `notCancelable`. Safe to repeat. A batch is known for 7 days.",
+    auth: "apiKey",
+    params: z.object({ batchId: z.string().describe("the batchId POST /v1/messages/batch answered") }),
+    responses: { 200: { description: "what the cancel did", schema: batchCancelResponse } },
+    errors: [404],
   },
   {
     method: "get",
