@@ -116,7 +116,7 @@ export async function sendEmailBatch(
   pacing: RelayPacing = unpaced,
 ): Promise<SendOutcome[]> {
   const outcomes: SendOutcome[] = new Array(jobs.length);
-  const plans: Array<{ index: number; job: Composed; routes: EmailRoute[] }> = [];
+  const plans: Array<{ index: number; job: Composed; routes: EmailRoute[]; clickTracked: boolean }> = [];
   for (const [index, job] of jobs.entries()) {
     const config = job.config.sections.email;
     if (!config) {
@@ -130,7 +130,8 @@ export async function sendEmailBatch(
     }
     try {
       const tracked = await withTracking(job, env);
-      plans.push({ index, job: { ...tracked, ...(await composeEmail(tracked, config, env)) }, routes });
+      const clickTracked = tracked.request.html !== undefined && trackingWanted(job.config.sections.tracking, job.request.tracking).clicks;
+      plans.push({ index, job: { ...tracked, ...(await composeEmail(tracked, config, env)) }, routes, clickTracked });
     } catch (err) {
       // Composition is deterministic: what fails once fails every time, so no retry.
       outcomes[index] = { kind: "failed", detail: { reason: "compose_error", error: String(err) } };
@@ -138,7 +139,12 @@ export async function sendEmailBatch(
   }
   const routed = await overRoutes(plans, (legs) => emailRound(legs, env, pacing), circuits);
   routed.forEach(({ outcome, route, passed }, k) => {
-    outcomes[plans[k]!.index] = withRoute(outcome, route, passed);
+    const routedOutcome = withRoute(outcome, route, passed);
+    // Retention keeps a click-tracked message's link URLs after its body expires (state/message.ts).
+    outcomes[plans[k]!.index] =
+      plans[k]!.clickTracked && routedOutcome.kind === "accepted"
+        ? { ...routedOutcome, detail: { ...routedOutcome.detail, clickTracked: true } }
+        : routedOutcome;
   });
   return outcomes;
 }

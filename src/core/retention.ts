@@ -38,15 +38,16 @@ export function retentionCutoffs(policy: Retention, now: number): { bodiesBefore
  * A send request without its content: what the message still needs to be shown, linked and
  * announced until its timeline expires (channel, recipient, sender, tags, metadata, route).
  * A web push subscription keeps its endpoint only: its keys exist to encrypt a body. An html
- * email keeps its tracked links' URLs (`links`, core/tracking.ts), so a click still leads
- * where it did until the timeline goes.
+ * email that went out with click tracking (`clickTracked`) keeps its links' URLs (`links`,
+ * core/tracking.ts), so a click still leads where it did until the timeline goes; any other
+ * keeps none (a link can carry personal data, and nothing will ever resolve it).
  */
-export function withoutBody(request: SendRequest, ownBase = ""): Record<string, unknown> {
+export function withoutBody(request: SendRequest, ownBase = "", clickTracked = false): Record<string, unknown> {
   const kept: Record<string, unknown> = { channel: request.channel };
   const source = request as Record<string, unknown>;
   kept.to = request.channel === "webpush" ? { endpoint: request.to.endpoint } : request.to;
   for (const field of ["from", "tags", "metadata", "route"]) if (source[field] !== undefined) kept[field] = source[field];
-  if (request.channel === "email" && request.html !== undefined) {
+  if (clickTracked && request.channel === "email" && request.html !== undefined) {
     const links = trackedLinks(request.html, ownBase);
     if (links.length > 0) kept.links = links;
   }

@@ -620,7 +620,13 @@ export class MessageDO extends DurableObject<Env> {
     if (UNSENT.has(row.status)) return "pending";
     const request = JSON.parse(row.request) as SendRequest & { bodyExpired?: boolean };
     if (request.bodyExpired) return "expired";
-    this.sql.exec(`UPDATE message SET request = ? WHERE id = ?`, JSON.stringify(withoutBody(request, this.env.PUBLIC_URL)), row.id);
+    // Links are kept only for mail whose acceptance says it left with click tracking (channels/email.ts).
+    const clickTracked = this.timeline.detailOf("accepted", "first")?.clickTracked === true;
+    this.sql.exec(
+      `UPDATE message SET request = ? WHERE id = ?`,
+      JSON.stringify(withoutBody(request, this.env.PUBLIC_URL, clickTracked)),
+      row.id,
+    );
     return "expired";
   }
 

@@ -73,6 +73,17 @@ describe("withoutBody", () => {
   it.each(cases)("%s", (_name, request, expected) => {
     expect(withoutBody(request)).toEqual(expected);
   });
+  it("an html email keeps its links' URLs only when it left with click tracking (a link can carry personal data)", () => {
+    const request = {
+      channel: "email",
+      from: "a@x.example",
+      to: "b@y.example",
+      subject: "s",
+      html: '<a href="https://shop.example/o/1?u=b">order</a> <a href="mailto:x@y.example">mail</a>',
+    } as SendRequest;
+    expect(withoutBody(request, "https://lasthop.test")).not.toHaveProperty("links");
+    expect(withoutBody(request, "https://lasthop.test", true)).toMatchObject({ links: ["https://shop.example/o/1?u=b"] });
+  });
 });
 
 describe("erasedRecipient", () => {
