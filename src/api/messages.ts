@@ -6,7 +6,7 @@ import type { EndpointInfo } from "../core/webhook-endpoint.ts";
 import type { DeliveryView } from "../state/endpoint.ts";
 import { configStub, counterStubs, endpointStub, messageStub } from "../state/stubs.ts";
 import { decodeCursor, mergePages, messageSearchQuery, recipientKeysFor, type IndexRow } from "../core/message-search.ts";
-import { acceptMessage } from "./accept.ts";
+import { acceptMessage, type TemplateCache } from "./accept.ts";
 import { limitBody } from "./body.ts";
 import { ApiError, readJson, validationError } from "../core/http.ts";
 import type { AppEnv } from "./types.ts";
@@ -73,13 +73,15 @@ export const messages = new Hono<AppEnv>()
     if (!parsed.success) throw validationError(parsed.error);
     const items = parsed.data.messages;
     const results: unknown[] = new Array(items.length);
+    // Items that name a template share its one fetch (and, without a version, one version).
+    const templates: TemplateCache = new Map();
     // One bad item never fails the others: each gets its own result or error, in order.
     for (let start = 0; start < items.length; start += BATCH_CONCURRENCY) {
       await Promise.all(
         items.slice(start, start + BATCH_CONCURRENCY).map(async (item, offset) => {
           const index = start + offset;
           try {
-            const accepted = await acceptMessage(c.env, c.get("account"), item, { idempotencyKey: key && `${key}:${index}` });
+            const accepted = await acceptMessage(c.env, c.get("account"), item, { idempotencyKey: key && `${key}:${index}`, templates });
             results[index] = accepted.body;
           } catch (err) {
             if (!(err instanceof ApiError)) throw err;

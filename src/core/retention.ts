@@ -42,7 +42,7 @@ export function withoutBody(request: SendRequest): Record<string, unknown> {
   const kept: Record<string, unknown> = { channel: request.channel };
   const source = request as Record<string, unknown>;
   kept.to = request.channel === "webpush" ? { endpoint: request.to.endpoint } : request.to;
-  for (const field of ["from", "tags", "metadata", "route"]) if (source[field] !== undefined) kept[field] = source[field];
+  for (const field of ["from", "tags", "metadata", "route", "template"]) if (source[field] !== undefined) kept[field] = source[field];
   kept.bodyExpired = true;
   return kept;
 }

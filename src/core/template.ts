@@ -19,7 +19,9 @@
 import Mustache from "mustache";
 import { z } from "zod";
 import { hasLineBreak } from "./email.ts";
+import { ApiError, validationError } from "./http.ts";
 import { hasControlCharacter } from "./mail-header.ts";
+import { emailSend, type EmailSend } from "./schema.ts";
 
 /** A template's name: a slug, the key it is stored and sent by. */
 export const templateName = z
@@ -65,6 +67,14 @@ export const templateVariables = z
   .refine((v) => new TextEncoder().encode(JSON.stringify(v)).length <= VARIABLES_MAX_BYTES, {
     message: `variables are at most ${VARIABLES_MAX_BYTES} bytes of JSON`,
   });
+
+/** `GET /v1/templates/{name}?version=n`. */
+export const templateVersionQuery = z.strictObject({
+  version: z.coerce.number().int().min(1).optional().describe("a version of the template (default: the latest)"),
+});
+
+/** Live templates an account may keep (each with all its versions). */
+export const MAX_TEMPLATES_PER_ACCOUNT = 1000;
 
 /** A stored version, as the API shows it. */
 export type StoredTemplate = TemplateContent & { name: string; version: number; createdAt: string };
@@ -203,4 +213,69 @@ export function render(template: TemplateContent, variables: Record<string, unkn
     };
   }
   return { ok: true, rendered };
+}
+
+/**
+ * The template form of an email send: every field of `emailSend` but subject, text and html,
+ * which the template gives, plus `template` and the recipient's `variables`. Built from the
+ * send's own fields, so a field added to `emailSend` is taken here too.
+ */
+const { subject: _subject, text: _text, html: _html, ...sendFields } = emailSend.shape;
+export const emailTemplateSend = z.strictObject({
+  ...sendFields,
+  template: templateRef,
+  variables: templateVariables.optional(),
+});
+export type EmailTemplateSend = z.infer<typeof emailTemplateSend>;
+
+/** What a message rendered from a template keeps: the template's name and the version it was rendered from. */
+export type TemplateUse = { name: string; version: number };
+
+const CONTENT_FIELDS = ["subject", "text", "html"] as const;
+
+/**
+ * The template form of a send, or null when `value` is not one (it goes through `sendRequest`
+ * as before). Throws a 400 for a send that mixes the two forms or is invalid.
+ */
+export function templateSendOf(value: unknown): EmailTemplateSend | null {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return null;
+  const send = value as Record<string, unknown>;
+  if (send.channel !== "email") return null;
+  if (!("template" in send)) {
+    if ("variables" in send) {
+      throw new ApiError(400, "validation_failed", "the request is invalid", [
+        { path: "variables", message: "variables go with template: give template, or subject with text and/or html" },
+      ]);
+    }
+    return null;
+  }
+  const mixed = CONTENT_FIELDS.filter((field) => field in send);
+  if (mixed.length > 0) {
+    throw new ApiError(
+      400,
+      "validation_failed",
+      "the request is invalid",
+      mixed.map((field) => ({ path: field, message: "give either template (with variables) or subject with text and/or html, not both" })),
+    );
+  }
+  const parsed = emailTemplateSend.safeParse(send);
+  if (!parsed.success) throw validationError(parsed.error);
+  return parsed.data;
+}
+
+export type RenderedSend = { ok: true; request: EmailSend & { template: TemplateUse } } | { ok: false; failure: RenderFailure; request: EmailTemplateStub };
+
+/** What a message whose render failed keeps: the send without content, and the template it named. */
+export type EmailTemplateStub = Omit<EmailTemplateSend, "template" | "variables"> & { template: TemplateUse };
+
+/** One recipient's message from a stored template: the email send it becomes, or why it cannot. Pure. */
+export function renderSend(send: EmailTemplateSend, template: StoredTemplate): RenderedSend {
+  const { template: _ref, variables, ...fields } = send;
+  const use: TemplateUse = { name: template.name, version: template.version };
+  const result = render(template, variables ?? {});
+  if (!result.ok) return { ok: false, failure: result.failure, request: { ...fields, template: use } };
+  // The rendered subject passed render()'s header rules; emailSend's own checks still run on the whole.
+  const parsed = emailSend.safeParse({ ...fields, ...result.rendered });
+  if (!parsed.success) throw validationError(parsed.error);
+  return { ok: true, request: { ...parsed.data, template: use } };
 }

@@ -22,6 +22,8 @@ export const messageEventTypes = [
   "message.unsubscribed",
   "message.opened",
   "message.clicked",
+  // Not a timeline type: a template that did not render for the recipient (the message is `failed`, never sent).
+  "message.rendering_failed",
 ] as const;
 export type MessageEventType = (typeof messageEventTypes)[number];
 

@@ -4,7 +4,8 @@ import { feedbackOutcome, nextState } from "../core/state.ts";
 import { recipientEffect, unclassified } from "../core/suppression.ts";
 import { stateRank, type Channel, type DeliveryState, type SuppressionReason } from "../core/model.ts";
 import type { SendRequest } from "../core/schema.ts";
-import { messageEventType } from "../core/webhook-events.ts";
+import { messageEventType, type MessageEventType } from "../core/webhook-events.ts";
+import type { TemplateUse } from "../core/template.ts";
 import { optOutKey } from "../core/sms/account.ts";
 import { isEspType } from "../core/email-routes.ts";
 import { outcomeDetail } from "../core/outcome.ts";
@@ -26,6 +27,7 @@ import type {
   ExternalInput,
   MessageView,
   ReceiptInput,
+  RenderingFailed,
   ReceiptResult,
   SuppressionEntry,
   TimelineEvent,
@@ -108,15 +110,18 @@ export class MessageDO extends DurableObject<Env> {
     const existing = this.row();
     if (existing) {
       if (existing.body_hash !== input.bodyHash) return { kind: "conflict" };
-      return { kind: "replay", message: this.view(existing), reason: this.suppressedReason() };
+      const rendering = this.renderingFailed();
+      return { kind: "replay", message: this.view(existing), reason: this.suppressedReason(), ...(rendering ? { rendering } : {}) };
     }
-    const { request } = input;
-    const suppression = input.bypassSuppression ? null : await suppressionOf(this.env, input.account, request, input.recipientKey);
+    const { request, rendering } = input;
+    // A message that failed to render is never sent: no suppression to ask about.
+    const suppression =
+      input.bypassSuppression || rendering ? null : await suppressionOf(this.env, input.account, request, input.recipientKey);
     // The suppression check awaited: a concurrent create may have won meanwhile.
     if (this.row()) return this.create(input);
 
     const now = new Date().toISOString();
-    const status: DeliveryState = suppression ? "suppressed" : "queued";
+    const status: DeliveryState = suppression ? "suppressed" : rendering ? "failed" : "queued";
     // The answer does not wait for the effects (counter, event stream, send queue): from the commit
     // on they are durable in the outbox. This alarm, armed before the commit, drains them if the
     // drain below is cut short (an eviction, a crash); a drain that completes takes it back.
@@ -144,20 +149,25 @@ export class MessageDO extends DurableObject<Env> {
         occurredAt: now,
         receivedAt: now,
         provider: "lasthop",
-        detail: suppression ? { reason: suppression.reason, since: suppression.at } : {},
+        detail: suppression
+          ? { reason: suppression.reason, since: suppression.at }
+          : rendering
+            ? { reason: "rendering_failed", template: rendering.template, failure: rendering.failure }
+            : {},
       };
       this.timeline.add(event);
-      this.emit(this.row()!, event, status);
+      // A rendering failure is its own event type: the customer's data, not a delivery, failed.
+      this.emit(this.row()!, event, status, rendering ? "message.rendering_failed" : undefined);
       this.outbox.push({ kind: "count", account: input.account, channel: request.channel, outcome: status, at: now, row: this.indexRow() });
       // Opt-out confirmations and HELP answers reach a recipient who opted out: they are the reply.
       if (input.bypassSuppression) this.meta.set("bypass_suppression", "1");
-      if (!suppression) {
+      if (!suppression && !rendering) {
         this.outbox.push({ kind: "enqueue", job: { account: input.account, messageId: input.id } });
         this.armWatchdog(Date.now());
       }
     });
     this.ctx.waitUntil(this.drainThenSettle());
-    return { kind: "created", message: this.view(this.row()!), reason: suppression?.reason };
+    return { kind: "created", message: this.view(this.row()!), reason: suppression?.reason, ...(rendering ? { rendering } : {}) };
   }
 
   /**
@@ -488,8 +498,8 @@ export class MessageDO extends DurableObject<Env> {
    * id is the timeline event's (prefixed with the message id when it does not start with it), so
    * it is the same however often the outbox or a receiver retries.
    */
-  private emit(row: MessageRow, event: TimelineEvent, status: DeliveryState): void {
-    const type = messageEventType(event.type);
+  private emit(row: MessageRow, event: TimelineEvent, status: DeliveryState, as?: MessageEventType): void {
+    const type = as ?? messageEventType(event.type);
     if (!type) return;
     const request = JSON.parse(row.request) as Partial<SendRequest> & { external?: boolean };
     const external = this.meta.get("external");
@@ -646,12 +656,19 @@ export class MessageDO extends DurableObject<Env> {
     return this.sql.exec<MessageRow>(`SELECT * FROM message LIMIT 1`).toArray()[0];
   }
 
+  /** The rendering failure the message was made with, if it was (for a replayed create's answer). */
+  private renderingFailed(): RenderingFailed | undefined {
+    const detail = this.timeline.detailOf("failed", "first");
+    return detail?.reason === "rendering_failed" ? ({ template: detail.template, failure: detail.failure } as RenderingFailed) : undefined;
+  }
+
   private suppressedReason(): SuppressionReason | undefined {
     return this.timeline.detailOf("suppressed", "first")?.reason as SuppressionReason | undefined;
   }
 
   private view(row: MessageRow): MessageView {
     const request = JSON.parse(row.request) as SendRequest;
+    const template = (request as { template?: TemplateUse }).template;
     const external = this.meta.get("external");
     return {
       id: row.id,
@@ -664,6 +681,7 @@ export class MessageDO extends DurableObject<Env> {
       ...(row.provider_message_id ? { providerMessageId: row.provider_message_id } : {}),
       ...(external ? { external: { provider: external } } : {}),
       ...(request.metadata ? { metadata: request.metadata } : {}),
+      ...(template ? { template } : {}),
       ...(this.meta.get("route") ? { route: this.meta.get("route") } : {}),
       ...(row.channel === "sms" && !external ? this.sms.view(row.status) : {}),
       events: this.timeline.list(),

@@ -3,6 +3,10 @@ import type { Channel, DeliveryState, EventType, SuppressionReason } from "../co
 import type { RecipientEffect } from "../core/suppression.ts";
 import type { SendRequest } from "../core/schema.ts";
 import type { DlrStat } from "../core/bridge.ts";
+import type { RenderFailure, TemplateUse } from "../core/template.ts";
+
+/** A message whose template could not be rendered for its recipient: created `failed`, never sent. */
+export type RenderingFailed = { template: TemplateUse; failure: RenderFailure };
 
 export type TimelineEvent = {
   id: string;
@@ -25,6 +29,8 @@ export type MessageView = {
   /** Sent elsewhere: lasthop learnt of it from this provider's events (no request, no attempts). */
   external?: { provider: string };
   metadata?: Record<string, unknown>;
+  /** Rendered from this stored template (its name and version). */
+  template?: TemplateUse;
   /** The route that carried the message (or may have: it is pinned there), SMS and email. */
   route?: string;
   /** SMS over SMPP: one entry per part, with its SMSC id and its latest receipt. */
@@ -46,6 +52,8 @@ export type CreateInput = {
   bodyHash: string;
   /** Keyword replies (STOP/HELP confirmations) go to a recipient who opted out. */
   bypassSuppression?: boolean;
+  /** The template did not render for this recipient: the message is made `failed` (rendering_failed). */
+  rendering?: RenderingFailed;
 };
 
 /**
@@ -63,8 +71,8 @@ export type ExternalInput = {
 };
 
 export type CreateResult =
-  | { kind: "created"; message: MessageView; reason?: SuppressionReason }
-  | { kind: "replay"; message: MessageView; reason?: SuppressionReason }
+  | { kind: "created"; message: MessageView; reason?: SuppressionReason; rendering?: RenderingFailed }
+  | { kind: "replay"; message: MessageView; reason?: SuppressionReason; rendering?: RenderingFailed }
   | { kind: "conflict" };
 
 /** What a send queue carries: just the ids; the MessageDO holds the request (channels' SendJob is the send itself). */

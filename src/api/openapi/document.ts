@@ -14,6 +14,7 @@ import { registerRoutes, type ApiRoute } from "./registry.ts";
 import { settingsRoutes } from "./settings.ts";
 import { readRoutes } from "./stats.ts";
 import { suppressionRoutes } from "./suppressions.ts";
+import { templateRoutes } from "./templates.ts";
 import { unsubscribeRoutes } from "./unsubscribe.ts";
 import { webhookEndpointRoutes } from "./webhook-endpoints.ts";
 import { webhookRoutes } from "./webhooks.ts";
@@ -28,6 +29,7 @@ export const apiRoutes: readonly ApiRoute[] = [
   ...domainRoutes,
   ...apiKeyRoutes,
   ...webhookEndpointRoutes,
+  ...templateRoutes,
   ...adminRoutes,
   ...webhookRoutes,
   ...unsubscribeRoutes,
