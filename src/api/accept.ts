@@ -49,9 +49,17 @@ async function storedTemplate(env: Env, account: string, ref: TemplateRef, cache
   }
   const template = await found;
   if (!template) {
-    throw new ApiError(422, "template_not_found", `the account has no template ${ref.name}${ref.version ? ` version ${ref.version}` : ""}`, [
-      { path: ref.version ? "template.version" : "template.name", message: "name a template of GET /v1/templates (and one of its versions)" },
-    ]);
+    throw new ApiError(
+      422,
+      "template_not_found",
+      `the account has no template ${ref.name}${ref.version ? ` version ${ref.version}` : ""}`,
+      [
+        {
+          path: ref.version ? "template.version" : "template.name",
+          message: "name a template of GET /v1/templates (and one of its versions)",
+        },
+      ],
+    );
   }
   return template;
 }

@@ -34,7 +34,8 @@ function nameOf(raw: string): string {
 
 function saved(result: SaveResult, name: string): StoredTemplate {
   if (result.kind === "saved") return result.template;
-  if (result.kind === "exists") throw new ApiError(409, "template_exists", `a template ${name} exists: PUT /v1/templates/${name} makes its next version`);
+  if (result.kind === "exists")
+    throw new ApiError(409, "template_exists", `a template ${name} exists: PUT /v1/templates/${name} makes its next version`);
   if (result.kind === "limit") {
     throw new ApiError(422, "template_limit", `an account has at most ${MAX_TEMPLATES_PER_ACCOUNT} templates: delete one first`);
   }

@@ -55,7 +55,9 @@ export const templateList = z.object({
   ),
 });
 
-const templateUse = z.object({ name: z.string(), version: z.number().int() }).describe("the stored template and version it was rendered from");
+const templateUse = z
+  .object({ name: z.string(), version: z.number().int() })
+  .describe("the stored template and version it was rendered from");
 
 /** A template that did not render for one recipient (core/template.ts RenderFailure). */
 export const renderingFailed = z.object({

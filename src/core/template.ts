@@ -126,7 +126,12 @@ class StrictWriter extends Mustache.Writer {
     const value = context.lookup(token[1]);
     const line = lineAt(this.source, token[2]);
     if (value === undefined) {
-      throw new RenderStop({ kind: "missing_variable", variable: token[1], line, message: `variable "${token[1]}" is missing (line ${line})` });
+      throw new RenderStop({
+        kind: "missing_variable",
+        variable: token[1],
+        line,
+        message: `variable "${token[1]}" is missing (line ${line})`,
+      });
     }
     if (value !== null && typeof value === "object") {
       throw new RenderStop({
@@ -203,7 +208,11 @@ export function render(template: TemplateContent, variables: Record<string, unkn
   if (hasLineBreak(subject) || hasControlCharacter(subject)) {
     return {
       ok: false,
-      failure: { part: "subject", kind: "subject_header", message: "the rendered subject holds CR, LF or another control character (header injection)" },
+      failure: {
+        part: "subject",
+        kind: "subject_header",
+        message: "the rendered subject holds CR, LF or another control character (header injection)",
+      },
     };
   }
   if (subject.length === 0 || subject.length > SUBJECT_MAX_CHARS) {
@@ -263,7 +272,9 @@ export function templateSendOf(value: unknown): EmailTemplateSend | null {
   return parsed.data;
 }
 
-export type RenderedSend = { ok: true; request: EmailSend & { template: TemplateUse } } | { ok: false; failure: RenderFailure; request: EmailTemplateStub };
+export type RenderedSend =
+  | { ok: true; request: EmailSend & { template: TemplateUse } }
+  | { ok: false; failure: RenderFailure; request: EmailTemplateStub };
 
 /** What a message whose render failed keeps: the send without content, and the template it named. */
 export type EmailTemplateStub = Omit<EmailTemplateSend, "template" | "variables"> & { template: TemplateUse };

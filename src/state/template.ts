@@ -113,7 +113,14 @@ export class TemplateDO extends DurableObject<Env> {
         now,
       );
     });
-    return { name, version, subject: content.subject, ...(content.text !== undefined ? { text: content.text } : {}), ...(content.html !== undefined ? { html: content.html } : {}), createdAt: now };
+    return {
+      name,
+      version,
+      subject: content.subject,
+      ...(content.text !== undefined ? { text: content.text } : {}),
+      ...(content.html !== undefined ? { html: content.html } : {}),
+      createdAt: now,
+    };
   }
 
   private nameRow(name: string): NameRow | undefined {

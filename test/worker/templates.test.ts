@@ -53,7 +53,9 @@ describe("/v1/templates", () => {
     expect(again.status).toBe(409);
     expect(again.body.error.code).toBe("template_exists");
 
-    const put = await json(await api(`/v1/templates/${name}`, { method: "PUT", json: { subject: "Hey {{name}}", html: "<p>{{name}}</p>" }, key: a.key }));
+    const put = await json(
+      await api(`/v1/templates/${name}`, { method: "PUT", json: { subject: "Hey {{name}}", html: "<p>{{name}}</p>" }, key: a.key }),
+    );
     expect(put.status, JSON.stringify(put.body)).toBe(200);
     expect(put.body).toMatchObject({ name, version: 2, subject: "Hey {{name}}", html: "<p>{{name}}</p>" });
 
@@ -89,7 +91,12 @@ describe("/v1/templates", () => {
   });
 
   it.each([
-    ["a syntax error, with the part and Mustache's message", { subject: "s", text: "Hi\n{{#items}}x" }, "text", /Unclosed section "items".*line 2/],
+    [
+      "a syntax error, with the part and Mustache's message",
+      { subject: "s", text: "Hi\n{{#items}}x" },
+      "text",
+      /Unclosed section "items".*line 2/,
+    ],
     ["an unopened section in html", { subject: "s", html: "{{/a}}" }, "html", /Unopened section "a"/],
     ["a partial", { subject: "s", text: "{{> footer}}" }, "text", /partials are not supported/],
     ["no body", { subject: "s" }, "text", /text, html or both/],
@@ -137,7 +144,16 @@ describe("sends by template", () => {
   it("renders subject, text and html: html escaped, subject and text as given; the message names its template", async () => {
     const a = await emailAccount();
     const name = templateName();
-    expect((await createTemplate(a, { name, subject: "Hi {{name}}", text: "Hello {{name}}, {{#items}}[{{.}}]{{/items}}", html: "<p>Hello {{name}}</p>{{{footer}}}" })).status).toBe(201);
+    expect(
+      (
+        await createTemplate(a, {
+          name,
+          subject: "Hi {{name}}",
+          text: "Hello {{name}}, {{#items}}[{{.}}]{{/items}}",
+          html: "<p>Hello {{name}}</p>{{{footer}}}",
+        })
+      ).status,
+    ).toBe(201);
     const variables = { name: `<script>alert("x")</script> & Zoë`, items: ["a", "b"], footer: "<hr>" };
     const res = await send(mailTo("reader@example.com", name, variables), { key: a.key });
     expect(res.status, JSON.stringify(res.body)).toBe(202);
@@ -156,7 +172,9 @@ describe("sends by template", () => {
     const a = await emailAccount();
     const name = templateName();
     expect((await createTemplate(a, { name, subject: "v1 {{n}}", text: "one" })).status).toBe(201);
-    expect((await api(`/v1/templates/${name}`, { method: "PUT", json: { subject: "v2 {{n}}", text: "two" }, key: a.key })).status).toBe(200);
+    expect((await api(`/v1/templates/${name}`, { method: "PUT", json: { subject: "v2 {{n}}", text: "two" }, key: a.key })).status).toBe(
+      200,
+    );
     const pinned = await send(mailTo("p@example.com", name, { n: 1 }, { template: { name, version: 1 } }), { key: a.key });
     const latest = await send(mailTo("l@example.com", name, { n: 2 }), { key: a.key });
     expect((await relayedMime(pinned.body.id)).parsed.subject).toBe("v1 1");
@@ -185,10 +203,26 @@ describe("sends by template", () => {
   });
 
   it.each([
-    ["variables without template", { channel: "email", from: "news@tmpl.example", to: "x@example.com", subject: "s", text: "t", variables: {} }, "variables"],
-    ["variables that are not an object", { channel: "email", from: "news@tmpl.example", to: "x@example.com", template: { name: "a" }, variables: [1] }, "variables"],
-    ["variables over 16 KiB", { channel: "email", from: "news@tmpl.example", to: "x@example.com", template: { name: "a" }, variables: { big: "x".repeat(17_000) } }, "variables"],
-    ["a template name that is no slug", { channel: "email", from: "news@tmpl.example", to: "x@example.com", template: { name: "A B" } }, "template.name"],
+    [
+      "variables without template",
+      { channel: "email", from: "news@tmpl.example", to: "x@example.com", subject: "s", text: "t", variables: {} },
+      "variables",
+    ],
+    [
+      "variables that are not an object",
+      { channel: "email", from: "news@tmpl.example", to: "x@example.com", template: { name: "a" }, variables: [1] },
+      "variables",
+    ],
+    [
+      "variables over 16 KiB",
+      { channel: "email", from: "news@tmpl.example", to: "x@example.com", template: { name: "a" }, variables: { big: "x".repeat(17_000) } },
+      "variables",
+    ],
+    [
+      "a template name that is no slug",
+      { channel: "email", from: "news@tmpl.example", to: "x@example.com", template: { name: "A B" } },
+      "template.name",
+    ],
     ["neither form", { channel: "email", from: "news@tmpl.example", to: "x@example.com" }, "subject"],
   ] as const)("refuses %s (400)", async (_what, body, path) => {
     const a = await emailAccount();
@@ -266,7 +300,14 @@ describe("a batch of one template", () => {
       const a = await emailAccount();
       const name = templateName();
       expect(
-        (await createTemplate(a, { name, subject: "Order {{n}} for {{who}}", text: "Hi {{who}}, order {{n}}", html: "<p>Hi {{who}}</p><p>#{{n}}</p>" })).status,
+        (
+          await createTemplate(a, {
+            name,
+            subject: "Order {{n}} for {{who}}",
+            text: "Hi {{who}}, order {{n}}",
+            html: "<p>Hi {{who}}</p><p>#{{n}}</p>",
+          })
+        ).status,
       ).toBe(201);
       const run = unique().toLowerCase();
       const who = (i: number) => (i % 2 ? `<script>${i}</script>` : `Tom & ${i}`);
@@ -281,7 +322,10 @@ describe("a batch of one template", () => {
       const res = await json(await api("/v1/messages/batch", { method: "POST", json: { messages: items }, key: a.key }));
       expect(res.status).toBe(202);
       const results = res.body.results as Array<{ id: string; status: string }>;
-      expect(results.every((r) => r.status === "queued"), JSON.stringify(results.find((r) => r.status !== "queued"))).toBe(true);
+      expect(
+        results.every((r) => r.status === "queued"),
+        JSON.stringify(results.find((r) => r.status !== "queued")),
+      ).toBe(true);
       const ids = results.map((r) => r.id);
       expect(new Set(ids).size).toBe(1000);
 
