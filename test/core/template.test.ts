@@ -168,7 +168,7 @@ describe("syntaxProblem and templateContent (checked when saved)", () => {
     [{ subject: "s", html: "{{#a}}" }, "html"],
     [{ subject: "s", text: "x".repeat(100_001) }, "text"],
     [{ subject: "s", text: "t", extra: 1 }, ""],
-  ] as const)("%j", (body, path) => {
+  ] as const)("templateContent row %#", (body, path) => {
     const parsed = templateContent.safeParse(body);
     if (path === null) expect(parsed.success).toBe(true);
     else expect(parsed.error?.issues.map((i) => i.path.join("."))).toContain(path);

@@ -102,7 +102,7 @@ describe("/v1/templates", () => {
     ["no body", { subject: "s" }, "text", /text, html or both/],
     ["no subject", { text: "t" }, "subject", /.+/],
     ["a name that is no slug", { name: "Bad Name!", subject: "s", text: "t" }, "name", /slug/],
-    ["an unknown field", { subject: "s", text: "t", from: "x@y.z" }, "", /from/],
+    ["an unknown field", { subject: "s", text: "t", from: "x@y.z" }, "(body)", /from/],
   ] as const)("refuses %s (400, nothing saved)", async (_what, body, path, message) => {
     const a = await emailAccount();
     const name = templateName();
@@ -344,10 +344,10 @@ describe("a batch of one template", () => {
         expect(request.variables).toBeUndefined();
       }
 
-      // The relay of the first hundred to go (the local queue sends the rest after the test): the MIME as the bridge got it.
+      // The relay of the first twenty to go (the local queue sends the rest after the test): the MIME as the bridge got it.
       const mine = () => bridge.relayed.filter((m) => m.rcptTo.endsWith(`-${run}@example.com`));
-      await waitForProgress(() => mine().length, 100, { stallMs: 60_000, what: "template batch messages relayed" });
-      const relayed = mine().slice(0, 100);
+      await waitForProgress(() => mine().length, 20, { stallMs: 60_000, what: "template batch messages relayed" });
+      const relayed = mine().slice(0, 20);
       const index = new Map(ids.map((id, i) => [id, i]));
       const messageIds = new Set<string>();
       const unsubscribes = new Set<string>();
