@@ -11,7 +11,7 @@ module.exports = {
       comment: "src/core is runtime-neutral (the edge and the bridge share it): it imports only itself and Web-standard libraries.",
       severity: "error",
       from: { path: "^src/core/" },
-      to: { pathNot: "^src/core/|^node_modules/(zod|jose|postal-mime)/" },
+      to: { pathNot: "^src/core/|^node_modules/(zod|jose|postal-mime|mustache)/" },
     },
     {
       name: "core-no-platform",

@@ -56,6 +56,7 @@ interface __BaseEnv_Env {
 	CIRCUITS: DurableObjectNamespace<import("./src/index").CircuitDO>;
 	POOLS: DurableObjectNamespace<import("./src/index").PoolDO>;
 	TLS_DOMAINS: DurableObjectNamespace<import("./src/index").TlsDomainDO>;
+	TEMPLATES: DurableObjectNamespace<import("./src/index").TemplateDO>;
 	BRIDGE?: DurableObjectNamespace<import("./src/index").BridgeContainer>;
 }
 declare namespace Cloudflare {
@@ -118,6 +119,7 @@ declare namespace Cloudflare {
 		CIRCUITS: DurableObjectNamespace<import("./src/index").CircuitDO>;
 		POOLS: DurableObjectNamespace<import("./src/index").PoolDO>;
 		TLS_DOMAINS: DurableObjectNamespace<import("./src/index").TlsDomainDO>;
+		TEMPLATES: DurableObjectNamespace<import("./src/index").TemplateDO>;
 		BRIDGE: DurableObjectNamespace<import("./src/index").BridgeContainer>;
 	}
 	interface Env extends __BaseEnv_Env {}

@@ -22,6 +22,7 @@ export { RecipientDO } from "./state/recipient.ts";
 export { RefDO } from "./state/ref.ts";
 export { TokenDO } from "./state/token.ts";
 export { TlsDomainDO } from "./state/tls-domain.ts";
+export { TemplateDO } from "./state/template.ts";
 
 export default {
   fetch(request, env, ctx) {

@@ -11,20 +11,59 @@ import { smsSenderAllowed } from "../core/sms/account.ts";
 import { planSms, type SmsEncoding } from "../core/sms/segment.ts";
 import { WEBPUSH_MAX_PLAINTEXT, endpointAllowed, parseAllowlist, payloadText } from "../core/webpush.ts";
 import { accountRuntime } from "../state/config-read.ts";
-import { messageStub } from "../state/stubs.ts";
+import { messageStub, templateStub } from "../state/stubs.ts";
+import { renderSend, templateSendOf, type StoredTemplate, type TemplateRef } from "../core/template.ts";
 import type { AccountRuntime } from "../core/config/runtime.ts";
-import type { CreateInput, CreateResult } from "../state/types.ts";
+import type { CreateInput, CreateResult, RenderingFailed } from "../state/types.ts";
 import { scheduleOf } from "../core/schedule.ts";
 import { ApiError, tooDeep, validationError } from "../core/http.ts";
 import { jsonValueDepthWithin } from "../core/json-depth.ts";
 
 export type Accepted = {
   httpStatus: 200 | 202;
-  body: { id: string; status: string; reason?: SuppressionReason; segments?: number; encoding?: SmsEncoding };
+  body: {
+    id: string;
+    status: string;
+    reason?: SuppressionReason | "rendering_failed";
+    rendering?: RenderingFailed;
+    segments?: number;
+    encoding?: SmsEncoding;
+  };
 };
 
-/** Internal sends (keyword replies): a fixed idempotency key, and past the recipient's opt-out. */
-export type AcceptOptions = { idempotencyKey?: string; bypassSuppression?: boolean };
+/**
+ * Internal sends (keyword replies): a fixed idempotency key, and past the recipient's opt-out.
+ * `templates`: a batch's templates, fetched once per name and version for all its items (and a
+ * version-less name resolved once, so one batch renders one version).
+ */
+export type AcceptOptions = { idempotencyKey?: string; bypassSuppression?: boolean; templates?: TemplateCache };
+
+export type TemplateCache = Map<string, Promise<StoredTemplate | null>>;
+
+/** The stored template a send names, or 422: naming a template the account lacks is the caller's mistake. */
+async function storedTemplate(env: Env, account: string, ref: TemplateRef, cache: TemplateCache | undefined): Promise<StoredTemplate> {
+  const key = `${ref.name}@${ref.version ?? "latest"}`;
+  let found = cache?.get(key);
+  if (!found) {
+    found = templateStub(env, account).get(ref.name, ref.version) as Promise<StoredTemplate | null>;
+    cache?.set(key, found);
+  }
+  const template = await found;
+  if (!template) {
+    throw new ApiError(
+      422,
+      "template_not_found",
+      `the account has no template ${ref.name}${ref.version ? ` version ${ref.version}` : ""}`,
+      [
+        {
+          path: ref.version ? "template.version" : "template.name",
+          message: "name a template of GET /v1/templates (and one of its versions)",
+        },
+      ],
+    );
+  }
+  return template;
+}
 
 /**
  * Accepts one send: validate, check the channel can act on it, then create the message
@@ -36,13 +75,33 @@ export async function acceptMessage(env: Env, account: string, value: unknown, o
   // Before zod, canonicalJson or the DO's JSON.stringify walk it (readJson checked the text already).
   const depth = jsonValueDepthWithin(value);
   if (!depth.ok) throw tooDeep(depth);
-  const parsed = sendRequest.safeParse(value);
-  if (!parsed.success) throw validationError(parsed.error);
-  const request = parsed.data;
-  // Bounds before the account's configuration (400 before 422, as every other field); with a key, a replay may still answer.
-  const schedule = scheduleOf(request.sendAt, Date.now());
-  if (schedule.kind === "invalid" && !idempotencyKey) throw sendAtError(schedule.message);
-  assertSendable(env, await accountRuntime(env, account), request);
+  // The template form (core/template.ts) renders here, once per message, into an email send.
+  const templated = templateSendOf(value);
+  let request: SendRequest;
+  let rendering: RenderingFailed | undefined;
+  // sendAt's bounds before the account's configuration (400 before 422, as every other field);
+  // with a key, a replay may still answer.
+  const scheduled = (sendAt: string | undefined) => {
+    const schedule = scheduleOf(sendAt, Date.now());
+    if (schedule.kind === "invalid" && !idempotencyKey) throw sendAtError(schedule.message);
+    return schedule;
+  };
+  let schedule: ReturnType<typeof scheduleOf>;
+  if (templated) {
+    schedule = scheduled(templated.sendAt);
+    // The checks read channel, from and route: the template form has them as an email send does.
+    assertSendable(env, await accountRuntime(env, account), templated as unknown as SendRequest);
+    const rendered = renderSend(templated, await storedTemplate(env, account, templated.template, options.templates));
+    // A failed render still makes the message (failed, never sent), so the customer sees it.
+    request = rendered.request as SendRequest;
+    if (!rendered.ok) rendering = { template: rendered.request.template, failure: rendered.failure };
+  } else {
+    const parsed = sendRequest.safeParse(value);
+    if (!parsed.success) throw validationError(parsed.error);
+    request = parsed.data;
+    schedule = scheduled(request.sendAt);
+    assertSendable(env, await accountRuntime(env, account), request);
+  }
 
   const recipient = recipientOf(request);
   const key = await recipientKey(request.channel, recipient);
@@ -58,6 +117,7 @@ export async function acceptMessage(env: Env, account: string, value: unknown, o
     bodyHash: await sha256Hex(canonicalJson(value)),
     ...(options.bypassSuppression ? { bypassSuppression: true } : {}),
     ...(schedule.kind === "at" ? { sendAt: schedule.at } : {}),
+    ...(rendering ? { rendering } : {}),
   };
   // RPC typing turns `unknown` fields into never: the shape is ours.
   let result: CreateResult;
@@ -73,6 +133,7 @@ export async function acceptMessage(env: Env, account: string, value: unknown, o
   }
   if (result.kind === "absent") throw new Error("create answered absent without replayOnly");
   const { message, reason } = result;
+  const failed = result.rendering;
   // SMS: the parts the body becomes (what the carrier bills), known before anything is queued.
   const plan = request.channel === "sms" ? planSms(request.body) : null;
   return {
@@ -81,6 +142,7 @@ export async function acceptMessage(env: Env, account: string, value: unknown, o
       id: message.id,
       status: message.status,
       ...(reason ? { reason } : {}),
+      ...(failed ? { reason: "rendering_failed" as const, rendering: failed } : {}),
       ...(plan ? { segments: plan.segments, encoding: plan.encoding } : {}),
     },
   };

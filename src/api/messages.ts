@@ -9,7 +9,7 @@ import type { CancelResult } from "../state/types.ts";
 import { messageIdFor } from "../core/ids.ts";
 import { scheduleOf } from "../core/schedule.ts";
 import { decodeCursor, mergePages, messageSearchQuery, recipientKeysFor, type IndexRow } from "../core/message-search.ts";
-import { acceptMessage, sendAtError } from "./accept.ts";
+import { acceptMessage, sendAtError, type TemplateCache } from "./accept.ts";
 import { limitBody } from "./body.ts";
 import { ApiError, readJson, validationError } from "../core/http.ts";
 import type { AppEnv } from "./types.ts";
@@ -118,13 +118,18 @@ export const messages = new Hono<AppEnv>()
     const { messages: items, sendAt } = parsed.data;
     await assertBatchSchedule(c.env, account, sendAt, key);
     const results: unknown[] = new Array(items.length);
+    // Items that name a template share its one fetch (and, without a version, one version).
+    const templates: TemplateCache = new Map();
     // One bad item never fails the others: each gets its own result or error, in order.
     for (let start = 0; start < items.length; start += BATCH_CONCURRENCY) {
       await Promise.all(
         items.slice(start, start + BATCH_CONCURRENCY).map(async (item, offset) => {
           const index = start + offset;
           try {
-            const accepted = await acceptMessage(c.env, account, withSendAt(item, sendAt), { idempotencyKey: key && `${key}:${index}` });
+            const accepted = await acceptMessage(c.env, account, withSendAt(item, sendAt), {
+              idempotencyKey: key && `${key}:${index}`,
+              templates,
+            });
             results[index] = accepted.body;
           } catch (err) {
             if (!(err instanceof ApiError)) throw err;

@@ -21,6 +21,7 @@ export const routeScopes: ReadonlyArray<{ prefix: string; write: Scope; readPost
   { prefix: "/v1/recipients", write: "suppressions:write" },
   { prefix: "/v1/retention", write: "config:write" },
   { prefix: "/v1/bridge", write: "read" },
+  { prefix: "/v1/templates", write: "config:write" },
 ];
 
 /** The scope a request needs, as `scoped` decides it; null for a path no API key reaches. */

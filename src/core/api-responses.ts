@@ -32,13 +32,56 @@ export const rootResponse = z.object({ name: z.literal("lasthop"), api: z.litera
 /** `GET /healthz`. */
 export const healthResponse = z.object({ ok: z.literal(true) });
 
+/** A template as stored (`/v1/templates`): one version. */
+export const templateView = z.object({
+  name: z.string(),
+  version: z.number().int().describe("1 when made; each PUT adds one"),
+  subject: z.string(),
+  text: z.string().optional(),
+  html: z.string().optional(),
+  createdAt: time.describe("when this version was saved"),
+});
+
+/** `GET /v1/templates`: each live template at its latest version, without bodies. */
+export const templateList = z.object({
+  data: z.array(
+    z.object({
+      name: z.string(),
+      version: z.number().int().describe("the latest"),
+      subject: z.string(),
+      createdAt: time,
+      updatedAt: time.describe("when the latest version was saved"),
+    }),
+  ),
+});
+
+const templateUse = z
+  .object({ name: z.string(), version: z.number().int() })
+  .describe("the stored template and version it was rendered from");
+
+/** A template that did not render for one recipient (core/template.ts RenderFailure). */
+export const renderingFailed = z.object({
+  template: templateUse,
+  failure: z.object({
+    kind: z.enum(["syntax", "missing_variable", "not_scalar", "subject_header", "too_large"]),
+    part: z.enum(["subject", "text", "html"]),
+    message: z.string(),
+    variable: z.string().optional().describe("the variable tag's name"),
+    line: z.number().int().optional().describe("1-based line of the tag in that part of the template"),
+  }),
+});
+
 /** One send accepted (202), replayed by its Idempotency-Key (200), or suppressed before it was queued. */
 export const sendAccepted = z.object({
   id: z.uuid().describe("the message id"),
   status: z
     .enum(deliveryStates)
     .describe("`queued`; `scheduled` with a `sendAt` ahead; or `suppressed` (with `reason`) when the recipient is on the suppression list"),
-  reason: z.enum(suppressionReasons).optional(),
+  reason: z
+    .union([z.enum(suppressionReasons), z.literal("rendering_failed")])
+    .optional()
+    .describe("why the message is `suppressed`; `rendering_failed`: its template did not render for this recipient (`failed`, never sent)"),
+  rendering: renderingFailed.optional().describe("with reason rendering_failed: the template and what failed"),
   segments: z.number().int().optional().describe("SMS: the parts the body becomes (what the carrier bills)"),
   encoding: z.enum(["gsm7", "ucs2"]).optional().describe("SMS: the alphabet of those parts"),
 });
@@ -79,6 +122,7 @@ export const messageView = z.object({
   providerMessageId: z.string().optional(),
   external: z.object({ provider: z.string() }).optional().describe("sent elsewhere: lasthop learnt of it from this provider's events"),
   metadata: z.record(z.string(), z.unknown()).optional(),
+  template: templateUse.optional(),
   route: z.string().optional().describe("the route that carried the message (or may have: it is pinned there)"),
   receipts: z
     .array(

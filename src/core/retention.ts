@@ -46,7 +46,7 @@ export function withoutBody(request: SendRequest, ownBase = "", clickTracked = f
   const kept: Record<string, unknown> = { channel: request.channel };
   const source = request as Record<string, unknown>;
   kept.to = request.channel === "webpush" ? { endpoint: request.to.endpoint } : request.to;
-  for (const field of ["from", "tags", "metadata", "route"]) if (source[field] !== undefined) kept[field] = source[field];
+  for (const field of ["from", "tags", "metadata", "route", "template"]) if (source[field] !== undefined) kept[field] = source[field];
   if (clickTracked && request.channel === "email" && request.html !== undefined) {
     const links = trackedLinks(request.html, ownBase);
     if (links.length > 0) kept.links = links;

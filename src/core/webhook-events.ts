@@ -24,6 +24,8 @@ export const messageEventTypes = [
   "message.opened",
   "message.clicked",
   "message.canceled",
+  // Not a timeline type: a template that did not render for the recipient (the message is `failed`, never sent).
+  "message.rendering_failed",
 ] as const;
 export type MessageEventType = (typeof messageEventTypes)[number];
 

@@ -4,7 +4,8 @@ import { feedbackOutcome, nextState } from "../core/state.ts";
 import { recipientEffect, unclassified } from "../core/suppression.ts";
 import { stateRank, type Channel, type DeliveryState, type SuppressionReason } from "../core/model.ts";
 import type { SendRequest } from "../core/schema.ts";
-import { messageEventType } from "../core/webhook-events.ts";
+import { messageEventType, type MessageEventType } from "../core/webhook-events.ts";
+import type { TemplateUse } from "../core/template.ts";
 import { optOutKey } from "../core/sms/account.ts";
 import { isEspType } from "../core/email-routes.ts";
 import { outcomeDetail } from "../core/outcome.ts";
@@ -28,6 +29,7 @@ import type {
   ExternalInput,
   MessageView,
   ReceiptInput,
+  RenderingFailed,
   ReceiptResult,
   SuppressionEntry,
   TimelineEvent,
@@ -115,18 +117,22 @@ export class MessageDO extends DurableObject<Env> {
     const existing = this.row();
     if (existing) {
       if (existing.body_hash !== input.bodyHash) return { kind: "conflict" };
-      return { kind: "replay", message: this.view(existing), reason: this.suppressedReason() };
+      const rendering = this.renderingFailed();
+      return { kind: "replay", message: this.view(existing), reason: this.suppressedReason(), ...(rendering ? { rendering } : {}) };
     }
     if (input.replayOnly) return { kind: "absent" };
-    const { request } = input;
-    const suppression = input.bypassSuppression ? null : await suppressionOf(this.env, input.account, request, input.recipientKey);
+    const { request, rendering } = input;
+    // A message that failed to render is never sent: no suppression to ask about.
+    const suppression =
+      input.bypassSuppression || rendering ? null : await suppressionOf(this.env, input.account, request, input.recipientKey);
     // The suppression check awaited: a concurrent create may have won meanwhile.
     if (this.row()) return this.create(input);
 
     const now = new Date().toISOString();
-    // A scheduled send is not enqueued: the alarm at its sendAt releases it (release()).
-    const scheduled = !suppression && input.sendAt !== undefined;
-    const status: DeliveryState = suppression ? "suppressed" : scheduled ? "scheduled" : "queued";
+    // A scheduled send is not enqueued: the alarm at its sendAt releases it (release()). One that
+    // failed to render is failed at once, scheduled or not.
+    const scheduled = !suppression && !rendering && input.sendAt !== undefined;
+    const status: DeliveryState = suppression ? "suppressed" : rendering ? "failed" : scheduled ? "scheduled" : "queued";
     // The answer does not wait for the effects (counter, event stream, send queue): from the commit
     // on they are durable in the outbox. This alarm, armed before the commit, drains them if the
     // drain below is cut short (an eviction, a crash); a drain that completes takes it back.
@@ -156,23 +162,26 @@ export class MessageDO extends DurableObject<Env> {
         provider: "lasthop",
         detail: suppression
           ? { reason: suppression.reason, since: suppression.at }
-          : scheduled
-            ? { sendAt: new Date(input.sendAt!).toISOString() }
-            : {},
+          : rendering
+            ? { reason: "rendering_failed", template: rendering.template, failure: rendering.failure }
+            : scheduled
+              ? { sendAt: new Date(input.sendAt!).toISOString() }
+              : {},
       };
       if (input.sendAt !== undefined) this.meta.set("send_at", String(input.sendAt));
       this.timeline.add(event);
-      this.emit(this.row()!, event, status);
+      // A rendering failure is its own event type: the customer's data, not a delivery, failed.
+      this.emit(this.row()!, event, status, rendering ? "message.rendering_failed" : undefined);
       this.outbox.push({ kind: "count", account: input.account, channel: request.channel, outcome: status, at: now, row: this.indexRow() });
       // Opt-out confirmations and HELP answers reach a recipient who opted out: they are the reply.
       if (input.bypassSuppression) this.meta.set("bypass_suppression", "1");
-      if (!suppression && !scheduled) {
+      if (!suppression && !rendering && !scheduled) {
         this.outbox.push({ kind: "enqueue", job: { account: input.account, messageId: input.id } });
         this.armWatchdog(Date.now());
       }
     });
     this.ctx.waitUntil(this.drainThenSettle());
-    return { kind: "created", message: this.view(this.row()!), reason: suppression?.reason };
+    return { kind: "created", message: this.view(this.row()!), reason: suppression?.reason, ...(rendering ? { rendering } : {}) };
   }
 
   /**
@@ -576,8 +585,8 @@ export class MessageDO extends DurableObject<Env> {
    * id is the timeline event's (prefixed with the message id when it does not start with it), so
    * it is the same however often the outbox or a receiver retries.
    */
-  private emit(row: MessageRow, event: TimelineEvent, status: DeliveryState): void {
-    const type = messageEventType(event.type);
+  private emit(row: MessageRow, event: TimelineEvent, status: DeliveryState, as?: MessageEventType): void {
+    const type = as ?? messageEventType(event.type);
     if (!type) return;
     const request = JSON.parse(row.request) as Partial<SendRequest> & { external?: boolean };
     const external = this.meta.get("external");
@@ -778,12 +787,19 @@ export class MessageDO extends DurableObject<Env> {
     return this.sql.exec<MessageRow>(`SELECT * FROM message LIMIT 1`).toArray()[0];
   }
 
+  /** The rendering failure the message was made with, if it was (for a replayed create's answer). */
+  private renderingFailed(): RenderingFailed | undefined {
+    const detail = this.timeline.detailOf("failed", "first");
+    return detail?.reason === "rendering_failed" ? ({ template: detail.template, failure: detail.failure } as RenderingFailed) : undefined;
+  }
+
   private suppressedReason(): SuppressionReason | undefined {
     return this.timeline.detailOf("suppressed", "first")?.reason as SuppressionReason | undefined;
   }
 
   private view(row: MessageRow): MessageView {
     const request = JSON.parse(row.request) as SendRequest;
+    const template = (request as { template?: TemplateUse }).template;
     const external = this.meta.get("external");
     return {
       id: row.id,
@@ -796,6 +812,7 @@ export class MessageDO extends DurableObject<Env> {
       ...(row.provider_message_id ? { providerMessageId: row.provider_message_id } : {}),
       ...(external ? { external: { provider: external } } : {}),
       ...(request.metadata ? { metadata: request.metadata } : {}),
+      ...(template ? { template } : {}),
       ...(this.meta.get("route") ? { route: this.meta.get("route") } : {}),
       ...(row.channel === "sms" && !external ? this.sms.view(row.status) : {}),
       ...(this.sendAt() ? { sendAt: new Date(this.sendAt()).toISOString() } : {}),

@@ -99,3 +99,8 @@ export function poolStub(env: Pick<Env, "POOLS">, account: string, pool: string)
 export function tlsDomainStub(env: Pick<Env, "TLS_DOMAINS">, domain: string) {
   return env.TLS_DOMAINS.get(env.TLS_DOMAINS.idFromName(`platform:tls:${domain.toLowerCase()}`));
 }
+
+/** One account's email templates, every version. */
+export function templateStub(env: Pick<Env, "TEMPLATES">, account: string) {
+  return env.TEMPLATES.get(env.TEMPLATES.idFromName(`${account}:templates`));
+}

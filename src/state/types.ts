@@ -4,6 +4,10 @@ import type { RecipientEffect } from "../core/suppression.ts";
 import type { SendRequest } from "../core/schema.ts";
 import type { DlrStat } from "../core/bridge.ts";
 import type { TrackingPrivacy } from "../core/tracking.ts";
+import type { RenderFailure, TemplateUse } from "../core/template.ts";
+
+/** A message whose template could not be rendered for its recipient: created `failed`, never sent. */
+export type RenderingFailed = { template: TemplateUse; failure: RenderFailure };
 
 export type TimelineEvent = {
   id: string;
@@ -26,6 +30,8 @@ export type MessageView = {
   /** Sent elsewhere: lasthop learnt of it from this provider's events (no request, no attempts). */
   external?: { provider: string };
   metadata?: Record<string, unknown>;
+  /** Rendered from this stored template (its name and version). */
+  template?: TemplateUse;
   /** The route that carried the message (or may have: it is pinned there), SMS and email. */
   route?: string;
   /** SMS over SMPP: one entry per part, with its SMSC id and its latest receipt. */
@@ -53,6 +59,8 @@ export type CreateInput = {
   sendAt?: number;
   /** Only answer an existing message (replay or conflict); make none (`absent`). */
   replayOnly?: boolean;
+  /** The template did not render for this recipient: the message is made `failed` (rendering_failed). */
+  rendering?: RenderingFailed;
 };
 
 /**
@@ -70,8 +78,8 @@ export type ExternalInput = {
 };
 
 export type CreateResult =
-  | { kind: "created"; message: MessageView; reason?: SuppressionReason }
-  | { kind: "replay"; message: MessageView; reason?: SuppressionReason }
+  | { kind: "created"; message: MessageView; reason?: SuppressionReason; rendering?: RenderingFailed }
+  | { kind: "replay"; message: MessageView; reason?: SuppressionReason; rendering?: RenderingFailed }
   | { kind: "conflict" }
   | { kind: "absent" };
 

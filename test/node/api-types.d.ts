@@ -978,6 +978,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List templates
+         * @description Each template at its latest version, by name, without its bodies.
+         *
+         *     Needs an API key with the `read` scope.
+         */
+        get: operations["getV1Templates"];
+        put?: never;
+        /**
+         * Create a template (version 1)
+         * @description Subject, and text and/or html, in Mustache: `{{x}}` is HTML-escaped in html only, `{{{x}}}` never. Each part is parsed by Mustache when saved: a syntax error (an unclosed section, an unclosed tag) or a partial is a 400 naming the part, with Mustache's message and the line. A name deleted before goes on from its next version. 409 if the name exists: PUT makes its next version.
+         *
+         *     Needs an API key with the `config:write` scope.
+         */
+        post: operations["postV1Templates"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/templates/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A template: its latest version, or the one asked for
+         * @description Needs an API key with the `read` scope.
+         */
+        get: operations["getV1TemplatesName"];
+        /**
+         * Save a template's next version
+         * @description The older versions stay readable (`?version=n`) and messages keep the version they were rendered from. Each part is parsed by Mustache when saved: a syntax error (an unclosed section, an unclosed tag) or a partial is a 400 naming the part, with Mustache's message and the line.
+         *
+         *     Needs an API key with the `config:write` scope.
+         */
+        put: operations["putV1TemplatesName"];
+        post?: never;
+        /**
+         * Delete a template and every version
+         * @description Messages already made from it keep their content. A send naming it is then 422.
+         *
+         *     Needs an API key with the `config:write` scope.
+         */
+        delete: operations["deleteV1TemplatesName"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/accounts": {
         parameters: {
             query?: never;
@@ -1521,6 +1581,26 @@ export interface webhooks {
          * @description Delivered at least once, retried on a schedule (0, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h ±10 %) until a 2xx; 410 disables the endpoint; 429 and 503 are retried after their Retry-After.
          */
         post: operations["eventMessageCanceledEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "message.rendering_failed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * message.rendering_failed, POSTed to each endpoint that takes it
+         * @description Delivered at least once, retried on a schedule (0, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h ±10 %) until a 2xx; 410 disables the endpoint; 429 and 503 are retried after their Retry-After.
+         */
+        post: operations["eventMessageRenderingFailedEvent"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2224,6 +2304,47 @@ export interface components {
                 };
             };
         };
+        MessageRenderingFailedEvent: {
+            /** @enum {string} */
+            type: "message.rendering_failed";
+            /** @description when lasthop emitted the event */
+            timestamp: string;
+            data: {
+                /** @description the event id (= webhook-id) */
+                id: string;
+                /** @description who reported it: lasthop, bridge, twilio, sendgrid, ses, … */
+                provider: string;
+                /** @description ISO 8601 time */
+                occurredAt: string;
+                /** @description ISO 8601 time */
+                receivedAt: string;
+                /** @description the event's evidence: SMTP reply, DSN status, bounce class, DLR stat, …; for message.opened and message.clicked: machine, machineReason, first, link and url (a click), ip and userAgent (per the account's tracking.privacy) */
+                detail: {
+                    [key: string]: unknown;
+                };
+                message: {
+                    /** @description the message id (POST /v1/messages answered it) */
+                    id: string;
+                    /** @enum {string} */
+                    channel: "email" | "apns" | "fcm" | "webpush" | "sms";
+                    /** @description the recipient: address, number, device token or push endpoint, in full */
+                    to: string;
+                    /**
+                     * @description the message's state after this event
+                     * @enum {string}
+                     */
+                    status: "scheduled" | "queued" | "sending" | "deferred" | "accepted" | "delivered" | "bounced" | "failed" | "expired" | "suppressed" | "canceled";
+                    tags: string[];
+                    metadata?: {
+                        [key: string]: unknown;
+                    };
+                    /** @description sent through a provider, not by lasthop */
+                    external?: {
+                        provider: string;
+                    };
+                };
+            };
+        };
         RecipientSuppressedEvent: {
             /** @enum {string} */
             type: "recipient.suppressed";
@@ -2363,8 +2484,27 @@ export interface components {
              * @enum {string}
              */
             status: "scheduled" | "queued" | "sending" | "deferred" | "accepted" | "delivered" | "bounced" | "failed" | "expired" | "suppressed" | "canceled";
-            /** @enum {string} */
-            reason?: "hard_bounce" | "soft_bounce_limit" | "complaint" | "unsubscribe" | "token_invalid" | "sms_stop" | "manual";
+            /** @description why the message is `suppressed`; `rendering_failed`: its template did not render for this recipient (`failed`, never sent) */
+            reason?: ("hard_bounce" | "soft_bounce_limit" | "complaint" | "unsubscribe" | "token_invalid" | "sms_stop" | "manual") | "rendering_failed";
+            /** @description with reason rendering_failed: the template and what failed */
+            rendering?: {
+                /** @description the stored template and version it was rendered from */
+                template: {
+                    name: string;
+                    version: number;
+                };
+                failure: {
+                    /** @enum {string} */
+                    kind: "syntax" | "missing_variable" | "not_scalar" | "subject_header" | "too_large";
+                    /** @enum {string} */
+                    part: "subject" | "text" | "html";
+                    message: string;
+                    /** @description the variable tag's name */
+                    variable?: string;
+                    /** @description 1-based line of the tag in that part of the template */
+                    line?: number;
+                };
+            };
             /** @description SMS: the parts the body becomes (what the carrier bills) */
             segments?: number;
             /**
@@ -2504,6 +2644,42 @@ export interface components {
              * @description when to send (RFC 3339 with an offset): at most 72 h ahead; up to 60 s in the past is sent at once. The message is `scheduled` until then and can be canceled
              */
             sendAt?: string;
+        } | components["schemas"]["EmailTemplateSend"];
+        EmailTemplateSend: {
+            /** @enum {string} */
+            channel: "email";
+            /** Format: email */
+            from: string;
+            fromName?: string;
+            /** Format: email */
+            to: string;
+            /** Format: email */
+            replyTo?: string;
+            headers?: {
+                [key: string]: string;
+            };
+            tags?: string[];
+            listUnsubscribe?: boolean;
+            tracking?: {
+                opens?: boolean;
+                clicks?: boolean;
+            };
+            route?: string;
+            metadata?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Format: date-time
+             * @description when to send (RFC 3339 with an offset): at most 72 h ahead; up to 60 s in the past is sent at once. The message is `scheduled` until then and can be canceled
+             */
+            sendAt?: string;
+            template: {
+                name: string;
+                version?: number;
+            };
+            variables?: {
+                [key: string]: unknown;
+            };
         };
         Message: {
             /** Format: uuid */
@@ -2526,6 +2702,11 @@ export interface components {
             };
             metadata?: {
                 [key: string]: unknown;
+            };
+            /** @description the stored template and version it was rendered from */
+            template?: {
+                name: string;
+                version: number;
             };
             /** @description the route that carried the message (or may have: it is pinned there) */
             route?: string;
@@ -3233,6 +3414,16 @@ export interface components {
             /** @description ISO 8601 time */
             secretRotatedAt: string | null;
         };
+        Template: {
+            name: string;
+            /** @description 1 when made; each PUT adds one */
+            version: number;
+            subject: string;
+            text?: string;
+            html?: string;
+            /** @description when this version was saved */
+            createdAt: string;
+        };
         Account: {
             id: string;
             name: string;
@@ -3578,8 +3769,27 @@ export interface operations {
                              * @enum {string}
                              */
                             status: "scheduled" | "queued" | "sending" | "deferred" | "accepted" | "delivered" | "bounced" | "failed" | "expired" | "suppressed" | "canceled";
-                            /** @enum {string} */
-                            reason?: "hard_bounce" | "soft_bounce_limit" | "complaint" | "unsubscribe" | "token_invalid" | "sms_stop" | "manual";
+                            /** @description why the message is `suppressed`; `rendering_failed`: its template did not render for this recipient (`failed`, never sent) */
+                            reason?: ("hard_bounce" | "soft_bounce_limit" | "complaint" | "unsubscribe" | "token_invalid" | "sms_stop" | "manual") | "rendering_failed";
+                            /** @description with reason rendering_failed: the template and what failed */
+                            rendering?: {
+                                /** @description the stored template and version it was rendered from */
+                                template: {
+                                    name: string;
+                                    version: number;
+                                };
+                                failure: {
+                                    /** @enum {string} */
+                                    kind: "syntax" | "missing_variable" | "not_scalar" | "subject_header" | "too_large";
+                                    /** @enum {string} */
+                                    part: "subject" | "text" | "html";
+                                    message: string;
+                                    /** @description the variable tag's name */
+                                    variable?: string;
+                                    /** @description 1-based line of the tag in that part of the template */
+                                    line?: number;
+                                };
+                            };
                             /** @description SMS: the parts the body becomes (what the carrier bills) */
                             segments?: number;
                             /**
@@ -8052,7 +8262,7 @@ export interface operations {
                 "application/json": {
                     url: string;
                     /** @description only these types; absent: every type but message.queued */
-                    eventTypes?: ("message.scheduled" | "message.queued" | "message.accepted" | "message.deferred" | "message.delivered" | "message.bounced" | "message.failed" | "message.expired" | "message.suppressed" | "message.complained" | "message.unsubscribed" | "message.opened" | "message.clicked" | "message.canceled" | "recipient.suppressed" | "recipient.unsuppressed" | "sms.inbound" | "endpoint.disabled" | "pool.reputation_alert")[];
+                    eventTypes?: ("message.scheduled" | "message.queued" | "message.accepted" | "message.deferred" | "message.delivered" | "message.bounced" | "message.failed" | "message.expired" | "message.suppressed" | "message.complained" | "message.unsubscribed" | "message.opened" | "message.clicked" | "message.canceled" | "message.rendering_failed" | "recipient.suppressed" | "recipient.unsuppressed" | "sms.inbound" | "endpoint.disabled" | "pool.reputation_alert")[];
                     /** @description only these channels' events */
                     channels?: ("email" | "apns" | "fcm" | "webpush" | "sms")[];
                     description?: string;
@@ -8309,7 +8519,7 @@ export interface operations {
                 "application/json": {
                     url?: string;
                     /** @description only these types; absent: every type but message.queued */
-                    eventTypes?: ("message.scheduled" | "message.queued" | "message.accepted" | "message.deferred" | "message.delivered" | "message.bounced" | "message.failed" | "message.expired" | "message.suppressed" | "message.complained" | "message.unsubscribed" | "message.opened" | "message.clicked" | "message.canceled" | "recipient.suppressed" | "recipient.unsuppressed" | "sms.inbound" | "endpoint.disabled" | "pool.reputation_alert")[] | null;
+                    eventTypes?: ("message.scheduled" | "message.queued" | "message.accepted" | "message.deferred" | "message.delivered" | "message.bounced" | "message.failed" | "message.expired" | "message.suppressed" | "message.complained" | "message.unsubscribed" | "message.opened" | "message.clicked" | "message.canceled" | "message.rendering_failed" | "recipient.suppressed" | "recipient.unsuppressed" | "sms.inbound" | "endpoint.disabled" | "pool.reputation_alert")[] | null;
                     /** @description only these channels' events */
                     channels?: ("email" | "apns" | "fcm" | "webpush" | "sms")[] | null;
                     description?: string | null;
@@ -8815,6 +9025,443 @@ export interface operations {
                         resent: string;
                     };
                 };
+            };
+            /** @description no valid credentials or signature (unauthorized, invalid_signature) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the key lacks the scope (insufficient_scope) or the account is disabled (account_disabled) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description over the API key's rate limit (rate_limited); `Retry-After` says when to retry */
+            429: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description something went wrong on our side (internal_error); retry, with the same Idempotency-Key for a send */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getV1Templates: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the templates */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            name: string;
+                            /** @description the latest */
+                            version: number;
+                            subject: string;
+                            /** @description ISO 8601 time */
+                            createdAt: string;
+                            /** @description when the latest version was saved */
+                            updatedAt: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description no valid credentials or signature (unauthorized, invalid_signature) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the key lacks the scope (insufficient_scope) or the account is disabled (account_disabled) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description over the API key's rate limit (rate_limited); `Retry-After` says when to retry */
+            429: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description something went wrong on our side (internal_error); retry, with the same Idempotency-Key for a send */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postV1Templates: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    name: string;
+                } & {
+                    subject: string;
+                    text?: string;
+                    html?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description version 1 (or the next, for a name deleted before) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Template"];
+                };
+            };
+            /** @description invalid request: `details` names each field (validation_failed, invalid_json, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no valid credentials or signature (unauthorized, invalid_signature) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the key lacks the scope (insufficient_scope) or the account is disabled (account_disabled) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is over the route's limit (payload_too_large, event_too_large) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is not declared application/json (unsupported_media_type) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description valid JSON the platform cannot act on (see `code`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description over the API key's rate limit (rate_limited); `Retry-After` says when to retry */
+            429: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description something went wrong on our side (internal_error); retry, with the same Idempotency-Key for a send */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getV1TemplatesName: {
+        parameters: {
+            query?: {
+                /** @description a version of the template (default: the latest) */
+                version?: number;
+            };
+            header?: never;
+            path: {
+                /** @description the template's name (a slug) */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the version */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Template"];
+                };
+            };
+            /** @description invalid request: `details` names each field (validation_failed, invalid_json, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no valid credentials or signature (unauthorized, invalid_signature) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the key lacks the scope (insufficient_scope) or the account is disabled (account_disabled) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description over the API key's rate limit (rate_limited); `Retry-After` says when to retry */
+            429: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description something went wrong on our side (internal_error); retry, with the same Idempotency-Key for a send */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    putV1TemplatesName: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the template's name (a slug) */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    subject: string;
+                    text?: string;
+                    html?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description the new version */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Template"];
+                };
+            };
+            /** @description invalid request: `details` names each field (validation_failed, invalid_json, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no valid credentials or signature (unauthorized, invalid_signature) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the key lacks the scope (insufficient_scope) or the account is disabled (account_disabled) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is over the route's limit (payload_too_large, event_too_large) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is not declared application/json (unsupported_media_type) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description over the API key's rate limit (rate_limited); `Retry-After` says when to retry */
+            429: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description something went wrong on our side (internal_error); retry, with the same Idempotency-Key for a send */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteV1TemplatesName: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the template's name (a slug) */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description no valid credentials or signature (unauthorized, invalid_signature) */
             401: {
@@ -10749,6 +11396,49 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["MessageCanceledEvent"];
+            };
+        };
+        responses: {
+            /** @description any 2xx: taken */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description gone: the endpoint is disabled */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description later: retried after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    eventMessageRenderingFailedEvent: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description the event id: the same on every retry, so a receiver dedupes by it */
+                "webhook-id": string;
+                /** @description Unix seconds of this attempt */
+                "webhook-timestamp": string;
+                /** @description space-separated `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, one per live secret of the endpoint (two while a rotation overlaps) */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MessageRenderingFailedEvent"];
             };
         };
         responses: {

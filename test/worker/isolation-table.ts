@@ -16,6 +16,7 @@ import { bridgeHealthRows } from "./bridge-health-fake.ts";
 import { api, BASE, json, unique, webpush, type AdminAccount } from "./helpers.ts";
 import { sendgridSigner, vonageParams } from "./provider-signers.ts";
 import { webhookEndpointRows } from "./webhook-isolation.ts";
+import { templateRows } from "./template-isolation.ts";
 
 /**
  * Two accounts, and the row's two moments: `ready` once A's things are in place (before B's first
@@ -383,6 +384,7 @@ export const ISOLATION: Record<string, Row> = {
   },
   ...domainRows(),
   ...webhookEndpointRows(),
+  ...templateRows(),
   ...bridgeHealthRows(),
   ...sectionRows("/v1/email/settings"),
   ...sectionRows("/v1/sms/settings"),
@@ -495,6 +497,7 @@ const SNAPSHOT_READS = [
   "/v1/email/delivery",
   "/v1/email/tracking",
   "/v1/email/pools",
+  "/v1/templates",
   ...Object.keys(SECTION_BODIES),
 ];
 

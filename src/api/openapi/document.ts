@@ -15,6 +15,7 @@ import { settingsRoutes } from "./settings.ts";
 import { readRoutes } from "./stats.ts";
 import { suppressionRoutes } from "./suppressions.ts";
 import { trackingRoutes } from "./tracking.ts";
+import { templateRoutes } from "./templates.ts";
 import { unsubscribeRoutes } from "./unsubscribe.ts";
 import { webhookEndpointRoutes } from "./webhook-endpoints.ts";
 import { webhookRoutes } from "./webhooks.ts";
@@ -29,6 +30,7 @@ export const apiRoutes: readonly ApiRoute[] = [
   ...domainRoutes,
   ...apiKeyRoutes,
   ...webhookEndpointRoutes,
+  ...templateRoutes,
   ...adminRoutes,
   ...webhookRoutes,
   ...unsubscribeRoutes,

@@ -11,9 +11,11 @@ import {
 } from "../../core/api-responses.ts";
 import { messageSearchQuery } from "../../core/message-search.ts";
 import { BATCH_MAX, batchRequest, sendRequest } from "../../core/schema.ts";
+import { emailTemplateSend } from "../../core/template.ts";
 import { JSON_BODY_ERRORS, type ApiRoute } from "./registry.ts";
 
-const send = sendRequest.meta({ id: "SendRequest" });
+// An email send names subject/text/html, or a stored template and the recipient's variables (core/template.ts).
+const send = z.union([sendRequest, emailTemplateSend.meta({ id: "EmailTemplateSend" })]).meta({ id: "SendRequest" });
 const accepted = sendAccepted.meta({ id: "SendAccepted" });
 const message = messageView.meta({ id: "Message" });
 
