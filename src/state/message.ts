@@ -61,6 +61,8 @@ const UNSENT = new Set<DeliveryState>([...PENDING, "scheduled"]);
  */
 const WATCHDOG_BASES = 60;
 const WATCHDOG_MIN_MS = 60_000;
+/** A queue's retry arrives at its delay, not before; this much early still counts as on time. */
+const DUE_TOLERANCE_MS = 1_000;
 
 type MessageRow = {
   id: string;
@@ -195,6 +197,11 @@ export class MessageDO extends DurableObject<Env> {
     if (stateRank[row.status] >= stateRank.accepted) return { action: "skip", reason: "done" };
     // Not released yet (a stray job): its alarm enqueues it when it is due.
     if (row.status === "scheduled") return { action: "skip", reason: "scheduled" };
+    // A job well before a deferred message's retry is due is a second one (the watchdog's
+    // re-enqueue met the queue's own job, which a slow queue delivered late): the job the queue
+    // holds for the due time sends, so a message is never tried faster than its schedule.
+    const retryDue = this.watchdogDue() - this.watchdogGraceMs();
+    if (row.status === "deferred" && retryDue > 0 && Date.now() < retryDue - DUE_TOLERANCE_MS) return { action: "skip", reason: "not_due" };
     const request = JSON.parse(row.request) as SendRequest;
     const suppression = this.meta.get("bypass_suppression") ? null : await suppressionOf(this.env, row.account, request, row.recipient_key);
     if (suppression) {

@@ -94,7 +94,7 @@ export type QueuedSend = { account: string; messageId: string };
 
 export type AttemptStart =
   | { action: "send"; request: SendRequest; attempt: number; createdAt: string; route?: string }
-  | { action: "skip"; reason: "unknown" | "done" | "suppressed" | "in_flight" | "scheduled" };
+  | { action: "skip"; reason: "unknown" | "done" | "suppressed" | "in_flight" | "scheduled" | "not_due" };
 
 export type ApplyResult =
   | { kind: "applied"; state: DeliveryState; changed: boolean }

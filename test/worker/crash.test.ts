@@ -139,6 +139,36 @@ describe("crash points", () => {
     });
   });
 
+  it("a second job well before a deferred message's retry is due is skipped: a slow queue plus the watchdog never tries faster than the schedule", async () => {
+    const request = (await webpush("not-due")) as any;
+    const id = await messageIdFor(ACCOUNT_A);
+    await runInDurableObject(messageStub(env, ACCOUNT_A, id), async (instance: MessageDO) => {
+      (instance as any).env = { ...(instance as any).env, SEND_PUSH: { send: () => Promise.resolve() } };
+      await instance.create({
+        id,
+        account: ACCOUNT_A,
+        request,
+        recipientKey: await recipientKey("webpush", request.to.endpoint),
+        recipient: "x",
+        bodyHash: "h",
+      });
+      expect(await instance.beginAttempt()).toMatchObject({ action: "send", attempt: 1 });
+      // The attempt is deferred for 30 s, as the consumer records it before the queue's retry.
+      const at = new Date().toISOString();
+      await instance.apply({
+        id: `${id}:deferred:1`,
+        type: "deferred",
+        occurredAt: at,
+        provider: "webpush",
+        detail: { attempt: 1, retryInSeconds: 30 },
+      });
+      expect(await instance.beginAttempt()).toEqual({ action: "skip", reason: "not_due" });
+      // The queue's own job, at its due time (moved here by moving the due time back), sends.
+      (instance as any).meta.set("send_due", String(Date.now() - 1 + (instance as any).watchdogGraceMs()));
+      expect(await instance.beginAttempt()).toMatchObject({ action: "send", attempt: 2 });
+    });
+  });
+
   it("a redelivered send job for a message already accepted sends nothing twice", async () => {
     const res = await send(await webpush("redelivered"));
     await waitForStatus(res.body.id, "accepted");
