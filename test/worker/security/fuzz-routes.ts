@@ -144,7 +144,7 @@ export const routeKey = (r: Pick<FuzzRoute, "method" | "path">) => `${r.method} 
 export const fuzzGroups = {
   public: ["GET /openapi.json", "GET /docs", "GET /u/", "POST /u/", "GET /t/", "GET / ", "GET /healthz"],
   messages: ["/v1/messages", "/v1/suppressions", "/v1/recipients", "/v1/stats", "/v1/routes", "/v1/bridge", "/v1/sms/inbound", "/v1/audit"],
-  settings: ["/v1/email", "/v1/sms/settings", "/v1/push", "/v1/retention", "/v1/providers"],
+  settings: ["/v1/email", "/v1/sms/settings", "/v1/push", "/v1/retention", "/v1/providers", "/v1/templates"],
   accounts: ["/v1/domains", "/v1/api-keys", "/v1/webhook-endpoints", "/v1/admin"],
   doors: ["/v1/webhooks", "/v1/inbound"],
   "dashboard-pages": ["GET /dashboard"],
