@@ -24,13 +24,15 @@ const list = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is Record<strin
 /** Attachments of a MIME message (postal-mime), bytes and all. */
 export async function mimeAttachments(mime: string | Buffer): Promise<ReceivedAttachment[]> {
   const parsed = await PostalMime.parse(mime, { attachmentEncoding: "base64" });
-  return parsed.attachments.map((a): ReceivedAttachment => ({
-    filename: a.filename,
-    contentType: a.mimeType,
-    content: rebase(a.content),
-    disposition: a.disposition === "inline" ? "inline" : a.disposition === "attachment" ? "attachment" : null,
-    contentId: bare(a.contentId),
-  }));
+  return parsed.attachments.map(
+    (a): ReceivedAttachment => ({
+      filename: a.filename,
+      contentType: a.mimeType,
+      content: rebase(a.content),
+      disposition: a.disposition === "inline" ? "inline" : a.disposition === "attachment" ? "attachment" : null,
+      contentId: bare(a.contentId),
+    }),
+  );
 }
 
 /** esp.ts's providers (named here, not imported: esp.ts imports this file). */
@@ -100,7 +102,11 @@ export function sendgridAttachmentErrors(value: unknown): Array<{ message: strin
     if (typeof a?.filename !== "string" || a.filename === "")
       errors.push({ message: "The attachment filename parameter is required.", field: at("filename"), help: null });
     if (a?.disposition !== undefined && a.disposition !== "inline" && a.disposition !== "attachment")
-      errors.push({ message: "The disposition of your attachment can be either 'inline' or 'attachment'.", field: at("disposition"), help: null });
+      errors.push({
+        message: "The disposition of your attachment can be either 'inline' or 'attachment'.",
+        field: at("disposition"),
+        help: null,
+      });
     if (a?.disposition === "inline" && (typeof a.content_id !== "string" || a.content_id === ""))
       errors.push({ message: "The content_id parameter is required if your attachment is inline.", field: at("content_id"), help: null });
   });

@@ -39,9 +39,7 @@ export function decodedLength(base64: string): number {
 }
 
 const noControls = (what: string) =>
-  z
-    .string()
-    .refine((s) => !hasLineBreak(s) && !hasControlCharacter(s), `${what} may not contain CR, LF or other control characters`);
+  z.string().refine((s) => !hasLineBreak(s) && !hasControlCharacter(s), `${what} may not contain CR, LF or other control characters`);
 
 export const attachment = z
   .strictObject({
@@ -66,7 +64,10 @@ export const attachments = z
   .superRefine((list, ctx) => {
     const total = list.reduce((sum, a) => sum + (BASE64.test(a.content) ? decodedLength(a.content) : 0), 0);
     if (total > MAX_ATTACHMENT_BYTES) {
-      ctx.addIssue({ code: "custom", message: `the attachments are ${total} bytes decoded; a message takes at most ${MAX_ATTACHMENT_BYTES}` });
+      ctx.addIssue({
+        code: "custom",
+        message: `the attachments are ${total} bytes decoded; a message takes at most ${MAX_ATTACHMENT_BYTES}`,
+      });
     }
     const ids = list.map((a) => a.contentId).filter((id) => id !== undefined);
     ids.forEach((id, i) => {

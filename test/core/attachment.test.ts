@@ -47,7 +47,7 @@ describe("mimeParameter", () => {
     if (expected) expect(pieces).toEqual(expected);
     expect(read(pieces)).toBe(value);
     for (const piece of pieces) expect(piece.length).toBeLessThanOrEqual(72);
-    if (pieces.length > 1) pieces.forEach((p, i) => expect(p.startsWith(`filename*${i}*=`)).toBe(true));
+    if (pieces.length > 1) expect(pieces.every((p, i) => p.startsWith(`filename*${i}*=`))).toBe(true);
   });
 });
 
@@ -78,7 +78,14 @@ describe("attachments (the API field)", () => {
     ["a content type without subtype", [{ ...file, contentType: "image" }], /contentType/],
     ["a Content-ID with brackets", [{ ...file, contentId: "<a@b>" }], /contentId: must be a Content-ID/],
     ["a Content-ID with CR/LF", [{ ...file, contentId: "a\r\nb" }], /contentId/],
-    ["a Content-ID twice", [{ ...file, contentId: "a" }, { ...file, contentId: "a" }], /contentId a is given twice/],
+    [
+      "a Content-ID twice",
+      [
+        { ...file, contentId: "a" },
+        { ...file, contentId: "a" },
+      ],
+      /contentId a is given twice/,
+    ],
     ["an unknown field", [{ ...file, path: "/etc/passwd" }], /path|Unrecognized/],
     ["more than the count limit", Array.from({ length: MAX_ATTACHMENTS + 1 }, () => file), /Too big|at most|<=/],
     ["an empty list", [], /Too small|>=/],
@@ -90,10 +97,18 @@ describe("attachments (the API field)", () => {
 
   it("takes the size limit exactly and refuses a byte more, counted decoded", () => {
     const at = toBase64(new Uint8Array(MAX_ATTACHMENT_BYTES - 1));
-    expect(issue([{ ...file, content: at }, { ...file, content: b64([1]) }])).toBeNull();
-    expect(issue([{ ...file, content: at }, { ...file, content: b64([1, 2]) }])).toMatch(
-      new RegExp(`${MAX_ATTACHMENT_BYTES + 1} bytes decoded; a message takes at most ${MAX_ATTACHMENT_BYTES}`),
-    );
+    expect(
+      issue([
+        { ...file, content: at },
+        { ...file, content: b64([1]) },
+      ]),
+    ).toBeNull();
+    expect(
+      issue([
+        { ...file, content: at },
+        { ...file, content: b64([1, 2]) },
+      ]),
+    ).toMatch(new RegExp(`${MAX_ATTACHMENT_BYTES + 1} bytes decoded; a message takes at most ${MAX_ATTACHMENT_BYTES}`));
   });
 
   it("is a field of the email send", () => {
@@ -110,7 +125,11 @@ describe("messageEntity", () => {
   const bytes = Uint8Array.from({ length: 3000 }, (_, i) => (i * 7919) % 256);
   const image = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0, 1, 2, 255]);
   const list = [
-    { content: toBase64(bytes), filename: "Grüße – Rechnung März 2026 (endgültig, unterschrieben).bin", contentType: "application/octet-stream" },
+    {
+      content: toBase64(bytes),
+      filename: "Grüße – Rechnung März 2026 (endgültig, unterschrieben).bin",
+      contentType: "application/octet-stream",
+    },
     { content: toBase64(image), filename: "logo.png", contentType: "image/png", disposition: "inline" as const, contentId: "logo@x.test" },
   ];
 
@@ -124,9 +143,9 @@ describe("messageEntity", () => {
     expect(linesWithinLimit(raw)).toBe(true);
     expect(raw.split("\r\n").every((line) => line.length <= 78)).toBe(true);
     for (const type of types) expect(raw).toContain(type);
-    expect(raw.indexOf("multipart/mixed") < 0 || raw.indexOf("multipart/mixed") < raw.indexOf("multipart/related") || !raw.includes("related")).toBe(
-      true,
-    );
+    expect(
+      raw.indexOf("multipart/mixed") < 0 || raw.indexOf("multipart/mixed") < raw.indexOf("multipart/related") || !raw.includes("related"),
+    ).toBe(true);
     const parsed = await PostalMime.parse(raw, { attachmentEncoding: "arraybuffer" });
     expect(parsed.attachments).toHaveLength(parts.length);
     for (const part of parts) {

@@ -454,7 +454,13 @@ describe("metadata reaches each provider where it carries key/value pairs", () =
 
 describe("attachments reach each provider in its own fields", () => {
   const pdf = { content: "JVBERi0xLjQK", filename: "Rechnung März.pdf", contentType: "application/pdf" };
-  const logo = { content: "iVBORw0KGgo=", filename: "logo.png", contentType: "image/png", disposition: "inline" as const, contentId: "logo@acme.test" };
+  const logo = {
+    content: "iVBORw0KGgo=",
+    filename: "logo.png",
+    contentType: "image/png",
+    disposition: "inline" as const,
+    contentId: "logo@acme.test",
+  };
   const withFiles: EspMessage = { ...message, request: { ...message.request, attachments: [pdf, logo] } };
 
   it.each<[EspType, (m: EspMessage) => unknown, unknown]>([

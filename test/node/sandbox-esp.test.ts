@@ -112,7 +112,11 @@ describe("SendGrid v3 mail/send", () => {
   it("takes attachments and keeps them with the message; refuses one without content or filename, naming the field", async () => {
     const file = { content: Buffer.from([0, 1, 2, 255]).toString("base64"), type: "application/octet-stream", filename: "a.bin" };
     const logo = { content: "iVBORw0KGgo=", type: "image/png", filename: "logo.png", disposition: "inline", content_id: "logo@x" };
-    const ok = await json(sendgridUrl(), { authorization: `Bearer ${cfg.sendgrid.apiKey}` }, { ...sendgridMail(), attachments: [file, logo] });
+    const ok = await json(
+      sendgridUrl(),
+      { authorization: `Bearer ${cfg.sendgrid.apiKey}` },
+      { ...sendgridMail(), attachments: [file, logo] },
+    );
     expect(ok.status).toBe(202);
     const [message] = (await kept("sendgrid")) as Array<Kept & { attachments: unknown[] }>;
     expect(message!.attachments).toEqual([
@@ -122,7 +126,13 @@ describe("SendGrid v3 mail/send", () => {
     const bad = await json(
       sendgridUrl(),
       { authorization: `Bearer ${cfg.sendgrid.apiKey}` },
-      { ...sendgridMail(), attachments: [{ type: "text/plain", filename: "" }, { ...logo, content: "not base64!" }] },
+      {
+        ...sendgridMail(),
+        attachments: [
+          { type: "text/plain", filename: "" },
+          { ...logo, content: "not base64!" },
+        ],
+      },
     );
     expect(bad.status).toBe(400);
     const fields = ((await bad.json()) as { errors: Array<{ field: string }> }).errors.map((e) => e.field);
