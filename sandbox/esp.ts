@@ -38,6 +38,7 @@ import { BehaviourSlot, drop, Hanging, type SendStats } from "./behaviour.ts";
 import { CappedMap, CappedSet } from "./capped.ts";
 import { readBody } from "./http.ts";
 import type { EmitInput, ProviderWebhooks, WebhookEvent } from "./provider-webhooks.ts";
+import { namedAttachmentsMissing, receivedAttachments, sendgridAttachmentErrors, type ReceivedAttachment } from "./esp-attachments.ts";
 import type { ReceivedStore } from "./store.ts";
 
 export const ESP_PROVIDERS = ["sendgrid", "ses", "mailgun", "postmark", "resend"] as const;
@@ -48,7 +49,8 @@ export type Behaviour = (typeof BEHAVIOURS)[number];
 export const OUR_ID = "lasthop_id";
 export const DEFAULT_SES_REGION = "us-east-1";
 /** The sandbox's body limit for every provider (real ones allow more; 413 beyond it). */
-export const MAX_ESP_BODY_BYTES = 512 * 1024;
+/** Past lasthop's largest send (core/attachment.ts): a raw MIME of ~2.7 MB is ~3.6 MB as SES base64. */
+export const MAX_ESP_BODY_BYTES = 8 * 1024 * 1024;
 const SIGV4_SKEW_MS = 15 * 60_000;
 const WEBHOOK_DELAY_MS = 50;
 /** Tries of one webhook (SendGrid and Postmark retry for hours; the sandbox, briefly). */
@@ -79,6 +81,8 @@ export type EspMessage = {
   contentType: string | null;
   /** The request body as received (utf8). */
   raw: string;
+  /** The attachments received, read as this provider documents them (sandbox/esp-attachments.ts). */
+  attachments: ReceivedAttachment[];
 };
 
 export type EspStats = Record<EspProvider, SendStats & { webhooksSent: number; webhooksFailed: number }>;
@@ -89,7 +93,7 @@ export type Answer = {
   json?: unknown;
   text?: string;
   headers?: Record<string, string>;
-  accepted?: Omit<EspMessage, "provider" | "at" | "raw" | "contentType">;
+  accepted?: Omit<EspMessage, "provider" | "at" | "raw" | "contentType" | "attachments">;
 };
 
 export type Request = { method: string; path: string; headers: IncomingMessage["headers"]; body: Buffer; oversized: boolean };
@@ -223,6 +227,7 @@ export class EspService {
         at: new Date().toISOString(),
         contentType: header(req.headers, "content-type"),
         raw: body.bytes.toString("utf8"),
+        attachments: await receivedAttachments(provider, header(req.headers, "content-type") ?? "", body.bytes),
       };
       this.#keep(message, answer.status);
     } else {
@@ -361,6 +366,7 @@ export class EspService {
         field: "content",
         help: help("message.content"),
       });
+    errors.push(...sendgridAttachmentErrors(body.attachments));
     if (errors.length > 0) return sgError(400, errors);
     if (this.#throttle("sendgrid", recipients)) return { ...sgError(429, [{ message: "too many requests" }]), headers: rateHeaders() };
     const argsOf = (v: unknown) =>
@@ -585,6 +591,8 @@ export class EspService {
     const text = typeof body.TextBody === "string" && body.TextBody !== "";
     const html = typeof body.HtmlBody === "string" && body.HtmlBody !== "";
     if (!text && !html) return pmError(422, 300, "Provide either email TextBody or HtmlBody or both.");
+    if (namedAttachmentsMissing(body.Attachments, "Name", "Content"))
+      return pmError(422, 300, "Invalid attachment: each attachment needs a Name and a Content.");
     if (this.#throttle("postmark", to)) return pmError(429, 429, "Rate limit exceeded. Please slow down your requests.");
     const inactive = to.filter((a) => a.toLowerCase().includes("inactive"));
     if (inactive.length > 0)
@@ -667,6 +675,8 @@ export class EspService {
         "Invalid `to` field. The email address needs to follow the `email@example.com` or `Name <email@example.com>` format.",
       );
     if (typeof body.subject !== "string" || body.subject === "") return reError(422, "missing_required_field", "Missing `subject` field.");
+    if (namedAttachmentsMissing(body.attachments, "filename", "content"))
+      return reError(422, "validation_error", "Invalid `attachments` field: each attachment needs a `filename` and a `content`.");
     const tags = Array.isArray(body.tags) ? body.tags : [];
     for (const t of tags) {
       if (

@@ -18,6 +18,7 @@ import type { CreateInput, CreateResult, RenderingFailed } from "../state/types.
 import { scheduleOf } from "../core/schedule.ts";
 import { ApiError, tooDeep, validationError } from "../core/http.ts";
 import { jsonValueDepthWithin } from "../core/json-depth.ts";
+import { MAX_STORED_REQUEST_BYTES } from "../core/attachment.ts";
 
 export type Accepted = {
   httpStatus: 200 | 202;
@@ -101,6 +102,15 @@ export async function acceptMessage(env: Env, account: string, value: unknown, o
     request = parsed.data;
     schedule = scheduled(request.sendAt);
     assertSendable(env, await accountRuntime(env, account), request);
+  }
+
+  // One SQLite row holds the request (Durable Object SQLite caps a row at 2 MB): a send whose
+  // attachments and text together would not fit is refused before anything is made.
+  const stored = utf8(JSON.stringify(request)).length;
+  if (stored > MAX_STORED_REQUEST_BYTES) {
+    throw new ApiError(413, "payload_too_large", `the message is ${stored} bytes as stored; at most ${MAX_STORED_REQUEST_BYTES}`, [
+      { path: "attachments", message: "send smaller attachments, text or html" },
+    ]);
   }
 
   const recipient = recipientOf(request);

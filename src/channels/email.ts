@@ -13,6 +13,7 @@ import {
 } from "../core/email.ts";
 import { encodedValue, headerValue, linesWithinLimit, mailboxValue } from "../core/mail-header.ts";
 import type { SendOutcome } from "../core/outcome.ts";
+import { messageEntity } from "../core/attachment.ts";
 import type { EmailSend } from "../core/schema.ts";
 import { emailRoutePlan, type EmailRoute, type EspRoute } from "../core/email-routes.ts";
 import { unpaced, type PacedItem, type RelayPacing } from "../core/ip-pools.ts";
@@ -59,7 +60,16 @@ export async function composeEmail(
     // Non-ASCII or very long lines go base64: labelling 8-bit text as 7bit breaks strict MTAs and DKIM.
     msg.addMessage(fitsSevenBit(data) ? { contentType, data } : { contentType, data: base64Lines(data), encoding: "base64" });
   }
-  const raw = msg.asRaw();
+  // With attachments the body is ours (core/attachment.ts): mimetext quotes a filename as it is
+  // (no RFC 2231) and sorts parts by searching their Content-Disposition text.
+  const raw =
+    request.attachments && request.attachments.length > 0
+      ? `${msg.headers.dump()}\r\n${messageEntity(
+          msg.messages.map((part) => part.dump()),
+          request.attachments,
+          msg.boundaries,
+        )}`
+      : msg.asRaw();
   // The schema refuses what cannot be folded; this keeps a broken line from ever reaching an MTA.
   if (!linesWithinLimit(raw)) throw new Error(`a line of the composed message is over 998 octets`);
   return { raw, headers };

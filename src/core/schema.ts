@@ -10,6 +10,7 @@ import { HEADER_NAME, hasLineBreak, reservedHeaders } from "./email.ts";
 import { trackingOverride } from "./tracking.ts";
 import { MAX_LINE_OCTETS, hasControlCharacter, headerValue } from "./mail-header.ts";
 import { sendAtField } from "./schedule.ts";
+import { attachments } from "./attachment.ts";
 
 const base64UrlBytes = (length: number, what: string) =>
   z.string().refine(
@@ -87,6 +88,8 @@ export const emailSend = z
     tracking: trackingOverride.optional(),
     /** One of the account's email routes by name: the message takes that route alone. */
     route: routeName.optional(),
+    /** Files (base64) and inline parts (Content-ID), with their limits: core/attachment.ts. */
+    attachments: attachments.optional(),
     ...common,
   })
   .refine((m) => m.text !== undefined || m.html !== undefined, {

@@ -451,3 +451,59 @@ describe("metadata reaches each provider where it carries key/value pairs", () =
     expect(pairs.some(([name]) => name === "note" || name === "email")).toBe(false);
   });
 });
+
+describe("attachments reach each provider in its own fields", () => {
+  const pdf = { content: "JVBERi0xLjQK", filename: "Rechnung März.pdf", contentType: "application/pdf" };
+  const logo = {
+    content: "iVBORw0KGgo=",
+    filename: "logo.png",
+    contentType: "image/png",
+    disposition: "inline" as const,
+    contentId: "logo@acme.test",
+  };
+  const withFiles: EspMessage = { ...message, request: { ...message.request, attachments: [pdf, logo] } };
+
+  it.each<[EspType, (m: EspMessage) => unknown, unknown]>([
+    [
+      "sendgrid",
+      (m) => json(sendgrid.request(m, { name: "sg", type: "sendgrid" }, { apiKey: "k" })).attachments,
+      [
+        { content: pdf.content, type: "application/pdf", filename: pdf.filename, disposition: "attachment" },
+        { content: logo.content, type: "image/png", filename: "logo.png", disposition: "inline", content_id: "logo@acme.test" },
+      ],
+    ],
+    [
+      "postmark",
+      (m) => json(postmark.request(m, { name: "pm", type: "postmark" }, { serverToken: "t" })).Attachments,
+      [
+        { Name: pdf.filename, Content: pdf.content, ContentType: "application/pdf" },
+        { Name: "logo.png", Content: logo.content, ContentType: "image/png", ContentID: "cid:logo@acme.test" },
+      ],
+    ],
+    [
+      "resend",
+      (m) => json(resend.request(m, { name: "re", type: "resend" }, { apiKey: "k" })).attachments,
+      [
+        { filename: pdf.filename, content: pdf.content, content_type: "application/pdf" },
+        { filename: "logo.png", content: logo.content, content_type: "image/png", content_id: "logo@acme.test" },
+      ],
+    ],
+  ])("%s", (_, build, expected) => {
+    expect(build(withFiles)).toEqual(expected);
+    // A send without attachments names none.
+    expect(build(message)).toBeUndefined();
+  });
+
+  it.each(["ses", "mailgun"] as const)("%s: carries the relay's raw MIME, attachments included, as it is", async (type) => {
+    const raw = `${RAW}--m\r\nContent-Disposition: attachment; filename="x"\r\n`;
+    const m = { ...withFiles, raw };
+    if (type === "ses") {
+      const body = json(ses.request(m, { name: "ses", type: "ses" }, { accessKeyId: "A", secretAccessKey: "s" }));
+      const data = (body.Content as { Raw: { Data: string } }).Raw.Data;
+      expect(new TextDecoder().decode(Uint8Array.from(atob(data), (c) => c.charCodeAt(0)))).toBe(raw);
+    } else {
+      const form = mailgun.request(m, { name: "mg", type: "mailgun" }, { apiKey: "k", domain: "mg.acme.test" }).body as FormData;
+      expect(await (form.get("message") as Blob).text()).toBe(raw);
+    }
+  });
+});

@@ -42,7 +42,7 @@ describe("retentionCutoffs", () => {
 describe("withoutBody", () => {
   const cases: Array<[string, SendRequest, Record<string, unknown>]> = [
     [
-      "email keeps the envelope, tags and metadata",
+      "email keeps the envelope, tags and metadata (its attachments go with the body)",
       {
         channel: "email",
         from: "a@x.example",
@@ -52,6 +52,7 @@ describe("withoutBody", () => {
         html: "<p>h</p>",
         tags: ["t"],
         metadata: { order: "1" },
+        attachments: [{ content: "AAEC", filename: "a.bin", contentType: "application/octet-stream" }],
       } as SendRequest,
       { channel: "email", from: "a@x.example", to: "b@y.example", tags: ["t"], metadata: { order: "1" }, bodyExpired: true },
     ],

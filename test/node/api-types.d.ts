@@ -51,7 +51,7 @@ export interface paths {
         put?: never;
         /**
          * Send one message
-         * @description Validates the send for its channel, checks the account can act on it (422 otherwise), and queues it; with `sendAt` ahead (at most 72 h) it is `scheduled` until then, and can be canceled. `accepted` later means the next hop took custody; only feedback says `delivered`.
+         * @description Validates the send for its channel, checks the account can act on it (422 otherwise), and queues it; with `sendAt` ahead (at most 72 h) it is `scheduled` until then, and can be canceled. `accepted` later means the next hop took custody; only feedback says `delivered`. The body may be up to 1.75 MiB for an email (attachments: at most 10, 1 MiB decoded together), 256 KiB for the other channels (413 beyond).
          *
          *     Needs an API key with the `send` scope.
          */
@@ -73,7 +73,7 @@ export interface paths {
         put?: never;
         /**
          * Send up to 1,000 messages
-         * @description Each item is a send request, accepted on its own: the answer holds one result or one error per item, in order, and the `batchId` that cancels the batch's scheduled messages. The batch's `sendAt` applies to every item that gives none. With an Idempotency-Key, item `i` uses `<key>:<i>`.
+         * @description Each item is a send request, accepted on its own: the answer holds one result or one error per item, in order, and the `batchId` that cancels the batch's scheduled messages. The batch's `sendAt` applies to every item that gives none. With an Idempotency-Key, item `i` uses `<key>:<i>`. The body may be up to 1.75 MiB (email items may carry attachments).
          *
          *     Needs an API key with the `send` scope.
          */
@@ -2536,6 +2536,14 @@ export interface components {
                 clicks?: boolean;
             };
             route?: string;
+            attachments?: {
+                content: string;
+                filename: string;
+                contentType: string;
+                /** @enum {string} */
+                disposition?: "attachment" | "inline";
+                contentId?: string;
+            }[];
             metadata?: {
                 [key: string]: unknown;
             };
@@ -2665,6 +2673,14 @@ export interface components {
                 clicks?: boolean;
             };
             route?: string;
+            attachments?: {
+                content: string;
+                filename: string;
+                contentType: string;
+                /** @enum {string} */
+                disposition?: "attachment" | "inline";
+                contentId?: string;
+            }[];
             metadata?: {
                 [key: string]: unknown;
             };

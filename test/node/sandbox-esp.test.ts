@@ -109,6 +109,37 @@ describe("SendGrid v3 mail/send", () => {
     expect(body.errors[0]!.message).toMatch(/^The from object must be provided/);
   });
 
+  it("takes attachments and keeps them with the message; refuses one without content or filename, naming the field", async () => {
+    const file = { content: Buffer.from([0, 1, 2, 255]).toString("base64"), type: "application/octet-stream", filename: "a.bin" };
+    const logo = { content: "iVBORw0KGgo=", type: "image/png", filename: "logo.png", disposition: "inline", content_id: "logo@x" };
+    const ok = await json(
+      sendgridUrl(),
+      { authorization: `Bearer ${cfg.sendgrid.apiKey}` },
+      { ...sendgridMail(), attachments: [file, logo] },
+    );
+    expect(ok.status).toBe(202);
+    const [message] = (await kept("sendgrid")) as Array<Kept & { attachments: unknown[] }>;
+    expect(message!.attachments).toEqual([
+      { filename: "a.bin", contentType: "application/octet-stream", content: file.content, disposition: "attachment", contentId: null },
+      { filename: "logo.png", contentType: "image/png", content: logo.content, disposition: "inline", contentId: "logo@x" },
+    ]);
+    const bad = await json(
+      sendgridUrl(),
+      { authorization: `Bearer ${cfg.sendgrid.apiKey}` },
+      {
+        ...sendgridMail(),
+        attachments: [
+          { type: "text/plain", filename: "" },
+          { ...logo, content: "not base64!" },
+        ],
+      },
+    );
+    expect(bad.status).toBe(400);
+    const fields = ((await bad.json()) as { errors: Array<{ field: string }> }).errors.map((e) => e.field);
+    expect(fields).toEqual(["attachments.0.content", "attachments.0.filename", "attachments.1.content"]);
+    expect(await kept("sendgrid")).toHaveLength(1);
+  });
+
   it("answers 429 the first time a throttle address is sent to", async () => {
     const auth = { authorization: `Bearer ${cfg.sendgrid.apiKey}` };
     const first = await json(sendgridUrl(), auth, sendgridMail("throttle@example.com"));

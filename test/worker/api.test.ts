@@ -1,6 +1,7 @@
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { BASE, api, send, subscription, webpush } from "./helpers.ts";
+import { MAX_SEND_BODY_BYTES } from "../../src/core/attachment.ts";
 
 async function errorOf(res: Response) {
   return ((await res.json()) as any).error as { code: string; message: string; details: { path?: string; message: string }[] };
@@ -35,10 +36,10 @@ describe("request errors", () => {
     expect((await errorOf(res)).code).toBe("invalid_json");
   });
 
-  it("413 for a body over 256 KiB, before it is parsed", async () => {
+  it("413 for a body over the send routes' limit (a message at the attachment limit), before it is parsed", async () => {
     const res = await api("/v1/messages", {
       method: "POST",
-      body: "x".repeat(256 * 1024 + 1),
+      body: "x".repeat(MAX_SEND_BODY_BYTES + 1),
       headers: { "content-type": "application/json" },
     });
     expect(res.status).toBe(413);

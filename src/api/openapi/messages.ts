@@ -33,7 +33,7 @@ export const messageRoutes: ApiRoute[] = [
     tag: "Messages",
     summary: "Send one message",
     description:
-      "Validates the send for its channel, checks the account can act on it (422 otherwise), and queues it; with `sendAt` ahead (at most 72 h) it is `scheduled` until then, and can be canceled. `accepted` later means the next hop took custody; only feedback says `delivered`.",
+      "Validates the send for its channel, checks the account can act on it (422 otherwise), and queues it; with `sendAt` ahead (at most 72 h) it is `scheduled` until then, and can be canceled. `accepted` later means the next hop took custody; only feedback says `delivered`. The body may be up to 1.75 MiB for an email (attachments: at most 10, 1 MiB decoded together), 256 KiB for the other channels (413 beyond).",
     auth: "apiKey",
     headers: idempotency,
     body: send,
@@ -49,7 +49,7 @@ export const messageRoutes: ApiRoute[] = [
     tag: "Messages",
     summary: "Send up to 1,000 messages",
     description:
-      "Each item is a send request, accepted on its own: the answer holds one result or one error per item, in order, and the `batchId` that cancels the batch's scheduled messages. The batch's `sendAt` applies to every item that gives none. With an Idempotency-Key, item `i` uses `<key>:<i>`.",
+      "Each item is a send request, accepted on its own: the answer holds one result or one error per item, in order, and the `batchId` that cancels the batch's scheduled messages. The batch's `sendAt` applies to every item that gives none. With an Idempotency-Key, item `i` uses `<key>:<i>`. The body may be up to 1.75 MiB (email items may carry attachments).",
     auth: "apiKey",
     headers: idempotency,
     body: batchRequest.extend({ messages: z.array(send).min(1).max(BATCH_MAX) }),

@@ -46,6 +46,17 @@ export function request(message: EspMessage, route: Route, creds: PostmarkCreds)
     ...(send.replyTo ? { ReplyTo: send.replyTo } : {}),
     Headers: Object.entries(message.headers).map(([Name, value]) => ({ Name, Value: unfolded(value) })),
     ...(tag ? { Tag: tag } : {}),
+    // Postmark makes a part inline when it has a ContentID, written `cid:…` as the html refers to it.
+    ...(send.attachments
+      ? {
+          Attachments: send.attachments.map((a) => ({
+            Name: a.filename,
+            Content: a.content,
+            ContentType: a.contentType,
+            ...(a.disposition === "inline" ? { ContentID: `cid:${a.contentId}` } : {}),
+          })),
+        }
+      : {}),
     Metadata: { ...Object.fromEntries(metadataPairs(send.metadata, OUR_ID_KEY, METADATA_LIMITS)), [OUR_ID_KEY]: message.id },
     MessageStream: creds.messageStream ?? DEFAULT_MESSAGE_STREAM,
   };

@@ -41,6 +41,17 @@ export function request(message: EspMessage, route: Route, creds: ResendCreds): 
     ...(send.html !== undefined && send.html !== "" ? { html: send.html } : {}),
     ...(send.replyTo ? { reply_to: send.replyTo } : {}),
     ...(Object.keys(headers).length > 0 ? { headers } : {}),
+    // Resend makes a part inline when it has a content_id.
+    ...(send.attachments
+      ? {
+          attachments: send.attachments.map((a) => ({
+            filename: a.filename,
+            content: a.content,
+            content_type: a.contentType,
+            ...(a.disposition === "inline" ? { content_id: a.contentId } : {}),
+          })),
+        }
+      : {}),
     tags: [
       { name: OUR_ID_KEY, value: message.id },
       ...safeTags(send.tags, OUR_ID_KEY).map((name) => ({ name, value: TAG_PRESENT })),

@@ -62,6 +62,17 @@ export function request(message: EspMessage, route: Route, creds: SendgridCreds)
     subject: send.subject,
     content,
     ...(Object.keys(headers).length > 0 ? { headers } : {}),
+    ...(send.attachments
+      ? {
+          attachments: send.attachments.map((a) => ({
+            content: a.content,
+            type: a.contentType,
+            filename: a.filename,
+            disposition: a.disposition ?? "attachment",
+            ...(a.contentId !== undefined ? { content_id: a.contentId } : {}),
+          })),
+        }
+      : {}),
     ...(categories.length > 0 ? { categories } : {}),
     // Custom args come back flattened among SendGrid's own event fields: metadata keys that
     // would shadow one of those are left out, and ours is written last so nothing replaces it.
