@@ -18,6 +18,7 @@ import {
   type StatusPollSettings,
 } from "../core/poll/schedule.ts";
 import { routeByName } from "../core/sms/account.ts";
+import { parseDevHosts, routeUrlRefusal } from "../core/webhook-url.ts";
 import { accountRuntime } from "../state/config-read.ts";
 import type { PollCandidate } from "../state/poll-index.ts";
 import { counterStubs, directoryStub } from "../state/stubs.ts";
@@ -99,6 +100,9 @@ async function pollOne(
   const route = routeByName(sms, candidate.route);
   // The route is gone or is no longer a REST route: nothing to ask, and nothing will be.
   if (route?.type !== "rest") return { asked: false, applied: false, error: false, due: null };
+  // The send path's own SSRF rule: a base URL it would refuse is never fetched with the account's credentials.
+  if (routeUrlRefusal(route.baseUrl, parseDevHosts(env.WEBHOOK_DEV_HOSTS)))
+    return { asked: false, applied: false, error: true, due: now + RETRY_AFTER_ERROR_MS };
   const request = pollRequest(candidate.providerMessageId, route);
   let status: number;
   let body: unknown;
