@@ -241,6 +241,21 @@ describe("status poll (REST SMS, Twilio's Messages API)", () => {
     expect(typed(after.events, "delivered")).toHaveLength(1);
   });
 
+  it("a run asks about at most 50 messages of one account; the rest at the next run", async () => {
+    const a = await restAccount();
+    // Sent together: each is held `accepted` as soon as it is (their receipt deadline is 4 s).
+    const all = await Promise.all(Array.from({ length: 52 }, () => stuck(a)));
+    const sids = new Set(all.map((m) => m.sid));
+    const askedOfAccount = () => fake.polls.filter((p) => sids.has(p.sid));
+    const t0 = Date.now();
+    await poll(t0 + 20 * MIN);
+    expect(askedOfAccount()).toHaveLength(50);
+    // The next run asks the two left over (the 50 asked are not due again for another 20 minutes).
+    await poll(t0 + 21 * MIN);
+    expect(askedOfAccount()).toHaveLength(52);
+    expect(new Set(askedOfAccount().map((p) => p.sid)).size).toBe(52);
+  });
+
   it("isolation: each account's poll asks its own provider account about its own messages only", async () => {
     const x = await restAccount();
     const y = await restAccount();
