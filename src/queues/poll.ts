@@ -129,6 +129,12 @@ async function pollOne(
     console.warn(JSON.stringify({ msg: "status poll answered an error", account, messageId: candidate.id, ...result }));
     return { asked: true, applied: false, error: true, due: now + RETRY_AFTER_ERROR_MS };
   }
-  await applyCanonical(env, result.event);
+  try {
+    await applyCanonical(env, result.event);
+  } catch (err) {
+    // Not applied (its object busy or gone for a moment): the next run asks again, and the same id dedupes.
+    console.error(JSON.stringify({ msg: "applying a polled status failed", account, messageId: candidate.id, error: String(err) }));
+    return { asked: true, applied: false, error: true, due: now + RETRY_AFTER_ERROR_MS };
+  }
   return { asked: true, applied: true, error: false, due: result.final ? null : nextPollAt(settings, candidate.updatedAt, now) };
 }
