@@ -11,7 +11,9 @@
 // Body, 400/21211 To not E.164, 400/21603 no sender, 429/20429 (Retry-After: 1) the first time a
 // number ending in 2222 is sent to (since start or DELETE /_sandbox/received). The fault
 // restFail {status: 500|502|503, count?} answers that status instead, for the next `count`
-// requests or until cleared.
+// requests or until cleared. The fault restDropCallbacks: true sends no status callback at all
+// (counted as callbacksDropped) while the message still moves on, so only a status GET
+// (lasthop's status poll) can learn how it ended.
 //
 // Then, as Twilio does, status callbacks to StatusCallback, form-encoded (MessageSid, SmsSid,
 // AccountSid, From, To, MessageStatus, SmsStatus, ApiVersion, ErrorCode on failure), signed
@@ -66,6 +68,7 @@ export type SmsRestStats = {
   callbacksSent: number;
   callbackAttempts: number;
   callbacksFailed: number;
+  callbacksDropped: number;
   inboundSent: number;
   inboundFailed: number;
   restFail: { status: number; remaining: number | null } | null;
@@ -105,7 +108,16 @@ export class SmsRestService {
   readonly #numbers = new Map<string, { smsUrl: string; accountSid: string }>();
   readonly #abort = new AbortController();
   #restFail: { status: 500 | 502 | 503; remaining: number | null } | null = null;
-  #stats = { messages: 0, callbacksSent: 0, callbackAttempts: 0, callbacksFailed: 0, inboundSent: 0, inboundFailed: 0 };
+  #dropCallbacks = false;
+  #stats = {
+    messages: 0,
+    callbacksSent: 0,
+    callbackAttempts: 0,
+    callbacksFailed: 0,
+    callbacksDropped: 0,
+    inboundSent: 0,
+    inboundFailed: 0,
+  };
 
   constructor(store: ReceivedStore, opts: SmsRestOptions = {}) {
     this.#store = store;
@@ -138,9 +150,26 @@ export class SmsRestService {
     this.#restFail = fail === null ? null : { status: fail.status, remaining: fail.count ?? null };
   }
 
+  /** No status callbacks while set: the messages still progress, their resources say how they ended. */
+  setDropCallbacks(drop: boolean): void {
+    this.#dropCallbacks = drop;
+  }
+
+  get dropCallbacks(): boolean {
+    return this.#dropCallbacks;
+  }
+
   resetMemory(): void {
     this.#throttledOnce.clear();
-    this.#stats = { messages: 0, callbacksSent: 0, callbackAttempts: 0, callbacksFailed: 0, inboundSent: 0, inboundFailed: 0 };
+    this.#stats = {
+      messages: 0,
+      callbacksSent: 0,
+      callbackAttempts: 0,
+      callbacksFailed: 0,
+      callbacksDropped: 0,
+      inboundSent: 0,
+      inboundFailed: 0,
+    };
   }
 
   stats(): SmsRestStats {
@@ -324,6 +353,10 @@ export class SmsRestService {
   }
 
   async #callback(url: string, resource: MessageResource, account: SmsRestAccount): Promise<void> {
+    if (this.#dropCallbacks) {
+      this.#stats.callbacksDropped += 1;
+      return;
+    }
     const params: Record<string, string> = {
       ...(resource.error_code !== null ? { ErrorCode: String(resource.error_code) } : {}),
       SmsSid: resource.sid,

@@ -4,12 +4,12 @@
 //   POST   /_sandbox/sms/mo        {from, to, body, route?: "smpp"|"rest", systemId?}  -> 202 {route, ...}
 //          smpp (default): deliver_sm to a receiving session of systemId (default: the first
 //          configured credential), held until one binds; rest: the number's SMS URL webhook.
-//   POST   /_sandbox/sms/faults    {dropEvery?, dropMode?, throttleAll?, noResponse?, idMode?, tps?, restFail?}
+//   POST   /_sandbox/sms/faults    {dropEvery?, dropMode?, throttleAll?, noResponse?, idMode?, tps?, restFail?, restDropCallbacks?}
 //          -> 200 (the armed faults). Replaces every fault: what is left out is off, {} clears.
 //   DELETE /_sandbox/sms/faults    -> 204
 //   GET    /_sandbox/sms/faults    -> 200
 //   GET    /_sandbox/sms/smsc      -> 200 {binds, submits, submitTimes, tpsViolations, redeliveries, pendingDeliveries, ...}
-//   GET    /_sandbox/sms/rest      -> 200 {messages, callbacksSent, callbackAttempts, callbacksFailed, inboundSent, inboundFailed, restFail}
+//   GET    /_sandbox/sms/rest      -> 200 {messages, callbacksSent, callbackAttempts, callbacksFailed, callbacksDropped, inboundSent, inboundFailed, restFail}
 //   PUT    /_sandbox/sms/rest/numbers/{number}   {smsUrl, accountSid?} -> 200 {number, smsUrl, accountSid}
 import { error, pathNumber, readJsonInput, type Route } from "./control.ts";
 import { sendEmpty, sendJson } from "./http.ts";
@@ -19,11 +19,11 @@ import type { SmscFaults, SmscService } from "./smsc.ts";
 const MESSAGES_PATH = /^\/sms\/2010-04-01\/Accounts\/([^/]+)\/Messages\.json$/;
 const MESSAGE_PATH = /^\/sms\/2010-04-01\/Accounts\/([^/]+)\/Messages\/([^/]+)\.json$/;
 const NUMBER_PATH = /^\/_sandbox\/sms\/rest\/numbers\/([^/]+)$/;
-const FAULT_NAMES = ["dropEvery", "dropMode", "throttleAll", "noResponse", "idMode", "tps", "restFail"];
+const FAULT_NAMES = ["dropEvery", "dropMode", "throttleAll", "noResponse", "idMode", "tps", "restFail", "restDropCallbacks"];
 
 export function smsRoutes(smsc: SmscService, rest: SmsRestService): Route[] {
   // restFail shows as {status, remaining} (remaining null: until cleared).
-  const faultsView = () => ({ ...smsc.stats().faults, restFail: rest.stats().restFail });
+  const faultsView = () => ({ ...smsc.stats().faults, restFail: rest.stats().restFail, restDropCallbacks: rest.dropCallbacks });
   return [
     {
       method: "POST",
@@ -73,6 +73,7 @@ export function smsRoutes(smsc: SmscService, rest: SmsRestService): Route[] {
         if (typeof parsed === "string") return error(res, 400, "invalid_fault", parsed);
         smsc.setFaults(parsed.smsc);
         rest.setRestFail(parsed.restFail);
+        rest.setDropCallbacks(parsed.restDropCallbacks);
         sendJson(res, 200, faultsView());
       },
     },
@@ -82,6 +83,7 @@ export function smsRoutes(smsc: SmscService, rest: SmsRestService): Route[] {
       handle: (_req, res) => {
         smsc.setFaults({});
         rest.setRestFail(null);
+        rest.setDropCallbacks(false);
         sendEmpty(res, 204);
       },
     },
@@ -112,11 +114,12 @@ export function smsRoutes(smsc: SmscService, rest: SmsRestService): Route[] {
 }
 
 /** The faults as armed, or what is wrong with them. */
-function parseFaults(input: Record<string, unknown>): { smsc: SmscFaults; restFail: RestFail | null } | string {
+function parseFaults(input: Record<string, unknown>): { smsc: SmscFaults; restFail: RestFail | null; restDropCallbacks: boolean } | string {
   const unknown = Object.keys(input).filter((name) => !FAULT_NAMES.includes(name));
   if (unknown.length > 0) return `unknown fault ${unknown.join(", ")}; known: ${FAULT_NAMES.join(", ")}`;
   const smsc: SmscFaults = {};
-  const { dropEvery, dropMode, throttleAll, noResponse, idMode, tps, restFail } = input;
+  const { dropEvery, dropMode, throttleAll, noResponse, idMode, tps, restFail, restDropCallbacks } = input;
+  if (restDropCallbacks !== undefined && typeof restDropCallbacks !== "boolean") return "restDropCallbacks must be a boolean";
   if (dropEvery !== undefined && dropEvery !== null && dropEvery !== 0) {
     if (typeof dropEvery !== "number" || !Number.isInteger(dropEvery) || dropEvery < 1)
       return "dropEvery must be a positive integer (a submit_sm count)";
@@ -151,5 +154,5 @@ function parseFaults(input: Record<string, unknown>): { smsc: SmscFaults; restFa
       return "restFail.count must be a positive integer";
     fail = count === undefined ? { status } : { status, count };
   }
-  return { smsc, restFail: fail };
+  return { smsc, restFail: fail, restDropCallbacks: restDropCallbacks === true };
 }

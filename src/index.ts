@@ -1,6 +1,8 @@
 import { app } from "./api/app.ts";
 import { ingestFeedbackEmail } from "./api/feedback-email.ts";
 import { consumeDeadEvents, consumeEvents, type EventsQueueBody } from "./queues/events.ts";
+import { POLL_CRON } from "./core/poll/schedule.ts";
+import { pollAll } from "./queues/poll.ts";
 import { consumeDeadSends, consumeSends } from "./queues/send.ts";
 import { consumeWebhooks } from "./queues/webhooks.ts";
 import type { WebhooksQueueBody } from "./state/emit.ts";
@@ -42,9 +44,18 @@ export default {
     if (result.outcome === "not_ours") message.setReject("550 5.1.1 not a bounce address of this deployment");
   },
 
-  /** Hourly: retention (each account's index shards expire old messages and bodies in bounded batches). */
-  async scheduled(_controller, env) {
+  /**
+   * Every 5 minutes: the status poll (queues/poll.ts, providers asked about messages stuck in
+   * `accepted`). Hourly: retention (each account's index shards expire old messages and bodies
+   * in bounded batches). The cron says which.
+   */
+  async scheduled(controller, env) {
     if (meterOn(env)) tally("worker.scheduled");
+    if (controller.cron === POLL_CRON) {
+      const summary = await pollAll(metered(env), controller.scheduledTime);
+      if (summary.polled) console.log(JSON.stringify({ msg: "status poll", ...summary }));
+      return;
+    }
     await retainAll(metered(env));
   },
 

@@ -5,6 +5,7 @@
  * destination a recipient domain belongs to. The state (throttles, daily counts, counters)
  * lives in the pool's Durable Object (src/state/pool.ts).
  */
+import { DEFAULT_STATUS_POLL, statusPollSettings } from "./poll/schedule.ts";
 import { z } from "zod";
 import type { SmtpBatch } from "./bridge.ts";
 import type { SendOutcome } from "./outcome.ts";
@@ -86,6 +87,8 @@ export const deliverySection = z
     poolRules: z.array(poolRule).max(100).default([]),
     destinations: z.array(destination).max(100).default([]),
     reputation: reputationThresholds.default({ bounceRate: 0.05, complaintRate: 0.001, minSent: 500 }),
+    /** Asking providers with a status API about messages still `accepted` (core/poll/schedule.ts). */
+    statusPoll: statusPollSettings.default(DEFAULT_STATUS_POLL),
   })
   .superRefine((section, ctx) => {
     const pools = new Set<string>();

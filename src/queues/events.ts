@@ -62,7 +62,7 @@ export async function consumeEvents(batch: MessageBatch<EventsQueueBody>, env: E
   );
 }
 
-async function applyCanonical(env: Env, event: CanonicalEvent): Promise<void> {
+export async function applyCanonical(env: Env, event: CanonicalEvent): Promise<void> {
   const result = await messageStub(env, event.account, event.messageId).apply(event);
   if (result.kind === "unknown") {
     console.warn(JSON.stringify({ msg: "event for an unknown message", eventId: event.id, messageId: event.messageId }));

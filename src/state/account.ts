@@ -1,4 +1,6 @@
 import { Batches } from "./batches.ts";
+import type { PollWindow } from "../core/poll/schedule.ts";
+import { PollIndex, type PollCandidate } from "./poll-index.ts";
 import { DurableObject } from "cloudflare:workers";
 import type { IndexRow, ShardQuery } from "../core/message-search.ts";
 import type { Channel } from "../core/model.ts";
@@ -86,6 +88,7 @@ export class AccountDO extends DurableObject<Env> {
   private readonly retainer: Retainer;
   private readonly ledger: CountLedger;
   private readonly batches: Batches;
+  private readonly polls: PollIndex;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, metered(env));
@@ -122,11 +125,22 @@ export class AccountDO extends DurableObject<Env> {
     this.retainer = new Retainer(this.sql, env);
     this.ledger = new CountLedger(this.sql);
     this.batches = new Batches(this.sql);
+    this.polls = new PollIndex(this.sql);
   }
 
   /** A send batch's message ids, kept for its cancel (state/batches.ts). */
   async recordBatch(id: string, members: string[]): Promise<void> {
     this.batches.record(id, members, Date.now());
+  }
+
+  /** The status poll: this shard's messages due to be asked about (state/poll-index.ts). */
+  async pollDue(window: PollWindow, providers: string[]): Promise<PollCandidate[]> {
+    return this.polls.due(window, providers);
+  }
+
+  /** The status poll's verdicts: when each message may be asked again, or never (`null`). */
+  async pollMark(next: Array<{ id: string; due: number | null }>, now: number): Promise<void> {
+    this.polls.mark(next, now);
   }
 
   /** The message ids of one of this account's batches, or null. */

@@ -1,8 +1,7 @@
 import { z } from "zod";
-import { derivedEventId } from "../core/ids.ts";
 import type { CanonicalEvent } from "../core/schema.ts";
 import { routeByName, type SmsAccountConfig, type SmsRoute } from "../core/sms/account.ts";
-import { twilioStatusVerdict, verifyTwilioSignature, type FormParams } from "../core/sms/twilio.ts";
+import { twilioStatusEvent, verifyTwilioSignature, type FormParams } from "../core/sms/twilio.ts";
 
 /** What the callback URL names (`statusCallbackUrl`); the signature covers it whole. */
 export const twilioQuery = z.object({
@@ -33,35 +32,22 @@ export async function verifyTwilio(authToken: string, urls: string[], params: Fo
   return signature ? verifyTwilioSignature(authToken, urls, params, signature) : false;
 }
 
-/**
- * A status callback as a canonical event. Twilio has no event id, so the id is derived from
- * the message sid and the status (a retried callback is the same event); `sent` and the other
- * in-flight statuses map to `accepted`, which never moves a message back.
- */
+/** A status callback as a canonical event (core/sms/twilio.ts: the same event a status poll makes). */
 export async function statusEvent(
   query: TwilioQuery & { message: string },
   params: Record<string, string>,
   now: string,
 ): Promise<CanonicalEvent | null> {
-  const status = params.MessageStatus ?? params.SmsStatus ?? "";
-  const verdict = twilioStatusVerdict(status, params.ErrorCode);
-  if (!verdict.type) return null;
-  const sid = params.MessageSid ?? params.SmsSid ?? "";
-  return {
-    id: await derivedEventId("twilio", sid, status, params.ErrorCode),
-    account: query.account,
-    messageId: query.message,
-    type: verdict.type,
-    occurredAt: now,
-    receivedAt: now,
-    provider: "twilio",
-    detail: {
-      status,
-      reason: verdict.reason,
-      ...(verdict.class ? { class: verdict.class } : {}),
-      ...(verdict.errorCode !== undefined ? { errorCode: verdict.errorCode } : {}),
-      ...(sid ? { sid, providerMessageId: sid } : {}),
+  return twilioStatusEvent(
+    {
+      account: query.account,
+      messageId: query.message,
       route: query.route,
+      sid: params.MessageSid ?? params.SmsSid ?? "",
+      status: params.MessageStatus ?? params.SmsStatus ?? "",
+      errorCode: params.ErrorCode,
+      now,
     },
-  };
+    "callback",
+  );
 }

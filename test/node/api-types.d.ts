@@ -3134,6 +3134,21 @@ export interface components {
                 /** @default 500 */
                 minSent: number;
             };
+            /**
+             * @default {
+             *       "enabled": true,
+             *       "afterMinutes": 15,
+             *       "stopAfterHours": 72
+             *     }
+             */
+            statusPoll: {
+                /** @default true */
+                enabled: boolean;
+                /** @default 15 */
+                afterMinutes: number;
+                /** @default 72 */
+                stopAfterHours: number;
+            };
         };
         DeliverySettings: {
             /** @default [] */
@@ -3181,6 +3196,21 @@ export interface components {
                 complaintRate: number;
                 /** @default 500 */
                 minSent: number;
+            };
+            /**
+             * @default {
+             *       "enabled": true,
+             *       "afterMinutes": 15,
+             *       "stopAfterHours": 72
+             *     }
+             */
+            statusPoll: {
+                /** @default true */
+                enabled: boolean;
+                /** @default 15 */
+                afterMinutes: number;
+                /** @default 72 */
+                stopAfterHours: number;
             };
         };
         TrackingSettingsShown: {

@@ -125,6 +125,32 @@ describe("SMS over the REST route (Twilio-compatible aggregator)", () => {
     expect(forged.status).toBe(401);
   });
 
+  it("with every status callback dropped the message stays accepted until the 5-minute status poll resolves it", async () => {
+    const dropped = async () => ((await stack.sandboxGet("/_sandbox/sms/rest")) as { callbacksDropped: number }).callbacksDropped;
+    expect((await stack.sandboxPost("/_sandbox/sms/faults", { restDropCallbacks: true })).restDropCallbacks).toBe(true);
+    try {
+      const before = await dropped();
+      const sent = await send(sms(handset(), { route: "rest" }));
+      await stack.waitForMessage(sent.id, "accepted");
+      // The aggregator has moved it to delivered and told nobody (sent and delivered both dropped).
+      await waitFor(async () => (await dropped()) >= before + 2, "both status callbacks dropped");
+      expect((await stack.waitForMessage(sent.id, "accepted")).status).toBe("accepted");
+      // wrangler dev's trigger door runs the scheduled handler with this cron, dated 20 minutes on.
+      const run = await fetch(
+        `${stack.workerUrl}/cdn-cgi/local/scheduled?cron=${encodeURIComponent("*/5 * * * *")}&time=${Date.now() + 20 * 60_000}`,
+      );
+      expect(run.status, await run.clone().text()).toBe(200);
+      const delivered = await stack.waitForMessage(sent.id, "delivered");
+      expect(delivered.events.at(-1)).toMatchObject({
+        type: "delivered",
+        provider: "twilio",
+        detail: { status: "delivered", via: "poll", route: "rest" },
+      });
+    } finally {
+      await stack.sandboxPost("/_sandbox/sms/faults", {});
+    }
+  });
+
   it("MO over REST is verified, recorded and answered", async () => {
     const from = handset();
     await stack.sandboxPost("/_sandbox/sms/mo", { from, to: "+15005550006", body: "INFO", route: "rest" });

@@ -236,6 +236,25 @@ describe("status callbacks", () => {
     expect(final!.at - start).toBeGreaterThanOrEqual(450);
   });
 
+  it("restDropCallbacks sends none, while the resource a status GET fetches moves on to its end", async () => {
+    const armed = await control(sandbox, "POST", "/_sandbox/sms/faults", { restDropCallbacks: true });
+    expect(((await armed.json()) as Record<string, unknown>).restDropCallbacks).toBe(true);
+    const res = await send({ To: "+15550000000", From: "+15550001111", Body: "nobody", StatusCallback: `${hookBase}/dropped` });
+    const { uri } = (await res.json()) as { uri: string };
+    const stats = async () => (await (await control(sandbox, "GET", "/_sandbox/sms/rest")).json()) as Record<string, number>;
+    await waitFor(async () => (await stats()).callbacksDropped === 2, "the sent and final callbacks dropped");
+    expect(arrived.filter((hook) => hook.path === "/dropped")).toHaveLength(0);
+    const get = (auth: string) => fetch(`${sandbox.smsRest.baseUrl}${uri}`, { headers: { authorization: auth } });
+    const resource = (await (await get(basic(sandbox.smsRest.accountSid, sandbox.smsRest.authToken))).json()) as Record<string, unknown>;
+    expect(resource).toMatchObject({ status: "undelivered", error_code: 30005 });
+    // The status GET checks credentials as the send does.
+    await expectTwilioError(await get(basic(sandbox.smsRest.accountSid, "not-the-token")), 401, 20003);
+    expect((await control(sandbox, "DELETE", "/_sandbox/sms/faults")).status).toBe(204);
+    expect(((await (await control(sandbox, "GET", "/_sandbox/sms/faults")).json()) as Record<string, unknown>).restDropCallbacks).toBe(
+      false,
+    );
+  });
+
   it("retries a refused callback with the same signature and idempotency token", async () => {
     refuse.set("/flaky", 2);
     await send({ To: "+15551234567", From: "+15550001111", Body: "retry", StatusCallback: `${hookBase}/flaky` });

@@ -464,6 +464,7 @@ describe("faults", () => {
       { tps: "fast" },
       { idMode: "base64" },
       { restFail: { status: 404 } },
+      { restDropCallbacks: "yes" },
       { bogus: true },
     ]) {
       const res = await control(sandbox, "POST", "/_sandbox/sms/faults", body);

@@ -3,7 +3,9 @@
  * callbacks and the synchronous error answer of a send. The HTTP client lives elsewhere.
  */
 import { fromBase64, toBase64, utf8 } from "../bytes.ts";
+import { derivedEventId } from "../ids.ts";
 import type { Submitted } from "../outcome.ts";
+import type { CanonicalEvent } from "../schema.ts";
 
 export type FormParams = ReadonlyArray<readonly [string, string]>;
 
@@ -139,3 +141,47 @@ export function twilioSendErrorVerdict(httpStatus: number, body: unknown): Twili
 }
 
 const REJECTIONS: Readonly<Record<number, string>> = { 401: "unauthorized", 403: "forbidden", 404: "not_found" };
+
+/** One observation of a message's Twilio status: a status callback's fields, or a fetched resource's. */
+export type TwilioStatusSeen = {
+  account: string;
+  messageId: string;
+  route: string;
+  sid: string;
+  status: string;
+  errorCode?: string | number | null;
+  /** When lasthop saw it (ISO 8601). */
+  now: string;
+};
+
+/**
+ * A message's Twilio status as a canonical event, whoever saw it: the status callback or the
+ * status poll (core/poll/twilio.ts). Twilio has no event id, so the id is derived from the sid,
+ * the status and the error code: the same transition seen both ways is one event, applied once
+ * (MessageDO dedupes by id). `sent` and the other in-flight statuses map to `accepted`, which
+ * never moves a message back; a status that means nothing to us is null.
+ */
+export async function twilioStatusEvent(seen: TwilioStatusSeen, via: "callback" | "poll"): Promise<CanonicalEvent | null> {
+  const verdict = twilioStatusVerdict(seen.status, seen.errorCode);
+  if (!verdict.type) return null;
+  // The callback's ErrorCode is a form string, the resource's error_code a number: the id takes the same text.
+  const code = seen.errorCode === null || seen.errorCode === undefined || seen.errorCode === "" ? undefined : String(seen.errorCode);
+  return {
+    id: await derivedEventId("twilio", seen.sid, seen.status, code),
+    account: seen.account,
+    messageId: seen.messageId,
+    type: verdict.type,
+    occurredAt: seen.now,
+    receivedAt: seen.now,
+    provider: "twilio",
+    detail: {
+      status: seen.status,
+      reason: verdict.reason,
+      ...(verdict.class ? { class: verdict.class } : {}),
+      ...(verdict.errorCode !== undefined ? { errorCode: verdict.errorCode } : {}),
+      ...(seen.sid ? { sid: seen.sid, providerMessageId: seen.sid } : {}),
+      route: seen.route,
+      ...(via === "poll" ? { via } : {}),
+    },
+  };
+}
