@@ -330,7 +330,10 @@ function installMailgun() {
     }
     return Response.json({ message: "Not Found" }, { status: 404 });
   };
-  return { accounts, sent, polls, events, restore: () => void (globalThis.fetch = previous) };
+  const restore = () => {
+    globalThis.fetch = previous;
+  };
+  return { accounts, sent, polls, events, restore };
 }
 
 /** One Mailgun event as its webhooks post it and its Events API answers it. */
