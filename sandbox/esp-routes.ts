@@ -5,6 +5,9 @@
 //   POST   /mailgun/v3/{domain}/messages.mime     Mailgun, form field `message` = the MIME message
 //   POST   /postmark/email                        Postmark (X-Postmark-Server-Token)
 //   POST   /resend/emails                         Resend (Bearer re_…, Idempotency-Key)
+//   GET    /mailgun/v3/{domain}/events?message-id= Mailgun's Events API (Basic api:<key>): {items, paging}, its webhooks' events
+//   POST   /_sandbox/esp/{provider}/webhooks      {drop: boolean} -> 200 {provider, dropWebhooks}: build the outcome webhooks
+//          but post none (Mailgun's still listed by its Events API), so a message stays `accepted` until lasthop's status poll
 //   GET    /_sandbox/esp/config                   -> 200 per provider {baseUrl, credentials…}
 //   GET    /_sandbox/esp/received?provider=       -> 200 [{provider, messageId, to, from, subject, lasthopId, at, contentType, raw}]
 //   DELETE /_sandbox/esp/received                 -> 204 (also on DELETE /_sandbox/received[?channel=email])
@@ -18,6 +21,8 @@ import { sendEmpty, sendJson } from "./http.ts";
 
 const MAILGUN_PATH = /^\/mailgun\/v3\/[^/]+\/(messages|messages\.mime)$/;
 const BEHAVIOUR_PATH = /^\/_sandbox\/esp\/([^/]+)\/behaviour$/;
+const MAILGUN_EVENTS_PATH = /^\/mailgun\/v3\/[^/]+\/events$/;
+const WEBHOOKS_PATH = /^\/_sandbox\/esp\/([^/]+)\/webhooks$/;
 
 export function espRoutes(esp: EspService): Route[] {
   const providerOf = (url: URL) => BEHAVIOUR_PATH.exec(url.pathname)![1]!;
@@ -25,6 +30,23 @@ export function espRoutes(esp: EspService): Route[] {
     { method: "POST", path: "/sendgrid/v3/mail/send", handle: (req, res, url) => esp.serve("sendgrid", req, res, url) },
     { method: "POST", path: "/ses/v2/email/outbound-emails", handle: (req, res, url) => esp.serve("ses", req, res, url) },
     { method: "POST", path: MAILGUN_PATH, handle: (req, res, url) => esp.serve("mailgun", req, res, url) },
+    {
+      method: "GET",
+      path: MAILGUN_EVENTS_PATH,
+      handle: (req, res, url) => esp.answer(res, esp.mailgunEventsPage(req.headers.authorization, url)),
+    },
+    {
+      method: "POST",
+      path: WEBHOOKS_PATH,
+      handle: async (req, res, url) => {
+        const provider = WEBHOOKS_PATH.exec(url.pathname)![1]!;
+        if (!isEspProvider(provider)) return error(res, 404, "unknown_provider", `provider must be one of ${ESP_PROVIDERS.join(", ")}`);
+        const input = await readJsonInput(req, res);
+        if (input === null) return;
+        if (typeof input.drop !== "boolean") return error(res, 400, "invalid_webhooks", "drop must be a boolean");
+        sendJson(res, 200, esp.setDropWebhooks(provider, input.drop));
+      },
+    },
     { method: "POST", path: "/postmark/email", handle: (req, res, url) => esp.serve("postmark", req, res, url) },
     { method: "POST", path: "/resend/emails", handle: (req, res, url) => esp.serve("resend", req, res, url) },
     { method: "GET", path: "/_sandbox/esp/config", handle: (_req, res) => sendJson(res, 200, esp.config()) },

@@ -115,6 +115,10 @@ export class EspService {
   readonly #creds: Creds;
   readonly #messages: EspMessage[] = [];
   readonly #throttled = new CappedSet<string>();
+  /** Mailgun's events by Message-ID (bare), as its webhooks carry them: what its Events API answers. */
+  readonly #mailgunEvents = new Map<string, unknown[]>();
+  /** Per provider: build its webhooks (Mailgun's still listed by its Events API) but post none. */
+  readonly #dropWebhooks = Object.fromEntries(ESP_PROVIDERS.map((provider) => [provider, false])) as Record<EspProvider, boolean>;
   readonly #idempotency = new CappedMap<string, { hash: string; id: string }>();
   readonly #behaviour = Object.fromEntries(ESP_PROVIDERS.map((provider) => [provider, new BehaviourSlot<Behaviour>("ok")])) as Record<
     EspProvider,
@@ -267,7 +271,10 @@ export class EspService {
         for (const input of inputs) {
           await sleep(WEBHOOK_DELAY_MS, undefined, { signal });
           // As the providers do, a webhook lasthop refuses (5xx) or does not answer is posted again.
-          const result = await webhooks.emit(input, { ...WEBHOOK_RETRY, signal });
+          const request = webhooks.build(input);
+          if (message.provider === "mailgun") this.#keepMailgunEvent(request.payload);
+          if (this.#dropWebhooks[message.provider]) continue;
+          const result = await webhooks.emit(input, { ...WEBHOOK_RETRY, signal }, request);
           if (result.status >= 200 && result.status < 300) this.#stats[message.provider].webhooksSent += 1;
           else this.#stats[message.provider].webhooksFailed += 1;
         }
@@ -275,6 +282,44 @@ export class EspService {
         if (!signal.aborted) this.#stats[message.provider].webhooksFailed += 1;
       });
     }
+  }
+
+  /** Whether the provider's outcome webhooks are posted (`false`: built, Mailgun's listed by its Events API, none sent). */
+  setDropWebhooks(provider: EspProvider, drop: boolean): { provider: EspProvider; dropWebhooks: boolean } {
+    this.#dropWebhooks[provider] = drop;
+    return { provider, dropWebhooks: drop };
+  }
+
+  #keepMailgunEvent(payload: unknown): void {
+    const data = (payload as { "event-data"?: { message?: { headers?: { "message-id"?: string } } } })["event-data"];
+    const id = data?.message?.headers?.["message-id"];
+    if (!data || !id) return;
+    const list = this.#mailgunEvents.get(id) ?? [];
+    list.push(data);
+    this.#mailgunEvents.set(id, list);
+    // Bounded as the received store is: the oldest message's events go first.
+    if (this.#mailgunEvents.size > 10_000) this.#mailgunEvents.delete(this.#mailgunEvents.keys().next().value!);
+  }
+
+  /**
+   * Mailgun's Events API, `GET /v3/{domain}/events?message-id=` (Basic api:<key>, 401 "Forbidden"):
+   * `{items, paging}`, the events its webhooks carried (or would have, when dropped) for that
+   * message, oldest first, the same ids and shapes.
+   */
+  mailgunEventsPage(authorization: string | undefined, url: URL): Answer {
+    const basic = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(authorization ?? "")?.[1];
+    const decoded = basic === undefined ? "" : Buffer.from(basic, "base64").toString("utf8");
+    if (!same(decoded, `api:${this.#creds.mailgun}`))
+      return { status: 401, text: "Forbidden", headers: { "www-authenticate": 'Basic realm="MG API"' } };
+    const messageId = url.searchParams.get("message-id")?.replace(/^<|>$/g, "") ?? "";
+    const items = messageId ? (this.#mailgunEvents.get(messageId) ?? []) : [];
+    const page = `${url.origin}${url.pathname}/${Buffer.from(messageId).toString("base64url")}`;
+    return { status: 200, json: { items, paging: { first: page, last: page, next: page, previous: page } } };
+  }
+
+  /** Answers a request with `answer` (the control server's routes write through it). */
+  answer(res: ServerResponse, answer: Answer): void {
+    write(res, answer);
   }
 
   /** True the first time a "throttle" address is sent to through this provider. */

@@ -391,10 +391,14 @@ export class ProviderWebhooks {
   /**
    * Builds, signs and posts; the answer is the receiver's. With `retry`, a post answered 5xx or
    * 429, or not answered, is made again (the same signed request) after a backoff, as the
-   * providers retry theirs: the answer is then the last one.
+   * providers retry theirs: the answer is then the last one. `request`: one already built (the
+   * ESP simulator keeps Mailgun's event-data for its Events API, so both carry one event id).
    */
-  async emit(input: EmitInput, retry: EmitRetry = { tries: 1, firstBackoffMs: 0 }): Promise<EmitResult> {
-    const request = this.build(input);
+  async emit(
+    input: EmitInput,
+    retry: EmitRetry = { tries: 1, firstBackoffMs: 0 },
+    request: SignedRequest = this.build(input),
+  ): Promise<EmitResult> {
     const entry: SentWebhook = {
       at: new Date().toISOString(),
       provider: input.provider,

@@ -6,6 +6,8 @@
  * events consumer's own `applyCanonical`: a transition seen by webhook and by poll is applied once.
  * A provider error changes nothing and the message is asked again next run.
  */
+import { defaultBaseUrl, routesOf } from "../core/email-routes.ts";
+import * as mailgun from "../core/poll/mailgun.ts";
 import { normalizePoll, pollRequest } from "../core/poll/twilio.ts";
 import {
   DEFAULT_STATUS_POLL,
@@ -13,8 +15,8 @@ import {
   POLL_IN_FLIGHT,
   POLL_PER_ACCOUNT,
   pollWindow,
-  polledProviders,
   RETRY_AFTER_ERROR_MS,
+  type PolledProvider,
   type StatusPollSettings,
 } from "../core/poll/schedule.ts";
 import { routeByName } from "../core/sms/account.ts";
@@ -22,7 +24,7 @@ import { parseDevHosts, routeUrlRefusal } from "../core/webhook-url.ts";
 import { accountRuntime } from "../state/config-read.ts";
 import type { PollCandidate } from "../state/poll-index.ts";
 import { counterStubs, directoryStub } from "../state/stubs.ts";
-import { applyCanonical } from "./events.ts";
+import { applyCanonical, applyProviderEvent } from "./events.ts";
 
 export type PollSummary = { accounts: number; polled: number; applied: number; errors: number };
 
@@ -56,13 +58,14 @@ export async function pollAccount(env: Env, account: string, now: number): Promi
   const counts = { polled: 0, applied: 0, errors: 0 };
   const { sections } = await accountRuntime(env, account);
   const settings: StatusPollSettings = sections.delivery?.statusPoll ?? DEFAULT_STATUS_POLL;
-  const sms = sections.sms;
-  if (!settings.enabled || !sms?.routes.some((route) => route.type === "rest")) return counts;
+  if (!settings.enabled) return counts;
+  const providers = polledProvidersOf(sections);
+  if (!providers.length) return counts;
 
   const window = pollWindow(settings, now);
   const shards = counterStubs(env, account);
   const found = await Promise.all(
-    shards.map(async (shard, n) => ((await shard.pollDue(window, [...polledProviders])) as PollCandidate[]).map((c) => ({ ...c, n }))),
+    shards.map(async (shard, n) => ((await shard.pollDue(window, providers)) as PollCandidate[]).map((c) => ({ ...c, n }))),
   );
   // The longest unchanged first, across the shards; the rest wait for the next run.
   const chosen = found
@@ -75,7 +78,10 @@ export async function pollAccount(env: Env, account: string, now: number): Promi
   const worker = async () => {
     for (let i = next++; i < chosen.length; i = next++) {
       const candidate = chosen[i]!;
-      const verdict = await pollOne(env, account, candidate, sms, settings, now);
+      const verdict =
+        candidate.provider === "mailgun"
+          ? await pollMailgun(env, account, candidate, sections, settings, now)
+          : await pollOne(env, account, candidate, sections.sms, settings, now);
       counts.polled += verdict.asked ? 1 : 0;
       counts.applied += verdict.applied ? 1 : 0;
       counts.errors += verdict.error ? 1 : 0;
@@ -87,33 +93,40 @@ export async function pollAccount(env: Env, account: string, now: number): Promi
   return counts;
 }
 
+type Sections = Awaited<ReturnType<typeof accountRuntime>>["sections"];
+
+/**
+ * The providers this account's messages are polled through: REST SMS when it has such a route;
+ * Mailgun when it has a Mailgun email route and the key and domain its send path uses.
+ */
+export function polledProvidersOf(sections: Sections): PolledProvider[] {
+  const providers: PolledProvider[] = [];
+  if (sections.sms?.routes.some((route) => route.type === "rest")) providers.push("rest");
+  const mg = sections["provider:mailgun"];
+  if (mg?.apiKey && mg.domain && sections.email && routesOf(sections.email).some((route) => route.type === "mailgun"))
+    providers.push("mailgun");
+  return providers;
+}
+
 type Verdict = { asked: boolean; applied: boolean; error: boolean; due: number | null };
 
 async function pollOne(
   env: Env,
   account: string,
   candidate: PollCandidate,
-  sms: NonNullable<Awaited<ReturnType<typeof accountRuntime>>["sections"]["sms"]>,
+  sms: Sections["sms"],
   settings: StatusPollSettings,
   now: number,
 ): Promise<Verdict> {
-  const route = routeByName(sms, candidate.route);
+  const route = sms && routeByName(sms, candidate.route);
   // The route is gone or is no longer a REST route: nothing to ask, and nothing will be.
   if (route?.type !== "rest") return { asked: false, applied: false, error: false, due: null };
   // The send path's own SSRF rule: a base URL it would refuse is never fetched with the account's credentials.
   if (routeUrlRefusal(route.baseUrl, parseDevHosts(env.WEBHOOK_DEV_HOSTS)))
     return { asked: false, applied: false, error: true, due: now + RETRY_AFTER_ERROR_MS };
-  const request = pollRequest(candidate.providerMessageId, route);
-  let status: number;
-  let body: unknown;
-  try {
-    const response = await fetch(request.url, { ...request.init, signal: AbortSignal.timeout(POLL_TIMEOUT_MS) });
-    status = response.status;
-    body = await response.json().catch(() => null);
-  } catch (err) {
-    console.warn(JSON.stringify({ msg: "status poll request failed", account, messageId: candidate.id, error: String(err) }));
-    return { asked: true, applied: false, error: true, due: now + RETRY_AFTER_ERROR_MS };
-  }
+  const answer = await ask(account, candidate, pollRequest(candidate.providerMessageId, route), now);
+  if ("due" in answer) return answer;
+  const { status, body } = answer;
   const result = await normalizePoll(
     {
       account,
@@ -137,4 +150,74 @@ async function pollOne(
     return { asked: true, applied: false, error: true, due: now + RETRY_AFTER_ERROR_MS };
   }
   return { asked: true, applied: true, error: false, due: result.final ? null : nextPollAt(settings, candidate.updatedAt, now) };
+}
+
+/** One status request: its HTTP status and JSON body (a plain-text body is read as its text), or the error verdict. */
+async function ask(
+  account: string,
+  candidate: PollCandidate,
+  request: { url: string; init: RequestInit },
+  now: number,
+): Promise<{ status: number; body: unknown } | Verdict> {
+  try {
+    const response = await fetch(request.url, { ...request.init, signal: AbortSignal.timeout(POLL_TIMEOUT_MS) });
+    const text = await response.text();
+    let body: unknown = text;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      // Mailgun's 401 is the plain text "Forbidden"; kept as text for the reason.
+    }
+    return { status: response.status, body };
+  } catch (err) {
+    console.warn(JSON.stringify({ msg: "status poll request failed", account, messageId: candidate.id, error: String(err) }));
+    return { asked: true, applied: false, error: true, due: now + RETRY_AFTER_ERROR_MS };
+  }
+}
+
+/**
+ * A message sent through a Mailgun route: its Events API by message-id, each event applied in
+ * order (the webhook's own ids: one already applied by webhook is a duplicate, and the rank
+ * never falls). The route's base URL passes the send path's own SSRF rule first.
+ */
+async function pollMailgun(
+  env: Env,
+  account: string,
+  candidate: PollCandidate,
+  sections: Sections,
+  settings: StatusPollSettings,
+  now: number,
+): Promise<Verdict> {
+  const route = sections.email ? routesOf(sections.email).find((r) => r.name === candidate.route) : undefined;
+  const creds = sections["provider:mailgun"];
+  if (route?.type !== "mailgun" || !creds?.apiKey || !creds.domain) return { asked: false, applied: false, error: false, due: null };
+  if (route.baseUrl !== undefined && routeUrlRefusal(route.baseUrl, parseDevHosts(env.WEBHOOK_DEV_HOSTS)))
+    return { asked: false, applied: false, error: true, due: now + RETRY_AFTER_ERROR_MS };
+  const request = mailgun.pollRequest(candidate.providerMessageId, route.baseUrl ?? defaultBaseUrl("mailgun"), {
+    apiKey: creds.apiKey,
+    domain: creds.domain,
+  });
+  const answer = await ask(account, candidate, request, now);
+  if ("due" in answer) return answer;
+  const result = await mailgun.normalizePoll(
+    { account, messageId: candidate.id, providerMessageId: candidate.providerMessageId, now: new Date(now).toISOString() },
+    answer.status,
+    answer.body,
+  );
+  if (result.kind === "error") {
+    console.warn(JSON.stringify({ msg: "status poll answered an error", account, messageId: candidate.id, ...result }));
+    return { asked: true, applied: false, error: true, due: now + RETRY_AFTER_ERROR_MS };
+  }
+  try {
+    for (const event of result.events) await applyProviderEvent(env, event);
+  } catch (err) {
+    console.error(JSON.stringify({ msg: "applying a polled status failed", account, messageId: candidate.id, error: String(err) }));
+    return { asked: true, applied: false, error: true, due: now + RETRY_AFTER_ERROR_MS };
+  }
+  return {
+    asked: true,
+    applied: result.events.length > 0,
+    error: false,
+    due: result.final ? null : nextPollAt(settings, candidate.updatedAt, now),
+  };
 }

@@ -9,7 +9,7 @@ import { timingSafeEqual } from "../core/constant-time.ts";
 import type { EventType } from "../core/model.ts";
 import { OUR_ID_KEY, type NormalizeContext, type NormalizeResult } from "../core/provider-event.ts";
 import type { VerifyResult } from "../core/standard-webhooks.ts";
-import { bounceDetail, clip, collect, invalid, type Draft } from "./email-events.ts";
+import { bounceDetail, clip, collect, invalid, type Draft } from "../core/esp/events.ts";
 
 export type PostmarkCredentials = { webhookUsername: string; webhookPassword: string };
 

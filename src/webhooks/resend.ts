@@ -17,7 +17,7 @@ import {
 } from "../core/provider-event.ts";
 import * as standard from "./standard.ts";
 import { classifySesBounce, smtpFacts } from "./ses.ts";
-import { addressOf, compact, invalid } from "./email-events.ts";
+import { addressOf, compact, invalid } from "../core/esp/events.ts";
 
 export type VerifyResult = standard.VerifyResult;
 

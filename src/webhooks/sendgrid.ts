@@ -7,7 +7,7 @@
 import { z } from "zod";
 import { fromBase64, utf8 } from "../core/bytes.ts";
 import { OUR_ID_KEY, type NormalizeContext, type NormalizeResult } from "../core/provider-event.ts";
-import { bounceDetail, clip, collect, enhancedCode, smtpCodeIn, invalid, type Draft } from "./email-events.ts";
+import { bounceDetail, clip, collect, enhancedCode, smtpCodeIn, invalid, type Draft } from "../core/esp/events.ts";
 
 export const SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature";
 export const TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp";

@@ -26,7 +26,7 @@ import {
   providerEventId,
 } from "../core/provider-event.ts";
 import type { VerifyResult } from "../core/standard-webhooks.ts";
-import { addressOf, compact, invalid } from "./email-events.ts";
+import { addressOf, compact, invalid } from "../core/esp/events.ts";
 
 /** Regional SNS endpoints, China's included; anchored so `sns.x.amazonaws.com.evil.com` fails. */
 export const SNS_CERT_HOST = /^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$/;

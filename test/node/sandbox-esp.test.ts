@@ -568,4 +568,57 @@ describe("outcome webhooks", () => {
     expect(resendHook).toMatchObject({ type: "email.delivered", data: { email_id: id } });
     await waitFor(async () => (await stats()).postmark!.webhooksSent === 1, "the webhook counted");
   });
+  it("Mailgun's Events API lists a message's webhook events by message-id (same ids); dropped webhooks are listed, not posted", async () => {
+    expect((await control(sandbox, "POST", "/_sandbox/esp/mailgun/webhooks", { drop: true })).status).toBe(200);
+    try {
+      const before = posts.filter((p) => p.path === "/v1/webhooks/mailgun/acct1").length;
+      const res = await fetch(mailgunUrl("messages"), {
+        method: "POST",
+        headers: mailgunAuth(),
+        body: multipart({
+          from: "news@lasthop.test",
+          to: "poll-me@example.com",
+          subject: "hi",
+          text: "hello",
+          "v:lasthop_id": "msg_mg_poll",
+        }),
+      });
+      expect(res.status).toBe(200);
+      const id = ((await res.json()) as { id: string }).id.replace(/^<|>$/g, "");
+      const eventsUrl = `${cfg.mailgun.baseUrl}/v3/${cfg.mailgun.domain}/events?${new URLSearchParams({ "message-id": id })}`;
+      const page = async () => (await (await fetch(eventsUrl, { headers: mailgunAuth() })).json()) as { items: any[]; paging: object };
+      await waitFor(async () => (await page()).items.some((e) => e.event === "delivered"), "the delivered event listed");
+      const listed = await page();
+      expect(listed.paging).toMatchObject({ next: expect.any(String) });
+      expect(listed.items.at(-1)).toMatchObject({
+        event: "delivered",
+        id: expect.any(String),
+        recipient: "poll-me@example.com",
+        message: { headers: { "message-id": id } },
+        "user-variables": { lasthop_id: "msg_mg_poll" },
+      });
+      expect(posts.filter((p) => p.path === "/v1/webhooks/mailgun/acct1").length).toBe(before);
+      const wrong = await fetch(eventsUrl, { headers: { authorization: basic("api", `${cfg.mailgun.apiKey}x`) } });
+      expect(wrong.status).toBe(401);
+      expect(await wrong.text()).toBe("Forbidden");
+    } finally {
+      await control(sandbox, "POST", "/_sandbox/esp/mailgun/webhooks", { drop: false });
+    }
+    // Posted again: the webhook carries the event the Events API lists, one id.
+    const res = await fetch(mailgunUrl("messages"), {
+      method: "POST",
+      headers: mailgunAuth(),
+      body: multipart({ from: "news@lasthop.test", to: "both@example.com", subject: "hi", text: "hello" }),
+    });
+    const id = ((await res.json()) as { id: string }).id.replace(/^<|>$/g, "");
+    const hookOf = () =>
+      posts
+        .filter((p) => p.path === "/v1/webhooks/mailgun/acct1")
+        .map((p) => JSON.parse(p.body)["event-data"])
+        .find((e) => e.message.headers["message-id"] === id);
+    await waitFor(() => hookOf() !== undefined, "the Mailgun webhook");
+    const eventsUrl = `${cfg.mailgun.baseUrl}/v3/${cfg.mailgun.domain}/events?${new URLSearchParams({ "message-id": id })}`;
+    const listed = (await (await fetch(eventsUrl, { headers: mailgunAuth() })).json()) as { items: any[] };
+    expect(listed.items).toContainEqual(hookOf());
+  });
 });

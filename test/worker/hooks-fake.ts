@@ -17,9 +17,10 @@ export function installHooks() {
   const inFlight = new Map<string, { now: number; max: number }>();
   const previous = globalThis.fetch;
   globalThis.fetch = async (input: RequestInfo | URL, init?: RequestInit) => {
-    const request = new Request(input, init);
-    const url = new URL(request.url);
+    // The URL first: a Request made of another host's request would take its body (a send's form).
+    const url = new URL(input instanceof Request ? input.url : String(input));
     if (url.hostname !== HOOKS_HOST) return previous(input, init);
+    const request = new Request(input, init);
     const name = url.pathname.slice(1);
     const body = await request.text();
     received.push({ name, headers: Object.fromEntries(request.headers), body, event: JSON.parse(body) });

@@ -13,7 +13,8 @@ import { twilioSignature } from "../../src/core/sms/twilio.ts";
 import { counterStubs, messageStub } from "../../src/state/stubs.ts";
 import { TEST_SMS_REST_HOST, TEST_TWILIO } from "../fixtures.ts";
 import { waitFor } from "../wait.ts";
-import { adminAccount, api, eventsMarker, getMessage, json, send, unique, waitForStatus } from "./helpers.ts";
+import { adminAccount, api, effectsDone, eventsMarker, getMessage, json, send, unique, waitForStatus } from "./helpers.ts";
+import { mailgunSignature } from "./provider-signers.ts";
 import { installHooks } from "./hooks-fake.ts";
 import { installSms } from "./sms-fake.ts";
 
@@ -289,6 +290,262 @@ describe("status poll (REST SMS, Twilio's Messages API)", () => {
     expect(ours.length).toBeGreaterThanOrEqual(2);
     expect(ours.every((p) => fake.rest.some((c) => c.sid === p.sid && c.accountSid === p.accountSid))).toBe(true);
     // And neither account sees the other's message.
+    expect((await getMessage(mx.id, y.key)).status).toBe(404);
+    expect((await getMessage(my.id, x.key)).status).toBe(404);
+  });
+});
+
+/**
+ * Mailgun: a fake of its send API (messages.mime) and its Events API (`GET /v3/{domain}/events?message-id=`,
+ * Basic api:key checked exactly, 401 the plain text "Forbidden", `{items, paging}`), in front of the SMS fake.
+ * Its events are what the test sets per Message-ID, in the webhook's own `event-data` shape.
+ */
+const MAILGUN_HOST = "mailgun.fake.test";
+function installMailgun() {
+  const accounts = new Map<string, string>(); // domain → api key
+  const sent: Array<{ domain: string; ours: string; messageId: string; to: string }> = [];
+  const polls: Array<{ domain: string; messageId: string; auth: string | null }> = [];
+  const events = new Map<string, unknown[]>();
+  const previous = globalThis.fetch;
+  globalThis.fetch = async (input: RequestInfo | URL, init?: RequestInit) => {
+    // The URL first: a Request made of another host's request would take its body.
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    if (url.hostname !== MAILGUN_HOST) return previous(input as RequestInfo, init);
+    const request = new Request(input as RequestInfo, init);
+    const [, domain, verb] = /^\/v3\/([^/]+)\/(messages\.mime|events)$/.exec(url.pathname) ?? [];
+    const key = domain ? accounts.get(decodeURIComponent(domain)) : undefined;
+    const auth = request.headers.get("authorization");
+    if (verb === "events") polls.push({ domain: decodeURIComponent(domain!), messageId: url.searchParams.get("message-id") ?? "", auth });
+    if (!key || auth !== `Basic ${btoa(`api:${key}`)}`) return new Response("Forbidden", { status: 401 });
+    if (verb === "messages.mime" && request.method === "POST") {
+      const form = await request.formData();
+      const messageId = `${Date.now()}.${crypto.randomUUID().slice(0, 16)}@${decodeURIComponent(domain!)}`;
+      sent.push({ domain: decodeURIComponent(domain!), ours: String(form.get("v:lasthop_id")), messageId, to: String(form.get("to")) });
+      return Response.json({ id: `<${messageId}>`, message: "Queued. Thank you." });
+    }
+    if (verb === "events" && request.method === "GET") {
+      const items = events.get(url.searchParams.get("message-id") ?? "") ?? [];
+      const page = `https://${MAILGUN_HOST}/v3/${domain}/events/${btoa(crypto.randomUUID())}`;
+      return Response.json({ items, paging: { next: page, previous: page, first: page, last: page } });
+    }
+    return Response.json({ message: "Not Found" }, { status: 404 });
+  };
+  const restore = () => {
+    globalThis.fetch = previous;
+  };
+  return { accounts, sent, polls, events, restore };
+}
+
+/** One Mailgun event as its webhooks post it and its Events API answers it. */
+function mailgunItem(
+  event: "accepted" | "delivered" | "failed",
+  m: { ours: string; messageId: string; to: string },
+  at: number,
+): Record<string, unknown> {
+  return {
+    id: crypto.randomUUID().replace(/-/g, "").slice(0, 22),
+    timestamp: at / 1000,
+    "log-level": event === "failed" ? "error" : "info",
+    event,
+    recipient: m.to,
+    "recipient-domain": m.to.split("@")[1],
+    message: { headers: { to: m.to, "message-id": m.messageId, from: "news@routes.example", subject: "Route me" }, size: 512 },
+    envelope: { transport: "smtp", sender: "bounce@mg.example", targets: m.to },
+    flags: { "is-routed": false, "is-authenticated": true, "is-system-test": false, "is-test-mode": false },
+    tags: [],
+    "user-variables": { lasthop_id: m.ours },
+    ...(event === "delivered"
+      ? { "delivery-status": { code: 250, message: "OK", description: "", "attempt-no": 1, tls: true, "mx-host": "mx.example.net" } }
+      : {}),
+    ...(event === "failed"
+      ? {
+          severity: "permanent",
+          reason: "bounce",
+          "delivery-status": {
+            code: 550,
+            "enhanced-code": "5.1.1",
+            message: "5.1.1 The email account that you tried to reach does not exist.",
+            description: "",
+            "attempt-no": 1,
+            "bounce-type": "hard",
+          },
+        }
+      : {}),
+  };
+}
+
+describe("status poll (Mailgun's Events API)", () => {
+  let mg: ReturnType<typeof installMailgun>;
+  beforeEach(() => {
+    mg = installMailgun();
+  });
+  afterEach(() => mg.restore());
+
+  /** A fresh account whose one email route is Mailgun, with its own domain, key and webhook signing key. */
+  async function mailgunAccount() {
+    const a = await adminAccount();
+    const domain = `mg-${unique()}.example`;
+    const apiKey = `key-${hex(16)}`;
+    const webhookSigningKey = `whk-${hex(16)}`;
+    mg.accounts.set(domain, apiKey);
+    const provider = await json(
+      await api("/v1/providers/mailgun", { method: "PUT", json: { apiKey, domain, webhookSigningKey }, key: a.key }),
+    );
+    expect(provider.status, JSON.stringify(provider.body)).toBe(200);
+    const settings = await json(
+      await api("/v1/email/settings", {
+        method: "PUT",
+        key: a.key,
+        json: {
+          bounceDomain: `bounces.${unique()}.example`,
+          sendingDomains: ["routes.example"],
+          relay: { mode: "direct" },
+          routes: [{ name: "mg", type: "mailgun", baseUrl: `https://${MAILGUN_HOST}` }],
+        },
+      }),
+    );
+    expect(settings.status, JSON.stringify(settings.body)).toBe(200);
+    return { ...a, domain, apiKey, webhookSigningKey };
+  }
+  type MailgunAccount = Awaited<ReturnType<typeof mailgunAccount>>;
+
+  /** One email through Mailgun, `accepted` (no webhook comes unless the test posts it). */
+  async function stuckMail(a: MailgunAccount) {
+    const res = await send(
+      { channel: "email", from: "news@routes.example", to: `reader-${unique()}@example.net`, subject: "Route me", text: "Hello" },
+      { key: a.key },
+    );
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    const id = res.body.id as string;
+    await waitForStatus(id, "accepted", a.key);
+    await effectsDone(id, a.id);
+    const call = mg.sent.find((c) => c.ours === id)!;
+    return { id, ours: id, messageId: call.messageId, to: call.to };
+  }
+
+  async function webhook(a: MailgunAccount, item: Record<string, unknown>) {
+    const res = await SELF.fetch(`https://lasthop.test/v1/webhooks/mailgun/${a.id}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ signature: await mailgunSignature(a.webhookSigningKey), "event-data": item }),
+    });
+    expect(res.status, await res.clone().text()).toBe(200);
+  }
+
+  const askedMg = (messageId: string) => mg.polls.filter((p) => p.messageId === messageId).length;
+
+  it("a stuck message is resolved by polling its events, with the section's key and domain; a young one is not asked", async () => {
+    const a = await mailgunAccount();
+    const m = await stuckMail(a);
+    const t = Date.now();
+    mg.events.set(m.messageId, [mailgunItem("accepted", m, t), mailgunItem("delivered", m, t + 1000)]);
+    await poll(t + 5 * MIN);
+    expect(askedMg(m.messageId)).toBe(0);
+    await poll(t + 20 * MIN);
+    expect(mg.polls.filter((p) => p.messageId === m.messageId)).toEqual([
+      { domain: a.domain, messageId: m.messageId, auth: `Basic ${btoa(`api:${a.apiKey}`)}` },
+    ]);
+    const view = (await getMessage(m.id, a.key)).body;
+    expect(view.status).toBe("delivered");
+    expect(typed(view.events, "delivered")).toHaveLength(1);
+    expect(typed(view.events, "delivered")[0]).toMatchObject({ provider: "mailgun", detail: { providerType: "delivered" } });
+    // Final: never asked again.
+    await poll(t + 10 * HOUR);
+    expect(askedMg(m.messageId)).toBe(1);
+  });
+
+  it("a permanent failure bounces hard and suppresses, as its webhook would; no events yet is asked again", async () => {
+    const a = await mailgunAccount();
+    const m = await stuckMail(a);
+    const t = Date.now();
+    await poll(t + 20 * MIN);
+    expect(askedMg(m.messageId)).toBe(1);
+    expect((await getMessage(m.id, a.key)).body.status).toBe("accepted");
+    mg.events.set(m.messageId, [mailgunItem("accepted", m, t), mailgunItem("failed", m, t + 1000)]);
+    await poll(t + 45 * MIN);
+    expect(askedMg(m.messageId)).toBe(2);
+    const view = (await getMessage(m.id, a.key)).body;
+    expect(view.status).toBe("bounced");
+    expect(typed(view.events, "bounced")[0].detail).toMatchObject({ class: "hard", smtpCode: 550, enhancedCode: "5.1.1" });
+    await waitFor(
+      async () => (await api(`/v1/suppressions/email/${encodeURIComponent(m.to)}`, { key: a.key })).status === 200,
+      "suppressed",
+    );
+  });
+
+  it("Mailgun's 401 (a key it no longer knows) changes nothing and is asked again next run", async () => {
+    const a = await mailgunAccount();
+    const m = await stuckMail(a);
+    mg.accounts.set(a.domain, "key-rotated-elsewhere");
+    const t = Date.now();
+    await poll(t + 20 * MIN);
+    expect(askedMg(m.messageId)).toBe(1);
+    expect((await getMessage(m.id, a.key)).body.status).toBe("accepted");
+    mg.accounts.set(a.domain, a.apiKey);
+    mg.events.set(m.messageId, [mailgunItem("delivered", m, t)]);
+    await poll(t + 22 * MIN);
+    expect(askedMg(m.messageId)).toBe(2);
+    expect((await getMessage(m.id, a.key)).body.status).toBe("delivered");
+  });
+
+  it("poll then webhook: the webhook's `delivered` is the same event, applied and streamed once", async () => {
+    const hooks = installHooks();
+    onTestFinished(() => hooks.restore());
+    const a = await mailgunAccount();
+    const endpoint = await json(await api("/v1/webhook-endpoints", { method: "POST", json: { url: hooks.url(`mg-${a.id}`) }, key: a.key }));
+    expect(endpoint.status).toBe(201);
+    const m = await stuckMail(a);
+    const delivered = mailgunItem("delivered", m, Date.now());
+    mg.events.set(m.messageId, [delivered]);
+    await poll(Date.now() + 20 * MIN);
+    expect((await getMessage(m.id, a.key)).body.status).toBe("delivered");
+    await webhook(a, delivered);
+    await eventsMarker(m.id, a.id, a.key);
+    expect(typed((await getMessage(m.id, a.key)).body.events, "delivered")).toHaveLength(1);
+    const deliveredOut = () => hooks.to(`mg-${a.id}`).filter((d) => d.event.type === "message.delivered");
+    await waitFor(() => deliveredOut().length === 1, "message.delivered streamed");
+    await waitFor(() => hooks.to(`mg-${a.id}`).some((d) => d.event.type === "message.opened"), "the marker streamed after it");
+    expect(deliveredOut()).toHaveLength(1);
+  });
+
+  it("webhook then poll: a poll that meets a message the webhook already moved (its search row lagging) changes nothing", async () => {
+    const a = await mailgunAccount();
+    const m = await stuckMail(a);
+    const delivered = mailgunItem("delivered", m, Date.now());
+    await webhook(a, delivered);
+    await waitForStatus(m.id, "delivered", a.key);
+    await effectsDone(m.id, a.id);
+    const before = (await getMessage(m.id, a.key)).body;
+    await lagIndex(a.id, m.id);
+    mg.events.set(m.messageId, [delivered]);
+    await poll(Date.now() + 20 * MIN);
+    expect(askedMg(m.messageId)).toBe(1);
+    const after = (await getMessage(m.id, a.key)).body;
+    expect(after.events).toEqual(before.events);
+    expect(typed(after.events, "delivered")).toHaveLength(1);
+  });
+
+  it("isolation: each account's poll asks Mailgun under its own domain and key, about its own messages only", async () => {
+    const x = await mailgunAccount();
+    const y = await mailgunAccount();
+    const mx = await stuckMail(x);
+    const my = await stuckMail(y);
+    mg.events.set(mx.messageId, [mailgunItem("delivered", mx, Date.now())]);
+    mg.events.set(my.messageId, [mailgunItem("failed", my, Date.now())]);
+    await poll(Date.now() + 20 * MIN);
+    expect((await getMessage(mx.id, x.key)).body.status).toBe("delivered");
+    expect((await getMessage(my.id, y.key)).body.status).toBe("bounced");
+    for (const [acct, m] of [
+      [x, mx],
+      [y, my],
+    ] as const) {
+      expect(mg.polls.filter((p) => p.messageId === m.messageId)).toEqual([
+        { domain: acct.domain, messageId: m.messageId, auth: `Basic ${btoa(`api:${acct.apiKey}`)}` },
+      ]);
+    }
+    // Every poll named the domain of the message's own account.
+    const ours = mg.polls.filter((p) => mg.sent.some((s) => s.messageId === p.messageId));
+    expect(ours.every((p) => mg.sent.some((s) => s.messageId === p.messageId && s.domain === p.domain))).toBe(true);
     expect((await getMessage(mx.id, y.key)).status).toBe(404);
     expect((await getMessage(my.id, x.key)).status).toBe(404);
   });

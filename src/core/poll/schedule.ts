@@ -29,8 +29,13 @@ const MAX_INTERVAL_MS = 6 * 3600_000;
 /** After a provider error, the next run asks again (runs are 5 minutes apart; this is less). */
 export const RETRY_AFTER_ERROR_MS = 60_000;
 
-/** The provider types whose status API the run knows (`provider` of the index row: the route's type). */
-export const polledProviders = ["rest"] as const;
+/**
+ * The provider types whose status API the run knows (`provider` of the index row: the route's
+ * type): REST SMS (Twilio's Messages API) and Mailgun (its Events API, whose events carry the
+ * webhook's own ids). Resend and Postmark are not: their APIs cannot give back the id their
+ * webhook's event has, so a polled event and its webhook would be two; SES has no per-message API.
+ */
+export const polledProviders = ["rest", "mailgun"] as const;
 export type PolledProvider = (typeof polledProviders)[number];
 
 /** The rows a shard is asked for at `now`: still `accepted`, created after `createdAfter`, unchanged since `unchangedSince`. */

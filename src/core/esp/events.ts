@@ -1,13 +1,14 @@
 /**
- * What the email providers' `normalize` verbs share: one draft per (event, recipient) made a
+ * What the email providers' event readers share (the webhook adapters' `normalize` in
+ * src/webhooks, and the status poll's reading of Mailgun's Events API, core/poll/mailgun.ts): one draft per (event, recipient) made a
  * checked ProviderEvent, bounce details through our classifier, and the small readers their
  * payloads need (SMTP codes in free text, Unix times sent as strings, addresses as printed).
  */
 import type { z } from "zod";
-import { enhancedCodesIn, replyCodeIn } from "../core/bounce/codes.ts";
-import { typedValue } from "../core/bounce/fields.ts";
-import { zodDetails } from "../core/http.ts";
-import type { EventType } from "../core/model.ts";
+import { enhancedCodesIn, replyCodeIn } from "../bounce/codes.ts";
+import { typedValue } from "../bounce/fields.ts";
+import { zodDetails } from "../http.ts";
+import type { EventType } from "../model.ts";
 import {
   classifyProviderBounce,
   isoTime,
@@ -17,7 +18,7 @@ import {
   type NormalizeContext,
   type NormalizeResult,
   type ProviderEvent,
-} from "../core/provider-event.ts";
+} from "../provider-event.ts";
 
 /** One event as a provider module reads it, before the common checks. */
 export type Draft = {
